@@ -129,7 +129,8 @@ export type GetResponse = Message<"distcache.v1.GetResponse"> & {
   } | { case: undefined; value?: undefined };
 
   /**
-   * The key's version: it increases on every write to the key, starting at 1.
+   * The key's version: the shard revision of its last write. It grows with every
+   * write to the key and is never reused, even after a delete.
    *
    * @generated from field: uint64 version = 3 [jstype = JS_NUMBER];
    */

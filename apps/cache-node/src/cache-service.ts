@@ -1,0 +1,208 @@
+import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import type { CacheService} from "@distcache/proto";
+import { Consistency, SetCondition, type GetResponse, type RequestHeader } from "@distcache/proto";
+import { create } from "@bufbuild/protobuf";
+import { DeleteOpSchema, IncrOpSchema, MDeleteOpSchema, MSetOpSchema, SetCondition as WireCondition, SetOpSchema, type SetOp } from "@distcache/proto/raft";
+import type { Ring } from "@distcache/ring";
+import type { Entry, StoreStats } from "@distcache/store";
+import type { AccessHints } from "./access-hints.js";
+import type { Limits } from "./config.js";
+import type { ConsensusPort, SessionHeader } from "./consensus-port.js";
+import { internalError, invalidArgument } from "./errors.js";
+import { payloadBytes, validateBatch, validateKey, validateTtl, type Payload } from "./request-validation.js";
+import type { CommandResult } from "./shard-state-machine.js";
+import type { Clock } from "./single-node-consensus.js";
+
+export interface CacheServiceDeps {
+  nodeId: string;
+  ring: Ring;
+  consensus: ConsensusPort;
+  limits: Limits;
+  clock: Clock;
+  accessHints: AccessHints;
+  evictionPolicy: string;
+}
+
+const decoder = new TextDecoder();
+
+type GetShape = Pick<GetResponse, "found" | "payload" | "version" | "ttlRemainingMs">;
+
+const NOT_FOUND: GetShape = { found: false, payload: { case: undefined }, version: 0, ttlRemainingMs: 0 };
+
+function toGetResponse(entry: Entry | undefined, nowMs: number): GetShape {
+  if (!entry) return NOT_FOUND;
+  return {
+    found: true,
+    payload: entry.text ? { case: "text", value: decoder.decode(entry.value) } : { case: "value", value: entry.value },
+    version: entry.version,
+    ttlRemainingMs: entry.expireAtMs > 0 ? Math.max(0, entry.expireAtMs - nowMs) : 0,
+  };
+}
+
+function sessionOf(header: RequestHeader | undefined): SessionHeader | undefined {
+  if (!header || header.sessionId === "") return undefined;
+  return { sessionId: header.sessionId, sequence: header.sequence, ackedSequence: header.ackedSequence };
+}
+
+const WIRE_CONDITION: Record<SetCondition, WireCondition> = {
+  [SetCondition.UNSPECIFIED]: WireCondition.UNSPECIFIED,
+  [SetCondition.IF_ABSENT]: WireCondition.IF_ABSENT,
+  [SetCondition.IF_VERSION]: WireCondition.IF_VERSION,
+};
+
+function expect<T extends CommandResult["type"]>(result: CommandResult, type: T): Extract<CommandResult, { type: T }> {
+  if (result.type !== type) throw new Error(`expected a ${type} result, got ${result.type}`);
+  return result as Extract<CommandResult, { type: T }>;
+}
+
+/** Groups indexes of items by shard, keeping request order within each shard. */
+function groupByShard<T>(items: readonly T[], keyOf: (item: T) => string, ring: Ring): Map<number, number[]> {
+  const groups = new Map<number, number[]>();
+  items.forEach((item, i) => {
+    const shard = ring.shardFor(keyOf(item));
+    const list = groups.get(shard);
+    if (list) list.push(i);
+    else groups.set(shard, [i]);
+  });
+  return groups;
+}
+
+/** The CacheService handlers: validation, routing to a shard, and the consensus port. */
+export function createCacheService(deps: CacheServiceDeps): Partial<ServiceImpl<typeof CacheService>> {
+  const { ring, consensus, limits, clock } = deps;
+
+  const readLocal = (shard: number, key: string): GetShape => {
+    const replica = consensus.replica(shard);
+    // Local reads judge expiry against max(local clock, last applied stamp) (DESIGN invariant 2).
+    const nowMs = Math.max(clock.nowMs(), replica.lastStampMs);
+    const entry = replica.store.get(key, nowMs);
+    if (entry) deps.accessHints.record(shard, key);
+    return toGetResponse(entry, nowMs);
+  };
+
+  const barrier = async (shard: number, consistency: Consistency): Promise<void> => {
+    if (consistency !== Consistency.EVENTUAL) await consensus.readBarrier(shard);
+  };
+
+  const setOp = (key: string, payload: Payload, ttlMs: number, field: string): SetOp => {
+    validateKey(key, limits, `${field}key`);
+    validateTtl(ttlMs, limits, `${field}ttl_ms`);
+    const { value, text } = payloadBytes(payload, limits, `${field}value`);
+    return create(SetOpSchema, { key, value, text, ttlMs });
+  };
+
+  const guard = async <T>(run: () => Promise<T>): Promise<T> => {
+    try {
+      return await run();
+    } catch (err) {
+      throw internalError(err);
+    }
+  };
+
+  return {
+    get: (req) =>
+      guard(async () => {
+        validateKey(req.key, limits);
+        const shard = ring.shardFor(req.key);
+        await barrier(shard, req.consistency);
+        return readLocal(shard, req.key);
+      }),
+
+    mGet: (req) =>
+      guard(async () => {
+        validateBatch(req.keys.length, limits, "keys");
+        req.keys.forEach((key, i) => validateKey(key, limits, `keys[${i}]`));
+        const groups = groupByShard(req.keys, (k) => k, ring);
+        const results: GetShape[] = new Array<GetShape>(req.keys.length);
+        await Promise.all(
+          [...groups].map(async ([shard, indexes]) => {
+            await barrier(shard, req.consistency);
+            for (const i of indexes) results[i] = readLocal(shard, req.keys[i]!);
+          }),
+        );
+        return { results };
+      }),
+
+    set: (req) =>
+      guard(async () => {
+        const op = setOp(req.key, req.payload, req.ttlMs, "");
+        if (req.condition === SetCondition.IF_VERSION || req.condition === SetCondition.IF_ABSENT) {
+          op.condition = WIRE_CONDITION[req.condition];
+          op.expectedVersion = req.expectedVersion;
+        } else if (req.condition !== SetCondition.UNSPECIFIED) {
+          throw invalidArgument(`unknown condition ${String(req.condition)}`);
+        }
+        const shard = ring.shardFor(req.key);
+        const { result } = expect(await consensus.propose(shard, { case: "set", value: op }, sessionOf(req.header)), "set");
+        if (result.ok) return { version: result.version };
+        if (result.reason === "exists") throw new ConnectError(`key "${req.key}" already exists (version ${result.currentVersion})`, Code.AlreadyExists);
+        throw new ConnectError(
+          `key "${req.key}" is at version ${result.currentVersion}, not the expected ${req.expectedVersion}`,
+          Code.FailedPrecondition,
+        );
+      }),
+
+    mSet: (req) =>
+      guard(async () => {
+        validateBatch(req.items.length, limits, "items");
+        const ops = req.items.map((item, i) => setOp(item.key, item.payload, item.ttlMs, `items[${i}].`));
+        const groups = groupByShard(ops, (op) => op.key, ring);
+        const versions = new Array<number>(ops.length).fill(0);
+        const session = sessionOf(req.header);
+        await Promise.all(
+          [...groups].map(async ([shard, indexes]) => {
+            const items = indexes.map((i) => ops[i]!);
+            const result = expect(await consensus.propose(shard, { case: "mset", value: create(MSetOpSchema, { items }) }, session), "mset");
+            indexes.forEach((i, j) => (versions[i] = result.versions[j] ?? 0));
+          }),
+        );
+        return { versions };
+      }),
+
+    delete: (req) =>
+      guard(async () => {
+        validateKey(req.key, limits);
+        const shard = ring.shardFor(req.key);
+        const result = expect(await consensus.propose(shard, { case: "delete", value: create(DeleteOpSchema, { key: req.key }) }, sessionOf(req.header)), "delete");
+        return { deleted: result.deleted };
+      }),
+
+    mDelete: (req) =>
+      guard(async () => {
+        validateBatch(req.keys.length, limits, "keys");
+        req.keys.forEach((key, i) => validateKey(key, limits, `keys[${i}]`));
+        const groups = groupByShard(req.keys, (k) => k, ring);
+        const session = sessionOf(req.header);
+        const counts = await Promise.all(
+          [...groups].map(async ([shard, indexes]) => {
+            const keys = indexes.map((i) => req.keys[i]!);
+            return expect(await consensus.propose(shard, { case: "mdelete", value: create(MDeleteOpSchema, { keys }) }, session), "mdelete").deleted;
+          }),
+        );
+        return { deleted: counts.reduce((a, b) => a + b, 0) };
+      }),
+
+    incr: (req) =>
+      guard(async () => {
+        validateKey(req.key, limits);
+        const shard = ring.shardFor(req.key);
+        const op = create(IncrOpSchema, { key: req.key, delta: req.delta });
+        const { result } = expect(await consensus.propose(shard, { case: "incr", value: op }, sessionOf(req.header)), "incr");
+        if (result.ok) return { value: result.value, version: result.version };
+        if (result.reason === "overflow") throw new ConnectError(`incrementing "${req.key}" by ${req.delta} overflows a signed 64-bit integer`, Code.OutOfRange);
+        throw new ConnectError(`value of "${req.key}" is not a signed 64-bit integer`, Code.FailedPrecondition);
+      }),
+
+    stats: () =>
+      guard(async () => {
+        const total: StoreStats = { hits: 0, misses: 0, evictions: 0, expirations: 0, keys: 0, bytes: 0 };
+        const shards = Array.from({ length: consensus.shardCount }, (_, shard) => {
+          const store = consensus.replica(shard).store.stats();
+          for (const k of Object.keys(total) as (keyof StoreStats)[]) total[k] += store[k];
+          const status = consensus.status(shard);
+          return { shard, store, appliedIndex: status.appliedIndex, term: status.term, leaderId: status.leaderId, evictionPolicy: deps.evictionPolicy };
+        });
+        return { nodeId: deps.nodeId, total, shards };
+      }),
+  };
+}

@@ -1,0 +1,34 @@
+import type { Command } from "@distcache/proto/raft";
+import type { CommandResult, ShardStateMachine } from "./shard-state-machine.js";
+
+/** The operation part of a replicated command; the consensus layer adds stamp and index. */
+export type CommandOp = Command["op"];
+
+export interface SessionHeader {
+  sessionId: string;
+  sequence: number;
+  ackedSequence: number;
+}
+
+export interface ShardStatus {
+  appliedIndex: number;
+  term: number;
+  leaderId: string;
+}
+
+/**
+ * The consensus port: how the service layer replicates writes and orders reads.
+ * Implementations: the single-node adapter (a local command log) and, with the
+ * cluster, one Raft group per shard.
+ */
+export interface ConsensusPort {
+  /** Replicates op on shard, applies it once committed, and resolves with the result. */
+  propose(shard: number, op: CommandOp, session?: SessionHeader): Promise<CommandResult>;
+  /** Resolves once a strong read of shard may be served from the local replica (ReadIndex). */
+  readBarrier(shard: number): Promise<void>;
+  /** The local replica of shard, for serving reads. */
+  replica(shard: number): ShardStateMachine;
+  status(shard: number): ShardStatus;
+  readonly shardCount: number;
+  close(): Promise<void>;
+}

@@ -1,0 +1,67 @@
+import type { Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { ConsensusPort } from "./consensus-port.js";
+
+/** Prometheus metrics of one node: per-method counts and latency, and the stores' stats. */
+export class NodeMetrics {
+  readonly registry = new Registry();
+  private readonly requests: Counter<"method" | "code">;
+  private readonly latency: Histogram<"method">;
+
+  constructor(consensus: ConsensusPort) {
+    collectDefaultMetrics({ register: this.registry, prefix: "distcache_process_" });
+    this.requests = new Counter({
+      name: "distcache_requests_total",
+      help: "RPCs handled, by method and Connect code (ok for success).",
+      labelNames: ["method", "code"],
+      registers: [this.registry],
+    });
+    this.latency = new Histogram({
+      name: "distcache_request_duration_seconds",
+      help: "RPC handling time, by method.",
+      labelNames: ["method"],
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [this.registry],
+    });
+    const stat = (name: string, help: string, pick: (s: ReturnType<ConsensusPort["replica"]>) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ["shard"],
+        registers: [this.registry],
+        collect() {
+          for (let shard = 0; shard < consensus.shardCount; shard++) this.set({ shard: String(shard) }, pick(consensus.replica(shard)));
+        },
+      });
+    stat("distcache_store_hits", "Reads that found a live key.", (r) => r.store.stats().hits);
+    stat("distcache_store_misses", "Reads that found nothing.", (r) => r.store.stats().misses);
+    stat("distcache_store_evictions", "Keys evicted to respect bounds.", (r) => r.store.stats().evictions);
+    stat("distcache_store_expirations", "Keys removed by TTL.", (r) => r.store.stats().expirations);
+    stat("distcache_store_keys", "Live keys.", (r) => r.store.stats().keys);
+    stat("distcache_store_bytes", "Accounted bytes (keys, values, per-entry overhead).", (r) => r.store.stats().bytes);
+    stat("distcache_shard_applied_index", "Last log index applied.", (r) => r.appliedIndex);
+  }
+
+  /** A Connect interceptor that counts and times every call. */
+  interceptor(): Interceptor {
+    return (next) => async (req) => {
+      const method = req.method.name;
+      const end = this.latency.startTimer({ method });
+      try {
+        const res = await next(req);
+        this.requests.inc({ method, code: "ok" });
+        return res;
+      } catch (err) {
+        this.requests.inc({ method, code: Code[ConnectError.from(err).code] ?? "unknown" });
+        throw err;
+      } finally {
+        end();
+      }
+    };
+  }
+
+  async render(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}

@@ -1,0 +1,135 @@
+import { fromBinary } from "@bufbuild/protobuf";
+import { CommandSchema, SetCondition as WireCondition, EvictionPolicy as WirePolicy, type Command, type SetOp } from "@distcache/proto/raft";
+import type { EvictionPolicy, IncrResult, SetCondition, SetResult, Store } from "@distcache/store";
+
+/** What applying one command produced; the proposer turns it into the API response. */
+export type CommandResult =
+  | { type: "none" }
+  | { type: "set"; result: SetResult }
+  | { type: "delete"; deleted: boolean }
+  | { type: "incr"; result: IncrResult }
+  | { type: "mset"; versions: number[] }
+  | { type: "mdelete"; deleted: number };
+
+const CONDITIONS: Record<WireCondition, SetCondition> = {
+  [WireCondition.UNSPECIFIED]: "none",
+  [WireCondition.IF_ABSENT]: "if_absent",
+  [WireCondition.IF_VERSION]: "if_version",
+};
+
+const POLICIES: Partial<Record<WirePolicy, EvictionPolicy>> = {
+  [WirePolicy.LRU]: "lru",
+  [WirePolicy.LFU]: "lfu",
+  [WirePolicy.FIFO]: "fifo",
+  [WirePolicy.RANDOM]: "random",
+};
+
+/**
+ * The replicated state machine of one shard: it applies committed commands to the
+ * shard's store. It never reads a clock: "now" is the command's stamp, so every
+ * replica that applies the same log reaches the same state (DESIGN invariant 2).
+ */
+export class ShardStateMachine {
+  private appliedIndexValue = 0;
+  private lastStampMsValue = 0;
+
+  constructor(
+    readonly shard: number,
+    readonly store: Store,
+  ) {}
+
+  get appliedIndex(): number {
+    return this.appliedIndexValue;
+  }
+
+  /** The latest stamp applied: local reads judge expiry against max(local clock, this). */
+  get lastStampMs(): number {
+    return this.lastStampMsValue;
+  }
+
+  /** Applies the command at log index `index`; indexes must arrive in order without gaps. */
+  apply(index: number, bytes: Uint8Array, term = 1): CommandResult {
+    if (index !== this.appliedIndexValue + 1) {
+      throw new Error(`shard ${this.shard}: apply index ${index} after ${this.appliedIndexValue} (gap or replay)`);
+    }
+    const command = fromBinary(CommandSchema, bytes);
+    const result = this.applyCommand(command, index, term);
+    this.appliedIndexValue = index;
+    return result;
+  }
+
+  private applyCommand(command: Command, index: number, term: number): CommandResult {
+    // Stamps never go backwards, even if a leader's clock does (the leader also ensures this).
+    const nowMs = Math.max(command.stampMs, this.lastStampMsValue);
+    this.lastStampMsValue = nowMs;
+    // Random eviction is seeded from the log position so every replica picks the same victim.
+    this.store.reseed(mixSeed(term, index));
+    this.store.sweep(nowMs);
+    const op = command.op;
+    switch (op.case) {
+      case undefined:
+      case "noop":
+        return { type: "none" };
+      case "set":
+        return { type: "set", result: this.applySet(op.value, nowMs) };
+      case "delete":
+        return { type: "delete", deleted: this.store.delete(op.value.key, nowMs) };
+      case "incr":
+        return { type: "incr", result: this.store.incr(op.value.key, op.value.delta, nowMs) };
+      case "mset":
+        return { type: "mset", versions: op.value.items.map((item) => versionOf(this.applySet(item, nowMs))) };
+      case "mdelete": {
+        let deleted = 0;
+        for (const key of op.value.keys) if (this.store.delete(key, nowMs)) deleted++;
+        return { type: "mdelete", deleted };
+      }
+      case "access":
+        this.store.touch(op.value.keys, nowMs);
+        return { type: "none" };
+      case "configure": {
+        const policy = POLICIES[op.value.policy];
+        this.store.configure(
+          {
+            ...(policy ? { policy } : {}),
+            ...(op.value.entriesMax > 0 ? { entriesMax: op.value.entriesMax } : {}),
+            ...(op.value.bytesMax > 0 ? { bytesMax: op.value.bytesMax } : {}),
+          },
+          nowMs,
+        );
+        return { type: "none" };
+      }
+    }
+  }
+
+  private applySet(op: SetOp, nowMs: number): SetResult {
+    return this.store.set(
+      op.key,
+      op.value,
+      {
+        text: op.text,
+        expireAtMs: op.ttlMs > 0 ? nowMs + op.ttlMs : 0,
+        condition: CONDITIONS[op.condition],
+        expectedVersion: op.expectedVersion,
+      },
+      nowMs,
+    );
+  }
+
+  /** Replica fingerprint: equal on every replica that applied the same log. */
+  digest(): string {
+    return `${this.appliedIndexValue}:${this.lastStampMsValue}:${this.store.digest()}`;
+  }
+}
+
+function versionOf(result: SetResult): number {
+  return result.ok ? result.version : 0;
+}
+
+/** A 32-bit seed from (term, index), mixed so neighbouring indexes give unrelated seeds. */
+export function mixSeed(term: number, index: number): number {
+  let h = Math.imul(term ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(index >>> 0, 0xc2b2ae35) ^ Math.floor(index / 2 ** 32);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x7feb352d);
+  h ^= h >>> 15;
+  return h >>> 0;
+}
