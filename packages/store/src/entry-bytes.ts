@@ -1,0 +1,37 @@
+import { assert } from "./assert.js";
+
+/**
+ * The fixed per-entry overhead, in bytes, that memory accounting adds to every entry:
+ * an estimate of what the map slot, the entry record, the policy's list node, the
+ * expiry heap slot and the typed-array header cost in a JS engine. It is part of the
+ * replicated state machine's rules (it decides when eviction starts), so changing it
+ * is a format change, not a tuning knob.
+ */
+export const ENTRY_OVERHEAD_BYTES = 128;
+
+/** Accounted size of an entry: utf8(key) + value bytes + ENTRY_OVERHEAD_BYTES. */
+export function entryBytes(key: string, value: Uint8Array): number {
+  return utf8Length(key) + value.length + ENTRY_OVERHEAD_BYTES;
+}
+
+/**
+ * The UTF-8 length of a well-formed string, counted without encoding it. Keys reach
+ * the store decoded from UTF-8 (protobuf strings), so a lone surrogate is a
+ * programmer error: it could not survive a snapshot round trip.
+ */
+export function utf8Length(text: string): number {
+  let length = 0;
+  for (let index = 0; index < text.length; index++) {
+    const unit = text.charCodeAt(index);
+    if (unit < 0x80) length += 1;
+    else if (unit < 0x800) length += 2;
+    else if (unit < 0xd800 || unit > 0xdfff) length += 3;
+    else {
+      const low = text.charCodeAt(index + 1);
+      assert(unit <= 0xdbff && low >= 0xdc00 && low <= 0xdfff, "utf8Length: lone surrogate in key");
+      length += 4;
+      index++;
+    }
+  }
+  return length;
+}

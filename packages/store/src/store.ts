@@ -1,0 +1,452 @@
+import { assert, isSafeIntegerAtLeast, StoreAssertionError } from "./assert.js";
+import { DigestHasher } from "./byte-sink.js";
+import { COUNTER_MAX, COUNTER_MIN, formatCounter, parseCounter } from "./counter.js";
+import { convertEvictionOrder, createEvictionOrder, type EvictionOrderDependencies } from "./create-eviction-order.js";
+import { entryBytes } from "./entry-bytes.js";
+import { isExpired, type Entry } from "./entry.js";
+import type { EvictionOrder, EvictionPolicy } from "./eviction-order.js";
+import { ExpiryHeap } from "./expiry-heap.js";
+import { Prng } from "./prng.js";
+import { writeEntry, writeHeader, type SnapshotEntry, type SnapshotHeader } from "./snapshot-format.js";
+import { checkBounds, resolveStoreOptions, type ResolvedStoreOptions, type StoreOptions } from "./store-options.js";
+import { StoreSnapshotError } from "./store-snapshot-error.js";
+import {
+  CapturedSnapshot,
+  readSnapshot,
+  SNAPSHOT_CHUNK_ENTRIES_DEFAULT,
+  SNAPSHOT_CHUNK_ENTRIES_LIMIT,
+  type StoreSnapshot,
+} from "./store-snapshot.js";
+
+export type SetCondition = "none" | "if_absent" | "if_version";
+
+export interface SetOptions {
+  /** The value is UTF-8 text (read back as text). Default false. */
+  text?: boolean;
+  /** Absolute Unix ms; 0 or absent = no expiry. At or before nowMs = expires at once. */
+  expireAtMs?: number;
+  /** Default "none". */
+  condition?: SetCondition;
+  /** For "if_version": the live version required; 0 means "must be absent". */
+  expectedVersion?: number;
+}
+
+export type SetResult =
+  | { ok: true; version: number; evicted: string[] }
+  | { ok: false; reason: "exists" | "version_mismatch"; currentVersion: number };
+
+export type IncrResult =
+  | { ok: true; value: bigint; version: number; evicted: string[] }
+  | { ok: false; reason: "not_integer" | "overflow" };
+
+export interface StoreStats {
+  /** get() calls that found a live entry (local to this replica: reads are not replicated). */
+  hits: number;
+  /** get() calls that found nothing live (local to this replica). */
+  misses: number;
+  /** Entries removed to respect a bound (replicated). */
+  evictions: number;
+  /** Entries removed because they expired, by sweep or when a write met them (replicated). */
+  expirations: number;
+  /** Stored entries, including expired ones that no sweep or write has removed yet. */
+  keys: number;
+  /** Accounted bytes of the stored entries (see entryBytes). */
+  bytes: number;
+}
+
+export interface ConfigureOptions {
+  policy?: EvictionPolicy;
+  entriesMax?: number;
+  bytesMax?: number;
+}
+
+/** One stored entry with its place in the eviction order (see Store.orderedEntries). */
+export interface OrderedEntry {
+  readonly key: string;
+  readonly entry: Entry;
+  /** LFU count; 0 for other policies. */
+  readonly frequency: number;
+}
+
+/**
+ * The keyspace of one shard: a deterministic state machine. Every replica applies
+ * the same writes with the same `nowMs` stamps (from the log) and so reaches the
+ * same state, down to eviction victims. It never reads a clock, a random source or
+ * any I/O; time is a parameter and randomness a seeded Prng whose state is part of
+ * the snapshot.
+ *
+ * Reads (peek, get) never change replicated state: they treat expired entries as
+ * absent without removing them and leave recency and frequency alone. Apply-time
+ * calls (set, delete, incr, touch, configure, sweep) first run one bounded sweep
+ * step, then act, then evict per policy until both bounds hold.
+ */
+export class Store {
+  private settings: ResolvedStoreOptions;
+  private readonly entries = new Map<string, Entry>();
+  private readonly expiry = new ExpiryHeap();
+  private readonly prng: Prng;
+  private order: EvictionOrder;
+  private revisionCounter = 0;
+  private bytesTotal = 0;
+  private hits = 0;
+  private misses = 0;
+  private evictions = 0;
+  private expirations = 0;
+
+  constructor(options?: Partial<StoreOptions>) {
+    this.settings = resolveStoreOptions(options);
+    this.prng = new Prng(this.settings.seed);
+    this.order = createEvictionOrder(this.settings.policy, this.orderDependencies());
+  }
+
+  /** The current settings: configure() and reseed() replace them. */
+  get options(): ResolvedStoreOptions {
+    return this.settings;
+  }
+
+  /** Stored entries, including expired ones not yet removed. */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** The shard revision: the version given to the latest successful write. */
+  get revision(): number {
+    return this.revisionCounter;
+  }
+
+  /** The live entry under `key` at `nowMs`, with no side effect at all. */
+  peek(key: string, nowMs: number): Entry | undefined {
+    const entry = this.entries.get(key);
+    return entry === undefined || isExpired(entry, nowMs) ? undefined : entry;
+  }
+
+  /** Like peek, and counts a hit or a miss in the local stats. */
+  get(key: string, nowMs: number): Entry | undefined {
+    const entry = this.peek(key, nowMs);
+    if (entry === undefined) this.misses++;
+    else this.hits++;
+    return entry;
+  }
+
+  /**
+   * Writes `key` at `nowMs` (the log entry's stamp). Asserts entryBytes(key, value) <=
+   * bytesMax: the host rejects oversized writes before proposing them. On success the
+   * entry's version is the new shard revision and `evicted` lists the keys given up
+   * to respect the bounds (never `key` itself). An expireAtMs at or before nowMs
+   * succeeds (consuming a version) and leaves the key absent, counted as an expiration.
+   */
+  set(key: string, value: Uint8Array, options: SetOptions, nowMs: number): SetResult {
+    const expireAtMs = options.expireAtMs ?? 0;
+    const condition = options.condition ?? "none";
+    const expectedVersion = options.expectedVersion ?? 0;
+    assert(value instanceof Uint8Array, "Store.set: value must be a Uint8Array");
+    assert(isSafeIntegerAtLeast(expireAtMs, 0), "Store.set: expireAtMs must be a safe integer >= 0");
+    assert(isSafeIntegerAtLeast(expectedVersion, 0), "Store.set: expectedVersion must be a safe integer >= 0");
+    const sizeBytes = entryBytes(key, value);
+    assert(sizeBytes <= this.settings.bytesMax, "Store.set: entry larger than bytesMax (the host must reject it)");
+    this.sweep(nowMs);
+    const current = this.liveEntry(key, nowMs);
+    const refusal = refuseByCondition(condition, expectedVersion, current);
+    if (refusal !== undefined) return refusal;
+    const version = ++this.revisionCounter;
+    if (expireAtMs !== 0 && expireAtMs <= nowMs) {
+      if (current !== undefined) this.removeEntry(key);
+      this.expirations++;
+      return { ok: true, version, evicted: [] };
+    }
+    this.put(key, { value, text: options.text ?? false, version, expireAtMs }, current, sizeBytes);
+    return { ok: true, version, evicted: this.evictToBounds(key) };
+  }
+
+  /** Removes a live key; true when one was removed (and the revision advanced). */
+  delete(key: string, nowMs: number): boolean {
+    this.sweep(nowMs);
+    if (this.liveEntry(key, nowMs) === undefined) return false;
+    this.removeEntry(key);
+    this.revisionCounter++;
+    return true;
+  }
+
+  /**
+   * Adds `delta` (a signed 64-bit integer) to the counter under `key`, stored as
+   * canonical decimal ASCII text. An absent key starts at 0 with no expiry; a live one
+   * keeps its expiry. A value that is not a canonical decimal int64 is "not_integer";
+   * a result outside [-2^63, 2^63 - 1] is "overflow". Neither changes anything.
+   */
+  incr(key: string, delta: bigint, nowMs: number): IncrResult {
+    assert(typeof delta === "bigint" && delta >= COUNTER_MIN && delta <= COUNTER_MAX, "Store.incr: delta must be a signed 64-bit bigint");
+    this.sweep(nowMs);
+    const current = this.liveEntry(key, nowMs);
+    const base = current === undefined ? 0n : parseCounter(current.value);
+    if (base === undefined) return { ok: false, reason: "not_integer" };
+    const next = base + delta;
+    if (next < COUNTER_MIN || next > COUNTER_MAX) return { ok: false, reason: "overflow" };
+    const value = formatCounter(next);
+    const sizeBytes = entryBytes(key, value);
+    assert(sizeBytes <= this.settings.bytesMax, "Store.incr: entry larger than bytesMax (the host must reject it)");
+    const version = ++this.revisionCounter;
+    this.put(key, { value, text: true, version, expireAtMs: current?.expireAtMs ?? 0 }, current, sizeBytes);
+    return { ok: true, value: next, version, evicted: this.evictToBounds(key) };
+  }
+
+  /**
+   * Applies access hints in order: LRU moves each key to most recent, LFU counts one
+   * access per occurrence; FIFO and Random ignore hints. Absent and expired keys are
+   * skipped. Hints change no value, version or revision.
+   */
+  touch(keys: readonly string[], nowMs: number): void {
+    this.sweep(nowMs);
+    for (const key of keys) {
+      const entry = this.entries.get(key);
+      if (entry !== undefined && !isExpired(entry, nowMs)) this.order.access(key);
+    }
+  }
+
+  /**
+   * One bounded active-expiry step: removes at most sweepKeysMax entries due at
+   * nowMs, earliest (expireAtMs, then key) first. Returns how many it removed.
+   */
+  sweep(nowMs: number): number {
+    assert(isSafeIntegerAtLeast(nowMs, 0), "Store: nowMs must be a safe integer >= 0");
+    let expired = 0;
+    while (expired < this.settings.sweepKeysMax) {
+      const key = this.expiry.due(nowMs);
+      if (key === undefined) break;
+      this.removeEntry(key);
+      expired++;
+    }
+    this.expirations += expired;
+    return expired;
+  }
+
+  /**
+   * Changes the policy and bounds (an apply-time log entry) and evicts down to the new
+   * bounds, returning the victims. A policy change keeps the keys' relative order
+   * (keys entering LFU start at count 1); it costs O(n) once.
+   */
+  configure(options: ConfigureOptions, nowMs: number): string[] {
+    const policy = options.policy ?? this.settings.policy;
+    const entriesMax = options.entriesMax ?? this.settings.entriesMax;
+    const bytesMax = options.bytesMax ?? this.settings.bytesMax;
+    checkBounds(policy, entriesMax, bytesMax);
+    this.sweep(nowMs);
+    if (policy !== this.order.policy) this.order = convertEvictionOrder(this.order, policy, this.orderDependencies());
+    this.settings = Object.freeze({ ...this.settings, policy, entriesMax, bytesMax });
+    return this.evictToBounds(undefined);
+  }
+
+  /** Reseeds the eviction generator (the host derives the seed from the log position). */
+  reseed(seed: number): void {
+    this.prng.reseed(seed);
+    this.settings = Object.freeze({ ...this.settings, seed });
+  }
+
+  stats(): StoreStats {
+    return {
+      hits: this.hits,
+      misses: this.misses,
+      evictions: this.evictions,
+      expirations: this.expirations,
+      keys: this.entries.size,
+      bytes: this.bytesTotal,
+    };
+  }
+
+  /**
+   * A 64-bit hex hash of the replicated state: settings, revision, eviction and
+   * expiration counters, generator state, LFU aging clock, and every stored entry
+   * (key, value, text, version, expireAtMs, frequency) in eviction order. Local read
+   * stats are left out. O(total bytes): meant for tests and replica checks.
+   */
+  digest(): string {
+    const hasher = new DigestHasher();
+    writeHeader(hasher, this.header());
+    this.order.forEach((key, frequency) => writeEntry(hasher, key, this.entries.get(key) as Entry, frequency));
+    return hasher.hex();
+  }
+
+  /**
+   * Captures the state now (O(n) references, no copying of values); the chunks are
+   * encoded lazily as they are consumed, and later writes do not affect them.
+   */
+  snapshot(chunkEntriesMax: number = SNAPSHOT_CHUNK_ENTRIES_DEFAULT): StoreSnapshot {
+    assert(
+      Number.isInteger(chunkEntriesMax) && chunkEntriesMax >= 1 && chunkEntriesMax <= SNAPSHOT_CHUNK_ENTRIES_LIMIT,
+      "Store.snapshot: chunkEntriesMax must be an integer in [1, SNAPSHOT_CHUNK_ENTRIES_LIMIT]",
+    );
+    const keys: string[] = [];
+    const entries: Entry[] = [];
+    const frequencies: number[] = [];
+    this.order.forEach((key, frequency) => {
+      keys.push(key);
+      entries.push(this.entries.get(key) as Entry);
+      frequencies.push(frequency);
+    });
+    return new CapturedSnapshot(this.header(), keys, entries, frequencies, chunkEntriesMax);
+  }
+
+  /**
+   * Rebuilds a store from snapshot chunks, exactly: same digest, and the same results
+   * for the same later operations. The snapshot's settings win over `options` (they
+   * may have changed through the log since the shard was created); `options` only
+   * supplies `seed`, which the snapshot replaces by the generator's state anyway.
+   * Throws StoreSnapshotError on malformed chunks or a digest mismatch.
+   */
+  static restore(chunks: Iterable<Uint8Array>, options: Partial<StoreOptions> = {}): Store {
+    try {
+      return Store.restoreUnchecked(chunks, options);
+    } catch (error) {
+      if (error instanceof StoreAssertionError) throw new StoreSnapshotError(error.message, { cause: error });
+      throw error;
+    }
+  }
+
+  /** Every stored entry in eviction order (first victim first). O(n): for tests and debugging. */
+  orderedEntries(): OrderedEntry[] {
+    const ordered: OrderedEntry[] = [];
+    this.order.forEach((key, frequency) => ordered.push({ key, entry: this.entries.get(key) as Entry, frequency }));
+    return ordered;
+  }
+
+  /** O(n) consistency checks of every internal structure; throws StoreAssertionError. */
+  checkInvariants(): void {
+    let bytes = 0;
+    for (const [key, entry] of this.entries) {
+      bytes += entryBytes(key, entry.value);
+      assert(entry.version >= 1 && entry.version <= this.revisionCounter, "Store: version outside (0, revision]");
+    }
+    assert(bytes === this.bytesTotal, "Store: byte accounting drifted");
+    assert(this.bytesTotal <= this.settings.bytesMax, "Store: bytesMax exceeded");
+    assert(this.entries.size <= this.settings.entriesMax, "Store: entriesMax exceeded");
+    assert(this.order.size === this.entries.size, "Store: eviction order and map differ in size");
+    this.order.forEach((key) => assert(this.entries.has(key), "Store: ordered key not stored"));
+    this.order.checkInvariants();
+    this.expiry.checkInvariants((key) => this.entries.get(key)?.expireAtMs);
+    let expiring = 0;
+    for (const entry of this.entries.values()) if (entry.expireAtMs !== 0) expiring++;
+    assert(expiring === this.expiry.size, "Store: expiry heap misses entries");
+  }
+
+  private static restoreUnchecked(chunks: Iterable<Uint8Array>, options: Partial<StoreOptions>): Store {
+    let store: Store | undefined;
+    const expectedDigest = readSnapshot(chunks, {
+      header: (header) => {
+        store = Store.fromHeader(header, options);
+      },
+      entry: (loaded) => (store as Store).load(loaded),
+    });
+    const restored = store as Store;
+    restored.checkBoundsHold();
+    if (restored.digest() !== expectedDigest) throw new StoreSnapshotError("digest mismatch");
+    return restored;
+  }
+
+  private static fromHeader(header: SnapshotHeader, options: Partial<StoreOptions>): Store {
+    const store = new Store({
+      seed: options.seed,
+      policy: header.policy,
+      entriesMax: header.entriesMax,
+      bytesMax: header.bytesMax,
+      sweepKeysMax: header.sweepKeysMax,
+      lfuHalvingIntervalAccesses: header.lfuHalvingIntervalAccesses,
+    });
+    store.prng.setState(header.prngState);
+    store.order.restoreAgingAccesses(header.lfuAgingAccesses);
+    store.revisionCounter = header.revision;
+    store.evictions = header.evictions;
+    store.expirations = header.expirations;
+    return store;
+  }
+
+  /** Restore: appends one entry at the back of the eviction order. */
+  private load({ key, entry, frequency }: SnapshotEntry): void {
+    assert(!this.entries.has(key), "restore: duplicate key");
+    assert(entry.version >= 1 && entry.version <= this.revisionCounter, "restore: version outside (0, revision]");
+    this.entries.set(key, entry);
+    this.bytesTotal += entryBytes(key, entry.value);
+    this.order.append(key, frequency);
+    this.expiry.set(key, entry.expireAtMs);
+  }
+
+  private checkBoundsHold(): void {
+    assert(this.entries.size <= this.settings.entriesMax, "Store: entriesMax exceeded");
+    assert(this.bytesTotal <= this.settings.bytesMax, "Store: bytesMax exceeded");
+  }
+
+  private header(): SnapshotHeader {
+    return {
+      policy: this.settings.policy,
+      entriesMax: this.settings.entriesMax,
+      bytesMax: this.settings.bytesMax,
+      sweepKeysMax: this.settings.sweepKeysMax,
+      lfuHalvingIntervalAccesses: this.settings.lfuHalvingIntervalAccesses,
+      revision: this.revisionCounter,
+      evictions: this.evictions,
+      expirations: this.expirations,
+      lfuAgingAccesses: this.order.agingAccesses,
+      prngState: this.prng.state(),
+      entryCount: this.entries.size,
+    };
+  }
+
+  private orderDependencies(): EvictionOrderDependencies {
+    return { prng: this.prng, lfuHalvingIntervalAccesses: this.settings.lfuHalvingIntervalAccesses };
+  }
+
+  /** The live entry under `key`; an expired one met by a write is removed here. */
+  private liveEntry(key: string, nowMs: number): Entry | undefined {
+    const entry = this.entries.get(key);
+    if (entry === undefined || !isExpired(entry, nowMs)) return entry;
+    this.removeEntry(key);
+    this.expirations++;
+    return undefined;
+  }
+
+  /** Stores `entry`, replacing `current` (the live entry under `key`) if any. */
+  private put(key: string, entry: Entry, current: Entry | undefined, sizeBytes: number): void {
+    this.entries.set(key, entry);
+    if (current === undefined) {
+      this.bytesTotal += sizeBytes;
+      this.order.insert(key);
+    } else {
+      this.bytesTotal += entry.value.length - current.value.length;
+      this.order.access(key);
+    }
+    this.expiry.set(key, entry.expireAtMs);
+  }
+
+  private removeEntry(key: string): void {
+    const entry = this.entries.get(key);
+    assert(entry !== undefined, "Store.removeEntry: key absent");
+    this.entries.delete(key);
+    this.bytesTotal -= entryBytes(key, entry.value);
+    this.order.remove(key);
+    this.expiry.delete(key);
+  }
+
+  /** Evicts per policy until both bounds hold, sparing `keptKey` (the key just written). */
+  private evictToBounds(keptKey: string | undefined): string[] {
+    const evicted: string[] = [];
+    while (this.entries.size > this.settings.entriesMax || this.bytesTotal > this.settings.bytesMax) {
+      const victim = this.order.victim(keptKey);
+      assert(victim !== undefined, "Store: nothing left to evict but a bound is exceeded");
+      this.removeEntry(victim);
+      this.evictions++;
+      evicted.push(victim);
+    }
+    this.checkBoundsHold();
+    return evicted;
+  }
+}
+
+function refuseByCondition(condition: SetCondition, expectedVersion: number, current: Entry | undefined): SetResult | undefined {
+  if (condition === "if_absent") {
+    return current === undefined ? undefined : { ok: false, reason: "exists", currentVersion: current.version };
+  }
+  if (condition === "if_version") {
+    const currentVersion = current?.version ?? 0;
+    return currentVersion === expectedVersion ? undefined : { ok: false, reason: "version_mismatch", currentVersion };
+  }
+  assert(condition === "none", "Store.set: unknown condition");
+  return undefined;
+}
