@@ -1,0 +1,45 @@
+/**
+ * Splits a byte stream into length-prefixed frames (u32 little-endian length, then the
+ * payload). A frame above frameBytesMax is a protocol violation, reported by throwing.
+ */
+export class FrameReader {
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+
+  constructor(private readonly frameBytesMax: number) {}
+
+  /** Feeds bytes and returns every complete frame they finish. */
+  push(chunk: Buffer): Buffer[] {
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    if (this.pendingBytes < 4) return [];
+    let buf = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
+    const frames: Buffer[] = [];
+    let offset = 0;
+    while (buf.length - offset >= 4) {
+      const length = buf.readUInt32LE(offset);
+      if (length > this.frameBytesMax) throw new RangeError(`peer frame of ${length} bytes exceeds frame_bytes_max ${this.frameBytesMax}`);
+      if (buf.length - offset - 4 < length) break;
+      frames.push(buf.subarray(offset + 4, offset + 4 + length));
+      offset += 4 + length;
+    }
+    buf = buf.subarray(offset);
+    this.pending = buf.length > 0 ? [buf] : [];
+    this.pendingBytes = buf.length;
+    return frames;
+  }
+}
+
+/** Encodes messages as consecutive frames in one buffer, so a batch is one socket write. */
+export function encodeFrames(messages: readonly Uint8Array[]): Buffer {
+  let total = 0;
+  for (const m of messages) total += 4 + m.length;
+  const out = Buffer.allocUnsafe(total);
+  let offset = 0;
+  for (const m of messages) {
+    out.writeUInt32LE(m.length, offset);
+    out.set(m, offset + 4);
+    offset += 4 + m.length;
+  }
+  return out;
+}

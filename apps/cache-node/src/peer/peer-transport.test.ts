@@ -1,0 +1,114 @@
+import net from "node:net";
+import pino from "pino";
+import { afterEach, describe, expect, it } from "vitest";
+import { FrameReader, encodeFrames } from "./frame-reader.js";
+import { PeerTransport } from "./peer-transport.js";
+
+const log = pino({ level: "silent" });
+const open: PeerTransport[] = [];
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((t) => t.close()));
+});
+
+async function eventually(check: () => boolean, timeoutMs = 3000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error("condition not reached in time");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+async function cluster(ids: string[], secrets: Record<string, string> = {}) {
+  const inbox = new Map<string, { from: string; text: string }[]>();
+  const transports = new Map<string, PeerTransport>();
+  const ports = new Map<string, number>();
+  for (const id of ids) {
+    inbox.set(id, []);
+    const t = new PeerTransport({
+      nodeId: id,
+      secret: secrets[id] ?? "s3cret",
+      peers: new Map(),
+      onMessage: (from, payload) => inbox.get(id)!.push({ from, text: payload.toString() }),
+      log,
+      reconnectDelayMsMin: 10,
+      reconnectDelayMsMax: 50,
+    });
+    open.push(t);
+    transports.set(id, t);
+    ports.set(id, await t.listen(0, "127.0.0.1"));
+  }
+  for (const [id, t] of transports) for (const [peer, port] of ports) if (peer !== id) t.setPeerAddress(peer, `127.0.0.1:${port}`);
+  return { inbox, transports, ports };
+}
+
+describe("frames", () => {
+  it("reassembles frames split at every byte", () => {
+    const messages = [Buffer.from("a"), Buffer.alloc(0), Buffer.from("hello world")];
+    const wire = encodeFrames(messages);
+    for (let cut = 0; cut <= wire.length; cut++) {
+      const reader = new FrameReader(1024);
+      const got = [...reader.push(wire.subarray(0, cut)), ...reader.push(wire.subarray(cut))];
+      expect(got.map(String)).toEqual(messages.map(String));
+    }
+  });
+
+  it("rejects a frame above the limit", () => {
+    expect(() => new FrameReader(4).push(encodeFrames([Buffer.from("too long")]))).toThrow(/frame_bytes_max/);
+  });
+});
+
+describe("PeerTransport", () => {
+  it("delivers batches in order with the authenticated sender", async () => {
+    const { inbox, transports } = await cluster(["a", "b", "c"]);
+    for (let i = 0; i < 500; i++) transports.get("a")!.send("b", Buffer.from(`m${i}`));
+    transports.get("c")!.send("b", Buffer.from("from-c"));
+    await eventually(() => inbox.get("b")!.length === 501);
+    const fromA = inbox.get("b")!.filter((m) => m.from === "a").map((m) => m.text);
+    expect(fromA).toEqual(Array.from({ length: 500 }, (_, i) => `m${i}`));
+    expect(inbox.get("b")!.find((m) => m.from === "c")?.text).toBe("from-c");
+  });
+
+  it("refuses a peer with the wrong secret", async () => {
+    const { inbox, transports } = await cluster(["a", "b"], { a: "wrong" });
+    transports.get("a")!.send("b", Buffer.from("hi"));
+    await eventually(() => transports.get("b")!.stats.rejectedHandshakes > 0);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(inbox.get("b")).toEqual([]);
+  });
+
+  it("blocks one direction only", async () => {
+    const { inbox, transports } = await cluster(["a", "b"]);
+    transports.get("a")!.block("b");
+    expect(transports.get("a")!.send("b", Buffer.from("lost"))).toBe(false);
+    transports.get("b")!.send("a", Buffer.from("arrives"));
+    await eventually(() => inbox.get("a")!.length === 1);
+    transports.get("a")!.heal("b");
+    transports.get("a")!.send("b", Buffer.from("after heal"));
+    await eventually(() => inbox.get("b")!.length === 1);
+    expect(inbox.get("b")![0]!.text).toBe("after heal");
+  });
+
+  it("reconnects when the peer comes back and honours address overrides", async () => {
+    const { inbox, transports, ports } = await cluster(["a", "b"]);
+    // Route a → b through a TCP proxy that we can kill.
+    const sockets = new Set<net.Socket>();
+    const proxy = net.createServer((client) => {
+      const upstream = net.connect(ports.get("b")!, "127.0.0.1");
+      sockets.add(client).add(upstream);
+      client.pipe(upstream).pipe(client);
+      client.on("error", () => upstream.destroy());
+      upstream.on("error", () => client.destroy());
+    });
+    await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
+    transports.get("a")!.setPeerAddress("b", `127.0.0.1:${(proxy.address() as net.AddressInfo).port}`);
+    transports.get("a")!.send("b", Buffer.from("one"));
+    await eventually(() => inbox.get("b")!.length === 1);
+    for (const s of sockets) s.destroy();
+    await new Promise((r) => setTimeout(r, 50));
+    transports.get("a")!.send("b", Buffer.from("two"));
+    await eventually(() => inbox.get("b")!.some((m) => m.text === "two"));
+    const closed = new Promise<void>((r) => proxy.close(() => r()));
+    for (const s of sockets) s.destroy();
+    await closed;
+  });
+});

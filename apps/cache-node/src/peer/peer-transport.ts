@@ -1,0 +1,302 @@
+import net from "node:net";
+import type { Logger } from "pino";
+import { FrameReader, encodeFrames } from "./frame-reader.js";
+import { ACCEPTED, MAGIC, NONCE_BYTES, answer, newChallenge, parseAnswer, verify } from "./peer-handshake.js";
+
+export interface PeerTransportOptions {
+  nodeId: string;
+  /** Shared cluster secret for the HMAC handshake. */
+  secret: string;
+  /** Where to dial each peer ("host:port"); can be overridden later per peer. */
+  peers: ReadonlyMap<string, string>;
+  onMessage: (from: string, payload: Buffer) => void;
+  log: Logger;
+  /** Messages queued for one peer beyond this many bytes are dropped (Raft retransmits). */
+  queueBytesMax?: number;
+  /** Largest single message accepted on the wire. */
+  frameBytesMax?: number;
+  /** Stop writing to a peer while its socket buffers this much; resume on drain. */
+  socketBufferBytesMax?: number;
+  handshakeTimeoutMs?: number;
+  reconnectDelayMsMin?: number;
+  reconnectDelayMsMax?: number;
+}
+
+export interface PeerStats {
+  sent: number;
+  dropped: number;
+  received: number;
+  rejectedHandshakes: number;
+}
+
+const DEFAULTS = {
+  queueBytesMax: 16 * 1024 * 1024,
+  frameBytesMax: 64 * 1024 * 1024,
+  socketBufferBytesMax: 8 * 1024 * 1024,
+  handshakeTimeoutMs: 5000,
+  reconnectDelayMsMin: 50,
+  reconnectDelayMsMax: 2000,
+};
+
+/**
+ * Raft traffic between nodes. Each node dials its own outbound connection to every
+ * peer and only sends on it, so A→B and B→A are independent (a one-way partition can
+ * be injected by cutting one). Messages to a peer are batched into one write per turn
+ * of the event loop; a slow peer's queue is bounded and overflow is dropped.
+ */
+export class PeerTransport {
+  private readonly options: PeerTransportOptions & typeof DEFAULTS;
+  private readonly dialers = new Map<string, Dialer>();
+  private readonly inbound = new Set<net.Socket>();
+  private server: net.Server | undefined;
+  private closed = false;
+  readonly stats: PeerStats = { sent: 0, dropped: 0, received: 0, rejectedHandshakes: 0 };
+
+  constructor(options: PeerTransportOptions) {
+    this.options = { ...DEFAULTS, ...options };
+    for (const [id, address] of options.peers) if (id !== options.nodeId) this.dialers.set(id, new Dialer(id, address, this.options, this.stats));
+  }
+
+  /** Listens for peers; resolves with the bound port. */
+  listen(port: number, host: string): Promise<number> {
+    const server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+    this.server = server;
+    return new Promise((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, host, () => {
+        server.off("error", reject);
+        resolve((server.address() as net.AddressInfo).port);
+      });
+    });
+  }
+
+  /** Queues payload for peer `to`. Returns false when it was dropped (unknown peer, queue full, closed). */
+  send(to: string, payload: Uint8Array): boolean {
+    const dialer = this.dialers.get(to);
+    if (!dialer || this.closed) {
+      this.stats.dropped++;
+      return false;
+    }
+    return dialer.send(payload);
+  }
+
+  /** Changes where a peer is dialed (tests put proxies in the path this way). */
+  setPeerAddress(id: string, address: string): void {
+    const existing = this.dialers.get(id);
+    if (existing) existing.redirect(address);
+    else if (id !== this.options.nodeId) this.dialers.set(id, new Dialer(id, address, this.options, this.stats));
+  }
+
+  /** Cuts the outbound connection to a peer and keeps it cut until `heal` (fault injection). */
+  block(id: string): void {
+    this.dialers.get(id)?.block(true);
+  }
+
+  heal(id: string): void {
+    this.dialers.get(id)?.block(false);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const d of this.dialers.values()) d.close();
+    for (const s of this.inbound) s.destroy();
+    const server = this.server;
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private accept(socket: net.Socket): void {
+    const { log, secret, nodeId } = this.options;
+    this.inbound.add(socket);
+    socket.on("close", () => this.inbound.delete(socket));
+    socket.on("error", () => socket.destroy());
+    const challenge = newChallenge();
+    socket.write(challenge);
+    const timer = setTimeout(() => socket.destroy(), this.options.handshakeTimeoutMs);
+    let buffered = Buffer.alloc(0);
+    const onHandshake = (chunk: Buffer): void => {
+      buffered = Buffer.concat([buffered, chunk]);
+      if (buffered.length > 600) return this.reject(socket, timer, "handshake too long");
+      const parsed = parseAnswer(buffered);
+      if (!parsed.complete) return;
+      if (parsed.to !== nodeId || !verify(secret, challenge, parsed)) {
+        return this.reject(socket, timer, `peer handshake failed (claimed ${parsed.from} → ${parsed.to})`);
+      }
+      clearTimeout(timer);
+      socket.off("data", onHandshake);
+      socket.write(Buffer.from([ACCEPTED]));
+      log.debug({ peer: parsed.from }, "peer connected");
+      this.receive(socket, parsed.from, buffered.subarray(parsed.consumed));
+    };
+    socket.on("data", onHandshake);
+  }
+
+  private reject(socket: net.Socket, timer: NodeJS.Timeout, reason: string): void {
+    clearTimeout(timer);
+    this.stats.rejectedHandshakes++;
+    this.options.log.warn({ remote: socket.remoteAddress }, reason);
+    socket.destroy();
+  }
+
+  private receive(socket: net.Socket, from: string, rest: Buffer): void {
+    const reader = new FrameReader(this.options.frameBytesMax);
+    const onData = (chunk: Buffer): void => {
+      let frames: Buffer[];
+      try {
+        frames = reader.push(chunk);
+      } catch (err) {
+        this.options.log.warn({ peer: from, err: (err as Error).message }, "closing peer connection");
+        socket.destroy();
+        return;
+      }
+      for (const frame of frames) {
+        this.stats.received++;
+        this.options.onMessage(from, frame);
+      }
+    };
+    socket.on("data", onData);
+    if (rest.length > 0) onData(rest);
+  }
+}
+
+type DialerState = "idle" | "connecting" | "ready" | "waiting";
+
+/** The outbound connection to one peer, with its queue and reconnect backoff. */
+class Dialer {
+  private state: DialerState = "idle";
+  private socket: net.Socket | undefined;
+  private queue: Uint8Array[] = [];
+  private queueBytes = 0;
+  private flushScheduled = false;
+  private delayMs: number;
+  private blocked = false;
+  private closed = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly id: string,
+    private address: string,
+    private readonly options: PeerTransportOptions & typeof DEFAULTS,
+    private readonly stats: PeerStats,
+  ) {
+    this.delayMs = options.reconnectDelayMsMin;
+  }
+
+  send(payload: Uint8Array): boolean {
+    if (this.blocked || this.closed || this.queueBytes + payload.length > this.options.queueBytesMax) {
+      this.stats.dropped++;
+      return false;
+    }
+    this.queue.push(payload);
+    this.queueBytes += payload.length;
+    if (this.state === "idle") this.connect();
+    else if (this.state === "ready") this.scheduleFlush();
+    return true;
+  }
+
+  redirect(address: string): void {
+    this.address = address;
+    this.reset();
+  }
+
+  block(on: boolean): void {
+    this.blocked = on;
+    if (on) {
+      this.dropQueue();
+      this.reset();
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    this.dropQueue();
+    this.reset();
+  }
+
+  private reset(): void {
+    clearTimeout(this.retryTimer);
+    this.socket?.destroy();
+    this.socket = undefined;
+    this.state = "idle";
+  }
+
+  private dropQueue(): void {
+    this.stats.dropped += this.queue.length;
+    this.queue = [];
+    this.queueBytes = 0;
+  }
+
+  private connect(): void {
+    if (this.closed || this.blocked) return;
+    const [host, portText] = splitAddress(this.address);
+    this.state = "connecting";
+    const socket = net.connect({ host, port: Number(portText), noDelay: true });
+    this.socket = socket;
+    let buffered = Buffer.alloc(0);
+    let answered = false;
+    const timer = setTimeout(() => socket.destroy(), this.options.handshakeTimeoutMs);
+    socket.on("data", (chunk: Buffer) => {
+      buffered = Buffer.concat([buffered, chunk]);
+      if (!answered && buffered.length >= MAGIC.length + NONCE_BYTES) {
+        if (!buffered.subarray(0, MAGIC.length).equals(MAGIC)) return socket.destroy();
+        answered = true;
+        socket.write(answer(this.options.secret, buffered.subarray(0, MAGIC.length + NONCE_BYTES), this.options.nodeId, this.id));
+        buffered = buffered.subarray(MAGIC.length + NONCE_BYTES);
+      }
+      if (answered && buffered.length >= 1 && this.state === "connecting") {
+        clearTimeout(timer);
+        if (buffered[0] !== ACCEPTED) return socket.destroy();
+        this.state = "ready";
+        this.delayMs = this.options.reconnectDelayMsMin;
+        this.scheduleFlush();
+      }
+    });
+    socket.on("drain", () => this.scheduleFlush());
+    socket.on("error", () => socket.destroy());
+    socket.on("close", () => {
+      clearTimeout(timer);
+      if (this.socket !== socket) return;
+      this.socket = undefined;
+      this.retryLater();
+    });
+  }
+
+  private retryLater(): void {
+    if (this.closed || this.blocked) {
+      this.state = "idle";
+      return;
+    }
+    this.state = "waiting";
+    this.retryTimer = setTimeout(() => {
+      this.state = "idle";
+      if (this.queue.length > 0) this.connect();
+    }, this.delayMs);
+    this.delayMs = Math.min(this.delayMs * 2, this.options.reconnectDelayMsMax);
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  /** Writes the whole queue as one buffer, unless the socket is still backed up. */
+  private flush(): void {
+    const socket = this.socket;
+    if (this.state !== "ready" || !socket || this.queue.length === 0) return;
+    if (socket.writableLength > this.options.socketBufferBytesMax) return; // resumes on "drain"
+    const batch = this.queue;
+    this.queue = [];
+    this.queueBytes = 0;
+    this.stats.sent += batch.length;
+    socket.write(encodeFrames(batch));
+  }
+}
+
+export function splitAddress(address: string): [string, string] {
+  const i = address.lastIndexOf(":");
+  if (i <= 0 || i === address.length - 1) throw new RangeError(`address must be host:port, got "${address}"`);
+  return [address.slice(0, i).replace(/^\[|\]$/g, ""), address.slice(i + 1)];
+}
