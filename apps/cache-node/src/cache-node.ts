@@ -9,6 +9,7 @@ import { createClusterService } from "./cluster-service.js";
 import type { NodeConfig } from "./config.js";
 import { createDualServer, withEdges, type RequestHandler } from "./http-server.js";
 import { NodeMetrics } from "./metrics.js";
+import { createUnaryFastPath } from "./unary-fast-path.js";
 import { SingleNodeConsensus, systemClock, type Clock } from "./single-node-consensus.js";
 
 export interface RunningNode {
@@ -40,17 +41,27 @@ export async function startCacheNode(config: NodeConfig, options: { logger?: Log
   const metrics = new NodeMetrics(consensus);
   let address = "";
   let ready = false;
-  const connect = connectNodeAdapter({
+  const cacheImpl = createCacheService({ nodeId: config.nodeId, ring, consensus, limits: config.limits, clock, accessHints: hints, evictionPolicy: config.evictionPolicy });
+  const clusterImpl = createClusterService({ nodeId: config.nodeId, clientAddress: () => address, ring, consensus });
+  // A misspelt field in a hand-written JSON request is an error, not a silently ignored option.
+  const jsonOptions = { ignoreUnknownFields: false };
+  const stock = connectNodeAdapter({
     readMaxBytes: config.limits.requestBytesMax,
+    jsonOptions,
     interceptors: [metrics.interceptor()],
     routes: (router) => {
-      router.service(
-        CacheService,
-        createCacheService({ nodeId: config.nodeId, ring, consensus, limits: config.limits, clock, accessHints: hints, evictionPolicy: config.evictionPolicy }),
-      );
-      router.service(ClusterService, createClusterService({ nodeId: config.nodeId, clientAddress: () => address, ring, consensus }));
+      router.service(CacheService, cacheImpl);
+      router.service(ClusterService, clusterImpl);
     },
   }) as RequestHandler;
+  const fast = createUnaryFastPath(
+    [
+      { service: CacheService, impl: cacheImpl },
+      { service: ClusterService, impl: clusterImpl },
+    ],
+    { readMaxBytes: config.limits.requestBytesMax, jsonOptions, observe: (m, c, s) => metrics.observe(m, c, s) },
+  );
+  const connect: RequestHandler = config.fastPath ? (req, res) => void (fast(req, res) || stock(req, res)) : stock;
   const server = createDualServer(withEdges(connect, { live: () => true, ready: () => ready, metrics: () => metrics.render() }));
   const port = await server.listen(config.port, config.host);
   address = `${config.host}:${port}`;

@@ -27,16 +27,22 @@ const decoder = new TextDecoder();
 
 type GetShape = Pick<GetResponse, "found" | "payload" | "version" | "ttlRemainingMs">;
 
-const NOT_FOUND: GetShape = { found: false, payload: { case: undefined }, version: 0, ttlRemainingMs: 0 };
+const NOT_FOUND: GetShape = { found: false, payload: { case: undefined }, version: 0n, ttlRemainingMs: 0n };
 
 function toGetResponse(entry: Entry | undefined, nowMs: number): GetShape {
   if (!entry) return NOT_FOUND;
   return {
     found: true,
     payload: entry.text ? { case: "text", value: decoder.decode(entry.value) } : { case: "value", value: entry.value },
-    version: entry.version,
-    ttlRemainingMs: entry.expireAtMs > 0 ? Math.max(0, entry.expireAtMs - nowMs) : 0,
+    version: BigInt(entry.version),
+    ttlRemainingMs: entry.expireAtMs > 0 ? BigInt(Math.max(0, entry.expireAtMs - nowMs)) : 0n,
   };
+}
+
+const STAT_NAMES = ["hits", "misses", "evictions", "expirations", "keys", "bytes"] as const;
+
+function statsMessage(stats: StoreStats): Record<(typeof STAT_NAMES)[number], bigint> {
+  return { hits: BigInt(stats.hits), misses: BigInt(stats.misses), evictions: BigInt(stats.evictions), expirations: BigInt(stats.expirations), keys: BigInt(stats.keys), bytes: BigInt(stats.bytes) };
 }
 
 function sessionOf(header: RequestHeader | undefined): SessionHeader | undefined {
@@ -84,7 +90,7 @@ export function createCacheService(deps: CacheServiceDeps): Partial<ServiceImpl<
     if (consistency !== Consistency.EVENTUAL) await consensus.readBarrier(shard);
   };
 
-  const setOp = (key: string, payload: Payload, ttlMs: number, field: string): SetOp => {
+  const setOp = (key: string, payload: Payload, ttlMs: bigint, field: string): SetOp => {
     validateKey(key, limits, `${field}key`);
     validateTtl(ttlMs, limits, `${field}ttl_ms`);
     const { value, text } = payloadBytes(payload, limits, `${field}value`);
@@ -134,7 +140,7 @@ export function createCacheService(deps: CacheServiceDeps): Partial<ServiceImpl<
         }
         const shard = ring.shardFor(req.key);
         const { result } = expect(await consensus.propose(shard, { case: "set", value: op }, sessionOf(req.header)), "set");
-        if (result.ok) return { version: result.version };
+        if (result.ok) return { version: BigInt(result.version) };
         if (result.reason === "exists") throw new ConnectError(`key "${req.key}" already exists (version ${result.currentVersion})`, Code.AlreadyExists);
         throw new ConnectError(
           `key "${req.key}" is at version ${result.currentVersion}, not the expected ${req.expectedVersion}`,
@@ -147,13 +153,13 @@ export function createCacheService(deps: CacheServiceDeps): Partial<ServiceImpl<
         validateBatch(req.items.length, limits, "items");
         const ops = req.items.map((item, i) => setOp(item.key, item.payload, item.ttlMs, `items[${i}].`));
         const groups = groupByShard(ops, (op) => op.key, ring);
-        const versions = new Array<number>(ops.length).fill(0);
+        const versions = new Array<bigint>(ops.length).fill(0n);
         const session = sessionOf(req.header);
         await Promise.all(
           [...groups].map(async ([shard, indexes]) => {
             const items = indexes.map((i) => ops[i]!);
             const result = expect(await consensus.propose(shard, { case: "mset", value: create(MSetOpSchema, { items }) }, session), "mset");
-            indexes.forEach((i, j) => (versions[i] = result.versions[j] ?? 0));
+            indexes.forEach((i, j) => (versions[i] = BigInt(result.versions[j] ?? 0)));
           }),
         );
         return { versions };
@@ -188,7 +194,7 @@ export function createCacheService(deps: CacheServiceDeps): Partial<ServiceImpl<
         const shard = ring.shardFor(req.key);
         const op = create(IncrOpSchema, { key: req.key, delta: req.delta });
         const { result } = expect(await consensus.propose(shard, { case: "incr", value: op }, sessionOf(req.header)), "incr");
-        if (result.ok) return { value: result.value, version: result.version };
+        if (result.ok) return { value: result.value, version: BigInt(result.version) };
         if (result.reason === "overflow") throw new ConnectError(`incrementing "${req.key}" by ${req.delta} overflows a signed 64-bit integer`, Code.OutOfRange);
         throw new ConnectError(`value of "${req.key}" is not a signed 64-bit integer`, Code.FailedPrecondition);
       }),
@@ -198,11 +204,18 @@ export function createCacheService(deps: CacheServiceDeps): Partial<ServiceImpl<
         const total: StoreStats = { hits: 0, misses: 0, evictions: 0, expirations: 0, keys: 0, bytes: 0 };
         const shards = Array.from({ length: consensus.shardCount }, (_, shard) => {
           const store = consensus.replica(shard).store.stats();
-          for (const k of Object.keys(total) as (keyof StoreStats)[]) total[k] += store[k];
+          for (const k of STAT_NAMES) total[k] += store[k];
           const status = consensus.status(shard);
-          return { shard, store, appliedIndex: status.appliedIndex, term: status.term, leaderId: status.leaderId, evictionPolicy: deps.evictionPolicy };
+          return {
+            shard,
+            store: statsMessage(store),
+            appliedIndex: BigInt(status.appliedIndex),
+            term: BigInt(status.term),
+            leaderId: status.leaderId,
+            evictionPolicy: deps.evictionPolicy,
+          };
         });
-        return { nodeId: deps.nodeId, total, shards };
+        return { nodeId: deps.nodeId, total: statsMessage(total), shards };
       }),
   };
 }

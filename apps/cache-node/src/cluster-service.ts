@@ -17,12 +17,12 @@ const notYet = (what: string) => () => {
 /** ClusterService for a standalone node: it reports itself as the only member and leader. */
 export function createClusterService(deps: ClusterServiceDeps): Partial<ServiceImpl<typeof ClusterService>> {
   const topology = () => ({
-    epoch: 1,
+    epoch: 1n,
     ring: { shardCount: deps.consensus.shardCount, pointsPerShard: deps.ring.pointsPerShard },
     nodes: [{ id: deps.nodeId, clientAddress: deps.clientAddress(), peerAddress: "" }],
     shards: Array.from({ length: deps.consensus.shardCount }, (_, id) => {
       const status = deps.consensus.status(id);
-      return { id, replicas: [deps.nodeId], learners: [], leaderId: status.leaderId, term: status.term };
+      return { id, replicas: [deps.nodeId], learners: [], leaderId: status.leaderId, term: BigInt(status.term) };
     }),
   });
   return {

@@ -30,6 +30,8 @@ export interface NodeConfig {
   accessHintIntervalMs: number;
   accessHintKeysMax: number;
   shutdownGraceMs: number;
+  /** Serve unary Connect calls through the lean handler (same behaviour, less overhead). */
+  fastPath: boolean;
 }
 
 export const DEFAULT_CONFIG: NodeConfig = {
@@ -53,6 +55,7 @@ export const DEFAULT_CONFIG: NodeConfig = {
   accessHintIntervalMs: 200,
   accessHintKeysMax: 1024,
   shutdownGraceMs: 5000,
+  fastPath: true,
 };
 
 const POLICIES: readonly EvictionPolicyName[] = ["lru", "lfu", "fifo", "random"];
@@ -112,6 +115,7 @@ function buildCommand(): Command {
     .addOption(opt("--value-bytes-max <n>", `max value size (default ${d.limits.valueBytesMax})`, "valueBytesMax", positiveInt("--value-bytes-max")))
     .addOption(opt("--batch-keys-max <n>", `max keys in one MGet/MSet/MDelete (default ${d.limits.batchKeysMax})`, "batchKeysMax", positiveInt("--batch-keys-max")))
     .addOption(opt("--request-bytes-max <n>", `max request body (default ${d.limits.requestBytesMax})`, "requestBytesMax", positiveInt("--request-bytes-max")))
+    .addOption(opt("--no-fast-path", "serve every call through the stock Connect handler", "fastPath"))
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 }
@@ -174,6 +178,7 @@ export function resolveConfig(flat: Flat): NodeConfig {
     accessHintIntervalMs: num("accessHintIntervalMs", d.accessHintIntervalMs),
     accessHintKeysMax: num("accessHintKeysMax", d.accessHintKeysMax),
     shutdownGraceMs: num("shutdownGraceMs", d.shutdownGraceMs, 0),
+    fastPath: pick("fastPath", d.fastPath) !== false,
   };
   validate(config);
   return config;

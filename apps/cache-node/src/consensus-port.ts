@@ -6,8 +6,8 @@ export type CommandOp = Command["op"];
 
 export interface SessionHeader {
   sessionId: string;
-  sequence: number;
-  ackedSequence: number;
+  sequence: bigint;
+  ackedSequence: bigint;
 }
 
 export interface ShardStatus {

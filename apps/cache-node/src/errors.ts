@@ -5,7 +5,7 @@ import { LimitExceededSchema } from "@distcache/proto";
 /** INVALID_ARGUMENT for a request that breaks a configured bound, with a LimitExceeded detail. */
 export function limitExceeded(what: string, limit: string, max: number, actual: number): ConnectError {
   return new ConnectError(`${what} is ${actual} bytes, above the limit of ${max} (${limit})`, Code.InvalidArgument, undefined, [
-    { desc: LimitExceededSchema, value: create(LimitExceededSchema, { limit, max, actual }) },
+    { desc: LimitExceededSchema, value: create(LimitExceededSchema, { limit, max: BigInt(max), actual: BigInt(actual) }) },
   ]);
 }
 

@@ -75,7 +75,23 @@ export interface DualServer {
  * it to the h2 server, anything else to the HTTP/1.1 server.
  */
 export function createDualServer(handler: RequestHandler): DualServer {
-  const h1 = http.createServer({ keepAliveTimeout: 65_000 }, handler as http.RequestListener);
+  // In-flight requests per HTTP/1.1 connection, so shutdown can close idle keep-alive
+  // connections at once and busy ones as soon as their response ends.
+  const inflight = new Map<net.Socket, number>();
+  let draining = false;
+  const closeIfIdle = (socket: net.Socket): void => {
+    if (draining && (inflight.get(socket) ?? 0) === 0) socket.destroy();
+  };
+  const h1 = http.createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
+    const socket = req.socket;
+    inflight.set(socket, (inflight.get(socket) ?? 0) + 1);
+    if (draining) res.shouldKeepAlive = false;
+    res.once("close", () => {
+      inflight.set(socket, (inflight.get(socket) ?? 1) - 1);
+      closeIfIdle(socket);
+    });
+    handler(req, res);
+  });
   const h2 = http2.createServer({}, handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
   const sockets = new Set<net.Socket>();
   const sessions = new Set<http2.Http2Session>();
@@ -85,7 +101,10 @@ export function createDualServer(handler: RequestHandler): DualServer {
   });
   const tcp = net.createServer({ noDelay: true }, (socket) => {
     sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
+    socket.on("close", () => {
+      sockets.delete(socket);
+      inflight.delete(socket);
+    });
     socket.on("error", () => socket.destroy());
     routeBySniffing(socket, h1, h2);
   });
@@ -99,9 +118,12 @@ export function createDualServer(handler: RequestHandler): DualServer {
         });
       }),
     close: async (graceMs) => {
+      // Stop accepting, let in-flight requests finish, close connections as they go
+      // idle, and cut whatever is left after the grace period.
+      draining = true;
       const closed = new Promise<void>((resolve) => tcp.close(() => resolve()));
-      h1.closeIdleConnections();
       for (const s of sessions) s.close();
+      for (const socket of inflight.keys()) closeIfIdle(socket);
       const timer = setTimeout(() => {
         for (const s of sockets) s.destroy();
       }, graceMs);
@@ -122,8 +144,13 @@ function routeBySniffing(socket: net.Socket, h1: http.Server, h2: http2.Http2Ser
     socket.off("data", onData);
     socket.pause();
     socket.unshift(buffered);
-    (isPrefix ? h2 : h1).emit("connection", socket);
-    socket.resume();
+    if (isPrefix) {
+      // The h2 session drains what is already buffered, then reads the socket natively.
+      h2.emit("connection", socket);
+    } else {
+      h1.emit("connection", socket);
+      socket.resume();
+    }
   };
   socket.on("data", onData);
 }

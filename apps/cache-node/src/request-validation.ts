@@ -12,9 +12,9 @@ export function validateKey(key: string, limits: Limits, field = "key"): void {
   if (LONE_SURROGATE.test(key)) throw invalidArgument(`${field} is not well-formed UTF-8 (it holds a lone surrogate)`);
 }
 
-export function validateTtl(ttlMs: number, limits: Limits, field = "ttl_ms"): void {
-  if (!Number.isSafeInteger(ttlMs) || ttlMs < 0) throw invalidArgument(`${field} must be >= 0 milliseconds (0 means no expiry), got ${ttlMs}`);
-  if (ttlMs > limits.ttlMsMax) throw invalidArgument(`${field} must be at most ${limits.ttlMsMax} milliseconds, got ${ttlMs}`);
+export function validateTtl(ttlMs: bigint, limits: Limits, field = "ttl_ms"): void {
+  if (ttlMs < 0n) throw invalidArgument(`${field} must be >= 0 milliseconds (0 means no expiry), got ${ttlMs}`);
+  if (ttlMs > BigInt(limits.ttlMsMax)) throw invalidArgument(`${field} must be at most ${limits.ttlMsMax} milliseconds, got ${ttlMs}`);
 }
 
 export function validateBatch(count: number, limits: Limits, field: string): void {

@@ -60,7 +60,7 @@ export class ShardStateMachine {
 
   private applyCommand(command: Command, index: number, term: number): CommandResult {
     // Stamps never go backwards, even if a leader's clock does (the leader also ensures this).
-    const nowMs = Math.max(command.stampMs, this.lastStampMsValue);
+    const nowMs = Math.max(Number(command.stampMs), this.lastStampMsValue);
     this.lastStampMsValue = nowMs;
     // Random eviction is seeded from the log position so every replica picks the same victim.
     this.store.reseed(mixSeed(term, index));
@@ -91,8 +91,8 @@ export class ShardStateMachine {
         this.store.configure(
           {
             ...(policy ? { policy } : {}),
-            ...(op.value.entriesMax > 0 ? { entriesMax: op.value.entriesMax } : {}),
-            ...(op.value.bytesMax > 0 ? { bytesMax: op.value.bytesMax } : {}),
+            ...(op.value.entriesMax > 0n ? { entriesMax: Number(op.value.entriesMax) } : {}),
+            ...(op.value.bytesMax > 0n ? { bytesMax: Number(op.value.bytesMax) } : {}),
           },
           nowMs,
         );
@@ -107,9 +107,9 @@ export class ShardStateMachine {
       op.value,
       {
         text: op.text,
-        expireAtMs: op.ttlMs > 0 ? nowMs + op.ttlMs : 0,
+        expireAtMs: op.ttlMs > 0n ? nowMs + Number(op.ttlMs) : 0,
         condition: CONDITIONS[op.condition],
-        expectedVersion: op.expectedVersion,
+        expectedVersion: Number(op.expectedVersion),
       },
       nowMs,
     );

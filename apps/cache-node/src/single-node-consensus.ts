@@ -78,10 +78,10 @@ export class SingleNodeConsensus implements ConsensusPort {
     // Time never goes backwards across restarts or clock steps: max(wall clock, last stamp).
     this.lastStampMs = Math.max(this.clock.nowMs(), this.lastStampMs);
     const command = create(CommandSchema, {
-      stampMs: this.lastStampMs,
+      stampMs: BigInt(this.lastStampMs),
       sessionId: session?.sessionId ?? "",
-      sequence: session?.sequence ?? 0,
-      ackedSequence: session?.ackedSequence ?? 0,
+      sequence: session?.sequence ?? 0n,
+      ackedSequence: session?.ackedSequence ?? 0n,
       op,
     });
     const index = this.nextIndex[shard]!;

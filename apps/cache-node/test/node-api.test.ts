@@ -144,7 +144,7 @@ describe("typed API semantics", () => {
       code: Code.AlreadyExists,
     });
     await expect(
-      c.set({ key: "cas", payload: { case: "text", value: "b" }, condition: SetCondition.IF_VERSION, expectedVersion: first.version + 1000 }),
+      c.set({ key: "cas", payload: { case: "text", value: "b" }, condition: SetCondition.IF_VERSION, expectedVersion: first.version + 1000n }),
     ).rejects.toMatchObject({ code: Code.FailedPrecondition });
     const second = await c.set({ key: "cas", payload: { case: "text", value: "b" }, condition: SetCondition.IF_VERSION, expectedVersion: first.version });
     expect(second.version).toBeGreaterThan(first.version);
@@ -178,7 +178,7 @@ describe("typed API semantics", () => {
     } catch (err) {
       const e = ConnectError.from(err);
       expect(e.code).toBe(Code.InvalidArgument);
-      expect(e.findDetails(LimitExceededSchema)).toEqual([expect.objectContaining({ limit: "value_bytes_max", max: 4096, actual: 5000 })]);
+      expect(e.findDetails(LimitExceededSchema)).toEqual([expect.objectContaining({ limit: "value_bytes_max", max: 4096n, actual: 5000n })]);
     }
   });
 
@@ -186,8 +186,8 @@ describe("typed API semantics", () => {
     const stats = await client().stats({});
     expect(stats.nodeId).toBe("api1");
     expect(stats.shards).toHaveLength(12);
-    expect(stats.total?.keys).toBe(stats.shards.reduce((a, s) => a + (s.store?.keys ?? 0), 0));
-    expect(stats.total?.hits).toBeGreaterThan(0);
+    expect(stats.total?.keys).toBe(stats.shards.reduce((a, s) => a + (s.store?.keys ?? 0n), 0n));
+    expect(stats.total?.hits).toBeGreaterThan(0n);
   });
 
   it("rejects malformed binary with invalid_argument", async () => {

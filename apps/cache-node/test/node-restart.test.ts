@@ -40,7 +40,7 @@ it("keeps every acknowledged write across SIGTERM and kill -9", async () => {
   expect((await client.get({ key: "k0" })).found).toBe(false);
   expect((await client.incr({ key: "counter", delta: 1n })).value).toBe(42n);
   const after = await client.stats({});
-  expect(after.shards.map((s) => s.appliedIndex).reduce((a, b) => a + b)).toBe(before.shards.map((s) => s.appliedIndex).reduce((a, b) => a + b) + 1);
+  expect(after.shards.map((s) => s.appliedIndex).reduce((a, b) => a + b)).toBe(before.shards.map((s) => s.appliedIndex).reduce((a, b) => a + b) + 1n);
 
   // Writes acknowledged right before a kill -9 are on disk (fdatasync before the answer).
   const acked = await Promise.all(keys.map((key) => client.set({ key, payload: { case: "text", value: `w-${key}` } })));

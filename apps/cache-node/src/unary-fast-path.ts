@@ -1,0 +1,173 @@
+import { create, fromBinary, fromJson, toBinary, toJson, type DescMessage, type DescMethod, type DescService, type JsonReadOptions } from "@bufbuild/protobuf";
+import { Code, ConnectError, createHandlerContext } from "@connectrpc/connect";
+import { codeToHttpStatus, errorToJsonBytes, parseTimeout } from "@connectrpc/connect/protocol-connect";
+import type http from "node:http";
+import type http2 from "node:http2";
+
+type AnyRequest = http.IncomingMessage | http2.Http2ServerRequest;
+type AnyResponse = http.ServerResponse | http2.Http2ServerResponse;
+type UnaryFn = (req: never, ctx: ReturnType<typeof createHandlerContext>) => unknown;
+
+export interface FastPathOptions {
+  readMaxBytes: number;
+  jsonOptions: Partial<JsonReadOptions>;
+  /** Called once per finished call, like the metrics interceptor on the stock path. */
+  observe: (method: string, code: Code | undefined, seconds: number) => void;
+  /** Upper bound for connect-timeout-ms. */
+  maxTimeoutMs?: number;
+}
+
+interface Route {
+  service: DescService;
+  method: DescMethod & { input: DescMessage; output: DescMessage };
+  impl: UnaryFn;
+}
+
+/**
+ * A lean handler for the common case of the Connect protocol: a unary POST with an
+ * uncompressed binary or JSON body. It decodes, calls the same service implementation
+ * and encodes exactly as the stock Connect handler does (tests compare both), skipping
+ * its generic stream plumbing. Everything else (gRPC, gRPC-Web, GET, compression,
+ * streaming) returns false and goes to the stock handler.
+ *
+ * It also classifies a malformed request body as invalid_argument, where the stock
+ * handler reports a binary decode failure as internal.
+ */
+export function createUnaryFastPath(services: { service: DescService; impl: Record<string, unknown> }[], options: FastPathOptions) {
+  const routes = new Map<string, Route>();
+  for (const { service, impl } of services) {
+    for (const method of service.methods) {
+      const fn = impl[method.localName];
+      if (method.methodKind === "unary" && typeof fn === "function") {
+        routes.set(`/${service.typeName}/${method.name}`, { service, method, impl: fn as UnaryFn });
+      }
+    }
+  }
+
+  return (req: AnyRequest, res: AnyResponse): boolean => {
+    if (req.method !== "POST") return false;
+    const route = routes.get(req.url ?? "");
+    if (!route) return false;
+    const binary = isContentType(req.headers["content-type"], "application/proto");
+    if (!binary && !isContentType(req.headers["content-type"], "application/json")) return false;
+    const encoding = req.headers["content-encoding"];
+    if (encoding !== undefined && encoding !== "identity") return false;
+    const version = req.headers["connect-protocol-version"];
+    if (version !== undefined && version !== "1") return false;
+    const timeout = parseTimeout(headerString(req.headers["connect-timeout-ms"]), options.maxTimeoutMs ?? Number.MAX_SAFE_INTEGER);
+    if (timeout.error) return false;
+    const declared = Number(req.headers["content-length"] ?? 0);
+    if (declared > options.readMaxBytes) {
+      reject(res, tooLarge(declared, options.readMaxBytes), route, options, performance.now());
+      return true;
+    }
+    readBody(req, options.readMaxBytes).then(
+      (body) => void call(route, body, binary, timeout.timeoutMs, req, res, options),
+      (err: unknown) => reject(res, ConnectError.from(err), route, options, performance.now()),
+    );
+    return true;
+  };
+}
+
+async function call(route: Route, body: Uint8Array, binary: boolean, timeoutMs: number | undefined, req: AnyRequest, res: AnyResponse, options: FastPathOptions): Promise<void> {
+  const started = performance.now();
+  try {
+    const input = decode(route.method.input, body, binary, options.jsonOptions);
+    const ctx = createHandlerContext({
+      service: route.service,
+      method: route.method,
+      protocolName: "connect",
+      requestMethod: "POST",
+      url: req.url ?? "",
+      ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+      requestHeader: headersOf(req),
+    });
+    const output = createMessage(route.method.output, (await route.impl(input as never, ctx)) as Record<string, unknown>);
+    const out = binary ? toBinary(route.method.output, output) : Buffer.from(JSON.stringify(toJson(route.method.output, output)));
+    res.statusCode = 200;
+    res.setHeader("content-type", binary ? "application/proto" : "application/json");
+    res.end(out);
+    options.observe(route.method.name, undefined, (performance.now() - started) / 1000);
+  } catch (err) {
+    reject(res, ConnectError.from(err), route, options, started);
+  }
+}
+
+function decode(desc: DescMessage, body: Uint8Array, binary: boolean, jsonOptions: Partial<JsonReadOptions>): unknown {
+  if (binary) {
+    try {
+      return fromBinary(desc, body);
+    } catch (e) {
+      throw new ConnectError(`parse binary: ${e instanceof Error ? e.message : String(e)}`, Code.InvalidArgument);
+    }
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder().decode(body));
+  } catch (e) {
+    throw new ConnectError(`cannot decode message ${desc.typeName} from JSON: ${e instanceof Error ? e.message : String(e)}`, Code.InvalidArgument);
+  }
+  try {
+    return fromJson(desc, json as never, jsonOptions);
+  } catch (e) {
+    throw new ConnectError(e instanceof Error ? e.message : String(e), Code.InvalidArgument);
+  }
+}
+
+/** Handlers may return a message or a plain init object, as with the stock handler. */
+function createMessage(desc: DescMessage, init: Record<string, unknown>) {
+  return init["$typeName"] === desc.typeName ? (init as never) : create(desc, init as never);
+}
+
+function reject(res: AnyResponse, err: ConnectError, route: Route, options: FastPathOptions, started: number): void {
+  if (!res.headersSent) {
+    res.statusCode = codeToHttpStatus(err.code);
+    res.setHeader("content-type", "application/json");
+    for (const [k, v] of err.metadata) res.setHeader(k, v);
+    res.end(errorToJsonBytes(err, {}));
+  }
+  options.observe(route.method.name, err.code, (performance.now() - started) / 1000);
+}
+
+function tooLarge(actual: number, max: number): ConnectError {
+  return new ConnectError(`message size ${actual} is larger than configured readMaxBytes ${max}`, Code.ResourceExhausted);
+}
+
+function readBody(req: AnyRequest, readMaxBytes: number): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    req.on("data", (chunk: Buffer) => {
+      total += chunk.length;
+      if (total > readMaxBytes) {
+        reject(tooLarge(total, readMaxBytes));
+        req.removeAllListeners("data");
+        req.resume();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.once("end", () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total)));
+    req.once("error", (err) => reject(new ConnectError(`reading request: ${err.message}`, Code.Canceled)));
+  });
+}
+
+function isContentType(value: string | undefined, type: string): boolean {
+  if (value === undefined) return false;
+  if (value === type) return true;
+  const [base, ...params] = value.toLowerCase().split(";");
+  return base?.trim() === type && params.every((p) => /^\s*charset=utf-8\s*$/.test(p));
+}
+
+function headerString(value: string | string[] | undefined): string | null {
+  return value === undefined ? null : Array.isArray(value) ? (value[0] ?? null) : value;
+}
+
+function headersOf(req: AnyRequest): Headers {
+  const headers = new Headers();
+  for (const [k, v] of Object.entries(req.headers)) {
+    if (k.startsWith(":") || v === undefined) continue;
+    headers.set(k, Array.isArray(v) ? v.join(", ") : v);
+  }
+  return headers;
+}
