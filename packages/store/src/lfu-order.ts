@@ -48,11 +48,26 @@ export class LfuOrder implements EvictionOrder {
   private tail: Bucket | undefined = undefined;
   private accessesSinceHalving = 0;
 
-  constructor(readonly halvingIntervalAccesses: number) {
+  private halvingIntervalAccesses = 1;
+
+  constructor(halvingIntervalAccesses: number) {
+    this.retune(halvingIntervalAccesses);
+  }
+
+  /**
+   * Changes the halving interval (a configure() of entriesMax may change it). If the
+   * clock already reached the new interval, the halving happens now, so the clock
+   * always stays below the interval.
+   */
+  retune(halvingIntervalAccesses: number): void {
     assert(
       Number.isInteger(halvingIntervalAccesses) && halvingIntervalAccesses >= 1 && halvingIntervalAccesses <= LFU_HALVING_INTERVAL_ACCESSES_MAX,
       "LfuOrder: halvingIntervalAccesses out of range",
     );
+    this.halvingIntervalAccesses = halvingIntervalAccesses;
+    if (this.accessesSinceHalving < halvingIntervalAccesses) return;
+    this.accessesSinceHalving = 0;
+    this.halve();
   }
 
   get size(): number {

@@ -19,7 +19,11 @@ export interface StoreOptions {
   seed?: number;
   /** Most entries one sweep step may expire, in [1, SWEEP_KEYS_MAX_LIMIT]. Default 20. */
   sweepKeysMax?: number;
-  /** LFU aging: frequency events between two halvings of every count. Default 2^20 (1_048_576). */
+  /**
+   * LFU aging: frequency events between two halvings of every count, in [1, 2^30];
+   * 0 (the default) means LFU_HALVING_ACCESSES_PER_ENTRY x entriesMax, which follows
+   * configure() changes of entriesMax.
+   */
   lfuHalvingIntervalAccesses?: number;
 }
 
@@ -35,8 +39,22 @@ export const STORE_OPTIONS_DEFAULT: ResolvedStoreOptions = Object.freeze({
   bytesMax: 256 * 1024 * 1024,
   seed: 1,
   sweepKeysMax: 20,
-  lfuHalvingIntervalAccesses: 1 << 20,
+  lfuHalvingIntervalAccesses: 0,
 });
+
+/**
+ * The automatic LFU halving interval per cache entry. Counts then reflect roughly the
+ * last 16 accesses per slot: long enough to rank a stable Zipf workload well, short
+ * enough that a moved hot set displaces the old one within a few intervals (see the
+ * hit-ratio benchmark in docs/benchmarks.md).
+ */
+export const LFU_HALVING_ACCESSES_PER_ENTRY = 16;
+
+/** The halving interval in force for these settings. */
+export function lfuHalvingIntervalOf(options: Pick<ResolvedStoreOptions, "lfuHalvingIntervalAccesses" | "entriesMax">): number {
+  if (options.lfuHalvingIntervalAccesses !== 0) return options.lfuHalvingIntervalAccesses;
+  return Math.min(LFU_HALVING_INTERVAL_ACCESSES_MAX, Math.max(LFU_HALVING_ACCESSES_PER_ENTRY, LFU_HALVING_ACCESSES_PER_ENTRY * options.entriesMax));
+}
 
 /** Fills defaults and checks ranges; a bad value is a programmer error (the host validates config). */
 export function resolveStoreOptions(options: Partial<StoreOptions> = {}): ResolvedStoreOptions {
@@ -52,9 +70,9 @@ export function resolveStoreOptions(options: Partial<StoreOptions> = {}): Resolv
   );
   assert(
     Number.isInteger(resolved.lfuHalvingIntervalAccesses) &&
-      resolved.lfuHalvingIntervalAccesses >= 1 &&
+      resolved.lfuHalvingIntervalAccesses >= 0 &&
       resolved.lfuHalvingIntervalAccesses <= LFU_HALVING_INTERVAL_ACCESSES_MAX,
-    "StoreOptions.lfuHalvingIntervalAccesses must be an integer in [1, 2^30]",
+    "StoreOptions.lfuHalvingIntervalAccesses must be 0 (auto) or an integer in [1, 2^30]",
   );
   return Object.freeze(resolved);
 }

@@ -232,6 +232,20 @@ describe("eviction by policy", () => {
     store.checkInvariants();
   });
 
+  it("LFU's automatic halving interval (16 x entriesMax) follows configure()", () => {
+    const store = storeWith(["a", "b"], { policy: "lfu", entriesMax: 4 }); // interval 64; 2 events
+    store.touch(new Array<string>(38).fill("a"), NOW_MS + 5); // 40 events
+    expect(store.orderedEntries().map((e) => [e.key, e.frequency])).toEqual([["b", 1], ["a", 39]]);
+    store.configure({ entriesMax: 2 }, NOW_MS + 6); // interval 32 <= 40: halves now
+    expect(store.orderedEntries().map((e) => [e.key, e.frequency])).toEqual([["b", 0], ["a", 19]]);
+    store.configure({ entriesMax: 3 }, NOW_MS + 7); // interval 48, clock at 0
+    store.touch(new Array<string>(47).fill("b"), NOW_MS + 8);
+    expect(store.orderedEntries().map((e) => [e.key, e.frequency])).toEqual([["a", 19], ["b", 47]]);
+    store.touch(["b"], NOW_MS + 9); // the 48th event halves
+    expect(store.orderedEntries().map((e) => [e.key, e.frequency])).toEqual([["a", 9], ["b", 24]]);
+    store.checkInvariants();
+  });
+
   it("Random: picks uniformly among the other keys with the seeded generator", () => {
     const counts = new Map<string, number>();
     const trials = 4000;
@@ -345,11 +359,11 @@ describe("options and stats", () => {
       bytesMax: 256 * 1024 * 1024,
       seed: 1,
       sweepKeysMax: 20,
-      lfuHalvingIntervalAccesses: 1 << 20,
+      lfuHalvingIntervalAccesses: 0,
     });
   });
 
-  it.each([{ entriesMax: 0 }, { bytesMax: -1 }, { sweepKeysMax: 0 }, { sweepKeysMax: 1e9 }, { seed: 0.5 }, { lfuHalvingIntervalAccesses: 0 }, { policy: "x" as never }])(
+  it.each([{ entriesMax: 0 }, { bytesMax: -1 }, { sweepKeysMax: 0 }, { sweepKeysMax: 1e9 }, { seed: 0.5 }, { lfuHalvingIntervalAccesses: -1 }, { policy: "x" as never }])(
     "rejects %j",
     (options) => {
       expect(() => new Store(options)).toThrow(StoreAssertionError);

@@ -6,9 +6,10 @@ import { entryBytes } from "./entry-bytes.js";
 import { isExpired, type Entry } from "./entry.js";
 import type { EvictionOrder, EvictionPolicy } from "./eviction-order.js";
 import { ExpiryHeap } from "./expiry-heap.js";
+import { LfuOrder } from "./lfu-order.js";
 import { Prng } from "./prng.js";
 import { writeEntry, writeHeader, type SnapshotEntry, type SnapshotHeader } from "./snapshot-format.js";
-import { checkBounds, resolveStoreOptions, type ResolvedStoreOptions, type StoreOptions } from "./store-options.js";
+import { checkBounds, lfuHalvingIntervalOf, resolveStoreOptions, type ResolvedStoreOptions, type StoreOptions } from "./store-options.js";
 import { StoreSnapshotError } from "./store-snapshot-error.js";
 import {
   CapturedSnapshot,
@@ -222,7 +223,9 @@ export class Store {
   /**
    * Changes the policy and bounds (an apply-time log entry) and evicts down to the new
    * bounds, returning the victims. A policy change keeps the keys' relative order
-   * (keys entering LFU start at count 1); it costs O(n) once.
+   * (keys entering LFU start at count 1); it costs O(n) once. With the automatic LFU
+   * halving interval, a new entriesMax retunes the interval (halving at once if the
+   * aging clock has already reached it).
    */
   configure(options: ConfigureOptions, nowMs: number): string[] {
     const policy = options.policy ?? this.settings.policy;
@@ -230,8 +233,9 @@ export class Store {
     const bytesMax = options.bytesMax ?? this.settings.bytesMax;
     checkBounds(policy, entriesMax, bytesMax);
     this.sweep(nowMs);
-    if (policy !== this.order.policy) this.order = convertEvictionOrder(this.order, policy, this.orderDependencies());
     this.settings = Object.freeze({ ...this.settings, policy, entriesMax, bytesMax });
+    if (policy !== this.order.policy) this.order = convertEvictionOrder(this.order, policy, this.orderDependencies());
+    else if (this.order instanceof LfuOrder) this.order.retune(lfuHalvingIntervalOf(this.settings));
     return this.evictToBounds(undefined);
   }
 
@@ -390,7 +394,7 @@ export class Store {
   }
 
   private orderDependencies(): EvictionOrderDependencies {
-    return { prng: this.prng, lfuHalvingIntervalAccesses: this.settings.lfuHalvingIntervalAccesses };
+    return { prng: this.prng, lfuHalvingIntervalAccesses: lfuHalvingIntervalOf(this.settings) };
   }
 
   /** The live entry under `key`; an expired one met by a write is removed here. */

@@ -137,8 +137,10 @@ export class ReferenceStore {
       this.agingAccesses = 0;
       this.policy = policy;
     }
+    const intervalBefore = this.halvingInterval();
     this.entriesMax = options.entriesMax ?? this.entriesMax;
     this.bytesMax = options.bytesMax ?? this.bytesMax;
+    if (policy === "lfu" && this.halvingInterval() !== intervalBefore && this.agingAccesses >= this.halvingInterval()) this.halve();
     return this.evict(undefined);
   }
 
@@ -194,9 +196,17 @@ export class ReferenceStore {
     this.items.splice(index, 0, item);
   }
 
+  /** 0 means automatic: 16 accesses per entry of entriesMax. */
+  private halvingInterval(): number {
+    return this.options.lfuHalvingIntervalAccesses === 0 ? 16 * this.entriesMax : this.options.lfuHalvingIntervalAccesses;
+  }
+
   private countFrequencyEvent(): void {
     this.agingAccesses++;
-    if (this.agingAccesses < this.options.lfuHalvingIntervalAccesses) return;
+    if (this.agingAccesses >= this.halvingInterval()) this.halve();
+  }
+
+  private halve(): void {
     this.agingAccesses = 0;
     for (const item of this.items) item.frequency = Math.floor(item.frequency / 2);
     // Stable: within a new count, items keep their previous relative order.

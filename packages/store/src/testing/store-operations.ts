@@ -87,7 +87,7 @@ export const storeConfig: fc.Arbitrary<StoreConfig> = fc.record({
   entriesMax,
   bytesMax,
   sweepKeysMax: fc.integer({ min: 1, max: 3 }),
-  lfuHalvingIntervalAccesses: fc.integer({ min: 1, max: 12 }),
+  lfuHalvingIntervalAccesses: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 12 })),
   seed: fc.integer(),
 });
 
