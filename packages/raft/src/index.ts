@@ -1,1 +1,38 @@
-export {};
+export type { Term, LogIndex, NodeId } from "./types.js";
+export { asTerm, asLogIndex, asNodeId, compareNodeIds, TERM_NONE, INDEX_NONE } from "./types.js";
+export { RaftAssertionError } from "./assert.js";
+export type { Entry, EntryKind } from "./entry.js";
+export { ENTRY_OVERHEAD_BYTES, entrySizeBytes } from "./entry.js";
+export type { HardState } from "./hard-state.js";
+export { EMPTY_HARD_STATE, isHardStateEqual } from "./hard-state.js";
+export type {
+  Message,
+  MessageType,
+  PeerMessage,
+  LocalMessage,
+  AppendMessage,
+  AppendResponseMessage,
+  VoteMessage,
+  VoteResponseMessage,
+  HeartbeatMessage,
+  HeartbeatResponseMessage,
+  ReadIndexMessage,
+  ReadIndexResponseMessage,
+  TransferLeaderMessage,
+  TimeoutNowMessage,
+} from "./message.js";
+export { isLocalOnly } from "./message.js";
+export type { RandomSource } from "./random.js";
+export { SeededRandom } from "./random.js";
+export type { RaftConfig, ResolvedRaftConfig, RaftTestingBugs } from "./config.js";
+export { RaftConfigError, resolveConfig, VOTERS_MAX } from "./config.js";
+export type { Storage, InitialState } from "./storage.js";
+export { LogCompactedError, LogUnavailableError } from "./storage.js";
+export { MemoryStorage } from "./memory-storage.js";
+export type { Ready, ReadState, SoftState, Role } from "./ready.js";
+export type { DropReason, Dropped, ProposalAccepted, ProposeResult, ReadIndexResult, TransferLeaderResult } from "./rejection.js";
+export { ProposalDroppedError } from "./rejection.js";
+export type { RaftNodeOptions, RaftStatus, FollowerStatus } from "./raft-node.js";
+export { RaftNode } from "./raft-node.js";
+export type { ProgressState } from "./tracker/progress.js";
+export { describeBytes, describeEntry, describeHardState, describeMessage, describeReadState, describeReady } from "./describe.js";

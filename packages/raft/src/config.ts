@@ -1,0 +1,126 @@
+import type { LogIndex, NodeId } from "./types.js";
+import { INDEX_NONE, compareNodeIds } from "./types.js";
+
+/**
+ * TEST ONLY. Each switch plants a known bug so tests can prove the simulator
+ * catches it. Never set any of them outside tests: each one breaks safety.
+ */
+export interface RaftTestingBugs {
+  /** (a) Grant a vote even after voting for someone else in the same term (breaks paper §5.2). */
+  readonly grantMultipleVotesPerTerm?: boolean;
+  /** (b) Commit an entry of a previous term by counting its replicas (the Figure 8 bug, paper §5.4.2). */
+  readonly commitPreviousTermByCounting?: boolean;
+  /** (c) Acknowledge AppendEntries before the entries are persisted. */
+  readonly ackAppendBeforePersist?: boolean;
+  /** (d) Answer ReadIndex before the leader commits an entry of its own term (thesis §6.4 step 1). */
+  readonly readIndexBeforeOwnTermCommit?: boolean;
+}
+
+export interface RaftConfig {
+  /** This node's id; must be one of `voters`. */
+  readonly id: NodeId;
+  /** The group's voters. Static for now: membership changes come with a later issue. */
+  readonly voters: readonly NodeId[];
+  /** Followers campaign after a random timeout in [T, 2T) ticks (paper §5.2). Default 10. */
+  readonly electionTimeoutTicks?: number;
+  /** Leaders send heartbeats every this many ticks. Default 1. Must be below the election timeout. */
+  readonly heartbeatIntervalTicks?: number;
+  /** Upper bound on the entry bytes in one AppendEntries; one entry is always sent. Also caps one proposal. Default 1 MiB. */
+  readonly maxSizePerMsgBytes?: number;
+  /** AppendEntries messages in flight per follower in the replicate state (pipelining window). Default 256. */
+  readonly maxInflightMsgs?: number;
+  /** Leader drops proposals once uncommitted payload bytes exceed this. Default 64 MiB. */
+  readonly maxUncommittedEntriesBytes?: number;
+  /** Upper bound on committed entry bytes handed out in one Ready (at least one entry). Default 4 MiB. */
+  readonly maxCommittedEntriesPerReadyBytes?: number;
+  /** ReadIndex requests a leader queues or has in flight. Default 4096. */
+  readonly maxPendingReadIndexRequests?: number;
+  /** Outbound messages queued between two Readys; exceeding it is a host bug (Ready not drained). Default 1,000,000. */
+  readonly maxQueuedMessages?: number;
+  /** Run a PreVote round before incrementing the term (thesis §9.6). Default true. */
+  readonly preVote?: boolean;
+  /** Leaders step down without quorum activity; followers honour leader leases (thesis §6.2, §4.2.3). Default true. */
+  readonly checkQuorum?: boolean;
+  /** On restart: the last index the host's state machine already applied. Default 0. */
+  readonly appliedIndex?: LogIndex;
+  /** TEST ONLY: planted bugs. See `RaftTestingBugs`. */
+  readonly testingBugs?: RaftTestingBugs;
+}
+
+/** A validated config with every default filled in. */
+export interface ResolvedRaftConfig {
+  readonly id: NodeId;
+  /** Sorted and de-duplicated, so every iteration over the group has one order. */
+  readonly voters: readonly NodeId[];
+  readonly electionTimeoutTicks: number;
+  readonly heartbeatIntervalTicks: number;
+  readonly maxSizePerMsgBytes: number;
+  readonly maxInflightMsgs: number;
+  readonly maxUncommittedEntriesBytes: number;
+  readonly maxCommittedEntriesPerReadyBytes: number;
+  readonly maxPendingReadIndexRequests: number;
+  readonly maxQueuedMessages: number;
+  readonly preVote: boolean;
+  readonly checkQuorum: boolean;
+  readonly appliedIndex: LogIndex;
+  readonly testingBugs: RaftTestingBugs;
+}
+
+export class RaftConfigError extends Error {
+  override readonly name = "RaftConfigError";
+}
+
+/** Largest group we accept; quorum math and message fan-out are sized for small groups. */
+export const VOTERS_MAX = 9;
+const ELECTION_TIMEOUT_TICKS_MAX = 1_000_000;
+const SIZE_BYTES_MAX = 1 << 30;
+const COUNT_MAX = 1 << 24;
+
+function checkRange(name: string, value: number, min: number, max: number): number {
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new RaftConfigError(`${name} must be an integer in [${min}, ${max}], got ${value}`);
+  }
+  return value;
+}
+
+function resolveVoters(id: NodeId, voters: readonly NodeId[]): readonly NodeId[] {
+  const unique = [...new Set(voters)].sort(compareNodeIds);
+  if (unique.length !== voters.length) throw new RaftConfigError("voters contains duplicates");
+  if (unique.length === 0 || unique.length > VOTERS_MAX) {
+    throw new RaftConfigError(`a group needs 1 to ${VOTERS_MAX} voters, got ${unique.length}`);
+  }
+  for (const voter of unique) {
+    if (typeof voter !== "string" || voter.length === 0) throw new RaftConfigError("voter ids must be non-empty strings");
+  }
+  if (!unique.includes(id)) throw new RaftConfigError(`id ${id} is not among the voters`);
+  return unique;
+}
+
+/** Validates every limit up front so a bad setting fails at start-up with a clear message. */
+export function resolveConfig(config: RaftConfig): ResolvedRaftConfig {
+  if (typeof config.id !== "string" || config.id.length === 0) throw new RaftConfigError("id must be a non-empty string");
+  const electionTimeoutTicks = checkRange("electionTimeoutTicks", config.electionTimeoutTicks ?? 10, 2, ELECTION_TIMEOUT_TICKS_MAX);
+  const heartbeatIntervalTicks = checkRange("heartbeatIntervalTicks", config.heartbeatIntervalTicks ?? 1, 1, electionTimeoutTicks - 1);
+  const maxSizePerMsgBytes = checkRange("maxSizePerMsgBytes", config.maxSizePerMsgBytes ?? 1 << 20, 1, SIZE_BYTES_MAX);
+  return {
+    id: config.id,
+    voters: resolveVoters(config.id, config.voters),
+    electionTimeoutTicks,
+    heartbeatIntervalTicks,
+    maxSizePerMsgBytes,
+    maxInflightMsgs: checkRange("maxInflightMsgs", config.maxInflightMsgs ?? 256, 1, COUNT_MAX),
+    maxUncommittedEntriesBytes: checkRange("maxUncommittedEntriesBytes", config.maxUncommittedEntriesBytes ?? 64 << 20, 1, SIZE_BYTES_MAX),
+    maxCommittedEntriesPerReadyBytes: checkRange(
+      "maxCommittedEntriesPerReadyBytes",
+      config.maxCommittedEntriesPerReadyBytes ?? 4 << 20,
+      1,
+      SIZE_BYTES_MAX,
+    ),
+    maxPendingReadIndexRequests: checkRange("maxPendingReadIndexRequests", config.maxPendingReadIndexRequests ?? 4096, 1, COUNT_MAX),
+    maxQueuedMessages: checkRange("maxQueuedMessages", config.maxQueuedMessages ?? 1_000_000, 1, COUNT_MAX),
+    preVote: config.preVote ?? true,
+    checkQuorum: config.checkQuorum ?? true,
+    appliedIndex: checkRange("appliedIndex", config.appliedIndex ?? INDEX_NONE, 0, Number.MAX_SAFE_INTEGER) as LogIndex,
+    testingBugs: { ...config.testingBugs },
+  };
+}

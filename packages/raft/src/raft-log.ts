@@ -1,0 +1,184 @@
+import { assert, fail } from "./assert.js";
+import type { Entry } from "./entry.js";
+import { limitSize } from "./entry.js";
+import type { Storage } from "./storage.js";
+import type { LogIndex, Term } from "./types.js";
+import { TERM_NONE } from "./types.js";
+import { Unstable } from "./unstable.js";
+
+/**
+ * One node's view of the log: stable storage plus the unstable tail, and the
+ * commit and apply cursors. Invariants (asserted where they can change):
+ *   applied <= committed <= lastIndex()   (paper Figure 2)
+ *   committed entries are never overwritten (paper §5.4, Leader Completeness)
+ */
+export class RaftLog {
+  readonly storage: Storage;
+  readonly unstable: Unstable;
+  committed: LogIndex;
+  applied: LogIndex;
+
+  constructor(storage: Storage, committed: LogIndex, applied: LogIndex) {
+    this.storage = storage;
+    this.unstable = new Unstable((storage.lastIndex() + 1) as LogIndex);
+    if (committed > storage.lastIndex()) {
+      fail(`persisted commit ${committed} is past the last stored index ${storage.lastIndex()}: was the log lost?`);
+    }
+    assert(applied <= committed, "applied index must not exceed the commit index");
+    assert(applied >= storage.firstIndex() - 1, "applied index precedes the log");
+    this.committed = committed;
+    this.applied = applied;
+  }
+
+  firstIndex(): LogIndex {
+    return this.storage.firstIndex();
+  }
+
+  lastIndex(): LogIndex {
+    return this.unstable.lastIndex() ?? this.storage.lastIndex();
+  }
+
+  /**
+   * Last index whose entry is durable and still part of this log. Entries the
+   * unstable tail shadows do not count: they are about to be overwritten.
+   */
+  persistedLastIndex(): LogIndex {
+    if (this.unstable.isEmpty) return this.storage.lastIndex();
+    return Math.min(this.storage.lastIndex(), this.unstable.offset - 1) as LogIndex;
+  }
+
+  lastTerm(): Term {
+    return this.term(this.lastIndex())!;
+  }
+
+  /** Term at `index`, or undefined outside [firstIndex() - 1, lastIndex()]. */
+  term(index: LogIndex): Term | undefined {
+    if (index > this.lastIndex()) return undefined;
+    const unstableTerm = this.unstable.term(index);
+    if (unstableTerm !== undefined) return unstableTerm;
+    if (index < this.firstIndex() - 1) return undefined;
+    if (index === 0) return TERM_NONE;
+    return this.storage.term(index);
+  }
+
+  matchTerm(index: LogIndex, term: Term): boolean {
+    return this.term(index) === term;
+  }
+
+  /** Election restriction, paper §5.4.1: is a log ending at (lastIndex, lastTerm) at least as up-to-date as ours? */
+  isUpToDate(lastIndex: LogIndex, lastTerm: Term): boolean {
+    const ourTerm = this.lastTerm();
+    return lastTerm > ourTerm || (lastTerm === ourTerm && lastIndex >= this.lastIndex());
+  }
+
+  /** Entries in [lo, hi) limited to `maxBytes` (at least one). */
+  entries(lo: LogIndex, hi: LogIndex, maxBytes: number): readonly Entry[] {
+    assert(lo >= this.firstIndex() && hi <= this.lastIndex() + 1, "log slice out of range");
+    if (lo >= hi) return [];
+    const offset = this.unstable.offset;
+    let result: readonly Entry[] = [];
+    if (lo < offset) {
+      result = this.storage.entries(lo, Math.min(hi, offset) as LogIndex, maxBytes);
+      if (result.length < Math.min(hi, offset) - lo) return result; // the size limit cut it short
+    }
+    if (hi > offset) {
+      const tail = this.unstable.slice(Math.max(lo, offset) as LogIndex, hi);
+      result = result.length === 0 ? tail : [...result, ...tail];
+    }
+    return limitSize(result, maxBytes);
+  }
+
+  /**
+   * AppendEntries consistency check and append (paper §5.3). Returns the index
+   * of the last new entry if (prevIndex, prevTerm) matches, else undefined.
+   */
+  maybeAppend(prevIndex: LogIndex, prevTerm: Term, leaderCommit: LogIndex, entries: readonly Entry[]): LogIndex | undefined {
+    if (!this.matchTerm(prevIndex, prevTerm)) return undefined;
+    const lastNewIndex = (prevIndex + entries.length) as LogIndex;
+    const conflict = this.findConflict(entries);
+    if (conflict !== undefined) {
+      if (conflict <= this.committed) fail(`entry ${conflict} conflicts with committed entry (commit ${this.committed})`);
+      this.append(entries.slice(conflict - entries[0]!.index));
+    }
+    // Only entries known to match the leader may be committed: up to lastNewIndex.
+    this.commitTo(Math.min(leaderCommit, lastNewIndex) as LogIndex);
+    return lastNewIndex;
+  }
+
+  /** Index of the first entry that is new or whose term differs from ours, or undefined if all match. */
+  private findConflict(entries: readonly Entry[]): LogIndex | undefined {
+    for (const entry of entries) {
+      if (!this.matchTerm(entry.index, entry.term)) return entry.index;
+    }
+    return undefined;
+  }
+
+  /** Appends after any index >= committed + 1; discards our suffix from entries[0].index on. */
+  append(entries: readonly Entry[]): LogIndex {
+    if (entries.length === 0) return this.lastIndex();
+    const first = entries[0]!.index;
+    assert(first > this.committed, "must not append over committed entries");
+    assert(first <= this.lastIndex() + 1, "append must not leave a gap");
+    this.unstable.truncateAndAppend(entries);
+    return this.lastIndex();
+  }
+
+  /**
+   * Hint for a rejected AppendEntries at `index` (paper §5.3, optimization): our
+   * term there and the first index we hold for it. Searching stops above the
+   * commit index, which is known to match the leader.
+   */
+  conflictHint(index: LogIndex): { conflictTerm: Term; conflictIndex: LogIndex } {
+    const last = this.lastIndex();
+    if (index > last) return { conflictTerm: TERM_NONE, conflictIndex: (last + 1) as LogIndex };
+    const conflictTerm = this.term(index)!;
+    const floor = Math.max(this.committed + 1, this.firstIndex());
+    let first = index;
+    while (first > floor && this.term((first - 1) as LogIndex) === conflictTerm) first = (first - 1) as LogIndex;
+    return { conflictTerm, conflictIndex: first };
+  }
+
+  /** Largest index <= `from` whose term is <= `term` (its term may be lower: then we hold no entry of `term` there). */
+  lastIndexAtOrBelowTerm(from: LogIndex, term: Term): { index: LogIndex; term: Term } {
+    let index = Math.min(from, this.lastIndex()) as LogIndex;
+    let found = this.term(index);
+    while (found !== undefined && found > term && index > this.firstIndex() - 1) {
+      index = (index - 1) as LogIndex;
+      found = this.term(index);
+    }
+    return { index, term: found ?? TERM_NONE };
+  }
+
+  commitTo(index: LogIndex): void {
+    if (index <= this.committed) return; // the commit index never decreases
+    if (index > this.lastIndex()) fail(`commit ${index} is past the last index ${this.lastIndex()}: was the log lost?`);
+    this.committed = index;
+  }
+
+  /** Leader commit rule: only entries of the leader's current term are committed by counting (paper §5.4.2). */
+  maybeCommit(index: LogIndex, term: Term, allowOlderTerm: boolean): boolean {
+    if (index <= this.committed) return false;
+    if (!allowOlderTerm && this.term(index) !== term) return false;
+    this.commitTo(index);
+    return true;
+  }
+
+  appliedTo(index: LogIndex): void {
+    assert(index <= this.committed, "applied index must not exceed the commit index");
+    assert(index >= this.applied, "applied index must not decrease");
+    this.applied = index;
+  }
+
+  hasNextCommittedEntries(): boolean {
+    return this.committed > this.applied;
+  }
+
+  nextCommittedEntries(maxBytes: number): readonly Entry[] {
+    if (this.committed <= this.applied) return [];
+    return this.entries((this.applied + 1) as LogIndex, (this.committed + 1) as LogIndex, maxBytes);
+  }
+
+  stableTo(index: LogIndex, term: Term): void {
+    this.unstable.stableTo(index, term);
+  }
+}

@@ -1,0 +1,99 @@
+import { describe, expect, it } from "vitest";
+import { MemoryStorage } from "./memory-storage.js";
+import type { PeerMessage } from "./message.js";
+import { SeededRandom } from "./random.js";
+import { RaftNode } from "./raft-node.js";
+import type { Ready } from "./ready.js";
+import type { NodeId } from "./types.js";
+
+function singleNode(): { node: RaftNode; storage: MemoryStorage } {
+  const storage = new MemoryStorage();
+  const node = new RaftNode({ config: { id: "n1" as NodeId, voters: ["n1" as NodeId] }, storage, random: new SeededRandom(1) });
+  return { node, storage };
+}
+
+function drain(node: RaftNode, storage: MemoryStorage): Ready[] {
+  const readies: Ready[] = [];
+  for (let ready = node.ready(); ready !== undefined; ready = node.ready()) {
+    storage.append(ready.entries);
+    if (ready.hardState !== undefined) storage.setHardState(ready.hardState);
+    node.advance(ready);
+    readies.push(ready);
+  }
+  return readies;
+}
+
+describe("RaftNode", () => {
+  it("a single node elects itself and commits only after persisting", () => {
+    const { node, storage } = singleNode();
+    node.campaign();
+    const first = node.ready()!;
+    expect(first.softState?.role).toBe("leader");
+    expect(first.entries).toHaveLength(1);
+    expect(first.committedEntries).toHaveLength(0); // its own vote counts only once the entry is durable
+    storage.append(first.entries);
+    storage.setHardState(first.hardState!);
+    node.advance(first);
+    const second = node.ready()!;
+    expect(second.committedEntries.map((e) => e.kind)).toEqual(["noop"]);
+  });
+
+  it("returns the index of an accepted proposal", () => {
+    const { node, storage } = singleNode();
+    node.campaign();
+    drain(node, storage);
+    const result = node.propose(new Uint8Array([1, 2]));
+    expect(result).toEqual({ accepted: true, term: 1, index: 2 });
+    const applied = drain(node, storage).flatMap((r) => r.committedEntries);
+    expect(applied.map((e) => e.index)).toEqual([2]);
+  });
+
+  it("forbids a second ready() before advance()", () => {
+    const { node } = singleNode();
+    node.campaign();
+    expect(node.ready()).toBeDefined();
+    expect(node.hasReady()).toBe(false);
+    expect(() => node.ready()).toThrow(/before advance/);
+  });
+
+  it("ignores local-only messages and strangers arriving from the network", () => {
+    const { node } = singleNode();
+    const hup = { type: "hup", from: "n1", to: "n1", term: 0, transfer: false } as unknown as PeerMessage;
+    expect(node.step(hup)).toBe(false);
+    const stranger = { type: "heartbeat", from: "n9", to: "n1", term: 5, commit: 0, readRound: 0 } as unknown as PeerMessage;
+    expect(node.step(stranger)).toBe(false);
+    expect(node.status().term).toBe(0);
+  });
+
+  it("refuses oversized proposals and caps the uncommitted backlog", () => {
+    const storage = new MemoryStorage();
+    const config = { id: "n1" as NodeId, voters: ["n1", "n2", "n3"] as NodeId[], maxSizePerMsgBytes: 100, maxUncommittedEntriesBytes: 50 };
+    const node = new RaftNode({ config, storage, random: new SeededRandom(1) });
+    // Become leader by hand: campaign and feed the votes.
+    node.campaign();
+    drain(node, storage);
+    for (const from of ["n2", "n3"]) {
+      node.step({ type: "preVoteResp", from: from as NodeId, to: "n1" as NodeId, term: 1 as never, reject: false });
+    }
+    drain(node, storage);
+    for (const from of ["n2", "n3"]) {
+      node.step({ type: "voteResp", from: from as NodeId, to: "n1" as NodeId, term: 1 as never, reject: false });
+    }
+    expect(node.status().role).toBe("leader");
+    expect(node.propose(new Uint8Array(200))).toMatchObject({ accepted: false, reason: "entry-too-large" });
+    expect(node.propose(new Uint8Array(40)).accepted).toBe(true);
+    expect(node.propose(new Uint8Array(40))).toMatchObject({ accepted: false, reason: "uncommitted-limit", leaderHint: "n1" });
+  });
+
+  it("restarts from storage with its term, vote and log", () => {
+    const { node, storage } = singleNode();
+    node.campaign();
+    drain(node, storage);
+    node.propose(new Uint8Array([9]));
+    drain(node, storage);
+    const restarted = new RaftNode({ config: { id: "n1" as NodeId, voters: ["n1" as NodeId] }, storage, random: new SeededRandom(2) });
+    expect(restarted.status()).toMatchObject({ role: "follower", term: 1, vote: "n1", commit: 2, applied: 0, lastIndex: 2 });
+    const replay = restarted.ready()!;
+    expect(replay.committedEntries.map((e) => e.index)).toEqual([1, 2]);
+  });
+});

@@ -1,0 +1,203 @@
+import { assert } from "./assert.js";
+import type { RaftConfig } from "./config.js";
+import { resolveConfig } from "./config.js";
+import { payloadBytes } from "./entry.js";
+import type { HardState } from "./hard-state.js";
+import { isHardStateEqual } from "./hard-state.js";
+import type { PeerMessage } from "./message.js";
+import { isLocalOnly } from "./message.js";
+import type { RandomSource } from "./random.js";
+import { Raft } from "./raft.js";
+import type { Ready, Role, SoftState } from "./ready.js";
+import type { ProposeResult, ReadIndexResult, TransferLeaderResult } from "./rejection.js";
+import type { Storage } from "./storage.js";
+import type { ProgressState } from "./tracker/progress.js";
+import type { LogIndex, NodeId, Term } from "./types.js";
+import { TERM_NONE } from "./types.js";
+
+export interface RaftNodeOptions {
+  readonly config: RaftConfig;
+  /** The stable log this node restarts from; the host writes it as Ready asks. */
+  readonly storage: Storage;
+  /** The only randomness the core uses (election timeouts); seed it to replay runs. */
+  readonly random: RandomSource;
+}
+
+export interface FollowerStatus {
+  readonly id: NodeId;
+  readonly match: LogIndex;
+  readonly next: LogIndex;
+  readonly state: ProgressState;
+}
+
+export interface RaftStatus {
+  readonly id: NodeId;
+  readonly role: Role;
+  readonly term: Term;
+  readonly vote: NodeId | undefined;
+  readonly lead: NodeId | undefined;
+  readonly commit: LogIndex;
+  readonly applied: LogIndex;
+  readonly lastIndex: LogIndex;
+  readonly leadTransferee: NodeId | undefined;
+  /** Leader only: its view of every voter, in voter order. */
+  readonly progress: readonly FollowerStatus[];
+}
+
+/**
+ * The public face of the core. Every input becomes a message to `Raft.step`
+ * (one entry point); every output leaves through `ready()`. See `Ready` for the
+ * host's contract. Not thread-safe, and needs none: the host calls it from one
+ * event loop.
+ */
+export class RaftNode {
+  private readonly raft: Raft;
+  private previousSoftState: SoftState;
+  private previousHardState: HardState;
+  private readyInProgress: Ready | undefined;
+
+  constructor(options: RaftNodeOptions) {
+    this.raft = new Raft(resolveConfig(options.config), options.storage, options.random);
+    this.previousSoftState = this.raft.softState();
+    this.previousHardState = this.raft.hardState();
+  }
+
+  get id(): NodeId {
+    return this.raft.id;
+  }
+
+  /** Advances logical time by one tick (election and heartbeat timers). */
+  tick(): void {
+    this.raft.tick();
+  }
+
+  /** Starts an election now (tests; hosts normally let the timer do it). */
+  campaign(): void {
+    this.raft.step({ type: "hup", from: this.raft.id, to: this.raft.id, term: TERM_NONE, transfer: false });
+  }
+
+  /**
+   * Feeds a message from a peer. Returns false if it was ignored as malformed
+   * for this node: addressed elsewhere, from a non-voter, or a local-only type.
+   */
+  step(message: PeerMessage): boolean {
+    if (isLocalOnly(message) || message.to !== this.raft.id || !this.raft.tracker.isVoter(message.from)) return false;
+    this.raft.step(message);
+    return true;
+  }
+
+  /**
+   * Proposes one command. On a leader it is appended at the returned (term, index);
+   * it took effect iff the entry applied at that index has that term. Anywhere
+   * else it is dropped, with the known leader as a hint: never silently.
+   */
+  propose(data: Uint8Array): ProposeResult {
+    const rejected = this.raft.step({ type: "propose", from: this.raft.id, to: this.raft.id, term: TERM_NONE, data });
+    if (rejected !== undefined) return rejected;
+    const index = this.raft.log.lastIndex();
+    assert(this.raft.role === "leader" && this.raft.log.term(index) === this.raft.term, "an accepted proposal ends the leader's log");
+    return { accepted: true, term: this.raft.term, index };
+  }
+
+  /** Starts a linearizable read (thesis §6.4); the answer arrives as a ReadState carrying `context`. */
+  readIndex(context: Uint8Array): ReadIndexResult {
+    const rejected = this.raft.step({ type: "readIndex", from: this.raft.id, to: this.raft.id, term: TERM_NONE, context });
+    return rejected ?? { accepted: true };
+  }
+
+  /** Asks the leader to hand leadership to `transferee` (thesis §3.10); followers forward it. */
+  transferLeader(transferee: NodeId): TransferLeaderResult {
+    const rejected = this.raft.step({ type: "transferLeader", from: this.raft.id, to: this.raft.id, term: TERM_NONE, transferee });
+    return rejected ?? { accepted: true };
+  }
+
+  hasReady(): boolean {
+    if (this.readyInProgress !== undefined) return false;
+    const raft = this.raft;
+    return (
+      raft.hasPendingFlush() ||
+      !isSoftStateEqual(raft.softState(), this.previousSoftState) ||
+      !isHardStateEqual(raft.hardState(), this.previousHardState) ||
+      !raft.log.unstable.isEmpty ||
+      raft.messagesAfterPersist.length > 0 ||
+      raft.messagesImmediate.length > 0 ||
+      raft.log.hasNextCommittedEntries() ||
+      raft.readStates.length > 0
+    );
+  }
+
+  /** Takes the next batch of work, or undefined if there is none. Call `advance` before the next `ready`. */
+  ready(): Ready | undefined {
+    assert(this.readyInProgress === undefined, "ready() called again before advance()");
+    this.raft.flush();
+    if (!this.hasReady()) return undefined;
+    const raft = this.raft;
+    const softState = raft.softState();
+    const hardState = raft.hardState();
+    const hardStateChanged = !isHardStateEqual(hardState, this.previousHardState);
+    const entries = [...raft.log.unstable.entries];
+    const messages = raft.takeMessages();
+    const ready: Ready = {
+      softState: isSoftStateEqual(softState, this.previousSoftState) ? undefined : softState,
+      hardState: hardStateChanged ? hardState : undefined,
+      entries,
+      messages: messages.afterPersist,
+      immediateMessages: messages.immediate,
+      committedEntries: raft.log.nextCommittedEntries(raft.config.maxCommittedEntriesPerReadyBytes),
+      readStates: raft.takeReadStates(),
+      mustSync: entries.length > 0 || (hardStateChanged && (hardState.term !== this.previousHardState.term || hardState.vote !== this.previousHardState.vote)),
+    };
+    this.previousSoftState = softState;
+    this.previousHardState = hardState;
+    this.readyInProgress = ready;
+    return ready;
+  }
+
+  /** The host finished every step of `ready` (persisted, sent, applied). */
+  advance(ready: Ready): void {
+    assert(this.readyInProgress === ready, "advance() must be given the Ready from the last ready()");
+    this.readyInProgress = undefined;
+    const lastEntry = ready.entries[ready.entries.length - 1];
+    if (lastEntry !== undefined) {
+      this.raft.log.stableTo(lastEntry.index, lastEntry.term);
+      this.raft.onPersisted(lastEntry.index, lastEntry.term);
+    }
+    const lastApplied = ready.committedEntries[ready.committedEntries.length - 1];
+    if (lastApplied !== undefined) {
+      this.raft.log.appliedTo(lastApplied.index);
+      this.raft.reduceUncommittedBytes(payloadBytes(ready.committedEntries));
+    }
+  }
+
+  status(): RaftStatus {
+    const raft = this.raft;
+    const progress =
+      raft.role !== "leader"
+        ? []
+        : raft.tracker.voters.map((id) => {
+            const p = raft.tracker.progress(id);
+            return { id, match: p.match, next: p.next, state: p.state };
+          });
+    return {
+      id: raft.id,
+      role: raft.role,
+      term: raft.term,
+      vote: raft.vote,
+      lead: raft.lead,
+      commit: raft.log.committed,
+      applied: raft.log.applied,
+      lastIndex: raft.log.lastIndex(),
+      leadTransferee: raft.leadTransferee,
+      progress,
+    };
+  }
+
+  /** Term of the entry at `index` in this node's log (persisted or not), or undefined. For checkers and tests. */
+  termAt(index: LogIndex): Term | undefined {
+    return this.raft.log.term(index);
+  }
+}
+
+function isSoftStateEqual(a: SoftState, b: SoftState): boolean {
+  return a.lead === b.lead && a.role === b.role;
+}

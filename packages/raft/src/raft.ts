@@ -1,0 +1,376 @@
+import { assert, fail } from "./assert.js";
+import type { RaftTestingBugs, ResolvedRaftConfig } from "./config.js";
+import { RaftConfigError } from "./config.js";
+import type { EntryKind } from "./entry.js";
+import type { HardState } from "./hard-state.js";
+import type { Message, PeerMessage, VoteMessage } from "./message.js";
+import type { RandomSource } from "./random.js";
+import { RaftLog } from "./raft-log.js";
+import { ReadOnly } from "./read-only.js";
+import type { ReadState, Role, SoftState } from "./ready.js";
+import type { Dropped } from "./rejection.js";
+import { stepCandidate, tickElection } from "./roles/candidate.js";
+import { stepFollower } from "./roles/follower.js";
+import { broadcastAppends, broadcastHeartbeats, releaseConfirmedReads, stepLeader, tickHeartbeat } from "./roles/leader.js";
+import type { Storage } from "./storage.js";
+import { ProgressTracker } from "./tracker/progress-tracker.js";
+import type { LogIndex, NodeId, Term } from "./types.js";
+import { TERM_NONE } from "./types.js";
+
+/** A role's message handler; returns a `Dropped` when it refuses a local request. */
+export type RoleStep = (raft: Raft, message: Message) => Dropped | undefined;
+export type RoleTick = (raft: Raft) => void;
+
+type CampaignKind = "preElection" | "election" | "transfer";
+
+/**
+ * Leaders may send these before their own disk write finishes (thesis §10.2.1):
+ * none of them promises anything about the leader's durable state.
+ */
+const LEADER_IMMEDIATE_TYPES: ReadonlySet<PeerMessage["type"]> = new Set(["app", "heartbeat", "timeoutNow", "readIndexResp"]);
+
+/**
+ * The Raft state machine. Pure: it reads its storage, but all writes, sends,
+ * applies and timing belong to the host, reached through `RaftNode`'s Ready.
+ *
+ * Each role is a pair of handler functions (`stepRole`, `tickRole`) swapped on
+ * every role change; message terms are compared once, in `step`.
+ */
+export class Raft {
+  readonly id: NodeId;
+  readonly config: ResolvedRaftConfig;
+  readonly bugs: RaftTestingBugs;
+  readonly log: RaftLog;
+  readonly tracker: ProgressTracker;
+  readonly readOnly: ReadOnly;
+  private readonly random: RandomSource;
+
+  term: Term = TERM_NONE;
+  vote: NodeId | undefined;
+  lead: NodeId | undefined;
+  role: Role = "follower";
+  electionElapsedTicks = 0;
+  heartbeatElapsedTicks = 0;
+  randomizedElectionTimeoutTicks = 0;
+  /** Set while this leader hands leadership to that node (thesis §3.10). */
+  leadTransferee: NodeId | undefined;
+  /** Payload bytes this leader appended that are not yet handed out as committed. */
+  uncommittedBytes = 0;
+  /** Leader: new entries or a new commit index that followers have not been sent; flushed at the next Ready. */
+  appendBroadcastPending = false;
+  /** Messages to send after this Ready's persist step. */
+  messagesAfterPersist: PeerMessage[] = [];
+  /** Messages that may be sent before the persist step. */
+  messagesImmediate: PeerMessage[] = [];
+  readStates: ReadState[] = [];
+
+  private stepRole: RoleStep = stepFollower;
+  private tickRole: RoleTick = tickElection;
+
+  constructor(config: ResolvedRaftConfig, storage: Storage, random: RandomSource) {
+    this.id = config.id;
+    this.config = config;
+    this.bugs = config.testingBugs;
+    this.random = random;
+    const { hardState, voters } = storage.initialState();
+    if (voters.length > 0 && [...voters].sort().join(",") !== config.voters.join(",")) {
+      throw new RaftConfigError(`stored voters [${voters.join(",")}] differ from configured [${config.voters.join(",")}]`);
+    }
+    if (config.appliedIndex > hardState.commit) {
+      throw new RaftConfigError(`appliedIndex ${config.appliedIndex} is past the persisted commit ${hardState.commit}`);
+    }
+    this.log = new RaftLog(storage, hardState.commit, config.appliedIndex);
+    this.tracker = new ProgressTracker(config.voters, config.maxInflightMsgs);
+    this.readOnly = new ReadOnly(config.maxPendingReadIndexRequests);
+    this.term = hardState.term;
+    this.vote = hardState.vote;
+    this.becomeFollower(this.term, undefined);
+  }
+
+  hardState(): HardState {
+    return { term: this.term, vote: this.vote, commit: this.log.committed };
+  }
+
+  softState(): SoftState {
+    return { lead: this.lead, role: this.role };
+  }
+
+  tick(): void {
+    this.tickRole(this);
+  }
+
+  /**
+   * The single entry point. Terms are compared here and only here (paper §5.1:
+   * a newer term makes us a follower; an older one marks a stale message).
+   * Term 0 marks local messages and requests forwarded to the leader.
+   */
+  step(message: Message): Dropped | undefined {
+    if (message.term === TERM_NONE) {
+      // Local, or forwarded (readIndex, transferLeader): no term to compare.
+    } else if (message.term > this.term) {
+      if (!this.onHigherTerm(message)) return undefined;
+    } else if (message.term < this.term) {
+      this.onLowerTerm(message);
+      return undefined;
+    }
+    switch (message.type) {
+      case "hup":
+        this.hup(message.transfer);
+        return undefined;
+      case "vote":
+      case "preVote":
+        this.handleVoteRequest(message);
+        return undefined;
+      default:
+        return this.stepRole(this, message);
+    }
+  }
+
+  /** Returns false if the message must be ignored. */
+  private onHigherTerm(message: Message): boolean {
+    if (message.type === "vote" || message.type === "preVote") {
+      // Leader lease (thesis §4.2.3, §9.6): while we hear from a live leader,
+      // ignore campaigns, unless the leader itself asked for one (transfer).
+      const inLease = this.config.checkQuorum && this.lead !== undefined && this.electionElapsedTicks < this.config.electionTimeoutTicks;
+      if (inLease && !message.transfer) return false;
+      // A PreVote never changes our term: the sender has not started that term.
+      if (message.type === "preVote") return true;
+    }
+    // A granted PreVote carries the future term the pre-candidate asked about.
+    if (message.type === "preVoteResp" && !message.reject) return true;
+    const fromLeader = message.type === "app" || message.type === "heartbeat";
+    this.becomeFollower(message.term, fromLeader ? message.from : undefined);
+    return true;
+  }
+
+  private onLowerTerm(message: Message): void {
+    if ((this.config.checkQuorum || this.config.preVote) && (message.type === "app" || message.type === "heartbeat")) {
+      // A stale leader (e.g. just reconnected) would otherwise never learn our
+      // term; with PreVote/CheckQuorum we might never force it by campaigning.
+      this.send({ type: "appResp", from: this.id, to: message.from, term: this.term, index: 0 as LogIndex, reject: false, conflictTerm: TERM_NONE, conflictIndex: 0 as LogIndex });
+    } else if (message.type === "preVote") {
+      // Tell the pre-candidate our newer term so it can catch up.
+      this.send({ type: "preVoteResp", from: this.id, to: message.from, term: this.term, reject: true });
+    }
+  }
+
+  /** RequestVote receiver rules (paper Figure 2, §5.2, §5.4.1). */
+  private handleVoteRequest(message: VoteMessage): void {
+    const responseType = message.type === "vote" ? "voteResp" : "preVoteResp";
+    const canVote =
+      this.vote === message.from ||
+      (this.vote === undefined && this.lead === undefined) ||
+      (message.type === "preVote" && message.term > this.term) ||
+      (message.type === "vote" && this.bugs.grantMultipleVotesPerTerm === true);
+    if (canVote && this.log.isUpToDate(message.lastLogIndex, message.lastLogTerm)) {
+      // A granted PreVote answers with the term asked about, so the pre-candidate counts it.
+      this.send({ type: responseType, from: this.id, to: message.from, term: message.term, reject: false });
+      if (message.type === "vote") {
+        this.electionElapsedTicks = 0;
+        this.recordVote(message.from);
+      }
+    } else {
+      this.send({ type: responseType, from: this.id, to: message.from, term: this.term, reject: true });
+    }
+  }
+
+  /** At most one vote per term (paper §5.2, Election Safety). */
+  private recordVote(candidate: NodeId): void {
+    if (this.bugs.grantMultipleVotesPerTerm !== true) {
+      assert(this.vote === undefined || this.vote === candidate, "one vote per term");
+    }
+    this.vote = candidate;
+  }
+
+  /** Starts an election if this node may (paper §5.2). PreVote first unless this is a transfer. */
+  hup(transfer: boolean): void {
+    if (this.role === "leader") return;
+    if (!this.tracker.isVoter(this.id)) return;
+    if (transfer) this.campaign("transfer");
+    else this.campaign(this.config.preVote ? "preElection" : "election");
+  }
+
+  private campaign(kind: CampaignKind): void {
+    let voteType: "vote" | "preVote";
+    let term: Term;
+    if (kind === "preElection") {
+      this.becomePreCandidate();
+      voteType = "preVote";
+      term = (this.term + 1) as Term; // ask about the next term without entering it
+    } else {
+      this.becomeCandidate();
+      voteType = "vote";
+      term = this.term;
+    }
+    if (this.poll(this.id, true) === "won") return;
+    const lastLogIndex = this.log.lastIndex();
+    const lastLogTerm = this.log.lastTerm();
+    for (const id of this.tracker.voters) {
+      if (id === this.id) continue;
+      this.send({ type: voteType, from: this.id, to: id, term, lastLogIndex, lastLogTerm, transfer: kind === "transfer" });
+    }
+  }
+
+  /** Records a (pre)vote and acts on the outcome. */
+  poll(from: NodeId, granted: boolean): "won" | "lost" | "pending" {
+    this.tracker.recordVote(from, granted);
+    const { result } = this.tracker.tallyVotes();
+    if (result === "won") {
+      if (this.role === "preCandidate") this.campaign("election");
+      else this.becomeLeader();
+    } else if (result === "lost") {
+      // Back to follower in our current term; the vote we cast (if any) stands.
+      this.becomeFollower(this.term, undefined);
+    }
+    return result;
+  }
+
+  /** Clears per-term volatile state. The term never decreases (paper §5.1). */
+  private reset(term: Term): void {
+    if (this.term !== term) {
+      assert(term > this.term, "terms never decrease");
+      this.term = term;
+      this.vote = undefined;
+    }
+    this.lead = undefined;
+    this.electionElapsedTicks = 0;
+    this.heartbeatElapsedTicks = 0;
+    this.randomizedElectionTimeoutTicks = this.config.electionTimeoutTicks + this.random.nextInt(this.config.electionTimeoutTicks);
+    this.leadTransferee = undefined;
+    this.tracker.resetVotes();
+    this.tracker.reset((this.log.lastIndex() + 1) as LogIndex);
+    // We count our own log toward a quorum only once it is durable.
+    this.tracker.progress(this.id).maybeUpdate(this.log.persistedLastIndex());
+    this.readOnly.reset();
+    this.uncommittedBytes = 0;
+    this.appendBroadcastPending = false;
+  }
+
+  becomeFollower(term: Term, lead: NodeId | undefined): void {
+    this.reset(term);
+    this.lead = lead;
+    this.role = "follower";
+    this.stepRole = stepFollower;
+    this.tickRole = tickElection;
+  }
+
+  private becomePreCandidate(): void {
+    assert(this.role !== "leader", "a leader never becomes a pre-candidate");
+    // Term and vote stay: a PreVote round changes nothing durable (thesis §9.6).
+    this.tracker.resetVotes();
+    this.lead = undefined;
+    this.role = "preCandidate";
+    this.stepRole = stepCandidate;
+    this.tickRole = tickElection;
+  }
+
+  private becomeCandidate(): void {
+    assert(this.role !== "leader", "a leader never becomes a candidate");
+    this.reset((this.term + 1) as Term);
+    this.recordVote(this.id);
+    this.role = "candidate";
+    this.stepRole = stepCandidate;
+    this.tickRole = tickElection;
+  }
+
+  private becomeLeader(): void {
+    assert(this.role === "candidate", "only a candidate becomes leader");
+    this.reset(this.term);
+    this.lead = this.id;
+    this.role = "leader";
+    this.stepRole = stepLeader;
+    this.tickRole = tickHeartbeat;
+    this.tracker.progress(this.id).becomeReplicate();
+    // Paper §5.4.2 / §8: commit an entry of our own term to learn the commit
+    // index, which also unblocks ReadIndex (thesis §6.4).
+    this.appendEntry("noop", new Uint8Array(0));
+  }
+
+  /** Leader only: appends one entry to its own log; followers receive it at the next flush. */
+  appendEntry(kind: EntryKind, data: Uint8Array): LogIndex {
+    assert(this.role === "leader", "only a leader appends new entries");
+    const index = (this.log.lastIndex() + 1) as LogIndex;
+    this.log.append([{ term: this.term, index, kind, data }]);
+    this.uncommittedBytes += data.byteLength;
+    this.appendBroadcastPending = true;
+    return index;
+  }
+
+  /** The host persisted the log through (index, term). A leader now counts itself (thesis §10.2.1). */
+  onPersisted(index: LogIndex, term: Term): void {
+    if (this.role !== "leader" || this.log.term(index) !== term) return;
+    if (this.tracker.progress(this.id).maybeUpdate(index)) this.maybeCommit();
+  }
+
+  /**
+   * Commits the highest index replicated on a quorum, but only if it belongs
+   * to the current term (paper §5.4.2: older entries commit indirectly).
+   */
+  maybeCommit(): boolean {
+    const allowOlderTerm = this.bugs.commitPreviousTermByCounting === true;
+    if (!this.log.maybeCommit(this.tracker.committedIndex(), this.term, allowOlderTerm)) return false;
+    this.appendBroadcastPending = true; // followers learn the new commit index
+    if (this.committedEntryInCurrentTerm()) this.readOnly.registerWaiting(this.log.committed);
+    return true;
+  }
+
+  committedEntryInCurrentTerm(): boolean {
+    return this.log.term(this.log.committed) === this.term;
+  }
+
+  reduceUncommittedBytes(bytes: number): void {
+    this.uncommittedBytes = Math.max(0, this.uncommittedBytes - bytes);
+  }
+
+  abortLeaderTransfer(): void {
+    this.leadTransferee = undefined;
+  }
+
+  /** True if `flush` has work: batched appends or a ReadIndex round to start. */
+  hasPendingFlush(): boolean {
+    return this.role === "leader" && (this.appendBroadcastPending || this.readOnly.hasUnstartedRound());
+  }
+
+  /**
+   * Sends what proposals and acknowledgements left pending since the last
+   * Ready: one append per follower for the whole batch, and one heartbeat
+   * round for every ReadIndex request that arrived meanwhile.
+   */
+  flush(): void {
+    if (this.role !== "leader") return;
+    if (this.appendBroadcastPending) {
+      this.appendBroadcastPending = false;
+      broadcastAppends(this);
+    }
+    if (this.readOnly.hasUnstartedRound()) {
+      const round = this.readOnly.startRound();
+      this.tracker.progress(this.id).readRoundAcked = round;
+      broadcastHeartbeats(this, round);
+      releaseConfirmedReads(this);
+    }
+  }
+
+  send(message: PeerMessage): void {
+    if (this.messagesAfterPersist.length + this.messagesImmediate.length >= this.config.maxQueuedMessages) {
+      fail(`more than maxQueuedMessages (${this.config.maxQueuedMessages}) outbound messages: the host is not draining Ready`);
+    }
+    const immediate =
+      (this.role === "leader" && LEADER_IMMEDIATE_TYPES.has(message.type)) ||
+      (message.type === "appResp" && this.bugs.ackAppendBeforePersist === true);
+    if (immediate) this.messagesImmediate.push(message);
+    else this.messagesAfterPersist.push(message);
+  }
+
+  takeMessages(): { afterPersist: PeerMessage[]; immediate: PeerMessage[] } {
+    const result = { afterPersist: this.messagesAfterPersist, immediate: this.messagesImmediate };
+    this.messagesAfterPersist = [];
+    this.messagesImmediate = [];
+    return result;
+  }
+
+  takeReadStates(): ReadState[] {
+    const result = this.readStates;
+    this.readStates = [];
+    return result;
+  }
+}

@@ -1,0 +1,67 @@
+import type { AppendMessage, HeartbeatMessage, Message } from "../message.js";
+import type { Raft } from "../raft.js";
+import type { Dropped } from "../rejection.js";
+import { dropped } from "../rejection.js";
+import { TERM_NONE } from "../types.js";
+
+/** Follower message handler (paper Figure 2, "Followers"). */
+export function stepFollower(raft: Raft, message: Message): Dropped | undefined {
+  switch (message.type) {
+    case "propose":
+      // Followers never forward proposals: the client retries at the leader.
+      return dropped("not-leader", raft.lead);
+    case "app":
+      raft.electionElapsedTicks = 0;
+      raft.lead = message.from;
+      handleAppend(raft, message);
+      return undefined;
+    case "heartbeat":
+      raft.electionElapsedTicks = 0;
+      raft.lead = message.from;
+      handleHeartbeat(raft, message);
+      return undefined;
+    case "readIndex":
+      // Thesis §6.4: a follower asks the leader for the read index, every time.
+      if (raft.lead === undefined) return dropped("not-leader", undefined);
+      raft.send({ ...message, from: raft.id, to: raft.lead, term: TERM_NONE });
+      return undefined;
+    case "readIndexResp":
+      raft.readStates.push({ index: message.index, context: message.context });
+      return undefined;
+    case "transferLeader":
+      if (raft.lead === undefined) return dropped("not-leader", undefined);
+      raft.send({ ...message, from: raft.id, to: raft.lead, term: TERM_NONE });
+      return undefined;
+    case "timeoutNow":
+      // Thesis §3.10: the leader chose us; campaign now, skipping PreVote.
+      raft.hup(true);
+      return undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** AppendEntries receiver (paper Figure 2, §5.3). */
+export function handleAppend(raft: Raft, message: AppendMessage): void {
+  const log = raft.log;
+  const reply = { type: "appResp" as const, from: raft.id, to: message.from, term: raft.term };
+  if (message.index < log.committed) {
+    // Everything up to our commit index matches the leader already.
+    raft.send({ ...reply, index: log.committed, reject: false, conflictTerm: TERM_NONE, conflictIndex: 0 as typeof log.committed });
+    return;
+  }
+  const lastNewIndex = log.maybeAppend(message.index, message.logTerm, message.commit, message.entries);
+  if (lastNewIndex !== undefined) {
+    // Sent after the new entries are persisted (Ready step 3): the leader may count this ack toward commit.
+    raft.send({ ...reply, index: lastNewIndex, reject: false, conflictTerm: TERM_NONE, conflictIndex: 0 as typeof log.committed });
+    return;
+  }
+  const hint = log.conflictHint(message.index);
+  raft.send({ ...reply, index: message.index, reject: true, conflictTerm: hint.conflictTerm, conflictIndex: hint.conflictIndex });
+}
+
+export function handleHeartbeat(raft: Raft, message: HeartbeatMessage): void {
+  // The leader caps `commit` at our match index, so it never passes our log.
+  raft.log.commitTo(message.commit);
+  raft.send({ type: "heartbeatResp", from: raft.id, to: message.from, term: raft.term, readRound: message.readRound });
+}

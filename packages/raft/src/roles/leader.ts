@@ -1,0 +1,198 @@
+import { fail } from "../assert.js";
+import { ENTRY_OVERHEAD_BYTES } from "../entry.js";
+import type { AppendResponseMessage, HeartbeatResponseMessage, Message, ReadIndexMessage } from "../message.js";
+import type { Raft } from "../raft.js";
+import type { Dropped } from "../rejection.js";
+import { dropped } from "../rejection.js";
+import type { LogIndex, NodeId } from "../types.js";
+import { TERM_NONE } from "../types.js";
+
+/** Leader message handler (paper Figure 2, "Leaders"). */
+export function stepLeader(raft: Raft, message: Message): Dropped | undefined {
+  switch (message.type) {
+    case "beat":
+      broadcastHeartbeats(raft, raft.readOnly.lastStartedRound);
+      return undefined;
+    case "checkQuorum":
+      checkQuorum(raft);
+      return undefined;
+    case "propose":
+      return propose(raft, message.data);
+    case "readIndex":
+      return readIndex(raft, message);
+    case "transferLeader":
+      return transferLeader(raft, message.transferee);
+    case "appResp":
+      handleAppendResponse(raft, message);
+      return undefined;
+    case "heartbeatResp":
+      handleHeartbeatResponse(raft, message);
+      return undefined;
+    default:
+      // Vote responses after winning, our own term's stale messages: nothing to do.
+      return undefined;
+  }
+}
+
+/** Leader tick: heartbeats, and once per election timeout the quorum check and transfer deadline. */
+export function tickHeartbeat(raft: Raft): void {
+  raft.heartbeatElapsedTicks += 1;
+  raft.electionElapsedTicks += 1;
+  if (raft.electionElapsedTicks >= raft.config.electionTimeoutTicks) {
+    raft.electionElapsedTicks = 0;
+    if (raft.config.checkQuorum) {
+      raft.step({ type: "checkQuorum", from: raft.id, to: raft.id, term: TERM_NONE });
+      if (raft.role !== "leader") return;
+    }
+    // Thesis §3.10: a transfer that did not finish within an election timeout is abandoned.
+    if (raft.leadTransferee !== undefined) raft.abortLeaderTransfer();
+  }
+  if (raft.heartbeatElapsedTicks >= raft.config.heartbeatIntervalTicks) {
+    raft.heartbeatElapsedTicks = 0;
+    raft.step({ type: "beat", from: raft.id, to: raft.id, term: TERM_NONE });
+  }
+}
+
+/** Thesis §6.2: a leader that did not hear from a quorum within an election timeout steps down. */
+function checkQuorum(raft: Raft): void {
+  if (!raft.tracker.quorumActive(raft.id)) {
+    raft.becomeFollower(raft.term, undefined);
+    return;
+  }
+  raft.tracker.clearRecentActive(raft.id);
+}
+
+function propose(raft: Raft, data: Uint8Array): Dropped | undefined {
+  if (raft.leadTransferee !== undefined) return dropped("transferring-leadership", raft.leadTransferee);
+  if (data.byteLength + ENTRY_OVERHEAD_BYTES > raft.config.maxSizePerMsgBytes) return dropped("entry-too-large", raft.id);
+  const limit = raft.config.maxUncommittedEntriesBytes;
+  // An empty backlog always admits one entry, however large, so progress is possible.
+  if (raft.uncommittedBytes > 0 && raft.uncommittedBytes + data.byteLength > limit) return dropped("uncommitted-limit", raft.id);
+  raft.appendEntry("command", data);
+  return undefined;
+}
+
+/** Thesis §6.4, ReadIndex, steps 1–2. */
+function readIndex(raft: Raft, message: ReadIndexMessage): Dropped | undefined {
+  const request = { context: message.context, from: message.from };
+  if (raft.readOnly.isFull()) return dropped("read-queue-full", raft.id);
+  if (!raft.committedEntryInCurrentTerm() && raft.bugs.readIndexBeforeOwnTermCommit !== true) {
+    // Our commit index may be stale until an entry of our term commits.
+    raft.readOnly.wait(request);
+  } else {
+    raft.readOnly.register(request, raft.log.committed);
+  }
+  return undefined;
+}
+
+/** Thesis §3.10, leadership transfer. */
+function transferLeader(raft: Raft, transferee: NodeId): Dropped | undefined {
+  if (!raft.tracker.isVoter(transferee)) return dropped("not-a-voter", raft.id);
+  if (transferee === raft.id || transferee === raft.leadTransferee) return undefined;
+  // The transfer must finish within one election timeout, measured from now.
+  raft.electionElapsedTicks = 0;
+  raft.leadTransferee = transferee;
+  if (raft.tracker.progress(transferee).match === raft.log.lastIndex()) sendTimeoutNow(raft, transferee);
+  else sendAppends(raft, transferee, true);
+  return undefined;
+}
+
+function sendTimeoutNow(raft: Raft, to: NodeId): void {
+  raft.send({ type: "timeoutNow", from: raft.id, to, term: raft.term });
+}
+
+function handleAppendResponse(raft: Raft, message: AppendResponseMessage): void {
+  const progress = raft.tracker.progress(message.from);
+  progress.recentActive = true;
+  if (message.reject) {
+    if (progress.maybeDecrTo(message.index, nextAfterRejection(raft, message))) {
+      if (progress.state === "replicate") progress.becomeProbe();
+      sendAppends(raft, message.from, false);
+    }
+    return;
+  }
+  const updated = progress.maybeUpdate(message.index);
+  // A probe answered at exactly our match index also proves where the logs agree.
+  const probeConfirmed = progress.state === "probe" && progress.match === message.index;
+  if (!updated && !probeConfirmed) return;
+  if (progress.state === "probe") progress.becomeReplicate();
+  else progress.inflights.freeLE(message.index);
+  raft.maybeCommit();
+  sendAppends(raft, message.from, false);
+  if (message.from === raft.leadTransferee && progress.match === raft.log.lastIndex()) {
+    // The target has our whole log; it can win an election right away.
+    sendTimeoutNow(raft, message.from);
+  }
+}
+
+/**
+ * Fast back-off (paper §5.3, last paragraphs): if we hold entries of the
+ * follower's conflicting term, retry right after our last one; otherwise skip
+ * the follower's whole run of that term.
+ */
+function nextAfterRejection(raft: Raft, message: AppendResponseMessage): LogIndex {
+  if (message.conflictTerm === TERM_NONE) return message.conflictIndex;
+  const ours = raft.log.lastIndexAtOrBelowTerm(message.index, message.conflictTerm);
+  return ours.term === message.conflictTerm ? ((ours.index + 1) as LogIndex) : message.conflictIndex;
+}
+
+function handleHeartbeatResponse(raft: Raft, message: HeartbeatResponseMessage): void {
+  const progress = raft.tracker.progress(message.from);
+  progress.recentActive = true;
+  progress.probeSent = false;
+  if (progress.match < raft.log.lastIndex()) sendAppends(raft, message.from, false);
+  if (message.readRound > progress.readRoundAcked) {
+    progress.readRoundAcked = message.readRound;
+    releaseConfirmedReads(raft);
+  }
+}
+
+/** Thesis §6.4 step 3: answer every read whose round a quorum acknowledged. */
+export function releaseConfirmedReads(raft: Raft): void {
+  for (const read of raft.readOnly.release(raft.tracker.confirmedReadRound())) {
+    if (read.from === raft.id) raft.readStates.push({ index: read.index, context: read.context });
+    else raft.send({ type: "readIndexResp", from: raft.id, to: read.from, term: raft.term, context: read.context, index: read.index });
+  }
+}
+
+export function broadcastAppends(raft: Raft): void {
+  for (const id of raft.tracker.voters) if (id !== raft.id) sendAppends(raft, id, true);
+}
+
+export function broadcastHeartbeats(raft: Raft, readRound: number): void {
+  for (const id of raft.tracker.voters) {
+    if (id === raft.id) continue;
+    // Never tell a follower to commit past what it is known to hold.
+    const commit = Math.min(raft.tracker.progress(id).match, raft.log.committed) as LogIndex;
+    raft.send({ type: "heartbeat", from: raft.id, to: id, term: raft.term, commit, readRound });
+  }
+}
+
+/**
+ * Sends as many appends as the follower's state allows: one probe, or enough to
+ * fill the inflight window (pipelining). `sendIfEmpty` sends an empty append
+ * just to carry the commit index.
+ */
+function sendAppends(raft: Raft, to: NodeId, sendIfEmpty: boolean): void {
+  const progress = raft.tracker.progress(to);
+  let allowEmpty = sendIfEmpty;
+  for (let sent = 0; sent <= raft.config.maxInflightMsgs; sent += 1) {
+    if (!sendAppend(raft, to, allowEmpty)) return;
+    allowEmpty = false;
+    if (progress.state === "probe" || progress.next > raft.log.lastIndex()) return;
+  }
+}
+
+function sendAppend(raft: Raft, to: NodeId, sendIfEmpty: boolean): boolean {
+  const progress = raft.tracker.progress(to);
+  if (progress.isPaused()) return false;
+  const prevIndex = (progress.next - 1) as LogIndex;
+  const prevTerm = raft.log.term(prevIndex);
+  if (prevTerm === undefined) fail(`follower ${to} needs entries before ${raft.log.firstIndex()}: snapshots are not implemented yet`);
+  const last = raft.log.lastIndex();
+  const entries = progress.next <= last ? raft.log.entries(progress.next, (last + 1) as LogIndex, raft.config.maxSizePerMsgBytes) : [];
+  if (entries.length === 0 && !sendIfEmpty) return false;
+  raft.send({ type: "app", from: raft.id, to, term: raft.term, index: prevIndex, logTerm: prevTerm, entries, commit: raft.log.committed });
+  progress.sentEntries((prevIndex + entries.length) as LogIndex, entries.length);
+  return true;
+}
