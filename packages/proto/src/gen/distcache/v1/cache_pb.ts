@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file distcache/v1/cache.proto.
  */
 export const file_distcache_v1_cache: GenFile = /*@__PURE__*/
-  fileDesc("ChhkaXN0Y2FjaGUvdjEvY2FjaGUucHJvdG8SDGRpc3RjYWNoZS52MSJpCg1SZXF1ZXN0SGVhZGVyEhIKCm5vX2ZvcndhcmQYASABKAgSEgoKc2Vzc2lvbl9pZBgCIAEoCRIUCghzZXF1ZW5jZRgDIAEoBEICMAISGgoOYWNrZWRfc2VxdWVuY2UYBCABKARCAjACInYKCkdldFJlcXVlc3QSCwoDa2V5GAEgASgJEi4KC2NvbnNpc3RlbmN5GAIgASgOMhkuZGlzdGNhY2hlLnYxLkNvbnNpc3RlbmN5EisKBmhlYWRlchgDIAEoCzIbLmRpc3RjYWNoZS52MS5SZXF1ZXN0SGVhZGVyInsKC0dldFJlc3BvbnNlEg0KBWZvdW5kGAEgASgIEg8KBXZhbHVlGAIgASgMSAASDgoEdGV4dBgFIAEoCUgAEhMKB3ZlcnNpb24YAyABKARCAjACEhwKEHR0bF9yZW1haW5pbmdfbXMYBCABKANCAjACQgkKB3BheWxvYWQi0wEKClNldFJlcXVlc3QSCwoDa2V5GAEgASgJEg8KBXZhbHVlGAIgASgMSAASDgoEdGV4dBgGIAEoCUgAEhIKBnR0bF9tcxgDIAEoA0ICMAISLQoJY29uZGl0aW9uGAQgASgOMhouZGlzdGNhY2hlLnYxLlNldENvbmRpdGlvbhIcChBleHBlY3RlZF92ZXJzaW9uGAUgASgEQgIwAhIrCgZoZWFkZXIYByABKAsyGy5kaXN0Y2FjaGUudjEuUmVxdWVzdEhlYWRlckIJCgdwYXlsb2FkIiIKC1NldFJlc3BvbnNlEhMKB3ZlcnNpb24YASABKARCAjACIkkKDURlbGV0ZVJlcXVlc3QSCwoDa2V5GAEgASgJEisKBmhlYWRlchgCIAEoCzIbLmRpc3RjYWNoZS52MS5SZXF1ZXN0SGVhZGVyIiEKDkRlbGV0ZVJlc3BvbnNlEg8KB2RlbGV0ZWQYASABKAgieAoLTUdldFJlcXVlc3QSDAoEa2V5cxgBIAMoCRIuCgtjb25zaXN0ZW5jeRgCIAEoDjIZLmRpc3RjYWNoZS52MS5Db25zaXN0ZW5jeRIrCgZoZWFkZXIYAyABKAsyGy5kaXN0Y2FjaGUudjEuUmVxdWVzdEhlYWRlciI6CgxNR2V0UmVzcG9uc2USKgoHcmVzdWx0cxgBIAMoCzIZLmRpc3RjYWNoZS52MS5HZXRSZXNwb25zZSJWCgdTZXRJdGVtEgsKA2tleRgBIAEoCRIPCgV2YWx1ZRgCIAEoDEgAEg4KBHRleHQYBCABKAlIABISCgZ0dGxfbXMYAyABKANCAjACQgkKB3BheWxvYWQiYAoLTVNldFJlcXVlc3QSJAoFaXRlbXMYASADKAsyFS5kaXN0Y2FjaGUudjEuU2V0SXRlbRIrCgZoZWFkZXIYAiABKAsyGy5kaXN0Y2FjaGUudjEuUmVxdWVzdEhlYWRlciIkCgxNU2V0UmVzcG9uc2USFAoIdmVyc2lvbnMYASADKARCAjACIksKDk1EZWxldGVSZXF1ZXN0EgwKBGtleXMYASADKAkSKwoGaGVhZGVyGAIgASgLMhsuZGlzdGNhY2hlLnYxLlJlcXVlc3RIZWFkZXIiIgoPTURlbGV0ZVJlc3BvbnNlEg8KB2RlbGV0ZWQYASABKA0iVgoLSW5jclJlcXVlc3QSCwoDa2V5GAEgASgJEg0KBWRlbHRhGAIgASgDEisKBmhlYWRlchgDIAEoCzIbLmRpc3RjYWNoZS52MS5SZXF1ZXN0SGVhZGVyIjIKDEluY3JSZXNwb25zZRINCgV2YWx1ZRgBIAEoAxITCgd2ZXJzaW9uGAIgASgEQgIwAiJHCgxXYXRjaFJlcXVlc3QSCwoDa2V5GAEgASgJEg4KBnByZWZpeBgCIAEoCBIaCg5hZnRlcl9yZXZpc2lvbhgDIAEoBEICMAIilwEKCldhdGNoRXZlbnQSJQoEdHlwZRgBIAEoDjIXLmRpc3RjYWNoZS52MS5FdmVudFR5cGUSCwoDa2V5GAIgASgJEg8KBXZhbHVlGAMgASgMSAASDgoEdGV4dBgGIAEoCUgAEhMKB3ZlcnNpb24YBCABKARCAjACEhQKCHJldmlzaW9uGAUgASgEQgIwAkIJCgdwYXlsb2FkIjkKDVdhdGNoUmVzcG9uc2USKAoGZXZlbnRzGAEgAygLMhguZGlzdGNhY2hlLnYxLldhdGNoRXZlbnQiDgoMU3RhdHNSZXF1ZXN0IocBCgpTdG9yZVN0YXRzEhAKBGhpdHMYASABKARCAjACEhIKBm1pc3NlcxgCIAEoBEICMAISFQoJZXZpY3Rpb25zGAMgASgEQgIwAhIXCgtleHBpcmF0aW9ucxgEIAEoBEICMAISEAoEa2V5cxgFIAEoBEICMAISEQoFYnl0ZXMYBiABKARCAjACIp0BCgpTaGFyZFN0YXRzEg0KBXNoYXJkGAEgASgNEicKBXN0b3JlGAIgASgLMhguZGlzdGNhY2hlLnYxLlN0b3JlU3RhdHMSGQoNYXBwbGllZF9pbmRleBgDIAEoBEICMAISEAoEdGVybRgEIAEoBEICMAISEQoJbGVhZGVyX2lkGAUgASgJEhcKD2V2aWN0aW9uX3BvbGljeRgGIAEoCSJzCg1TdGF0c1Jlc3BvbnNlEg8KB25vZGVfaWQYASABKAkSJwoFdG90YWwYAiABKAsyGC5kaXN0Y2FjaGUudjEuU3RvcmVTdGF0cxIoCgZzaGFyZHMYAyADKAsyGC5kaXN0Y2FjaGUudjEuU2hhcmRTdGF0cypcCgtDb25zaXN0ZW5jeRIbChdDT05TSVNURU5DWV9VTlNQRUNJRklFRBAAEhYKEkNPTlNJU1RFTkNZX1NUUk9ORxABEhgKFENPTlNJU1RFTkNZX0VWRU5UVUFMEAIqaAoMU2V0Q29uZGl0aW9uEh0KGVNFVF9DT05ESVRJT05fVU5TUEVDSUZJRUQQABIbChdTRVRfQ09ORElUSU9OX0lGX0FCU0VOVBABEhwKGFNFVF9DT05ESVRJT05fSUZfVkVSU0lPThACKn8KCUV2ZW50VHlwZRIaChZFVkVOVF9UWVBFX1VOU1BFQ0lGSUVEEAASEgoORVZFTlRfVFlQRV9QVVQQARIVChFFVkVOVF9UWVBFX0RFTEVURRACEhUKEUVWRU5UX1RZUEVfRVhQSVJFEAMSFAoQRVZFTlRfVFlQRV9FVklDVBAEMuUECgxDYWNoZVNlcnZpY2USPwoDR2V0EhguZGlzdGNhY2hlLnYxLkdldFJlcXVlc3QaGS5kaXN0Y2FjaGUudjEuR2V0UmVzcG9uc2UiA5ACARI6CgNTZXQSGC5kaXN0Y2FjaGUudjEuU2V0UmVxdWVzdBoZLmRpc3RjYWNoZS52MS5TZXRSZXNwb25zZRJDCgZEZWxldGUSGy5kaXN0Y2FjaGUudjEuRGVsZXRlUmVxdWVzdBocLmRpc3RjYWNoZS52MS5EZWxldGVSZXNwb25zZRJCCgRNR2V0EhkuZGlzdGNhY2hlLnYxLk1HZXRSZXF1ZXN0GhouZGlzdGNhY2hlLnYxLk1HZXRSZXNwb25zZSIDkAIBEj0KBE1TZXQSGS5kaXN0Y2FjaGUudjEuTVNldFJlcXVlc3QaGi5kaXN0Y2FjaGUudjEuTVNldFJlc3BvbnNlEkYKB01EZWxldGUSHC5kaXN0Y2FjaGUudjEuTURlbGV0ZVJlcXVlc3QaHS5kaXN0Y2FjaGUudjEuTURlbGV0ZVJlc3BvbnNlEj0KBEluY3ISGS5kaXN0Y2FjaGUudjEuSW5jclJlcXVlc3QaGi5kaXN0Y2FjaGUudjEuSW5jclJlc3BvbnNlEkIKBVdhdGNoEhouZGlzdGNhY2hlLnYxLldhdGNoUmVxdWVzdBobLmRpc3RjYWNoZS52MS5XYXRjaFJlc3BvbnNlMAESRQoFU3RhdHMSGi5kaXN0Y2FjaGUudjEuU3RhdHNSZXF1ZXN0GhsuZGlzdGNhY2hlLnYxLlN0YXRzUmVzcG9uc2UiA5ACAWIGcHJvdG8z");
+  fileDesc("ChhkaXN0Y2FjaGUvdjEvY2FjaGUucHJvdG8SDGRpc3RjYWNoZS52MSJhCg1SZXF1ZXN0SGVhZGVyEhIKCm5vX2ZvcndhcmQYASABKAgSEgoKc2Vzc2lvbl9pZBgCIAEoCRIQCghzZXF1ZW5jZRgDIAEoBBIWCg5hY2tlZF9zZXF1ZW5jZRgEIAEoBCJ2CgpHZXRSZXF1ZXN0EgsKA2tleRgBIAEoCRIuCgtjb25zaXN0ZW5jeRgCIAEoDjIZLmRpc3RjYWNoZS52MS5Db25zaXN0ZW5jeRIrCgZoZWFkZXIYAyABKAsyGy5kaXN0Y2FjaGUudjEuUmVxdWVzdEhlYWRlciJzCgtHZXRSZXNwb25zZRINCgVmb3VuZBgBIAEoCBIPCgV2YWx1ZRgCIAEoDEgAEg4KBHRleHQYBSABKAlIABIPCgd2ZXJzaW9uGAMgASgEEhgKEHR0bF9yZW1haW5pbmdfbXMYBCABKANCCQoHcGF5bG9hZCLLAQoKU2V0UmVxdWVzdBILCgNrZXkYASABKAkSDwoFdmFsdWUYAiABKAxIABIOCgR0ZXh0GAYgASgJSAASDgoGdHRsX21zGAMgASgDEi0KCWNvbmRpdGlvbhgEIAEoDjIaLmRpc3RjYWNoZS52MS5TZXRDb25kaXRpb24SGAoQZXhwZWN0ZWRfdmVyc2lvbhgFIAEoBBIrCgZoZWFkZXIYByABKAsyGy5kaXN0Y2FjaGUudjEuUmVxdWVzdEhlYWRlckIJCgdwYXlsb2FkIh4KC1NldFJlc3BvbnNlEg8KB3ZlcnNpb24YASABKAQiSQoNRGVsZXRlUmVxdWVzdBILCgNrZXkYASABKAkSKwoGaGVhZGVyGAIgASgLMhsuZGlzdGNhY2hlLnYxLlJlcXVlc3RIZWFkZXIiIQoORGVsZXRlUmVzcG9uc2USDwoHZGVsZXRlZBgBIAEoCCJ4CgtNR2V0UmVxdWVzdBIMCgRrZXlzGAEgAygJEi4KC2NvbnNpc3RlbmN5GAIgASgOMhkuZGlzdGNhY2hlLnYxLkNvbnNpc3RlbmN5EisKBmhlYWRlchgDIAEoCzIbLmRpc3RjYWNoZS52MS5SZXF1ZXN0SGVhZGVyIjoKDE1HZXRSZXNwb25zZRIqCgdyZXN1bHRzGAEgAygLMhkuZGlzdGNhY2hlLnYxLkdldFJlc3BvbnNlIlIKB1NldEl0ZW0SCwoDa2V5GAEgASgJEg8KBXZhbHVlGAIgASgMSAASDgoEdGV4dBgEIAEoCUgAEg4KBnR0bF9tcxgDIAEoA0IJCgdwYXlsb2FkImAKC01TZXRSZXF1ZXN0EiQKBWl0ZW1zGAEgAygLMhUuZGlzdGNhY2hlLnYxLlNldEl0ZW0SKwoGaGVhZGVyGAIgASgLMhsuZGlzdGNhY2hlLnYxLlJlcXVlc3RIZWFkZXIiIAoMTVNldFJlc3BvbnNlEhAKCHZlcnNpb25zGAEgAygEIksKDk1EZWxldGVSZXF1ZXN0EgwKBGtleXMYASADKAkSKwoGaGVhZGVyGAIgASgLMhsuZGlzdGNhY2hlLnYxLlJlcXVlc3RIZWFkZXIiIgoPTURlbGV0ZVJlc3BvbnNlEg8KB2RlbGV0ZWQYASABKA0iVgoLSW5jclJlcXVlc3QSCwoDa2V5GAEgASgJEg0KBWRlbHRhGAIgASgDEisKBmhlYWRlchgDIAEoCzIbLmRpc3RjYWNoZS52MS5SZXF1ZXN0SGVhZGVyIi4KDEluY3JSZXNwb25zZRINCgV2YWx1ZRgBIAEoAxIPCgd2ZXJzaW9uGAIgASgEIkMKDFdhdGNoUmVxdWVzdBILCgNrZXkYASABKAkSDgoGcHJlZml4GAIgASgIEhYKDmFmdGVyX3JldmlzaW9uGAMgASgEIo8BCgpXYXRjaEV2ZW50EiUKBHR5cGUYASABKA4yFy5kaXN0Y2FjaGUudjEuRXZlbnRUeXBlEgsKA2tleRgCIAEoCRIPCgV2YWx1ZRgDIAEoDEgAEg4KBHRleHQYBiABKAlIABIPCgd2ZXJzaW9uGAQgASgEEhAKCHJldmlzaW9uGAUgASgEQgkKB3BheWxvYWQiOQoNV2F0Y2hSZXNwb25zZRIoCgZldmVudHMYASADKAsyGC5kaXN0Y2FjaGUudjEuV2F0Y2hFdmVudCIOCgxTdGF0c1JlcXVlc3QibwoKU3RvcmVTdGF0cxIMCgRoaXRzGAEgASgEEg4KBm1pc3NlcxgCIAEoBBIRCglldmljdGlvbnMYAyABKAQSEwoLZXhwaXJhdGlvbnMYBCABKAQSDAoEa2V5cxgFIAEoBBINCgVieXRlcxgGIAEoBCKVAQoKU2hhcmRTdGF0cxINCgVzaGFyZBgBIAEoDRInCgVzdG9yZRgCIAEoCzIYLmRpc3RjYWNoZS52MS5TdG9yZVN0YXRzEhUKDWFwcGxpZWRfaW5kZXgYAyABKAQSDAoEdGVybRgEIAEoBBIRCglsZWFkZXJfaWQYBSABKAkSFwoPZXZpY3Rpb25fcG9saWN5GAYgASgJInMKDVN0YXRzUmVzcG9uc2USDwoHbm9kZV9pZBgBIAEoCRInCgV0b3RhbBgCIAEoCzIYLmRpc3RjYWNoZS52MS5TdG9yZVN0YXRzEigKBnNoYXJkcxgDIAMoCzIYLmRpc3RjYWNoZS52MS5TaGFyZFN0YXRzKlwKC0NvbnNpc3RlbmN5EhsKF0NPTlNJU1RFTkNZX1VOU1BFQ0lGSUVEEAASFgoSQ09OU0lTVEVOQ1lfU1RST05HEAESGAoUQ09OU0lTVEVOQ1lfRVZFTlRVQUwQAipoCgxTZXRDb25kaXRpb24SHQoZU0VUX0NPTkRJVElPTl9VTlNQRUNJRklFRBAAEhsKF1NFVF9DT05ESVRJT05fSUZfQUJTRU5UEAESHAoYU0VUX0NPTkRJVElPTl9JRl9WRVJTSU9OEAIqfwoJRXZlbnRUeXBlEhoKFkVWRU5UX1RZUEVfVU5TUEVDSUZJRUQQABISCg5FVkVOVF9UWVBFX1BVVBABEhUKEUVWRU5UX1RZUEVfREVMRVRFEAISFQoRRVZFTlRfVFlQRV9FWFBJUkUQAxIUChBFVkVOVF9UWVBFX0VWSUNUEAQy5QQKDENhY2hlU2VydmljZRI/CgNHZXQSGC5kaXN0Y2FjaGUudjEuR2V0UmVxdWVzdBoZLmRpc3RjYWNoZS52MS5HZXRSZXNwb25zZSIDkAIBEjoKA1NldBIYLmRpc3RjYWNoZS52MS5TZXRSZXF1ZXN0GhkuZGlzdGNhY2hlLnYxLlNldFJlc3BvbnNlEkMKBkRlbGV0ZRIbLmRpc3RjYWNoZS52MS5EZWxldGVSZXF1ZXN0GhwuZGlzdGNhY2hlLnYxLkRlbGV0ZVJlc3BvbnNlEkIKBE1HZXQSGS5kaXN0Y2FjaGUudjEuTUdldFJlcXVlc3QaGi5kaXN0Y2FjaGUudjEuTUdldFJlc3BvbnNlIgOQAgESPQoETVNldBIZLmRpc3RjYWNoZS52MS5NU2V0UmVxdWVzdBoaLmRpc3RjYWNoZS52MS5NU2V0UmVzcG9uc2USRgoHTURlbGV0ZRIcLmRpc3RjYWNoZS52MS5NRGVsZXRlUmVxdWVzdBodLmRpc3RjYWNoZS52MS5NRGVsZXRlUmVzcG9uc2USPQoESW5jchIZLmRpc3RjYWNoZS52MS5JbmNyUmVxdWVzdBoaLmRpc3RjYWNoZS52MS5JbmNyUmVzcG9uc2USQgoFV2F0Y2gSGi5kaXN0Y2FjaGUudjEuV2F0Y2hSZXF1ZXN0GhsuZGlzdGNhY2hlLnYxLldhdGNoUmVzcG9uc2UwARJFCgVTdGF0cxIaLmRpc3RjYWNoZS52MS5TdGF0c1JlcXVlc3QaGy5kaXN0Y2FjaGUudjEuU3RhdHNSZXNwb25zZSIDkAIBYgZwcm90bzM");
 
 /**
  * RequestHeader carries routing and exactly-once metadata shared by all calls.
@@ -37,7 +37,7 @@ export type RequestHeader = Message<"distcache.v1.RequestHeader"> & {
   /**
    * Sequence number of this write within the session, starting at 1.
    *
-   * @generated from field: uint64 sequence = 3 [jstype = JS_NUMBER];
+   * @generated from field: uint64 sequence = 3;
    */
   sequence: bigint;
 
@@ -45,7 +45,7 @@ export type RequestHeader = Message<"distcache.v1.RequestHeader"> & {
    * Every sequence at or below this one has been answered to the client, so the
    * cluster may forget its stored responses.
    *
-   * @generated from field: uint64 acked_sequence = 4 [jstype = JS_NUMBER];
+   * @generated from field: uint64 acked_sequence = 4;
    */
   ackedSequence: bigint;
 };
@@ -132,14 +132,14 @@ export type GetResponse = Message<"distcache.v1.GetResponse"> & {
    * The key's version: the shard revision of its last write. It grows with every
    * write to the key and is never reused, even after a delete.
    *
-   * @generated from field: uint64 version = 3 [jstype = JS_NUMBER];
+   * @generated from field: uint64 version = 3;
    */
   version: bigint;
 
   /**
    * Milliseconds left before the key expires; 0 when it has no TTL.
    *
-   * @generated from field: int64 ttl_remaining_ms = 4 [jstype = JS_NUMBER];
+   * @generated from field: int64 ttl_remaining_ms = 4;
    */
   ttlRemainingMs: bigint;
 };
@@ -191,7 +191,7 @@ export type SetRequest = Message<"distcache.v1.SetRequest"> & {
   /**
    * Time to live in milliseconds; 0 means no expiry. Negative values are rejected.
    *
-   * @generated from field: int64 ttl_ms = 3 [jstype = JS_NUMBER];
+   * @generated from field: int64 ttl_ms = 3;
    */
   ttlMs: bigint;
 
@@ -205,7 +205,7 @@ export type SetRequest = Message<"distcache.v1.SetRequest"> & {
   /**
    * The version required by SET_CONDITION_IF_VERSION.
    *
-   * @generated from field: uint64 expected_version = 5 [jstype = JS_NUMBER];
+   * @generated from field: uint64 expected_version = 5;
    */
   expectedVersion: bigint;
 
@@ -233,7 +233,7 @@ export type SetResponse = Message<"distcache.v1.SetResponse"> & {
   /**
    * The key's new version.
    *
-   * @generated from field: uint64 version = 1 [jstype = JS_NUMBER];
+   * @generated from field: uint64 version = 1;
    */
   version: bigint;
 };
@@ -389,7 +389,7 @@ export type SetItem = Message<"distcache.v1.SetItem"> & {
   /**
    * Time to live in milliseconds; 0 means no expiry.
    *
-   * @generated from field: int64 ttl_ms = 3 [jstype = JS_NUMBER];
+   * @generated from field: int64 ttl_ms = 3;
    */
   ttlMs: bigint;
 };
@@ -438,7 +438,7 @@ export type MSetResponse = Message<"distcache.v1.MSetResponse"> & {
   /**
    * New versions in request order.
    *
-   * @generated from field: repeated uint64 versions = 1 [jstype = JS_NUMBER];
+   * @generated from field: repeated uint64 versions = 1;
    */
   versions: bigint[];
 };
@@ -550,7 +550,7 @@ export type IncrResponse = Message<"distcache.v1.IncrResponse"> & {
   /**
    * The key's new version.
    *
-   * @generated from field: uint64 version = 2 [jstype = JS_NUMBER];
+   * @generated from field: uint64 version = 2;
    */
   version: bigint;
 };
@@ -585,7 +585,7 @@ export type WatchRequest = Message<"distcache.v1.WatchRequest"> & {
   /**
    * Resume after this revision; 0 starts with changes from now on.
    *
-   * @generated from field: uint64 after_revision = 3 [jstype = JS_NUMBER];
+   * @generated from field: uint64 after_revision = 3;
    */
   afterRevision: bigint;
 };
@@ -643,14 +643,14 @@ export type WatchEvent = Message<"distcache.v1.WatchEvent"> & {
   /**
    * The key's version after the change.
    *
-   * @generated from field: uint64 version = 4 [jstype = JS_NUMBER];
+   * @generated from field: uint64 version = 4;
    */
   version: bigint;
 
   /**
    * The shard-local revision (the Raft log index) of the change.
    *
-   * @generated from field: uint64 revision = 5 [jstype = JS_NUMBER];
+   * @generated from field: uint64 revision = 5;
    */
   revision: bigint;
 };
@@ -707,42 +707,42 @@ export type StoreStats = Message<"distcache.v1.StoreStats"> & {
   /**
    * Reads that found a live key.
    *
-   * @generated from field: uint64 hits = 1 [jstype = JS_NUMBER];
+   * @generated from field: uint64 hits = 1;
    */
   hits: bigint;
 
   /**
    * Reads that found nothing.
    *
-   * @generated from field: uint64 misses = 2 [jstype = JS_NUMBER];
+   * @generated from field: uint64 misses = 2;
    */
   misses: bigint;
 
   /**
    * Keys removed to respect the bounds.
    *
-   * @generated from field: uint64 evictions = 3 [jstype = JS_NUMBER];
+   * @generated from field: uint64 evictions = 3;
    */
   evictions: bigint;
 
   /**
    * Keys removed because their TTL passed.
    *
-   * @generated from field: uint64 expirations = 4 [jstype = JS_NUMBER];
+   * @generated from field: uint64 expirations = 4;
    */
   expirations: bigint;
 
   /**
    * Live keys now.
    *
-   * @generated from field: uint64 keys = 5 [jstype = JS_NUMBER];
+   * @generated from field: uint64 keys = 5;
    */
   keys: bigint;
 
   /**
    * Bytes accounted now: keys, values and per-entry overhead.
    *
-   * @generated from field: uint64 bytes = 6 [jstype = JS_NUMBER];
+   * @generated from field: uint64 bytes = 6;
    */
   bytes: bigint;
 };
@@ -777,14 +777,14 @@ export type ShardStats = Message<"distcache.v1.ShardStats"> & {
   /**
    * The last log index applied to the store.
    *
-   * @generated from field: uint64 applied_index = 3 [jstype = JS_NUMBER];
+   * @generated from field: uint64 applied_index = 3;
    */
   appliedIndex: bigint;
 
   /**
    * The replica's current Raft term.
    *
-   * @generated from field: uint64 term = 4 [jstype = JS_NUMBER];
+   * @generated from field: uint64 term = 4;
    */
   term: bigint;
 

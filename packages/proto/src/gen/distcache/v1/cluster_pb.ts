@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file distcache/v1/cluster.proto.
  */
 export const file_distcache_v1_cluster: GenFile = /*@__PURE__*/
-  fileDesc("ChpkaXN0Y2FjaGUvdjEvY2x1c3Rlci5wcm90bxIMZGlzdGNhY2hlLnYxIkAKBE5vZGUSCgoCaWQYASABKAkSFgoOY2xpZW50X2FkZHJlc3MYAiABKAkSFAoMcGVlcl9hZGRyZXNzGAMgASgJIlwKBVNoYXJkEgoKAmlkGAEgASgNEhAKCHJlcGxpY2FzGAIgAygJEhAKCGxlYXJuZXJzGAMgAygJEhEKCWxlYWRlcl9pZBgEIAEoCRIQCgR0ZXJtGAUgASgEQgIwAiI1CgRSaW5nEhMKC3NoYXJkX2NvdW50GAEgASgNEhgKEHBvaW50c19wZXJfc2hhcmQYAiABKA0iFAoSR2V0VG9wb2xvZ3lSZXF1ZXN0IocBCghUb3BvbG9neRIRCgVlcG9jaBgBIAEoBEICMAISIAoEcmluZxgCIAEoCzISLmRpc3RjYWNoZS52MS5SaW5nEiEKBW5vZGVzGAMgAygLMhIuZGlzdGNhY2hlLnYxLk5vZGUSIwoGc2hhcmRzGAQgAygLMhMuZGlzdGNhY2hlLnYxLlNoYXJkIj8KE0dldFRvcG9sb2d5UmVzcG9uc2USKAoIdG9wb2xvZ3kYASABKAsyFi5kaXN0Y2FjaGUudjEuVG9wb2xvZ3kiFgoUV2F0Y2hUb3BvbG9neVJlcXVlc3QiQQoVV2F0Y2hUb3BvbG9neVJlc3BvbnNlEigKCHRvcG9sb2d5GAEgASgLMhYuZGlzdGNhY2hlLnYxLlRvcG9sb2d5IjIKDkFkZE5vZGVSZXF1ZXN0EiAKBG5vZGUYASABKAsyEi5kaXN0Y2FjaGUudjEuTm9kZSIkCg9BZGROb2RlUmVzcG9uc2USEQoFZXBvY2gYASABKARCAjACIiQKEVJlbW92ZU5vZGVSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkiJwoSUmVtb3ZlTm9kZVJlc3BvbnNlEhEKBWVwb2NoGAEgASgEQgIwAiI6ChVUcmFuc2ZlckxlYWRlclJlcXVlc3QSDQoFc2hhcmQYASABKA0SEgoKdG9fbm9kZV9pZBgCIAEoCSIrChZUcmFuc2ZlckxlYWRlclJlc3BvbnNlEhEKCWxlYWRlcl9pZBgBIAEoCTK7AwoOQ2x1c3RlclNlcnZpY2USVwoLR2V0VG9wb2xvZ3kSIC5kaXN0Y2FjaGUudjEuR2V0VG9wb2xvZ3lSZXF1ZXN0GiEuZGlzdGNhY2hlLnYxLkdldFRvcG9sb2d5UmVzcG9uc2UiA5ACARJaCg1XYXRjaFRvcG9sb2d5EiIuZGlzdGNhY2hlLnYxLldhdGNoVG9wb2xvZ3lSZXF1ZXN0GiMuZGlzdGNhY2hlLnYxLldhdGNoVG9wb2xvZ3lSZXNwb25zZTABEkYKB0FkZE5vZGUSHC5kaXN0Y2FjaGUudjEuQWRkTm9kZVJlcXVlc3QaHS5kaXN0Y2FjaGUudjEuQWRkTm9kZVJlc3BvbnNlEk8KClJlbW92ZU5vZGUSHy5kaXN0Y2FjaGUudjEuUmVtb3ZlTm9kZVJlcXVlc3QaIC5kaXN0Y2FjaGUudjEuUmVtb3ZlTm9kZVJlc3BvbnNlElsKDlRyYW5zZmVyTGVhZGVyEiMuZGlzdGNhY2hlLnYxLlRyYW5zZmVyTGVhZGVyUmVxdWVzdBokLmRpc3RjYWNoZS52MS5UcmFuc2ZlckxlYWRlclJlc3BvbnNlYgZwcm90bzM");
+  fileDesc("ChpkaXN0Y2FjaGUvdjEvY2x1c3Rlci5wcm90bxIMZGlzdGNhY2hlLnYxIkAKBE5vZGUSCgoCaWQYASABKAkSFgoOY2xpZW50X2FkZHJlc3MYAiABKAkSFAoMcGVlcl9hZGRyZXNzGAMgASgJIlgKBVNoYXJkEgoKAmlkGAEgASgNEhAKCHJlcGxpY2FzGAIgAygJEhAKCGxlYXJuZXJzGAMgAygJEhEKCWxlYWRlcl9pZBgEIAEoCRIMCgR0ZXJtGAUgASgEIjUKBFJpbmcSEwoLc2hhcmRfY291bnQYASABKA0SGAoQcG9pbnRzX3Blcl9zaGFyZBgCIAEoDSIUChJHZXRUb3BvbG9neVJlcXVlc3QigwEKCFRvcG9sb2d5Eg0KBWVwb2NoGAEgASgEEiAKBHJpbmcYAiABKAsyEi5kaXN0Y2FjaGUudjEuUmluZxIhCgVub2RlcxgDIAMoCzISLmRpc3RjYWNoZS52MS5Ob2RlEiMKBnNoYXJkcxgEIAMoCzITLmRpc3RjYWNoZS52MS5TaGFyZCI/ChNHZXRUb3BvbG9neVJlc3BvbnNlEigKCHRvcG9sb2d5GAEgASgLMhYuZGlzdGNhY2hlLnYxLlRvcG9sb2d5IhYKFFdhdGNoVG9wb2xvZ3lSZXF1ZXN0IkEKFVdhdGNoVG9wb2xvZ3lSZXNwb25zZRIoCgh0b3BvbG9neRgBIAEoCzIWLmRpc3RjYWNoZS52MS5Ub3BvbG9neSIyCg5BZGROb2RlUmVxdWVzdBIgCgRub2RlGAEgASgLMhIuZGlzdGNhY2hlLnYxLk5vZGUiIAoPQWRkTm9kZVJlc3BvbnNlEg0KBWVwb2NoGAEgASgEIiQKEVJlbW92ZU5vZGVSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkiIwoSUmVtb3ZlTm9kZVJlc3BvbnNlEg0KBWVwb2NoGAEgASgEIjoKFVRyYW5zZmVyTGVhZGVyUmVxdWVzdBINCgVzaGFyZBgBIAEoDRISCgp0b19ub2RlX2lkGAIgASgJIisKFlRyYW5zZmVyTGVhZGVyUmVzcG9uc2USEQoJbGVhZGVyX2lkGAEgASgJMrsDCg5DbHVzdGVyU2VydmljZRJXCgtHZXRUb3BvbG9neRIgLmRpc3RjYWNoZS52MS5HZXRUb3BvbG9neVJlcXVlc3QaIS5kaXN0Y2FjaGUudjEuR2V0VG9wb2xvZ3lSZXNwb25zZSIDkAIBEloKDVdhdGNoVG9wb2xvZ3kSIi5kaXN0Y2FjaGUudjEuV2F0Y2hUb3BvbG9neVJlcXVlc3QaIy5kaXN0Y2FjaGUudjEuV2F0Y2hUb3BvbG9neVJlc3BvbnNlMAESRgoHQWRkTm9kZRIcLmRpc3RjYWNoZS52MS5BZGROb2RlUmVxdWVzdBodLmRpc3RjYWNoZS52MS5BZGROb2RlUmVzcG9uc2USTwoKUmVtb3ZlTm9kZRIfLmRpc3RjYWNoZS52MS5SZW1vdmVOb2RlUmVxdWVzdBogLmRpc3RjYWNoZS52MS5SZW1vdmVOb2RlUmVzcG9uc2USWwoOVHJhbnNmZXJMZWFkZXISIy5kaXN0Y2FjaGUudjEuVHJhbnNmZXJMZWFkZXJSZXF1ZXN0GiQuZGlzdGNhY2hlLnYxLlRyYW5zZmVyTGVhZGVyUmVzcG9uc2ViBnByb3RvMw");
 
 /**
  * Node describes one cluster member.
@@ -84,7 +84,7 @@ export type Shard = Message<"distcache.v1.Shard"> & {
   /**
    * The leader's term.
    *
-   * @generated from field: uint64 term = 5 [jstype = JS_NUMBER];
+   * @generated from field: uint64 term = 5;
    */
   term: bigint;
 };
@@ -148,7 +148,7 @@ export type Topology = Message<"distcache.v1.Topology"> & {
   /**
    * The placement epoch.
    *
-   * @generated from field: uint64 epoch = 1 [jstype = JS_NUMBER];
+   * @generated from field: uint64 epoch = 1;
    */
   epoch: bigint;
 
@@ -268,7 +268,7 @@ export type AddNodeResponse = Message<"distcache.v1.AddNodeResponse"> & {
   /**
    * The placement epoch after the change.
    *
-   * @generated from field: uint64 epoch = 1 [jstype = JS_NUMBER];
+   * @generated from field: uint64 epoch = 1;
    */
   epoch: bigint;
 };
@@ -310,7 +310,7 @@ export type RemoveNodeResponse = Message<"distcache.v1.RemoveNodeResponse"> & {
   /**
    * The placement epoch after the change.
    *
-   * @generated from field: uint64 epoch = 1 [jstype = JS_NUMBER];
+   * @generated from field: uint64 epoch = 1;
    */
   epoch: bigint;
 };

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file distcache/v1/errors.proto.
  */
 export const file_distcache_v1_errors: GenFile = /*@__PURE__*/
-  fileDesc("ChlkaXN0Y2FjaGUvdjEvZXJyb3JzLnByb3RvEgxkaXN0Y2FjaGUudjEiWAoJTm90TGVhZGVyEg0KBXNoYXJkGAEgASgNEhEKCWxlYWRlcl9pZBgCIAEoCRIWCg5sZWFkZXJfYWRkcmVzcxgDIAEoCRIRCgVlcG9jaBgEIAEoBEICMAIiQwoNTGltaXRFeGNlZWRlZBINCgVsaW1pdBgBIAEoCRIPCgNtYXgYAiABKARCAjACEhIKBmFjdHVhbBgDIAEoBEICMAJiBnByb3RvMw");
+  fileDesc("ChlkaXN0Y2FjaGUvdjEvZXJyb3JzLnByb3RvEgxkaXN0Y2FjaGUudjEiVAoJTm90TGVhZGVyEg0KBXNoYXJkGAEgASgNEhEKCWxlYWRlcl9pZBgCIAEoCRIWCg5sZWFkZXJfYWRkcmVzcxgDIAEoCRINCgVlcG9jaBgEIAEoBCI7Cg1MaW1pdEV4Y2VlZGVkEg0KBWxpbWl0GAEgASgJEgsKA21heBgCIAEoBBIOCgZhY3R1YWwYAyABKARiBnByb3RvMw");
 
 /**
  * NotLeader is attached to a FAILED_PRECONDITION or UNAVAILABLE error when the node
@@ -44,7 +44,7 @@ export type NotLeader = Message<"distcache.v1.NotLeader"> & {
   /**
    * The placement epoch the node knows; it grows with every placement change.
    *
-   * @generated from field: uint64 epoch = 4 [jstype = JS_NUMBER];
+   * @generated from field: uint64 epoch = 4;
    */
   epoch: bigint;
 };
@@ -72,14 +72,14 @@ export type LimitExceeded = Message<"distcache.v1.LimitExceeded"> & {
   /**
    * The configured bound.
    *
-   * @generated from field: uint64 max = 2 [jstype = JS_NUMBER];
+   * @generated from field: uint64 max = 2;
    */
   max: bigint;
 
   /**
    * The size the request had.
    *
-   * @generated from field: uint64 actual = 3 [jstype = JS_NUMBER];
+   * @generated from field: uint64 actual = 3;
    */
   actual: bigint;
 };

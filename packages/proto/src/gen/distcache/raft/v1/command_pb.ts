@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file distcache/raft/v1/command.proto.
  */
 export const file_distcache_raft_v1_command: GenFile = /*@__PURE__*/
-  fileDesc("Ch9kaXN0Y2FjaGUvcmFmdC92MS9jb21tYW5kLnByb3RvEhFkaXN0Y2FjaGUucmFmdC52MSLdAwoHQ29tbWFuZBIUCghzdGFtcF9tcxgBIAEoA0ICMAISEgoKc2Vzc2lvbl9pZBgCIAEoCRIUCghzZXF1ZW5jZRgDIAEoBEICMAISGgoOYWNrZWRfc2VxdWVuY2UYBCABKARCAjACEicKBG5vb3AYCiABKAsyFy5kaXN0Y2FjaGUucmFmdC52MS5Ob29wSAASJwoDc2V0GAsgASgLMhguZGlzdGNhY2hlLnJhZnQudjEuU2V0T3BIABItCgZkZWxldGUYDCABKAsyGy5kaXN0Y2FjaGUucmFmdC52MS5EZWxldGVPcEgAEikKBGluY3IYDSABKAsyGS5kaXN0Y2FjaGUucmFmdC52MS5JbmNyT3BIABIpCgRtc2V0GA4gASgLMhkuZGlzdGNhY2hlLnJhZnQudjEuTVNldE9wSAASLwoHbWRlbGV0ZRgPIAEoCzIcLmRpc3RjYWNoZS5yYWZ0LnYxLk1EZWxldGVPcEgAEjAKBmFjY2VzcxgQIAEoCzIeLmRpc3RjYWNoZS5yYWZ0LnYxLkFjY2Vzc0hpbnRzSAASNgoJY29uZmlndXJlGBEgASgLMiEuZGlzdGNhY2hlLnJhZnQudjEuQ29uZmlndXJlU3RvcmVIAEIECgJvcCIGCgROb29wIpcBCgVTZXRPcBILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAwSDAoEdGV4dBgDIAEoCBISCgZ0dGxfbXMYBCABKANCAjACEjIKCWNvbmRpdGlvbhgFIAEoDjIfLmRpc3RjYWNoZS5yYWZ0LnYxLlNldENvbmRpdGlvbhIcChBleHBlY3RlZF92ZXJzaW9uGAYgASgEQgIwAiIXCghEZWxldGVPcBILCgNrZXkYASABKAkiJAoGSW5jck9wEgsKA2tleRgBIAEoCRINCgVkZWx0YRgCIAEoAyIxCgZNU2V0T3ASJwoFaXRlbXMYASADKAsyGC5kaXN0Y2FjaGUucmFmdC52MS5TZXRPcCIZCglNRGVsZXRlT3ASDAoEa2V5cxgBIAMoCSIbCgtBY2Nlc3NIaW50cxIMCgRrZXlzGAEgAygJInMKDkNvbmZpZ3VyZVN0b3JlEjEKBnBvbGljeRgBIAEoDjIhLmRpc3RjYWNoZS5yYWZ0LnYxLkV2aWN0aW9uUG9saWN5EhcKC2VudHJpZXNfbWF4GAIgASgEQgIwAhIVCglieXRlc19tYXgYAyABKARCAjACKmgKDFNldENvbmRpdGlvbhIdChlTRVRfQ09ORElUSU9OX1VOU1BFQ0lGSUVEEAASGwoXU0VUX0NPTkRJVElPTl9JRl9BQlNFTlQQARIcChhTRVRfQ09ORElUSU9OX0lGX1ZFUlNJT04QAiqZAQoORXZpY3Rpb25Qb2xpY3kSHwobRVZJQ1RJT05fUE9MSUNZX1VOU1BFQ0lGSUVEEAASFwoTRVZJQ1RJT05fUE9MSUNZX0xSVRABEhcKE0VWSUNUSU9OX1BPTElDWV9MRlUQAhIYChRFVklDVElPTl9QT0xJQ1lfRklGTxADEhoKFkVWSUNUSU9OX1BPTElDWV9SQU5ET00QBGIGcHJvdG8z");
+  fileDesc("Ch9kaXN0Y2FjaGUvcmFmdC92MS9jb21tYW5kLnByb3RvEhFkaXN0Y2FjaGUucmFmdC52MSLRAwoHQ29tbWFuZBIQCghzdGFtcF9tcxgBIAEoAxISCgpzZXNzaW9uX2lkGAIgASgJEhAKCHNlcXVlbmNlGAMgASgEEhYKDmFja2VkX3NlcXVlbmNlGAQgASgEEicKBG5vb3AYCiABKAsyFy5kaXN0Y2FjaGUucmFmdC52MS5Ob29wSAASJwoDc2V0GAsgASgLMhguZGlzdGNhY2hlLnJhZnQudjEuU2V0T3BIABItCgZkZWxldGUYDCABKAsyGy5kaXN0Y2FjaGUucmFmdC52MS5EZWxldGVPcEgAEikKBGluY3IYDSABKAsyGS5kaXN0Y2FjaGUucmFmdC52MS5JbmNyT3BIABIpCgRtc2V0GA4gASgLMhkuZGlzdGNhY2hlLnJhZnQudjEuTVNldE9wSAASLwoHbWRlbGV0ZRgPIAEoCzIcLmRpc3RjYWNoZS5yYWZ0LnYxLk1EZWxldGVPcEgAEjAKBmFjY2VzcxgQIAEoCzIeLmRpc3RjYWNoZS5yYWZ0LnYxLkFjY2Vzc0hpbnRzSAASNgoJY29uZmlndXJlGBEgASgLMiEuZGlzdGNhY2hlLnJhZnQudjEuQ29uZmlndXJlU3RvcmVIAEIECgJvcCIGCgROb29wIo8BCgVTZXRPcBILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAwSDAoEdGV4dBgDIAEoCBIOCgZ0dGxfbXMYBCABKAMSMgoJY29uZGl0aW9uGAUgASgOMh8uZGlzdGNhY2hlLnJhZnQudjEuU2V0Q29uZGl0aW9uEhgKEGV4cGVjdGVkX3ZlcnNpb24YBiABKAQiFwoIRGVsZXRlT3ASCwoDa2V5GAEgASgJIiQKBkluY3JPcBILCgNrZXkYASABKAkSDQoFZGVsdGEYAiABKAMiMQoGTVNldE9wEicKBWl0ZW1zGAEgAygLMhguZGlzdGNhY2hlLnJhZnQudjEuU2V0T3AiGQoJTURlbGV0ZU9wEgwKBGtleXMYASADKAkiGwoLQWNjZXNzSGludHMSDAoEa2V5cxgBIAMoCSJrCg5Db25maWd1cmVTdG9yZRIxCgZwb2xpY3kYASABKA4yIS5kaXN0Y2FjaGUucmFmdC52MS5FdmljdGlvblBvbGljeRITCgtlbnRyaWVzX21heBgCIAEoBBIRCglieXRlc19tYXgYAyABKAQqaAoMU2V0Q29uZGl0aW9uEh0KGVNFVF9DT05ESVRJT05fVU5TUEVDSUZJRUQQABIbChdTRVRfQ09ORElUSU9OX0lGX0FCU0VOVBABEhwKGFNFVF9DT05ESVRJT05fSUZfVkVSU0lPThACKpkBCg5FdmljdGlvblBvbGljeRIfChtFVklDVElPTl9QT0xJQ1lfVU5TUEVDSUZJRUQQABIXChNFVklDVElPTl9QT0xJQ1lfTFJVEAESFwoTRVZJQ1RJT05fUE9MSUNZX0xGVRACEhgKFEVWSUNUSU9OX1BPTElDWV9GSUZPEAMSGgoWRVZJQ1RJT05fUE9MSUNZX1JBTkRPTRAEYgZwcm90bzM");
 
 /**
  * Command is the payload of one replicated log entry of a shard group. The leader
@@ -24,7 +24,7 @@ export type Command = Message<"distcache.raft.v1.Command"> & {
    * Leader time in Unix milliseconds: max(wall clock, previous stamp). Expiry during
    * apply is judged against it.
    *
-   * @generated from field: int64 stamp_ms = 1 [jstype = JS_NUMBER];
+   * @generated from field: int64 stamp_ms = 1;
    */
   stampMs: bigint;
 
@@ -38,14 +38,14 @@ export type Command = Message<"distcache.raft.v1.Command"> & {
   /**
    * The write's sequence number within the session.
    *
-   * @generated from field: uint64 sequence = 3 [jstype = JS_NUMBER];
+   * @generated from field: uint64 sequence = 3;
    */
   sequence: bigint;
 
   /**
    * The client's acknowledged watermark: stored responses at or below it may go.
    *
-   * @generated from field: uint64 acked_sequence = 4 [jstype = JS_NUMBER];
+   * @generated from field: uint64 acked_sequence = 4;
    */
   ackedSequence: bigint;
 
@@ -174,7 +174,7 @@ export type SetOp = Message<"distcache.raft.v1.SetOp"> & {
    * Time to live from the entry's stamp, in milliseconds; 0 for none. The absolute
    * expiry (stamp_ms + ttl_ms) is computed at apply time, so it is the same on every replica.
    *
-   * @generated from field: int64 ttl_ms = 4 [jstype = JS_NUMBER];
+   * @generated from field: int64 ttl_ms = 4;
    */
   ttlMs: bigint;
 
@@ -188,7 +188,7 @@ export type SetOp = Message<"distcache.raft.v1.SetOp"> & {
   /**
    * Version for SET_CONDITION_IF_VERSION.
    *
-   * @generated from field: uint64 expected_version = 6 [jstype = JS_NUMBER];
+   * @generated from field: uint64 expected_version = 6;
    */
   expectedVersion: bigint;
 };
@@ -329,14 +329,14 @@ export type ConfigureStore = Message<"distcache.raft.v1.ConfigureStore"> & {
   /**
    * Maximum number of keys; 0 keeps the current bound.
    *
-   * @generated from field: uint64 entries_max = 2 [jstype = JS_NUMBER];
+   * @generated from field: uint64 entries_max = 2;
    */
   entriesMax: bigint;
 
   /**
    * Maximum accounted bytes; 0 keeps the current bound.
    *
-   * @generated from field: uint64 bytes_max = 3 [jstype = JS_NUMBER];
+   * @generated from field: uint64 bytes_max = 3;
    */
   bytesMax: bigint;
 };
