@@ -47,6 +47,14 @@ export class ShardStateMachine {
     return this.lastStampMsValue;
   }
 
+  /** Records an entry that carries no command (a new leader's empty entry) at `index`. */
+  skip(index: number): void {
+    if (index !== this.appliedIndexValue + 1) {
+      throw new Error(`shard ${this.shard}: skip index ${index} after ${this.appliedIndexValue} (gap or replay)`);
+    }
+    this.appliedIndexValue = index;
+  }
+
   /** Applies the command at log index `index`; indexes must arrive in order without gaps. */
   apply(index: number, bytes: Uint8Array, term = 1): CommandResult {
     if (index !== this.appliedIndexValue + 1) {

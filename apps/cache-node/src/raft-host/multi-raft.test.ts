@@ -1,0 +1,121 @@
+import { create } from "@bufbuild/protobuf";
+import { SetOpSchema } from "@distcache/proto/raft";
+import pino from "pino";
+import { afterEach, describe, expect, it } from "vitest";
+import { MemoryGroupLog } from "./group-log.js";
+import { MultiRaft } from "./multi-raft.js";
+import { NotLeaderError } from "./not-leader-error.js";
+
+const ids = ["n1", "n2", "n3"];
+const SHARDS = 4;
+const running: MultiRaft[] = [];
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((n) => n.close()));
+});
+
+/** Three nodes in one process, joined by an in-memory network that can cut links. */
+function cluster() {
+  const nodes = new Map<string, MultiRaft>();
+  const cut = new Set<string>();
+  const logs = new Map<string, MemoryGroupLog>();
+  for (const id of ids) {
+    const log = new MemoryGroupLog();
+    logs.set(id, log);
+    const node = new MultiRaft({
+      nodeId: id,
+      groups: Array.from({ length: SHARDS }, (_, shard) => ({ shard, voters: ids })),
+      shardCount: SHARDS,
+      log,
+      transport: {
+        send: (to, payload) => {
+          if (cut.has(`${id}>${to}`)) return false;
+          setImmediate(() => nodes.get(to)?.receive(id, payload));
+          return true;
+        },
+      },
+      clock: { nowMs: () => Date.now() },
+      logger: pino({ level: "silent" }),
+      store: { entriesMax: 1000, bytesMax: 1 << 20 },
+      tickIntervalMs: 10,
+      electionTimeoutTicks: 10,
+      heartbeatIntervalTicks: 1,
+      operationTimeoutMs: 2000,
+      onFatal: (err) => {
+        throw err;
+      },
+    });
+    nodes.set(id, node);
+    running.push(node);
+  }
+  for (const node of nodes.values()) node.start();
+  const isolate = (id: string) => {
+    for (const other of ids) if (other !== id) cut.add(`${id}>${other}`).add(`${other}>${id}`);
+  };
+  return { nodes, isolate, heal: () => cut.clear(), logs };
+}
+
+async function leaderOf(nodes: Map<string, MultiRaft>, shard: number, exclude?: string): Promise<string> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const leaders = [...nodes].filter(([id, n]) => id !== exclude && n.ledShards().includes(shard)).map(([id]) => id);
+    if (leaders.length === 1) return leaders[0]!;
+    if (Date.now() > deadline) throw new Error(`no single leader for shard ${shard}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+const setOp = (key: string, text: string) => ({ case: "set" as const, value: create(SetOpSchema, { key, value: new TextEncoder().encode(text), text: true }) });
+const read = (node: MultiRaft, shard: number, key: string) => {
+  const entry = node.replica(shard).store.peek(key, Date.now());
+  return entry ? new TextDecoder().decode(entry.value) : undefined;
+};
+
+describe("MultiRaft", () => {
+  it("replicates writes to every replica and rejects proposals on followers with a hint", async () => {
+    const { nodes } = cluster();
+    const leader = await leaderOf(nodes, 0);
+    const result = await nodes.get(leader)!.propose(0, setOp("k", "v1"));
+    expect(result).toMatchObject({ type: "set", result: { ok: true } });
+    const follower = ids.find((id) => id !== leader)!;
+    await expect(nodes.get(follower)!.propose(0, setOp("k", "v2"))).rejects.toMatchObject({ name: "NotLeaderError", leaderId: leader });
+    // A follower's strong read asks the leader for the read index, then waits to apply it.
+    await nodes.get(follower)!.readBarrier(0);
+    expect(read(nodes.get(follower)!, 0, "k")).toBe("v1");
+    const digests = () => ids.map((id) => nodes.get(id)!.replica(0).digest());
+    const deadline = Date.now() + 2000;
+    while (new Set(digests()).size !== 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(new Set(digests()).size).toBe(1);
+  });
+
+  it("elects a new leader when the old one is cut off, and the old one serves no strong read", async () => {
+    const { nodes, isolate, heal } = cluster();
+    const old = await leaderOf(nodes, 1);
+    await nodes.get(old)!.propose(1, setOp("x", "before"));
+    isolate(old);
+    const next = await leaderOf(nodes, 1, old);
+    await nodes.get(next)!.propose(1, setOp("x", "after"));
+    // The cut-off leader cannot confirm leadership, so its strong read must fail, not return "before".
+    await expect(nodes.get(old)!.readBarrier(1)).rejects.toBeInstanceOf(NotLeaderError);
+    heal();
+    // Once it hears from the new leader, the old one serves strong reads again.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await nodes.get(old)!.readBarrier(1);
+        break;
+      } catch (err) {
+        if (!(err instanceof NotLeaderError) || attempt > 200) throw err;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    }
+    expect(read(nodes.get(old)!, 1, "x")).toBe("after");
+  });
+
+  it("batches a cycle's writes across groups into one append", async () => {
+    const { nodes, logs } = cluster();
+    const leaders = await Promise.all(Array.from({ length: SHARDS }, (_, s) => leaderOf(nodes, s)));
+    const before = [...logs.values()].reduce((a, l) => a + l.appends, 0);
+    await Promise.all(Array.from({ length: 200 }, (_, i) => nodes.get(leaders[i % SHARDS]!)!.propose(i % SHARDS, setOp(`k${i}`, "v"))));
+    const appends = [...logs.values()].reduce((a, l) => a + l.appends, 0) - before;
+    expect(appends).toBeLessThan(200);
+  });
+});

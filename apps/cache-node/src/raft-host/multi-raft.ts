@@ -1,0 +1,227 @@
+import { randomInt } from "node:crypto";
+import { RaftNode, SeededRandom, asNodeId, type NodeId, type Ready } from "@distcache/raft";
+import { Store, type StoreOptions } from "@distcache/store";
+import type { Logger } from "pino";
+import type { CommandOp, ConsensusPort, SessionHeader, ShardStatus } from "../consensus-port.js";
+import { ShardStateMachine, type CommandResult } from "../shard-state-machine.js";
+import type { Clock } from "../single-node-consensus.js";
+import type { GroupLog, GroupLogWrite } from "./group-log.js";
+import { NotLeaderError } from "./not-leader-error.js";
+import { decodePeerBatch, encodePeerBatch, type GroupMessage } from "./peer-codec.js";
+import { ShardReplica } from "./shard-replica.js";
+
+export interface PeerSender {
+  send(to: string, payload: Uint8Array): boolean;
+}
+
+export interface MultiRaftOptions {
+  nodeId: string;
+  /** Shards this node replicates, with each group's voters. */
+  groups: readonly { shard: number; voters: readonly string[] }[];
+  shardCount: number;
+  log: GroupLog;
+  transport: PeerSender;
+  clock: Clock;
+  logger: Logger;
+  store: Partial<StoreOptions>;
+  tickIntervalMs: number;
+  electionTimeoutTicks: number;
+  heartbeatIntervalTicks: number;
+  /** How long a proposal or read may wait before it fails. */
+  operationTimeoutMs: number;
+  /** Called when the node can no longer run safely (its log failed to persist). */
+  onFatal: (err: unknown) => void;
+}
+
+/**
+ * Runs every shard group this node replicates: ticks them, routes peer messages to
+ * them, and drains their Readys together so a whole cycle costs one log append and at
+ * most one fsync, and messages to each peer leave as one batch.
+ */
+export class MultiRaft implements ConsensusPort {
+  private readonly replicas = new Map<number, ShardReplica>();
+  private readonly self: NodeId;
+  private timer: NodeJS.Timeout | undefined;
+  private scheduled = false;
+  private running = false;
+  private closed = false;
+  readonly stats = { cycles: 0, appends: 0, syncs: 0, batchesSent: 0, messagesSent: 0, messagesReceived: 0 };
+
+  constructor(private readonly options: MultiRaftOptions) {
+    this.self = asNodeId(options.nodeId);
+    for (const { shard, voters } of options.groups) {
+      const ids = voters.map(asNodeId);
+      const node = new RaftNode({
+        config: {
+          id: this.self,
+          voters: ids,
+          electionTimeoutTicks: options.electionTimeoutTicks,
+          heartbeatIntervalTicks: options.heartbeatIntervalTicks,
+        },
+        storage: options.log.storage(shard, ids),
+        random: new SeededRandom(randomInt(2 ** 31)),
+      });
+      const machine = new ShardStateMachine(shard, new Store(options.store));
+      this.replicas.set(shard, new ShardReplica(shard, node, machine, options.clock, options.operationTimeoutMs));
+    }
+  }
+
+  get shardCount(): number {
+    return this.options.shardCount;
+  }
+
+  start(): void {
+    this.timer = setInterval(() => this.tick(), this.options.tickIntervalMs);
+    this.schedule();
+  }
+
+  hosts(shard: number): boolean {
+    return this.replicas.has(shard);
+  }
+
+  private replicaOf(shard: number): ShardReplica {
+    const replica = this.replicas.get(shard);
+    if (!replica) throw new NotLeaderError(shard, undefined, "this node holds no replica of the shard");
+    return replica;
+  }
+
+  propose(shard: number, op: CommandOp, session?: SessionHeader): Promise<CommandResult> {
+    if (this.closed) return Promise.reject(new NotLeaderError(shard, undefined, "node is shutting down"));
+    return this.replicaOf(shard).propose(op, session, () => this.schedule());
+  }
+
+  readBarrier(shard: number): Promise<void> {
+    if (this.closed) return Promise.reject(new NotLeaderError(shard, undefined, "node is shutting down"));
+    return this.replicaOf(shard).readBarrier(() => this.schedule());
+  }
+
+  replica(shard: number): ShardStateMachine {
+    return this.replicaOf(shard).machine;
+  }
+
+  status(shard: number): ShardStatus {
+    const replica = this.replicas.get(shard);
+    if (!replica) return { appliedIndex: 0, term: 0, leaderId: "" };
+    return { appliedIndex: replica.machine.appliedIndex, term: replica.node.status().term, leaderId: replica.leaderId ?? "" };
+  }
+
+  /** Shards whose group this node currently leads. */
+  ledShards(): number[] {
+    return [...this.replicas.values()].filter((r) => r.role === "leader").map((r) => r.shard);
+  }
+
+  /** Asks the leader of shard to hand over to `to`; completion shows as a new leader. */
+  transferLeader(shard: number, to: string): boolean {
+    const result = this.replicaOf(shard).node.transferLeader(asNodeId(to));
+    this.schedule();
+    return result.accepted;
+  }
+
+  /** Voters of a shard group as this node knows them. */
+  raftStatus(shard: number) {
+    return this.replicaOf(shard).node.status();
+  }
+
+  /** Feeds a batch received from peer `from`. */
+  receive(from: string, payload: Uint8Array): void {
+    if (this.closed) return;
+    let messages: GroupMessage[];
+    try {
+      messages = decodePeerBatch(payload, asNodeId(from), this.self);
+    } catch (err) {
+      this.options.logger.warn({ peer: from, err: (err as Error).message }, "dropping a malformed peer batch");
+      return;
+    }
+    this.stats.messagesReceived += messages.length;
+    for (const { group, message } of messages) this.replicas.get(group)?.node.step(message);
+    this.schedule();
+  }
+
+  private tick(): void {
+    for (const replica of this.replicas.values()) replica.node.tick();
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.running || this.closed) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.cycle();
+    });
+  }
+
+  /** Drains Readys until none is left: persist all, then send, apply and advance. */
+  private async cycle(): Promise<void> {
+    if (this.running || this.closed) return;
+    this.running = true;
+    try {
+      for (;;) {
+        const readies: [ShardReplica, Ready][] = [];
+        for (const replica of this.replicas.values()) {
+          const ready = replica.node.ready();
+          if (ready) readies.push([replica, ready]);
+        }
+        if (readies.length === 0 || this.closed) break;
+        await this.process(readies);
+      }
+    } catch (err) {
+      this.options.onFatal(err);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async process(readies: [ShardReplica, Ready][]): Promise<void> {
+    this.stats.cycles++;
+    const immediate: GroupMessage[] = [];
+    const writes: GroupLogWrite[] = [];
+    let sync = false;
+    for (const [replica, ready] of readies) {
+      if (ready.softState) replica.onSoftState(ready.softState);
+      for (const message of ready.immediateMessages) immediate.push({ group: replica.shard, message });
+      if (ready.entries.length > 0 || ready.hardState) writes.push({ group: replica.shard, hardState: ready.hardState, entries: ready.entries });
+      sync ||= ready.mustSync;
+    }
+    this.send(immediate);
+    if (writes.length > 0) {
+      this.stats.appends++;
+      if (sync) this.stats.syncs++;
+      await this.options.log.append(writes, sync);
+    }
+    // Only now may messages that promise what was just persisted leave (votes, append acks).
+    const after: GroupMessage[] = [];
+    for (const [replica, ready] of readies) for (const message of ready.messages) after.push({ group: replica.shard, message });
+    this.send(after);
+    for (const [replica, ready] of readies) {
+      replica.applyCommitted(ready.committedEntries);
+      replica.onReadStates(ready.readStates);
+      replica.node.advance(ready);
+    }
+  }
+
+  /** Sends messages as one batch per destination node. */
+  private send(messages: readonly GroupMessage[]): void {
+    if (messages.length === 0) return;
+    const byPeer = new Map<string, GroupMessage[]>();
+    for (const m of messages) {
+      const list = byPeer.get(m.message.to);
+      if (list) list.push(m);
+      else byPeer.set(m.message.to, [m]);
+    }
+    for (const [to, list] of byPeer) {
+      this.stats.batchesSent++;
+      this.stats.messagesSent += list.length;
+      this.options.transport.send(to, encodePeerBatch(list));
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.timer);
+    while (this.running) await new Promise((r) => setImmediate(r));
+    for (const replica of this.replicas.values()) replica.close("node is shutting down");
+    await this.options.log.close();
+  }
+}
+

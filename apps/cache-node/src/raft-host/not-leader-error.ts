@@ -1,0 +1,20 @@
+/**
+ * This node cannot serve the shard: it is not the leader (or has no replica). Carries
+ * what the node knows of the leader, so the caller can forward or tell the client.
+ */
+export class NotLeaderError extends Error {
+  override name = "NotLeaderError";
+
+  constructor(
+    readonly shard: number,
+    readonly leaderId: string | undefined,
+    readonly reason: string,
+  ) {
+    super(`node does not lead shard ${shard} (${reason})${leaderId ? `; leader is ${leaderId}` : "; no leader known"}`);
+  }
+}
+
+/** The outcome of a write is unknown: it may or may not have been applied. */
+export class IndeterminateError extends Error {
+  override name = "IndeterminateError";
+}

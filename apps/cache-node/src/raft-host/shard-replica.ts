@@ -1,0 +1,166 @@
+import { create, toBinary } from "@bufbuild/protobuf";
+import { CommandSchema } from "@distcache/proto/raft";
+import type { Entry, RaftNode, ReadState, Role, SoftState } from "@distcache/raft";
+import type { CommandOp, SessionHeader } from "../consensus-port.js";
+import type { CommandResult, ShardStateMachine } from "../shard-state-machine.js";
+import type { Clock } from "../single-node-consensus.js";
+import { IndeterminateError, NotLeaderError } from "./not-leader-error.js";
+
+interface PendingWrite {
+  term: number;
+  resolve: (result: CommandResult) => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+interface PendingRead {
+  resolve: () => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout;
+  /** Set once the leader confirmed the read index; the read waits until it is applied. */
+  index?: number;
+}
+
+/**
+ * The host side of one shard's Raft group on this node: it turns proposals and strong
+ * reads into promises, applies committed entries to the shard's state machine and
+ * settles the promises. The RaftNode itself stays pure; the driver feeds it.
+ */
+export class ShardReplica {
+  private readonly writes = new Map<number, PendingWrite>();
+  private readonly reads = new Map<number, PendingRead>();
+  private readonly waitingApply: PendingRead[] = [];
+  private nextReadId = 1;
+  private lastStampMs = 0;
+  role: Role = "follower";
+  leaderId: string | undefined;
+  term = 0;
+
+  constructor(
+    readonly shard: number,
+    readonly node: RaftNode,
+    readonly machine: ShardStateMachine,
+    private readonly clock: Clock,
+    private readonly operationTimeoutMs: number,
+  ) {}
+
+  /** Stamps and proposes a command; resolves with its result once applied here. */
+  propose(op: CommandOp, session: SessionHeader | undefined, onProposed: () => void): Promise<CommandResult> {
+    // The leader stamps with max(wall clock, last stamp), so time never goes backwards,
+    // even across leaders (the new leader starts from the stamps it applied).
+    this.lastStampMs = Math.max(this.clock.nowMs(), this.lastStampMs, this.machine.lastStampMs);
+    const command = create(CommandSchema, {
+      stampMs: BigInt(this.lastStampMs),
+      sessionId: session?.sessionId ?? "",
+      sequence: session?.sequence ?? 0n,
+      ackedSequence: session?.ackedSequence ?? 0n,
+      op,
+    });
+    const result = this.node.propose(toBinary(CommandSchema, command));
+    if (!result.accepted) return Promise.reject(new NotLeaderError(this.shard, result.leaderHint, result.reason));
+    onProposed();
+    return new Promise<CommandResult>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.writes.delete(result.index);
+        reject(new IndeterminateError(`shard ${this.shard}: write at index ${result.index} not applied within ${this.operationTimeoutMs} ms; it may or may not take effect`));
+      }, this.operationTimeoutMs);
+      this.writes.set(result.index, { term: result.term, resolve, reject, timer });
+    });
+  }
+
+  /** Resolves when a linearizable read may be served from this replica (ReadIndex, thesis §6.4). */
+  readBarrier(onRequested: () => void): Promise<void> {
+    const id = this.nextReadId++;
+    const context = new Uint8Array(8);
+    new DataView(context.buffer).setFloat64(0, id);
+    const result = this.node.readIndex(context);
+    if (!result.accepted) return Promise.reject(new NotLeaderError(this.shard, result.leaderHint, result.reason));
+    onRequested();
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.reads.delete(id);
+        reject(new NotLeaderError(this.shard, this.leaderId, `read index not confirmed within ${this.operationTimeoutMs} ms`));
+      }, this.operationTimeoutMs);
+      this.reads.set(id, { resolve, reject, timer });
+    });
+  }
+
+  onSoftState(soft: SoftState): void {
+    const wasLeader = this.role === "leader";
+    this.role = soft.role;
+    this.leaderId = soft.lead;
+    // Reads queued at a leader that stepped down will never be confirmed: fail them now
+    // so clients retry at the new leader. Writes stay pending: they may still commit.
+    if (wasLeader && soft.role !== "leader") this.failReads("leadership lost");
+  }
+
+  onReadStates(states: readonly ReadState[]): void {
+    for (const state of states) {
+      const id = new DataView(state.context.buffer, state.context.byteOffset, 8).getFloat64(0);
+      const read = this.reads.get(id);
+      if (!read) continue;
+      this.reads.delete(id);
+      if (this.machine.appliedIndex >= state.index) this.settleRead(read);
+      else {
+        read.index = state.index;
+        this.waitingApply.push(read);
+      }
+    }
+  }
+
+  /** Applies committed entries in order and settles the proposals they answer. */
+  applyCommitted(entries: readonly Entry[]): void {
+    for (const entry of entries) {
+      let result: CommandResult | undefined;
+      if (entry.kind === "noop") this.machine.skip(entry.index);
+      else result = this.machine.apply(entry.index, entry.data, entry.term);
+      const write = this.writes.get(entry.index);
+      if (!write) continue;
+      this.writes.delete(entry.index);
+      clearTimeout(write.timer);
+      // Our proposal took effect iff the entry at its index has its term.
+      if (write.term === entry.term && result) write.resolve(result);
+      else write.reject(new NotLeaderError(this.shard, this.leaderId, "the write was superseded by a new leader and did not take effect"));
+    }
+    this.releaseAppliedReads();
+  }
+
+  private releaseAppliedReads(): void {
+    if (this.waitingApply.length === 0) return;
+    const applied = this.machine.appliedIndex;
+    for (let i = this.waitingApply.length - 1; i >= 0; i--) {
+      const read = this.waitingApply[i]!;
+      if ((read.index ?? 0) <= applied) {
+        this.waitingApply.splice(i, 1);
+        this.settleRead(read);
+      }
+    }
+  }
+
+  private settleRead(read: PendingRead): void {
+    clearTimeout(read.timer);
+    read.resolve();
+  }
+
+  private failReads(reason: string): void {
+    for (const read of this.reads.values()) {
+      clearTimeout(read.timer);
+      read.reject(new NotLeaderError(this.shard, this.leaderId, reason));
+    }
+    this.reads.clear();
+  }
+
+  /** Fails everything still pending (the node is stopping). */
+  close(reason: string): void {
+    this.failReads(reason);
+    for (const write of this.writes.values()) {
+      clearTimeout(write.timer);
+      write.reject(new IndeterminateError(`${reason}; the write may or may not take effect`));
+    }
+    this.writes.clear();
+    for (const read of this.waitingApply.splice(0)) {
+      clearTimeout(read.timer);
+      read.reject(new NotLeaderError(this.shard, this.leaderId, reason));
+    }
+  }
+}
