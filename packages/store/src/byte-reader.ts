@@ -1,6 +1,13 @@
 import { StoreSnapshotError } from "./store-snapshot-error.js";
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
+/** Short ASCII strings (most keys) skip TextDecoder, which is slow per call. */
+const ASCII_FAST_PATH_BYTES_MAX = 256;
+
+function isAscii(bytes: Uint8Array): boolean {
+  for (let index = 0; index < bytes.length; index++) if ((bytes[index] as number) >= 0x80) return false;
+  return true;
+}
 
 /** Reads what ByteWriter wrote; malformed input throws StoreSnapshotError. */
 export class ByteReader {
@@ -55,6 +62,7 @@ export class ByteReader {
     if (this.offset + length > this.bytes.length) throw new StoreSnapshotError("truncated text field");
     const view = this.bytes.subarray(this.offset, this.offset + length);
     this.offset += length;
+    if (length <= ASCII_FAST_PATH_BYTES_MAX && isAscii(view)) return String.fromCharCode(...view);
     try {
       return decoder.decode(view);
     } catch {

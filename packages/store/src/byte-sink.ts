@@ -35,6 +35,11 @@ export abstract class ByteSink {
     this.uint(bytes.length);
     this.raw(bytes);
   }
+
+  /** Bytes as they are, without a length. */
+  bytes(bytes: Uint8Array): void {
+    this.raw(bytes);
+  }
 }
 
 const encoder = new TextEncoder();
@@ -54,9 +59,19 @@ export class ByteWriter extends ByteSink {
     this.buffer[this.length++] = byte;
   }
 
-  /** Length-prefixed UTF-8. */
+  /** Length-prefixed UTF-8 (keys are mostly ASCII: those skip the encoder's allocation). */
   text(value: string): void {
-    this.blob(encoder.encode(value));
+    if (!isAscii(value)) {
+      this.blob(encoder.encode(value));
+      return;
+    }
+    this.uint(value.length);
+    this.grow(value.length);
+    for (let index = 0; index < value.length; index++) this.buffer[this.length++] = value.charCodeAt(index);
+  }
+
+  get lengthBytes(): number {
+    return this.length;
   }
 
   /** The bytes written so far (a copy sized to fit). */
@@ -117,6 +132,11 @@ export class DigestHasher extends ByteSink {
   protected raw(bytes: Uint8Array): void {
     for (let index = 0; index < bytes.length; index++) this.u8(bytes[index] as number);
   }
+}
+
+function isAscii(value: string): boolean {
+  for (let index = 0; index < value.length; index++) if (value.charCodeAt(index) >= 0x80) return false;
+  return true;
 }
 
 function finalMix(word: number): number {

@@ -15,6 +15,22 @@ export function entryBytes(key: string, value: Uint8Array): number {
 }
 
 /**
+ * True when `key` is well-formed UTF-16 (no lone surrogate), so it has an exact UTF-8
+ * form. Keys decoded from protobuf always are; a JSON body can carry "\ud800", so the
+ * host checks with this before proposing, since the store asserts it.
+ */
+export function isWellFormedKey(key: string): boolean {
+  for (let index = 0; index < key.length; index++) {
+    const unit = key.charCodeAt(index);
+    if (unit < 0xd800 || unit > 0xdfff) continue;
+    const low = key.charCodeAt(index + 1);
+    if (unit > 0xdbff || !(low >= 0xdc00 && low <= 0xdfff)) return false;
+    index++;
+  }
+  return true;
+}
+
+/**
  * The UTF-8 length of a well-formed string, counted without encoding it. Keys reach
  * the store decoded from UTF-8 (protobuf strings), so a lone surrogate is a
  * programmer error: it could not survive a snapshot round trip.

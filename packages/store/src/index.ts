@@ -1,13 +1,18 @@
 export { StoreAssertionError } from "./assert.js";
 export { COUNTER_MAX, COUNTER_MIN } from "./counter.js";
-export { ENTRY_OVERHEAD_BYTES, entryBytes, utf8Length } from "./entry-bytes.js";
+export { ENTRY_OVERHEAD_BYTES, entryBytes, isWellFormedKey, utf8Length } from "./entry-bytes.js";
 export type { Entry } from "./entry.js";
 export { EVICTION_POLICIES, type EvictionPolicy } from "./eviction-order.js";
 export { Prng, type PrngState } from "./prng.js";
 export { SNAPSHOT_FORMAT_VERSION } from "./snapshot-format.js";
 export { STORE_OPTIONS_DEFAULT, SWEEP_KEYS_MAX_LIMIT, type ResolvedStoreOptions, type StoreOptions } from "./store-options.js";
 export { StoreSnapshotError } from "./store-snapshot-error.js";
-export { SNAPSHOT_CHUNK_ENTRIES_DEFAULT, SNAPSHOT_CHUNK_ENTRIES_LIMIT, type StoreSnapshot } from "./store-snapshot.js";
+export {
+  SNAPSHOT_CHUNK_BYTES_DEFAULT,
+  SNAPSHOT_CHUNK_ENTRIES_DEFAULT,
+  SNAPSHOT_CHUNK_ENTRIES_LIMIT,
+  type StoreSnapshot,
+} from "./store-snapshot.js";
 export {
   Store,
   type ConfigureOptions,
@@ -16,5 +21,6 @@ export {
   type SetCondition,
   type SetOptions,
   type SetResult,
+  type StoreRestorer,
   type StoreStats,
 } from "./store.js";

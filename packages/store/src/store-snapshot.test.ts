@@ -61,6 +61,26 @@ describe("snapshot and restore", () => {
     const store = sampleStore();
     const digests = [1, 3, 1024].map((size) => Store.restore(store.snapshot(size).chunks()).digest());
     expect(new Set(digests)).toEqual(new Set([store.digest()]));
+    expect(Store.restore(store.snapshot(1024, 40).chunks()).digest()).toBe(store.digest());
+  });
+
+  it("closes a chunk early once it reaches chunkBytesTarget", () => {
+    const store = new Store();
+    for (let index = 0; index < 10; index++) store.set(`k${index}`, new Uint8Array(1000), {}, 1_000);
+    const chunks = [...store.snapshot(1024, 2500).chunks()];
+    expect(chunks.length).toBe(2 + 4); // 3 + 3 + 3 + 1 entries of ~1 KB each
+    expect(Math.max(...chunks.map((chunk) => chunk.length))).toBeLessThan(3500);
+    expect(Store.restore(chunks).digest()).toBe(store.digest());
+  });
+
+  it("restores incrementally, one pushed chunk at a time", () => {
+    const store = sampleStore();
+    const restorer = Store.restorer();
+    const chunks = [...store.snapshot(3).chunks()];
+    for (const chunk of chunks.slice(0, -1)) restorer.push(chunk);
+    expect(() => Store.restorer().finish()).toThrow(StoreSnapshotError);
+    restorer.push(chunks.at(-1) as Uint8Array);
+    expect(restorer.finish().digest()).toBe(store.digest());
   });
 
   it("restores local read stats as zero and carries replicated counters", () => {

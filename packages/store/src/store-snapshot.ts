@@ -21,6 +21,8 @@ import { StoreSnapshotError } from "./store-snapshot-error.js";
 export const SNAPSHOT_CHUNK_ENTRIES_DEFAULT = 1024;
 /** Upper bound on entries per chunk, so one chunk's encoding stays a short step. */
 export const SNAPSHOT_CHUNK_ENTRIES_LIMIT = 1 << 20;
+/** Default encoded size at which a chunk closes early (one large value may still exceed it). */
+export const SNAPSHOT_CHUNK_BYTES_DEFAULT = 1024 * 1024;
 
 /** A point-in-time image of a store, encoded lazily, chunk by chunk. */
 export interface StoreSnapshot {
@@ -41,6 +43,7 @@ export class CapturedSnapshot implements StoreSnapshot {
     private readonly entries: readonly Entry[],
     private readonly frequencies: readonly number[],
     private readonly chunkEntriesMax: number,
+    private readonly chunkBytesTarget: number,
   ) {
     assert(keys.length === header.entryCount && entries.length === keys.length && frequencies.length === keys.length, "CapturedSnapshot: arrays differ in length");
   }
@@ -56,8 +59,10 @@ export class CapturedSnapshot implements StoreSnapshot {
     writeHeader(head, this.header);
     writeHeader(hasher, this.header);
     yield head.finish();
-    for (let start = 0; start < this.keys.length; start += this.chunkEntriesMax) {
-      yield this.entriesChunk(start, Math.min(this.keys.length, start + this.chunkEntriesMax), hasher);
+    for (let start = 0; start < this.keys.length; ) {
+      const { chunk, end } = this.entriesChunk(start, hasher);
+      yield chunk;
+      start = end;
     }
     const trailer = new ByteWriter(32);
     writeChunkStart(trailer, CHUNK_KIND_TRAILER);
@@ -65,18 +70,24 @@ export class CapturedSnapshot implements StoreSnapshot {
     yield trailer.finish();
   }
 
-  private entriesChunk(start: number, end: number, hasher: DigestHasher): Uint8Array {
-    const writer = new ByteWriter(4096);
-    writeChunkStart(writer, CHUNK_KIND_ENTRIES);
-    writer.uint(end - start);
-    for (let index = start; index < end; index++) {
-      const key = this.keys[index] as string;
-      const entry = this.entries[index] as Entry;
-      const frequency = this.frequencies[index] as number;
-      writeEntry(writer, key, entry, frequency);
+  /** Entries from `start` until chunkEntriesMax entries or chunkBytesTarget bytes, whichever comes first. */
+  private entriesChunk(start: number, hasher: DigestHasher): { chunk: Uint8Array; end: number } {
+    const body = new ByteWriter(4096);
+    const endMax = Math.min(this.keys.length, start + this.chunkEntriesMax);
+    let end = start;
+    while (end < endMax && (end === start || body.lengthBytes < this.chunkBytesTarget)) {
+      const key = this.keys[end] as string;
+      const entry = this.entries[end] as Entry;
+      const frequency = this.frequencies[end] as number;
+      writeEntry(body, key, entry, frequency);
       writeEntry(hasher, key, entry, frequency);
+      end++;
     }
-    return writer.finish();
+    const chunk = new ByteWriter(body.lengthBytes + 16);
+    writeChunkStart(chunk, CHUNK_KIND_ENTRIES);
+    chunk.uint(end - start);
+    chunk.bytes(body.finish());
+    return { chunk: chunk.finish(), end };
   }
 }
 
@@ -87,38 +98,52 @@ export interface SnapshotVisitor {
 }
 
 /**
- * Decodes chunks (header, entries..., trailer) into `visitor` and returns the digest
- * recorded in the trailer. Throws StoreSnapshotError on malformed or incomplete input.
+ * Decodes chunks (header, entries..., trailer) one at a time into `visitor`, hashing
+ * what it decodes, so a host can restore across several event-loop turns. finish()
+ * checks completeness and compares the hash with the trailer's digest. Malformed,
+ * reordered or incomplete input throws StoreSnapshotError.
  */
-export function readSnapshot(chunks: Iterable<Uint8Array>, visitor: SnapshotVisitor): string {
-  let header: SnapshotHeader | undefined;
-  let digest: string | undefined;
-  let entriesRead = 0;
-  for (const chunk of chunks) {
+export class SnapshotDecoder {
+  private header: SnapshotHeader | undefined;
+  private digest: string | undefined;
+  private entriesRead = 0;
+  private readonly hasher = new DigestHasher();
+
+  constructor(private readonly visitor: SnapshotVisitor) {}
+
+  push(chunk: Uint8Array): void {
     const reader = new ByteReader(chunk);
     const kind = readChunkStart(reader);
-    if (digest !== undefined) throw new StoreSnapshotError("chunk after the trailer");
-    if (header === undefined) {
+    if (this.digest !== undefined) throw new StoreSnapshotError("chunk after the trailer");
+    if (this.header === undefined) {
       if (kind !== CHUNK_KIND_HEADER) throw new StoreSnapshotError("the first chunk is not a header");
-      header = readHeader(reader);
-      visitor.header(header);
+      this.header = readHeader(reader);
+      writeHeader(this.hasher, this.header);
+      this.visitor.header(this.header);
     } else if (kind === CHUNK_KIND_ENTRIES) {
-      entriesRead += readEntries(reader, visitor, header.entryCount - entriesRead);
+      this.readEntries(reader, this.header.entryCount - this.entriesRead);
     } else if (kind === CHUNK_KIND_TRAILER) {
-      digest = reader.text();
+      this.digest = reader.text();
     } else {
       throw new StoreSnapshotError(`unexpected chunk kind ${kind}`);
     }
     if (!reader.done) throw new StoreSnapshotError("trailing bytes in a chunk");
   }
-  if (header === undefined || digest === undefined) throw new StoreSnapshotError("missing header or trailer");
-  if (entriesRead !== header.entryCount) throw new StoreSnapshotError("entry count differs from the header");
-  return digest;
-}
 
-function readEntries(reader: ByteReader, visitor: SnapshotVisitor, remaining: number): number {
-  const count = reader.uint();
-  if (count > remaining) throw new StoreSnapshotError("more entries than the header announced");
-  for (let index = 0; index < count; index++) visitor.entry(readEntry(reader));
-  return count;
+  finish(): void {
+    if (this.header === undefined || this.digest === undefined) throw new StoreSnapshotError("missing header or trailer");
+    if (this.entriesRead !== this.header.entryCount) throw new StoreSnapshotError("entry count differs from the header");
+    if (this.hasher.hex() !== this.digest) throw new StoreSnapshotError("digest mismatch");
+  }
+
+  private readEntries(reader: ByteReader, remaining: number): void {
+    const count = reader.uint();
+    if (count > remaining) throw new StoreSnapshotError("more entries than the header announced");
+    for (let index = 0; index < count; index++) {
+      const decoded = readEntry(reader);
+      writeEntry(this.hasher, decoded.key, decoded.entry, decoded.frequency);
+      this.visitor.entry(decoded);
+    }
+    this.entriesRead += count;
+  }
 }

@@ -13,7 +13,8 @@ import { checkBounds, lfuHalvingIntervalOf, resolveStoreOptions, type ResolvedSt
 import { StoreSnapshotError } from "./store-snapshot-error.js";
 import {
   CapturedSnapshot,
-  readSnapshot,
+  SnapshotDecoder,
+  SNAPSHOT_CHUNK_BYTES_DEFAULT,
   SNAPSHOT_CHUNK_ENTRIES_DEFAULT,
   SNAPSHOT_CHUNK_ENTRIES_LIMIT,
   type StoreSnapshot,
@@ -271,22 +272,28 @@ export class Store {
 
   /**
    * Captures the state now (O(n) references, no copying of values); the chunks are
-   * encoded lazily as they are consumed, and later writes do not affect them.
+   * encoded lazily as they are consumed, and later writes do not affect them. An
+   * entries chunk closes at chunkEntriesMax entries or once its encoding reaches
+   * chunkBytesTarget bytes, so each chunk is a short step even with large values.
    */
-  snapshot(chunkEntriesMax: number = SNAPSHOT_CHUNK_ENTRIES_DEFAULT): StoreSnapshot {
+  snapshot(chunkEntriesMax: number = SNAPSHOT_CHUNK_ENTRIES_DEFAULT, chunkBytesTarget: number = SNAPSHOT_CHUNK_BYTES_DEFAULT): StoreSnapshot {
     assert(
       Number.isInteger(chunkEntriesMax) && chunkEntriesMax >= 1 && chunkEntriesMax <= SNAPSHOT_CHUNK_ENTRIES_LIMIT,
       "Store.snapshot: chunkEntriesMax must be an integer in [1, SNAPSHOT_CHUNK_ENTRIES_LIMIT]",
     );
-    const keys: string[] = [];
-    const entries: Entry[] = [];
-    const frequencies: number[] = [];
+    assert(isSafeIntegerAtLeast(chunkBytesTarget, 1), "Store.snapshot: chunkBytesTarget must be a safe integer >= 1");
+    const count = this.entries.size;
+    const keys = new Array<string>(count);
+    const entries = new Array<Entry>(count);
+    const frequencies = new Array<number>(count);
+    let index = 0;
     this.order.forEach((key, frequency) => {
-      keys.push(key);
-      entries.push(this.entries.get(key) as Entry);
-      frequencies.push(frequency);
+      keys[index] = key;
+      entries[index] = this.entries.get(key) as Entry;
+      frequencies[index] = frequency;
+      index++;
     });
-    return new CapturedSnapshot(this.header(), keys, entries, frequencies, chunkEntriesMax);
+    return new CapturedSnapshot(this.header(), keys, entries, frequencies, chunkEntriesMax, chunkBytesTarget);
   }
 
   /**
@@ -297,12 +304,33 @@ export class Store {
    * Throws StoreSnapshotError on malformed chunks or a digest mismatch.
    */
   static restore(chunks: Iterable<Uint8Array>, options: Partial<StoreOptions> = {}): Store {
-    try {
-      return Store.restoreUnchecked(chunks, options);
-    } catch (error) {
-      if (error instanceof StoreAssertionError) throw new StoreSnapshotError(error.message, { cause: error });
-      throw error;
-    }
+    const restorer = Store.restorer(options);
+    for (const chunk of chunks) restorer.push(chunk);
+    return restorer.finish();
+  }
+
+  /**
+   * Incremental restore: push chunks one at a time (each is a short step, so a host
+   * can yield to its event loop between them), then finish() for the Store. Same
+   * checks and errors as restore().
+   */
+  static restorer(options: Partial<StoreOptions> = {}): StoreRestorer {
+    let store: Store | undefined;
+    const decoder = new SnapshotDecoder({
+      header: (header) => {
+        store = Store.fromHeader(header, options);
+      },
+      entry: (loaded) => (store as Store).load(loaded),
+    });
+    return {
+      push: (chunk) => asSnapshotError(() => decoder.push(chunk)),
+      finish: () =>
+        asSnapshotError(() => {
+          decoder.finish();
+          (store as Store).checkBoundsHold();
+          return store as Store;
+        }),
+    };
   }
 
   /** Every stored entry in eviction order (first victim first). O(n): for tests and debugging. */
@@ -329,20 +357,6 @@ export class Store {
     let expiring = 0;
     for (const entry of this.entries.values()) if (entry.expireAtMs !== 0) expiring++;
     assert(expiring === this.expiry.size, "Store: expiry heap misses entries");
-  }
-
-  private static restoreUnchecked(chunks: Iterable<Uint8Array>, options: Partial<StoreOptions>): Store {
-    let store: Store | undefined;
-    const expectedDigest = readSnapshot(chunks, {
-      header: (header) => {
-        store = Store.fromHeader(header, options);
-      },
-      entry: (loaded) => (store as Store).load(loaded),
-    });
-    const restored = store as Store;
-    restored.checkBoundsHold();
-    if (restored.digest() !== expectedDigest) throw new StoreSnapshotError("digest mismatch");
-    return restored;
   }
 
   private static fromHeader(header: SnapshotHeader, options: Partial<StoreOptions>): Store {
@@ -440,6 +454,22 @@ export class Store {
     }
     this.checkBoundsHold();
     return evicted;
+  }
+}
+
+/** Restores a Store from snapshot chunks pushed one at a time (see Store.restorer). */
+export interface StoreRestorer {
+  push(chunk: Uint8Array): void;
+  finish(): Store;
+}
+
+/** While restoring, a failed assertion means the input was not a valid snapshot. */
+function asSnapshotError<T>(step: () => T): T {
+  try {
+    return step();
+  } catch (error) {
+    if (error instanceof StoreAssertionError) throw new StoreSnapshotError(error.message, { cause: error });
+    throw error;
   }
 }
 
