@@ -160,7 +160,10 @@ export class Store {
     return { ok: true, version, evicted: this.evictToBounds(key) };
   }
 
-  /** Removes a live key; true when one was removed (and the revision advanced). */
+  /**
+   * Removes a live key; true when one was removed (and the revision advanced). An
+   * expired key still stored is removed as an expiration, and the answer is false.
+   */
   delete(key: string, nowMs: number): boolean {
     this.sweep(nowMs);
     if (this.liveEntry(key, nowMs) === undefined) return false;
@@ -173,7 +176,8 @@ export class Store {
    * Adds `delta` (a signed 64-bit integer) to the counter under `key`, stored as
    * canonical decimal ASCII text. An absent key starts at 0 with no expiry; a live one
    * keeps its expiry. A value that is not a canonical decimal int64 is "not_integer";
-   * a result outside [-2^63, 2^63 - 1] is "overflow". Neither changes anything.
+   * a result outside [-2^63, 2^63 - 1] is "overflow". Neither writes anything (the
+   * sweep step has still run).
    */
   incr(key: string, delta: bigint, nowMs: number): IncrResult {
     assert(typeof delta === "bigint" && delta >= COUNTER_MIN && delta <= COUNTER_MAX, "Store.incr: delta must be a signed 64-bit bigint");
