@@ -32,6 +32,6 @@ for (const [name, value] of Object.entries(options)) {
 const startedMs = performance.now();
 const rows = runHitRatioBenchmark(options);
 const elapsedS = ((performance.now() - startedMs) / 1000).toFixed(1);
-console.log(`Universe ${options.universe} keys, ${options.requests ?? options.length} requests per trace, seed ${options.seed}; hit ratio in %.\n`);
+console.log(`Universe ${options.universe} keys, ${options.length} requests per trace, seed ${options.seed}; hit ratio in %.\n`);
 console.log(formatHitRatioTable(rows));
 console.log(`\n(${elapsedS} s on node ${process.version})`);
