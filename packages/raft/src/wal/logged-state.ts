@@ -1,0 +1,62 @@
+import type { HardState } from "../hard-state.js";
+import { EMPTY_HARD_STATE } from "../hard-state.js";
+import type { LogIndex, Term } from "../types.js";
+import { INDEX_NONE, TERM_NONE } from "../types.js";
+import type { GroupId } from "./group-id.js";
+import type { GroupCheckpoint } from "./wal-record.js";
+
+/** What a record does to the per-group state a checkpoint holds (entries data aside). */
+export type RecordEffect =
+  | { readonly type: "entries"; readonly group: GroupId; readonly lastIndex: LogIndex }
+  | { readonly type: "hardState"; readonly group: GroupId; readonly hardState: HardState }
+  | { readonly type: "compact"; readonly group: GroupId; readonly index: LogIndex; readonly term: Term }
+  | { readonly type: "dropGroup"; readonly group: GroupId };
+
+interface MutableCheckpoint {
+  hardState: HardState;
+  snapshotIndex: LogIndex;
+  snapshotTerm: Term;
+}
+
+/**
+ * Every group's hard state and snapshot point as of the end of the records
+ * written so far, in write order. The in-memory group logs run ahead of it
+ * (they change when a call is made, records are written later), so the
+ * checkpoint at the head of a new segment is taken from here: it must
+ * describe exactly the records before it.
+ */
+export class LoggedState {
+  private readonly groups = new Map<GroupId, MutableCheckpoint>();
+
+  static from(checkpoints: Iterable<GroupCheckpoint>): LoggedState {
+    const state = new LoggedState();
+    for (const { group, hardState, snapshotIndex, snapshotTerm } of checkpoints) state.groups.set(group, { hardState, snapshotIndex, snapshotTerm });
+    return state;
+  }
+
+  apply(effect: RecordEffect): void {
+    if (effect.type === "dropGroup") {
+      this.groups.delete(effect.group);
+      return;
+    }
+    let state = this.groups.get(effect.group);
+    if (state === undefined) {
+      state = { hardState: EMPTY_HARD_STATE, snapshotIndex: INDEX_NONE, snapshotTerm: TERM_NONE };
+      this.groups.set(effect.group, state);
+    }
+    if (effect.type === "hardState") state.hardState = effect.hardState;
+    if (effect.type === "compact" && effect.index > state.snapshotIndex) {
+      state.snapshotIndex = effect.index;
+      state.snapshotTerm = effect.term;
+    }
+  }
+
+  snapshotIndex(group: GroupId): LogIndex | undefined {
+    return this.groups.get(group)?.snapshotIndex;
+  }
+
+  /** All groups, ordered by id so a checkpoint's bytes do not depend on insertion order. */
+  checkpoint(): GroupCheckpoint[] {
+    return [...this.groups.entries()].sort(([a], [b]) => a - b).map(([group, state]) => ({ group, ...state }));
+  }
+}

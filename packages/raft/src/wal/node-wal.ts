@@ -1,0 +1,176 @@
+import { assert } from "../assert.js";
+import type { Entry } from "../entry.js";
+import type { HardState } from "../hard-state.js";
+import type { LogIndex, Term } from "../types.js";
+import type { GroupId } from "./group-id.js";
+import { assertGroupId } from "./group-id.js";
+import { LoggedState } from "./logged-state.js";
+import { encodeCompactRecord, encodeDropGroupRecord, encodeEntriesRecords, encodeHardStateRecord } from "./record-encoder.js";
+import { WalLimitError } from "./wal-errors.js";
+import { WalGroupLog } from "./wal-group-log.js";
+import type { WalGroupStorage } from "./wal-group-storage.js";
+import type { ResolvedWalOptions, WalOptions } from "./wal-options.js";
+import { resolveWalOptions } from "./wal-options.js";
+import { recoverWal } from "./wal-recovery.js";
+import type { PendingRecord, WalStats } from "./wal-writer.js";
+import { WalWriter } from "./wal-writer.js";
+
+/** What one group persists in a batch: a Ready's `entries` and `hardState`. */
+export interface WalAppend {
+  readonly group: GroupId;
+  readonly hardState?: HardState;
+  /** Appended after discarding the group's stored suffix from entries[0].index on. */
+  readonly entries: readonly Entry[];
+}
+
+/**
+ * The node's write-ahead log, shared by all of its Raft groups (DESIGN.md,
+ * Storage): one append per host cycle carries every group's Ready, and costs
+ * one write and at most one fdatasync however many groups it covers.
+ *
+ * Contract with the host (ready.ts): persist with `append(..., ready.mustSync)`
+ * and send `messages` only after it resolves. Each call updates the groups'
+ * in-memory views (`storage(group)`) at once, in call order, and resolves when
+ * its records are written (and synced, if asked); calls may overlap and are
+ * then written together. After an I/O error every call fails with
+ * `WalFailedError`: restart and recover. Misuse (a gap in the log, a term
+ * going backwards, overwriting a committed entry) is a `RaftAssertionError`.
+ */
+export class NodeWal {
+  private constructor(
+    readonly dir: string,
+    private readonly options: ResolvedWalOptions,
+    private readonly logs: Map<GroupId, WalGroupLog>,
+    private readonly writer: WalWriter,
+  ) {}
+
+  /** Opens (creating if needed) the log in `dir` and recovers every group; see README.md for the rules. */
+  static async open(dir: string, options?: WalOptions): Promise<NodeWal> {
+    const resolved = resolveWalOptions(options);
+    await resolved.fs.mkdirs(dir);
+    const recovered = await recoverWal(resolved.fs, dir, resolved.groupsMax);
+    const logged = LoggedState.from(
+      [...recovered.groups.values()].map((log) => ({ group: log.group, hardState: log.hardState(), snapshotIndex: log.snapshotIndex(), snapshotTerm: log.snapshotTerm() })),
+    );
+    const writer = await WalWriter.start(dir, resolved, recovered.segments, logged, recovered.nextSeq);
+    await writer.releaseRecovered();
+    return new NodeWal(dir, resolved, recovered.groups, writer);
+  }
+
+  get stats(): Readonly<WalStats> {
+    return this.writer.stats;
+  }
+
+  /** Groups in the log, ascending: those recovered from disk plus those created since. */
+  groups(): GroupId[] {
+    return [...this.logs.keys()].sort((a, b) => a - b);
+  }
+
+  /** The group's storage for the Raft core; an empty one if the group is new (it reaches the disk with its first record). */
+  storage(group: GroupId): WalGroupStorage {
+    assertGroupId(group);
+    return this.groupLog(group);
+  }
+
+  /**
+   * Persists a batch across groups, at most one item per group. The whole batch
+   * is checked before anything changes, so a rejected batch changes nothing.
+   */
+  async append(batch: readonly WalAppend[], sync: boolean): Promise<void> {
+    this.writer.checkAccepting(0);
+    const records = this.encodeBatch(batch);
+    let bytes = 0;
+    for (const record of records) bytes += record.bytes.byteLength;
+    this.writer.checkAccepting(bytes);
+    for (const { group, hardState, entries } of batch) {
+      const log = this.groupLog(group);
+      if (entries.length > 0) log.append(entries);
+      if (hardState !== undefined) log.setHardState(hardState);
+    }
+    if (records.length === 0) return;
+    await this.writer.submit(records, sync);
+  }
+
+  /**
+   * Records that the group's state-machine snapshot covers everything up to
+   * (index, term). Entries up to `index` leave memory now; segments whose
+   * entries are all covered are deleted once the record is durable. `index`
+   * may lie past the log (a snapshot received from the leader): the log then
+   * restarts empty after it. Resolves when durable; an older snapshot point is
+   * a no-op.
+   */
+  async compact(group: GroupId, index: LogIndex, term: Term): Promise<void> {
+    this.writer.checkAccepting(0);
+    assertGroupId(group);
+    assert(Number.isSafeInteger(index) && index >= 0 && Number.isSafeInteger(term) && term >= 0, "snapshot index and term must be non-negative safe integers");
+    const log = this.groupLog(group);
+    if (index <= log.snapshotIndex()) return;
+    // State Machine Safety (paper §5.4.3): a snapshot cannot disagree with a committed entry.
+    const committed = Math.min(log.hardState().commit, log.lastIndex());
+    assert(index > committed || log.term(index) === term, `group ${group}: snapshot (${index}, ${term}) contradicts committed entry with term ${index <= committed ? log.term(index) : "-"}`);
+    const bytes = encodeCompactRecord(group, index, term);
+    log.compact(index, term);
+    await this.writer.submit([{ bytes, effect: { type: "compact", group, index, term } }], true);
+  }
+
+  /** Removes the group (its replica moved away). Resolves when durable; unknown groups are a no-op. */
+  async dropGroup(group: GroupId): Promise<void> {
+    this.writer.checkAccepting(0);
+    assertGroupId(group);
+    const log = this.logs.get(group);
+    if (log === undefined) return;
+    log.markDropped();
+    this.logs.delete(group);
+    await this.writer.submit([{ bytes: encodeDropGroupRecord(group), effect: { type: "dropGroup", group } }], true);
+  }
+
+  /** Writes and syncs whatever is queued, then closes. Later calls fail with `WalClosedError`. */
+  close(): Promise<void> {
+    return this.writer.close();
+  }
+
+  /** Validates and encodes without changing anything. */
+  private encodeBatch(batch: readonly WalAppend[]): PendingRecord[] {
+    const seen = new Set<GroupId>();
+    let newGroups = 0;
+    const records: PendingRecord[] = [];
+    for (const { group, hardState, entries } of batch) {
+      assertGroupId(group);
+      assert(!seen.has(group), `group ${group} appears twice in one batch`);
+      seen.add(group);
+      let log = this.logs.get(group);
+      if (log === undefined) {
+        newGroups += 1;
+        log = new WalGroupLog(group);
+      }
+      if (entries.length > 0) {
+        log.assertAppendable(entries);
+        for (const run of encodeEntriesRecords(group, entries, this.options.recordBytesMax)) {
+          records.push({ bytes: run.bytes, effect: { type: "entries", group, lastIndex: run.lastIndex } });
+        }
+      }
+      if (hardState !== undefined) {
+        log.assertHardState(hardState, entries.length > 0 ? entries[entries.length - 1]!.index : log.lastIndex());
+        records.push({ bytes: encodeHardStateRecord(group, hardState), effect: { type: "hardState", group, hardState } });
+      }
+    }
+    this.checkGroupCount(newGroups);
+    return records;
+  }
+
+  private groupLog(group: GroupId): WalGroupLog {
+    let log = this.logs.get(group);
+    if (log === undefined) {
+      this.checkGroupCount(1);
+      log = new WalGroupLog(group);
+      this.logs.set(group, log);
+    }
+    return log;
+  }
+
+  private checkGroupCount(added: number): void {
+    if (this.logs.size + added > this.options.groupsMax) {
+      throw new WalLimitError(`the log would hold ${this.logs.size + added} groups, above groupsMax ${this.options.groupsMax}`);
+    }
+  }
+}

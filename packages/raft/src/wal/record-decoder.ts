@@ -1,0 +1,100 @@
+import type { Entry } from "../entry.js";
+import type { HardState } from "../hard-state.js";
+import type { LogIndex, NodeId, Term } from "../types.js";
+import { ByteReader, RecordDecodeError } from "./byte-reader.js";
+import { GROUP_ID_MAX } from "./group-id.js";
+import type { GroupCheckpoint, WalRecord } from "./wal-record.js";
+import { CHECKPOINT_MAGIC, FORMAT_VERSION, NODE_ID_BYTES_MAX, RECORD_TYPE } from "./wal-record.js";
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Decodes the body `bytes[start, end)` of a record whose checksum matched.
+ * Throws `RecordDecodeError` if it does not decode: a bug in the writer, or
+ * corruption that happened to keep the CRC valid.
+ */
+export function decodeRecord(bytes: Uint8Array, start: number, end: number): WalRecord {
+  const reader = new ByteReader(bytes, start, end);
+  const type = reader.u8();
+  let record: WalRecord;
+  switch (type) {
+    case RECORD_TYPE.entries:
+      // Entries outlive the segment buffer, so they get their own copy of the record (one allocation per record, not per entry).
+      record = decodeEntries(new ByteReader(bytes.slice(start, end), 1, end - start));
+      break;
+    case RECORD_TYPE.hardState:
+      record = { type: "hardState", group: readGroup(reader), hardState: readHardState(reader) };
+      break;
+    case RECORD_TYPE.compact:
+      record = { type: "compact", group: readGroup(reader), index: reader.varint() as LogIndex, term: reader.varint() as Term };
+      break;
+    case RECORD_TYPE.dropGroup:
+      record = { type: "dropGroup", group: readGroup(reader) };
+      break;
+    case RECORD_TYPE.checkpoint:
+      record = decodeCheckpoint(reader);
+      break;
+    default:
+      throw new RecordDecodeError(`unknown record type ${type}`);
+  }
+  if (record.type !== "entries" && !reader.isAtEnd) throw new RecordDecodeError(`${end - reader.position} unexpected bytes after a ${record.type} record`);
+  return record;
+}
+
+function decodeEntries(reader: ByteReader): WalRecord {
+  const group = readGroup(reader);
+  const firstIndex = reader.varint();
+  const count = reader.varint();
+  if (count === 0) throw new RecordDecodeError("entries record holds no entry");
+  if (firstIndex < 1 || firstIndex + count - 1 > Number.MAX_SAFE_INTEGER) throw new RecordDecodeError(`entries record index range ${firstIndex}+${count} is invalid`);
+  // Each entry takes at least 3 bytes, so a huge count from a bad writer fails fast instead of allocating.
+  if (count > (reader.end - reader.position) / 3) throw new RecordDecodeError(`entries record claims ${count} entries in ${reader.end - reader.position} B`);
+  const entries = new Array<Entry>(count);
+  for (let i = 0; i < count; i++) {
+    const term = reader.varint() as Term;
+    const kindByte = reader.u8();
+    if (kindByte > 1) throw new RecordDecodeError(`entry kind byte ${kindByte} is unknown`);
+    const data = reader.bytesView(reader.varint());
+    entries[i] = { term, index: (firstIndex + i) as LogIndex, kind: kindByte === 1 ? "noop" : "command", data };
+  }
+  if (!reader.isAtEnd) throw new RecordDecodeError(`${reader.end - reader.position} unexpected bytes after the entries`);
+  return { type: "entries", group, entries };
+}
+
+function decodeCheckpoint(reader: ByteReader): WalRecord {
+  const magic = reader.u8() | (reader.u8() << 8) | (reader.u8() << 16) | (reader.u8() << 24);
+  if (magic >>> 0 !== CHECKPOINT_MAGIC) throw new RecordDecodeError(`checkpoint magic 0x${(magic >>> 0).toString(16)} is not a distcache WAL`);
+  const version = reader.varint();
+  if (version !== FORMAT_VERSION) throw new RecordDecodeError(`format version ${version} is not supported (this build reads ${FORMAT_VERSION})`);
+  const segmentSeq = reader.varint();
+  const count = reader.varint();
+  const groups: GroupCheckpoint[] = [];
+  for (let i = 0; i < count; i++) {
+    const group = readGroup(reader);
+    const hardState = readHardState(reader);
+    groups.push({ group, hardState, snapshotIndex: reader.varint() as LogIndex, snapshotTerm: reader.varint() as Term });
+  }
+  return { type: "checkpoint", segmentSeq, groups };
+}
+
+function readGroup(reader: ByteReader): number {
+  const group = reader.varint();
+  if (group > GROUP_ID_MAX) throw new RecordDecodeError(`group id ${group} exceeds ${GROUP_ID_MAX}`);
+  return group;
+}
+
+function readHardState(reader: ByteReader): HardState {
+  const term = reader.varint() as Term;
+  const voteBytes = reader.varint();
+  if (voteBytes > NODE_ID_BYTES_MAX) throw new RecordDecodeError(`vote of ${voteBytes} B exceeds ${NODE_ID_BYTES_MAX} B`);
+  const vote = voteBytes === 0 ? undefined : decodeUtf8(reader.bytesView(voteBytes));
+  return { term, vote: vote as NodeId | undefined, commit: reader.varint() as LogIndex };
+}
+
+function decodeUtf8(bytes: Uint8Array): string {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    throw new RecordDecodeError("vote is not valid UTF-8");
+  }
+}

@@ -1,0 +1,159 @@
+import { assert } from "../assert.js";
+import type { Entry } from "../entry.js";
+import { entrySizeBytes } from "../entry.js";
+import type { HardState } from "../hard-state.js";
+import { EMPTY_HARD_STATE } from "../hard-state.js";
+import type { InitialState } from "../storage.js";
+import { LogCompactedError, LogUnavailableError } from "../storage.js";
+import type { LogIndex, Term } from "../types.js";
+import { INDEX_NONE, TERM_NONE } from "../types.js";
+import type { GroupId } from "./group-id.js";
+import type { WalGroupStorage } from "./wal-group-storage.js";
+
+/**
+ * The in-memory state of one group in the log. Invariants:
+ *   log[k].index === snapshotIndex + 1 + k       (no gaps, paper §5.3 Log Matching)
+ *   terms never decrease along the log            (asserted on append)
+ *   committed entries are never overwritten       (paper §5.4)
+ */
+export class WalGroupLog implements WalGroupStorage {
+  private hard: HardState = EMPTY_HARD_STATE;
+  private snapIndex: LogIndex = INDEX_NONE;
+  private snapTerm: Term = TERM_NONE;
+  private log: Entry[] = [];
+  private dropped = false;
+
+  constructor(readonly group: GroupId) {}
+
+  initialState(): InitialState {
+    this.assertLive();
+    return { hardState: this.hard, voters: [] };
+  }
+
+  hardState(): HardState {
+    this.assertLive();
+    return this.hard;
+  }
+
+  snapshotIndex(): LogIndex {
+    this.assertLive();
+    return this.snapIndex;
+  }
+
+  snapshotTerm(): Term {
+    this.assertLive();
+    return this.snapTerm;
+  }
+
+  firstIndex(): LogIndex {
+    this.assertLive();
+    return (this.snapIndex + 1) as LogIndex;
+  }
+
+  lastIndex(): LogIndex {
+    this.assertLive();
+    return (this.snapIndex + this.log.length) as LogIndex;
+  }
+
+  term(index: LogIndex): Term {
+    this.assertLive();
+    if (index === this.snapIndex) return this.snapTerm;
+    if (index < this.snapIndex) throw new LogCompactedError(`group ${this.group}: index ${index} precedes the log (snapshot at ${this.snapIndex})`);
+    const entry = this.log[index - this.snapIndex - 1];
+    if (entry === undefined) throw new LogUnavailableError(`group ${this.group}: index ${index} is past the last index ${this.lastIndex()}`);
+    return entry.term;
+  }
+
+  entries(lo: LogIndex, hi: LogIndex, maxBytes: number): readonly Entry[] {
+    this.assertLive();
+    if (lo <= this.snapIndex) throw new LogCompactedError(`group ${this.group}: index ${lo} precedes the log (snapshot at ${this.snapIndex})`);
+    if (hi > this.lastIndex() + 1) throw new LogUnavailableError(`group ${this.group}: index ${hi - 1} is past the last index ${this.lastIndex()}`);
+    assert(lo <= hi, "entries: lo must not exceed hi");
+    const start = lo - this.snapIndex - 1;
+    const end = hi - this.snapIndex - 1;
+    if (start === end) return [];
+    // At least one entry, then as many as fit in maxBytes (the core's limitSize contract).
+    let size = entrySizeBytes(this.log[start]!);
+    let stop = start + 1;
+    while (stop < end) {
+      size += entrySizeBytes(this.log[stop]!);
+      if (size > maxBytes) break;
+      stop += 1;
+    }
+    return this.log.slice(start, stop);
+  }
+
+  /** Can a run starting at `first` be appended (it overlaps or directly follows the log, after the snapshot)? */
+  fitsAt(first: LogIndex): boolean {
+    return first > this.snapIndex && first <= this.snapIndex + this.log.length + 1;
+  }
+
+  /** Checks what the host hands to `append` against the Raft log invariants; throws `RaftAssertionError`. */
+  assertAppendable(entries: readonly Entry[]): void {
+    this.assertLive();
+    assert(entries.length > 0, "an append carries at least one entry");
+    const first = entries[0]!.index;
+    assert(this.fitsAt(first), `group ${this.group}: append at ${first} must follow the log [${this.snapIndex + 1}, ${this.lastIndex()}] without a gap`);
+    let previousTerm = this.term((first - 1) as LogIndex);
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i]!;
+      assert(entry.index === first + i, `group ${this.group}: appended entries must have consecutive indexes`);
+      assert(Number.isSafeInteger(entry.term) && entry.term >= previousTerm, `group ${this.group}: terms must not decrease along the log (entry ${entry.index})`);
+      assert(entry.kind === "command" || entry.kind === "noop", `group ${this.group}: unknown entry kind`);
+      assert(entry.data instanceof Uint8Array, `group ${this.group}: entry data must be a Uint8Array`);
+      previousTerm = entry.term;
+    }
+    const overlapEnd = Math.min(this.hard.commit, this.lastIndex(), entries[entries.length - 1]!.index);
+    for (let index = first; index <= overlapEnd; index++) {
+      assert(this.term(index as LogIndex) === entries[index - first]!.term, `group ${this.group}: append must not overwrite committed entry ${index}`);
+    }
+  }
+
+  /** Appends, first discarding the stored suffix from entries[0].index on (a new leader may overwrite uncommitted entries, paper §5.3). */
+  append(entries: readonly Entry[]): void {
+    const first = entries[0]!.index;
+    assert(this.fitsAt(first), `group ${this.group}: append at ${first} leaves a gap`);
+    this.log.length = first - this.snapIndex - 1;
+    for (const entry of entries) this.log.push(entry);
+  }
+
+  /** `lastIndex` is the group's last index once the same batch's entries are in. */
+  assertHardState(hardState: HardState, lastIndex: LogIndex): void {
+    this.assertLive();
+    const current = this.hard;
+    assert(Number.isSafeInteger(hardState.term) && hardState.term >= current.term, `group ${this.group}: persisted term must never decrease`);
+    assert(hardState.term !== current.term || current.vote === undefined || hardState.vote === current.vote, `group ${this.group}: a vote must not change within a term (paper §5.2)`);
+    assert(Number.isSafeInteger(hardState.commit) && hardState.commit >= current.commit, `group ${this.group}: commit index must never decrease`);
+    assert(hardState.commit <= lastIndex, `group ${this.group}: commit ${hardState.commit} is past the last index ${lastIndex}`);
+  }
+
+  setHardState(hardState: HardState): void {
+    this.hard = hardState;
+  }
+
+  /**
+   * The group's snapshot now covers everything up to (index, term). Entries up
+   * to `index` are dropped; the rest are kept only if the log agrees with the
+   * snapshot at `index` (same term), as in etcd's snapshot install. Returns
+   * false (and changes nothing) if an older or equal snapshot is recorded.
+   */
+  compact(index: LogIndex, term: Term): boolean {
+    this.assertLive();
+    if (index <= this.snapIndex) return false;
+    const keepSuffix = index <= this.lastIndex() && this.term(index) === term;
+    if (keepSuffix) this.log.splice(0, index - this.snapIndex);
+    else this.log = [];
+    this.snapIndex = index;
+    this.snapTerm = term;
+    return true;
+  }
+
+  markDropped(): void {
+    this.dropped = true;
+    this.log = [];
+  }
+
+  private assertLive(): void {
+    assert(!this.dropped, `group ${this.group} was dropped from the log`);
+  }
+}

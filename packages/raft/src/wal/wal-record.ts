@@ -1,0 +1,52 @@
+import type { Entry } from "../entry.js";
+import type { HardState } from "../hard-state.js";
+import type { LogIndex, Term } from "../types.js";
+import type { GroupId } from "./group-id.js";
+
+/**
+ * On-disk framing of one record (all integers little-endian):
+ *
+ *   offset 0  u32  bodyBytes     length of the body
+ *   offset 4  u32  bodyCrc       CRC-32 of the body
+ *   offset 8  u32  headerCrc     CRC-32 of bytes 0..8
+ *   offset 12 body               type byte, then the payload of that type
+ *
+ * The header has its own checksum so a damaged length is caught as corruption
+ * rather than read as "the record runs past the end of the file", which would
+ * look like a torn tail and silently drop everything after it.
+ */
+export const RECORD_HEADER_BYTES = 12;
+
+/** The type byte that starts every body. Values are part of the format: never reuse one. */
+export const RECORD_TYPE = {
+  /** First record of each segment: format version, segment number and every live group's state. */
+  checkpoint: 1,
+  /** A run of a group's entries with consecutive indexes; replay discards the group's suffix from the first index on. */
+  entries: 2,
+  hardState: 3,
+  /** A group's state-machine snapshot covers everything up to (index, term). */
+  compact: 4,
+  dropGroup: 5,
+} as const;
+
+/** "DCWL" read as a little-endian u32: marks a checkpoint (and so a segment) as ours. */
+export const CHECKPOINT_MAGIC = 0x4c57_4344;
+export const FORMAT_VERSION = 1;
+
+/** Longest vote (a NodeId) in UTF-8 bytes that the log stores. */
+export const NODE_ID_BYTES_MAX = 255;
+
+/** The state of one group at a segment boundary. */
+export interface GroupCheckpoint {
+  readonly group: GroupId;
+  readonly hardState: HardState;
+  readonly snapshotIndex: LogIndex;
+  readonly snapshotTerm: Term;
+}
+
+export type WalRecord =
+  | { readonly type: "checkpoint"; readonly segmentSeq: number; readonly groups: readonly GroupCheckpoint[] }
+  | { readonly type: "entries"; readonly group: GroupId; readonly entries: readonly Entry[] }
+  | { readonly type: "hardState"; readonly group: GroupId; readonly hardState: HardState }
+  | { readonly type: "compact"; readonly group: GroupId; readonly index: LogIndex; readonly term: Term }
+  | { readonly type: "dropGroup"; readonly group: GroupId };
