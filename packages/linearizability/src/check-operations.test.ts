@@ -240,6 +240,15 @@ const VERSIONED_CASES: Array<[string, VersionedOperation[], Verdict]> = [
     "illegal",
   ],
   [
+    "bigint versions compared with number versions by value",
+    [
+      done(1, set("a"), 0, 1, { ok: true, version: 7n }),
+      done(1, setIfVersion("b", 7), 2, 3, { ok: true, version: 8n }),
+      done(1, get, 4, 5, found("b", 8)),
+    ],
+    "ok",
+  ],
+  [
     "an indeterminate compare-and-set that lost to another",
     [
       done(1, set("a"), 0, 1, written(1)),
@@ -330,10 +339,10 @@ describe("checkOperations time budget", () => {
   });
 
   it("returns unknown when the budget runs out inside a long search", () => {
-    // Twelve overlapping writes and a read of a value none wrote: proving it
-    // illegal means trying a great many orders of the writes.
+    // Ten overlapping writes and a read of a value none wrote: proving it
+    // illegal means trying every subset of the writes.
     const history = [
-      ...Array.from({ length: 12 }, (_, index) => done(index, write(index), 0, 100, undefined)),
+      ...Array.from({ length: 10 }, (_, index) => done(index, write(index), 0, 100, undefined)),
       done(99, read, 101, 102, "never written"),
     ];
     expect(checkOperations(registerModel, history, { timeBudgetMs: 10, now: jumpingClock() }).verdict).toBe("unknown");
@@ -357,6 +366,19 @@ describe("checkOperations time budget", () => {
       done(2, on("b", write(1)), 0, 1, undefined),
     ];
     expect(checkOperations(keyedRegister, history, { timeBudgetMs: 10, now }).verdict).toBe("illegal");
+  });
+});
+
+describe("checkOperations with many indeterminate operations", () => {
+  it("settles 30 overlapping lost writes and an impossible read quickly", () => {
+    const history = [
+      ...Array.from({ length: 30 }, (_, index) => lost<RegisterInput, unknown>(index, write(index), 0)),
+      done(99, read, 1, 2, 5),
+      done(99, read, 3, 4, 7),
+      done(99, read, 5, 6, 5),
+    ];
+    expect(checkOperations(registerModel, history, { timeBudgetMs: 5_000 }).verdict).toBe("illegal");
+    expect(checkOperations(registerModel, history.slice(0, -1), { timeBudgetMs: 5_000 }).verdict).toBe("ok");
   });
 });
 

@@ -52,8 +52,8 @@ function minimizeAndExplain<S, I, O>(
 function validateHistory<S, I, O>(model: Model<S, I, O>, history: readonly Operation<I, O>[]): void {
   history.forEach((operation, index) => {
     const { callTime, returnTime } = operation;
-    if (typeof callTime !== "number" || Number.isNaN(callTime)) {
-      throw new RangeError(`checkOperations: operation ${index} has callTime ${String(callTime)}, not a number`);
+    if (typeof callTime !== "number" || !Number.isFinite(callTime)) {
+      throw new RangeError(`checkOperations: operation ${index} has callTime ${String(callTime)}, not a finite number`);
     }
     if (returnTime !== undefined && !(returnTime >= callTime)) {
       throw new RangeError(

@@ -5,6 +5,7 @@ export type { RegisterInput, RegisterOutput, RegisterState } from "./register-mo
 export { registerModel } from "./register-model.js";
 export type {
   SetCondition,
+  Version,
   VersionedRegisterInput,
   VersionedRegisterOutput,
   VersionedRegisterState,

@@ -5,31 +5,37 @@ import type { Model, Operation } from "./model.js";
 
 export type SearchOutcome =
   | { kind: "ok" }
-  /** deepest: the longest legal order of operations the search reached. */
+  /** deepest: operation indices of the longest legal order the search reached. */
   | { kind: "illegal"; deepest: number[] }
   /** The deadline passed or stepsMax ran out first. */
   | { kind: "incomplete" };
 
-
 /**
  * Searches for a linearization of one (sub-)history: the Wing-Gong depth-first
- * search with Lowe's memoization, walking the event list in time order.
+ * search with Lowe's memoization, walking the determinate operations' call and
+ * return events in time order.
  *
- * At each step the search may linearize any operation whose call event comes
- * before the first return event still in the list (a pending operation may
- * take effect only before the earliest pending return). Reaching a return
- * event means that operation has to have taken effect already: backtrack.
+ * Determinate operations: at each step the search may linearize any one
+ * whose call event comes before the first return event still in the list (an
+ * operation can take effect only before the earliest pending return).
+ * Reaching a return event means that operation should already have taken
+ * effect: that branch is exhausted.
  *
- * Indeterminate operations (no return event) may take effect at any point
- * after their call, or never. "Never" is handled by ending the search as soon
- * as every determinate operation is linearized, whatever indeterminate ones
- * remain. One that would not change the state is never tried, since taking
+ * Indeterminate operations may take effect at any time after their call, or
+ * never. Any linearization can be cut into runs of indeterminate operations
+ * between consecutive determinate ones, so each search frame (entered by one
+ * determinate step) first computes its closure: every state reachable by a
+ * run of indeterminate operations called before the earliest pending return,
+ * breadth-first so that smaller sets come first and subsume larger ones in the
+ * memo cache (see MemoCache). "Never" needs no branch: the search succeeds as
+ * soon as every determinate operation is linearized. An indeterminate
+ * operation that would not change the state is not applied, since taking
  * effect there is indistinguishable from never taking effect.
  *
- * Termination: every successful step linearizes one more operation, so a
- * path is at most n steps deep and each step has finitely many choices; the
- * memo cache only prunes. The deadline and stepsMax bound the (exponential)
- * worst case.
+ * Termination: each frame linearizes one more determinate operation and each
+ * closure element one more indeterminate one, so paths are at most n long
+ * with finitely many choices per step; the memo cache only prunes. The
+ * deadline and stepsMax bound the (exponential) worst case.
  */
 export function searchLinearization<S, I, O>(
   model: Model<S, I, O>,
@@ -37,99 +43,179 @@ export function searchLinearization<S, I, O>(
   deadline: Deadline,
   stepsMax = Number.POSITIVE_INFINITY,
 ): SearchOutcome {
-  return new LinearizationSearch(model, operations, deadline).run(stepsMax);
+  return new LinearizationSearch(model, operations, deadline, stepsMax).run();
+}
+
+/** A state reached from a frame's entry state by a run of indeterminate operations. */
+interface ClosureState<S> {
+  state: S;
+  key: string;
+  /** Indeterminate operations applied so far (bit i = indeterminate[i]). Never mutated once built. */
+  used: Uint32Array;
+  /** Closure index this was reached from, and the operation applied (-1 for the entry state). */
+  parent: number;
+  operation: number;
+}
+
+interface Frame<S> {
+  /** The determinate operation (original index) whose linearization entered this frame; -1 at the root. */
+  entered: number;
+  closure: ClosureState<S>[];
+  /** The closure element whose determinate successors are being tried. */
+  position: number;
+  /** The next event to try in the walk for that element. */
+  node: number;
 }
 
 class LinearizationSearch<S, I, O> {
   readonly #model: Model<S, I, O>;
   readonly #operations: readonly Operation<I, O>[];
   readonly #deadline: Deadline;
+  readonly #stepsMax: number;
+  /** Original indices of the determinate operations, in the order the list knows them. */
+  readonly #determinate: number[] = [];
+  /** Original indices of the indeterminate operations, by call time. */
+  readonly #indeterminate: number[] = [];
   readonly #list: EntryList;
   readonly #cache: MemoCache;
-  #state: S;
-  #stateKey: string;
-  /** Determinate operations not yet linearized: the search succeeds at zero. */
-  #pendingDeterminate: number;
-  // The backtracking stack: linearized operations with the state before each.
-  readonly #stackOperations: number[] = [];
-  readonly #stackStates: S[] = [];
-  readonly #stackKeys: string[] = [];
+  readonly #stack: Frame<S>[] = [];
+  #steps = 0;
   #deepest: number[] = [];
+  #deepestDeterminate = -1;
 
-  constructor(
-    model: Model<S, I, O>,
-    operations: readonly Operation<I, O>[],
-    deadline: Deadline,
-  ) {
+  constructor(model: Model<S, I, O>, operations: readonly Operation<I, O>[], deadline: Deadline, stepsMax: number) {
     this.#model = model;
     this.#operations = operations;
     this.#deadline = deadline;
-    this.#list = new EntryList(operations);
-    this.#cache = new MemoCache(operations.length);
-    this.#state = model.init();
-    this.#stateKey = model.key(this.#state);
-    this.#pendingDeterminate = operations.filter((operation) => operation.returnTime !== undefined).length;
+    this.#stepsMax = stepsMax;
+    operations.forEach((operation, index) =>
+      (operation.returnTime === undefined ? this.#indeterminate : this.#determinate).push(index),
+    );
+    this.#indeterminate.sort((a, b) => operations[a]!.callTime - operations[b]!.callTime);
+    this.#list = new EntryList(this.#determinate.map((index) => operations[index]!));
+    this.#cache = new MemoCache(this.#determinate.length, this.#indeterminate.length);
   }
 
-  run(stepsMax: number): SearchOutcome {
+  run(): SearchOutcome {
+    const state = this.#model.init();
+    const key = this.#model.key(state);
+    const used = this.#cache.emptyIndeterminateSet();
+    this.#cache.add(key, used);
+    let pending = this.#determinate.length;
+    if (pending === 0) return { kind: "ok" };
+    const root = this.#enter(-1, state, key, used);
+    if (root === undefined) return { kind: "incomplete" };
+    while (true) {
+      const frame = this.#stack.at(-1)!;
+      if (frame.position >= frame.closure.length) {
+        if (this.#stack.length === 1) return { kind: "illegal", deepest: this.#deepest };
+        this.#leave();
+        pending++;
+        continue;
+      }
+      const outcome = this.#tryNextDeterminate(frame);
+      if (outcome === "incomplete") return { kind: "incomplete" };
+      if (outcome === "entered" && --pending === 0) return { kind: "ok" };
+    }
+  }
+
+  /** One step of a frame's walk: linearize the next legal candidate, or move to the next closure element. */
+  #tryNextDeterminate(frame: Frame<S>): "entered" | "skipped" | "incomplete" {
+    if (this.#outOfBudget()) return "incomplete";
     const list = this.#list;
-    let node = list.next[HEAD]!;
-    for (let steps = 0; this.#pendingDeterminate > 0; steps++) {
-      if (steps >= stepsMax || this.#deadline.expiredAfterStep()) return { kind: "incomplete" };
-      if (node !== NONE && list.isReturn[node] === 0) {
-        node = this.#tryLinearize(list.operationOf[node]!) ? list.next[HEAD]! : list.next[node]!;
-      } else {
-        // A return event (or, defensively, the end): its operation must
-        // already have taken effect, and it has not. Undo the last choice.
-        if (this.#stackOperations.length === 0) return { kind: "illegal", deepest: this.#deepest };
-        node = this.#backtrack();
+    const node = frame.node;
+    if (node === NONE || list.isReturn[node] === 1) {
+      frame.position++;
+      frame.node = list.next[HEAD]!;
+      return "skipped";
+    }
+    // Advance first: after the child frame is undone, the walk resumes here.
+    frame.node = list.next[node]!;
+    const listIndex = list.operationOf[node]!;
+    const operation = this.#operations[this.#determinate[listIndex]!]!;
+    const from = frame.closure[frame.position]!;
+    const result = this.#model.step(from.state, operation.input, operation.output as O);
+    if (!result.ok) return "skipped";
+    const key = this.#model.key(result.next);
+    this.#cache.toggleDeterminate(listIndex);
+    if (!this.#cache.add(key, from.used)) {
+      this.#cache.toggleDeterminate(listIndex);
+      return "skipped";
+    }
+    list.lift(listIndex);
+    return this.#enter(listIndex, result.next, key, from.used) === undefined ? "incomplete" : "entered";
+  }
+
+  /** Pushes a frame entered by linearizing determinate list operation listIndex (-1: root). */
+  #enter(listIndex: number, state: S, key: string, used: Uint32Array): Frame<S> | undefined {
+    const closure = this.#closure({ state, key, used, parent: -1, operation: -1 });
+    if (closure === undefined) return undefined;
+    const frame: Frame<S> = { entered: listIndex, closure, position: 0, node: this.#list.next[HEAD]! };
+    this.#stack.push(frame);
+    if (this.#stack.length - 1 > this.#deepestDeterminate) this.#recordDeepest();
+    return frame;
+  }
+
+  /** Pops the top frame and relinks the operation that entered it. */
+  #leave(): void {
+    const frame = this.#stack.pop()!;
+    this.#list.unlift(frame.entered);
+    this.#cache.toggleDeterminate(frame.entered);
+  }
+
+  /** Breadth-first closure of entry under indeterminate operations that may go now. */
+  #closure(entry: ClosureState<S>): ClosureState<S>[] | undefined {
+    const closure = [entry];
+    const candidates = this.#indeterminateCandidates();
+    for (let position = 0; position < closure.length; position++) {
+      const from = closure[position]!;
+      for (const candidate of candidates) {
+        if (this.#outOfBudget()) return undefined;
+        if ((from.used[candidate >>> 5]! & (1 << (candidate & 31))) !== 0) continue;
+        const operation = this.#operations[this.#indeterminate[candidate]!]!;
+        const state = this.#model.stepUnknown!(from.state, operation.input);
+        const key = this.#model.key(state);
+        if (key === from.key) continue;
+        const used = from.used.slice();
+        used[candidate >>> 5]! |= 1 << (candidate & 31);
+        if (this.#cache.add(key, used)) closure.push({ state, key, used, parent: position, operation: candidate });
       }
     }
-    return { kind: "ok" };
+    return closure;
   }
 
-  /** Linearizes operation next if legal and new to the memo cache. */
-  #tryLinearize(operation: number): boolean {
-    const { input, output, returnTime } = this.#operations[operation]!;
-    const determinate = returnTime !== undefined;
-    let next: S;
-    if (determinate) {
-      const result = this.#model.step(this.#state, input, output as O);
-      if (!result.ok) return false;
-      next = result.next;
-    } else {
-      next = this.#model.stepUnknown!(this.#state, input);
+  /** Indeterminate operations (by position in #indeterminate) called no later than the earliest pending return. */
+  #indeterminateCandidates(): number[] {
+    const list = this.#list;
+    let node = list.next[HEAD]!;
+    while (node !== NONE && list.isReturn[node] === 0) node = list.next[node]!;
+    const frontier =
+      node === NONE ? Number.POSITIVE_INFINITY : this.#operations[this.#determinate[list.operationOf[node]!]!]!.returnTime!;
+    const candidates: number[] = [];
+    for (let index = 0; index < this.#indeterminate.length; index++) {
+      if (this.#operations[this.#indeterminate[index]!]!.callTime > frontier) break;
+      candidates.push(index);
     }
-    const nextKey = this.#model.key(next);
-    if (!determinate && nextKey === this.#stateKey) return false;
-    return this.#pushIfNew(operation, next, nextKey);
+    return candidates;
   }
 
-  #pushIfNew(operation: number, next: S, nextKey: string): boolean {
-    this.#cache.toggle(operation);
-    if (!this.#cache.add(nextKey)) {
-      this.#cache.toggle(operation);
-      return false;
-    }
-    this.#stackOperations.push(operation);
-    this.#stackStates.push(this.#state);
-    this.#stackKeys.push(this.#stateKey);
-    this.#state = next;
-    this.#stateKey = nextKey;
-    this.#list.lift(operation);
-    if (this.#operations[operation]!.returnTime !== undefined) this.#pendingDeterminate--;
-    if (this.#stackOperations.length > this.#deepest.length) this.#deepest = [...this.#stackOperations];
-    return true;
+  #outOfBudget(): boolean {
+    return ++this.#steps > this.#stepsMax || this.#deadline.expiredAfterStep();
   }
 
-  /** Undoes the most recent linearization; returns the node to resume from (after its call). */
-  #backtrack(): number {
-    const operation = this.#stackOperations.pop()!;
-    this.#state = this.#stackStates.pop()!;
-    this.#stateKey = this.#stackKeys.pop()!;
-    this.#list.unlift(operation);
-    this.#cache.toggle(operation);
-    if (this.#operations[operation]!.returnTime !== undefined) this.#pendingDeterminate++;
-    return this.#list.next[this.#list.callNode[operation]!]!;
+  /** Records the order on the current path: each frame's indeterminate run, then the next frame's entry. */
+  #recordDeepest(): void {
+    const order: number[] = [];
+    this.#stack.forEach((frame, depth) => {
+      if (frame.entered !== -1) order.push(this.#determinate[frame.entered]!);
+      if (depth === this.#stack.length - 1) return;
+      const run: number[] = [];
+      for (let at = frame.position; frame.closure[at]!.parent !== -1; at = frame.closure[at]!.parent) {
+        run.push(this.#indeterminate[frame.closure[at]!.operation]!);
+      }
+      order.push(...run.reverse());
+    });
+    this.#deepest = order;
+    this.#deepestDeterminate = this.#stack.length - 1;
   }
 }

@@ -1,7 +1,10 @@
 import { canonicalKey } from "./canonical-key.js";
 import type { Model } from "./model.js";
 
-export type SetCondition = { kind: "none" } | { kind: "if_absent" } | { kind: "if_version"; version: number };
+/** A version as the API returns it: a number, or a bigint for uint64 fields. Compared by value. */
+export type Version = number | bigint;
+
+export type SetCondition = { kind: "none" } | { kind: "if_absent" } | { kind: "if_version"; version: Version };
 
 export type VersionedRegisterInput =
   | { kind: "get" }
@@ -11,8 +14,8 @@ export type VersionedRegisterInput =
 /** get: found or not (with value and version). set: ok with the new version, or a failed condition. delete: deleted. */
 export type VersionedRegisterOutput =
   | { found: false }
-  | { found: true; value: unknown; version: number }
-  | { ok: true; version: number }
+  | { found: true; value: unknown; version: Version }
+  | { ok: true; version: Version }
   | { ok: false }
   | { deleted: boolean };
 
@@ -31,9 +34,9 @@ export interface VersionedRegisterState {
    * case it is only known to exceed versionFloor; the first read that returns
    * it pins it.
    */
-  readonly version: number | undefined;
-  /** The highest version known to have been issued so far. */
-  readonly versionFloor: number;
+  readonly version: Version | undefined;
+  /** The highest version known to have been issued so far (-Infinity before any). */
+  readonly versionFloor: Version;
 }
 
 const INITIAL: VersionedRegisterState = {
@@ -45,16 +48,22 @@ const INITIAL: VersionedRegisterState = {
 
 type Truth = "yes" | "no" | "maybe";
 
+// Relational operators already compare numbers with bigints by value; only
+// equality needs care, since 1 === 1n is false.
+function sameVersion(a: Version, b: Version): boolean {
+  return typeof a === typeof b ? a === b : BigInt(a) === BigInt(b);
+}
+
 function conditionHolds(state: VersionedRegisterState, condition: SetCondition | undefined): Truth {
   if (condition === undefined || condition.kind === "none") return "yes";
   if (condition.kind === "if_absent") return state.present ? "no" : "yes";
   if (!state.present) return "no";
-  if (state.version !== undefined) return state.version === condition.version ? "yes" : "no";
+  if (state.version !== undefined) return sameVersion(state.version, condition.version) ? "yes" : "no";
   // Unobserved version: it is above the floor, and may or may not equal this one.
   return condition.version > state.versionFloor ? "maybe" : "no";
 }
 
-function written(state: VersionedRegisterState, value: unknown, version: number | undefined): VersionedRegisterState {
+function written(state: VersionedRegisterState, value: unknown, version: Version | undefined): VersionedRegisterState {
   return { present: true, valueKey: canonicalKey(value), version, versionFloor: version ?? state.versionFloor };
 }
 
@@ -62,7 +71,7 @@ function stepGet(state: VersionedRegisterState, output: VersionedRegisterOutput)
   if (!("found" in output)) throw new TypeError("versionedRegisterModel: a get must output { found, ... }");
   if (!output.found) return { ok: !state.present, next: state };
   if (!state.present || canonicalKey(output.value) !== state.valueKey) return { ok: false, next: state };
-  if (state.version !== undefined) return { ok: output.version === state.version, next: state };
+  if (state.version !== undefined) return { ok: sameVersion(output.version, state.version), next: state };
   const ok = output.version > state.versionFloor;
   return { ok, next: ok ? { ...state, version: output.version, versionFloor: output.version } : state };
 }
