@@ -240,6 +240,20 @@ const VERSIONED_CASES: Array<[string, VersionedOperation[], Verdict]> = [
     "illegal",
   ],
   [
+    "if_version 0 meaning only if absent",
+    [
+      done(1, setIfVersion("a", 0), 0, 1, written(1)),
+      done(1, setIfVersion("b", 0), 2, 3, rejected),
+      done(1, get, 4, 5, found("a", 1)),
+    ],
+    "ok",
+  ],
+  [
+    "if_version 0 succeeding on a present key",
+    [done(1, set("a"), 0, 1, written(1)), done(1, setIfVersion("b", 0), 2, 3, written(2))],
+    "illegal",
+  ],
+  [
     "bigint versions compared with number versions by value",
     [
       done(1, set("a"), 0, 1, { ok: true, version: 7n }),

@@ -22,7 +22,7 @@ export function explainFailure<S, I, O>(
   relaxedOthers: readonly Operation<I, O>[],
 ): string {
   const all = [...operations, ...relaxedOthers];
-  const outcome = searchLinearization(model, all, new Deadline(), EXPLAIN_STEPS_MAX);
+  const outcome = searchLinearization(model, all, new Deadline(), { stepsMax: EXPLAIN_STEPS_MAX, trackDeepest: true });
   const deepest = outcome.kind === "illegal" ? outcome.deepest : [];
   const label = (index: number): string => (index < operations.length ? `#${index + 1}` : "~");
   const lines = [

@@ -5,10 +5,17 @@ import type { Model, Operation } from "./model.js";
 
 export type SearchOutcome =
   | { kind: "ok" }
-  /** deepest: operation indices of the longest legal order the search reached. */
+  /** deepest: operation indices of the longest legal order reached (empty unless trackDeepest). */
   | { kind: "illegal"; deepest: number[] }
   /** The deadline passed or stepsMax ran out first. */
   | { kind: "incomplete" };
+
+export interface SearchOptions {
+  /** Give up with "incomplete" after this many steps. Default: no limit. */
+  stepsMax?: number;
+  /** Record the longest legal order for explanations. Costs O(n^2) on long histories, so off by default. */
+  trackDeepest?: boolean;
+}
 
 /**
  * Searches for a linearization of one (sub-)history: the Wing-Gong depth-first
@@ -24,10 +31,11 @@ export type SearchOutcome =
  * Indeterminate operations may take effect at any time after their call, or
  * never. Any linearization can be cut into runs of indeterminate operations
  * between consecutive determinate ones, so each search frame (entered by one
- * determinate step) first computes its closure: every state reachable by a
- * run of indeterminate operations called before the earliest pending return,
- * breadth-first so that smaller sets come first and subsume larger ones in the
- * memo cache (see MemoCache). "Never" needs no branch: the search succeeds as
+ * determinate step) has a closure: every state reachable by a run of
+ * indeterminate operations called before the earliest pending return. It is
+ * grown breadth-first, so smaller sets come first and subsume larger ones in
+ * the memo cache (see MemoCache), and lazily, only when the states found so
+ * far have been tried. "Never" needs no branch: the search succeeds as
  * soon as every determinate operation is linearized. An indeterminate
  * operation that would not change the state is not applied, since taking
  * effect there is indistinguishable from never taking effect.
@@ -41,9 +49,9 @@ export function searchLinearization<S, I, O>(
   model: Model<S, I, O>,
   operations: readonly Operation<I, O>[],
   deadline: Deadline,
-  stepsMax = Number.POSITIVE_INFINITY,
+  options: SearchOptions = {},
 ): SearchOutcome {
-  return new LinearizationSearch(model, operations, deadline, stepsMax).run();
+  return new LinearizationSearch(model, operations, deadline, options).run();
 }
 
 /** A state reached from a frame's entry state by a run of indeterminate operations. */
@@ -58,9 +66,18 @@ interface ClosureState<S> {
 }
 
 interface Frame<S> {
-  /** The determinate operation (original index) whose linearization entered this frame; -1 at the root. */
+  /** The determinate operation (list index) whose linearization entered this frame; -1 at the root. */
   entered: number;
+  /**
+   * Grown lazily, breadth-first: an element's successors are generated only
+   * once every earlier element has been tried, so a history that needs no
+   * indeterminate operation at this point never pays for them.
+   */
   closure: ClosureState<S>[];
+  /** How many closure elements have had their successors generated. */
+  expanded: number;
+  /** Indeterminate operations that may go in this frame, computed on first expansion. */
+  candidates: number[] | undefined;
   /** The closure element whose determinate successors are being tried. */
   position: number;
   /** The next event to try in the walk for that element. */
@@ -72,6 +89,7 @@ class LinearizationSearch<S, I, O> {
   readonly #operations: readonly Operation<I, O>[];
   readonly #deadline: Deadline;
   readonly #stepsMax: number;
+  readonly #trackDeepest: boolean;
   /** Original indices of the determinate operations, in the order the list knows them. */
   readonly #determinate: number[] = [];
   /** Original indices of the indeterminate operations, by call time. */
@@ -83,11 +101,12 @@ class LinearizationSearch<S, I, O> {
   #deepest: number[] = [];
   #deepestDeterminate = -1;
 
-  constructor(model: Model<S, I, O>, operations: readonly Operation<I, O>[], deadline: Deadline, stepsMax: number) {
+  constructor(model: Model<S, I, O>, operations: readonly Operation<I, O>[], deadline: Deadline, options: SearchOptions) {
     this.#model = model;
     this.#operations = operations;
     this.#deadline = deadline;
-    this.#stepsMax = stepsMax;
+    this.#stepsMax = options.stepsMax ?? Number.POSITIVE_INFINITY;
+    this.#trackDeepest = options.trackDeepest ?? false;
     operations.forEach((operation, index) =>
       (operation.returnTime === undefined ? this.#indeterminate : this.#determinate).push(index),
     );
@@ -103,11 +122,14 @@ class LinearizationSearch<S, I, O> {
     this.#cache.add(key, used);
     let pending = this.#determinate.length;
     if (pending === 0) return { kind: "ok" };
-    const root = this.#enter(-1, state, key, used);
-    if (root === undefined) return { kind: "incomplete" };
+    this.#enter(-1, state, key, used);
     while (true) {
       const frame = this.#stack.at(-1)!;
       if (frame.position >= frame.closure.length) {
+        if (frame.expanded < frame.closure.length) {
+          if (!this.#expand(frame)) return { kind: "incomplete" };
+          continue;
+        }
         if (this.#stack.length === 1) return { kind: "illegal", deepest: this.#deepest };
         this.#leave();
         pending++;
@@ -143,17 +165,16 @@ class LinearizationSearch<S, I, O> {
       return "skipped";
     }
     list.lift(listIndex);
-    return this.#enter(listIndex, result.next, key, from.used) === undefined ? "incomplete" : "entered";
+    this.#enter(listIndex, result.next, key, from.used);
+    return "entered";
   }
 
   /** Pushes a frame entered by linearizing determinate list operation listIndex (-1: root). */
-  #enter(listIndex: number, state: S, key: string, used: Uint32Array): Frame<S> | undefined {
-    const closure = this.#closure({ state, key, used, parent: -1, operation: -1 });
-    if (closure === undefined) return undefined;
-    const frame: Frame<S> = { entered: listIndex, closure, position: 0, node: this.#list.next[HEAD]! };
+  #enter(listIndex: number, state: S, key: string, used: Uint32Array): void {
+    const closure = [{ state, key, used, parent: -1, operation: -1 }];
+    const frame = { entered: listIndex, closure, expanded: 0, candidates: undefined, position: 0, node: this.#list.next[HEAD]! };
     this.#stack.push(frame);
-    if (this.#stack.length - 1 > this.#deepestDeterminate) this.#recordDeepest();
-    return frame;
+    if (this.#trackDeepest && this.#stack.length - 1 > this.#deepestDeterminate) this.#recordDeepest();
   }
 
   /** Pops the top frame and relinks the operation that entered it. */
@@ -163,25 +184,27 @@ class LinearizationSearch<S, I, O> {
     this.#cache.toggleDeterminate(frame.entered);
   }
 
-  /** Breadth-first closure of entry under indeterminate operations that may go now. */
-  #closure(entry: ClosureState<S>): ClosureState<S>[] | undefined {
-    const closure = [entry];
-    const candidates = this.#indeterminateCandidates();
-    for (let position = 0; position < closure.length; position++) {
-      const from = closure[position]!;
-      for (const candidate of candidates) {
-        if (this.#outOfBudget()) return undefined;
-        if ((from.used[candidate >>> 5]! & (1 << (candidate & 31))) !== 0) continue;
-        const operation = this.#operations[this.#indeterminate[candidate]!]!;
-        const state = this.#model.stepUnknown!(from.state, operation.input);
-        const key = this.#model.key(state);
-        if (key === from.key) continue;
-        const used = from.used.slice();
-        used[candidate >>> 5]! |= 1 << (candidate & 31);
-        if (this.#cache.add(key, used)) closure.push({ state, key, used, parent: position, operation: candidate });
-      }
+  /**
+   * Generates the successors of the next unexpanded closure element: one per
+   * indeterminate operation that may go now, is unused, changes the state and
+   * is not subsumed in the memo cache. False when out of budget.
+   */
+  #expand(frame: Frame<S>): boolean {
+    const position = frame.expanded++;
+    const from = frame.closure[position]!;
+    frame.candidates ??= this.#indeterminateCandidates();
+    for (const candidate of frame.candidates) {
+      if (this.#outOfBudget()) return false;
+      if ((from.used[candidate >>> 5]! & (1 << (candidate & 31))) !== 0) continue;
+      const operation = this.#operations[this.#indeterminate[candidate]!]!;
+      const state = this.#model.stepUnknown!(from.state, operation.input);
+      const key = this.#model.key(state);
+      if (key === from.key) continue;
+      const used = from.used.slice();
+      used[candidate >>> 5]! |= 1 << (candidate & 31);
+      if (this.#cache.add(key, used)) frame.closure.push({ state, key, used, parent: position, operation: candidate });
     }
-    return closure;
+    return true;
   }
 
   /** Indeterminate operations (by position in #indeterminate) called no later than the earliest pending return. */

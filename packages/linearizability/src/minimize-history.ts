@@ -39,7 +39,7 @@ export function minimizeHistory<S, I, O>(
   const tryDrop = (kept: Operation<I, O>[], run: Operation<I, O>[]): boolean => {
     const relaxedRun = canRelax ? run.map(relaxed) : [];
     const candidate = [...kept, ...relaxedDropped, ...relaxedRun];
-    if (searchLinearization(model, candidate, deadline, CANDIDATE_STEPS_MAX).kind !== "illegal") return false;
+    if (searchLinearization(model, candidate, deadline, { stepsMax: CANDIDATE_STEPS_MAX }).kind !== "illegal") return false;
     relaxedDropped = [...relaxedDropped, ...relaxedRun];
     return true;
   };

@@ -4,6 +4,7 @@ import type { Model } from "./model.js";
 /** A version as the API returns it: a number, or a bigint for uint64 fields. Compared by value. */
 export type Version = number | bigint;
 
+/** if_version with version 0 means "only if absent", as in the API (real versions start at 1). */
 export type SetCondition = { kind: "none" } | { kind: "if_absent" } | { kind: "if_version"; version: Version };
 
 export type VersionedRegisterInput =
@@ -56,7 +57,8 @@ function sameVersion(a: Version, b: Version): boolean {
 
 function conditionHolds(state: VersionedRegisterState, condition: SetCondition | undefined): Truth {
   if (condition === undefined || condition.kind === "none") return "yes";
-  if (condition.kind === "if_absent") return state.present ? "no" : "yes";
+  // As in the API, if_version 0 means "only if absent": real versions start at 1.
+  if (condition.kind === "if_absent" || sameVersion(condition.version, 0)) return state.present ? "no" : "yes";
   if (!state.present) return "no";
   if (state.version !== undefined) return sameVersion(state.version, condition.version) ? "yes" : "no";
   // Unobserved version: it is above the floor, and may or may not equal this one.
