@@ -75,6 +75,7 @@ export class NodeWal {
   /**
    * Persists a batch across groups, at most one item per group. The whole batch
    * is checked before anything changes, so a rejected batch changes nothing.
+   * With `sync`, when it resolves this and every earlier call are durable.
    */
   async append(batch: readonly WalAppend[], sync: boolean): Promise<void> {
     this.writer.checkAccepting(0);
@@ -83,11 +84,13 @@ export class NodeWal {
     for (const record of records) bytes += record.bytes.byteLength;
     this.writer.checkAccepting(bytes);
     for (const { group, hardState, entries } of batch) {
+      if (entries.length === 0 && hardState === undefined) continue;
       const log = this.groupLog(group);
       if (entries.length > 0) log.append(entries);
       if (hardState !== undefined) log.setHardState(hardState);
     }
-    if (records.length === 0) return;
+    // An empty synced append still goes through: it is a barrier that makes earlier unsynced appends durable.
+    if (records.length === 0 && !sync) return;
     await this.writer.submit(records, sync);
   }
 
@@ -104,11 +107,12 @@ export class NodeWal {
     assertGroupId(group);
     assert(Number.isSafeInteger(index) && index >= 0 && Number.isSafeInteger(term) && term >= 0, "snapshot index and term must be non-negative safe integers");
     const log = this.groupLog(group);
-    if (index <= log.snapshotIndex()) return;
+    const outcome = log.compactOutcome(index, term);
+    if (outcome === "stale") return;
     // State Machine Safety (paper §5.4.3): a snapshot cannot disagree with a committed entry.
     const committed = Math.min(log.hardState().commit, log.lastIndex());
     assert(index > committed || log.term(index) === term, `group ${group}: snapshot (${index}, ${term}) contradicts committed entry with term ${index <= committed ? log.term(index) : "-"}`);
-    const bytes = encodeCompactRecord(group, index, term);
+    const bytes = encodeCompactRecord(group, index, term, outcome === "keepSuffix");
     log.compact(index, term);
     await this.writer.submit([{ bytes, effect: { type: "compact", group, index, term } }], true);
   }
@@ -138,6 +142,7 @@ export class NodeWal {
       assertGroupId(group);
       assert(!seen.has(group), `group ${group} appears twice in one batch`);
       seen.add(group);
+      if (entries.length === 0 && hardState === undefined) continue;
       let log = this.logs.get(group);
       if (log === undefined) {
         newGroups += 1;

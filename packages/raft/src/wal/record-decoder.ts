@@ -26,7 +26,7 @@ export function decodeRecord(bytes: Uint8Array, start: number, end: number): Wal
       record = { type: "hardState", group: readGroup(reader), hardState: readHardState(reader) };
       break;
     case RECORD_TYPE.compact:
-      record = { type: "compact", group: readGroup(reader), index: reader.varint() as LogIndex, term: reader.varint() as Term };
+      record = { type: "compact", group: readGroup(reader), index: reader.varint() as LogIndex, term: reader.varint() as Term, keptSuffix: readFlag(reader) };
       break;
     case RECORD_TYPE.dropGroup:
       record = { type: "dropGroup", group: readGroup(reader) };
@@ -81,6 +81,12 @@ function readGroup(reader: ByteReader): number {
   const group = reader.varint();
   if (group > GROUP_ID_MAX) throw new RecordDecodeError(`group id ${group} exceeds ${GROUP_ID_MAX}`);
   return group;
+}
+
+function readFlag(reader: ByteReader): boolean {
+  const flag = reader.u8();
+  if (flag > 1) throw new RecordDecodeError(`flag byte ${flag} is neither 0 nor 1`);
+  return flag === 1;
 }
 
 function readHardState(reader: ByteReader): HardState {

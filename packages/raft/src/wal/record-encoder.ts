@@ -95,13 +95,14 @@ export function encodeHardStateRecord(group: GroupId, hardState: HardState): Uin
   return seal(record, at);
 }
 
-export function encodeCompactRecord(group: GroupId, index: LogIndex, term: Term): Uint8Array {
-  const record = Buffer.allocUnsafe(RECORD_HEADER_BYTES + 1 + GROUP_VARINT_BYTES_MAX + 2 * VARINT_BYTES_MAX);
+export function encodeCompactRecord(group: GroupId, index: LogIndex, term: Term, keptSuffix: boolean): Uint8Array {
+  const record = Buffer.allocUnsafe(RECORD_HEADER_BYTES + 1 + GROUP_VARINT_BYTES_MAX + 2 * VARINT_BYTES_MAX + 1);
   let at = RECORD_HEADER_BYTES;
   record[at++] = RECORD_TYPE.compact;
   at = writeVarint(record, at, group);
   at = writeVarint(record, at, index);
   at = writeVarint(record, at, term);
+  record[at++] = keptSuffix ? 1 : 0;
   return seal(record, at);
 }
 

@@ -132,20 +132,35 @@ export class WalGroupLog implements WalGroupStorage {
   }
 
   /**
-   * The group's snapshot now covers everything up to (index, term). Entries up
-   * to `index` are dropped; the rest are kept only if the log agrees with the
-   * snapshot at `index` (same term), as in etcd's snapshot install. Returns
-   * false (and changes nothing) if an older or equal snapshot is recorded.
+   * What recording a snapshot at (index, term) does to the log: nothing if an
+   * older or equal snapshot is recorded ("stale"); otherwise entries up to
+   * `index` go, and the rest stay only if the log agrees with the snapshot at
+   * `index` (same term), as in etcd's snapshot install.
    */
-  compact(index: LogIndex, term: Term): boolean {
+  compactOutcome(index: LogIndex, term: Term): "stale" | "keepSuffix" | "discard" {
     this.assertLive();
-    if (index <= this.snapIndex) return false;
-    const keepSuffix = index <= this.lastIndex() && this.term(index) === term;
-    if (keepSuffix) this.log.splice(0, index - this.snapIndex);
+    if (index <= this.snapIndex) return "stale";
+    return index <= this.lastIndex() && this.term(index) === term ? "keepSuffix" : "discard";
+  }
+
+  compact(index: LogIndex, term: Term): void {
+    const outcome = this.compactOutcome(index, term);
+    if (outcome === "stale") return;
+    if (outcome === "keepSuffix") this.log.splice(0, index - this.snapIndex);
     else this.log = [];
     this.snapIndex = index;
     this.snapTerm = term;
-    return true;
+  }
+
+  /** Rebuilds a group from recovered state; `log` starts right after the snapshot. */
+  static restore(group: GroupId, hardState: HardState, snapshotIndex: LogIndex, snapshotTerm: Term, log: Entry[]): WalGroupLog {
+    assert(log.length === 0 || log[0]!.index === snapshotIndex + 1, `group ${group}: a restored log must start right after its snapshot`);
+    const restored = new WalGroupLog(group);
+    restored.hard = hardState;
+    restored.snapIndex = snapshotIndex;
+    restored.snapTerm = snapshotTerm;
+    restored.log = log;
+    return restored;
   }
 
   markDropped(): void {

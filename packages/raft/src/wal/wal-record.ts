@@ -24,7 +24,12 @@ export const RECORD_TYPE = {
   /** A run of a group's entries with consecutive indexes; replay discards the group's suffix from the first index on. */
   entries: 2,
   hardState: 3,
-  /** A group's state-machine snapshot covers everything up to (index, term). */
+  /**
+   * A group's state-machine snapshot covers everything up to (index, term),
+   * and whether the entries after it were kept (the log agreed with the
+   * snapshot at index) or discarded. Recording the outcome lets replay apply
+   * it even when the entries before the point are gone with a released segment.
+   */
   compact: 4,
   dropGroup: 5,
 } as const;
@@ -48,5 +53,5 @@ export type WalRecord =
   | { readonly type: "checkpoint"; readonly segmentSeq: number; readonly groups: readonly GroupCheckpoint[] }
   | { readonly type: "entries"; readonly group: GroupId; readonly entries: readonly Entry[] }
   | { readonly type: "hardState"; readonly group: GroupId; readonly hardState: HardState }
-  | { readonly type: "compact"; readonly group: GroupId; readonly index: LogIndex; readonly term: Term }
+  | { readonly type: "compact"; readonly group: GroupId; readonly index: LogIndex; readonly term: Term; readonly keptSuffix: boolean }
   | { readonly type: "dropGroup"; readonly group: GroupId };

@@ -7,7 +7,8 @@ import { scanSegment } from "./segment-scanner.js";
 import { WalCorruptionError, WalLimitError } from "./wal-errors.js";
 import type { WalFs } from "./wal-fs.js";
 import { joinPath } from "./wal-fs.js";
-import { WalGroupLog } from "./wal-group-log.js";
+import type { WalGroupLog } from "./wal-group-log.js";
+import { ReplayGroup } from "./replay-group.js";
 import type { GroupCheckpoint, WalRecord } from "./wal-record.js";
 
 export interface RecoveredWal {
@@ -49,14 +50,15 @@ export async function recoverWal(fs: WalFs, dir: string, groupsMax: number): Pro
       await file.close();
     }
   }
-  if (replay.groups.size > groupsMax) throw new WalLimitError(`the log holds ${replay.groups.size} groups, above groupsMax ${groupsMax}`);
+  const groups = replay.finish();
+  if (groups.size > groupsMax) throw new WalLimitError(`the log holds ${groups.size} groups, above groupsMax ${groupsMax}`);
   const lastSeq = replay.segments.count > 0 ? replay.segments.active.seq : 0;
-  return { groups: replay.groups, segments: replay.segments, nextSeq: lastSeq + 1 };
+  return { groups, segments: replay.segments, nextSeq: lastSeq + 1 };
 }
 
 /** Applies records in log order; any impossible sequence is corruption at that record. */
 class Replay {
-  readonly groups = new Map<GroupId, WalGroupLog>();
+  readonly groups = new Map<GroupId, ReplayGroup>();
   readonly segments = new SegmentSet();
   private seq = 0;
   private path = "";
@@ -79,25 +81,33 @@ class Replay {
       case "entries":
         return this.applyEntries(record.group, record.entries, offset);
       case "hardState":
-        return this.group(record.group).setHardState(record.hardState);
-      case "compact":
-        this.group(record.group).compact(record.index, record.term);
+        this.group(record.group).hardState = record.hardState;
         return;
+      case "compact":
+        return this.group(record.group).compact(record.index, record.term, record.keptSuffix);
       case "dropGroup":
-        this.groups.get(record.group)?.markDropped();
         this.groups.delete(record.group);
         this.segments.forgetGroup(record.group);
         return;
     }
   }
 
-  private applyEntries(group: GroupId, entries: readonly Entry[], offset: number): void {
-    const log = this.group(group);
-    const first = entries[0]!.index;
-    if (!log.fitsAt(first)) {
-      throw this.corruption(offset, `entries of group ${group} start at index ${first}, which does not follow its log [${log.firstIndex()}, ${log.lastIndex()}]`);
+  /** The rebuilt groups; throws if one still misses entries that no compaction covered. */
+  finish(): Map<GroupId, WalGroupLog> {
+    const logs = new Map<GroupId, WalGroupLog>();
+    for (const [group, replayed] of this.groups) {
+      const hole = replayed.unclosedHole();
+      if (hole !== undefined) throw new WalCorruptionError(hole.segment, hole.offset, `entries of group ${group} before this record are missing and no snapshot covers them`);
+      logs.set(group, replayed.toLog());
     }
-    log.append(entries);
+    return logs;
+  }
+
+  private applyEntries(group: GroupId, entries: readonly Entry[], offset: number): void {
+    const replayed = this.group(group);
+    if (!replayed.append(entries, { segment: this.path, offset })) {
+      throw this.corruption(offset, `entries of group ${group} start at index ${entries[0]!.index}, inside its snapshot (up to ${replayed.snapshotIndex})`);
+    }
     this.segments.noteEntries(group, entries[entries.length - 1]!.index);
   }
 
@@ -109,11 +119,7 @@ class Replay {
   private applyCheckpoint(segmentSeq: number, checkpoints: readonly GroupCheckpoint[], offset: number): void {
     if (segmentSeq !== this.seq) throw this.corruption(offset, `checkpoint names segment ${segmentSeq}, but the file is segment ${this.seq}`);
     if (this.segmentsSeen === 1) {
-      for (const checkpoint of checkpoints) {
-        const log = this.group(checkpoint.group);
-        log.setHardState(checkpoint.hardState);
-        log.compact(checkpoint.snapshotIndex, checkpoint.snapshotTerm);
-      }
+      for (const { group, hardState, snapshotIndex, snapshotTerm } of checkpoints) this.group(group).reset(hardState, snapshotIndex, snapshotTerm);
       return;
     }
     const mismatch = this.checkpointMismatch(checkpoints);
@@ -123,21 +129,21 @@ class Replay {
   private checkpointMismatch(checkpoints: readonly GroupCheckpoint[]): string | undefined {
     if (checkpoints.length !== this.groups.size) return `${checkpoints.length} groups listed, ${this.groups.size} replayed`;
     for (const { group, hardState, snapshotIndex, snapshotTerm } of checkpoints) {
-      const log = this.groups.get(group);
-      if (log === undefined) return `group ${group} is unknown`;
-      if (!isHardStateEqual(log.hardState(), hardState)) return `group ${group} hard state differs`;
-      if (log.snapshotIndex() !== snapshotIndex || log.snapshotTerm() !== snapshotTerm) return `group ${group} snapshot differs`;
+      const replayed = this.groups.get(group);
+      if (replayed === undefined) return `group ${group} is unknown`;
+      if (!isHardStateEqual(replayed.hardState, hardState)) return `group ${group} hard state differs`;
+      if (replayed.snapshotIndex !== snapshotIndex || replayed.snapshotTerm !== snapshotTerm) return `group ${group} snapshot differs`;
     }
     return undefined;
   }
 
-  private group(group: GroupId): WalGroupLog {
-    let log = this.groups.get(group);
-    if (log === undefined) {
-      log = new WalGroupLog(group);
-      this.groups.set(group, log);
+  private group(group: GroupId): ReplayGroup {
+    let replayed = this.groups.get(group);
+    if (replayed === undefined) {
+      replayed = new ReplayGroup(group);
+      this.groups.set(group, replayed);
     }
-    return log;
+    return replayed;
   }
 
   private corruption(offset: number, reason: string): WalCorruptionError {

@@ -80,6 +80,12 @@ export class WalModel {
     this.groups.delete(group);
   }
 
+  clone(): WalModel {
+    const copy = new WalModel();
+    for (const [group, state] of this.groups) copy.groups.set(group, { ...state, entries: [...state.entries] });
+    return copy;
+  }
+
   has(group: GroupId): boolean {
     return this.groups.has(group);
   }
