@@ -118,6 +118,19 @@ export class MemoryWalFs implements WalFs {
     this.faults.set(operation, error);
   }
 
+  /** An independent copy of the current files (all durable in the copy): tests fork a log to damage it many ways. */
+  clone(): MemoryWalFs {
+    const copy = new MemoryWalFs({ lossy: this.lossy });
+    for (const dir of this.dirs) copy.dirs.add(dir);
+    for (const [path, node] of this.files) {
+      const bytes = node.bytes.slice(0, node.lengthBytes);
+      const copied = { bytes, lengthBytes: bytes.byteLength, syncedBytes: bytes.byteLength };
+      copy.files.set(path, copied);
+      copy.durableFiles.set(path, copied);
+    }
+    return copy;
+  }
+
   /** Paths of all files, sorted. */
   paths(): string[] {
     return [...this.files.keys()].sort();

@@ -20,7 +20,7 @@ export function decodeRecord(bytes: Uint8Array, start: number, end: number): Wal
   switch (type) {
     case RECORD_TYPE.entries:
       // Entries outlive the segment buffer, so they get their own copy of the record (one allocation per record, not per entry).
-      record = decodeEntries(new ByteReader(bytes.slice(start, end), 1, end - start));
+      record = decodeEntries(new ByteReader(copyBytes(bytes, start, end), 1, end - start));
       break;
     case RECORD_TYPE.hardState:
       record = { type: "hardState", group: readGroup(reader), hardState: readHardState(reader) };
@@ -39,6 +39,13 @@ export function decodeRecord(bytes: Uint8Array, start: number, end: number): Wal
   }
   if (record.type !== "entries" && !reader.isAtEnd) throw new RecordDecodeError(`${end - reader.position} unexpected bytes after a ${record.type} record`);
   return record;
+}
+
+/** A plain Uint8Array copy (slice() on a Buffer would return a Buffer, and entries hold plain Uint8Arrays). */
+function copyBytes(bytes: Uint8Array, start: number, end: number): Uint8Array {
+  const copy = new Uint8Array(end - start);
+  copy.set(bytes.subarray(start, end));
+  return copy;
 }
 
 function decodeEntries(reader: ByteReader): WalRecord {

@@ -1,0 +1,98 @@
+import { crc32 } from "node:zlib";
+import { describe, expect, it } from "vitest";
+import type { HardState } from "../hard-state.js";
+import type { LogIndex, NodeId, Term } from "../types.js";
+import { RecordDecodeError } from "./byte-reader.js";
+import { decodeRecord } from "./record-decoder.js";
+import { checkpointBytesMax, encodeCheckpointRecord, encodeCompactRecord, encodeDropGroupRecord, encodeEntriesRecords, encodeHardStateRecord } from "./record-encoder.js";
+import { makeEntries } from "./testing/wal-model.js";
+import { WalLimitError } from "./wal-errors.js";
+import { NODE_ID_BYTES_MAX, RECORD_HEADER_BYTES } from "./wal-record.js";
+
+const hs = (term: number, vote: string | undefined, commit: number): HardState => ({ term: term as Term, vote: vote as NodeId | undefined, commit: commit as LogIndex });
+
+function decode(record: Uint8Array): ReturnType<typeof decodeRecord> {
+  const view = new DataView(record.buffer, record.byteOffset, record.byteLength);
+  const bodyBytes = view.getUint32(0, true);
+  expect(RECORD_HEADER_BYTES + bodyBytes).toBe(record.byteLength);
+  expect(view.getUint32(4, true)).toBe(crc32(record.subarray(RECORD_HEADER_BYTES)));
+  expect(view.getUint32(8, true)).toBe(crc32(record.subarray(0, 8)));
+  return decodeRecord(record, RECORD_HEADER_BYTES, record.byteLength);
+}
+
+describe("record encoding", () => {
+  it("round-trips entries with any term, kind and payload, including empty ones", () => {
+    const entries = [...makeEntries(2 ** 40, 3, 2 ** 35, 0), ...makeEntries(2 ** 40 + 3, 2, 2 ** 35, 70)];
+    const [run] = encodeEntriesRecords(4_000_000_000, entries, 1 << 20);
+    const decoded = decode(run!.bytes);
+    expect(decoded).toEqual({ type: "entries", group: 4_000_000_000, entries });
+    expect(run!.lastIndex).toBe(2 ** 40 + 4);
+  });
+
+  it("splits entries into records of at most recordBytesMax", () => {
+    const entries = makeEntries(1, 50, 3, 100);
+    const runs = encodeEntriesRecords(9, entries, 1024);
+    expect(runs.length).toBeGreaterThan(5);
+    const decoded = runs.flatMap((run) => {
+      expect(run.bytes.byteLength - RECORD_HEADER_BYTES).toBeLessThanOrEqual(1024);
+      const record = decode(run.bytes);
+      return record.type === "entries" ? record.entries : [];
+    });
+    expect(decoded).toEqual(entries);
+  });
+
+  it("refuses an entry that cannot fit in one record", () => {
+    expect(() => encodeEntriesRecords(1, makeEntries(1, 1, 1, 2000), 1024)).toThrow(WalLimitError);
+  });
+
+  it.each([hs(0, undefined, 0), hs(7, "n3", 5), hs(2 ** 50, "ノード-é", 2 ** 50)])("round-trips hard state %j", (hardState) => {
+    expect(decode(encodeHardStateRecord(12, hardState))).toEqual({ type: "hardState", group: 12, hardState });
+  });
+
+  it("refuses a vote longer than NODE_ID_BYTES_MAX", () => {
+    expect(() => encodeHardStateRecord(1, hs(1, "n".repeat(NODE_ID_BYTES_MAX + 1), 0))).toThrow(WalLimitError);
+  });
+
+  it("round-trips compaction points, drops and checkpoints", () => {
+    expect(decode(encodeCompactRecord(3, 99 as LogIndex, 4 as Term, true))).toEqual({ type: "compact", group: 3, index: 99, term: 4, keptSuffix: true });
+    expect(decode(encodeDropGroupRecord(3))).toEqual({ type: "dropGroup", group: 3 });
+    const groups = [
+      { group: 1, hardState: hs(3, "n1", 10), snapshotIndex: 8 as LogIndex, snapshotTerm: 2 as Term },
+      { group: 2, hardState: hs(0, undefined, 0), snapshotIndex: 0 as LogIndex, snapshotTerm: 0 as Term },
+    ];
+    expect(decode(encodeCheckpointRecord(77, groups))).toEqual({ type: "checkpoint", segmentSeq: 77, groups });
+  });
+
+  it("bounds the checkpoint size by checkpointBytesMax", () => {
+    const groups = Array.from({ length: 16 }, (_, group) => ({
+      group: 2 ** 32 - 1 - group,
+      hardState: hs(Number.MAX_SAFE_INTEGER, "n".repeat(NODE_ID_BYTES_MAX), Number.MAX_SAFE_INTEGER),
+      snapshotIndex: Number.MAX_SAFE_INTEGER as LogIndex,
+      snapshotTerm: Number.MAX_SAFE_INTEGER as Term,
+    }));
+    expect(encodeCheckpointRecord(Number.MAX_SAFE_INTEGER, groups).byteLength - RECORD_HEADER_BYTES).toBeLessThanOrEqual(checkpointBytesMax(16));
+  });
+});
+
+describe("record decoding refuses bodies the writer never produces", () => {
+  const cases: Array<[string, number[]]> = [
+    ["an unknown record type", [9, 1]],
+    ["an empty body", []],
+    ["bytes after a drop record", [5, 1, 0]],
+    ["an entries record with no entry", [2, 1, 1, 0]],
+    ["an entries record at index 0", [2, 1, 0, 1, 1, 0, 0]],
+    ["an unknown entry kind", [2, 1, 1, 1, 1, 7, 0]],
+    ["an entry whose data runs past the record", [2, 1, 1, 1, 1, 0, 5, 1]],
+    ["a count larger than the record can hold", [2, 1, 1, 100, 1, 0, 0]],
+    ["a group id past 2^32 - 1", [5, 0x80, 0x80, 0x80, 0x80, 0x10]],
+    ["a compaction flag other than 0 or 1", [4, 1, 5, 1, 2]],
+    ["a vote that is not UTF-8", [3, 1, 1, 1, 0xff, 0]],
+    ["a checkpoint with a foreign magic", [1, 0x41, 0x42, 0x43, 0x44, 1, 1, 0]],
+    ["a checkpoint of a newer format", [1, 0x44, 0x43, 0x57, 0x4c, 2, 1, 0]],
+  ];
+
+  it.each(cases)("%s", (_name, body) => {
+    const bytes = new Uint8Array(body);
+    expect(() => decodeRecord(bytes, 0, bytes.length)).toThrow(RecordDecodeError);
+  });
+});
