@@ -22,36 +22,66 @@ interface FileNode {
   syncedBytes: number;
 }
 
+/** What survives a crash, shared by the process that crashed and the one that restarts. */
+interface Disk {
+  readonly lossy: boolean;
+  files: Map<string, FileNode>;
+  /** The namespace as of the last `syncDir` of each directory (lossy mode). */
+  durableFiles: Map<string, FileNode>;
+  readonly dirs: Set<string>;
+  /** Bumped by each crash: file systems and handles of earlier generations are dead. */
+  generation: number;
+  readonly operationCounts: Map<MemoryWalFsOperation, number>;
+  readonly faults: Map<MemoryWalFsOperation, Error>;
+  /** Operations left before an armed crash strikes (see `crashAfter`). */
+  operationsBeforeCrash: number | undefined;
+}
+
 /**
- * An in-memory `WalFs` for tests and the simulator: `new NodeWal` over it is
+ * An in-memory `WalFs` for tests and the simulator: a `NodeWal` over it is
  * the in-memory log. Directories are implicit and durable once created.
+ *
+ * `crash()` returns the file system of the restarted process; the crashed
+ * one's (this object and every handle it opened) fails from then on, so a
+ * call in flight at the crash cannot touch the disk afterwards.
  */
 export class MemoryWalFs implements WalFs {
-  readonly lossy: boolean;
-  /** How often each operation ran: tests count fsyncs with it. */
-  readonly operationCounts = new Map<MemoryWalFsOperation, number>();
-  private files = new Map<string, FileNode>();
-  /** The namespace as of the last `syncDir` of each directory (lossy mode). */
-  private durableFiles = new Map<string, FileNode>();
-  private readonly dirs = new Set<string>();
-  private readonly faults = new Map<MemoryWalFsOperation, Error>();
-  /** Bumped by `crash()`; handles opened before it fail, like a dead process's descriptors. */
-  private generation = 0;
+  private readonly disk: Disk;
+  private readonly generation: number;
 
-  constructor(options: MemoryWalFsOptions = {}) {
-    this.lossy = options.lossy ?? false;
+  constructor(options: MemoryWalFsOptions = {}, disk?: Disk) {
+    this.disk = disk ?? {
+      lossy: options.lossy ?? false,
+      files: new Map(),
+      durableFiles: new Map(),
+      dirs: new Set(),
+      generation: 0,
+      operationCounts: new Map(),
+      faults: new Map(),
+      operationsBeforeCrash: undefined,
+    };
+    this.generation = this.disk.generation;
+  }
+
+  get lossy(): boolean {
+    return this.disk.lossy;
+  }
+
+  /** How often each operation ran on this disk: tests count fsyncs with it. */
+  get operationCounts(): ReadonlyMap<MemoryWalFsOperation, number> {
+    return this.disk.operationCounts;
   }
 
   async mkdirs(dir: string): Promise<void> {
     this.enter("mkdirs");
-    for (let path = trimSlash(dir); path !== ""; path = parentOf(path)) this.dirs.add(path);
+    for (let path = trimSlash(dir); path !== ""; path = parentOf(path)) this.disk.dirs.add(path);
   }
 
   async list(dir: string): Promise<string[]> {
     this.enter("list");
     const parent = trimSlash(dir);
-    if (!this.dirs.has(parent)) throw fsError("ENOENT", `no such directory: ${dir}`);
-    return [...this.files.keys()].filter((path) => parentOf(path) === parent).map(baseName);
+    if (!this.disk.dirs.has(parent)) throw fsError("ENOENT", `no such directory: ${dir}`);
+    return [...this.disk.files.keys()].filter((path) => parentOf(path) === parent).map(baseName);
   }
 
   async readFile(path: string): Promise<Uint8Array> {
@@ -62,29 +92,29 @@ export class MemoryWalFs implements WalFs {
 
   async openAppend(path: string): Promise<WalFile> {
     this.enter("openAppend");
-    if (!this.dirs.has(parentOf(path))) throw fsError("ENOENT", `no such directory for ${path}`);
-    let node = this.files.get(path);
+    if (!this.disk.dirs.has(parentOf(path))) throw fsError("ENOENT", `no such directory for ${path}`);
+    let node = this.disk.files.get(path);
     if (node === undefined) {
       node = { bytes: new Uint8Array(256), lengthBytes: 0, syncedBytes: 0 };
-      this.files.set(path, node);
-      if (!this.lossy) this.durableFiles.set(path, node);
+      this.disk.files.set(path, node);
+      if (!this.lossy) this.disk.durableFiles.set(path, node);
     }
-    return new MemoryWalFile(this, node, this.generation);
+    return new MemoryWalFile(this, node);
   }
 
   async remove(path: string): Promise<void> {
     this.enter("remove");
     this.node(path);
-    this.files.delete(path);
-    if (!this.lossy) this.durableFiles.delete(path);
+    this.disk.files.delete(path);
+    if (!this.lossy) this.disk.durableFiles.delete(path);
   }
 
   async rename(from: string, to: string): Promise<void> {
     this.enter("rename");
     const node = this.node(from);
-    this.files.delete(from);
-    this.files.set(to, node);
-    if (!this.lossy) this.durableFiles = new Map(this.files);
+    this.disk.files.delete(from);
+    this.disk.files.set(to, node);
+    if (!this.lossy) this.disk.durableFiles = new Map(this.disk.files);
   }
 
   async truncate(path: string, lengthBytes: number): Promise<void> {
@@ -98,42 +128,52 @@ export class MemoryWalFs implements WalFs {
   async syncDir(dir: string): Promise<void> {
     this.enter("syncDir");
     const parent = trimSlash(dir);
-    for (const path of [...this.durableFiles.keys()]) if (parentOf(path) === parent) this.durableFiles.delete(path);
-    for (const [path, node] of this.files) if (parentOf(path) === parent) this.durableFiles.set(path, node);
+    const durable = this.disk.durableFiles;
+    for (const path of [...durable.keys()]) if (parentOf(path) === parent) durable.delete(path);
+    for (const [path, node] of this.disk.files) if (parentOf(path) === parent) durable.set(path, node);
   }
 
   /**
-   * Simulates a crash: open handles die and, in lossy mode, every unsynced
-   * byte and directory change is lost.
+   * Simulates a crash and returns the file system of the restarted process.
+   * This one and its handles die; in lossy mode every unsynced byte and
+   * directory change is lost.
    */
-  crash(): void {
-    this.generation += 1;
-    if (!this.lossy) return;
-    this.files = new Map(this.durableFiles);
-    for (const node of this.files.values()) node.lengthBytes = node.syncedBytes;
+  crash(): MemoryWalFs {
+    crashDisk(this.disk);
+    return new MemoryWalFs({}, this.disk);
+  }
+
+  /**
+   * Arms a crash that strikes when `operations` more operations (appends,
+   * syncs, ...) have run: the next one fails as the process dies. It lands the
+   * crash at an exact step of a flush, which awaiting from outside cannot.
+   * Call `crash()` afterwards to get the restarted process's file system.
+   */
+  crashAfter(operations: number): void {
+    this.disk.operationsBeforeCrash = operations;
   }
 
   /** Makes the next call of `operation` fail with `error` (once). */
   failNext(operation: MemoryWalFsOperation, error: Error = fsError("EIO", `injected ${operation} failure`)): void {
-    this.faults.set(operation, error);
+    this.disk.faults.set(operation, error);
   }
 
   /** An independent copy of the current files (all durable in the copy): tests fork a log to damage it many ways. */
   clone(): MemoryWalFs {
     const copy = new MemoryWalFs({ lossy: this.lossy });
-    for (const dir of this.dirs) copy.dirs.add(dir);
-    for (const [path, node] of this.files) {
+    for (const dir of this.disk.dirs) copy.disk.dirs.add(dir);
+    for (const [path, node] of this.disk.files) {
       const bytes = node.bytes.slice(0, node.lengthBytes);
       const copied = { bytes, lengthBytes: bytes.byteLength, syncedBytes: bytes.byteLength };
-      copy.files.set(path, copied);
-      copy.durableFiles.set(path, copied);
+      copy.disk.files.set(path, copied);
+      copy.disk.durableFiles.set(path, copied);
     }
     return copy;
   }
 
   /** Paths of all files, sorted. */
   paths(): string[] {
-    return [...this.files.keys()].sort();
+    return [...this.disk.files.keys()].sort();
   }
 
   /** Replaces a file's content, durably: tests use it to tear or corrupt a segment. */
@@ -144,22 +184,20 @@ export class MemoryWalFs implements WalFs {
     node.syncedBytes = bytes.byteLength;
   }
 
-  /** @internal Called by handles. */
-  checkHandle(generation: number, operation: MemoryWalFsOperation): void {
-    this.enter(operation);
-    if (generation !== this.generation) throw fsError("EBADF", "file handle is from before a crash");
-  }
-
-  private enter(operation: MemoryWalFsOperation): void {
-    this.operationCounts.set(operation, (this.operationCounts.get(operation) ?? 0) + 1);
-    const fault = this.faults.get(operation);
+  /** @internal Counts `operation`, fails it if this process crashed or a fault is armed. */
+  enter(operation: MemoryWalFsOperation): void {
+    const disk = this.disk;
+    disk.operationCounts.set(operation, (disk.operationCounts.get(operation) ?? 0) + 1);
+    if (disk.operationsBeforeCrash !== undefined && disk.operationsBeforeCrash-- === 0) crashDisk(disk);
+    if (this.generation !== disk.generation) throw fsError("EBADF", `${operation} by a process that crashed`);
+    const fault = disk.faults.get(operation);
     if (fault === undefined) return;
-    this.faults.delete(operation);
+    disk.faults.delete(operation);
     throw fault;
   }
 
   private node(path: string): FileNode {
-    const node = this.files.get(path);
+    const node = this.disk.files.get(path);
     if (node === undefined) throw fsError("ENOENT", `no such file: ${path}`);
     return node;
   }
@@ -171,7 +209,6 @@ class MemoryWalFile implements WalFile {
   constructor(
     private readonly fs: MemoryWalFs,
     private readonly node: FileNode,
-    private readonly generation: number,
   ) {}
 
   async append(data: Uint8Array): Promise<void> {
@@ -199,8 +236,16 @@ class MemoryWalFile implements WalFile {
 
   private check(operation: MemoryWalFsOperation): void {
     if (this.closed) throw fsError("EBADF", "file handle is closed");
-    this.fs.checkHandle(this.generation, operation);
+    this.fs.enter(operation);
   }
+}
+
+function crashDisk(disk: Disk): void {
+  disk.generation += 1;
+  disk.operationsBeforeCrash = undefined;
+  if (!disk.lossy) return;
+  disk.files = new Map(disk.durableFiles);
+  for (const node of disk.files.values()) node.lengthBytes = node.syncedBytes;
 }
 
 function trimSlash(path: string): string {

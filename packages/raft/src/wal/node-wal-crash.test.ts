@@ -11,7 +11,7 @@ const hs = (term: number, vote: string | undefined, commit: number): HardState =
 
 describe("power loss (MemoryWalFs lossy mode)", () => {
   it("keeps exactly the synced state: later unsynced appends are lost, nothing synced is", async () => {
-    const fs = new MemoryWalFs({ lossy: true });
+    let fs = new MemoryWalFs({ lossy: true });
     const wal = await NodeWal.open(DIR, { fs });
     await wal.append(
       [
@@ -26,7 +26,7 @@ describe("power loss (MemoryWalFs lossy mode)", () => {
     await wal.append([{ group: 3, entries: makeEntries(1, 1, 1) }], false);
     expect(viewWal(wal)).not.toEqual(synced);
 
-    fs.crash();
+    fs = fs.crash();
     const recovered = await NodeWal.open(DIR, { fs });
     expect(viewWal(recovered)).toEqual(synced);
     await recovered.close();
@@ -34,10 +34,10 @@ describe("power loss (MemoryWalFs lossy mode)", () => {
 
   it("shows that a missing fsync loses data, which kill -9 (non-lossy crash) cannot show", async () => {
     for (const lossy of [false, true]) {
-      const fs = new MemoryWalFs({ lossy });
+      let fs = new MemoryWalFs({ lossy });
       const wal = await NodeWal.open(DIR, { fs });
       await wal.append([{ group: 1, entries: makeEntries(1, 4, 1) }], false);
-      fs.crash();
+      fs = fs.crash();
       const recovered = await NodeWal.open(DIR, { fs });
       expect(recovered.storage(1).lastIndex(), lossy ? "power loss" : "process kill").toBe(lossy ? 0 : 4);
       await recovered.close();
@@ -45,18 +45,18 @@ describe("power loss (MemoryWalFs lossy mode)", () => {
   });
 
   it("makes earlier unsynced appends durable with a later synced one, even an empty one", async () => {
-    const fs = new MemoryWalFs({ lossy: true });
+    let fs = new MemoryWalFs({ lossy: true });
     const wal = await NodeWal.open(DIR, { fs });
     await wal.append([{ group: 1, entries: makeEntries(1, 4, 1) }], false);
     await wal.append([], true);
-    fs.crash();
+    fs = fs.crash();
     const recovered = await NodeWal.open(DIR, { fs });
     expect(recovered.storage(1).lastIndex()).toBe(4);
     await recovered.close();
   });
 
   it("keeps compactions and drops, which are always synced", async () => {
-    const fs = new MemoryWalFs({ lossy: true });
+    let fs = new MemoryWalFs({ lossy: true });
     const wal = await NodeWal.open(DIR, { fs });
     await wal.append(
       [
@@ -68,7 +68,7 @@ describe("power loss (MemoryWalFs lossy mode)", () => {
     await wal.compact(1, 4 as LogIndex, 1 as Term);
     await wal.dropGroup(2);
     const expected = viewWal(wal);
-    fs.crash();
+    fs = fs.crash();
     const recovered = await NodeWal.open(DIR, { fs });
     expect(viewWal(recovered)).toEqual(expected);
     expect(recovered.groups()).toEqual([1]);
@@ -79,21 +79,21 @@ describe("power loss (MemoryWalFs lossy mode)", () => {
   it("survives a crash at any step of a segment roll", async () => {
     const options = { segmentBytesMax: 1024, recordBytesMax: 2048, groupsMax: 4 };
     const outcomes = new Set<number>();
-    for (let yields = 0; yields < 40; yields++) {
-      const fs = new MemoryWalFs({ lossy: true });
+    for (let operations = 0; operations < 12; operations++) {
+      let fs = new MemoryWalFs({ lossy: true });
       const wal = await NodeWal.open(DIR, { ...options, fs });
       for (let i = 0; i < 10; i++) await wal.append([{ group: 1, entries: makeEntries(i * 5 + 1, 5, 1, 30) }], true);
       const synced = viewWal(wal);
       const segments = wal.stats.segments;
       // This append does not fit in the active segment: the log rolls (sync the old one, create the next,
       // sync the directory, write its checkpoint and the records), and the power fails somewhere in between.
+      fs.crashAfter(operations);
       const pending = wal.append([{ group: 1, entries: makeEntries(51, 20, 1, 30) }], true);
-      for (let i = 0; i < yields; i++) await Promise.resolve();
-      fs.crash();
       const acknowledged = await pending.then(
         () => true,
         () => false,
       );
+      fs = fs.crash();
       const recovered = await NodeWal.open(DIR, { ...options, fs });
       const view = viewWal(recovered);
       outcomes.add(view[0]!.lastIndex);
@@ -108,10 +108,10 @@ describe("power loss (MemoryWalFs lossy mode)", () => {
   });
 
   it("fails the calls caught by the crash instead of pretending they are durable", async () => {
-    const fs = new MemoryWalFs({ lossy: true });
+    let fs = new MemoryWalFs({ lossy: true });
     const wal = await NodeWal.open(DIR, { fs });
     const pending = wal.append([{ group: 1, entries: makeEntries(1, 1, 1) }], true);
-    fs.crash();
+    fs = fs.crash();
     await expect(pending).rejects.toThrow(WalFailedError);
   });
 });

@@ -11,7 +11,8 @@ import type { WalOptions } from "./wal-options.js";
 
 const DIR = "/var/distcache/wal";
 /** Raise for a soak run: WAL_PROPERTY_RUNS=5000 npx vitest run packages/raft/src/wal */
-const PROPERTY_RUNS = Number(process.env["WAL_PROPERTY_RUNS"] ?? 150);
+const PROPERTY_RUNS = Number(process.env["WAL_PROPERTY_RUNS"] ?? 300);
+const TIMEOUT_MS = Math.max(30_000, PROPERTY_RUNS * 50);
 const GROUPS = [1, 2, 3, 40];
 
 const itemArb: fc.Arbitrary<AppendItemChoice> = fc.record({
@@ -32,12 +33,12 @@ const opArb: fc.Arbitrary<WalOp> = fc.oneof(
 );
 
 /** A step is an operation, or a clean restart (close and reopen), or a power loss at some point of the next operation. */
-type Step = { readonly op: WalOp } | { readonly restart: true } | { readonly crashAfterYields: number; readonly op: WalOp };
+type Step = { readonly op: WalOp } | { readonly restart: true } | { readonly crashAfterOperations: number; readonly op: WalOp };
 
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
   { weight: 12, arbitrary: opArb.map((op) => ({ op })) },
   { weight: 1, arbitrary: fc.constant({ restart: true as const }) },
-  { weight: 1, arbitrary: fc.record({ crashAfterYields: fc.nat(12), op: opArb }) },
+  { weight: 2, arbitrary: fc.record({ crashAfterOperations: fc.nat(8), op: opArb }) },
 );
 
 const optionsArb: fc.Arbitrary<WalOptions> = fc.record({
@@ -73,7 +74,7 @@ function viewOf(wal: NodeWal, model: WalModel): GroupView[] {
 describe("NodeWal properties", () => {
   it("recovers exactly what was written: random batches, overwrites, compactions, drops and restarts", async () => {
     await fc.assert(
-      fc.asyncProperty(optionsArb, fc.array(stepArb.filter((step) => !("crashAfterYields" in step)), { maxLength: 60 }), async (options, steps) => {
+      fc.asyncProperty(optionsArb, fc.array(stepArb.filter((step) => !("crashAfterOperations" in step)), { minLength: 5, maxLength: 80, size: "medium" }), async (options, steps) => {
         const fs = new MemoryWalFs();
         let wal = await NodeWal.open(DIR, { ...options, fs });
         const model = new WalModel();
@@ -93,12 +94,12 @@ describe("NodeWal properties", () => {
       }),
       { numRuns: PROPERTY_RUNS },
     );
-  });
+  }, TIMEOUT_MS);
 
   it("loses nothing synced on power loss, and recovers a state the history passed through", async () => {
     await fc.assert(
-      fc.asyncProperty(crashOptionsArb, fc.array(stepArb, { maxLength: 60 }), async (options, steps) => {
-        const fs = new MemoryWalFs({ lossy: true });
+      fc.asyncProperty(crashOptionsArb, fc.array(stepArb, { minLength: 10, maxLength: 80, size: "medium" }), async (options, steps) => {
+        let fs = new MemoryWalFs({ lossy: true });
         let wal = await NodeWal.open(DIR, { ...options, fs });
         let model = new WalModel();
         /** Model states after each completed operation since the last durable one; the first is durable. */
@@ -110,19 +111,18 @@ describe("NodeWal properties", () => {
             states = [model.clone()];
             continue;
           }
-          if (!("crashAfterYields" in step)) {
+          if (!("crashAfterOperations" in step)) {
             // Dropping an unknown group is a no-op and syncs nothing.
             const durable = step.op.kind === "append" ? step.op.sync : step.op.kind === "compact" || model.has(step.op.group);
             await applyOp(wal, model, step.op, i);
             states = durable ? [model.clone()] : [...states, model.clone()];
             continue;
           }
-          // Power fails while the operation may be anywhere between its call and its completion.
-          const pending = applyOp(wal, model, step.op, i).catch(() => undefined);
-          for (let yields = 0; yields < step.crashAfterYields; yields++) await Promise.resolve();
+          // Power fails at some step of the operation (or after it, if it takes fewer steps).
+          fs.crashAfter(step.crashAfterOperations);
+          await applyOp(wal, model, step.op, i).catch(() => undefined);
           states.push(model.clone());
-          fs.crash();
-          await pending;
+          fs = fs.crash();
           wal = await NodeWal.open(DIR, { ...options, fs });
           const recovered = viewWal(wal);
           const match = states.findIndex((state) => isDeepStrictEqual(recovered, state.view()));
@@ -134,5 +134,5 @@ describe("NodeWal properties", () => {
       }),
       { numRuns: PROPERTY_RUNS },
     );
-  });
+  }, TIMEOUT_MS);
 });

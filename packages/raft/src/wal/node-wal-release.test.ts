@@ -99,13 +99,13 @@ describe("segment release", () => {
   });
 
   it("recovers when released segments come back after a crash (their deletion was not yet durable)", async () => {
-    const fs = new MemoryWalFs({ lossy: true });
+    let fs = new MemoryWalFs({ lossy: true });
     const wal = await NodeWal.open(DIR, { ...OPTIONS, fs });
     const last = await fill(wal, [1, 2], 15);
     await compactAll(wal, [1, 2], last - 4);
     const expected = viewWal(wal);
     const kept = fs.paths();
-    fs.crash();
+    fs = fs.crash();
     expect(fs.paths().length).toBeGreaterThan(kept.length);
     const recovered = await NodeWal.open(DIR, { ...OPTIONS, fs });
     expect(viewWal(recovered)).toEqual(expected);

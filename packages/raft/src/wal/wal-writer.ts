@@ -140,6 +140,10 @@ export class WalWriter {
         this.queueBytes -= append.bytes;
         append.resolve();
       }
+      // Callers woken just now often append again within the same turn of the event loop;
+      // waiting for that turn to end lets their calls share the next flush with whatever
+      // queued during this one, instead of alternating between a lone call and the rest.
+      await new Promise((resolve) => setImmediate(resolve));
     }
     this.running = undefined;
   }

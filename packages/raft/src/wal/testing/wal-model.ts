@@ -15,7 +15,8 @@ export interface GroupView {
   readonly lastIndex: number;
   /** term(i) for i in [firstIndex - 1, lastIndex]. */
   readonly terms: readonly number[];
-  readonly entries: readonly { term: number; index: number; kind: string; data: number[] }[];
+  /** Entries with their data in hex, which compares much faster than arrays of numbers. */
+  readonly entries: readonly { term: number; index: number; kind: string; data: string }[];
 }
 
 /** Reads every group of `wal` through the public Storage interface. */
@@ -40,8 +41,8 @@ export function viewWal(wal: NodeWal): GroupView[] {
   });
 }
 
-function plainEntry(entry: Entry): { term: number; index: number; kind: string; data: number[] } {
-  return { term: entry.term, index: entry.index, kind: entry.kind, data: [...entry.data] };
+function plainEntry(entry: Entry): { term: number; index: number; kind: string; data: string } {
+  return { term: entry.term, index: entry.index, kind: entry.kind, data: Buffer.from(entry.data.buffer, entry.data.byteOffset, entry.data.byteLength).toString("hex") };
 }
 
 interface ModelGroup {
