@@ -146,6 +146,26 @@ describe("NodeWal limits and failures", () => {
     await expect(NodeWal.open(DIR, { fs: new MemoryWalFs(), ...options })).rejects.toThrow(WalLimitError);
   });
 
+  it("refuses appends beyond pendingBytesMax until earlier ones are written", async () => {
+    const wal = await NodeWal.open(DIR, { fs: new MemoryWalFs(), pendingBytesMax: 4096, recordBytesMax: 4096, groupsMax: 4 });
+    const calls: Promise<void>[] = [];
+    let refusedAt = -1;
+    // No await in between: every call after the first queues behind its flush, about 850 B each.
+    for (let i = 0; i < 20 && refusedAt < 0; i++) {
+      const last = wal.storage(1).lastIndex();
+      calls.push(wal.append([{ group: 1, entries: makeEntries(last + 1, 4, 1, 200) }], false));
+      if (wal.storage(1).lastIndex() === last) refusedAt = i;
+    }
+    expect(refusedAt).toBeGreaterThan(3);
+    await expect(calls.at(-1)).rejects.toThrow(WalLimitError);
+    await Promise.all(calls.slice(0, -1));
+    // Once written, the queue has room again.
+    const last = wal.storage(1).lastIndex();
+    await wal.append([{ group: 1, entries: makeEntries(last + 1, 4, 1, 200) }], true);
+    expect(wal.storage(1).lastIndex()).toBe(last + 4);
+    await wal.close();
+  });
+
   it("fails every later call after an I/O error", async () => {
     const fs = new MemoryWalFs();
     const wal = await NodeWal.open(DIR, { fs });
@@ -160,6 +180,34 @@ describe("NodeWal limits and failures", () => {
     await wal.close();
     await expect(wal.append([{ group: 1, entries: makeEntries(1, 1, 1) }], true)).rejects.toThrow(WalClosedError);
     await expect(wal.compact(1, 1 as LogIndex, 1 as Term)).rejects.toThrow(WalClosedError);
+  });
+});
+
+describe("NodeWal groups", () => {
+  it("drops a group for good, and a later group with the same id starts empty", async () => {
+    const fs = new MemoryWalFs();
+    const wal = await NodeWal.open(DIR, { fs });
+    await wal.append([{ group: 5, entries: makeEntries(1, 3, 2), hardState: hs(2, "n1", 3) }], true);
+    const stale = wal.storage(5);
+    await wal.dropGroup(5);
+    expect(wal.groups()).toEqual([]);
+    expect(() => stale.lastIndex()).toThrow(RaftAssertionError);
+    await wal.append([{ group: 5, entries: makeEntries(1, 1, 7) }], true);
+    await wal.close();
+    const reopened = await NodeWal.open(DIR, { fs });
+    expect(viewWal(reopened).map((view) => [view.group, view.lastIndex, view.hardState.term])).toEqual([[5, 1, 0]]);
+    await reopened.close();
+  });
+
+  it("records a snapshot past the log (one received from the leader) and continues after it", async () => {
+    const fs = new MemoryWalFs();
+    const wal = await NodeWal.open(DIR, { fs });
+    await wal.append([{ group: 1, entries: makeEntries(1, 3, 1) }], true);
+    await wal.compact(1, 100 as LogIndex, 4 as Term);
+    await wal.append([{ group: 1, entries: makeEntries(101, 2, 4), hardState: hs(4, undefined, 101) }], true);
+    await wal.close();
+    const storage = (await NodeWal.open(DIR, { fs })).storage(1);
+    expect([storage.firstIndex(), storage.lastIndex(), storage.term(100 as LogIndex), storage.snapshotTerm()]).toEqual([101, 102, 4, 4]);
   });
 });
 
