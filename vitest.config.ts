@@ -12,9 +12,28 @@ export default defineConfig({
     ],
   },
   test: {
-    include: ["packages/*/src/**/*.test.ts", "apps/*/src/**/*.test.ts", "apps/*/test/**/*.test.ts", "tools/**/*.test.ts"],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: "forks",
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: "unit",
+          include: ["packages/*/src/**/*.test.ts", "apps/*/src/**/*.test.ts", "apps/*/test/*.test.ts", "tools/**/*.test.ts"],
+        },
+      },
+      {
+        // Multi-process cluster suites start real nodes: one suite at a time, after the rest.
+        extends: true,
+        test: {
+          name: "cluster",
+          include: ["apps/*/test/cluster/**/*.test.ts"],
+          fileParallelism: false,
+          testTimeout: 60_000,
+          sequence: { groupOrder: 1 },
+        },
+      },
+    ],
   },
 });

@@ -1,7 +1,10 @@
 // Starts and stops cache-node processes on 127.0.0.1 for `npm start` and for tests.
 // Every process is tracked by PID and stopped by PID.
 import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
+import net from "node:net";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 
@@ -71,5 +74,68 @@ export function stopNode(node, signal = "SIGTERM", timeoutMs = 10000) {
       clearTimeout(timer);
       resolve(null);
     }
+  });
+}
+
+/** Finds `count` free TCP ports on 127.0.0.1 (bound once, then released). */
+export async function freePorts(count) {
+  const servers = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const server = net.createServer();
+      await new Promise((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(0, "127.0.0.1", resolve);
+      });
+      servers.push(server);
+    }
+    return servers.map((s) => s.address().port);
+  } finally {
+    await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  }
+}
+
+/**
+ * Describes a local cluster of `count` nodes: ids n1..nN, client and peer ports (given
+ * or free ones), the --initial-cluster string and a random peer secret.
+ * @param {{ count: number, clientPorts?: number[], peerPorts?: number[], secret?: string }} options
+ */
+export async function planCluster(options) {
+  const ids = Array.from({ length: options.count }, (_, i) => `n${i + 1}`);
+  const ports = options.clientPorts && options.peerPorts ? [...options.clientPorts, ...options.peerPorts] : await freePorts(options.count * 2);
+  const members = ids.map((id, i) => ({
+    id,
+    clientPort: ports[i],
+    peerPort: ports[options.count + i],
+  }));
+  const initialCluster = members.map((m) => `${m.id}=127.0.0.1:${m.clientPort}/127.0.0.1:${m.peerPort}`).join(",");
+  return { members, initialCluster, secret: options.secret ?? randomBytes(24).toString("hex") };
+}
+
+/**
+ * Starts every node of a planned cluster (in parallel) with data under dataRoot/<id>.
+ * @param {Awaited<ReturnType<typeof planCluster>>} plan
+ * @param {{ dataRoot: string, args?: string[], logLevel?: string, onLog?: (id: string, line: string) => void }} options
+ */
+export async function startCluster(plan, options) {
+  const started = await Promise.allSettled(plan.members.map((m) => startMember(plan, m.id, options)));
+  const nodes = started.filter((r) => r.status === "fulfilled").map((r) => r.value);
+  const failed = started.find((r) => r.status === "rejected");
+  if (failed) {
+    await Promise.all(nodes.map((n) => stopNode(n, "SIGKILL")));
+    throw failed.reason;
+  }
+  return nodes;
+}
+
+/** Starts (or restarts) one member of a planned cluster. */
+export function startMember(plan, id, options) {
+  return startNode({
+    nodeId: id,
+    dataDir: join(options.dataRoot, id),
+    logLevel: options.logLevel,
+    onLog: options.onLog && ((line) => options.onLog(id, line)),
+    port: plan.members.find((m) => m.id === id).clientPort,
+    args: ["--initial-cluster", plan.initialCluster, "--peer-secret", plan.secret, ...(options.args ?? [])],
   });
 }

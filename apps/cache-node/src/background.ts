@@ -21,6 +21,7 @@ export class Background {
   private readonly lastApplied: number[];
 
   constructor(
+    private readonly nodeId: string,
     private readonly consensus: ConsensusPort,
     private readonly hints: AccessHints,
     private readonly options: BackgroundOptions,
@@ -45,6 +46,7 @@ export class Background {
    */
   private tick(): void {
     for (let shard = 0; shard < this.consensus.shardCount; shard++) {
+      if (!this.leads(shard)) continue;
       const applied = this.consensus.status(shard).appliedIndex;
       const idle = applied === this.lastApplied[shard];
       this.lastApplied[shard] = applied;
@@ -55,10 +57,15 @@ export class Background {
     }
   }
 
+  /** Only a shard's leader proposes; samples taken while not leading are dropped. */
   private proposeHints(): void {
     for (const [shard, keys] of this.hints.drain()) {
-      if (keys.length > 0) this.propose(shard, { case: "access", value: create(AccessHintsSchema, { keys }) });
+      if (keys.length > 0 && this.leads(shard)) this.propose(shard, { case: "access", value: create(AccessHintsSchema, { keys }) });
     }
+  }
+
+  private leads(shard: number): boolean {
+    return this.consensus.hosts(shard) && this.consensus.status(shard).leaderId === this.nodeId;
   }
 
   private propose(shard: number, op: Parameters<ConsensusPort["propose"]>[1]): void {

@@ -7,42 +7,61 @@ import { Background } from "./background.js";
 import { createCacheService } from "./cache-service.js";
 import { createClusterService } from "./cluster-service.js";
 import type { NodeConfig } from "./config.js";
+import { openConsensus } from "./consensus-factory.js";
+import type { ConsensusPort } from "./consensus-port.js";
+import { Forwarder } from "./forwarder.js";
 import { createDualServer, withEdges, type RequestHandler } from "./http-server.js";
 import { NodeMetrics } from "./metrics.js";
+import { createRouter } from "./routing.js";
+import { systemClock, type Clock } from "./clock.js";
 import { createUnaryFastPath } from "./unary-fast-path.js";
-import { SingleNodeConsensus, systemClock, type Clock } from "./single-node-consensus.js";
 
 export interface RunningNode {
   readonly port: number;
   readonly address: string;
-  readonly consensus: SingleNodeConsensus;
+  readonly consensus: ConsensusPort;
+  /** Hands off leaderships, drains requests and closes the log. */
   stop(): Promise<void>;
 }
 
 /** Wires the ports and adapters of one node and starts serving. */
-export async function startCacheNode(config: NodeConfig, options: { logger?: Logger; clock?: Clock } = {}): Promise<RunningNode> {
+export async function startCacheNode(config: NodeConfig, options: { logger?: Logger; clock?: Clock; onFatal?: (err: unknown) => void } = {}): Promise<RunningNode> {
   const log = options.logger ?? pino({ level: config.logLevel, base: { node: config.nodeId } });
   const clock = options.clock ?? systemClock;
-  const { consensus, replayed, tornBytes } = await SingleNodeConsensus.open({
-    nodeId: config.nodeId,
-    dataDir: config.dataDir,
-    shards: config.shards,
-    clock,
-    store: {
-      policy: config.evictionPolicy,
-      entriesMax: Math.floor(config.entriesMax / config.shards),
-      bytesMax: Math.floor(config.bytesMax / config.shards),
-    },
-  });
-  log.info({ replayed, tornBytes, dataDir: config.dataDir }, "command log recovered");
+  const onFatal =
+    options.onFatal ??
+    ((err: unknown) => {
+      log.fatal({ err }, "cannot continue safely; exiting");
+      process.exit(70);
+    });
+  const opened = await openConsensus(config, log, clock, onFatal);
+  const { consensus, members } = opened;
 
   const ring = new Ring(Array.from({ length: config.shards }, (_, i) => i));
   const hints = new AccessHints(config.accessHintKeysMax);
   const metrics = new NodeMetrics(consensus);
+  const directory = { clientAddress: (id: string) => members.find((m) => m.id === id)?.clientAddress };
   let address = "";
   let ready = false;
-  const cacheImpl = createCacheService({ nodeId: config.nodeId, ring, consensus, limits: config.limits, clock, accessHints: hints, evictionPolicy: config.evictionPolicy });
-  const clusterImpl = createClusterService({ nodeId: config.nodeId, clientAddress: () => address, ring, consensus });
+  const route = createRouter({
+    nodeId: config.nodeId,
+    forwarder: members.length > 1 ? new Forwarder(directory) : undefined,
+    directory,
+    forwardTimeoutMs: config.operationTimeoutMs,
+    onForward: (method) => metrics.forwarded(method),
+    epoch: () => 1,
+  });
+  const cacheImpl = createCacheService({
+    nodeId: config.nodeId,
+    ring,
+    consensus,
+    limits: config.limits,
+    clock,
+    accessHints: hints,
+    evictionPolicy: config.evictionPolicy,
+    route,
+  });
+  const clusterImpl = createClusterService({ nodeId: config.nodeId, members: () => members, clientAddress: () => address, ring, consensus });
   // A misspelt field in a hand-written JSON request is an error, not a silently ignored option.
   const jsonOptions = { ignoreUnknownFields: false };
   const stock = connectNodeAdapter({
@@ -65,7 +84,9 @@ export async function startCacheNode(config: NodeConfig, options: { logger?: Log
   const server = createDualServer(withEdges(connect, { live: () => true, ready: () => ready, metrics: () => metrics.render() }));
   const port = await server.listen(config.port, config.host);
   address = `${config.host}:${port}`;
+  await opened.start();
   const background = new Background(
+    config.nodeId,
     consensus,
     hints,
     { tickIntervalMs: config.tickIntervalMs, accessHintIntervalMs: config.accessHintIntervalMs, hintsEnabled: config.evictionPolicy === "lru" || config.evictionPolicy === "lfu" },
@@ -73,7 +94,7 @@ export async function startCacheNode(config: NodeConfig, options: { logger?: Log
   );
   background.start();
   ready = true;
-  log.info({ address, shards: config.shards }, "serving");
+  log.info({ address, shards: config.shards, members: members.length }, "serving");
 
   let stopping: Promise<void> | undefined;
   return {
@@ -84,8 +105,9 @@ export async function startCacheNode(config: NodeConfig, options: { logger?: Log
       (stopping ??= (async () => {
         ready = false;
         background.stop();
+        await opened.handOff(Math.min(3000, config.shutdownGraceMs));
         await server.close(config.shutdownGraceMs);
-        await consensus.close();
+        await opened.close();
         log.info("stopped");
       })()),
   };

@@ -11,7 +11,8 @@ import type { ConsensusPort, SessionHeader } from "./consensus-port.js";
 import { internalError, invalidArgument } from "./errors.js";
 import { payloadBytes, validateBatch, validateKey, validateTtl, type Payload } from "./request-validation.js";
 import type { CommandResult } from "./shard-state-machine.js";
-import type { Clock } from "./single-node-consensus.js";
+import type { Clock } from "./clock.js";
+import { forwardHeader, type createRouter } from "./routing.js";
 
 export interface CacheServiceDeps {
   nodeId: string;
@@ -21,6 +22,7 @@ export interface CacheServiceDeps {
   clock: Clock;
   accessHints: AccessHints;
   evictionPolicy: string;
+  route: ReturnType<typeof createRouter>;
 }
 
 const decoder = new TextDecoder();
@@ -75,7 +77,7 @@ function groupByShard<T>(items: readonly T[], keyOf: (item: T) => string, ring: 
 
 /** The CacheService handlers: validation, routing to a shard, and the consensus port. */
 export function createCacheService(deps: CacheServiceDeps): Partial<ServiceImpl<typeof CacheService>> {
-  const { ring, consensus, limits, clock } = deps;
+  const { ring, consensus, limits, clock, route } = deps;
 
   const readLocal = (shard: number, key: string): GetShape => {
     const replica = consensus.replica(shard);
@@ -86,8 +88,9 @@ export function createCacheService(deps: CacheServiceDeps): Partial<ServiceImpl<
     return toGetResponse(entry, nowMs);
   };
 
-  const barrier = async (shard: number, consistency: Consistency): Promise<void> => {
+  const readShard = async (shard: number, keys: readonly string[], consistency: Consistency): Promise<GetShape[]> => {
     if (consistency !== Consistency.EVENTUAL) await consensus.readBarrier(shard);
+    return keys.map((key) => readLocal(shard, key));
   };
 
   const setOp = (key: string, payload: Payload, ttlMs: bigint, field: string): SetOp => {
@@ -106,30 +109,41 @@ export function createCacheService(deps: CacheServiceDeps): Partial<ServiceImpl<
   };
 
   return {
-    get: (req) =>
+    get: (req, ctx) =>
       guard(async () => {
         validateKey(req.key, limits);
         const shard = ring.shardFor(req.key);
-        await barrier(shard, req.consistency);
-        return readLocal(shard, req.key);
+        return route(
+          shard,
+          req.header,
+          ctx,
+          async () => (await readShard(shard, [req.key], req.consistency))[0]!,
+          (client, options) => client.get({ ...req, header: forwardHeader(req.header) }, options),
+        );
       }),
 
-    mGet: (req) =>
+    mGet: (req, ctx) =>
       guard(async () => {
         validateBatch(req.keys.length, limits, "keys");
         req.keys.forEach((key, i) => validateKey(key, limits, `keys[${i}]`));
-        const groups = groupByShard(req.keys, (k) => k, ring);
         const results: GetShape[] = new Array<GetShape>(req.keys.length);
         await Promise.all(
-          [...groups].map(async ([shard, indexes]) => {
-            await barrier(shard, req.consistency);
-            for (const i of indexes) results[i] = readLocal(shard, req.keys[i]!);
+          [...groupByShard(req.keys, (k) => k, ring)].map(async ([shard, indexes]) => {
+            const keys = indexes.map((i) => req.keys[i]!);
+            const got = await route(
+              shard,
+              req.header,
+              ctx,
+              () => readShard(shard, keys, req.consistency),
+              async (client, options) => (await client.mGet({ keys, consistency: req.consistency, header: forwardHeader(req.header) }, options)).results,
+            );
+            indexes.forEach((i, j) => (results[i] = got[j]!));
           }),
         );
         return { results };
       }),
 
-    set: (req) =>
+    set: (req, ctx) =>
       guard(async () => {
         const op = setOp(req.key, req.payload, req.ttlMs, "");
         if (req.condition === SetCondition.IF_VERSION || req.condition === SetCondition.IF_ABSENT) {
@@ -139,82 +153,113 @@ export function createCacheService(deps: CacheServiceDeps): Partial<ServiceImpl<
           throw invalidArgument(`unknown condition ${String(req.condition)}`);
         }
         const shard = ring.shardFor(req.key);
-        const { result } = expect(await consensus.propose(shard, { case: "set", value: op }, sessionOf(req.header)), "set");
-        if (result.ok) return { version: BigInt(result.version) };
-        if (result.reason === "exists") throw new ConnectError(`key "${req.key}" already exists (version ${result.currentVersion})`, Code.AlreadyExists);
-        throw new ConnectError(
-          `key "${req.key}" is at version ${result.currentVersion}, not the expected ${req.expectedVersion}`,
-          Code.FailedPrecondition,
+        return route(
+          shard,
+          req.header,
+          ctx,
+          async () => {
+            const { result } = expect(await consensus.propose(shard, { case: "set", value: op }, sessionOf(req.header)), "set");
+            if (result.ok) return { version: BigInt(result.version) };
+            if (result.reason === "exists") throw new ConnectError(`key "${req.key}" already exists (version ${result.currentVersion})`, Code.AlreadyExists);
+            throw new ConnectError(`key "${req.key}" is at version ${result.currentVersion}, not the expected ${req.expectedVersion}`, Code.FailedPrecondition);
+          },
+          (client, options) => client.set({ ...req, header: forwardHeader(req.header) }, options),
         );
       }),
 
-    mSet: (req) =>
+    mSet: (req, ctx) =>
       guard(async () => {
         validateBatch(req.items.length, limits, "items");
         const ops = req.items.map((item, i) => setOp(item.key, item.payload, item.ttlMs, `items[${i}].`));
-        const groups = groupByShard(ops, (op) => op.key, ring);
         const versions = new Array<bigint>(ops.length).fill(0n);
-        const session = sessionOf(req.header);
         await Promise.all(
-          [...groups].map(async ([shard, indexes]) => {
+          [...groupByShard(ops, (op) => op.key, ring)].map(async ([shard, indexes]) => {
             const items = indexes.map((i) => ops[i]!);
-            const result = expect(await consensus.propose(shard, { case: "mset", value: create(MSetOpSchema, { items }) }, session), "mset");
-            indexes.forEach((i, j) => (versions[i] = BigInt(result.versions[j] ?? 0)));
+            const got = await route(
+              shard,
+              req.header,
+              ctx,
+              async () => expect(await consensus.propose(shard, { case: "mset", value: create(MSetOpSchema, { items }) }, sessionOf(req.header)), "mset").versions.map(BigInt),
+              async (client, options) => (await client.mSet({ items: indexes.map((i) => req.items[i]!), header: forwardHeader(req.header) }, options)).versions,
+            );
+            indexes.forEach((i, j) => (versions[i] = got[j] ?? 0n));
           }),
         );
         return { versions };
       }),
 
-    delete: (req) =>
+    delete: (req, ctx) =>
       guard(async () => {
         validateKey(req.key, limits);
         const shard = ring.shardFor(req.key);
-        const result = expect(await consensus.propose(shard, { case: "delete", value: create(DeleteOpSchema, { key: req.key }) }, sessionOf(req.header)), "delete");
-        return { deleted: result.deleted };
+        return route(
+          shard,
+          req.header,
+          ctx,
+          async () => ({
+            deleted: expect(await consensus.propose(shard, { case: "delete", value: create(DeleteOpSchema, { key: req.key }) }, sessionOf(req.header)), "delete").deleted,
+          }),
+          (client, options) => client.delete({ ...req, header: forwardHeader(req.header) }, options),
+        );
       }),
 
-    mDelete: (req) =>
+    mDelete: (req, ctx) =>
       guard(async () => {
         validateBatch(req.keys.length, limits, "keys");
         req.keys.forEach((key, i) => validateKey(key, limits, `keys[${i}]`));
-        const groups = groupByShard(req.keys, (k) => k, ring);
-        const session = sessionOf(req.header);
         const counts = await Promise.all(
-          [...groups].map(async ([shard, indexes]) => {
+          [...groupByShard(req.keys, (k) => k, ring)].map(([shard, indexes]) => {
             const keys = indexes.map((i) => req.keys[i]!);
-            return expect(await consensus.propose(shard, { case: "mdelete", value: create(MDeleteOpSchema, { keys }) }, session), "mdelete").deleted;
+            return route(
+              shard,
+              req.header,
+              ctx,
+              async () => expect(await consensus.propose(shard, { case: "mdelete", value: create(MDeleteOpSchema, { keys }) }, sessionOf(req.header)), "mdelete").deleted,
+              async (client, options) => (await client.mDelete({ keys, header: forwardHeader(req.header) }, options)).deleted,
+            );
           }),
         );
         return { deleted: counts.reduce((a, b) => a + b, 0) };
       }),
 
-    incr: (req) =>
+    incr: (req, ctx) =>
       guard(async () => {
         validateKey(req.key, limits);
         const shard = ring.shardFor(req.key);
-        const op = create(IncrOpSchema, { key: req.key, delta: req.delta });
-        const { result } = expect(await consensus.propose(shard, { case: "incr", value: op }, sessionOf(req.header)), "incr");
-        if (result.ok) return { value: result.value, version: BigInt(result.version) };
-        if (result.reason === "overflow") throw new ConnectError(`incrementing "${req.key}" by ${req.delta} overflows a signed 64-bit integer`, Code.OutOfRange);
-        throw new ConnectError(`value of "${req.key}" is not a signed 64-bit integer`, Code.FailedPrecondition);
+        return route(
+          shard,
+          req.header,
+          ctx,
+          async () => {
+            const op = create(IncrOpSchema, { key: req.key, delta: req.delta });
+            const { result } = expect(await consensus.propose(shard, { case: "incr", value: op }, sessionOf(req.header)), "incr");
+            if (result.ok) return { value: result.value, version: BigInt(result.version) };
+            if (result.reason === "overflow") throw new ConnectError(`incrementing "${req.key}" by ${req.delta} overflows a signed 64-bit integer`, Code.OutOfRange);
+            throw new ConnectError(`value of "${req.key}" is not a signed 64-bit integer`, Code.FailedPrecondition);
+          },
+          (client, options) => client.incr({ ...req, header: forwardHeader(req.header) }, options),
+        );
       }),
 
     stats: () =>
       guard(async () => {
         const total: StoreStats = { hits: 0, misses: 0, evictions: 0, expirations: 0, keys: 0, bytes: 0 };
-        const shards = Array.from({ length: consensus.shardCount }, (_, shard) => {
+        const shards = [];
+        for (let shard = 0; shard < consensus.shardCount; shard++) {
+          if (!consensus.hosts(shard)) continue;
           const store = consensus.replica(shard).store.stats();
           for (const k of STAT_NAMES) total[k] += store[k];
           const status = consensus.status(shard);
-          return {
+          shards.push({
             shard,
             store: statsMessage(store),
             appliedIndex: BigInt(status.appliedIndex),
             term: BigInt(status.term),
             leaderId: status.leaderId,
             evictionPolicy: deps.evictionPolicy,
-          };
-        });
+            digest: consensus.replica(shard).digest(),
+          });
+        }
         return { nodeId: deps.nodeId, total: statsMessage(total), shards };
       }),
   };

@@ -1,5 +1,8 @@
 import { readFileSync } from "node:fs";
+import { ENTRY_OVERHEAD_BYTES } from "@distcache/store";
 import { Command, InvalidArgumentError, Option } from "commander";
+import { parseInitialCluster, parsePeerDial, type ClusterMember } from "./cluster-config.js";
+import { ConfigError } from "./config-error.js";
 
 export type EvictionPolicyName = "lru" | "lfu" | "fifo" | "random";
 
@@ -17,7 +20,23 @@ export interface NodeConfig {
   host: string;
   port: number;
   dataDir: string;
+  /** Peer (Raft) listener; its port defaults to the client port + 100. */
+  peerHost: string;
+  peerPort: number;
+  /** Every member's addresses, this node's included; empty means a cluster of this node alone. */
+  initialCluster: ClusterMember[];
+  /** Shared secret peers prove they know (HMAC challenge); required with more than one member. */
+  peerSecret: string;
+  /** Per-peer dial address overrides (for proxies in tests). */
+  peerDial: Map<string, string>;
   shards: number;
+  /** Replicas per shard; 0 means min(3, members). */
+  replicas: number;
+  /** Raft tick; elections take electionTicks to 2 × electionTicks ticks. */
+  raftTickMs: number;
+  electionTicks: number;
+  /** How long a write or strong read may wait for its group before it fails. */
+  operationTimeoutMs: number;
   logLevel: string;
   evictionPolicy: EvictionPolicyName;
   /** Bounds of the whole node; each shard gets an equal share. */
@@ -39,7 +58,16 @@ export const DEFAULT_CONFIG: NodeConfig = {
   host: "127.0.0.1",
   port: 7301,
   dataDir: "./.data/n1",
+  peerHost: "127.0.0.1",
+  peerPort: 7401,
+  initialCluster: [],
+  peerSecret: "",
+  peerDial: new Map(),
   shards: 12,
+  replicas: 0,
+  raftTickMs: 50,
+  electionTicks: 10,
+  operationTimeoutMs: 5000,
   logLevel: "info",
   evictionPolicy: "lru",
   entriesMax: 1_000_000,
@@ -66,6 +94,12 @@ const ENV: Record<string, string> = {
   host: "DISTCACHE_HOST",
   port: "DISTCACHE_PORT",
   dataDir: "DISTCACHE_DATA_DIR",
+  peerHost: "DISTCACHE_PEER_HOST",
+  peerPort: "DISTCACHE_PEER_PORT",
+  initialCluster: "DISTCACHE_INITIAL_CLUSTER",
+  peerSecret: "DISTCACHE_PEER_SECRET",
+  peerDial: "DISTCACHE_PEER_DIAL",
+  replicas: "DISTCACHE_REPLICAS",
   shards: "DISTCACHE_SHARDS",
   logLevel: "DISTCACHE_LOG_LEVEL",
   evictionPolicy: "DISTCACHE_EVICTION_POLICY",
@@ -77,9 +111,7 @@ const ENV: Record<string, string> = {
   requestBytesMax: "DISTCACHE_REQUEST_BYTES_MAX",
 };
 
-export class ConfigError extends Error {
-  override name = "ConfigError";
-}
+export { ConfigError };
 
 function positiveInt(name: string, min = 1, max = Number.MAX_SAFE_INTEGER) {
   return (raw: string): number => {
@@ -105,7 +137,16 @@ function buildCommand(): Command {
     .addOption(opt("--node-id <id>", `node id (default "${d.nodeId}")`, "nodeId"))
     .addOption(opt("--host <host>", `client address to listen on (default ${d.host})`, "host"))
     .addOption(opt("--port <port>", `client port; 0 picks a free one (default ${d.port})`, "port", positiveInt("--port", 0, 65535)))
-    .addOption(opt("--data-dir <dir>", `directory for the command log (default ${d.dataDir})`, "dataDir"))
+    .addOption(opt("--data-dir <dir>", `directory for the write-ahead log (default ${d.dataDir})`, "dataDir"))
+    .addOption(opt("--peer-host <host>", `peer (Raft) listen address (default ${d.peerHost})`, "peerHost"))
+    .addOption(opt("--peer-port <port>", "peer port (default: client port + 100)", "peerPort", positiveInt("--peer-port", 0, 65535)))
+    .addOption(opt("--initial-cluster <list>", "every member as id=clientHost:port/peerHost:port, comma-separated; this node listens on its own entry", "initialCluster"))
+    .addOption(opt("--peer-secret <secret>", "shared secret for peer authentication (required with several members)", "peerSecret"))
+    .addOption(opt("--peer-secret-file <file>", "read the peer secret from a file", "peerSecretFile"))
+    .addOption(opt("--peer-dial <list>", "dial address overrides as id=host:port, comma-separated", "peerDial"))
+    .addOption(opt("--replicas <n>", "replicas per shard (default: min(3, members))", "replicas", positiveInt("--replicas", 1, 9)))
+    .addOption(opt("--raft-tick-ms <ms>", `Raft tick interval (default ${d.raftTickMs})`, "raftTickMs", positiveInt("--raft-tick-ms", 1, 10000)))
+    .addOption(opt("--election-ticks <n>", `election timeout in ticks (default ${d.electionTicks})`, "electionTicks", positiveInt("--election-ticks", 2, 1000)))
     .addOption(opt("--shards <n>", `number of shards, fixed at bootstrap (default ${d.shards})`, "shards", positiveInt("--shards", 1, 4096)))
     .addOption(opt("--log-level <level>", `pino log level (default ${d.logLevel})`, "logLevel"))
     .addOption(opt("--eviction-policy <policy>", `lru | lfu | fifo | random (default ${d.evictionPolicy})`, "evictionPolicy"))
@@ -162,7 +203,16 @@ export function resolveConfig(flat: Flat): NodeConfig {
     host: String(pick("host", d.host)),
     port: num("port", d.port, 0),
     dataDir: String(pick("dataDir", d.dataDir)),
+    peerHost: String(pick("peerHost", pick("host", d.peerHost))),
+    peerPort: 0,
+    initialCluster: parseInitialCluster(String(pick("initialCluster", ""))),
+    peerSecret: readSecret(flat),
+    peerDial: parsePeerDial(String(pick("peerDial", ""))),
     shards: num("shards", d.shards),
+    replicas: num("replicas", d.replicas, 0),
+    raftTickMs: num("raftTickMs", d.raftTickMs),
+    electionTicks: num("electionTicks", d.electionTicks, 2),
+    operationTimeoutMs: num("operationTimeoutMs", d.operationTimeoutMs),
     logLevel: String(pick("logLevel", d.logLevel)),
     evictionPolicy: pick("evictionPolicy", d.evictionPolicy),
     entriesMax: num("entriesMax", d.entriesMax),
@@ -180,16 +230,55 @@ export function resolveConfig(flat: Flat): NodeConfig {
     shutdownGraceMs: num("shutdownGraceMs", d.shutdownGraceMs, 0),
     fastPath: pick("fastPath", d.fastPath) !== false,
   };
+  config.peerPort = flat["peerPort"] === undefined ? (config.port === 0 ? 0 : config.port + 100) : num("peerPort", 0, 0);
+  adoptOwnEntry(config, flat);
   validate(config);
   return config;
+}
+
+function readSecret(flat: Flat): string {
+  const file = flat["peerSecretFile"];
+  if (typeof file !== "string") return String(flat["peerSecret"] ?? "");
+  try {
+    return readFileSync(file, "utf8").trim();
+  } catch (err) {
+    throw new ConfigError(`cannot read peer secret file ${file}: ${(err as Error).message}`);
+  }
+}
+
+/** A node listens where --initial-cluster says it is; conflicting flags are an error. */
+function adoptOwnEntry(config: NodeConfig, flat: Flat): void {
+  if (config.initialCluster.length === 0) return;
+  const own = config.initialCluster.find((m) => m.id === config.nodeId);
+  if (!own) throw new ConfigError(`node id "${config.nodeId}" is not in --initial-cluster (${config.initialCluster.map((m) => m.id).join(", ")})`);
+  const [clientHost, clientPort] = splitHostPort(own.clientAddress);
+  const [peerHost, peerPort] = splitHostPort(own.peerAddress);
+  const conflict = (key: string, value: string | number) => flat[key] !== undefined && String(flat[key]) !== String(value);
+  if (conflict("port", clientPort) || conflict("peerPort", peerPort)) {
+    throw new ConfigError(`--port/--peer-port disagree with this node's --initial-cluster entry ${own.clientAddress}/${own.peerAddress}`);
+  }
+  config.host = flat["host"] === undefined ? clientHost : config.host;
+  config.port = clientPort;
+  config.peerHost = flat["peerHost"] === undefined ? peerHost : config.peerHost;
+  config.peerPort = peerPort;
+}
+
+function splitHostPort(address: string): [string, number] {
+  const i = address.lastIndexOf(":");
+  return [address.slice(0, i).replace(/^\[|\]$/g, ""), Number(address.slice(i + 1))];
 }
 
 function validate(config: NodeConfig): void {
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(config.nodeId)) throw new ConfigError(`node id must be 1-64 of [A-Za-z0-9_.-], got "${config.nodeId}"`);
   if (!POLICIES.includes(config.evictionPolicy)) throw new ConfigError(`eviction policy must be one of ${POLICIES.join(", ")}, got "${config.evictionPolicy}"`);
   if (config.port > 65535) throw new ConfigError(`port must be at most 65535, got ${config.port}`);
+  if (config.initialCluster.length > 1 && config.peerSecret.length < 16) {
+    throw new ConfigError("a cluster of several nodes needs --peer-secret (or --peer-secret-file) of at least 16 characters");
+  }
+  const members = Math.max(1, config.initialCluster.length);
+  if (config.replicas > members) throw new ConfigError(`replicas (${config.replicas}) cannot exceed the number of members (${members})`);
   const shardBytesMax = Math.floor(config.bytesMax / config.shards);
-  const largestEntry = config.limits.keyBytesMax + config.limits.valueBytesMax + 256;
+  const largestEntry = config.limits.keyBytesMax + config.limits.valueBytesMax + ENTRY_OVERHEAD_BYTES;
   if (largestEntry > shardBytesMax) {
     throw new ConfigError(
       `bytes-max ${config.bytesMax} gives each of ${config.shards} shards ${shardBytesMax} bytes, less than one largest entry (${largestEntry} bytes); raise --bytes-max or lower --value-bytes-max`,

@@ -29,6 +29,10 @@ export interface ConsensusPort {
   /** The local replica of shard, for serving reads. */
   replica(shard: number): ShardStateMachine;
   status(shard: number): ShardStatus;
+  /** Whether this node holds a replica of shard. */
+  hosts(shard: number): boolean;
+  /** Node ids of the shard group's voters (for a hosted shard). */
+  voters(shard: number): string[];
   readonly shardCount: number;
   close(): Promise<void>;
 }

@@ -8,6 +8,7 @@ export class NodeMetrics {
   readonly registry = new Registry();
   private readonly requests: Counter<"method" | "code">;
   private readonly latency: Histogram<"method">;
+  private readonly forwardedTotal: Counter<"method">;
 
   constructor(consensus: ConsensusPort) {
     collectDefaultMetrics({ register: this.registry, prefix: "distcache_process_" });
@@ -24,6 +25,12 @@ export class NodeMetrics {
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [this.registry],
     });
+    this.forwardedTotal = new Counter({
+      name: "distcache_forwarded_requests_total",
+      help: "Requests this node forwarded to a shard leader, by method.",
+      labelNames: ["method"],
+      registers: [this.registry],
+    });
     const stat = (name: string, help: string, pick: (s: ReturnType<ConsensusPort["replica"]>) => number) =>
       new Gauge({
         name,
@@ -31,7 +38,9 @@ export class NodeMetrics {
         labelNames: ["shard"],
         registers: [this.registry],
         collect() {
-          for (let shard = 0; shard < consensus.shardCount; shard++) this.set({ shard: String(shard) }, pick(consensus.replica(shard)));
+          for (let shard = 0; shard < consensus.shardCount; shard++) {
+            if (consensus.hosts(shard)) this.set({ shard: String(shard) }, pick(consensus.replica(shard)));
+          }
         },
       });
     stat("distcache_store_hits", "Reads that found a live key.", (r) => r.store.stats().hits);
@@ -41,6 +50,10 @@ export class NodeMetrics {
     stat("distcache_store_keys", "Live keys.", (r) => r.store.stats().keys);
     stat("distcache_store_bytes", "Accounted bytes (keys, values, per-entry overhead).", (r) => r.store.stats().bytes);
     stat("distcache_shard_applied_index", "Last log index applied.", (r) => r.appliedIndex);
+  }
+
+  forwarded(method: string): void {
+    this.forwardedTotal.inc({ method });
   }
 
   /** Records one finished call; code undefined means success. */

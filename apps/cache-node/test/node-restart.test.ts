@@ -36,11 +36,13 @@ it("keeps every acknowledged write across SIGTERM and kill -9", async () => {
   await stopNode(node, "SIGTERM");
   node = await start();
   client = createClient(CacheService, createConnectTransport({ baseUrl: node.url, httpVersion: "1.1" }));
+  // The restarted node replays its log to the same state (its new term adds one empty
+  // entry per shard, hence the digests are compared without the applied index).
+  const storeDigests = (stats: typeof before) => stats.shards.map((s) => s.digest.split(":").slice(1).join(":"));
+  expect(storeDigests(await client.stats({}))).toEqual(storeDigests(before));
   expect((await client.get({ key: "k5" })).payload).toEqual({ case: "text", value: "v-k5" });
   expect((await client.get({ key: "k0" })).found).toBe(false);
   expect((await client.incr({ key: "counter", delta: 1n })).value).toBe(42n);
-  const after = await client.stats({});
-  expect(after.shards.map((s) => s.appliedIndex).reduce((a, b) => a + b)).toBe(before.shards.map((s) => s.appliedIndex).reduce((a, b) => a + b) + 1n);
 
   // Writes acknowledged right before a kill -9 are on disk (fdatasync before the answer).
   const acked = await Promise.all(keys.map((key) => client.set({ key, payload: { case: "text", value: `w-${key}` } })));

@@ -36,3 +36,13 @@ export type { RaftNodeOptions, RaftStatus, FollowerStatus } from "./raft-node.js
 export { RaftNode } from "./raft-node.js";
 export type { ProgressState } from "./tracker/progress.js";
 export { describeBytes, describeEntry, describeHardState, describeMessage, describeReadState, describeReady } from "./describe.js";
+// The node's shared write-ahead log: the package's I/O adapter (the core above stays pure).
+export type { GroupId } from "./wal/group-id.js";
+export type { WalAppend } from "./wal/node-wal.js";
+export { NodeWal } from "./wal/node-wal.js";
+export type { WalGroupStorage } from "./wal/wal-group-storage.js";
+export type { WalOptions } from "./wal/wal-options.js";
+export type { WalFs } from "./wal/wal-fs.js";
+export { NodeWalFs } from "./wal/node-wal-fs.js";
+export { MemoryWalFs } from "./wal/memory-wal-fs.js";
+export { WalCorruptionError, WalClosedError, WalFailedError, WalLimitError } from "./wal/wal-errors.js";

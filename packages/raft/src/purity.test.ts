@@ -53,7 +53,8 @@ describe("purity", () => {
   it("finds no clock, randomness, timers, process or I/O outside the hosts", () => {
     const violations: string[] = [];
     for (const file of files) {
-      if (HOST_FILES.has(file)) continue;
+      // wal/ is the package's storage adapter: it does I/O by design, and the core never imports it.
+      if (HOST_FILES.has(file) || file.startsWith("wal/")) continue;
       const code = stripComments(readFileSync(join(SRC_DIR, file), "utf8"));
       for (const [name, pattern] of FORBIDDEN) if (pattern.test(code)) violations.push(`${file}: ${name}`);
     }

@@ -4,7 +4,7 @@ import { Store, type StoreOptions } from "@distcache/store";
 import type { Logger } from "pino";
 import type { CommandOp, ConsensusPort, SessionHeader, ShardStatus } from "../consensus-port.js";
 import { ShardStateMachine, type CommandResult } from "../shard-state-machine.js";
-import type { Clock } from "../single-node-consensus.js";
+import type { Clock } from "../clock.js";
 import type { GroupLog, GroupLogWrite } from "./group-log.js";
 import { NotLeaderError } from "./not-leader-error.js";
 import { decodePeerBatch, encodePeerBatch, type GroupMessage } from "./peer-codec.js";
@@ -19,6 +19,8 @@ export interface MultiRaftOptions {
   /** Shards this node replicates, with each group's voters. */
   groups: readonly { shard: number; voters: readonly string[] }[];
   shardCount: number;
+  /** The node each shard's leadership should rest on (spreads write load); campaigns early. */
+  preferredLeaders?: readonly string[];
   log: GroupLog;
   transport: PeerSender;
   clock: Clock;
@@ -40,6 +42,8 @@ export interface MultiRaftOptions {
  */
 export class MultiRaft implements ConsensusPort {
   private readonly replicas = new Map<number, ShardReplica>();
+  /** Per shard, the commit index found in the log at start: applied before serving. */
+  private readonly recoveredCommit = new Map<number, number>();
   private readonly self: NodeId;
   private timer: NodeJS.Timeout | undefined;
   private scheduled = false;
@@ -51,6 +55,8 @@ export class MultiRaft implements ConsensusPort {
     this.self = asNodeId(options.nodeId);
     for (const { shard, voters } of options.groups) {
       const ids = voters.map(asNodeId);
+      const storage = options.log.storage(shard, ids);
+      this.recoveredCommit.set(shard, storage.initialState().hardState.commit);
       const node = new RaftNode({
         config: {
           id: this.self,
@@ -58,7 +64,7 @@ export class MultiRaft implements ConsensusPort {
           electionTimeoutTicks: options.electionTimeoutTicks,
           heartbeatIntervalTicks: options.heartbeatIntervalTicks,
         },
-        storage: options.log.storage(shard, ids),
+        storage,
         random: new SeededRandom(randomInt(2 ** 31)),
       });
       const machine = new ShardStateMachine(shard, new Store(options.store));
@@ -72,7 +78,43 @@ export class MultiRaft implements ConsensusPort {
 
   start(): void {
     this.timer = setInterval(() => this.tick(), this.options.tickIntervalMs);
+    // Campaign at once for the shards this node should lead, so leaders spread evenly
+    // instead of going to whichever timer fires first.
+    for (const replica of this.replicas.values()) {
+      if (this.options.preferredLeaders?.[replica.shard] === this.options.nodeId) replica.node.campaign();
+    }
     this.schedule();
+  }
+
+  /**
+   * Transfers every leadership this node holds to another voter of the group and waits
+   * (at most timeoutMs) until it leads nothing, so a planned stop costs no election.
+   */
+  async handOffLeadership(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      // A group with no other voter has nobody to hand over to.
+      const led = [...this.replicas.values()].filter((r) => r.role === "leader" && this.voters(r.shard).length > 1);
+      if (led.length === 0) return;
+      for (const replica of led) {
+        const status = replica.node.status();
+        if (status.leadTransferee !== undefined) continue;
+        const target = status.progress.filter((p) => p.id !== this.self).sort((a, b) => b.match - a.match)[0];
+        if (target) replica.node.transferLeader(target.id);
+      }
+      this.schedule();
+      await new Promise((r) => setTimeout(r, this.options.tickIntervalMs));
+    }
+    this.options.logger.warn({ shards: this.ledShards() }, "leadership hand-off timed out");
+  }
+
+  /** Resolves once every replica applied what its log already held as committed at start. */
+  async recovered(): Promise<void> {
+    const behind = () => [...this.replicas.values()].some((r) => r.machine.appliedIndex < (this.recoveredCommit.get(r.shard) ?? 0));
+    while (behind() && !this.closed) {
+      this.schedule();
+      await new Promise((r) => setTimeout(r, 1));
+    }
   }
 
   hosts(shard: number): boolean {
@@ -81,7 +123,7 @@ export class MultiRaft implements ConsensusPort {
 
   private replicaOf(shard: number): ShardReplica {
     const replica = this.replicas.get(shard);
-    if (!replica) throw new NotLeaderError(shard, undefined, "this node holds no replica of the shard");
+    if (!replica) throw new NotLeaderError(shard, this.options.preferredLeaders?.[shard], "this node holds no replica of the shard");
     return replica;
   }
 
@@ -103,6 +145,10 @@ export class MultiRaft implements ConsensusPort {
     const replica = this.replicas.get(shard);
     if (!replica) return { appliedIndex: 0, term: 0, leaderId: "" };
     return { appliedIndex: replica.machine.appliedIndex, term: replica.node.status().term, leaderId: replica.leaderId ?? "" };
+  }
+
+  voters(shard: number): string[] {
+    return this.options.groups.find((g) => g.shard === shard)?.voters.slice() ?? [];
   }
 
   /** Shards whose group this node currently leads. */

@@ -18,3 +18,15 @@ export class NotLeaderError extends Error {
 export class IndeterminateError extends Error {
   override name = "IndeterminateError";
 }
+
+/** The write was proposed but a new leader replaced it: it did not take effect, and may be retried. */
+export class WriteLostError extends Error {
+  override name = "WriteLostError";
+
+  constructor(
+    readonly shard: number,
+    readonly leaderId: string | undefined,
+  ) {
+    super(`shard ${shard}: the write was superseded by a new leader and did not take effect; retry`);
+  }
+}

@@ -3,8 +3,8 @@ import { CommandSchema } from "@distcache/proto/raft";
 import type { Entry, RaftNode, ReadState, Role, SoftState } from "@distcache/raft";
 import type { CommandOp, SessionHeader } from "../consensus-port.js";
 import type { CommandResult, ShardStateMachine } from "../shard-state-machine.js";
-import type { Clock } from "../single-node-consensus.js";
-import { IndeterminateError, NotLeaderError } from "./not-leader-error.js";
+import type { Clock } from "../clock.js";
+import { IndeterminateError, NotLeaderError, WriteLostError } from "./not-leader-error.js";
 
 interface PendingWrite {
   term: number;
@@ -120,7 +120,7 @@ export class ShardReplica {
       clearTimeout(write.timer);
       // Our proposal took effect iff the entry at its index has its term.
       if (write.term === entry.term && result) write.resolve(result);
-      else write.reject(new NotLeaderError(this.shard, this.leaderId, "the write was superseded by a new leader and did not take effect"));
+      else write.reject(new WriteLostError(this.shard, this.leaderId));
     }
     this.releaseAppliedReads();
   }

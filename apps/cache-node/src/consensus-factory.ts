@@ -1,0 +1,89 @@
+import { join } from "node:path";
+import type { Logger } from "pino";
+import { placeShards, type ClusterMember } from "./cluster-config.js";
+import type { NodeConfig } from "./config.js";
+import type { ConsensusPort } from "./consensus-port.js";
+import { PeerTransport } from "./peer/peer-transport.js";
+import { MultiRaft } from "./raft-host/multi-raft.js";
+import { openWalGroupLog } from "./raft-host/wal-group-log.js";
+import type { Clock } from "./clock.js";
+
+/** The consensus side of a node, with its lifecycle. */
+export interface OpenConsensus {
+  consensus: ConsensusPort;
+  members: ClusterMember[];
+  /** Starts peer traffic and elections. */
+  start(): Promise<void>;
+  /** Hands this node's leaderships to other replicas (before a planned stop). */
+  handOff(timeoutMs: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+function storeOptions(config: NodeConfig) {
+  return {
+    policy: config.evictionPolicy,
+    entriesMax: Math.floor(config.entriesMax / config.shards),
+    bytesMax: Math.floor(config.bytesMax / config.shards),
+  };
+}
+
+/** Members of the cluster; a node without --initial-cluster is a cluster of one. */
+export function clusterMembers(config: NodeConfig, clientPort: number): ClusterMember[] {
+  if (config.initialCluster.length > 0) return config.initialCluster;
+  return [{ id: config.nodeId, clientAddress: `${config.host}:${clientPort}`, peerAddress: `${config.peerHost}:${config.peerPort}` }];
+}
+
+/**
+ * Opens the node's write-ahead log and its shard groups. A standalone node is a cluster
+ * of one: the same Raft groups and log, with no peers to talk to.
+ */
+export async function openConsensus(config: NodeConfig, log: Logger, clock: Clock, onFatal: (err: unknown) => void): Promise<OpenConsensus> {
+  const members = clusterMembers(config, config.port);
+  const replicas = config.replicas || Math.min(3, members.length);
+  const placement = placeShards(members, config.shards, replicas);
+  const groups = placement.map((voters, shard) => ({ shard, voters })).filter((g) => g.voters.includes(config.nodeId));
+  const groupLog = await openWalGroupLog(join(config.dataDir, "wal"), log);
+  const transport = new PeerTransport({
+    nodeId: config.nodeId,
+    secret: config.peerSecret,
+    peers: new Map(members.filter((m) => m.id !== config.nodeId).map((m) => [m.id, config.peerDial.get(m.id) ?? m.peerAddress])),
+    // Messages arrive only after start(), by which time raft is initialised.
+    onMessage: (from, payload) => raft.receive(from, payload),
+    log,
+  });
+  const raft: MultiRaft = new MultiRaft({
+    nodeId: config.nodeId,
+    groups,
+    shardCount: config.shards,
+    preferredLeaders: placement.map((voters) => voters[0]!),
+    log: groupLog,
+    transport,
+    clock,
+    logger: log,
+    store: storeOptions(config),
+    tickIntervalMs: config.raftTickMs,
+    electionTimeoutTicks: config.electionTicks,
+    heartbeatIntervalTicks: 1,
+    operationTimeoutMs: config.operationTimeoutMs,
+    onFatal,
+  });
+  return {
+    consensus: raft,
+    members,
+    start: async () => {
+      if (members.length > 1) {
+        const port = await transport.listen(config.peerPort, config.peerHost);
+        log.info({ peerAddress: `${config.peerHost}:${port}`, shards: groups.map((g) => g.shard) }, "peer transport listening");
+      }
+      raft.start();
+      const started = performance.now();
+      await raft.recovered();
+      log.info({ replayMs: Math.round(performance.now() - started) }, "committed log applied");
+    },
+    handOff: (timeoutMs) => raft.handOffLeadership(timeoutMs),
+    close: async () => {
+      await raft.close();
+      await transport.close();
+    },
+  };
+}

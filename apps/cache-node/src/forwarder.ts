@@ -1,0 +1,29 @@
+import { createClient, type Client } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { CacheService } from "@distcache/proto";
+
+/** Who is where: client addresses of the cluster's members. */
+export interface MemberDirectory {
+  clientAddress(nodeId: string): string | undefined;
+}
+
+/**
+ * Clients for forwarding requests to other nodes' client ports: one HTTP/2 connection
+ * per member, binary Connect, created on first use.
+ */
+export class Forwarder {
+  private readonly clients = new Map<string, Client<typeof CacheService>>();
+
+  constructor(private readonly directory: MemberDirectory) {}
+
+  client(nodeId: string): Client<typeof CacheService> | undefined {
+    let client = this.clients.get(nodeId);
+    if (!client) {
+      const address = this.directory.clientAddress(nodeId);
+      if (!address) return undefined;
+      client = createClient(CacheService, createConnectTransport({ baseUrl: `http://${address}`, httpVersion: "2", useBinaryFormat: true }));
+      this.clients.set(nodeId, client);
+    }
+    return client;
+  }
+}

@@ -1,0 +1,15 @@
+import { NodeWal } from "@distcache/raft";
+import type { Logger } from "pino";
+import type { GroupLog } from "./group-log.js";
+
+/** The node's shared write-ahead log, seen as the GroupLog the multi-Raft host drives. */
+export async function openWalGroupLog(dir: string, log: Logger): Promise<GroupLog> {
+  const started = performance.now();
+  const wal = await NodeWal.open(dir);
+  log.info({ dir, groups: wal.groups().length, recoveryMs: Math.round(performance.now() - started) }, "write-ahead log recovered");
+  return {
+    storage: (group) => wal.storage(group),
+    append: (batch, sync) => wal.append(batch, sync),
+    close: () => wal.close(),
+  };
+}

@@ -1,0 +1,88 @@
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, type CallOptions, type Client, type HandlerContext } from "@connectrpc/connect";
+import { NotLeaderSchema, RequestHeaderSchema, type CacheService, type RequestHeader } from "@distcache/proto";
+import type { Forwarder, MemberDirectory } from "./forwarder.js";
+import { IndeterminateError, NotLeaderError, WriteLostError } from "./raft-host/not-leader-error.js";
+
+export interface RoutingDeps {
+  nodeId: string;
+  forwarder: Forwarder | undefined;
+  directory: MemberDirectory;
+  /** Deadline for a forwarded call when the caller gave none. */
+  forwardTimeoutMs: number;
+  onForward: (method: string) => void;
+  epoch: () => number;
+}
+
+type Remote<R> = (client: Client<typeof CacheService>, options: CallOptions) => Promise<R>;
+
+/**
+ * Runs a request on this node, or forwards it (one hop, with the caller's deadline) to
+ * the shard's leader when this node cannot serve it. A caller that set no_forward gets
+ * the NotLeader detail instead. A write is forwarded only when it was refused before
+ * being proposed here, so a forward is never a retry of a write that may have applied.
+ */
+export function createRouter(deps: RoutingDeps) {
+  const notLeader = (err: NotLeaderError | WriteLostError): ConnectError => {
+    const leaderId = err.leaderId ?? "";
+    const detail = create(NotLeaderSchema, {
+      shard: err.shard,
+      leaderId,
+      leaderAddress: leaderId ? (deps.directory.clientAddress(leaderId) ?? "") : "",
+      epoch: BigInt(deps.epoch()),
+    });
+    const code = err instanceof WriteLostError || !leaderId ? Code.Unavailable : Code.FailedPrecondition;
+    return new ConnectError(err.message, code, undefined, [{ desc: NotLeaderSchema, value: detail }]);
+  };
+
+  return async function routed<R>(shard: number, header: RequestHeader | undefined, ctx: HandlerContext, local: () => Promise<R>, remote: Remote<R>): Promise<R> {
+    try {
+      return await local();
+    } catch (err) {
+      if (err instanceof WriteLostError) throw notLeader(err);
+      if (err instanceof IndeterminateError) throw new ConnectError(err.message, Code.DeadlineExceeded);
+      if (!(err instanceof NotLeaderError)) throw err;
+      const client = err.leaderId && err.leaderId !== deps.nodeId ? deps.forwarder?.client(err.leaderId) : undefined;
+      if (header?.noForward || !client) throw notLeader(err);
+      deps.onForward(ctx.method.name);
+      const options = { timeoutMs: ctx.timeoutMs() ?? deps.forwardTimeoutMs, signal: ctx.signal };
+      try {
+        return await remote(client, options);
+      } catch (remoteErr) {
+        // The node we guessed (a replica, for a shard this node does not hold) refused
+        // before proposing and named the leader: one more try there is still safe.
+        const redirect = redirectTarget(remoteErr, err.leaderId);
+        const next = redirect && redirect !== deps.nodeId ? deps.forwarder?.client(redirect) : undefined;
+        if (!next) throw forwardingFailure(remoteErr, err.leaderId);
+        try {
+          return await remote(next, options);
+        } catch (secondErr) {
+          throw forwardingFailure(secondErr, redirect);
+        }
+      }
+    }
+  };
+}
+
+/**
+ * A failure of the forwarded call itself (connection refused or reset) becomes
+ * UNAVAILABLE: the leader may have died, and a write may or may not have applied.
+ * Errors the leader answered with pass through unchanged.
+ */
+function forwardingFailure(err: unknown, leaderId: string | undefined): ConnectError {
+  const e = ConnectError.from(err);
+  if (e.code !== Code.Aborted && e.code !== Code.Unknown && e.code !== Code.Internal) return e;
+  if (e.metadata.has("content-type")) return e;
+  return new ConnectError(`forwarding to leader ${leaderId ?? "?"} failed (${e.rawMessage}); a write may or may not have taken effect`, Code.Unavailable);
+}
+
+function redirectTarget(err: unknown, tried: string | undefined): string | undefined {
+  if (!(err instanceof ConnectError) || err.code !== Code.FailedPrecondition) return undefined;
+  const leader = err.findDetails(NotLeaderSchema)[0]?.leaderId;
+  return leader && leader !== tried ? leader : undefined;
+}
+
+/** The header a forwarded request carries: same session, no further forwarding. */
+export function forwardHeader(header: RequestHeader | undefined): RequestHeader {
+  return create(RequestHeaderSchema, { sessionId: header?.sessionId ?? "", sequence: header?.sequence ?? 0n, ackedSequence: header?.ackedSequence ?? 0n, noForward: true });
+}

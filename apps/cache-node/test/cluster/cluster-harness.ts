@@ -1,0 +1,124 @@
+import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { CacheService, Consistency } from "@distcache/proto";
+import { Ring } from "@distcache/ring";
+import type { ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+// @ts-expect-error plain JS helper shared with `npm start`
+import { planCluster, startCluster, startMember, stopNode } from "../../../../tools/scripts/local-nodes.mjs";
+
+export interface NodeProcess {
+  nodeId: string;
+  pid: number;
+  url: string;
+  child: ChildProcess;
+}
+
+export const SHARDS = 12;
+export const ring = new Ring(Array.from({ length: SHARDS }, (_, i) => i));
+
+/** A key that the ring maps to `shard`. */
+export function keyForShard(shard: number, prefix = "k"): string {
+  for (let i = 0; ; i++) if (ring.shardFor(`${prefix}${i}`) === shard) return `${prefix}${i}`;
+}
+
+/**
+ * A 3-node cluster of real processes on 127.0.0.1, with clients for each node. Every
+ * process it starts is tracked by PID and killed by `destroy`.
+ */
+export class TestCluster {
+  readonly nodes = new Map<string, NodeProcess>();
+  private readonly all: NodeProcess[] = [];
+  private readonly dataRoot = mkdtempSync(join(tmpdir(), "distcache-cluster-"));
+  private plan: unknown;
+
+  static async start(count = 3, args: string[] = []): Promise<TestCluster> {
+    const cluster = new TestCluster();
+    cluster.plan = await planCluster({ count });
+    const nodes = (await startCluster(cluster.plan, { dataRoot: cluster.dataRoot, args: ["--raft-tick-ms", "50", ...args] })) as NodeProcess[];
+    for (const n of nodes) cluster.track(n);
+    return cluster;
+  }
+
+  private track(node: NodeProcess): void {
+    this.nodes.set(node.nodeId, node);
+    this.all.push(node);
+  }
+
+  client(id: string): Client<typeof CacheService> {
+    const node = this.nodes.get(id);
+    if (!node) throw new Error(`no node ${id}`);
+    return createClient(CacheService, createConnectTransport({ baseUrl: node.url, httpVersion: "1.1" }));
+  }
+
+  /** The leader of a shard as reported by the live nodes, once they agree on one. */
+  async leaderOf(shard: number, timeoutMs = 10_000, exclude?: string): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const seen = new Set<string>();
+      for (const id of this.nodes.keys()) {
+        if (id === exclude) continue;
+        try {
+          const stats = await this.client(id).stats({}, { timeoutMs: 1000 });
+          const leader = stats.shards.find((s) => s.shard === shard)?.leaderId;
+          if (leader && leader !== exclude) seen.add(leader);
+        } catch {
+          // a stopped node
+        }
+      }
+      if (seen.size === 1) return [...seen][0]!;
+      if (Date.now() > deadline) throw new Error(`no agreed leader for shard ${shard} (saw ${[...seen].join(", ") || "none"})`);
+      await sleep(50);
+    }
+  }
+
+  /** Stops a node with signal (SIGKILL by default) and waits for it to exit. */
+  async kill(id: string, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+    await stopNode(this.nodes.get(id)!, signal);
+  }
+
+  /** SIGSTOP / SIGCONT: the process freezes with its sockets open, like a long GC pause. */
+  pause(id: string): void {
+    process.kill(this.nodes.get(id)!.pid, "SIGSTOP");
+  }
+
+  resume(id: string): void {
+    process.kill(this.nodes.get(id)!.pid, "SIGCONT");
+  }
+
+  async restart(id: string): Promise<NodeProcess> {
+    const node = (await startMember(this.plan, id, { dataRoot: this.dataRoot, args: ["--raft-tick-ms", "50"] })) as NodeProcess;
+    this.track(node);
+    return node;
+  }
+
+  /** Kills every process this cluster started, by PID, and removes its data. */
+  async destroy(): Promise<void> {
+    for (const node of this.all) {
+      try {
+        process.kill(node.pid, "SIGCONT");
+      } catch {
+        // already gone
+      }
+    }
+    await Promise.all(this.all.map((n) => stopNode(n, "SIGKILL")));
+    rmSync(this.dataRoot, { recursive: true, force: true });
+  }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export const STRONG = Consistency.STRONG;
+export const EVENTUAL = Consistency.EVENTUAL;
+
+/** True for errors that say "try again" (no leader yet, leader moved, timeout). */
+export function retryable(err: unknown): boolean {
+  const code = ConnectError.from(err).code;
+  return code === Code.Unavailable || code === Code.FailedPrecondition || code === Code.DeadlineExceeded || code === Code.Canceled || code === Code.Aborted;
+}
+
+export function text(value: string) {
+  return { case: "text" as const, value };
+}

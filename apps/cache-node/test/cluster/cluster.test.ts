@@ -1,0 +1,144 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import { NotLeaderSchema } from "@distcache/proto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EVENTUAL, STRONG, TestCluster, keyForShard, retryable, sleep, text } from "./cluster-harness.js";
+
+let cluster: TestCluster;
+beforeAll(async () => {
+  cluster = await TestCluster.start(3);
+}, 60_000);
+afterAll(async () => {
+  await cluster?.destroy();
+});
+
+const others = (id: string) => [...cluster.nodes.keys()].filter((n) => n !== id);
+
+describe("routing", () => {
+  it("curl against a follower sets and gets (the follower forwards)", async () => {
+    const key = keyForShard(0, "curl");
+    const leader = await cluster.leaderOf(0);
+    const [a, b] = others(leader).map((id) => cluster.nodes.get(id)!.url);
+    const post = (url: string, method: string, body: object) =>
+      fetch(`${url}/distcache.v1.CacheService/${method}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    const set = await post(a!, "Set", { key, text: "via follower" });
+    expect(set.status).toBe(200);
+    const got = await (await post(b!, "Get", { key })).json();
+    expect(got).toMatchObject({ found: true, text: "via follower" });
+    const metrics = await (await fetch(`${a}/metrics`)).text();
+    expect(metrics).toMatch(/distcache_forwarded_requests_total\{method="Set"\} [1-9]/);
+  });
+
+  it("a client that asks not to be forwarded gets the NotLeader detail", async () => {
+    const leader = await cluster.leaderOf(1);
+    const follower = others(leader)[0]!;
+    try {
+      await cluster.client(follower).set({ key: keyForShard(1), payload: text("x"), header: { noForward: true } });
+      expect.unreachable();
+    } catch (err) {
+      const e = ConnectError.from(err);
+      expect(e.code).toBe(Code.FailedPrecondition);
+      const [detail] = e.findDetails(NotLeaderSchema);
+      expect(detail).toMatchObject({ shard: 1, leaderId: leader, leaderAddress: cluster.nodes.get(leader)!.url.replace("http://", "") });
+    }
+  });
+});
+
+describe("failures", () => {
+  it("survives kill -9 of a shard leader without losing acknowledged writes", async () => {
+    const shard = 2;
+    const victim = await cluster.leaderOf(shard);
+    const survivors = others(victim);
+    const acked = new Map<string, string>();
+    let stop = false;
+    let killedAt = 0;
+    let firstWriteAfterKill = 0;
+    const writer = async (nodeId: string, w: number) => {
+      const client = cluster.client(nodeId);
+      for (let i = 0; !stop; i++) {
+        const key = keyForShard(shard, `w${w}-${i}-`);
+        try {
+          await client.set({ key, payload: text(`v${i}`) }, { timeoutMs: 2000 });
+          acked.set(key, `v${i}`);
+          if (killedAt && !firstWriteAfterKill) firstWriteAfterKill = Date.now();
+        } catch (err) {
+          if (!retryable(err)) throw err;
+          await sleep(20);
+        }
+      }
+    };
+    const writers = survivors.flatMap((id, n) => [writer(id, n * 2), writer(id, n * 2 + 1)]);
+    await sleep(500);
+    await cluster.kill(victim, "SIGKILL");
+    killedAt = Date.now();
+    while (!firstWriteAfterKill && Date.now() - killedAt < 10_000) await sleep(20);
+    await sleep(300);
+    stop = true;
+    await Promise.all(writers);
+    expect(firstWriteAfterKill, "no write succeeded after the kill").toBeGreaterThan(0);
+    expect(firstWriteAfterKill - killedAt).toBeLessThanOrEqual(5000);
+    const reader = cluster.client(survivors[0]!);
+    const keys = [...acked.keys()];
+    for (let i = 0; i < keys.length; i += 200) {
+      const chunk = keys.slice(i, i + 200);
+      const got = await reader.mGet({ keys: chunk, consistency: STRONG });
+      got.results.forEach((r, j) => expect(r.payload, chunk[j]).toEqual(text(acked.get(chunk[j]!)!)));
+    }
+    expect(acked.size).toBeGreaterThan(10);
+  });
+
+  it("a restarted node catches up and its replicas match", async () => {
+    const dead = [...cluster.nodes.values()].find((n) => n.child.exitCode !== null || n.child.signalCode !== null)!;
+    const live = others(dead.nodeId);
+    const client = cluster.client(live[0]!);
+    const missed = Array.from({ length: 60 }, (_, i) => `missed-${i}`);
+    await client.mSet({ items: missed.map((key) => ({ key, payload: text(key) })) });
+    await cluster.restart(dead.nodeId);
+    const restarted = cluster.client(dead.nodeId);
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const got = await restarted.mGet({ keys: missed, consistency: EVENTUAL }).catch(() => undefined);
+      if (got?.results.every((r, i) => r.payload.case === "text" && r.payload.value === missed[i])) break;
+      if (Date.now() > deadline) throw new Error("restarted node did not catch up");
+      await sleep(100);
+    }
+    // Quiesce, then every shard's replicas must have identical state.
+    for (;;) {
+      const stats = await Promise.all([...cluster.nodes.keys()].map((id) => cluster.client(id).stats({})));
+      const mismatched = stats[0]!.shards.filter((s) => stats.some((o) => o.shards.find((x) => x.shard === s.shard)?.digest !== s.digest));
+      if (mismatched.length === 0) break;
+      if (Date.now() > deadline) throw new Error(`replica digests differ on shards ${mismatched.map((s) => s.shard).join(", ")}`);
+      await sleep(200);
+    }
+  });
+
+  it("a paused old leader never serves a stale strong read", async () => {
+    const shard = 3;
+    const key = keyForShard(shard, "stale");
+    const old = await cluster.leaderOf(shard);
+    await cluster.client(old).set({ key, payload: text("old") });
+    cluster.pause(old);
+    const next = await cluster.leaderOf(shard, 10_000, old);
+    for (;;) {
+      try {
+        await cluster.client(next).set({ key, payload: text("new") }, { timeoutMs: 2000 });
+        break;
+      } catch (err) {
+        if (!retryable(err)) throw err;
+        await sleep(50);
+      }
+    }
+    cluster.resume(old);
+    const until = Date.now() + 1500;
+    let answered = 0;
+    while (Date.now() < until) {
+      try {
+        const got = await cluster.client(old).get({ key, consistency: STRONG, header: { noForward: true } }, { timeoutMs: 1000 });
+        expect(got.payload).toEqual(text("new"));
+        answered++;
+      } catch (err) {
+        expect(retryable(err), String(err)).toBe(true);
+      }
+    }
+    expect(answered).toBeGreaterThan(0);
+  });
+});
