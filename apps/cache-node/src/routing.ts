@@ -71,9 +71,10 @@ export function createRouter(deps: RoutingDeps) {
  */
 function forwardingFailure(err: unknown, leaderId: string | undefined): ConnectError {
   const e = ConnectError.from(err);
-  if (e.code !== Code.Aborted && e.code !== Code.Unknown && e.code !== Code.Internal) return e;
+  // An error the leader answered with carries its response headers: pass it through.
   if (e.metadata.has("content-type")) return e;
-  return new ConnectError(`forwarding to leader ${leaderId ?? "?"} failed (${e.rawMessage}); a write may or may not have taken effect`, Code.Unavailable);
+  const outcome = e.code === Code.Unavailable ? "retry" : "a write may or may not have taken effect";
+  return new ConnectError(`forwarding to leader ${leaderId ?? "?"} failed (${e.rawMessage}); ${outcome}`, Code.Unavailable);
 }
 
 function redirectTarget(err: unknown, tried: string | undefined): string | undefined {
