@@ -38,14 +38,21 @@ export function answer(secret: string, challenge: Uint8Array, from: string, to: 
   return Buffer.concat([idBytes(from), idBytes(to), mac(secret, nonce, from, to)]);
 }
 
-export type ParsedAnswer = { complete: false } | { complete: true; from: string; to: string; macBytes: Buffer; consumed: number };
+/** Node ids are 1-64 bytes (see the node config), so a longer length prefix is garbage. */
+export const ID_BYTES_MAX = 64;
+
+export type ParsedAnswer =
+  | { complete: false; invalid?: boolean }
+  | { complete: true; from: string; to: string; macBytes: Buffer; consumed: number };
 
 /** Parses an answer from the bytes received so far. */
 export function parseAnswer(buf: Buffer): ParsedAnswer {
   if (buf.length < 1) return { complete: false };
   const fromLen = buf[0]!;
+  if (fromLen === 0 || fromLen > ID_BYTES_MAX) return { complete: false, invalid: true };
   if (buf.length < 1 + fromLen + 1) return { complete: false };
   const toLen = buf[1 + fromLen]!;
+  if (toLen === 0 || toLen > ID_BYTES_MAX) return { complete: false, invalid: true };
   const end = 1 + fromLen + 1 + toLen + MAC_BYTES;
   if (buf.length < end) return { complete: false };
   return {

@@ -117,7 +117,10 @@ export class PeerTransport {
       buffered = Buffer.concat([buffered, chunk]);
       if (buffered.length > 600) return this.reject(socket, timer, "handshake too long");
       const parsed = parseAnswer(buffered);
-      if (!parsed.complete) return;
+      if (!parsed.complete) {
+        if (parsed.invalid) this.reject(socket, timer, "malformed peer handshake");
+        return;
+      }
       if (parsed.to !== nodeId || !verify(secret, challenge, parsed)) {
         return this.reject(socket, timer, `peer handshake failed (claimed ${parsed.from} → ${parsed.to})`);
       }

@@ -32,7 +32,7 @@ export class TestCluster {
   readonly nodes = new Map<string, NodeProcess>();
   private readonly all: NodeProcess[] = [];
   private readonly dataRoot = mkdtempSync(join(tmpdir(), "distcache-cluster-"));
-  private plan: unknown;
+  private plan: { members: { id: string; clientPort: number; peerPort: number }[] } | undefined;
 
   static async start(count = 3, args: string[] = []): Promise<TestCluster> {
     const cluster = new TestCluster();
@@ -72,6 +72,10 @@ export class TestCluster {
       if (Date.now() > deadline) throw new Error(`no agreed leader for shard ${shard} (saw ${[...seen].join(", ") || "none"})`);
       await sleep(50);
     }
+  }
+
+  peerPort(id: string): number {
+    return this.plan!.members.find((m) => m.id === id)!.peerPort;
   }
 
   /** Stops a node with signal (SIGKILL by default) and waits for it to exit. */
