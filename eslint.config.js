@@ -18,7 +18,7 @@ export default tseslint.config(
   },
   {
     files: ["packages/store/src/**/*.ts", "packages/raft/src/**/*.ts"],
-    ignores: ["**/*.test.ts", "**/testing/**", "packages/raft/src/sim/cli.ts", "packages/raft/src/bench/**", "packages/raft/src/wal/**", "packages/store/src/hit-ratio/**"],
+    ignores: ["**/*.test.ts", "**/testing/**", "packages/raft/src/sim/cli.ts", "packages/raft/src/bench/**", "packages/raft/src/wal/**", "packages/raft/src/snapshot/**", "packages/store/src/hit-ratio/**"],
     rules: {
       "no-restricted-globals": ["error", ...impureGlobals],
       "no-restricted-properties": ["error", { object: "Math", property: "random", message: "Math.random is not allowed in a pure package: use the injected seeded source." }],
