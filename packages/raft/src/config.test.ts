@@ -27,6 +27,7 @@ describe("resolveConfig", () => {
     ["heartbeat not below election", { electionTimeoutTicks: 5, heartbeatIntervalTicks: 5 }, /heartbeatIntervalTicks/],
     ["zero heartbeat", { heartbeatIntervalTicks: 0 }, /heartbeatIntervalTicks/],
     ["zero message size", { maxSizePerMsgBytes: 0 }, /maxSizePerMsgBytes/],
+    ["negative entry size", { maxEntryBytes: -1 }, /maxEntryBytes/],
     ["zero inflight", { maxInflightMsgs: 0 }, /maxInflightMsgs/],
     ["negative uncommitted", { maxUncommittedEntriesBytes: -1 }, /maxUncommittedEntriesBytes/],
     ["zero committed per ready", { maxCommittedEntriesPerReadyBytes: 0 }, /maxCommittedEntriesPerReadyBytes/],

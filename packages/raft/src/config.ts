@@ -25,8 +25,10 @@ export interface RaftConfig {
   readonly electionTimeoutTicks?: number;
   /** Leaders send heartbeats every this many ticks. Default 1. Must be below the election timeout. */
   readonly heartbeatIntervalTicks?: number;
-  /** Upper bound on the entry bytes in one AppendEntries; one entry is always sent. Also caps one proposal. Default 1 MiB. */
+  /** Upper bound on the entry bytes in one AppendEntries; one entry is always sent, whatever its size. Default 1 MiB. */
   readonly maxSizePerMsgBytes?: number;
+  /** Largest payload one proposal may carry. Default 1 MiB. */
+  readonly maxEntryBytes?: number;
   /** AppendEntries messages in flight per follower in the replicate state (pipelining window). Default 256. */
   readonly maxInflightMsgs?: number;
   /** Leader drops proposals once uncommitted payload bytes exceed this. Default 64 MiB. */
@@ -55,6 +57,7 @@ export interface ResolvedRaftConfig {
   readonly electionTimeoutTicks: number;
   readonly heartbeatIntervalTicks: number;
   readonly maxSizePerMsgBytes: number;
+  readonly maxEntryBytes: number;
   readonly maxInflightMsgs: number;
   readonly maxUncommittedEntriesBytes: number;
   readonly maxCommittedEntriesPerReadyBytes: number;
@@ -108,6 +111,7 @@ export function resolveConfig(config: RaftConfig): ResolvedRaftConfig {
     electionTimeoutTicks,
     heartbeatIntervalTicks,
     maxSizePerMsgBytes,
+    maxEntryBytes: checkRange("maxEntryBytes", config.maxEntryBytes ?? 1 << 20, 0, SIZE_BYTES_MAX),
     maxInflightMsgs: checkRange("maxInflightMsgs", config.maxInflightMsgs ?? 256, 1, COUNT_MAX),
     maxUncommittedEntriesBytes: checkRange("maxUncommittedEntriesBytes", config.maxUncommittedEntriesBytes ?? 64 << 20, 1, SIZE_BYTES_MAX),
     maxCommittedEntriesPerReadyBytes: checkRange(

@@ -66,6 +66,23 @@ export class RaftNode {
     return this.raft.id;
   }
 
+  /** Cheap accessors for hosts and checkers that poll after every step. */
+  get role(): Role {
+    return this.raft.role;
+  }
+
+  get term(): Term {
+    return this.raft.term;
+  }
+
+  get lead(): NodeId | undefined {
+    return this.raft.lead;
+  }
+
+  get commit(): LogIndex {
+    return this.raft.log.committed;
+  }
+
   /** Advances logical time by one tick (election and heartbeat timers). */
   tick(): void {
     this.raft.tick();

@@ -11,7 +11,7 @@ export type DropReason =
   | "transferring-leadership"
   /** Uncommitted entries already hold `maxUncommittedEntriesBytes`. */
   | "uncommitted-limit"
-  /** The entry alone exceeds `maxSizePerMsgBytes`. */
+  /** The payload exceeds `maxEntryBytes`. */
   | "entry-too-large"
   /** The leader already holds `maxPendingReadIndexRequests` reads. */
   | "read-queue-full"

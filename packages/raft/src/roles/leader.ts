@@ -1,5 +1,4 @@
 import { fail } from "../assert.js";
-import { ENTRY_OVERHEAD_BYTES } from "../entry.js";
 import type { AppendResponseMessage, HeartbeatResponseMessage, Message, ReadIndexMessage } from "../message.js";
 import type { Raft } from "../raft.js";
 import type { Dropped } from "../rejection.js";
@@ -64,7 +63,7 @@ function checkQuorum(raft: Raft): void {
 
 function propose(raft: Raft, data: Uint8Array): Dropped | undefined {
   if (raft.leadTransferee !== undefined) return dropped("transferring-leadership", raft.leadTransferee);
-  if (data.byteLength + ENTRY_OVERHEAD_BYTES > raft.config.maxSizePerMsgBytes) return dropped("entry-too-large", raft.id);
+  if (data.byteLength > raft.config.maxEntryBytes) return dropped("entry-too-large", raft.id);
   const limit = raft.config.maxUncommittedEntriesBytes;
   // An empty backlog always admits one entry, however large, so progress is possible.
   if (raft.uncommittedBytes > 0 && raft.uncommittedBytes + data.byteLength > limit) return dropped("uncommitted-limit", raft.id);
@@ -140,7 +139,18 @@ function handleHeartbeatResponse(raft: Raft, message: HeartbeatResponseMessage):
   const progress = raft.tracker.progress(message.from);
   progress.recentActive = true;
   progress.probeSent = false;
-  if (progress.match < raft.log.lastIndex()) sendAppends(raft, message.from, false);
+  if (progress.match < raft.log.lastIndex()) {
+    if (progress.isPaused()) {
+      // A full window may hold only lost messages. An empty append at our next
+      // index costs no slot: the follower either acknowledges it or rejects it,
+      // and a rejection sends us back to probing from its real position.
+      sendAppend(raft, message.from, true, true);
+    } else {
+      // sendIfEmpty: even with nothing new to send, find out whether earlier
+      // appends arrived (they may all have been lost).
+      sendAppends(raft, message.from, true);
+    }
+  }
   if (message.readRound > progress.readRoundAcked) {
     progress.readRoundAcked = message.readRound;
     releaseConfirmedReads(raft);
@@ -183,14 +193,16 @@ function sendAppends(raft: Raft, to: NodeId, sendIfEmpty: boolean): void {
   }
 }
 
-function sendAppend(raft: Raft, to: NodeId, sendIfEmpty: boolean): boolean {
+/** Sends one append from the follower's next index; `emptyOnly` sends no entries even if paused. */
+function sendAppend(raft: Raft, to: NodeId, sendIfEmpty: boolean, emptyOnly = false): boolean {
   const progress = raft.tracker.progress(to);
-  if (progress.isPaused()) return false;
+  if (progress.isPaused() && !emptyOnly) return false;
   const prevIndex = (progress.next - 1) as LogIndex;
   const prevTerm = raft.log.term(prevIndex);
   if (prevTerm === undefined) fail(`follower ${to} needs entries before ${raft.log.firstIndex()}: snapshots are not implemented yet`);
   const last = raft.log.lastIndex();
-  const entries = progress.next <= last ? raft.log.entries(progress.next, (last + 1) as LogIndex, raft.config.maxSizePerMsgBytes) : [];
+  const entries =
+    progress.next <= last && !emptyOnly ? raft.log.entries(progress.next, (last + 1) as LogIndex, raft.config.maxSizePerMsgBytes) : [];
   if (entries.length === 0 && !sendIfEmpty) return false;
   raft.send({ type: "app", from: raft.id, to, term: raft.term, index: prevIndex, logTerm: prevTerm, entries, commit: raft.log.committed });
   progress.sentEntries((prevIndex + entries.length) as LogIndex, entries.length);

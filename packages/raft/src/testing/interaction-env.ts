@@ -103,6 +103,7 @@ export class InteractionEnv {
         heartbeatIntervalTicks: option("heartbeat") ?? 1,
         maxSizePerMsgBytes: option("max-size-per-msg") ?? 1 << 20,
         maxInflightMsgs: option("max-inflight") ?? 256,
+        testingBugs: { commitPreviousTermByCounting: command.options.get("bug-commit-old-term") === "true" },
       };
       const storage = new MemoryStorage(voters);
       this.nodes.set(id, { node: new RaftNode({ config, storage, random: new SeededRandom(i + 1) }), storage });

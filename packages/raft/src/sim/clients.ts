@@ -1,0 +1,141 @@
+import type { CounterInput, CounterOutput, Operation, RegisterInput, RegisterOutput } from "@distcache/linearizability";
+import type { SeededRandom } from "../random.js";
+import type { NodeId } from "../types.js";
+import type { ClientOptions } from "./options.js";
+import { TIME_UNITS_PER_TICK } from "./options.js";
+
+export type RegisterOperationInput = RegisterInput & { readonly key: string };
+export type CounterOperationInput = CounterInput & { readonly key: string };
+
+export type OpKind = "write" | "read" | "incr" | "get";
+
+/** One client request in flight. A client runs one at a time, as linearizability assumes. */
+export interface ClientOp {
+  readonly id: number;
+  readonly clientId: number;
+  readonly kind: OpKind;
+  readonly key: string;
+  readonly value: string;
+  readonly delta: number;
+  readonly callTime: number;
+  readonly deadline: number;
+  node: NodeId | undefined;
+}
+
+export interface ClientState {
+  readonly id: number;
+  pending: ClientOp | undefined;
+  leaderGuess: NodeId | undefined;
+}
+
+const REGISTER_KEYS = ["r0", "r1", "r2", "r3", "r4"];
+const COUNTER_KEYS = ["c0", "c1", "c2"];
+
+/**
+ * The clients' side of the simulation: it makes up requests and records each
+ * one's outcome in a history for the linearizability checker. Determinate
+ * operations carry their return time; a write whose outcome is unknown (timeout,
+ * crash of the node that took it) is recorded as indeterminate; a read whose
+ * outcome is unknown is left out, as it changed nothing.
+ */
+export class ClientPool {
+  readonly clients: ClientState[];
+  readonly registerHistory: Operation<RegisterOperationInput, RegisterOutput>[] = [];
+  readonly counterHistory: Operation<CounterOperationInput, CounterOutput>[] = [];
+  private readonly options: ClientOptions;
+  private readonly random: SeededRandom;
+  private nextOpId = 1;
+  completedWrites = 0;
+  completedReads = 0;
+  indeterminate = 0;
+
+  constructor(options: ClientOptions, random: SeededRandom) {
+    this.options = options;
+    this.random = random;
+    this.clients = Array.from({ length: options.clientCount + 1 }, (_, id) => ({ id, pending: undefined, leaderGuess: undefined }));
+  }
+
+  /** The extra client the liveness phase drives. */
+  get livenessClient(): ClientState {
+    return this.clients[this.clients.length - 1]!;
+  }
+
+  get regularClients(): readonly ClientState[] {
+    return this.clients.slice(0, -1);
+  }
+
+  newOp(client: ClientState, now: number, kind?: OpKind, key?: string, deadline?: number): ClientOp {
+    const counter = this.random.chance(this.options.counterRatio);
+    const read = this.random.chance(this.options.readRatio);
+    const chosenKind = kind ?? (counter ? (read ? "get" : "incr") : read ? "read" : "write");
+    const id = this.nextOpId++;
+    const op: ClientOp = {
+      id,
+      clientId: client.id,
+      kind: chosenKind,
+      key: key ?? this.random.pick(chosenKind === "incr" || chosenKind === "get" ? COUNTER_KEYS : REGISTER_KEYS),
+      value: `v${id}`,
+      delta: this.random.between(1, 5),
+      callTime: now,
+      deadline: deadline ?? now + this.options.timeoutTicks * TIME_UNITS_PER_TICK,
+      node: undefined,
+    };
+    client.pending = op;
+    return op;
+  }
+
+  /** The op returned `output` at `now`. */
+  complete(op: ClientOp, output: string | number | null | undefined, now: number): void {
+    if (!this.finish(op)) return;
+    if (op.kind === "write" || op.kind === "incr") this.completedWrites += 1;
+    else this.completedReads += 1;
+    this.record(op, now, output);
+  }
+
+  /** The op certainly did not take effect (rejected, or its entry was overwritten). */
+  discard(op: ClientOp): void {
+    this.finish(op);
+  }
+
+  /** The outcome is unknown: writes may or may not have happened. */
+  abandon(op: ClientOp): void {
+    if (!this.finish(op)) return;
+    if (op.kind === "read" || op.kind === "get") return;
+    this.indeterminate += 1;
+    this.record(op, undefined, undefined);
+  }
+
+  private finish(op: ClientOp): boolean {
+    const client = this.clients[op.clientId]!;
+    if (client.pending !== op) return false;
+    client.pending = undefined;
+    return true;
+  }
+
+  private record(op: ClientOp, returnTime: number | undefined, output: string | number | null | undefined): void {
+    const base = { clientId: op.clientId, callTime: op.callTime, returnTime };
+    switch (op.kind) {
+      case "write":
+        this.registerHistory.push({ ...base, input: { kind: "write", value: op.value, key: op.key }, output: undefined });
+        return;
+      case "read":
+        this.registerHistory.push({ ...base, input: { kind: "read", key: op.key }, output: returnTime === undefined ? undefined : output });
+        return;
+      case "incr":
+        this.counterHistory.push({ ...base, input: { kind: "incr", delta: op.delta, key: op.key }, output: output as number | undefined });
+        return;
+      case "get":
+        this.counterHistory.push({ ...base, input: { kind: "get", key: op.key }, output: output as number | undefined });
+        return;
+    }
+  }
+
+  /** Pause before a client's next request, in time units. */
+  thinkTimeUnits(): number {
+    return this.random.between(1, this.options.thinkTicksMax * TIME_UNITS_PER_TICK + 1);
+  }
+
+  randomTarget(): boolean {
+    return this.random.chance(this.options.randomTargetRate);
+  }
+}

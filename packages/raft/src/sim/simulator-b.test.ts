@@ -1,0 +1,23 @@
+import { describe, expect, it } from "vitest";
+import { CI_SAFETY_TICKS, CI_SEED_COUNT, CI_SEED_FIRST } from "./ci-seeds.js";
+import { describeCoverage } from "./run-seeds.js";
+import { runSeedRange } from "./simulator-seeds.js";
+
+// The CI seed set is split over two test files so vitest runs the halves in parallel.
+const HALF = Math.ceil(CI_SEED_COUNT / 2);
+const FIRST = CI_SEED_FIRST + HALF;
+const COUNT = CI_SEED_COUNT - HALF;
+
+describe("simulator, CI seeds (second half)", () => {
+  it(`passes seeds ${FIRST}..${FIRST + COUNT - 1}`, () => {
+    const outcome = runSeedRange(FIRST, COUNT, CI_SAFETY_TICKS);
+    console.log(`seeds ${FIRST}..${FIRST + COUNT - 1}, ${CI_SAFETY_TICKS} ticks each\n${describeCoverage(outcome.coverage)}`);
+    expect(outcome.failures.map((f) => f.report).join("\n")).toBe("");
+    expect(outcome.coverage.elections).toBeGreaterThan(COUNT);
+    expect(outcome.coverage.crashes).toBeGreaterThan(0);
+    expect(outcome.coverage.partitions).toBeGreaterThan(0);
+    expect(outcome.coverage.transfersCompleted).toBeGreaterThan(0);
+    expect(outcome.coverage.readsCompleted).toBeGreaterThan(0);
+    expect(outcome.coverage.operationsChecked).toBeGreaterThan(0);
+  }, 240_000);
+});

@@ -1,0 +1,601 @@
+import type { Model, Verdict } from "@distcache/linearizability";
+import { checkOperations, counterModel, keyedModel, registerModel } from "@distcache/linearizability";
+import type { CounterOutput, RegisterOutput } from "@distcache/linearizability";
+import { RaftAssertionError } from "../assert.js";
+import type { RaftConfig } from "../config.js";
+import type { Entry } from "../entry.js";
+import type { PeerMessage } from "../message.js";
+import { SeededRandom } from "../random.js";
+import type { Ready, ReadState } from "../ready.js";
+import type { LogIndex, NodeId, Term } from "../types.js";
+import type { ClientOp, ClientState, CounterOperationInput, RegisterOperationInput } from "./clients.js";
+import { ClientPool } from "./clients.js";
+import { EventQueue } from "./event-queue.js";
+import { encodeCommand } from "./kv-state-machine.js";
+import { SimNetwork } from "./network.js";
+import type { SimOptions } from "./options.js";
+import { LIVENESS_ELECTION_TIMEOUTS_MAX, TIME_UNITS_PER_TICK, replayCommand } from "./options.js";
+import { SafetyChecker, SafetyViolation } from "./safety-checker.js";
+import { SimNode } from "./sim-node.js";
+
+type SimEvent =
+  | { readonly kind: "tick"; readonly node: SimNode }
+  | { readonly kind: "deliver"; readonly message: PeerMessage }
+  | { readonly kind: "persisted"; readonly node: SimNode; readonly generation: number }
+  | { readonly kind: "world" }
+  | { readonly kind: "client"; readonly client: ClientState };
+
+export type FailureKind =
+  | "election-safety"
+  | "log-matching"
+  | "leader-completeness"
+  | "state-machine-safety"
+  | "assertion"
+  | "liveness"
+  | "linearizability"
+  | "error";
+
+export interface SimFailure {
+  readonly kind: FailureKind;
+  readonly message: string;
+  readonly atTick: number;
+}
+
+export interface Coverage {
+  elections: number;
+  maxTerm: number;
+  crashes: number;
+  restarts: number;
+  partitions: number;
+  heals: number;
+  transfersRequested: number;
+  transfersCompleted: number;
+  writesCompleted: number;
+  readsCompleted: number;
+  indeterminateOps: number;
+  operationsChecked: number;
+  entriesApplied: number;
+  messagesSent: number;
+  messagesDropped: number;
+  messagesDuplicated: number;
+  linearizabilityUnknown: number;
+  livenessTicks: number;
+}
+
+export interface SimResult {
+  readonly seed: number;
+  readonly nodeCount: number;
+  readonly ok: boolean;
+  readonly failure: SimFailure | undefined;
+  readonly coverage: Coverage;
+  readonly replay: string;
+}
+
+/** Bounds on the simulator's own loops: exceeding one is a simulator or core bug. */
+const PUMP_ROUNDS_MAX = 10_000;
+/** The liveness probe's client timeout, in election timeouts. */
+const LIVENESS_OP_TIMEOUT_ELECTIONS = 8;
+/** The checker's clock advances one unit per read (every 256 search steps): a deterministic budget. */
+const LINEARIZABILITY_BUDGET_READS = 4_000;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * A deterministic simulation of one Raft group (VOPR style). Everything —
+ * network, disks, crashes, clients, the nodes' own randomness — derives from
+ * `options.seed`, so a failing seed replays exactly.
+ */
+export class Simulator {
+  private readonly options: SimOptions;
+  private readonly random: SeededRandom;
+  private readonly queue = new EventQueue<SimEvent>();
+  private readonly network: SimNetwork;
+  private readonly nodes: SimNode[];
+  private readonly byId = new Map<NodeId, SimNode>();
+  private readonly clients: ClientPool;
+  private readonly checker = new SafetyChecker();
+  private readonly trace: ((line: string) => void) | undefined;
+  private readonly pendingTransfers = new Set<NodeId>();
+  private readonly safetyEndUnits: number;
+  private readonly livenessEndUnits: number;
+  private now = 0;
+  private healed = false;
+  private livenessWriteDone = false;
+  private livenessReadDone = false;
+  private readonly coverage: Coverage = {
+    elections: 0, maxTerm: 0, crashes: 0, restarts: 0, partitions: 0, heals: 0, transfersRequested: 0, transfersCompleted: 0,
+    writesCompleted: 0, readsCompleted: 0, indeterminateOps: 0, operationsChecked: 0, entriesApplied: 0,
+    messagesSent: 0, messagesDropped: 0, messagesDuplicated: 0, linearizabilityUnknown: 0, livenessTicks: 0,
+  };
+
+  constructor(options: SimOptions, trace?: (line: string) => void) {
+    this.options = options;
+    this.trace = trace;
+    this.random = new SeededRandom(options.seed);
+    this.network = new SimNetwork(options.network, new SeededRandom(this.random.nextUint32()));
+    this.clients = new ClientPool(options.clients, new SeededRandom(this.random.nextUint32()));
+    const voters = Array.from({ length: options.nodeCount }, (_, i) => `n${i + 1}` as NodeId);
+    this.nodes = voters.map((id) => new SimNode(id, this.raftConfig(id, voters), this.random.nextUint32()));
+    for (const node of this.nodes) this.byId.set(node.id, node);
+    this.safetyEndUnits = options.safetyTicks * TIME_UNITS_PER_TICK;
+    this.livenessEndUnits = this.safetyEndUnits + LIVENESS_ELECTION_TIMEOUTS_MAX * options.raft.electionTimeoutTicks * TIME_UNITS_PER_TICK;
+  }
+
+  private raftConfig(id: NodeId, voters: readonly NodeId[]): RaftConfig {
+    return { id, voters, ...this.options.raft, testingBugs: this.options.bugs };
+  }
+
+  private log(line: string): void {
+    this.trace?.(`[${(this.now / TIME_UNITS_PER_TICK).toFixed(1)}] ${line}`);
+  }
+
+  run(): SimResult {
+    let failure: SimFailure | undefined;
+    try {
+      this.schedule();
+      this.loop();
+      this.finishClients();
+      failure = this.checkHistories();
+    } catch (error) {
+      failure = this.classify(error);
+    }
+    this.coverage.elections = this.checker.electionCount;
+    this.coverage.entriesApplied = this.checker.appliedCount;
+    this.coverage.messagesSent = this.network.stats.sent;
+    this.coverage.messagesDropped = this.network.stats.dropped + this.network.stats.blocked;
+    this.coverage.messagesDuplicated = this.network.stats.duplicated;
+    this.coverage.writesCompleted = this.clients.completedWrites;
+    this.coverage.readsCompleted = this.clients.completedReads;
+    this.coverage.indeterminateOps = this.clients.indeterminate;
+    if (failure !== undefined) this.log(`FAILED ${failure.kind}: ${failure.message}`);
+    return {
+      seed: this.options.seed,
+      nodeCount: this.options.nodeCount,
+      ok: failure === undefined,
+      failure,
+      coverage: this.coverage,
+      replay: replayCommand(this.options),
+    };
+  }
+
+  private schedule(): void {
+    for (const node of this.nodes) this.queue.push(this.random.nextInt(TIME_UNITS_PER_TICK), { kind: "tick", node });
+    this.queue.push(0, { kind: "world" });
+    for (const client of this.clients.regularClients) this.queue.push(this.clients.thinkTimeUnits(), { kind: "client", client });
+  }
+
+  private loop(): void {
+    for (;;) {
+      const next = this.queue.pop();
+      if (next === undefined) return;
+      this.now = next.time;
+      if (!this.healed && this.now >= this.safetyEndUnits) this.heal();
+      if (this.livenessWriteDone && this.livenessReadDone) return;
+      if (this.now > this.livenessEndUnits) {
+        throw new LivenessFailure(
+          `no ${this.livenessWriteDone ? "read" : "commit"} within ${LIVENESS_ELECTION_TIMEOUTS_MAX} election timeouts after healing`,
+        );
+      }
+      this.handle(next.item);
+    }
+  }
+
+  private handle(event: SimEvent): void {
+    switch (event.kind) {
+      case "tick":
+        this.queue.push(this.now + TIME_UNITS_PER_TICK, event);
+        event.node.raft?.tick();
+        this.afterNode(event.node);
+        return;
+      case "deliver":
+        this.deliver(event.message);
+        return;
+      case "persisted":
+        if (event.node.generation !== event.generation || event.node.inflight === undefined) return;
+        this.completePersist(event.node);
+        this.afterNode(event.node);
+        return;
+      case "world":
+        this.queue.push(this.now + TIME_UNITS_PER_TICK, event);
+        this.world();
+        return;
+      case "client":
+        this.clientAct(event.client);
+        return;
+    }
+  }
+
+  private deliver(message: PeerMessage): void {
+    const node = this.byId.get(message.to)!;
+    if (node.raft === undefined || this.network.isBlocked(message.from, message.to)) return;
+    node.raft.step(message);
+    this.afterNode(node);
+  }
+
+  private send(message: PeerMessage): void {
+    this.network.send(message, (delayUnits, m) => this.queue.push(this.now + delayUnits, { kind: "deliver", message: m }));
+  }
+
+  /**
+   * After every step of a node: check the invariants it may have touched, then
+   * drain its Ready. The check comes first so a crash can strike between a
+   * decision and the messages that announce it.
+   */
+  private afterNode(node: SimNode): void {
+    if (this.checkNode(node) && this.faultAtLeaderEvent(node)) return;
+    this.pump(node);
+    if (this.checkNode(node)) this.faultAtLeaderEvent(node);
+  }
+
+  /** Crashes the leader, or moves the partition so it is isolated, at the worst moment. */
+  private faultAtLeaderEvent(node: SimNode): boolean {
+    if (this.healed || !this.random.chance(this.options.faults.leaderEventFaultRate)) return false;
+    if (this.random.chance(0.5)) {
+      this.network.heal();
+      this.isolate(node.id);
+      this.coverage.partitions += 1;
+      this.log(`partition: leader ${node.id} isolated as it acts`);
+      return false; // still up: its Ready drains into the cut links
+    }
+    if (this.nodes.filter((n) => n.up).length <= 1) return false;
+    this.crash(node);
+    node.restartAtUnits = this.now + this.random.between(1, this.options.faults.restartDelayTicksMax) * TIME_UNITS_PER_TICK;
+    return true;
+  }
+
+  private isolate(id: NodeId): void {
+    for (const other of this.nodes) {
+      if (other.id === id) continue;
+      this.network.cut(id, other.id);
+      this.network.cut(other.id, id);
+    }
+  }
+
+  private pump(node: SimNode): void {
+    for (let round = 0; round < PUMP_ROUNDS_MAX; round += 1) {
+      const raft = node.raft;
+      if (raft === undefined || node.inflight !== undefined) return;
+      const ready = raft.ready();
+      if (ready === undefined) return;
+      this.observeReady(node, ready);
+      for (const message of ready.immediateMessages) this.send(message);
+      node.inflight = ready;
+      const max = this.options.faults.diskLatencyMaxUnits;
+      const latency = max === 0 ? 0 : this.random.nextInt(max + 1);
+      if (latency > 0) {
+        this.queue.push(this.now + latency, { kind: "persisted", node, generation: node.generation });
+        return;
+      }
+      this.completePersist(node);
+    }
+    throw new Error(`node ${node.id} produced Readys without end`);
+  }
+
+  private observeReady(node: SimNode, ready: Ready): void {
+    const first = ready.entries[0];
+    if (first !== undefined) {
+      const prevTerm = node.raft!.termAt((first.index - 1) as LogIndex) ?? (0 as Term);
+      this.checker.observeAppend(node.id, ready.entries, prevTerm);
+    }
+  }
+
+  /** The host's persist step finished: the Ready's entries and hard state are durable. */
+  private completePersist(node: SimNode): void {
+    const ready = node.inflight!;
+    const raft = node.raft!;
+    node.inflight = undefined;
+    node.storage.append(ready.entries);
+    if (ready.hardState !== undefined) node.storage.setHardState(ready.hardState);
+    for (const message of ready.messages) this.send(message);
+    for (const entry of ready.committedEntries) this.apply(node, entry);
+    for (const readState of ready.readStates) this.onReadState(node, readState);
+    this.serveReads(node);
+    raft.advance(ready);
+  }
+
+  private apply(node: SimNode, entry: Entry): void {
+    this.checker.observeApply(node.id, entry);
+    const result = node.machine.apply(entry);
+    const pending = node.pendingWrites.get(entry.index);
+    if (pending === undefined) return;
+    node.pendingWrites.delete(entry.index);
+    // Raft guarantees the entry applied at this index is ours iff its term matches.
+    if (pending.term === entry.term) this.completeOp(pending.op, result?.output);
+    else this.discardOp(pending.op);
+  }
+
+  private onReadState(node: SimNode, readState: ReadState): void {
+    const pending = node.pendingReads.get(decoder.decode(readState.context));
+    if (pending !== undefined) pending.index = readState.index;
+  }
+
+  private serveReads(node: SimNode): void {
+    for (const [context, read] of node.pendingReads) {
+      if (read.index === undefined || read.index > node.machine.applied) continue;
+      node.pendingReads.delete(context);
+      const op = read.op;
+      this.completeOp(op, op.kind === "read" ? node.machine.readRegister(op.key) : node.machine.readCounter(op.key));
+    }
+  }
+
+  /** Checks a leader's new leadership and commits. Returns true if either is news. */
+  private checkNode(node: SimNode): boolean {
+    const raft = node.raft;
+    if (raft === undefined || raft.role !== "leader") return false;
+    let news = false;
+    const termAt = (index: LogIndex): Term | undefined => raft.termAt(index);
+    if (this.checker.observeLeader(node.id, raft.term, termAt)) {
+      news = true;
+      this.coverage.maxTerm = Math.max(this.coverage.maxTerm, raft.term);
+      this.log(`${node.id} leads term ${raft.term}`);
+      if (this.pendingTransfers.delete(node.id)) this.coverage.transfersCompleted += 1;
+    }
+    if (raft.commit > node.leaderCommitSeen) {
+      news = true;
+      this.checker.observeLeaderCommit(raft.term, node.leaderCommitSeen, raft.commit, termAt);
+      node.leaderCommitSeen = raft.commit;
+    }
+    return news;
+  }
+
+  // ---- the world: faults, restarts, client deadlines, liveness ----
+
+  private world(): void {
+    if (!this.healed) this.injectFaults();
+    for (const node of this.nodes) {
+      if (!node.up && node.restartAtUnits !== undefined && node.restartAtUnits <= this.now) this.restart(node);
+    }
+    for (const client of this.clients.clients) {
+      const op = client.pending;
+      if (op !== undefined && op.deadline <= this.now) this.abandonOp(op);
+    }
+    if (this.healed) this.driveLiveness();
+  }
+
+  private injectFaults(): void {
+    const faults = this.options.faults;
+    if (this.random.chance(faults.crashRate)) this.crashSomeNode();
+    if (this.random.chance(faults.partitionRate)) this.partition();
+    if (this.network.partitioned && this.random.chance(faults.healRate)) {
+      this.network.heal();
+      this.coverage.heals += 1;
+      this.log("network healed");
+    }
+    if (this.random.chance(faults.transferRate)) this.transfer();
+  }
+
+  private crashSomeNode(): void {
+    const up = this.nodes.filter((n) => n.up);
+    if (up.length <= 1) return;
+    const victim = this.pickVictim(up);
+    this.crash(victim);
+    victim.restartAtUnits = this.now + this.random.between(1, this.options.faults.restartDelayTicksMax) * TIME_UNITS_PER_TICK;
+  }
+
+  /** Chooses whom a fault hits: often the leader, often a node in the middle of a write, else anyone. */
+  private pickVictim(candidates: readonly SimNode[]): SimNode {
+    const faults = this.options.faults;
+    const leader = this.currentLeader();
+    if (leader !== undefined && candidates.includes(leader) && this.random.chance(faults.leaderFaultBias)) return leader;
+    const writing = candidates.filter((n) => n.inflight !== undefined);
+    if (writing.length > 0 && this.random.chance(faults.crashDuringWriteBias)) return this.random.pick(writing);
+    return this.random.pick(candidates);
+  }
+
+  private crash(node: SimNode): void {
+    this.coverage.crashes += 1;
+    this.log(`${node.id} crashes${node.inflight !== undefined ? " during a write" : ""}`);
+    for (const op of node.crash()) this.abandonOp(op);
+  }
+
+  private restart(node: SimNode): void {
+    this.coverage.restarts += 1;
+    node.start(this.random.nextUint32());
+    this.log(`${node.id} restarts at term ${node.raft!.term}`);
+    this.afterNode(node);
+  }
+
+  private partition(): void {
+    const ids = this.nodes.map((n) => n.id);
+    const shape = this.random.nextInt(3);
+    this.coverage.partitions += 1;
+    // Half the time the network changes shape rather than breaking further:
+    // the old cut heals as the new one appears (e.g. isolation moves from the old leader to the new one).
+    if (this.random.chance(0.5)) this.network.heal();
+    if (shape === 0) {
+      // Isolate one node both ways.
+      const lonely = this.pickVictim(this.nodes).id;
+      this.isolate(lonely);
+      this.log(`partition: ${lonely} isolated`);
+    } else if (shape === 1) {
+      // A random split into two sides.
+      const side = new Set(ids.filter(() => this.random.chance(0.5)));
+      for (const a of ids) for (const b of ids) if (side.has(a) !== side.has(b)) this.network.cut(a, b);
+      this.log(`partition: {${[...side].join(",")}} | rest`);
+    } else {
+      // One-way: `from` can no longer reach some nodes, which still reach it.
+      const from = this.random.pick(ids);
+      const cut = ids.filter((id) => id !== from && this.random.chance(0.6));
+      for (const to of cut) this.network.cut(from, to);
+      this.log(`partition: ${from} -> {${cut.join(",")}} cut one way`);
+    }
+  }
+
+  private transfer(): void {
+    const leader = this.currentLeader();
+    if (leader === undefined) return;
+    const target = this.random.pick(this.nodes.filter((n) => n !== leader)).id;
+    const up = this.nodes.filter((n) => n.up);
+    const requester = this.random.chance(0.5) ? leader : this.random.pick(up);
+    const result = requester.raft!.transferLeader(target);
+    if (result.accepted) {
+      this.coverage.transfersRequested += 1;
+      this.pendingTransfers.add(target);
+      this.log(`transfer to ${target} requested at ${requester.id}`);
+    }
+    this.afterNode(requester);
+  }
+
+  private currentLeader(): SimNode | undefined {
+    let best: SimNode | undefined;
+    for (const node of this.nodes) {
+      if (node.raft?.role === "leader" && (best === undefined || node.raft.term > best.raft!.term)) best = node;
+    }
+    return best;
+  }
+
+  private heal(): void {
+    this.healed = true;
+    this.network.makeReliable();
+    for (const node of this.nodes) if (!node.up) this.restart(node);
+    this.log("safety phase over: healed, restarted every node; liveness phase");
+  }
+
+  private driveLiveness(): void {
+    this.coverage.livenessTicks += 1;
+    const client = this.clients.livenessClient;
+    if (client.pending !== undefined) return;
+    const leader = this.currentLeader();
+    if (leader === undefined) return;
+    // A generous timeout: the op may wait behind the backlog, or die with its leader (then we retry).
+    const deadline = this.now + LIVENESS_OP_TIMEOUT_ELECTIONS * this.options.raft.electionTimeoutTicks * TIME_UNITS_PER_TICK;
+    const op = this.clients.newOp(client, this.now, this.livenessWriteDone ? "read" : "write", "r-live", deadline);
+    this.submit(op, leader);
+  }
+
+  // ---- clients ----
+
+  private clientAct(client: ClientState): void {
+    // Regular clients stop once the liveness phase starts, so its probe is not
+    // queued behind an ever-growing backlog on a slow network.
+    if (client.pending !== undefined || this.healed) return;
+    const op = this.clients.newOp(client, this.now);
+    const guess = client.leaderGuess === undefined ? undefined : this.byId.get(client.leaderGuess);
+    const target = guess === undefined || this.clients.randomTarget() ? this.random.pick(this.nodes) : guess;
+    this.submit(op, target);
+  }
+
+  private submit(op: ClientOp, node: SimNode): void {
+    op.node = node.id;
+    const client = this.clients.clients[op.clientId]!;
+    const raft = node.raft;
+    if (raft === undefined) {
+      client.leaderGuess = undefined;
+      this.discardOp(op);
+      return;
+    }
+    if (op.kind === "write" || op.kind === "incr") {
+      const command =
+        op.kind === "write"
+          ? { opId: op.id, kind: "write" as const, key: op.key, value: op.value }
+          : { opId: op.id, kind: "incr" as const, key: op.key, delta: op.delta };
+      const result = raft.propose(encodeCommand(command));
+      if (!result.accepted) {
+        client.leaderGuess = result.leaderHint;
+        this.discardOp(op);
+      } else {
+        client.leaderGuess = node.id;
+        node.pendingWrites.set(result.index, { term: result.term, op });
+      }
+    } else {
+      const context = `read:${op.id}`;
+      const result = raft.readIndex(encoder.encode(context));
+      if (!result.accepted) {
+        client.leaderGuess = result.leaderHint;
+        this.discardOp(op);
+      } else node.pendingReads.set(context, { op, index: undefined });
+    }
+    this.afterNode(node);
+  }
+
+  private completeOp(op: ClientOp, output: string | number | null | undefined): void {
+    const client = this.clients.clients[op.clientId]!;
+    if (client.pending !== op) return;
+    this.clients.complete(op, output, this.now);
+    if (client === this.clients.livenessClient) {
+      if (op.kind === "write") this.livenessWriteDone = true;
+      else this.livenessReadDone = true;
+      this.log(`liveness ${op.kind} completed`);
+    }
+    this.nextClientAct(client);
+  }
+
+  private discardOp(op: ClientOp): void {
+    const client = this.clients.clients[op.clientId]!;
+    if (client.pending !== op) return;
+    this.clients.discard(op);
+    this.nextClientAct(client);
+  }
+
+  private abandonOp(op: ClientOp): void {
+    const client = this.clients.clients[op.clientId]!;
+    if (client.pending !== op) return;
+    this.clients.abandon(op);
+    this.nextClientAct(client);
+  }
+
+  private nextClientAct(client: ClientState): void {
+    if (client === this.clients.livenessClient) return; // driven by the world tick
+    this.queue.push(this.now + this.clients.thinkTimeUnits(), { kind: "client", client });
+  }
+
+  private finishClients(): void {
+    for (const client of this.clients.clients) if (client.pending !== undefined) this.clients.abandon(client.pending);
+  }
+
+  // ---- verdicts ----
+
+  private checkHistories(): SimFailure | undefined {
+    let clock = 0;
+    const options = { timeBudgetMs: LINEARIZABILITY_BUDGET_READS, now: () => clock++ };
+    const registers = checkOperations(
+      keyedModel(withKey<string, RegisterOperationInput, RegisterOutput>(registerModel), (input) => input.key),
+      this.clients.registerHistory,
+      options,
+    );
+    const counters = checkOperations(
+      keyedModel(withKey<bigint, CounterOperationInput, CounterOutput>(counterModel), (input) => input.key),
+      this.clients.counterHistory,
+      options,
+    );
+    this.coverage.operationsChecked = this.clients.registerHistory.length + this.clients.counterHistory.length;
+    for (const [name, result] of [["registers", registers], ["counters", counters]] as const) {
+      const verdict: Verdict = result.verdict;
+      if (verdict === "unknown") this.coverage.linearizabilityUnknown += 1;
+      if (verdict === "illegal") {
+        return { kind: "linearizability", message: `${name} history is not linearizable:\n${result.failing?.explanation ?? ""}`, atTick: this.tickNow() };
+      }
+    }
+    return undefined;
+  }
+
+  private tickNow(): number {
+    return Math.floor(this.now / TIME_UNITS_PER_TICK);
+  }
+
+  private classify(error: unknown): SimFailure {
+    const atTick = this.tickNow();
+    if (error instanceof SafetyViolation) return { kind: error.property, message: error.message, atTick };
+    if (error instanceof LivenessFailure) return { kind: "liveness", message: error.message, atTick };
+    if (error instanceof RaftAssertionError) return { kind: "assertion", message: error.message, atTick };
+    const message = error instanceof Error ? `${error.name}: ${error.message}\n${error.stack ?? ""}` : String(error);
+    return { kind: "error", message, atTick };
+  }
+}
+
+/** Adapts a model of one object to inputs that also name their key (which the model ignores). */
+function withKey<S, I, O>(inner: Model<S, Omit<I, "key">, O>): Model<S, I, O> {
+  const model: Model<S, I, O> = {
+    init: () => inner.init(),
+    step: (state, input, output) => inner.step(state, input, output),
+    key: (state) => inner.key(state),
+  };
+  if (inner.stepUnknown !== undefined) model.stepUnknown = (state, input) => inner.stepUnknown!(state, input);
+  if (inner.describeOperation !== undefined) model.describeOperation = (input, output) => inner.describeOperation!(input, output);
+  return model;
+}
+
+class LivenessFailure extends Error {
+  override readonly name = "LivenessFailure";
+}
