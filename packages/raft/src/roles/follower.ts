@@ -23,14 +23,15 @@ export function stepFollower(raft: Raft, message: Message): Dropped | undefined 
     case "readIndex":
       // Thesis §6.4: a follower asks the leader for the read index, every time.
       if (raft.lead === undefined) return dropped("not-leader", undefined);
-      raft.send({ ...message, from: raft.id, to: raft.lead, term: TERM_NONE });
+      // `from` stays the node that asked, so the leader answers it directly.
+      raft.send({ ...message, to: raft.lead, term: TERM_NONE });
       return undefined;
     case "readIndexResp":
       raft.readStates.push({ index: message.index, context: message.context });
       return undefined;
     case "transferLeader":
       if (raft.lead === undefined) return dropped("not-leader", undefined);
-      raft.send({ ...message, from: raft.id, to: raft.lead, term: TERM_NONE });
+      raft.send({ ...message, to: raft.lead, term: TERM_NONE });
       return undefined;
     case "timeoutNow":
       // Thesis §3.10: the leader chose us; campaign now, skipping PreVote.

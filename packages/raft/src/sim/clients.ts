@@ -40,8 +40,12 @@ const COUNTER_KEYS = ["c0", "c1", "c2"];
  */
 export class ClientPool {
   readonly clients: ClientState[];
-  readonly registerHistory: Operation<RegisterOperationInput, RegisterOutput>[] = [];
-  readonly counterHistory: Operation<CounterOperationInput, CounterOutput>[] = [];
+  private readonly registerOps: Operation<RegisterOperationInput, RegisterOutput>[] = [];
+  private readonly counterOps: Operation<CounterOperationInput, CounterOutput>[] = [];
+  /** Indeterminate writes later proven never to have taken effect. */
+  private readonly pruned = new Set<object>();
+  /** The history entry of each indeterminate write, by op id, until its fate is known. */
+  private readonly unresolved = new Map<number, object>();
   private readonly options: ClientOptions;
   private readonly random: SeededRandom;
   private nextOpId = 1;
@@ -102,7 +106,34 @@ export class ClientPool {
     if (!this.finish(op)) return;
     if (op.kind === "read" || op.kind === "get") return;
     this.indeterminate += 1;
-    this.record(op, undefined, undefined);
+    this.unresolved.set(op.id, this.record(op, undefined, undefined));
+  }
+
+  /**
+   * The simulator learned that an abandoned write never took effect: the index
+   * it was proposed at committed a different entry. Dropping it from the
+   * history is sound (a linearization could only ever omit it) and keeps the
+   * checker's search small.
+   */
+  prune(opId: number): void {
+    const operation = this.unresolved.get(opId);
+    if (operation === undefined) return;
+    this.unresolved.delete(opId);
+    this.pruned.add(operation);
+    this.indeterminate -= 1;
+  }
+
+  /** The write took effect; it stays in the history, still indeterminate as its client saw it. */
+  settle(opId: number): void {
+    this.unresolved.delete(opId);
+  }
+
+  get registerHistory(): Operation<RegisterOperationInput, RegisterOutput>[] {
+    return this.registerOps.filter((operation) => !this.pruned.has(operation));
+  }
+
+  get counterHistory(): Operation<CounterOperationInput, CounterOutput>[] {
+    return this.counterOps.filter((operation) => !this.pruned.has(operation));
   }
 
   private finish(op: ClientOp): boolean {
@@ -112,21 +143,17 @@ export class ClientPool {
     return true;
   }
 
-  private record(op: ClientOp, returnTime: number | undefined, output: string | number | null | undefined): void {
+  private record(op: ClientOp, returnTime: number | undefined, output: string | number | null | undefined): object {
     const base = { clientId: op.clientId, callTime: op.callTime, returnTime };
     switch (op.kind) {
       case "write":
-        this.registerHistory.push({ ...base, input: { kind: "write", value: op.value, key: op.key }, output: undefined });
-        return;
+        return push(this.registerOps, { ...base, input: { kind: "write", value: op.value, key: op.key }, output: undefined });
       case "read":
-        this.registerHistory.push({ ...base, input: { kind: "read", key: op.key }, output: returnTime === undefined ? undefined : output });
-        return;
+        return push(this.registerOps, { ...base, input: { kind: "read", key: op.key }, output: returnTime === undefined ? undefined : output });
       case "incr":
-        this.counterHistory.push({ ...base, input: { kind: "incr", delta: op.delta, key: op.key }, output: output as number | undefined });
-        return;
+        return push(this.counterOps, { ...base, input: { kind: "incr", delta: op.delta, key: op.key }, output: output as number | undefined });
       case "get":
-        this.counterHistory.push({ ...base, input: { kind: "get", key: op.key }, output: output as number | undefined });
-        return;
+        return push(this.counterOps, { ...base, input: { kind: "get", key: op.key }, output: output as number | undefined });
     }
   }
 
@@ -138,4 +165,9 @@ export class ClientPool {
   randomTarget(): boolean {
     return this.random.chance(this.options.randomTargetRate);
   }
+}
+
+function push<T extends object>(list: T[], item: T): T {
+  list.push(item);
+  return item;
 }

@@ -8,7 +8,7 @@ export const TIME_UNITS_PER_TICK = 10;
 export const SAFETY_TICKS_DEFAULT = 600;
 
 /** The liveness phase must reach a leader, a commit and a read within this many election timeouts after healing. */
-export const LIVENESS_ELECTION_TIMEOUTS_MAX = 30;
+export const LIVENESS_ELECTION_TIMEOUTS_MAX = 50;
 
 export interface NetworkOptions {
   readonly dropRate: number;
@@ -59,6 +59,12 @@ export interface RaftKnobs {
   readonly checkQuorum: boolean;
   readonly maxSizePerMsgBytes: number;
   readonly maxInflightMsgs: number;
+  /**
+   * Bounds the leader's backlog. Without it, clients that time out and retry
+   * grow the backlog without limit on a slow network, and no liveness bound
+   * could hold after healing.
+   */
+  readonly maxUncommittedEntriesBytes: number;
 }
 
 export interface SimOptions {
@@ -95,6 +101,7 @@ export function swarmOptions(seed: number, nodeCount: 3 | 5, safetyTicks = SAFET
       checkQuorum: random.chance(0.75),
       maxSizePerMsgBytes: lockstep ? 1 : random.pick([1, 64, 256, 1 << 20]),
       maxInflightMsgs: lockstep ? 1 : random.pick([1, 2, 4, 256]),
+      maxUncommittedEntriesBytes: random.pick([1024, 2048, 4096]),
     },
     network: {
       dropRate: pickRate(0.2),

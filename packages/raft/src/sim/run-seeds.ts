@@ -28,7 +28,7 @@ export function addCoverage(total: Coverage, one: Coverage): Coverage {
 
 export function emptyCoverage(): Coverage {
   return {
-    elections: 0, maxTerm: 0, crashes: 0, restarts: 0, partitions: 0, heals: 0, transfersRequested: 0, transfersCompleted: 0,
+    elections: 0, maxTerm: 0, crashes: 0, restarts: 0, partitions: 0, heals: 0, transfersRequested: 0, transfersCompleted: 0, proposalsRejected: 0,
     writesCompleted: 0, readsCompleted: 0, indeterminateOps: 0, operationsChecked: 0, entriesApplied: 0,
     messagesSent: 0, messagesDropped: 0, messagesDuplicated: 0, linearizabilityUnknown: 0, livenessTicks: 0,
   };
@@ -38,7 +38,7 @@ export function describeCoverage(coverage: Coverage): string {
   return [
     `elections=${coverage.elections} max-term=${coverage.maxTerm}`,
     `crashes=${coverage.crashes} restarts=${coverage.restarts} partitions=${coverage.partitions} heals=${coverage.heals}`,
-    `transfers=${coverage.transfersCompleted}/${coverage.transfersRequested}`,
+    `transfers=${coverage.transfersCompleted}/${coverage.transfersRequested} proposals-rejected=${coverage.proposalsRejected}`,
     `writes=${coverage.writesCompleted} reads=${coverage.readsCompleted} indeterminate=${coverage.indeterminateOps}`,
     `operations-checked=${coverage.operationsChecked} linearizability-unknown=${coverage.linearizabilityUnknown}`,
     `entries-applied=${coverage.entriesApplied} messages=${coverage.messagesSent} dropped=${coverage.messagesDropped} duplicated=${coverage.messagesDuplicated}`,

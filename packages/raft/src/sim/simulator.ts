@@ -50,6 +50,7 @@ export interface Coverage {
   heals: number;
   transfersRequested: number;
   transfersCompleted: number;
+  proposalsRejected: number;
   writesCompleted: number;
   readsCompleted: number;
   indeterminateOps: number;
@@ -97,6 +98,8 @@ export class Simulator {
   private readonly checker = new SafetyChecker();
   private readonly trace: ((line: string) => void) | undefined;
   private readonly pendingTransfers = new Set<NodeId>();
+  /** Every accepted proposal by log index, to learn the fate of writes whose clients gave up. */
+  private readonly proposalsByIndex = new Map<LogIndex, { readonly term: Term; readonly opId: number }[]>();
   private readonly safetyEndUnits: number;
   private readonly livenessEndUnits: number;
   private now = 0;
@@ -104,7 +107,7 @@ export class Simulator {
   private livenessWriteDone = false;
   private livenessReadDone = false;
   private readonly coverage: Coverage = {
-    elections: 0, maxTerm: 0, crashes: 0, restarts: 0, partitions: 0, heals: 0, transfersRequested: 0, transfersCompleted: 0,
+    elections: 0, maxTerm: 0, crashes: 0, restarts: 0, partitions: 0, heals: 0, transfersRequested: 0, transfersCompleted: 0, proposalsRejected: 0,
     writesCompleted: 0, readsCompleted: 0, indeterminateOps: 0, operationsChecked: 0, entriesApplied: 0,
     messagesSent: 0, messagesDropped: 0, messagesDuplicated: 0, linearizabilityUnknown: 0, livenessTicks: 0,
   };
@@ -296,6 +299,7 @@ export class Simulator {
 
   private apply(node: SimNode, entry: Entry): void {
     this.checker.observeApply(node.id, entry);
+    this.resolveProposals(entry);
     const result = node.machine.apply(entry);
     const pending = node.pendingWrites.get(entry.index);
     if (pending === undefined) return;
@@ -303,6 +307,17 @@ export class Simulator {
     // Raft guarantees the entry applied at this index is ours iff its term matches.
     if (pending.term === entry.term) this.completeOp(pending.op, result?.output);
     else this.discardOp(pending.op);
+  }
+
+  /** The first apply of an index decides every proposal made at it (state machine safety is checked separately). */
+  private resolveProposals(entry: Entry): void {
+    const proposals = this.proposalsByIndex.get(entry.index);
+    if (proposals === undefined) return;
+    this.proposalsByIndex.delete(entry.index);
+    for (const proposal of proposals) {
+      if (proposal.term === entry.term) this.clients.settle(proposal.opId);
+      else this.clients.prune(proposal.opId);
+    }
   }
 
   private onReadState(node: SimNode, readState: ReadState): void {
@@ -482,7 +497,7 @@ export class Simulator {
     const raft = node.raft;
     if (raft === undefined) {
       client.leaderGuess = undefined;
-      this.discardOp(op);
+      this.discardOp(op, true);
       return;
     }
     if (op.kind === "write" || op.kind === "incr") {
@@ -492,18 +507,22 @@ export class Simulator {
           : { opId: op.id, kind: "incr" as const, key: op.key, delta: op.delta };
       const result = raft.propose(encodeCommand(command));
       if (!result.accepted) {
+        this.coverage.proposalsRejected += 1;
         client.leaderGuess = result.leaderHint;
-        this.discardOp(op);
+        this.discardOp(op, true);
       } else {
         client.leaderGuess = node.id;
         node.pendingWrites.set(result.index, { term: result.term, op });
+        const atIndex = this.proposalsByIndex.get(result.index);
+        if (atIndex === undefined) this.proposalsByIndex.set(result.index, [{ term: result.term, opId: op.id }]);
+        else atIndex.push({ term: result.term, opId: op.id });
       }
     } else {
       const context = `read:${op.id}`;
       const result = raft.readIndex(encoder.encode(context));
       if (!result.accepted) {
         client.leaderGuess = result.leaderHint;
-        this.discardOp(op);
+        this.discardOp(op, true);
       } else node.pendingReads.set(context, { op, index: undefined });
     }
     this.afterNode(node);
@@ -521,11 +540,12 @@ export class Simulator {
     this.nextClientAct(client);
   }
 
-  private discardOp(op: ClientOp): void {
+  /** The op certainly did not happen. `backOff`: it was refused, so wait a tick before trying again. */
+  private discardOp(op: ClientOp, backOff = false): void {
     const client = this.clients.clients[op.clientId]!;
     if (client.pending !== op) return;
     this.clients.discard(op);
-    this.nextClientAct(client);
+    this.nextClientAct(client, backOff ? TIME_UNITS_PER_TICK : 0);
   }
 
   private abandonOp(op: ClientOp): void {
@@ -535,13 +555,19 @@ export class Simulator {
     this.nextClientAct(client);
   }
 
-  private nextClientAct(client: ClientState): void {
+  private nextClientAct(client: ClientState, extraDelayUnits = 0): void {
     if (client === this.clients.livenessClient) return; // driven by the world tick
-    this.queue.push(this.now + this.clients.thinkTimeUnits(), { kind: "client", client });
+    this.queue.push(this.now + extraDelayUnits + this.clients.thinkTimeUnits(), { kind: "client", client });
   }
 
   private finishClients(): void {
     for (const client of this.clients.clients) if (client.pending !== undefined) this.clients.abandon(client.pending);
+    // A proposal no log holds any more can never commit: by the end of the history it did not happen.
+    for (const [index, proposals] of this.proposalsByIndex) {
+      for (const proposal of proposals) {
+        if (!this.nodes.some((node) => node.raft?.termAt(index) === proposal.term)) this.clients.prune(proposal.opId);
+      }
+    }
   }
 
   // ---- verdicts ----
@@ -549,17 +575,20 @@ export class Simulator {
   private checkHistories(): SimFailure | undefined {
     let clock = 0;
     const options = { timeBudgetMs: LINEARIZABILITY_BUDGET_READS, now: () => clock++ };
+    const registerHistory = this.clients.registerHistory;
+    const counterHistory = this.clients.counterHistory;
+    this.coverage.operationsChecked = registerHistory.length + counterHistory.length;
     const registers = checkOperations(
       keyedModel(withKey<string, RegisterOperationInput, RegisterOutput>(registerModel), (input) => input.key),
-      this.clients.registerHistory,
+      registerHistory,
       options,
     );
     const counters = checkOperations(
       keyedModel(withKey<bigint, CounterOperationInput, CounterOutput>(counterModel), (input) => input.key),
-      this.clients.counterHistory,
+      counterHistory,
       options,
     );
-    this.coverage.operationsChecked = this.clients.registerHistory.length + this.clients.counterHistory.length;
+
     for (const [name, result] of [["registers", registers], ["counters", counters]] as const) {
       const verdict: Verdict = result.verdict;
       if (verdict === "unknown") this.coverage.linearizabilityUnknown += 1;
