@@ -17,6 +17,7 @@ export const NODE_MAIN = fileURLToPath(new URL("../../apps/cache-node/dist/main.
 export function startNode(options) {
   mkdirSync(options.dataDir, { recursive: true });
   const args = [
+    ...(process.env.DISTCACHE_NODE_FLAGS ? process.env.DISTCACHE_NODE_FLAGS.split(" ") : []),
     NODE_MAIN,
     "--node-id", options.nodeId,
     "--port", String(options.port ?? 0),

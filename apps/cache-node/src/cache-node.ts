@@ -39,7 +39,7 @@ export async function startCacheNode(config: NodeConfig, options: { logger?: Log
 
   const ring = new Ring(Array.from({ length: config.shards }, (_, i) => i));
   const hints = new AccessHints(config.accessHintKeysMax);
-  const metrics = new NodeMetrics(consensus);
+  const metrics = new NodeMetrics(consensus, opened.driverStats);
   const directory = { clientAddress: (id: string) => members.find((m) => m.id === id)?.clientAddress };
   let address = "";
   let ready = false;

@@ -17,6 +17,8 @@ export interface OpenConsensus {
   /** Hands this node's leaderships to other replicas (before a planned stop). */
   handOff(timeoutMs: number): Promise<void>;
   close(): Promise<void>;
+  /** Counters of the multi-Raft driver, for metrics. */
+  driverStats: () => Record<string, number>;
 }
 
 function storeOptions(config: NodeConfig) {
@@ -81,6 +83,7 @@ export async function openConsensus(config: NodeConfig, log: Logger, clock: Cloc
       log.info({ replayMs: Math.round(performance.now() - started) }, "committed log applied");
     },
     handOff: (timeoutMs) => raft.handOffLeadership(timeoutMs),
+    driverStats: () => ({ ...raft.stats }),
     close: async () => {
       await raft.close();
       await transport.close();

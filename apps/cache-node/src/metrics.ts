@@ -10,7 +10,7 @@ export class NodeMetrics {
   private readonly latency: Histogram<"method">;
   private readonly forwardedTotal: Counter<"method">;
 
-  constructor(consensus: ConsensusPort) {
+  constructor(consensus: ConsensusPort, raftStats?: () => Record<string, number>) {
     collectDefaultMetrics({ register: this.registry, prefix: "distcache_process_" });
     this.requests = new Counter({
       name: "distcache_requests_total",
@@ -43,6 +43,17 @@ export class NodeMetrics {
           }
         },
       });
+    if (raftStats) {
+      new Gauge({
+        name: "distcache_raft_driver",
+        help: "Multi-Raft driver counters since start: cycles, log appends, fsyncs, peer batches and messages.",
+        labelNames: ["counter"],
+        registers: [this.registry],
+        collect() {
+          for (const [k, v] of Object.entries(raftStats())) this.set({ counter: k }, v);
+        },
+      });
+    }
     stat("distcache_store_hits", "Reads that found a live key.", (r) => r.store.stats().hits);
     stat("distcache_store_misses", "Reads that found nothing.", (r) => r.store.stats().misses);
     stat("distcache_store_evictions", "Keys evicted to respect bounds.", (r) => r.store.stats().evictions);

@@ -2,8 +2,9 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { Consistency, GetRequestSchema, SetRequestSchema } from "@distcache/proto";
 
-export function bodiesFor(op, keyCount, valueBytes) {
-  const keys = Array.from({ length: keyCount }, (_, i) => `key:${i}`);
+/** Bodies for `op` over keys key:0..key:N-1, or only those keyFilter accepts. */
+export function bodiesFor(op, keyCount, valueBytes, keyFilter = () => true) {
+  const keys = Array.from({ length: keyCount }, (_, i) => `key:${i}`).filter(keyFilter);
   const value = new Uint8Array(valueBytes).fill(120);
   const b64 = (s) => Buffer.from(s).toString("base64");
   switch (op) {

@@ -8,36 +8,22 @@ import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { bodiesFor } from "./bodies.mjs";
 
-const { values } = parseArgs({
-  options: {
-    target: { type: "string", multiple: true, default: ["http://127.0.0.1:7301"] },
-    op: { type: "string", default: "set" },
-    workers: { type: "string", default: "2" },
-    concurrency: { type: "string", default: "32" },
-    seconds: { type: "string", default: "10" },
-    warmup: { type: "string", default: "1" },
-    keys: { type: "string", default: "10000" },
-    "value-bytes": { type: "string", default: "100" },
-  },
-});
-
 export async function runLoad(options) {
-  const { path, contentType, bodies } = bodiesFor(options.op, options.keys, options.valueBytes);
+  const { path, contentType, bodies } = bodiesFor(options.op, options.keys, options.valueBytes, options.keyFilter);
   const perWorker = Math.ceil(options.concurrency / options.workers);
   const results = await Promise.all(
     Array.from({ length: options.workers }, (_, w) =>
       new Promise((resolve, reject) => {
-        const child = fork(fileURLToPath(new URL("./worker.mjs", import.meta.url)), [
-          JSON.stringify({
-            targets: options.targets,
-            concurrency: perWorker,
-            durationMs: options.seconds * 1000,
-            warmupMs: options.warmupSeconds * 1000,
-            bodies: bodies.slice(w).filter((_, i) => i % options.workers === 0).map((b) => Buffer.from(b).toString("base64")),
-            path,
-            contentType,
-          }),
-        ]);
+        const child = fork(fileURLToPath(new URL("./worker.mjs", import.meta.url)));
+        child.send({
+          targets: options.targets,
+          concurrency: perWorker,
+          durationMs: options.seconds * 1000,
+          warmupMs: options.warmupSeconds * 1000,
+          bodies: bodies.slice(w).filter((_, i) => i % options.workers === 0).map((b) => Buffer.from(b).toString("base64")),
+          path,
+          contentType,
+        });
         child.once("message", resolve);
         child.once("error", reject);
         child.once("exit", (code) => code !== 0 && reject(new Error(`worker exited with ${code}`)));
@@ -60,6 +46,19 @@ export async function runLoad(options) {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const { values } = parseArgs({
+    options: {
+      target: { type: "string", multiple: true, default: ["http://127.0.0.1:7301"] },
+      op: { type: "string", default: "set" },
+      workers: { type: "string", default: "2" },
+      concurrency: { type: "string", default: "32" },
+      seconds: { type: "string", default: "10" },
+      warmup: { type: "string", default: "1" },
+      keys: { type: "string", default: "10000" },
+      "value-bytes": { type: "string", default: "100" },
+    },
+  });
+
   const result = await runLoad({
     targets: values.target,
     op: values.op,

@@ -3,7 +3,8 @@
 // front so the generator spends its time on I/O, not encoding.
 import http from "node:http";
 
-const { targets, concurrency, durationMs, bodies, path, contentType, warmupMs } = JSON.parse(process.argv[2]);
+// The run's parameters arrive as the first IPC message (request bodies are too large for argv).
+const { targets, concurrency, durationMs, bodies, path, contentType, warmupMs } = await new Promise((resolve) => process.once("message", resolve));
 const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
 const payloads = bodies.map((b) => Buffer.from(b, "base64"));
 const latenciesUs = [];
