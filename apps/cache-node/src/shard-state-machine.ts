@@ -1,6 +1,9 @@
 import { fromBinary } from "@bufbuild/protobuf";
 import { CommandSchema, SetCondition as WireCondition, EvictionPolicy as WirePolicy, type Command, type SetOp } from "@distcache/proto/raft";
-import type { EvictionPolicy, IncrResult, SetCondition, SetResult, Store } from "@distcache/store";
+import { Store, type EvictionPolicy, type IncrResult, type SetCondition, type SetResult } from "@distcache/store";
+
+/** Version of the replica snapshot header. */
+const SNAPSHOT_FORMAT = 1;
 
 /** What applying one command produced; the proposer turns it into the API response. */
 export type CommandResult =
@@ -35,8 +38,44 @@ export class ShardStateMachine {
 
   constructor(
     readonly shard: number,
-    readonly store: Store,
+    private storeValue: Store,
   ) {}
+
+  get store(): Store {
+    return this.storeValue;
+  }
+
+  /**
+   * A point-in-time snapshot of the replica: a header chunk (format version, applied
+   * index, last stamp) followed by the store's chunks, encoded lazily. Writes applied
+   * after this call do not change what it yields.
+   */
+  snapshot(): { index: number; chunks: () => Iterable<Uint8Array> } {
+    const index = this.appliedIndexValue;
+    const header = new Uint8Array(17);
+    const view = new DataView(header.buffer);
+    view.setUint8(0, SNAPSHOT_FORMAT);
+    view.setFloat64(1, index);
+    view.setFloat64(9, this.lastStampMsValue);
+    const store = this.storeValue.snapshot();
+    return {
+      index,
+      chunks: function* () {
+        yield header;
+        yield* store.chunks();
+      },
+    };
+  }
+
+  /** Replaces the replica's state with a snapshot's; throws on a damaged or foreign one. */
+  restore(chunks: readonly Uint8Array[]): void {
+    const header = chunks[0];
+    if (!header || header.length !== 17 || header[0] !== SNAPSHOT_FORMAT) throw new Error(`shard ${this.shard}: not a state machine snapshot`);
+    const view = new DataView(header.buffer, header.byteOffset, header.byteLength);
+    this.storeValue = Store.restore(chunks.slice(1), this.storeValue.options);
+    this.appliedIndexValue = view.getFloat64(1);
+    this.lastStampMsValue = view.getFloat64(9);
+  }
 
   get appliedIndex(): number {
     return this.appliedIndexValue;
