@@ -1,1 +1,30 @@
-export {};
+export type { CacheClient, GetOptions, ReadConsistency, RequestOptions, SetItem, SetOptions, WriteOptions } from "./cache-client.js";
+export { createCacheClient } from "./cache-client.js";
+export type { CacheClientOptions, Clock, Sleep, TransportFactory } from "./client-options.js";
+export {
+  ATTEMPTS_MAX_DEFAULT,
+  BACKOFF_MS_MAX_DEFAULT,
+  BACKOFF_MS_MIN_DEFAULT,
+  BATCH_KEYS_MAX_DEFAULT,
+  TIMEOUT_MS_DEFAULT,
+} from "./client-options.js";
+export type { LimitExceededInfo } from "./errors.js";
+export {
+  CacheError,
+  CanceledError,
+  ClientClosedError,
+  CounterOverflowError,
+  IndeterminateWriteError,
+  InvalidArgumentError,
+  KeyExistsError,
+  NotACounterError,
+  ResourceExhaustedError,
+  ServerError,
+  TimeoutError,
+  UnavailableError,
+  VersionMismatchError,
+} from "./errors.js";
+export type { CacheEvent, RetryReason } from "./events.js";
+export type { ClusterStats, NodeStats, ShardReplicaStats, StoreCounters } from "./stats.js";
+export type { Topology, TopologyNode, TopologyShard } from "./topology.js";
+export type { CacheValue, GetResult } from "./values.js";

@@ -1,0 +1,291 @@
+import type { CallOptions, Client } from "@connectrpc/connect";
+import { Consistency, SetCondition, type CacheService } from "@distcache/proto";
+import { groupByLeader, groupByShard, settleAll } from "./batch-plan.js";
+import { resolveOptions, TIMEOUT_MS_MAX, type CacheClientOptions, type ResolvedOptions } from "./client-options.js";
+import { isWrite, toCacheError, type FailureContext, type Operation } from "./error-mapping.js";
+import { ClientClosedError, InvalidArgumentError } from "./errors.js";
+import { NodeClients } from "./node-clients.js";
+import { checkBatch, checkKey, checkValue, deltaOf, ttlMsOf, versionOf } from "./request-checks.js";
+import { RoutingTable } from "./routing-table.js";
+import { ShardRouter, type CallBudget } from "./shard-router.js";
+import { nodeStatsFromMessage, type ClusterStats } from "./stats.js";
+import type { Topology } from "./topology.js";
+import { fromGetResponse, resultText, toPayload, type CacheValue, type GetResult } from "./values.js";
+import { WriteSession } from "./write-session.js";
+
+/** Per-call options shared by every method. */
+export interface RequestOptions {
+  /** Deadline of this call, retries included; defaults to the client's timeoutMs. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export type ReadConsistency = "strong" | "eventual";
+
+export interface GetOptions extends RequestOptions {
+  /** "strong" (default) reflects every write acknowledged before the read began; "eventual" may lag. */
+  consistency?: ReadConsistency;
+}
+
+export interface SetOptions extends RequestOptions {
+  /** Time to live in milliseconds; 0 or absent means no expiry. */
+  ttlMs?: number;
+  /** Write only if the key is absent; otherwise KeyExistsError. */
+  ifAbsent?: boolean;
+  /** Write only if the key is at this version (0: absent); otherwise VersionMismatchError. */
+  ifVersion?: bigint | number;
+}
+
+export type WriteOptions = Omit<SetOptions, "ifAbsent" | "ifVersion">;
+
+export interface SetItem {
+  key: string;
+  value: CacheValue;
+  ttlMs?: number;
+}
+
+/** The distcache SDK: a key-value API over a routed, retrying connection to the cluster. */
+export interface CacheClient {
+  /** The key's value, or null when absent or expired. */
+  get(key: string, options?: GetOptions): Promise<GetResult | null>;
+  /** The value as a string (text as written, or bytes decoded as UTF-8), or null. */
+  getText(key: string, options?: GetOptions): Promise<string | null>;
+  /** Writes the key and returns its new version. */
+  set(key: string, value: CacheValue, options?: SetOptions): Promise<bigint>;
+  /** Writes the key only if absent; KeyExistsError otherwise. */
+  create(key: string, value: CacheValue, options?: WriteOptions): Promise<bigint>;
+  /** Writes the key only if it is at expectedVersion; VersionMismatchError otherwise. */
+  update(key: string, value: CacheValue, expectedVersion: bigint | number, options?: WriteOptions): Promise<bigint>;
+  /** Removes the key; true when it existed. */
+  delete(key: string, options?: RequestOptions): Promise<boolean>;
+  /** Adds delta (default 1) to a signed 64-bit counter, creating it at 0; returns the new value. */
+  incr(key: string, delta?: bigint | number, options?: RequestOptions): Promise<bigint>;
+  /** Reads several keys; results in request order. */
+  mget(keys: readonly string[], options?: GetOptions): Promise<(GetResult | null)[]>;
+  /** Writes several keys (each shard's part atomically); new versions in request order. */
+  mset(items: readonly SetItem[], options?: RequestOptions): Promise<bigint[]>;
+  /** Removes several keys; returns how many existed. */
+  mdelete(keys: readonly string[], options?: RequestOptions): Promise<number>;
+  /** Every node's counters. */
+  stats(options?: RequestOptions): Promise<ClusterStats>;
+  /** The topology, freshly fetched (and used for routing from now on). */
+  topology(options?: RequestOptions): Promise<Topology>;
+  /** Releases connections; later calls fail with ClientClosedError. */
+  close(): Promise<void>;
+}
+
+/** Creates a client; options are validated here (RangeError on a bad limit). No I/O until the first call. */
+export function createCacheClient(options: CacheClientOptions): CacheClient {
+  return new RoutedCacheClient(resolveOptions(options));
+}
+
+type Header = { noForward: true; sessionId?: string; sequence?: bigint; ackedSequence?: bigint };
+type KeyedSend<R> = (client: Client<typeof CacheService>, header: Header, options: CallOptions) => Promise<R>;
+
+const READ_HEADER: Header = { noForward: true };
+const CONSISTENCY: Record<ReadConsistency, Consistency> = { strong: Consistency.STRONG, eventual: Consistency.EVENTUAL };
+
+function consistencyOf(options: GetOptions | undefined): Consistency {
+  const consistency = options?.consistency ?? "strong";
+  if (!(consistency in CONSISTENCY)) throw new InvalidArgumentError(`consistency must be "strong" or "eventual", got ${String(consistency)}`);
+  return CONSISTENCY[consistency];
+}
+
+class RoutedCacheClient implements CacheClient {
+  private readonly table: RoutingTable;
+  private readonly clients: NodeClients;
+  private readonly router: ShardRouter;
+  private readonly session: WriteSession;
+  private closed = false;
+
+  constructor(private readonly options: ResolvedOptions) {
+    this.table = new RoutingTable(options.onEvent);
+    this.clients = new NodeClients(options.transport, options.seeds[0]!.protocol);
+    this.router = new ShardRouter(options, this.table, this.clients);
+    this.session = new WriteSession(options.sessionId);
+  }
+
+  async get(key: string, options?: GetOptions): Promise<GetResult | null> {
+    checkKey(key);
+    const consistency = consistencyOf(options);
+    const response = await this.keyed(key, "get", (c, header, o) => c.get({ key, consistency, header }, o), options);
+    return fromGetResponse(response);
+  }
+
+  async getText(key: string, options?: GetOptions): Promise<string | null> {
+    const result = await this.get(key, options);
+    return result === null ? null : resultText(result);
+  }
+
+  async set(key: string, value: CacheValue, options?: SetOptions): Promise<bigint> {
+    checkKey(key);
+    checkValue(value);
+    if (options?.ifAbsent && options.ifVersion !== undefined) throw new InvalidArgumentError("ifAbsent and ifVersion cannot be combined");
+    const ttlMs = ttlMsOf(options?.ttlMs);
+    const condition = options?.ifAbsent ? SetCondition.IF_ABSENT : options?.ifVersion !== undefined ? SetCondition.IF_VERSION : SetCondition.UNSPECIFIED;
+    const expectedVersion = options?.ifVersion === undefined ? 0n : versionOf(options.ifVersion, "ifVersion");
+    const payload = toPayload(value);
+    const response = await this.keyed(key, "set", (c, header, o) => c.set({ key, payload, ttlMs, condition, expectedVersion, header }, o), options);
+    return response.version;
+  }
+
+  create(key: string, value: CacheValue, options?: WriteOptions): Promise<bigint> {
+    return this.set(key, value, { ...options, ifAbsent: true, ifVersion: undefined });
+  }
+
+  async update(key: string, value: CacheValue, expectedVersion: bigint | number, options?: WriteOptions): Promise<bigint> {
+    return this.set(key, value, { ...options, ifAbsent: false, ifVersion: versionOf(expectedVersion, "expectedVersion") });
+  }
+
+  async delete(key: string, options?: RequestOptions): Promise<boolean> {
+    checkKey(key);
+    return (await this.keyed(key, "delete", (c, header, o) => c.delete({ key, header }, o), options)).deleted;
+  }
+
+  async incr(key: string, delta: bigint | number = 1n, options?: RequestOptions): Promise<bigint> {
+    checkKey(key);
+    const d = deltaOf(delta);
+    return (await this.keyed(key, "incr", (c, header, o) => c.incr({ key, delta: d, header }, o), options)).value;
+  }
+
+  async mget(keys: readonly string[], options?: GetOptions): Promise<(GetResult | null)[]> {
+    checkBatch(keys.length, this.options.batchKeysMax, "keys");
+    keys.forEach((key, i) => checkKey(key, `keys[${i}]`));
+    const consistency = consistencyOf(options);
+    if (keys.length === 0) return [];
+    const budget = await this.begin(options);
+    const results = new Array<GetResult | null>(keys.length).fill(null);
+    const read = (shards: readonly number[], indexes: readonly number[], once: boolean) => this.readPart(keys, indexes, shards[0]!, consistency, budget, once, results);
+    const groups = groupByLeader(groupByShard(keys, (k) => this.table.shardFor(k)), (s) => this.router.leaderIdOf(s));
+    await settleAll(
+      groups.map(async (group) => {
+        // One request per leader first; if it fails, each shard retries on its own.
+        if (group.shards.length > 1 && (await read(group.shards, group.indexes, true))) return;
+        const byShard = groupByShard(group.indexes, (i) => this.table.shardFor(keys[i]!));
+        await settleAll([...byShard].map(([shard, at]) => read([shard], at.map((j) => group.indexes[j]!), false)));
+      }),
+    );
+    return results;
+  }
+
+  async mset(items: readonly SetItem[], options?: RequestOptions): Promise<bigint[]> {
+    checkBatch(items.length, this.options.batchKeysMax, "items");
+    const wire = items.map((item, i) => {
+      checkKey(item?.key, `items[${i}].key`);
+      checkValue(item.value, `items[${i}].value`);
+      return { key: item.key, payload: toPayload(item.value), ttlMs: ttlMsOf(item.ttlMs, `items[${i}].ttlMs`) };
+    });
+    if (items.length === 0) return [];
+    const budget = await this.begin(options);
+    const versions = new Array<bigint>(items.length).fill(0n);
+    // Writes go one request per shard: a refusal then proves the whole request did not
+    // apply, which a request spanning shards could not (another shard may have applied).
+    const parts = [...groupByShard(wire, (item) => this.table.shardFor(item.key))].map(async ([shard, indexes]) => {
+      const got = await this.write(shard, { operation: "mset" }, (c, header, o) => c.mSet({ items: indexes.map((i) => wire[i]!), header }, o), budget);
+      got.versions.forEach((v, j) => (versions[indexes[j]!] = v));
+    });
+    await settleAll(parts);
+    return versions;
+  }
+
+  async mdelete(keys: readonly string[], options?: RequestOptions): Promise<number> {
+    checkBatch(keys.length, this.options.batchKeysMax, "keys");
+    keys.forEach((key, i) => checkKey(key, `keys[${i}]`));
+    if (keys.length === 0) return 0;
+    const budget = await this.begin(options);
+    const parts = [...groupByShard(keys, (k) => this.table.shardFor(k))].map(async ([shard, indexes]) => {
+      const got = await this.write(shard, { operation: "mdelete" }, (c, header, o) => c.mDelete({ keys: indexes.map((i) => keys[i]!), header }, o), budget);
+      return got.deleted;
+    });
+    return (await settleAll(parts)).reduce((a, b) => a + b, 0);
+  }
+
+  async stats(options?: RequestOptions): Promise<ClusterStats> {
+    const budget = await this.begin(options);
+    const nodes = this.table.nodes();
+    const settled = await Promise.allSettled(
+      nodes.map(async ({ address }) => {
+        const timeoutMs = Math.max(1, budget.deadlineMs - this.options.clock.nowMs());
+        return nodeStatsFromMessage(address, await this.clients.forAddress(address).cache.stats({}, { timeoutMs, signal: budget.signal }));
+      }),
+    );
+    const stats: ClusterStats = { nodes: [], unreachable: [] };
+    settled.forEach((s, i) => {
+      if (s.status === "fulfilled") stats.nodes.push(s.value);
+      else stats.unreachable.push({ nodeId: nodes[i]!.id, address: nodes[i]!.address, error: toCacheError(s.reason, { operation: "stats" }) });
+    });
+    return stats;
+  }
+
+  async topology(options?: RequestOptions): Promise<Topology> {
+    return this.router.topology(this.budget(options));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.options.onClose();
+  }
+
+  private budget(options: RequestOptions | undefined): CallBudget {
+    if (this.closed) throw new ClientClosedError();
+    const timeoutMs = options?.timeoutMs ?? this.options.timeoutMs;
+    if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > TIMEOUT_MS_MAX) {
+      throw new InvalidArgumentError(`timeoutMs must be an integer in [1, ${TIMEOUT_MS_MAX}], got ${String(timeoutMs)}`);
+    }
+    return { deadlineMs: this.options.clock.nowMs() + timeoutMs, signal: options?.signal };
+  }
+
+  /** The call's budget, once the topology is known (fetched on first use). */
+  private async begin(options: RequestOptions | undefined): Promise<CallBudget> {
+    const budget = this.budget(options);
+    await this.router.ensureTopology(budget);
+    return budget;
+  }
+
+  private async keyed<R>(key: string, operation: Operation, send: KeyedSend<R>, options: RequestOptions | undefined): Promise<R> {
+    const budget = await this.begin(options);
+    const shard = this.table.shardFor(key);
+    const context: FailureContext = { operation, key };
+    if (isWrite(operation)) return this.write(shard, context, send, budget);
+    return this.router.call(shard, context, (c, o) => send(c, READ_HEADER, o), budget);
+  }
+
+  /**
+   * Reads keys[indexes] (all led by shard's leader) into results. With `once`, makes a
+   * single attempt and resolves false when it failed in a way worth retrying per shard.
+   */
+  private async readPart(
+    keys: readonly string[],
+    indexes: readonly number[],
+    shard: number,
+    consistency: Consistency,
+    budget: CallBudget,
+    once: boolean,
+    results: (GetResult | null)[],
+  ): Promise<boolean> {
+    const send = async (c: Client<typeof CacheService>, o: CallOptions) =>
+      (await c.mGet({ keys: indexes.map((i) => keys[i]!), consistency, header: READ_HEADER }, o)).results.map(fromGetResponse);
+    const context: FailureContext = { operation: "mget" };
+    const got = once ? await this.router.tryReadOnce(shard, context, send, budget) : { value: await this.router.call(shard, context, send, budget) };
+    if (!got) return false;
+    if (got.value.length !== indexes.length) throw toCacheError(new Error(`MGet answered ${got.value.length} results for ${indexes.length} keys`), context);
+    got.value.forEach((result, j) => (results[indexes[j]!] = result));
+    return true;
+  }
+
+  /** A write RPC: one session sequence, kept across its retries (DESIGN invariant 4). */
+  private async write<R>(shard: number, context: FailureContext, send: KeyedSend<R>, budget: CallBudget): Promise<R> {
+    const sequence = this.session.begin();
+    try {
+      return await this.router.call(
+        shard,
+        context,
+        (c, o) => send(c, { noForward: true, sessionId: this.session.sessionId, sequence, ackedSequence: this.session.ackedSequence }, o),
+        budget,
+      );
+    } finally {
+      this.session.finish(sequence);
+    }
+  }
+}

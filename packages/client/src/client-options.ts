@@ -1,0 +1,148 @@
+import type { Transport } from "@connectrpc/connect";
+import type { CacheEvent } from "./events.js";
+
+/** Makes the transport for one node, given its base URL (for example "http://10.0.0.1:7301"). */
+export type TransportFactory = (baseUrl: string) => Transport;
+
+/** Where the SDK reads time; injected so that tests are deterministic. */
+export interface Clock {
+  nowMs(): number;
+}
+
+/** Waits ms milliseconds; injected so that tests need not wait. Resolves early when signal aborts. */
+export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
+
+export interface CacheClientOptions {
+  /** Builds a transport per node; the runtime entry points pass connect-node's or connect-web's. */
+  transport: TransportFactory;
+  /** Base URLs to learn the topology from; their scheme is used for every node. */
+  seeds: readonly string[];
+  /** Default deadline of a call, retries included. */
+  timeoutMs?: number;
+  /** Attempts per call (per shard, for batches), the first one included. */
+  attemptsMax?: number;
+  /** Backoff before the first retry that waits; it doubles up to backoffMsMax. */
+  backoffMsMin?: number;
+  backoffMsMax?: number;
+  /** Lifecycle events (leader changes, topology refreshes, retries); an exception it throws is ignored. */
+  onEvent?: (event: CacheEvent) => void;
+  /** Releases what the transport factory holds (connections); called once by close(). */
+  onClose?: () => void | Promise<void>;
+  /** Keys in one mget, mset or mdelete. */
+  batchKeysMax?: number;
+  /** Exactly-once session id for writes; a random one by default. */
+  sessionId?: string;
+  clock?: Clock;
+  sleep?: Sleep;
+  /** Uniform in [0, 1); jitters the backoff. */
+  random?: () => number;
+}
+
+/** Options after validation, with every default filled in. */
+export interface ResolvedOptions {
+  transport: TransportFactory;
+  seeds: readonly URL[];
+  timeoutMs: number;
+  attemptsMax: number;
+  backoffMsMin: number;
+  backoffMsMax: number;
+  batchKeysMax: number;
+  onEvent: (event: CacheEvent) => void;
+  onClose: () => void | Promise<void>;
+  sessionId: string;
+  clock: Clock;
+  sleep: Sleep;
+  random: () => number;
+}
+
+export const TIMEOUT_MS_DEFAULT = 5000;
+export const TIMEOUT_MS_MAX = 600_000;
+export const ATTEMPTS_MAX_DEFAULT = 10;
+export const ATTEMPTS_MAX_LIMIT = 100;
+export const BACKOFF_MS_MIN_DEFAULT = 25;
+export const BACKOFF_MS_MAX_DEFAULT = 1000;
+export const BACKOFF_MS_LIMIT = 60_000;
+export const BATCH_KEYS_MAX_DEFAULT = 1000;
+export const BATCH_KEYS_MAX_LIMIT = 100_000;
+export const SEEDS_MAX = 1000;
+
+const realClock: Clock = { nowMs: () => Date.now() };
+
+const realSleep: Sleep = (ms, signal) =>
+  new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
+
+/** Checks that value is an integer in [min, max]; the message names the option and its unit. */
+export function checkIntegerInRange(name: string, value: number, min: number, max: number): void {
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new RangeError(`${name} must be an integer in [${min}, ${max}], got ${String(value)}`);
+  }
+}
+
+function parseSeed(seed: string): URL {
+  let url: URL;
+  try {
+    url = new URL(seed);
+  } catch {
+    throw new RangeError(`seed ${JSON.stringify(seed)} is not a URL such as http://127.0.0.1:7301`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new RangeError(`seed ${seed} must use http: or https:`);
+  return url;
+}
+
+/** A session id from the platform's crypto source (randomUUID needs a secure context in browsers). */
+function randomSessionId(): string {
+  const bytes = new Uint8Array(16);
+  globalThis.crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** A listener that throws must not break the call that reported the event. */
+function shielded(listener: ((event: CacheEvent) => void) | undefined): (event: CacheEvent) => void {
+  if (!listener) return () => {};
+  return (event) => {
+    try {
+      listener(event);
+    } catch {
+      // ignored on purpose: events are informational
+    }
+  };
+}
+
+/** Validates limits (with their units) and fills in defaults; throws RangeError on bad options. */
+export function resolveOptions(options: CacheClientOptions): ResolvedOptions {
+  if (typeof options.transport !== "function") throw new TypeError("transport must be a function (baseUrl) => Transport");
+  if (options.seeds.length === 0) throw new RangeError("seeds must hold at least one base URL");
+  if (options.seeds.length > SEEDS_MAX) throw new RangeError(`seeds holds ${options.seeds.length} URLs, above ${SEEDS_MAX}`);
+  const seeds = options.seeds.map(parseSeed);
+  const resolved: ResolvedOptions = {
+    transport: options.transport,
+    seeds,
+    timeoutMs: options.timeoutMs ?? TIMEOUT_MS_DEFAULT,
+    attemptsMax: options.attemptsMax ?? ATTEMPTS_MAX_DEFAULT,
+    backoffMsMin: options.backoffMsMin ?? BACKOFF_MS_MIN_DEFAULT,
+    backoffMsMax: options.backoffMsMax ?? BACKOFF_MS_MAX_DEFAULT,
+    batchKeysMax: options.batchKeysMax ?? BATCH_KEYS_MAX_DEFAULT,
+    onEvent: shielded(options.onEvent),
+    onClose: options.onClose ?? (() => {}),
+    sessionId: options.sessionId ?? randomSessionId(),
+    clock: options.clock ?? realClock,
+    sleep: options.sleep ?? realSleep,
+    random: options.random ?? Math.random,
+  };
+  checkIntegerInRange("timeoutMs", resolved.timeoutMs, 1, TIMEOUT_MS_MAX);
+  checkIntegerInRange("attemptsMax", resolved.attemptsMax, 1, ATTEMPTS_MAX_LIMIT);
+  checkIntegerInRange("backoffMsMin", resolved.backoffMsMin, 0, BACKOFF_MS_LIMIT);
+  checkIntegerInRange("backoffMsMax", resolved.backoffMsMax, resolved.backoffMsMin, BACKOFF_MS_LIMIT);
+  checkIntegerInRange("batchKeysMax", resolved.batchKeysMax, 1, BATCH_KEYS_MAX_LIMIT);
+  if (resolved.sessionId.length === 0 || resolved.sessionId.length > 128) throw new RangeError("sessionId must hold 1 to 128 characters");
+  return resolved;
+}

@@ -1,0 +1,79 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import { LimitExceededSchema } from "@distcache/proto";
+import {
+  CacheError,
+  CanceledError,
+  CounterOverflowError,
+  IndeterminateWriteError,
+  InvalidArgumentError,
+  KeyExistsError,
+  NotACounterError,
+  ResourceExhaustedError,
+  ServerError,
+  TimeoutError,
+  UnavailableError,
+  VersionMismatchError,
+} from "./errors.js";
+
+/** The SDK operation a failure belongs to: some codes mean different things per method. */
+export type Operation = "get" | "mget" | "set" | "mset" | "delete" | "mdelete" | "incr" | "stats" | "topology";
+
+const WRITES: ReadonlySet<Operation> = new Set(["set", "mset", "delete", "mdelete", "incr"]);
+
+/** Whether an operation changes state, which decides whether it may be retried blindly. */
+export function isWrite(operation: Operation): boolean {
+  return WRITES.has(operation);
+}
+
+export interface FailureContext {
+  operation: Operation;
+  /** The key, for single-key operations; batch errors name no key. */
+  key?: string;
+}
+
+function invalidArgument(err: ConnectError): InvalidArgumentError {
+  const detail = err.findDetails(LimitExceededSchema)[0];
+  const limitExceeded = detail ? { limit: detail.limit, max: detail.max, actual: detail.actual } : undefined;
+  return new InvalidArgumentError(err.rawMessage, limitExceeded ? { cause: err, limitExceeded } : { cause: err });
+}
+
+function failedPrecondition(err: ConnectError, context: FailureContext): CacheError {
+  const key = context.key ?? "";
+  if (context.operation === "incr") return new NotACounterError(key, err.rawMessage, { cause: err });
+  if (context.operation === "set") return new VersionMismatchError(key, err.rawMessage, { cause: err });
+  return new ServerError(err.rawMessage, err.code, { cause: err });
+}
+
+/**
+ * Maps a final Connect error to its error class. Callers decide first whether the
+ * failure is retried; `indeterminate` marks a write whose outcome is unknown.
+ */
+export function toCacheError(reason: unknown, context: FailureContext, indeterminate = false): CacheError {
+  if (reason instanceof CacheError) return reason;
+  const err = ConnectError.from(reason);
+  const { operation, key } = context;
+  if (indeterminate) {
+    return new IndeterminateWriteError(`${operation}${key === undefined ? "" : ` of "${key}"`} may or may not have taken effect: ${err.rawMessage}`, err.code, { cause: err });
+  }
+  switch (err.code) {
+    case Code.InvalidArgument:
+      return invalidArgument(err);
+    case Code.AlreadyExists:
+      return new KeyExistsError(key ?? "", err.rawMessage, { cause: err });
+    case Code.FailedPrecondition:
+      return failedPrecondition(err, context);
+    case Code.OutOfRange:
+      return new CounterOverflowError(key ?? "", err.rawMessage, { cause: err });
+    case Code.DeadlineExceeded:
+      if (isWrite(operation)) return new IndeterminateWriteError(err.rawMessage, err.code, { cause: err });
+      return new TimeoutError(err.rawMessage, { cause: err });
+    case Code.ResourceExhausted:
+      return new ResourceExhaustedError(err.rawMessage, { cause: err });
+    case Code.Unavailable:
+      return new UnavailableError(err.rawMessage, { cause: err });
+    case Code.Canceled:
+      return new CanceledError(err.rawMessage, { cause: err });
+    default:
+      return new ServerError(err.rawMessage, err.code, { cause: err });
+  }
+}

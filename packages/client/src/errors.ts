@@ -1,0 +1,159 @@
+import { Code } from "@connectrpc/connect";
+
+/**
+ * The base of every error the SDK throws. Each failure kind is its own subclass, so
+ * callers branch with `instanceof`; `code` is the Connect code the kind corresponds to,
+ * and `cause` holds the underlying error (usually a ConnectError) when there is one.
+ */
+export class CacheError extends Error {
+  override name = "CacheError";
+  readonly code: Code;
+
+  constructor(message: string, code: Code, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/** The bound a request broke, from the server's LimitExceeded detail. */
+export interface LimitExceededInfo {
+  /** The bound's name, for example "value_bytes_max". */
+  limit: string;
+  max: bigint;
+  actual: bigint;
+}
+
+/** The request was malformed or broke a size limit (invalid_argument). Never retried. */
+export class InvalidArgumentError extends CacheError {
+  override name = "InvalidArgumentError";
+  /** Present when the server said which configured bound the request broke. */
+  readonly limitExceeded: LimitExceededInfo | undefined;
+
+  constructor(message: string, options?: { cause?: unknown; limitExceeded?: LimitExceededInfo }) {
+    super(message, Code.InvalidArgument, options);
+    this.limitExceeded = options?.limitExceeded;
+  }
+}
+
+/** `create` (or `set` with `ifAbsent`) found the key present (already_exists). */
+export class KeyExistsError extends CacheError {
+  override name = "KeyExistsError";
+
+  constructor(
+    readonly key: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, Code.AlreadyExists, options);
+  }
+}
+
+/** `update` (or `set` with `ifVersion`) found another version (failed_precondition). */
+export class VersionMismatchError extends CacheError {
+  override name = "VersionMismatchError";
+
+  constructor(
+    readonly key: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, Code.FailedPrecondition, options);
+  }
+}
+
+/** `incr` on a key whose value is not a signed 64-bit integer (failed_precondition). */
+export class NotACounterError extends CacheError {
+  override name = "NotACounterError";
+
+  constructor(
+    readonly key: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, Code.FailedPrecondition, options);
+  }
+}
+
+/** `incr` would leave the signed 64-bit range (out_of_range); the counter is unchanged. */
+export class CounterOverflowError extends CacheError {
+  override name = "CounterOverflowError";
+
+  constructor(
+    readonly key: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, Code.OutOfRange, options);
+  }
+}
+
+/** A read did not complete within its deadline (deadline_exceeded). Reads have no side effects. */
+export class TimeoutError extends CacheError {
+  override name = "TimeoutError";
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, Code.DeadlineExceeded, options);
+  }
+}
+
+/**
+ * A write may or may not have taken effect: it timed out after being sent, or its
+ * connection broke mid-call. The SDK never retries such a write by itself (DESIGN
+ * invariant 4); read the key to learn the outcome. `code` is the failure's own code.
+ */
+export class IndeterminateWriteError extends CacheError {
+  override name = "IndeterminateWriteError";
+
+  constructor(message: string, code: Code, options?: { cause?: unknown }) {
+    super(message, code, options);
+  }
+}
+
+/**
+ * No node could serve the call before the deadline or the attempts ran out (unavailable).
+ * For a write this means every attempt was refused before it was proposed: it did not
+ * take effect, and the caller may try again later.
+ */
+export class UnavailableError extends CacheError {
+  override name = "UnavailableError";
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, Code.Unavailable, options);
+  }
+}
+
+/** The request body was larger than the node accepts (resource_exhausted). */
+export class ResourceExhaustedError extends CacheError {
+  override name = "ResourceExhaustedError";
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, Code.ResourceExhausted, options);
+  }
+}
+
+/** The caller's signal aborted the call before it could complete (canceled). */
+export class CanceledError extends CacheError {
+  override name = "CanceledError";
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, Code.Canceled, options);
+  }
+}
+
+/** The client was closed; no further calls are made (canceled). */
+export class ClientClosedError extends CacheError {
+  override name = "ClientClosedError";
+
+  constructor() {
+    super("the cache client is closed", Code.Canceled);
+  }
+}
+
+/** Any other failure the server reported (internal, unimplemented, ...); `code` says which. */
+export class ServerError extends CacheError {
+  override name = "ServerError";
+
+  constructor(message: string, code: Code, options?: { cause?: unknown }) {
+    super(message, code, options);
+  }
+}

@@ -1,0 +1,37 @@
+/** Why the SDK is retrying a call. */
+export type RetryReason =
+  /** A node named another leader for the shard (the call was refused before proposing). */
+  | "notLeader"
+  /** The shard has no known leader right now (an election is running). */
+  | "noLeader"
+  /** A write was superseded by a new leader and did not take effect. */
+  | "writeLost"
+  /** The node could not be reached (connection refused) or asked to be retried. */
+  | "unreachable"
+  /** A read failed in a way that is always safe to repeat. */
+  | "readFailed";
+
+/** Lifecycle events, reported through the `onEvent` option. */
+export type CacheEvent =
+  | {
+      type: "leaderChanged";
+      shard: number;
+      /** The new leader's node id; null when the old one is known to be gone and no new one yet. */
+      leaderId: string | null;
+    }
+  | {
+      type: "topologyRefreshed";
+      /** The placement epoch the answering node reported. */
+      epoch: bigint;
+      /** The base URL that answered. */
+      source: string;
+    }
+  | {
+      type: "retry";
+      shard: number;
+      /** The attempt about to be made: 2 for the first retry. */
+      attempt: number;
+      reason: RetryReason;
+      /** How long the SDK waits before the attempt. */
+      delayMs: number;
+    };

@@ -1,0 +1,205 @@
+import { ConnectError, type CallOptions, type Client } from "@connectrpc/connect";
+import type { CacheService } from "@distcache/proto";
+import type { ResolvedOptions } from "./client-options.js";
+import { isWrite, toCacheError, type FailureContext } from "./error-mapping.js";
+import { CanceledError, IndeterminateWriteError, TimeoutError, UnavailableError, type CacheError } from "./errors.js";
+import { baseUrlOf, type NodeClients } from "./node-clients.js";
+import { backoffDelayMs, classifyFailure, type Verdict } from "./retry-policy.js";
+import type { RoutingTable } from "./routing-table.js";
+import { topologyFromMessage, withDiallableAddresses, type Topology } from "./topology.js";
+
+/** The time and cancellation a call may spend, retries included. */
+export interface CallBudget {
+  deadlineMs: number;
+  signal: AbortSignal | undefined;
+}
+
+/** Sends one attempt to one node. */
+export type Send<R> = (client: Client<typeof CacheService>, options: CallOptions) => Promise<R>;
+
+/** Redirects to a newly named leader followed without waiting, per call. */
+export const IMMEDIATE_REDIRECTS_MAX = 2;
+
+/** A topology request gets at most this long per node, so a frozen node cannot use up the call. */
+export const TOPOLOGY_ATTEMPT_MS_MAX = 1000;
+
+interface Target {
+  address: string;
+  /** The node id when the target is the shard's believed leader. */
+  leaderId: string | undefined;
+}
+
+/**
+ * Sends calls to shard leaders and retries them by the rules of retry-policy.ts, within
+ * the call's deadline and the attempts limit. It keeps the routing table current from
+ * NotLeader details and topology answers.
+ */
+export class ShardRouter {
+  private refreshing: Promise<Topology> | undefined;
+  private nextAnyNode = 0;
+
+  constructor(
+    private readonly options: ResolvedOptions,
+    private readonly table: RoutingTable,
+    private readonly clients: NodeClients,
+  ) {}
+
+  /** Fetches the topology once, before the first keyed call. */
+  async ensureTopology(budget: CallBudget): Promise<void> {
+    if (!this.table.ready) await this.topology(budget);
+  }
+
+  /** A fresh topology, retried with backoff until some node answers. */
+  async topology(budget: CallBudget): Promise<Topology> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.refresh(budget);
+      } catch (reason) {
+        const err = ConnectError.from(reason);
+        if (budget.signal?.aborted) throw new CanceledError("topology request canceled", { cause: err });
+        const delayMs = backoffDelayMs(attempt, this.options.backoffMsMin, this.options.backoffMsMax, this.options.random);
+        if (attempt >= this.options.attemptsMax || this.options.clock.nowMs() + delayMs >= budget.deadlineMs) {
+          throw new UnavailableError(`no node answered GetTopology (tried ${this.candidates().join(", ")}): ${err.rawMessage}`, { cause: err });
+        }
+        await this.options.sleep(delayMs, budget.signal);
+      }
+    }
+  }
+
+  /** One pass over the known nodes and seeds; concurrent callers share it. */
+  private refresh(budget: CallBudget): Promise<Topology> {
+    this.refreshing ??= this.refreshOnce(budget).finally(() => (this.refreshing = undefined));
+    return this.refreshing;
+  }
+
+  private async refreshOnce(budget: CallBudget): Promise<Topology> {
+    let lastError: unknown = new Error("no node to ask");
+    for (const baseUrl of this.candidates()) {
+      const remainingMs = budget.deadlineMs - this.options.clock.nowMs();
+      if (remainingMs <= 0 || budget.signal?.aborted) break;
+      try {
+        const timeoutMs = Math.min(remainingMs, TOPOLOGY_ATTEMPT_MS_MAX);
+        const response = await this.clients.forBaseUrl(baseUrl).cluster.getTopology({}, { timeoutMs, signal: budget.signal });
+        const topology = withDiallableAddresses(topologyFromMessage(response.topology), new URL(baseUrl).host);
+        this.table.apply(topology);
+        this.options.onEvent({ type: "topologyRefreshed", epoch: topology.epoch, source: baseUrl });
+        return topology;
+      } catch (err) {
+        lastError = err;
+      }
+    }
+    throw lastError;
+  }
+
+  /** Known nodes first (starting at a rotating one, to spread the load), then the seeds. */
+  private candidates(): string[] {
+    const nodes = this.table.nodeAddresses().map((a) => this.clients.baseUrlForAddress(a));
+    const start = nodes.length === 0 ? 0 : this.nextAnyNode++ % nodes.length;
+    const rotated = [...nodes.slice(start), ...nodes.slice(0, start)];
+    return [...new Set([...rotated, ...this.options.seeds.map(baseUrlOf)])];
+  }
+
+  /** The shard's leader, or any node (which will name the leader) while it is unknown. */
+  private target(shard: number, unreachable: ReadonlySet<string>): Target {
+    const leader = this.table.leaderOf(shard);
+    if (leader) return { address: leader.address, leaderId: leader.id };
+    const nodes = [...new Set([...this.table.nodeAddresses(), ...this.options.seeds.map((s) => s.host)])];
+    const usable = nodes.filter((a) => !unreachable.has(a));
+    const pool = usable.length > 0 ? usable : nodes;
+    return { address: pool[this.nextAnyNode++ % pool.length]!, leaderId: undefined };
+  }
+
+  /**
+   * Runs send at the shard's leader, retrying as the policy allows. Throws a CacheError:
+   * the mapped final error, IndeterminateWriteError, or UnavailableError when attempts
+   * or time ran out with every failure proven harmless.
+   */
+  async call<R>(shard: number, context: FailureContext, send: Send<R>, budget: CallBudget): Promise<R> {
+    const write = isWrite(context.operation);
+    const unreachable = new Set<string>();
+    let backoffs = 0;
+    let immediateRedirects = 0;
+    let lastError: ConnectError | undefined;
+    for (let attempt = 1; ; attempt++) {
+      // Nothing of this attempt was sent yet, so stopping here is harmless even for a write.
+      if (budget.signal?.aborted) throw new CanceledError(`${context.operation} was canceled`, { cause: lastError });
+      const target = this.target(shard, unreachable);
+      const remainingMs = budget.deadlineMs - this.options.clock.nowMs();
+      if (remainingMs <= 0) throw new TimeoutError(`${context.operation} on shard ${shard} did not start within its deadline`, { cause: lastError });
+      try {
+        return await send(this.clients.forAddress(target.address).cache, { timeoutMs: remainingMs, signal: budget.signal });
+      } catch (reason) {
+        const err = (lastError = ConnectError.from(reason));
+        if (budget.signal?.aborted) throw this.canceled(context, err, write);
+        const verdict = classifyFailure(err, write);
+        if (verdict.type === "fail") throw toCacheError(err, context);
+        if (verdict.type === "indeterminate") throw toCacheError(err, context, true);
+        if (verdict.reason === "unreachable") unreachable.add(target.address);
+        // Follow a newly named leader at once, but back off if nodes keep naming each other.
+        const immediate = this.learn(shard, target, verdict) && immediateRedirects < IMMEDIATE_REDIRECTS_MAX;
+        if (immediate) immediateRedirects++;
+        const delayMs = immediate ? 0 : backoffDelayMs(++backoffs, this.options.backoffMsMin, this.options.backoffMsMax, this.options.random);
+        if (attempt >= this.options.attemptsMax) throw this.exhausted(context, shard, attempt, err);
+        if (this.options.clock.nowMs() + delayMs >= budget.deadlineMs) throw this.outOfTime(context, shard, err);
+        this.options.onEvent({ type: "retry", shard, attempt: attempt + 1, reason: verdict.reason, delayMs });
+        if (delayMs > 0) await this.options.sleep(delayMs, budget.signal);
+        if (verdict.type === "rediscover") await this.refresh(budget).catch(() => undefined);
+      }
+    }
+  }
+
+  /**
+   * One attempt of a read at the shard's leader, without retries: batches try this
+   * first for several shards with the same leader. Resolves undefined after a failure
+   * worth retrying shard by shard (having learned from any NotLeader detail), and
+   * rejects with the mapped error after a final one.
+   */
+  async tryReadOnce<R>(shard: number, context: FailureContext, send: Send<R>, budget: CallBudget): Promise<{ value: R } | undefined> {
+    const target = this.target(shard, new Set());
+    const remainingMs = budget.deadlineMs - this.options.clock.nowMs();
+    if (remainingMs <= 0 || budget.signal?.aborted) return undefined;
+    try {
+      return { value: await send(this.clients.forAddress(target.address).cache, { timeoutMs: remainingMs, signal: budget.signal }) };
+    } catch (reason) {
+      const err = ConnectError.from(reason);
+      const verdict = classifyFailure(err, false);
+      if (verdict.type === "fail") throw toCacheError(err, context);
+      if (verdict.type === "redirect") this.table.setLeader(verdict.shard, verdict.leaderId, verdict.leaderAddress || undefined);
+      return undefined;
+    }
+  }
+
+  /** The shard's believed leader id, for grouping a batch by leader. */
+  leaderIdOf(shard: number): string | undefined {
+    return this.table.leaderOf(shard)?.id;
+  }
+
+  /**
+   * Updates the routing table from a retryable failure. Returns true when the next
+   * attempt goes to a different, newly named leader and so need not wait.
+   */
+  private learn(shard: number, target: Target, verdict: Extract<Verdict, { type: "redirect" | "rediscover" }>): boolean {
+    if (verdict.type === "rediscover") {
+      if (target.leaderId !== undefined && verdict.reason !== "readFailed") this.table.forgetLeader(shard, target.leaderId);
+      return false;
+    }
+    const moved = verdict.leaderId !== target.leaderId && verdict.leaderAddress !== target.address;
+    this.table.setLeader(verdict.shard, verdict.leaderId, verdict.leaderAddress || undefined);
+    return moved && verdict.shard === shard;
+  }
+
+  private exhausted(context: FailureContext, shard: number, attempts: number, err: ConnectError): CacheError {
+    return new UnavailableError(`${context.operation} on shard ${shard} failed after ${attempts} attempts: ${err.rawMessage}`, { cause: err });
+  }
+
+  /** The deadline would pass before the next attempt; every failure so far was harmless. */
+  private outOfTime(context: FailureContext, shard: number, err: ConnectError): CacheError {
+    return new TimeoutError(`${context.operation} on shard ${shard} did not complete within its deadline: ${err.rawMessage}`, { cause: err });
+  }
+
+  private canceled(context: FailureContext, err: ConnectError, write: boolean): CacheError {
+    // The caller aborted while the attempt was in flight: a write may have applied.
+    if (write) return new IndeterminateWriteError(`${context.operation} was canceled in flight and may or may not have taken effect`, err.code, { cause: err });
+    return new CanceledError(`${context.operation} was canceled`, { cause: err });
+  }
+}

@@ -1,0 +1,39 @@
+import type { GetResponse } from "@distcache/proto";
+
+/** A value as callers give it: bytes are stored as bytes, a string as text (read back as text). */
+export type CacheValue = Uint8Array | string;
+
+/** A present key, as `get` returns it. */
+export interface GetResult {
+  /** The value's bytes (a text value's UTF-8 encoding). */
+  value: Uint8Array;
+  /** The value as written, when it was written as text. */
+  text?: string;
+  /** The key's version: grows with every write to it, never reused. */
+  version: bigint;
+  /** Milliseconds left before the key expires; 0 when it has no TTL. */
+  ttlRemainingMs: number;
+}
+
+export type Payload = { case: "value"; value: Uint8Array } | { case: "text"; value: string };
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export function toPayload(value: CacheValue): Payload {
+  return typeof value === "string" ? { case: "text", value } : { case: "value", value };
+}
+
+/** Converts a Get result; null when the key is absent or expired. */
+export function fromGetResponse(response: Pick<GetResponse, "found" | "payload" | "version" | "ttlRemainingMs">): GetResult | null {
+  if (!response.found) return null;
+  const ttlRemainingMs = Number(response.ttlRemainingMs);
+  const version = response.version;
+  if (response.payload.case === "text") return { value: encoder.encode(response.payload.value), text: response.payload.value, version, ttlRemainingMs };
+  return { value: response.payload.case === "value" ? response.payload.value : new Uint8Array(0), version, ttlRemainingMs };
+}
+
+/** The value as a string: the text as written, or the bytes decoded as UTF-8. */
+export function resultText(result: GetResult): string {
+  return result.text ?? decoder.decode(result.value);
+}
