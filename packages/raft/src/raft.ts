@@ -113,16 +113,35 @@ export class Raft {
       this.onLowerTerm(message);
       return undefined;
     }
+    let result: Dropped | undefined;
     switch (message.type) {
       case "hup":
         this.hup(message.transfer);
-        return undefined;
+        break;
       case "vote":
       case "preVote":
         this.handleVoteRequest(message);
-        return undefined;
+        break;
       default:
-        return this.stepRole(this, message);
+        result = this.stepRole(this, message);
+    }
+    this.checkInvariants();
+    return result;
+  }
+
+  /** Cheap invariants, checked after every step. */
+  private checkInvariants(): void {
+    const log = this.log;
+    if (log.committed > log.lastIndex()) fail(`commit ${log.committed} is past the last index ${log.lastIndex()}`);
+    if (log.applied > log.committed) fail(`applied ${log.applied} is past the commit index ${log.committed}`);
+    // Paper §5.2: a candidate votes for itself, and a leader won with that vote. (The planted
+    // double-vote bug switches this off with the one-vote assertion, so the simulator must catch it.)
+    if ((this.role === "leader" || this.role === "candidate") && this.bugs.grantMultipleVotesPerTerm !== true) {
+      if (this.vote !== this.id) fail(`${this.role} ${this.id} did not vote for itself in term ${this.term}`);
+    }
+    if (this.role === "leader") {
+      if (this.lead !== this.id) fail("a leader must know itself as leader");
+      if (this.tracker.progress(this.id).match > this.log.persistedLastIndex()) fail("a leader counted entries it has not persisted");
     }
   }
 

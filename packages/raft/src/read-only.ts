@@ -63,7 +63,7 @@ export class ReadOnly {
     assert(this.size < this.limit || this.waiting.includes(request), "ReadIndex queue overflow");
     const newest = this.registered[this.registered.length - 1];
     assert(newest === undefined || newest.index <= commit, "read indexes must not decrease");
-    this.registered.push({ ...request, index: commit, round: this.openRound });
+    this.registered.push({ context: request.context, from: request.from, index: commit, round: this.openRound });
   }
 
   /** True if requests joined the open round and it still needs its heartbeat broadcast. */

@@ -2,7 +2,8 @@ import type { AppendMessage, HeartbeatMessage, Message } from "../message.js";
 import type { Raft } from "../raft.js";
 import type { Dropped } from "../rejection.js";
 import { dropped } from "../rejection.js";
-import { TERM_NONE } from "../types.js";
+import type { LogIndex, Term } from "../types.js";
+import { INDEX_NONE, TERM_NONE } from "../types.js";
 
 /** Follower message handler (paper Figure 2, "Followers"). */
 export function stepFollower(raft: Raft, message: Message): Dropped | undefined {
@@ -24,14 +25,14 @@ export function stepFollower(raft: Raft, message: Message): Dropped | undefined 
       // Thesis §6.4: a follower asks the leader for the read index, every time.
       if (raft.lead === undefined) return dropped("not-leader", undefined);
       // `from` stays the node that asked, so the leader answers it directly.
-      raft.send({ ...message, to: raft.lead, term: TERM_NONE });
+      raft.send({ type: "readIndex", from: message.from, to: raft.lead, term: TERM_NONE, context: message.context });
       return undefined;
     case "readIndexResp":
       raft.readStates.push({ index: message.index, context: message.context });
       return undefined;
     case "transferLeader":
       if (raft.lead === undefined) return dropped("not-leader", undefined);
-      raft.send({ ...message, to: raft.lead, term: TERM_NONE });
+      raft.send({ type: "transferLeader", from: message.from, to: raft.lead, term: TERM_NONE, transferee: message.transferee });
       return undefined;
     case "timeoutNow":
       // Thesis §3.10: the leader chose us; campaign now, skipping PreVote.
@@ -45,20 +46,24 @@ export function stepFollower(raft: Raft, message: Message): Dropped | undefined 
 /** AppendEntries receiver (paper Figure 2, §5.3). */
 export function handleAppend(raft: Raft, message: AppendMessage): void {
   const log = raft.log;
-  const reply = { type: "appResp" as const, from: raft.id, to: message.from, term: raft.term };
   if (message.index < log.committed) {
     // Everything up to our commit index matches the leader already.
-    raft.send({ ...reply, index: log.committed, reject: false, conflictTerm: TERM_NONE, conflictIndex: 0 as typeof log.committed });
+    replyToAppend(raft, message, log.committed, false, TERM_NONE, INDEX_NONE);
     return;
   }
   const lastNewIndex = log.maybeAppend(message.index, message.logTerm, message.commit, message.entries);
   if (lastNewIndex !== undefined) {
     // Sent after the new entries are persisted (Ready step 3): the leader may count this ack toward commit.
-    raft.send({ ...reply, index: lastNewIndex, reject: false, conflictTerm: TERM_NONE, conflictIndex: 0 as typeof log.committed });
+    replyToAppend(raft, message, lastNewIndex, false, TERM_NONE, INDEX_NONE);
     return;
   }
   const hint = log.conflictHint(message.index);
-  raft.send({ ...reply, index: message.index, reject: true, conflictTerm: hint.conflictTerm, conflictIndex: hint.conflictIndex });
+  replyToAppend(raft, message, message.index, true, hint.conflictTerm, hint.conflictIndex);
+}
+
+function replyToAppend(raft: Raft, message: AppendMessage, index: LogIndex, reject: boolean, conflictTerm: Term, conflictIndex: LogIndex): void {
+  // One object literal (no spread) keeps every appResp the same shape, which V8 handles much faster.
+  raft.send({ type: "appResp", from: raft.id, to: message.from, term: raft.term, index, reject, conflictTerm, conflictIndex });
 }
 
 export function handleHeartbeat(raft: Raft, message: HeartbeatMessage): void {

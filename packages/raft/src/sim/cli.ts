@@ -10,7 +10,7 @@ import { addCoverage, defaultNodeCount, describeCoverage, emptyCoverage, runSeed
  *
  *   npm run sim -- --seed 42 --nodes 5        replay one seed, with an event trace
  *   npm run sim -- --seeds 1000 [--from 1]    run many seeds (3 and 5 nodes mixed unless --nodes)
- *   --ticks N      length of the safety phase in ticks (default 600)
+ *   --ticks N      length of the safety phase in ticks (default 3000)
  *   --bug NAME     TEST ONLY: plant a bug (double-vote, commit-old-term, ack-before-persist, early-read)
  *   --quiet        no event trace for --seed
  */

@@ -5,7 +5,7 @@ import { SeededRandom } from "../random.js";
 export const TIME_UNITS_PER_TICK = 10;
 
 /** Default length of the safety phase, in ticks. */
-export const SAFETY_TICKS_DEFAULT = 600;
+export const SAFETY_TICKS_DEFAULT = 3000;
 
 /** The liveness phase must reach a leader, a commit and a read within this many election timeouts after healing. */
 export const LIVENESS_ELECTION_TIMEOUTS_MAX = 50;

@@ -134,6 +134,10 @@ export class Simulator {
   }
 
   run(): SimResult {
+    const { seed, nodeCount, raft, network, faults, clients } = this.options;
+    this.trace?.(`seed=${seed} nodes=${nodeCount} raft=${JSON.stringify(raft)}`);
+    this.trace?.(`network=${JSON.stringify(network)}`);
+    this.trace?.(`faults=${JSON.stringify(faults)} clients=${JSON.stringify(clients)}`);
     let failure: SimFailure | undefined;
     try {
       this.schedule();

@@ -13,9 +13,12 @@ export class ProgressTracker {
   private readonly progressById = new Map<NodeId, Progress>();
   private readonly votes = new Map<NodeId, boolean>();
   private readonly maxInflightMsgs: number;
+  /** Reused for quorum computations, which run on every acknowledgement. */
+  private readonly scratch: number[];
 
   constructor(voters: readonly NodeId[], maxInflightMsgs: number) {
     this.voters = voters;
+    this.scratch = new Array<number>(voters.length).fill(0);
     this.maxInflightMsgs = maxInflightMsgs;
     this.reset(1 as LogIndex);
   }
@@ -41,12 +44,16 @@ export class ProgressTracker {
 
   /** Highest index replicated on a quorum (paper §5.3). */
   committedIndex(): LogIndex {
-    return quorumValue(this.voters.map((id) => this.progress(id).match)) as LogIndex;
+    const values = this.scratch;
+    for (let i = 0; i < this.voters.length; i += 1) values[i] = this.progress(this.voters[i]!).match;
+    return quorumValue(values) as LogIndex;
   }
 
   /** Newest ReadIndex round a quorum acknowledged (thesis §6.4). */
   confirmedReadRound(): number {
-    return quorumValue(this.voters.map((id) => this.progress(id).readRoundAcked));
+    const values = this.scratch;
+    for (let i = 0; i < this.voters.length; i += 1) values[i] = this.progress(this.voters[i]!).readRoundAcked;
+    return quorumValue(values);
   }
 
   resetVotes(): void {
