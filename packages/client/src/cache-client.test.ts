@@ -1,0 +1,302 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import { describe, expect, it } from "vitest";
+import { createCacheClient, type CacheClient } from "./cache-client.js";
+import type { CacheClientOptions } from "./client-options.js";
+import { ClientClosedError, IndeterminateWriteError, TimeoutError, UnavailableError } from "./errors.js";
+import type { CacheEvent } from "./events.js";
+import { FakeCluster, fakeTime } from "./testing/fake-cluster.js";
+
+/*
+ * The SDK against a fake three-node cluster spoken to through in-memory Connect
+ * transports: real requests, real error details, leadership that the test moves.
+ */
+
+function setup(options: Partial<CacheClientOptions> = {}, cluster = new FakeCluster()) {
+  const time = fakeTime();
+  const events: CacheEvent[] = [];
+  const client = createCacheClient({
+    transport: cluster.transport,
+    seeds: [cluster.urlOf("n1")],
+    clock: time.clock,
+    sleep: time.sleep,
+    random: () => 0.5,
+    sessionId: "s-test",
+    onEvent: (e) => events.push(e),
+    ...options,
+  });
+  return { cluster, client, time, events };
+}
+
+/** A leader other than the shard's current one. */
+function otherNode(cluster: FakeCluster, shard: number): string {
+  return cluster.nodeIds.find((id) => id !== cluster.leaderOf(shard))!;
+}
+
+async function warm(client: CacheClient): Promise<void> {
+  await client.topology();
+}
+
+describe("routing", () => {
+  it("sends each key to its shard's leader, asking nodes not to forward", async () => {
+    const { cluster, client } = setup();
+    for (let shard = 0; shard < cluster.shardCount; shard++) {
+      const key = cluster.keyForShard(shard);
+      await client.set(key, `v${shard}`);
+      expect(await client.getText(key)).toBe(`v${shard}`);
+    }
+    for (const call of cluster.calls) {
+      expect(call.nodeId).toBe(cluster.leaderOf(cluster.ring.shardFor(call.keys[0]!)));
+      expect(call.header?.noForward).toBe(true);
+    }
+  });
+
+  it("numbers writes in one session and leaves reads out of it", async () => {
+    const { cluster, client } = setup();
+    await client.set("a", "1");
+    await client.incr("b", 2);
+    await client.get("a");
+    const [set, incr] = [cluster.callsTo("set")[0]!, cluster.callsTo("incr")[0]!];
+    expect([set.header?.sessionId, set.header?.sequence, set.header?.ackedSequence]).toEqual(["s-test", 1n, 0n]);
+    expect([incr.header?.sequence, incr.header?.ackedSequence]).toEqual([2n, 1n]);
+    expect(cluster.callsTo("get")[0]!.header?.sessionId).toBe("");
+  });
+
+  it("follows a NotLeader redirect at once and remembers the new leader", async () => {
+    const { cluster, client, events, time } = setup();
+    await warm(client);
+    const key = cluster.keyForShard(1);
+    const newLeader = otherNode(cluster, 1);
+    cluster.setLeader(1, newLeader);
+    expect(await client.set(key, "x")).toBe(1n);
+    expect(cluster.callsTo("set").map((c) => c.nodeId)).toEqual([cluster.nodeIds[1], newLeader]);
+    expect(events).toContainEqual({ type: "leaderChanged", shard: 1, leaderId: newLeader });
+    expect(events).toContainEqual({ type: "retry", shard: 1, attempt: 2, reason: "notLeader", delayMs: 0 });
+    expect(time.sleeps).toEqual([]);
+    await client.get(key);
+    expect(cluster.callsTo("get").map((c) => c.nodeId)).toEqual([newLeader]);
+  });
+
+  it("waits out an election (no leader known) with backoff, then writes once", async () => {
+    const cluster = new FakeCluster();
+    const key = cluster.keyForShard(2);
+    const base = fakeTime();
+    let sleeps = 0;
+    const { client, events } = setup(
+      {
+        sleep: async (ms) => {
+          await base.sleep(ms);
+          if (++sleeps === 3) cluster.setLeader(2, "n1");
+        },
+        clock: base.clock,
+      },
+      cluster,
+    );
+    await warm(client);
+    cluster.setLeader(2, undefined);
+    expect(await client.set(key, "after election")).toBe(1n);
+    expect(cluster.peek(key)?.text).toBe("after election");
+    expect(events.filter((e) => e.type === "retry").map((e) => (e.type === "retry" ? e.reason : ""))).toEqual(["noLeader", "noLeader", "noLeader"]);
+    // Backoff doubles from backoffMsMin (25); random 0.5 puts each wait at 3/4 of its step.
+    expect(base.sleeps).toEqual([19, 38, 75]);
+  });
+
+  it("refreshes the topology when the leader refuses connections", async () => {
+    const { cluster, client, events } = setup();
+    await warm(client);
+    const key = cluster.keyForShard(0);
+    const dead = cluster.leaderOf(0)!;
+    cluster.down.add(dead);
+    cluster.setLeader(0, "n2");
+    expect(await client.set(key, "v")).toBe(1n);
+    expect(await client.getText(key)).toBe("v");
+    expect(events.filter((e) => e.type === "topologyRefreshed").length).toBeGreaterThanOrEqual(2);
+    expect(events).toContainEqual({ type: "leaderChanged", shard: 0, leaderId: null });
+    expect(cluster.callsTo("set").map((c) => c.nodeId)).toEqual(["n2"]);
+  });
+
+  it("learns the topology from a later seed when the first is down", async () => {
+    const cluster = new FakeCluster();
+    cluster.down.add("n1");
+    cluster.setLeader(0, "n3");
+    const { client } = setup({ seeds: [cluster.urlOf("n1"), cluster.urlOf("n3")] }, cluster);
+    await client.set(cluster.keyForShard(0), "v");
+    expect(cluster.callsTo("set").map((c) => c.nodeId)).toEqual(["n3"]);
+  });
+});
+
+describe("write retry rules (DESIGN invariant 4)", () => {
+  const indeterminate: [string, ConnectError][] = [
+    ["deadline_exceeded from the node", new ConnectError("write at index 9 not applied within 5000 ms; it may or may not take effect", Code.DeadlineExceeded)],
+    ["unavailable without proof", new ConnectError("forwarding to leader n2 failed (reset); a write may or may not have taken effect", Code.Unavailable)],
+  ];
+
+  it.each(indeterminate)("does not retry a write after %s, applied or not", async (_, error) => {
+    for (const afterApply of [true, false]) {
+      const { cluster, client } = setup();
+      const key = cluster.keyForShard(0);
+      cluster.failNext(cluster.leaderOf(0)!, "set", error, afterApply);
+      const err = await client.set(key, "v").catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(IndeterminateWriteError);
+      expect((err as IndeterminateWriteError).cause).toBeInstanceOf(ConnectError);
+      expect(cluster.callsTo("set")).toHaveLength(1);
+      expect(cluster.peek(key)?.text).toBe(afterApply ? "v" : undefined);
+    }
+  });
+
+  it("does not retry a write whose connection broke, applied or not", async () => {
+    for (const afterApply of [true, false]) {
+      const { cluster, client } = setup();
+      const key = cluster.keyForShard(0);
+      cluster.breakNext(cluster.leaderOf(0)!, "incr", afterApply);
+      await expect(client.incr(key, 5)).rejects.toBeInstanceOf(IndeterminateWriteError);
+      expect(cluster.peek(key)?.text).toBe(afterApply ? "5" : undefined);
+      expect(cluster.callsTo("incr")).toHaveLength(afterApply ? 1 : 0);
+    }
+  });
+
+  it("does not retry a batch part after deadline_exceeded", async () => {
+    const { cluster, client } = setup();
+    const keys = [cluster.keyForShard(0), cluster.keyForShard(1)];
+    cluster.failNext(cluster.leaderOf(1)!, "mSet", new ConnectError("timed out", Code.DeadlineExceeded), true);
+    await expect(client.mset(keys.map((key) => ({ key, value: "v" })))).rejects.toBeInstanceOf(IndeterminateWriteError);
+    expect(cluster.callsTo("mSet")).toHaveLength(2);
+  });
+
+  it("retries a write the node says did not take effect, with the same sequence", async () => {
+    const { cluster, client } = setup();
+    const key = cluster.keyForShard(0);
+    cluster.failNext(cluster.leaderOf(0)!, "set", new ConnectError("shard 0: the write was superseded by a new leader and did not take effect; retry", Code.Unavailable));
+    expect(await client.set(key, "v")).toBe(1n);
+    const sequences = cluster.callsTo("set").map((c) => c.header?.sequence);
+    expect(sequences).toEqual([1n, 1n]);
+  });
+
+  it("always retries reads, even after deadline_exceeded or a reset", async () => {
+    const { cluster, client } = setup();
+    const key = cluster.keyForShard(0);
+    await client.set(key, "v");
+    cluster.failNext(cluster.leaderOf(0)!, "get", new ConnectError("timed out", Code.DeadlineExceeded));
+    expect(await client.getText(key)).toBe("v");
+    cluster.breakNext(cluster.leaderOf(0)!, "get", true);
+    expect(await client.getText(key)).toBe("v");
+    expect(cluster.callsTo("get")).toHaveLength(4);
+  });
+
+  it("gives up at the deadline with TimeoutError when no leader appears; nothing was applied", async () => {
+    const { cluster, client, time } = setup({ timeoutMs: 1000, attemptsMax: 100 });
+    await warm(client);
+    cluster.setLeader(3, undefined);
+    const err = await client.set(cluster.keyForShard(3), "v").catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TimeoutError);
+    expect(time.sleeps.reduce((a, b) => a + b, 0)).toBeLessThan(1000);
+    await expect(client.get(cluster.keyForShard(3))).rejects.toBeInstanceOf(TimeoutError);
+  });
+
+  it("gives up after attemptsMax attempts with UnavailableError", async () => {
+    const { cluster, client } = setup({ attemptsMax: 3, timeoutMs: 60_000 });
+    await warm(client);
+    cluster.setLeader(3, undefined);
+    const before = cluster.calls.length;
+    await expect(client.delete(cluster.keyForShard(3))).rejects.toBeInstanceOf(UnavailableError);
+    expect(cluster.callsTo("delete")).toHaveLength(3);
+    expect(cluster.calls.length - before).toBe(3);
+  });
+});
+
+describe("batches", () => {
+  const keysAcrossShards = (cluster: FakeCluster) => Array.from({ length: 12 }, (_, i) => cluster.keyForShard(i % cluster.shardCount, `b${i}-`));
+
+  it("mget sends one request per leader and answers in request order", async () => {
+    const { cluster, client } = setup();
+    const keys = keysAcrossShards(cluster);
+    await client.mset(keys.filter((_, i) => i % 3 !== 0).map((key) => ({ key, value: `=${key}` })));
+    await warm(client);
+    const results = await client.mget(keys);
+    expect(results.map((r) => (r ? r.text : null))).toEqual(keys.map((k, i) => (i % 3 === 0 ? null : `=${k}`)));
+    const mgets = cluster.callsTo("mGet");
+    expect(mgets.map((c) => c.nodeId).sort()).toEqual(["n1", "n2", "n3"]);
+    for (const call of mgets) for (const key of call.keys) expect(cluster.leaderOf(cluster.ring.shardFor(key))).toBe(call.nodeId);
+  });
+
+  it("mset writes one request per shard and returns versions in request order", async () => {
+    const { cluster, client } = setup();
+    const keys = keysAcrossShards(cluster);
+    const versions = await client.mset(keys.map((key) => ({ key, value: key })));
+    expect(versions).toEqual(keys.map((k) => cluster.peek(k)!.version));
+    const msets = cluster.callsTo("mSet");
+    expect(msets).toHaveLength(cluster.shardCount);
+    for (const call of msets) expect(new Set(call.keys.map((k) => cluster.ring.shardFor(k))).size).toBe(1);
+  });
+
+  it("retries only the part whose leader moved, each key written once", async () => {
+    const { cluster, client } = setup();
+    const keys = keysAcrossShards(cluster);
+    await warm(client);
+    cluster.setLeader(4, otherNode(cluster, 4));
+    await client.mset(keys.map((key) => ({ key, value: "v" })));
+    for (let shard = 0; shard < cluster.shardCount; shard++) {
+      const inShard = keys.filter((k) => cluster.ring.shardFor(k) === shard).length;
+      expect(cluster.revisionOf(shard)).toBe(BigInt(inShard));
+    }
+    const shard4 = cluster.callsTo("mSet").filter((c) => cluster.ring.shardFor(c.keys[0]!) === 4);
+    expect(shard4.map((c) => c.nodeId)).toEqual([cluster.nodeIds[1], cluster.leaderOf(4)]);
+    const results = await client.mget(keys);
+    expect(results.every((r) => r?.text === "v")).toBe(true);
+  });
+
+  it("mget falls back to per-shard requests when a leader moved", async () => {
+    const { cluster, client } = setup();
+    const keys = keysAcrossShards(cluster);
+    await client.mset(keys.map((key) => ({ key, value: key })));
+    cluster.setLeader(0, "n2");
+    const results = await client.mget(keys);
+    expect(results.map((r) => r?.text)).toEqual(keys);
+  });
+
+  it("mdelete sums the deletions of every shard", async () => {
+    const { cluster, client } = setup();
+    const keys = keysAcrossShards(cluster);
+    await client.mset(keys.slice(0, 7).map((key) => ({ key, value: "v" })));
+    expect(await client.mdelete(keys)).toBe(7);
+    expect(await client.mdelete([])).toBe(0);
+    expect(await client.mget([])).toEqual([]);
+  });
+});
+
+describe("client lifecycle", () => {
+  it("close releases once and later calls fail with ClientClosedError", async () => {
+    let closes = 0;
+    const { client } = setup({ onClose: () => void closes++ });
+    await client.close();
+    await client.close();
+    expect(closes).toBe(1);
+    await expect(client.get("a")).rejects.toBeInstanceOf(ClientClosedError);
+  });
+
+  it("a throwing event listener does not break calls", async () => {
+    const { client } = setup({
+      onEvent: () => {
+        throw new Error("listener bug");
+      },
+    });
+    expect(await client.set("a", "b")).toBe(1n);
+  });
+
+  it("an aborted signal cancels before sending", async () => {
+    const { cluster, client } = setup();
+    await warm(client);
+    const controller = new AbortController();
+    controller.abort();
+    await expect(client.set("a", "b", { signal: controller.signal })).rejects.toMatchObject({ name: "CanceledError" });
+    expect(cluster.callsTo("set")).toHaveLength(0);
+  });
+
+  it("stats asks every node and lists the unreachable ones", async () => {
+    const { cluster, client } = setup();
+    await client.set("a", "1");
+    cluster.down.add("n3");
+    const stats = await client.stats();
+    expect(stats.nodes.map((n) => n.nodeId)).toEqual(["n1", "n2"]);
+    expect(stats.unreachable.map((n) => [n.nodeId, n.error.name])).toEqual([["n3", "UnavailableError"]]);
+  });
+});

@@ -1,0 +1,106 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import { LimitExceededSchema } from "@distcache/proto";
+import { describe, expect, it } from "vitest";
+import { createCacheClient, type CacheClient } from "./cache-client.js";
+import {
+  CacheError,
+  CounterOverflowError,
+  IndeterminateWriteError,
+  InvalidArgumentError,
+  KeyExistsError,
+  NotACounterError,
+  ResourceExhaustedError,
+  ServerError,
+  VersionMismatchError,
+} from "./errors.js";
+import { FakeCluster, fakeTime } from "./testing/fake-cluster.js";
+
+function setup(options: { batchKeysMax?: number } = {}) {
+  const cluster = new FakeCluster();
+  const time = fakeTime();
+  const client = createCacheClient({ transport: cluster.transport, seeds: [cluster.urlOf("n1")], clock: time.clock, sleep: time.sleep, ...options });
+  return { cluster, client };
+}
+
+type ErrorClass = abstract new (...args: never[]) => CacheError;
+
+const KEY = "some-key";
+const limit = new ConnectError("value is 9 bytes, above the limit of 8 (value_bytes_max)", Code.InvalidArgument, undefined, [
+  { desc: LimitExceededSchema, value: { limit: "value_bytes_max", max: 8n, actual: 9n } },
+]);
+
+/** [server method, SDK call, the node's error, expected class, expected code] */
+const SERVER_ERRORS: [string, (c: CacheClient) => Promise<unknown>, ConnectError, ErrorClass, Code][] = [
+  ["set", (c) => c.set(KEY, "v"), limit, InvalidArgumentError, Code.InvalidArgument],
+  ["get", (c) => c.get(KEY), new ConnectError("key must not be empty", Code.InvalidArgument), InvalidArgumentError, Code.InvalidArgument],
+  ["set", (c) => c.create(KEY, "v"), new ConnectError("exists", Code.AlreadyExists), KeyExistsError, Code.AlreadyExists],
+  ["set", (c) => c.update(KEY, "v", 3), new ConnectError("at version 4", Code.FailedPrecondition), VersionMismatchError, Code.FailedPrecondition],
+  ["incr", (c) => c.incr(KEY), new ConnectError("not an integer", Code.FailedPrecondition), NotACounterError, Code.FailedPrecondition],
+  ["incr", (c) => c.incr(KEY), new ConnectError("overflows", Code.OutOfRange), CounterOverflowError, Code.OutOfRange],
+  ["set", (c) => c.set(KEY, "v"), new ConnectError("body too large", Code.ResourceExhausted), ResourceExhaustedError, Code.ResourceExhausted],
+  ["mGet", (c) => c.mget([KEY]), new ConnectError("body too large", Code.ResourceExhausted), ResourceExhaustedError, Code.ResourceExhausted],
+  ["get", (c) => c.get(KEY), new ConnectError("internal error: boom", Code.Internal), ServerError, Code.Internal],
+  ["set", (c) => c.set(KEY, "v"), new ConnectError("internal error: boom", Code.Internal), ServerError, Code.Internal],
+  ["delete", (c) => c.delete(KEY), new ConnectError("not here", Code.Unimplemented), ServerError, Code.Unimplemented],
+  ["get", (c) => c.get(KEY), new ConnectError("no", Code.PermissionDenied), ServerError, Code.PermissionDenied],
+  ["delete", (c) => c.delete(KEY), new ConnectError("timed out", Code.DeadlineExceeded), IndeterminateWriteError, Code.DeadlineExceeded],
+  ["mDelete", (c) => c.mdelete([KEY]), new ConnectError("lost", Code.Unavailable), IndeterminateWriteError, Code.Unavailable],
+];
+
+describe("server errors map to one class each", () => {
+  it.each(SERVER_ERRORS)("%s failing with %#: class and code", async (method, call, error, expected, code) => {
+    const { cluster, client } = setup();
+    cluster.failNext(cluster.leaderOf(cluster.ring.shardFor(KEY))!, method, error);
+    const err = await call(client).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(expected);
+    expect((err as CacheError).code).toBe(code);
+    expect((err as CacheError).cause).toBeInstanceOf(ConnectError);
+    expect(cluster.callsTo(method)).toHaveLength(1);
+  });
+
+  it("keeps the LimitExceeded detail's fields", async () => {
+    const { client } = setup();
+    const err = await client.set("k", "x".repeat(2000)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InvalidArgumentError);
+    expect((err as InvalidArgumentError).limitExceeded).toEqual({ limit: "value_bytes_max", max: 1024n, actual: 2000n });
+  });
+
+  it("names the key of a failed condition, from real conflicts", async () => {
+    const { client } = setup();
+    const v1 = await client.create("k", "a");
+    await expect(client.create("k", "b")).rejects.toMatchObject({ name: "KeyExistsError", key: "k" });
+    await expect(client.update("k", "b", v1 + 1n)).rejects.toMatchObject({ name: "VersionMismatchError", key: "k" });
+    expect(await client.update("k", "b", v1)).toBeGreaterThan(v1);
+    await expect(client.incr("k")).rejects.toMatchObject({ name: "NotACounterError", key: "k" });
+    await client.set("n", (2n ** 63n - 1n).toString());
+    await expect(client.incr("n")).rejects.toMatchObject({ name: "CounterOverflowError", key: "n" });
+    expect(await client.incr("m", -3)).toBe(-3n);
+    expect(await client.update("fresh", "v", 0)).toBeGreaterThan(0n);
+  });
+});
+
+/** [description, call] — each must fail with InvalidArgumentError before any request. */
+const BAD_CALLS: [string, (c: CacheClient) => Promise<unknown>][] = [
+  ["empty key", (c) => c.get("")],
+  ["key not a string", (c) => c.get(7 as unknown as string)],
+  ["value not bytes or string", (c) => c.set("k", 5 as unknown as string)],
+  ["negative ttlMs", (c) => c.set("k", "v", { ttlMs: -1 })],
+  ["fractional ttlMs", (c) => c.set("k", "v", { ttlMs: 1.5 })],
+  ["ifAbsent with ifVersion", (c) => c.set("k", "v", { ifAbsent: true, ifVersion: 1 })],
+  ["negative expected version", (c) => c.update("k", "v", -1)],
+  ["delta beyond int64", (c) => c.incr("k", 2n ** 63n)],
+  ["fractional delta", (c) => c.incr("k", 0.5)],
+  ["unknown consistency", (c) => c.get("k", { consistency: "linear" as "strong" })],
+  ["zero timeoutMs", (c) => c.get("k", { timeoutMs: 0 })],
+  ["batch above batchKeysMax", (c) => c.mget(["a", "b", "c"])],
+  ["empty key in a batch", (c) => c.mdelete(["a", ""])],
+  ["bad ttl in a batch", (c) => c.mset([{ key: "a", value: "v", ttlMs: -5 }])],
+];
+
+describe("bad arguments fail before any request", () => {
+  it.each(BAD_CALLS)("%s", async (_, call) => {
+    const { cluster, client } = setup({ batchKeysMax: 2 });
+    await expect(call(client)).rejects.toBeInstanceOf(InvalidArgumentError);
+    expect(cluster.calls.filter((c) => c.method !== "getTopology")).toEqual([]);
+  });
+});

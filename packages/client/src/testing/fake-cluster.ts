@@ -1,0 +1,292 @@
+import { Code, ConnectError, createRouterTransport, type ServiceImpl, type Transport } from "@connectrpc/connect";
+import { CacheService, ClusterService, LimitExceededSchema, NotLeaderSchema, SetCondition, type RequestHeader } from "@distcache/proto";
+import { Ring } from "@distcache/ring";
+import type { Clock, Sleep } from "../client-options.js";
+
+/*
+ * A protocol-level stand-in for a distcache cluster, for SDK tests: several fake nodes,
+ * each behind its own in-memory Connect transport (createRouterTransport), sharing one
+ * keyspace. Leadership is set by the test and may move; a node that does not lead a
+ * shard answers as the real node does (FAILED_PRECONDITION or UNAVAILABLE with a
+ * NotLeader detail); a node can be "down" (connection refused) and any call can be made
+ * to fail once, before or after its write is applied.
+ */
+
+type Payload = { case: "value"; value: Uint8Array } | { case: "text"; value: string } | { case: undefined; value?: undefined };
+
+interface Entry {
+  payload: Payload;
+  version: bigint;
+}
+
+/** One request a fake node received. */
+export interface ReceivedCall {
+  nodeId: string;
+  method: string;
+  keys: string[];
+  header: RequestHeader | undefined;
+}
+
+interface Fault {
+  nodeId: string;
+  method: string;
+  error: ConnectError;
+  /** Apply the write first, then fail: the client cannot tell whether it happened. */
+  afterApply: boolean;
+}
+
+export interface FakeClusterOptions {
+  nodeIds?: string[];
+  shardCount?: number;
+  /** Few points keep ring construction cheap in tests. */
+  pointsPerShard?: number;
+  valueBytesMax?: number;
+}
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** A clock that only moves when the fake sleep is awaited, and records every sleep. */
+export function fakeTime(startMs = 1_000_000): { clock: Clock; sleep: Sleep; sleeps: number[] } {
+  let nowMs = startMs;
+  const sleeps: number[] = [];
+  return {
+    clock: { nowMs: () => nowMs },
+    sleep: async (ms) => {
+      sleeps.push(ms);
+      nowMs += ms;
+    },
+    sleeps,
+  };
+}
+
+export class FakeCluster {
+  readonly nodeIds: string[];
+  readonly shardCount: number;
+  readonly pointsPerShard: number;
+  readonly ring: Ring;
+  readonly calls: ReceivedCall[] = [];
+  readonly down = new Set<string>();
+  private readonly leaders = new Map<number, string | undefined>();
+  /** Per node, shards whose leader it believes to be other than the truth. */
+  private readonly staleViews = new Map<string, Map<number, string | undefined>>();
+  private readonly faults: Fault[] = [];
+  private readonly breaks: { nodeId: string; method: string; afterApply: boolean }[] = [];
+  private readonly entries = new Map<string, Entry>();
+  private readonly revisions = new Map<number, bigint>();
+  private readonly valueBytesMax: number;
+
+  constructor(options: FakeClusterOptions = {}) {
+    this.nodeIds = options.nodeIds ?? ["n1", "n2", "n3"];
+    this.shardCount = options.shardCount ?? 6;
+    this.pointsPerShard = options.pointsPerShard ?? 16;
+    this.valueBytesMax = options.valueBytesMax ?? 1024;
+    this.ring = new Ring(
+      Array.from({ length: this.shardCount }, (_, i) => i),
+      { pointsPerShard: this.pointsPerShard },
+    );
+    // Leaders spread like the real placement: shard s led by member s mod N.
+    for (let s = 0; s < this.shardCount; s++) this.leaders.set(s, this.nodeIds[s % this.nodeIds.length]);
+  }
+
+  addressOf(nodeId: string): string {
+    return `10.0.0.${this.nodeIds.indexOf(nodeId) + 1}:7301`;
+  }
+
+  urlOf(nodeId: string): string {
+    return `http://${this.addressOf(nodeId)}`;
+  }
+
+  leaderOf(shard: number): string | undefined {
+    return this.leaders.get(shard);
+  }
+
+  /** Moves a shard's leadership (undefined: an election is running); every node learns it. */
+  setLeader(shard: number, nodeId: string | undefined): void {
+    this.leaders.set(shard, nodeId);
+    for (const view of this.staleViews.values()) view.delete(shard);
+  }
+
+  /** Makes nodeId believe (and report) that leaderId leads the shard. */
+  setStaleView(nodeId: string, shard: number, leaderId: string | undefined): void {
+    let view = this.staleViews.get(nodeId);
+    if (!view) this.staleViews.set(nodeId, (view = new Map()));
+    view.set(shard, leaderId);
+  }
+
+  /** The next call of method at nodeId fails with error (after applying its write, if afterApply). */
+  failNext(nodeId: string, method: string, error: ConnectError, afterApply = false): void {
+    this.faults.push({ nodeId, method, error, afterApply });
+  }
+
+  /** A key the ring maps to shard. */
+  keyForShard(shard: number, prefix = "k"): string {
+    for (let i = 0; i < 100_000; i++) if (this.ring.shardFor(`${prefix}${i}`) === shard) return `${prefix}${i}`;
+    throw new Error(`no key for shard ${shard}`);
+  }
+
+  /** The stored value as text, for assertions. */
+  peek(key: string): { text: string; version: bigint } | undefined {
+    const entry = this.entries.get(key);
+    if (!entry) return undefined;
+    const p = entry.payload;
+    return { text: p.case === "text" ? p.value : decoder.decode(p.value ?? new Uint8Array(0)), version: entry.version };
+  }
+
+  /** Writes applied on the shard so far. */
+  revisionOf(shard: number): bigint {
+    return this.revisions.get(shard) ?? 0n;
+  }
+
+  /**
+   * The next call of method at nodeId loses its connection: before the request reaches
+   * the node, or (afterApply) after the node applied it but before the answer arrived.
+   * The client sees what connect-node reports for a reset stream: aborted, no headers.
+   */
+  breakNext(nodeId: string, method: string, afterApply: boolean): void {
+    this.breaks.push({ nodeId, method, afterApply });
+  }
+
+  callsTo(method: string): ReceivedCall[] {
+    return this.calls.filter((c) => c.method === method);
+  }
+
+  /** The transport factory to give the SDK: one in-memory server per fake node. */
+  readonly transport = (baseUrl: string): Transport => {
+    const host = new URL(baseUrl).host;
+    const nodeId = this.nodeIds.find((id) => this.addressOf(id) === host);
+    const inner = nodeId === undefined ? undefined : this.routerFor(nodeId);
+    const refuse = () => Promise.reject(connectionRefused(host));
+    return {
+      unary: async (...args) => {
+        if (!inner || this.down.has(nodeId!)) return refuse();
+        const at = this.breaks.findIndex((b) => b.nodeId === nodeId && b.method === args[0].localName);
+        if (at < 0) return inner.unary(...args);
+        const broken = this.breaks.splice(at, 1)[0]!;
+        if (broken.afterApply) await inner.unary(...args);
+        throw connectionReset();
+      },
+      stream: (...args) => (!inner || this.down.has(nodeId!) ? refuse() : inner.stream(...args)),
+    };
+  };
+
+  private routerFor(nodeId: string): Transport {
+    return createRouterTransport((router) => {
+      router.service(CacheService, this.cacheService(nodeId));
+      router.service(ClusterService, { getTopology: () => ({ topology: this.topologyAt(nodeId) }) });
+    });
+  }
+
+  private viewOf(nodeId: string, shard: number): string | undefined {
+    const view = this.staleViews.get(nodeId);
+    return view?.has(shard) ? view.get(shard) : this.leaders.get(shard);
+  }
+
+  private topologyAt(nodeId: string) {
+    return {
+      epoch: 1n,
+      ring: { shardCount: this.shardCount, pointsPerShard: this.pointsPerShard },
+      nodes: this.nodeIds.map((id) => ({ id, clientAddress: this.addressOf(id), peerAddress: "" })),
+      shards: Array.from({ length: this.shardCount }, (_, id) => ({ id, replicas: [...this.nodeIds], leaderId: this.viewOf(nodeId, id) ?? "", term: 1n })),
+    };
+  }
+
+  /** Runs a request at nodeId as the real node would: leadership check, faults, then apply. */
+  private serve<R>(nodeId: string, method: string, keys: string[], header: RequestHeader | undefined, apply: () => R): R {
+    this.calls.push({ nodeId, method, keys, header });
+    const at = this.faults.findIndex((f) => f.nodeId === nodeId && f.method === method);
+    const fault = at >= 0 ? this.faults.splice(at, 1)[0] : undefined;
+    if (fault && !fault.afterApply) throw fault.error;
+    for (const key of keys) if (key === "") throw new ConnectError("key must not be empty", Code.InvalidArgument);
+    for (const shard of new Set(keys.map((k) => this.ring.shardFor(k)))) {
+      const leader = this.viewOf(nodeId, shard);
+      if (leader !== nodeId) throw this.notLeader(shard, leader);
+    }
+    const result = apply();
+    if (fault) throw fault.error;
+    return result;
+  }
+
+  private notLeader(shard: number, leaderId: string | undefined): ConnectError {
+    const detail = { shard, leaderId: leaderId ?? "", leaderAddress: leaderId ? this.addressOf(leaderId) : "", epoch: 1n };
+    const code = leaderId ? Code.FailedPrecondition : Code.Unavailable;
+    return new ConnectError(`node does not lead shard ${shard}`, code, undefined, [{ desc: NotLeaderSchema, value: detail }]);
+  }
+
+  private nextVersion(key: string): bigint {
+    const shard = this.ring.shardFor(key);
+    const revision = (this.revisions.get(shard) ?? 0n) + 1n;
+    this.revisions.set(shard, revision);
+    return revision;
+  }
+
+  private getShape(key: string) {
+    const entry = this.entries.get(key);
+    if (!entry) return { found: false, payload: { case: undefined }, version: 0n, ttlRemainingMs: 0n } as const;
+    return { found: true, payload: entry.payload, version: entry.version, ttlRemainingMs: 0n };
+  }
+
+  private put(key: string, payload: Payload): bigint {
+    const size = payload.case === "text" ? encoder.encode(payload.value).length : (payload.value?.length ?? 0);
+    if (size > this.valueBytesMax) {
+      const detail = { limit: "value_bytes_max", max: BigInt(this.valueBytesMax), actual: BigInt(size) };
+      throw new ConnectError(`value is ${size} bytes, above the limit of ${this.valueBytesMax} (value_bytes_max)`, Code.InvalidArgument, undefined, [{ desc: LimitExceededSchema, value: detail }]);
+    }
+    const version = this.nextVersion(key);
+    this.entries.set(key, { payload, version });
+    return version;
+  }
+
+  private checkCondition(key: string, condition: SetCondition, expectedVersion: bigint): void {
+    const current = this.entries.get(key)?.version ?? 0n;
+    if (condition === SetCondition.IF_ABSENT && current !== 0n) throw new ConnectError(`key "${key}" already exists (version ${current})`, Code.AlreadyExists);
+    if (condition === SetCondition.IF_VERSION && current !== expectedVersion) {
+      throw new ConnectError(`key "${key}" is at version ${current}, not the expected ${expectedVersion}`, Code.FailedPrecondition);
+    }
+  }
+
+  private incr(key: string, delta: bigint): { value: bigint; version: bigint } {
+    const text = this.peek(key)?.text ?? "0";
+    if (!/^-?\d+$/.test(text)) throw new ConnectError(`value of "${key}" is not a signed 64-bit integer`, Code.FailedPrecondition);
+    const value = BigInt(text) + delta;
+    if (value < INT64_MIN || value > INT64_MAX) throw new ConnectError(`incrementing "${key}" by ${delta} overflows a signed 64-bit integer`, Code.OutOfRange);
+    return { value, version: this.put(key, { case: "text", value: value.toString() }) };
+  }
+
+  private cacheService(nodeId: string): Partial<ServiceImpl<typeof CacheService>> {
+    return {
+      get: (req) => this.serve(nodeId, "get", [req.key], req.header, () => this.getShape(req.key)),
+      mGet: (req) => this.serve(nodeId, "mGet", req.keys, req.header, () => ({ results: req.keys.map((k) => this.getShape(k)) })),
+      set: (req) =>
+        this.serve(nodeId, "set", [req.key], req.header, () => {
+          this.checkCondition(req.key, req.condition, req.expectedVersion);
+          return { version: this.put(req.key, req.payload) };
+        }),
+      mSet: (req) =>
+        this.serve(nodeId, "mSet", req.items.map((i) => i.key), req.header, () => ({ versions: req.items.map((i) => this.put(i.key, i.payload)) })),
+      delete: (req) => this.serve(nodeId, "delete", [req.key], req.header, () => ({ deleted: this.entries.delete(req.key) })),
+      mDelete: (req) =>
+        this.serve(nodeId, "mDelete", req.keys, req.header, () => ({ deleted: [...new Set(req.keys)].filter((k) => this.entries.delete(k)).length })),
+      incr: (req) => this.serve(nodeId, "incr", [req.key], req.header, () => this.incr(req.key, req.delta)),
+      stats: () => {
+        if (this.down.has(nodeId)) throw connectionRefused(this.addressOf(nodeId));
+        const total = { hits: 0n, misses: 0n, evictions: 0n, expirations: 0n, keys: BigInt(this.entries.size), bytes: 0n };
+        return { nodeId, total, shards: [] };
+      },
+    };
+  }
+}
+
+/** The error connect-node raises when the connection breaks mid-call. */
+export function connectionReset(): ConnectError {
+  const cause = Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET", syscall: "read" });
+  return new ConnectError(cause.message, Code.Aborted, undefined, undefined, cause);
+}
+
+/** The error connect-node raises when nothing listens at the address. */
+export function connectionRefused(host: string): ConnectError {
+  const cause = Object.assign(new Error(`connect ECONNREFUSED ${host}`), { code: "ECONNREFUSED", syscall: "connect" });
+  return new ConnectError(cause.message, Code.Unavailable, undefined, undefined, cause);
+}
