@@ -110,7 +110,8 @@ describe("routing", () => {
     expect(await client.set(key, "v")).toBe(1n);
     expect(await client.getText(key)).toBe("v");
     expect(events.filter((e) => e.type === "topologyRefreshed").length).toBeGreaterThanOrEqual(2);
-    expect(events).toContainEqual({ type: "leaderChanged", shard: 0, leaderId: null });
+    expect(events).toContainEqual({ type: "leaderChanged", shard: 0, leaderId: "n2" });
+    expect(events).toContainEqual(expect.objectContaining({ type: "retry", shard: 0, reason: "unreachable" }));
     expect(cluster.callsTo("set").map((c) => c.nodeId)).toEqual(["n2"]);
   });
 

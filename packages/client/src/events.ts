@@ -14,10 +14,10 @@ export type RetryReason =
 /** Lifecycle events, reported through the `onEvent` option. */
 export type CacheEvent =
   | {
+      /** The SDK learned that another node leads the shard (the first time too). */
       type: "leaderChanged";
       shard: number;
-      /** The new leader's node id; null when the old one is known to be gone and no new one yet. */
-      leaderId: string | null;
+      leaderId: string;
     }
   | {
       type: "topologyRefreshed";

@@ -12,6 +12,8 @@ export class RoutingTable {
   private ringParameters = "";
   private readonly addresses = new Map<string, string>();
   private readonly leaders = new Map<number, string>();
+  /** The leader last reported through leaderChanged, per shard; forgetting one is not reported. */
+  private readonly reported = new Map<number, string>();
 
   constructor(private readonly emit: (event: CacheEvent) => void) {}
 
@@ -48,16 +50,15 @@ export class RoutingTable {
   /** Records a leader (from a NotLeader detail, which may also tell its address). */
   setLeader(shard: number, leaderId: string, address?: string): void {
     if (address !== undefined && isDiallable(address)) this.addresses.set(leaderId, address);
-    if (this.leaders.get(shard) === leaderId) return;
     this.leaders.set(shard, leaderId);
+    if (this.reported.get(shard) === leaderId) return;
+    this.reported.set(shard, leaderId);
     this.emit({ type: "leaderChanged", shard, leaderId });
   }
 
   /** Forgets the shard's leader if it is still `leaderId` (it proved unreachable). */
   forgetLeader(shard: number, leaderId: string): void {
-    if (this.leaders.get(shard) !== leaderId) return;
-    this.leaders.delete(shard);
-    this.emit({ type: "leaderChanged", shard, leaderId: null });
+    if (this.leaders.get(shard) === leaderId) this.leaders.delete(shard);
   }
 
   /** Client addresses of every known node, in a stable order. */

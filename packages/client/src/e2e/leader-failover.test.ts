@@ -1,0 +1,72 @@
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Ring } from "@distcache/ring";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { CacheClient } from "../cache-client.js";
+import type { CacheEvent } from "../events.js";
+import { createNodeCacheClient } from "../node.js";
+// @ts-expect-error plain JS helper shared with `npm start`
+import { NODE_MAIN, planCluster, startCluster, stopNode } from "../../../../tools/scripts/local-nodes.mjs";
+
+/*
+ * The SDK against a real 3-node cluster: kill -9 a shard leader, and the very next
+ * write and read on that shard succeed with no retry by the caller. Needs the built
+ * node (npm run build); every process started here is killed by PID in afterAll.
+ */
+
+interface NodeProcess {
+  nodeId: string;
+  pid: number;
+  url: string;
+}
+
+const built = existsSync(NODE_MAIN as string);
+const dataRoot = mkdtempSync(join(tmpdir(), "distcache-client-e2e-"));
+let nodes: NodeProcess[] = [];
+let client: CacheClient;
+const events: CacheEvent[] = [];
+
+describe.skipIf(!built)("SDK against a 3-node cluster", () => {
+  beforeAll(async () => {
+    const plan = await planCluster({ count: 3 });
+    nodes = (await startCluster(plan, { dataRoot, args: ["--raft-tick-ms", "50"] })) as NodeProcess[];
+    client = createNodeCacheClient({ endpoints: nodes.map((n) => n.url), onEvent: (e) => events.push(e) });
+  }, 20_000);
+
+  afterAll(async () => {
+    await client?.close();
+    await Promise.all(nodes.map((n) => stopNode(n, "SIGKILL")));
+    rmSync(dataRoot, { recursive: true, force: true });
+  });
+
+  it("sets and gets through the SDK, then survives kill -9 of a shard leader", async () => {
+    const keys = Array.from({ length: 40 }, (_, i) => `user:${i}`);
+    await client.mset(keys.map((key) => ({ key, value: `v-${key}` })));
+    expect((await client.mget(keys)).map((r) => r?.text)).toEqual(keys.map((k) => `v-${k}`));
+    expect(await client.incr("hits", 2)).toBe(2n);
+
+    // The same ring the SDK routes by tells which shard, and so which leader, to kill.
+    const key = keys[0]!;
+    const topology = await client.topology();
+    const ring = new Ring(Array.from({ length: topology.shardCount }, (_, i) => i), { pointsPerShard: topology.pointsPerShard });
+    const shard = topology.shards.find((s) => s.id === ring.shardFor(key));
+    expect(shard?.leaderId).toBeTruthy();
+    const victim = nodes.find((n) => n.nodeId === shard!.leaderId)!;
+    await stopNode(victim, "SIGKILL");
+    const killedAt = Date.now();
+    events.length = 0;
+
+    const version = await client.set(key, "after the kill");
+    expect(await client.getText(key)).toBe("after the kill");
+    expect((await client.get(key))?.version).toBe(version);
+    expect(await client.getText(keys[1]!)).toBe(`v-${keys[1]}`);
+    expect(Date.now() - killedAt).toBeLessThan(5000);
+
+    const retries = events.filter((e) => e.type === "retry");
+    expect(retries.length).toBeGreaterThan(0);
+    expect(events).toContainEqual(expect.objectContaining({ type: "leaderChanged", shard: shard!.id }));
+    const stats = await client.stats();
+    expect(stats.unreachable.map((u) => u.nodeId)).toEqual([victim.nodeId]);
+  }, 15_000);
+});
