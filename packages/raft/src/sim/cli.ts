@@ -2,7 +2,8 @@
 import { randomInt } from "node:crypto";
 import type { RaftTestingBugs } from "../config.js";
 import { BUG_FLAGS, SAFETY_TICKS_DEFAULT } from "./options.js";
-import { addCoverage, defaultNodeCount, describeCoverage, emptyCoverage, runSeed } from "./run-seeds.js";
+import { addCoverage, describeCoverage, emptyCoverage } from "./coverage.js";
+import { defaultNodeCount, runSeed } from "./run-seeds.js";
 
 /**
  * The simulator's command line (a host: the only sim file allowed to touch the

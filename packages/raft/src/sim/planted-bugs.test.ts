@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { RaftTestingBugs } from "../config.js";
 import { CI_SAFETY_TICKS, CI_SEED_COUNT, CI_SEED_FIRST } from "./ci-seeds.js";
-import type { FailureKind } from "./simulator.js";
+import type { FailureKind } from "./sim-result.js";
 import { runSeedRange } from "./simulator-seeds.js";
 
 /**

@@ -1,5 +1,5 @@
 import type { RaftTestingBugs } from "../config.js";
-import type { Coverage, SimResult } from "./simulator.js";
+import type { SimResult } from "./sim-result.js";
 import { Simulator } from "./simulator.js";
 import { swarmOptions } from "./options.js";
 
@@ -15,33 +15,4 @@ export function defaultNodeCount(seed: number): 3 | 5 {
 
 export function runSeed(run: SeedRun, safetyTicks?: number, bugs?: RaftTestingBugs, trace?: (line: string) => void): SimResult {
   return new Simulator(swarmOptions(run.seed, run.nodeCount, safetyTicks, bugs), trace).run();
-}
-
-/** Sums coverage across runs (maxTerm takes the maximum). */
-export function addCoverage(total: Coverage, one: Coverage): Coverage {
-  const sum = { ...total };
-  for (const key of Object.keys(one) as (keyof Coverage)[]) {
-    sum[key] = key === "maxTerm" ? Math.max(total[key], one[key]) : total[key] + one[key];
-  }
-  return sum;
-}
-
-export function emptyCoverage(): Coverage {
-  return {
-    elections: 0, maxTerm: 0, crashes: 0, restarts: 0, partitions: 0, heals: 0, transfersRequested: 0, transfersCompleted: 0, proposalsRejected: 0,
-    writesCompleted: 0, readsCompleted: 0, indeterminateOps: 0, operationsChecked: 0, entriesApplied: 0,
-    messagesSent: 0, messagesDropped: 0, messagesDuplicated: 0, linearizabilityUnknown: 0, livenessTicks: 0,
-  };
-}
-
-export function describeCoverage(coverage: Coverage): string {
-  return [
-    `elections=${coverage.elections} max-term=${coverage.maxTerm}`,
-    `crashes=${coverage.crashes} restarts=${coverage.restarts} partitions=${coverage.partitions} heals=${coverage.heals}`,
-    `transfers=${coverage.transfersCompleted}/${coverage.transfersRequested} proposals-rejected=${coverage.proposalsRejected}`,
-    `writes=${coverage.writesCompleted} reads=${coverage.readsCompleted} indeterminate=${coverage.indeterminateOps}`,
-    `operations-checked=${coverage.operationsChecked} linearizability-unknown=${coverage.linearizabilityUnknown}`,
-    `entries-applied=${coverage.entriesApplied} messages=${coverage.messagesSent} dropped=${coverage.messagesDropped} duplicated=${coverage.messagesDuplicated}`,
-    `liveness-ticks=${coverage.livenessTicks}`,
-  ].join("\n");
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { CI_SAFETY_TICKS, CI_SEED_COUNT, CI_SEED_FIRST } from "./ci-seeds.js";
-import { describeCoverage } from "./run-seeds.js";
+import { describeCoverage } from "./coverage.js";
 import { runSeedRange } from "./simulator-seeds.js";
 
 // The CI seed set is split over two test files so vitest runs the halves in parallel.

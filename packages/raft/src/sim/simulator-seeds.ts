@@ -1,6 +1,8 @@
 import type { RaftTestingBugs } from "../config.js";
-import type { Coverage, FailureKind } from "./simulator.js";
-import { addCoverage, defaultNodeCount, emptyCoverage, runSeed } from "./run-seeds.js";
+import type { Coverage } from "./coverage.js";
+import { addCoverage, emptyCoverage } from "./coverage.js";
+import { defaultNodeCount, runSeed } from "./run-seeds.js";
+import type { FailureKind } from "./sim-result.js";
 
 export interface SeedFailure {
   readonly seed: number;

@@ -1,6 +1,3 @@
-import type { Model, Verdict } from "@distcache/linearizability";
-import { checkOperations, counterModel, keyedModel, registerModel } from "@distcache/linearizability";
-import type { CounterOutput, RegisterOutput } from "@distcache/linearizability";
 import { RaftAssertionError } from "../assert.js";
 import type { RaftConfig } from "../config.js";
 import type { Entry } from "../entry.js";
@@ -8,7 +5,7 @@ import type { PeerMessage } from "../message.js";
 import { SeededRandom } from "../random.js";
 import type { Ready, ReadState } from "../ready.js";
 import type { LogIndex, NodeId, Term } from "../types.js";
-import type { ClientOp, ClientState, CounterOperationInput, RegisterOperationInput } from "./clients.js";
+import type { ClientOp, ClientState } from "./clients.js";
 import { ClientPool } from "./clients.js";
 import { EventQueue } from "./event-queue.js";
 import { encodeCommand } from "./kv-state-machine.js";
@@ -16,7 +13,11 @@ import { SimNetwork } from "./network.js";
 import type { SimOptions } from "./options.js";
 import { LIVENESS_ELECTION_TIMEOUTS_MAX, TIME_UNITS_PER_TICK, replayCommand } from "./options.js";
 import { SafetyChecker, SafetyViolation } from "./safety-checker.js";
+import type { Coverage } from "./coverage.js";
+import { emptyCoverage } from "./coverage.js";
+import { checkHistories } from "./history-check.js";
 import { SimNode } from "./sim-node.js";
+import type { SimFailure, SimResult } from "./sim-result.js";
 
 type SimEvent =
   | { readonly kind: "tick"; readonly node: SimNode }
@@ -25,59 +26,10 @@ type SimEvent =
   | { readonly kind: "world" }
   | { readonly kind: "client"; readonly client: ClientState };
 
-export type FailureKind =
-  | "election-safety"
-  | "log-matching"
-  | "leader-completeness"
-  | "state-machine-safety"
-  | "assertion"
-  | "liveness"
-  | "linearizability"
-  | "error";
-
-export interface SimFailure {
-  readonly kind: FailureKind;
-  readonly message: string;
-  readonly atTick: number;
-}
-
-export interface Coverage {
-  elections: number;
-  maxTerm: number;
-  crashes: number;
-  restarts: number;
-  partitions: number;
-  heals: number;
-  transfersRequested: number;
-  transfersCompleted: number;
-  proposalsRejected: number;
-  writesCompleted: number;
-  readsCompleted: number;
-  indeterminateOps: number;
-  operationsChecked: number;
-  entriesApplied: number;
-  messagesSent: number;
-  messagesDropped: number;
-  messagesDuplicated: number;
-  linearizabilityUnknown: number;
-  livenessTicks: number;
-}
-
-export interface SimResult {
-  readonly seed: number;
-  readonly nodeCount: number;
-  readonly ok: boolean;
-  readonly failure: SimFailure | undefined;
-  readonly coverage: Coverage;
-  readonly replay: string;
-}
-
 /** Bounds on the simulator's own loops: exceeding one is a simulator or core bug. */
 const PUMP_ROUNDS_MAX = 10_000;
 /** The liveness probe's client timeout, in election timeouts. */
 const LIVENESS_OP_TIMEOUT_ELECTIONS = 8;
-/** The checker's clock advances one unit per read (every 256 search steps): a deterministic budget. */
-const LINEARIZABILITY_BUDGET_READS = 4_000;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -106,11 +58,7 @@ export class Simulator {
   private healed = false;
   private livenessWriteDone = false;
   private livenessReadDone = false;
-  private readonly coverage: Coverage = {
-    elections: 0, maxTerm: 0, crashes: 0, restarts: 0, partitions: 0, heals: 0, transfersRequested: 0, transfersCompleted: 0, proposalsRejected: 0,
-    writesCompleted: 0, readsCompleted: 0, indeterminateOps: 0, operationsChecked: 0, entriesApplied: 0,
-    messagesSent: 0, messagesDropped: 0, messagesDuplicated: 0, linearizabilityUnknown: 0, livenessTicks: 0,
-  };
+  private readonly coverage: Coverage = emptyCoverage();
 
   constructor(options: SimOptions, trace?: (line: string) => void) {
     this.options = options;
@@ -577,30 +525,13 @@ export class Simulator {
   // ---- verdicts ----
 
   private checkHistories(): SimFailure | undefined {
-    let clock = 0;
-    const options = { timeBudgetMs: LINEARIZABILITY_BUDGET_READS, now: () => clock++ };
     const registerHistory = this.clients.registerHistory;
     const counterHistory = this.clients.counterHistory;
     this.coverage.operationsChecked = registerHistory.length + counterHistory.length;
-    const registers = checkOperations(
-      keyedModel(withKey<string, RegisterOperationInput, RegisterOutput>(registerModel), (input) => input.key),
-      registerHistory,
-      options,
-    );
-    const counters = checkOperations(
-      keyedModel(withKey<bigint, CounterOperationInput, CounterOutput>(counterModel), (input) => input.key),
-      counterHistory,
-      options,
-    );
-
-    for (const [name, result] of [["registers", registers], ["counters", counters]] as const) {
-      const verdict: Verdict = result.verdict;
-      if (verdict === "unknown") this.coverage.linearizabilityUnknown += 1;
-      if (verdict === "illegal") {
-        return { kind: "linearizability", message: `${name} history is not linearizable:\n${result.failing?.explanation ?? ""}`, atTick: this.tickNow() };
-      }
-    }
-    return undefined;
+    const verdict = checkHistories(registerHistory, counterHistory);
+    this.coverage.linearizabilityUnknown += verdict.unknown;
+    if (verdict.failure === undefined) return undefined;
+    return { kind: "linearizability", message: verdict.failure, atTick: this.tickNow() };
   }
 
   private tickNow(): number {
@@ -615,18 +546,6 @@ export class Simulator {
     const message = error instanceof Error ? `${error.name}: ${error.message}\n${error.stack ?? ""}` : String(error);
     return { kind: "error", message, atTick };
   }
-}
-
-/** Adapts a model of one object to inputs that also name their key (which the model ignores). */
-function withKey<S, I, O>(inner: Model<S, Omit<I, "key">, O>): Model<S, I, O> {
-  const model: Model<S, I, O> = {
-    init: () => inner.init(),
-    step: (state, input, output) => inner.step(state, input, output),
-    key: (state) => inner.key(state),
-  };
-  if (inner.stepUnknown !== undefined) model.stepUnknown = (state, input) => inner.stepUnknown!(state, input);
-  if (inner.describeOperation !== undefined) model.describeOperation = (input, output) => inner.describeOperation!(input, output);
-  return model;
 }
 
 class LivenessFailure extends Error {

@@ -1,0 +1,51 @@
+/** What a run exercised, so a passing run can be told apart from an idle one. */
+export interface Coverage {
+  elections: number;
+  maxTerm: number;
+  crashes: number;
+  restarts: number;
+  partitions: number;
+  heals: number;
+  transfersRequested: number;
+  transfersCompleted: number;
+  proposalsRejected: number;
+  writesCompleted: number;
+  readsCompleted: number;
+  indeterminateOps: number;
+  operationsChecked: number;
+  entriesApplied: number;
+  messagesSent: number;
+  messagesDropped: number;
+  messagesDuplicated: number;
+  linearizabilityUnknown: number;
+  livenessTicks: number;
+}
+
+/** Sums coverage across runs (maxTerm takes the maximum). */
+export function addCoverage(total: Coverage, one: Coverage): Coverage {
+  const sum = { ...total };
+  for (const key of Object.keys(one) as (keyof Coverage)[]) {
+    sum[key] = key === "maxTerm" ? Math.max(total[key], one[key]) : total[key] + one[key];
+  }
+  return sum;
+}
+
+export function emptyCoverage(): Coverage {
+  return {
+    elections: 0, maxTerm: 0, crashes: 0, restarts: 0, partitions: 0, heals: 0, transfersRequested: 0, transfersCompleted: 0, proposalsRejected: 0,
+    writesCompleted: 0, readsCompleted: 0, indeterminateOps: 0, operationsChecked: 0, entriesApplied: 0,
+    messagesSent: 0, messagesDropped: 0, messagesDuplicated: 0, linearizabilityUnknown: 0, livenessTicks: 0,
+  };
+}
+
+export function describeCoverage(coverage: Coverage): string {
+  return [
+    `elections=${coverage.elections} max-term=${coverage.maxTerm}`,
+    `crashes=${coverage.crashes} restarts=${coverage.restarts} partitions=${coverage.partitions} heals=${coverage.heals}`,
+    `transfers=${coverage.transfersCompleted}/${coverage.transfersRequested} proposals-rejected=${coverage.proposalsRejected}`,
+    `writes=${coverage.writesCompleted} reads=${coverage.readsCompleted} indeterminate=${coverage.indeterminateOps}`,
+    `operations-checked=${coverage.operationsChecked} linearizability-unknown=${coverage.linearizabilityUnknown}`,
+    `entries-applied=${coverage.entriesApplied} messages=${coverage.messagesSent} dropped=${coverage.messagesDropped} duplicated=${coverage.messagesDuplicated}`,
+    `liveness-ticks=${coverage.livenessTicks}`,
+  ].join("\n");
+}
