@@ -2,8 +2,9 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { LimitExceededSchema } from "@distcache/proto";
 import { describe, expect, it } from "vitest";
 import { createCacheClient, type CacheClient } from "./cache-client.js";
+import type {
+  CacheError} from "./errors.js";
 import {
-  CacheError,
   CounterOverflowError,
   IndeterminateWriteError,
   InvalidArgumentError,

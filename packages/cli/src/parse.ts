@@ -1,0 +1,66 @@
+/** A parsed command-line value, or why it is not one; parsers never throw. */
+export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
+
+const ok = <T>(value: T): Parsed<T> => ({ ok: true, value });
+const fail = <T>(error: string): Parsed<T> => ({ ok: false, error });
+
+export const DEFAULT_ENDPOINT = "http://127.0.0.1:7301";
+export const ENDPOINTS_ENV = "DISTCACHE_ENDPOINTS";
+/** Longest deadline the CLI accepts for one command, in milliseconds. */
+export const TIMEOUT_MS_MAX = 600_000;
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+const UINT64_MAX = 2n ** 64n - 1n;
+
+/** A comma-separated list of http(s) base URLs. */
+export function parseEndpoints(text: string): Parsed<string[]> {
+  const urls = text.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  if (urls.length === 0) return fail("expected one or more URLs separated by commas, such as http://127.0.0.1:7301");
+  for (const url of urls) {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      return fail(`"${url}" is not a URL (expected e.g. http://127.0.0.1:7301)`);
+    }
+    if (parsed.protocol !== "http:" && parsed.protocol !== "https:") return fail(`"${url}" must start with http:// or https://`);
+  }
+  return ok(urls);
+}
+
+/** The flag if given, else DISTCACHE_ENDPOINTS, else the local default node. */
+export function resolveEndpoints(flag: string[] | undefined, env: Record<string, string | undefined>): Parsed<string[]> {
+  if (flag) return ok(flag);
+  const fromEnv = env[ENDPOINTS_ENV];
+  if (fromEnv !== undefined && fromEnv.trim() !== "") {
+    const parsed = parseEndpoints(fromEnv);
+    return parsed.ok ? parsed : fail(`${ENDPOINTS_ENV}: ${parsed.error}`);
+  }
+  return ok([DEFAULT_ENDPOINT]);
+}
+
+function parseInteger(text: string): bigint | undefined {
+  return /^[+-]?\d+$/.test(text.trim()) ? BigInt(text.trim()) : undefined;
+}
+
+/** A whole number of milliseconds in [min, max]. */
+export function parseMilliseconds(text: string, min: number, max: number): Parsed<number> {
+  const n = parseInteger(text);
+  if (n === undefined || n < BigInt(min) || n > BigInt(max)) return fail(`expected a whole number of milliseconds from ${min} to ${max}, got "${text}"`);
+  return ok(Number(n));
+}
+
+/** A key version: an unsigned 64-bit integer (0 means absent). */
+export function parseVersion(text: string): Parsed<bigint> {
+  const n = parseInteger(text);
+  if (n === undefined || n < 0n || n > UINT64_MAX) return fail(`expected a version (an integer from 0 to 2^64-1), got "${text}"`);
+  return ok(n);
+}
+
+/** A counter delta: a signed 64-bit integer. */
+export function parseDelta(text: string): Parsed<bigint> {
+  const n = parseInteger(text);
+  if (n === undefined || n < INT64_MIN || n > INT64_MAX) return fail(`expected a signed 64-bit integer, got "${text}"`);
+  return ok(n);
+}
