@@ -2,9 +2,8 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { LimitExceededSchema } from "@distcache/proto";
 import { describe, expect, it } from "vitest";
 import { createCacheClient, type CacheClient } from "./cache-client.js";
-import type {
-  CacheError} from "./errors.js";
 import {
+  type CacheError,
   CounterOverflowError,
   IndeterminateWriteError,
   InvalidArgumentError,

@@ -87,7 +87,11 @@ export class CounterOverflowError extends CacheError {
   }
 }
 
-/** A read did not complete within its deadline (deadline_exceeded). Reads have no side effects. */
+/**
+ * The call did not complete within its deadline and had no effect (deadline_exceeded):
+ * a read, or a write that every node refused until the deadline. A write that timed
+ * out after it was sent is an IndeterminateWriteError instead.
+ */
 export class TimeoutError extends CacheError {
   override name = "TimeoutError";
 

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CacheClient } from "../cache-client.js";
 import type { CacheEvent } from "../events.js";
 import { createNodeCacheClient } from "../node.js";
+import { createWebCacheClient } from "../web.js";
 // @ts-expect-error plain JS helper shared with `npm start`
 import { NODE_MAIN, planCluster, startCluster, stopNode } from "../../../../tools/scripts/local-nodes.mjs";
 
@@ -38,6 +39,18 @@ describe.skipIf(!built)("SDK against a 3-node cluster", () => {
     await client?.close();
     await Promise.all(nodes.map((n) => stopNode(n, "SIGKILL")));
     rmSync(dataRoot, { recursive: true, force: true });
+  });
+
+  it("the web entry point (fetch transport) reads and writes the same keys", async () => {
+    const web = createWebCacheClient({ endpoints: [nodes[0]!.url] });
+    try {
+      await client.set("shared", "from node");
+      expect(await web.getText("shared")).toBe("from node");
+      await web.set("shared", new Uint8Array([1, 2, 3]));
+      expect((await client.get("shared"))?.value).toEqual(new Uint8Array([1, 2, 3]));
+    } finally {
+      await web.close();
+    }
   });
 
   it("sets and gets through the SDK, then survives kill -9 of a shard leader", async () => {
