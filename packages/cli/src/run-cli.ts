@@ -99,7 +99,9 @@ function addBatchAndClusterCommands(program: Command, deps: CliDeps, withClient:
       withClient(cmd, async (client) => {
         const stats = await client.stats();
         deps.stdout(formatStats(stats, opts.json === true));
-        return stats.nodes.length > 0 ? EXIT_OK : EXIT_SERVER_ERROR;
+        if (stats.nodes.length > 0) return EXIT_OK;
+        deps.stderr("error: no node answered Stats\n");
+        return EXIT_SERVER_ERROR;
       }),
     );
   program
