@@ -21,17 +21,17 @@ export default defineConfig({
         test: {
           name: "unit",
           include: ["packages/*/src/**/*.test.ts", "apps/*/src/**/*.test.ts", "apps/*/test/*.test.ts", "tools/**/*.test.ts"],
+          exclude: ["packages/*/src/e2e/**"],
         },
       },
       {
-        // Multi-process cluster suites start real nodes: one suite at a time, after the rest.
+        // Multi-process suites start real nodes on free ports: npm test runs this project on
+        // its own, after the unit project, one file at a time (--no-file-parallelism).
         extends: true,
         test: {
           name: "cluster",
-          include: ["apps/*/test/cluster/**/*.test.ts"],
-          fileParallelism: false,
+          include: ["apps/*/test/cluster/**/*.test.ts", "packages/*/src/e2e/**/*.test.ts"],
           testTimeout: 60_000,
-          sequence: { groupOrder: 1 },
         },
       },
     ],

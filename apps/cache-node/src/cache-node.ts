@@ -40,10 +40,11 @@ export async function startCacheNode(config: NodeConfig, options: { logger?: Log
   const ring = new Ring(Array.from({ length: config.shards }, (_, i) => i));
   const hints = new AccessHints(config.accessHintKeysMax);
   const metrics = new NodeMetrics(consensus, opened.driverStats);
-  const directory = { clientAddress: (id: string) => members.find((m) => m.id === id)?.clientAddress };
   let address = "";
+  // This node's own entry uses the address it actually bound (it differs with --port 0).
+  const directory = { clientAddress: (id: string) => (id === config.nodeId && address ? address : members.find((m) => m.id === id)?.clientAddress) };
   let ready = false;
-  const route = createRouter({
+  const router = createRouter({
     nodeId: config.nodeId,
     forwarder: members.length > 1 ? new Forwarder(directory) : undefined,
     directory,
@@ -59,9 +60,14 @@ export async function startCacheNode(config: NodeConfig, options: { logger?: Log
     clock,
     accessHints: hints,
     evictionPolicy: config.evictionPolicy,
-    route,
+    router,
   });
-  const clusterImpl = createClusterService({ nodeId: config.nodeId, members: () => members, clientAddress: () => address, ring, consensus });
+  const clusterImpl = createClusterService({
+    nodeId: config.nodeId,
+    members: () => members.map((m) => ({ ...m, clientAddress: directory.clientAddress(m.id) ?? m.clientAddress })),
+    ring,
+    consensus,
+  });
   // A misspelt field in a hand-written JSON request is an error, not a silently ignored option.
   const jsonOptions = { ignoreUnknownFields: false };
   const stock = connectNodeAdapter({

@@ -12,7 +12,7 @@ import { internalError, invalidArgument } from "./errors.js";
 import { payloadBytes, validateBatch, validateKey, validateTtl, type Payload } from "./request-validation.js";
 import type { CommandResult } from "./shard-state-machine.js";
 import type { Clock } from "./clock.js";
-import { forwardHeader, type createRouter } from "./routing.js";
+import { forwardHeader, type Router } from "./routing.js";
 
 export interface CacheServiceDeps {
   nodeId: string;
@@ -22,7 +22,7 @@ export interface CacheServiceDeps {
   clock: Clock;
   accessHints: AccessHints;
   evictionPolicy: string;
-  route: ReturnType<typeof createRouter>;
+  router: Router;
 }
 
 const decoder = new TextDecoder();
@@ -77,7 +77,20 @@ function groupByShard<T>(items: readonly T[], keyOf: (item: T) => string, ring: 
 
 /** The CacheService handlers: validation, routing to a shard, and the consensus port. */
 export function createCacheService(deps: CacheServiceDeps): Partial<ServiceImpl<typeof CacheService>> {
-  const { ring, consensus, limits, clock, route } = deps;
+  const { ring, consensus, limits, clock, router } = deps;
+  const route = router.run;
+
+  /**
+   * A batch write sent with no_forward must not apply on some shards and then refuse
+   * the rest: check every shard's leadership before proposing anything.
+   */
+  const requireLeadership = (shards: Iterable<number>, header: RequestHeader | undefined): void => {
+    if (!header?.noForward) return;
+    for (const shard of shards) {
+      const leaderId = consensus.hosts(shard) ? consensus.status(shard).leaderId : undefined;
+      if (leaderId !== deps.nodeId) throw router.refuse(shard, leaderId || undefined, "not the leader");
+    }
+  };
 
   const readLocal = (shard: number, key: string): GetShape => {
     const replica = consensus.replica(shard);
@@ -172,8 +185,10 @@ export function createCacheService(deps: CacheServiceDeps): Partial<ServiceImpl<
         validateBatch(req.items.length, limits, "items");
         const ops = req.items.map((item, i) => setOp(item.key, item.payload, item.ttlMs, `items[${i}].`));
         const versions = new Array<bigint>(ops.length).fill(0n);
+        const groups = groupByShard(ops, (op) => op.key, ring);
+        requireLeadership(groups.keys(), req.header);
         await Promise.all(
-          [...groupByShard(ops, (op) => op.key, ring)].map(async ([shard, indexes]) => {
+          [...groups].map(async ([shard, indexes]) => {
             const items = indexes.map((i) => ops[i]!);
             const got = await route(
               shard,
@@ -207,8 +222,10 @@ export function createCacheService(deps: CacheServiceDeps): Partial<ServiceImpl<
       guard(async () => {
         validateBatch(req.keys.length, limits, "keys");
         req.keys.forEach((key, i) => validateKey(key, limits, `keys[${i}]`));
+        const groups = groupByShard(req.keys, (k) => k, ring);
+        requireLeadership(groups.keys(), req.header);
         const counts = await Promise.all(
-          [...groupByShard(req.keys, (k) => k, ring)].map(([shard, indexes]) => {
+          [...groups].map(([shard, indexes]) => {
             const keys = indexes.map((i) => req.keys[i]!);
             return route(
               shard,

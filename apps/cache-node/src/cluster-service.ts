@@ -7,7 +7,6 @@ import type { ConsensusPort } from "./consensus-port.js";
 export interface ClusterServiceDeps {
   nodeId: string;
   members: () => readonly ClusterMember[];
-  clientAddress: () => string;
   ring: Ring;
   consensus: ConsensusPort;
 }

@@ -24,7 +24,9 @@ type Remote<R> = (client: Client<typeof CacheService>, options: CallOptions) => 
  */
 export function createRouter(deps: RoutingDeps) {
   const notLeader = (err: NotLeaderError | WriteLostError): ConnectError => {
-    const leaderId = err.leaderId ?? "";
+    // A leader that cannot confirm its own leadership in time names itself: to a client
+    // that is "no usable leader right now", so the answer is unavailable, retry.
+    const leaderId = err.leaderId === deps.nodeId ? "" : (err.leaderId ?? "");
     const detail = create(NotLeaderSchema, {
       shard: err.shard,
       leaderId,
@@ -32,10 +34,11 @@ export function createRouter(deps: RoutingDeps) {
       epoch: BigInt(deps.epoch()),
     });
     const code = err instanceof WriteLostError || !leaderId ? Code.Unavailable : Code.FailedPrecondition;
-    return new ConnectError(err.message, code, undefined, [{ desc: NotLeaderSchema, value: detail }]);
+    const message = code === Code.Unavailable && !(err instanceof WriteLostError) ? `${err.message}; retry` : err.message;
+    return new ConnectError(message, code, undefined, [{ desc: NotLeaderSchema, value: detail }]);
   };
 
-  return async function routed<R>(shard: number, header: RequestHeader | undefined, ctx: HandlerContext, local: () => Promise<R>, remote: Remote<R>): Promise<R> {
+  async function run<R>(shard: number, header: RequestHeader | undefined, ctx: HandlerContext, local: () => Promise<R>, remote: Remote<R>): Promise<R> {
     try {
       return await local();
     } catch (err) {
@@ -45,7 +48,9 @@ export function createRouter(deps: RoutingDeps) {
       const client = err.leaderId && err.leaderId !== deps.nodeId ? deps.forwarder?.client(err.leaderId) : undefined;
       if (header?.noForward || !client) throw notLeader(err);
       deps.onForward(ctx.method.name);
-      const options = { timeoutMs: ctx.timeoutMs() ?? deps.forwardTimeoutMs, signal: ctx.signal };
+      const remainingMs = ctx.timeoutMs();
+      if (remainingMs !== undefined && remainingMs < 1) throw new ConnectError("the deadline passed before the request could be forwarded", Code.DeadlineExceeded);
+      const options = { timeoutMs: Math.floor(remainingMs ?? deps.forwardTimeoutMs), signal: ctx.signal };
       try {
         return await remote(client, options);
       } catch (remoteErr) {
@@ -61,8 +66,15 @@ export function createRouter(deps: RoutingDeps) {
         }
       }
     }
-  };
+  }
+
+  /** The NotLeader answer for a shard this node cannot serve, without trying anything. */
+  const refuse = (shard: number, leaderId: string | undefined, reason: string): ConnectError => notLeader(new NotLeaderError(shard, leaderId, reason));
+
+  return { run, refuse };
 }
+
+export type Router = ReturnType<typeof createRouter>;
 
 /**
  * A failure of the forwarded call itself (connection refused or reset) becomes

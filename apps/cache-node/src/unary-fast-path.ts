@@ -173,7 +173,8 @@ function lazyContext(
     requestMethod: "POST",
     protocolName: "connect",
     url: req.url ?? "",
-    timeoutMs: () => (timeoutMs === undefined ? undefined : Math.max(0, timeoutMs - (performance.now() - startedMs))),
+    // Whole milliseconds: the value may travel on as a connect-timeout-ms header, which must be an integer.
+    timeoutMs: () => (timeoutMs === undefined ? undefined : Math.max(0, Math.floor(timeoutMs - (performance.now() - startedMs)))),
     get signal() {
       if (!controller) {
         const c = new AbortController();

@@ -18,9 +18,10 @@ describe("routing", () => {
     const key = keyForShard(0, "curl");
     const leader = await cluster.leaderOf(0);
     const [a, b] = others(leader).map((id) => cluster.nodes.get(id)!.url);
-    const post = (url: string, method: string, body: object) =>
-      fetch(`${url}/distcache.v1.CacheService/${method}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
-    const set = await post(a!, "Set", { key, text: "via follower" });
+    const post = (url: string, method: string, body: object, headers: Record<string, string> = {}) =>
+      fetch(`${url}/distcache.v1.CacheService/${method}`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
+    // With a deadline, which the follower passes on to the leader.
+    const set = await post(a!, "Set", { key, text: "via follower" }, { "connect-timeout-ms": "3000" });
     expect(set.status).toBe(200);
     const got = await (await post(b!, "Get", { key })).json();
     expect(got).toMatchObject({ found: true, text: "via follower" });
@@ -40,6 +41,18 @@ describe("routing", () => {
       const [detail] = e.findDetails(NotLeaderSchema);
       expect(detail).toMatchObject({ shard: 1, leaderId: leader, leaderAddress: cluster.nodes.get(leader)!.url.replace("http://", "") });
     }
+  });
+
+  it("a batch write with no_forward applies nothing unless this node leads every shard in it", async () => {
+    const leader = await cluster.leaderOf(4);
+    const keys = [keyForShard(4, "own"), keyForShard(5, "other"), keyForShard(6, "third")];
+    const leaders = await Promise.all([4, 5, 6].map((s) => cluster.leaderOf(s)));
+    expect(new Set(leaders).size).toBeGreaterThan(1);
+    await expect(
+      cluster.client(leader).mSet({ items: keys.map((key) => ({ key, payload: text("batch") })), header: { noForward: true } }),
+    ).rejects.toMatchObject({ code: Code.FailedPrecondition });
+    const got = await cluster.client(leader).mGet({ keys });
+    expect(got.results.map((r) => r.found)).toEqual([false, false, false]);
   });
 });
 
