@@ -65,6 +65,10 @@ export interface RaftKnobs {
    * could hold after healing.
    */
   readonly maxUncommittedEntriesBytes: number;
+  /** Small values split applying across many Readys. */
+  readonly maxCommittedEntriesPerReadyBytes: number;
+  /** Small values make leaders refuse reads (read-queue-full). */
+  readonly maxPendingReadIndexRequests: number;
 }
 
 export interface SimOptions {
@@ -95,13 +99,15 @@ export function swarmOptions(seed: number, nodeCount: 3 | 5, safetyTicks = SAFET
     nodeCount,
     safetyTicks,
     raft: {
-      electionTimeoutTicks: 10,
+      electionTimeoutTicks: random.pick([6, 10, 16]),
       heartbeatIntervalTicks: random.between(1, 3),
       preVote: random.chance(0.75),
       checkQuorum: random.chance(0.75),
       maxSizePerMsgBytes: lockstep ? 1 : random.pick([1, 64, 256, 1 << 20]),
       maxInflightMsgs: lockstep ? 1 : random.pick([1, 2, 4, 256]),
       maxUncommittedEntriesBytes: random.pick([1024, 2048, 4096]),
+      maxCommittedEntriesPerReadyBytes: random.pick([256, 4096, 4 << 20]),
+      maxPendingReadIndexRequests: random.pick([1, 3, 4096]),
     },
     network: {
       dropRate: pickRate(0.2),

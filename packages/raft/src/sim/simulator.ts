@@ -216,7 +216,9 @@ export class Simulator {
       this.observeReady(node, ready);
       for (const message of ready.immediateMessages) this.send(message);
       node.inflight = ready;
-      const max = this.options.faults.diskLatencyMaxUnits;
+      // Only a Ready that writes something waits for the disk.
+      const writes = ready.entries.length > 0 || ready.hardState !== undefined;
+      const max = writes ? this.options.faults.diskLatencyMaxUnits : 0;
       const latency = max === 0 ? 0 : this.random.nextInt(max + 1);
       if (latency > 0) {
         this.queue.push(this.now + latency, { kind: "persisted", node, generation: node.generation });
