@@ -154,4 +154,27 @@ describe("failures", () => {
     }
     expect(answered).toBeGreaterThan(0);
   });
+
+  it("SIGTERM hands a node's leaderships to other replicas before it exits", async () => {
+    const live = [...cluster.nodes.values()].filter((n) => n.child.exitCode === null && n.child.signalCode === null);
+    const stats = await cluster.client(live[0]!.nodeId).stats({});
+    // The live node that leads the most shards.
+    const count = (id: string) => stats.shards.filter((s) => s.leaderId === id).length;
+    const victim = live.map((n) => n.nodeId).sort((a, b) => count(b) - count(a))[0]!;
+    const led = stats.shards.filter((s) => s.leaderId === victim).map((s) => s.shard);
+    expect(led.length).toBeGreaterThan(0);
+    const node = cluster.nodes.get(victim)!;
+    const exited = new Promise<number | null>((resolve) => node.child.once("exit", (code) => resolve(code)));
+    process.kill(node.pid, "SIGTERM");
+    expect(await exited).toBe(0);
+    // Right after the exit each of its shards already has a leader elsewhere: faster than an
+    // election could produce one (elections need at least 10 ticks of 50 ms, plus PreVote).
+    const exitedAt = Date.now();
+    const leaders = await Promise.all(led.map((shard) => cluster.leaderOf(shard, 400, victim)));
+    expect(Date.now() - exitedAt).toBeLessThan(500);
+    for (const [i, shard] of led.entries()) {
+      const leader = leaders[i]!;
+      await cluster.client(leader).set({ key: keyForShard(shard, "after-term"), payload: text("ok") }, { timeoutMs: 2000 });
+    }
+  });
 });
