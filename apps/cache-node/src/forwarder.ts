@@ -1,5 +1,5 @@
 import { createClient, type Client } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
+import { createLeanTransport } from "./lean-transport.js";
 import { CacheService } from "@distcache/proto";
 
 /** Who is where: client addresses of the cluster's members. */
@@ -8,8 +8,8 @@ export interface MemberDirectory {
 }
 
 /**
- * Clients for forwarding requests to other nodes' client ports: one HTTP/2 connection
- * per member, binary Connect, created on first use.
+ * Clients for forwarding requests to other nodes' client ports: binary Connect over a
+ * keep-alive HTTP/1.1 pool per member, created on first use.
  */
 export class Forwarder {
   private readonly clients = new Map<string, Client<typeof CacheService>>();
@@ -21,7 +21,7 @@ export class Forwarder {
     if (!client) {
       const address = this.directory.clientAddress(nodeId);
       if (!address) return undefined;
-      client = createClient(CacheService, createConnectTransport({ baseUrl: `http://${address}`, httpVersion: "2", useBinaryFormat: true }));
+      client = createClient(CacheService, createLeanTransport(`http://${address}`));
       this.clients.set(nodeId, client);
     }
     return client;

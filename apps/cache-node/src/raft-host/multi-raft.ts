@@ -7,7 +7,7 @@ import { ShardStateMachine, type CommandResult } from "../shard-state-machine.js
 import type { Clock } from "../clock.js";
 import type { GroupLog, GroupLogWrite } from "./group-log.js";
 import { NotLeaderError } from "./not-leader-error.js";
-import { decodePeerBatch, encodePeerBatch, type GroupMessage } from "./peer-codec.js";
+import { decodePeerBatch, encodePeerBatch, type WireMessage as GroupMessage } from "./peer-wire.js";
 import { ShardReplica } from "./shard-replica.js";
 
 export interface PeerSender {

@@ -2,6 +2,12 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { EntryKind, EntrySchema, MessageType, PeerBatchSchema, RaftMessageSchema, type RaftMessage } from "@distcache/proto/raft";
 import { asLogIndex, asNodeId, asTerm, type Entry, type NodeId, type PeerMessage } from "@distcache/raft";
 
+/*
+ * The peer protocol through the generated protobuf code. The node uses the faster
+ * hand-written codec in peer-wire.ts; this one is the reference its tests compare
+ * against, byte for byte.
+ */
+
 /** A Raft message with the group it belongs to. */
 export interface GroupMessage {
   group: number;
