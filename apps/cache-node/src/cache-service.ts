@@ -59,6 +59,14 @@ const WIRE_CONDITION: Record<SetCondition, WireCondition> = {
 };
 
 function expect<T extends CommandResult["type"]>(result: CommandResult, type: T): Extract<CommandResult, { type: T }> {
+  if (result.type === "refused") {
+    throw new ConnectError(
+      result.reason === "forgotten"
+        ? "this write's sequence number was already acknowledged by the session, and its result is no longer kept"
+        : "too many unacknowledged writes in this session; acknowledge results before sending more",
+      Code.FailedPrecondition,
+    );
+  }
   if (result.type !== type) throw new Error(`expected a ${type} result, got ${result.type}`);
   return result as Extract<CommandResult, { type: T }>;
 }

@@ -1,5 +1,5 @@
 import { create, toBinary } from "@bufbuild/protobuf";
-import { CommandSchema, SetOpSchema } from "@distcache/proto/raft";
+import { CommandSchema, IncrOpSchema, SetOpSchema } from "@distcache/proto/raft";
 import { Store } from "@distcache/store";
 import { describe, expect, it } from "vitest";
 import { ShardStateMachine } from "./shard-state-machine.js";
@@ -32,5 +32,46 @@ describe("ShardStateMachine snapshots", () => {
   it("refuses a snapshot that is not one", () => {
     const m = new ShardStateMachine(0, new Store(options));
     expect(() => m.restore([new Uint8Array([9, 9])])).toThrow(/not a state machine snapshot/);
+  });
+});
+
+const incr = (stampMs: number, session: string, sequence: number, acked = 0) =>
+  toBinary(
+    CommandSchema,
+    create(CommandSchema, {
+      stampMs: BigInt(stampMs),
+      sessionId: session,
+      sequence: BigInt(sequence),
+      ackedSequence: BigInt(acked),
+      op: { case: "incr", value: create(IncrOpSchema, { key: "n", delta: 1n }) },
+    }),
+  );
+
+describe("ShardStateMachine sessions", () => {
+  it("applies a retried write once and answers it with the first result", () => {
+    const m = new ShardStateMachine(0, new Store(options));
+    expect(m.apply(1, incr(1000, "s", 1))).toMatchObject({ type: "incr", result: { value: 1n } });
+    expect(m.apply(2, incr(1001, "s", 1))).toMatchObject({ type: "incr", result: { value: 1n } });
+    expect(m.apply(3, incr(1002, "s", 2))).toMatchObject({ type: "incr", result: { value: 2n } });
+    // Another session, same sequence numbers: independent.
+    expect(m.apply(4, incr(1003, "t", 1))).toMatchObject({ type: "incr", result: { value: 3n } });
+    // Once the client acknowledged 1 and 2, a late duplicate of 1 is refused, not applied.
+    expect(m.apply(5, incr(1004, "s", 3, 2))).toMatchObject({ type: "incr", result: { value: 4n } });
+    expect(m.apply(6, incr(1005, "s", 1, 2))).toEqual({ type: "refused", reason: "forgotten" });
+    expect(m.store.peek("n", 2000)?.value).toEqual(new TextEncoder().encode("4"));
+  });
+
+  it("forgets idle sessions by stamps, and keeps sessions in snapshots and digests", () => {
+    const a = new ShardStateMachine(0, new Store(options));
+    a.apply(1, incr(1000, "old", 1));
+    a.apply(2, incr(1000 + 11 * 60_000, "new", 1));
+    // "old" idled past the limit: its retry is applied again, as a new session.
+    expect(a.apply(3, incr(1000 + 11 * 60_000, "old", 1))).toMatchObject({ type: "incr", result: { value: 3n } });
+    const b = new ShardStateMachine(0, new Store(options));
+    b.restore([...a.snapshot().chunks()]);
+    expect(b.digest()).toBe(a.digest());
+    expect(b.apply(4, incr(1000 + 11 * 60_000, "new", 1))).toMatchObject({ type: "incr", result: { value: 2n } });
+    expect(a.apply(4, incr(1000 + 11 * 60_000, "new", 1))).toMatchObject({ type: "incr", result: { value: 2n } });
+    expect(b.digest()).toBe(a.digest());
   });
 });

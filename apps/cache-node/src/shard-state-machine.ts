@@ -1,9 +1,12 @@
 import { fromBinary } from "@bufbuild/protobuf";
 import { CommandSchema, SetCondition as WireCondition, EvictionPolicy as WirePolicy, type Command, type SetOp } from "@distcache/proto/raft";
+import { SessionTable } from "./session-table.js";
 import { Store, type EvictionPolicy, type IncrResult, type SetCondition, type SetResult } from "@distcache/store";
 
-/** Version of the replica snapshot header. */
-const SNAPSHOT_FORMAT = 1;
+/** Version of the replica snapshot layout: header chunk, sessions chunk, then the store. */
+const SNAPSHOT_FORMAT = 2;
+
+const WRITE_OPS = new Set(["set", "delete", "incr", "mset", "mdelete"]);
 
 /** What applying one command produced; the proposer turns it into the API response. */
 export type CommandResult =
@@ -12,7 +15,9 @@ export type CommandResult =
   | { type: "delete"; deleted: boolean }
   | { type: "incr"; result: IncrResult }
   | { type: "mset"; versions: number[] }
-  | { type: "mdelete"; deleted: number };
+  | { type: "mdelete"; deleted: number }
+  /** A session's write that cannot be answered: already acknowledged and forgotten, or too many in flight. */
+  | { type: "refused"; reason: "forgotten" | "too-many" };
 
 const CONDITIONS: Record<WireCondition, SetCondition> = {
   [WireCondition.UNSPECIFIED]: "none",
@@ -35,6 +40,7 @@ const POLICIES: Partial<Record<WirePolicy, EvictionPolicy>> = {
 export class ShardStateMachine {
   private appliedIndexValue = 0;
   private lastStampMsValue = 0;
+  private sessions = new SessionTable();
 
   constructor(
     readonly shard: number,
@@ -57,11 +63,13 @@ export class ShardStateMachine {
     view.setUint8(0, SNAPSHOT_FORMAT);
     view.setFloat64(1, index);
     view.setFloat64(9, this.lastStampMsValue);
+    const sessions = new TextEncoder().encode(this.sessions.serialize());
     const store = this.storeValue.snapshot();
     return {
       index,
       chunks: function* () {
         yield header;
+        yield sessions;
         yield* store.chunks();
       },
     };
@@ -72,7 +80,8 @@ export class ShardStateMachine {
     const header = chunks[0];
     if (!header || header.length !== 17 || header[0] !== SNAPSHOT_FORMAT) throw new Error(`shard ${this.shard}: not a state machine snapshot`);
     const view = new DataView(header.buffer, header.byteOffset, header.byteLength);
-    this.storeValue = Store.restore(chunks.slice(1), this.storeValue.options);
+    this.sessions = SessionTable.deserialize(new TextDecoder().decode(chunks[1] ?? new Uint8Array(0)), this.sessions.limits);
+    this.storeValue = Store.restore(chunks.slice(2), this.storeValue.options);
     this.appliedIndexValue = view.getFloat64(1);
     this.lastStampMsValue = view.getFloat64(9);
   }
@@ -112,6 +121,18 @@ export class ShardStateMachine {
     // Random eviction is seeded from the log position so every replica picks the same victim.
     this.store.reseed(mixSeed(term, index));
     this.store.sweep(nowMs);
+    if (command.sessionId === "" || !WRITE_OPS.has(command.op.case ?? "")) return this.applyOp(command, nowMs);
+    // Exactly once: a retried write finds the result of its first application.
+    const sequence = Number(command.sequence);
+    const lookup = this.sessions.begin(command.sessionId, sequence, Number(command.ackedSequence), nowMs);
+    if (lookup.kind === "done") return lookup.result;
+    if (lookup.kind !== "new") return { type: "refused", reason: lookup.kind };
+    const result = this.applyOp(command, nowMs);
+    this.sessions.record(command.sessionId, sequence, result);
+    return result;
+  }
+
+  private applyOp(command: Command, nowMs: number): CommandResult {
     const op = command.op;
     switch (op.case) {
       case undefined:
@@ -164,7 +185,7 @@ export class ShardStateMachine {
 
   /** Replica fingerprint: equal on every replica that applied the same log. */
   digest(): string {
-    return `${this.appliedIndexValue}:${this.lastStampMsValue}:${this.store.digest()}`;
+    return `${this.appliedIndexValue}:${this.lastStampMsValue}:${this.store.digest()}:${fnv1a(this.sessions.serialize())}`;
   }
 }
 
@@ -179,4 +200,14 @@ export function mixSeed(term: number, index: number): number {
   h = Math.imul(h, 0x7feb352d);
   h ^= h >>> 15;
   return h >>> 0;
+}
+
+/** FNV-1a over UTF-16 code units: a compact fingerprint of the session table for digests. */
+function fnv1a(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0).toString(16).padStart(8, "0");
 }
