@@ -1,3 +1,5 @@
+import type { SnapshotMetadata } from "./conf-state.js";
+import { describeConfState } from "./conf-state.js";
 import type { Entry } from "./entry.js";
 import type { HardState } from "./hard-state.js";
 import type { Message } from "./message.js";
@@ -22,6 +24,10 @@ export function describeEntry(entry: Entry): string {
 
 export function describeHardState(state: HardState): string {
   return `term=${state.term} vote=${state.vote ?? "-"} commit=${state.commit}`;
+}
+
+export function describeSnapshot(snapshot: SnapshotMetadata): string {
+  return `index=${snapshot.index} term=${snapshot.term} ${describeConfState(snapshot.confState)}`;
 }
 
 export function describeReadState(state: ReadState): string {
@@ -60,6 +66,10 @@ export function describeMessage(message: Message): string {
       return `${head} data=${describeBytes(message.data)}`;
     case "hup":
       return `${head}${message.transfer ? " transfer" : ""}`;
+    case "snapshot":
+      return `${head} snapshot ${describeSnapshot(message.snapshot)}`;
+    case "snapshotStatus":
+      return `${head} ${message.reject ? "failed" : "ok"}`;
     default:
       return head;
   }
@@ -75,8 +85,10 @@ export function describeReady(ready: Ready): string[] {
     lines.push(`${title}:`);
     for (const item of items) lines.push(`  ${item}`);
   };
+  if (ready.snapshot !== undefined) lines.push(`snapshot ${describeSnapshot(ready.snapshot)}`);
   section("entries", ready.entries.map(describeEntry));
   section("immediate-messages", ready.immediateMessages.map(describeMessage));
+  section("snapshots-to-send", ready.snapshotsToSend.map(describeMessage));
   section("messages", ready.messages.map(describeMessage));
   section("committed", ready.committedEntries.map(describeEntry));
   section("read-states", ready.readStates.map(describeReadState));

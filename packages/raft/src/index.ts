@@ -2,12 +2,17 @@ export type { Term, LogIndex, NodeId } from "./types.js";
 export { asTerm, asLogIndex, asNodeId, compareNodeIds, TERM_NONE, INDEX_NONE } from "./types.js";
 export { RaftAssertionError } from "./assert.js";
 export type { Entry, EntryKind } from "./entry.js";
+export type { ConfState, SnapshotMetadata } from "./conf-state.js";
+export { EMPTY_CONF_STATE, EMPTY_SNAPSHOT, isConfStateEqual } from "./conf-state.js";
 export { ENTRY_OVERHEAD_BYTES, entrySizeBytes } from "./entry.js";
 export type { HardState } from "./hard-state.js";
 export { EMPTY_HARD_STATE, isHardStateEqual } from "./hard-state.js";
 export type {
   Message,
   MessageType,
+  InboundMessage,
+  SnapshotMessage,
+  SnapshotStatusMessage,
   PeerMessage,
   LocalMessage,
   AppendMessage,
@@ -35,7 +40,7 @@ export { ProposalDroppedError } from "./rejection.js";
 export type { RaftNodeOptions, RaftStatus, FollowerStatus } from "./raft-node.js";
 export { RaftNode } from "./raft-node.js";
 export type { ProgressState } from "./tracker/progress.js";
-export { describeBytes, describeEntry, describeHardState, describeMessage, describeReadState, describeReady } from "./describe.js";
+export { describeBytes, describeEntry, describeHardState, describeMessage, describeReadState, describeReady, describeSnapshot } from "./describe.js";
 // The node's shared write-ahead log: the package's I/O adapter (the core above stays pure).
 export type { GroupId } from "./wal/group-id.js";
 export type { WalAppend } from "./wal/node-wal.js";

@@ -1,4 +1,6 @@
 import { assert } from "./assert.js";
+import type { SnapshotMetadata } from "./conf-state.js";
+import { EMPTY_SNAPSHOT } from "./conf-state.js";
 import type { Entry } from "./entry.js";
 import { limitSize } from "./entry.js";
 import type { HardState } from "./hard-state.js";
@@ -6,18 +8,20 @@ import { EMPTY_HARD_STATE } from "./hard-state.js";
 import type { InitialState, Storage } from "./storage.js";
 import { LogCompactedError, LogUnavailableError } from "./storage.js";
 import type { LogIndex, NodeId, Term } from "./types.js";
-import { INDEX_NONE, TERM_NONE } from "./types.js";
 
 /**
  * Storage kept in memory: for tests, the simulator and the benchmark. Whatever
  * is written here counts as durable; the simulator models a crash by dropping
  * only what the host had not yet written.
+ *
+ * Invariant: log[k].index === snap.index + 1 + k (no gaps; paper §5.3).
  */
 export class MemoryStorage implements Storage {
   private hardState: HardState = EMPTY_HARD_STATE;
-  private voters: readonly NodeId[];
-  /** entries[i] holds index i + 1 (no compaction yet, so the log starts at 1). */
-  private readonly log: Entry[] = [];
+  private readonly voters: readonly NodeId[];
+  private snap: SnapshotMetadata = EMPTY_SNAPSHOT;
+  /** Entries after the snapshot: log[k] holds index snap.index + 1 + k. */
+  private log: Entry[] = [];
 
   constructor(voters: readonly NodeId[] = []) {
     this.voters = [...voters];
@@ -27,30 +31,35 @@ export class MemoryStorage implements Storage {
     return { hardState: this.hardState, voters: this.voters };
   }
 
+  snapshot(): SnapshotMetadata {
+    return this.snap;
+  }
+
   setHardState(hardState: HardState): void {
     assert(hardState.term >= this.hardState.term, "persisted term must never decrease");
     this.hardState = hardState;
   }
 
   firstIndex(): LogIndex {
-    return 1 as LogIndex;
+    return (this.snap.index + 1) as LogIndex;
   }
 
   lastIndex(): LogIndex {
-    return this.log.length as LogIndex;
+    return (this.snap.index + this.log.length) as LogIndex;
   }
 
   term(index: LogIndex): Term {
-    if (index === INDEX_NONE) return TERM_NONE;
-    if (index > this.log.length) throw new LogUnavailableError(`index ${index} is past the last index ${this.log.length}`);
-    if (index < 0) throw new LogCompactedError(`index ${index} precedes the log`);
-    return this.log[index - 1]!.term;
+    if (index === this.snap.index) return this.snap.term;
+    if (index < this.snap.index) throw new LogCompactedError(`index ${index} precedes the log (snapshot at ${this.snap.index})`);
+    if (index > this.lastIndex()) throw new LogUnavailableError(`index ${index} is past the last index ${this.lastIndex()}`);
+    return this.log[index - this.snap.index - 1]!.term;
   }
 
   entries(lo: LogIndex, hi: LogIndex, maxBytes: number): readonly Entry[] {
-    if (lo < 1) throw new LogCompactedError(`index ${lo} precedes the log`);
-    if (hi > this.log.length + 1) throw new LogUnavailableError(`index ${hi - 1} is past the last index ${this.log.length}`);
-    return limitSize(this.log.slice(lo - 1, hi - 1), maxBytes);
+    if (lo <= this.snap.index) throw new LogCompactedError(`index ${lo} precedes the log (snapshot at ${this.snap.index})`);
+    if (hi > this.lastIndex() + 1) throw new LogUnavailableError(`index ${hi - 1} is past the last index ${this.lastIndex()}`);
+    const offset = this.snap.index + 1;
+    return limitSize(this.log.slice(lo - offset, hi - offset), maxBytes);
   }
 
   /**
@@ -60,12 +69,39 @@ export class MemoryStorage implements Storage {
   append(entries: readonly Entry[]): void {
     if (entries.length === 0) return;
     const first = entries[0]!.index;
-    assert(first >= 1 && first <= this.log.length + 1, "append must not leave a gap in the log");
-    assert(first > this.hardState.commit || this.log[first - 1]?.term === entries[0]!.term, "must not overwrite committed entries");
-    this.log.length = first - 1;
+    assert(first > this.snap.index, "append must not reach into the snapshot");
+    assert(first <= this.lastIndex() + 1, "append must not leave a gap in the log");
+    assert(first > this.hardState.commit || this.term(first) === entries[0]!.term, "must not overwrite committed entries");
+    this.log.length = first - this.snap.index - 1;
     for (const entry of entries) {
-      assert(entry.index === this.log.length + 1, "appended entries must be contiguous");
+      assert(entry.index === this.lastIndex() + 1, "appended entries must be contiguous");
       this.log.push(entry);
     }
+  }
+
+  /**
+   * Log compaction (thesis §5.1): the host's state machine saved a snapshot
+   * described by `snapshot` (from `RaftNode.snapshotMetadata`), so the entries
+   * up to its index go. The entries after it stay. An older snapshot is a no-op.
+   */
+  compact(snapshot: SnapshotMetadata): void {
+    if (snapshot.index <= this.snap.index) return;
+    assert(snapshot.index <= this.lastIndex(), `compaction at ${snapshot.index} is past the last index ${this.lastIndex()}`);
+    assert(this.term(snapshot.index) === snapshot.term, `compaction at ${snapshot.index} names term ${snapshot.term}, the log holds ${this.term(snapshot.index)}`);
+    this.log = this.log.slice(snapshot.index - this.snap.index);
+    this.snap = snapshot;
+  }
+
+  /**
+   * Installs a snapshot received from the leader (a Ready's `snapshot`): the
+   * whole log is replaced by it (thesis §5.3, InstallSnapshot receiver).
+   */
+  applySnapshot(snapshot: SnapshotMetadata): void {
+    assert(snapshot.index > this.snap.index, `snapshot ${snapshot.index} is not newer than the stored one (${this.snap.index})`);
+    // State Machine Safety (paper §5.4.3): a snapshot never contradicts a committed entry.
+    const committed = Math.min(this.hardState.commit, this.lastIndex());
+    assert(snapshot.index > committed || this.term(snapshot.index) === snapshot.term, "a snapshot must not contradict a committed entry");
+    this.log = [];
+    this.snap = snapshot;
   }
 }

@@ -1,3 +1,4 @@
+import type { SnapshotMetadata } from "./conf-state.js";
 import type { Entry } from "./entry.js";
 import type { LogIndex, NodeId, Term } from "./types.js";
 
@@ -119,7 +120,29 @@ export interface TimeoutNowMessage extends Envelope {
   readonly type: "timeoutNow";
 }
 
-export type LocalMessage = HupMessage | BeatMessage | CheckQuorumMessage | ProposeMessage;
+/**
+ * Leader → follower: install the snapshot `snapshot` names (thesis §5.3,
+ * InstallSnapshot). It carries metadata only. The leader's host streams the
+ * state-machine snapshot's data to the follower's host out of band, in chunks;
+ * the follower's host steps this message into its core only once it holds all
+ * of the data. Not a `PeerMessage`: it leaves through `Ready.snapshotsToSend`.
+ */
+export interface SnapshotMessage extends Envelope {
+  readonly type: "snapshot";
+  readonly snapshot: SnapshotMetadata;
+}
+
+/**
+ * Local on the leader (`RaftNode.reportSnapshot`): the host's transfer of a
+ * snapshot to `from` finished; `reject` if it failed. The follower's progress
+ * leaves the snapshot state either way.
+ */
+export interface SnapshotStatusMessage extends Envelope {
+  readonly type: "snapshotStatus";
+  readonly reject: boolean;
+}
+
+export type LocalMessage = HupMessage | BeatMessage | CheckQuorumMessage | ProposeMessage | SnapshotStatusMessage;
 
 /** Messages one node sends to another. */
 export type PeerMessage =
@@ -134,11 +157,14 @@ export type PeerMessage =
   | TransferLeaderMessage
   | TimeoutNowMessage;
 
-export type Message = LocalMessage | PeerMessage;
+/** What a host may step into a node: a peer's message, or a snapshot whose data it received. */
+export type InboundMessage = PeerMessage | SnapshotMessage;
+
+export type Message = LocalMessage | PeerMessage | SnapshotMessage;
 
 export type MessageType = Message["type"];
 
-const LOCAL_ONLY_TYPES: ReadonlySet<MessageType> = new Set<MessageType>(["hup", "beat", "checkQuorum", "propose"]);
+const LOCAL_ONLY_TYPES: ReadonlySet<MessageType> = new Set<MessageType>(["hup", "beat", "checkQuorum", "propose", "snapshotStatus"]);
 
 /** True for messages that only a node's own public methods may create. */
 export function isLocalOnly(message: Message): message is LocalMessage {

@@ -90,4 +90,31 @@ describe("RaftLog", () => {
     log.stableTo(at(2), term(2));
     expect(log.unstable.isEmpty).toBe(true);
   });
+
+  it("reads a compacted log from its snapshot on, and starts applied at the snapshot", () => {
+    const storage = new MemoryStorage();
+    storage.append(entries([1, 1, 2, 2]));
+    storage.setHardState({ term: term(2), vote: undefined, commit: at(3) });
+    storage.compact({ index: at(2), term: term(1), confState: { voters: [], learners: [] } });
+    const log = new RaftLog(storage, at(0), at(0));
+    expect([log.firstIndex(), log.lastIndex(), log.committed, log.applied]).toEqual([3, 4, 2, 2]);
+    expect([1, 2, 3].map((i) => log.term(at(i)))).toEqual([undefined, 1, 2]);
+    expect(log.nextCommittedEntries(1000)).toEqual([]);
+    expect(log.conflictHint(at(4))).toEqual({ conflictTerm: 2, conflictIndex: 3 });
+  });
+
+  it("restores a snapshot in place of the whole log until the host persists it (thesis §5.3)", () => {
+    const log = logWith([1, 1], [2, 2]);
+    const snapshot = { index: at(6), term: term(3), confState: { voters: [], learners: [] } };
+    log.restore(snapshot);
+    expect([log.firstIndex(), log.lastIndex(), log.committed, log.persistedLastIndex()]).toEqual([7, 6, 6, 0]);
+    expect([2, 5, 6, 7].map((i) => log.term(at(i)))).toEqual([undefined, undefined, 3, undefined]);
+    // Entries after it apply only once the snapshot is restored: the host applies it first.
+    log.append(entries([3], 7));
+    log.commitTo(at(7));
+    expect(log.nextCommittedEntries(1000).map((e) => e.index)).toEqual([7]);
+    expect(() => log.restore({ ...snapshot, index: at(5) })).toThrow(/commit index/);
+    log.stableSnapshotTo(at(6));
+    expect([log.applied, log.pendingSnapshot()]).toEqual([6, undefined]);
+  });
 });

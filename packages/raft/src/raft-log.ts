@@ -1,9 +1,10 @@
 import { assert, fail } from "./assert.js";
+import type { SnapshotMetadata } from "./conf-state.js";
 import type { Entry } from "./entry.js";
 import { limitSize } from "./entry.js";
 import type { Storage } from "./storage.js";
 import type { LogIndex, Term } from "./types.js";
-import { TERM_NONE } from "./types.js";
+import { INDEX_NONE, TERM_NONE } from "./types.js";
 import { Unstable } from "./unstable.js";
 
 /**
@@ -11,6 +12,7 @@ import { Unstable } from "./unstable.js";
  * commit and apply cursors. Invariants (asserted where they can change):
  *   applied <= committed <= lastIndex()   (paper Figure 2)
  *   committed entries are never overwritten (paper §5.4, Leader Completeness)
+ *   firstIndex() - 1 <= applied               (compacted entries were applied)
  */
 export class RaftLog {
   readonly storage: Storage;
@@ -18,31 +20,44 @@ export class RaftLog {
   committed: LogIndex;
   applied: LogIndex;
 
+  /**
+   * `committed` and `applied` are raised to the storage's snapshot index: a
+   * snapshot holds only committed entries (paper §5.4.3), and on restart the
+   * host restores its state machine from that snapshot before anything else.
+   */
   constructor(storage: Storage, committed: LogIndex, applied: LogIndex) {
     this.storage = storage;
     this.unstable = new Unstable((storage.lastIndex() + 1) as LogIndex);
+    const snapshotIndex = (storage.firstIndex() - 1) as LogIndex;
     if (committed > storage.lastIndex()) {
       fail(`persisted commit ${committed} is past the last stored index ${storage.lastIndex()}: was the log lost?`);
     }
-    assert(applied <= committed, "applied index must not exceed the commit index");
-    assert(applied >= storage.firstIndex() - 1, "applied index precedes the log");
-    this.committed = committed;
-    this.applied = applied;
+    assert(applied <= Math.max(committed, snapshotIndex), "applied index must not exceed the commit index");
+    this.committed = Math.max(committed, snapshotIndex) as LogIndex;
+    this.applied = Math.max(applied, snapshotIndex) as LogIndex;
   }
 
   firstIndex(): LogIndex {
-    return this.storage.firstIndex();
+    const snapshot = this.unstable.snapshot;
+    return snapshot === undefined ? this.storage.firstIndex() : ((snapshot.index + 1) as LogIndex);
   }
 
   lastIndex(): LogIndex {
-    return this.unstable.lastIndex() ?? this.storage.lastIndex();
+    return this.unstable.lastIndex() ?? this.unstable.snapshot?.index ?? this.storage.lastIndex();
+  }
+
+  /** The snapshot waiting to be persisted (received from the leader), if any. */
+  pendingSnapshot(): SnapshotMetadata | undefined {
+    return this.unstable.snapshot;
   }
 
   /**
    * Last index whose entry is durable and still part of this log. Entries the
-   * unstable tail shadows do not count: they are about to be overwritten.
+   * unstable tail shadows do not count: they are about to be overwritten. While
+   * a received snapshot is not yet persisted, nothing stored counts.
    */
   persistedLastIndex(): LogIndex {
+    if (this.unstable.snapshot !== undefined) return INDEX_NONE;
     if (this.unstable.isEmpty) return this.storage.lastIndex();
     return Math.min(this.storage.lastIndex(), this.unstable.offset - 1) as LogIndex;
   }
@@ -56,7 +71,7 @@ export class RaftLog {
     if (index > this.lastIndex()) return undefined;
     const unstableTerm = this.unstable.term(index);
     if (unstableTerm !== undefined) return unstableTerm;
-    if (index < this.firstIndex() - 1) return undefined;
+    if (index < this.firstIndex() - 1 || this.unstable.snapshot !== undefined) return undefined;
     if (index === 0) return TERM_NONE;
     return this.storage.term(index);
   }
@@ -169,16 +184,39 @@ export class RaftLog {
     this.applied = index;
   }
 
+  /** The first index a Ready hands out to apply: after the applied index, or after a pending snapshot, which the host applies first. */
+  private nextApplyIndex(): LogIndex {
+    const snapshot = this.unstable.snapshot;
+    return (Math.max(this.applied, snapshot?.index ?? INDEX_NONE) + 1) as LogIndex;
+  }
+
   hasNextCommittedEntries(): boolean {
-    return this.committed > this.applied;
+    return this.committed >= this.nextApplyIndex();
   }
 
   nextCommittedEntries(maxBytes: number): readonly Entry[] {
-    if (this.committed <= this.applied) return [];
-    return this.entries((this.applied + 1) as LogIndex, (this.committed + 1) as LogIndex, maxBytes);
+    const lo = this.nextApplyIndex();
+    if (this.committed < lo) return [];
+    return this.entries(lo, (this.committed + 1) as LogIndex, maxBytes);
+  }
+
+  /**
+   * InstallSnapshot receiver (thesis §5.3): the snapshot replaces the whole log,
+   * which then ends at its index; everything in it is committed.
+   */
+  restore(snapshot: SnapshotMetadata): void {
+    assert(snapshot.index > this.committed, "a snapshot at or below the commit index is never restored");
+    this.unstable.restore(snapshot);
+    this.committed = snapshot.index;
   }
 
   stableTo(index: LogIndex, term: Term): void {
     this.unstable.stableTo(index, term);
+  }
+
+  /** The host persisted (and applied) the snapshot at `index`. */
+  stableSnapshotTo(index: LogIndex): void {
+    this.unstable.stableSnapshotTo(index);
+    if (index > this.applied) this.applied = index;
   }
 }

@@ -96,4 +96,22 @@ describe("RaftNode", () => {
     const replay = restarted.ready()!;
     expect(replay.committedEntries.map((e) => e.index)).toEqual([1, 2]);
   });
+
+  it("describes a snapshot only at an applied index still in the log, and restarts from it", () => {
+    const { node, storage } = singleNode();
+    node.campaign();
+    drain(node, storage);
+    node.propose(new Uint8Array([1]));
+    node.propose(new Uint8Array([2]));
+    drain(node, storage);
+    expect(() => node.snapshotMetadata(4 as never)).toThrow(/not applied/);
+    const meta = node.snapshotMetadata(2 as never);
+    expect(meta).toEqual({ index: 2, term: 1, confState: { voters: ["n1"], learners: [] } });
+    storage.compact(meta);
+    expect(() => node.snapshotMetadata(1 as never)).toThrow(/precedes the log/);
+    const restarted = new RaftNode({ config: { id: "n1" as NodeId, voters: ["n1" as NodeId] }, storage, random: new SeededRandom(2) });
+    expect(restarted.status()).toMatchObject({ commit: 3, applied: 2, lastIndex: 3 });
+    expect(restarted.firstIndex).toBe(3);
+    expect(restarted.ready()!.committedEntries.map((e) => e.index)).toEqual([3]);
+  });
 });

@@ -4,7 +4,8 @@ import { resolveConfig } from "./config.js";
 import { payloadBytes } from "./entry.js";
 import type { HardState } from "./hard-state.js";
 import { isHardStateEqual } from "./hard-state.js";
-import type { PeerMessage } from "./message.js";
+import type { SnapshotMetadata } from "./conf-state.js";
+import type { InboundMessage } from "./message.js";
 import { isLocalOnly } from "./message.js";
 import type { RandomSource } from "./random.js";
 import { Raft } from "./raft.js";
@@ -83,6 +84,11 @@ export class RaftNode {
     return this.raft.log.committed;
   }
 
+  /** The first index still in the log: everything before it is in the last snapshot. */
+  get firstIndex(): LogIndex {
+    return this.raft.log.firstIndex();
+  }
+
   /** Advances logical time by one tick (election and heartbeat timers). */
   tick(): void {
     this.raft.tick();
@@ -94,13 +100,42 @@ export class RaftNode {
   }
 
   /**
-   * Feeds a message from a peer. Returns false if it was ignored as malformed
-   * for this node: addressed elsewhere, from a non-voter, or a local-only type.
+   * Feeds a message from a peer, or a `snapshot` message once the host holds
+   * the snapshot's data (see `Ready.snapshot`). Returns false if it was ignored
+   * as malformed for this node: addressed elsewhere, from a non-voter, or a
+   * local-only type.
    */
-  step(message: PeerMessage): boolean {
+  step(message: InboundMessage): boolean {
     if (isLocalOnly(message) || message.to !== this.raft.id || !this.raft.tracker.isVoter(message.from)) return false;
     this.raft.step(message);
     return true;
+  }
+
+  /**
+   * Leader's host: the snapshot transfer to `to` (from `Ready.snapshotsToSend`)
+   * finished, successfully or not. Must be called once per transfer: until
+   * then, the leader sends that follower no appends.
+   */
+  reportSnapshot(to: NodeId, ok: boolean): void {
+    if (!this.raft.tracker.isVoter(to)) return;
+    this.raft.step({ type: "snapshotStatus", from: to, to: this.raft.id, term: TERM_NONE, reject: !ok });
+  }
+
+  /**
+   * What a state-machine snapshot taken at `index` must record: the term of
+   * the entry there and the membership in force (thesis §5.1). `index` must be
+   * applied and still in the log (at or after the last snapshot). Host
+   * sequence for log compaction: save the state machine's snapshot with this
+   * metadata, then compact storage to it (`MemoryStorage.compact(meta)`, or
+   * `NodeWal.compact(group, meta.index, meta.term, meta.confState)`).
+   */
+  snapshotMetadata(index: LogIndex): SnapshotMetadata {
+    const log = this.raft.log;
+    assert(index <= log.applied, `snapshot index ${index} is not applied yet (applied ${log.applied})`);
+    assert(index >= log.firstIndex() - 1, `snapshot index ${index} precedes the log (first index ${log.firstIndex()})`);
+    const term = log.term(index);
+    assert(term !== undefined, `no term known at ${index}`);
+    return { index, term, confState: this.raft.confStateAt(index) };
   }
 
   /**
@@ -136,8 +171,10 @@ export class RaftNode {
       !isSoftStateEqual(raft.softState(), this.previousSoftState) ||
       !isHardStateEqual(raft.hardState(), this.previousHardState) ||
       !raft.log.unstable.isEmpty ||
+      raft.log.pendingSnapshot() !== undefined ||
       raft.messagesAfterPersist.length > 0 ||
       raft.messagesImmediate.length > 0 ||
+      raft.snapshotsToSend.length > 0 ||
       raft.log.hasNextCommittedEntries() ||
       raft.readStates.length > 0
     );
@@ -153,16 +190,22 @@ export class RaftNode {
     const hardState = raft.hardState();
     const hardStateChanged = !isHardStateEqual(hardState, this.previousHardState);
     const entries = [...raft.log.unstable.entries];
+    const snapshot = raft.log.pendingSnapshot();
     const messages = raft.takeMessages();
     const ready: Ready = {
       softState: isSoftStateEqual(softState, this.previousSoftState) ? undefined : softState,
       hardState: hardStateChanged ? hardState : undefined,
+      snapshot,
       entries,
       messages: messages.afterPersist,
       immediateMessages: messages.immediate,
+      snapshotsToSend: raft.takeSnapshotsToSend(),
       committedEntries: raft.log.nextCommittedEntries(raft.config.maxCommittedEntriesPerReadyBytes),
       readStates: raft.takeReadStates(),
-      mustSync: entries.length > 0 || (hardStateChanged && (hardState.term !== this.previousHardState.term || hardState.vote !== this.previousHardState.vote)),
+      mustSync:
+        entries.length > 0 ||
+        snapshot !== undefined ||
+        (hardStateChanged && (hardState.term !== this.previousHardState.term || hardState.vote !== this.previousHardState.vote)),
     };
     this.previousSoftState = softState;
     this.previousHardState = hardState;
@@ -174,6 +217,8 @@ export class RaftNode {
   advance(ready: Ready): void {
     assert(this.readyInProgress === ready, "advance() must be given the Ready from the last ready()");
     this.readyInProgress = undefined;
+    // The snapshot first: the entries of the same Ready follow it.
+    if (ready.snapshot !== undefined) this.raft.log.stableSnapshotTo(ready.snapshot.index);
     const lastEntry = ready.entries[ready.entries.length - 1];
     if (lastEntry !== undefined) {
       this.raft.log.stableTo(lastEntry.index, lastEntry.term);

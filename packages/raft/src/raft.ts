@@ -1,9 +1,10 @@
 import { assert, fail } from "./assert.js";
 import type { RaftTestingBugs, ResolvedRaftConfig } from "./config.js";
+import type { ConfState } from "./conf-state.js";
 import { RaftConfigError } from "./config.js";
 import type { EntryKind } from "./entry.js";
 import type { HardState } from "./hard-state.js";
-import type { Message, PeerMessage, VoteMessage } from "./message.js";
+import type { Message, PeerMessage, SnapshotMessage, VoteMessage } from "./message.js";
 import type { RandomSource } from "./random.js";
 import { RaftLog } from "./raft-log.js";
 import { ReadOnly } from "./read-only.js";
@@ -62,6 +63,8 @@ export class Raft {
   messagesAfterPersist: PeerMessage[] = [];
   /** Messages that may be sent before the persist step. */
   messagesImmediate: PeerMessage[] = [];
+  /** Leader: snapshots the host must stream to followers (thesis §5.3). */
+  snapshotsToSend: SnapshotMessage[] = [];
   readStates: ReadState[] = [];
 
   private stepRole: RoleStep = stepFollower;
@@ -76,8 +79,9 @@ export class Raft {
     if (voters.length > 0 && [...voters].sort().join(",") !== config.voters.join(",")) {
       throw new RaftConfigError(`stored voters [${voters.join(",")}] differ from configured [${config.voters.join(",")}]`);
     }
-    if (config.appliedIndex > hardState.commit) {
-      throw new RaftConfigError(`appliedIndex ${config.appliedIndex} is past the persisted commit ${hardState.commit}`);
+    const durableCommit = Math.max(hardState.commit, storage.snapshot().index);
+    if (config.appliedIndex > durableCommit) {
+      throw new RaftConfigError(`appliedIndex ${config.appliedIndex} is past the persisted commit ${durableCommit}`);
     }
     this.log = new RaftLog(storage, hardState.commit, config.appliedIndex);
     this.tracker = new ProgressTracker(config.voters, config.maxInflightMsgs);
@@ -157,13 +161,14 @@ export class Raft {
     }
     // A granted PreVote carries the future term the pre-candidate asked about.
     if (message.type === "preVoteResp" && !message.reject) return true;
-    const fromLeader = message.type === "app" || message.type === "heartbeat";
+    const fromLeader = message.type === "app" || message.type === "heartbeat" || message.type === "snapshot";
     this.becomeFollower(message.term, fromLeader ? message.from : undefined);
     return true;
   }
 
   private onLowerTerm(message: Message): void {
-    if ((this.config.checkQuorum || this.config.preVote) && (message.type === "app" || message.type === "heartbeat")) {
+    const fromLeader = message.type === "app" || message.type === "heartbeat" || message.type === "snapshot";
+    if ((this.config.checkQuorum || this.config.preVote) && fromLeader) {
       // A stale leader (e.g. just reconnected) would otherwise never learn our
       // term; with PreVote/CheckQuorum we might never force it by campaigning.
       this.send({ type: "appResp", from: this.id, to: message.from, term: this.term, index: 0 as LogIndex, reject: false, conflictTerm: TERM_NONE, conflictIndex: 0 as LogIndex });
@@ -369,10 +374,32 @@ export class Raft {
     }
   }
 
-  send(message: PeerMessage): void {
-    if (this.messagesAfterPersist.length + this.messagesImmediate.length >= this.config.maxQueuedMessages) {
+  /** Leader: queues a snapshot for the host to send. It promises nothing about our disk, so it may leave at once. */
+  sendSnapshot(message: SnapshotMessage): void {
+    assert(this.role === "leader", "only a leader sends snapshots");
+    this.checkQueueRoom();
+    this.snapshotsToSend.push(message);
+  }
+
+  /** The membership in force at `index` (static until membership changes land). */
+  confStateAt(_index: LogIndex): ConfState {
+    return { voters: this.tracker.voters, learners: [] };
+  }
+
+  /** InstallSnapshot receiver (thesis §5.3): the snapshot replaces our log. */
+  restoreSnapshot(message: SnapshotMessage): void {
+    assert(this.role === "follower", "only a follower installs a snapshot");
+    this.log.restore(message.snapshot);
+  }
+
+  private checkQueueRoom(): void {
+    if (this.messagesAfterPersist.length + this.messagesImmediate.length + this.snapshotsToSend.length >= this.config.maxQueuedMessages) {
       fail(`more than maxQueuedMessages (${this.config.maxQueuedMessages}) outbound messages: the host is not draining Ready`);
     }
+  }
+
+  send(message: PeerMessage): void {
+    this.checkQueueRoom();
     const immediate =
       (this.role === "leader" && LEADER_IMMEDIATE_TYPES.has(message.type)) ||
       (message.type === "appResp" && this.bugs.ackAppendBeforePersist === true);
@@ -384,6 +411,12 @@ export class Raft {
     const result = { afterPersist: this.messagesAfterPersist, immediate: this.messagesImmediate };
     this.messagesAfterPersist = [];
     this.messagesImmediate = [];
+    return result;
+  }
+
+  takeSnapshotsToSend(): SnapshotMessage[] {
+    const result = this.snapshotsToSend;
+    this.snapshotsToSend = [];
     return result;
   }
 

@@ -1,6 +1,7 @@
+import type { SnapshotMetadata } from "./conf-state.js";
 import type { Entry } from "./entry.js";
 import type { HardState } from "./hard-state.js";
-import type { PeerMessage } from "./message.js";
+import type { PeerMessage, SnapshotMessage } from "./message.js";
 import type { LogIndex, NodeId } from "./types.js";
 
 export type Role = "follower" | "preCandidate" | "candidate" | "leader";
@@ -40,18 +41,44 @@ export interface ReadState {
  * Between `ready()` and `advance()` the host may keep calling `step`, `tick` and
  * `propose`, but must not call `ready()` again; `hasReady()` is false meanwhile.
  * Apply only `committedEntries`: nothing else in a Ready is committed.
+ *
+ * Snapshots (thesis §5.1–§5.3). The core holds no snapshot data, only metadata.
+ *
+ *  - Sending (leader). Each message in `snapshotsToSend` asks the host to
+ *    stream the state-machine snapshot that `message.snapshot` names (the one
+ *    `Storage.snapshot()` returns) to `message.to`, in chunks, out of band. The
+ *    follower's host steps the message into its node once it holds all of the
+ *    data. The leader's host then calls `reportSnapshot(to, ok)`, exactly once
+ *    per message, with ok=false if the transfer failed: until it does, the
+ *    leader sends that follower no appends. Keep the snapshot a message names
+ *    until its transfer is reported, even if a newer one is taken meanwhile.
+ *  - Installing (follower). When `snapshot` is set, the leader's snapshot
+ *    replaced this node's whole log. In step 2, before `entries`: persist the
+ *    snapshot's data, then replace the stored log with it (`MemoryStorage.
+ *    applySnapshot`, or the `snapshot` field of `NodeWal.append`), durably.
+ *    In step 4, restore the state machine from that data first, then apply
+ *    `committedEntries`, which start right after `snapshot.index`.
+ *  - Compacting (any node). After the state machine saved a snapshot at an
+ *    applied index i: `meta = node.snapshotMetadata(i)`, then compact storage
+ *    to `meta`. On restart, restore the state machine from the snapshot that
+ *    `Storage.snapshot()` names before creating the node; the node starts with
+ *    that index applied.
  */
 export interface Ready {
   /** Set when the role or the known leader changed since the last Ready. */
   readonly softState: SoftState | undefined;
   /** Set when term, vote or commit changed; persist it with `entries`. */
   readonly hardState: HardState | undefined;
+  /** A snapshot from the leader that replaces the whole log: persist it before `entries`, restore it before applying. */
+  readonly snapshot: SnapshotMetadata | undefined;
   /** Entries to append to stable storage. */
   readonly entries: readonly Entry[];
   /** Send only after `entries` and `hardState` are durable. */
   readonly messages: readonly PeerMessage[];
   /** Safe to send before persisting (see step 1). */
   readonly immediateMessages: readonly PeerMessage[];
+  /** Leader: snapshots to stream to followers; each transfer ends with `reportSnapshot`. May start at once. */
+  readonly snapshotsToSend: readonly SnapshotMessage[];
   /** Committed entries to apply, contiguous, starting right after the last applied index. */
   readonly committedEntries: readonly Entry[];
   /** Reads confirmed since the last Ready. */

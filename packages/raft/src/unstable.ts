@@ -1,4 +1,5 @@
 import { assert } from "./assert.js";
+import type { SnapshotMetadata } from "./conf-state.js";
 import type { Entry } from "./entry.js";
 import type { LogIndex, Term } from "./types.js";
 
@@ -7,11 +8,15 @@ import type { LogIndex, Term } from "./types.js";
  * storage from `offset` on: once a new leader overwrites a suffix, the stored
  * entries at and after `offset` are logically gone even before the host
  * persists the replacement.
+ *
+ * A snapshot received from the leader waits here too until the host persists
+ * it; it replaces the whole log, so the entries here then start right after it.
  */
 export class Unstable {
   /** Index of entries[0] (or where the next entry would go when empty). */
   private offsetIndex: LogIndex;
   private pending: Entry[] = [];
+  private pendingSnapshot: SnapshotMetadata | undefined;
 
   constructor(offset: LogIndex) {
     this.offsetIndex = offset;
@@ -29,14 +34,31 @@ export class Unstable {
     return this.pending.length === 0;
   }
 
+  /** A snapshot to persist, or undefined. */
+  get snapshot(): SnapshotMetadata | undefined {
+    return this.pendingSnapshot;
+  }
+
+  /** Replaces everything with `snapshot`: the log now ends at its index (thesis §5.3). */
+  restore(snapshot: SnapshotMetadata): void {
+    this.pendingSnapshot = snapshot;
+    this.offsetIndex = (snapshot.index + 1) as LogIndex;
+    this.pending = [];
+  }
+
+  /** The host persisted the snapshot at `index`; a newer one restored meanwhile stays. */
+  stableSnapshotTo(index: LogIndex): void {
+    if (this.pendingSnapshot?.index === index) this.pendingSnapshot = undefined;
+  }
+
   /** Last index held here, or undefined when empty. */
   lastIndex(): LogIndex | undefined {
     return this.pending.length === 0 ? undefined : ((this.offsetIndex + this.pending.length - 1) as LogIndex);
   }
 
-  /** Term at `index` if held here. */
+  /** Term at `index` if held here (the pending snapshot's last entry included). */
   term(index: LogIndex): Term | undefined {
-    if (index < this.offsetIndex) return undefined;
+    if (index < this.offsetIndex) return this.pendingSnapshot?.index === index ? this.pendingSnapshot.term : undefined;
     return this.pending[index - this.offsetIndex]?.term;
   }
 
@@ -52,7 +74,7 @@ export class Unstable {
    * persisted entries are not the ones held here.
    */
   stableTo(index: LogIndex, term: Term): void {
-    if (this.term(index) !== term) return;
+    if (index < this.offsetIndex || this.term(index) !== term) return;
     this.pending = this.pending.slice(index + 1 - this.offsetIndex);
     this.offsetIndex = (index + 1) as LogIndex;
   }
@@ -66,6 +88,7 @@ export class Unstable {
       for (const entry of entries) this.pending.push(entry);
     } else if (first <= this.offsetIndex) {
       // The new entries replace the whole tail and part of the stable log.
+      assert(this.pendingSnapshot === undefined || first > this.pendingSnapshot.index, "unstable append must not reach into the pending snapshot");
       this.offsetIndex = first;
       this.pending = [...entries];
     } else {

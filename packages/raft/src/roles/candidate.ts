@@ -2,7 +2,7 @@ import type { Message } from "../message.js";
 import type { Raft } from "../raft.js";
 import type { Dropped } from "../rejection.js";
 import { dropped } from "../rejection.js";
-import { handleAppend, handleHeartbeat } from "./follower.js";
+import { handleAppend, handleHeartbeat, handleSnapshot } from "./follower.js";
 
 /** Handler for candidates and pre-candidates (paper Figure 2, "Candidates"; thesis §9.6). */
 export function stepCandidate(raft: Raft, message: Message): Dropped | undefined {
@@ -19,6 +19,10 @@ export function stepCandidate(raft: Raft, message: Message): Dropped | undefined
     case "heartbeat":
       raft.becomeFollower(raft.term, message.from);
       handleHeartbeat(raft, message);
+      return undefined;
+    case "snapshot":
+      raft.becomeFollower(raft.term, message.from);
+      handleSnapshot(raft, message);
       return undefined;
     case "voteResp":
       if (raft.role === "candidate") raft.poll(message.from, !message.reject);

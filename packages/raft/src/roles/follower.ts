@@ -1,4 +1,4 @@
-import type { AppendMessage, HeartbeatMessage, Message } from "../message.js";
+import type { AppendMessage, HeartbeatMessage, Message, SnapshotMessage } from "../message.js";
 import type { Raft } from "../raft.js";
 import type { Dropped } from "../rejection.js";
 import { dropped } from "../rejection.js";
@@ -20,6 +20,11 @@ export function stepFollower(raft: Raft, message: Message): Dropped | undefined 
       raft.electionElapsedTicks = 0;
       raft.lead = message.from;
       handleHeartbeat(raft, message);
+      return undefined;
+    case "snapshot":
+      raft.electionElapsedTicks = 0;
+      raft.lead = message.from;
+      handleSnapshot(raft, message);
       return undefined;
     case "readIndex":
       // Thesis §6.4: a follower asks the leader for the read index, every time.
@@ -64,6 +69,34 @@ export function handleAppend(raft: Raft, message: AppendMessage): void {
 function replyToAppend(raft: Raft, message: AppendMessage, index: LogIndex, reject: boolean, conflictTerm: Term, conflictIndex: LogIndex): void {
   // One object literal (no spread) keeps every appResp the same shape, which V8 handles much faster.
   raft.send({ type: "appResp", from: raft.id, to: message.from, term: raft.term, index, reject, conflictTerm, conflictIndex });
+}
+
+/**
+ * InstallSnapshot receiver (thesis §5.3). The host holds the snapshot's data
+ * already; here we decide whether to adopt it. The answer is an append
+ * acknowledgement, sent after the snapshot is persisted (Ready step 3).
+ */
+export function handleSnapshot(raft: Raft, message: SnapshotMessage): void {
+  const { index, term } = message.snapshot;
+  const log = raft.log;
+  if (index <= log.committed) {
+    // Stale: we hold everything it covers, committed.
+    replyToSnapshot(raft, message, log.committed);
+    return;
+  }
+  if (log.matchTerm(index, term)) {
+    // Our log holds the snapshot's last entry, so (Log Matching) everything before it:
+    // keep the log, and learn that all of it up to `index` is committed.
+    log.commitTo(index);
+    replyToSnapshot(raft, message, log.committed);
+    return;
+  }
+  raft.restoreSnapshot(message);
+  replyToSnapshot(raft, message, log.lastIndex());
+}
+
+function replyToSnapshot(raft: Raft, message: SnapshotMessage, index: LogIndex): void {
+  raft.send({ type: "appResp", from: raft.id, to: message.from, term: raft.term, index, reject: false, conflictTerm: TERM_NONE, conflictIndex: INDEX_NONE });
 }
 
 export function handleHeartbeat(raft: Raft, message: HeartbeatMessage): void {

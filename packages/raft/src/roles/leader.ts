@@ -1,5 +1,5 @@
-import { fail } from "../assert.js";
-import type { AppendResponseMessage, HeartbeatResponseMessage, Message, ReadIndexMessage } from "../message.js";
+import type { AppendResponseMessage, HeartbeatResponseMessage, Message, ReadIndexMessage, SnapshotStatusMessage } from "../message.js";
+import { assert } from "../assert.js";
 import type { Raft } from "../raft.js";
 import type { Dropped } from "../rejection.js";
 import { dropped } from "../rejection.js";
@@ -26,6 +26,9 @@ export function stepLeader(raft: Raft, message: Message): Dropped | undefined {
       return undefined;
     case "heartbeatResp":
       handleHeartbeatResponse(raft, message);
+      return undefined;
+    case "snapshotStatus":
+      handleSnapshotStatus(raft, message);
       return undefined;
     default:
       // Vote responses after winning, our own term's stale messages: nothing to do.
@@ -115,7 +118,8 @@ function handleAppendResponse(raft: Raft, message: AppendResponseMessage): void 
   const probeConfirmed = progress.state === "probe" && progress.match === message.index;
   if (!updated && !probeConfirmed) return;
   if (progress.state === "probe") progress.becomeReplicate();
-  else progress.inflights.freeLE(message.index);
+  else if (progress.state === "replicate") progress.inflights.freeLE(message.index);
+  else if (progress.match + 1 >= raft.log.firstIndex()) progress.becomeReplicate(); // the snapshot (or enough of the log) arrived
   raft.maybeCommit();
   sendAppends(raft, message.from, false);
   if (message.from === raft.leadTransferee && progress.match === raft.log.lastIndex()) {
@@ -138,8 +142,8 @@ function nextAfterRejection(raft: Raft, message: AppendResponseMessage): LogInde
 function handleHeartbeatResponse(raft: Raft, message: HeartbeatResponseMessage): void {
   const progress = raft.tracker.progress(message.from);
   progress.recentActive = true;
-  progress.probeSent = false;
-  if (progress.match < raft.log.lastIndex()) {
+  if (progress.state !== "snapshot") progress.probeSent = false;
+  if (progress.state !== "snapshot" && progress.match < raft.log.lastIndex()) {
     if (progress.isPaused()) {
       // A full window may hold only lost messages. An empty append at our next
       // index costs no slot: the follower either acknowledges it or rejects it,
@@ -157,12 +161,43 @@ function handleHeartbeatResponse(raft: Raft, message: HeartbeatResponseMessage):
   }
 }
 
+/**
+ * The host finished sending a snapshot. Either way, probe again, but only after
+ * the follower's answer or the next heartbeat: after a success the follower's
+ * acknowledgement is on its way; after a failure, the next probe finds the
+ * follower still behind our log and sends a snapshot again.
+ */
+function handleSnapshotStatus(raft: Raft, message: SnapshotStatusMessage): void {
+  const progress = raft.tracker.progress(message.from);
+  if (progress.state !== "snapshot") return;
+  if (message.reject) progress.pendingSnapshot = 0 as LogIndex;
+  progress.becomeProbe();
+  progress.probeSent = true;
+}
+
 /** Thesis §6.4 step 3: answer every read whose round a quorum acknowledged. */
 export function releaseConfirmedReads(raft: Raft): void {
   for (const read of raft.readOnly.release(raft.tracker.confirmedReadRound())) {
     if (read.from === raft.id) raft.readStates.push({ index: read.index, context: read.context });
     else raft.send({ type: "readIndexResp", from: raft.id, to: read.from, term: raft.term, context: read.context, index: read.index });
   }
+}
+
+/**
+ * Asks the host to send our latest snapshot (thesis §5.3). Not to a follower
+ * we have not heard from since the last quorum check: it may be down, and a
+ * snapshot is costly. Appends to it pause until the transfer is reported.
+ */
+function sendSnapshot(raft: Raft, to: NodeId): boolean {
+  const progress = raft.tracker.progress(to);
+  if (!progress.recentActive) return false;
+  // A snapshot we received but have not persisted yet is not ours to send.
+  if (raft.log.pendingSnapshot() !== undefined) return false;
+  const snapshot = raft.log.storage.snapshot();
+  assert(snapshot.index >= progress.next - 1, "a snapshot is sent only when the follower's next entry is compacted");
+  progress.becomeSnapshot(snapshot.index);
+  raft.sendSnapshot({ type: "snapshot", from: raft.id, to, term: raft.term, snapshot });
+  return true;
 }
 
 export function broadcastAppends(raft: Raft): void {
@@ -199,7 +234,8 @@ function sendAppend(raft: Raft, to: NodeId, sendIfEmpty: boolean, emptyOnly = fa
   if (progress.isPaused() && !emptyOnly) return false;
   const prevIndex = (progress.next - 1) as LogIndex;
   const prevTerm = raft.log.term(prevIndex);
-  if (prevTerm === undefined) fail(`follower ${to} needs entries before ${raft.log.firstIndex()}: snapshots are not implemented yet`);
+  // The follower needs entries we compacted away (thesis §5.1): only a snapshot can catch it up.
+  if (prevTerm === undefined) return sendSnapshot(raft, to);
   const last = raft.log.lastIndex();
   const entries =
     progress.next <= last && !emptyOnly ? raft.log.entries(progress.next, (last + 1) as LogIndex, raft.config.maxSizePerMsgBytes) : [];

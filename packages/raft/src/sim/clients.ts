@@ -46,6 +46,8 @@ export class ClientPool {
   private readonly pruned = new Set<object>();
   /** The history entry of each indeterminate write, by op id, until its fate is known. */
   private readonly unresolved = new Map<number, object>();
+  /** When each pending write's entry was first applied, by op id, until its client finishes. */
+  private readonly appliedAt = new Map<number, { readonly time: number; readonly output: number | undefined }>();
   private readonly options: ClientOptions;
   private readonly random: SeededRandom;
   private nextOpId = 1;
@@ -90,6 +92,7 @@ export class ClientPool {
 
   /** The op returned `output` at `now`. */
   complete(op: ClientOp, output: string | number | null | undefined, now: number): void {
+    this.appliedAt.delete(op.id);
     if (!this.finish(op)) return;
     if (op.kind === "write" || op.kind === "incr") this.completedWrites += 1;
     else this.completedReads += 1;
@@ -98,13 +101,21 @@ export class ClientPool {
 
   /** The op certainly did not take effect (rejected, or its entry was overwritten). */
   discard(op: ClientOp): void {
+    this.appliedAt.delete(op.id);
     this.finish(op);
   }
 
-  /** The outcome is unknown: writes may or may not have happened. */
+  /** The outcome is unknown to the client: writes may or may not have happened. */
   abandon(op: ClientOp): void {
     if (!this.finish(op)) return;
     if (op.kind === "read" || op.kind === "get") return;
+    const applied = this.appliedAt.get(op.id);
+    this.appliedAt.delete(op.id);
+    if (applied !== undefined) {
+      // Already known to have taken effect, with this output (see `settle`).
+      this.record(op, applied.time, applied.output);
+      return;
+    }
     this.indeterminate += 1;
     this.unresolved.set(op.id, this.record(op, undefined, undefined));
   }
@@ -123,9 +134,25 @@ export class ClientPool {
     this.indeterminate -= 1;
   }
 
-  /** The write took effect; it stays in the history, still indeterminate as its client saw it. */
-  settle(opId: number): void {
+  /**
+   * The write took effect: its entry was first applied (so committed) at
+   * `now`, and the state machine computed `output` for it (what its client
+   * would have been told). Even if the client gave up, the write then counts
+   * as completed at `now` with that output: any operation that starts later
+   * must observe it, since a committed entry is in every later leader's log
+   * and below its read index (paper §5.4, thesis §6.4). This only adds
+   * constraints (a stricter check), and keeps the checker's search small.
+   */
+  settle(opId: number, now: number, output: number | undefined): void {
+    const operation = this.unresolved.get(opId) as { returnTime: number | undefined; output: unknown } | undefined;
+    if (operation === undefined) {
+      this.appliedAt.set(opId, { time: now, output });
+      return;
+    }
     this.unresolved.delete(opId);
+    operation.returnTime = now;
+    operation.output = output;
+    this.indeterminate -= 1;
   }
 
   get registerHistory(): Operation<RegisterOperationInput, RegisterOutput>[] {

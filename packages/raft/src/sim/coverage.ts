@@ -19,6 +19,10 @@ export interface Coverage {
   messagesDuplicated: number;
   linearizabilityUnknown: number;
   livenessTicks: number;
+  compactions: number;
+  snapshotsSent: number;
+  snapshotsFailed: number;
+  snapshotsInstalled: number;
 }
 
 /** Sums coverage across runs (maxTerm takes the maximum). */
@@ -35,6 +39,7 @@ export function emptyCoverage(): Coverage {
     elections: 0, maxTerm: 0, crashes: 0, restarts: 0, partitions: 0, heals: 0, transfersRequested: 0, transfersCompleted: 0, proposalsRejected: 0,
     writesCompleted: 0, readsCompleted: 0, indeterminateOps: 0, operationsChecked: 0, entriesApplied: 0,
     messagesSent: 0, messagesDropped: 0, messagesDuplicated: 0, linearizabilityUnknown: 0, livenessTicks: 0,
+    compactions: 0, snapshotsSent: 0, snapshotsFailed: 0, snapshotsInstalled: 0,
   };
 }
 
@@ -46,6 +51,7 @@ export function describeCoverage(coverage: Coverage): string {
     `writes=${coverage.writesCompleted} reads=${coverage.readsCompleted} indeterminate=${coverage.indeterminateOps}`,
     `operations-checked=${coverage.operationsChecked} linearizability-unknown=${coverage.linearizabilityUnknown}`,
     `entries-applied=${coverage.entriesApplied} messages=${coverage.messagesSent} dropped=${coverage.messagesDropped} duplicated=${coverage.messagesDuplicated}`,
+    `compactions=${coverage.compactions} snapshots-sent=${coverage.snapshotsSent} failed=${coverage.snapshotsFailed} installed=${coverage.snapshotsInstalled}`,
     `liveness-ticks=${coverage.livenessTicks}`,
   ].join("\n");
 }

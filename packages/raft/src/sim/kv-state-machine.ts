@@ -26,10 +26,27 @@ export function entryIdentity(entry: Entry): string {
   return entry.kind === "noop" ? "noop" : decoder.decode(entry.data);
 }
 
+/** A state-machine snapshot: an immutable copy of everything applied up to `applied`. */
+export interface KvSnapshot {
+  readonly applied: LogIndex;
+  readonly registers: ReadonlyMap<string, string>;
+  readonly counters: ReadonlyMap<string, number>;
+}
+
 export class KvStateMachine {
-  private readonly registers = new Map<string, string>();
-  private readonly counters = new Map<string, number>();
-  private appliedIndex = 0 as LogIndex;
+  private readonly registers: Map<string, string>;
+  private readonly counters: Map<string, number>;
+  private appliedIndex: LogIndex;
+
+  constructor(from?: KvSnapshot) {
+    this.registers = new Map(from?.registers);
+    this.counters = new Map(from?.counters);
+    this.appliedIndex = from?.applied ?? (0 as LogIndex);
+  }
+
+  snapshot(): KvSnapshot {
+    return { applied: this.appliedIndex, registers: new Map(this.registers), counters: new Map(this.counters) };
+  }
 
   get applied(): LogIndex {
     return this.appliedIndex;
@@ -59,4 +76,11 @@ export class KvStateMachine {
   readCounter(key: string): number {
     return this.counters.get(key) ?? 0;
   }
+}
+
+/** A canonical rendering of a snapshot's contents, for checking that replicas agree. */
+export function snapshotDigest(snapshot: KvSnapshot): string {
+  const registers = [...snapshot.registers].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const counters = [...snapshot.counters].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return JSON.stringify([registers, counters]);
 }

@@ -40,6 +40,12 @@ export interface FaultOptions {
   /** Per tick, probability the leader is asked to transfer leadership. */
   readonly transferRate: number;
   readonly diskLatencyMaxUnits: number;
+  /** Per tick, probability that one node snapshots its state machine and compacts its log (thesis §5.1). */
+  readonly compactRate: number;
+  /** A node compacts only once this many applied entries follow its last snapshot. */
+  readonly compactMinEntries: number;
+  /** A snapshot transfer takes up to this many ticks; it fails if the link is cut or the packet simulator drops it. */
+  readonly snapshotTransferTicksMax: number;
 }
 
 export interface ClientOptions {
@@ -127,6 +133,9 @@ export function swarmOptions(seed: number, nodeCount: 3 | 5, safetyTicks = SAFET
       healRate: 0.02 + random.nextFloat() * 0.1,
       transferRate: pickRate(0.02),
       diskLatencyMaxUnits: random.pick([0, 5, 20, 40]),
+      compactRate: pickRate(0.05),
+      compactMinEntries: random.pick([1, 5, 20]),
+      snapshotTransferTicksMax: random.between(1, 20),
     },
     clients: {
       clientCount: random.between(2, 6),

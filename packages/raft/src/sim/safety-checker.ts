@@ -36,10 +36,15 @@ export class SafetyChecker {
   private readonly entryByPosition = new Map<string, string>();
   private readonly appliedByIndex: string[] = [];
   private readonly committed: CommittedRecord[] = [];
+  private readonly snapshotDigestByIndex = new Map<LogIndex, string>();
   electionCount = 0;
 
-  /** Call when `node` is leader in `term`. Returns true the first time this leadership is seen. */
-  observeLeader(node: NodeId, term: Term, termAt: (index: LogIndex) => Term | undefined): boolean {
+  /**
+   * Call when `node` is leader in `term`; its log starts after `snapshotIndex`
+   * (entries up to it are in its snapshot, whose contents `observeSnapshot`
+   * checks). Returns true the first time this leadership is seen.
+   */
+  observeLeader(node: NodeId, term: Term, termAt: (index: LogIndex) => Term | undefined, snapshotIndex: LogIndex = 0 as LogIndex): boolean {
     const known = this.leaderByTerm.get(term);
     if (known !== undefined) {
       if (known !== node) throw new SafetyViolation("election-safety", `${known} and ${node} both lead term ${term}`);
@@ -47,12 +52,12 @@ export class SafetyChecker {
     }
     this.leaderByTerm.set(term, node);
     this.electionCount += 1;
-    this.checkLeaderCompleteness(node, term, termAt);
+    this.checkLeaderCompleteness(node, term, termAt, snapshotIndex);
     return true;
   }
 
-  private checkLeaderCompleteness(node: NodeId, term: Term, termAt: (index: LogIndex) => Term | undefined): void {
-    for (let i = 1; i < this.committed.length; i += 1) {
+  private checkLeaderCompleteness(node: NodeId, term: Term, termAt: (index: LogIndex) => Term | undefined, snapshotIndex: LogIndex): void {
+    for (let i = Math.max(1, snapshotIndex); i < this.committed.length; i += 1) {
       const record = this.committed[i];
       if (record === undefined || record.commitTerm >= term) continue;
       const held = termAt(i as LogIndex);
@@ -100,6 +105,22 @@ export class SafetyChecker {
     if (known === undefined) this.appliedByIndex[entry.index] = identity;
     else if (known !== identity) {
       throw new SafetyViolation("state-machine-safety", `${node} applies [${identity}] at index ${entry.index}, another node applied [${known}]`);
+    }
+  }
+
+  /**
+   * A state-machine snapshot at (index, term) with contents `digest` was taken
+   * or installed. Every snapshot at an index must hold the same contents, and
+   * its term must be that of the entry applied there (State Machine Safety,
+   * extended to snapshots: thesis §5.1).
+   */
+  observeSnapshot(node: NodeId, index: LogIndex, term: Term, digest: string): void {
+    const known = this.snapshotDigestByIndex.get(index);
+    if (known === undefined) this.snapshotDigestByIndex.set(index, digest);
+    else if (known !== digest) throw new SafetyViolation("state-machine-safety", `${node} holds a snapshot at ${index} whose contents differ from another node's`);
+    const applied = this.appliedByIndex[index];
+    if (applied !== undefined && !applied.startsWith(`${term}|`)) {
+      throw new SafetyViolation("state-machine-safety", `${node} holds a snapshot at ${index} of term ${term}, but [${applied}] was applied there`);
     }
   }
 

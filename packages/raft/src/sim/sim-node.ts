@@ -3,8 +3,11 @@ import { SeededRandom } from "../random.js";
 import type { RaftConfig } from "../config.js";
 import { RaftNode } from "../raft-node.js";
 import type { Ready } from "../ready.js";
+import { assert } from "../assert.js";
+import type { SnapshotMetadata } from "../conf-state.js";
 import type { LogIndex, NodeId, Term } from "../types.js";
 import type { ClientOp } from "./clients.js";
+import type { KvSnapshot } from "./kv-state-machine.js";
 import { KvStateMachine } from "./kv-state-machine.js";
 
 /**
@@ -16,6 +19,10 @@ export class SimNode {
   readonly id: NodeId;
   /** What reached the disk. Written only when a Ready's persist step completes. */
   readonly storage: MemoryStorage;
+  /** The state-machine snapshot on disk; always the one `storage.snapshot()` names. */
+  snapshot: { readonly meta: SnapshotMetadata; readonly data: KvSnapshot } | undefined;
+  /** Snapshot data streamed in from a leader, by index, until a Ready installs it. Lost on a crash. */
+  readonly receivedSnapshots = new Map<LogIndex, KvSnapshot>();
   private readonly config: RaftConfig;
   raft: RaftNode | undefined;
   machine = new KvStateMachine();
@@ -44,8 +51,10 @@ export class SimNode {
 
   /** Builds the volatile state from storage, as a process does when it starts. */
   start(seed: number): void {
+    // The host restores its state machine from the snapshot on disk before the node starts (ready.ts).
+    assert((this.snapshot?.meta.index ?? 0) === this.storage.snapshot().index, "the snapshot on disk is the one storage was compacted to");
+    this.machine = new KvStateMachine(this.snapshot?.data);
     this.raft = new RaftNode({ config: this.config, storage: this.storage, random: new SeededRandom(seed) });
-    this.machine = new KvStateMachine();
     this.inflight = undefined;
     this.leaderCommitSeen = this.raft.commit;
     this.restartAtUnits = undefined;
@@ -56,6 +65,7 @@ export class SimNode {
     this.raft = undefined;
     this.inflight = undefined;
     this.generation += 1;
+    this.receivedSnapshots.clear();
     const orphans = [...[...this.pendingWrites.values()].map((w) => w.op), ...[...this.pendingReads.values()].map((r) => r.op)];
     this.pendingWrites.clear();
     this.pendingReads.clear();

@@ -17,5 +17,8 @@ describe("simulator, CI seeds (first half)", () => {
     expect(outcome.coverage.transfersCompleted).toBeGreaterThan(0);
     expect(outcome.coverage.readsCompleted).toBeGreaterThan(0);
     expect(outcome.coverage.operationsChecked).toBeGreaterThan(0);
+    expect(outcome.coverage.compactions).toBeGreaterThan(0);
+    expect(outcome.coverage.snapshotsInstalled).toBeGreaterThan(0);
+    expect(outcome.coverage.snapshotsFailed).toBeGreaterThan(0);
   }, 240_000);
 });

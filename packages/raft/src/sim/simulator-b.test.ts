@@ -19,5 +19,8 @@ describe("simulator, CI seeds (second half)", () => {
     expect(outcome.coverage.transfersCompleted).toBeGreaterThan(0);
     expect(outcome.coverage.readsCompleted).toBeGreaterThan(0);
     expect(outcome.coverage.operationsChecked).toBeGreaterThan(0);
+    expect(outcome.coverage.compactions).toBeGreaterThan(0);
+    expect(outcome.coverage.snapshotsInstalled).toBeGreaterThan(0);
+    expect(outcome.coverage.snapshotsFailed).toBeGreaterThan(0);
   }, 240_000);
 });

@@ -1,14 +1,16 @@
 import { RaftAssertionError } from "../assert.js";
 import type { RaftConfig } from "../config.js";
 import type { Entry } from "../entry.js";
-import type { PeerMessage } from "../message.js";
+import type { SnapshotMetadata } from "../conf-state.js";
+import type { InboundMessage, PeerMessage, SnapshotMessage } from "../message.js";
 import { SeededRandom } from "../random.js";
 import type { Ready, ReadState } from "../ready.js";
 import type { LogIndex, NodeId, Term } from "../types.js";
 import type { ClientOp, ClientState } from "./clients.js";
 import { ClientPool } from "./clients.js";
 import { EventQueue } from "./event-queue.js";
-import { encodeCommand } from "./kv-state-machine.js";
+import type { KvSnapshot } from "./kv-state-machine.js";
+import { KvStateMachine, encodeCommand, snapshotDigest } from "./kv-state-machine.js";
 import { SimNetwork } from "./network.js";
 import type { SimOptions } from "./options.js";
 import { LIVENESS_ELECTION_TIMEOUTS_MAX, TIME_UNITS_PER_TICK, replayCommand } from "./options.js";
@@ -21,7 +23,15 @@ import type { SimFailure, SimResult } from "./sim-result.js";
 
 type SimEvent =
   | { readonly kind: "tick"; readonly node: SimNode }
-  | { readonly kind: "deliver"; readonly message: PeerMessage }
+  | { readonly kind: "deliver"; readonly message: InboundMessage }
+  | {
+      readonly kind: "snapshotDone";
+      readonly leader: SimNode;
+      readonly generation: number;
+      readonly message: SnapshotMessage;
+      readonly data: KvSnapshot;
+      readonly ok: boolean;
+    }
   | { readonly kind: "persisted"; readonly node: SimNode; readonly generation: number }
   | { readonly kind: "world" }
   | { readonly kind: "client"; readonly client: ClientState };
@@ -146,6 +156,9 @@ export class Simulator {
       case "deliver":
         this.deliver(event.message);
         return;
+      case "snapshotDone":
+        this.finishSnapshotTransfer(event.leader, event.generation, event.message, event.data, event.ok);
+        return;
       case "persisted":
         if (event.node.generation !== event.generation || event.node.inflight === undefined) return;
         this.completePersist(event.node);
@@ -161,7 +174,7 @@ export class Simulator {
     }
   }
 
-  private deliver(message: PeerMessage): void {
+  private deliver(message: InboundMessage): void {
     const node = this.byId.get(message.to)!;
     if (node.raft === undefined || this.network.isBlocked(message.from, message.to)) return;
     node.raft.step(message);
@@ -215,6 +228,7 @@ export class Simulator {
       if (ready === undefined) return;
       this.observeReady(node, ready);
       for (const message of ready.immediateMessages) this.send(message);
+      for (const message of ready.snapshotsToSend) this.startSnapshotTransfer(node, message);
       node.inflight = ready;
       // Only a Ready that writes something waits for the disk.
       const writes = ready.entries.length > 0 || ready.hardState !== undefined;
@@ -242,6 +256,7 @@ export class Simulator {
     const ready = node.inflight!;
     const raft = node.raft!;
     node.inflight = undefined;
+    if (ready.snapshot !== undefined) this.installSnapshot(node, ready.snapshot);
     node.storage.append(ready.entries);
     if (ready.hardState !== undefined) node.storage.setHardState(ready.hardState);
     for (const message of ready.messages) this.send(message);
@@ -251,10 +266,82 @@ export class Simulator {
     raft.advance(ready);
   }
 
+  // ---- snapshots (thesis §5.1–§5.3) ----
+
+  /**
+   * The leader's host streams its snapshot's data to the follower, out of band:
+   * it takes a while, fails if the link is cut or the packet simulator drops
+   * it, and ends with the data delivered and the metadata stepped into the
+   * follower, then the outcome reported to the leader.
+   */
+  private startSnapshotTransfer(leader: SimNode, message: SnapshotMessage): void {
+    const stored = leader.snapshot;
+    if (stored === undefined || stored.meta.index !== message.snapshot.index) {
+      throw new Error(`${leader.id} sends a snapshot at ${message.snapshot.index} but holds ${stored?.meta.index ?? "none"}`);
+    }
+    this.coverage.snapshotsSent += 1;
+    const ok = !this.network.isBlocked(message.from, message.to) && !this.random.chance(this.options.network.dropRate);
+    const durationUnits = this.random.between(1, this.options.faults.snapshotTransferTicksMax * TIME_UNITS_PER_TICK);
+    this.log(`${leader.id} sends snapshot ${message.snapshot.index} to ${message.to}${ok ? "" : " (it will fail)"}`);
+    const event = { kind: "snapshotDone" as const, leader, generation: leader.generation, message, data: stored.data, ok };
+    this.queue.push(this.now + durationUnits, event);
+  }
+
+  private finishSnapshotTransfer(leader: SimNode, generation: number, message: SnapshotMessage, data: KvSnapshot, ok: boolean): void {
+    const follower = this.byId.get(message.to)!;
+    const delivered = ok && follower.raft !== undefined && !this.network.isBlocked(message.from, message.to);
+    if (delivered) {
+      follower.receivedSnapshots.set(message.snapshot.index, data);
+      this.deliver(message);
+    }
+    // A leader that crashed since has forgotten the transfer: nobody reports it.
+    if (leader.generation !== generation || leader.raft === undefined) return;
+    if (!delivered) this.coverage.snapshotsFailed += 1;
+    leader.raft.reportSnapshot(message.to, delivered);
+    this.afterNode(leader);
+  }
+
+  /** Ready step 2 and the start of step 4 for a received snapshot: persist its data and the log's new start, restore the state machine. */
+  private installSnapshot(node: SimNode, meta: SnapshotMetadata): void {
+    const data = node.receivedSnapshots.get(meta.index);
+    if (data === undefined) throw new Error(`${node.id} must install snapshot ${meta.index} but never received its data`);
+    node.receivedSnapshots.delete(meta.index);
+    this.checker.observeSnapshot(node.id, meta.index, meta.term, snapshotDigest(data));
+    node.snapshot = { meta, data };
+    node.storage.applySnapshot(meta);
+    node.machine = new KvStateMachine(data);
+    this.coverage.snapshotsInstalled += 1;
+    this.log(`${node.id} installs snapshot ${meta.index}/${meta.term}`);
+    // Writes proposed here at covered indexes were never applied here: their clients cannot learn the outcome.
+    for (const [index, pending] of node.pendingWrites) {
+      if (index > meta.index) continue;
+      node.pendingWrites.delete(index);
+      this.abandonOp(pending.op);
+    }
+  }
+
+  /** The host's state machine saves a snapshot at its applied index, then the log is compacted to it (thesis §5.1). */
+  private compactSomeNode(): void {
+    const faults = this.options.faults;
+    const candidates = this.nodes.filter((n) => {
+      if (n.raft === undefined || n.inflight !== undefined) return false;
+      return n.machine.applied - n.storage.snapshot().index >= faults.compactMinEntries;
+    });
+    if (candidates.length === 0) return;
+    const node = this.random.pick(candidates);
+    const data = node.machine.snapshot();
+    const meta = node.raft!.snapshotMetadata(data.applied);
+    this.checker.observeSnapshot(node.id, meta.index, meta.term, snapshotDigest(data));
+    node.snapshot = { meta, data };
+    node.storage.compact(meta);
+    this.coverage.compactions += 1;
+    this.log(`${node.id} compacts its log to ${meta.index}/${meta.term}`);
+  }
+
   private apply(node: SimNode, entry: Entry): void {
     this.checker.observeApply(node.id, entry);
-    this.resolveProposals(entry);
     const result = node.machine.apply(entry);
+    this.resolveProposals(entry, result?.output);
     const pending = node.pendingWrites.get(entry.index);
     if (pending === undefined) return;
     node.pendingWrites.delete(entry.index);
@@ -264,12 +351,12 @@ export class Simulator {
   }
 
   /** The first apply of an index decides every proposal made at it (state machine safety is checked separately). */
-  private resolveProposals(entry: Entry): void {
+  private resolveProposals(entry: Entry, output: number | undefined): void {
     const proposals = this.proposalsByIndex.get(entry.index);
     if (proposals === undefined) return;
     this.proposalsByIndex.delete(entry.index);
     for (const proposal of proposals) {
-      if (proposal.term === entry.term) this.clients.settle(proposal.opId);
+      if (proposal.term === entry.term) this.clients.settle(proposal.opId, this.now, output);
       else this.clients.prune(proposal.opId);
     }
   }
@@ -294,7 +381,7 @@ export class Simulator {
     if (raft === undefined || raft.role !== "leader") return false;
     let news = false;
     const termAt = (index: LogIndex): Term | undefined => raft.termAt(index);
-    if (this.checker.observeLeader(node.id, raft.term, termAt)) {
+    if (this.checker.observeLeader(node.id, raft.term, termAt, (raft.firstIndex - 1) as LogIndex)) {
       news = true;
       this.coverage.maxTerm = Math.max(this.coverage.maxTerm, raft.term);
       this.log(`${node.id} leads term ${raft.term}`);
@@ -312,6 +399,7 @@ export class Simulator {
 
   private world(): void {
     if (!this.healed) this.injectFaults();
+    if (this.random.chance(this.options.faults.compactRate)) this.compactSomeNode();
     for (const node of this.nodes) {
       if (!node.up && node.restartAtUnits !== undefined && node.restartAtUnits <= this.now) this.restart(node);
     }

@@ -1,7 +1,7 @@
 import type { RaftConfig } from "../config.js";
-import { describeEntry, describeMessage, describeReady } from "../describe.js";
+import { describeEntry, describeMessage, describeReady, describeSnapshot } from "../describe.js";
 import { MemoryStorage } from "../memory-storage.js";
-import type { PeerMessage } from "../message.js";
+import type { InboundMessage } from "../message.js";
 import { SeededRandom } from "../random.js";
 import { RaftNode } from "../raft-node.js";
 import type { Dropped } from "../rejection.js";
@@ -21,6 +21,8 @@ export interface Command {
 interface TestNode {
   node: RaftNode;
   readonly storage: MemoryStorage;
+  readonly config: RaftConfig;
+  readonly seed: number;
 }
 
 const STABILIZE_ROUNDS_MAX = 1000;
@@ -39,7 +41,7 @@ export function parseCommand(line: string): Command {
 
 export class InteractionEnv {
   private readonly nodes = new Map<NodeId, TestNode>();
-  private readonly inboxes = new Map<NodeId, PeerMessage[]>();
+  private readonly inboxes = new Map<NodeId, InboundMessage[]>();
   /** Directed links that drop messages: "from->to". */
   private readonly blocked = new Set<string>();
   private output: string[] = [];
@@ -68,6 +70,10 @@ export class InteractionEnv {
     heal: () => this.blocked.clear(),
     "raft-state": () => this.raftState(),
     "raft-log": (c) => this.raftLog(c.args[0] as NodeId),
+    "raft-progress": (c) => this.raftProgress(c.args[0] as NodeId),
+    compact: (c) => this.compact(c.args[0] as NodeId, Number(c.args[1])),
+    restart: (c) => this.restart(c.args[0] as NodeId),
+    "report-snapshot": (c) => this.node(c.args[0]).node.reportSnapshot(c.args[1] as NodeId, c.options.get("ok") !== "false"),
   };
 
   private print(line: string): void {
@@ -106,7 +112,7 @@ export class InteractionEnv {
         testingBugs: { commitPreviousTermByCounting: command.options.get("bug-commit-old-term") === "true" },
       };
       const storage = new MemoryStorage(voters);
-      this.nodes.set(id, { node: new RaftNode({ config, storage, random: new SeededRandom(i + 1) }), storage });
+      this.nodes.set(id, { node: new RaftNode({ config, storage, random: new SeededRandom(i + 1) }), storage, config, seed: i + 1 });
       this.inboxes.set(id, []);
     }
     this.raftState();
@@ -126,9 +132,11 @@ export class InteractionEnv {
     if (ready === undefined) return false;
     this.print(`> ${id} handling Ready`);
     for (const line of describeReady(ready)) this.print(`  ${line}`);
+    // The snapshot's data would be streamed and restored here; this host has no state machine.
+    if (ready.snapshot !== undefined) storage.applySnapshot(ready.snapshot);
     storage.append(ready.entries);
     if (ready.hardState !== undefined) storage.setHardState(ready.hardState);
-    for (const message of [...ready.immediateMessages, ...ready.messages]) {
+    for (const message of [...ready.immediateMessages, ...ready.snapshotsToSend, ...ready.messages]) {
       // A partition drops messages as they leave, so traces do not fill with dead heartbeats.
       if (!this.blocked.has(`${message.from}->${message.to}`)) this.inboxes.get(message.to)?.push(message);
     }
@@ -178,11 +186,34 @@ export class InteractionEnv {
     }
   }
 
+  /** The leader's view of each member. */
+  private raftProgress(id: NodeId): void {
+    for (const p of this.node(id).node.status().progress) this.print(`${p.id}: ${p.state} match=${p.match} next=${p.next}`);
+  }
+
   private raftLog(id: NodeId): void {
     const { storage } = this.node(id);
+    const first = storage.firstIndex();
     const last = storage.lastIndex();
-    if (last === 0) this.print("log is empty");
-    for (const entry of storage.entries(1 as LogIndex, (last + 1) as LogIndex, Number.MAX_SAFE_INTEGER)) this.print(describeEntry(entry));
+    if (first > 1) this.print(`snapshot ${describeSnapshot(storage.snapshot())}`);
+    if (last < first) this.print("log is empty");
+    for (const entry of storage.entries(first, (last + 1) as LogIndex, Number.MAX_SAFE_INTEGER)) this.print(describeEntry(entry));
+  }
+
+  /** The host's state machine saved a snapshot at `index`: compact the log to it. */
+  private compact(id: NodeId, index: number): void {
+    const { node, storage } = this.node(id);
+    const meta = node.snapshotMetadata(index as LogIndex);
+    storage.compact(meta);
+    this.print(`${id} compacted to ${describeSnapshot(meta)}`);
+  }
+
+  /** Crash and restart from what storage holds (messages in flight to it are kept). */
+  private restart(id: NodeId): void {
+    const test = this.node(id);
+    test.node = new RaftNode({ config: test.config, storage: test.storage, random: new SeededRandom(test.seed) });
+    const s = test.node.status();
+    this.print(`${id} restarted: ${s.role} term=${s.term} commit=${s.commit} applied=${s.applied} first=${test.storage.firstIndex()} last=${s.lastIndex}`);
   }
 }
 

@@ -7,8 +7,11 @@ import { Inflights } from "./inflights.js";
  *   one AppendEntries per heartbeat interval and waits for the answer.
  * - replicate: the follower is caught up to `match`; the leader streams entries
  *   optimistically (pipelining), bounded by the inflight window.
+ * - snapshot: the follower needs entries the leader compacted away; the host is
+ *   sending it a snapshot, and appends wait until it is installed or reported
+ *   as failed (thesis §5.3).
  */
-export type ProgressState = "probe" | "replicate";
+export type ProgressState = "probe" | "replicate" | "snapshot";
 
 /**
  * The leader's view of one follower (paper Figure 2, nextIndex/matchIndex).
@@ -24,6 +27,8 @@ export class Progress {
   recentActive = false;
   /** Highest ReadIndex round this follower acknowledged in the current term. */
   readRoundAcked = 0;
+  /** In snapshot state: the index of the snapshot being sent. */
+  pendingSnapshot = 0 as LogIndex;
   readonly inflights: Inflights;
 
   constructor(next: LogIndex, maxInflightMsgs: number) {
@@ -37,17 +42,34 @@ export class Progress {
     assert(this.match < this.next, "progress invariant: match < next");
   }
 
+  /**
+   * Leaving the snapshot state, probing resumes after the snapshot if it was
+   * sent (the follower most likely holds it now), else after `match`.
+   */
   becomeProbe(): void {
+    const after = this.state === "snapshot" ? Math.max(this.match, this.pendingSnapshot) : this.match;
     this.state = "probe";
     this.probeSent = false;
-    this.next = (this.match + 1) as LogIndex;
+    this.pendingSnapshot = 0 as LogIndex;
+    this.next = (after + 1) as LogIndex;
     this.inflights.reset();
+    this.checkInvariant();
   }
 
   becomeReplicate(): void {
     this.state = "replicate";
     this.probeSent = false;
+    this.pendingSnapshot = 0 as LogIndex;
     this.next = (this.match + 1) as LogIndex;
+    this.inflights.reset();
+  }
+
+  /** The host starts sending the follower a snapshot at `index`. */
+  becomeSnapshot(index: LogIndex): void {
+    assert(index > this.match, "a snapshot is sent only to a follower that lacks it");
+    this.state = "snapshot";
+    this.probeSent = false;
+    this.pendingSnapshot = index;
     this.inflights.reset();
   }
 
@@ -70,6 +92,8 @@ export class Progress {
    * previous back-off), which must not move `next` again.
    */
   maybeDecrTo(rejected: LogIndex, hintNext: LogIndex): boolean {
+    // Answers to appends sent before the snapshot say nothing new.
+    if (this.state === "snapshot") return false;
     if (this.state === "replicate") {
       if (rejected <= this.match) return false;
       this.next = (this.match + 1) as LogIndex;
@@ -96,6 +120,7 @@ export class Progress {
   }
 
   isPaused(): boolean {
+    if (this.state === "snapshot") return true;
     return this.state === "probe" ? this.probeSent : this.inflights.full();
   }
 }

@@ -1,3 +1,5 @@
+import type { ConfState } from "../conf-state.js";
+import { EMPTY_CONF_STATE } from "../conf-state.js";
 import type { HardState } from "../hard-state.js";
 import { EMPTY_HARD_STATE } from "../hard-state.js";
 import type { LogIndex, Term } from "../types.js";
@@ -9,13 +11,14 @@ import type { GroupCheckpoint } from "./wal-record.js";
 export type RecordEffect =
   | { readonly type: "entries"; readonly group: GroupId; readonly lastIndex: LogIndex }
   | { readonly type: "hardState"; readonly group: GroupId; readonly hardState: HardState }
-  | { readonly type: "compact"; readonly group: GroupId; readonly index: LogIndex; readonly term: Term }
+  | { readonly type: "compact"; readonly group: GroupId; readonly index: LogIndex; readonly term: Term; readonly confState: ConfState }
   | { readonly type: "dropGroup"; readonly group: GroupId };
 
 interface MutableCheckpoint {
   hardState: HardState;
   snapshotIndex: LogIndex;
   snapshotTerm: Term;
+  confState: ConfState;
 }
 
 /**
@@ -30,7 +33,7 @@ export class LoggedState {
 
   static from(checkpoints: Iterable<GroupCheckpoint>): LoggedState {
     const state = new LoggedState();
-    for (const { group, hardState, snapshotIndex, snapshotTerm } of checkpoints) state.groups.set(group, { hardState, snapshotIndex, snapshotTerm });
+    for (const { group, hardState, snapshotIndex, snapshotTerm, confState } of checkpoints) state.groups.set(group, { hardState, snapshotIndex, snapshotTerm, confState });
     return state;
   }
 
@@ -41,13 +44,14 @@ export class LoggedState {
     }
     let state = this.groups.get(effect.group);
     if (state === undefined) {
-      state = { hardState: EMPTY_HARD_STATE, snapshotIndex: INDEX_NONE, snapshotTerm: TERM_NONE };
+      state = { hardState: EMPTY_HARD_STATE, snapshotIndex: INDEX_NONE, snapshotTerm: TERM_NONE, confState: EMPTY_CONF_STATE };
       this.groups.set(effect.group, state);
     }
     if (effect.type === "hardState") state.hardState = effect.hardState;
     if (effect.type === "compact" && effect.index > state.snapshotIndex) {
       state.snapshotIndex = effect.index;
       state.snapshotTerm = effect.term;
+      state.confState = effect.confState;
     }
   }
 

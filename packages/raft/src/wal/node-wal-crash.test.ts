@@ -77,7 +77,7 @@ describe("power loss (MemoryWalFs lossy mode)", () => {
   });
 
   it("survives a crash at any step of a segment roll", async () => {
-    const options = { segmentBytesMax: 1024, recordBytesMax: 2048, groupsMax: 4 };
+    const options = { segmentBytesMax: 1024, recordBytesMax: 4096, groupsMax: 4 };
     const outcomes = new Set<number>();
     for (let operations = 0; operations < 12; operations++) {
       let fs = new MemoryWalFs({ lossy: true });

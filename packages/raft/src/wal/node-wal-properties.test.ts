@@ -43,7 +43,7 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
 
 const optionsArb: fc.Arbitrary<WalOptions> = fc.record({
   segmentBytesMax: fc.constantFrom(1024, 2048, 8192, 1 << 20),
-  recordBytesMax: fc.constant(2048),
+  recordBytesMax: fc.constant(4096),
   groupsMax: fc.constant(4),
 });
 
@@ -55,7 +55,7 @@ const optionsArb: fc.Arbitrary<WalOptions> = fc.record({
  */
 const crashOptionsArb: fc.Arbitrary<WalOptions> = fc.record({
   segmentBytesMax: fc.constantFrom(1024, 8192, 1 << 20),
-  recordBytesMax: fc.constant(2048),
+  recordBytesMax: fc.constant(4096),
   groupsMax: fc.constant(4),
 });
 

@@ -7,7 +7,7 @@ import { makeEntries, viewWal } from "./testing/wal-model.js";
 import type { WalOptions } from "./wal-options.js";
 
 const DIR = "/wal";
-const OPTIONS: WalOptions = { segmentBytesMax: 1024, recordBytesMax: 2048, groupsMax: 4 };
+const OPTIONS: WalOptions = { segmentBytesMax: 1024, recordBytesMax: 4096, groupsMax: 4 };
 const path = (seq: number): string => `${DIR}/${segmentName(seq)}`;
 
 /** Appends `rounds` batches of 4 entries to each group; returns the last index. */

@@ -209,6 +209,55 @@ describe("NodeWal groups", () => {
     const storage = (await NodeWal.open(DIR, { fs })).storage(1);
     expect([storage.firstIndex(), storage.lastIndex(), storage.term(100 as LogIndex), storage.snapshotTerm()]).toEqual([101, 102, 4, 4]);
   });
+
+  it("keeps the membership of each snapshot point across reopens and segment rolls", async () => {
+    const fs = new MemoryWalFs();
+    const options = { fs, segmentBytesMax: 1024, recordBytesMax: 4096, groupsMax: 4 };
+    const wal = await NodeWal.open(DIR, options);
+    const conf = { voters: ["n1", "n2", "n3"] as NodeId[], learners: ["n4"] as NodeId[] };
+    await wal.append([{ group: 1, entries: makeEntries(1, 6, 1, 10), hardState: hs(1, undefined, 6) }], true);
+    await wal.compact(1, 4 as LogIndex, 1 as Term, conf);
+    expect(wal.storage(1).snapshot()).toEqual({ index: 4, term: 1, confState: conf });
+    // Without a membership, the previous one stays.
+    await wal.compact(1, 5 as LogIndex, 1 as Term);
+    expect(wal.storage(1).snapshot().confState).toEqual(conf);
+    for (let i = 7; i < 60; i++) await wal.append([{ group: 1, entries: makeEntries(i, 1, 1, 40) }], false);
+    await wal.close();
+    const reopened = await NodeWal.open(DIR, options);
+    expect(reopened.storage(1).snapshot()).toEqual({ index: 5, term: 1, confState: conf });
+    expect(reopened.storage(1).lastIndex()).toBe(59);
+    await reopened.close();
+  });
+
+  it("installs a snapshot from the leader through append: the whole log goes, then entries follow it", async () => {
+    const fs = new MemoryWalFs({ lossy: true });
+    const wal = await NodeWal.open(DIR, { fs });
+    await wal.append([{ group: 1, entries: makeEntries(1, 5, 1), hardState: hs(2, undefined, 2) }], true);
+    const snapshot = { index: 4 as LogIndex, term: 1 as Term, confState: { voters: ["n1", "n2"] as NodeId[], learners: [] } };
+    const fsyncs = wal.stats.fsyncs;
+    // The log agrees with the snapshot at 4, yet an install discards everything: the core already did.
+    await wal.append([{ group: 1, snapshot, entries: makeEntries(5, 2, 2), hardState: hs(2, undefined, 4) }], false);
+    expect(wal.stats.fsyncs - fsyncs).toBe(1);
+    const storage = wal.storage(1);
+    expect([storage.firstIndex(), storage.lastIndex(), storage.term(5 as LogIndex), storage.snapshot()]).toEqual([5, 6, 2, snapshot]);
+    const reopened = await NodeWal.open(DIR, { fs: fs.crash() });
+    expect(viewWal(reopened)).toEqual(viewWal(wal));
+    expect(reopened.storage(1).snapshot()).toEqual(snapshot);
+    await reopened.close();
+  });
+
+  it("refuses an install that is not newer, or that contradicts a committed entry, and changes nothing", async () => {
+    const wal = await NodeWal.open(DIR, { fs: new MemoryWalFs() });
+    await wal.append([{ group: 1, entries: makeEntries(1, 5, 1), hardState: hs(1, undefined, 3) }], true);
+    await wal.compact(1, 2 as LogIndex, 1 as Term);
+    const before = viewWal(wal);
+    const conf = { voters: [], learners: [] };
+    await expect(wal.append([{ group: 1, snapshot: { index: 2 as LogIndex, term: 1 as Term, confState: conf }, entries: [] }], true)).rejects.toThrow(RaftAssertionError);
+    await expect(wal.append([{ group: 1, snapshot: { index: 3 as LogIndex, term: 2 as Term, confState: conf }, entries: [] }], true)).rejects.toThrow(RaftAssertionError);
+    await expect(wal.append([{ group: 1, snapshot: { index: 9 as LogIndex, term: 2 as Term, confState: conf }, entries: makeEntries(11, 1, 2) }], true)).rejects.toThrow(RaftAssertionError);
+    expect(viewWal(wal)).toEqual(before);
+    await wal.close();
+  });
 });
 
 describe("NodeWal group commit", () => {

@@ -1,4 +1,5 @@
 import { assert } from "../assert.js";
+import type { ConfState, SnapshotMetadata } from "../conf-state.js";
 import type { Entry } from "../entry.js";
 import type { HardState } from "../hard-state.js";
 import type { LogIndex, Term } from "../types.js";
@@ -15,12 +16,18 @@ import { recoverWal } from "./wal-recovery.js";
 import type { PendingRecord, WalStats } from "./wal-writer.js";
 import { WalWriter } from "./wal-writer.js";
 
-/** What one group persists in a batch: a Ready's `entries` and `hardState`. */
+/** What one group persists in a batch: a Ready's `snapshot`, `entries` and `hardState`, in that order. */
 export interface WalAppend {
   readonly group: GroupId;
-  readonly hardState?: HardState;
+  readonly hardState?: HardState | undefined;
   /** Appended after discarding the group's stored suffix from entries[0].index on. */
   readonly entries: readonly Entry[];
+  /**
+   * A snapshot received from the leader (`Ready.snapshot`): it replaces the
+   * group's whole log before `entries` are appended. A batch holding one is
+   * always synced.
+   */
+  readonly snapshot?: SnapshotMetadata | undefined;
 }
 
 /**
@@ -50,7 +57,13 @@ export class NodeWal {
     await resolved.fs.mkdirs(dir);
     const recovered = await recoverWal(resolved.fs, dir, resolved.groupsMax);
     const logged = LoggedState.from(
-      [...recovered.groups.values()].map((log) => ({ group: log.group, hardState: log.hardState(), snapshotIndex: log.snapshotIndex(), snapshotTerm: log.snapshotTerm() })),
+      [...recovered.groups.values()].map((log) => ({
+        group: log.group,
+        hardState: log.hardState(),
+        snapshotIndex: log.snapshotIndex(),
+        snapshotTerm: log.snapshotTerm(),
+        confState: log.snapshot().confState,
+      })),
     );
     const writer = await WalWriter.start(dir, resolved, recovered.segments, logged, recovered.nextSeq);
     await writer.releaseRecovered();
@@ -83,15 +96,20 @@ export class NodeWal {
     let bytes = 0;
     for (const record of records) bytes += record.bytes.byteLength;
     this.writer.checkAccepting(bytes);
-    for (const { group, hardState, entries } of batch) {
-      if (entries.length === 0 && hardState === undefined) continue;
+    let installs = false;
+    for (const { group, hardState, entries, snapshot } of batch) {
+      if (entries.length === 0 && hardState === undefined && snapshot === undefined) continue;
       const log = this.groupLog(group);
+      if (snapshot !== undefined) {
+        log.install(snapshot);
+        installs = true;
+      }
       if (entries.length > 0) log.append(entries);
       if (hardState !== undefined) log.setHardState(hardState);
     }
     // An empty synced append still goes through: it is a barrier that makes earlier unsynced appends durable.
     if (records.length === 0 && !sync) return;
-    await this.writer.submit(records, sync);
+    await this.writer.submit(records, sync || installs);
   }
 
   /**
@@ -101,20 +119,23 @@ export class NodeWal {
    * may lie past the log (a snapshot received from the leader): the log then
    * restarts empty after it. Resolves when durable; an older snapshot point is
    * a no-op.
+   *
+   * `confState` is the membership at `index` (`RaftNode.snapshotMetadata`
+   * gives it); left out, the membership recorded with the previous snapshot
+   * point stays, which is right only while membership never changes.
    */
-  async compact(group: GroupId, index: LogIndex, term: Term): Promise<void> {
+  async compact(group: GroupId, index: LogIndex, term: Term, confState?: ConfState): Promise<void> {
     this.writer.checkAccepting(0);
     assertGroupId(group);
     assert(Number.isSafeInteger(index) && index >= 0 && Number.isSafeInteger(term) && term >= 0, "snapshot index and term must be non-negative safe integers");
     const log = this.groupLog(group);
     const outcome = log.compactOutcome(index, term);
     if (outcome === "stale") return;
-    // State Machine Safety (paper §5.4.3): a snapshot cannot disagree with a committed entry.
-    const committed = Math.min(log.hardState().commit, log.lastIndex());
-    assert(index > committed || log.term(index) === term, `group ${group}: snapshot (${index}, ${term}) contradicts committed entry with term ${index <= committed ? log.term(index) : "-"}`);
-    const bytes = encodeCompactRecord(group, index, term, outcome === "keepSuffix");
-    log.compact(index, term);
-    await this.writer.submit([{ bytes, effect: { type: "compact", group, index, term } }], true);
+    log.assertSnapshotAgrees(index, term);
+    const conf = confState ?? log.snapshot().confState;
+    const bytes = encodeCompactRecord(group, index, term, outcome === "keepSuffix", conf);
+    log.compact(index, term, conf);
+    await this.writer.submit([{ bytes, effect: { type: "compact", group, index, term, confState: conf } }], true);
   }
 
   /** Removes the group (its replica moved away). Resolves when durable; unknown groups are a no-op. */
@@ -138,15 +159,23 @@ export class NodeWal {
     const seen = new Set<GroupId>();
     let newGroups = 0;
     const records: PendingRecord[] = [];
-    for (const { group, hardState, entries } of batch) {
+    for (const { group, hardState, entries, snapshot } of batch) {
       assertGroupId(group);
       assert(!seen.has(group), `group ${group} appears twice in one batch`);
       seen.add(group);
-      if (entries.length === 0 && hardState === undefined) continue;
+      if (entries.length === 0 && hardState === undefined && snapshot === undefined) continue;
       let log = this.logs.get(group);
       if (log === undefined) {
         newGroups += 1;
         log = new WalGroupLog(group);
+      }
+      if (snapshot !== undefined) {
+        assert(snapshot.index > log.snapshotIndex(), `group ${group}: an installed snapshot must be newer than the stored one (${log.snapshotIndex()})`);
+        log.assertSnapshotAgrees(snapshot.index, snapshot.term);
+        const { index, term, confState } = snapshot;
+        records.push({ bytes: encodeCompactRecord(group, index, term, false, confState), effect: { type: "compact", group, index, term, confState } });
+        // Check what follows against the log as it will be: the snapshot alone.
+        log = WalGroupLog.restore(group, log.hardState(), snapshot, []);
       }
       if (entries.length > 0) {
         log.assertAppendable(entries);

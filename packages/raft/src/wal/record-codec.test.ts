@@ -54,11 +54,12 @@ describe("record encoding", () => {
   });
 
   it("round-trips compaction points, drops and checkpoints", () => {
-    expect(decode(encodeCompactRecord(3, 99 as LogIndex, 4 as Term, true))).toEqual({ type: "compact", group: 3, index: 99, term: 4, keptSuffix: true });
+    const conf = { voters: ["n1", "n2", "ノード"] as NodeId[], learners: ["n4"] as NodeId[] };
+    expect(decode(encodeCompactRecord(3, 99 as LogIndex, 4 as Term, true, conf))).toEqual({ type: "compact", group: 3, index: 99, term: 4, keptSuffix: true, confState: conf });
     expect(decode(encodeDropGroupRecord(3))).toEqual({ type: "dropGroup", group: 3 });
     const groups = [
-      { group: 1, hardState: hs(3, "n1", 10), snapshotIndex: 8 as LogIndex, snapshotTerm: 2 as Term },
-      { group: 2, hardState: hs(0, undefined, 0), snapshotIndex: 0 as LogIndex, snapshotTerm: 0 as Term },
+      { group: 1, hardState: hs(3, "n1", 10), snapshotIndex: 8 as LogIndex, snapshotTerm: 2 as Term, confState: conf },
+      { group: 2, hardState: hs(0, undefined, 0), snapshotIndex: 0 as LogIndex, snapshotTerm: 0 as Term, confState: { voters: [], learners: [] } },
     ];
     expect(decode(encodeCheckpointRecord(77, groups))).toEqual({ type: "checkpoint", segmentSeq: 77, groups });
   });
@@ -69,8 +70,25 @@ describe("record encoding", () => {
       hardState: hs(Number.MAX_SAFE_INTEGER, "n".repeat(NODE_ID_BYTES_MAX), Number.MAX_SAFE_INTEGER),
       snapshotIndex: Number.MAX_SAFE_INTEGER as LogIndex,
       snapshotTerm: Number.MAX_SAFE_INTEGER as Term,
+      confState: { voters: Array.from({ length: 9 }, (_, i) => `${"v".repeat(24)}${i}` as NodeId), learners: Array.from({ length: 9 }, (_, i) => `${"l".repeat(24)}${i}` as NodeId) },
     }));
     expect(encodeCheckpointRecord(Number.MAX_SAFE_INTEGER, groups).byteLength - RECORD_HEADER_BYTES).toBeLessThanOrEqual(checkpointBytesMax(16));
+  });
+
+  it("reads type-4 compaction points and format-1 checkpoints, which carry no membership", () => {
+    expect(decodeRecord(new Uint8Array([4, 3, 99, 4, 1]), 0, 5)).toEqual({ type: "compact", group: 3, index: 99, term: 4, keptSuffix: true, confState: undefined });
+    // checkpoint, magic, version 1, segment 7, one group: 2, term 3, no vote, commit 5, snapshot 4/2
+    const body = new Uint8Array([1, 0x44, 0x43, 0x57, 0x4c, 1, 7, 1, 2, 3, 0, 5, 4, 2]);
+    expect(decodeRecord(body, 0, body.length)).toEqual({
+      type: "checkpoint",
+      segmentSeq: 7,
+      groups: [{ group: 2, hardState: hs(3, undefined, 5), snapshotIndex: 4, snapshotTerm: 2, confState: { voters: [], learners: [] } }],
+    });
+  });
+
+  it("refuses a membership larger than CONF_STATE_BYTES_MAX", () => {
+    const voters = Array.from({ length: 30 }, (_, i) => `${"x".repeat(30)}${i}` as NodeId);
+    expect(() => encodeCompactRecord(1, 1 as LogIndex, 1 as Term, true, { voters, learners: [] })).toThrow(WalLimitError);
   });
 });
 
@@ -88,7 +106,9 @@ describe("record decoding refuses bodies the writer never produces", () => {
     ["a compaction flag other than 0 or 1", [4, 1, 5, 1, 2]],
     ["a vote that is not UTF-8", [3, 1, 1, 1, 0xff, 0]],
     ["a checkpoint with a foreign magic", [1, 0x41, 0x42, 0x43, 0x44, 1, 1, 0]],
-    ["a checkpoint of a newer format", [1, 0x44, 0x43, 0x57, 0x4c, 2, 1, 0]],
+    ["a checkpoint of a newer format", [1, 0x44, 0x43, 0x57, 0x4c, 3, 1, 0]],
+    ["a snapshot point whose member id runs past the record", [6, 1, 5, 1, 1, 1, 9, 0x6e]],
+    ["a snapshot point with an empty member id", [6, 1, 5, 1, 1, 1, 0, 0]],
   ];
 
   it.each(cases)("%s", (_name, body) => {

@@ -1,10 +1,15 @@
-import type { Entry } from "../entry.js";
+import type { ConfState } from "../conf-state.js";
+import type { Entry, EntryKind } from "../entry.js";
 import type { HardState } from "../hard-state.js";
 import type { LogIndex, NodeId, Term } from "../types.js";
 import { ByteReader, RecordDecodeError } from "./byte-reader.js";
 import { GROUP_ID_MAX } from "./group-id.js";
 import type { GroupCheckpoint, WalRecord } from "./wal-record.js";
-import { CHECKPOINT_MAGIC, FORMAT_VERSION, NODE_ID_BYTES_MAX, RECORD_TYPE } from "./wal-record.js";
+import { CHECKPOINT_MAGIC, CONF_STATE_BYTES_MAX, FORMAT_VERSIONS_READ, NODE_ID_BYTES_MAX, RECORD_TYPE } from "./wal-record.js";
+import { EMPTY_CONF_STATE } from "../conf-state.js";
+import { ENTRY_KIND_BYTE } from "./record-encoder.js";
+
+const KIND_OF_BYTE: readonly EntryKind[] = (Object.entries(ENTRY_KIND_BYTE) as [EntryKind, number][]).sort((a, b) => a[1] - b[1]).map(([kind]) => kind);
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -26,8 +31,16 @@ export function decodeRecord(bytes: Uint8Array, start: number, end: number): Wal
       record = { type: "hardState", group: readGroup(reader), hardState: readHardState(reader) };
       break;
     case RECORD_TYPE.compact:
-      record = { type: "compact", group: readGroup(reader), index: reader.varint() as LogIndex, term: reader.varint() as Term, keptSuffix: readFlag(reader) };
+      record = { type: "compact", group: readGroup(reader), index: reader.varint() as LogIndex, term: reader.varint() as Term, keptSuffix: readFlag(reader), confState: undefined };
       break;
+    case RECORD_TYPE.snapshot: {
+      const group = readGroup(reader);
+      const index = reader.varint() as LogIndex;
+      const term = reader.varint() as Term;
+      const keptSuffix = readFlag(reader);
+      record = { type: "compact", group, index, term, keptSuffix, confState: readConfState(reader) };
+      break;
+    }
     case RECORD_TYPE.dropGroup:
       record = { type: "dropGroup", group: readGroup(reader) };
       break;
@@ -59,10 +72,10 @@ function decodeEntries(reader: ByteReader): WalRecord {
   const entries = new Array<Entry>(count);
   for (let i = 0; i < count; i++) {
     const term = reader.varint() as Term;
-    const kindByte = reader.u8();
-    if (kindByte > 1) throw new RecordDecodeError(`entry kind byte ${kindByte} is unknown`);
+    const kind = KIND_OF_BYTE[reader.u8()];
+    if (kind === undefined) throw new RecordDecodeError(`entry kind byte is unknown`);
     const data = reader.bytesView(reader.varint());
-    entries[i] = { term, index: (firstIndex + i) as LogIndex, kind: kindByte === 1 ? "noop" : "command", data };
+    entries[i] = { term, index: (firstIndex + i) as LogIndex, kind, data };
   }
   if (!reader.isAtEnd) throw new RecordDecodeError(`${reader.end - reader.position} unexpected bytes after the entries`);
   return { type: "entries", group, entries };
@@ -72,16 +85,39 @@ function decodeCheckpoint(reader: ByteReader): WalRecord {
   const magic = reader.u8() | (reader.u8() << 8) | (reader.u8() << 16) | (reader.u8() << 24);
   if (magic >>> 0 !== CHECKPOINT_MAGIC) throw new RecordDecodeError(`checkpoint magic 0x${(magic >>> 0).toString(16)} is not a distcache WAL`);
   const version = reader.varint();
-  if (version !== FORMAT_VERSION) throw new RecordDecodeError(`format version ${version} is not supported (this build reads ${FORMAT_VERSION})`);
+  if (!FORMAT_VERSIONS_READ.includes(version)) throw new RecordDecodeError(`format version ${version} is not supported (this build reads ${FORMAT_VERSIONS_READ.join(", ")})`);
   const segmentSeq = reader.varint();
   const count = reader.varint();
   const groups: GroupCheckpoint[] = [];
   for (let i = 0; i < count; i++) {
     const group = readGroup(reader);
     const hardState = readHardState(reader);
-    groups.push({ group, hardState, snapshotIndex: reader.varint() as LogIndex, snapshotTerm: reader.varint() as Term });
+    const snapshotIndex = reader.varint() as LogIndex;
+    const snapshotTerm = reader.varint() as Term;
+    const confState = version >= 2 ? readConfState(reader) : EMPTY_CONF_STATE;
+    groups.push({ group, hardState, snapshotIndex, snapshotTerm, confState });
   }
   return { type: "checkpoint", segmentSeq, groups };
+}
+
+function readConfState(reader: ByteReader): ConfState {
+  const start = reader.position;
+  const voters = readIds(reader);
+  const learners = readIds(reader);
+  if (reader.position - start > CONF_STATE_BYTES_MAX) throw new RecordDecodeError(`membership of ${reader.position - start} B exceeds ${CONF_STATE_BYTES_MAX} B`);
+  return { voters, learners };
+}
+
+function readIds(reader: ByteReader): NodeId[] {
+  const count = reader.varint();
+  if (count > CONF_STATE_BYTES_MAX) throw new RecordDecodeError(`membership lists ${count} ids`);
+  const ids: NodeId[] = [];
+  for (let i = 0; i < count; i++) {
+    const bytes = reader.varint();
+    if (bytes === 0 || bytes > NODE_ID_BYTES_MAX) throw new RecordDecodeError(`member id of ${bytes} B is invalid`);
+    ids.push(decodeUtf8(reader.bytesView(bytes)) as NodeId);
+  }
+  return ids;
 }
 
 function readGroup(reader: ByteReader): number {
@@ -108,6 +144,6 @@ function decodeUtf8(bytes: Uint8Array): string {
   try {
     return utf8.decode(bytes);
   } catch {
-    throw new RecordDecodeError("vote is not valid UTF-8");
+    throw new RecordDecodeError("node id is not valid UTF-8");
   }
 }

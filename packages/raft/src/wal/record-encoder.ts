@@ -1,4 +1,5 @@
 import { crc32 } from "node:zlib";
+import type { ConfState } from "../conf-state.js";
 import type { Entry } from "../entry.js";
 import type { HardState } from "../hard-state.js";
 import type { LogIndex, Term } from "../types.js";
@@ -6,7 +7,7 @@ import type { GroupId } from "./group-id.js";
 import { VARINT_BYTES_MAX, varintBytes, writeVarint } from "./varint.js";
 import { WalLimitError } from "./wal-errors.js";
 import type { GroupCheckpoint } from "./wal-record.js";
-import { CHECKPOINT_MAGIC, FORMAT_VERSION, NODE_ID_BYTES_MAX, RECORD_HEADER_BYTES, RECORD_TYPE } from "./wal-record.js";
+import { CHECKPOINT_MAGIC, CONF_STATE_BYTES_MAX, FORMAT_VERSION, NODE_ID_BYTES_MAX, RECORD_HEADER_BYTES, RECORD_TYPE } from "./wal-record.js";
 
 /** Varint bytes of a group id (< 2^32), and of a count of entries in one record (< 2^35). */
 const GROUP_VARINT_BYTES_MAX = 5;
@@ -15,10 +16,13 @@ const COUNT_VARINT_BYTES_MAX = 5;
 const ENTRIES_PREFIX_BYTES_MAX = 1 + GROUP_VARINT_BYTES_MAX + VARINT_BYTES_MAX + COUNT_VARINT_BYTES_MAX;
 /** type, magic, version, segment number, group count. */
 const CHECKPOINT_PREFIX_BYTES_MAX = 1 + 4 + 1 + VARINT_BYTES_MAX + COUNT_VARINT_BYTES_MAX;
-/** group, hard state (term, vote length and bytes, commit), snapshot index and term. */
-const GROUP_CHECKPOINT_BYTES_MAX = GROUP_VARINT_BYTES_MAX + 3 * VARINT_BYTES_MAX + 1 + NODE_ID_BYTES_MAX + 2 * VARINT_BYTES_MAX;
+/** group, hard state (term, vote length and bytes, commit), snapshot index and term, membership. */
+const GROUP_CHECKPOINT_BYTES_MAX = GROUP_VARINT_BYTES_MAX + 3 * VARINT_BYTES_MAX + 1 + NODE_ID_BYTES_MAX + 2 * VARINT_BYTES_MAX + CONF_STATE_BYTES_MAX;
 
 const utf8 = new TextEncoder();
+
+/** The kind byte of an entry. Values are part of the format: never reuse one. */
+export const ENTRY_KIND_BYTE = { command: 0, noop: 1 } as const;
 
 /** Upper bound of the checkpoint body for `groupsMax` groups, so options can be validated up front. */
 export function checkpointBytesMax(groupsMax: number): number {
@@ -77,7 +81,7 @@ function encodeEntryRun(group: GroupId, entries: readonly Entry[], start: number
   for (let i = start; i < end; i++) {
     const entry = entries[i]!;
     at = writeVarint(record, at, entry.term);
-    record[at++] = entry.kind === "noop" ? 1 : 0;
+    record[at++] = ENTRY_KIND_BYTE[entry.kind];
     at = writeVarint(record, at, entry.data.byteLength);
     record.set(entry.data, at);
     at += entry.data.byteLength;
@@ -95,15 +99,46 @@ export function encodeHardStateRecord(group: GroupId, hardState: HardState): Uin
   return seal(record, at);
 }
 
-export function encodeCompactRecord(group: GroupId, index: LogIndex, term: Term, keptSuffix: boolean): Uint8Array {
-  const record = Buffer.allocUnsafe(RECORD_HEADER_BYTES + 1 + GROUP_VARINT_BYTES_MAX + 2 * VARINT_BYTES_MAX + 1);
+/** A snapshot point (type 6): the compaction outcome and the membership at `index`. */
+export function encodeCompactRecord(group: GroupId, index: LogIndex, term: Term, keptSuffix: boolean, confState: ConfState): Uint8Array {
+  const conf = encodeConfState(confState);
+  const record = Buffer.allocUnsafe(RECORD_HEADER_BYTES + 1 + GROUP_VARINT_BYTES_MAX + 2 * VARINT_BYTES_MAX + 1 + conf.byteLength);
   let at = RECORD_HEADER_BYTES;
-  record[at++] = RECORD_TYPE.compact;
+  record[at++] = RECORD_TYPE.snapshot;
   at = writeVarint(record, at, group);
   at = writeVarint(record, at, index);
   at = writeVarint(record, at, term);
   record[at++] = keptSuffix ? 1 : 0;
+  record.set(conf, at);
+  at += conf.byteLength;
   return seal(record, at);
+}
+
+/** Voter count, each voter (length, UTF-8), learner count, each learner. Throws `WalLimitError` above CONF_STATE_BYTES_MAX. */
+export function encodeConfState(confState: ConfState): Uint8Array {
+  const parts: Uint8Array[] = [];
+  let bytes = 0;
+  for (const list of [confState.voters, confState.learners]) {
+    parts.push(varintOf(list.length));
+    for (const id of list) {
+      const encoded = utf8.encode(id);
+      parts.push(varintOf(encoded.byteLength), encoded);
+    }
+  }
+  for (const part of parts) bytes += part.byteLength;
+  if (bytes > CONF_STATE_BYTES_MAX) throw new WalLimitError(`membership takes ${bytes} B encoded, above ${CONF_STATE_BYTES_MAX} B`);
+  const out = new Uint8Array(bytes);
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.byteLength;
+  }
+  return out;
+}
+
+function varintOf(value: number): Uint8Array {
+  const buffer = new Uint8Array(VARINT_BYTES_MAX);
+  return buffer.subarray(0, writeVarint(buffer, 0, value));
 }
 
 export function encodeDropGroupRecord(group: GroupId): Uint8Array {
@@ -129,6 +164,9 @@ export function encodeCheckpointRecord(segmentSeq: number, groups: readonly Grou
     at = writeHardState(record, at, checkpoint.hardState, encodeVote(checkpoint.hardState));
     at = writeVarint(record, at, checkpoint.snapshotIndex);
     at = writeVarint(record, at, checkpoint.snapshotTerm);
+    const conf = encodeConfState(checkpoint.confState);
+    record.set(conf, at);
+    at += conf.byteLength;
   }
   return seal(record, at);
 }

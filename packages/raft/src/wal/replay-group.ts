@@ -1,3 +1,5 @@
+import type { ConfState } from "../conf-state.js";
+import { EMPTY_CONF_STATE } from "../conf-state.js";
 import type { Entry } from "../entry.js";
 import type { HardState } from "../hard-state.js";
 import { EMPTY_HARD_STATE } from "../hard-state.js";
@@ -25,6 +27,7 @@ export class ReplayGroup {
   hardState: HardState = EMPTY_HARD_STATE;
   snapshotIndex: LogIndex = INDEX_NONE;
   snapshotTerm: Term = TERM_NONE;
+  confState: ConfState = EMPTY_CONF_STATE;
   private base: number = INDEX_NONE;
   private entries: Entry[] = [];
   /** The record that opened the current hole, if any. */
@@ -37,10 +40,11 @@ export class ReplayGroup {
   }
 
   /** Starts from a checkpoint: the snapshot point and an empty log after it. */
-  reset(hardState: HardState, snapshotIndex: LogIndex, snapshotTerm: Term): void {
+  reset(hardState: HardState, snapshotIndex: LogIndex, snapshotTerm: Term, confState: ConfState): void {
     this.hardState = hardState;
     this.snapshotIndex = snapshotIndex;
     this.snapshotTerm = snapshotTerm;
+    this.confState = confState;
     this.base = snapshotIndex;
     this.entries = [];
     this.holeOpenedAt = undefined;
@@ -66,9 +70,10 @@ export class ReplayGroup {
     return true;
   }
 
-  /** Applies a compaction with the outcome the writer recorded. */
-  compact(index: LogIndex, term: Term, keptSuffix: boolean): void {
+  /** Applies a compaction with the outcome the writer recorded; `confState` undefined keeps the membership (a format-1 record). */
+  compact(index: LogIndex, term: Term, keptSuffix: boolean, confState?: ConfState): void {
     if (index <= this.snapshotIndex) return;
+    if (confState !== undefined) this.confState = confState;
     if (keptSuffix && index < this.base) {
       // The hole shrinks to (index, base]; the entries after it stay.
     } else if (keptSuffix && index <= this.lastIndex) {
@@ -89,6 +94,6 @@ export class ReplayGroup {
   }
 
   toLog(): WalGroupLog {
-    return WalGroupLog.restore(this.group, this.hardState, this.snapshotIndex, this.snapshotTerm, this.entries);
+    return WalGroupLog.restore(this.group, this.hardState, { index: this.snapshotIndex, term: this.snapshotTerm, confState: this.confState }, this.entries);
   }
 }

@@ -58,7 +58,7 @@ describe.each(implementations)("WalFs contract: %s", (_name, make) => {
 
   it("hosts a NodeWal that recovers after close and after a torn tail", async () => {
     const { fs, dir } = make();
-    const wal = await NodeWal.open(dir, { fs, segmentBytesMax: 4096, recordBytesMax: 4096, groupsMax: 8 });
+    const wal = await NodeWal.open(dir, { fs, segmentBytesMax: 4096, recordBytesMax: 8192, groupsMax: 8 });
     for (let i = 0; i < 40; i++) {
       await wal.append([1, 2, 3].map((group) => ({ group, entries: makeEntries(i * 3 + 1, 3, 1, 50) })), i % 2 === 0);
     }
@@ -70,7 +70,7 @@ describe.each(implementations)("WalFs contract: %s", (_name, make) => {
     const last = await fs.openAppend(`${dir}/${names.at(-1)!}`);
     await last.append(new Uint8Array([40, 0, 0, 0, 1, 2]));
     await last.close();
-    const reopened = await NodeWal.open(dir, { fs, segmentBytesMax: 4096, recordBytesMax: 4096, groupsMax: 8 });
+    const reopened = await NodeWal.open(dir, { fs, segmentBytesMax: 4096, recordBytesMax: 8192, groupsMax: 8 });
     expect(viewWal(reopened)).toEqual(expected);
     await reopened.close();
   });

@@ -1,4 +1,6 @@
 import { assert } from "../assert.js";
+import type { ConfState, SnapshotMetadata } from "../conf-state.js";
+import { EMPTY_SNAPSHOT } from "../conf-state.js";
 import type { Entry } from "../entry.js";
 import { entrySizeBytes } from "../entry.js";
 import type { HardState } from "../hard-state.js";
@@ -6,7 +8,6 @@ import { EMPTY_HARD_STATE } from "../hard-state.js";
 import type { InitialState } from "../storage.js";
 import { LogCompactedError, LogUnavailableError } from "../storage.js";
 import type { LogIndex, Term } from "../types.js";
-import { INDEX_NONE, TERM_NONE } from "../types.js";
 import type { GroupId } from "./group-id.js";
 import type { WalGroupStorage } from "./wal-group-storage.js";
 
@@ -18,8 +19,7 @@ import type { WalGroupStorage } from "./wal-group-storage.js";
  */
 export class WalGroupLog implements WalGroupStorage {
   private hard: HardState = EMPTY_HARD_STATE;
-  private snapIndex: LogIndex = INDEX_NONE;
-  private snapTerm: Term = TERM_NONE;
+  private snap: SnapshotMetadata = EMPTY_SNAPSHOT;
   private log: Entry[] = [];
   private dropped = false;
 
@@ -35,14 +35,23 @@ export class WalGroupLog implements WalGroupStorage {
     return this.hard;
   }
 
+  snapshot(): SnapshotMetadata {
+    this.assertLive();
+    return this.snap;
+  }
+
   snapshotIndex(): LogIndex {
     this.assertLive();
-    return this.snapIndex;
+    return this.snap.index;
   }
 
   snapshotTerm(): Term {
     this.assertLive();
-    return this.snapTerm;
+    return this.snap.term;
+  }
+
+  private get snapIndex(): LogIndex {
+    return this.snap.index;
   }
 
   firstIndex(): LogIndex {
@@ -57,7 +66,7 @@ export class WalGroupLog implements WalGroupStorage {
 
   term(index: LogIndex): Term {
     this.assertLive();
-    if (index === this.snapIndex) return this.snapTerm;
+    if (index === this.snapIndex) return this.snap.term;
     if (index < this.snapIndex) throw new LogCompactedError(`group ${this.group}: index ${index} precedes the log (snapshot at ${this.snapIndex})`);
     const entry = this.log[index - this.snapIndex - 1];
     if (entry === undefined) throw new LogUnavailableError(`group ${this.group}: index ${index} is past the last index ${this.lastIndex()}`);
@@ -143,22 +152,36 @@ export class WalGroupLog implements WalGroupStorage {
     return index <= this.lastIndex() && this.term(index) === term ? "keepSuffix" : "discard";
   }
 
-  compact(index: LogIndex, term: Term): void {
+  compact(index: LogIndex, term: Term, confState: ConfState): void {
     const outcome = this.compactOutcome(index, term);
     if (outcome === "stale") return;
     if (outcome === "keepSuffix") this.log.splice(0, index - this.snapIndex);
     else this.log = [];
-    this.snapIndex = index;
-    this.snapTerm = term;
+    this.snap = { index, term, confState };
+  }
+
+  /** Installs a snapshot received from the leader: the whole log goes, whatever it held (the core discarded it too). */
+  install(snapshot: SnapshotMetadata): void {
+    assert(snapshot.index > this.snapIndex, `group ${this.group}: an installed snapshot must be newer than the stored one`);
+    this.log = [];
+    this.snap = snapshot;
+  }
+
+  /** State Machine Safety (paper §5.4.3): a snapshot cannot disagree with a committed entry. */
+  assertSnapshotAgrees(index: LogIndex, term: Term): void {
+    const committed = Math.min(this.hard.commit, this.lastIndex());
+    assert(
+      index > committed || this.term(index) === term,
+      `group ${this.group}: snapshot (${index}, ${term}) contradicts committed entry with term ${index <= committed ? this.term(index) : "-"}`,
+    );
   }
 
   /** Rebuilds a group from recovered state; `log` starts right after the snapshot. */
-  static restore(group: GroupId, hardState: HardState, snapshotIndex: LogIndex, snapshotTerm: Term, log: Entry[]): WalGroupLog {
-    assert(log.length === 0 || log[0]!.index === snapshotIndex + 1, `group ${group}: a restored log must start right after its snapshot`);
+  static restore(group: GroupId, hardState: HardState, snapshot: SnapshotMetadata, log: Entry[]): WalGroupLog {
+    assert(log.length === 0 || log[0]!.index === snapshot.index + 1, `group ${group}: a restored log must start right after its snapshot`);
     const restored = new WalGroupLog(group);
     restored.hard = hardState;
-    restored.snapIndex = snapshotIndex;
-    restored.snapTerm = snapshotTerm;
+    restored.snap = snapshot;
     restored.log = log;
     return restored;
   }

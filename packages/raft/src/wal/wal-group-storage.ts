@@ -11,8 +11,9 @@ import type { GroupId } from "./group-id.js";
  *
  * The log covers [firstIndex(), lastIndex()]; firstIndex() is
  * snapshotIndex() + 1 and term(snapshotIndex()) is snapshotTerm().
- * `initialState().voters` is always empty: membership is not in the log yet,
- * so the core uses its configured voters.
+ * `snapshot().confState` is the membership recorded with the last compaction
+ * (empty before the first one: the core then uses its configured bootstrap
+ * membership). `initialState().voters` is always empty.
  */
 export interface WalGroupStorage extends Storage {
   readonly group: GroupId;

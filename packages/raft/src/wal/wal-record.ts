@@ -1,3 +1,4 @@
+import type { ConfState } from "../conf-state.js";
 import type { Entry } from "../entry.js";
 import type { HardState } from "../hard-state.js";
 import type { LogIndex, Term } from "../types.js";
@@ -32,14 +33,30 @@ export const RECORD_TYPE = {
    */
   compact: 4,
   dropGroup: 5,
+  /**
+   * A compaction point that also records the membership in force at `index`
+   * (voters, then learners), which the log no longer holds once compacted.
+   * Written for every compaction since format version 2; type 4 is still read
+   * (its membership is unknown and left as it was).
+   */
+  snapshot: 6,
 } as const;
 
 /** "DCWL" read as a little-endian u32: marks a checkpoint (and so a segment) as ours. */
 export const CHECKPOINT_MAGIC = 0x4c57_4344;
-export const FORMAT_VERSION = 1;
+/** Version 2 added the membership to checkpoints. Version 1 segments are still read (membership unknown, so empty). */
+export const FORMAT_VERSION = 2;
+export const FORMAT_VERSIONS_READ: readonly number[] = [1, 2];
 
 /** Longest vote (a NodeId) in UTF-8 bytes that the log stores. */
 export const NODE_ID_BYTES_MAX = 255;
+
+/**
+ * Largest encoded membership (two counts, then each id's length and UTF-8
+ * bytes) a snapshot point or checkpoint stores: room for 18 members with ids of
+ * 26 bytes. Every checkpoint reserves it per group, so it is kept small.
+ */
+export const CONF_STATE_BYTES_MAX = 512;
 
 /** The state of one group at a segment boundary. */
 export interface GroupCheckpoint {
@@ -47,11 +64,21 @@ export interface GroupCheckpoint {
   readonly hardState: HardState;
   readonly snapshotIndex: LogIndex;
   readonly snapshotTerm: Term;
+  /** Membership at snapshotIndex; empty if unknown (no snapshot, or written by format version 1). */
+  readonly confState: ConfState;
 }
 
 export type WalRecord =
   | { readonly type: "checkpoint"; readonly segmentSeq: number; readonly groups: readonly GroupCheckpoint[] }
   | { readonly type: "entries"; readonly group: GroupId; readonly entries: readonly Entry[] }
   | { readonly type: "hardState"; readonly group: GroupId; readonly hardState: HardState }
-  | { readonly type: "compact"; readonly group: GroupId; readonly index: LogIndex; readonly term: Term; readonly keptSuffix: boolean }
+  | {
+      readonly type: "compact";
+      readonly group: GroupId;
+      readonly index: LogIndex;
+      readonly term: Term;
+      readonly keptSuffix: boolean;
+      /** Undefined for a type-4 record, which did not record it. */
+      readonly confState: ConfState | undefined;
+    }
   | { readonly type: "dropGroup"; readonly group: GroupId };

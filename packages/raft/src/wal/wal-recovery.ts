@@ -1,4 +1,5 @@
 import type { Entry } from "../entry.js";
+import { isConfStateEqual } from "../conf-state.js";
 import { isHardStateEqual } from "../hard-state.js";
 import type { GroupId } from "./group-id.js";
 import { SegmentSet } from "./segment-set.js";
@@ -84,7 +85,7 @@ class Replay {
         this.group(record.group).hardState = record.hardState;
         return;
       case "compact":
-        return this.group(record.group).compact(record.index, record.term, record.keptSuffix);
+        return this.group(record.group).compact(record.index, record.term, record.keptSuffix, record.confState);
       case "dropGroup":
         this.groups.delete(record.group);
         this.segments.forgetGroup(record.group);
@@ -119,7 +120,7 @@ class Replay {
   private applyCheckpoint(segmentSeq: number, checkpoints: readonly GroupCheckpoint[], offset: number): void {
     if (segmentSeq !== this.seq) throw this.corruption(offset, `checkpoint names segment ${segmentSeq}, but the file is segment ${this.seq}`);
     if (this.segmentsSeen === 1) {
-      for (const { group, hardState, snapshotIndex, snapshotTerm } of checkpoints) this.group(group).reset(hardState, snapshotIndex, snapshotTerm);
+      for (const { group, hardState, snapshotIndex, snapshotTerm, confState } of checkpoints) this.group(group).reset(hardState, snapshotIndex, snapshotTerm, confState);
       return;
     }
     const mismatch = this.checkpointMismatch(checkpoints);
@@ -128,11 +129,12 @@ class Replay {
 
   private checkpointMismatch(checkpoints: readonly GroupCheckpoint[]): string | undefined {
     if (checkpoints.length !== this.groups.size) return `${checkpoints.length} groups listed, ${this.groups.size} replayed`;
-    for (const { group, hardState, snapshotIndex, snapshotTerm } of checkpoints) {
+    for (const { group, hardState, snapshotIndex, snapshotTerm, confState } of checkpoints) {
       const replayed = this.groups.get(group);
       if (replayed === undefined) return `group ${group} is unknown`;
       if (!isHardStateEqual(replayed.hardState, hardState)) return `group ${group} hard state differs`;
       if (replayed.snapshotIndex !== snapshotIndex || replayed.snapshotTerm !== snapshotTerm) return `group ${group} snapshot differs`;
+      if (!isConfStateEqual(replayed.confState, confState)) return `group ${group} membership differs`;
     }
     return undefined;
   }
