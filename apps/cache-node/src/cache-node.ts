@@ -51,6 +51,8 @@ export async function startCacheNode(config: NodeConfig, options: { logger?: Log
     forwardTimeoutMs: config.operationTimeoutMs,
     onForward: (method) => metrics.forwarded(method),
     epoch: () => 1,
+    awaitLeader: (shard, timeoutMs) => consensus.awaitLeader(shard, timeoutMs),
+    leaderWaitMs: 2 * config.electionTicks * config.raftTickMs,
   });
   const cacheImpl = createCacheService({
     nodeId: config.nodeId,

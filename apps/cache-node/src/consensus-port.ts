@@ -31,6 +31,8 @@ export interface ConsensusPort {
   status(shard: number): ShardStatus;
   /** Whether this node holds a replica of shard. */
   hosts(shard: number): boolean;
+  /** Resolves true once a leader of shard is known here, false after timeoutMs. */
+  awaitLeader(shard: number, timeoutMs: number): Promise<boolean>;
   /** Node ids of the shard group's voters (for a hosted shard). */
   voters(shard: number): string[];
   readonly shardCount: number;

@@ -12,6 +12,10 @@ export interface RoutingDeps {
   forwardTimeoutMs: number;
   onForward: (method: string) => void;
   epoch: () => number;
+  /** Resolves true once the shard has a known leader, false after timeoutMs. */
+  awaitLeader?: (shard: number, timeoutMs: number) => Promise<boolean>;
+  /** Longest wait for a leader before answering "no leader known". */
+  leaderWaitMs: number;
 }
 
 type Remote<R> = (client: Client<typeof CacheService>, options: CallOptions) => Promise<R>;
@@ -38,9 +42,26 @@ export function createRouter(deps: RoutingDeps) {
     return new ConnectError(message, code, undefined, [{ desc: NotLeaderSchema, value: detail }]);
   };
 
-  async function run<R>(shard: number, header: RequestHeader | undefined, ctx: HandlerContext, local: () => Promise<R>, remote: Remote<R>): Promise<R> {
+  /**
+   * Runs local(); if it was refused because no leader is known yet (an election is
+   * running, or this node just started), waits a bounded time for one and tries once
+   * more, so a caller that does not route by itself (curl) rarely sees the gap.
+   * The refusal came before anything was proposed, so the second try is safe.
+   */
+  async function runLocal<R>(shard: number, header: RequestHeader | undefined, ctx: HandlerContext, local: () => Promise<R>): Promise<R> {
     try {
       return await local();
+    } catch (err) {
+      if (!(err instanceof NotLeaderError) || err.leaderId || header?.noForward || !deps.awaitLeader) throw err;
+      const waitMs = Math.min(ctx.timeoutMs() ?? deps.forwardTimeoutMs, deps.leaderWaitMs);
+      if (!(await deps.awaitLeader(shard, waitMs))) throw err;
+      return local();
+    }
+  }
+
+  async function run<R>(shard: number, header: RequestHeader | undefined, ctx: HandlerContext, local: () => Promise<R>, remote: Remote<R>): Promise<R> {
+    try {
+      return await runLocal(shard, header, ctx, local);
     } catch (err) {
       if (err instanceof WriteLostError) throw notLeader(err);
       if (err instanceof IndeterminateError) throw new ConnectError(err.message, Code.DeadlineExceeded);

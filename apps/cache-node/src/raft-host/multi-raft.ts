@@ -151,6 +151,18 @@ export class MultiRaft implements ConsensusPort {
     return this.options.groups.find((g) => g.shard === shard)?.voters.slice() ?? [];
   }
 
+  /** Resolves true once this node knows a leader for shard (polled per tick), false after timeoutMs. */
+  async awaitLeader(shard: number, timeoutMs: number): Promise<boolean> {
+    const replica = this.replicas.get(shard);
+    if (!replica) return false;
+    const deadline = Date.now() + timeoutMs;
+    while (!replica.leaderId && !this.closed) {
+      if (Date.now() >= deadline) return false;
+      await new Promise((r) => setTimeout(r, Math.min(this.options.tickIntervalMs, Math.max(1, deadline - Date.now()))));
+    }
+    return replica.leaderId !== undefined;
+  }
+
   /** Shards whose group this node currently leads. */
   ledShards(): number[] {
     return [...this.replicas.values()].filter((r) => r.role === "leader").map((r) => r.shard);
