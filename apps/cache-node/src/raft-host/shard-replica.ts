@@ -112,7 +112,8 @@ export class ShardReplica {
   applyCommitted(entries: readonly Entry[]): void {
     for (const entry of entries) {
       let result: CommandResult | undefined;
-      if (entry.kind === "noop") this.machine.skip(entry.index);
+      // Only command entries carry state machine commands; others (a new leader's empty entry) only advance the index.
+      if (entry.kind !== "command") this.machine.skip(entry.index);
       else result = this.machine.apply(entry.index, entry.data, entry.term);
       const write = this.writes.get(entry.index);
       if (!write) continue;
