@@ -6,6 +6,11 @@ import type { NodeId } from "./types.js";
 const base: RaftConfig = { id: "n1" as NodeId, voters: ["n3", "n1", "n2"] as NodeId[] };
 
 describe("resolveConfig", () => {
+  it("accepts a node that is a learner or not a member yet (it joins an existing group)", () => {
+    expect(resolveConfig({ id: "n4" as NodeId, voters: base.voters, learners: ["n4" as NodeId] }).learners).toEqual(["n4"]);
+    expect(resolveConfig({ id: "n4" as NodeId, voters: [] }).voters).toEqual([]);
+  });
+
   it("fills defaults and sorts voters", () => {
     const config = resolveConfig(base);
     expect(config.voters).toEqual(["n1", "n2", "n3"]);
@@ -18,10 +23,11 @@ describe("resolveConfig", () => {
 
   const invalid: ReadonlyArray<[string, Partial<RaftConfig>, RegExp]> = [
     ["empty id", { id: "" as NodeId }, /id must be/],
-    ["id not a voter", { id: "n9" as NodeId }, /not among the voters/],
-    ["no voters", { voters: [] }, /1 to 9 voters/],
     ["duplicate voters", { voters: ["n1", "n1"] as NodeId[] }, /duplicates/],
-    ["too many voters", { voters: Array.from({ length: 10 }, (_, i) => `n${i + 1}` as NodeId) }, /1 to 9 voters/],
+    ["too many voters", { voters: Array.from({ length: 10 }, (_, i) => `n${i + 1}` as NodeId) }, /at most 9 voters/],
+    ["too many learners", { learners: Array.from({ length: 10 }, (_, i) => `l${i + 1}` as NodeId) }, /at most 9 learners/],
+    ["a voter that is also a learner", { learners: ["n2"] as NodeId[] }, /both a voter and a learner/],
+    ["an empty learner id", { learners: [""] as NodeId[] }, /non-empty/],
     ["election timeout too small", { electionTimeoutTicks: 1 }, /electionTimeoutTicks/],
     ["fractional election timeout", { electionTimeoutTicks: 2.5 }, /electionTimeoutTicks/],
     ["heartbeat not below election", { electionTimeoutTicks: 5, heartbeatIntervalTicks: 5 }, /heartbeatIntervalTicks/],

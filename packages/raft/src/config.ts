@@ -1,5 +1,8 @@
+import type { ConfState } from "./conf-state.js";
+import { normalizeConfState } from "./conf-state.js";
+import { LEARNERS_MAX } from "./membership/conf-change.js";
 import type { LogIndex, NodeId } from "./types.js";
-import { INDEX_NONE, compareNodeIds } from "./types.js";
+import { INDEX_NONE } from "./types.js";
 
 /**
  * TEST ONLY. Each switch plants a known bug so tests can prove the simulator
@@ -17,10 +20,20 @@ export interface RaftTestingBugs {
 }
 
 export interface RaftConfig {
-  /** This node's id; must be one of `voters`. */
+  /** This node's id. */
   readonly id: NodeId;
-  /** The group's voters. Static for now: membership changes come with a later issue. */
+  /**
+   * The group's bootstrap voters: the membership at index 0, before any config
+   * entry. Every node of the group passes the same list, including nodes that
+   * join later (their log starts at index 1 too, or at a snapshot that records
+   * its own membership). Membership then changes only through config entries
+   * (`RaftNode.proposeConfChange`) and snapshots; this list is used only while
+   * storage holds no snapshot that recorded one. A node that is not a voter in
+   * the membership its log implies never campaigns.
+   */
   readonly voters: readonly NodeId[];
+  /** The group's bootstrap learners (thesis §4.2.1), with the same rules as `voters`. Default none. */
+  readonly learners?: readonly NodeId[];
   /** Followers campaign after a random timeout in [T, 2T) ticks (paper §5.2). Default 10. */
   readonly electionTimeoutTicks?: number;
   /** Leaders send heartbeats every this many ticks. Default 1. Must be below the election timeout. */
@@ -54,6 +67,8 @@ export interface ResolvedRaftConfig {
   readonly id: NodeId;
   /** Sorted and de-duplicated, so every iteration over the group has one order. */
   readonly voters: readonly NodeId[];
+  /** Sorted, de-duplicated, disjoint from `voters`. */
+  readonly learners: readonly NodeId[];
   readonly electionTimeoutTicks: number;
   readonly heartbeatIntervalTicks: number;
   readonly maxSizePerMsgBytes: number;
@@ -86,17 +101,12 @@ function checkRange(name: string, value: number, min: number, max: number): numb
   return value;
 }
 
-function resolveVoters(id: NodeId, voters: readonly NodeId[]): readonly NodeId[] {
-  const unique = [...new Set(voters)].sort(compareNodeIds);
-  if (unique.length !== voters.length) throw new RaftConfigError("voters contains duplicates");
-  if (unique.length === 0 || unique.length > VOTERS_MAX) {
-    throw new RaftConfigError(`a group needs 1 to ${VOTERS_MAX} voters, got ${unique.length}`);
-  }
-  for (const voter of unique) {
-    if (typeof voter !== "string" || voter.length === 0) throw new RaftConfigError("voter ids must be non-empty strings");
-  }
-  if (!unique.includes(id)) throw new RaftConfigError(`id ${id} is not among the voters`);
-  return unique;
+function resolveMembers(voters: readonly NodeId[], learners: readonly NodeId[]): ConfState {
+  if (voters.length > VOTERS_MAX) throw new RaftConfigError(`a group has at most ${VOTERS_MAX} voters, got ${voters.length}`);
+  if (learners.length > LEARNERS_MAX) throw new RaftConfigError(`a group has at most ${LEARNERS_MAX} learners, got ${learners.length}`);
+  const conf = normalizeConfState(voters, learners);
+  if (typeof conf === "string") throw new RaftConfigError(conf);
+  return conf;
 }
 
 /** Validates every limit up front so a bad setting fails at start-up with a clear message. */
@@ -105,9 +115,11 @@ export function resolveConfig(config: RaftConfig): ResolvedRaftConfig {
   const electionTimeoutTicks = checkRange("electionTimeoutTicks", config.electionTimeoutTicks ?? 10, 2, ELECTION_TIMEOUT_TICKS_MAX);
   const heartbeatIntervalTicks = checkRange("heartbeatIntervalTicks", config.heartbeatIntervalTicks ?? 1, 1, electionTimeoutTicks - 1);
   const maxSizePerMsgBytes = checkRange("maxSizePerMsgBytes", config.maxSizePerMsgBytes ?? 1 << 20, 1, SIZE_BYTES_MAX);
+  const members = resolveMembers(config.voters, config.learners ?? []);
   return {
     id: config.id,
-    voters: resolveVoters(config.id, config.voters),
+    voters: members.voters,
+    learners: members.learners,
     electionTimeoutTicks,
     heartbeatIntervalTicks,
     maxSizePerMsgBytes,

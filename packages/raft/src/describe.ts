@@ -1,6 +1,7 @@
 import type { SnapshotMetadata } from "./conf-state.js";
 import { describeConfState } from "./conf-state.js";
 import type { Entry } from "./entry.js";
+import { decodeConfChange, describeConfChange } from "./membership/conf-change.js";
 import type { HardState } from "./hard-state.js";
 import type { Message } from "./message.js";
 import type { ReadState, Ready } from "./ready.js";
@@ -17,9 +18,16 @@ export function describeBytes(bytes: Uint8Array): string {
   return hex;
 }
 
-/** `term/index` followed by the payload, e.g. `2/5 "x"` or `2/4 noop`. */
+/** `term/index` followed by the payload, e.g. `2/5 "x"`, `2/4 noop` or `2/6 config addLearner n4`. */
 export function describeEntry(entry: Entry): string {
-  return `${entry.term}/${entry.index} ${entry.kind === "noop" ? "noop" : describeBytes(entry.data)}`;
+  return `${entry.term}/${entry.index} ${describePayload(entry)}`;
+}
+
+function describePayload(entry: Entry): string {
+  if (entry.kind === "noop") return "noop";
+  if (entry.kind === "command") return describeBytes(entry.data);
+  const change = decodeConfChange(entry.data);
+  return typeof change === "string" ? `config (${change})` : `config ${describeConfChange(change)}`;
 }
 
 export function describeHardState(state: HardState): string {

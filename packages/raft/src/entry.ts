@@ -4,8 +4,11 @@ import type { LogIndex, Term } from "./types.js";
  * - "command": opaque bytes for the replicated state machine.
  * - "noop": appended by each new leader at the start of its term (Raft paper §5.4.2,
  *   thesis §6.4): committing it commits everything before it and lets ReadIndex start.
+ * - "config": a membership change (`ConfChange`, encoded by `encodeConfChange`).
+ *   It takes effect on each server as soon as it is in its log (thesis §4.1);
+ *   the state machine applies it as a no-op.
  */
-export type EntryKind = "command" | "noop";
+export type EntryKind = "command" | "noop" | "config";
 
 export interface Entry {
   readonly term: Term;

@@ -3,6 +3,8 @@ export { asTerm, asLogIndex, asNodeId, compareNodeIds, TERM_NONE, INDEX_NONE } f
 export { RaftAssertionError } from "./assert.js";
 export type { Entry, EntryKind } from "./entry.js";
 export type { ConfState, SnapshotMetadata } from "./conf-state.js";
+export type { ConfChange, ConfChangeKind } from "./membership/conf-change.js";
+export { LEARNERS_MAX, applyConfChange, decodeConfChange, encodeConfChange, validateConfChange, describeConfChange } from "./membership/conf-change.js";
 export { EMPTY_CONF_STATE, EMPTY_SNAPSHOT, isConfStateEqual } from "./conf-state.js";
 export { ENTRY_OVERHEAD_BYTES, entrySizeBytes } from "./entry.js";
 export type { HardState } from "./hard-state.js";
@@ -11,6 +13,7 @@ export type {
   Message,
   MessageType,
   InboundMessage,
+  ProposeConfChangeMessage,
   SnapshotMessage,
   SnapshotStatusMessage,
   PeerMessage,

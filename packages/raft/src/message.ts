@@ -1,5 +1,6 @@
 import type { SnapshotMetadata } from "./conf-state.js";
 import type { Entry } from "./entry.js";
+import type { ConfChange } from "./membership/conf-change.js";
 import type { LogIndex, NodeId, Term } from "./types.js";
 
 /**
@@ -35,6 +36,12 @@ export interface CheckQuorumMessage extends Envelope {
 export interface ProposeMessage extends Envelope {
   readonly type: "propose";
   readonly data: Uint8Array;
+}
+
+/** Local: the host proposes one membership change (thesis §4.1). */
+export interface ProposeConfChangeMessage extends Envelope {
+  readonly type: "proposeConf";
+  readonly change: ConfChange;
 }
 
 /** Local on any node, or forwarded follower → leader with term 0 (thesis §6.4). */
@@ -142,7 +149,7 @@ export interface SnapshotStatusMessage extends Envelope {
   readonly reject: boolean;
 }
 
-export type LocalMessage = HupMessage | BeatMessage | CheckQuorumMessage | ProposeMessage | SnapshotStatusMessage;
+export type LocalMessage = HupMessage | BeatMessage | CheckQuorumMessage | ProposeMessage | ProposeConfChangeMessage | SnapshotStatusMessage;
 
 /** Messages one node sends to another. */
 export type PeerMessage =
@@ -164,7 +171,7 @@ export type Message = LocalMessage | PeerMessage | SnapshotMessage;
 
 export type MessageType = Message["type"];
 
-const LOCAL_ONLY_TYPES: ReadonlySet<MessageType> = new Set<MessageType>(["hup", "beat", "checkQuorum", "propose", "snapshotStatus"]);
+const LOCAL_ONLY_TYPES: ReadonlySet<MessageType> = new Set<MessageType>(["hup", "beat", "checkQuorum", "propose", "proposeConf", "snapshotStatus"]);
 
 /** True for messages that only a node's own public methods may create. */
 export function isLocalOnly(message: Message): message is LocalMessage {

@@ -1,11 +1,16 @@
 import { assert, fail } from "./assert.js";
-import type { SnapshotMetadata } from "./conf-state.js";
+import type { ConfState, SnapshotMetadata } from "./conf-state.js";
+import { EMPTY_CONF_STATE } from "./conf-state.js";
 import type { Entry } from "./entry.js";
 import { limitSize } from "./entry.js";
 import type { Storage } from "./storage.js";
 import type { LogIndex, Term } from "./types.js";
 import { INDEX_NONE, TERM_NONE } from "./types.js";
 import { Unstable } from "./unstable.js";
+import { ConfigHistory } from "./membership/config-history.js";
+
+/** Page size for reading the stored log once at start-up (config entries). */
+const STARTUP_SCAN_PAGE_BYTES = 1 << 20;
 
 /**
  * One node's view of the log: stable storage plus the unstable tail, and the
@@ -17,6 +22,8 @@ import { Unstable } from "./unstable.js";
 export class RaftLog {
   readonly storage: Storage;
   readonly unstable: Unstable;
+  /** The membership at every index of this log (thesis §4.1). */
+  readonly configs: ConfigHistory;
   committed: LogIndex;
   applied: LogIndex;
 
@@ -24,17 +31,35 @@ export class RaftLog {
    * `committed` and `applied` are raised to the storage's snapshot index: a
    * snapshot holds only committed entries (paper §5.4.3), and on restart the
    * host restores its state machine from that snapshot before anything else.
+   *
+   * Membership starts from the snapshot's (or, with no snapshot or one that
+   * recorded none, from `bootstrap`), then every config entry in the stored
+   * log is applied on top.
    */
-  constructor(storage: Storage, committed: LogIndex, applied: LogIndex) {
+  constructor(storage: Storage, committed: LogIndex, applied: LogIndex, bootstrap: ConfState = EMPTY_CONF_STATE) {
     this.storage = storage;
     this.unstable = new Unstable((storage.lastIndex() + 1) as LogIndex);
+    const snapshot = storage.snapshot();
     const snapshotIndex = (storage.firstIndex() - 1) as LogIndex;
+    assert(snapshot.index === snapshotIndex, "storage's snapshot must end right before its first index");
+    this.configs = new ConfigHistory(snapshotIndex, snapshot.confState.voters.length > 0 ? snapshot.confState : bootstrap);
+    this.scanConfigs();
     if (committed > storage.lastIndex()) {
       fail(`persisted commit ${committed} is past the last stored index ${storage.lastIndex()}: was the log lost?`);
     }
     assert(applied <= Math.max(committed, snapshotIndex), "applied index must not exceed the commit index");
     this.committed = Math.max(committed, snapshotIndex) as LogIndex;
     this.applied = Math.max(applied, snapshotIndex) as LogIndex;
+  }
+
+  private scanConfigs(): void {
+    const last = this.storage.lastIndex();
+    for (let lo = this.storage.firstIndex(); lo <= last; ) {
+      const page = this.storage.entries(lo, (last + 1) as LogIndex, STARTUP_SCAN_PAGE_BYTES);
+      assert(page.length > 0, "storage returned no entries");
+      this.configs.onAppend(page);
+      lo = (lo + page.length) as LogIndex;
+    }
   }
 
   firstIndex(): LogIndex {
@@ -135,6 +160,7 @@ export class RaftLog {
     assert(first > this.committed, "must not append over committed entries");
     assert(first <= this.lastIndex() + 1, "append must not leave a gap");
     this.unstable.truncateAndAppend(entries);
+    this.configs.onAppend(entries);
     return this.lastIndex();
   }
 
@@ -207,6 +233,7 @@ export class RaftLog {
   restore(snapshot: SnapshotMetadata): void {
     assert(snapshot.index > this.committed, "a snapshot at or below the commit index is never restored");
     this.unstable.restore(snapshot);
+    this.configs.restore(snapshot.index, snapshot.confState);
     this.committed = snapshot.index;
   }
 

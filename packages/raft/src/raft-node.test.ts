@@ -24,15 +24,19 @@ function drain(node: RaftNode, storage: MemoryStorage): Ready[] {
 }
 
 describe("RaftNode", () => {
-  it("a single node elects itself and commits only after persisting", () => {
+  it("a single node leads only once its vote is durable, and commits only after persisting", () => {
     const { node, storage } = singleNode();
     node.campaign();
+    const vote = node.ready()!;
+    expect(vote.softState?.role).toBe("candidate");
+    expect([vote.hardState, vote.mustSync]).toEqual([{ term: 1, vote: "n1", commit: 0 }, true]);
+    storage.setHardState(vote.hardState!);
+    node.advance(vote);
     const first = node.ready()!;
     expect(first.softState?.role).toBe("leader");
     expect(first.entries).toHaveLength(1);
-    expect(first.committedEntries).toHaveLength(0); // its own vote counts only once the entry is durable
+    expect(first.committedEntries).toHaveLength(0); // its own log counts only once the entry is durable
     storage.append(first.entries);
-    storage.setHardState(first.hardState!);
     node.advance(first);
     const second = node.ready()!;
     expect(second.committedEntries.map((e) => e.kind)).toEqual(["noop"]);
@@ -56,13 +60,19 @@ describe("RaftNode", () => {
     expect(() => node.ready()).toThrow(/before advance/);
   });
 
-  it("ignores local-only messages and strangers arriving from the network", () => {
+  it("ignores local-only messages and messages for another node arriving from the network", () => {
     const { node } = singleNode();
     const hup = { type: "hup", from: "n1", to: "n1", term: 0, transfer: false } as unknown as PeerMessage;
     expect(node.step(hup)).toBe(false);
-    const stranger = { type: "heartbeat", from: "n9", to: "n1", term: 5, commit: 0, readRound: 0 } as unknown as PeerMessage;
-    expect(node.step(stranger)).toBe(false);
+    const propose = { type: "proposeConf", from: "n1", to: "n1", term: 0, change: { kind: "removeNode", node: "n1" } } as unknown as PeerMessage;
+    expect(node.step(propose)).toBe(false);
+    const misrouted = { type: "heartbeat", from: "n9", to: "n2", term: 5, commit: 0, readRound: 0 } as unknown as PeerMessage;
+    expect(node.step(misrouted)).toBe(false);
     expect(node.status().term).toBe(0);
+    // A node outside our configuration may lead a term we have not heard of (our view can lag): follow it.
+    const stranger = { type: "heartbeat", from: "n9", to: "n1", term: 5, commit: 0, readRound: 0 } as unknown as PeerMessage;
+    expect(node.step(stranger)).toBe(true);
+    expect(node.status()).toMatchObject({ term: 5, lead: "n9" });
   });
 
   it("refuses oversized proposals and caps the uncommitted backlog", () => {

@@ -5,6 +5,7 @@ import { payloadBytes } from "./entry.js";
 import type { HardState } from "./hard-state.js";
 import { isHardStateEqual } from "./hard-state.js";
 import type { SnapshotMetadata } from "./conf-state.js";
+import type { ConfChange } from "./membership/conf-change.js";
 import type { InboundMessage } from "./message.js";
 import { isLocalOnly } from "./message.js";
 import type { RandomSource } from "./random.js";
@@ -32,6 +33,9 @@ export interface FollowerStatus {
 }
 
 export interface RaftStatus {
+  /** The membership in force: the latest in this node's log, committed or not (thesis §4.1). */
+  readonly voters: readonly NodeId[];
+  readonly learners: readonly NodeId[];
   readonly id: NodeId;
   readonly role: Role;
   readonly term: Term;
@@ -43,6 +47,8 @@ export interface RaftStatus {
   readonly leadTransferee: NodeId | undefined;
   /** Leader only: its view of every voter, in voter order. */
   readonly progress: readonly FollowerStatus[];
+  /** Leader only: its view of every learner (how far each caught up), in id order. */
+  readonly learnerProgress: readonly FollowerStatus[];
 }
 
 /**
@@ -84,6 +90,11 @@ export class RaftNode {
     return this.raft.log.committed;
   }
 
+  /** The voters in force (the latest configuration in this node's log). Cheap: for checkers that poll after every step. */
+  get voters(): readonly NodeId[] {
+    return this.raft.tracker.voters;
+  }
+
   /** The first index still in the log: everything before it is in the last snapshot. */
   get firstIndex(): LogIndex {
     return this.raft.log.firstIndex();
@@ -102,11 +113,17 @@ export class RaftNode {
   /**
    * Feeds a message from a peer, or a `snapshot` message once the host holds
    * the snapshot's data (see `Ready.snapshot`). Returns false if it was ignored
-   * as malformed for this node: addressed elsewhere, from a non-voter, or a
-   * local-only type.
+   * as malformed for this node: addressed elsewhere, or a local-only type.
+   *
+   * Messages from nodes outside this node's configuration are accepted: its
+   * view may lag (a new voter may lead before we hold the entry that added
+   * it). Terms keep that safe; a removed server cannot disrupt the group while
+   * PreVote and CheckQuorum are on (thesis §4.2.3: servers ignore campaigns
+   * while they hear from a leader, and its stale log loses PreVote). The host
+   * should still stop a removed replica once its removal commits.
    */
   step(message: InboundMessage): boolean {
-    if (isLocalOnly(message) || message.to !== this.raft.id || !this.raft.tracker.isVoter(message.from)) return false;
+    if (isLocalOnly(message) || message.to !== this.raft.id) return false;
     this.raft.step(message);
     return true;
   }
@@ -117,7 +134,7 @@ export class RaftNode {
    * then, the leader sends that follower no appends.
    */
   reportSnapshot(to: NodeId, ok: boolean): void {
-    if (!this.raft.tracker.isVoter(to)) return;
+    if (!this.raft.tracker.isMember(to)) return;
     this.raft.step({ type: "snapshotStatus", from: to, to: this.raft.id, term: TERM_NONE, reject: !ok });
   }
 
@@ -148,6 +165,22 @@ export class RaftNode {
     if (rejected !== undefined) return rejected;
     const index = this.raft.log.lastIndex();
     assert(this.raft.role === "leader" && this.raft.log.term(index) === this.raft.term, "an accepted proposal ends the leader's log");
+    return { accepted: true, term: this.raft.term, index };
+  }
+
+  /**
+   * Proposes one membership change (thesis §4.1: one server at a time). On the
+   * leader it is appended at the returned (term, index) and takes effect at
+   * once on every server that appends it; it is in force for good once it
+   * commits. Dropped, with a reason, if a change is still uncommitted
+   * (`config-change-pending`), if the change does not fit the current
+   * membership (`invalid-config-change`, with `detail`), or off the leader.
+   */
+  proposeConfChange(change: ConfChange): ProposeResult {
+    const rejected = this.raft.step({ type: "proposeConf", from: this.raft.id, to: this.raft.id, term: TERM_NONE, change });
+    if (rejected !== undefined) return rejected;
+    const index = this.raft.log.lastIndex();
+    assert(this.raft.log.term(index) === this.raft.term, "an accepted change ends the leader's log");
     return { accepted: true, term: this.raft.term, index };
   }
 
@@ -224,6 +257,8 @@ export class RaftNode {
       this.raft.log.stableTo(lastEntry.index, lastEntry.term);
       this.raft.onPersisted(lastEntry.index, lastEntry.term);
     }
+    const hardState = ready.hardState;
+    if (hardState !== undefined && hardState.vote === this.raft.id) this.raft.onSelfVotePersisted(hardState.term);
     const lastApplied = ready.committedEntries[ready.committedEntries.length - 1];
     if (lastApplied !== undefined) {
       this.raft.log.appliedTo(lastApplied.index);
@@ -233,14 +268,17 @@ export class RaftNode {
 
   status(): RaftStatus {
     const raft = this.raft;
-    const progress =
+    const view = (ids: readonly NodeId[]): FollowerStatus[] =>
       raft.role !== "leader"
         ? []
-        : raft.tracker.voters.map((id) => {
+        : ids.map((id) => {
             const p = raft.tracker.progress(id);
             return { id, match: p.match, next: p.next, state: p.state };
           });
     return {
+      voters: raft.tracker.voters,
+      learners: raft.tracker.learners,
+      learnerProgress: view(raft.tracker.learners),
       id: raft.id,
       role: raft.role,
       term: raft.term,
@@ -250,7 +288,7 @@ export class RaftNode {
       applied: raft.log.applied,
       lastIndex: raft.log.lastIndex(),
       leadTransferee: raft.leadTransferee,
-      progress,
+      progress: view(raft.tracker.voters),
     };
   }
 

@@ -3,6 +3,7 @@ import type { RaftTestingBugs, ResolvedRaftConfig } from "./config.js";
 import type { ConfState } from "./conf-state.js";
 import { RaftConfigError } from "./config.js";
 import type { EntryKind } from "./entry.js";
+import { payloadBytes } from "./entry.js";
 import type { HardState } from "./hard-state.js";
 import type { Message, PeerMessage, SnapshotMessage, VoteMessage } from "./message.js";
 import type { RandomSource } from "./random.js";
@@ -67,6 +68,8 @@ export class Raft {
   snapshotsToSend: SnapshotMessage[] = [];
   readStates: ReadState[] = [];
 
+  /** The configuration the tracker follows: the latest in the log (thesis §4.1). */
+  private trackedConf: ConfState;
   private stepRole: RoleStep = stepFollower;
   private tickRole: RoleTick = tickElection;
 
@@ -83,8 +86,9 @@ export class Raft {
     if (config.appliedIndex > durableCommit) {
       throw new RaftConfigError(`appliedIndex ${config.appliedIndex} is past the persisted commit ${durableCommit}`);
     }
-    this.log = new RaftLog(storage, hardState.commit, config.appliedIndex);
-    this.tracker = new ProgressTracker(config.voters, config.maxInflightMsgs);
+    this.log = new RaftLog(storage, hardState.commit, config.appliedIndex, { voters: config.voters, learners: config.learners });
+    this.trackedConf = this.log.configs.latest();
+    this.tracker = new ProgressTracker(this.trackedConf, config.maxInflightMsgs);
     this.readOnly = new ReadOnly(config.maxPendingReadIndexRequests);
     this.term = hardState.term;
     this.vote = hardState.vote;
@@ -129,8 +133,34 @@ export class Raft {
       default:
         result = this.stepRole(this, message);
     }
+    this.syncConfig();
     this.checkInvariants();
     return result;
+  }
+
+  /**
+   * Follows the latest configuration in the log, committed or not (thesis
+   * §4.1): a config entry takes effect when appended, and is undone when a new
+   * leader overwrites it. Cheap when nothing changed (the history returns the
+   * same object).
+   */
+  private syncConfig(): void {
+    const conf = this.log.configs.latest();
+    if (conf === this.trackedConf) return;
+    this.trackedConf = conf;
+    this.tracker.applyConf(conf, (this.log.lastIndex() + 1) as LogIndex);
+    // Only followers and leaders change their logs (a candidate that hears from a leader follows it first).
+    if (this.role !== "leader") return;
+    if (this.leadTransferee !== undefined && !this.tracker.isVoter(this.leadTransferee)) this.abortLeaderTransfer();
+    // New members need the log, and a changed quorum may commit more or confirm reads.
+    this.appendBroadcastPending = true;
+    const self = this.tracker.maybeProgress(this.id);
+    if (self !== undefined) {
+      self.maybeUpdate(this.log.persistedLastIndex());
+      self.readRoundAcked = this.readOnly.lastStartedRound;
+    }
+    this.maybeCommit();
+    releaseConfirmedReads(this);
   }
 
   /** Cheap invariants, checked after every step. */
@@ -145,7 +175,10 @@ export class Raft {
     }
     if (this.role === "leader") {
       if (this.lead !== this.id) fail("a leader must know itself as leader");
-      if (this.tracker.progress(this.id).match > this.log.persistedLastIndex()) fail("a leader counted entries it has not persisted");
+      const self = this.tracker.maybeProgress(this.id);
+      if (self !== undefined && self.match > this.log.persistedLastIndex()) fail("a leader counted entries it has not persisted");
+      // Thesis §4.1: a leader appends a membership change only once the previous one committed.
+      if (this.log.configs.countAbove(this.log.committed) > 1) fail("more than one uncommitted membership change in a leader's log");
     }
   }
 
@@ -209,9 +242,22 @@ export class Raft {
   /** Starts an election if this node may (paper §5.2). PreVote first unless this is a transfer. */
   hup(transfer: boolean): void {
     if (this.role === "leader") return;
-    if (!this.tracker.isVoter(this.id)) return;
+    if (!this.canCampaign()) return;
     if (transfer) this.campaign("transfer");
     else this.campaign(this.config.preVote ? "preElection" : "election");
+  }
+
+  /**
+   * Thesis §4.1: a voter of the latest configuration campaigns, and so does a
+   * server that the latest configuration removed while that change is not
+   * committed: it may still be needed to elect the leader that commits it
+   * (otherwise a removed leader's change could stall, with the only server
+   * holding it refusing to campaign). Learners never campaign.
+   */
+  canCampaign(): boolean {
+    if (this.tracker.isVoter(this.id)) return true;
+    const configs = this.log.configs;
+    return configs.latestIndex() > this.log.committed && configs.at(this.log.committed).voters.includes(this.id);
   }
 
   private campaign(kind: CampaignKind): void {
@@ -226,13 +272,26 @@ export class Raft {
       voteType = "vote";
       term = this.term;
     }
-    if (this.poll(this.id, true) === "won") return;
+    // A PreVote changes nothing durable, so our own pre-vote counts at once. A real
+    // vote counts only once it is durable (`onSelfVotePersisted`): a vote lost in a
+    // crash could be cast again in the same term, for someone else (paper §5.2).
+    // It matters when we win alone (a one-voter configuration); otherwise the
+    // peers' answers come after our vote requests, which leave after the persist.
+    if (kind === "preElection" && this.poll(this.id, true) === "won") return;
     const lastLogIndex = this.log.lastIndex();
     const lastLogTerm = this.log.lastTerm();
     for (const id of this.tracker.voters) {
       if (id === this.id) continue;
       this.send({ type: voteType, from: this.id, to: id, term, lastLogIndex, lastLogTerm, transfer: kind === "transfer" });
     }
+  }
+
+  /** The host persisted a hard state of `term` holding our vote for ourselves: now it counts. */
+  onSelfVotePersisted(term: Term): void {
+    if (this.role !== "candidate" || term !== this.term || this.vote !== this.id) return;
+    this.poll(this.id, true);
+    this.syncConfig();
+    this.checkInvariants();
   }
 
   /** Records a (pre)vote and acts on the outcome. */
@@ -264,7 +323,7 @@ export class Raft {
     this.tracker.resetVotes();
     this.tracker.reset((this.log.lastIndex() + 1) as LogIndex);
     // We count our own log toward a quorum only once it is durable.
-    this.tracker.progress(this.id).maybeUpdate(this.log.persistedLastIndex());
+    this.tracker.maybeProgress(this.id)?.maybeUpdate(this.log.persistedLastIndex());
     this.readOnly.reset();
     this.uncommittedBytes = 0;
     this.appendBroadcastPending = false;
@@ -290,6 +349,7 @@ export class Raft {
 
   private becomeCandidate(): void {
     assert(this.role !== "leader", "a leader never becomes a candidate");
+    assert(this.canCampaign(), "only a voter (or a server whose removal is uncommitted) campaigns");
     this.reset((this.term + 1) as Term);
     this.recordVote(this.id);
     this.role = "candidate";
@@ -304,10 +364,24 @@ export class Raft {
     this.role = "leader";
     this.stepRole = stepLeader;
     this.tickRole = tickHeartbeat;
-    this.tracker.progress(this.id).becomeReplicate();
+    // Not a member if the latest configuration removed us (thesis §4.2.2): we lead until that commits.
+    this.tracker.maybeProgress(this.id)?.becomeReplicate();
+    this.uncommittedBytes = this.inheritedBacklogBytes();
     // Paper §5.4.2 / §8: commit an entry of our own term to learn the commit
     // index, which also unblocks ReadIndex (thesis §6.4).
     this.appendEntry("noop", new Uint8Array(0));
+  }
+
+  /**
+   * Payload bytes of the entries we hold but have not applied: earlier leaders'
+   * proposals that may still commit. Counting them against
+   * maxUncommittedEntriesBytes keeps the group's backlog bounded across
+   * leader changes, not only within one term.
+   */
+  private inheritedBacklogBytes(): number {
+    const lo = Math.max(this.log.applied + 1, this.log.firstIndex()) as LogIndex;
+    const hi = (this.log.lastIndex() + 1) as LogIndex;
+    return lo < hi ? payloadBytes(this.log.entries(lo, hi, Number.MAX_SAFE_INTEGER)) : 0;
   }
 
   /** Leader only: appends one entry to its own log; followers receive it at the next flush. */
@@ -323,7 +397,7 @@ export class Raft {
   /** The host persisted the log through (index, term). A leader now counts itself (thesis §10.2.1). */
   onPersisted(index: LogIndex, term: Term): void {
     if (this.role !== "leader" || this.log.term(index) !== term) return;
-    if (this.tracker.progress(this.id).maybeUpdate(index)) this.maybeCommit();
+    if (this.tracker.maybeProgress(this.id)?.maybeUpdate(index) === true) this.maybeCommit();
   }
 
   /**
@@ -350,9 +424,29 @@ export class Raft {
     this.leadTransferee = undefined;
   }
 
-  /** True if `flush` has work: batched appends or a ReadIndex round to start. */
+  /** True if `flush` has work: batched appends, a ReadIndex round to start, or stepping down. */
   hasPendingFlush(): boolean {
-    return this.role === "leader" && (this.appendBroadcastPending || this.readOnly.hasUnstartedRound());
+    return this.role === "leader" && (this.appendBroadcastPending || this.readOnly.hasUnstartedRound() || this.removedAndCommitted());
+  }
+
+  /**
+   * Thesis §4.2.2: a leader removed from the configuration keeps leading
+   * (without counting itself) until the change commits, then steps down.
+   */
+  private removedAndCommitted(): boolean {
+    return !this.tracker.isVoter(this.id) && this.log.committed >= this.log.configs.latestIndex();
+  }
+
+  /**
+   * Called after the commit index went out with this flush's appends. To spare
+   * the group an election timeout, hand leadership to a voter that holds our
+   * whole log (as in a transfer, thesis §3.10).
+   */
+  private stepDownRemoved(): void {
+    const last = this.log.lastIndex();
+    const successor = this.tracker.voters.find((id) => this.tracker.progress(id).match === last);
+    if (successor !== undefined) this.send({ type: "timeoutNow", from: this.id, to: successor, term: this.term });
+    this.becomeFollower(this.term, undefined);
   }
 
   /**
@@ -366,9 +460,14 @@ export class Raft {
       this.appendBroadcastPending = false;
       broadcastAppends(this);
     }
+    if (this.removedAndCommitted()) {
+      this.stepDownRemoved();
+      return;
+    }
     if (this.readOnly.hasUnstartedRound()) {
       const round = this.readOnly.startRound();
-      this.tracker.progress(this.id).readRoundAcked = round;
+      const self = this.tracker.maybeProgress(this.id);
+      if (self !== undefined) self.readRoundAcked = round;
       broadcastHeartbeats(this, round);
       releaseConfirmedReads(this);
     }
@@ -381,9 +480,9 @@ export class Raft {
     this.snapshotsToSend.push(message);
   }
 
-  /** The membership in force at `index` (static until membership changes land). */
-  confStateAt(_index: LogIndex): ConfState {
-    return { voters: this.tracker.voters, learners: [] };
+  /** The membership in force at `index` (at or after the log's start). */
+  confStateAt(index: LogIndex): ConfState {
+    return this.log.configs.at(index);
   }
 
   /** InstallSnapshot receiver (thesis §5.3): the snapshot replaces our log. */

@@ -16,12 +16,22 @@ export type DropReason =
   /** The leader already holds `maxPendingReadIndexRequests` reads. */
   | "read-queue-full"
   /** The named node is not a voter of this group. */
-  | "not-a-voter";
+  | "not-a-voter"
+  /**
+   * A membership change is still uncommitted, or this leader has not yet
+   * committed an entry of its own term: one change at a time (thesis §4.1).
+   * Retry once it commits.
+   */
+  | "config-change-pending"
+  /** The membership change does not apply to the current membership; `detail` says why. */
+  | "invalid-config-change";
 
 export interface Dropped {
   readonly accepted: false;
   readonly reason: DropReason;
   readonly leaderHint: NodeId | undefined;
+  /** A readable explanation, for some reasons. */
+  readonly detail?: string;
 }
 
 /** The leader appended the proposal at (term, index). It is committed once applied there with that term. */
@@ -39,8 +49,8 @@ export type ReadIndexResult = { readonly accepted: true } | Dropped;
 /** Accepted: started on the leader or forwarded to it; completion shows as a new leader. */
 export type TransferLeaderResult = { readonly accepted: true } | Dropped;
 
-export function dropped(reason: DropReason, leaderHint: NodeId | undefined): Dropped {
-  return { accepted: false, reason, leaderHint };
+export function dropped(reason: DropReason, leaderHint: NodeId | undefined, detail?: string): Dropped {
+  return detail === undefined ? { accepted: false, reason, leaderHint } : { accepted: false, reason, leaderHint, detail };
 }
 
 /** For hosts that prefer exceptions: wraps a `Dropped` result. */

@@ -8,6 +8,7 @@ import { handleAppend, handleHeartbeat, handleSnapshot } from "./follower.js";
 export function stepCandidate(raft: Raft, message: Message): Dropped | undefined {
   switch (message.type) {
     case "propose":
+    case "proposeConf":
     case "readIndex":
     case "transferLeader":
       return dropped("not-leader", undefined);
@@ -40,6 +41,9 @@ export function stepCandidate(raft: Raft, message: Message): Dropped | undefined
 export function tickElection(raft: Raft): void {
   raft.electionElapsedTicks += 1;
   if (raft.electionElapsedTicks >= raft.randomizedElectionTimeoutTicks) {
+    // A server that may not campaign (a learner, a removed server) keeps counting: its
+    // leader lease must run out, or it would ignore a candidate for ever (thesis §4.2.3).
+    if (!raft.canCampaign()) return;
     raft.electionElapsedTicks = 0;
     raft.step({ type: "hup", from: raft.id, to: raft.id, term: 0 as typeof raft.term, transfer: false });
   }

@@ -9,6 +9,7 @@ import { INDEX_NONE, TERM_NONE } from "../types.js";
 export function stepFollower(raft: Raft, message: Message): Dropped | undefined {
   switch (message.type) {
     case "propose":
+    case "proposeConf":
       // Followers never forward proposals: the client retries at the leader.
       return dropped("not-leader", raft.lead);
     case "app":

@@ -1,3 +1,6 @@
+import { VOTERS_MAX } from "../config.js";
+import type { ConfChange } from "../membership/conf-change.js";
+import { encodeConfChange, validateConfChange } from "../membership/conf-change.js";
 import type { AppendResponseMessage, HeartbeatResponseMessage, Message, ReadIndexMessage, SnapshotStatusMessage } from "../message.js";
 import { assert } from "../assert.js";
 import type { Raft } from "../raft.js";
@@ -17,6 +20,8 @@ export function stepLeader(raft: Raft, message: Message): Dropped | undefined {
       return undefined;
     case "propose":
       return propose(raft, message.data);
+    case "proposeConf":
+      return proposeConfChange(raft, message.change);
     case "readIndex":
       return readIndex(raft, message);
     case "transferLeader":
@@ -74,6 +79,24 @@ function propose(raft: Raft, data: Uint8Array): Dropped | undefined {
   return undefined;
 }
 
+/**
+ * Thesis §4.1: one membership change at a time. A change is appended only
+ * once the previous one committed, and only after this leader committed an
+ * entry of its own term: without that, a change appended by a new leader could
+ * overlap an uncommitted change of a deposed one, and the two configurations'
+ * majorities need not intersect (the flaw in single-server changes reported on
+ * the raft-dev list in 2015; the no-op each leader commits first fixes it).
+ */
+function proposeConfChange(raft: Raft, change: ConfChange): Dropped | undefined {
+  if (raft.leadTransferee !== undefined) return dropped("transferring-leadership", raft.leadTransferee);
+  if (raft.log.configs.latestIndex() > raft.log.committed) return dropped("config-change-pending", raft.id, "the previous membership change is not committed yet");
+  if (!raft.committedEntryInCurrentTerm()) return dropped("config-change-pending", raft.id, "this leader has not committed an entry of its term yet");
+  const invalid = validateConfChange(raft.log.configs.latest(), change, VOTERS_MAX);
+  if (invalid !== undefined) return dropped("invalid-config-change", raft.id, invalid);
+  raft.appendEntry("config", encodeConfChange(change));
+  return undefined;
+}
+
 /** Thesis §6.4, ReadIndex, steps 1–2. */
 function readIndex(raft: Raft, message: ReadIndexMessage): Dropped | undefined {
   const request = { context: message.context, from: message.from };
@@ -104,7 +127,9 @@ function sendTimeoutNow(raft: Raft, to: NodeId): void {
 }
 
 function handleAppendResponse(raft: Raft, message: AppendResponseMessage): void {
-  const progress = raft.tracker.progress(message.from);
+  // Not a member (any more): nothing to track.
+  const progress = raft.tracker.maybeProgress(message.from);
+  if (progress === undefined) return;
   progress.recentActive = true;
   if (message.reject) {
     if (progress.maybeDecrTo(message.index, nextAfterRejection(raft, message))) {
@@ -140,7 +165,8 @@ function nextAfterRejection(raft: Raft, message: AppendResponseMessage): LogInde
 }
 
 function handleHeartbeatResponse(raft: Raft, message: HeartbeatResponseMessage): void {
-  const progress = raft.tracker.progress(message.from);
+  const progress = raft.tracker.maybeProgress(message.from);
+  if (progress === undefined) return;
   progress.recentActive = true;
   if (progress.state !== "snapshot") progress.probeSent = false;
   if (progress.state !== "snapshot" && progress.match < raft.log.lastIndex()) {
@@ -168,8 +194,8 @@ function handleHeartbeatResponse(raft: Raft, message: HeartbeatResponseMessage):
  * follower still behind our log and sends a snapshot again.
  */
 function handleSnapshotStatus(raft: Raft, message: SnapshotStatusMessage): void {
-  const progress = raft.tracker.progress(message.from);
-  if (progress.state !== "snapshot") return;
+  const progress = raft.tracker.maybeProgress(message.from);
+  if (progress === undefined || progress.state !== "snapshot") return;
   if (message.reject) progress.pendingSnapshot = 0 as LogIndex;
   progress.becomeProbe();
   progress.probeSent = true;
@@ -193,19 +219,22 @@ function sendSnapshot(raft: Raft, to: NodeId): boolean {
   if (!progress.recentActive) return false;
   // A snapshot we received but have not persisted yet is not ours to send.
   if (raft.log.pendingSnapshot() !== undefined) return false;
-  const snapshot = raft.log.storage.snapshot();
-  assert(snapshot.index >= progress.next - 1, "a snapshot is sent only when the follower's next entry is compacted");
+  const stored = raft.log.storage.snapshot();
+  assert(stored.index >= progress.next - 1, "a snapshot is sent only when the follower's next entry is compacted");
+  // The membership at the snapshot, as our log knows it (storage written by an older format may lack it).
+  const snapshot = { index: stored.index, term: stored.term, confState: raft.log.configs.at(stored.index) };
   progress.becomeSnapshot(snapshot.index);
   raft.sendSnapshot({ type: "snapshot", from: raft.id, to, term: raft.term, snapshot });
   return true;
 }
 
+/** To every member, learners included: they receive the log but are not counted (thesis §4.2.1). */
 export function broadcastAppends(raft: Raft): void {
-  for (const id of raft.tracker.voters) if (id !== raft.id) sendAppends(raft, id, true);
+  for (const id of raft.tracker.members) if (id !== raft.id) sendAppends(raft, id, true);
 }
 
 export function broadcastHeartbeats(raft: Raft, readRound: number): void {
-  for (const id of raft.tracker.voters) {
+  for (const id of raft.tracker.members) {
     if (id === raft.id) continue;
     // Never tell a follower to commit past what it is known to hold.
     const commit = Math.min(raft.tracker.progress(id).match, raft.log.committed) as LogIndex;

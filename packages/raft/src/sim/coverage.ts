@@ -23,6 +23,13 @@ export interface Coverage {
   snapshotsSent: number;
   snapshotsFailed: number;
   snapshotsInstalled: number;
+  configChangesProposed: number;
+  configChangesRejected: number;
+  configChangesApplied: number;
+  learnersAdded: number;
+  learnersPromoted: number;
+  nodesRemoved: number;
+  leadersRemoved: number;
 }
 
 /** Sums coverage across runs (maxTerm takes the maximum). */
@@ -40,6 +47,7 @@ export function emptyCoverage(): Coverage {
     writesCompleted: 0, readsCompleted: 0, indeterminateOps: 0, operationsChecked: 0, entriesApplied: 0,
     messagesSent: 0, messagesDropped: 0, messagesDuplicated: 0, linearizabilityUnknown: 0, livenessTicks: 0,
     compactions: 0, snapshotsSent: 0, snapshotsFailed: 0, snapshotsInstalled: 0,
+    configChangesProposed: 0, configChangesRejected: 0, configChangesApplied: 0, learnersAdded: 0, learnersPromoted: 0, nodesRemoved: 0, leadersRemoved: 0,
   };
 }
 
@@ -52,6 +60,7 @@ export function describeCoverage(coverage: Coverage): string {
     `operations-checked=${coverage.operationsChecked} linearizability-unknown=${coverage.linearizabilityUnknown}`,
     `entries-applied=${coverage.entriesApplied} messages=${coverage.messagesSent} dropped=${coverage.messagesDropped} duplicated=${coverage.messagesDuplicated}`,
     `compactions=${coverage.compactions} snapshots-sent=${coverage.snapshotsSent} failed=${coverage.snapshotsFailed} installed=${coverage.snapshotsInstalled}`,
+    `config-changes=${coverage.configChangesApplied}/${coverage.configChangesProposed} rejected=${coverage.configChangesRejected} learners-added=${coverage.learnersAdded} promoted=${coverage.learnersPromoted} removed=${coverage.nodesRemoved} leaders-removed=${coverage.leadersRemoved}`,
     `liveness-ticks=${coverage.livenessTicks}`,
   ].join("\n");
 }

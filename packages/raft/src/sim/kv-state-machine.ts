@@ -23,7 +23,8 @@ export function decodeCommand(data: Uint8Array): KvCommand {
 
 /** A stable identity for an entry's payload, for the safety checkers. */
 export function entryIdentity(entry: Entry): string {
-  return entry.kind === "noop" ? "noop" : decoder.decode(entry.data);
+  if (entry.kind === "noop") return "noop";
+  return entry.kind === "config" ? `config:${decoder.decode(entry.data)}` : decoder.decode(entry.data);
 }
 
 /** A state-machine snapshot: an immutable copy of everything applied up to `applied`. */
@@ -58,7 +59,8 @@ export class KvStateMachine {
       throw new Error(`state machine applied ${this.appliedIndex} but was given entry ${entry.index}`);
     }
     this.appliedIndex = entry.index;
-    if (entry.kind === "noop") return undefined;
+    // Membership lives in the Raft core; the state machine just moves past it.
+    if (entry.kind !== "command") return undefined;
     const command = decodeCommand(entry.data);
     if (command.kind === "write") {
       this.registers.set(command.key, command.value);

@@ -46,6 +46,8 @@ export interface FaultOptions {
   readonly compactMinEntries: number;
   /** A snapshot transfer takes up to this many ticks; it fails if the link is cut or the packet simulator drops it. */
   readonly snapshotTransferTicksMax: number;
+  /** Per tick, probability that the leader is asked for a membership change (thesis §4.1). */
+  readonly membershipRate: number;
 }
 
 export interface ClientOptions {
@@ -80,6 +82,8 @@ export interface RaftKnobs {
 export interface SimOptions {
   readonly seed: number;
   readonly nodeCount: 3 | 5;
+  /** Bootstrap voters: the first this many servers; the others start outside the group. */
+  readonly initialVoterCount: number;
   readonly safetyTicks: number;
   readonly raft: RaftKnobs;
   readonly network: NetworkOptions;
@@ -103,6 +107,7 @@ export function swarmOptions(seed: number, nodeCount: 3 | 5, safetyTicks = SAFET
   return {
     seed,
     nodeCount,
+    initialVoterCount: nodeCount === 5 && random.chance(0.5) ? 3 : nodeCount,
     safetyTicks,
     raft: {
       electionTimeoutTicks: random.pick([6, 10, 16]),
@@ -136,6 +141,7 @@ export function swarmOptions(seed: number, nodeCount: 3 | 5, safetyTicks = SAFET
       compactRate: pickRate(0.05),
       compactMinEntries: random.pick([1, 5, 20]),
       snapshotTransferTicksMax: random.between(1, 20),
+      membershipRate: pickRate(0.03),
     },
     clients: {
       clientCount: random.between(2, 6),

@@ -14,6 +14,7 @@ const CAUGHT_BY: ReadonlySet<FailureKind> = new Set<FailureKind>([
   "log-matching",
   "leader-completeness",
   "state-machine-safety",
+  "commit-quorum",
   "linearizability",
   "assertion",
 ]);

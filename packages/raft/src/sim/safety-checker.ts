@@ -2,7 +2,7 @@ import type { Entry } from "../entry.js";
 import type { LogIndex, NodeId, Term } from "../types.js";
 import { entryIdentity } from "./kv-state-machine.js";
 
-export type SafetyProperty = "election-safety" | "log-matching" | "leader-completeness" | "state-machine-safety";
+export type SafetyProperty = "election-safety" | "log-matching" | "leader-completeness" | "state-machine-safety" | "commit-quorum";
 
 /** A broken invariant; the simulator stops at the first one. */
 export class SafetyViolation extends Error {
@@ -95,6 +95,24 @@ export class SafetyChecker {
       else if (record.term !== term) {
         throw new SafetyViolation("state-machine-safety", `index ${i} committed with term ${record.term} and with term ${term}`);
       } else if (leaderTerm < record.commitTerm) record.commitTerm = leaderTerm;
+    }
+  }
+
+  /**
+   * A leader counted replicas and advanced its commit index to `index` (term
+   * `term`) under the configuration in force, whose voters are `voters`: a
+   * majority of those voters must hold that entry durably (paper §5.3, thesis
+   * §4.1; learners and removed servers never count). `holds(voter)` reads the
+   * voter's stable storage.
+   */
+  observeQuorumCommit(leader: NodeId, index: LogIndex, term: Term, voters: readonly NodeId[], holds: (voter: NodeId) => boolean): void {
+    let count = 0;
+    for (const voter of voters) if (holds(voter)) count += 1;
+    if (count < Math.floor(voters.length / 2) + 1) {
+      throw new SafetyViolation(
+        "commit-quorum",
+        `${leader} committed ${index}/${term} but only ${count} of its voters [${voters.join(",")}] hold it durably`,
+      );
     }
   }
 

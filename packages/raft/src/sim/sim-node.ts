@@ -32,7 +32,12 @@ export class SimNode {
   generation = 0;
   /** Commit index already reported to the safety checker while leading. */
   leaderCommitSeen = 0 as LogIndex;
+  /** The term this node was last seen leading, and its commit index then: advances past it were counted by it. */
+  leaderTerm = 0 as Term;
+  countedCommitFrom = 0 as LogIndex;
   restartAtUnits: number | undefined;
+  /** Stopped by its host after its removal committed; restarted only if added back. */
+  retired = false;
   /** Proposals accepted here, by log index: the client learns the outcome when that index applies. */
   readonly pendingWrites = new Map<LogIndex, { readonly term: Term; readonly op: ClientOp }>();
   /** Reads started here, by context: served once a ReadState arrives and its index is applied. */

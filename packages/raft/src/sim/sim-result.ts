@@ -6,6 +6,7 @@ export type FailureKind =
   | "log-matching"
   | "leader-completeness"
   | "state-machine-safety"
+  | "commit-quorum"
   | "assertion"
   | "liveness"
   | "linearizability"

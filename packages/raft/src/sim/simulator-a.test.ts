@@ -20,5 +20,8 @@ describe("simulator, CI seeds (first half)", () => {
     expect(outcome.coverage.compactions).toBeGreaterThan(0);
     expect(outcome.coverage.snapshotsInstalled).toBeGreaterThan(0);
     expect(outcome.coverage.snapshotsFailed).toBeGreaterThan(0);
+    expect(outcome.coverage.configChangesApplied).toBeGreaterThan(0);
+    expect(outcome.coverage.learnersPromoted).toBeGreaterThan(0);
+    expect(outcome.coverage.leadersRemoved).toBeGreaterThan(0);
   }, 240_000);
 });

@@ -22,5 +22,8 @@ describe("simulator, CI seeds (second half)", () => {
     expect(outcome.coverage.compactions).toBeGreaterThan(0);
     expect(outcome.coverage.snapshotsInstalled).toBeGreaterThan(0);
     expect(outcome.coverage.snapshotsFailed).toBeGreaterThan(0);
+    expect(outcome.coverage.configChangesApplied).toBeGreaterThan(0);
+    expect(outcome.coverage.learnersPromoted).toBeGreaterThan(0);
+    expect(outcome.coverage.leadersRemoved).toBeGreaterThan(0);
   }, 240_000);
 });

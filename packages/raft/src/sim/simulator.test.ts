@@ -70,6 +70,15 @@ describe("SafetyChecker", () => {
     expect(() => checker.observeLeader(n("n3"), 2 as Term, () => 9 as Term)).not.toThrow();
   });
 
+  it("flags a commit that a majority of the voters in force does not hold", () => {
+    const checker = new SafetyChecker();
+    const voters = [n("n1"), n("n2"), n("n3"), n("n4")];
+    const holders = new Set(["n1", "n2", "n3"]);
+    expect(() => checker.observeQuorumCommit(n("n1"), 5 as LogIndex, 2 as Term, voters, (v) => holders.has(v))).not.toThrow();
+    holders.delete("n3"); // two of four is not a majority, whoever else (a learner) holds it
+    expect(() => checker.observeQuorumCommit(n("n1"), 5 as LogIndex, 2 as Term, voters, (v) => holders.has(v))).toThrow(/commit-quorum/);
+  });
+
   it("flags different entries applied at one index", () => {
     const checker = new SafetyChecker();
     checker.observeApply(n("n1"), entry(1, 1, "a"));

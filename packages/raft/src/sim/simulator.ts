@@ -19,6 +19,8 @@ import type { Coverage } from "./coverage.js";
 import { emptyCoverage } from "./coverage.js";
 import { checkHistories } from "./history-check.js";
 import { SimNode } from "./sim-node.js";
+import { chooseConfChange } from "./membership-driver.js";
+import { decodeConfChange, describeConfChange } from "../membership/conf-change.js";
 import type { SimFailure, SimResult } from "./sim-result.js";
 
 type SimEvent =
@@ -69,6 +71,10 @@ export class Simulator {
   private livenessWriteDone = false;
   private livenessReadDone = false;
   private readonly coverage: Coverage = emptyCoverage();
+  /** Index of the latest accepted membership change naming each server. */
+  private readonly lastChangeIndexByNode = new Map<NodeId, LogIndex>();
+  /** Config entries some server applied, by index: counted once each. */
+  private readonly configsApplied = new Set<LogIndex>();
 
   constructor(options: SimOptions, trace?: (line: string) => void) {
     this.options = options;
@@ -76,8 +82,10 @@ export class Simulator {
     this.random = new SeededRandom(options.seed);
     this.network = new SimNetwork(options.network, new SeededRandom(this.random.nextUint32()));
     this.clients = new ClientPool(options.clients, new SeededRandom(this.random.nextUint32()));
-    const voters = Array.from({ length: options.nodeCount }, (_, i) => `n${i + 1}` as NodeId);
-    this.nodes = voters.map((id) => new SimNode(id, this.raftConfig(id, voters), this.random.nextUint32()));
+    const ids = Array.from({ length: options.nodeCount }, (_, i) => `n${i + 1}` as NodeId);
+    // Every server starts with the same bootstrap membership, those outside it too (config.ts).
+    const voters = ids.slice(0, options.initialVoterCount);
+    this.nodes = ids.map((id) => new SimNode(id, this.raftConfig(id, voters), this.random.nextUint32()));
     for (const node of this.nodes) this.byId.set(node.id, node);
     this.safetyEndUnits = options.safetyTicks * TIME_UNITS_PER_TICK;
     this.livenessEndUnits = this.safetyEndUnits + LIVENESS_ELECTION_TIMEOUTS_MAX * options.raft.electionTimeoutTicks * TIME_UNITS_PER_TICK;
@@ -320,6 +328,71 @@ export class Simulator {
     }
   }
 
+  /** The placement driver asks the leader for the next membership change (thesis §4.1). */
+  private changeMembership(): void {
+    const leader = this.currentLeader();
+    if (leader === undefined) return;
+    const status = leader.raft!.status();
+    // Caught up: holds the leader's committed log (as a placement driver would read from the leader's progress).
+    const caughtUp = (id: NodeId): boolean => {
+      const learner = status.learnerProgress.find((p) => p.id === id);
+      if (learner !== undefined) return learner.match >= status.commit;
+      return (this.byId.get(id)?.raft?.termAt(status.commit) ?? -1) === leader.raft!.termAt(status.commit);
+    };
+    const change = chooseConfChange(status, this.nodes.map((n) => n.id), leader.id, caughtUp, this.random);
+    if (change === undefined) return;
+    const result = leader.raft!.proposeConfChange(change);
+    if (result.accepted) {
+      this.lastChangeIndexByNode.set(change.node, result.index);
+      const target = this.byId.get(change.node)!;
+      if (change.kind !== "removeNode" && target.retired) this.unretire(target);
+      this.coverage.configChangesProposed += 1;
+      if (change.kind === "removeNode" && change.node === leader.id) this.coverage.leadersRemoved += 1;
+      this.log(`${leader.id} proposes ${describeConfChange(change)} at ${result.index}`);
+    } else {
+      this.coverage.configChangesRejected += 1;
+    }
+    this.afterNode(leader);
+  }
+
+  /** Counts each membership change once, when some server first applies it. */
+  private noteConfigApplied(entry: Entry): void {
+    if (this.configsApplied.has(entry.index)) return;
+    this.configsApplied.add(entry.index);
+    const change = decodeConfChange(entry.data);
+    if (typeof change === "string") throw new Error(`config entry ${entry.index}: ${change}`);
+    this.coverage.configChangesApplied += 1;
+    if (change.kind === "addLearner") this.coverage.learnersAdded += 1;
+    if (change.kind === "promoteLearner") this.coverage.learnersPromoted += 1;
+    if (change.kind === "removeNode") {
+      this.coverage.nodesRemoved += 1;
+      this.maybeRetire(change.node, entry.index);
+    }
+  }
+
+  /**
+   * A removed server that keeps running can disrupt the group when neither
+   * PreVote nor CheckQuorum is on (thesis §4.2.3): it never hears from the
+   * leader, so it campaigns with ever higher terms. Hosts stop removed
+   * replicas; this one does so only in that configuration, so other seeds
+   * show that lingering removed servers are harmless. A retired server
+   * starts again (with its old disk) if it is added back.
+   */
+  private maybeRetire(id: NodeId, removedAt: LogIndex): void {
+    if (this.options.raft.preVote || this.options.raft.checkQuorum) return;
+    if ((this.lastChangeIndexByNode.get(id) ?? 0) > removedAt) return; // already being added back
+    const node = this.byId.get(id)!;
+    node.retired = true;
+    this.log(`${id} retires: its removal committed`);
+    if (node.up) for (const op of node.crash()) this.abandonOp(op);
+  }
+
+  private unretire(node: SimNode): void {
+    node.retired = false;
+    this.log(`${node.id} comes back to be added again`);
+    if (!node.up) this.restart(node);
+  }
+
   /** The host's state machine saves a snapshot at its applied index, then the log is compacted to it (thesis §5.1). */
   private compactSomeNode(): void {
     const faults = this.options.faults;
@@ -340,6 +413,7 @@ export class Simulator {
 
   private apply(node: SimNode, entry: Entry): void {
     this.checker.observeApply(node.id, entry);
+    if (entry.kind === "config") this.noteConfigApplied(entry);
     const result = node.machine.apply(entry);
     this.resolveProposals(entry, result?.output);
     const pending = node.pendingWrites.get(entry.index);
@@ -383,6 +457,8 @@ export class Simulator {
     const termAt = (index: LogIndex): Term | undefined => raft.termAt(index);
     if (this.checker.observeLeader(node.id, raft.term, termAt, (raft.firstIndex - 1) as LogIndex)) {
       news = true;
+      node.leaderTerm = raft.term;
+      node.countedCommitFrom = raft.commit;
       this.coverage.maxTerm = Math.max(this.coverage.maxTerm, raft.term);
       this.log(`${node.id} leads term ${raft.term}`);
       if (this.pendingTransfers.delete(node.id)) this.coverage.transfersCompleted += 1;
@@ -391,8 +467,23 @@ export class Simulator {
       news = true;
       this.checker.observeLeaderCommit(raft.term, node.leaderCommitSeen, raft.commit, termAt);
       node.leaderCommitSeen = raft.commit;
+      if (node.leaderTerm === raft.term && raft.commit > node.countedCommitFrom) this.checkCommitQuorum(node);
     }
     return news;
+  }
+
+  /** The leader advanced its commit index by counting: a quorum of its voters must hold the entry on disk. */
+  private checkCommitQuorum(node: SimNode): void {
+    const raft = node.raft!;
+    const index = raft.commit;
+    const term = raft.termAt(index)!;
+    const holds = (voter: NodeId): boolean => {
+      const storage = this.byId.get(voter)?.storage;
+      if (storage === undefined) return false;
+      if (storage.snapshot().index >= index) return true;
+      return storage.lastIndex() >= index && storage.term(index) === term;
+    };
+    this.checker.observeQuorumCommit(node.id, index, term, raft.voters, holds);
   }
 
   // ---- the world: faults, restarts, client deadlines, liveness ----
@@ -400,8 +491,9 @@ export class Simulator {
   private world(): void {
     if (!this.healed) this.injectFaults();
     if (this.random.chance(this.options.faults.compactRate)) this.compactSomeNode();
+    if (!this.healed && this.random.chance(this.options.faults.membershipRate)) this.changeMembership();
     for (const node of this.nodes) {
-      if (!node.up && node.restartAtUnits !== undefined && node.restartAtUnits <= this.now) this.restart(node);
+      if (!node.up && !node.retired && node.restartAtUnits !== undefined && node.restartAtUnits <= this.now) this.restart(node);
     }
     for (const client of this.clients.clients) {
       const op = client.pending;
@@ -505,7 +597,7 @@ export class Simulator {
   private heal(): void {
     this.healed = true;
     this.network.makeReliable();
-    for (const node of this.nodes) if (!node.up) this.restart(node);
+    for (const node of this.nodes) if (!node.up && !node.retired) this.restart(node);
     this.log("safety phase over: healed, restarted every node; liveness phase");
   }
 

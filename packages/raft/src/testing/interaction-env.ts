@@ -4,6 +4,7 @@ import { MemoryStorage } from "../memory-storage.js";
 import type { InboundMessage } from "../message.js";
 import { SeededRandom } from "../random.js";
 import { RaftNode } from "../raft-node.js";
+import type { ConfChangeKind } from "../membership/conf-change.js";
 import type { Dropped } from "../rejection.js";
 import type { LogIndex, NodeId } from "../types.js";
 
@@ -71,6 +72,9 @@ export class InteractionEnv {
     "raft-state": () => this.raftState(),
     "raft-log": (c) => this.raftLog(c.args[0] as NodeId),
     "raft-progress": (c) => this.raftProgress(c.args[0] as NodeId),
+    "raft-config": () => this.raftConfig(),
+    "start-node": (c) => this.startNode(c.args[0] as NodeId),
+    "propose-conf-change": (c) => this.proposeConfChange(c),
     compact: (c) => this.compact(c.args[0] as NodeId, Number(c.args[1])),
     restart: (c) => this.restart(c.args[0] as NodeId),
     "report-snapshot": (c) => this.node(c.args[0]).node.reportSnapshot(c.args[1] as NodeId, c.options.get("ok") !== "false"),
@@ -98,24 +102,57 @@ export class InteractionEnv {
   private addNodes(command: Command): void {
     const count = Number(command.args[0]);
     const voters = Array.from({ length: count }, (_, i) => `n${i + 1}` as NodeId);
-    const option = (name: string): number | undefined => (command.options.has(name) ? Number(command.options.get(name)) : undefined);
-    for (const [i, id] of voters.entries()) {
-      const config: RaftConfig = {
-        id,
-        voters,
-        preVote: command.options.get("prevote") !== "false",
-        checkQuorum: command.options.get("checkquorum") !== "false",
-        electionTimeoutTicks: option("election") ?? 10,
-        heartbeatIntervalTicks: option("heartbeat") ?? 1,
-        maxSizePerMsgBytes: option("max-size-per-msg") ?? 1 << 20,
-        maxInflightMsgs: option("max-inflight") ?? 256,
-        testingBugs: { commitPreviousTermByCounting: command.options.get("bug-commit-old-term") === "true" },
-      };
-      const storage = new MemoryStorage(voters);
-      this.nodes.set(id, { node: new RaftNode({ config, storage, random: new SeededRandom(i + 1) }), storage, config, seed: i + 1 });
-      this.inboxes.set(id, []);
-    }
+    this.bootstrapVoters = voters;
+    for (const id of voters) this.createNode(id, voters, command);
     this.raftState();
+  }
+
+  /**
+   * A new server that will join the group: it starts with the group's
+   * bootstrap membership, which does not include it, and learns the rest from
+   * the leader's log.
+   */
+  private startNode(id: NodeId): void {
+    this.createNode(id, this.bootstrapVoters, { name: "start-node", args: [], options: this.lastOptions });
+    this.print(`${id} started outside the group`);
+  }
+
+  private lastOptions: ReadonlyMap<string, string> = new Map();
+  private bootstrapVoters: readonly NodeId[] = [];
+
+  /** `options` are add-nodes' (a started node reuses the last ones, so the group shares its timing). */
+  private createNode(id: NodeId, voters: readonly NodeId[], command: Command): void {
+    this.lastOptions = command.options;
+    const options = command.options;
+    const option = (name: string): number | undefined => (options.has(name) ? Number(options.get(name)) : undefined);
+    const seed = this.nodes.size + 1;
+    const config: RaftConfig = {
+      id,
+      voters,
+      preVote: options.get("prevote") !== "false",
+      checkQuorum: options.get("checkquorum") !== "false",
+      electionTimeoutTicks: option("election") ?? 10,
+      heartbeatIntervalTicks: option("heartbeat") ?? 1,
+      maxSizePerMsgBytes: option("max-size-per-msg") ?? 1 << 20,
+      maxInflightMsgs: option("max-inflight") ?? 256,
+      testingBugs: { commitPreviousTermByCounting: options.get("bug-commit-old-term") === "true" },
+    };
+    const storage = new MemoryStorage(voters);
+    this.nodes.set(id, { node: new RaftNode({ config, storage, random: new SeededRandom(seed) }), storage, config, seed });
+    this.inboxes.set(id, []);
+  }
+
+  /** propose-conf-change <node> <addLearner|promoteLearner|addVoter|removeNode> <target> */
+  private proposeConfChange(command: Command): void {
+    const change = { kind: command.args[1] as ConfChangeKind, node: command.args[2] as NodeId };
+    this.print(describeResult(this.node(command.args[0]).node.proposeConfChange(change)));
+  }
+
+  private raftConfig(): void {
+    for (const [id, { node }] of this.nodes) {
+      const s = node.status();
+      this.print(`${id}: voters=[${s.voters.join(",")}] learners=[${s.learners.join(",")}]`);
+    }
   }
 
   private tick(command: Command): void {
@@ -188,7 +225,9 @@ export class InteractionEnv {
 
   /** The leader's view of each member. */
   private raftProgress(id: NodeId): void {
-    for (const p of this.node(id).node.status().progress) this.print(`${p.id}: ${p.state} match=${p.match} next=${p.next}`);
+    const status = this.node(id).node.status();
+    for (const p of status.progress) this.print(`${p.id}: ${p.state} match=${p.match} next=${p.next}`);
+    for (const p of status.learnerProgress) this.print(`${p.id} (learner): ${p.state} match=${p.match} next=${p.next}`);
   }
 
   private raftLog(id: NodeId): void {
@@ -222,6 +261,6 @@ function bytes(text: string): Uint8Array {
 }
 
 function describeResult(result: { accepted: true; term?: number; index?: number } | Dropped): string {
-  if (!result.accepted) return `dropped reason=${result.reason} leader-hint=${result.leaderHint ?? "-"}`;
+  if (!result.accepted) return `dropped reason=${result.reason} leader-hint=${result.leaderHint ?? "-"}${result.detail === undefined ? "" : ` (${result.detail})`}`;
   return result.index === undefined ? "accepted" : `accepted at ${result.term}/${result.index}`;
 }

@@ -210,6 +210,17 @@ describe("NodeWal groups", () => {
     expect([storage.firstIndex(), storage.lastIndex(), storage.term(100 as LogIndex), storage.snapshotTerm()]).toEqual([101, 102, 4, 4]);
   });
 
+  it("stores membership-change entries (kind config) like any other", async () => {
+    const fs = new MemoryWalFs();
+    const wal = await NodeWal.open(DIR, { fs });
+    const data = new Uint8Array([1, 0x6e, 0x34]);
+    await wal.append([{ group: 1, entries: [{ index: 1 as LogIndex, term: 1 as Term, kind: "config", data }] }], true);
+    await wal.close();
+    const reopened = await NodeWal.open(DIR, { fs });
+    expect(reopened.storage(1).entries(1 as LogIndex, 2 as LogIndex, 100)).toEqual([{ index: 1, term: 1, kind: "config", data }]);
+    await reopened.close();
+  });
+
   it("keeps the membership of each snapshot point across reopens and segment rolls", async () => {
     const fs = new MemoryWalFs();
     const options = { fs, segmentBytesMax: 1024, recordBytesMax: 4096, groupsMax: 4 };

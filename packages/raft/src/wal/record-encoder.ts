@@ -22,7 +22,7 @@ const GROUP_CHECKPOINT_BYTES_MAX = GROUP_VARINT_BYTES_MAX + 3 * VARINT_BYTES_MAX
 const utf8 = new TextEncoder();
 
 /** The kind byte of an entry. Values are part of the format: never reuse one. */
-export const ENTRY_KIND_BYTE = { command: 0, noop: 1 } as const;
+export const ENTRY_KIND_BYTE = { command: 0, noop: 1, config: 2 } as const;
 
 /** Upper bound of the checkpoint body for `groupsMax` groups, so options can be validated up front. */
 export function checkpointBytesMax(groupsMax: number): number {

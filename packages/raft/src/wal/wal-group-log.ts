@@ -108,7 +108,7 @@ export class WalGroupLog implements WalGroupStorage {
       const entry = entries[i]!;
       assert(entry.index === first + i, `group ${this.group}: appended entries must have consecutive indexes`);
       assert(Number.isSafeInteger(entry.term) && entry.term >= previousTerm, `group ${this.group}: terms must not decrease along the log (entry ${entry.index})`);
-      assert(entry.kind === "command" || entry.kind === "noop", `group ${this.group}: unknown entry kind`);
+      assert(entry.kind === "command" || entry.kind === "noop" || entry.kind === "config", `group ${this.group}: unknown entry kind`);
       assert(entry.data instanceof Uint8Array, `group ${this.group}: entry data must be a Uint8Array`);
       previousTerm = entry.term;
     }
