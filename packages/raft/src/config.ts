@@ -17,6 +17,15 @@ export interface RaftTestingBugs {
   readonly ackAppendBeforePersist?: boolean;
   /** (d) Answer ReadIndex before the leader commits an entry of its own term (thesis §6.4 step 1). */
   readonly readIndexBeforeOwnTermCommit?: boolean;
+  /**
+   * (e) Treat a vote (and the term it is cast in) as not needing a sync: the
+   * hard state holding it is written but not fsynced before the vote is sent
+   * (Ready.mustSync stays false unless entries are written too). Power loss
+   * then forgets the vote, and the restarted server may vote again in that
+   * term, for someone else (breaks paper §5.2 and Figure 2: currentTerm and
+   * votedFor are on stable storage before responding).
+   */
+  readonly voteWithoutSync?: boolean;
 }
 
 export interface RaftConfig {

@@ -235,15 +235,22 @@ export class RaftNode {
       snapshotsToSend: raft.takeSnapshotsToSend(),
       committedEntries: raft.log.nextCommittedEntries(raft.config.maxCommittedEntriesPerReadyBytes),
       readStates: raft.takeReadStates(),
-      mustSync:
-        entries.length > 0 ||
-        snapshot !== undefined ||
-        (hardStateChanged && (hardState.term !== this.previousHardState.term || hardState.vote !== this.previousHardState.vote)),
+      mustSync: entries.length > 0 || snapshot !== undefined || (hardStateChanged && this.termOrVoteChanged(hardState)),
     };
     this.previousSoftState = softState;
     this.previousHardState = hardState;
     this.readyInProgress = ready;
     return ready;
+  }
+
+  /**
+   * Term and vote must be durable before any message that depends on them
+   * leaves (paper Figure 2); a commit index alone need not be (it is learned
+   * again from the leader).
+   */
+  private termOrVoteChanged(hardState: HardState): boolean {
+    if (this.raft.bugs.voteWithoutSync === true) return false;
+    return hardState.term !== this.previousHardState.term || hardState.vote !== this.previousHardState.vote;
   }
 
   /** The host finished every step of `ready` (persisted, sent, applied). */

@@ -12,7 +12,7 @@ import { defaultNodeCount, runSeed } from "./run-seeds.js";
  *   npm run sim -- --seed 42 --nodes 5        replay one seed, with an event trace
  *   npm run sim -- --seeds 1000 [--from 1]    run many seeds (3 and 5 nodes mixed unless --nodes)
  *   --ticks N      length of the safety phase in ticks (default 3000)
- *   --bug NAME     TEST ONLY: plant a bug (double-vote, commit-old-term, ack-before-persist, early-read)
+ *   --bug NAME     TEST ONLY: plant a bug (double-vote, commit-old-term, ack-before-persist, early-read, unsynced-vote)
  *   --quiet        no event trace for --seed
  */
 interface CliOptions {
@@ -62,11 +62,11 @@ function parseArgs(argv: readonly string[]): CliOptions {
   return options;
 }
 
-function runOne(options: CliOptions, seed: number): boolean {
+async function runOne(options: CliOptions, seed: number): Promise<boolean> {
   const nodeCount = options.nodes ?? defaultNodeCount(seed);
   console.log(`seed=${seed} nodes=${nodeCount} ticks=${options.ticks}`);
   const trace = options.quiet ? undefined : (line: string) => console.log(line);
-  const result = runSeed({ seed, nodeCount }, options.ticks, options.bugs, trace);
+  const result = await runSeed({ seed, nodeCount }, options.ticks, options.bugs, trace);
   console.log(describeCoverage(result.coverage));
   if (result.failure !== undefined) {
     console.log(`FAILED at tick ${result.failure.atTick}: ${result.failure.kind}\n${result.failure.message}`);
@@ -77,14 +77,14 @@ function runOne(options: CliOptions, seed: number): boolean {
   return true;
 }
 
-function runMany(options: CliOptions, count: number): boolean {
+async function runMany(options: CliOptions, count: number): Promise<boolean> {
   const from = options.from ?? randomInt(1, 2 ** 47);
   console.log(`seeds ${from}..${from + count - 1} nodes=${options.nodes ?? "3/5"} ticks=${options.ticks}`);
   let coverage = emptyCoverage();
   const failures: string[] = [];
   const started = performance.now();
   for (let seed = from; seed < from + count; seed += 1) {
-    const result = runSeed({ seed, nodeCount: options.nodes ?? defaultNodeCount(seed) }, options.ticks, options.bugs);
+    const result = await runSeed({ seed, nodeCount: options.nodes ?? defaultNodeCount(seed) }, options.ticks, options.bugs);
     coverage = addCoverage(coverage, result.coverage);
     if (result.failure !== undefined) {
       failures.push(result.replay);
@@ -98,7 +98,7 @@ function runMany(options: CliOptions, count: number): boolean {
   return failures.length === 0;
 }
 
-function main(): void {
+async function main(): Promise<void> {
   let options: CliOptions;
   try {
     options = parseArgs(process.argv.slice(2));
@@ -107,8 +107,8 @@ function main(): void {
     process.exitCode = 2;
     return;
   }
-  const ok = options.seed !== undefined ? runOne(options, options.seed) : runMany(options, options.seeds ?? 100);
+  const ok = options.seed !== undefined ? await runOne(options, options.seed) : await runMany(options, options.seeds ?? 100);
   process.exitCode = ok ? 0 : 1;
 }
 
-main();
+await main();

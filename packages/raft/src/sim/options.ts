@@ -1,5 +1,6 @@
 import type { RaftTestingBugs } from "../config.js";
 import { SeededRandom } from "../random.js";
+import type { WalOptions } from "../wal/wal-options.js";
 
 /** Simulated time advances in units; a Raft tick is this many units, so messages and disk writes land between ticks. */
 export const TIME_UNITS_PER_TICK = 10;
@@ -48,6 +49,8 @@ export interface FaultOptions {
   readonly snapshotTransferTicksMax: number;
   /** Per tick, probability that the leader is asked for a membership change (thesis §4.1). */
   readonly membershipRate: number;
+  /** Per completed disk write, probability that its node crashes right after (losing whatever was not synced). */
+  readonly crashAfterWriteRate: number;
 }
 
 export interface ClientOptions {
@@ -89,6 +92,8 @@ export interface SimOptions {
   readonly network: NetworkOptions;
   readonly faults: FaultOptions;
   readonly clients: ClientOptions;
+  /** The write-ahead log's limits (small segments, so rolls and releases happen). */
+  readonly disk: WalOptions;
   /** TEST ONLY: planted bugs applied to every node. */
   readonly bugs: RaftTestingBugs;
 }
@@ -138,10 +143,17 @@ export function swarmOptions(seed: number, nodeCount: 3 | 5, safetyTicks = SAFET
       healRate: 0.02 + random.nextFloat() * 0.1,
       transferRate: pickRate(0.02),
       diskLatencyMaxUnits: random.pick([0, 5, 20, 40]),
-      compactRate: pickRate(0.05),
+      // Never zero: without compaction every restart (a new segment each) leaves one more file to recover.
+      compactRate: 0.005 + random.nextFloat() * 0.045,
       compactMinEntries: random.pick([1, 5, 20]),
       snapshotTransferTicksMax: random.between(1, 20),
       membershipRate: pickRate(0.03),
+      crashAfterWriteRate: pickRate(0.01),
+    },
+    disk: {
+      segmentBytesMax: random.pick([4 << 10, 16 << 10, 64 << 10]),
+      recordBytesMax: random.pick([1 << 10, 4 << 10]),
+      groupsMax: 1,
     },
     clients: {
       clientCount: random.between(2, 6),
@@ -161,6 +173,7 @@ export const BUG_FLAGS: Readonly<Record<string, keyof RaftTestingBugs>> = {
   "commit-old-term": "commitPreviousTermByCounting",
   "ack-before-persist": "ackAppendBeforePersist",
   "early-read": "readIndexBeforeOwnTermCommit",
+  "unsynced-vote": "voteWithoutSync",
 };
 
 /** The one command that replays a run. */

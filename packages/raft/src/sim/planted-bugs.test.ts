@@ -24,12 +24,13 @@ const PLANTED: ReadonlyArray<[string, RaftTestingBugs]> = [
   ["(b) committing a previous-term entry by counting replicas", { commitPreviousTermByCounting: true }],
   ["(c) acknowledging an append before persisting it", { ackAppendBeforePersist: true }],
   ["(d) answering ReadIndex before an own-term commit", { readIndexBeforeOwnTermCommit: true }],
+  ["(e) a vote written but not synced before it is sent (lost on power loss)", { voteWithoutSync: true }],
 ];
 
 describe("planted bugs are caught within the CI seed budget", () => {
   for (const [name, bugs] of PLANTED) {
-    it(name, () => {
-      const outcome = runSeedRange(CI_SEED_FIRST, CI_SEED_COUNT, CI_SAFETY_TICKS, { bugs, stopAtFirstFailure: true });
+    it(name, async () => {
+      const outcome = await runSeedRange(CI_SEED_FIRST, CI_SEED_COUNT, CI_SAFETY_TICKS, { bugs, stopAtFirstFailure: true });
       const failure = outcome.failures[0];
       expect(failure, `not caught in ${CI_SEED_COUNT} seeds`).toBeDefined();
       console.log(`${name}: caught after ${outcome.seedsRun} seed(s)\n${failure!.report.split("\n").slice(0, 3).join("\n")}`);

@@ -13,6 +13,6 @@ export function defaultNodeCount(seed: number): 3 | 5 {
   return seed % 2 === 0 ? 5 : 3;
 }
 
-export function runSeed(run: SeedRun, safetyTicks?: number, bugs?: RaftTestingBugs, trace?: (line: string) => void): SimResult {
+export function runSeed(run: SeedRun, safetyTicks?: number, bugs?: RaftTestingBugs, trace?: (line: string) => void): Promise<SimResult> {
   return new Simulator(swarmOptions(run.seed, run.nodeCount, safetyTicks, bugs), trace).run();
 }

@@ -7,8 +7,8 @@ import { runSeedRange } from "./simulator-seeds.js";
 const HALF = Math.ceil(CI_SEED_COUNT / 2);
 
 describe("simulator, CI seeds (first half)", () => {
-  it(`passes seeds ${CI_SEED_FIRST}..${CI_SEED_FIRST + HALF - 1}`, () => {
-    const outcome = runSeedRange(CI_SEED_FIRST, HALF, CI_SAFETY_TICKS);
+  it(`passes seeds ${CI_SEED_FIRST}..${CI_SEED_FIRST + HALF - 1}`, async () => {
+    const outcome = await runSeedRange(CI_SEED_FIRST, HALF, CI_SAFETY_TICKS);
     console.log(`seeds ${CI_SEED_FIRST}..${CI_SEED_FIRST + HALF - 1}, ${CI_SAFETY_TICKS} ticks each\n${describeCoverage(outcome.coverage)}`);
     expect(outcome.failures.map((f) => f.report).join("\n")).toBe("");
     expect(outcome.coverage.elections).toBeGreaterThan(HALF);

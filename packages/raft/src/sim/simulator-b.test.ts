@@ -9,8 +9,8 @@ const FIRST = CI_SEED_FIRST + HALF;
 const COUNT = CI_SEED_COUNT - HALF;
 
 describe("simulator, CI seeds (second half)", () => {
-  it(`passes seeds ${FIRST}..${FIRST + COUNT - 1}`, () => {
-    const outcome = runSeedRange(FIRST, COUNT, CI_SAFETY_TICKS);
+  it(`passes seeds ${FIRST}..${FIRST + COUNT - 1}`, async () => {
+    const outcome = await runSeedRange(FIRST, COUNT, CI_SAFETY_TICKS);
     console.log(`seeds ${FIRST}..${FIRST + COUNT - 1}, ${CI_SAFETY_TICKS} ticks each\n${describeCoverage(outcome.coverage)}`);
     expect(outcome.failures.map((f) => f.report).join("\n")).toBe("");
     expect(outcome.coverage.elections).toBeGreaterThan(COUNT);

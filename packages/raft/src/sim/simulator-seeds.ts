@@ -22,17 +22,17 @@ export interface SeedRangeOutcome {
  * soon as one fails (the planted-bug tests); each failure is described with
  * the command that replays it.
  */
-export function runSeedRange(
+export async function runSeedRange(
   first: number,
   count: number,
   safetyTicks: number,
   options: { bugs?: RaftTestingBugs; stopAtFirstFailure?: boolean } = {},
-): SeedRangeOutcome {
+): Promise<SeedRangeOutcome> {
   let coverage = emptyCoverage();
   const failures: SeedFailure[] = [];
   let seedsRun = 0;
   for (let seed = first; seed < first + count; seed += 1) {
-    const result = runSeed({ seed, nodeCount: defaultNodeCount(seed) }, safetyTicks, options.bugs);
+    const result = await runSeed({ seed, nodeCount: defaultNodeCount(seed) }, safetyTicks, options.bugs);
     seedsRun += 1;
     coverage = addCoverage(coverage, result.coverage);
     if (result.failure === undefined) continue;

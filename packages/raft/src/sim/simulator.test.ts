@@ -5,9 +5,9 @@ import { SafetyChecker, SafetyViolation } from "./safety-checker.js";
 import type { Entry } from "../entry.js";
 import type { LogIndex, NodeId, Term } from "../types.js";
 
-function trace(seed: number, nodeCount: 3 | 5): { lines: string[]; coverage: unknown } {
+async function trace(seed: number, nodeCount: 3 | 5): Promise<{ lines: string[]; coverage: unknown }> {
   const lines: string[] = [];
-  const result = runSeed({ seed, nodeCount }, 300, {}, (line) => lines.push(line));
+  const result = await runSeed({ seed, nodeCount }, 300, {}, (line) => lines.push(line));
   return { lines, coverage: result.coverage };
 }
 
@@ -20,12 +20,12 @@ const entry = (index: number, term: number, text: string): Entry => ({
 const n = (id: string): NodeId => id as NodeId;
 
 describe("simulator", () => {
-  it("replays a seed exactly", () => {
-    const first = trace(42, 5);
-    const second = trace(42, 5);
+  it("replays a seed exactly", async () => {
+    const first = await trace(42, 5);
+    const second = await trace(42, 5);
     expect(second.lines).toEqual(first.lines);
     expect(second.coverage).toEqual(first.coverage);
-    expect(trace(43, 5).lines).not.toEqual(first.lines);
+    expect((await trace(43, 5)).lines).not.toEqual(first.lines);
   });
 
   it("varies the fault mix per seed (swarm)", () => {

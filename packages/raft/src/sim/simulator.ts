@@ -75,6 +75,8 @@ export class Simulator {
   private readonly lastChangeIndexByNode = new Map<NodeId, LogIndex>();
   /** Config entries some server applied, by index: counted once each. */
   private readonly configsApplied = new Set<LogIndex>();
+  /** The random seed each server's first process starts with (drawn up front, so the schedule is fixed). */
+  private readonly startSeeds: readonly number[];
 
   constructor(options: SimOptions, trace?: (line: string) => void) {
     this.options = options;
@@ -85,7 +87,8 @@ export class Simulator {
     const ids = Array.from({ length: options.nodeCount }, (_, i) => `n${i + 1}` as NodeId);
     // Every server starts with the same bootstrap membership, those outside it too (config.ts).
     const voters = ids.slice(0, options.initialVoterCount);
-    this.nodes = ids.map((id) => new SimNode(id, this.raftConfig(id, voters), this.random.nextUint32()));
+    this.nodes = ids.map((id) => new SimNode(id, this.raftConfig(id, voters), options.disk));
+    this.startSeeds = this.nodes.map(() => this.random.nextUint32());
     for (const node of this.nodes) this.byId.set(node.id, node);
     this.safetyEndUnits = options.safetyTicks * TIME_UNITS_PER_TICK;
     this.livenessEndUnits = this.safetyEndUnits + LIVENESS_ELECTION_TIMEOUTS_MAX * options.raft.electionTimeoutTicks * TIME_UNITS_PER_TICK;
@@ -99,15 +102,16 @@ export class Simulator {
     this.trace?.(`[${(this.now / TIME_UNITS_PER_TICK).toFixed(1)}] ${line}`);
   }
 
-  run(): SimResult {
+  async run(): Promise<SimResult> {
     const { seed, nodeCount, raft, network, faults, clients } = this.options;
     this.trace?.(`seed=${seed} nodes=${nodeCount} raft=${JSON.stringify(raft)}`);
     this.trace?.(`network=${JSON.stringify(network)}`);
-    this.trace?.(`faults=${JSON.stringify(faults)} clients=${JSON.stringify(clients)}`);
+    this.trace?.(`faults=${JSON.stringify(faults)} clients=${JSON.stringify(clients)} disk=${JSON.stringify(this.options.disk)}`);
     let failure: SimFailure | undefined;
     try {
+      for (const [i, node] of this.nodes.entries()) await node.start(this.startSeeds[i]!);
       this.schedule();
-      this.loop();
+      await this.loop();
       this.finishClients();
       failure = this.checkHistories();
     } catch (error) {
@@ -138,48 +142,58 @@ export class Simulator {
     for (const client of this.clients.regularClients) this.queue.push(this.clients.thinkTimeUnits(), { kind: "client", client });
   }
 
-  private loop(): void {
+  /**
+   * One event at a time, each handled to the end, disk writes included: they
+   * go to an in-memory file system and settle within the microtask queue, so
+   * the run stays a pure function of the seed.
+   */
+  private async loop(): Promise<void> {
     for (;;) {
       const next = this.queue.pop();
       if (next === undefined) return;
       this.now = next.time;
-      if (!this.healed && this.now >= this.safetyEndUnits) this.heal();
+      if (!this.healed && this.now >= this.safetyEndUnits) await this.heal();
       if (this.livenessWriteDone && this.livenessReadDone) return;
       if (this.now > this.livenessEndUnits) {
         throw new LivenessFailure(
           `no ${this.livenessWriteDone ? "read" : "commit"} within ${LIVENESS_ELECTION_TIMEOUTS_MAX} election timeouts after healing`,
         );
       }
-      this.handle(next.item);
+      const pending = this.handle(next.item);
+      if (pending !== undefined) await pending;
     }
   }
 
-  private handle(event: SimEvent): void {
+  /** Returns a promise only for events that touch a disk. */
+  private handle(event: SimEvent): Promise<void> | undefined {
     switch (event.kind) {
       case "tick":
         this.queue.push(this.now + TIME_UNITS_PER_TICK, event);
         event.node.raft?.tick();
         this.afterNode(event.node);
-        return;
+        return undefined;
       case "deliver":
         this.deliver(event.message);
-        return;
+        return undefined;
       case "snapshotDone":
         this.finishSnapshotTransfer(event.leader, event.generation, event.message, event.data, event.ok);
-        return;
+        return undefined;
       case "persisted":
-        if (event.node.generation !== event.generation || event.node.inflight === undefined) return;
-        this.completePersist(event.node);
-        this.afterNode(event.node);
-        return;
+        if (event.node.generation !== event.generation || event.node.inflight === undefined) return undefined;
+        return this.persisted(event.node);
       case "world":
         this.queue.push(this.now + TIME_UNITS_PER_TICK, event);
-        this.world();
-        return;
+        return this.world();
       case "client":
         this.clientAct(event.client);
-        return;
+        return undefined;
     }
+  }
+
+  private async persisted(node: SimNode): Promise<void> {
+    await this.completePersist(node);
+    this.afterNode(node);
+    this.maybeCrashAfterWrite(node);
   }
 
   private deliver(message: InboundMessage): void {
@@ -237,16 +251,17 @@ export class Simulator {
       this.observeReady(node, ready);
       for (const message of ready.immediateMessages) this.send(message);
       for (const message of ready.snapshotsToSend) this.startSnapshotTransfer(node, message);
-      node.inflight = ready;
-      // Only a Ready that writes something waits for the disk.
-      const writes = ready.entries.length > 0 || ready.hardState !== undefined;
-      const max = writes ? this.options.faults.diskLatencyMaxUnits : 0;
-      const latency = max === 0 ? 0 : this.random.nextInt(max + 1);
-      if (latency > 0) {
-        this.queue.push(this.now + latency, { kind: "persisted", node, generation: node.generation });
-        return;
+      // Only a Ready that writes something waits for the disk (its write is an event of its own).
+      const writes = ready.entries.length > 0 || ready.hardState !== undefined || ready.snapshot !== undefined;
+      if (!writes) {
+        this.finishReady(node, ready);
+        continue;
       }
-      this.completePersist(node);
+      node.inflight = ready;
+      const max = this.options.faults.diskLatencyMaxUnits;
+      const latency = max === 0 ? 0 : this.random.nextInt(max + 1);
+      this.queue.push(this.now + latency, { kind: "persisted", node, generation: node.generation });
+      return;
     }
     throw new Error(`node ${node.id} produced Readys without end`);
   }
@@ -260,13 +275,18 @@ export class Simulator {
   }
 
   /** The host's persist step finished: the Ready's entries and hard state are durable. */
-  private completePersist(node: SimNode): void {
+  private async completePersist(node: SimNode): Promise<void> {
     const ready = node.inflight!;
-    const raft = node.raft!;
-    node.inflight = undefined;
+    // The snapshot's data is saved before the log points at it (the host's order, ready.ts).
     if (ready.snapshot !== undefined) this.installSnapshot(node, ready.snapshot);
-    node.storage.append(ready.entries);
-    if (ready.hardState !== undefined) node.storage.setHardState(ready.hardState);
+    await node.persist(ready);
+    node.inflight = undefined;
+    this.finishReady(node, ready);
+  }
+
+  /** Ready steps 3–5: send what promised the write, apply, answer reads, advance. */
+  private finishReady(node: SimNode, ready: Ready): void {
+    const raft = node.raft!;
     for (const message of ready.messages) this.send(message);
     for (const entry of ready.committedEntries) this.apply(node, entry);
     for (const readState of ready.readStates) this.onReadState(node, readState);
@@ -316,7 +336,6 @@ export class Simulator {
     node.receivedSnapshots.delete(meta.index);
     this.checker.observeSnapshot(node.id, meta.index, meta.term, snapshotDigest(data));
     node.snapshot = { meta, data };
-    node.storage.applySnapshot(meta);
     node.machine = new KvStateMachine(data);
     this.coverage.snapshotsInstalled += 1;
     this.log(`${node.id} installs snapshot ${meta.index}/${meta.term}`);
@@ -329,7 +348,7 @@ export class Simulator {
   }
 
   /** The placement driver asks the leader for the next membership change (thesis §4.1). */
-  private changeMembership(): void {
+  private async changeMembership(): Promise<void> {
     const leader = this.currentLeader();
     if (leader === undefined) return;
     const status = leader.raft!.status();
@@ -345,7 +364,7 @@ export class Simulator {
     if (result.accepted) {
       this.lastChangeIndexByNode.set(change.node, result.index);
       const target = this.byId.get(change.node)!;
-      if (change.kind !== "removeNode" && target.retired) this.unretire(target);
+      if (change.kind !== "removeNode" && target.retired) await this.unretire(target);
       this.coverage.configChangesProposed += 1;
       if (change.kind === "removeNode" && change.node === leader.id) this.coverage.leadersRemoved += 1;
       this.log(`${leader.id} proposes ${describeConfChange(change)} at ${result.index}`);
@@ -387,18 +406,18 @@ export class Simulator {
     if (node.up) for (const op of node.crash()) this.abandonOp(op);
   }
 
-  private unretire(node: SimNode): void {
+  private async unretire(node: SimNode): Promise<void> {
     node.retired = false;
     this.log(`${node.id} comes back to be added again`);
-    if (!node.up) this.restart(node);
+    if (!node.up) await this.restart(node);
   }
 
   /** The host's state machine saves a snapshot at its applied index, then the log is compacted to it (thesis §5.1). */
-  private compactSomeNode(): void {
+  private async compactSomeNode(): Promise<void> {
     const faults = this.options.faults;
     const candidates = this.nodes.filter((n) => {
       if (n.raft === undefined || n.inflight !== undefined) return false;
-      return n.machine.applied - n.storage.snapshot().index >= faults.compactMinEntries;
+      return n.machine.applied - (n.snapshot?.meta.index ?? 0) >= faults.compactMinEntries;
     });
     if (candidates.length === 0) return;
     const node = this.random.pick(candidates);
@@ -406,7 +425,7 @@ export class Simulator {
     const meta = node.raft!.snapshotMetadata(data.applied);
     this.checker.observeSnapshot(node.id, meta.index, meta.term, snapshotDigest(data));
     node.snapshot = { meta, data };
-    node.storage.compact(meta);
+    await node.compact(meta);
     this.coverage.compactions += 1;
     this.log(`${node.id} compacts its log to ${meta.index}/${meta.term}`);
   }
@@ -478,7 +497,7 @@ export class Simulator {
     const index = raft.commit;
     const term = raft.termAt(index)!;
     const holds = (voter: NodeId): boolean => {
-      const storage = this.byId.get(voter)?.storage;
+      const storage = this.byId.get(voter)!.storage;
       if (storage === undefined) return false;
       if (storage.snapshot().index >= index) return true;
       return storage.lastIndex() >= index && storage.term(index) === term;
@@ -488,13 +507,25 @@ export class Simulator {
 
   // ---- the world: faults, restarts, client deadlines, liveness ----
 
-  private world(): void {
+  /** Returns a promise only when some step touches a disk (most ticks need none, and awaiting costs). */
+  private world(): Promise<void> | undefined {
     if (!this.healed) this.injectFaults();
-    if (this.random.chance(this.options.faults.compactRate)) this.compactSomeNode();
-    if (!this.healed && this.random.chance(this.options.faults.membershipRate)) this.changeMembership();
-    for (const node of this.nodes) {
-      if (!node.up && !node.retired && node.restartAtUnits !== undefined && node.restartAtUnits <= this.now) this.restart(node);
-    }
+    const compact = this.random.chance(this.options.faults.compactRate);
+    const change = !this.healed && this.random.chance(this.options.faults.membershipRate);
+    const restarts = this.nodes.filter((n) => !n.up && !n.retired && n.restartAtUnits !== undefined && n.restartAtUnits <= this.now);
+    if (compact || change || restarts.length > 0) return this.worldWithDisks(compact, change, restarts);
+    this.worldWithoutDisks();
+    return undefined;
+  }
+
+  private async worldWithDisks(compact: boolean, change: boolean, restarts: readonly SimNode[]): Promise<void> {
+    if (compact) await this.compactSomeNode();
+    if (change) await this.changeMembership();
+    for (const node of restarts) if (!node.up && !node.retired) await this.restart(node);
+    this.worldWithoutDisks();
+  }
+
+  private worldWithoutDisks(): void {
     for (const client of this.clients.clients) {
       const op = client.pending;
       if (op !== undefined && op.deadline <= this.now) this.abandonOp(op);
@@ -512,6 +543,18 @@ export class Simulator {
       this.log("network healed");
     }
     if (this.random.chance(faults.transferRate)) this.transfer();
+  }
+
+  /**
+   * Right after a write completed and its messages left: the moment that
+   * shows whether the write was synced when it had to be (a crash loses
+   * unsynced bytes).
+   */
+  private maybeCrashAfterWrite(node: SimNode): void {
+    if (this.healed || !node.up || !this.random.chance(this.options.faults.crashAfterWriteRate)) return;
+    if (this.nodes.filter((n) => n.up).length <= 1) return;
+    this.crash(node);
+    node.restartAtUnits = this.now + this.random.between(1, this.options.faults.restartDelayTicksMax) * TIME_UNITS_PER_TICK;
   }
 
   private crashSomeNode(): void {
@@ -538,9 +581,9 @@ export class Simulator {
     for (const op of node.crash()) this.abandonOp(op);
   }
 
-  private restart(node: SimNode): void {
+  private async restart(node: SimNode): Promise<void> {
     this.coverage.restarts += 1;
-    node.start(this.random.nextUint32());
+    await node.start(this.random.nextUint32());
     this.log(`${node.id} restarts at term ${node.raft!.term}`);
     this.afterNode(node);
   }
@@ -594,10 +637,10 @@ export class Simulator {
     return best;
   }
 
-  private heal(): void {
+  private async heal(): Promise<void> {
     this.healed = true;
     this.network.makeReliable();
-    for (const node of this.nodes) if (!node.up && !node.retired) this.restart(node);
+    for (const node of this.nodes) if (!node.up && !node.retired) await this.restart(node);
     this.log("safety phase over: healed, restarted every node; liveness phase");
   }
 
