@@ -37,6 +37,8 @@ export interface NodeConfig {
   electionTicks: number;
   /** How long a write or strong read may wait for its group before it fails. */
   operationTimeoutMs: number;
+  /** A shard replica is snapshotted, and its log compacted, after this many applied entries. */
+  snapshotEntries: number;
   logLevel: string;
   evictionPolicy: EvictionPolicyName;
   /** Bounds of the whole node; each shard gets an equal share. */
@@ -68,6 +70,7 @@ export const DEFAULT_CONFIG: NodeConfig = {
   raftTickMs: 50,
   electionTicks: 10,
   operationTimeoutMs: 5000,
+  snapshotEntries: 10000,
   logLevel: "info",
   evictionPolicy: "lru",
   entriesMax: 1_000_000,
@@ -146,6 +149,14 @@ function buildCommand(): Command {
     .addOption(opt("--peer-dial <list>", "dial address overrides as id=host:port, comma-separated", "peerDial"))
     .addOption(opt("--replicas <n>", "replicas per shard (default: min(3, members))", "replicas", positiveInt("--replicas", 1, 9)))
     .addOption(opt("--raft-tick-ms <ms>", `Raft tick interval (default ${d.raftTickMs})`, "raftTickMs", positiveInt("--raft-tick-ms", 1, 10000)))
+    .addOption(
+      opt(
+        "--snapshot-entries <n>",
+        `snapshot a shard replica and compact its log every n applied entries (default ${d.snapshotEntries})`,
+        "snapshotEntries",
+        positiveInt("--snapshot-entries", 1, 100_000_000),
+      ),
+    )
     .addOption(opt("--election-ticks <n>", `election timeout in ticks (default ${d.electionTicks})`, "electionTicks", positiveInt("--election-ticks", 2, 1000)))
     .addOption(opt("--shards <n>", `number of shards, fixed at bootstrap (default ${d.shards})`, "shards", positiveInt("--shards", 1, 4096)))
     .addOption(opt("--log-level <level>", `pino log level (default ${d.logLevel})`, "logLevel"))
@@ -213,6 +224,7 @@ export function resolveConfig(flat: Flat): NodeConfig {
     raftTickMs: num("raftTickMs", d.raftTickMs),
     electionTicks: num("electionTicks", d.electionTicks, 2),
     operationTimeoutMs: num("operationTimeoutMs", d.operationTimeoutMs),
+    snapshotEntries: num("snapshotEntries", d.snapshotEntries),
     logLevel: String(pick("logLevel", d.logLevel)),
     evictionPolicy: pick("evictionPolicy", d.evictionPolicy),
     entriesMax: num("entriesMax", d.entriesMax),

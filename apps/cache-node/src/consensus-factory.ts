@@ -4,6 +4,7 @@ import { placeShards, type ClusterMember } from "./cluster-config.js";
 import type { NodeConfig } from "./config.js";
 import type { ConsensusPort } from "./consensus-port.js";
 import { PeerTransport } from "./peer/peer-transport.js";
+import { SnapshotFiles } from "@distcache/raft";
 import { MultiRaft } from "./raft-host/multi-raft.js";
 import { openWalGroupLog } from "./raft-host/wal-group-log.js";
 import type { Clock } from "./clock.js";
@@ -53,12 +54,14 @@ export async function openConsensus(config: NodeConfig, log: Logger, clock: Cloc
     onMessage: (from, payload) => raft.receive(from, payload),
     log,
   });
-  const raft: MultiRaft = new MultiRaft({
+  const raft: MultiRaft = await MultiRaft.open({
     nodeId: config.nodeId,
     groups,
     shardCount: config.shards,
     preferredLeaders: placement.map((voters) => voters[0]!),
     log: groupLog,
+    snapshotFiles: new SnapshotFiles(join(config.dataDir, "snap")),
+    snapshotEntries: config.snapshotEntries,
     transport,
     clock,
     logger: log,
@@ -83,10 +86,14 @@ export async function openConsensus(config: NodeConfig, log: Logger, clock: Cloc
       log.info({ replayMs: Math.round(performance.now() - started) }, "committed log applied");
     },
     handOff: (timeoutMs) => raft.handOffLeadership(timeoutMs),
-    driverStats: () => ({ ...raft.stats }),
+    driverStats: () => ({ ...raft.stats, ...prefixed("snapshots", raft.snapshots.stats) }),
     close: async () => {
       await raft.close();
       await transport.close();
     },
   };
+}
+
+function prefixed(prefix: string, stats: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(stats).map(([k, v]) => [`${prefix}${k[0]!.toUpperCase()}${k.slice(1)}`, v]));
 }

@@ -46,7 +46,7 @@ export class NodeMetrics {
     if (raftStats) {
       new Gauge({
         name: "distcache_raft_driver",
-        help: "Multi-Raft driver counters since start: cycles, log appends, fsyncs, peer batches and messages.",
+        help: "Multi-Raft driver counters since start: cycles, log appends, fsyncs, peer batches and messages, snapshots taken, sent, received and installed.",
         labelNames: ["counter"],
         registers: [this.registry],
         collect() {

@@ -32,6 +32,19 @@ const POLICIES: Partial<Record<WirePolicy, EvictionPolicy>> = {
   [WirePolicy.RANDOM]: "random",
 };
 
+/** A replica's state decoded from a snapshot, ready to install. */
+export interface RestoredShard {
+  readonly index: number;
+  readonly lastStampMs: number;
+  readonly sessions: SessionTable;
+  readonly store: Store;
+}
+
+export interface ShardRestorer {
+  push(chunk: Uint8Array): void;
+  finish(): RestoredShard;
+}
+
 /**
  * The replicated state machine of one shard: it applies committed commands to the
  * shard's store. It never reads a clock: "now" is the command's stamp, so every
@@ -77,13 +90,44 @@ export class ShardStateMachine {
 
   /** Replaces the replica's state with a snapshot's; throws on a damaged or foreign one. */
   restore(chunks: readonly Uint8Array[]): void {
-    const header = chunks[0];
-    if (!header || header.length !== 17 || header[0] !== SNAPSHOT_FORMAT) throw new Error(`shard ${this.shard}: not a state machine snapshot`);
-    const view = new DataView(header.buffer, header.byteOffset, header.byteLength);
-    this.sessions = SessionTable.deserialize(new TextDecoder().decode(chunks[1] ?? new Uint8Array(0)), this.sessions.limits);
-    this.storeValue = Store.restore(chunks.slice(2), this.storeValue.options);
-    this.appliedIndexValue = view.getFloat64(1);
-    this.lastStampMsValue = view.getFloat64(9);
+    const restorer = this.restorer();
+    for (const chunk of chunks) restorer.push(chunk);
+    this.install(restorer.finish());
+  }
+
+  /**
+   * Decodes a snapshot one chunk at a time (each push is a short step, so a host can
+   * yield to its event loop between chunks) into state that install() then swaps in
+   * at once. The replica keeps serving its current state meanwhile. Throws on a
+   * damaged or foreign snapshot.
+   */
+  restorer(): ShardRestorer {
+    let header: { index: number; lastStampMs: number } | undefined;
+    let sessions: SessionTable | undefined;
+    const store = Store.restorer(this.storeValue.options);
+    return {
+      push: (chunk) => {
+        if (header === undefined) {
+          if (chunk.length !== 17 || chunk[0] !== SNAPSHOT_FORMAT) throw new Error(`shard ${this.shard}: not a state machine snapshot`);
+          const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+          header = { index: view.getFloat64(1), lastStampMs: view.getFloat64(9) };
+        } else if (sessions === undefined) {
+          sessions = SessionTable.deserialize(new TextDecoder().decode(chunk), this.sessions.limits);
+        } else store.push(chunk);
+      },
+      finish: () => {
+        if (header === undefined || sessions === undefined) throw new Error(`shard ${this.shard}: snapshot ends before its store`);
+        return { index: header.index, lastStampMs: header.lastStampMs, sessions, store: store.finish() };
+      },
+    };
+  }
+
+  /** Swaps in state a restorer prepared. */
+  install(state: RestoredShard): void {
+    this.sessions = state.sessions;
+    this.storeValue = state.store;
+    this.appliedIndexValue = state.index;
+    this.lastStampMsValue = state.lastStampMs;
   }
 
   get appliedIndex(): number {

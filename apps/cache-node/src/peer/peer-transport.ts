@@ -80,6 +80,11 @@ export class PeerTransport {
     return dialer.send(payload);
   }
 
+  /** Bytes queued for peer `to` or buffered in its socket, not yet handed to the network. */
+  backlogBytes(to: string): number {
+    return this.dialers.get(to)?.backlogBytes ?? 0;
+  }
+
   /** Changes where a peer is dialed (tests put proxies in the path this way). */
   setPeerAddress(id: string, address: string): void {
     const existing = this.dialers.get(id);
@@ -182,6 +187,10 @@ class Dialer {
     private readonly stats: PeerStats,
   ) {
     this.delayMs = options.reconnectDelayMsMin;
+  }
+
+  get backlogBytes(): number {
+    return this.queueBytes + (this.socket?.writableLength ?? 0);
   }
 
   send(payload: Uint8Array): boolean {

@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { AccessHintsSchema, DeleteOpSchema, IncrOpSchema, MSetOpSchema, NoopSchema, SetOpSchema } from "@distcache/proto/raft";
-import { NodeWal, asLogIndex } from "@distcache/raft";
+import { NodeWal, SnapshotFiles, asLogIndex } from "@distcache/raft";
 import { Store } from "@distcache/store";
 import fc from "fast-check";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -31,14 +31,16 @@ const op: fc.Arbitrary<CommandOp> = fc.oneof(
   fc.constant({ case: "noop" as const, value: create(NoopSchema) }),
 );
 
-async function standalone(dir: string, clock: { nowMs(): number }): Promise<MultiRaft> {
-  const node = new MultiRaft({
+async function standalone(dir: string, clock: { nowMs(): number }, snapshotEntries: number): Promise<MultiRaft> {
+  const node = await MultiRaft.open({
     nodeId: "solo",
     groups: Array.from({ length: SHARDS }, (_, shard) => ({ shard, voters: ["solo"] })),
     shardCount: SHARDS,
     preferredLeaders: Array.from({ length: SHARDS }, () => "solo"),
-    log: await openWalGroupLog(dir, logger),
-    transport: { send: () => false },
+    log: await openWalGroupLog(join(dir, "wal"), logger),
+    snapshotFiles: new SnapshotFiles(join(dir, "snap")),
+    snapshotEntries,
+    transport: { send: () => false, backlogBytes: () => 0 },
     clock,
     logger,
     store: STORE,
@@ -55,15 +57,19 @@ async function standalone(dir: string, clock: { nowMs(): number }): Promise<Mult
   return node;
 }
 
-describe("standalone node log replay", () => {
-  it("replaying the write-ahead log into fresh stores gives identical digests", async () => {
+describe.each([
+  { snapshots: "no snapshots", snapshotEntries: 1_000_000 },
+  { snapshots: "a snapshot every 3 entries", snapshotEntries: 3 },
+])("standalone node log replay ($snapshots)", ({ snapshotEntries }) => {
+  it("the last snapshot plus the write-ahead log after it, applied to fresh stores, give identical digests", async () => {
+    let compacted = 0;
     await fc.assert(
       fc.asyncProperty(fc.array(fc.tuple(fc.nat(SHARDS - 1), op, fc.nat(30)), { minLength: 1, maxLength: 40 }), async (steps) => {
         const dir = mkdtempSync(join(tmpdir(), "distcache-replay-"));
         try {
           let now = 1_700_000_000_000;
           const clock = { nowMs: () => now };
-          const node = await standalone(dir, clock);
+          const node = await standalone(dir, clock, snapshotEntries);
           for (const [shard, o, advanceMs] of steps) {
             now += advanceMs;
             await node.propose(shard, o);
@@ -71,22 +77,30 @@ describe("standalone node log replay", () => {
           const digests = Array.from({ length: SHARDS }, (_, s) => node.replica(s).digest());
           await node.close();
 
-          // The log, applied by hand to fresh state machines.
-          const wal = await NodeWal.open(dir);
-          const fresh = Array.from({ length: SHARDS }, (_, s) => {
+          // The snapshot the log was compacted to and the log after it, applied by hand to fresh state machines.
+          const wal = await NodeWal.open(join(dir, "wal"));
+          const files = new SnapshotFiles(join(dir, "snap"));
+          const fresh: string[] = [];
+          for (let s = 0; s < SHARDS; s++) {
             const machine = new ShardStateMachine(s, new Store(STORE));
             const storage = wal.storage(s);
+            const snapshot = storage.snapshot();
+            if (snapshot.index > 0) {
+              compacted++;
+              machine.restore(await files.read({ group: s, index: snapshot.index, term: snapshot.term }));
+              expect(machine.appliedIndex).toBe(snapshot.index);
+            }
             for (const e of storage.entries(storage.firstIndex(), asLogIndex(storage.lastIndex() + 1), Number.MAX_SAFE_INTEGER)) {
               if (e.kind === "noop") machine.skip(e.index);
               else machine.apply(e.index, e.data, e.term);
             }
-            return machine.digest();
-          });
+            fresh.push(machine.digest());
+          }
           await wal.close();
           expect(fresh).toEqual(digests);
 
           // And a node restarted on the data dir.
-          const reopened = await standalone(dir, clock);
+          const reopened = await standalone(dir, clock, snapshotEntries);
           await Promise.all(Array.from({ length: SHARDS }, (_, s) => reopened.readBarrier(s)));
           const after = Array.from({ length: SHARDS }, (_, s) => reopened.replica(s));
           // The restarted leader appended one empty entry of its new term per shard.
@@ -98,5 +112,7 @@ describe("standalone node log replay", () => {
       }),
       { numRuns: 25 },
     );
+    if (snapshotEntries < 100) expect(compacted).toBeGreaterThan(25);
+    else expect(compacted).toBe(0);
   });
 });

@@ -2,6 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { SetOpSchema } from "@distcache/proto/raft";
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
+import { MemoryWalFs, SnapshotFiles } from "@distcache/raft";
 import { MemoryGroupLog } from "./group-log.js";
 import { MultiRaft } from "./multi-raft.js";
 import { NotLeaderError } from "./not-leader-error.js";
@@ -14,24 +15,27 @@ afterEach(async () => {
 });
 
 /** Three nodes in one process, joined by an in-memory network that can cut links. */
-function cluster() {
+async function cluster(snapshotEntries = 1_000_000) {
   const nodes = new Map<string, MultiRaft>();
   const cut = new Set<string>();
   const logs = new Map<string, MemoryGroupLog>();
   for (const id of ids) {
     const log = new MemoryGroupLog();
     logs.set(id, log);
-    const node = new MultiRaft({
+    const node = await MultiRaft.open({
       nodeId: id,
       groups: Array.from({ length: SHARDS }, (_, shard) => ({ shard, voters: ids })),
       shardCount: SHARDS,
       log,
+      snapshotFiles: new SnapshotFiles(`/${id}/snap`, new MemoryWalFs()),
+      snapshotEntries,
       transport: {
         send: (to, payload) => {
           if (cut.has(`${id}>${to}`)) return false;
           setImmediate(() => nodes.get(to)?.receive(id, payload));
           return true;
         },
+        backlogBytes: () => 0,
       },
       clock: { nowMs: () => Date.now() },
       logger: pino({ level: "silent" }),
@@ -72,7 +76,7 @@ const read = (node: MultiRaft, shard: number, key: string) => {
 
 describe("MultiRaft", () => {
   it("replicates writes to every replica and rejects proposals on followers with a hint", async () => {
-    const { nodes } = cluster();
+    const { nodes } = await cluster();
     const leader = await leaderOf(nodes, 0);
     const result = await nodes.get(leader)!.propose(0, setOp("k", "v1"));
     expect(result).toMatchObject({ type: "set", result: { ok: true } });
@@ -88,7 +92,7 @@ describe("MultiRaft", () => {
   });
 
   it("elects a new leader when the old one is cut off, and the old one serves no strong read", async () => {
-    const { nodes, isolate, heal } = cluster();
+    const { nodes, isolate, heal } = await cluster();
     const old = await leaderOf(nodes, 1);
     await nodes.get(old)!.propose(1, setOp("x", "before"));
     isolate(old);
@@ -111,11 +115,36 @@ describe("MultiRaft", () => {
   });
 
   it("batches a cycle's writes across groups into one append", async () => {
-    const { nodes, logs } = cluster();
+    const { nodes, logs } = await cluster();
     const leaders = await Promise.all(Array.from({ length: SHARDS }, (_, s) => leaderOf(nodes, s)));
     const before = [...logs.values()].reduce((a, l) => a + l.appends, 0);
     await Promise.all(Array.from({ length: 200 }, (_, i) => nodes.get(leaders[i % SHARDS]!)!.propose(i % SHARDS, setOp(`k${i}`, "v"))));
     const appends = [...logs.values()].reduce((a, l) => a + l.appends, 0) - before;
     expect(appends).toBeLessThan(200);
+  });
+
+  it("compacts logs behind snapshots and catches a cut-off follower up with one", async () => {
+    const { nodes, isolate, heal, logs } = await cluster(20);
+    const leader = await leaderOf(nodes, 0);
+    const lagging = ids.find((id) => id !== leader)!;
+    await nodes.get(leader)!.propose(0, setOp("early", "1"));
+    isolate(lagging);
+    const laggingLast = logs.get(lagging)!.storage(0, []).lastIndex();
+    // Leadership may move while the follower is away; write through whoever leads.
+    for (let i = 0; i < 120; i++) {
+      const current = await leaderOf(nodes, 0, lagging);
+      await nodes.get(current)!.propose(0, setOp(`k${i % 30}`, `v${i}`));
+    }
+    const current = await leaderOf(nodes, 0, lagging);
+    // The leader's log no longer holds what the follower needs next.
+    expect(logs.get(current)!.storage(0, []).firstIndex()).toBeGreaterThan(laggingLast + 1);
+    heal();
+    const digests = () => ids.map((id) => nodes.get(id)!.replica(0).digest());
+    const deadline = Date.now() + 5000;
+    while (new Set(digests()).size !== 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(new Set(digests()).size).toBe(1);
+    expect(nodes.get(lagging)!.snapshots.stats.installed).toBeGreaterThanOrEqual(1);
+    expect(read(nodes.get(lagging)!, 0, "k29")).toBe("v119");
+    expect(read(nodes.get(lagging)!, 0, "early")).toBe("1");
   });
 });

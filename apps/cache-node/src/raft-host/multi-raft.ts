@@ -1,5 +1,5 @@
 import { randomInt } from "node:crypto";
-import { RaftNode, SeededRandom, asNodeId, type NodeId, type Ready } from "@distcache/raft";
+import { RaftNode, SeededRandom, asLogIndex, asNodeId, type NodeId, type Ready, type SnapshotFiles } from "@distcache/raft";
 import { Store, type StoreOptions } from "@distcache/store";
 import type { Logger } from "pino";
 import type { CommandOp, ConsensusPort, SessionHeader, ShardStatus } from "../consensus-port.js";
@@ -8,11 +8,11 @@ import type { Clock } from "../clock.js";
 import type { GroupLog, GroupLogWrite } from "./group-log.js";
 import { NotLeaderError } from "./not-leader-error.js";
 import { decodePeerBatch, encodePeerBatch, type WireMessage as GroupMessage } from "./peer-wire.js";
+import { ReplicaSnapshots, type SnapshotSender } from "./replica-snapshots.js";
 import { ShardReplica } from "./shard-replica.js";
+import { isSnapshotFrame } from "./snapshot-wire.js";
 
-export interface PeerSender {
-  send(to: string, payload: Uint8Array): boolean;
-}
+export type PeerSender = SnapshotSender;
 
 export interface MultiRaftOptions {
   nodeId: string;
@@ -22,6 +22,10 @@ export interface MultiRaftOptions {
   /** The node each shard's leadership should rest on (spreads write load); campaigns early. */
   preferredLeaders?: readonly string[];
   log: GroupLog;
+  /** Where state-machine snapshots of this node's replicas are kept. */
+  snapshotFiles: SnapshotFiles;
+  /** Snapshot a replica (and compact its log) once it applied this many entries past its last snapshot. */
+  snapshotEntries: number;
   transport: PeerSender;
   clock: Clock;
   logger: Logger;
@@ -50,26 +54,54 @@ export class MultiRaft implements ConsensusPort {
   private running = false;
   private closed = false;
   readonly stats = { cycles: 0, appends: 0, syncs: 0, batchesSent: 0, messagesSent: 0, messagesReceived: 0 };
+  readonly snapshots: ReplicaSnapshots;
 
-  constructor(private readonly options: MultiRaftOptions) {
-    this.self = asNodeId(options.nodeId);
+  /**
+   * Opens every group: restores each replica from the snapshot its log was compacted
+   * to (if any), then builds its node, which replays the log after it.
+   */
+  static async open(options: MultiRaftOptions): Promise<MultiRaft> {
+    const multi = new MultiRaft(options);
     for (const { shard, voters } of options.groups) {
-      const ids = voters.map(asNodeId);
-      const storage = options.log.storage(shard, ids);
-      this.recoveredCommit.set(shard, storage.initialState().hardState.commit);
-      const node = new RaftNode({
-        config: {
-          id: this.self,
-          voters: ids,
-          electionTimeoutTicks: options.electionTimeoutTicks,
-          heartbeatIntervalTicks: options.heartbeatIntervalTicks,
-        },
-        storage,
-        random: new SeededRandom(randomInt(2 ** 31)),
-      });
+      const storage = options.log.storage(shard, voters.map(asNodeId));
       const machine = new ShardStateMachine(shard, new Store(options.store));
-      this.replicas.set(shard, new ShardReplica(shard, node, machine, options.clock, options.operationTimeoutMs));
+      await multi.snapshots.restore(shard, machine, storage.snapshot());
+      multi.addReplica(shard, voters, machine);
     }
+    return multi;
+  }
+
+  private constructor(private readonly options: MultiRaftOptions) {
+    this.self = asNodeId(options.nodeId);
+    this.snapshots = new ReplicaSnapshots({
+      self: this.self,
+      files: options.snapshotFiles,
+      log: options.log,
+      transport: options.transport,
+      logger: options.logger,
+      entriesBetween: options.snapshotEntries,
+      replica: (group) => this.replicas.get(group),
+      schedule: () => this.schedule(),
+      onFatal: options.onFatal,
+    });
+  }
+
+  private addReplica(shard: number, voters: readonly string[], machine: ShardStateMachine): void {
+    const ids = voters.map(asNodeId);
+    const storage = this.options.log.storage(shard, ids);
+    this.recoveredCommit.set(shard, storage.initialState().hardState.commit);
+    const node = new RaftNode({
+      config: {
+        id: this.self,
+        voters: ids,
+        electionTimeoutTicks: this.options.electionTimeoutTicks,
+        heartbeatIntervalTicks: this.options.heartbeatIntervalTicks,
+        appliedIndex: asLogIndex(machine.appliedIndex),
+      },
+      storage,
+      random: new SeededRandom(randomInt(2 ** 31)),
+    });
+    this.replicas.set(shard, new ShardReplica(shard, node, storage, machine, this.options.clock, this.options.operationTimeoutMs));
   }
 
   get shardCount(): number {
@@ -185,13 +217,16 @@ export class MultiRaft implements ConsensusPort {
     if (this.closed) return;
     let messages: GroupMessage[];
     try {
+      if (isSnapshotFrame(payload)) return this.snapshots.receive(asNodeId(from), payload);
       messages = decodePeerBatch(payload, asNodeId(from), this.self);
     } catch (err) {
       this.options.logger.warn({ peer: from, err: (err as Error).message }, "dropping a malformed peer batch");
       return;
     }
     this.stats.messagesReceived += messages.length;
-    for (const { group, message } of messages) this.replicas.get(group)?.node.step(message);
+    for (const { group, message } of messages) {
+      if (!this.snapshots.hold(group, message)) this.replicas.get(group)?.node.step(message);
+    }
     this.schedule();
   }
 
@@ -238,7 +273,10 @@ export class MultiRaft implements ConsensusPort {
     for (const [replica, ready] of readies) {
       if (ready.softState) replica.onSoftState(ready.softState);
       for (const message of ready.immediateMessages) immediate.push({ group: replica.shard, message });
-      if (ready.entries.length > 0 || ready.hardState) writes.push({ group: replica.shard, hardState: ready.hardState, entries: ready.entries });
+      for (const message of ready.snapshotsToSend) this.snapshots.send(replica.shard, message);
+      if (ready.entries.length > 0 || ready.hardState || ready.snapshot) {
+        writes.push({ group: replica.shard, snapshot: ready.snapshot, hardState: ready.hardState, entries: ready.entries });
+      }
       sync ||= ready.mustSync;
     }
     this.send(immediate);
@@ -252,9 +290,15 @@ export class MultiRaft implements ConsensusPort {
     for (const [replica, ready] of readies) for (const message of ready.messages) after.push({ group: replica.shard, message });
     this.send(after);
     for (const [replica, ready] of readies) {
+      if (ready.snapshot) {
+        replica.installSnapshot(await this.snapshots.installable(replica, ready.snapshot));
+        this.snapshots.installed(replica.shard);
+        this.options.logger.info({ shard: replica.shard, index: ready.snapshot.index }, "replica restored from the leader's snapshot");
+      }
       replica.applyCommitted(ready.committedEntries);
       replica.onReadStates(ready.readStates);
       replica.node.advance(ready);
+      if (ready.committedEntries.length > 0) this.snapshots.maybeTake(replica);
     }
   }
 
@@ -279,6 +323,7 @@ export class MultiRaft implements ConsensusPort {
     clearInterval(this.timer);
     while (this.running) await new Promise((r) => setImmediate(r));
     for (const replica of this.replicas.values()) replica.close("node is shutting down");
+    await this.snapshots.drain();
     await this.options.log.close();
   }
 }

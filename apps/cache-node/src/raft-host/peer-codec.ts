@@ -51,7 +51,7 @@ function toWire({ group, message: m }: GroupMessage): RaftMessage {
       wire.logTerm = BigInt(m.logTerm);
       wire.commit = BigInt(m.commit);
       wire.entries = m.entries.map((e) =>
-        create(EntrySchema, { term: BigInt(e.term), index: BigInt(e.index), kind: e.kind === "noop" ? EntryKind.NOOP : EntryKind.COMMAND, data: e.data }),
+        create(EntrySchema, { term: BigInt(e.term), index: BigInt(e.index), kind: e.kind === "noop" ? EntryKind.NOOP : e.kind === "config" ? EntryKind.CONFIG : EntryKind.COMMAND, data: e.data }),
       );
       break;
     case "appResp":
@@ -128,7 +128,7 @@ function fromWire(w: RaftMessage, from: NodeId): PeerMessage {
           (e): Entry => ({
             term: asTerm(num(e.term, "entry term")),
             index: asLogIndex(num(e.index, "entry index")),
-            kind: e.kind === EntryKind.NOOP ? "noop" : "command",
+            kind: e.kind === EntryKind.NOOP ? "noop" : e.kind === EntryKind.CONFIG ? "config" : "command",
             data: e.data,
           }),
         ),

@@ -18,7 +18,7 @@ const message: fc.Arbitrary<PeerMessage> = fc
       index,
       logTerm: term,
       commit: index,
-      entries: fc.array(fc.record({ term, index, kind: fc.constantFrom("command" as const, "noop" as const), data: bytes }), { maxLength: 4 }),
+      entries: fc.array(fc.record({ term, index, kind: fc.constantFrom("command" as const, "noop" as const, "config" as const), data: bytes }), { maxLength: 4 }),
     }),
     fc.record({ type: fc.constant("appResp" as const), term, index, reject: fc.boolean(), conflictTerm: term, conflictIndex: index }),
     fc.record({ type: fc.constantFrom("vote" as const, "preVote" as const), term, lastLogIndex: index, lastLogTerm: term, transfer: fc.boolean() }),

@@ -1,4 +1,4 @@
-import { asLogIndex, asNodeId, asTerm, type Entry, type NodeId, type PeerMessage } from "@distcache/raft";
+import { asLogIndex, asNodeId, asTerm, type Entry, type EntryKind, type NodeId, type PeerMessage } from "@distcache/raft";
 
 /**
  * A hand-written codec for distcache.raft.v1.PeerBatch (proto/distcache/raft/v1/peer.proto):
@@ -22,6 +22,16 @@ const TYPE_CODE: Record<PeerMessage["type"], number> = {
   transferLeader: 11,
   timeoutNow: 12,
 };
+/** EntryKind numbers in peer.proto. */
+const KIND_CODE: Record<EntryKind, number> = { command: 1, noop: 2, config: 3 };
+
+function kindOf(code: number): EntryKind {
+  if (code === 2) return "noop";
+  if (code === 3) return "config";
+  if (code === 1) return "command";
+  throw new PeerWireError(`unknown entry kind ${code}`);
+}
+
 const CODE_TYPE: (PeerMessage["type"] | undefined)[] = [];
 for (const [type, code] of Object.entries(TYPE_CODE)) CODE_TYPE[code] = type as PeerMessage["type"];
 
@@ -90,7 +100,7 @@ const uintField = (v: number) => (v === 0 ? 0 : 1 + varintSize(v));
 const bytesField = (b: Uint8Array | undefined) => (b === undefined || b.length === 0 ? 0 : 1 + varintSize(b.length) + b.length);
 
 function entrySize(e: Entry): number {
-  return uintField(e.term) + uintField(e.index) + uintField(e.kind === "noop" ? 2 : 1) + bytesField(e.data);
+  return uintField(e.term) + uintField(e.index) + uintField(KIND_CODE[e.kind]) + bytesField(e.data);
 }
 
 function messageSize(f: Fields, entrySizes: number[]): number {
@@ -169,7 +179,7 @@ export function encodePeerBatch(messages: readonly WireMessage[]): Uint8Array {
       w.varint(entrySizes[i]![j]!);
       w.uint(1, e.term);
       w.uint(2, e.index);
-      w.uint(3, e.kind === "noop" ? 2 : 1);
+      w.uint(3, KIND_CODE[e.kind]);
       w.bytes(4, e.data);
     });
     w.uint(8, f.commit);
@@ -240,7 +250,7 @@ function readEntry(r: Reader): Entry {
     else if (field === 4 && wire === 2) data = r.bytes();
     else r.skip(wire);
   }
-  return { term: asTerm(term), index: asLogIndex(index), kind: kind === 2 ? "noop" : "command", data };
+  return { term: asTerm(term), index: asLogIndex(index), kind: kindOf(kind), data };
 }
 
 function readMessage(r: Reader, from: NodeId, self: NodeId): WireMessage {

@@ -1,8 +1,8 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { CommandSchema } from "@distcache/proto/raft";
-import type { Entry, RaftNode, ReadState, Role, SoftState } from "@distcache/raft";
+import type { Entry, RaftNode, ReadState, Role, SoftState, Storage } from "@distcache/raft";
 import type { CommandOp, SessionHeader } from "../consensus-port.js";
-import type { CommandResult, ShardStateMachine } from "../shard-state-machine.js";
+import type { CommandResult, RestoredShard, ShardStateMachine } from "../shard-state-machine.js";
 import type { Clock } from "../clock.js";
 import { IndeterminateError, NotLeaderError, WriteLostError } from "./not-leader-error.js";
 
@@ -39,6 +39,8 @@ export class ShardReplica {
   constructor(
     readonly shard: number,
     readonly node: RaftNode,
+    /** The group's stable log, as the node reads it. */
+    readonly storage: Storage,
     readonly machine: ShardStateMachine,
     private readonly clock: Clock,
     private readonly operationTimeoutMs: number,
@@ -122,6 +124,22 @@ export class ShardReplica {
       // Our proposal took effect iff the entry at its index has its term.
       if (write.term === entry.term && result) write.resolve(result);
       else write.reject(new WriteLostError(this.shard, this.leaderId));
+    }
+    this.releaseAppliedReads();
+  }
+
+  /**
+   * Replaces the replica's state with a leader's snapshot (the Ready that installs it
+   * was persisted). Proposals at indexes it covers can no longer be matched to their
+   * entries, so their outcome is unknown to this node.
+   */
+  installSnapshot(state: RestoredShard): void {
+    this.machine.install(state);
+    for (const [index, write] of this.writes) {
+      if (index > state.index) continue;
+      this.writes.delete(index);
+      clearTimeout(write.timer);
+      write.reject(new IndeterminateError(`shard ${this.shard}: the replica was replaced by a snapshot at index ${state.index}; the write may or may not have taken effect`));
     }
     this.releaseAppliedReads();
   }

@@ -10,6 +10,7 @@ export async function openWalGroupLog(dir: string, log: Logger): Promise<GroupLo
   return {
     storage: (group) => wal.storage(group),
     append: (batch, sync) => wal.append(batch, sync),
+    compact: (group, { index, term, confState }) => wal.compact(group, index, term, confState),
     close: () => wal.close(),
   };
 }

@@ -33,11 +33,14 @@ export class TestCluster {
   private readonly all: NodeProcess[] = [];
   private readonly dataRoot = mkdtempSync(join(tmpdir(), "distcache-cluster-"));
   private plan: { members: { id: string; clientPort: number; peerPort: number }[] } | undefined;
+  /** Flags every node starts (and restarts) with. */
+  private args: string[] = [];
 
   static async start(count = 3, args: string[] = []): Promise<TestCluster> {
     const cluster = new TestCluster();
     cluster.plan = await planCluster({ count });
-    const nodes = (await startCluster(cluster.plan, { dataRoot: cluster.dataRoot, args: ["--raft-tick-ms", "50", ...args] })) as NodeProcess[];
+    cluster.args = ["--raft-tick-ms", "50", ...args];
+    const nodes = (await startCluster(cluster.plan, { dataRoot: cluster.dataRoot, args: cluster.args })) as NodeProcess[];
     for (const n of nodes) cluster.track(n);
     return cluster;
   }
@@ -93,7 +96,7 @@ export class TestCluster {
   }
 
   async restart(id: string): Promise<NodeProcess> {
-    const node = (await startMember(this.plan, id, { dataRoot: this.dataRoot, args: ["--raft-tick-ms", "50"] })) as NodeProcess;
+    const node = (await startMember(this.plan, id, { dataRoot: this.dataRoot, args: this.args })) as NodeProcess;
     this.track(node);
     return node;
   }

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file distcache/raft/v1/peer.proto.
  */
 export const file_distcache_raft_v1_peer: GenFile = /*@__PURE__*/
-  fileDesc("ChxkaXN0Y2FjaGUvcmFmdC92MS9wZWVyLnByb3RvEhFkaXN0Y2FjaGUucmFmdC52MSI9CglQZWVyQmF0Y2gSMAoIbWVzc2FnZXMYASADKAsyHi5kaXN0Y2FjaGUucmFmdC52MS5SYWZ0TWVzc2FnZSJeCgVFbnRyeRIMCgR0ZXJtGAEgASgEEg0KBWluZGV4GAIgASgEEioKBGtpbmQYAyABKA4yHC5kaXN0Y2FjaGUucmFmdC52MS5FbnRyeUtpbmQSDAoEZGF0YRgEIAEoDCL5AgoLUmFmdE1lc3NhZ2USDQoFZ3JvdXAYASABKA0SLAoEdHlwZRgCIAEoDjIeLmRpc3RjYWNoZS5yYWZ0LnYxLk1lc3NhZ2VUeXBlEgoKAnRvGAMgASgJEgwKBHRlcm0YBCABKAQSDQoFaW5kZXgYBSABKAQSEAoIbG9nX3Rlcm0YBiABKAQSKQoHZW50cmllcxgHIAMoCzIYLmRpc3RjYWNoZS5yYWZ0LnYxLkVudHJ5Eg4KBmNvbW1pdBgIIAEoBBIOCgZyZWplY3QYCSABKAgSFQoNY29uZmxpY3RfdGVybRgKIAEoBBIWCg5jb25mbGljdF9pbmRleBgLIAEoBBIWCg5sYXN0X2xvZ19pbmRleBgMIAEoBBIVCg1sYXN0X2xvZ190ZXJtGA0gASgEEhAKCHRyYW5zZmVyGA4gASgIEhIKCnJlYWRfcm91bmQYDyABKAQSDwoHY29udGV4dBgQIAEoDBISCgp0cmFuc2ZlcmVlGBEgASgJKqADCgtNZXNzYWdlVHlwZRIcChhNRVNTQUdFX1RZUEVfVU5TUEVDSUZJRUQQABIXChNNRVNTQUdFX1RZUEVfQVBQRU5EEAESIAocTUVTU0FHRV9UWVBFX0FQUEVORF9SRVNQT05TRRACEhUKEU1FU1NBR0VfVFlQRV9WT1RFEAMSHgoaTUVTU0FHRV9UWVBFX1ZPVEVfUkVTUE9OU0UQBBIZChVNRVNTQUdFX1RZUEVfUFJFX1ZPVEUQBRIiCh5NRVNTQUdFX1RZUEVfUFJFX1ZPVEVfUkVTUE9OU0UQBhIaChZNRVNTQUdFX1RZUEVfSEVBUlRCRUFUEAcSIwofTUVTU0FHRV9UWVBFX0hFQVJUQkVBVF9SRVNQT05TRRAIEhsKF01FU1NBR0VfVFlQRV9SRUFEX0lOREVYEAkSJAogTUVTU0FHRV9UWVBFX1JFQURfSU5ERVhfUkVTUE9OU0UQChIgChxNRVNTQUdFX1RZUEVfVFJBTlNGRVJfTEVBREVSEAsSHAoYTUVTU0FHRV9UWVBFX1RJTUVPVVRfTk9XEAwqVAoJRW50cnlLaW5kEhoKFkVOVFJZX0tJTkRfVU5TUEVDSUZJRUQQABIWChJFTlRSWV9LSU5EX0NPTU1BTkQQARITCg9FTlRSWV9LSU5EX05PT1AQAmIGcHJvdG8z");
+  fileDesc("ChxkaXN0Y2FjaGUvcmFmdC92MS9wZWVyLnByb3RvEhFkaXN0Y2FjaGUucmFmdC52MSJ4CglQZWVyQmF0Y2gSMAoIbWVzc2FnZXMYASADKAsyHi5kaXN0Y2FjaGUucmFmdC52MS5SYWZ0TWVzc2FnZRI5Cg9zbmFwc2hvdF9jaHVua3MYAiADKAsyIC5kaXN0Y2FjaGUucmFmdC52MS5TbmFwc2hvdENodW5rIqkBCg1TbmFwc2hvdENodW5rEg0KBWdyb3VwGAEgASgNEgoKAnRvGAIgASgJEgwKBHRlcm0YAyABKAQSDQoFaW5kZXgYBCABKAQSFQoNc25hcHNob3RfdGVybRgFIAEoBBIOCgZ2b3RlcnMYBiADKAkSEAoIbGVhcm5lcnMYByADKAkSCwoDc2VxGAggASgNEgwKBGxhc3QYCSABKAgSDAoEZGF0YRgKIAEoDCJeCgVFbnRyeRIMCgR0ZXJtGAEgASgEEg0KBWluZGV4GAIgASgEEioKBGtpbmQYAyABKA4yHC5kaXN0Y2FjaGUucmFmdC52MS5FbnRyeUtpbmQSDAoEZGF0YRgEIAEoDCL5AgoLUmFmdE1lc3NhZ2USDQoFZ3JvdXAYASABKA0SLAoEdHlwZRgCIAEoDjIeLmRpc3RjYWNoZS5yYWZ0LnYxLk1lc3NhZ2VUeXBlEgoKAnRvGAMgASgJEgwKBHRlcm0YBCABKAQSDQoFaW5kZXgYBSABKAQSEAoIbG9nX3Rlcm0YBiABKAQSKQoHZW50cmllcxgHIAMoCzIYLmRpc3RjYWNoZS5yYWZ0LnYxLkVudHJ5Eg4KBmNvbW1pdBgIIAEoBBIOCgZyZWplY3QYCSABKAgSFQoNY29uZmxpY3RfdGVybRgKIAEoBBIWCg5jb25mbGljdF9pbmRleBgLIAEoBBIWCg5sYXN0X2xvZ19pbmRleBgMIAEoBBIVCg1sYXN0X2xvZ190ZXJtGA0gASgEEhAKCHRyYW5zZmVyGA4gASgIEhIKCnJlYWRfcm91bmQYDyABKAQSDwoHY29udGV4dBgQIAEoDBISCgp0cmFuc2ZlcmVlGBEgASgJKqADCgtNZXNzYWdlVHlwZRIcChhNRVNTQUdFX1RZUEVfVU5TUEVDSUZJRUQQABIXChNNRVNTQUdFX1RZUEVfQVBQRU5EEAESIAocTUVTU0FHRV9UWVBFX0FQUEVORF9SRVNQT05TRRACEhUKEU1FU1NBR0VfVFlQRV9WT1RFEAMSHgoaTUVTU0FHRV9UWVBFX1ZPVEVfUkVTUE9OU0UQBBIZChVNRVNTQUdFX1RZUEVfUFJFX1ZPVEUQBRIiCh5NRVNTQUdFX1RZUEVfUFJFX1ZPVEVfUkVTUE9OU0UQBhIaChZNRVNTQUdFX1RZUEVfSEVBUlRCRUFUEAcSIwofTUVTU0FHRV9UWVBFX0hFQVJUQkVBVF9SRVNQT05TRRAIEhsKF01FU1NBR0VfVFlQRV9SRUFEX0lOREVYEAkSJAogTUVTU0FHRV9UWVBFX1JFQURfSU5ERVhfUkVTUE9OU0UQChIgChxNRVNTQUdFX1RZUEVfVFJBTlNGRVJfTEVBREVSEAsSHAoYTUVTU0FHRV9UWVBFX1RJTUVPVVRfTk9XEAwqawoJRW50cnlLaW5kEhoKFkVOVFJZX0tJTkRfVU5TUEVDSUZJRUQQABIWChJFTlRSWV9LSU5EX0NPTU1BTkQQARITCg9FTlRSWV9LSU5EX05PT1AQAhIVChFFTlRSWV9LSU5EX0NPTkZJRxADYgZwcm90bzM");
 
 /**
  * PeerBatch is one frame on a peer connection: Raft messages of any of the sender's
@@ -26,6 +26,14 @@ export type PeerBatch = Message<"distcache.raft.v1.PeerBatch"> & {
    * @generated from field: repeated distcache.raft.v1.RaftMessage messages = 1;
    */
   messages: RaftMessage[];
+
+  /**
+   * Pieces of state-machine snapshots being streamed to the receiver. A frame that
+   * carries snapshot chunks carries no messages.
+   *
+   * @generated from field: repeated distcache.raft.v1.SnapshotChunk snapshot_chunks = 2;
+   */
+  snapshotChunks: SnapshotChunk[];
 };
 
 /**
@@ -34,6 +42,94 @@ export type PeerBatch = Message<"distcache.raft.v1.PeerBatch"> & {
  */
 export const PeerBatchSchema: GenMessage<PeerBatch> = /*@__PURE__*/
   messageDesc(file_distcache_raft_v1_peer, 0);
+
+/**
+ * SnapshotChunk is one piece of a state-machine snapshot that a group's leader streams
+ * to a follower whose log it can no longer catch up entry by entry (InstallSnapshot,
+ * in chunks). Chunks of one transfer arrive in order on one connection; the receiver
+ * installs the snapshot once it holds the chunk marked last, and drops a transfer
+ * with a gap (the leader then sends it again).
+ *
+ * @generated from message distcache.raft.v1.SnapshotChunk
+ */
+export type SnapshotChunk = Message<"distcache.raft.v1.SnapshotChunk"> & {
+  /**
+   * The Raft group (shard).
+   *
+   * @generated from field: uint32 group = 1;
+   */
+  group: number;
+
+  /**
+   * Node id of the receiver.
+   *
+   * @generated from field: string to = 2;
+   */
+  to: string;
+
+  /**
+   * The leader's term when it started the transfer.
+   *
+   * @generated from field: uint64 term = 3;
+   */
+  term: bigint;
+
+  /**
+   * Last log index the snapshot covers.
+   *
+   * @generated from field: uint64 index = 4;
+   */
+  index: bigint;
+
+  /**
+   * Term of the entry at index.
+   *
+   * @generated from field: uint64 snapshot_term = 5;
+   */
+  snapshotTerm: bigint;
+
+  /**
+   * Voting members in force at index.
+   *
+   * @generated from field: repeated string voters = 6;
+   */
+  voters: string[];
+
+  /**
+   * Non-voting members (learners) in force at index.
+   *
+   * @generated from field: repeated string learners = 7;
+   */
+  learners: string[];
+
+  /**
+   * Position of this chunk in the transfer, from 0.
+   *
+   * @generated from field: uint32 seq = 8;
+   */
+  seq: number;
+
+  /**
+   * True on the transfer's final chunk.
+   *
+   * @generated from field: bool last = 9;
+   */
+  last: boolean;
+
+  /**
+   * The chunk's bytes, as the state machine produced them.
+   *
+   * @generated from field: bytes data = 10;
+   */
+  data: Uint8Array;
+};
+
+/**
+ * Describes the message distcache.raft.v1.SnapshotChunk.
+ * Use `create(SnapshotChunkSchema)` to create a new message.
+ */
+export const SnapshotChunkSchema: GenMessage<SnapshotChunk> = /*@__PURE__*/
+  messageDesc(file_distcache_raft_v1_peer, 1);
 
 /**
  * Entry is one Raft log entry.
@@ -75,7 +171,7 @@ export type Entry = Message<"distcache.raft.v1.Entry"> & {
  * Use `create(EntrySchema)` to create a new message.
  */
 export const EntrySchema: GenMessage<Entry> = /*@__PURE__*/
-  messageDesc(file_distcache_raft_v1_peer, 1);
+  messageDesc(file_distcache_raft_v1_peer, 2);
 
 /**
  * RaftMessage is one message between two replicas of a group. Fields unused by a
@@ -210,7 +306,7 @@ export type RaftMessage = Message<"distcache.raft.v1.RaftMessage"> & {
  * Use `create(RaftMessageSchema)` to create a new message.
  */
 export const RaftMessageSchema: GenMessage<RaftMessage> = /*@__PURE__*/
-  messageDesc(file_distcache_raft_v1_peer, 2);
+  messageDesc(file_distcache_raft_v1_peer, 3);
 
 /**
  * MessageType names a Raft message.
@@ -342,6 +438,13 @@ export enum EntryKind {
    * @generated from enum value: ENTRY_KIND_NOOP = 2;
    */
   NOOP = 2,
+
+  /**
+   * A membership change: one server added, removed, or promoted from learner.
+   *
+   * @generated from enum value: ENTRY_KIND_CONFIG = 3;
+   */
+  CONFIG = 3,
 }
 
 /**

@@ -1,0 +1,264 @@
+import { asLogIndex, type NodeId, type PeerMessage, type SnapshotFiles, type SnapshotMessage, type SnapshotMetadata } from "@distcache/raft";
+import type { Logger } from "pino";
+import type { RestoredShard, ShardStateMachine } from "../shard-state-machine.js";
+import type { GroupLog } from "./group-log.js";
+import type { ShardReplica } from "./shard-replica.js";
+import { decodeSnapshotChunks, encodeSnapshotChunk, type ReceivedChunk } from "./snapshot-wire.js";
+
+export interface SnapshotSender {
+  send(to: string, payload: Uint8Array): boolean;
+  /** Bytes queued for `to` but not yet written to the network. */
+  backlogBytes(to: string): number;
+}
+
+export interface ReplicaSnapshotsOptions {
+  self: NodeId;
+  files: SnapshotFiles;
+  log: GroupLog;
+  transport: SnapshotSender;
+  logger: Logger;
+  /** A replica is snapshotted (and its log compacted) once it applied this many entries past its last snapshot. */
+  entriesBetween: number;
+  replica(group: number): ShardReplica | undefined;
+  /** Asks the driver for a cycle (a node has something new to hand out). */
+  schedule(): void;
+  /** The node's log failed: it can no longer run safely. */
+  onFatal(err: unknown): void;
+}
+
+/** A transfer stops waiting for the peer's queue to drain after this long. */
+const SEND_STALL_MS = 10_000;
+/** Chunks are queued to a peer only while less than this much waits for it. */
+const SEND_BACKLOG_BYTES = 4 * 1024 * 1024;
+/** Messages held per group while a received snapshot is staged. */
+const HELD_MESSAGES_MAX = 10_000;
+
+interface Incoming {
+  message: SnapshotMessage;
+  chunks: Uint8Array[];
+}
+
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+const fileMeta = (group: number, m: { index: number; term: number }) => ({ group, index: m.index, term: m.term });
+
+/**
+ * Snapshots of this node's shard replicas (thesis §5): taking them and compacting the
+ * log behind them, streaming them in chunks to followers the leader can no longer
+ * catch up from its log, and installing the ones a leader streams here. Every step is
+ * short (one chunk encoded, decoded or written per turn of the event loop), so neither
+ * side stalls the node. File writes and pruning run one at a time.
+ */
+export class ReplicaSnapshots {
+  private fileQueue: Promise<void> = Promise.resolve();
+  private readonly producing = new Set<number>();
+  private readonly incoming = new Map<string, Incoming>();
+  /** Per group: state decoded from a received snapshot, waiting for the Ready that installs it. */
+  private readonly staged = new Map<number, { index: number; term: number; state: RestoredShard }>();
+  /**
+   * Per group being staged: peer messages held until the snapshot is handed to the node.
+   * The leader follows a transfer with appends that only fit after it; delivering them
+   * earlier would make it send the whole snapshot again.
+   */
+  private readonly held = new Map<number, PeerMessage[]>();
+  readonly stats = { taken: 0, sent: 0, sendFailures: 0, received: 0, installed: 0, rejected: 0 };
+
+  constructor(private readonly options: ReplicaSnapshotsOptions) {}
+
+  /** Restores a replica from the snapshot its log was compacted to, before its node starts. */
+  async restore(group: number, machine: ShardStateMachine, snapshot: SnapshotMetadata): Promise<void> {
+    if (snapshot.index === 0) return;
+    machine.install(await this.decode(machine, await this.read(group, snapshot)));
+    if (machine.appliedIndex !== snapshot.index) {
+      throw new Error(`shard ${group}: the snapshot file for index ${snapshot.index} holds state at index ${machine.appliedIndex}`);
+    }
+  }
+
+  private async read(group: number, snapshot: { index: number; term: number }): Promise<Uint8Array[]> {
+    try {
+      return await this.options.files.read(fileMeta(group, snapshot));
+    } catch (err) {
+      const reason = (err as NodeJS.ErrnoException).code === "ENOENT" ? "is missing" : `cannot be read: ${(err as Error).message}`;
+      throw new Error(`shard ${group}: the log was compacted to a snapshot at index ${snapshot.index} (term ${snapshot.term}), whose file in ${this.options.files.dir} ${reason}`, { cause: err });
+    }
+  }
+
+  /** Decodes chunks one per turn of the event loop. */
+  private async decode(machine: ShardStateMachine, chunks: readonly Uint8Array[]): Promise<RestoredShard> {
+    const restorer = machine.restorer();
+    for (const chunk of chunks) {
+      restorer.push(chunk);
+      await turn();
+    }
+    return restorer.finish();
+  }
+
+  private enqueue(work: () => Promise<void>): Promise<void> {
+    const run = this.fileQueue.then(work);
+    this.fileQueue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Called after a replica applied entries: takes a snapshot once enough accumulated. */
+  maybeTake(replica: ShardReplica): void {
+    const group = replica.shard;
+    if (this.producing.has(group)) return;
+    const last = replica.storage.snapshot().index;
+    if (replica.machine.appliedIndex - last < this.options.entriesBetween) return;
+    this.producing.add(group);
+    // Capture now (point in time, O(entries) by reference), encode and write later.
+    const captured = replica.machine.snapshot();
+    const meta = replica.node.snapshotMetadata(asLogIndex(captured.index));
+    const started = performance.now();
+    void this.enqueue(async () => {
+      try {
+        await this.options.files.write(fileMeta(group, meta), chunksWithTurns(captured.chunks()));
+      } catch (err) {
+        this.options.logger.error({ shard: group, index: meta.index, err: (err as Error).message }, "writing a snapshot failed; the log is kept");
+        return;
+      }
+      try {
+        await this.options.log.compact(group, meta);
+      } catch (err) {
+        this.options.onFatal(err);
+        return;
+      }
+      await this.prune(group);
+      this.stats.taken++;
+      this.options.logger.info({ shard: group, index: meta.index, entries: replica.machine.store.size, ms: Math.round(performance.now() - started) }, "snapshot taken, log compacted");
+    }).finally(() => this.producing.delete(group));
+  }
+
+  /** Deletes snapshot files older than the one the log is compacted to (and stray temporaries). */
+  private async prune(group: number): Promise<void> {
+    const current = this.options.replica(group)?.storage.snapshot().index ?? 0;
+    const files = this.options.files;
+    const keep = (await files.list(group)).filter((m) => m.index >= current).length;
+    await files.prune(group, Math.max(1, keep)).catch((err: Error) => this.options.logger.warn({ shard: group, err: err.message }, "pruning old snapshots failed"));
+  }
+
+  /** Leader: streams the snapshot a SnapshotMessage names to its follower, then reports the outcome. */
+  send(group: number, message: SnapshotMessage): void {
+    void this.stream(group, message).then((ok) => {
+      if (ok) this.stats.sent++;
+      else this.stats.sendFailures++;
+      this.options.replica(group)?.node.reportSnapshot(message.to, ok);
+      this.options.schedule();
+    });
+  }
+
+  private async stream(group: number, message: SnapshotMessage): Promise<boolean> {
+    const { transport, logger } = this.options;
+    try {
+      const chunks = await this.read(group, message.snapshot);
+      for (let seq = 0; seq < chunks.length; seq++) {
+        const deadline = Date.now() + SEND_STALL_MS;
+        while (transport.backlogBytes(message.to) > SEND_BACKLOG_BYTES) {
+          if (Date.now() > deadline) throw new Error(`peer ${message.to} accepted nothing for ${SEND_STALL_MS} ms`);
+          await new Promise((r) => setTimeout(r, 5));
+        }
+        const frame = encodeSnapshotChunk(group, message, seq, seq === chunks.length - 1, chunks[seq]!);
+        if (!transport.send(message.to, frame)) throw new Error(`peer ${message.to} dropped chunk ${seq}`);
+        await turn();
+      }
+      logger.info({ shard: group, to: message.to, index: message.snapshot.index, chunks: chunks.length }, "snapshot sent");
+      return chunks.length > 0;
+    } catch (err) {
+      logger.warn({ shard: group, to: message.to, index: message.snapshot.index, err: (err as Error).message }, "snapshot transfer failed; the leader will retry");
+      return false;
+    }
+  }
+
+  /** Follower: a frame of snapshot chunks from peer `from`. */
+  receive(from: NodeId, payload: Uint8Array): void {
+    for (const chunk of decodeSnapshotChunks(payload, from, this.options.self)) this.accept(from, chunk);
+  }
+
+  private accept(from: NodeId, chunk: ReceivedChunk): void {
+    if (!this.options.replica(chunk.group)) return;
+    const key = `${from}/${chunk.group}`;
+    if (chunk.seq === 0) this.incoming.set(key, { message: chunk.message, chunks: [] });
+    const transfer = this.incoming.get(key);
+    // A gap (a lost connection) or a chunk of another transfer: drop it; the leader sends again.
+    if (!transfer || transfer.chunks.length !== chunk.seq || !sameSnapshot(transfer.message, chunk.message)) {
+      this.incoming.delete(key);
+      return;
+    }
+    transfer.chunks.push(chunk.data);
+    if (!chunk.last) return;
+    this.incoming.delete(key);
+    this.stats.received++;
+    if (this.held.has(chunk.group)) return; // one at a time; the leader resends if this one was newer
+    this.held.set(chunk.group, []);
+    void this.stage(chunk.group, transfer).finally(() => this.release(chunk.group));
+  }
+
+  /** True (and the message kept for later) while a snapshot for its group is being staged. */
+  hold(group: number, message: PeerMessage): boolean {
+    const held = this.held.get(group);
+    if (!held) return false;
+    // Beyond this, dropping is safe: to Raft it is a lost message.
+    if (held.length < HELD_MESSAGES_MAX) held.push(message);
+    return true;
+  }
+
+  private release(group: number): void {
+    const held = this.held.get(group) ?? [];
+    this.held.delete(group);
+    const node = this.options.replica(group)?.node;
+    for (const message of held) node?.step(message);
+    this.options.schedule();
+  }
+
+  /** Decodes and saves a received snapshot, then hands it to the group's node. */
+  private async stage(group: number, { message, chunks }: Incoming): Promise<void> {
+    const { logger } = this.options;
+    try {
+      const replica = this.options.replica(group);
+      if (!replica) return;
+      if (message.snapshot.index > replica.machine.appliedIndex) {
+        const state = await this.decode(replica.machine, chunks);
+        if (state.index !== message.snapshot.index) throw new Error(`the data is at index ${state.index}, the transfer names ${message.snapshot.index}`);
+        await this.enqueue(() => this.options.files.write(fileMeta(group, message.snapshot), chunks));
+        this.staged.set(group, { index: state.index, term: message.snapshot.term, state });
+      }
+      // The core decides: it installs a newer snapshot, and answers a stale one with its log position.
+      replica.node.step(message);
+      this.options.schedule();
+    } catch (err) {
+      this.stats.rejected++;
+      logger.warn({ shard: group, from: message.from, index: message.snapshot.index, err: (err as Error).message }, "dropping a received snapshot");
+    }
+  }
+
+  /** The state to install for a Ready's snapshot: staged when it arrived, else read back from its file. */
+  async installable(replica: ShardReplica, snapshot: SnapshotMetadata): Promise<RestoredShard> {
+    const group = replica.shard;
+    const staged = this.staged.get(group);
+    this.staged.delete(group);
+    this.stats.installed++;
+    if (staged && staged.index === snapshot.index && staged.term === snapshot.term) return staged.state;
+    return this.decode(replica.machine, await this.read(group, snapshot));
+  }
+
+  /** After a received snapshot was persisted: older files can go. */
+  installed(group: number): void {
+    void this.enqueue(() => this.prune(group));
+  }
+
+  /** Waits for file work in progress (the node is stopping). */
+  async drain(): Promise<void> {
+    await this.fileQueue;
+  }
+}
+
+function sameSnapshot(a: SnapshotMessage, b: SnapshotMessage): boolean {
+  return a.term === b.term && a.snapshot.index === b.snapshot.index && a.snapshot.term === b.snapshot.term;
+}
+
+/** Yields a synchronous generator's chunks with a turn of the event loop before each, so encoding one is the longest step. */
+async function* chunksWithTurns(chunks: Iterable<Uint8Array>): AsyncIterable<Uint8Array> {
+  for (const chunk of chunks) {
+    yield chunk;
+    await turn();
+  }
+}

@@ -1,0 +1,77 @@
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { PeerBatchSchema, SnapshotChunkSchema } from "@distcache/proto/raft";
+import { asLogIndex, asNodeId, asTerm, type NodeId, type SnapshotMessage } from "@distcache/raft";
+import { PeerWireError } from "./peer-wire.js";
+
+/**
+ * Snapshot chunks travel as PeerBatch frames that hold only `snapshot_chunks` (field 2),
+ * so a frame's first byte tells them from message batches (field 1) without decoding.
+ * They are rare and large, so the generated codec serves them.
+ */
+const SNAPSHOT_CHUNKS_TAG = (2 << 3) | 2;
+
+/** One received chunk, checked and converted to the core's types. */
+export interface ReceivedChunk {
+  group: number;
+  /** The SnapshotMessage the whole transfer stands for (from the sender, to this node). */
+  message: SnapshotMessage;
+  seq: number;
+  last: boolean;
+  data: Uint8Array;
+}
+
+export function isSnapshotFrame(payload: Uint8Array): boolean {
+  return payload.length > 0 && payload[0] === SNAPSHOT_CHUNKS_TAG;
+}
+
+export function encodeSnapshotChunk(group: number, message: SnapshotMessage, seq: number, last: boolean, data: Uint8Array): Uint8Array {
+  const { snapshot } = message;
+  const chunk = create(SnapshotChunkSchema, {
+    group,
+    to: message.to,
+    term: BigInt(message.term),
+    index: BigInt(snapshot.index),
+    snapshotTerm: BigInt(snapshot.term),
+    voters: snapshot.confState.voters.slice(),
+    learners: snapshot.confState.learners.slice(),
+    seq,
+    last,
+    data,
+  });
+  return toBinary(PeerBatchSchema, create(PeerBatchSchema, { snapshotChunks: [chunk] }));
+}
+
+function safe(value: bigint, what: string): number {
+  if (value > BigInt(Number.MAX_SAFE_INTEGER)) throw new PeerWireError(`snapshot chunk ${what} ${value} is beyond the safe integer range`);
+  return Number(value);
+}
+
+/** Decodes a snapshot frame sent by the authenticated node `from` to this node `self`. */
+export function decodeSnapshotChunks(payload: Uint8Array, from: NodeId, self: NodeId): ReceivedChunk[] {
+  let batch;
+  try {
+    batch = fromBinary(PeerBatchSchema, payload);
+  } catch (err) {
+    throw new PeerWireError(`malformed snapshot frame: ${(err as Error).message}`);
+  }
+  return batch.snapshotChunks.map((c) => {
+    if (c.to !== self) throw new PeerWireError(`snapshot chunk from ${from} is for ${c.to}, not ${self}`);
+    return {
+      group: c.group,
+      seq: c.seq,
+      last: c.last,
+      data: c.data,
+      message: {
+        type: "snapshot",
+        from,
+        to: self,
+        term: asTerm(safe(c.term, "term")),
+        snapshot: {
+          index: asLogIndex(safe(c.index, "index")),
+          term: asTerm(safe(c.snapshotTerm, "snapshot term")),
+          confState: { voters: c.voters.map(asNodeId), learners: c.learners.map(asNodeId) },
+        },
+      },
+    };
+  });
+}
