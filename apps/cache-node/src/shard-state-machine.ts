@@ -32,6 +32,16 @@ const POLICIES: Partial<Record<WirePolicy, EvictionPolicy>> = {
   [WirePolicy.RANDOM]: "random",
 };
 
+/**
+ * A point-in-time snapshot of the replica: a header chunk (format version, applied
+ * index, last stamp), the session table, then the store's chunks, encoded lazily.
+ * Writes applied after the capture do not change what it yields.
+ */
+export interface ReplicaSnapshot {
+  readonly index: number;
+  chunks(): Iterable<Uint8Array>;
+}
+
 /** A replica's state decoded from a snapshot, ready to install. */
 export interface RestoredShard {
   readonly index: number;
@@ -64,12 +74,19 @@ export class ShardStateMachine {
     return this.storeValue;
   }
 
+  /** The replica's snapshot, captured at once. */
+  snapshot(): ReplicaSnapshot {
+    const capture = this.snapshotCapture();
+    capture.step(Number.MAX_SAFE_INTEGER);
+    return capture.snapshot();
+  }
+
   /**
-   * A point-in-time snapshot of the replica: a header chunk (format version, applied
-   * index, last stamp) followed by the store's chunks, encoded lazily. Writes applied
-   * after this call do not change what it yields.
+   * The same snapshot as snapshot(), captured a bounded number of keys per step so a
+   * large shard never holds the event loop long. Nothing may be applied to the replica
+   * from the first step to the last (the host holds the group back meanwhile).
    */
-  snapshot(): { index: number; chunks: () => Iterable<Uint8Array> } {
+  snapshotCapture(): { step(keysMax: number): boolean; snapshot(): ReplicaSnapshot } {
     const index = this.appliedIndexValue;
     const header = new Uint8Array(17);
     const view = new DataView(header.buffer);
@@ -77,13 +94,22 @@ export class ShardStateMachine {
     view.setFloat64(1, index);
     view.setFloat64(9, this.lastStampMsValue);
     const sessions = new TextEncoder().encode(this.sessions.serialize());
-    const store = this.storeValue.snapshot();
+    const capture = this.storeValue.snapshotCapture();
     return {
-      index,
-      chunks: function* () {
-        yield header;
-        yield sessions;
-        yield* store.chunks();
+      step: (keysMax) => {
+        if (this.appliedIndexValue !== index) throw new Error(`shard ${this.shard}: entries were applied during a snapshot capture`);
+        return capture.step(keysMax);
+      },
+      snapshot: () => {
+        const store = capture.snapshot();
+        return {
+          index,
+          chunks: function* () {
+            yield header;
+            yield sessions;
+            yield* store.chunks();
+          },
+        };
       },
     };
   }

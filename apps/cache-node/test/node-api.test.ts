@@ -188,6 +188,10 @@ describe("typed API semantics", () => {
     expect(stats.shards).toHaveLength(12);
     expect(stats.total?.keys).toBe(stats.shards.reduce((a, s) => a + (s.store?.keys ?? 0n), 0n));
     expect(stats.total?.hits).toBeGreaterThan(0n);
+    // Digests hash every key, so they are computed only on request.
+    expect(stats.shards.every((s) => s.digest === "")).toBe(true);
+    const withDigests = await client().stats({ includeDigests: true });
+    expect(withDigests.shards.every((s) => /^\d+:/.test(s.digest))).toBe(true);
   });
 
   it("rejects malformed binary with invalid_argument", async () => {

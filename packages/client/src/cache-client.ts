@@ -38,6 +38,11 @@ export interface SetOptions extends RequestOptions {
 
 export type WriteOptions = Omit<SetOptions, "ifAbsent" | "ifVersion">;
 
+export interface StatsOptions extends RequestOptions {
+  /** Also fetch each replica's digest. Nodes hash every key for it: about a second per million keys. */
+  includeDigests?: boolean;
+}
+
 export interface SetItem {
   key: string;
   value: CacheValue;
@@ -67,7 +72,7 @@ export interface CacheClient {
   /** Removes several keys; returns how many existed. */
   mdelete(keys: readonly string[], options?: RequestOptions): Promise<number>;
   /** Every node's counters. */
-  stats(options?: RequestOptions): Promise<ClusterStats>;
+  stats(options?: StatsOptions): Promise<ClusterStats>;
   /** The topology, freshly fetched (and used for routing from now on). */
   topology(options?: RequestOptions): Promise<Topology>;
   /** Releases connections; later calls fail with ClientClosedError. */
@@ -200,13 +205,13 @@ class RoutedCacheClient implements CacheClient {
     return (await settleAll(parts)).reduce((a, b) => a + b, 0);
   }
 
-  async stats(options?: RequestOptions): Promise<ClusterStats> {
+  async stats(options?: StatsOptions): Promise<ClusterStats> {
     const budget = await this.begin(options);
     const nodes = this.table.nodes();
     const settled = await Promise.allSettled(
       nodes.map(async ({ address }) => {
         const timeoutMs = Math.max(1, budget.deadlineMs - this.options.clock.nowMs());
-        return nodeStatsFromMessage(address, await this.clients.forAddress(address).cache.stats({}, { timeoutMs, signal: budget.signal }));
+        return nodeStatsFromMessage(address, await this.clients.forAddress(address).cache.stats({ includeDigests: options?.includeDigests ?? false }, { timeoutMs, signal: budget.signal }));
       }),
     );
     const stats: ClusterStats = { nodes: [], unreachable: [] };

@@ -1,4 +1,4 @@
-export type { CacheClient, GetOptions, ReadConsistency, RequestOptions, SetItem, SetOptions, WriteOptions } from "./cache-client.js";
+export type { CacheClient, GetOptions, ReadConsistency, RequestOptions, SetItem, SetOptions, StatsOptions, WriteOptions } from "./cache-client.js";
 export { createCacheClient } from "./cache-client.js";
 export type { CacheClientOptions, Clock, Sleep, TransportFactory } from "./client-options.js";
 export {

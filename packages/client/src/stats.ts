@@ -20,7 +20,7 @@ export interface ShardReplicaStats {
   /** The shard's leader as this replica knows it; null when unknown. */
   leaderId: string | null;
   evictionPolicy: string;
-  /** Equal on replicas that applied the same log. */
+  /** Equal on replicas that applied the same log; empty unless asked for (`includeDigests`). */
   digest: string;
 }
 

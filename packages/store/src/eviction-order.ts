@@ -1,3 +1,9 @@
+/** A key and its frequency (LFU; 0 for other policies), as walk() yields them. */
+export interface OrderedKey {
+  readonly key: string;
+  readonly frequency: number;
+}
+
 /** Which entry a full store gives up first. */
 export type EvictionPolicy = "lru" | "lfu" | "fifo" | "random";
 
@@ -24,6 +30,8 @@ export interface EvictionOrder {
   victim(excludedKey: string | undefined): string | undefined;
   /** Visits keys from the first to be evicted to the last, with their frequency (LFU) or 0. */
   forEach(visit: (key: string, frequency: number) => void): void;
+  /** The same visit as forEach, resumable: valid only while the order does not change. */
+  walk(): Generator<OrderedKey>;
   /** Restore: appends a key after all others, with the frequency forEach reported. */
   append(key: string, frequency: number): void;
   /** Restore: sets the aging progress forEach's caller saved. */

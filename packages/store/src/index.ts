@@ -21,6 +21,7 @@ export {
   type SetCondition,
   type SetOptions,
   type SetResult,
+  type SnapshotCapture,
   type StoreRestorer,
   type StoreStats,
 } from "./store.js";

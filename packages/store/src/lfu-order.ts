@@ -1,5 +1,5 @@
 import { assert } from "./assert.js";
-import type { EvictionOrder } from "./eviction-order.js";
+import type { EvictionOrder, OrderedKey } from "./eviction-order.js";
 import { KeyList, KeyNode } from "./key-list.js";
 
 /** The largest LFU halving interval; counts stay far below 2^31. */
@@ -125,6 +125,12 @@ export class LfuOrder implements EvictionOrder {
   forEach(visit: (key: string, frequency: number) => void): void {
     for (let bucket = this.head; bucket !== undefined; bucket = bucket.next) {
       for (const node of bucket.items) visit(node.key, bucket.count);
+    }
+  }
+
+  *walk(): Generator<OrderedKey> {
+    for (let bucket = this.head; bucket !== undefined; bucket = bucket.next) {
+      for (const node of bucket.items) yield { key: node.key, frequency: bucket.count };
     }
   }
 

@@ -1,5 +1,5 @@
 import { assert } from "./assert.js";
-import type { EvictionOrder } from "./eviction-order.js";
+import type { EvictionOrder, OrderedKey } from "./eviction-order.js";
 import { KeyList, KeyNode } from "./key-list.js";
 
 /**
@@ -52,6 +52,10 @@ export class ListOrder implements EvictionOrder {
 
   forEach(visit: (key: string, frequency: number) => void): void {
     for (const node of this.list) visit(node.key, 0);
+  }
+
+  *walk(): Generator<OrderedKey> {
+    for (const node of this.list) yield { key: node.key, frequency: 0 };
   }
 
   append(key: string, frequency: number): void {

@@ -1,5 +1,5 @@
 import { assert } from "./assert.js";
-import type { EvictionOrder } from "./eviction-order.js";
+import type { EvictionOrder, OrderedKey } from "./eviction-order.js";
 import type { Prng } from "./prng.js";
 
 /**
@@ -52,6 +52,10 @@ export class RandomOrder implements EvictionOrder {
 
   forEach(visit: (key: string, frequency: number) => void): void {
     for (const key of this.keys) visit(key, 0);
+  }
+
+  *walk(): Generator<OrderedKey> {
+    for (const key of this.keys) yield { key, frequency: 0 };
   }
 
   append(key: string, frequency: number): void {

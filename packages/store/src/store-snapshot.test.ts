@@ -73,6 +73,31 @@ describe("snapshot and restore", () => {
     expect(Store.restore(chunks).digest()).toBe(store.digest());
   });
 
+  it("captures in steps exactly what snapshot() captures at once", () => {
+    fc.assert(
+      fc.property(storeConfig, operations, fc.integer({ min: 1, max: 7 }), (config, ops, stepEntries) => {
+        const store = new Store(config);
+        applyAll(store, ops);
+        const capture = store.snapshotCapture(2);
+        let steps = 1;
+        while (!capture.step(stepEntries)) steps++;
+        expect(steps).toBe(Math.max(1, Math.ceil(store.size / stepEntries)));
+        expect(capture.snapshot().entryCount).toBe(store.size);
+        expect([...capture.snapshot().chunks()]).toEqual([...store.snapshot(2).chunks()]);
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it("refuses to go on capturing once the store changed", () => {
+    const store = sampleStore();
+    const capture = store.snapshotCapture();
+    expect(capture.step(3)).toBe(false);
+    expect(() => capture.snapshot()).toThrow(/before the last step/);
+    store.set("late", bytes("x"), {}, 5_000);
+    expect(() => capture.step(3)).toThrow(/changed during the capture/);
+  });
+
   it("restores incrementally, one pushed chunk at a time", () => {
     const store = sampleStore();
     const restorer = Store.restorer();

@@ -281,23 +281,53 @@ export class Store {
    * chunkBytesTarget bytes, so each chunk is a short step even with large values.
    */
   snapshot(chunkEntriesMax: number = SNAPSHOT_CHUNK_ENTRIES_DEFAULT, chunkBytesTarget: number = SNAPSHOT_CHUNK_BYTES_DEFAULT): StoreSnapshot {
+    const capture = this.snapshotCapture(chunkEntriesMax, chunkBytesTarget);
+    capture.step(Number.MAX_SAFE_INTEGER);
+    return capture.snapshot();
+  }
+
+  /**
+   * The same snapshot as snapshot(), captured over several steps so a large store never
+   * holds its caller for long: call step(n) (up to n entries each) until it returns true,
+   * then snapshot(). The store must not change from the first step to the last (the
+   * caller holds back writes meanwhile); a step that finds it changed throws.
+   */
+  snapshotCapture(chunkEntriesMax: number = SNAPSHOT_CHUNK_ENTRIES_DEFAULT, chunkBytesTarget: number = SNAPSHOT_CHUNK_BYTES_DEFAULT): SnapshotCapture {
     assert(
       Number.isInteger(chunkEntriesMax) && chunkEntriesMax >= 1 && chunkEntriesMax <= SNAPSHOT_CHUNK_ENTRIES_LIMIT,
       "Store.snapshot: chunkEntriesMax must be an integer in [1, SNAPSHOT_CHUNK_ENTRIES_LIMIT]",
     );
     assert(isSafeIntegerAtLeast(chunkBytesTarget, 1), "Store.snapshot: chunkBytesTarget must be a safe integer >= 1");
+    const header = this.header();
     const count = this.entries.size;
     const keys = new Array<string>(count);
     const entries = new Array<Entry>(count);
     const frequencies = new Array<number>(count);
+    const walk = this.order.walk();
+    const order = this.order;
     let index = 0;
-    this.order.forEach((key, frequency) => {
-      keys[index] = key;
-      entries[index] = this.entries.get(key) as Entry;
-      frequencies[index] = frequency;
-      index++;
-    });
-    return new CapturedSnapshot(this.header(), keys, entries, frequencies, chunkEntriesMax, chunkBytesTarget);
+    return {
+      step: (entriesMax) => {
+        assert(Number.isInteger(entriesMax) && entriesMax >= 1, "SnapshotCapture.step: entriesMax must be a positive integer");
+        assert(
+          this.order === order && this.revisionCounter === header.revision && this.entries.size === count && this.order.agingAccesses === header.lfuAgingAccesses,
+          "Store.snapshotCapture: the store changed during the capture",
+        );
+        for (let taken = 0; taken < entriesMax && index < count; taken++) {
+          const next = walk.next();
+          assert(next.done !== true, "Store.snapshotCapture: the eviction order ended early");
+          keys[index] = next.value.key;
+          entries[index] = this.entries.get(next.value.key) as Entry;
+          frequencies[index] = next.value.frequency;
+          index++;
+        }
+        return index === count;
+      },
+      snapshot: () => {
+        assert(index === count, "Store.snapshotCapture: snapshot() before the last step");
+        return new CapturedSnapshot(header, keys, entries, frequencies, chunkEntriesMax, chunkBytesTarget);
+      },
+    };
   }
 
   /**
@@ -459,6 +489,14 @@ export class Store {
     this.checkBoundsHold();
     return evicted;
   }
+}
+
+/** A snapshot being captured in steps (see Store.snapshotCapture). */
+export interface SnapshotCapture {
+  /** Captures up to entriesMax more entries; true once every entry is captured. */
+  step(entriesMax: number): boolean;
+  /** The captured snapshot, after the step that returned true. */
+  snapshot(): StoreSnapshot;
 }
 
 /** Restores a Store from snapshot chunks pushed one at a time (see Store.restorer). */

@@ -5,6 +5,8 @@
 export class FrameReader {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
+  /** Bytes needed before the next frame can complete: its length prefix, then the whole frame. */
+  private needed = 4;
 
   constructor(private readonly frameBytesMax: number) {}
 
@@ -12,7 +14,8 @@ export class FrameReader {
   push(chunk: Buffer): Buffer[] {
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
-    if (this.pendingBytes < 4) return [];
+    // A large frame arrives in many chunks: join them once, when it is complete.
+    if (this.pendingBytes < this.needed) return [];
     let buf = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
     const frames: Buffer[] = [];
     let offset = 0;
@@ -26,6 +29,8 @@ export class FrameReader {
     buf = buf.subarray(offset);
     this.pending = buf.length > 0 ? [buf] : [];
     this.pendingBytes = buf.length;
+    // (the loop above already refused a prefix above frameBytesMax)
+    this.needed = buf.length >= 4 ? 4 + buf.readUInt32LE(0) : 4;
     return frames;
   }
 }

@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import net from "node:net";
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
@@ -50,6 +51,23 @@ describe("frames", () => {
       const got = [...reader.push(wire.subarray(0, cut)), ...reader.push(wire.subarray(cut))];
       expect(got.map(String)).toEqual(messages.map(String));
     }
+  });
+
+  it("reassembles any stream of frames cut into any pieces", () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 8 }), fc.array(fc.nat(), { maxLength: 20 }), (messages, cuts) => {
+        const wire = encodeFrames(messages);
+        const points = [...new Set(cuts.map((c) => c % (wire.length + 1)))].sort((a, b) => a - b);
+        const reader = new FrameReader(1024);
+        const got: Buffer[] = [];
+        let from = 0;
+        for (const to of [...points, wire.length]) {
+          got.push(...reader.push(wire.subarray(from, to)));
+          from = to;
+        }
+        expect(got.map((b) => Buffer.from(b).toString("hex"))).toEqual(messages.map((m) => Buffer.from(m).toString("hex")));
+      }),
+    );
   });
 
   it("rejects a frame above the limit", () => {

@@ -14,6 +14,11 @@ import { isSnapshotFrame } from "./snapshot-wire.js";
 
 export type PeerSender = SnapshotSender;
 
+/** Committed entry bytes a cycle applies before it yields to the event loop (about 5-10 ms of work). */
+const APPLY_BYTES_PER_TURN = 256 * 1024;
+/** A group's committed entries per Ready, at most (its Readys follow one another). */
+const COMMITTED_BYTES_PER_READY = 256 * 1024;
+
 export interface MultiRaftOptions {
   nodeId: string;
   /** Shards this node replicates, with each group's voters. */
@@ -62,12 +67,20 @@ export class MultiRaft implements ConsensusPort {
    */
   static async open(options: MultiRaftOptions): Promise<MultiRaft> {
     const multi = new MultiRaft(options);
+    const started = performance.now();
+    let restored = 0;
+    let keys = 0;
     for (const { shard, voters } of options.groups) {
       const storage = options.log.storage(shard, voters.map(asNodeId));
       const machine = new ShardStateMachine(shard, new Store(options.store));
-      await multi.snapshots.restore(shard, machine, storage.snapshot());
+      if (storage.snapshot().index > 0) {
+        await multi.snapshots.restore(shard, machine, storage.snapshot());
+        restored++;
+        keys += machine.store.size;
+      }
       multi.addReplica(shard, voters, machine);
     }
+    if (restored > 0) options.logger.info({ shards: restored, keys, restoreMs: Math.round(performance.now() - started) }, "replicas restored from their snapshots");
     return multi;
   }
 
@@ -96,6 +109,7 @@ export class MultiRaft implements ConsensusPort {
         voters: ids,
         electionTimeoutTicks: this.options.electionTimeoutTicks,
         heartbeatIntervalTicks: this.options.heartbeatIntervalTicks,
+        maxCommittedEntriesPerReadyBytes: COMMITTED_BYTES_PER_READY,
         appliedIndex: asLogIndex(machine.appliedIndex),
       },
       storage,
@@ -252,8 +266,11 @@ export class MultiRaft implements ConsensusPort {
       for (;;) {
         const readies: [ShardReplica, Ready][] = [];
         for (const replica of this.replicas.values()) {
+          if (replica.held) continue;
           const ready = replica.node.ready();
-          if (ready) readies.push([replica, ready]);
+          if (!ready) continue;
+          replica.inReady = true;
+          readies.push([replica, ready]);
         }
         if (readies.length === 0 || this.closed) break;
         await this.process(readies);
@@ -289,7 +306,15 @@ export class MultiRaft implements ConsensusPort {
     const after: GroupMessage[] = [];
     for (const [replica, ready] of readies) for (const message of ready.messages) after.push({ group: replica.shard, message });
     this.send(after);
+    let appliedBytes = 0;
     for (const [replica, ready] of readies) {
+      // Applying is synchronous: after a large share, let the event loop turn (serve
+      // requests, move transfers) before the next group's entries.
+      if (appliedBytes >= APPLY_BYTES_PER_TURN) {
+        appliedBytes = 0;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      for (const entry of ready.committedEntries) appliedBytes += entry.data.byteLength;
       if (ready.snapshot) {
         replica.installSnapshot(await this.snapshots.installable(replica, ready.snapshot));
         this.snapshots.installed(replica.shard);
@@ -298,6 +323,7 @@ export class MultiRaft implements ConsensusPort {
       replica.applyCommitted(ready.committedEntries);
       replica.onReadStates(ready.readStates);
       replica.node.advance(ready);
+      replica.inReady = false;
       if (ready.committedEntries.length > 0) this.snapshots.maybeTake(replica);
     }
   }

@@ -1,8 +1,9 @@
 import { asLogIndex, type NodeId, type PeerMessage, type SnapshotFiles, type SnapshotMessage, type SnapshotMetadata } from "@distcache/raft";
 import type { Logger } from "pino";
-import type { RestoredShard, ShardStateMachine } from "../shard-state-machine.js";
+import type { ReplicaSnapshot, RestoredShard, ShardStateMachine } from "../shard-state-machine.js";
 import type { GroupLog } from "./group-log.js";
 import type { ShardReplica } from "./shard-replica.js";
+import { TurnGate } from "./turn-gate.js";
 import { decodeSnapshotChunks, encodeSnapshotChunk, type ReceivedChunk } from "./snapshot-wire.js";
 
 export interface SnapshotSender {
@@ -30,6 +31,8 @@ export interface ReplicaSnapshotsOptions {
 const SEND_STALL_MS = 10_000;
 /** Chunks are queued to a peer only while less than this much waits for it. */
 const SEND_BACKLOG_BYTES = 4 * 1024 * 1024;
+/** Keys captured per turn of the event loop when taking a snapshot (about 10 ms). */
+const CAPTURE_KEYS_PER_STEP = 20_000;
 /** Messages held per group while a received snapshot is staged. */
 const HELD_MESSAGES_MAX = 10_000;
 
@@ -38,7 +41,6 @@ interface Incoming {
   chunks: Uint8Array[];
 }
 
-const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 const fileMeta = (group: number, m: { index: number; term: number }) => ({ group, index: m.index, term: m.term });
 
 /**
@@ -60,6 +62,8 @@ export class ReplicaSnapshots {
    * earlier would make it send the whole snapshot again.
    */
   private readonly held = new Map<number, PeerMessage[]>();
+  /** Background steps of all snapshots on this node take turns of the event loop one at a time. */
+  private readonly gate = new TurnGate();
   readonly stats = { taken: 0, sent: 0, sendFailures: 0, received: 0, installed: 0, rejected: 0 };
 
   constructor(private readonly options: ReplicaSnapshotsOptions) {}
@@ -87,7 +91,7 @@ export class ReplicaSnapshots {
     const restorer = machine.restorer();
     for (const chunk of chunks) {
       restorer.push(chunk);
-      await turn();
+      await this.gate.turn();
     }
     return restorer.finish();
   }
@@ -105,13 +109,41 @@ export class ReplicaSnapshots {
     const last = replica.storage.snapshot().index;
     if (replica.machine.appliedIndex - last < this.options.entriesBetween) return;
     this.producing.add(group);
-    // Capture now (point in time, O(entries) by reference), encode and write later.
-    const captured = replica.machine.snapshot();
-    const meta = replica.node.snapshotMetadata(asLogIndex(captured.index));
     const started = performance.now();
-    void this.enqueue(async () => {
+    void this.capture(replica)
+      .then((captured) => this.save(replica, captured, started))
+      .catch((err: Error) => this.options.logger.error({ shard: group, err: err.message }, "capturing a snapshot failed"))
+      .finally(() => this.producing.delete(group));
+  }
+
+  /**
+   * Captures the replica's state at its applied index, CAPTURE_KEYS_PER_STEP keys per
+   * turn of the event loop, holding the group's Readys back meanwhile so nothing is
+   * applied to it (its node keeps taking messages and proposals).
+   */
+  private async capture(replica: ShardReplica): Promise<{ snapshot: ReplicaSnapshot; meta: SnapshotMetadata }> {
+    // Start on a turn of our own, at a moment the driver is not between a Ready of this
+    // group and its advance (its entries would be applied under the capture).
+    do await this.gate.turn(true);
+    while (replica.inReady);
+    replica.held = true;
+    try {
+      const capture = replica.machine.snapshotCapture();
+      const meta = replica.node.snapshotMetadata(asLogIndex(replica.machine.appliedIndex));
+      while (!capture.step(CAPTURE_KEYS_PER_STEP)) await this.gate.turn(true);
+      return { snapshot: capture.snapshot(), meta };
+    } finally {
+      replica.held = false;
+      this.options.schedule();
+    }
+  }
+
+  /** Writes a captured snapshot, then compacts the log behind it. */
+  private save(replica: ShardReplica, { snapshot: captured, meta }: { snapshot: ReplicaSnapshot; meta: SnapshotMetadata }, started: number): Promise<void> {
+    const group = replica.shard;
+    return this.enqueue(async () => {
       try {
-        await this.options.files.write(fileMeta(group, meta), chunksWithTurns(captured.chunks()));
+        await this.options.files.write(fileMeta(group, meta), this.withTurns(captured.chunks()));
       } catch (err) {
         this.options.logger.error({ shard: group, index: meta.index, err: (err as Error).message }, "writing a snapshot failed; the log is kept");
         return;
@@ -124,8 +156,8 @@ export class ReplicaSnapshots {
       }
       await this.prune(group);
       this.stats.taken++;
-      this.options.logger.info({ shard: group, index: meta.index, entries: replica.machine.store.size, ms: Math.round(performance.now() - started) }, "snapshot taken, log compacted");
-    }).finally(() => this.producing.delete(group));
+      this.options.logger.info({ shard: group, index: meta.index, ms: Math.round(performance.now() - started) }, "snapshot taken, log compacted");
+    });
   }
 
   /** Deletes snapshot files older than the one the log is compacted to (and stray temporaries). */
@@ -158,7 +190,7 @@ export class ReplicaSnapshots {
         }
         const frame = encodeSnapshotChunk(group, message, seq, seq === chunks.length - 1, chunks[seq]!);
         if (!transport.send(message.to, frame)) throw new Error(`peer ${message.to} dropped chunk ${seq}`);
-        await turn();
+        await this.gate.turn();
       }
       logger.info({ shard: group, to: message.to, index: message.snapshot.index, chunks: chunks.length }, "snapshot sent");
       return chunks.length > 0;
@@ -245,6 +277,14 @@ export class ReplicaSnapshots {
     void this.enqueue(() => this.prune(group));
   }
 
+  /** Yields a synchronous generator's chunks a turn apart, so encoding one is the longest step. */
+  private async *withTurns(chunks: Iterable<Uint8Array>): AsyncIterable<Uint8Array> {
+    for (const chunk of chunks) {
+      yield chunk;
+      await this.gate.turn();
+    }
+  }
+
   /** Waits for file work in progress (the node is stopping). */
   async drain(): Promise<void> {
     await this.fileQueue;
@@ -255,10 +295,3 @@ function sameSnapshot(a: SnapshotMessage, b: SnapshotMessage): boolean {
   return a.term === b.term && a.snapshot.index === b.snapshot.index && a.snapshot.term === b.snapshot.term;
 }
 
-/** Yields a synchronous generator's chunks with a turn of the event loop before each, so encoding one is the longest step. */
-async function* chunksWithTurns(chunks: Iterable<Uint8Array>): AsyncIterable<Uint8Array> {
-  for (const chunk of chunks) {
-    yield chunk;
-    await turn();
-  }
-}

@@ -32,6 +32,10 @@ export class ShardReplica {
   private readonly waitingApply: PendingRead[] = [];
   private nextReadId = 1;
   private lastStampMs = 0;
+  /** While true, the driver drains no Ready of this group (a snapshot is being captured), so nothing is applied. */
+  held = false;
+  /** True from the driver taking a Ready of this group until it advanced it. */
+  inReady = false;
   role: Role = "follower";
   leaderId: string | undefined;
   term = 0;

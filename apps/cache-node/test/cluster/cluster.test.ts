@@ -116,7 +116,7 @@ describe("failures", () => {
     }
     // Quiesce, then every shard's replicas must have identical state.
     for (;;) {
-      const stats = await Promise.all([...cluster.nodes.keys()].map((id) => cluster.client(id).stats({})));
+      const stats = await Promise.all([...cluster.nodes.keys()].map((id) => cluster.client(id).stats({ includeDigests: true })));
       const mismatched = stats[0]!.shards.filter((s) => stats.some((o) => o.shards.find((x) => x.shard === s.shard)?.digest !== s.digest));
       if (mismatched.length === 0) break;
       if (Date.now() > deadline) throw new Error(`replica digests differ on shards ${mismatched.map((s) => s.shard).join(", ")}`);

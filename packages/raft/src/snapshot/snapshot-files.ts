@@ -92,7 +92,8 @@ export class SnapshotFiles {
   /** Reads and verifies a whole snapshot, returning its chunks. */
   async read(meta: SnapshotMeta): Promise<Uint8Array[]> {
     const path = joinPath(this.dir, fileName(meta));
-    const data = Buffer.from(await this.fs.readFile(path));
+    const bytes = await this.fs.readFile(path);
+    const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const fail = (offset: number, what: string) => new SnapshotCorruptionError(`${path}: ${what} at offset ${offset}`);
     if (data.length < HEADER_BYTES || !data.subarray(0, 4).equals(MAGIC)) throw fail(0, "not a snapshot file");
     if (data.readUInt8(4) !== VERSION) throw fail(4, `unsupported version ${data.readUInt8(4)}`);
