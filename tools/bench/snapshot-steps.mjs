@@ -23,7 +23,7 @@ for (let i = 0; i < keys; i++) store.set(`key-${i}`, value, {}, 1_700_000_000_00
 const machine = new ShardStateMachine(0, store);
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const rows = { capture: [], encode: [], decode: [], install: [], totalCapture: [], totalEncode: [], totalDecode: [] };
+const rows = { capture: [], encode: [], decode: [], install: [], digest: [], totalCapture: [], totalEncode: [], totalDecode: [] };
 let chunkCount = 0;
 let snapshotBytes = 0;
 for (let run = 0; run < Number(values.runs); run++) {
@@ -80,7 +80,10 @@ for (let run = 0; run < Number(values.runs); run++) {
   const t2 = performance.now();
   target.install(state);
   rows.install.push(performance.now() - t2);
-  if (target.digest() !== machine.digest()) throw new Error("restored replica differs");
+  const t3 = performance.now();
+  const digest = machine.digest();
+  rows.digest.push(performance.now() - t3);
+  if (target.digest() !== digest) throw new Error("restored replica differs");
 }
 
 const f = (ms) => ms.toFixed(1);
@@ -91,3 +94,4 @@ console.log(`| capture (${CAPTURE_KEYS_PER_STEP} keys per step) | ${f(median(row
 console.log(`| encode (one chunk per step) | ${f(median(rows.encode))} | ${f(median(rows.totalEncode))} |`);
 console.log(`| decode (one chunk per step, then finish) | ${f(median(rows.decode))} | ${f(median(rows.totalDecode))} |`);
 console.log(`| install (swap in the decoded state) | ${f(median(rows.install))} | ${f(median(rows.install))} |`);
+console.log(`| digest (Stats with include_digests; one step) | ${f(median(rows.digest))} | ${f(median(rows.digest))} |`);

@@ -73,8 +73,8 @@ export class MultiRaft implements ConsensusPort {
     for (const { shard, voters } of options.groups) {
       const storage = options.log.storage(shard, voters.map(asNodeId));
       const machine = new ShardStateMachine(shard, new Store(options.store));
-      if (storage.snapshot().index > 0) {
-        await multi.snapshots.restore(shard, machine, storage.snapshot());
+      await multi.snapshots.restore(shard, machine, storage);
+      if (machine.appliedIndex > 0) {
         restored++;
         keys += machine.store.size;
       }
@@ -317,7 +317,7 @@ export class MultiRaft implements ConsensusPort {
       for (const entry of ready.committedEntries) appliedBytes += entry.data.byteLength;
       if (ready.snapshot) {
         replica.installSnapshot(await this.snapshots.installable(replica, ready.snapshot));
-        this.snapshots.installed(replica.shard);
+        this.snapshots.installed(replica.shard, ready.snapshot);
         this.options.logger.info({ shard: replica.shard, index: ready.snapshot.index }, "replica restored from the leader's snapshot");
       }
       replica.applyCommitted(ready.committedEntries);

@@ -1,4 +1,4 @@
-import { asLogIndex, type NodeId, type PeerMessage, type SnapshotFiles, type SnapshotMessage, type SnapshotMetadata } from "@distcache/raft";
+import { asLogIndex, type NodeId, type PeerMessage, type SnapshotFiles, type SnapshotMessage, type SnapshotMetadata, type Storage } from "@distcache/raft";
 import type { Logger } from "pino";
 import type { ReplicaSnapshot, RestoredShard, ShardStateMachine } from "../shard-state-machine.js";
 import type { GroupLog } from "./group-log.js";
@@ -53,6 +53,8 @@ const fileMeta = (group: number, m: { index: number; term: number }) => ({ group
 export class ReplicaSnapshots {
   private fileQueue: Promise<void> = Promise.resolve();
   private readonly producing = new Set<number>();
+  /** Per group: the newest snapshot on disk (taken or installed); the log is compacted to the one before it. */
+  private readonly newest = new Map<number, { index: number; term: number }>();
   private readonly incoming = new Map<string, Incoming>();
   /** Per group: state decoded from a received snapshot, waiting for the Ready that installs it. */
   private readonly staged = new Map<number, { index: number; term: number; state: RestoredShard }>();
@@ -68,13 +70,31 @@ export class ReplicaSnapshots {
 
   constructor(private readonly options: ReplicaSnapshotsOptions) {}
 
-  /** Restores a replica from the snapshot its log was compacted to, before its node starts. */
-  async restore(group: number, machine: ShardStateMachine, snapshot: SnapshotMetadata): Promise<void> {
-    if (snapshot.index === 0) return;
+  /**
+   * Restores a replica before its node starts: from the newest snapshot file that its
+   * log still covers (committed, same term), else from the one the log was compacted to.
+   */
+  async restore(group: number, machine: ShardStateMachine, storage: Storage): Promise<void> {
+    const floor = storage.snapshot();
+    const commit = Math.min(storage.initialState().hardState.commit, storage.lastIndex());
+    const candidates = (await this.options.files.list(group)).filter((f) => f.index > floor.index && f.index <= commit && storage.term(asLogIndex(f.index)) === f.term);
+    for (const file of candidates) {
+      try {
+        await this.restoreFrom(group, machine, file);
+        return;
+      } catch (err) {
+        this.options.logger.warn({ shard: group, index: file.index, err: (err as Error).message }, "skipping an unreadable snapshot file");
+      }
+    }
+    if (floor.index > 0) await this.restoreFrom(group, machine, floor);
+  }
+
+  private async restoreFrom(group: number, machine: ShardStateMachine, snapshot: { index: number; term: number }): Promise<void> {
     machine.install(await this.decode(machine, await this.read(group, snapshot)));
     if (machine.appliedIndex !== snapshot.index) {
       throw new Error(`shard ${group}: the snapshot file for index ${snapshot.index} holds state at index ${machine.appliedIndex}`);
     }
+    this.newest.set(group, { index: snapshot.index, term: snapshot.term });
   }
 
   private async read(group: number, snapshot: { index: number; term: number }): Promise<Uint8Array[]> {
@@ -106,7 +126,7 @@ export class ReplicaSnapshots {
   maybeTake(replica: ShardReplica): void {
     const group = replica.shard;
     if (this.producing.has(group)) return;
-    const last = replica.storage.snapshot().index;
+    const last = this.newest.get(group)?.index ?? replica.storage.snapshot().index;
     if (replica.machine.appliedIndex - last < this.options.entriesBetween) return;
     this.producing.add(group);
     const started = performance.now();
@@ -138,7 +158,12 @@ export class ReplicaSnapshots {
     }
   }
 
-  /** Writes a captured snapshot, then compacts the log behind it. */
+  /**
+   * Writes a captured snapshot, then compacts the log to the snapshot before it, not to
+   * this one: the log keeps the entries between the two, so a follower a little behind
+   * catches up from the log rather than by a whole snapshot (and a restart restores the
+   * newest snapshot, then replays only what follows it).
+   */
   private save(replica: ShardReplica, { snapshot: captured, meta }: { snapshot: ReplicaSnapshot; meta: SnapshotMetadata }, started: number): Promise<void> {
     const group = replica.shard;
     return this.enqueue(async () => {
@@ -148,16 +173,32 @@ export class ReplicaSnapshots {
         this.options.logger.error({ shard: group, index: meta.index, err: (err as Error).message }, "writing a snapshot failed; the log is kept");
         return;
       }
-      try {
-        await this.options.log.compact(group, meta);
-      } catch (err) {
-        this.options.onFatal(err);
-        return;
+      const previous = this.newest.get(group);
+      if ((previous?.index ?? 0) < meta.index) this.newest.set(group, { index: meta.index, term: meta.term });
+      const compactTo = previous && previous.index > replica.storage.snapshot().index ? this.compactionPoint(replica, previous) : undefined;
+      if (compactTo) {
+        try {
+          await this.options.log.compact(group, compactTo);
+        } catch (err) {
+          this.options.onFatal(err);
+          return;
+        }
       }
       await this.prune(group);
       this.stats.taken++;
       this.options.logger.info({ shard: group, index: meta.index, ms: Math.round(performance.now() - started) }, "snapshot taken, log compacted");
     });
+  }
+
+  /** What the log records for a compaction to an earlier snapshot, if the node's log still holds that point unchanged. */
+  private compactionPoint(replica: ShardReplica, snapshot: { index: number; term: number }): SnapshotMetadata | undefined {
+    try {
+      const meta = replica.node.snapshotMetadata(asLogIndex(snapshot.index));
+      return meta.term === snapshot.term ? meta : undefined;
+    } catch {
+      // A snapshot from the leader replaced the log meanwhile.
+      return undefined;
+    }
   }
 
   /** Deletes snapshot files older than the one the log is compacted to (and stray temporaries). */
@@ -273,7 +314,8 @@ export class ReplicaSnapshots {
   }
 
   /** After a received snapshot was persisted: older files can go. */
-  installed(group: number): void {
+  installed(group: number, snapshot: SnapshotMetadata): void {
+    this.newest.set(group, { index: snapshot.index, term: snapshot.term });
     void this.enqueue(() => this.prune(group));
   }
 
