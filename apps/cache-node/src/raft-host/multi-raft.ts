@@ -16,6 +16,8 @@ export type PeerSender = SnapshotSender;
 
 /** Committed entry bytes a cycle applies before it yields to the event loop (about 5-10 ms of work). */
 const APPLY_BYTES_PER_TURN = 256 * 1024;
+/** Entries per append message, at most: a follower catching up from the log gets its tail in pieces. */
+const APPEND_BYTES_PER_MESSAGE = 256 * 1024;
 /** A group's committed entries per Ready, at most (its Readys follow one another). */
 const COMMITTED_BYTES_PER_READY = 256 * 1024;
 
@@ -110,6 +112,7 @@ export class MultiRaft implements ConsensusPort {
         electionTimeoutTicks: this.options.electionTimeoutTicks,
         heartbeatIntervalTicks: this.options.heartbeatIntervalTicks,
         maxCommittedEntriesPerReadyBytes: COMMITTED_BYTES_PER_READY,
+        maxSizePerMsgBytes: APPEND_BYTES_PER_MESSAGE,
         appliedIndex: asLogIndex(machine.appliedIndex),
       },
       storage,
