@@ -34,7 +34,7 @@ const value = "v".repeat(Number(values["value-bytes"]));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const dataRoot = mkdtempSync(join(tmpdir(), "distcache-recovery-"));
 const plan = await planCluster({ count: 3 });
-const args = ["--snapshot-entries", values["snapshot-entries"], "--entries-max", String(keys * 2), "--bytes-max", String(keys * 2 * (value.length + 200))];
+const args = ["--snapshot-entries", values["snapshot-entries"], "--entries-max", String(keys * 2), "--bytes-max", String(Math.max(keys * 2 * (value.length + 200), 256 * 1024 * 1024))];
 const recoveryLines = [];
 const logFile = values["log-file"];
 const onLog = (id, line) => {
@@ -43,6 +43,18 @@ const onLog = (id, line) => {
 };
 const options = { dataRoot, args, logLevel: "info", onLog };
 const nodes = new Map((await startCluster(plan, options)).map((n) => [n.nodeId, n]));
+// However this process ends (Ctrl-C, a closed pipe, an error), no node outlives it.
+process.on("exit", () => {
+  for (const node of nodes.values()) {
+    try {
+      process.kill(node.pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+  rmSync(dataRoot, { recursive: true, force: true });
+});
+for (const signal of ["SIGINT", "SIGTERM", "SIGPIPE"]) process.on(signal, () => process.exit(130));
 
 async function call(id, method, body) {
   const response = await fetch(`${nodes.get(id).url}/distcache.v1.CacheService/${method}`, {
