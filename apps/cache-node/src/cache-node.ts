@@ -69,6 +69,8 @@ export async function startCacheNode(config: NodeConfig, options: { logger?: Log
     members: () => members.map((m) => ({ ...m, clientAddress: directory.clientAddress(m.id) ?? m.clientAddress })),
     ring,
     consensus,
+    // A transfer takes about one election round trip; allow a few election timeouts.
+    transferTimeoutMs: 4 * config.electionTicks * config.raftTickMs,
   });
   // A misspelt field in a hand-written JSON request is an error, not a silently ignored option.
   const jsonOptions = { ignoreUnknownFields: false };

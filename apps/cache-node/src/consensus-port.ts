@@ -18,8 +18,7 @@ export interface ShardStatus {
 
 /**
  * The consensus port: how the service layer replicates writes and orders reads.
- * Implementations: the single-node adapter (a local command log) and, with the
- * cluster, one Raft group per shard.
+ * Implemented by MultiRaft: one Raft group per shard (a standalone node is a cluster of one).
  */
 export interface ConsensusPort {
   /** Replicates op on shard, applies it once committed, and resolves with the result. */
@@ -35,6 +34,13 @@ export interface ConsensusPort {
   awaitLeader(shard: number, timeoutMs: number): Promise<boolean>;
   /** Node ids of the shard group's voters (for a hosted shard). */
   voters(shard: number): string[];
+  /**
+   * At the shard's leader: hands leadership to voter `to` (or, when undefined, to the
+   * most caught-up follower) and resolves with the new leader's id once this node sees
+   * it lead. Rejects with NotLeaderError when this node does not lead the shard, with
+   * TransferError when `to` cannot take over or it did not within timeoutMs.
+   */
+  transferLeadership(shard: number, to: string | undefined, timeoutMs: number): Promise<string>;
   readonly shardCount: number;
   close(): Promise<void>;
 }

@@ -6,7 +6,7 @@ import type { CommandOp, ConsensusPort, SessionHeader, ShardStatus } from "../co
 import { ShardStateMachine, type CommandResult } from "../shard-state-machine.js";
 import type { Clock } from "../clock.js";
 import type { GroupLog, GroupLogWrite } from "./group-log.js";
-import { NotLeaderError } from "./not-leader-error.js";
+import { NotLeaderError, TransferError } from "./not-leader-error.js";
 import { decodePeerBatch, encodePeerBatch, type WireMessage as GroupMessage } from "./peer-wire.js";
 import { ReplicaSnapshots, type SnapshotSender } from "./replica-snapshots.js";
 import { ShardReplica } from "./shard-replica.js";
@@ -215,6 +215,30 @@ export class MultiRaft implements ConsensusPort {
   /** Shards whose group this node currently leads. */
   ledShards(): number[] {
     return [...this.replicas.values()].filter((r) => r.role === "leader").map((r) => r.shard);
+  }
+
+  async transferLeadership(shard: number, to: string | undefined, timeoutMs: number): Promise<string> {
+    const replica = this.replicaOf(shard);
+    if (replica.role !== "leader") throw new NotLeaderError(shard, replica.leaderId, "leadership moves only at the shard's leader");
+    const status = replica.node.status();
+    const followers = status.progress.filter((p) => p.id !== this.self && status.voters.includes(p.id));
+    const target = to ?? followers.sort((a, b) => b.match - a.match)[0]?.id;
+    if (target === undefined) throw new TransferError(`shard ${shard} has no other voter to lead it`, true);
+    if (target === this.options.nodeId) return target;
+    if (!status.voters.includes(asNodeId(target))) {
+      throw new TransferError(`${target} is not a voter of shard ${shard} (voters: ${status.voters.join(", ")})`, true);
+    }
+    const result = replica.node.transferLeader(asNodeId(target));
+    if (!result.accepted) throw new TransferError(`shard ${shard}: transfer to ${target} refused (${result.reason})`, false);
+    this.schedule();
+    const deadline = Date.now() + timeoutMs;
+    while (replica.leaderId !== target) {
+      if (Date.now() >= deadline || this.closed) {
+        throw new TransferError(`shard ${shard}: ${target} did not take over within ${timeoutMs} ms (it may still); leader now ${replica.leaderId ?? "unknown"}`, false);
+      }
+      await new Promise((r) => setTimeout(r, this.options.tickIntervalMs));
+    }
+    return target;
   }
 
   /** Asks the leader of shard to hand over to `to`; completion shows as a new leader. */

@@ -2,6 +2,18 @@
  * This node cannot serve the shard: it is not the leader (or has no replica). Carries
  * what the node knows of the leader, so the caller can forward or tell the client.
  */
+/** A leadership transfer that cannot start or did not finish in time. */
+export class TransferError extends Error {
+  override name = "TransferError";
+  constructor(
+    message: string,
+    /** True when the request itself is wrong (not a voter); false when it may work later. */
+    readonly invalid: boolean,
+  ) {
+    super(message);
+  }
+}
+
 export class NotLeaderError extends Error {
   override name = "NotLeaderError";
 

@@ -54,6 +54,31 @@ describe("routing", () => {
     const got = await cluster.client(leader).mGet({ keys });
     expect(got.results.map((r) => r.found)).toEqual([false, false, false]);
   });
+
+  it("TransferLeader moves a shard's leadership, sent to any node, and refuses bad requests", async () => {
+    const shard = 9;
+    const leader = await cluster.leaderOf(shard);
+    const [via, target] = others(leader) as [string, string];
+    const call = (node: string, body: object) =>
+      fetch(`${cluster.nodes.get(node)!.url}/distcache.v1.ClusterService/TransferLeader`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    // Sent to a follower, which forwards it to the leader.
+    const moved = await call(via, { shard, toNodeId: target });
+    expect(moved.status).toBe(200);
+    expect(await moved.json()).toEqual({ leaderId: target });
+    expect(await cluster.leaderOf(shard)).toBe(target);
+    // Without a target the leader picks the most caught-up follower.
+    const picked = (await (await call(target, { shard })).json()) as { leaderId: string };
+    expect(picked.leaderId).not.toBe(target);
+    expect(await cluster.leaderOf(shard)).toBe(picked.leaderId);
+
+    const bad = async (body: object) => ((await (await call(via, body)).json()) as { code: string; message: string });
+    expect(await bad({ shard: 99 })).toMatchObject({ code: "invalid_argument", message: expect.stringMatching(/unknown shard 99/) });
+    expect(await bad({ shard, toNodeId: "n9" })).toMatchObject({ code: "invalid_argument", message: expect.stringMatching(/unknown node "n9"/) });
+  });
 });
 
 describe("failures", () => {
