@@ -301,3 +301,59 @@ describe("client lifecycle", () => {
     expect(stats.unreachable.map((n) => [n.nodeId, n.error.name])).toEqual([["n3", "UnavailableError"]]);
   });
 });
+
+describe("getOrLoad (single flight)", () => {
+  it("a burst of misses on one key loads once and stores the value once", async () => {
+    const { cluster, client } = setup();
+    await warm(client);
+    let loads = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const load = async (key: string) => {
+      loads++;
+      await gate;
+      return `loaded ${key}`;
+    };
+    const calls = Array.from({ length: 20 }, () => client.getOrLoad("hot", load, { ttlMs: 30_000 }));
+    release();
+    const results = await Promise.all(calls);
+    expect(loads).toBe(1);
+    expect(new Set(results.map((r) => r.text))).toEqual(new Set(["loaded hot"]));
+    expect(cluster.callsTo("set")).toHaveLength(1);
+    expect(cluster.callsTo("get")).toHaveLength(1);
+    expect(cluster.peek("hot")?.text).toBe("loaded hot");
+    expect(client.loadStats).toEqual({ calls: 20, coalesced: 19 });
+    // A hit afterwards reads, without loading.
+    expect((await client.getOrLoad("hot", load)).text).toBe("loaded hot");
+    expect(loads).toBe(1);
+  });
+
+  it("clients in different processes that miss together agree on the first value stored", async () => {
+    const cluster = new FakeCluster();
+    const a = setup({ sessionId: "s-a" }, cluster).client;
+    const b = setup({ sessionId: "s-b" }, cluster).client;
+    await Promise.all([warm(a), warm(b)]);
+    let releaseA!: () => void;
+    const gateA = new Promise<void>((r) => (releaseA = r));
+    const fromA = a.getOrLoad("k", async () => {
+      await gateA;
+      return "from a";
+    });
+    // b misses too, loads faster and stores first.
+    const fromB = await b.getOrLoad("k", () => Promise.resolve("from b"));
+    releaseA();
+    expect(fromB.text).toBe("from b");
+    expect((await fromA).text).toBe("from b");
+    expect(cluster.peek("k")?.text).toBe("from b");
+  });
+
+  it("a load error reaches every waiter and stores nothing; the next call loads again", async () => {
+    const { cluster, client } = setup();
+    await warm(client);
+    const failing = () => Promise.reject(new Error("database down"));
+    const calls = [client.getOrLoad("k", failing), client.getOrLoad("k", failing)];
+    for (const call of calls) await expect(call).rejects.toThrow("database down");
+    expect(cluster.peek("k")).toBeUndefined();
+    expect((await client.getOrLoad("k", () => Promise.resolve(new Uint8Array([1, 2])))).value).toEqual(new Uint8Array([1, 2]));
+  });
+});

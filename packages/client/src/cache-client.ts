@@ -3,7 +3,7 @@ import { Consistency, SetCondition, type CacheService } from "@distcache/proto";
 import { groupByLeader, groupByShard, settleAll } from "./batch-plan.js";
 import { resolveOptions, TIMEOUT_MS_MAX, type CacheClientOptions, type ResolvedOptions } from "./client-options.js";
 import { isWrite, toCacheError, type FailureContext, type Operation } from "./error-mapping.js";
-import { ClientClosedError, InvalidArgumentError } from "./errors.js";
+import { ClientClosedError, InvalidArgumentError, KeyExistsError } from "./errors.js";
 import { NodeClients } from "./node-clients.js";
 import { checkBatch, checkKey, checkValue, deltaOf, ttlMsOf, versionOf } from "./request-checks.js";
 import { RoutingTable } from "./routing-table.js";
@@ -11,6 +11,7 @@ import { ShardRouter, type CallBudget } from "./shard-router.js";
 import { nodeStatsFromMessage, type ClusterStats } from "./stats.js";
 import type { Topology } from "./topology.js";
 import { fromGetResponse, resultText, toPayload, type CacheValue, type GetResult } from "./values.js";
+import { SingleFlight, type SingleFlightStats } from "./single-flight.js";
 import { WriteSession } from "./write-session.js";
 
 /** Per-call options shared by every method. */
@@ -43,6 +44,11 @@ export interface StatsOptions extends RequestOptions {
   includeDigests?: boolean;
 }
 
+export interface GetOrLoadOptions extends GetOptions {
+  /** Time to live of the value stored after a miss; 0 or absent means no expiry. */
+  ttlMs?: number;
+}
+
 export interface SetItem {
   key: string;
   value: CacheValue;
@@ -53,6 +59,17 @@ export interface SetItem {
 export interface CacheClient {
   /** The key's value, or null when absent or expired. */
   get(key: string, options?: GetOptions): Promise<GetResult | null>;
+  /**
+   * The key's value; on a miss, `load(key)` computes it and it is stored only if the key
+   * is still absent (so concurrent loaders in other processes agree on one value, the
+   * first stored). Concurrent calls for one key on this client share a single read and
+   * load (single flight), so a burst of misses on a hot key reaches the backend once.
+   * The first caller's options apply to the shared call; a load error reaches every
+   * caller waiting on it, and nothing is stored.
+   */
+  getOrLoad(key: string, load: (key: string) => Promise<CacheValue>, options?: GetOrLoadOptions): Promise<GetResult>;
+  /** getOrLoad calls on this client, and how many joined a load already in flight. */
+  readonly loadStats: Readonly<SingleFlightStats>;
   /** The value as a string (text as written, or bytes decoded as UTF-8), or null. */
   getText(key: string, options?: GetOptions): Promise<string | null>;
   /** Writes the key and returns its new version. */
@@ -101,6 +118,7 @@ class RoutedCacheClient implements CacheClient {
   private readonly clients: NodeClients;
   private readonly router: ShardRouter;
   private readonly session: WriteSession;
+  private readonly loads = new SingleFlight<GetResult>();
   private closed = false;
 
   constructor(private readonly options: ResolvedOptions) {
@@ -115,6 +133,28 @@ class RoutedCacheClient implements CacheClient {
     const consistency = consistencyOf(options);
     const response = await this.keyed(key, "get", (c, header, o) => c.get({ key, consistency, header }, o), options);
     return fromGetResponse(response);
+  }
+
+  getOrLoad(key: string, load: (key: string) => Promise<CacheValue>, options?: GetOrLoadOptions): Promise<GetResult> {
+    checkKey(key);
+    return this.loads.run(key, async () => {
+      const cached = await this.get(key, options);
+      if (cached) return cached;
+      const value = await load(key);
+      const write = { ttlMs: options?.ttlMs, timeoutMs: options?.timeoutMs, signal: options?.signal };
+      try {
+        return loadedResult(value, await this.create(key, value, write), options?.ttlMs);
+      } catch (err) {
+        if (!(err instanceof KeyExistsError)) throw err;
+      }
+      // Another client stored the key first: return what it stored, as everyone else will.
+      const stored = await this.get(key, { ...options, consistency: "strong" });
+      return stored ?? loadedResult(value, await this.set(key, value, write), options?.ttlMs);
+    });
+  }
+
+  get loadStats(): Readonly<SingleFlightStats> {
+    return this.loads.stats;
   }
 
   async getText(key: string, options?: GetOptions): Promise<string | null> {
@@ -293,4 +333,10 @@ class RoutedCacheClient implements CacheClient {
       this.session.finish(sequence);
     }
   }
+}
+
+/** What getOrLoad returns for a value it loaded and stored itself. */
+function loadedResult(value: CacheValue, version: bigint, ttlMs: number | undefined): GetResult {
+  const bytes = typeof value === "string" ? new TextEncoder().encode(value) : value;
+  return typeof value === "string" ? { value: bytes, text: value, version, ttlRemainingMs: ttlMs ?? 0 } : { value: bytes, version, ttlRemainingMs: ttlMs ?? 0 };
 }

@@ -1,4 +1,4 @@
-export type { CacheClient, GetOptions, ReadConsistency, RequestOptions, SetItem, SetOptions, StatsOptions, WriteOptions } from "./cache-client.js";
+export type { CacheClient, GetOptions, GetOrLoadOptions, ReadConsistency, RequestOptions, SetItem, SetOptions, StatsOptions, WriteOptions } from "./cache-client.js";
 export { createCacheClient } from "./cache-client.js";
 export type { CacheClientOptions, Clock, Sleep, TransportFactory } from "./client-options.js";
 export {
@@ -28,3 +28,5 @@ export type { CacheEvent, RetryReason } from "./events.js";
 export type { ClusterStats, NodeStats, ShardReplicaStats, StoreCounters } from "./stats.js";
 export type { Topology, TopologyNode, TopologyShard } from "./topology.js";
 export type { CacheValue, GetResult } from "./values.js";
+export type { SingleFlightStats } from "./single-flight.js";
+export { SingleFlight } from "./single-flight.js";

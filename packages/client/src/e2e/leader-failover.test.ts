@@ -53,6 +53,27 @@ describe.skipIf(!built)("SDK against a 3-node cluster", () => {
     }
   });
 
+  it("getOrLoad: concurrent misses in two clients load once per client and agree on one stored value", async () => {
+    const other = createWebCacheClient({ endpoints: [nodes[1]!.url] });
+    try {
+      const loads: string[] = [];
+      const loader = (who: string) => async (key: string) => {
+        loads.push(who);
+        await new Promise((r) => setTimeout(r, 50));
+        return `${key} by ${who}`;
+      };
+      const results = await Promise.all([
+        ...Array.from({ length: 10 }, () => client.getOrLoad("profile:7", loader("node"), { ttlMs: 60_000 })),
+        ...Array.from({ length: 10 }, () => other.getOrLoad("profile:7", loader("web"), { ttlMs: 60_000 })),
+      ]);
+      expect(loads.length).toBeLessThanOrEqual(2);
+      expect(new Set(results.map((r) => r.text)).size).toBe(1);
+      expect(await client.getText("profile:7")).toBe(results[0]!.text);
+    } finally {
+      await other.close();
+    }
+  });
+
   it("sets and gets through the SDK, then survives kill -9 of a shard leader", async () => {
     const keys = Array.from({ length: 40 }, (_, i) => `user:${i}`);
     await client.mset(keys.map((key) => ({ key, value: `v-${key}` })));
