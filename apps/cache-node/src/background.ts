@@ -57,11 +57,18 @@ export class Background {
     }
   }
 
-  /** Only a shard's leader proposes; samples taken while not leading are dropped. */
+  /**
+   * Only a shard's leader proposes hints: its own samples and those its followers sent.
+   * Samples of shards led elsewhere go to their leaders.
+   */
   private proposeHints(): void {
+    const elsewhere = new Map<number, string[]>();
     for (const [shard, keys] of this.hints.drain()) {
-      if (keys.length > 0 && this.leads(shard)) this.propose(shard, { case: "access", value: create(AccessHintsSchema, { keys }) });
+      if (keys.length === 0) continue;
+      if (this.leads(shard)) this.propose(shard, { case: "access", value: create(AccessHintsSchema, { keys }) });
+      else if (this.consensus.hosts(shard)) elsewhere.set(shard, keys);
     }
+    if (elsewhere.size > 0) this.consensus.forwardAccessSamples(elsewhere);
   }
 
   private leads(shard: number): boolean {

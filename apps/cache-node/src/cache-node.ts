@@ -34,11 +34,14 @@ export async function startCacheNode(config: NodeConfig, options: { logger?: Log
       log.fatal({ err }, "cannot continue safely; exiting");
       process.exit(70);
     });
-  const opened = await openConsensus(config, log, clock, onFatal);
+  // Read samples: this node's own, and those followers send for shards it leads.
+  const hints = new AccessHints(config.accessHintKeysMax);
+  const opened = await openConsensus(config, log, clock, onFatal, (shard, keys) => {
+    for (const key of keys) hints.record(shard, key);
+  });
   const { consensus, members } = opened;
 
   const ring = new Ring(Array.from({ length: config.shards }, (_, i) => i));
-  const hints = new AccessHints(config.accessHintKeysMax);
   const metrics = new NodeMetrics(consensus, opened.driverStats);
   let address = "";
   // This node's own entry uses the address it actually bound (it differs with --port 0).

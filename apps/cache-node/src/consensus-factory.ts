@@ -40,7 +40,13 @@ export function clusterMembers(config: NodeConfig, clientPort: number): ClusterM
  * Opens the node's write-ahead log and its shard groups. A standalone node is a cluster
  * of one: the same Raft groups and log, with no peers to talk to.
  */
-export async function openConsensus(config: NodeConfig, log: Logger, clock: Clock, onFatal: (err: unknown) => void): Promise<OpenConsensus> {
+export async function openConsensus(
+  config: NodeConfig,
+  log: Logger,
+  clock: Clock,
+  onFatal: (err: unknown) => void,
+  onAccessSamples?: (shard: number, keys: readonly string[]) => void,
+): Promise<OpenConsensus> {
   const members = clusterMembers(config, config.port);
   const replicas = config.replicas || Math.min(3, members.length);
   const placement = placeShards(members, config.shards, replicas);
@@ -71,6 +77,7 @@ export async function openConsensus(config: NodeConfig, log: Logger, clock: Cloc
     heartbeatIntervalTicks: 1,
     operationTimeoutMs: config.operationTimeoutMs,
     onFatal,
+    onAccessSamples,
   });
   return {
     consensus: raft,

@@ -41,6 +41,8 @@ export interface ConsensusPort {
    * TransferError when `to` cannot take over or it did not within timeoutMs.
    */
   transferLeadership(shard: number, to: string | undefined, timeoutMs: number): Promise<string>;
+  /** Hands keys that local reads found to the leaders of their shards (best effort), which propose them as access hints. */
+  forwardAccessSamples(samples: ReadonlyMap<number, readonly string[]>): void;
   readonly shardCount: number;
   close(): Promise<void>;
 }

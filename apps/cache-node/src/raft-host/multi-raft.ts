@@ -11,6 +11,7 @@ import { decodePeerBatch, encodePeerBatch, type WireMessage as GroupMessage } fr
 import { ReplicaSnapshots, type SnapshotSender } from "./replica-snapshots.js";
 import { ShardReplica } from "./shard-replica.js";
 import { isSnapshotFrame } from "./snapshot-wire.js";
+import { decodeAccessSamples, encodeAccessSamples, isAccessSamplesFrame } from "./access-samples-wire.js";
 
 export type PeerSender = SnapshotSender;
 
@@ -44,6 +45,8 @@ export interface MultiRaftOptions {
   operationTimeoutMs: number;
   /** Called when the node can no longer run safely (its log failed to persist). */
   onFatal: (err: unknown) => void;
+  /** Keys that reads on a follower found, for a shard this node leads (to propose as access hints). */
+  onAccessSamples?: (shard: number, keys: readonly string[]) => void;
 }
 
 /**
@@ -60,7 +63,7 @@ export class MultiRaft implements ConsensusPort {
   private scheduled = false;
   private running = false;
   private closed = false;
-  readonly stats = { cycles: 0, appends: 0, syncs: 0, batchesSent: 0, messagesSent: 0, messagesReceived: 0 };
+  readonly stats = { cycles: 0, appends: 0, syncs: 0, batchesSent: 0, messagesSent: 0, messagesReceived: 0, accessSamplesSent: 0, accessSamplesReceived: 0 };
   readonly snapshots: ReplicaSnapshots;
 
   /**
@@ -259,6 +262,7 @@ export class MultiRaft implements ConsensusPort {
     let messages: GroupMessage[];
     try {
       if (isSnapshotFrame(payload)) return this.snapshots.receive(asNodeId(from), payload);
+      if (isAccessSamplesFrame(payload)) return this.acceptAccessSamples(decodeAccessSamples(payload));
       messages = decodePeerBatch(payload, asNodeId(from), this.self);
     } catch (err) {
       this.options.logger.warn({ peer: from, err: (err as Error).message }, "dropping a malformed peer batch");
@@ -269,6 +273,31 @@ export class MultiRaft implements ConsensusPort {
       if (!this.snapshots.hold(group, message)) this.replicas.get(group)?.node.step(message);
     }
     this.schedule();
+  }
+
+  forwardAccessSamples(samples: ReadonlyMap<number, readonly string[]>): void {
+    const byLeader = new Map<string, Map<number, readonly string[]>>();
+    for (const [shard, keys] of samples) {
+      const leader = this.replicas.get(shard)?.leaderId;
+      if (keys.length === 0 || leader === undefined || leader === this.options.nodeId) continue;
+      const forLeader = byLeader.get(leader) ?? new Map<number, readonly string[]>();
+      forLeader.set(shard, keys);
+      byLeader.set(leader, forLeader);
+    }
+    for (const [leader, forLeader] of byLeader) {
+      if (this.options.transport.send(leader, encodeAccessSamples(forLeader))) {
+        for (const keys of forLeader.values()) this.stats.accessSamplesSent += keys.length;
+      }
+    }
+  }
+
+  /** Samples a follower sent: kept only for shards this node still leads. */
+  private acceptAccessSamples(samples: ReadonlyMap<number, readonly string[]>): void {
+    for (const [shard, keys] of samples) {
+      if (this.replicas.get(shard)?.role !== "leader") continue;
+      this.stats.accessSamplesReceived += keys.length;
+      this.options.onAccessSamples?.(shard, keys);
+    }
   }
 
   private tick(): void {

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file distcache/raft/v1/peer.proto.
  */
 export const file_distcache_raft_v1_peer: GenFile = /*@__PURE__*/
-  fileDesc("ChxkaXN0Y2FjaGUvcmFmdC92MS9wZWVyLnByb3RvEhFkaXN0Y2FjaGUucmFmdC52MSJ4CglQZWVyQmF0Y2gSMAoIbWVzc2FnZXMYASADKAsyHi5kaXN0Y2FjaGUucmFmdC52MS5SYWZ0TWVzc2FnZRI5Cg9zbmFwc2hvdF9jaHVua3MYAiADKAsyIC5kaXN0Y2FjaGUucmFmdC52MS5TbmFwc2hvdENodW5rIqkBCg1TbmFwc2hvdENodW5rEg0KBWdyb3VwGAEgASgNEgoKAnRvGAIgASgJEgwKBHRlcm0YAyABKAQSDQoFaW5kZXgYBCABKAQSFQoNc25hcHNob3RfdGVybRgFIAEoBBIOCgZ2b3RlcnMYBiADKAkSEAoIbGVhcm5lcnMYByADKAkSCwoDc2VxGAggASgNEgwKBGxhc3QYCSABKAgSDAoEZGF0YRgKIAEoDCJeCgVFbnRyeRIMCgR0ZXJtGAEgASgEEg0KBWluZGV4GAIgASgEEioKBGtpbmQYAyABKA4yHC5kaXN0Y2FjaGUucmFmdC52MS5FbnRyeUtpbmQSDAoEZGF0YRgEIAEoDCL5AgoLUmFmdE1lc3NhZ2USDQoFZ3JvdXAYASABKA0SLAoEdHlwZRgCIAEoDjIeLmRpc3RjYWNoZS5yYWZ0LnYxLk1lc3NhZ2VUeXBlEgoKAnRvGAMgASgJEgwKBHRlcm0YBCABKAQSDQoFaW5kZXgYBSABKAQSEAoIbG9nX3Rlcm0YBiABKAQSKQoHZW50cmllcxgHIAMoCzIYLmRpc3RjYWNoZS5yYWZ0LnYxLkVudHJ5Eg4KBmNvbW1pdBgIIAEoBBIOCgZyZWplY3QYCSABKAgSFQoNY29uZmxpY3RfdGVybRgKIAEoBBIWCg5jb25mbGljdF9pbmRleBgLIAEoBBIWCg5sYXN0X2xvZ19pbmRleBgMIAEoBBIVCg1sYXN0X2xvZ190ZXJtGA0gASgEEhAKCHRyYW5zZmVyGA4gASgIEhIKCnJlYWRfcm91bmQYDyABKAQSDwoHY29udGV4dBgQIAEoDBISCgp0cmFuc2ZlcmVlGBEgASgJKqADCgtNZXNzYWdlVHlwZRIcChhNRVNTQUdFX1RZUEVfVU5TUEVDSUZJRUQQABIXChNNRVNTQUdFX1RZUEVfQVBQRU5EEAESIAocTUVTU0FHRV9UWVBFX0FQUEVORF9SRVNQT05TRRACEhUKEU1FU1NBR0VfVFlQRV9WT1RFEAMSHgoaTUVTU0FHRV9UWVBFX1ZPVEVfUkVTUE9OU0UQBBIZChVNRVNTQUdFX1RZUEVfUFJFX1ZPVEUQBRIiCh5NRVNTQUdFX1RZUEVfUFJFX1ZPVEVfUkVTUE9OU0UQBhIaChZNRVNTQUdFX1RZUEVfSEVBUlRCRUFUEAcSIwofTUVTU0FHRV9UWVBFX0hFQVJUQkVBVF9SRVNQT05TRRAIEhsKF01FU1NBR0VfVFlQRV9SRUFEX0lOREVYEAkSJAogTUVTU0FHRV9UWVBFX1JFQURfSU5ERVhfUkVTUE9OU0UQChIgChxNRVNTQUdFX1RZUEVfVFJBTlNGRVJfTEVBREVSEAsSHAoYTUVTU0FHRV9UWVBFX1RJTUVPVVRfTk9XEAwqawoJRW50cnlLaW5kEhoKFkVOVFJZX0tJTkRfVU5TUEVDSUZJRUQQABIWChJFTlRSWV9LSU5EX0NPTU1BTkQQARITCg9FTlRSWV9LSU5EX05PT1AQAhIVChFFTlRSWV9LSU5EX0NPTkZJRxADYgZwcm90bzM");
+  fileDesc("ChxkaXN0Y2FjaGUvcmFmdC92MS9wZWVyLnByb3RvEhFkaXN0Y2FjaGUucmFmdC52MSKyAQoJUGVlckJhdGNoEjAKCG1lc3NhZ2VzGAEgAygLMh4uZGlzdGNhY2hlLnJhZnQudjEuUmFmdE1lc3NhZ2USOQoPc25hcHNob3RfY2h1bmtzGAIgAygLMiAuZGlzdGNhY2hlLnJhZnQudjEuU25hcHNob3RDaHVuaxI4Cg5hY2Nlc3Nfc2FtcGxlcxgDIAMoCzIgLmRpc3RjYWNoZS5yYWZ0LnYxLkFjY2Vzc1NhbXBsZXMiLAoNQWNjZXNzU2FtcGxlcxINCgVncm91cBgBIAEoDRIMCgRrZXlzGAIgAygJIqkBCg1TbmFwc2hvdENodW5rEg0KBWdyb3VwGAEgASgNEgoKAnRvGAIgASgJEgwKBHRlcm0YAyABKAQSDQoFaW5kZXgYBCABKAQSFQoNc25hcHNob3RfdGVybRgFIAEoBBIOCgZ2b3RlcnMYBiADKAkSEAoIbGVhcm5lcnMYByADKAkSCwoDc2VxGAggASgNEgwKBGxhc3QYCSABKAgSDAoEZGF0YRgKIAEoDCJeCgVFbnRyeRIMCgR0ZXJtGAEgASgEEg0KBWluZGV4GAIgASgEEioKBGtpbmQYAyABKA4yHC5kaXN0Y2FjaGUucmFmdC52MS5FbnRyeUtpbmQSDAoEZGF0YRgEIAEoDCL5AgoLUmFmdE1lc3NhZ2USDQoFZ3JvdXAYASABKA0SLAoEdHlwZRgCIAEoDjIeLmRpc3RjYWNoZS5yYWZ0LnYxLk1lc3NhZ2VUeXBlEgoKAnRvGAMgASgJEgwKBHRlcm0YBCABKAQSDQoFaW5kZXgYBSABKAQSEAoIbG9nX3Rlcm0YBiABKAQSKQoHZW50cmllcxgHIAMoCzIYLmRpc3RjYWNoZS5yYWZ0LnYxLkVudHJ5Eg4KBmNvbW1pdBgIIAEoBBIOCgZyZWplY3QYCSABKAgSFQoNY29uZmxpY3RfdGVybRgKIAEoBBIWCg5jb25mbGljdF9pbmRleBgLIAEoBBIWCg5sYXN0X2xvZ19pbmRleBgMIAEoBBIVCg1sYXN0X2xvZ190ZXJtGA0gASgEEhAKCHRyYW5zZmVyGA4gASgIEhIKCnJlYWRfcm91bmQYDyABKAQSDwoHY29udGV4dBgQIAEoDBISCgp0cmFuc2ZlcmVlGBEgASgJKqADCgtNZXNzYWdlVHlwZRIcChhNRVNTQUdFX1RZUEVfVU5TUEVDSUZJRUQQABIXChNNRVNTQUdFX1RZUEVfQVBQRU5EEAESIAocTUVTU0FHRV9UWVBFX0FQUEVORF9SRVNQT05TRRACEhUKEU1FU1NBR0VfVFlQRV9WT1RFEAMSHgoaTUVTU0FHRV9UWVBFX1ZPVEVfUkVTUE9OU0UQBBIZChVNRVNTQUdFX1RZUEVfUFJFX1ZPVEUQBRIiCh5NRVNTQUdFX1RZUEVfUFJFX1ZPVEVfUkVTUE9OU0UQBhIaChZNRVNTQUdFX1RZUEVfSEVBUlRCRUFUEAcSIwofTUVTU0FHRV9UWVBFX0hFQVJUQkVBVF9SRVNQT05TRRAIEhsKF01FU1NBR0VfVFlQRV9SRUFEX0lOREVYEAkSJAogTUVTU0FHRV9UWVBFX1JFQURfSU5ERVhfUkVTUE9OU0UQChIgChxNRVNTQUdFX1RZUEVfVFJBTlNGRVJfTEVBREVSEAsSHAoYTUVTU0FHRV9UWVBFX1RJTUVPVVRfTk9XEAwqawoJRW50cnlLaW5kEhoKFkVOVFJZX0tJTkRfVU5TUEVDSUZJRUQQABIWChJFTlRSWV9LSU5EX0NPTU1BTkQQARITCg9FTlRSWV9LSU5EX05PT1AQAhIVChFFTlRSWV9LSU5EX0NPTkZJRxADYgZwcm90bzM");
 
 /**
  * PeerBatch is one frame on a peer connection: Raft messages of any of the sender's
@@ -34,6 +34,14 @@ export type PeerBatch = Message<"distcache.raft.v1.PeerBatch"> & {
    * @generated from field: repeated distcache.raft.v1.SnapshotChunk snapshot_chunks = 2;
    */
   snapshotChunks: SnapshotChunk[];
+
+  /**
+   * Keys that reads on the sender found, for shards the receiver leads, so the leader
+   * proposes them as access hints. A frame that carries samples carries nothing else.
+   *
+   * @generated from field: repeated distcache.raft.v1.AccessSamples access_samples = 3;
+   */
+  accessSamples: AccessSamples[];
 };
 
 /**
@@ -42,6 +50,36 @@ export type PeerBatch = Message<"distcache.raft.v1.PeerBatch"> & {
  */
 export const PeerBatchSchema: GenMessage<PeerBatch> = /*@__PURE__*/
   messageDesc(file_distcache_raft_v1_peer, 0);
+
+/**
+ * AccessSamples are keys that reads served by a follower's replica found. Recency and
+ * frequency move only through the log, so the follower hands them to the shard's
+ * leader, which proposes them with its own samples (best effort, capped).
+ *
+ * @generated from message distcache.raft.v1.AccessSamples
+ */
+export type AccessSamples = Message<"distcache.raft.v1.AccessSamples"> & {
+  /**
+   * The Raft group (shard).
+   *
+   * @generated from field: uint32 group = 1;
+   */
+  group: number;
+
+  /**
+   * Keys read, at most the sender's per-shard sample cap.
+   *
+   * @generated from field: repeated string keys = 2;
+   */
+  keys: string[];
+};
+
+/**
+ * Describes the message distcache.raft.v1.AccessSamples.
+ * Use `create(AccessSamplesSchema)` to create a new message.
+ */
+export const AccessSamplesSchema: GenMessage<AccessSamples> = /*@__PURE__*/
+  messageDesc(file_distcache_raft_v1_peer, 1);
 
 /**
  * SnapshotChunk is one piece of a state-machine snapshot that a group's leader streams
@@ -129,7 +167,7 @@ export type SnapshotChunk = Message<"distcache.raft.v1.SnapshotChunk"> & {
  * Use `create(SnapshotChunkSchema)` to create a new message.
  */
 export const SnapshotChunkSchema: GenMessage<SnapshotChunk> = /*@__PURE__*/
-  messageDesc(file_distcache_raft_v1_peer, 1);
+  messageDesc(file_distcache_raft_v1_peer, 2);
 
 /**
  * Entry is one Raft log entry.
@@ -171,7 +209,7 @@ export type Entry = Message<"distcache.raft.v1.Entry"> & {
  * Use `create(EntrySchema)` to create a new message.
  */
 export const EntrySchema: GenMessage<Entry> = /*@__PURE__*/
-  messageDesc(file_distcache_raft_v1_peer, 2);
+  messageDesc(file_distcache_raft_v1_peer, 3);
 
 /**
  * RaftMessage is one message between two replicas of a group. Fields unused by a
@@ -306,7 +344,7 @@ export type RaftMessage = Message<"distcache.raft.v1.RaftMessage"> & {
  * Use `create(RaftMessageSchema)` to create a new message.
  */
 export const RaftMessageSchema: GenMessage<RaftMessage> = /*@__PURE__*/
-  messageDesc(file_distcache_raft_v1_peer, 3);
+  messageDesc(file_distcache_raft_v1_peer, 4);
 
 /**
  * MessageType names a Raft message.
