@@ -114,11 +114,23 @@ export class DigestHasher extends ByteSink {
   /** Length-prefixed UTF-16 code units: canonical without encoding the string. */
   text(value: string): void {
     this.uint(value.length);
+    // The lanes of u8, inlined with locals: hashing is most of the cost of snapshots and digests.
+    let a = this.laneA;
+    let b = this.laneB;
     for (let index = 0; index < value.length; index++) {
       const unit = value.charCodeAt(index);
-      this.u8(unit & 0xff);
-      this.u8(unit >>> 8);
+      const low = unit & 0xff;
+      const high = unit >>> 8;
+      a = Math.imul(a ^ low, 0x01000193);
+      let mixed = Math.imul(b ^ low, 0x5bd1e995);
+      b = mixed ^ (mixed >>> 15);
+      a = Math.imul(a ^ high, 0x01000193);
+      mixed = Math.imul(b ^ high, 0x5bd1e995);
+      b = mixed ^ (mixed >>> 15);
     }
+    this.laneA = a;
+    this.laneB = b;
+    this.length += 2 * value.length;
   }
 
   /** 16 lowercase hex digits. */
@@ -130,7 +142,17 @@ export class DigestHasher extends ByteSink {
   }
 
   protected raw(bytes: Uint8Array): void {
-    for (let index = 0; index < bytes.length; index++) this.u8(bytes[index] as number);
+    let a = this.laneA;
+    let b = this.laneB;
+    for (let index = 0; index < bytes.length; index++) {
+      const byte = bytes[index] as number;
+      a = Math.imul(a ^ byte, 0x01000193);
+      const mixed = Math.imul(b ^ byte, 0x5bd1e995);
+      b = mixed ^ (mixed >>> 15);
+    }
+    this.laneA = a;
+    this.laneB = b;
+    this.length += bytes.length;
   }
 }
 
