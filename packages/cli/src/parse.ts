@@ -51,6 +51,13 @@ export function parseMilliseconds(text: string, min: number, max: number): Parse
   return ok(Number(n));
 }
 
+/** A shard number: a non-negative integer (the server checks it against the shard count). */
+export function parseShard(text: string): Parsed<number> {
+  const n = parseInteger(text);
+  if (n === undefined || n < 0n || n > 4095n) return fail(`expected a shard number from 0 to 4095, got "${text}"`);
+  return ok(Number(n));
+}
+
 /** A key version: an unsigned 64-bit integer (0 means absent). */
 export function parseVersion(text: string): Parsed<bigint> {
   const n = parseInteger(text);

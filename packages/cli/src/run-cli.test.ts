@@ -36,6 +36,9 @@ function recordingClient(calls: Recorded[], failWith?: Error): CacheClient {
     mdelete: record("mdelete", 2),
     stats: record("stats", { nodes: [], unreachable: [] }),
     topology: record("topology", { epoch: 1n, shardCount: 1, pointsPerShard: 1, nodes: [], shards: [] }),
+    transferLeader: record("transferLeader", "n2"),
+    getOrLoad: record("getOrLoad", found),
+    loadStats: { calls: 0, coalesced: 0 },
     close: async () => void calls.push({ method: "close", args: [] }),
   };
 }
@@ -78,6 +81,8 @@ const CALLS: [string[], string, unknown[], number][] = [
   [["mget", "a", "b", "--eventual"], "mget", [["a", "b"], { consistency: "eventual" }], 0],
   [["stats"], "stats", [], 3],
   [["topology"], "topology", [], 0],
+  [["transfer-leader", "3", "n2"], "transferLeader", [3, "n2"], 0],
+  [["transfer-leader", "3"], "transferLeader", [3, undefined], 0],
 ];
 
 describe("argument parsing", () => {
@@ -98,6 +103,7 @@ describe("argument parsing", () => {
     [["set", "k", "v", "--ttl-ms", "soon"], /whole number of milliseconds/],
     [["set", "k", "v", "--if-version", "x"], /expected a version/],
     [["set", "k", "v", "--if-absent", "--if-version", "1"], /cannot be combined/],
+    [["transfer-leader", "x"], /expected a shard number/],
     [["incr", "n", "1.5"], /signed 64-bit integer/],
     [["incr", "n", "9223372036854775808"], /signed 64-bit integer/],
     [["get", "k", "--endpoints", "localhost:7301"], /must start with http/],

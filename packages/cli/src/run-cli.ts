@@ -1,7 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError as UsageError } from "commander";
 import type { CacheClient } from "@distcache/client";
 import { formatCounter, formatDeleted, formatError, formatGet, formatMget, formatStats, formatTopology, formatVersion } from "./format.js";
-import { ENDPOINTS_ENV, DEFAULT_ENDPOINT, TIMEOUT_MS_MAX, parseDelta, parseEndpoints, parseMilliseconds, parseVersion, resolveEndpoints, type Parsed } from "./parse.js";
+import { ENDPOINTS_ENV, DEFAULT_ENDPOINT, TIMEOUT_MS_MAX, parseDelta, parseEndpoints, parseMilliseconds, parseShard, parseVersion, resolveEndpoints, type Parsed } from "./parse.js";
 
 /** Exit codes: the contract scripts rely on. */
 export const EXIT_OK = 0;
@@ -114,6 +114,17 @@ function addBatchAndClusterCommands(program: Command, deps: CliDeps, withClient:
         return EXIT_OK;
       }),
     );
+  program
+    .command("transfer-leader <shard> [node]")
+    .description("move a shard's leadership to a node (default: the most caught-up follower) and print the new leader")
+    .action((shard: string, node: string | undefined, _opts: object, cmd: Command) => {
+      const parsed = parseShard(shard);
+      if (!parsed.ok) throw new LateUsageError(`shard: ${parsed.error}`);
+      return withClient(cmd, async (client) => {
+        deps.stdout(`${await client.transferLeader(parsed.value, node)}\n`);
+        return EXIT_OK;
+      });
+    });
 }
 
 interface SetFlags {

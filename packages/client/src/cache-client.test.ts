@@ -357,3 +357,25 @@ describe("getOrLoad (single flight)", () => {
     expect((await client.getOrLoad("k", () => Promise.resolve(new Uint8Array([1, 2])))).value).toEqual(new Uint8Array([1, 2]));
   });
 });
+
+describe("transferLeader", () => {
+  it("asks the shard's leader to hand over, then routes to the new leader", async () => {
+    const { cluster, client } = setup();
+    await warm(client);
+    const shard = 2;
+    const before = cluster.leaderOf(shard)!;
+    const target = otherNode(cluster, shard);
+    expect(await client.transferLeader(shard, target)).toBe(target);
+    expect(cluster.callsTo("transferLeader").map((c) => c.nodeId)).toEqual([before]);
+    await client.set(cluster.keyForShard(shard), "after");
+    expect(cluster.callsTo("set").map((c) => c.nodeId)).toEqual([target]);
+  });
+
+  it("refuses a bad shard before sending, and maps the server's refusal", async () => {
+    const { cluster, client } = setup();
+    await warm(client);
+    await expect(client.transferLeader(-1)).rejects.toMatchObject({ name: "InvalidArgumentError" });
+    await expect(client.transferLeader(0, "n9")).rejects.toMatchObject({ name: "InvalidArgumentError", message: expect.stringMatching(/unknown node/) });
+    expect(cluster.callsTo("transferLeader")).toHaveLength(1);
+  });
+});

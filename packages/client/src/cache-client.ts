@@ -90,6 +90,11 @@ export interface CacheClient {
   mdelete(keys: readonly string[], options?: RequestOptions): Promise<number>;
   /** Every node's counters. */
   stats(options?: StatsOptions): Promise<ClusterStats>;
+  /**
+   * Moves a shard's leadership to voter `toNodeId` (or, when left out, to the leader's
+   * most caught-up follower) and resolves with the new leader's id; routing follows it.
+   */
+  transferLeader(shard: number, toNodeId?: string, options?: RequestOptions): Promise<string>;
   /** The topology, freshly fetched (and used for routing from now on). */
   topology(options?: RequestOptions): Promise<Topology>;
   /** Releases connections; later calls fail with ClientClosedError. */
@@ -264,6 +269,23 @@ class RoutedCacheClient implements CacheClient {
 
   async topology(options?: RequestOptions): Promise<Topology> {
     return this.router.topology(this.budget(options));
+  }
+
+  async transferLeader(shard: number, toNodeId?: string, options?: RequestOptions): Promise<string> {
+    if (!Number.isInteger(shard) || shard < 0) throw new InvalidArgumentError(`shard must be a non-negative integer, got ${String(shard)}`);
+    const budget = this.budget(options);
+    const topology = await this.router.topology(budget);
+    // The shard's leader does it; any other node forwards the call there.
+    const address = this.table.leaderOf(shard)?.address ?? topology.nodes[0]?.address;
+    if (address === undefined) throw new InvalidArgumentError("the cluster reported no nodes");
+    try {
+      const timeoutMs = Math.max(1, budget.deadlineMs - this.options.clock.nowMs());
+      const response = await this.clients.forAddress(address).cluster.transferLeader({ shard, toNodeId: toNodeId ?? "" }, { timeoutMs, signal: budget.signal });
+      await this.router.topology(budget).catch(() => undefined);
+      return response.leaderId;
+    } catch (err) {
+      throw toCacheError(err, { operation: "transferLeader" });
+    }
   }
 
   async close(): Promise<void> {

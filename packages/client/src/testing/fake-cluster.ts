@@ -175,7 +175,19 @@ export class FakeCluster {
   private routerFor(nodeId: string): Transport {
     return createRouterTransport((router) => {
       router.service(CacheService, this.cacheService(nodeId));
-      router.service(ClusterService, { getTopology: () => ({ topology: this.topologyAt(nodeId) }) });
+      router.service(ClusterService, {
+        getTopology: () => ({ topology: this.topologyAt(nodeId) }),
+        // Like a node: the leader moves it at once; anyone else forwards it.
+        transferLeader: (req) => {
+          this.calls.push({ nodeId, method: "transferLeader", keys: [], header: undefined });
+          if (req.shard >= this.shardCount) throw new ConnectError(`unknown shard ${req.shard}`, Code.InvalidArgument);
+          const current = this.leaders.get(req.shard);
+          const to = req.toNodeId || this.nodeIds.find((id) => id !== current)!;
+          if (!this.nodeIds.includes(to)) throw new ConnectError(`unknown node "${to}"`, Code.InvalidArgument);
+          this.setLeader(req.shard, to);
+          return { leaderId: to };
+        },
+      });
     });
   }
 
