@@ -10,11 +10,6 @@ afterAll(async () => {
   await cluster?.destroy();
 });
 
-async function driverCounter(id: string, counter: string): Promise<number> {
-  const body = await (await fetch(`${cluster.nodes.get(id)!.url}/metrics`)).text();
-  const line = body.split("\n").find((l) => l.startsWith(`distcache_raft_driver{counter="${counter}"}`));
-  return line ? Number(line.split(" ").pop()) : 0;
-}
 
 describe("access hints", () => {
   it("reads served by a follower move recency on every replica, through the leader's log", async () => {
@@ -32,7 +27,7 @@ describe("access hints", () => {
     for (let i = 0; i < 5; i++) await cluster.client(follower).get({ key: a, consistency: EVENTUAL });
     // The follower hands its samples to the leader, which proposes them as hints.
     const deadline = Date.now() + 5000;
-    while ((await driverCounter(leader, "accessSamplesReceived")) === 0) {
+    while ((await cluster.driverCounter(leader, "accessSamplesReceived")) === 0) {
       if (Date.now() > deadline) throw new Error("the leader received no access samples");
       await sleep(50);
     }

@@ -81,6 +81,13 @@ export class TestCluster {
     return this.plan!.members.find((m) => m.id === id)!.peerPort;
   }
 
+  /** A counter of a node's multi-Raft driver (distcache_raft_driver in /metrics); 0 when absent. */
+  async driverCounter(id: string, counter: string): Promise<number> {
+    const body = await (await fetch(`${this.nodes.get(id)!.url}/metrics`)).text();
+    const line = body.split("\n").find((l) => l.startsWith(`distcache_raft_driver{counter="${counter}"}`));
+    return line ? Number(line.split(" ").pop()) : 0;
+  }
+
   /** Stops a node with signal (SIGKILL by default) and waits for it to exit. */
   async kill(id: string, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
     await stopNode(this.nodes.get(id)!, signal);

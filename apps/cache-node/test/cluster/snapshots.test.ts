@@ -10,12 +10,6 @@ afterAll(async () => {
   await cluster?.destroy();
 });
 
-/** A counter of the multi-Raft driver, from a node's /metrics. */
-async function driverCounter(id: string, counter: string): Promise<number> {
-  const body = await (await fetch(`${cluster.nodes.get(id)!.url}/metrics`)).text();
-  const line = body.split("\n").find((l) => l.startsWith(`distcache_raft_driver{counter="${counter}"}`));
-  return line ? Number(line.split(" ").pop()) : 0;
-}
 
 async function digestsMatch(timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -41,11 +35,11 @@ describe("snapshots", () => {
       await client.mSet({ items: keysOf(round).map((key) => ({ key, payload: text(`${round}`) })) });
     }
     // Every shard's log was compacted past what the stopped node holds.
-    expect((await driverCounter(a, "snapshotsTaken")) + (await driverCounter(b, "snapshotsTaken"))).toBeGreaterThanOrEqual(2 * SHARDS);
+    expect((await cluster.driverCounter(a, "snapshotsTaken")) + (await cluster.driverCounter(b, "snapshotsTaken"))).toBeGreaterThanOrEqual(2 * SHARDS);
 
     await cluster.restart(c);
     await digestsMatch(30_000);
-    expect(await driverCounter(c, "snapshotsInstalled")).toBeGreaterThanOrEqual(1);
+    expect(await cluster.driverCounter(c, "snapshotsInstalled")).toBeGreaterThanOrEqual(1);
     const got = await cluster.client(c).mGet({ keys: keysOf(rounds - 1), consistency: EVENTUAL });
     expect(got.results.map((r) => r.payload.value)).toEqual(keysOf(rounds - 1).map(() => `${rounds - 1}`));
 
@@ -56,8 +50,8 @@ describe("snapshots", () => {
     }
     await digestsMatch(15_000);
     const deadline = Date.now() + 10_000;
-    while ((await driverCounter(c, "snapshotsTaken")) < SHARDS && Date.now() < deadline) await sleep(100);
-    expect(await driverCounter(c, "snapshotsTaken")).toBeGreaterThanOrEqual(SHARDS);
+    while ((await cluster.driverCounter(c, "snapshotsTaken")) < SHARDS && Date.now() < deadline) await sleep(100);
+    expect(await cluster.driverCounter(c, "snapshotsTaken")).toBeGreaterThanOrEqual(SHARDS);
     await cluster.kill(c);
     await cluster.restart(c);
     await digestsMatch(30_000);
