@@ -78,6 +78,9 @@ describe("routing", () => {
     const bad = async (body: object) => ((await (await call(via, body)).json()) as { code: string; message: string });
     expect(await bad({ shard: 99 })).toMatchObject({ code: "invalid_argument", message: expect.stringMatching(/unknown shard 99/) });
     expect(await bad({ shard, toNodeId: "n9" })).toMatchObject({ code: "invalid_argument", message: expect.stringMatching(/unknown node "n9"/) });
+    // Leave the leaders where the other tests expect them.
+    expect((await call(via, { shard, toNodeId: leader })).status).toBe(200);
+    expect(await cluster.leaderOf(shard)).toBe(leader);
   });
 });
 
@@ -129,7 +132,16 @@ describe("failures", () => {
     const live = others(dead.nodeId);
     const client = cluster.client(live[0]!);
     const missed = Array.from({ length: 60 }, (_, i) => `missed-${i}`);
-    await client.mSet({ items: missed.map((key) => ({ key, payload: text(key) })) });
+    // Shards the dead node led may still be electing: retry (the same values) while unavailable.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await client.mSet({ items: missed.map((key) => ({ key, payload: text(key) })) });
+        break;
+      } catch (err) {
+        if (!retryable(err) || attempt > 100) throw err;
+        await sleep(100);
+      }
+    }
     await cluster.restart(dead.nodeId);
     const restarted = cluster.client(dead.nodeId);
     const deadline = Date.now() + 15_000;
