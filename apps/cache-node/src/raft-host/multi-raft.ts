@@ -1,5 +1,5 @@
 import { randomInt } from "node:crypto";
-import { RaftNode, SeededRandom, asLogIndex, asNodeId, type NodeId, type Ready, type SnapshotFiles } from "@distcache/raft";
+import { RaftNode, SeededRandom, asLogIndex, asNodeId, type NodeId, type RaftStatus, type Ready, type SnapshotFiles } from "@distcache/raft";
 import { Store, type StoreOptions } from "@distcache/store";
 import type { Logger } from "pino";
 import type { CommandOp, ConsensusPort, SessionHeader, ShardStatus } from "../consensus-port.js";
@@ -151,8 +151,8 @@ export class MultiRaft implements ConsensusPort {
       for (const replica of led) {
         const status = replica.node.status();
         if (status.leadTransferee !== undefined) continue;
-        const target = status.progress.filter((p) => p.id !== this.self).sort((a, b) => b.match - a.match)[0];
-        if (target) replica.node.transferLeader(target.id);
+        const target = this.mostCaughtUpVoter(status);
+        if (target) replica.node.transferLeader(target);
       }
       this.schedule();
       await new Promise((r) => setTimeout(r, this.options.tickIntervalMs));
@@ -224,8 +224,7 @@ export class MultiRaft implements ConsensusPort {
     const replica = this.replicaOf(shard);
     if (replica.role !== "leader") throw new NotLeaderError(shard, replica.leaderId, "leadership moves only at the shard's leader");
     const status = replica.node.status();
-    const followers = status.progress.filter((p) => p.id !== this.self && status.voters.includes(p.id));
-    const target = to ?? followers.sort((a, b) => b.match - a.match)[0]?.id;
+    const target = to ?? this.mostCaughtUpVoter(status);
     if (target === undefined) throw new TransferError(`shard ${shard} has no other voter to lead it`, true);
     if (target === this.options.nodeId) return target;
     if (!status.voters.includes(asNodeId(target))) {
@@ -244,16 +243,10 @@ export class MultiRaft implements ConsensusPort {
     return target;
   }
 
-  /** Asks the leader of shard to hand over to `to`; completion shows as a new leader. */
-  transferLeader(shard: number, to: string): boolean {
-    const result = this.replicaOf(shard).node.transferLeader(asNodeId(to));
-    this.schedule();
-    return result.accepted;
-  }
-
-  /** Voters of a shard group as this node knows them. */
-  raftStatus(shard: number) {
-    return this.replicaOf(shard).node.status();
+  /** The voter other than this node whose log matches the leader's furthest: the quickest to take over. */
+  private mostCaughtUpVoter(status: RaftStatus): NodeId | undefined {
+    const followers = status.progress.filter((p) => p.id !== this.self && status.voters.includes(p.id));
+    return followers.sort((a, b) => b.match - a.match)[0]?.id;
   }
 
   /** Feeds a batch received from peer `from`. */
