@@ -1,14 +1,11 @@
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { PeerBatchSchema, SnapshotChunkSchema } from "@distcache/proto/raft";
+import { create } from "@bufbuild/protobuf";
+import { SnapshotChunkSchema } from "@distcache/proto/raft";
 import { asLogIndex, asNodeId, asTerm, type NodeId, type SnapshotMessage } from "@distcache/raft";
 import { PeerWireError } from "./peer-wire.js";
+import { decodeSideFrame, encodeSideFrame, isSideFrame } from "./side-frames.js";
 
-/**
- * Snapshot chunks travel as PeerBatch frames that hold only `snapshot_chunks` (field 2),
- * so a frame's first byte tells them from message batches (field 1) without decoding.
- * They are rare and large, so the generated codec serves them.
- */
-const SNAPSHOT_CHUNKS_TAG = (2 << 3) | 2;
+/** Snapshot chunks travel as PeerBatch frames that hold only `snapshot_chunks` (field 2). */
+const SNAPSHOT_CHUNKS = 2;
 
 /** One received chunk, checked and converted to the core's types. */
 export interface ReceivedChunk {
@@ -21,7 +18,7 @@ export interface ReceivedChunk {
 }
 
 export function isSnapshotFrame(payload: Uint8Array): boolean {
-  return payload.length > 0 && payload[0] === SNAPSHOT_CHUNKS_TAG;
+  return isSideFrame(payload, SNAPSHOT_CHUNKS);
 }
 
 export function encodeSnapshotChunk(group: number, message: SnapshotMessage, seq: number, last: boolean, data: Uint8Array): Uint8Array {
@@ -38,7 +35,7 @@ export function encodeSnapshotChunk(group: number, message: SnapshotMessage, seq
     last,
     data,
   });
-  return toBinary(PeerBatchSchema, create(PeerBatchSchema, { snapshotChunks: [chunk] }));
+  return encodeSideFrame({ snapshotChunks: [chunk] });
 }
 
 function safe(value: bigint, what: string): number {
@@ -48,13 +45,7 @@ function safe(value: bigint, what: string): number {
 
 /** Decodes a snapshot frame sent by the authenticated node `from` to this node `self`. */
 export function decodeSnapshotChunks(payload: Uint8Array, from: NodeId, self: NodeId): ReceivedChunk[] {
-  let batch;
-  try {
-    batch = fromBinary(PeerBatchSchema, payload);
-  } catch (err) {
-    throw new PeerWireError(`malformed snapshot frame: ${(err as Error).message}`);
-  }
-  return batch.snapshotChunks.map((c) => {
+  return decodeSideFrame(payload, "snapshot").snapshotChunks.map((c) => {
     if (c.to !== self) throw new PeerWireError(`snapshot chunk from ${from} is for ${c.to}, not ${self}`);
     return {
       group: c.group,

@@ -1,0 +1,26 @@
+import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
+import { PeerBatchSchema, type PeerBatch } from "@distcache/proto/raft";
+import { PeerWireError } from "./peer-wire.js";
+
+/**
+ * Peer frames other than Raft message batches (snapshot chunks, access samples) are
+ * PeerBatch frames that set a single field: the frame's first byte, that field's tag,
+ * tells which. They are rare or small, so the generated codec serves them.
+ */
+export type SideFrameField = 2 | 3;
+
+export function isSideFrame(payload: Uint8Array, field: SideFrameField): boolean {
+  return payload.length > 0 && payload[0] === ((field << 3) | 2);
+}
+
+export function encodeSideFrame(batch: MessageInitShape<typeof PeerBatchSchema>): Uint8Array {
+  return toBinary(PeerBatchSchema, create(PeerBatchSchema, batch));
+}
+
+export function decodeSideFrame(payload: Uint8Array, what: string): PeerBatch {
+  try {
+    return fromBinary(PeerBatchSchema, payload);
+  } catch (err) {
+    throw new PeerWireError(`malformed ${what} frame: ${(err as Error).message}`);
+  }
+}
