@@ -59,7 +59,7 @@ const requests: [string, string, string | Uint8Array, Record<string, string>?][]
 it("the fast path answers exactly as the stock Connect handler", async () => {
   for (const [method, contentType, body, headers] of requests) {
     const send = async (node: Node) => {
-      const res = await fetch(`${node.url}/distcache.v1.CacheService/${method}`, { method: "POST", headers: { "content-type": contentType, ...headers }, body });
+      const res = await fetch(`${node.url}/distcache.v1.CacheService/${method}`, { method: "POST", headers: { "content-type": contentType, ...headers }, body: body as BodyInit });
       const bytes = new Uint8Array(await res.arrayBuffer());
       return { status: res.status, contentType: res.headers.get("content-type"), body: Buffer.from(bytes).toString("base64") };
     };

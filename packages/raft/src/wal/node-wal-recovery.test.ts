@@ -110,7 +110,7 @@ describe("recovery refuses corruption", () => {
       for (let at = 0; at < end; at++) {
         const damaged = fs.clone();
         const flipped = bytes.slice();
-        flipped[at] ^= 0x5a;
+        flipped[at] = flipped[at]! ^ 0x5a;
         damaged.overwrite(path, flipped);
         const error = await NodeWal.open(DIR, { ...OPTIONS, fs: damaged }).then(
           () => undefined,

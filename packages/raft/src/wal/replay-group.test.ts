@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { EMPTY_CONF_STATE } from "../conf-state.js";
 import type { LogIndex, Term } from "../types.js";
 import { ReplayGroup } from "./replay-group.js";
 import { makeEntries } from "./testing/wal-model.js";
@@ -23,7 +24,7 @@ describe("ReplayGroup", () => {
 
   it("refuses entries inside the snapshot", () => {
     const group = new ReplayGroup(1);
-    group.reset({ term: 3 as Term, vote: undefined, commit: 10 as LogIndex }, 10 as LogIndex, 3 as Term);
+    group.reset({ term: 3 as Term, vote: undefined, commit: 10 as LogIndex }, 10 as LogIndex, 3 as Term, EMPTY_CONF_STATE);
     expect(group.append(makeEntries(10, 1, 3), at)).toBe(false);
   });
 
