@@ -8,6 +8,7 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^@distcache\/proto\/raft$/, replacement: source("./packages/proto/src/raft.ts") },
+      { find: /^@distcache\/proto\/limits$/, replacement: source("./packages/proto/src/limits.ts") },
       { find: /^@distcache\/(ring|store|raft|linearizability|proto|client|cli)$/, replacement: source("./packages/$1/src/index.ts") },
     ],
   },

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file distcache/v1/errors.proto.
  */
 export const file_distcache_v1_errors: GenFile = /*@__PURE__*/
-  fileDesc("ChlkaXN0Y2FjaGUvdjEvZXJyb3JzLnByb3RvEgxkaXN0Y2FjaGUudjEiVAoJTm90TGVhZGVyEg0KBXNoYXJkGAEgASgNEhEKCWxlYWRlcl9pZBgCIAEoCRIWCg5sZWFkZXJfYWRkcmVzcxgDIAEoCRINCgVlcG9jaBgEIAEoBCI7Cg1MaW1pdEV4Y2VlZGVkEg0KBWxpbWl0GAEgASgJEgsKA21heBgCIAEoBBIOCgZhY3R1YWwYAyABKARiBnByb3RvMw");
+  fileDesc("ChlkaXN0Y2FjaGUvdjEvZXJyb3JzLnByb3RvEgxkaXN0Y2FjaGUudjEiVAoJTm90TGVhZGVyEg0KBXNoYXJkGAEgASgNEhEKCWxlYWRlcl9pZBgCIAEoCRIWCg5sZWFkZXJfYWRkcmVzcxgDIAEoCRINCgVlcG9jaBgEIAEoBCI7Cg1MaW1pdEV4Y2VlZGVkEg0KBWxpbWl0GAEgASgJEgsKA21heBgCIAEoBBIOCgZhY3R1YWwYAyABKAQiMwoOU2Vzc2lvbkV4cGlyZWQSDQoFc2hhcmQYASABKA0SEgoKc2Vzc2lvbl9pZBgCIAEoCWIGcHJvdG8z");
 
 /**
  * NotLeader is attached to a FAILED_PRECONDITION or UNAVAILABLE error when the node
@@ -90,4 +90,36 @@ export type LimitExceeded = Message<"distcache.v1.LimitExceeded"> & {
  */
 export const LimitExceededSchema: GenMessage<LimitExceeded> = /*@__PURE__*/
   messageDesc(file_distcache_v1_errors, 1);
+
+/**
+ * SessionExpired is attached to a FAILED_PRECONDITION error when a write names a
+ * client session its shard no longer holds (it expired when idle, or was evicted by
+ * the bound on sessions). The write was not applied. A client starts a new session
+ * and may send a write again under it only if that write was never sent before: a
+ * write sent earlier under the expired session may have been applied then.
+ *
+ * @generated from message distcache.v1.SessionExpired
+ */
+export type SessionExpired = Message<"distcache.v1.SessionExpired"> & {
+  /**
+   * The shard that refused the write.
+   *
+   * @generated from field: uint32 shard = 1;
+   */
+  shard: number;
+
+  /**
+   * The expired session.
+   *
+   * @generated from field: string session_id = 2;
+   */
+  sessionId: string;
+};
+
+/**
+ * Describes the message distcache.v1.SessionExpired.
+ * Use `create(SessionExpiredSchema)` to create a new message.
+ */
+export const SessionExpiredSchema: GenMessage<SessionExpired> = /*@__PURE__*/
+  messageDesc(file_distcache_v1_errors, 2);
 
