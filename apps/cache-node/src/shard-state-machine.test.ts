@@ -57,7 +57,7 @@ describe("ShardStateMachine sessions", () => {
     expect(m.apply(4, incr(1003, "t", 1))).toMatchObject({ type: "incr", result: { value: 3n } });
     // Once the client acknowledged 1 and 2, a late duplicate of 1 is refused, not applied.
     expect(m.apply(5, incr(1004, "s", 3, 2))).toMatchObject({ type: "incr", result: { value: 4n } });
-    expect(m.apply(6, incr(1005, "s", 1, 2))).toEqual({ type: "refused", reason: "forgotten" });
+    expect(m.apply(6, incr(1005, "s", 1, 0))).toEqual({ type: "refused", reason: "forgotten" });
     expect(m.store.peek("n", 2000)?.value).toEqual(new TextEncoder().encode("4"));
   });
 
@@ -65,13 +65,20 @@ describe("ShardStateMachine sessions", () => {
     const a = new ShardStateMachine(0, new Store(options));
     a.apply(1, incr(1000, "old", 1));
     a.apply(2, incr(1000 + 11 * 60_000, "new", 1));
-    // "old" idled past the limit: its retry is applied again, as a new session.
-    expect(a.apply(3, incr(1000 + 11 * 60_000, "old", 1))).toMatchObject({ type: "incr", result: { value: 3n } });
+    // "old" idled past the limit: a late retry of its applied write is refused, never applied twice.
+    expect(a.apply(3, incr(1000 + 11 * 60_000, "old", 1))).toEqual({ type: "refused", reason: "expired" });
+    expect(a.store.peek("n", 1000 + 11 * 60_000)?.value).toEqual(new TextEncoder().encode("2"));
     const b = new ShardStateMachine(0, new Store(options));
     b.restore([...a.snapshot().chunks()]);
     expect(b.digest()).toBe(a.digest());
-    expect(b.apply(4, incr(1000 + 11 * 60_000, "new", 1))).toMatchObject({ type: "incr", result: { value: 2n } });
-    expect(a.apply(4, incr(1000 + 11 * 60_000, "new", 1))).toMatchObject({ type: "incr", result: { value: 2n } });
+    // The tombstone survives the snapshot: the restored replica refuses the same retry.
+    expect(b.apply(4, incr(1000 + 11 * 60_000, "old", 1))).toEqual({ type: "refused", reason: "expired" });
+    expect(a.apply(4, incr(1000 + 11 * 60_000, "old", 1))).toEqual({ type: "refused", reason: "expired" });
+    // A sequence above the forgotten session's high-water mark was never applied: it revives the session.
+    expect(b.apply(5, incr(1000 + 11 * 60_000, "old", 2, 1))).toMatchObject({ type: "incr", result: { value: 3n } });
+    expect(a.apply(5, incr(1000 + 11 * 60_000, "old", 2, 1))).toMatchObject({ type: "incr", result: { value: 3n } });
+    expect(b.apply(6, incr(1000 + 11 * 60_000, "new", 1))).toMatchObject({ type: "incr", result: { value: 2n } });
+    expect(a.apply(6, incr(1000 + 11 * 60_000, "new", 1))).toMatchObject({ type: "incr", result: { value: 2n } });
     expect(b.digest()).toBe(a.digest());
   });
 });

@@ -1,10 +1,15 @@
 import { fromBinary } from "@bufbuild/protobuf";
 import { CommandSchema, SetCondition as WireCondition, EvictionPolicy as WirePolicy, type Command, type SetOp } from "@distcache/proto/raft";
+import { operationRefusal, sessionRefusal, stampRefusal } from "./command-validation.js";
 import { SessionTable } from "./session-table.js";
 import { Store, type EvictionPolicy, type IncrResult, type SetCondition, type SetResult } from "@distcache/store";
 
 /** Version of the replica snapshot layout: header chunk, sessions chunk, then the store. */
-const SNAPSHOT_FORMAT = 2;
+const SNAPSHOT_FORMAT = 3;
+/** Format 2 had no refusal count in its header; it is still read. */
+const SNAPSHOT_FORMAT_V2 = 2;
+const HEADER_BYTES = 25;
+const HEADER_BYTES_V2 = 17;
 
 const WRITE_OPS = new Set(["set", "delete", "incr", "mset", "mdelete"]);
 
@@ -16,8 +21,13 @@ export type CommandResult =
   | { type: "incr"; result: IncrResult }
   | { type: "mset"; versions: number[] }
   | { type: "mdelete"; deleted: number }
-  /** A session's write that cannot be answered: already acknowledged and forgotten, or too many in flight. */
-  | { type: "refused"; reason: "forgotten" | "too-many" };
+  /**
+   * A command that changed nothing: a session's write already acknowledged and forgotten,
+   * one of too many in flight, one naming a session the shard has forgotten ("expired"),
+   * or a command that breaks the protocol's rules ("invalid", with the reason).
+   */
+  | { type: "refused"; reason: "forgotten" | "too-many" | "expired" }
+  | { type: "refused"; reason: "invalid"; message: string };
 
 const CONDITIONS: Record<WireCondition, SetCondition> = {
   [WireCondition.UNSPECIFIED]: "none",
@@ -46,6 +56,7 @@ export interface ReplicaSnapshot {
 export interface RestoredShard {
   readonly index: number;
   readonly lastStampMs: number;
+  readonly refusedCount: number;
   readonly sessions: SessionTable;
   readonly store: Store;
 }
@@ -63,6 +74,8 @@ export interface ShardRestorer {
 export class ShardStateMachine {
   private appliedIndexValue = 0;
   private lastStampMsValue = 0;
+  /** Commands refused as invalid: replicated state (in digests and snapshots), so replicas prove they refused the same ones. */
+  private refusedCountValue = 0;
   private sessions = new SessionTable();
 
   constructor(
@@ -88,11 +101,12 @@ export class ShardStateMachine {
    */
   snapshotCapture(): { step(keysMax: number): boolean; snapshot(): ReplicaSnapshot } {
     const index = this.appliedIndexValue;
-    const header = new Uint8Array(17);
+    const header = new Uint8Array(HEADER_BYTES);
     const view = new DataView(header.buffer);
     view.setUint8(0, SNAPSHOT_FORMAT);
     view.setFloat64(1, index);
     view.setFloat64(9, this.lastStampMsValue);
+    view.setFloat64(17, this.refusedCountValue);
     const sessions = new TextEncoder().encode(this.sessions.serialize());
     const capture = this.storeValue.snapshotCapture();
     return {
@@ -128,24 +142,27 @@ export class ShardStateMachine {
    * damaged or foreign snapshot.
    */
   restorer(): ShardRestorer {
-    let header: { index: number; lastStampMs: number } | undefined;
+    let header: { index: number; lastStampMs: number; refusedCount: number } | undefined;
     let sessions: SessionTable | undefined;
     const store = Store.restorer(this.storeValue.options);
     return {
       push: (chunk) => {
-        if (header === undefined) {
-          if (chunk.length !== 17 || chunk[0] !== SNAPSHOT_FORMAT) throw new Error(`shard ${this.shard}: not a state machine snapshot`);
-          const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-          header = { index: view.getFloat64(1), lastStampMs: view.getFloat64(9) };
-        } else if (sessions === undefined) {
+        if (header === undefined) header = this.decodeHeader(chunk); else if (sessions === undefined) {
           sessions = SessionTable.deserialize(new TextDecoder().decode(chunk), this.sessions.limits);
         } else store.push(chunk);
       },
       finish: () => {
         if (header === undefined || sessions === undefined) throw new Error(`shard ${this.shard}: snapshot ends before its store`);
-        return { index: header.index, lastStampMs: header.lastStampMs, sessions, store: store.finish() };
+        return { ...header, sessions, store: store.finish() };
       },
     };
+  }
+
+  private decodeHeader(chunk: Uint8Array): { index: number; lastStampMs: number; refusedCount: number } {
+    const v2 = chunk.length === HEADER_BYTES_V2 && chunk[0] === SNAPSHOT_FORMAT_V2;
+    if (!v2 && (chunk.length !== HEADER_BYTES || chunk[0] !== SNAPSHOT_FORMAT)) throw new Error(`shard ${this.shard}: not a state machine snapshot`);
+    const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    return { index: view.getFloat64(1), lastStampMs: view.getFloat64(9), refusedCount: v2 ? 0 : view.getFloat64(17) };
   }
 
   /** Swaps in state a restorer prepared. */
@@ -154,6 +171,7 @@ export class ShardStateMachine {
     this.storeValue = state.store;
     this.appliedIndexValue = state.index;
     this.lastStampMsValue = state.lastStampMs;
+    this.refusedCountValue = state.refusedCount;
   }
 
   get appliedIndex(): number {
@@ -173,33 +191,58 @@ export class ShardStateMachine {
     this.appliedIndexValue = index;
   }
 
-  /** Applies the command at log index `index`; indexes must arrive in order without gaps. */
+  /**
+   * Applies the command at log index `index`; indexes must arrive in order without gaps.
+   * Total over its input (DESIGN invariant 8): bytes that do not decode, or a command
+   * that breaks the protocol's rules, change nothing but the applied index and the
+   * refusal count, and yield a "refused" result, the same on every replica. Only a
+   * programmer error can make it throw.
+   */
   apply(index: number, bytes: Uint8Array, term = 1): CommandResult {
     if (index !== this.appliedIndexValue + 1) {
       throw new Error(`shard ${this.shard}: apply index ${index} after ${this.appliedIndexValue} (gap or replay)`);
     }
-    const command = fromBinary(CommandSchema, bytes);
-    const result = this.applyCommand(command, index, term);
+    const command = decodeCommand(bytes);
+    const result = command === undefined ? this.refuse("the entry is not a decodable command") : this.applyCommand(command, index, term);
     this.appliedIndexValue = index;
     return result;
   }
 
   private applyCommand(command: Command, index: number, term: number): CommandResult {
+    // Checked before anything changes: a refused command without a session leaves no
+    // trace but its count; one with a valid session is recorded there, so its retry gets
+    // the same answer.
+    const header = stampRefusal(command) ?? sessionRefusal(command);
+    if (header !== undefined) return this.refuse(header);
+    const invalid = operationRefusal(command, this.store.options);
+    const sessioned = command.sessionId !== "" && WRITE_OPS.has(command.op.case ?? "");
+    if (invalid !== undefined && !sessioned) return this.refuse(invalid);
+    const nowMs = this.advanceTime(command, index, term);
+    if (!sessioned) return this.applyOp(command, nowMs);
+    // Exactly once: a retried write finds the result of its first application (or refusal).
+    const sequence = Number(command.sequence);
+    const lookup = this.sessions.begin(command.sessionId, sequence, Number(command.ackedSequence), nowMs);
+    if (lookup.kind === "done") return lookup.result;
+    if (lookup.kind !== "new") return { type: "refused", reason: lookup.kind };
+    const result = invalid === undefined ? this.applyOp(command, nowMs) : this.refuse(invalid);
+    this.sessions.record(command.sessionId, sequence, result);
+    return result;
+  }
+
+  /** Moves the replica to the command's time and runs the store's bounded sweep; returns "now". */
+  private advanceTime(command: Command, index: number, term: number): number {
     // Stamps never go backwards, even if a leader's clock does (the leader also ensures this).
     const nowMs = Math.max(Number(command.stampMs), this.lastStampMsValue);
     this.lastStampMsValue = nowMs;
     // Random eviction is seeded from the log position so every replica picks the same victim.
     this.store.reseed(mixSeed(term, index));
     this.store.sweep(nowMs);
-    if (command.sessionId === "" || !WRITE_OPS.has(command.op.case ?? "")) return this.applyOp(command, nowMs);
-    // Exactly once: a retried write finds the result of its first application.
-    const sequence = Number(command.sequence);
-    const lookup = this.sessions.begin(command.sessionId, sequence, Number(command.ackedSequence), nowMs);
-    if (lookup.kind === "done") return lookup.result;
-    if (lookup.kind !== "new") return { type: "refused", reason: lookup.kind };
-    const result = this.applyOp(command, nowMs);
-    this.sessions.record(command.sessionId, sequence, result);
-    return result;
+    return nowMs;
+  }
+
+  private refuse(message: string): CommandResult {
+    this.refusedCountValue++;
+    return { type: "refused", reason: "invalid", message };
   }
 
   private applyOp(command: Command, nowMs: number): CommandResult {
@@ -255,7 +298,16 @@ export class ShardStateMachine {
 
   /** Replica fingerprint: equal on every replica that applied the same log. */
   digest(): string {
-    return `${this.appliedIndexValue}:${this.lastStampMsValue}:${this.store.digest()}:${fnv1a(this.sessions.serialize())}`;
+    return `${this.appliedIndexValue}:${this.lastStampMsValue}:${this.refusedCountValue}:${this.store.digest()}:${fnv1a(this.sessions.serialize())}`;
+  }
+}
+
+/** The command in an entry's bytes, or undefined when they are not one. */
+function decodeCommand(bytes: Uint8Array): Command | undefined {
+  try {
+    return fromBinary(CommandSchema, bytes);
+  } catch {
+    return undefined;
   }
 }
 
