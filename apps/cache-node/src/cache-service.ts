@@ -1,6 +1,6 @@
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import type { CacheService} from "@distcache/proto";
-import { Consistency, SetCondition, type GetResponse, type RequestHeader } from "@distcache/proto";
+import { Consistency, SessionExpiredSchema, SetCondition, type GetResponse, type RequestHeader } from "@distcache/proto";
 import { create } from "@bufbuild/protobuf";
 import { DeleteOpSchema, IncrOpSchema, MDeleteOpSchema, MSetOpSchema, SetCondition as WireCondition, SetOpSchema, type SetOp } from "@distcache/proto/raft";
 import type { Ring } from "@distcache/ring";
@@ -9,7 +9,17 @@ import type { AccessHints } from "./access-hints.js";
 import type { Limits } from "./config.js";
 import type { ConsensusPort, SessionHeader } from "./consensus-port.js";
 import { internalError, invalidArgument } from "./errors.js";
-import { payloadBytes, validateBatch, validateKey, validateTtl, type Payload } from "./request-validation.js";
+import {
+  payloadBytes,
+  validateBatch,
+  validateCondition,
+  validateConsistency,
+  validateDistinct,
+  validateHeader,
+  validateKey,
+  validateTtl,
+  type Payload,
+} from "./request-validation.js";
 import type { CommandResult } from "./shard-state-machine.js";
 import type { Clock } from "./clock.js";
 import { forwardHeader, type Router } from "./routing.js";
@@ -58,15 +68,27 @@ const WIRE_CONDITION: Record<SetCondition, WireCondition> = {
   [SetCondition.IF_VERSION]: WireCondition.IF_VERSION,
 };
 
-function expect<T extends CommandResult["type"]>(result: CommandResult, type: T): Extract<CommandResult, { type: T }> {
-  if (result.type === "refused") {
-    throw new ConnectError(
-      result.reason === "forgotten"
-        ? "this write's sequence number was already acknowledged by the session, and its result is no longer kept"
-        : "too many unacknowledged writes in this session; acknowledge results before sending more",
-      Code.FailedPrecondition,
-    );
+/** The error that answers a refused command: it changed nothing. */
+function refusalError(result: Extract<CommandResult, { type: "refused" }>, shard: number, sessionId: string): ConnectError {
+  switch (result.reason) {
+    case "invalid":
+      return invalidArgument(result.message);
+    case "forgotten":
+      return new ConnectError("this write's sequence number was already acknowledged by the session, and its result is no longer kept", Code.FailedPrecondition);
+    case "too-many":
+      return new ConnectError("too many unacknowledged writes in this session; acknowledge results before sending more", Code.FailedPrecondition);
+    case "expired":
+      return new ConnectError(
+        `session "${sessionId}" expired on shard ${shard}: this write was not applied; start a new session (a write sent before under the expired one may have been applied then)`,
+        Code.FailedPrecondition,
+        undefined,
+        [{ desc: SessionExpiredSchema, value: create(SessionExpiredSchema, { shard, sessionId }) }],
+      );
   }
+}
+
+function expect<T extends CommandResult["type"]>(result: CommandResult, type: T, shard: number, header: RequestHeader | undefined): Extract<CommandResult, { type: T }> {
+  if (result.type === "refused") throw refusalError(result, shard, header?.sessionId ?? "");
   if (result.type !== type) throw new Error(`expected a ${type} result, got ${result.type}`);
   return result as Extract<CommandResult, { type: T }>;
 }
@@ -132,6 +154,8 @@ export function createCacheService(deps: CacheServiceDeps): Partial<ServiceImpl<
   return {
     get: (req, ctx) =>
       guard(async () => {
+        validateHeader(req.header);
+        validateConsistency(req.consistency);
         validateKey(req.key, limits);
         const shard = ring.shardFor(req.key);
         return route(
@@ -145,6 +169,8 @@ export function createCacheService(deps: CacheServiceDeps): Partial<ServiceImpl<
 
     mGet: (req, ctx) =>
       guard(async () => {
+        validateHeader(req.header);
+        validateConsistency(req.consistency);
         validateBatch(req.keys.length, limits, "keys");
         req.keys.forEach((key, i) => validateKey(key, limits, `keys[${i}]`));
         const results: GetShape[] = new Array<GetShape>(req.keys.length);
@@ -166,20 +192,18 @@ export function createCacheService(deps: CacheServiceDeps): Partial<ServiceImpl<
 
     set: (req, ctx) =>
       guard(async () => {
+        validateHeader(req.header);
+        validateCondition(req.condition, req.expectedVersion);
         const op = setOp(req.key, req.payload, req.ttlMs, "");
-        if (req.condition === SetCondition.IF_VERSION || req.condition === SetCondition.IF_ABSENT) {
-          op.condition = WIRE_CONDITION[req.condition];
-          op.expectedVersion = req.expectedVersion;
-        } else if (req.condition !== SetCondition.UNSPECIFIED) {
-          throw invalidArgument(`unknown condition ${String(req.condition)}`);
-        }
+        op.condition = WIRE_CONDITION[req.condition];
+        op.expectedVersion = req.expectedVersion;
         const shard = ring.shardFor(req.key);
         return route(
           shard,
           req.header,
           ctx,
           async () => {
-            const { result } = expect(await consensus.propose(shard, { case: "set", value: op }, sessionOf(req.header)), "set");
+            const { result } = expect(await consensus.propose(shard, { case: "set", value: op }, sessionOf(req.header)), "set", shard, req.header);
             if (result.ok) return { version: BigInt(result.version) };
             if (result.reason === "exists") throw new ConnectError(`key "${req.key}" already exists (version ${result.currentVersion})`, Code.AlreadyExists);
             throw new ConnectError(`key "${req.key}" is at version ${result.currentVersion}, not the expected ${req.expectedVersion}`, Code.FailedPrecondition);
@@ -190,8 +214,10 @@ export function createCacheService(deps: CacheServiceDeps): Partial<ServiceImpl<
 
     mSet: (req, ctx) =>
       guard(async () => {
+        validateHeader(req.header);
         validateBatch(req.items.length, limits, "items");
         const ops = req.items.map((item, i) => setOp(item.key, item.payload, item.ttlMs, `items[${i}].`));
+        validateDistinct(ops.map((op) => op.key), "items");
         const versions = new Array<bigint>(ops.length).fill(0n);
         const groups = groupByShard(ops, (op) => op.key, ring);
         requireLeadership(groups.keys(), req.header);
@@ -202,7 +228,7 @@ export function createCacheService(deps: CacheServiceDeps): Partial<ServiceImpl<
               shard,
               req.header,
               ctx,
-              async () => expect(await consensus.propose(shard, { case: "mset", value: create(MSetOpSchema, { items }) }, sessionOf(req.header)), "mset").versions.map(BigInt),
+              async () => expect(await consensus.propose(shard, { case: "mset", value: create(MSetOpSchema, { items }) }, sessionOf(req.header)), "mset", shard, req.header).versions.map(BigInt),
               async (client, options) => (await client.mSet({ items: indexes.map((i) => req.items[i]!), header: forwardHeader(req.header) }, options)).versions,
             );
             indexes.forEach((i, j) => (versions[i] = got[j] ?? 0n));
@@ -213,6 +239,7 @@ export function createCacheService(deps: CacheServiceDeps): Partial<ServiceImpl<
 
     delete: (req, ctx) =>
       guard(async () => {
+        validateHeader(req.header);
         validateKey(req.key, limits);
         const shard = ring.shardFor(req.key);
         return route(
@@ -220,7 +247,7 @@ export function createCacheService(deps: CacheServiceDeps): Partial<ServiceImpl<
           req.header,
           ctx,
           async () => ({
-            deleted: expect(await consensus.propose(shard, { case: "delete", value: create(DeleteOpSchema, { key: req.key }) }, sessionOf(req.header)), "delete").deleted,
+            deleted: expect(await consensus.propose(shard, { case: "delete", value: create(DeleteOpSchema, { key: req.key }) }, sessionOf(req.header)), "delete", shard, req.header).deleted,
           }),
           (client, options) => client.delete({ ...req, header: forwardHeader(req.header) }, options),
         );
@@ -228,8 +255,10 @@ export function createCacheService(deps: CacheServiceDeps): Partial<ServiceImpl<
 
     mDelete: (req, ctx) =>
       guard(async () => {
+        validateHeader(req.header);
         validateBatch(req.keys.length, limits, "keys");
         req.keys.forEach((key, i) => validateKey(key, limits, `keys[${i}]`));
+        validateDistinct(req.keys, "keys");
         const groups = groupByShard(req.keys, (k) => k, ring);
         requireLeadership(groups.keys(), req.header);
         const counts = await Promise.all(
@@ -239,7 +268,7 @@ export function createCacheService(deps: CacheServiceDeps): Partial<ServiceImpl<
               shard,
               req.header,
               ctx,
-              async () => expect(await consensus.propose(shard, { case: "mdelete", value: create(MDeleteOpSchema, { keys }) }, sessionOf(req.header)), "mdelete").deleted,
+              async () => expect(await consensus.propose(shard, { case: "mdelete", value: create(MDeleteOpSchema, { keys }) }, sessionOf(req.header)), "mdelete", shard, req.header).deleted,
               async (client, options) => (await client.mDelete({ keys, header: forwardHeader(req.header) }, options)).deleted,
             );
           }),
@@ -249,6 +278,7 @@ export function createCacheService(deps: CacheServiceDeps): Partial<ServiceImpl<
 
     incr: (req, ctx) =>
       guard(async () => {
+        validateHeader(req.header);
         validateKey(req.key, limits);
         const shard = ring.shardFor(req.key);
         return route(
@@ -257,7 +287,7 @@ export function createCacheService(deps: CacheServiceDeps): Partial<ServiceImpl<
           ctx,
           async () => {
             const op = create(IncrOpSchema, { key: req.key, delta: req.delta });
-            const { result } = expect(await consensus.propose(shard, { case: "incr", value: op }, sessionOf(req.header)), "incr");
+            const { result } = expect(await consensus.propose(shard, { case: "incr", value: op }, sessionOf(req.header)), "incr", shard, req.header);
             if (result.ok) return { value: result.value, version: BigInt(result.version) };
             if (result.reason === "overflow") throw new ConnectError(`incrementing "${req.key}" by ${req.delta} overflows a signed 64-bit integer`, Code.OutOfRange);
             throw new ConnectError(`value of "${req.key}" is not a signed 64-bit integer`, Code.FailedPrecondition);

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { PROTOCOL_LIMITS } from "@distcache/proto/limits";
 import { ENTRY_OVERHEAD_BYTES } from "@distcache/store";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { parseInitialCluster, parsePeerDial, type ClusterMember } from "./cluster-config.js";
@@ -112,6 +113,7 @@ const ENV: Record<string, string> = {
   valueBytesMax: "DISTCACHE_VALUE_BYTES_MAX",
   batchKeysMax: "DISTCACHE_BATCH_KEYS_MAX",
   requestBytesMax: "DISTCACHE_REQUEST_BYTES_MAX",
+  ttlMsMax: "DISTCACHE_TTL_MS_MAX",
 };
 
 export { ConfigError };
@@ -167,6 +169,7 @@ function buildCommand(): Command {
     .addOption(opt("--value-bytes-max <n>", `max value size (default ${d.limits.valueBytesMax})`, "valueBytesMax", positiveInt("--value-bytes-max")))
     .addOption(opt("--batch-keys-max <n>", `max keys in one MGet/MSet/MDelete (default ${d.limits.batchKeysMax})`, "batchKeysMax", positiveInt("--batch-keys-max")))
     .addOption(opt("--request-bytes-max <n>", `max request body (default ${d.limits.requestBytesMax})`, "requestBytesMax", positiveInt("--request-bytes-max")))
+    .addOption(opt("--ttl-ms-max <ms>", `longest TTL a write may ask for (default ${d.limits.ttlMsMax})`, "ttlMsMax", positiveInt("--ttl-ms-max")))
     .addOption(opt("--no-fast-path", "serve every call through the stock Connect handler", "fastPath"))
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
@@ -280,7 +283,24 @@ function splitHostPort(address: string): [string, number] {
   return [address.slice(0, i).replace(/^\[|\]$/g, ""), Number(address.slice(i + 1))];
 }
 
+/** Each configured request limit may only lower the protocol's ceiling (what apply accepts on every replica). */
+function validateCeilings(limits: Limits): void {
+  const ceilings: [keyof Limits, string, number][] = [
+    ["keyBytesMax", "key-bytes-max", PROTOCOL_LIMITS.keyBytesMax],
+    ["valueBytesMax", "value-bytes-max", PROTOCOL_LIMITS.valueBytesMax],
+    ["batchKeysMax", "batch-keys-max", PROTOCOL_LIMITS.batchItemsMax],
+    ["ttlMsMax", "ttl-ms-max", PROTOCOL_LIMITS.ttlMsMax],
+  ];
+  for (const [key, flag, ceiling] of ceilings) {
+    if (limits[key] > ceiling) throw new ConfigError(`${flag} ${limits[key]} is above the largest the cluster accepts (${ceiling})`);
+  }
+}
+
 function validate(config: NodeConfig): void {
+  validateCeilings(config.limits);
+  if (config.accessHintKeysMax > PROTOCOL_LIMITS.accessHintKeysMax) {
+    throw new ConfigError(`access-hint-keys-max ${config.accessHintKeysMax} is above the largest the cluster accepts (${PROTOCOL_LIMITS.accessHintKeysMax})`);
+  }
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(config.nodeId)) throw new ConfigError(`node id must be 1-64 of [A-Za-z0-9_.-], got "${config.nodeId}"`);
   if (!POLICIES.includes(config.evictionPolicy)) throw new ConfigError(`eviction policy must be one of ${POLICIES.join(", ")}, got "${config.evictionPolicy}"`);
   if (config.port > 65535) throw new ConfigError(`port must be at most 65535, got ${config.port}`);

@@ -1,0 +1,88 @@
+import { create, toBinary } from "@bufbuild/protobuf";
+import { MDeleteRequestSchema, SetCondition, SetRequestSchema } from "@distcache/proto";
+import type { ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+// @ts-expect-error plain JS helper shared with `npm start`
+import { startNode, stopNode } from "../../../tools/scripts/local-nodes.mjs";
+
+// Input a client controls never reaches an assertion in apply: each request below is
+// refused at the edge with invalid_argument, on the lean path and the stock Connect
+// handler alike, and the node keeps serving (docs/api-errors.md).
+
+type Node = { pid: number; url: string; child: ChildProcess };
+const dataRoot = mkdtempSync(join(tmpdir(), "distcache-hostile-"));
+const nodes: Record<string, Node> = {};
+
+beforeAll(async () => {
+  const [fast, stock] = (await Promise.all([
+    startNode({ nodeId: "fast", dataDir: join(dataRoot, "fast") }),
+    startNode({ nodeId: "stock", dataDir: join(dataRoot, "stock"), args: ["--no-fast-path"] }),
+  ])) as [Node, Node];
+  Object.assign(nodes, { fast, stock });
+});
+
+afterAll(async () => {
+  await Promise.all(Object.values(nodes).map((n) => stopNode(n)));
+  rmSync(dataRoot, { recursive: true, force: true });
+});
+
+const json = (body: unknown) => ({ contentType: "application/json", body: JSON.stringify(body) as string | Uint8Array });
+const proto = (bytes: Uint8Array) => ({ contentType: "application/proto", body: bytes as string | Uint8Array });
+const header = (init: object) => ({ header: { noForward: false, ...init } });
+
+const REFUSED: [string, string, { contentType: string; body: string | Uint8Array }][] = [
+  ["Set", "IF_VERSION above 2^53 - 1 (the one-request poison pill)", json({ key: "k", text: "v", condition: "SET_CONDITION_IF_VERSION", expectedVersion: "9007199254740993" })],
+  ["Set", "expected_version with IF_ABSENT", json({ key: "k", text: "v", condition: "SET_CONDITION_IF_ABSENT", expectedVersion: "3" })],
+  ["Set", "expected_version with no condition", json({ key: "k", text: "v", expectedVersion: "1" })],
+  ["Set", "an unknown condition number", json({ key: "k", text: "v", condition: 7 })],
+  [
+    "Set",
+    "binary expected_version 2^64 - 1",
+    proto(toBinary(SetRequestSchema, create(SetRequestSchema, { key: "k", payload: { case: "text", value: "v" }, condition: SetCondition.IF_VERSION, expectedVersion: 2n ** 64n - 1n }))),
+  ],
+  ["Set", "a session id of 200,000 bytes", json({ key: "k", text: "v", ...header({ sessionId: "s".repeat(200_000), sequence: "1" }) })],
+  ["Set", "a sequence above 2^53 - 1", json({ key: "k", text: "v", ...header({ sessionId: "s", sequence: "9007199254740993" }) })],
+  ["Set", "a sequence of 0 in a session", json({ key: "k", text: "v", ...header({ sessionId: "s", sequence: "0" }) })],
+  ["Set", "acked_sequence at the sequence", json({ key: "k", text: "v", ...header({ sessionId: "s", sequence: "4", ackedSequence: "4" }) })],
+  ["Set", "a sequence without a session id", json({ key: "k", text: "v", ...header({ sequence: "4" }) })],
+  ["Set", "a TTL above 2^63", json({ key: "k", text: "v", ttlMs: "18446744073709551615" })],
+  ["Get", "an unknown consistency number", json({ key: "k", consistency: 99 })],
+  ["Get", "an unknown consistency name", json({ key: "k", consistency: "CONSISTENCY_MAYBE" })],
+  ["MGet", "an unknown consistency number", json({ keys: ["a"], consistency: 3 })],
+  ["MSet", "a key twice", json({ items: [{ key: "a", text: "1" }, { key: "b", text: "2" }, { key: "a", text: "3" }] })],
+  ["MDelete", "a key twice", json({ keys: ["a", "b", "a"] })],
+  ["MDelete", "a key twice, binary", proto(toBinary(MDeleteRequestSchema, create(MDeleteRequestSchema, { keys: ["x", "x"] })))],
+  ["Delete", "an oversized session id", json({ key: "k", ...header({ sessionId: "é".repeat(100), sequence: "1" }) })],
+];
+
+async function call(node: Node, method: string, request: { contentType: string; body: string | Uint8Array }) {
+  const res = await fetch(`${node.url}/distcache.v1.CacheService/${method}`, {
+    method: "POST",
+    headers: { "content-type": request.contentType },
+    body: request.body as BodyInit,
+  });
+  return { status: res.status, json: (await res.json()) as { code?: string; message?: string } };
+}
+
+describe.each(["fast", "stock"])("on the %s path", (path) => {
+  it.each(REFUSED)("%s with %s is invalid_argument", async (method, _name, request) => {
+    const node = nodes[path]!;
+    const answer = await call(node, method, request);
+    expect(answer.status, JSON.stringify(answer.json)).toBe(400);
+    expect(answer.json.code).toBe("invalid_argument");
+    expect(answer.json.message).toBeTruthy();
+  });
+
+  it("keeps serving after every refusal, and MGet answers a repeated key at each position", async () => {
+    const node = nodes[path]!;
+    expect((await call(node, "Set", json({ key: "a", text: "1" }))).status).toBe(200);
+    const got = await call(node, "MGet", json({ keys: ["a", "b", "a"] }));
+    expect(got.json).toEqual({ results: [{ found: true, text: "1", version: expect.any(String) }, {}, { found: true, text: "1", version: expect.any(String) }] });
+    // The largest valid expected version is accepted (and simply does not match).
+    const match = await call(node, "Set", json({ key: "a", text: "2", condition: "SET_CONDITION_IF_VERSION", expectedVersion: "9007199254740991" }));
+    expect(match.json.code).toBe("failed_precondition");
+  });
+});
