@@ -76,6 +76,7 @@ export async function openConsensus(
     electionTimeoutTicks: config.electionTicks,
     heartbeatIntervalTicks: 1,
     operationTimeoutMs: config.operationTimeoutMs,
+    entryBytesMax: commandBytesMax(config),
     onFatal,
     onAccessSamples,
   });
@@ -103,4 +104,17 @@ export async function openConsensus(
 
 function prefixed(prefix: string, stats: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.entries(stats).map(([k, v]) => [`${prefix}${k[0]!.toUpperCase()}${k.slice(1)}`, v]));
+}
+
+/** Framing a command adds per batch item (tags, lengths, TTL, condition) and per command (stamp, session). */
+const COMMAND_ITEM_FRAMING_BYTES = 64;
+const COMMAND_FRAMING_BYTES = 1024;
+
+/**
+ * The largest command a request this node accepts can become: a request body is at most
+ * requestBytesMax, and re-encoding its items as a command adds bounded framing. Raft
+ * drops larger proposals, so this bound is what lets a value of value_bytes_max through.
+ */
+export function commandBytesMax(config: Pick<NodeConfig, "limits">): number {
+  return config.limits.requestBytesMax + config.limits.batchKeysMax * COMMAND_ITEM_FRAMING_BYTES + COMMAND_FRAMING_BYTES;
 }

@@ -48,6 +48,7 @@ async function standalone(dir: string, clock: { nowMs(): number }, snapshotEntri
     electionTimeoutTicks: 10,
     heartbeatIntervalTicks: 1,
     operationTimeoutMs: 5000,
+    entryBytesMax: 1 << 20,
     onFatal: (err) => {
       throw err;
     },

@@ -2,10 +2,14 @@ import { create } from "@bufbuild/protobuf";
 import { SetOpSchema } from "@distcache/proto/raft";
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
-import { MemoryWalFs, SnapshotFiles } from "@distcache/raft";
+import { MemoryWalFs, SnapshotFiles, asNodeId, type ReadIndexResponseMessage } from "@distcache/raft";
+import { isAccessSamplesFrame } from "./access-samples-wire.js";
 import { MemoryGroupLog } from "./group-log.js";
 import { MultiRaft } from "./multi-raft.js";
 import { NotLeaderError } from "./not-leader-error.js";
+import { decodePeerBatch, encodePeerBatch, type WireMessage } from "./peer-wire.js";
+import { ReadContexts } from "./read-context.js";
+import { isSnapshotFrame } from "./snapshot-wire.js";
 
 const ids = ["n1", "n2", "n3"];
 const SHARDS = 4;
@@ -14,13 +18,17 @@ afterEach(async () => {
   await Promise.all(running.splice(0).map((n) => n.close()));
 });
 
+/** Sees every message batch on the in-memory network and returns what to deliver (undefined: nothing). */
+type BatchFilter = (from: string, to: string, messages: WireMessage[]) => WireMessage[];
+
 /** Three nodes in one process, joined by an in-memory network that can cut links. */
-async function cluster(snapshotEntries = 1_000_000) {
+async function cluster(snapshotEntries = 1_000_000, filter?: BatchFilter) {
   const nodes = new Map<string, MultiRaft>();
   const cut = new Set<string>();
   const logs = new Map<string, MemoryGroupLog>();
-  for (const id of ids) {
-    const log = new MemoryGroupLog();
+  const fatal: unknown[] = [];
+  const open = async (id: string, incarnation?: Uint8Array) => {
+    const log = logs.get(id) ?? new MemoryGroupLog();
     logs.set(id, log);
     const node = await MultiRaft.open({
       nodeId: id,
@@ -29,10 +37,17 @@ async function cluster(snapshotEntries = 1_000_000) {
       log,
       snapshotFiles: new SnapshotFiles(`/${id}/snap`, new MemoryWalFs()),
       snapshotEntries,
+      incarnation,
       transport: {
         send: (to, payload) => {
           if (cut.has(`${id}>${to}`)) return false;
-          setImmediate(() => nodes.get(to)?.receive(id, payload));
+          let frame = payload;
+          if (filter && !isSnapshotFrame(payload) && !isAccessSamplesFrame(payload)) {
+            const kept = filter(id, to, decodePeerBatch(payload, asNodeId(id), asNodeId(to)));
+            if (kept.length === 0) return true;
+            frame = encodePeerBatch(kept);
+          }
+          setImmediate(() => nodes.get(to)?.receive(id, frame));
           return true;
         },
         backlogBytes: () => 0,
@@ -44,18 +59,27 @@ async function cluster(snapshotEntries = 1_000_000) {
       electionTimeoutTicks: 10,
       heartbeatIntervalTicks: 1,
       operationTimeoutMs: 2000,
+      entryBytesMax: 1 << 20,
       onFatal: (err) => {
+        fatal.push(err);
         throw err;
       },
     });
     nodes.set(id, node);
     running.push(node);
-  }
+    return node;
+  };
+  for (const id of ids) await open(id);
   for (const node of nodes.values()) node.start();
   const isolate = (id: string) => {
     for (const other of ids) if (other !== id) cut.add(`${id}>${other}`).add(`${other}>${id}`);
   };
-  return { nodes, isolate, heal: () => cut.clear(), logs };
+  /** Stops a node and starts it again on the same log, as a new incarnation. */
+  const restart = async (id: string, incarnation: Uint8Array) => {
+    await nodes.get(id)!.close();
+    (await open(id, incarnation)).start();
+  };
+  return { nodes, isolate, heal: () => cut.clear(), logs, fatal, restart };
 }
 
 async function leaderOf(nodes: Map<string, MultiRaft>, shard: number, exclude?: string): Promise<string> {
@@ -146,5 +170,100 @@ describe("MultiRaft", () => {
     expect(nodes.get(lagging)!.snapshots.stats.installed).toBeGreaterThanOrEqual(1);
     expect(read(nodes.get(lagging)!, 0, "k29")).toBe("v119");
     expect(read(nodes.get(lagging)!, 0, "early")).toBe("1");
+  });
+});
+
+describe("ReadIndex contexts", () => {
+  const SHARD = 2;
+  const nonce = (byte: number) => new Uint8Array(16).fill(byte);
+
+  /** A cluster whose leader's ReadIndex answers to followers are held back, for the test to deliver. */
+  async function holdingAnswers() {
+    const held: { from: string; to: string; message: ReadIndexResponseMessage }[] = [];
+    const c = await cluster(1_000_000, (from, to, messages) =>
+      messages.filter(({ group, message }) => {
+        if (group !== SHARD || message.type !== "readIndexResp") return true;
+        held.push({ from, to, message });
+        return false;
+      }),
+    );
+    const leader = await leaderOf(c.nodes, SHARD);
+    const follower = ids.find((id) => id !== leader)!;
+    await c.nodes.get(leader)!.propose(SHARD, setOp("k", "v"));
+    expect(await c.nodes.get(follower)!.awaitLeader(SHARD, 2000)).toBe(true);
+    return { ...c, held, leader, follower };
+  }
+
+  async function eventually(check: () => boolean): Promise<void> {
+    const deadline = Date.now() + 3000;
+    while (!check()) {
+      if (Date.now() > deadline) throw new Error("condition not reached in time");
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
+  /** Starts a strong read, retrying while the node still looks for its leader. */
+  async function startRead(node: () => MultiRaft) {
+    for (let attempt = 0; ; attempt++) {
+      const state = { settled: false, failed: undefined as unknown };
+      const read = node().readBarrier(SHARD);
+      const outcome = read.then(
+        () => void (state.settled = true),
+        (err: unknown) => void (state.failed = err),
+      );
+      await new Promise((r) => setTimeout(r, 1));
+      if (!(state.failed instanceof NotLeaderError) || attempt > 200) return { state, outcome };
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  const answer = (node: MultiRaft, leader: string, message: ReadIndexResponseMessage) => node.receive(leader, encodePeerBatch([{ group: SHARD, message }]));
+
+  it("a short, foreign or malformed context in a leader's answer settles no read and throws nothing", async () => {
+    const { nodes, held, leader, follower, fatal } = await holdingAnswers();
+    const node = nodes.get(follower)!;
+    const { state, outcome } = await startRead(() => node);
+    await eventually(() => held.length === 1);
+    const genuine = held[0]!.message;
+    const float64 = new Uint8Array(8);
+    new DataView(float64.buffer).setFloat64(0, 1);
+    const forged = [
+      new Uint8Array([1, 2, 3]),
+      float64,
+      new ReadContexts(leader, nonce(7), SHARD).create().context,
+      new ReadContexts(follower, nonce(7), SHARD + 1).create().context,
+      new Uint8Array([...genuine.context, 0]),
+      genuine.context.subarray(0, genuine.context.length - 1),
+    ];
+    for (const context of forged) answer(node, leader, { ...genuine, context });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(fatal).toEqual([]);
+    expect(state).toEqual({ settled: false, failed: undefined });
+    answer(node, leader, genuine);
+    await outcome;
+    expect(state.settled).toBe(true);
+  });
+
+  it("an answer to the node's previous incarnation settles no read of the new one", async () => {
+    const { nodes, held, leader, follower, fatal, restart } = await holdingAnswers();
+    const first = await startRead(() => nodes.get(follower)!);
+    await eventually(() => held.length === 1);
+    const stale = held[0]!.message;
+    // The node restarts before the answer reaches it; its read counter starts again.
+    await restart(follower, nonce(2));
+    await first.outcome;
+    expect(first.state.failed).toBeInstanceOf(NotLeaderError);
+    expect(await nodes.get(follower)!.awaitLeader(SHARD, 2000)).toBe(true);
+    const second = await startRead(() => nodes.get(follower)!);
+    await eventually(() => held.length === 2);
+    const fresh = held[1]!.message;
+    // Delivered in the current term, so only the context can tell it is stale.
+    answer(nodes.get(follower)!, leader, { ...stale, term: fresh.term });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(fatal).toEqual([]);
+    expect(second.state).toEqual({ settled: false, failed: undefined });
+    answer(nodes.get(follower)!, leader, fresh);
+    await second.outcome;
+    expect(second.state.settled).toBe(true);
   });
 });

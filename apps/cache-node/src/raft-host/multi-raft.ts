@@ -43,6 +43,8 @@ export interface MultiRaftOptions {
   heartbeatIntervalTicks: number;
   /** How long a proposal or read may wait before it fails. */
   operationTimeoutMs: number;
+  /** Largest command one proposal may carry: the largest request, encoded as a command. */
+  entryBytesMax: number;
   /** Called when the node can no longer run safely (its log failed to persist). */
   onFatal: (err: unknown) => void;
   /** Keys that reads on a follower found, for a shard this node leads (to propose as access hints). */
@@ -116,6 +118,7 @@ export class MultiRaft implements ConsensusPort {
         heartbeatIntervalTicks: this.options.heartbeatIntervalTicks,
         maxCommittedEntriesPerReadyBytes: COMMITTED_BYTES_PER_READY,
         maxSizePerMsgBytes: APPEND_BYTES_PER_MESSAGE,
+        maxEntryBytes: this.options.entryBytesMax,
         appliedIndex: asLogIndex(machine.appliedIndex),
       },
       storage,

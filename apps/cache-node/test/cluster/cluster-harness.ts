@@ -35,13 +35,25 @@ export class TestCluster {
   private plan: { members: { id: string; clientPort: number; peerPort: number }[] } | undefined;
   /** Flags every node starts (and restarts) with. */
   private args: string[] = [];
+  /** Extra flags of single nodes, after the common ones. */
+  private nodeArgs: Record<string, string[]> = {};
 
-  static async start(count = 3, args: string[] = []): Promise<TestCluster> {
+  static async start(count = 3, args: string[] = [], nodeArgs: Record<string, string[]> = {}): Promise<TestCluster> {
     const cluster = new TestCluster();
-    cluster.plan = await planCluster({ count });
+    const plan = (cluster.plan = (await planCluster({ count })) as { members: { id: string; clientPort: number; peerPort: number }[] });
     cluster.args = ["--raft-tick-ms", "50", ...args];
-    const nodes = (await startCluster(cluster.plan, { dataRoot: cluster.dataRoot, args: cluster.args })) as NodeProcess[];
-    for (const n of nodes) cluster.track(n);
+    cluster.nodeArgs = nodeArgs;
+    if (Object.keys(nodeArgs).length === 0) {
+      const nodes = (await startCluster(cluster.plan, { dataRoot: cluster.dataRoot, args: cluster.args })) as NodeProcess[];
+      for (const n of nodes) cluster.track(n);
+    } else {
+      const started = await Promise.allSettled(plan.members.map((m) => cluster.restart(m.id)));
+      const failed = started.find((r) => r.status === "rejected");
+      if (failed) {
+        await cluster.destroy();
+        throw failed.reason;
+      }
+    }
     return cluster;
   }
 
@@ -103,7 +115,7 @@ export class TestCluster {
   }
 
   async restart(id: string): Promise<NodeProcess> {
-    const node = (await startMember(this.plan, id, { dataRoot: this.dataRoot, args: this.args })) as NodeProcess;
+    const node = (await startMember(this.plan, id, { dataRoot: this.dataRoot, args: [...this.args, ...(this.nodeArgs[id] ?? [])] })) as NodeProcess;
     this.track(node);
     return node;
   }

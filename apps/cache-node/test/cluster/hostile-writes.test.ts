@@ -1,0 +1,77 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { STRONG, TestCluster, keyForShard, text } from "./cluster-harness.js";
+
+// A committed entry that crashed apply would take every replica down, and every restart
+// would replay it. These writes once did; now each node stays up.
+
+let cluster: TestCluster;
+const MIB = 1024 * 1024;
+
+beforeAll(async () => {
+  // n3 holds 500,000 bytes per shard, less than the 1 MiB values n1 and n2 accept.
+  cluster = await TestCluster.start(3, [], { n3: ["--bytes-max", "6000000", "--value-bytes-max", "400000"] });
+}, 60_000);
+afterAll(async () => {
+  await cluster?.destroy();
+});
+
+function expectAllRunning(): void {
+  for (const node of cluster.nodes.values()) expect(node.child.exitCode, `${node.nodeId} exited`).toBeNull();
+}
+
+async function post(nodeId: string, method: string, body: unknown) {
+  const res = await fetch(`${cluster.nodes.get(nodeId)!.url}/distcache.v1.CacheService/${method}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+}
+
+describe("hostile writes on a 3-node cluster", () => {
+  it("answers the out-of-range expected version with invalid_argument and keeps serving", async () => {
+    const poison = { key: "k", text: "v", condition: "SET_CONDITION_IF_VERSION", expectedVersion: "9007199254740993" };
+    for (const id of ["n1", "n2", "n3"]) {
+      const answer = await post(id, "Set", poison);
+      expect(answer.status).toBe(400);
+      expect(answer.json["code"]).toBe("invalid_argument");
+    }
+    for (const id of ["n1", "n2", "n3"]) {
+      expect((await post(id, "Set", { key: `after-${id}`, text: id })).status).toBe(200);
+      expect((await post(id, "Get", { key: `after-${id}` })).json).toMatchObject({ found: true, text: id });
+    }
+    expectAllRunning();
+  });
+
+  it("keeps a node with a smaller --bytes-max running through a 1 MiB write its peers accept", async () => {
+    let shard = 0;
+    while ((await cluster.leaderOf(shard)) === "n3") shard++;
+    const leader = await cluster.leaderOf(shard);
+    const key = keyForShard(shard, "big-");
+    const value = new Uint8Array(MIB).fill(7);
+    await cluster.client(leader).set({ key, payload: { case: "value", value } });
+    const got = await cluster.client(leader).get({ key, consistency: STRONG });
+    expect(got.found).toBe(true);
+    expect(got.payload.case === "value" && got.payload.value.length).toBe(MIB);
+    // n3 applied the entry (refusing it for its own store) and serves on, the same shard included.
+    const small = keyForShard(shard, "small-");
+    await cluster.client("n3").set({ key: small, payload: text("fine") });
+    const read = await cluster.client("n3").get({ key: small, consistency: STRONG });
+    expect(read.found).toBe(true);
+    const stats = await cluster.client("n3").stats({});
+    expect(stats.shards.find((s) => s.shard === shard)?.appliedIndex).toBeGreaterThan(0n);
+    expectAllRunning();
+  });
+
+  it("refuses a 1 MiB value at n3's own edge, with its limit named", async () => {
+    const err = await cluster
+      .client("n3")
+      .set({ key: "edge", payload: { case: "value", value: new Uint8Array(MIB) }, header: { noForward: true, sessionId: "", sequence: 0n, ackedSequence: 0n } })
+      .catch((e: unknown) => ConnectError.from(e));
+    expect(err).toBeInstanceOf(ConnectError);
+    expect((err as ConnectError).code).toBe(Code.InvalidArgument);
+    expect((err as ConnectError).rawMessage).toMatch(/value_bytes_max/);
+    expectAllRunning();
+  });
+});
