@@ -10,6 +10,11 @@ export class FrameReader {
 
   constructor(private readonly frameBytesMax: number) {}
 
+  /** True while bytes of an unfinished frame (or length prefix) are buffered. */
+  get partial(): boolean {
+    return this.pendingBytes > 0;
+  }
+
   /** Feeds bytes and returns every complete frame they finish. */
   push(chunk: Buffer): Buffer[] {
     this.pending.push(chunk);

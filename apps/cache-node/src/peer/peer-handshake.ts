@@ -40,6 +40,8 @@ export function answer(secret: string, challenge: Uint8Array, from: string, to: 
 
 /** Node ids are 1-64 bytes (see the node config), so a longer length prefix is garbage. */
 export const ID_BYTES_MAX = 64;
+/** The longest well-formed answer: two length-prefixed ids of ID_BYTES_MAX and the MAC. */
+export const ANSWER_BYTES_MAX = 2 * (1 + ID_BYTES_MAX) + MAC_BYTES;
 
 export type ParsedAnswer =
   | { complete: false; invalid?: boolean }

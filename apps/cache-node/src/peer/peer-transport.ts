@@ -1,7 +1,8 @@
 import net from "node:net";
 import type { Logger } from "pino";
 import { FrameReader, encodeFrames } from "./frame-reader.js";
-import { ACCEPTED, MAGIC, NONCE_BYTES, answer, newChallenge, parseAnswer, verify } from "./peer-handshake.js";
+import { ACCEPTED, ANSWER_BYTES_MAX, MAGIC, NONCE_BYTES, answer, newChallenge, parseAnswer, verify } from "./peer-handshake.js";
+import { PeerProtocolError } from "./protocol-error.js";
 
 export interface PeerTransportOptions {
   nodeId: string;
@@ -9,6 +10,10 @@ export interface PeerTransportOptions {
   secret: string;
   /** Where to dial each peer ("host:port"); can be overridden later per peer. */
   peers: ReadonlyMap<string, string>;
+  /**
+   * Called for every frame of an authenticated peer. Throwing a PeerProtocolError closes
+   * that peer's connection (the frame broke the protocol); the peer may reconnect.
+   */
   onMessage: (from: string, payload: Buffer) => void;
   log: Logger;
   /** Messages queued for one peer beyond this many bytes are dropped (Raft retransmits). */
@@ -17,7 +22,10 @@ export interface PeerTransportOptions {
   frameBytesMax?: number;
   /** Stop writing to a peer while its socket buffers this much; resume on drain. */
   socketBufferBytesMax?: number;
+  /** An inbound connection that has not completed its handshake this long after it opened is closed. */
   handshakeTimeoutMs?: number;
+  /** An authenticated connection that stops this long in the middle of a frame is closed. */
+  frameStallMs?: number;
   reconnectDelayMsMin?: number;
   reconnectDelayMsMax?: number;
 }
@@ -26,7 +34,10 @@ export interface PeerStats {
   sent: number;
   dropped: number;
   received: number;
+  /** Inbound connections closed before or at the handshake (garbage, bad MAC, unknown peer, deadline). */
   rejectedHandshakes: number;
+  /** Authenticated inbound connections closed because a frame broke the protocol (or stalled). */
+  protocolErrors: number;
 }
 
 const DEFAULTS = {
@@ -34,6 +45,7 @@ const DEFAULTS = {
   frameBytesMax: 64 * 1024 * 1024,
   socketBufferBytesMax: 8 * 1024 * 1024,
   handshakeTimeoutMs: 5000,
+  frameStallMs: 30_000,
   reconnectDelayMsMin: 50,
   reconnectDelayMsMax: 2000,
 };
@@ -50,7 +62,7 @@ export class PeerTransport {
   private readonly inbound = new Set<net.Socket>();
   private server: net.Server | undefined;
   private closed = false;
-  readonly stats: PeerStats = { sent: 0, dropped: 0, received: 0, rejectedHandshakes: 0 };
+  readonly stats: PeerStats = { sent: 0, dropped: 0, received: 0, rejectedHandshakes: 0, protocolErrors: 0 };
 
   constructor(options: PeerTransportOptions) {
     this.options = { ...DEFAULTS, ...options };
@@ -116,18 +128,25 @@ export class PeerTransport {
     socket.on("error", () => socket.destroy());
     const challenge = newChallenge();
     socket.write(challenge);
-    const timer = setTimeout(() => socket.destroy(), this.options.handshakeTimeoutMs);
+    // The deadline: a connection that never completes the handshake (silent, or trickling
+    // bytes) is closed, so it holds no socket and timer for ever.
+    const timer = setTimeout(() => this.reject(socket, timer, `peer handshake not completed within ${this.options.handshakeTimeoutMs} ms`), this.options.handshakeTimeoutMs);
+    socket.on("close", () => clearTimeout(timer));
     let buffered = Buffer.alloc(0);
     const onHandshake = (chunk: Buffer): void => {
       buffered = Buffer.concat([buffered, chunk]);
-      if (buffered.length > 600) return this.reject(socket, timer, "handshake too long");
       const parsed = parseAnswer(buffered);
       if (!parsed.complete) {
         if (parsed.invalid) this.reject(socket, timer, "malformed peer handshake");
+        else if (buffered.length > ANSWER_BYTES_MAX) this.reject(socket, timer, "peer handshake too long");
         return;
       }
       if (parsed.to !== nodeId || !verify(secret, challenge, parsed)) {
         return this.reject(socket, timer, `peer handshake failed (claimed ${parsed.from} → ${parsed.to})`);
+      }
+      // Holding the secret is not enough: the sender must be another member of the cluster.
+      if (parsed.from === nodeId || !this.dialers.has(parsed.from)) {
+        return this.reject(socket, timer, `peer handshake from ${parsed.from}, which is not another member of the cluster`);
       }
       clearTimeout(timer);
       socket.off("data", onHandshake);
@@ -140,25 +159,45 @@ export class PeerTransport {
 
   private reject(socket: net.Socket, timer: NodeJS.Timeout, reason: string): void {
     clearTimeout(timer);
+    if (socket.destroyed) return;
     this.stats.rejectedHandshakes++;
     this.options.log.warn({ remote: socket.remoteAddress }, reason);
     socket.destroy();
   }
 
+  /**
+   * Reads the frames of an authenticated connection. Any violation (a length prefix above
+   * frameBytesMax, a frame the handler refuses, a frame left unfinished for frameStallMs)
+   * closes the connection, logged once; frames after the offending one are not delivered.
+   */
   private receive(socket: net.Socket, from: string, rest: Buffer): void {
     const reader = new FrameReader(this.options.frameBytesMax);
+    const violation = (reason: string): void => {
+      if (socket.destroyed) return;
+      this.stats.protocolErrors++;
+      this.options.log.warn({ peer: from, remote: socket.remoteAddress, err: reason }, "closing a peer connection that broke the peer protocol");
+      socket.destroy();
+    };
+    // Idle between frames is normal (a quiet peer); stopping in the middle of one is not.
+    socket.setTimeout(this.options.frameStallMs, () => {
+      if (reader.partial) violation(`a frame stayed incomplete for ${this.options.frameStallMs} ms`);
+    });
     const onData = (chunk: Buffer): void => {
+      if (socket.destroyed) return;
       let frames: Buffer[];
       try {
         frames = reader.push(chunk);
       } catch (err) {
-        this.options.log.warn({ peer: from, err: (err as Error).message }, "closing peer connection");
-        socket.destroy();
-        return;
+        return violation((err as Error).message);
       }
       for (const frame of frames) {
         this.stats.received++;
-        this.options.onMessage(from, frame);
+        try {
+          this.options.onMessage(from, frame);
+        } catch (err) {
+          if (!(err instanceof PeerProtocolError)) throw err;
+          return violation(err.message);
+        }
       }
     };
     socket.on("data", onData);
@@ -247,6 +286,13 @@ class Dialer {
     let answered = false;
     const timer = setTimeout(() => socket.destroy(), this.options.handshakeTimeoutMs);
     socket.on("data", (chunk: Buffer) => {
+      // The listener sends only the challenge and one ACCEPTED byte: anything after them
+      // is a protocol violation (and must not pile up in memory).
+      if (this.state === "ready" && this.socket === socket) {
+        this.options.log.warn({ peer: this.id }, "closing the connection to a peer that sent data after its handshake");
+        socket.destroy();
+        return;
+      }
       buffered = Buffer.concat([buffered, chunk]);
       if (!answered && buffered.length >= MAGIC.length + NONCE_BYTES) {
         if (!buffered.subarray(0, MAGIC.length).equals(MAGIC)) return socket.destroy();
@@ -256,7 +302,7 @@ class Dialer {
       }
       if (answered && buffered.length >= 1 && this.state === "connecting") {
         clearTimeout(timer);
-        if (buffered[0] !== ACCEPTED) return socket.destroy();
+        if (buffered[0] !== ACCEPTED || buffered.length > 1) return socket.destroy();
         this.state = "ready";
         this.delayMs = this.options.reconnectDelayMsMin;
         this.scheduleFlush();

@@ -1,5 +1,6 @@
-import { randomInt } from "node:crypto";
-import { RaftNode, SeededRandom, asLogIndex, asNodeId, type NodeId, type RaftStatus, type Ready, type SnapshotFiles } from "@distcache/raft";
+import { randomBytes, randomInt } from "node:crypto";
+import { PROTOCOL_LIMITS } from "@distcache/proto/limits";
+import { RaftNode, SeededRandom, asLogIndex, asNodeId, type InboundMessage, type NodeId, type RaftStatus, type Ready, type SnapshotFiles } from "@distcache/raft";
 import { Store, type StoreOptions } from "@distcache/store";
 import type { Logger } from "pino";
 import type { CommandOp, ConsensusPort, SessionHeader, ShardStatus } from "../consensus-port.js";
@@ -7,10 +8,12 @@ import { ShardStateMachine, type CommandResult } from "../shard-state-machine.js
 import type { Clock } from "../clock.js";
 import type { GroupLog, GroupLogWrite } from "./group-log.js";
 import { NotLeaderError, TransferError } from "./not-leader-error.js";
-import { decodePeerBatch, encodePeerBatch, type WireMessage as GroupMessage } from "./peer-wire.js";
+import { messageProblem, stateProblem } from "./inbound-check.js";
+import { PeerWireError, decodePeerBatch, encodePeerBatch, type WireMessage as GroupMessage } from "./peer-wire.js";
+import { ReadContexts } from "./read-context.js";
 import { ReplicaSnapshots, type SnapshotSender } from "./replica-snapshots.js";
 import { ShardReplica } from "./shard-replica.js";
-import { isSnapshotFrame } from "./snapshot-wire.js";
+import { decodeSnapshotChunks, isSnapshotFrame } from "./snapshot-wire.js";
 import { decodeAccessSamples, encodeAccessSamples, isAccessSamplesFrame } from "./access-samples-wire.js";
 
 export type PeerSender = SnapshotSender;
@@ -21,6 +24,14 @@ const APPLY_BYTES_PER_TURN = 256 * 1024;
 const APPEND_BYTES_PER_MESSAGE = 256 * 1024;
 /** A group's committed entries per Ready, at most (its Readys follow one another). */
 const COMMITTED_BYTES_PER_READY = 256 * 1024;
+/**
+ * Peer messages one group takes between two of its Readys, at most. Each may queue a
+ * response or a few in the core, which asserts it never holds more than a million; correct
+ * peers send hundreds (their in-flight windows bound them), so more is a flood.
+ */
+const INBOUND_PER_READY_MAX = 50_000;
+/** Bytes of the random nonce that tells this start of the node from earlier ones in ReadIndex contexts. */
+export const INCARNATION_BYTES = 16;
 
 export interface MultiRaftOptions {
   nodeId: string;
@@ -49,6 +60,12 @@ export interface MultiRaftOptions {
   onFatal: (err: unknown) => void;
   /** Keys that reads on a follower found, for a shard this node leads (to propose as access hints). */
   onAccessSamples?: (shard: number, keys: readonly string[]) => void;
+  /**
+   * A random nonce for this start of the node (INCARNATION_BYTES), carried in every
+   * ReadIndex context so a leader's answer to an earlier incarnation settles no read of
+   * this one. Drawn from crypto randomness when the host passes none.
+   */
+  incarnation?: Uint8Array;
 }
 
 /**
@@ -61,11 +78,14 @@ export class MultiRaft implements ConsensusPort {
   /** Per shard, the commit index found in the log at start: applied before serving. */
   private readonly recoveredCommit = new Map<number, number>();
   private readonly self: NodeId;
+  /** Per hosted group, its voters (static membership): the only peers that may send it anything. */
+  private readonly members = new Map<number, ReadonlySet<string>>();
+  private readonly incarnation: Uint8Array;
   private timer: NodeJS.Timeout | undefined;
   private scheduled = false;
   private running = false;
   private closed = false;
-  readonly stats = { cycles: 0, appends: 0, syncs: 0, batchesSent: 0, messagesSent: 0, messagesReceived: 0, accessSamplesSent: 0, accessSamplesReceived: 0 };
+  readonly stats = { cycles: 0, appends: 0, syncs: 0, batchesSent: 0, messagesSent: 0, messagesReceived: 0, accessSamplesSent: 0, accessSamplesReceived: 0, peerFramesRejected: 0 };
   readonly snapshots: ReplicaSnapshots;
 
   /**
@@ -93,6 +113,8 @@ export class MultiRaft implements ConsensusPort {
 
   private constructor(private readonly options: MultiRaftOptions) {
     this.self = asNodeId(options.nodeId);
+    this.incarnation = options.incarnation ?? randomBytes(INCARNATION_BYTES);
+    for (const { shard, voters } of options.groups) this.members.set(shard, new Set(voters));
     this.snapshots = new ReplicaSnapshots({
       self: this.self,
       files: options.snapshotFiles,
@@ -101,6 +123,7 @@ export class MultiRaft implements ConsensusPort {
       logger: options.logger,
       entriesBetween: options.snapshotEntries,
       replica: (group) => this.replicas.get(group),
+      deliver: (group, message) => this.deliverHeld(group, message),
       schedule: () => this.schedule(),
       onFatal: options.onFatal,
     });
@@ -124,7 +147,8 @@ export class MultiRaft implements ConsensusPort {
       storage,
       random: new SeededRandom(randomInt(2 ** 31)),
     });
-    this.replicas.set(shard, new ShardReplica(shard, node, storage, machine, this.options.clock, this.options.operationTimeoutMs));
+    const contexts = new ReadContexts(this.options.nodeId, this.incarnation, shard);
+    this.replicas.set(shard, new ShardReplica(shard, node, storage, machine, this.options.clock, this.options.operationTimeoutMs, contexts));
   }
 
   get shardCount(): number {
@@ -252,23 +276,79 @@ export class MultiRaft implements ConsensusPort {
     return followers.sort((a, b) => b.match - a.match)[0]?.id;
   }
 
-  /** Feeds a batch received from peer `from`. */
+  /**
+   * Feeds a frame received from the authenticated peer `from`. A frame no correct peer
+   * sends (see inbound-check.ts) throws a PeerWireError, on which the transport closes
+   * the connection; messages of the frame before the offending one may have been taken.
+   */
   receive(from: string, payload: Uint8Array): void {
     if (this.closed) return;
-    let messages: GroupMessage[];
     try {
-      if (isSnapshotFrame(payload)) return this.snapshots.receive(asNodeId(from), payload);
-      if (isAccessSamplesFrame(payload)) return this.acceptAccessSamples(decodeAccessSamples(payload));
-      messages = decodePeerBatch(payload, asNodeId(from), this.self);
+      this.acceptFrame(asNodeId(from), payload);
     } catch (err) {
-      this.options.logger.warn({ peer: from, err: (err as Error).message }, "dropping a malformed peer batch");
-      return;
+      if (err instanceof PeerWireError) this.stats.peerFramesRejected++;
+      throw err;
+    }
+  }
+
+  private acceptFrame(from: NodeId, payload: Uint8Array): void {
+    if (payload.length === 0) throw new PeerWireError("an empty peer frame");
+    if (isSnapshotFrame(payload)) return this.acceptSnapshotChunks(from, payload);
+    if (isAccessSamplesFrame(payload)) return this.acceptAccessSamples(from, decodeAccessSamples(payload));
+    const messages = decodePeerBatch(payload, from, this.self);
+    // Every message is checked before any is stepped; what depends on the log is checked
+    // right before each step.
+    for (const { group, message } of messages) {
+      const problem = messageProblem(message, this.membersOf(group, from));
+      if (problem) throw new PeerWireError(`shard ${group}: ${message.type} from ${from}: ${problem}`);
     }
     this.stats.messagesReceived += messages.length;
-    for (const { group, message } of messages) {
-      if (!this.snapshots.hold(group, message)) this.replicas.get(group)?.node.step(message);
+    try {
+      for (const { group, message } of messages) {
+        if (!this.snapshots.hold(group, message)) this.step(this.replicas.get(group)!, message);
+      }
+    } finally {
+      this.schedule();
     }
-    this.schedule();
+  }
+
+  /** The voters of a group this node hosts; a message for any other group is refused. */
+  private membersOf(group: number, from: NodeId): ReadonlySet<string> {
+    const members = this.members.get(group);
+    if (!members || !this.replicas.has(group)) throw new PeerWireError(`${from} sent a frame for shard ${group}, which this node does not replicate`);
+    return members;
+  }
+
+  /** Steps one checked peer message into its group's node, after the checks that depend on the node's log. */
+  private step(replica: ShardReplica, message: InboundMessage): void {
+    if (++replica.inbound > INBOUND_PER_READY_MAX) {
+      throw new PeerWireError(`more than ${INBOUND_PER_READY_MAX} peer messages for shard ${replica.shard} between two of its Readys`);
+    }
+    const problem = stateProblem(message, replica.node);
+    if (problem) throw new PeerWireError(`shard ${replica.shard}: ${message.type} from ${message.from}: ${problem}`);
+    replica.node.step(message);
+  }
+
+  /** A message held while its group's snapshot was staged: checked again, since the log changed meanwhile. */
+  private deliverHeld(group: number, message: InboundMessage): void {
+    const replica = this.replicas.get(group);
+    if (!replica || this.closed) return;
+    try {
+      this.step(replica, message);
+    } catch (err) {
+      if (!(err instanceof PeerWireError)) throw err;
+      this.stats.peerFramesRejected++;
+      this.options.logger.warn({ peer: message.from, err: err.message }, "dropping a held peer message");
+    }
+  }
+
+  private acceptSnapshotChunks(from: NodeId, payload: Uint8Array): void {
+    const chunks = decodeSnapshotChunks(payload, from, this.self);
+    for (const chunk of chunks) {
+      const problem = messageProblem(chunk.message, this.membersOf(chunk.group, from));
+      if (problem) throw new PeerWireError(`shard ${chunk.group}: snapshot chunk from ${from}: ${problem}`);
+    }
+    for (const chunk of chunks) this.snapshots.accept(from, chunk);
   }
 
   forwardAccessSamples(samples: ReadonlyMap<number, readonly string[]>): void {
@@ -287,8 +367,17 @@ export class MultiRaft implements ConsensusPort {
     }
   }
 
-  /** Samples a follower sent: kept only for shards this node still leads. */
-  private acceptAccessSamples(samples: ReadonlyMap<number, readonly string[]>): void {
+  /** Samples a follower sent: checked like keys of a request, kept only for shards this node still leads. */
+  private acceptAccessSamples(from: NodeId, samples: ReadonlyMap<number, readonly string[]>): void {
+    const { keyBytesMax, accessHintKeysMax } = PROTOCOL_LIMITS;
+    for (const [shard, keys] of samples) {
+      if (!this.membersOf(shard, from).has(from)) throw new PeerWireError(`access samples for shard ${shard} from ${from}, not a voter of it`);
+      if (keys.length > accessHintKeysMax) throw new PeerWireError(`${keys.length} access samples for shard ${shard} from ${from} (at most ${accessHintKeysMax})`);
+      for (const key of keys) {
+        const bytes = Buffer.byteLength(key, "utf8");
+        if (bytes === 0 || bytes > keyBytesMax) throw new PeerWireError(`an access sample of ${bytes} bytes for shard ${shard} from ${from}`);
+      }
+    }
     for (const [shard, keys] of samples) {
       if (this.replicas.get(shard)?.role !== "leader") continue;
       this.stats.accessSamplesReceived += keys.length;
@@ -320,6 +409,8 @@ export class MultiRaft implements ConsensusPort {
         for (const replica of this.replicas.values()) {
           if (replica.held) continue;
           const ready = replica.node.ready();
+          // The core's message queues were just drained (or were empty).
+          replica.inbound = 0;
           if (!ready) continue;
           replica.inReady = true;
           readies.push([replica, ready]);

@@ -1,4 +1,5 @@
 import { asLogIndex, asNodeId, asTerm, type Entry, type EntryKind, type NodeId, type PeerMessage } from "@distcache/raft";
+import { PeerProtocolError } from "../peer/protocol-error.js";
 
 /**
  * A hand-written codec for distcache.raft.v1.PeerBatch (proto/distcache/raft/v1/peer.proto):
@@ -38,7 +39,8 @@ for (const [type, code] of Object.entries(TYPE_CODE)) CODE_TYPE[code] = type as 
 const utf8 = new TextEncoder();
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
 
-export class PeerWireError extends Error {
+/** A peer frame that does not decode, or a message the node refuses (see inbound-check.ts). Closes the connection. */
+export class PeerWireError extends PeerProtocolError {
   override name = "PeerWireError";
 }
 
@@ -235,6 +237,13 @@ class Reader {
   }
 }
 
+/** Splits a tag; field number 0 is invalid protobuf. */
+function fieldOf(tag: number): number {
+  const field = Math.floor(tag / 8);
+  if (field === 0) throw new PeerWireError("field number 0");
+  return field;
+}
+
 function readEntry(r: Reader): Entry {
   let term = 0;
   let index = 0;
@@ -242,7 +251,7 @@ function readEntry(r: Reader): Entry {
   let data: Uint8Array = new Uint8Array(0);
   while (r.pos < r.end) {
     const tag = r.varint();
-    const field = Math.floor(tag / 8);
+    const field = fieldOf(tag);
     const wire = tag % 8;
     if (field === 1 && wire === 0) term = r.varint();
     else if (field === 2 && wire === 0) index = r.varint();
@@ -259,7 +268,7 @@ function readMessage(r: Reader, from: NodeId, self: NodeId): WireMessage {
   const entries: Entry[] = [];
   while (r.pos < r.end) {
     const tag = r.varint();
-    const field = Math.floor(tag / 8);
+    const field = fieldOf(tag);
     const wire = tag % 8;
     if (wire === 0) {
       const v = r.varint();
@@ -345,10 +354,11 @@ export function decodePeerBatch(bytes: Uint8Array, from: NodeId, self: NodeId): 
   const out: WireMessage[] = [];
   while (r.pos < r.end) {
     const tag = r.varint();
-    if (tag === 10) {
-      const slice = r.bytes();
-      out.push(readMessage(new ReaderAt(bytes, slice), from, self));
-    } else r.skip(tag % 8);
+    // A message batch holds messages only: snapshot chunks and access samples travel in
+    // frames of their own (told apart by the first byte), and no other field exists.
+    if (tag !== 10) throw new PeerWireError(`unexpected field ${Math.floor(tag / 8)} (wire type ${tag % 8}) in a peer message batch`);
+    const slice = r.bytes();
+    out.push(readMessage(new ReaderAt(bytes, slice), from, self));
   }
   return out;
 }

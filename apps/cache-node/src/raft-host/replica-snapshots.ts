@@ -4,7 +4,7 @@ import type { ReplicaSnapshot, RestoredShard, ShardStateMachine } from "../shard
 import type { GroupLog } from "./group-log.js";
 import type { ShardReplica } from "./shard-replica.js";
 import { TurnGate } from "./turn-gate.js";
-import { decodeSnapshotChunks, encodeSnapshotChunk, type ReceivedChunk } from "./snapshot-wire.js";
+import { encodeSnapshotChunk, type ReceivedChunk } from "./snapshot-wire.js";
 
 export interface SnapshotSender {
   send(to: string, payload: Uint8Array): boolean;
@@ -21,6 +21,8 @@ export interface ReplicaSnapshotsOptions {
   /** A replica is snapshotted (and its log compacted) once it applied this many entries past its last snapshot. */
   entriesBetween: number;
   replica(group: number): ShardReplica | undefined;
+  /** Steps a held peer message into its group's node, with the driver's checks (it may have become invalid). */
+  deliver(group: number, message: PeerMessage): void;
   /** Asks the driver for a cycle (a node has something new to hand out). */
   schedule(): void;
   /** The node's log failed: it can no longer run safely. */
@@ -252,12 +254,8 @@ export class ReplicaSnapshots {
     }
   }
 
-  /** Follower: a frame of snapshot chunks from peer `from`. */
-  receive(from: NodeId, payload: Uint8Array): void {
-    for (const chunk of decodeSnapshotChunks(payload, from, this.options.self)) this.accept(from, chunk);
-  }
-
-  private accept(from: NodeId, chunk: ReceivedChunk): void {
+  /** Follower: one snapshot chunk from peer `from`, already checked by the driver. */
+  accept(from: NodeId, chunk: ReceivedChunk): void {
     if (!this.options.replica(chunk.group)) return;
     const key = `${from}/${chunk.group}`;
     if (chunk.seq === 0) this.incoming.set(key, { message: chunk.message, chunks: [] });
@@ -288,8 +286,7 @@ export class ReplicaSnapshots {
   private release(group: number): void {
     const held = this.held.get(group) ?? [];
     this.held.delete(group);
-    const node = this.options.replica(group)?.node;
-    for (const message of held) node?.step(message);
+    for (const message of held) this.options.deliver(group, message);
     this.options.schedule();
   }
 

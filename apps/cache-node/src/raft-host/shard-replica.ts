@@ -5,6 +5,7 @@ import type { CommandOp, SessionHeader } from "../consensus-port.js";
 import type { CommandResult, RestoredShard, ShardStateMachine } from "../shard-state-machine.js";
 import type { Clock } from "../clock.js";
 import { IndeterminateError, NotLeaderError, WriteLostError } from "./not-leader-error.js";
+import type { ReadContexts } from "./read-context.js";
 
 interface PendingWrite {
   term: number;
@@ -28,9 +29,9 @@ interface PendingRead {
  */
 export class ShardReplica {
   private readonly writes = new Map<number, PendingWrite>();
+  /** Strong reads waiting for their read index, by the counter in their context. */
   private readonly reads = new Map<number, PendingRead>();
   private readonly waitingApply: PendingRead[] = [];
-  private nextReadId = 1;
   private lastStampMs = 0;
   /** While true, the driver drains no Ready of this group (a snapshot is being captured), so nothing is applied. */
   held = false;
@@ -39,6 +40,8 @@ export class ShardReplica {
   role: Role = "follower";
   leaderId: string | undefined;
   term = 0;
+  /** Peer messages stepped into the node since the driver last took a Ready of this group. */
+  inbound = 0;
 
   constructor(
     readonly shard: number,
@@ -48,6 +51,8 @@ export class ShardReplica {
     readonly machine: ShardStateMachine,
     private readonly clock: Clock,
     private readonly operationTimeoutMs: number,
+    /** This replica's ReadIndex contexts (node id, incarnation nonce, shard, counter). */
+    private readonly contexts: ReadContexts,
   ) {}
 
   /** Stamps and proposes a command; resolves with its result once applied here. */
@@ -76,9 +81,7 @@ export class ShardReplica {
 
   /** Resolves when a linearizable read may be served from this replica (ReadIndex, thesis §6.4). */
   readBarrier(onRequested: () => void): Promise<void> {
-    const id = this.nextReadId++;
-    const context = new Uint8Array(8);
-    new DataView(context.buffer).setFloat64(0, id);
+    const { id, context } = this.contexts.create();
     const result = this.node.readIndex(context);
     if (!result.accepted) return Promise.reject(new NotLeaderError(this.shard, result.leaderHint, result.reason));
     onRequested();
@@ -102,9 +105,11 @@ export class ShardReplica {
 
   onReadStates(states: readonly ReadState[]): void {
     for (const state of states) {
-      const id = new DataView(state.context.buffer, state.context.byteOffset, 8).getFloat64(0);
-      const read = this.reads.get(id);
-      if (!read) continue;
+      // A context that is not exactly one of ours (another node's or incarnation's, or
+      // garbage a peer sent) answers none of our reads.
+      const id = this.contexts.idOf(state.context);
+      const read = id === undefined ? undefined : this.reads.get(id);
+      if (id === undefined || !read) continue;
       this.reads.delete(id);
       if (this.machine.appliedIndex >= state.index) this.settleRead(read);
       else {
