@@ -1,13 +1,13 @@
 import type { CallOptions, Client } from "@connectrpc/connect";
-import { Consistency, SetCondition, type CacheService } from "@distcache/proto";
+import { SetCondition, type CacheService, type Consistency } from "@distcache/proto";
 import { groupByLeader, groupByShard, settleAll } from "./batch-plan.js";
-import { resolveOptions, TIMEOUT_MS_MAX, type CacheClientOptions, type ResolvedOptions } from "./client-options.js";
+import { randomSessionId, resolveOptions, TIMEOUT_MS_MAX, type CacheClientOptions, type ResolvedOptions } from "./client-options.js";
 import { isWrite, toCacheError, type FailureContext, type Operation } from "./error-mapping.js";
 import { ClientClosedError, InvalidArgumentError, KeyExistsError } from "./errors.js";
 import { NodeClients } from "./node-clients.js";
-import { checkBatch, checkKey, checkValue, deltaOf, ttlMsOf, versionOf } from "./request-checks.js";
+import { checkBatch, checkDistinct, checkKey, checkShard, checkValue, consistencyOf, deltaOf, expectedVersionOf, ttlMsOf, type ReadConsistency } from "./request-checks.js";
 import { RoutingTable } from "./routing-table.js";
-import { ShardRouter, type CallBudget } from "./shard-router.js";
+import { ShardRouter, type CallBudget, type WriteSessionHandle } from "./shard-router.js";
 import { nodeStatsFromMessage, type ClusterStats } from "./stats.js";
 import type { Topology } from "./topology.js";
 import { fromGetResponse, resultText, toPayload, type CacheValue, type GetResult } from "./values.js";
@@ -21,7 +21,7 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
-export type ReadConsistency = "strong" | "eventual";
+export type { ReadConsistency } from "./request-checks.js";
 
 export interface GetOptions extends RequestOptions {
   /** "strong" (default) reflects every write acknowledged before the read began; "eventual" may lag. */
@@ -33,7 +33,7 @@ export interface SetOptions extends RequestOptions {
   ttlMs?: number;
   /** Write only if the key is absent; otherwise KeyExistsError. */
   ifAbsent?: boolean;
-  /** Write only if the key is at this version (0: absent); otherwise VersionMismatchError. */
+  /** Write only if the key is at this version, in [1, 2^53 - 1] (0: only if absent); otherwise VersionMismatchError. */
   ifVersion?: bigint | number;
 }
 
@@ -76,17 +76,20 @@ export interface CacheClient {
   set(key: string, value: CacheValue, options?: SetOptions): Promise<bigint>;
   /** Writes the key only if absent; KeyExistsError otherwise. */
   create(key: string, value: CacheValue, options?: WriteOptions): Promise<bigint>;
-  /** Writes the key only if it is at expectedVersion; VersionMismatchError otherwise. */
+  /**
+   * Writes the key only if it is at expectedVersion, in [1, 2^53 - 1] (0: only if the key
+   * is absent); VersionMismatchError otherwise.
+   */
   update(key: string, value: CacheValue, expectedVersion: bigint | number, options?: WriteOptions): Promise<bigint>;
   /** Removes the key; true when it existed. */
   delete(key: string, options?: RequestOptions): Promise<boolean>;
   /** Adds delta (default 1) to a signed 64-bit counter, creating it at 0; returns the new value. */
   incr(key: string, delta?: bigint | number, options?: RequestOptions): Promise<bigint>;
-  /** Reads several keys; results in request order. */
+  /** Reads 1 to batchKeysMax keys (a key may repeat); one result per position, in request order. */
   mget(keys: readonly string[], options?: GetOptions): Promise<(GetResult | null)[]>;
-  /** Writes several keys (each shard's part atomically); new versions in request order. */
+  /** Writes 1 to batchKeysMax distinct keys (each shard's part atomically); new versions in request order. */
   mset(items: readonly SetItem[], options?: RequestOptions): Promise<bigint[]>;
-  /** Removes several keys; returns how many existed. */
+  /** Removes 1 to batchKeysMax distinct keys; returns how many existed. */
   mdelete(keys: readonly string[], options?: RequestOptions): Promise<number>;
   /** Every node's counters. */
   stats(options?: StatsOptions): Promise<ClusterStats>;
@@ -110,19 +113,13 @@ type Header = { noForward: true; sessionId?: string; sequence?: bigint; ackedSeq
 type KeyedSend<R> = (client: Client<typeof CacheService>, header: Header, options: CallOptions) => Promise<R>;
 
 const READ_HEADER: Header = { noForward: true };
-const CONSISTENCY: Record<ReadConsistency, Consistency> = { strong: Consistency.STRONG, eventual: Consistency.EVENTUAL };
-
-function consistencyOf(options: GetOptions | undefined): Consistency {
-  const consistency = options?.consistency ?? "strong";
-  if (!(consistency in CONSISTENCY)) throw new InvalidArgumentError(`consistency must be "strong" or "eventual", got ${String(consistency)}`);
-  return CONSISTENCY[consistency];
-}
 
 class RoutedCacheClient implements CacheClient {
   private readonly table: RoutingTable;
   private readonly clients: NodeClients;
   private readonly router: ShardRouter;
-  private readonly session: WriteSession;
+  /** The session new writes begin on; replaced when a shard reports it expired. */
+  private session: WriteSession;
   private readonly loads = new SingleFlight<GetResult>();
   private closed = false;
 
@@ -135,13 +132,15 @@ class RoutedCacheClient implements CacheClient {
 
   async get(key: string, options?: GetOptions): Promise<GetResult | null> {
     checkKey(key);
-    const consistency = consistencyOf(options);
+    const consistency = consistencyOf(options?.consistency);
     const response = await this.keyed(key, "get", (c, header, o) => c.get({ key, consistency, header }, o), options);
     return fromGetResponse(response);
   }
 
-  getOrLoad(key: string, load: (key: string) => Promise<CacheValue>, options?: GetOrLoadOptions): Promise<GetResult> {
+  async getOrLoad(key: string, load: (key: string) => Promise<CacheValue>, options?: GetOrLoadOptions): Promise<GetResult> {
     checkKey(key);
+    consistencyOf(options?.consistency);
+    ttlMsOf(options?.ttlMs);
     return this.loads.run(key, async () => {
       const cached = await this.get(key, options);
       if (cached) return cached;
@@ -173,7 +172,7 @@ class RoutedCacheClient implements CacheClient {
     if (options?.ifAbsent && options.ifVersion !== undefined) throw new InvalidArgumentError("ifAbsent and ifVersion cannot be combined");
     const ttlMs = ttlMsOf(options?.ttlMs);
     const condition = options?.ifAbsent ? SetCondition.IF_ABSENT : options?.ifVersion !== undefined ? SetCondition.IF_VERSION : SetCondition.UNSPECIFIED;
-    const expectedVersion = options?.ifVersion === undefined ? 0n : versionOf(options.ifVersion, "ifVersion");
+    const expectedVersion = options?.ifVersion === undefined ? 0n : expectedVersionOf(options.ifVersion, "ifVersion");
     const payload = toPayload(value);
     const response = await this.keyed(key, "set", (c, header, o) => c.set({ key, payload, ttlMs, condition, expectedVersion, header }, o), options);
     return response.version;
@@ -184,7 +183,7 @@ class RoutedCacheClient implements CacheClient {
   }
 
   async update(key: string, value: CacheValue, expectedVersion: bigint | number, options?: WriteOptions): Promise<bigint> {
-    return this.set(key, value, { ...options, ifAbsent: false, ifVersion: versionOf(expectedVersion, "expectedVersion") });
+    return this.set(key, value, { ...options, ifAbsent: false, ifVersion: expectedVersionOf(expectedVersion, "expectedVersion") });
   }
 
   async delete(key: string, options?: RequestOptions): Promise<boolean> {
@@ -199,10 +198,10 @@ class RoutedCacheClient implements CacheClient {
   }
 
   async mget(keys: readonly string[], options?: GetOptions): Promise<(GetResult | null)[]> {
-    checkBatch(keys.length, this.options.batchKeysMax, "keys");
+    checkBatch(keys, this.options.batchKeysMax, "keys");
     keys.forEach((key, i) => checkKey(key, `keys[${i}]`));
-    const consistency = consistencyOf(options);
-    if (keys.length === 0) return [];
+    const consistency = consistencyOf(options?.consistency);
+    // Keys may repeat: every position gets its own answer.
     const budget = await this.begin(options);
     const results = new Array<GetResult | null>(keys.length).fill(null);
     const read = (shards: readonly number[], indexes: readonly number[], once: boolean) => this.readPart(keys, indexes, shards[0]!, consistency, budget, once, results);
@@ -219,13 +218,16 @@ class RoutedCacheClient implements CacheClient {
   }
 
   async mset(items: readonly SetItem[], options?: RequestOptions): Promise<bigint[]> {
-    checkBatch(items.length, this.options.batchKeysMax, "items");
+    checkBatch(items, this.options.batchKeysMax, "items");
     const wire = items.map((item, i) => {
       checkKey(item?.key, `items[${i}].key`);
       checkValue(item.value, `items[${i}].value`);
       return { key: item.key, payload: toPayload(item.value), ttlMs: ttlMsOf(item.ttlMs, `items[${i}].ttlMs`) };
     });
-    if (items.length === 0) return [];
+    checkDistinct(
+      wire.map((item) => item.key),
+      (i) => `items[${i}].key`,
+    );
     const budget = await this.begin(options);
     const versions = new Array<bigint>(items.length).fill(0n);
     // Writes go one request per shard: a refusal then proves the whole request did not
@@ -239,9 +241,9 @@ class RoutedCacheClient implements CacheClient {
   }
 
   async mdelete(keys: readonly string[], options?: RequestOptions): Promise<number> {
-    checkBatch(keys.length, this.options.batchKeysMax, "keys");
+    checkBatch(keys, this.options.batchKeysMax, "keys");
     keys.forEach((key, i) => checkKey(key, `keys[${i}]`));
-    if (keys.length === 0) return 0;
+    checkDistinct(keys, (i) => `keys[${i}]`);
     const budget = await this.begin(options);
     const parts = [...groupByShard(keys, (k) => this.table.shardFor(k))].map(async ([shard, indexes]) => {
       const got = await this.write(shard, { operation: "mdelete" }, (c, header, o) => c.mDelete({ keys: indexes.map((i) => keys[i]!), header }, o), budget);
@@ -272,7 +274,8 @@ class RoutedCacheClient implements CacheClient {
   }
 
   async transferLeader(shard: number, toNodeId?: string, options?: RequestOptions): Promise<string> {
-    if (!Number.isInteger(shard) || shard < 0) throw new InvalidArgumentError(`shard must be a non-negative integer, got ${String(shard)}`);
+    checkShard(shard);
+    if (toNodeId !== undefined && typeof toNodeId !== "string") throw new InvalidArgumentError(`toNodeId must be a node id string, got ${typeof toNodeId}`);
     const budget = this.budget(options);
     const topology = await this.router.topology(budget);
     // The shard's leader does it; any other node forwards the call there.
@@ -341,19 +344,54 @@ class RoutedCacheClient implements CacheClient {
     return true;
   }
 
-  /** A write RPC: one session sequence, kept across its retries (DESIGN invariant 4). */
+  /**
+   * A write RPC: one session sequence, kept across its retries (DESIGN invariant 4). If a
+   * shard reports the session expired, the write moves to a new session (the router
+   * decides whether it is resent); it always finishes on the session it was last sent
+   * under, so writes in flight on a replaced session still finish there.
+   */
   private async write<R>(shard: number, context: FailureContext, send: KeyedSend<R>, budget: CallBudget): Promise<R> {
-    const sequence = this.session.begin();
+    let session = this.currentSession();
+    /** The write's sequence in `session`; undefined once it will not be sent again. */
+    let sequence: bigint | undefined = session.begin();
+    const handle: WriteSessionHandle = {
+      get sessionId() {
+        return session.sessionId;
+      },
+      renew: (refusedBy, resend) => {
+        // Never sent again under the expired session: release its sequence there.
+        if (sequence !== undefined) session.finish(sequence);
+        sequence = undefined;
+        if (this.session === session) this.replaceSession(refusedBy);
+        if (!resend) return;
+        session = this.currentSession();
+        sequence = session.begin();
+      },
+    };
     try {
       return await this.router.call(
         shard,
         context,
-        (c, o) => send(c, { noForward: true, sessionId: this.session.sessionId, sequence, ackedSequence: this.session.ackedSequence }, o),
+        (c, o) => send(c, { noForward: true, sessionId: session.sessionId, sequence: sequence!, ackedSequence: session.ackedSequence }, o),
         budget,
+        handle,
       );
     } finally {
-      this.session.finish(sequence);
+      if (sequence !== undefined) session.finish(sequence);
     }
+  }
+
+  /** The session for a new write: a fresh one once the current one used every sequence. */
+  private currentSession(): WriteSession {
+    if (this.session.exhausted) this.session = new WriteSession(randomSessionId());
+    return this.session;
+  }
+
+  /** Starts a new session (random id, sequences from 1, watermark 0) for every later write. */
+  private replaceSession(shard: number): void {
+    const expiredSessionId = this.session.sessionId;
+    this.session = new WriteSession(randomSessionId());
+    this.options.onEvent({ type: "sessionRenewed", shard, expiredSessionId, sessionId: this.session.sessionId });
   }
 }
 

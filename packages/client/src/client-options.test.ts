@@ -16,12 +16,21 @@ const INVALID: [string, Partial<CacheClientOptions>][] = [
   ["negative backoffMsMin", { backoffMsMin: -1 }],
   ["backoffMsMax below backoffMsMin", { backoffMsMin: 100, backoffMsMax: 50 }],
   ["batchKeysMax 0", { batchKeysMax: 0 }],
+  ["batchKeysMax above the protocol's batchItemsMax", { batchKeysMax: 10_001 }],
   ["empty sessionId", { sessionId: "" }],
+  ["sessionId of 129 ASCII bytes", { sessionId: "s".repeat(129) }],
+  ["sessionId of 43 characters but 129 UTF-8 bytes", { sessionId: "€".repeat(43) }],
+  ["sessionId with a lone surrogate", { sessionId: "s\uD800" }],
 ];
 
 describe("resolveOptions", () => {
   it.each(INVALID)("refuses %s", (_, bad) => {
     expect(() => resolveOptions({ ...base, ...bad })).toThrow(RangeError);
+  });
+
+  it("accepts a sessionId of exactly 128 UTF-8 bytes, and batchKeysMax up to 10,000", () => {
+    expect(resolveOptions({ ...base, sessionId: "😀".repeat(32) }).sessionId).toBe("😀".repeat(32));
+    expect(resolveOptions({ ...base, batchKeysMax: 10_000 }).batchKeysMax).toBe(10_000);
   });
 
   it("fills in defaults with units", () => {

@@ -1,5 +1,7 @@
 import type { Transport } from "@connectrpc/connect";
+import { PROTOCOL_LIMITS } from "@distcache/proto/limits";
 import type { CacheEvent } from "./events.js";
+import { sessionIdRefusal } from "./request-checks.js";
 
 /** Makes the transport for one node, given its base URL (for example "http://10.0.0.1:7301"). */
 export type TransportFactory = (baseUrl: string) => Transport;
@@ -28,9 +30,13 @@ export interface CacheClientOptions {
   onEvent?: (event: CacheEvent) => void;
   /** Releases what the transport factory holds (connections); called once by close(). */
   onClose?: () => void | Promise<void>;
-  /** Keys in one mget, mset or mdelete. */
+  /** Keys in one mget, mset or mdelete; at most the protocol's 10,000. */
   batchKeysMax?: number;
-  /** Exactly-once session id for writes; a random one by default. */
+  /**
+   * Exactly-once session id for writes (1 to 128 UTF-8 bytes); a random one by default.
+   * It is the first session only: when a shard reports it expired, the client continues
+   * under a new random one.
+   */
   sessionId?: string;
   clock?: Clock;
   sleep?: Sleep;
@@ -63,7 +69,7 @@ export const BACKOFF_MS_MIN_DEFAULT = 25;
 export const BACKOFF_MS_MAX_DEFAULT = 1000;
 export const BACKOFF_MS_LIMIT = 60_000;
 export const BATCH_KEYS_MAX_DEFAULT = 1000;
-export const BATCH_KEYS_MAX_LIMIT = 100_000;
+export const BATCH_KEYS_MAX_LIMIT = PROTOCOL_LIMITS.batchItemsMax;
 export const SEEDS_MAX = 1000;
 
 const realClock: Clock = { nowMs: () => Date.now() };
@@ -99,7 +105,7 @@ function parseSeed(seed: string): URL {
 }
 
 /** A session id from the platform's crypto source (randomUUID needs a secure context in browsers). */
-function randomSessionId(): string {
+export function randomSessionId(): string {
   const bytes = new Uint8Array(16);
   globalThis.crypto.getRandomValues(bytes);
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
@@ -143,6 +149,7 @@ export function resolveOptions(options: CacheClientOptions): ResolvedOptions {
   checkIntegerInRange("backoffMsMin", resolved.backoffMsMin, 0, BACKOFF_MS_LIMIT);
   checkIntegerInRange("backoffMsMax", resolved.backoffMsMax, resolved.backoffMsMin, BACKOFF_MS_LIMIT);
   checkIntegerInRange("batchKeysMax", resolved.batchKeysMax, 1, BATCH_KEYS_MAX_LIMIT);
-  if (resolved.sessionId.length === 0 || resolved.sessionId.length > 128) throw new RangeError("sessionId must hold 1 to 128 characters");
+  const sessionRefusal = sessionIdRefusal(resolved.sessionId);
+  if (sessionRefusal !== undefined) throw new RangeError(sessionRefusal);
   return resolved;
 }

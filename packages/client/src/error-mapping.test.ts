@@ -2,6 +2,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { LimitExceededSchema } from "@distcache/proto";
 import { describe, expect, it } from "vitest";
 import { createCacheClient, type CacheClient } from "./cache-client.js";
+import { toCacheError } from "./error-mapping.js";
 import {
   type CacheError,
   CounterOverflowError,
@@ -11,9 +12,10 @@ import {
   NotACounterError,
   ResourceExhaustedError,
   ServerError,
+  SessionExpiredError,
   VersionMismatchError,
 } from "./errors.js";
-import { FakeCluster, fakeTime } from "./testing/fake-cluster.js";
+import { FakeCluster, fakeTime, sessionExpired } from "./testing/fake-cluster.js";
 
 function setup(options: { batchKeysMax?: number } = {}) {
   const cluster = new FakeCluster();
@@ -79,28 +81,22 @@ describe("server errors map to one class each", () => {
   });
 });
 
-/** [description, call] — each must fail with InvalidArgumentError before any request. */
-const BAD_CALLS: [string, (c: CacheClient) => Promise<unknown>][] = [
-  ["empty key", (c) => c.get("")],
-  ["key not a string", (c) => c.get(7 as unknown as string)],
-  ["value not bytes or string", (c) => c.set("k", 5 as unknown as string)],
-  ["negative ttlMs", (c) => c.set("k", "v", { ttlMs: -1 })],
-  ["fractional ttlMs", (c) => c.set("k", "v", { ttlMs: 1.5 })],
-  ["ifAbsent with ifVersion", (c) => c.set("k", "v", { ifAbsent: true, ifVersion: 1 })],
-  ["negative expected version", (c) => c.update("k", "v", -1)],
-  ["delta beyond int64", (c) => c.incr("k", 2n ** 63n)],
-  ["fractional delta", (c) => c.incr("k", 0.5)],
-  ["unknown consistency", (c) => c.get("k", { consistency: "linear" as "strong" })],
-  ["zero timeoutMs", (c) => c.get("k", { timeoutMs: 0 })],
-  ["batch above batchKeysMax", (c) => c.mget(["a", "b", "c"])],
-  ["empty key in a batch", (c) => c.mdelete(["a", ""])],
-  ["bad ttl in a batch", (c) => c.mset([{ key: "a", value: "v", ttlMs: -5 }])],
-];
+describe("SessionExpired", () => {
+  it("maps a write's refusal to SessionExpiredError: indeterminate, failed_precondition, with shard and session", () => {
+    for (const operation of ["set", "mset", "delete", "mdelete", "incr"] as const) {
+      const err = toCacheError(sessionExpired(3, "s-old"), { operation, key: "k" });
+      expect(err).toBeInstanceOf(SessionExpiredError);
+      expect(err).toBeInstanceOf(IndeterminateWriteError);
+      expect(err).toMatchObject({ code: Code.FailedPrecondition, shard: 3, sessionId: "s-old", name: "SessionExpiredError" });
+      expect(err.message).toMatch(/may or may not have taken effect/);
+    }
+  });
 
-describe("bad arguments fail before any request", () => {
-  it.each(BAD_CALLS)("%s", async (_, call) => {
-    const { cluster, client } = setup({ batchKeysMax: 2 });
-    await expect(call(client)).rejects.toBeInstanceOf(InvalidArgumentError);
-    expect(cluster.calls.filter((c) => c.method !== "getTopology")).toEqual([]);
+  it("a read answered with SessionExpired is a server fault, reported as is", async () => {
+    expect(toCacheError(sessionExpired(3, "s"), { operation: "get", key: "k" })).toBeInstanceOf(ServerError);
+    const { cluster, client } = setup();
+    cluster.failNext(cluster.leaderOf(cluster.ring.shardFor(KEY))!, "get", sessionExpired(0, "s"));
+    await expect(client.get(KEY)).rejects.toBeInstanceOf(ServerError);
+    expect(cluster.callsTo("get")).toHaveLength(1);
   });
 });

@@ -1,5 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { LimitExceededSchema } from "@distcache/proto";
+import { LimitExceededSchema, SessionExpiredSchema } from "@distcache/proto";
 import {
   CacheError,
   CanceledError,
@@ -10,6 +10,7 @@ import {
   NotACounterError,
   ResourceExhaustedError,
   ServerError,
+  SessionExpiredError,
   TimeoutError,
   UnavailableError,
   VersionMismatchError,
@@ -37,8 +38,26 @@ function invalidArgument(err: ConnectError): InvalidArgumentError {
   return new InvalidArgumentError(err.rawMessage, limitExceeded ? { cause: err, limitExceeded } : { cause: err });
 }
 
+/**
+ * The error for a write refused as sent under an expired session, after an earlier
+ * send of it: that earlier send may have applied.
+ */
+export function sessionExpiredError(err: ConnectError, context: FailureContext, sentSessionId: string): SessionExpiredError {
+  const detail = err.findDetails(SessionExpiredSchema)[0];
+  const sessionId = detail?.sessionId || sentSessionId;
+  const shard = detail?.shard ?? 0;
+  const what = `${context.operation}${context.key === undefined ? "" : ` of "${context.key}"`}`;
+  return new SessionExpiredError(
+    shard,
+    sessionId,
+    `${what} may or may not have taken effect: shard ${shard} no longer holds session ${sessionId}, and the write had been sent before under it (${err.rawMessage})`,
+    { cause: err },
+  );
+}
+
 function failedPrecondition(err: ConnectError, context: FailureContext): CacheError {
   const key = context.key ?? "";
+  if (isWrite(context.operation) && err.findDetails(SessionExpiredSchema).length > 0) return sessionExpiredError(err, context, "");
   if (context.operation === "incr") return new NotACounterError(key, err.rawMessage, { cause: err });
   if (context.operation === "set") return new VersionMismatchError(key, err.rawMessage, { cause: err });
   return new ServerError(err.rawMessage, err.code, { cause: err });

@@ -114,6 +114,31 @@ export class IndeterminateWriteError extends CacheError {
 }
 
 /**
+ * A shard refused a write because it no longer holds the client session the write was
+ * sent under (the session idled out, or was evicted by the shard's bound on sessions),
+ * and the same write had been sent before, under that session. The refused send was not
+ * applied, but the earlier send may have been: the outcome is unknown, as for every
+ * IndeterminateWriteError (code failed_precondition). Read the key to learn it.
+ *
+ * The client has already started a new session for later writes. A write refused this
+ * way on its first send is not reported: it is resent once under the new session.
+ */
+export class SessionExpiredError extends IndeterminateWriteError {
+  override name = "SessionExpiredError";
+
+  constructor(
+    /** The shard that refused the write. */
+    readonly shard: number,
+    /** The expired session. */
+    readonly sessionId: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, Code.FailedPrecondition, options);
+  }
+}
+
+/**
  * No node could serve the call before the deadline or the attempts ran out (unavailable).
  * For a write this means every attempt was refused before it was proposed: it did not
  * take effect, and the caller may try again later.

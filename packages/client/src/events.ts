@@ -9,7 +9,9 @@ export type RetryReason =
   /** The node could not be reached (connection refused) or asked to be retried. */
   | "unreachable"
   /** A read failed in a way that is always safe to repeat. */
-  | "readFailed";
+  | "readFailed"
+  /** The shard no longer held the write's session; the write, never sent before, is resent under a new one. */
+  | "sessionExpired";
 
 /** Lifecycle events, reported through the `onEvent` option. */
 export type CacheEvent =
@@ -25,6 +27,14 @@ export type CacheEvent =
       epoch: bigint;
       /** The base URL that answered. */
       source: string;
+    }
+  | {
+      /** A shard no longer held the client's write session, so later writes use a new one. */
+      type: "sessionRenewed";
+      /** The shard that refused the expired session. */
+      shard: number;
+      expiredSessionId: string;
+      sessionId: string;
     }
   | {
       type: "retry";

@@ -20,6 +20,7 @@ export {
   NotACounterError,
   ResourceExhaustedError,
   ServerError,
+  SessionExpiredError,
   TimeoutError,
   UnavailableError,
   VersionMismatchError,

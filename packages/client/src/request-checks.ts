@@ -1,48 +1,160 @@
+import { Consistency } from "@distcache/proto";
+import { PROTOCOL_LIMITS } from "@distcache/proto/limits";
 import { InvalidArgumentError } from "./errors.js";
 
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
-const UINT64_MAX = 2n ** 64n - 1n;
 
 /*
- * Checks made before any I/O. The server checks again (and knows its configured
- * limits); these catch what is wrong whatever the configuration, so that a bad call
- * fails fast and a batch is not half-sent.
+ * Checks made before any I/O, against the protocol's hard ceilings (@distcache/proto/limits).
+ * The server checks again, and its configured limits may be lower (it answers those with
+ * a LimitExceeded detail); these catch what no server would accept, so that a bad call
+ * fails fast, a batch is never half sent, and no input the SDK sends can reach a check
+ * in the server's replicated apply. Each message names the field.
  */
 
+/** In unicode mode a surrogate pair is one code point, so this matches lone surrogates only. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/** Whether the string is well-formed UTF-16 (no lone surrogate), so it encodes to UTF-8 unchanged. */
+export function isWellFormed(text: string): boolean {
+  return !LONE_SURROGATE.test(text);
+}
+
+function isLowSurrogate(unit: number): boolean {
+  return unit >= 0xdc00 && unit <= 0xdfff;
+}
+
+/** The length of the string's UTF-8 encoding (what TextEncoder would produce), without encoding it. */
+export function utf8ByteLength(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit < 0x80) bytes += 1;
+    else if (unit < 0x800) bytes += 2;
+    else if (unit >= 0xd800 && unit <= 0xdbff && isLowSurrogate(text.charCodeAt(i + 1))) {
+      // A high surrogate followed by its low surrogate: one 4-byte code point.
+      bytes += 4;
+      i++;
+    } else bytes += 3; // a lone surrogate encodes as U+FFFD, 3 bytes
+  }
+  return bytes;
+}
+
+/** The UTF-8 length of text when it could exceed max, or a smaller number that proves it does not. */
+function utf8LengthAgainst(text: string, max: number): number {
+  // Every UTF-16 unit takes 1 to 3 bytes (a pair takes 4 for its two units).
+  return text.length * 3 <= max || text.length > max ? text.length : utf8ByteLength(text);
+}
+
+function tooLarge(field: string, what: string, actual: number, limit: string, max: number): InvalidArgumentError {
+  return new InvalidArgumentError(`${field} is ${actual} ${what}, above the protocol's ceiling of ${max} (${limit})`, {
+    limitExceeded: { limit, max: BigInt(max), actual: BigInt(actual) },
+  });
+}
+
+/** A key: a non-empty, well-formed string of at most keyBytesMax UTF-8 bytes. */
 export function checkKey(key: unknown, field = "key"): asserts key is string {
   if (typeof key !== "string" || key.length === 0) throw new InvalidArgumentError(`${field} must be a non-empty string`);
+  if (!isWellFormed(key)) throw new InvalidArgumentError(`${field} is not well-formed UTF-8: it holds a lone surrogate`);
+  const bytes = utf8LengthAgainst(key, PROTOCOL_LIMITS.keyBytesMax);
+  if (bytes > PROTOCOL_LIMITS.keyBytesMax) throw tooLarge(field, "bytes of UTF-8", utf8ByteLength(key), "key_bytes_max", PROTOCOL_LIMITS.keyBytesMax);
 }
 
+/** A value: a string (stored as text) or a Uint8Array, of at most valueBytesMax bytes. */
 export function checkValue(value: unknown, field = "value"): void {
-  if (typeof value !== "string" && !(value instanceof Uint8Array)) throw new InvalidArgumentError(`${field} must be a string or a Uint8Array`);
+  if (value instanceof Uint8Array) {
+    if (value.length > PROTOCOL_LIMITS.valueBytesMax) throw tooLarge(field, "bytes", value.length, "value_bytes_max", PROTOCOL_LIMITS.valueBytesMax);
+    return;
+  }
+  if (typeof value !== "string") throw new InvalidArgumentError(`${field} must be a string or a Uint8Array`);
+  const bytes = utf8LengthAgainst(value, PROTOCOL_LIMITS.valueBytesMax);
+  if (bytes > PROTOCOL_LIMITS.valueBytesMax) throw tooLarge(field, "bytes of UTF-8", utf8ByteLength(value), "value_bytes_max", PROTOCOL_LIMITS.valueBytesMax);
 }
 
-/** A TTL in milliseconds as the wire's int64; 0 means no expiry. */
-export function ttlMsOf(ttlMs: number | undefined, field = "ttlMs"): bigint {
+/** A TTL in milliseconds as the wire's int64: an integer in [0, ttlMsMax]; 0 or absent means no expiry. */
+export function ttlMsOf(ttlMs: unknown, field = "ttlMs"): bigint {
   if (ttlMs === undefined) return 0n;
-  if (!Number.isSafeInteger(ttlMs) || ttlMs < 0) throw new InvalidArgumentError(`${field} must be a non-negative integer of milliseconds, got ${String(ttlMs)}`);
+  if (typeof ttlMs !== "number" || !Number.isSafeInteger(ttlMs) || ttlMs < 0 || ttlMs > PROTOCOL_LIMITS.ttlMsMax) {
+    throw new InvalidArgumentError(`${field} must be an integer of milliseconds in [0, ${PROTOCOL_LIMITS.ttlMsMax}] (0: no expiry), got ${String(ttlMs)}`);
+  }
   return BigInt(ttlMs);
 }
 
-function toBigInt(value: bigint | number, field: string): bigint {
+function toBigInt(value: unknown, field: string): bigint {
   if (typeof value === "bigint") return value;
-  if (!Number.isSafeInteger(value)) throw new InvalidArgumentError(`${field} must be an integer (a bigint beyond 2^53), got ${String(value)}`);
+  if (typeof value !== "number" || !Number.isSafeInteger(value)) {
+    throw new InvalidArgumentError(`${field} must be a bigint or a safe integer number, got ${typeof value === "number" ? String(value) : typeof value}`);
+  }
   return BigInt(value);
 }
 
-export function versionOf(version: bigint | number, field = "version"): bigint {
+/**
+ * The version a conditional write expects: a version in [1, versionMax], or 0, which
+ * means the key must be absent (so `update(key, value, 0)` creates it).
+ */
+export function expectedVersionOf(version: unknown, field = "expectedVersion"): bigint {
   const v = toBigInt(version, field);
-  if (v < 0n || v > UINT64_MAX) throw new InvalidArgumentError(`${field} must be in [0, 2^64 - 1], got ${v}`);
+  if (v < 0n || v > PROTOCOL_LIMITS.versionMax) throw new InvalidArgumentError(`${field} must be in [1, 2^53 - 1], or 0 for an absent key, got ${v}`);
   return v;
 }
 
-export function deltaOf(delta: bigint | number): bigint {
+/** An increment: a signed 64-bit integer. */
+export function deltaOf(delta: unknown): bigint {
   const d = toBigInt(delta, "delta");
   if (d < INT64_MIN || d > INT64_MAX) throw new InvalidArgumentError(`delta must be a signed 64-bit integer, got ${d}`);
   return d;
 }
 
-export function checkBatch(count: number, batchKeysMax: number, field: string): void {
-  if (count > batchKeysMax) throw new InvalidArgumentError(`${field} holds ${count} entries, above batchKeysMax ${batchKeysMax}`);
+/** A batch holds 1 to batchKeysMax entries (batchKeysMax is at most the protocol's batchItemsMax). */
+export function checkBatch(entries: unknown, batchKeysMax: number, field: string): asserts entries is readonly unknown[] {
+  if (!Array.isArray(entries)) throw new InvalidArgumentError(`${field} must be an array`);
+  const max = Math.min(batchKeysMax, PROTOCOL_LIMITS.batchItemsMax);
+  if (entries.length === 0) throw new InvalidArgumentError(`${field} must hold at least one entry`);
+  if (entries.length > max) {
+    const bound = max === batchKeysMax ? `batchKeysMax ${max}` : `the protocol's ceiling of ${max} (batch_items_max)`;
+    throw new InvalidArgumentError(`${field} holds ${entries.length} entries, above ${bound}`);
+  }
+}
+
+/**
+ * A batch write names each key once: the server refuses repeats, and a batch whose part
+ * for one shard is refused must not have other parts applied. `name(i)` names entry i's
+ * key field, as in "items[3].key duplicates items[0].key".
+ */
+export function checkDistinct(keys: readonly string[], name: (index: number) => string): void {
+  const first = new Map<string, number>();
+  keys.forEach((key, i) => {
+    const seen = first.get(key);
+    if (seen !== undefined) throw new InvalidArgumentError(`${name(i)} duplicates ${name(seen)}`);
+    first.set(key, i);
+  });
+}
+
+/** Read consistency as the SDK accepts it. */
+export type ReadConsistency = "strong" | "eventual";
+
+const CONSISTENCY: Readonly<Record<ReadConsistency, Consistency>> = { strong: Consistency.STRONG, eventual: Consistency.EVENTUAL };
+
+/** The wire consistency; absent means strong, any other value is refused (never read as a default). */
+export function consistencyOf(consistency: unknown): Consistency {
+  if (consistency === undefined) return Consistency.STRONG;
+  if (typeof consistency !== "string" || !Object.hasOwn(CONSISTENCY, consistency)) {
+    throw new InvalidArgumentError(`consistency must be "strong" or "eventual", got ${typeof consistency === "string" ? JSON.stringify(consistency) : String(consistency)}`);
+  }
+  return CONSISTENCY[consistency as ReadConsistency];
+}
+
+/** A shard id: a non-negative integer (the cluster says whether it exists). */
+export function checkShard(shard: unknown): asserts shard is number {
+  if (typeof shard !== "number" || !Number.isSafeInteger(shard) || shard < 0) throw new InvalidArgumentError(`shard must be a non-negative integer, got ${String(shard)}`);
+}
+
+/** Why a session id is refused (empty, not well-formed, or above sessionIdBytesMax UTF-8 bytes), or undefined. */
+export function sessionIdRefusal(sessionId: unknown): string | undefined {
+  if (typeof sessionId !== "string" || sessionId.length === 0) return "sessionId must be a non-empty string";
+  if (!isWellFormed(sessionId)) return "sessionId is not well-formed UTF-8: it holds a lone surrogate";
+  const bytes = utf8ByteLength(sessionId);
+  if (bytes > PROTOCOL_LIMITS.sessionIdBytesMax) return `sessionId is ${bytes} bytes of UTF-8, above the protocol's ceiling of ${PROTOCOL_LIMITS.sessionIdBytesMax}`;
+  return undefined;
 }

@@ -1,8 +1,8 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { NotLeaderSchema } from "@distcache/proto";
 import { describe, expect, it } from "vitest";
-import { backoffDelayMs, classifyFailure, type Verdict } from "./retry-policy.js";
-import { connectionRefused, connectionReset } from "./testing/fake-cluster.js";
+import { backoffDelayMs, classifyFailure, neverReachedNode, type Verdict } from "./retry-policy.js";
+import { connectionRefused, connectionReset, sessionExpired } from "./testing/fake-cluster.js";
 
 const notLeader = (code: Code, leaderId: string, message = "node does not lead shard 3") =>
   new ConnectError(message, code, undefined, [{ desc: NotLeaderSchema, value: { shard: 3, leaderId, leaderAddress: leaderId ? `${leaderId}:7301` : "", epoch: 1n } }]);
@@ -30,6 +30,7 @@ const CASES: [string, ConnectError, Verdict, Verdict][] = [
   ["failed condition", answered("at version 3", Code.FailedPrecondition), { type: "fail" }, { type: "fail" }],
   ["invalid argument", answered("key must not be empty", Code.InvalidArgument), { type: "fail" }, { type: "fail" }],
   ["already exists", answered("exists", Code.AlreadyExists), { type: "fail" }, { type: "fail" }],
+  ["session expired", sessionExpired(3, "s-old"), { type: "fail" }, { type: "sessionExpired", shard: 3, sessionId: "s-old" }],
 ];
 
 describe("classifyFailure", () => {
@@ -41,6 +42,22 @@ describe("classifyFailure", () => {
   it("never retries a write unless the error proves it did not apply", () => {
     for (const code of [Code.DeadlineExceeded, Code.Aborted, Code.Canceled, Code.Unknown, Code.Unavailable]) {
       expect(classifyFailure(new ConnectError("broken", code), true).type).toBe("indeterminate");
+    }
+  });
+});
+
+describe("neverReachedNode", () => {
+  it("holds only for a refused connection or a refused stream", () => {
+    expect(neverReachedNode(connectionRefused("10.0.0.1:7301"))).toBe(true);
+    expect(neverReachedNode(new ConnectError("http/2 stream closed with error code REFUSED_STREAM (0x7)", Code.Unavailable))).toBe(true);
+    for (const err of [
+      connectionReset(),
+      answered("forwarding to leader n2 failed (connect ECONNREFUSED); retry", Code.Unavailable),
+      notLeader(Code.FailedPrecondition, "n2"),
+      sessionExpired(3, "s"),
+      answered("node is shutting down", Code.Unavailable),
+    ]) {
+      expect(neverReachedNode(err)).toBe(false);
     }
   });
 });

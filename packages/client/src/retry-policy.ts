@@ -1,5 +1,5 @@
 import { Code, type ConnectError } from "@connectrpc/connect";
-import { NotLeaderSchema } from "@distcache/proto";
+import { NotLeaderSchema, SessionExpiredSchema } from "@distcache/proto";
 import type { RetryReason } from "./events.js";
 
 /** What to do after a failed attempt. */
@@ -8,6 +8,12 @@ export type Verdict =
   | { type: "redirect"; reason: RetryReason; shard: number; leaderId: string; leaderAddress: string }
   /** Retry once the leader is known again (refresh the topology first); nothing took effect. */
   | { type: "rediscover"; reason: RetryReason }
+  /**
+   * A write refused, not applied, because its shard no longer holds the session it was
+   * sent under: the caller starts a new session, and resends the write only if no
+   * earlier send of it reached a node.
+   */
+  | { type: "sessionExpired"; shard: number; sessionId: string }
   /** A write that may have taken effect: never retried. */
   | { type: "indeterminate" }
   /** A final answer: map it to its error class. */
@@ -27,6 +33,7 @@ function neverConnected(err: ConnectError): boolean {
   return byCode || /ECONNREFUSED|connection refused/i.test(err.rawMessage);
 }
 
+
 /**
  * Whether an `unavailable` error proves that the request did not take effect: the
  * connection was refused, the HTTP/2 stream was refused (RFC 9113 §8.7: not processed),
@@ -41,6 +48,16 @@ export function provesNotApplied(err: ConnectError): boolean {
 /** True when a node answered (the error carries response headers), not the transport. */
 export function answeredByServer(err: ConnectError): boolean {
   return err.metadata.has("content-type");
+}
+
+/**
+ * Whether the request provably never reached a node's handler: the connection was
+ * refused, or the HTTP/2 stream was refused (RFC 9113 §8.7: not processed), and no node
+ * answered. Such an attempt was not a send of the write at all.
+ */
+export function neverReachedNode(err: ConnectError): boolean {
+  if (err.code !== Code.Unavailable || answeredByServer(err)) return false;
+  return neverConnected(err) || /REFUSED_STREAM/.test(err.rawMessage);
 }
 
 /** Codes a read may always be retried after: its failure says nothing final about the key. */
@@ -63,10 +80,15 @@ function notLeaderVerdict(err: ConnectError): Verdict | undefined {
  * transient failure. A write is retried only when the error proves it did not take
  * effect: a NotLeader refusal, or `unavailable` that says so. After a deadline, a reset
  * or an unexplained `unavailable`, it may have applied, and is reported, not repeated.
+ * A SessionExpired refusal of a write is its own verdict: the write was not applied, but
+ * whether it may be resent depends on its earlier sends (see ShardRouter.call).
  */
 export function classifyFailure(err: ConnectError, write: boolean): Verdict {
   const routed = notLeaderVerdict(err);
   if (routed) return routed;
+  const expired = err.code === Code.FailedPrecondition ? err.findDetails(SessionExpiredSchema)[0] : undefined;
+  // Reads carry no session: a SessionExpired answer to one is a server fault, reported as is.
+  if (expired) return write ? { type: "sessionExpired", shard: expired.shard, sessionId: expired.sessionId } : { type: "fail" };
   if (provesNotApplied(err)) return { type: "rediscover", reason: "unreachable" };
   const transportFailure = TRANSPORT_CODES.has(err.code) && !answeredByServer(err);
   if (write) {

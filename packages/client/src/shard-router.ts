@@ -1,10 +1,10 @@
 import { ConnectError, type CallOptions, type Client } from "@connectrpc/connect";
 import type { CacheService } from "@distcache/proto";
 import type { ResolvedOptions } from "./client-options.js";
-import { isWrite, toCacheError, type FailureContext } from "./error-mapping.js";
+import { isWrite, sessionExpiredError, toCacheError, type FailureContext } from "./error-mapping.js";
 import { CanceledError, IndeterminateWriteError, TimeoutError, UnavailableError, type CacheError } from "./errors.js";
 import { baseUrlOf, type NodeClients } from "./node-clients.js";
-import { backoffDelayMs, classifyFailure, type Verdict } from "./retry-policy.js";
+import { backoffDelayMs, classifyFailure, neverReachedNode, type Verdict } from "./retry-policy.js";
 import type { RoutingTable } from "./routing-table.js";
 import { topologyFromMessage, withDiallableAddresses, type Topology } from "./topology.js";
 
@@ -22,6 +22,18 @@ export const IMMEDIATE_REDIRECTS_MAX = 2;
 
 /** A topology request gets at most this long per node, so a frozen node cannot use up the call. */
 export const TOPOLOGY_ATTEMPT_MS_MAX = 1000;
+
+/** A write's hold on its session, for the router to move it when a shard says the session expired. */
+export interface WriteSessionHandle {
+  /** The session the write's next attempt is sent under. */
+  readonly sessionId: string;
+  /**
+   * Takes the write off the session the shard refused, first starting a new session if
+   * that one is still the client's current one; with `resend`, the write's later attempts
+   * go under the client's current session, with a new sequence there.
+   */
+  renew(shard: number, resend: boolean): void;
+}
 
 interface Target {
   address: string;
@@ -113,9 +125,17 @@ export class ShardRouter {
    * Runs send at the shard's leader, retrying as the policy allows. Throws a CacheError:
    * the mapped final error, IndeterminateWriteError, or UnavailableError when attempts
    * or time ran out with every failure proven harmless.
+   *
+   * A write refused because its shard no longer holds its session moves to a new session
+   * (through `session`). If no earlier attempt of it reached a node, that refusal was its
+   * first send and did not apply, so it is resent at once under the new session. Otherwise
+   * an earlier send may have applied under the old session, which can no longer answer
+   * a repeat, so it fails with SessionExpiredError (an IndeterminateWriteError).
    */
-  async call<R>(shard: number, context: FailureContext, send: Send<R>, budget: CallBudget): Promise<R> {
+  async call<R>(shard: number, context: FailureContext, send: Send<R>, budget: CallBudget, session?: WriteSessionHandle): Promise<R> {
     const write = isWrite(context.operation);
+    /** Whether an attempt so far reached a node: it was sent, under some session. */
+    let sent = false;
     const unreachable = new Set<string>();
     let backoffs = 0;
     let immediateRedirects = 0;
@@ -132,8 +152,20 @@ export class ShardRouter {
         const err = (lastError = ConnectError.from(reason));
         if (budget.signal?.aborted) throw this.canceled(context, err, write);
         const verdict = classifyFailure(err, write);
+        const sentBefore = sent;
+        if (!neverReachedNode(err)) sent = true;
         if (verdict.type === "fail") throw toCacheError(err, context);
         if (verdict.type === "indeterminate") throw toCacheError(err, context, true);
+        if (verdict.type === "sessionExpired") {
+          const sentUnder = session?.sessionId ?? "";
+          // The first send, refused and not applied, is resent at once under the new session.
+          const resend = !sentBefore && attempt < this.options.attemptsMax;
+          session?.renew(shard, resend);
+          if (session === undefined || sentBefore) throw sessionExpiredError(err, context, sentUnder);
+          if (!resend) throw this.exhausted(context, shard, attempt, err);
+          this.options.onEvent({ type: "retry", shard, attempt: attempt + 1, reason: "sessionExpired", delayMs: 0 });
+          continue;
+        }
         if (verdict.reason === "unreachable") unreachable.add(target.address);
         // Follow a newly named leader at once, but back off if nodes keep naming each other.
         const immediate = this.learn(shard, target, verdict) && immediateRedirects < IMMEDIATE_REDIRECTS_MAX;

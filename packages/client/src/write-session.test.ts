@@ -17,6 +17,18 @@ describe("WriteSession", () => {
     expect(() => s.finish(c)).toThrow(/not in flight/);
   });
 
+  it("a session ends at its last sequence and refuses to finish a write twice", () => {
+    const s = new WriteSession("s", 2n);
+    const [a, b] = [s.begin(), s.begin()];
+    expect(s.exhausted).toBe(true);
+    expect(() => s.begin()).toThrow(/used every sequence up to 2/);
+    s.finish(b);
+    expect(() => s.finish(b)).toThrow(/not in flight/);
+    s.finish(a);
+    expect([s.ackedSequence, s.inFlight]).toEqual([2n, 0]);
+    expect(new WriteSession("t").exhausted).toBe(false);
+  });
+
   it("the watermark never passes an unfinished write, in any finishing order", () => {
     fc.assert(
       fc.property(fc.array(fc.boolean(), { minLength: 1, maxLength: 60 }), fc.infiniteStream(fc.nat()), (steps, picks) => {

@@ -1,5 +1,5 @@
 import { Code, ConnectError, createRouterTransport, type ServiceImpl, type Transport } from "@connectrpc/connect";
-import { CacheService, ClusterService, LimitExceededSchema, NotLeaderSchema, SetCondition, type RequestHeader } from "@distcache/proto";
+import { CacheService, ClusterService, LimitExceededSchema, NotLeaderSchema, SessionExpiredSchema, SetCondition, type RequestHeader } from "@distcache/proto";
 import { Ring } from "@distcache/ring";
 import type { Clock, Sleep } from "../client-options.js";
 
@@ -9,7 +9,9 @@ import type { Clock, Sleep } from "../client-options.js";
  * keyspace. Leadership is set by the test and may move; a node that does not lead a
  * shard answers as the real node does (FAILED_PRECONDITION or UNAVAILABLE with a
  * NotLeader detail); a node can be "down" (connection refused) and any call can be made
- * to fail once, before or after its write is applied.
+ * to fail once, before or after its write is applied, or be held in flight. A test can
+ * expire a client session on some shards: writes naming it there are then refused, not
+ * applied, with FAILED_PRECONDITION and a SessionExpired detail, as a real node does.
  */
 
 type Payload = { case: "value"; value: Uint8Array } | { case: "text"; value: string } | { case: undefined; value?: undefined };
@@ -74,6 +76,9 @@ export class FakeCluster {
   private readonly staleViews = new Map<string, Map<number, string | undefined>>();
   private readonly faults: Fault[] = [];
   private readonly breaks: { nodeId: string; method: string; afterApply: boolean }[] = [];
+  private readonly holds: { nodeId: string; method: string; released: Promise<void> }[] = [];
+  /** Per session id, the shards that no longer hold it. */
+  private readonly expiredSessions = new Map<string, Set<number>>();
   private readonly entries = new Map<string, Entry>();
   private readonly revisions = new Map<number, bigint>();
   private readonly valueBytesMax: number;
@@ -149,6 +154,24 @@ export class FakeCluster {
     this.breaks.push({ nodeId, method, afterApply });
   }
 
+  /**
+   * Holds the next call of method at nodeId in flight, before the node sees it, until
+   * the returned function is called.
+   */
+  holdNext(nodeId: string, method: string): () => void {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    this.holds.push({ nodeId, method, released });
+    return release;
+  }
+
+  /** The shards (every one by default) forget the session: its writes there are refused from now on. */
+  expireSession(sessionId: string, shards: readonly number[] = Array.from({ length: this.shardCount }, (_, i) => i)): void {
+    let expired = this.expiredSessions.get(sessionId);
+    if (!expired) this.expiredSessions.set(sessionId, (expired = new Set()));
+    for (const shard of shards) expired.add(shard);
+  }
+
   callsTo(method: string): ReceivedCall[] {
     return this.calls.filter((c) => c.method === method);
   }
@@ -161,6 +184,8 @@ export class FakeCluster {
     const refuse = () => Promise.reject(connectionRefused(host));
     return {
       unary: async (...args) => {
+        const held = this.holds.findIndex((h) => h.nodeId === nodeId && h.method === args[0].localName);
+        if (held >= 0) await this.holds.splice(held, 1)[0]!.released;
         if (!inner || this.down.has(nodeId!)) return refuse();
         const at = this.breaks.findIndex((b) => b.nodeId === nodeId && b.method === args[0].localName);
         if (at < 0) return inner.unary(...args);
@@ -216,6 +241,9 @@ export class FakeCluster {
       const leader = this.viewOf(nodeId, shard);
       if (leader !== nodeId) throw this.notLeader(shard, leader);
     }
+    const sessionId = header?.sessionId ?? "";
+    const expired = this.expiredSessions.get(sessionId);
+    for (const shard of new Set(keys.map((k) => this.ring.shardFor(k)))) if (expired?.has(shard)) throw sessionExpired(shard, sessionId);
     const result = apply();
     if (fault) throw fault.error;
     return result;
@@ -289,6 +317,13 @@ export class FakeCluster {
       },
     };
   }
+}
+
+/** A node's refusal of a write under a session its shard no longer holds; the write was not applied. */
+export function sessionExpired(shard: number, sessionId: string): ConnectError {
+  return new ConnectError(`session "${sessionId}" expired on shard ${shard}: this write was not applied; start a new session`, Code.FailedPrecondition, undefined, [
+    { desc: SessionExpiredSchema, value: { shard, sessionId } },
+  ]);
 }
 
 /** The error connect-node raises when the connection breaks mid-call. */
