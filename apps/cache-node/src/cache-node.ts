@@ -1,4 +1,3 @@
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { CacheService, ClusterService } from "@distcache/proto";
 import { Ring } from "@distcache/ring";
 import pino, { type Logger } from "pino";
@@ -10,10 +9,11 @@ import type { NodeConfig } from "./config.js";
 import { openConsensus } from "./consensus-factory.js";
 import type { ConsensusPort } from "./consensus-port.js";
 import { Forwarder } from "./forwarder.js";
-import { createDualServer, withEdges, type RequestHandler } from "./http-server.js";
+import { createDualServer, limitInflight, withEdges, type RequestHandler } from "./http-server.js";
 import { NodeMetrics } from "./metrics.js";
 import { createRouter } from "./routing.js";
 import { systemClock, type Clock } from "./clock.js";
+import { createStockHandler } from "./stock-handler.js";
 import { createUnaryFastPath } from "./unary-fast-path.js";
 
 export interface RunningNode {
@@ -77,24 +77,33 @@ export async function startCacheNode(config: NodeConfig, options: { logger?: Log
   });
   // A misspelt field in a hand-written JSON request is an error, not a silently ignored option.
   const jsonOptions = { ignoreUnknownFields: false };
-  const stock = connectNodeAdapter({
+  const services = [
+    { service: CacheService, impl: cacheImpl },
+    { service: ClusterService, impl: clusterImpl },
+  ];
+  const stock = createStockHandler({
+    services,
     readMaxBytes: config.limits.requestBytesMax,
     jsonOptions,
     interceptors: [metrics.interceptor()],
-    routes: (router) => {
-      router.service(CacheService, cacheImpl);
-      router.service(ClusterService, clusterImpl);
-    },
-  }) as RequestHandler;
-  const fast = createUnaryFastPath(
-    [
-      { service: CacheService, impl: cacheImpl },
-      { service: ClusterService, impl: clusterImpl },
-    ],
-    { readMaxBytes: config.limits.requestBytesMax, jsonOptions, observe: (m, c, s) => metrics.observe(m, c, s) },
-  );
+    onError: (err) => log.debug({ err }, "a call ended without its response"),
+  });
+  const fast = createUnaryFastPath(services, { readMaxBytes: config.limits.requestBytesMax, jsonOptions, observe: (m, c, s) => metrics.observe(m, c, s) });
   const connect: RequestHandler = config.fastPath ? (req, res) => void (fast(req, res) || stock(req, res)) : stock;
-  const server = createDualServer(withEdges(connect, { live: () => true, ready: () => ready, metrics: () => metrics.render() }));
+  // Probes and /metrics stay outside the in-flight bound, so an overloaded node still answers them.
+  const bounded = limitInflight(connect, config.inflightRequestsMax, () => metrics.refused("inflight_requests_max"));
+  const server = createDualServer(
+    withEdges(bounded.handler, { live: () => true, ready: () => ready, metrics: () => metrics.render() }),
+    {
+      firstBytesTimeoutMs: config.firstBytesTimeoutMs,
+      headersTimeoutMs: config.headersTimeoutMs,
+      bodyTimeoutMs: config.bodyTimeoutMs,
+      connectionsMax: config.connectionsMax,
+      h2StreamsMax: config.h2StreamsMax,
+    },
+    { onConnectionRefused: () => metrics.refused("connections_max") },
+  );
+  metrics.watchClientPort({ connections: () => server.connections(), inflight: bounded.inflight });
   const port = await server.listen(config.port, config.host);
   address = `${config.host}:${port}`;
   await opened.start();

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { ConfigError, DEFAULT_CONFIG, helpText, parseConfig } from "./config.js";
+import { ConfigError, DEFAULT_CONFIG, helpText, parseConfig, resolveConfig } from "./config.js";
 
 const saved = { ...process.env };
 afterEach(() => {
@@ -44,8 +44,51 @@ describe("config", () => {
     expect(() => parseConfig(["--shards", "abc"])).toThrow(/--shards must be an integer/);
   });
 
+  it("sets the client-port bounds from the file, the environment and flags", () => {
+    const dir = mkdtempSync(join(tmpdir(), "distcache-config-"));
+    try {
+      const file = join(dir, "node.json");
+      writeFileSync(file, JSON.stringify({ firstBytesTimeoutMs: 1500, connectionsMax: 50, h2StreamsMax: 8 }));
+      process.env["DISTCACHE_HEADERS_TIMEOUT_MS"] = "2500";
+      process.env["DISTCACHE_INFLIGHT_REQUESTS_MAX"] = "64";
+      process.env["DISTCACHE_CONNECTIONS_MAX"] = "60";
+      const config = parseConfig(["--config", file, "--body-timeout-ms", "4000", "--connections-max", "70"]);
+      expect(config).toMatchObject({ firstBytesTimeoutMs: 1500, headersTimeoutMs: 2500, bodyTimeoutMs: 4000, connectionsMax: 70, h2StreamsMax: 8, inflightRequestsMax: 64 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("defaults the client-port bounds", () => {
+    expect(parseConfig([])).toMatchObject({
+      firstBytesTimeoutMs: 10_000,
+      headersTimeoutMs: 10_000,
+      bodyTimeoutMs: 30_000,
+      connectionsMax: 10_000,
+      h2StreamsMax: 256,
+      inflightRequestsMax: 4096,
+    });
+  });
+
+  it.each(["--first-bytes-timeout-ms", "--headers-timeout-ms", "--body-timeout-ms", "--connections-max", "--h2-streams-max", "--inflight-requests-max"])(
+    "rejects a zero or malformed %s",
+    (flag) => {
+      expect(() => parseConfig([flag, "0"])).toThrow(new RegExp(`${flag} must be an integer`));
+      expect(() => parseConfig([flag, "1.5"])).toThrow(new RegExp(`${flag} must be an integer`));
+    },
+  );
+
+  it("rejects a zero bound, or a deadline too long for a timer, from the config file", () => {
+    expect(() => resolveConfig({ inflightRequestsMax: 0 })).toThrow(/inflightRequestsMax must be an integer >= 1/);
+    expect(() => resolveConfig({ bodyTimeoutMs: 2 ** 31 })).toThrow(/bodyTimeoutMs must be at most 2147483647/);
+    expect(() => parseConfig(["--first-bytes-timeout-ms", String(2 ** 31)])).toThrow(/--first-bytes-timeout-ms must be an integer in \[1, 2147483647\]/);
+  });
+
   it("documents every option in --help", () => {
     const help = helpText();
     for (const flag of ["--node-id", "--port", "--data-dir", "--shards", "--eviction-policy", "--value-bytes-max", "--config"]) expect(help).toContain(flag);
+    for (const flag of ["--first-bytes-timeout-ms", "--headers-timeout-ms", "--body-timeout-ms", "--connections-max", "--h2-streams-max", "--inflight-requests-max"]) {
+      expect(help).toContain(flag);
+    }
   });
 });

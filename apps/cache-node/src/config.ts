@@ -54,6 +54,18 @@ export interface NodeConfig {
   shutdownGraceMs: number;
   /** Serve unary Connect calls through the lean handler (same behaviour, less overhead). */
   fastPath: boolean;
+  /** Client port: a new connection must send enough to tell HTTP/1.1 from HTTP/2 within this time. */
+  firstBytesTimeoutMs: number;
+  /** Client port: HTTP/1.1 request headers must arrive within this time. */
+  headersTimeoutMs: number;
+  /** Client port: a request body must arrive within this time after its headers. */
+  bodyTimeoutMs: number;
+  /** Client port: open connections above this are closed at accept. */
+  connectionsMax: number;
+  /** Client port: concurrent HTTP/2 streams per connection (SETTINGS_MAX_CONCURRENT_STREAMS). */
+  h2StreamsMax: number;
+  /** Requests served at once; more are answered resource_exhausted. */
+  inflightRequestsMax: number;
 }
 
 export const DEFAULT_CONFIG: NodeConfig = {
@@ -88,6 +100,12 @@ export const DEFAULT_CONFIG: NodeConfig = {
   accessHintKeysMax: 1024,
   shutdownGraceMs: 5000,
   fastPath: true,
+  firstBytesTimeoutMs: 10_000,
+  headersTimeoutMs: 10_000,
+  bodyTimeoutMs: 30_000,
+  connectionsMax: 10_000,
+  h2StreamsMax: 256,
+  inflightRequestsMax: 4096,
 };
 
 const POLICIES: readonly EvictionPolicyName[] = ["lru", "lfu", "fifo", "random"];
@@ -113,6 +131,12 @@ const ENV: Record<string, string> = {
   valueBytesMax: "DISTCACHE_VALUE_BYTES_MAX",
   batchKeysMax: "DISTCACHE_BATCH_KEYS_MAX",
   requestBytesMax: "DISTCACHE_REQUEST_BYTES_MAX",
+  firstBytesTimeoutMs: "DISTCACHE_FIRST_BYTES_TIMEOUT_MS",
+  headersTimeoutMs: "DISTCACHE_HEADERS_TIMEOUT_MS",
+  bodyTimeoutMs: "DISTCACHE_BODY_TIMEOUT_MS",
+  connectionsMax: "DISTCACHE_CONNECTIONS_MAX",
+  h2StreamsMax: "DISTCACHE_H2_STREAMS_MAX",
+  inflightRequestsMax: "DISTCACHE_INFLIGHT_REQUESTS_MAX",
   ttlMsMax: "DISTCACHE_TTL_MS_MAX",
 };
 
@@ -126,6 +150,14 @@ function positiveInt(name: string, min = 1, max = Number.MAX_SAFE_INTEGER) {
     }
     return value;
   };
+}
+
+/** The longest delay a node timer can wait (longer ones fire at once). */
+const TIMER_MS_MAX = 2 ** 31 - 1;
+
+function timerMs(key: string, value: number): number {
+  if (value > TIMER_MS_MAX) throw new ConfigError(`${key} must be at most ${TIMER_MS_MAX}, got ${value}`);
+  return value;
 }
 
 function buildCommand(): Command {
@@ -171,6 +203,26 @@ function buildCommand(): Command {
     .addOption(opt("--request-bytes-max <n>", `max request body (default ${d.limits.requestBytesMax})`, "requestBytesMax", positiveInt("--request-bytes-max")))
     .addOption(opt("--ttl-ms-max <ms>", `longest TTL a write may ask for (default ${d.limits.ttlMsMax})`, "ttlMsMax", positiveInt("--ttl-ms-max")))
     .addOption(opt("--no-fast-path", "serve every call through the stock Connect handler", "fastPath"))
+    .addOption(
+      opt(
+        "--first-bytes-timeout-ms <ms>",
+        `close a client connection that has not sent enough to tell HTTP/1.1 from HTTP/2 within ms (default ${d.firstBytesTimeoutMs})`,
+        "firstBytesTimeoutMs",
+        positiveInt("--first-bytes-timeout-ms", 1, TIMER_MS_MAX),
+      ),
+    )
+    .addOption(opt("--headers-timeout-ms <ms>", `HTTP/1.1 request headers must arrive within ms (default ${d.headersTimeoutMs})`, "headersTimeoutMs", positiveInt("--headers-timeout-ms", 1, TIMER_MS_MAX)))
+    .addOption(opt("--body-timeout-ms <ms>", `a request body must arrive within ms of its headers (default ${d.bodyTimeoutMs})`, "bodyTimeoutMs", positiveInt("--body-timeout-ms", 1, TIMER_MS_MAX)))
+    .addOption(opt("--connections-max <n>", `open client connections; more are closed at accept (default ${d.connectionsMax})`, "connectionsMax", positiveInt("--connections-max")))
+    .addOption(opt("--h2-streams-max <n>", `concurrent HTTP/2 streams per client connection (default ${d.h2StreamsMax})`, "h2StreamsMax", positiveInt("--h2-streams-max", 1, 2 ** 31 - 1)))
+    .addOption(
+      opt(
+        "--inflight-requests-max <n>",
+        `requests served at once; more are answered resource_exhausted (default ${d.inflightRequestsMax})`,
+        "inflightRequestsMax",
+        positiveInt("--inflight-requests-max"),
+      ),
+    )
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 }
@@ -244,6 +296,12 @@ export function resolveConfig(flat: Flat): NodeConfig {
     accessHintKeysMax: num("accessHintKeysMax", d.accessHintKeysMax),
     shutdownGraceMs: num("shutdownGraceMs", d.shutdownGraceMs, 0),
     fastPath: pick("fastPath", d.fastPath) !== false,
+    firstBytesTimeoutMs: timerMs("firstBytesTimeoutMs", num("firstBytesTimeoutMs", d.firstBytesTimeoutMs)),
+    headersTimeoutMs: timerMs("headersTimeoutMs", num("headersTimeoutMs", d.headersTimeoutMs)),
+    bodyTimeoutMs: timerMs("bodyTimeoutMs", num("bodyTimeoutMs", d.bodyTimeoutMs)),
+    connectionsMax: num("connectionsMax", d.connectionsMax),
+    h2StreamsMax: num("h2StreamsMax", d.h2StreamsMax),
+    inflightRequestsMax: num("inflightRequestsMax", d.inflightRequestsMax),
   };
   config.peerPort = flat["peerPort"] === undefined ? (config.port === 0 ? 0 : config.port + 100) : num("peerPort", 0, 0);
   adoptOwnEntry(config, flat);

@@ -1,7 +1,8 @@
-import { cors } from "@connectrpc/connect";
+import { Code, ConnectError, cors } from "@connectrpc/connect";
 import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
+import { writeRpcError } from "./rpc-error-response.js";
 
 type AnyRequest = http.IncomingMessage | http2.Http2ServerRequest;
 type AnyResponse = http.ServerResponse | http2.Http2ServerResponse;
@@ -66,6 +67,27 @@ function text(res: AnyResponse, status: number, body: string): void {
 export interface DualServer {
   listen(port: number, host: string): Promise<number>;
   close(graceMs: number): Promise<void>;
+  /** Open client connections, whichever protocol they speak (or before it is known). */
+  connections(): number;
+}
+
+/** Bounds of the client port; each one protects the node from slow or too many clients. */
+export interface ServerBounds {
+  /** A new connection must send enough bytes to tell HTTP/1.1 from HTTP/2 within this time, or it is closed. */
+  firstBytesTimeoutMs: number;
+  /** HTTP/1.1: a request's headers must arrive within this time (node answers 408 and closes). */
+  headersTimeoutMs: number;
+  /** A request's body must arrive within this time after its headers, or it is answered deadline_exceeded and cut. */
+  bodyTimeoutMs: number;
+  /** Open connections above this are closed as soon as they are accepted. */
+  connectionsMax: number;
+  /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS: concurrent requests on one connection. */
+  h2StreamsMax: number;
+}
+
+export interface DualServerEvents {
+  /** A connection was closed at once because connectionsMax were open. */
+  onConnectionRefused?: () => void;
 }
 
 /**
@@ -74,7 +96,7 @@ export interface DualServer {
  * without TLS, so each connection's first bytes are read: the HTTP/2 preface routes
  * it to the h2 server, anything else to the HTTP/1.1 server.
  */
-export function createDualServer(handler: RequestHandler): DualServer {
+export function createDualServer(handler: RequestHandler, bounds: ServerBounds, events: DualServerEvents = {}): DualServer {
   // In-flight requests per HTTP/1.1 connection, so shutdown can close idle keep-alive
   // connections at once and busy ones as soon as their response ends.
   const inflight = new Map<net.Socket, number>();
@@ -82,17 +104,35 @@ export function createDualServer(handler: RequestHandler): DualServer {
   const closeIfIdle = (socket: net.Socket): void => {
     if (draining && (inflight.get(socket) ?? 0) === 0) socket.destroy();
   };
-  const h1 = http.createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
-    const socket = req.socket;
-    inflight.set(socket, (inflight.get(socket) ?? 0) + 1);
-    if (draining) res.shouldKeepAlive = false;
-    res.once("close", () => {
-      inflight.set(socket, (inflight.get(socket) ?? 1) - 1);
-      closeIfIdle(socket);
-    });
-    handler(req, res);
-  });
-  const h2 = http2.createServer({}, handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
+  const onRequest = withBodyDeadline(handler, bounds.bodyTimeoutMs);
+  const h1 = http.createServer(
+    {
+      keepAliveTimeout: 65_000,
+      headersTimeout: bounds.headersTimeoutMs,
+      // The whole request; the body deadline below answers first, this is the backstop
+      // for bodies nobody reads (a probe answered before its body arrived).
+      requestTimeout: bounds.headersTimeoutMs + bounds.bodyTimeoutMs,
+      // How often node checks those two: often enough for the shortest of them.
+      connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(Math.min(bounds.headersTimeoutMs, bounds.bodyTimeoutMs) / 10))),
+    },
+    (req, res) => {
+      const socket = req.socket;
+      inflight.set(socket, (inflight.get(socket) ?? 0) + 1);
+      if (draining) res.shouldKeepAlive = false;
+      res.once("close", () => {
+        inflight.set(socket, (inflight.get(socket) ?? 1) - 1);
+        closeIfIdle(socket);
+      });
+      onRequest(req, res);
+    },
+  );
+  // This server never listens (connections are handed to it), but node tracks connections
+  // for headersTimeout and requestTimeout only from a server's 'listening' event on.
+  h1.emit("listening");
+  const h2 = http2.createServer(
+    { settings: { maxConcurrentStreams: bounds.h2StreamsMax } },
+    onRequest as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
+  );
   const sockets = new Set<net.Socket>();
   const sessions = new Set<http2.Http2Session>();
   h2.on("session", (session) => {
@@ -106,8 +146,11 @@ export function createDualServer(handler: RequestHandler): DualServer {
       inflight.delete(socket);
     });
     socket.on("error", () => socket.destroy());
-    routeBySniffing(socket, h1, h2);
+    routeBySniffing(socket, h1, h2, bounds.firstBytesTimeoutMs);
   });
+  // Node closes connections above maxConnections as soon as it accepts them.
+  tcp.maxConnections = bounds.connectionsMax;
+  tcp.on("drop", () => events.onConnectionRefused?.());
   return {
     listen: (port, host) =>
       new Promise((resolve, reject) => {
@@ -122,6 +165,8 @@ export function createDualServer(handler: RequestHandler): DualServer {
       // idle, and cut whatever is left after the grace period.
       draining = true;
       const closed = new Promise<void>((resolve) => tcp.close(() => resolve()));
+      // Stops node's timeout checks of the HTTP/1.1 server (it was never listening).
+      h1.close(() => undefined);
       for (const s of sessions) s.close();
       for (const socket of inflight.keys()) closeIfIdle(socket);
       const timer = setTimeout(() => {
@@ -130,17 +175,102 @@ export function createDualServer(handler: RequestHandler): DualServer {
       await closed;
       clearTimeout(timer);
     },
+    connections: () => sockets.size,
   };
 }
 
-function routeBySniffing(socket: net.Socket, h1: http.Server, h2: http2.Http2Server): void {
+/**
+ * Gives every request bodyTimeoutMs from its headers to deliver its body. A request still
+ * short of its body then is answered deadline_exceeded (in its RPC protocol) if no
+ * response has begun, and cut: an HTTP/1.1 connection is closed after the answer (or at
+ * once if a response was under way), an HTTP/2 stream is reset. Handlers still reading
+ * that body see it end early and give up.
+ */
+function withBodyDeadline(handler: RequestHandler, bodyTimeoutMs: number): RequestHandler {
+  return (req, res) => {
+    const timer = setTimeout(() => {
+      if (bodyComplete(req)) return;
+      const answer = !res.headersSent;
+      if (answer) {
+        if (res instanceof http.ServerResponse) res.shouldKeepAlive = false;
+        writeRpcError(req, res, new ConnectError(`the request body did not arrive within ${bodyTimeoutMs} ms (--body-timeout-ms)`, Code.DeadlineExceeded));
+      }
+      if (req instanceof http2.Http2ServerRequest) {
+        // NO_ERROR after a complete response asks the client to stop sending (RFC 9113 §8.1);
+        // node sends it once the response is flushed.
+        req.stream.close(answer || res.writableEnded ? http2.constants.NGHTTP2_NO_ERROR : http2.constants.NGHTTP2_CANCEL);
+      } else if (!answer) {
+        req.socket.destroy();
+      }
+    }, bodyTimeoutMs);
+    // HTTP/1.1 responses close once sent; node's requestTimeout bounds a body still
+    // arriving after that. HTTP/2 responses close with their stream.
+    res.once("close", () => clearTimeout(timer));
+    handler(req, res);
+  };
+}
+
+/**
+ * To be asked when a request body has ended: whether it ended because its HTTP/2 stream
+ * closed (the client reset it, or the body deadline cut it) rather than with the client's
+ * END_STREAM. Node's HTTP/2 compatibility layer ends the body either way, so a handler
+ * that reads a body must check, or it would act on a truncated request. An HTTP/1.1
+ * body that stops short errors instead of ending.
+ */
+export function endedWithoutBody(req: AnyRequest): boolean {
+  return req instanceof http2.Http2ServerRequest && req.stream.closed;
+}
+
+/** Whether the client has sent its whole request body (read by the handler or not). */
+function bodyComplete(req: AnyRequest): boolean {
+  if (req instanceof http2.Http2ServerRequest) return req.stream.destroyed || req.stream.state.remoteClose === 1;
+  return req.complete;
+}
+
+/**
+ * Bounds the requests a handler serves at once: one over the bound is answered
+ * resource_exhausted in its RPC protocol without being read. A request counts from its
+ * headers until its response is sent (or its connection is gone).
+ */
+export function limitInflight(handler: RequestHandler, max: number, onRefused?: () => void): { handler: RequestHandler; inflight: () => number } {
+  let inflight = 0;
+  const message = `the node is serving ${max} requests, its limit (--inflight-requests-max); retry later`;
+  return {
+    inflight: () => inflight,
+    handler: (req, res) => {
+      if (inflight >= max) {
+        onRefused?.();
+        writeRpcError(req, res, new ConnectError(message, Code.ResourceExhausted));
+        return;
+      }
+      inflight++;
+      let counted = true;
+      const done = (): void => {
+        if (counted) inflight--;
+        counted = false;
+      };
+      res.once("finish", done);
+      res.once("close", done);
+      handler(req, res);
+    },
+  };
+}
+
+/**
+ * Reads a connection's first bytes and hands it to the HTTP/1.1 or the h2 server. A
+ * connection that has not sent enough to decide within timeoutMs is closed.
+ */
+function routeBySniffing(socket: net.Socket, h1: http.Server, h2: http2.Http2Server, timeoutMs: number): void {
   let buffered = Buffer.alloc(0);
+  const timer = setTimeout(() => socket.destroy(), timeoutMs);
+  socket.once("close", () => clearTimeout(timer));
   const onData = (chunk: Buffer): void => {
     buffered = Buffer.concat([buffered, chunk]);
     const n = Math.min(buffered.length, H2_PREFACE.length);
     const isPrefix = buffered.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
     // Wait for more bytes only while the data could still be the start of the preface.
     if (isPrefix && n < H2_PREFACE.length) return;
+    clearTimeout(timer);
     socket.off("data", onData);
     socket.pause();
     socket.unshift(buffered);

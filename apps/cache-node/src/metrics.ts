@@ -9,6 +9,8 @@ export class NodeMetrics {
   private readonly requests: Counter<"method" | "code">;
   private readonly latency: Histogram<"method">;
   private readonly forwardedTotal: Counter<"method">;
+  private readonly refusedTotal: Counter<"bound">;
+  private clientPort: { connections: () => number; inflight: () => number } | undefined;
 
   constructor(consensus: ConsensusPort, raftStats?: () => Record<string, number>) {
     collectDefaultMetrics({ register: this.registry, prefix: "distcache_process_" });
@@ -30,6 +32,29 @@ export class NodeMetrics {
       help: "Requests this node forwarded to a shard leader, by method.",
       labelNames: ["method"],
       registers: [this.registry],
+    });
+    this.refusedTotal = new Counter({
+      name: "distcache_refused_total",
+      help: "Connections closed at accept (bound connections_max) and requests answered resource_exhausted (bound inflight_requests_max) on the client port.",
+      labelNames: ["bound"],
+      registers: [this.registry],
+    });
+    const clientPort = () => this.clientPort;
+    new Gauge({
+      name: "distcache_client_connections",
+      help: "Open connections on the client port.",
+      registers: [this.registry],
+      collect() {
+        this.set(clientPort()?.connections() ?? 0);
+      },
+    });
+    new Gauge({
+      name: "distcache_inflight_requests",
+      help: "RPCs the node is serving (counted against inflight_requests_max).",
+      registers: [this.registry],
+      collect() {
+        this.set(clientPort()?.inflight() ?? 0);
+      },
     });
     const stat = (name: string, help: string, pick: (s: ReturnType<ConsensusPort["replica"]>) => number) =>
       new Gauge({
@@ -61,6 +86,16 @@ export class NodeMetrics {
     stat("distcache_store_keys", "Live keys.", (r) => r.store.stats().keys);
     stat("distcache_store_bytes", "Accounted bytes (keys, values, per-entry overhead).", (r) => r.store.stats().bytes);
     stat("distcache_shard_applied_index", "Last log index applied.", (r) => r.appliedIndex);
+  }
+
+  /** Where the client-port gauges read their values (the server exists after the metrics). */
+  watchClientPort(source: { connections: () => number; inflight: () => number }): void {
+    this.clientPort = source;
+  }
+
+  /** Counts a connection or a request refused because a bound was reached. */
+  refused(bound: "connections_max" | "inflight_requests_max"): void {
+    this.refusedTotal.inc({ bound });
   }
 
   forwarded(method: string): void {

@@ -3,6 +3,7 @@ import { Code, ConnectError, createContextValues, type HandlerContext } from "@c
 import { codeToHttpStatus, errorToJsonBytes, parseTimeout } from "@connectrpc/connect/protocol-connect";
 import type http from "node:http";
 import type http2 from "node:http2";
+import { endedWithoutBody } from "./http-server.js";
 
 type AnyRequest = http.IncomingMessage | http2.Http2ServerRequest;
 type AnyResponse = http.ServerResponse | http2.Http2ServerResponse;
@@ -30,8 +31,8 @@ interface Route {
  * its generic stream plumbing. Everything else (gRPC, gRPC-Web, GET, compression,
  * streaming) returns false and goes to the stock handler.
  *
- * It also classifies a malformed request body as invalid_argument, where the stock
- * handler reports a binary decode failure as internal.
+ * A malformed request body is invalid_argument, as on the stock handler (see
+ * stock-handler.ts, which maps connect-es's internal code for decode failures).
  */
 export function createUnaryFastPath(services: { service: DescService; impl: Record<string, unknown> }[], options: FastPathOptions) {
   const routes = new Map<string, Route>();
@@ -127,22 +128,47 @@ function tooLarge(actual: number, max: number): ConnectError {
   return new ConnectError(`message size ${actual} is larger than configured readMaxBytes ${max}`, Code.ResourceExhausted);
 }
 
+/**
+ * Reads a whole request body. It settles exactly once and then removes its listeners:
+ * with the body, with resource_exhausted above readMaxBytes, or with canceled if the
+ * request ends first (the client went away or reset the stream, or the server cut a
+ * body that missed its deadline: see --body-timeout-ms in http-server.ts).
+ */
 function readBody(req: AnyRequest, readMaxBytes: number): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let total = 0;
-    req.on("data", (chunk: Buffer) => {
+    const cleanup = (): void => {
+      req.off("data", onData);
+      req.off("end", onEnd);
+      req.off("error", onError);
+      req.off("close", onClose);
+    };
+    const fail = (err: ConnectError): void => {
+      cleanup();
+      reject(err);
+    };
+    const onData = (chunk: Buffer): void => {
       total += chunk.length;
       if (total > readMaxBytes) {
-        reject(tooLarge(total, readMaxBytes));
-        req.removeAllListeners("data");
+        fail(tooLarge(total, readMaxBytes));
+        // Drain the rest, so the connection can carry the answer and later requests.
         req.resume();
         return;
       }
       chunks.push(chunk);
-    });
-    req.once("end", () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total)));
-    req.once("error", (err) => reject(new ConnectError(`reading request: ${err.message}`, Code.Canceled)));
+    };
+    const onEnd = (): void => {
+      if (endedWithoutBody(req)) return onClose();
+      cleanup();
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total));
+    };
+    const onError = (err: Error): void => fail(new ConnectError(`reading request: ${err.message}`, Code.Canceled));
+    const onClose = (): void => fail(new ConnectError("the request ended before its body was complete", Code.Canceled));
+    req.on("data", onData);
+    req.once("end", onEnd);
+    req.once("error", onError);
+    req.once("close", onClose);
   });
 }
 

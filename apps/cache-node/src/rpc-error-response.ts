@@ -1,0 +1,62 @@
+import type { ConnectError } from "@connectrpc/connect";
+import { encodeEnvelope } from "@connectrpc/connect/protocol";
+import { codeToHttpStatus, endStreamFlag, endStreamToJson, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
+import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import { trailerFlag, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
+import type http from "node:http";
+import type http2 from "node:http2";
+
+type AnyRequest = http.IncomingMessage | http2.Http2ServerRequest;
+type AnyResponse = http.ServerResponse | http2.Http2ServerResponse;
+
+export type RpcProtocol = "grpc" | "grpc-web" | "connect-stream" | "connect";
+
+/** The RPC protocol a request speaks, told by its content type (as connect-es tells it). */
+export function rpcProtocolOf(req: AnyRequest): RpcProtocol {
+  const type = (req.headers["content-type"] ?? "").toLowerCase();
+  if (type.startsWith("application/grpc-web")) return "grpc-web";
+  if (type.startsWith("application/grpc")) return "grpc";
+  if (type.startsWith("application/connect+")) return "connect-stream";
+  return "connect";
+}
+
+/**
+ * Answers a request with a Connect error in the request's own protocol, without reading
+ * its body: a gRPC trailers-only response, a gRPC-Web trailer frame, a Connect
+ * end-of-stream message, or a Connect unary error (which is also what GET requests and
+ * anything unrecognised get). Used where the node refuses a call before any handler
+ * runs (too many requests in flight, a request body that does not arrive in time).
+ */
+export function writeRpcError(req: AnyRequest, res: AnyResponse, error: ConnectError): void {
+  if (res.headersSent || res.writableEnded) return;
+  const binary = !(req.headers["content-type"] ?? "").toLowerCase().includes("json");
+  switch (rpcProtocolOf(req)) {
+    case "grpc": {
+      // Trailers-only: the status travels in the only HEADERS frame.
+      const headers = setTrailerStatus(new Headers({ "content-type": binary ? "application/grpc+proto" : "application/grpc+json" }), error);
+      res.writeHead(200, Object.fromEntries(headers));
+      res.end();
+      return;
+    }
+    case "grpc-web": {
+      const trailer = setTrailerStatus(new Headers(), error);
+      res.writeHead(200, { "content-type": binary ? "application/grpc-web+proto" : "application/grpc-web+json" });
+      res.end(encodeEnvelope(trailerFlag, trailerSerialize(trailer)));
+      return;
+    }
+    case "connect-stream": {
+      const endStream = new TextEncoder().encode(JSON.stringify(endStreamToJson(new Headers(), error, undefined)));
+      res.writeHead(200, { "content-type": binary ? "application/connect+proto" : "application/connect+json" });
+      res.end(encodeEnvelope(endStreamFlag, endStream));
+      return;
+    }
+    case "connect": {
+      const body = errorToJsonBytes(error, {});
+      const headers: Record<string, string> = { "content-type": "application/json", "content-length": String(body.byteLength) };
+      error.metadata.forEach((value, key) => (headers[key] = value));
+      res.writeHead(codeToHttpStatus(error.code), headers);
+      res.end(body);
+      return;
+    }
+  }
+}
