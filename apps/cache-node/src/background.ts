@@ -3,12 +3,11 @@ import { AccessHintsSchema, NoopSchema } from "@distcache/proto/raft";
 import type { Logger } from "pino";
 import type { AccessHints } from "./access-hints.js";
 import type { ConsensusPort } from "./consensus-port.js";
+import { usesAccessHints } from "./store-settings.js";
 
 export interface BackgroundOptions {
   tickIntervalMs: number;
   accessHintIntervalMs: number;
-  /** Policies whose victims depend on reads (LRU, LFU) need hints; others skip them. */
-  hintsEnabled: boolean;
 }
 
 /**
@@ -32,7 +31,7 @@ export class Background {
 
   start(): void {
     this.timers.push(setInterval(() => this.tick(), this.options.tickIntervalMs).unref());
-    if (this.options.hintsEnabled) this.timers.push(setInterval(() => this.proposeHints(), this.options.accessHintIntervalMs).unref());
+    this.timers.push(setInterval(() => this.proposeHints(), this.options.accessHintIntervalMs).unref());
   }
 
   stop(): void {
@@ -59,12 +58,13 @@ export class Background {
 
   /**
    * Only a shard's leader proposes hints: its own samples and those its followers sent.
-   * Samples of shards led elsewhere go to their leaders.
+   * Samples of shards led elsewhere go to their leaders. Only shards whose replicated
+   * policy ranks by reads (LRU, LFU) take hints; others drop their samples.
    */
   private proposeHints(): void {
     const elsewhere = new Map<number, string[]>();
     for (const [shard, keys] of this.hints.drain()) {
-      if (keys.length === 0) continue;
+      if (keys.length === 0 || !this.consensus.hosts(shard) || !usesAccessHints(this.consensus.replica(shard).store.options.policy)) continue;
       if (this.leads(shard)) this.propose(shard, { case: "access", value: create(AccessHintsSchema, { keys }) });
       else if (this.consensus.hosts(shard)) elsewhere.set(shard, keys);
     }

@@ -15,6 +15,7 @@ import { createRouter } from "./routing.js";
 import { systemClock, type Clock } from "./clock.js";
 import { createStockHandler } from "./stock-handler.js";
 import { createUnaryFastPath } from "./unary-fast-path.js";
+import { ignoredFlagMessages } from "./store-settings.js";
 
 export interface RunningNode {
   readonly port: number;
@@ -64,7 +65,6 @@ export async function startCacheNode(config: NodeConfig, options: { logger?: Log
     limits: config.limits,
     clock,
     accessHints: hints,
-    evictionPolicy: config.evictionPolicy,
     router,
   });
   const clusterImpl = createClusterService({
@@ -74,6 +74,9 @@ export async function startCacheNode(config: NodeConfig, options: { logger?: Log
     consensus,
     // A transfer takes about one election round trip; allow a few election timeouts.
     transferTimeoutMs: 4 * config.electionTicks * config.raftTickMs,
+    limits: config.limits,
+    operationTimeoutMs: config.operationTimeoutMs,
+    leaderWaitMs: 2 * config.electionTicks * config.raftTickMs,
   });
   // A misspelt field in a hand-written JSON request is an error, not a silently ignored option.
   const jsonOptions = { ignoreUnknownFields: false };
@@ -107,14 +110,9 @@ export async function startCacheNode(config: NodeConfig, options: { logger?: Log
   const port = await server.listen(config.port, config.host);
   address = `${config.host}:${port}`;
   await opened.start();
-  const background = new Background(
-    config.nodeId,
-    consensus,
-    hints,
-    { tickIntervalMs: config.tickIntervalMs, accessHintIntervalMs: config.accessHintIntervalMs, hintsEnabled: config.evictionPolicy === "lru" || config.evictionPolicy === "lfu" },
-    log,
-  );
+  const background = new Background(config.nodeId, consensus, hints, { tickIntervalMs: config.tickIntervalMs, accessHintIntervalMs: config.accessHintIntervalMs }, log);
   background.start();
+  const stopSettingsCheck = warnAboutIgnoredFlags(config, consensus, log);
   ready = true;
   log.info({ address, shards: config.shards, members: members.length }, "serving");
 
@@ -126,6 +124,7 @@ export async function startCacheNode(config: NodeConfig, options: { logger?: Log
     stop: () =>
       (stopping ??= (async () => {
         ready = false;
+        stopSettingsCheck();
         background.stop();
         await opened.handOff(Math.min(3000, config.shutdownGraceMs));
         await server.close(config.shutdownGraceMs);
@@ -133,4 +132,30 @@ export async function startCacheNode(config: NodeConfig, options: { logger?: Log
         log.info("stopped");
       })()),
   };
+}
+
+/** How often the settings check looks whether every hosted group is past its bootstrap. */
+const SETTINGS_CHECK_INTERVAL_MS = 100;
+
+/**
+ * Store settings are replicated (DESIGN invariant 10): --eviction-policy, --entries-max
+ * and --bytes-max only seed new groups. Once every group this node hosts has its
+ * settings from its log (it applied a command, the first of which is a group's seed),
+ * logs one warning naming each of those flags that differs from what the groups use.
+ * Returns a function that stops the check.
+ */
+function warnAboutIgnoredFlags(config: NodeConfig, consensus: ConsensusPort, log: Logger): () => void {
+  const hosted = Array.from({ length: consensus.shardCount }, (_, shard) => shard).filter((shard) => consensus.hosts(shard));
+  const check = (): boolean => {
+    if (hosted.some((shard) => consensus.replica(shard).lastStampMs === 0)) return false;
+    const shards = hosted.map((shard) => ({ shard, settings: consensus.replica(shard).store.options }));
+    const ignored = ignoredFlagMessages(config, shards);
+    if (ignored.length > 0) log.warn({ ignoredFlags: ignored }, ignored.join("; "));
+    return true;
+  };
+  if (check()) return () => undefined;
+  const timer = setInterval(() => {
+    if (check()) clearInterval(timer);
+  }, SETTINGS_CHECK_INTERVAL_MS).unref();
+  return () => clearInterval(timer);
 }

@@ -31,7 +31,6 @@ export interface CacheServiceDeps {
   limits: Limits;
   clock: Clock;
   accessHints: AccessHints;
-  evictionPolicy: string;
   router: Router;
 }
 
@@ -314,7 +313,10 @@ export function createCacheService(deps: CacheServiceDeps): Partial<ServiceImpl<
             appliedIndex: BigInt(status.appliedIndex),
             term: BigInt(status.term),
             leaderId: status.leaderId,
-            evictionPolicy: deps.evictionPolicy,
+            // The replica's replicated settings, not this node's flags.
+            evictionPolicy: consensus.replica(shard).store.options.policy,
+            entriesMax: BigInt(consensus.replica(shard).store.options.entriesMax),
+            bytesMax: BigInt(consensus.replica(shard).store.options.bytesMax),
             digest,
           });
         }

@@ -8,6 +8,7 @@ import { SnapshotFiles } from "@distcache/raft";
 import { MultiRaft } from "./raft-host/multi-raft.js";
 import { openWalGroupLog } from "./raft-host/wal-group-log.js";
 import type { Clock } from "./clock.js";
+import { BOOTSTRAP_STORE_SETTINGS, flagSettings } from "./store-settings.js";
 
 /** The consensus side of a node, with its lifecycle. */
 export interface OpenConsensus {
@@ -20,14 +21,6 @@ export interface OpenConsensus {
   close(): Promise<void>;
   /** Counters of the multi-Raft driver, for metrics. */
   driverStats: () => Record<string, number>;
-}
-
-function storeOptions(config: NodeConfig) {
-  return {
-    policy: config.evictionPolicy,
-    entriesMax: Math.floor(config.entriesMax / config.shards),
-    bytesMax: Math.floor(config.bytesMax / config.shards),
-  };
 }
 
 /** Members of the cluster; a node without --initial-cluster is a cluster of one. */
@@ -71,7 +64,11 @@ export async function openConsensus(
     transport,
     clock,
     logger: log,
-    store: storeOptions(config),
+    // Store settings are replicated state (DESIGN invariant 10): every replica starts from
+    // the same fixed settings and takes the group's from its snapshot and log. The flags
+    // only seed a new group, through the log, when this node is its first leader.
+    store: BOOTSTRAP_STORE_SETTINGS,
+    seed: flagSettings(config),
     tickIntervalMs: config.raftTickMs,
     electionTimeoutTicks: config.electionTicks,
     heartbeatIntervalTicks: 1,

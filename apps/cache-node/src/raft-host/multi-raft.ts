@@ -13,6 +13,7 @@ import { PeerWireError, decodePeerBatch, encodePeerBatch, type WireMessage as Gr
 import { ReadContexts } from "./read-context.js";
 import { ReplicaSnapshots, type SnapshotSender } from "./replica-snapshots.js";
 import { ShardReplica } from "./shard-replica.js";
+import type { StoreSettings } from "../store-settings.js";
 import { decodeSnapshotChunks, isSnapshotFrame } from "./snapshot-wire.js";
 import { decodeAccessSamples, encodeAccessSamples, isAccessSamplesFrame } from "./access-samples-wire.js";
 
@@ -48,7 +49,14 @@ export interface MultiRaftOptions {
   transport: PeerSender;
   clock: Clock;
   logger: Logger;
+  /** What every replica's store starts from before its log is applied: the same on every node. */
   store: Partial<StoreOptions>;
+  /**
+   * Store settings this node proposes as a new group's first command when it is the
+   * group's first leader (from its flags); replicated from then on. None: groups keep
+   * `store` until a ConfigureStore changes it.
+   */
+  seed?: StoreSettings;
   tickIntervalMs: number;
   electionTimeoutTicks: number;
   heartbeatIntervalTicks: number;
@@ -148,7 +156,7 @@ export class MultiRaft implements ConsensusPort {
       random: new SeededRandom(randomInt(2 ** 31)),
     });
     const contexts = new ReadContexts(this.options.nodeId, this.incarnation, shard);
-    this.replicas.set(shard, new ShardReplica(shard, node, storage, machine, this.options.clock, this.options.operationTimeoutMs, contexts));
+    this.replicas.set(shard, new ShardReplica(shard, node, storage, machine, this.options.clock, this.options.operationTimeoutMs, contexts, this.options.seed));
   }
 
   get shardCount(): number {

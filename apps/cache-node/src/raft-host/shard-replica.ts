@@ -1,9 +1,10 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { CommandSchema } from "@distcache/proto/raft";
-import type { Entry, RaftNode, ReadState, Role, SoftState, Storage } from "@distcache/raft";
+import { asLogIndex, type Entry, type RaftNode, type ReadState, type Role, type SoftState, type Storage } from "@distcache/raft";
 import type { CommandOp, SessionHeader } from "../consensus-port.js";
 import type { CommandResult, RestoredShard, ShardStateMachine } from "../shard-state-machine.js";
 import type { Clock } from "../clock.js";
+import { configureCommand, type StoreSettings } from "../store-settings.js";
 import { IndeterminateError, NotLeaderError, WriteLostError } from "./not-leader-error.js";
 import type { ReadContexts } from "./read-context.js";
 
@@ -42,6 +43,8 @@ export class ShardReplica {
   term = 0;
   /** Peer messages stepped into the node since the driver last took a Ready of this group. */
   inbound = 0;
+  /** The last term in which this replica, as leader, decided whether to seed the group's store settings. */
+  private seedCheckedTerm = 0;
 
   constructor(
     readonly shard: number,
@@ -53,10 +56,13 @@ export class ShardReplica {
     private readonly operationTimeoutMs: number,
     /** This replica's ReadIndex contexts (node id, incarnation nonce, shard, counter). */
     private readonly contexts: ReadContexts,
+    /** The store settings this node's flags give, proposed when it is the first leader of a new group. */
+    private readonly seed?: StoreSettings,
   ) {}
 
   /** Stamps and proposes a command; resolves with its result once applied here. */
   propose(op: CommandOp, session: SessionHeader | undefined, onProposed: () => void): Promise<CommandResult> {
+    this.seedIfNew(onProposed);
     // The leader stamps with max(wall clock, last stamp), so time never goes backwards,
     // even across leaders (the new leader starts from the stamps it applied).
     this.lastStampMs = Math.max(this.clock.nowMs(), this.lastStampMs, this.machine.lastStampMs);
@@ -101,6 +107,44 @@ export class ShardReplica {
     // Reads queued at a leader that stepped down will never be confirmed: fail them now
     // so clients retry at the new leader. Writes stay pending: they may still commit.
     if (wasLeader && soft.role !== "leader") this.failReads("leadership lost");
+    // The driver drains Readys until none is left, so a seed proposed here leaves this cycle.
+    if (soft.role === "leader") this.seedIfNew(() => undefined);
+  }
+
+  /**
+   * A new group takes its store settings from its first leader's flags, proposed as the
+   * group's first command (DESIGN invariant 10); until it applies, every replica holds
+   * BOOTSTRAP_STORE_SETTINGS, so nothing depends on any node's flags. Decided once per
+   * term this replica leads, before its first proposal of the term, so the seed precedes
+   * whatever this leader proposes: the first command of any log is a seed. A group whose
+   * log holds or applied a command is past its bootstrap and is never seeded again, so
+   * a restarted node's flags change nothing.
+   */
+  private seedIfNew(onProposed: () => void): void {
+    if (this.seed === undefined || this.node.role !== "leader" || this.seedCheckedTerm === this.node.term) return;
+    this.seedCheckedTerm = this.node.term;
+    if (!this.isNewGroup()) return;
+    this.propose({ case: "configure", value: configureCommand(this.seed) }, undefined, onProposed).catch(() => undefined);
+  }
+
+  /** True when no command was applied here and none is in the leader's log (only empty entries are). */
+  private isNewGroup(): boolean {
+    // Every valid command moves the applied stamp forward from 0.
+    if (this.machine.lastStampMs > 0) return false;
+    const stableLast = this.storage.lastIndex();
+    let next = Math.max(this.machine.appliedIndex + 1, this.storage.firstIndex());
+    while (next <= stableLast) {
+      const page = this.storage.entries(asLogIndex(next), asLogIndex(stableLast + 1), 1 << 20);
+      if (page.length === 0) return false;
+      if (page.some((entry) => entry.kind === "command")) return false;
+      next = page[page.length - 1]!.index + 1;
+    }
+    // Entries not yet persisted: only this term's empty entry may be among them.
+    const last = this.node.status().lastIndex;
+    for (let index = Math.max(next, stableLast + 1); index <= last; index++) {
+      if (this.node.termAt(asLogIndex(index)) !== this.node.term) return false;
+    }
+    return true;
   }
 
   onReadStates(states: readonly ReadState[]): void {

@@ -2,15 +2,15 @@
 // @generated from file distcache/v1/cluster.proto (package distcache.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file distcache/v1/cluster.proto.
  */
 export const file_distcache_v1_cluster: GenFile = /*@__PURE__*/
-  fileDesc("ChpkaXN0Y2FjaGUvdjEvY2x1c3Rlci5wcm90bxIMZGlzdGNhY2hlLnYxIkAKBE5vZGUSCgoCaWQYASABKAkSFgoOY2xpZW50X2FkZHJlc3MYAiABKAkSFAoMcGVlcl9hZGRyZXNzGAMgASgJIlgKBVNoYXJkEgoKAmlkGAEgASgNEhAKCHJlcGxpY2FzGAIgAygJEhAKCGxlYXJuZXJzGAMgAygJEhEKCWxlYWRlcl9pZBgEIAEoCRIMCgR0ZXJtGAUgASgEIjUKBFJpbmcSEwoLc2hhcmRfY291bnQYASABKA0SGAoQcG9pbnRzX3Blcl9zaGFyZBgCIAEoDSIUChJHZXRUb3BvbG9neVJlcXVlc3QigwEKCFRvcG9sb2d5Eg0KBWVwb2NoGAEgASgEEiAKBHJpbmcYAiABKAsyEi5kaXN0Y2FjaGUudjEuUmluZxIhCgVub2RlcxgDIAMoCzISLmRpc3RjYWNoZS52MS5Ob2RlEiMKBnNoYXJkcxgEIAMoCzITLmRpc3RjYWNoZS52MS5TaGFyZCI/ChNHZXRUb3BvbG9neVJlc3BvbnNlEigKCHRvcG9sb2d5GAEgASgLMhYuZGlzdGNhY2hlLnYxLlRvcG9sb2d5IhYKFFdhdGNoVG9wb2xvZ3lSZXF1ZXN0IkEKFVdhdGNoVG9wb2xvZ3lSZXNwb25zZRIoCgh0b3BvbG9neRgBIAEoCzIWLmRpc3RjYWNoZS52MS5Ub3BvbG9neSIyCg5BZGROb2RlUmVxdWVzdBIgCgRub2RlGAEgASgLMhIuZGlzdGNhY2hlLnYxLk5vZGUiIAoPQWRkTm9kZVJlc3BvbnNlEg0KBWVwb2NoGAEgASgEIiQKEVJlbW92ZU5vZGVSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkiIwoSUmVtb3ZlTm9kZVJlc3BvbnNlEg0KBWVwb2NoGAEgASgEIjoKFVRyYW5zZmVyTGVhZGVyUmVxdWVzdBINCgVzaGFyZBgBIAEoDRISCgp0b19ub2RlX2lkGAIgASgJIisKFlRyYW5zZmVyTGVhZGVyUmVzcG9uc2USEQoJbGVhZGVyX2lkGAEgASgJMrsDCg5DbHVzdGVyU2VydmljZRJXCgtHZXRUb3BvbG9neRIgLmRpc3RjYWNoZS52MS5HZXRUb3BvbG9neVJlcXVlc3QaIS5kaXN0Y2FjaGUudjEuR2V0VG9wb2xvZ3lSZXNwb25zZSIDkAIBEloKDVdhdGNoVG9wb2xvZ3kSIi5kaXN0Y2FjaGUudjEuV2F0Y2hUb3BvbG9neVJlcXVlc3QaIy5kaXN0Y2FjaGUudjEuV2F0Y2hUb3BvbG9neVJlc3BvbnNlMAESRgoHQWRkTm9kZRIcLmRpc3RjYWNoZS52MS5BZGROb2RlUmVxdWVzdBodLmRpc3RjYWNoZS52MS5BZGROb2RlUmVzcG9uc2USTwoKUmVtb3ZlTm9kZRIfLmRpc3RjYWNoZS52MS5SZW1vdmVOb2RlUmVxdWVzdBogLmRpc3RjYWNoZS52MS5SZW1vdmVOb2RlUmVzcG9uc2USWwoOVHJhbnNmZXJMZWFkZXISIy5kaXN0Y2FjaGUudjEuVHJhbnNmZXJMZWFkZXJSZXF1ZXN0GiQuZGlzdGNhY2hlLnYxLlRyYW5zZmVyTGVhZGVyUmVzcG9uc2ViBnByb3RvMw");
+  fileDesc("ChpkaXN0Y2FjaGUvdjEvY2x1c3Rlci5wcm90bxIMZGlzdGNhY2hlLnYxIkAKBE5vZGUSCgoCaWQYASABKAkSFgoOY2xpZW50X2FkZHJlc3MYAiABKAkSFAoMcGVlcl9hZGRyZXNzGAMgASgJIlgKBVNoYXJkEgoKAmlkGAEgASgNEhAKCHJlcGxpY2FzGAIgAygJEhAKCGxlYXJuZXJzGAMgAygJEhEKCWxlYWRlcl9pZBgEIAEoCRIMCgR0ZXJtGAUgASgEIjUKBFJpbmcSEwoLc2hhcmRfY291bnQYASABKA0SGAoQcG9pbnRzX3Blcl9zaGFyZBgCIAEoDSIUChJHZXRUb3BvbG9neVJlcXVlc3QigwEKCFRvcG9sb2d5Eg0KBWVwb2NoGAEgASgEEiAKBHJpbmcYAiABKAsyEi5kaXN0Y2FjaGUudjEuUmluZxIhCgVub2RlcxgDIAMoCzISLmRpc3RjYWNoZS52MS5Ob2RlEiMKBnNoYXJkcxgEIAMoCzITLmRpc3RjYWNoZS52MS5TaGFyZCI/ChNHZXRUb3BvbG9neVJlc3BvbnNlEigKCHRvcG9sb2d5GAEgASgLMhYuZGlzdGNhY2hlLnYxLlRvcG9sb2d5IhYKFFdhdGNoVG9wb2xvZ3lSZXF1ZXN0IkEKFVdhdGNoVG9wb2xvZ3lSZXNwb25zZRIoCgh0b3BvbG9neRgBIAEoCzIWLmRpc3RjYWNoZS52MS5Ub3BvbG9neSIyCg5BZGROb2RlUmVxdWVzdBIgCgRub2RlGAEgASgLMhIuZGlzdGNhY2hlLnYxLk5vZGUiIAoPQWRkTm9kZVJlc3BvbnNlEg0KBWVwb2NoGAEgASgEIiQKEVJlbW92ZU5vZGVSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkiIwoSUmVtb3ZlTm9kZVJlc3BvbnNlEg0KBWVwb2NoGAEgASgEIjoKFVRyYW5zZmVyTGVhZGVyUmVxdWVzdBINCgVzaGFyZBgBIAEoDRISCgp0b19ub2RlX2lkGAIgASgJIisKFlRyYW5zZmVyTGVhZGVyUmVzcG9uc2USEQoJbGVhZGVyX2lkGAEgASgJIn0KFUNvbmZpZ3VyZVN0b3JlUmVxdWVzdBIOCgZzaGFyZHMYASADKA0SLAoGcG9saWN5GAIgASgOMhwuZGlzdGNhY2hlLnYxLkV2aWN0aW9uUG9saWN5EhMKC2VudHJpZXNfbWF4GAMgASgEEhEKCWJ5dGVzX21heBgEIAEoBCJ0Cg1TdG9yZVNldHRpbmdzEg0KBXNoYXJkGAEgASgNEiwKBnBvbGljeRgCIAEoDjIcLmRpc3RjYWNoZS52MS5FdmljdGlvblBvbGljeRITCgtlbnRyaWVzX21heBgDIAEoBBIRCglieXRlc19tYXgYBCABKAQiRQoWQ29uZmlndXJlU3RvcmVSZXNwb25zZRIrCgZzaGFyZHMYASADKAsyGy5kaXN0Y2FjaGUudjEuU3RvcmVTZXR0aW5ncyqZAQoORXZpY3Rpb25Qb2xpY3kSHwobRVZJQ1RJT05fUE9MSUNZX1VOU1BFQ0lGSUVEEAASFwoTRVZJQ1RJT05fUE9MSUNZX0xSVRABEhcKE0VWSUNUSU9OX1BPTElDWV9MRlUQAhIYChRFVklDVElPTl9QT0xJQ1lfRklGTxADEhoKFkVWSUNUSU9OX1BPTElDWV9SQU5ET00QBDKYBAoOQ2x1c3RlclNlcnZpY2USVwoLR2V0VG9wb2xvZ3kSIC5kaXN0Y2FjaGUudjEuR2V0VG9wb2xvZ3lSZXF1ZXN0GiEuZGlzdGNhY2hlLnYxLkdldFRvcG9sb2d5UmVzcG9uc2UiA5ACARJaCg1XYXRjaFRvcG9sb2d5EiIuZGlzdGNhY2hlLnYxLldhdGNoVG9wb2xvZ3lSZXF1ZXN0GiMuZGlzdGNhY2hlLnYxLldhdGNoVG9wb2xvZ3lSZXNwb25zZTABEkYKB0FkZE5vZGUSHC5kaXN0Y2FjaGUudjEuQWRkTm9kZVJlcXVlc3QaHS5kaXN0Y2FjaGUudjEuQWRkTm9kZVJlc3BvbnNlEk8KClJlbW92ZU5vZGUSHy5kaXN0Y2FjaGUudjEuUmVtb3ZlTm9kZVJlcXVlc3QaIC5kaXN0Y2FjaGUudjEuUmVtb3ZlTm9kZVJlc3BvbnNlElsKDlRyYW5zZmVyTGVhZGVyEiMuZGlzdGNhY2hlLnYxLlRyYW5zZmVyTGVhZGVyUmVxdWVzdBokLmRpc3RjYWNoZS52MS5UcmFuc2ZlckxlYWRlclJlc3BvbnNlElsKDkNvbmZpZ3VyZVN0b3JlEiMuZGlzdGNhY2hlLnYxLkNvbmZpZ3VyZVN0b3JlUmVxdWVzdBokLmRpc3RjYWNoZS52MS5Db25maWd1cmVTdG9yZVJlc3BvbnNlYgZwcm90bzM");
 
 /**
  * Node describes one cluster member.
@@ -372,6 +372,160 @@ export const TransferLeaderResponseSchema: GenMessage<TransferLeaderResponse> = 
   messageDesc(file_distcache_v1_cluster, 13);
 
 /**
+ * ConfigureStoreRequest changes the store settings of shards.
+ *
+ * @generated from message distcache.v1.ConfigureStoreRequest
+ */
+export type ConfigureStoreRequest = Message<"distcache.v1.ConfigureStoreRequest"> & {
+  /**
+   * The shards to change; empty changes every shard.
+   *
+   * @generated from field: repeated uint32 shards = 1;
+   */
+  shards: number[];
+
+  /**
+   * The eviction policy; unspecified keeps each shard's current one.
+   *
+   * @generated from field: distcache.v1.EvictionPolicy policy = 2;
+   */
+  policy: EvictionPolicy;
+
+  /**
+   * Maximum number of keys per shard, at least 1; 0 keeps each shard's current bound.
+   *
+   * @generated from field: uint64 entries_max = 3;
+   */
+  entriesMax: bigint;
+
+  /**
+   * Maximum accounted bytes per shard, at least one largest entry the node accepts;
+   * 0 keeps each shard's current bound.
+   *
+   * @generated from field: uint64 bytes_max = 4;
+   */
+  bytesMax: bigint;
+};
+
+/**
+ * Describes the message distcache.v1.ConfigureStoreRequest.
+ * Use `create(ConfigureStoreRequestSchema)` to create a new message.
+ */
+export const ConfigureStoreRequestSchema: GenMessage<ConfigureStoreRequest> = /*@__PURE__*/
+  messageDesc(file_distcache_v1_cluster, 14);
+
+/**
+ * StoreSettings are one shard's replicated store settings.
+ *
+ * @generated from message distcache.v1.StoreSettings
+ */
+export type StoreSettings = Message<"distcache.v1.StoreSettings"> & {
+  /**
+   * The shard.
+   *
+   * @generated from field: uint32 shard = 1;
+   */
+  shard: number;
+
+  /**
+   * The eviction policy in force.
+   *
+   * @generated from field: distcache.v1.EvictionPolicy policy = 2;
+   */
+  policy: EvictionPolicy;
+
+  /**
+   * Maximum number of keys.
+   *
+   * @generated from field: uint64 entries_max = 3;
+   */
+  entriesMax: bigint;
+
+  /**
+   * Maximum accounted bytes.
+   *
+   * @generated from field: uint64 bytes_max = 4;
+   */
+  bytesMax: bigint;
+};
+
+/**
+ * Describes the message distcache.v1.StoreSettings.
+ * Use `create(StoreSettingsSchema)` to create a new message.
+ */
+export const StoreSettingsSchema: GenMessage<StoreSettings> = /*@__PURE__*/
+  messageDesc(file_distcache_v1_cluster, 15);
+
+/**
+ * ConfigureStoreResponse reports the settings in force after the change.
+ *
+ * @generated from message distcache.v1.ConfigureStoreResponse
+ */
+export type ConfigureStoreResponse = Message<"distcache.v1.ConfigureStoreResponse"> & {
+  /**
+   * One entry per shard changed, in shard order.
+   *
+   * @generated from field: repeated distcache.v1.StoreSettings shards = 1;
+   */
+  shards: StoreSettings[];
+};
+
+/**
+ * Describes the message distcache.v1.ConfigureStoreResponse.
+ * Use `create(ConfigureStoreResponseSchema)` to create a new message.
+ */
+export const ConfigureStoreResponseSchema: GenMessage<ConfigureStoreResponse> = /*@__PURE__*/
+  messageDesc(file_distcache_v1_cluster, 16);
+
+/**
+ * EvictionPolicy chooses which entry a full shard evicts first.
+ *
+ * @generated from enum distcache.v1.EvictionPolicy
+ */
+export enum EvictionPolicy {
+  /**
+   * Not set: ConfigureStore keeps the shard's current policy.
+   *
+   * @generated from enum value: EVICTION_POLICY_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Least recently used first.
+   *
+   * @generated from enum value: EVICTION_POLICY_LRU = 1;
+   */
+  LRU = 1,
+
+  /**
+   * Least frequently used first.
+   *
+   * @generated from enum value: EVICTION_POLICY_LFU = 2;
+   */
+  LFU = 2,
+
+  /**
+   * Oldest write first.
+   *
+   * @generated from enum value: EVICTION_POLICY_FIFO = 3;
+   */
+  FIFO = 3,
+
+  /**
+   * A victim drawn from a generator seeded by the log position.
+   *
+   * @generated from enum value: EVICTION_POLICY_RANDOM = 4;
+   */
+  RANDOM = 4,
+}
+
+/**
+ * Describes the enum distcache.v1.EvictionPolicy.
+ */
+export const EvictionPolicySchema: GenEnum<EvictionPolicy> = /*@__PURE__*/
+  enumDesc(file_distcache_v1_cluster, 0);
+
+/**
  * ClusterService inspects and changes cluster membership and placement.
  *
  * @generated from service distcache.v1.ClusterService
@@ -426,6 +580,17 @@ export const ClusterService: GenService<{
     methodKind: "unary";
     input: typeof TransferLeaderRequestSchema;
     output: typeof TransferLeaderResponseSchema;
+  },
+  /**
+   * ConfigureStore changes shards' eviction policy and bounds through their logs, and
+   * answers once every named shard applied the change.
+   *
+   * @generated from rpc distcache.v1.ClusterService.ConfigureStore
+   */
+  configureStore: {
+    methodKind: "unary";
+    input: typeof ConfigureStoreRequestSchema;
+    output: typeof ConfigureStoreResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_distcache_v1_cluster, 0);
