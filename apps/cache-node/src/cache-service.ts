@@ -88,7 +88,11 @@ function refusalError(result: Extract<CommandResult, { type: "refused" }>, shard
 
 function expect<T extends CommandResult["type"]>(result: CommandResult, type: T, shard: number, header: RequestHeader | undefined): Extract<CommandResult, { type: T }> {
   if (result.type === "refused") throw refusalError(result, shard, header?.sessionId ?? "");
-  if (result.type !== type) throw new Error(`expected a ${type} result, got ${result.type}`);
+  // A session's stored result answers a retry of the same write; a different operation
+  // sent under the same sequence number gets that result back, which is the client's error.
+  if (result.type !== type) {
+    throw invalidArgument(`sequence ${header?.sequence ?? 0n} of session "${header?.sessionId ?? ""}" was already used by another operation (${result.type}); every write takes a new sequence number`);
+  }
   return result as Extract<CommandResult, { type: T }>;
 }
 

@@ -65,20 +65,31 @@ describe("ShardStateMachine apply is total", () => {
     expect(m.appliedIndex).toBe(1);
   });
 
-  it("counts refusals in the digest", () => {
+  it("counts refusals in the digest, and changes nothing else", () => {
     const [a, b] = [small(), small()];
     a.apply(1, encode(POISON[0]![1]));
-    b.apply(1, encode({ op: { case: "noop", value: {} } }));
+    b.skip(1);
+    // Same index, stamp, store and sessions: only the refusal count tells them apart.
+    expect(a.store.digest()).toBe(b.store.digest());
+    expect(a.lastStampMs).toBe(b.lastStampMs);
     expect(a.digest()).not.toBe(b.digest());
   });
 
-  it("records a refused write in its session, so a retry gets the same answer", () => {
+  it("records a refused write in its session, so a retry gets the same answer even after the settings change", () => {
     const m = small();
-    const bad = encode({ sessionId: "s", sequence: 1n, op: setOp({ ttlMs: -1n }) });
+    // Too large for the shard's 4 KiB bound now...
+    const bad = encode({ sessionId: "s", sequence: 1n, op: setOp({ value: new Uint8Array(8192) }) });
     const first = m.apply(1, bad);
-    expect(m.apply(2, bad)).toEqual(first);
+    expect(first).toMatchObject({ type: "refused", reason: "invalid" });
+    // ...but not after a larger bound: the retry still gets the first answer and applies nothing.
+    m.apply(2, encode({ op: { case: "configure", value: { bytesMax: 1n << 20n } } }));
+    expect(m.apply(3, bad)).toEqual(first);
+    expect(m.store.peek("k", 1000)).toBeUndefined();
     // The session exists: its next write is applied normally.
-    expect(m.apply(3, encode({ sessionId: "s", sequence: 2n, ackedSequence: 1n, op: setOp({}) }))).toMatchObject({ type: "set", result: { ok: true } });
+    expect(m.apply(4, encode({ sessionId: "s", sequence: 2n, ackedSequence: 1n, op: setOp({ value: new Uint8Array(8192) }) }))).toMatchObject({
+      type: "set",
+      result: { ok: true },
+    });
   });
 
   it("still applies the largest valid values", () => {

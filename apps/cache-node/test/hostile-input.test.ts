@@ -84,5 +84,13 @@ describe.each(["fast", "stock"])("on the %s path", (path) => {
     // The largest valid expected version is accepted (and simply does not match).
     const match = await call(node, "Set", json({ key: "a", text: "2", condition: "SET_CONDITION_IF_VERSION", expectedVersion: "9007199254740991" }));
     expect(match.json.code).toBe("failed_precondition");
+    // A sequence number reused by another operation gets invalid_argument, not the other's result.
+    const session = header({ sessionId: `reuse-${path}`, sequence: "1" });
+    expect((await call(node, "Delete", json({ key: "a", ...session }))).status).toBe(200);
+    for (const [method, body] of [["Set", { key: "a", text: "3" }], ["Incr", { key: "a", delta: "1" }], ["MSet", { items: [{ key: "a", text: "4" }] }]] as const) {
+      const reused = await call(node, method, json({ ...body, ...session }));
+      expect(reused.json.code, method).toBe("invalid_argument");
+      expect(reused.json.message).toMatch(/already used by another operation/);
+    }
   });
 });

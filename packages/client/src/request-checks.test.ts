@@ -116,9 +116,10 @@ const BAD_CALLS: [string, Call, RegExp, Partial<CacheClientOptions>?][] = [
   ["getOrLoad: unknown consistency", (c) => c.getOrLoad("k", loader, { consistency: anyValue("linear") }), /^consistency must be/],
   ["get: zero timeoutMs", (c) => c.get("k", { timeoutMs: 0 }), /^timeoutMs must be an integer in \[1, 600000\]/],
   ["set: fractional timeoutMs", (c) => c.set("k", "v", { timeoutMs: 2.5 }), /^timeoutMs must be/],
-  ["transferLeader: negative shard", (c) => c.transferLeader(-1), /^shard must be a non-negative integer/],
-  ["transferLeader: fractional shard", (c) => c.transferLeader(1.5), /^shard must be a non-negative integer/],
-  ["transferLeader: shard a string", (c) => c.transferLeader(anyValue("0")), /^shard must be a non-negative integer/],
+  ["transferLeader: shard above uint32", (c) => c.transferLeader(2 ** 32), /^shard must be an integer in \[0, 2\^32 - 1\]/],
+  ["transferLeader: negative shard", (c) => c.transferLeader(-1), /^shard must be an integer in \[0, 2\^32 - 1\]/],
+  ["transferLeader: fractional shard", (c) => c.transferLeader(1.5), /^shard must be an integer in \[0, 2\^32 - 1\]/],
+  ["transferLeader: shard a string", (c) => c.transferLeader(anyValue("0")), /^shard must be an integer in \[0, 2\^32 - 1\]/],
   ["transferLeader: node id not a string", (c) => c.transferLeader(0, anyValue(5)), /^toNodeId must be a node id string/],
 ];
 

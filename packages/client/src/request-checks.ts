@@ -147,7 +147,10 @@ export function consistencyOf(consistency: unknown): Consistency {
 
 /** A shard id: a non-negative integer (the cluster says whether it exists). */
 export function checkShard(shard: unknown): asserts shard is number {
-  if (typeof shard !== "number" || !Number.isSafeInteger(shard) || shard < 0) throw new InvalidArgumentError(`shard must be a non-negative integer, got ${String(shard)}`);
+  // Shards travel as uint32; the server answers an unknown one in range itself.
+  if (typeof shard !== "number" || !Number.isInteger(shard) || shard < 0 || shard > 0xffff_ffff) {
+    throw new InvalidArgumentError(`shard must be an integer in [0, 2^32 - 1], got ${String(shard)}`);
+  }
 }
 
 /** Why a session id is refused (empty, not well-formed, or above sessionIdBytesMax UTF-8 bytes), or undefined. */
