@@ -304,24 +304,25 @@ export function createCacheService(deps: CacheServiceDeps): Partial<ServiceImpl<
         const total: StoreStats = { hits: 0, misses: 0, evictions: 0, expirations: 0, keys: 0, bytes: 0 };
         const shards = [];
         for (let shard = 0; shard < consensus.shardCount; shard++) {
-          // Hashing a shard is O(keys): one shard per turn of the event loop.
-          if (req.includeDigests) await new Promise((resolve) => setImmediate(resolve));
           if (!consensus.hosts(shard)) continue;
+          // Hashing a shard is O(keys): the consensus layer does it in short steps, one
+          // digest at a time per node (a concurrent Stats with digests waits its turn).
+          const digested = req.includeDigests ? await consensus.digest(shard) : undefined;
           const store = consensus.replica(shard).store.stats();
           for (const k of STAT_NAMES) total[k] += store[k];
           const status = consensus.status(shard);
-          const digest = req.includeDigests ? consensus.replica(shard).digest() : "";
           shards.push({
             shard,
             store: statsMessage(store),
-            appliedIndex: BigInt(status.appliedIndex),
+            // With a digest, the index it was taken at (the replica may have applied more since).
+            appliedIndex: BigInt(digested?.appliedIndex ?? status.appliedIndex),
             term: BigInt(status.term),
             leaderId: status.leaderId,
             // The replica's replicated settings, not this node's flags.
             evictionPolicy: consensus.replica(shard).store.options.policy,
             entriesMax: BigInt(consensus.replica(shard).store.options.entriesMax),
             bytesMax: BigInt(consensus.replica(shard).store.options.bytesMax),
-            digest,
+            digest: digested?.digest ?? "",
           });
         }
         return { nodeId: deps.nodeId, total: statsMessage(total), shards };

@@ -25,6 +25,12 @@ export interface ConsensusPort {
   propose(shard: number, op: CommandOp, session?: SessionHeader): Promise<CommandResult>;
   /** Resolves once a strong read of shard may be served from the local replica (ReadIndex). */
   readBarrier(shard: number): Promise<void>;
+  /**
+   * The local replica's digest (ShardStateMachine.digest()) and the applied index it was
+   * taken at, computed in short steps that take turns of the event loop with the node's
+   * other background work; one digest at a time per node, later calls wait their turn.
+   */
+  digest(shard: number): Promise<{ digest: string; appliedIndex: number }>;
   /** The local replica of shard, for serving reads. */
   replica(shard: number): ShardStateMachine;
   status(shard: number): ShardStatus;

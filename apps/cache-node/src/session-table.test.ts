@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { SessionTable } from "./session-table.js";
+import { compactResult, SessionTable } from "./session-table.js";
+import type { CommandResult } from "./shard-state-machine.js";
 
 const result = (n: number) => ({ type: "mdelete" as const, deleted: n });
 
@@ -58,8 +59,8 @@ describe("SessionTable", () => {
     t.begin("a", 5, 4, 0);
     t.record("a", 5, result(5));
     t.begin("b", 1, 0, 500); // a idled out
-    const copy = SessionTable.deserialize(t.serialize(), t.limits);
-    expect(copy.serialize()).toBe(t.serialize());
+    const copy = roundTrip(t);
+    expect(copy.digest()).toBe(t.digest());
     expect(copy.begin("a", 5, 4, 501)).toEqual({ kind: "expired" });
     expect(copy.begin("a", 6, 5, 502)).toEqual({ kind: "new" });
   });
@@ -73,9 +74,95 @@ describe("SessionTable", () => {
   it("serializes and restores exactly, bigints included", () => {
     const t = new SessionTable();
     t.begin("s", 7, 3, 100);
-    t.record("s", 7, { type: "incr", result: { ok: true, value: -(2n ** 63n), version: 9, evicted: ["x"] } });
-    const copy = SessionTable.deserialize(t.serialize());
-    expect(copy.serialize()).toBe(t.serialize());
-    expect(copy.begin("s", 7, 3, 101)).toEqual({ kind: "done", result: { type: "incr", result: { ok: true, value: -(2n ** 63n), version: 9, evicted: ["x"] } } });
+    t.record("s", 7, { type: "incr", result: { ok: true, value: -(2n ** 63n), version: 9 } });
+    const copy = roundTrip(t);
+    expect(copy.digest()).toBe(t.digest());
+    expect(copy.begin("s", 7, 3, 101)).toEqual({ kind: "done", result: { type: "incr", result: { ok: true, value: -(2n ** 63n), version: 9 } } });
+  });
+
+  it("writes a large table in chunks, splitting a session's results between them, and restores it exactly", () => {
+    const t = big();
+    const texts = [...t.chunks(2000)];
+    expect(texts.length).toBeGreaterThan(10);
+    for (const text of texts) expect(text.length).toBeLessThan(2000 + 200);
+    const restorer = SessionTable.restorer(t.limits);
+    for (const text of texts) restorer.push(text);
+    const copy = restorer.finish();
+    expect(copy.digest()).toBe(t.digest());
+    expect(copy.size).toBe(t.size);
+    expect(copy.tombstoneCount).toBe(t.tombstoneCount);
+    // Every kept result is still found, in both copies alike.
+    for (let session = 0; session < 20; session++) {
+      for (const sequence of [1, 37, 80]) expect(copy.begin(`s${session}`, sequence, 0, 10_000)).toEqual(t.begin(`s${session}`, sequence, 0, 10_000));
+    }
+    expect(copy.digest()).toBe(t.digest());
+  });
+
+  it("yields one chunk for an empty table, and restores it", () => {
+    const t = new SessionTable();
+    const texts = [...t.chunks()];
+    expect(texts).toEqual(['{"sessions":[],"tombstones":[]}']);
+    expect(SessionTable.deserialize(texts[0]!).digest()).toBe(t.digest());
+  });
+
+  it("hashes in steps of any size to the same digest, which differs when the table does", () => {
+    const t = big();
+    const whole = t.digest();
+    for (const piecesPerStep of [1, 7, 1000]) {
+      const steps = t.digestSteps(piecesPerStep);
+      let yields = 0;
+      let next = steps.next();
+      while (next.done !== true) {
+        yields++;
+        next = steps.next();
+      }
+      expect(next.value).toBe(whole);
+      if (piecesPerStep === 1) expect(yields).toBeGreaterThan(1000);
+    }
+    t.begin("s3", 200, 0, 10_000);
+    t.record("s3", 200, result(1));
+    expect(t.digest()).not.toBe(whole);
+  });
+
+  it("reads a format-3 table (one text, results with evicted keys) and keeps its results compact", () => {
+    const evicting: CommandResult = { type: "set", result: { ok: true, version: 5, evicted: ["old-1", "old-2"] } as never };
+    const text = JSON.stringify({
+      sessions: [["s", 100, 3, [[4, evicting], [5, { type: "incr", result: { ok: true, value: { bigint: "12" }, version: 6, evicted: ["old-3"] } }]], 5]],
+      tombstones: [["gone", 9]],
+    });
+    const copy = SessionTable.deserialize(text);
+    expect(copy.begin("s", 4, 3, 101)).toEqual({ kind: "done", result: { type: "set", result: { ok: true, version: 5 } } });
+    expect(copy.begin("s", 5, 3, 102)).toEqual({ kind: "done", result: { type: "incr", result: { ok: true, value: 12n, version: 6 } } });
+    expect(copy.begin("gone", 9, 0, 103)).toEqual({ kind: "expired" });
+    // The same table recorded with compact results has the same digest.
+    const fresh = new SessionTable();
+    fresh.begin("s", 4, 3, 100);
+    fresh.record("s", 4, { type: "set", result: { ok: true, version: 5 } });
+    fresh.begin("s", 5, 3, 100);
+    fresh.record("s", 5, { type: "incr", result: { ok: true, value: 12n, version: 6 } });
+    const again = SessionTable.deserialize(text);
+    const restored = SessionTable.restorer();
+    for (const chunk of again.chunks()) restored.push(chunk);
+    expect(roundTrip(fresh).begin("s", 4, 3, 101)).toEqual(again.begin("s", 4, 3, 101));
+    expect(compactResult(evicting)).toEqual({ type: "set", result: { ok: true, version: 5 } });
+    expect(compactResult({ type: "set", result: { ok: false, reason: "exists", currentVersion: 2 } })).toEqual({ type: "set", result: { ok: false, reason: "exists", currentVersion: 2 } });
   });
 });
+
+/** 20 sessions of 100 results each (the first acknowledged), and 5 tombstones. */
+function big(): SessionTable {
+  const t = new SessionTable({ sessionsMax: 20, sessionIdleMsMax: 1e9, resultsPerSessionMax: 200, tombstonesMax: 10 });
+  for (let session = 0; session < 25; session++) {
+    for (let sequence = 1; sequence <= 100; sequence++) {
+      t.begin(`s${session}`, sequence, 0, session * 100 + sequence);
+      t.record(`s${session}`, sequence, sequence % 2 === 0 ? result(sequence) : { type: "mset", versions: [sequence, sequence + 1, 2 ** 53 - 1] });
+    }
+  }
+  return t;
+}
+
+function roundTrip(t: SessionTable): SessionTable {
+  const restorer = SessionTable.restorer(t.limits);
+  for (const text of t.chunks()) restorer.push(text);
+  return restorer.finish();
+}

@@ -1,3 +1,4 @@
+import { DigestHasher } from "@distcache/store";
 import type { CommandResult } from "./shard-state-machine.js";
 
 /**
@@ -28,6 +29,13 @@ export interface SessionLimits {
 }
 
 export const SESSION_LIMITS_DEFAULT: SessionLimits = { sessionsMax: 10_000, sessionIdleMsMax: 10 * 60_000, resultsPerSessionMax: 1024, tombstonesMax: 10_000 };
+
+/**
+ * Target length of one chunk of the table in a snapshot, in UTF-16 code units of its JSON
+ * text (ids are at most 128 bytes and results are small, so a chunk is at most a few
+ * times this in UTF-8 bytes; the snapshot bounds its chunks' bytes on its own).
+ */
+export const SESSION_CHUNK_CHARS_TARGET = 256 * 1024;
 
 /** Expired sessions removed per applied command, so expiry never costs a full scan. */
 const EXPIRE_PER_APPLY_MAX = 8;
@@ -125,25 +133,144 @@ export class SessionTable {
     return this.tombstones.size;
   }
 
-  /** Canonical text of the whole table, for digests and snapshots. */
-  serialize(): string {
-    const rows = [...this.sessions].map(([id, s]) => [id, s.lastStampMs, s.acked, [...s.results], s.highest]);
-    const table = { sessions: rows, tombstones: [...this.tombstones] };
-    return JSON.stringify(table, (_k, v: unknown) => (typeof v === "bigint" ? { bigint: v.toString() } : v));
+  /**
+   * The table as JSON texts of about charsTarget code units each, in canonical order
+   * (snapshot format 4): `{"sessions":[row...],"tombstones":[[id,mark]...]}`, a row being
+   * `[id, lastStampMs, acked, [[sequence, result]...], highest]`. A session whose results
+   * do not fit in one chunk goes on in a row of the same id at the start of the next one.
+   * Yields at least one text; the table must not change until the last.
+   */
+  *chunks(charsTarget: number = SESSION_CHUNK_CHARS_TARGET): Generator<string, void, void> {
+    let rows: string[] = [];
+    let marks: string[] = [];
+    let size = 0;
+    let yielded = 0;
+    const take = (): string => {
+      const text = `{"sessions":[${rows.join(",")}],"tombstones":[${marks.join(",")}]}`;
+      rows = [];
+      marks = [];
+      size = 0;
+      yielded++;
+      return text;
+    };
+    for (const [id, session] of this.sessions) {
+      const head = `${JSON.stringify(id)},${session.lastStampMs},${session.acked}`;
+      const row = (results: readonly string[]) => `[${head},[${results.join(",")}],${session.highest}]`;
+      const rowBase = head.length + 24;
+      let results: string[] = [];
+      let rowSize = rowBase;
+      for (const [sequence, result] of session.results) {
+        const item = stringify([sequence, result]);
+        if (size + rowSize + item.length > charsTarget && (size > 0 || results.length > 0)) {
+          if (results.length > 0) rows.push(row(results));
+          yield take();
+          results = [];
+          rowSize = rowBase;
+        }
+        results.push(item);
+        rowSize += item.length + 1;
+      }
+      rows.push(row(results));
+      size += rowSize;
+      if (size >= charsTarget) yield take();
+    }
+    for (const [id, mark] of this.tombstones) {
+      const item = `[${JSON.stringify(id)},${mark}]`;
+      if (size > 0 && size + item.length > charsTarget) yield take();
+      marks.push(item);
+      size += item.length + 1;
+    }
+    if (size > 0 || yielded === 0) yield take();
   }
 
-  /** Reads serialize()'s text; also the earlier form, a bare array of session rows without marks. */
-  static deserialize(text: string, limits?: SessionLimits): SessionTable {
+  /**
+   * Rebuilds a table from chunks() texts pushed in order; a single push also reads the
+   * earlier forms (snapshot format 3: one text of the whole table; format 2: a bare array
+   * of session rows without marks). Results are kept compact (see compactResult).
+   */
+  static restorer(limits?: SessionLimits): { push(text: string): void; finish(): SessionTable } {
     const table = new SessionTable(limits);
-    const parsed = JSON.parse(text, (_k, v: unknown) => (isBigintBox(v) ? BigInt(v.bigint) : v)) as SerializedTable | SessionRow[];
-    const { sessions, tombstones } = Array.isArray(parsed) ? { sessions: parsed, tombstones: [] } : parsed;
-    for (const [id, lastStampMs, acked, results, highest] of sessions) {
-      const recorded = results.reduce((max, [sequence]) => Math.max(max, sequence), acked);
-      table.sessions.set(id, { lastStampMs, acked, highest: highest ?? recorded, results: new Map(results) });
-    }
-    for (const [id, mark] of tombstones) table.tombstones.set(id, mark);
-    return table;
+    let last: { id: string; session: Session } | undefined;
+    return {
+      push: (text) => {
+        const parsed = JSON.parse(text, (_k, v: unknown) => (isBigintBox(v) ? BigInt(v.bigint) : v)) as SerializedTable | SessionRow[];
+        const { sessions, tombstones } = Array.isArray(parsed) ? { sessions: parsed, tombstones: [] } : parsed;
+        for (const [id, lastStampMs, acked, results, highest] of sessions) {
+          if (last?.id === id) {
+            // The rest of a session the previous row began.
+            for (const [sequence, result] of results) last.session.results.set(sequence, compactResult(result));
+            continue;
+          }
+          const recorded = results.reduce((max, [sequence]) => Math.max(max, sequence), acked);
+          const session: Session = { lastStampMs, acked, highest: highest ?? recorded, results: new Map(results.map(([sequence, result]) => [sequence, compactResult(result)])) };
+          table.sessions.set(id, session);
+          last = { id, session };
+        }
+        for (const [id, mark] of tombstones) table.tombstones.set(id, mark);
+      },
+      finish: () => table,
+    };
   }
+
+  /** Reads one text of the whole table (snapshot formats 2 and 3, or a table with a single chunk). */
+  static deserialize(text: string, limits?: SessionLimits): SessionTable {
+    const restorer = SessionTable.restorer(limits);
+    restorer.push(text);
+    return restorer.finish();
+  }
+
+  /**
+   * Hashes the table in its canonical order, up to piecesPerStep pieces (a session's
+   * head, one result, one tombstone) per step, and returns the digest; the same whatever
+   * the step size, and however the table was chunked in a snapshot. The table must not
+   * change until the last step.
+   */
+  *digestSteps(piecesPerStep: number = Number.MAX_SAFE_INTEGER): Generator<void, string, void> {
+    const hasher = new DigestHasher();
+    let budget = piecesPerStep;
+    const piece = function* (kind: number, text: string): Generator<void, void, void> {
+      hasher.u8(kind);
+      hasher.text(text);
+      if (--budget > 0) return;
+      budget = piecesPerStep;
+      yield;
+    };
+    for (const [id, session] of this.sessions) {
+      yield* piece(PIECE_SESSION, `${JSON.stringify(id)},${session.lastStampMs},${session.acked},${session.highest}`);
+      for (const [sequence, result] of session.results) yield* piece(PIECE_RESULT, stringify([sequence, result]));
+    }
+    for (const [id, mark] of this.tombstones) yield* piece(PIECE_TOMBSTONE, `${JSON.stringify(id)},${mark}`);
+    return hasher.hex();
+  }
+
+  /** digestSteps() in one go. */
+  digest(): string {
+    const steps = this.digestSteps();
+    for (;;) {
+      const next = steps.next();
+      if (next.done === true) return next.value;
+    }
+  }
+}
+
+const PIECE_SESSION = 1;
+const PIECE_RESULT = 2;
+const PIECE_TOMBSTONE = 3;
+
+function stringify(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) => (typeof v === "bigint" ? { bigint: v.toString() } : v));
+}
+
+/**
+ * A result as a session keeps it: without the keys a write evicted, which the store
+ * reports but no answer uses (results of snapshots before format 4 still carry them).
+ */
+export function compactResult(result: CommandResult): CommandResult {
+  if ((result.type === "set" || result.type === "incr") && "evicted" in result.result) {
+    const { evicted: _evicted, ...outcome } = result.result as Record<string, unknown>;
+    return { ...result, result: outcome } as CommandResult;
+  }
+  return result;
 }
 
 type SessionRow = [string, number, number, [number, CommandResult][], number?];

@@ -2,23 +2,54 @@ import { fromBinary } from "@bufbuild/protobuf";
 import { CommandSchema, SetCondition as WireCondition, EvictionPolicy as WirePolicy, type Command, type SetOp } from "@distcache/proto/raft";
 import { operationRefusal, sessionRefusal, stampRefusal } from "./command-validation.js";
 import { SessionTable } from "./session-table.js";
-import { Store, type EvictionPolicy, type IncrResult, type SetCondition, type SetResult } from "@distcache/store";
+import { PROTOCOL_LIMITS } from "@distcache/proto/limits";
+import { SNAPSHOT_CHUNK_BYTES_MAX as SNAPSHOT_FILE_CHUNK_BYTES_MAX } from "@distcache/raft";
+import { snapshotChunkBytesMax, SNAPSHOT_CHUNK_BYTES_DEFAULT, Store, type EvictionPolicy, type IncrResult, type SetCondition, type SetResult } from "@distcache/store";
 
-/** Version of the replica snapshot layout: header chunk, sessions chunk, then the store. */
-const SNAPSHOT_FORMAT = 3;
-/** Format 2 had no refusal count in its header; it is still read. */
+/**
+ * Version of the replica snapshot layout: a header chunk (format, applied index, last
+ * stamp, refusal count, number of session chunks), the session table's chunks, then the
+ * store's; a chunk longer than SNAPSHOT_CHUNK_BYTES_MAX travels as fragments.
+ */
+const SNAPSHOT_FORMAT = 4;
+/** Format 3 had the whole session table in one chunk and no count in its header; it is still read. */
+const SNAPSHOT_FORMAT_V3 = 3;
+/** Format 2 had no refusal count in its header either; it is still read. */
 const SNAPSHOT_FORMAT_V2 = 2;
-const HEADER_BYTES = 25;
+const HEADER_BYTES = 29;
+const HEADER_BYTES_V3 = 25;
 const HEADER_BYTES_V2 = 17;
+
+/**
+ * The longest chunk a replica snapshot yields: what its file, its transfer frames and the
+ * peer transport must take (snapshot-wire.ts and peer-transport.ts derive their limits
+ * from it). A longer piece (a store chunk holding one very large value) is sent as a
+ * fragments chunk followed by its fragments, each at most this long.
+ */
+export const SNAPSHOT_CHUNK_BYTES_MAX = 4 * 1024 * 1024;
+/**
+ * The longest store chunk a snapshot can hold: the target size, or the largest entry
+ * the protocol allows (a 64 KiB key and a 64 MiB value) alone. A fragments chunk
+ * announcing more is damage.
+ */
+export const STORE_CHUNK_BYTES_MAX = snapshotChunkBytesMax(SNAPSHOT_CHUNK_BYTES_DEFAULT, PROTOCOL_LIMITS.keyBytesMax, PROTOCOL_LIMITS.valueBytesMax);
+/** First byte of a fragments chunk (a store chunk starts with its format version 1, a session chunk with "{"). */
+const FRAGMENTS_MARK = 0xfe;
+/** A fragments chunk: the mark, the fragment count (u32) and the whole piece's length (u32). */
+const FRAGMENTS_CHUNK_BYTES = 9;
+/** Session-table pieces hashed per step of digestCapture, at most, per key the step may take. */
+const DIGEST_PIECES_PER_KEY = 1;
+
+if (SNAPSHOT_CHUNK_BYTES_MAX > SNAPSHOT_FILE_CHUNK_BYTES_MAX) throw new Error("replica snapshot chunks must fit the snapshot file's chunk limit");
 
 const WRITE_OPS = new Set(["set", "delete", "incr", "mset", "mdelete"]);
 
 /** What applying one command produced; the proposer turns it into the API response. */
 export type CommandResult =
   | { type: "none" }
-  | { type: "set"; result: SetResult }
+  | { type: "set"; result: WriteOutcome<SetResult> }
   | { type: "delete"; deleted: boolean }
-  | { type: "incr"; result: IncrResult }
+  | { type: "incr"; result: WriteOutcome<IncrResult> }
   | { type: "mset"; versions: number[] }
   | { type: "mdelete"; deleted: number }
   /**
@@ -43,8 +74,15 @@ const POLICIES: Partial<Record<WirePolicy, EvictionPolicy>> = {
 };
 
 /**
+ * A store write's result as a command reports it and a session keeps it: without the
+ * keys the write evicted, which no answer uses (a session holds up to 1,024 results).
+ */
+export type WriteOutcome<T> = T extends { evicted: string[] } ? Omit<T, "evicted"> : T;
+
+/**
  * A point-in-time snapshot of the replica: a header chunk (format version, applied
  * index, last stamp), the session table, then the store's chunks, encoded lazily.
+ * No chunk is longer than SNAPSHOT_CHUNK_BYTES_MAX.
  * Writes applied after the capture do not change what it yields.
  */
 export interface ReplicaSnapshot {
@@ -64,6 +102,24 @@ export interface RestoredShard {
 export interface ShardRestorer {
   push(chunk: Uint8Array): void;
   finish(): RestoredShard;
+}
+
+/** A digest of the replica computed in steps (see ShardStateMachine.digestCapture). */
+export interface DigestCapture {
+  /** The applied index the digest is taken at. */
+  readonly index: number;
+  /** Takes up to keysMax more keys (or session pieces) of the replica; true once all are taken. Nothing may be applied meanwhile. */
+  step(keysMax: number): boolean;
+  /** After the last step (applies may resume): hashes a bounded part of what was taken; the digest once all is hashed. */
+  hash(): string | undefined;
+}
+
+interface SnapshotHeaderFields {
+  index: number;
+  lastStampMs: number;
+  refusedCount: number;
+  /** How many chunks the session table takes (one before format 4). */
+  sessionChunks: number;
 }
 
 /**
@@ -90,38 +146,48 @@ export class ShardStateMachine {
   /** The replica's snapshot, captured at once. */
   snapshot(): ReplicaSnapshot {
     const capture = this.snapshotCapture();
-    capture.step(Number.MAX_SAFE_INTEGER);
+    while (!capture.step(Number.MAX_SAFE_INTEGER));
     return capture.snapshot();
   }
 
   /**
    * The same snapshot as snapshot(), captured a bounded number of keys per step so a
    * large shard never holds the event loop long. Nothing may be applied to the replica
-   * from the first step to the last (the host holds the group back meanwhile).
+   * from the first step to the last (the host holds the group back meanwhile). The
+   * session table is encoded during the first steps, one chunk per step.
    */
   snapshotCapture(): { step(keysMax: number): boolean; snapshot(): ReplicaSnapshot } {
     const index = this.appliedIndexValue;
-    const header = new Uint8Array(HEADER_BYTES);
-    const view = new DataView(header.buffer);
-    view.setUint8(0, SNAPSHOT_FORMAT);
-    view.setFloat64(1, index);
-    view.setFloat64(9, this.lastStampMsValue);
-    view.setFloat64(17, this.refusedCountValue);
-    const sessions = new TextEncoder().encode(this.sessions.serialize());
+    const lastStampMs = this.lastStampMsValue;
+    const refusedCount = this.refusedCountValue;
+    const encoder = new TextEncoder();
+    const sessionTexts = this.sessions.chunks();
+    const sessions: Uint8Array[] = [];
+    let sessionsDone = false;
     const capture = this.storeValue.snapshotCapture();
     return {
       step: (keysMax) => {
         if (this.appliedIndexValue !== index) throw new Error(`shard ${this.shard}: entries were applied during a snapshot capture`);
+        if (!sessionsDone) {
+          const next = sessionTexts.next();
+          if (next.done !== true) {
+            sessions.push(encoder.encode(next.value));
+            return false;
+          }
+          sessionsDone = true;
+        }
         return capture.step(keysMax);
       },
       snapshot: () => {
+        if (!sessionsDone) throw new Error(`shard ${this.shard}: snapshot() before the capture's last step`);
         const store = capture.snapshot();
+        const header = encodeHeader({ index, lastStampMs, refusedCount, sessionChunks: sessions.length });
         return {
           index,
           chunks: function* () {
             yield header;
-            yield sessions;
-            yield* store.chunks();
+            for (const chunk of sessions) yield* bounded(chunk);
+            for (const chunk of store.chunks()) yield* bounded(chunk);
           },
         };
       },
@@ -142,27 +208,63 @@ export class ShardStateMachine {
    * damaged or foreign snapshot.
    */
   restorer(): ShardRestorer {
-    let header: { index: number; lastStampMs: number; refusedCount: number } | undefined;
-    let sessions: SessionTable | undefined;
+    let header: (SnapshotHeaderFields & { format: number }) | undefined;
+    const sessions = SessionTable.restorer(this.sessions.limits);
+    let sessionChunksRead = 0;
     const store = Store.restorer(this.storeValue.options);
+    const decoder = new TextDecoder();
+    let fragments: { count: number; bytes: number; parts: Uint8Array[] } | undefined;
+    const take = (chunk: Uint8Array): void => {
+      if (header === undefined) header = this.decodeHeader(chunk);
+      else if (sessionChunksRead < header.sessionChunks) {
+        sessions.push(decoder.decode(chunk));
+        sessionChunksRead++;
+      } else store.push(chunk);
+    };
     return {
       push: (chunk) => {
-        if (header === undefined) header = this.decodeHeader(chunk); else if (sessions === undefined) {
-          sessions = SessionTable.deserialize(new TextDecoder().decode(chunk), this.sessions.limits);
-        } else store.push(chunk);
+        if (fragments !== undefined) {
+          if (chunk.length > SNAPSHOT_CHUNK_BYTES_MAX) throw new Error(`shard ${this.shard}: a snapshot fragment of ${chunk.length} bytes`);
+          fragments.parts.push(chunk);
+          if (fragments.parts.length < fragments.count) return;
+          const whole = Buffer.concat(fragments.parts);
+          if (whole.length !== fragments.bytes) throw new Error(`shard ${this.shard}: snapshot fragments of ${whole.length} bytes announced as ${fragments.bytes}`);
+          fragments = undefined;
+          return take(whole);
+        }
+        if (header?.format === SNAPSHOT_FORMAT && chunk[0] === FRAGMENTS_MARK) {
+          fragments = this.decodeFragments(chunk);
+          return;
+        }
+        take(chunk);
       },
       finish: () => {
-        if (header === undefined || sessions === undefined) throw new Error(`shard ${this.shard}: snapshot ends before its store`);
-        return { ...header, sessions, store: store.finish() };
+        if (header === undefined || sessionChunksRead < header.sessionChunks || fragments !== undefined) throw new Error(`shard ${this.shard}: snapshot ends before its store`);
+        const { index, lastStampMs, refusedCount } = header;
+        return { index, lastStampMs, refusedCount, sessions: sessions.finish(), store: store.finish() };
       },
     };
   }
 
-  private decodeHeader(chunk: Uint8Array): { index: number; lastStampMs: number; refusedCount: number } {
-    const v2 = chunk.length === HEADER_BYTES_V2 && chunk[0] === SNAPSHOT_FORMAT_V2;
-    if (!v2 && (chunk.length !== HEADER_BYTES || chunk[0] !== SNAPSHOT_FORMAT)) throw new Error(`shard ${this.shard}: not a state machine snapshot`);
+  private decodeHeader(chunk: Uint8Array): SnapshotHeaderFields & { format: number } {
+    const format = chunk[0] ?? 0;
+    const length = format === SNAPSHOT_FORMAT ? HEADER_BYTES : format === SNAPSHOT_FORMAT_V3 ? HEADER_BYTES_V3 : format === SNAPSHOT_FORMAT_V2 ? HEADER_BYTES_V2 : -1;
+    if (chunk.length !== length) throw new Error(`shard ${this.shard}: not a state machine snapshot`);
     const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    return { index: view.getFloat64(1), lastStampMs: view.getFloat64(9), refusedCount: v2 ? 0 : view.getFloat64(17) };
+    const sessionChunks = format === SNAPSHOT_FORMAT ? view.getUint32(25) : 1;
+    if (sessionChunks === 0) throw new Error(`shard ${this.shard}: a snapshot without its session table`);
+    return { format, index: view.getFloat64(1), lastStampMs: view.getFloat64(9), refusedCount: format === SNAPSHOT_FORMAT_V2 ? 0 : view.getFloat64(17), sessionChunks };
+  }
+
+  private decodeFragments(chunk: Uint8Array): { count: number; bytes: number; parts: Uint8Array[] } {
+    if (chunk.length !== FRAGMENTS_CHUNK_BYTES) throw new Error(`shard ${this.shard}: a malformed snapshot fragments chunk`);
+    const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const count = view.getUint32(1);
+    const bytes = view.getUint32(5);
+    if (bytes <= SNAPSHOT_CHUNK_BYTES_MAX || bytes > STORE_CHUNK_BYTES_MAX || count !== Math.ceil(bytes / SNAPSHOT_CHUNK_BYTES_MAX)) {
+      throw new Error(`shard ${this.shard}: snapshot fragments of ${bytes} bytes in ${count} parts`);
+    }
+    return { count, bytes, parts: [] };
   }
 
   /** Swaps in state a restorer prepared. */
@@ -252,11 +354,11 @@ export class ShardStateMachine {
       case "noop":
         return { type: "none" };
       case "set":
-        return { type: "set", result: this.applySet(op.value, nowMs) };
+        return { type: "set", result: withoutEvicted(this.applySet(op.value, nowMs)) };
       case "delete":
         return { type: "delete", deleted: this.store.delete(op.value.key, nowMs) };
       case "incr":
-        return { type: "incr", result: this.store.incr(op.value.key, op.value.delta, nowMs) };
+        return { type: "incr", result: withoutEvicted(this.store.incr(op.value.key, op.value.delta, nowMs)) };
       case "mset":
         return { type: "mset", versions: op.value.items.map((item) => versionOf(this.applySet(item, nowMs))) };
       case "mdelete": {
@@ -296,10 +398,83 @@ export class ShardStateMachine {
     );
   }
 
-  /** Replica fingerprint: equal on every replica that applied the same log. */
+  /**
+   * Replica fingerprint: equal on every replica that applied the same log, and on one
+   * restored from a snapshot of it. O(keys) in one go: a host computes it with
+   * digestCapture() instead.
+   */
   digest(): string {
-    return `${this.appliedIndexValue}:${this.lastStampMsValue}:${this.refusedCountValue}:${this.store.digest()}:${fnv1a(this.sessions.serialize())}`;
+    return `${this.appliedIndexValue}:${this.lastStampMsValue}:${this.refusedCountValue}:${this.store.digest()}:${this.sessions.digest()}`;
   }
+
+  /**
+   * The same string as digest(), in bounded steps: step(keysMax) until it returns true
+   * takes the session table's hash and references to the store's entries (nothing may
+   * be applied to the replica meanwhile: the host holds the group back), then hash()
+   * until it returns the digest hashes the captured entries, about
+   * DIGEST_STEP_COST_DEFAULT bytes per call, while the replica applies again.
+   */
+  digestCapture(): DigestCapture {
+    const index = this.appliedIndexValue;
+    const prefix = `${index}:${this.lastStampMsValue}:${this.refusedCountValue}`;
+    const capture = this.storeValue.snapshotCapture();
+    let sessionSteps: Generator<void, string, void> | undefined;
+    let sessionsHex: string | undefined;
+    let storeSteps: Generator<void, string, void> | undefined;
+    return {
+      index,
+      step: (keysMax) => {
+        if (this.appliedIndexValue !== index) throw new Error(`shard ${this.shard}: entries were applied during a digest capture`);
+        if (sessionsHex === undefined) {
+          sessionSteps ??= this.sessions.digestSteps(Math.max(1, keysMax * DIGEST_PIECES_PER_KEY));
+          const next = sessionSteps.next();
+          if (next.done !== true) return false;
+          sessionsHex = next.value;
+        }
+        return capture.step(keysMax);
+      },
+      hash: () => {
+        if (sessionsHex === undefined) throw new Error(`shard ${this.shard}: hash() before the digest capture's last step`);
+        storeSteps ??= capture.snapshot().digestSteps();
+        const next = storeSteps.next();
+        return next.done === true ? `${prefix}:${next.value}:${sessionsHex}` : undefined;
+      },
+    };
+  }
+}
+
+function encodeHeader(fields: SnapshotHeaderFields): Uint8Array {
+  const header = new Uint8Array(HEADER_BYTES);
+  const view = new DataView(header.buffer);
+  view.setUint8(0, SNAPSHOT_FORMAT);
+  view.setFloat64(1, fields.index);
+  view.setFloat64(9, fields.lastStampMs);
+  view.setFloat64(17, fields.refusedCount);
+  view.setUint32(25, fields.sessionChunks);
+  return header;
+}
+
+/** A chunk as it goes into a snapshot: itself, or a fragments chunk and its fragments (views, not copies). */
+function* bounded(chunk: Uint8Array): Generator<Uint8Array, void, void> {
+  if (chunk.length <= SNAPSHOT_CHUNK_BYTES_MAX) {
+    yield chunk;
+    return;
+  }
+  const count = Math.ceil(chunk.length / SNAPSHOT_CHUNK_BYTES_MAX);
+  const mark = new Uint8Array(FRAGMENTS_CHUNK_BYTES);
+  const view = new DataView(mark.buffer);
+  view.setUint8(0, FRAGMENTS_MARK);
+  view.setUint32(1, count);
+  view.setUint32(5, chunk.length);
+  yield mark;
+  for (let offset = 0; offset < chunk.length; offset += SNAPSHOT_CHUNK_BYTES_MAX) yield chunk.subarray(offset, offset + SNAPSHOT_CHUNK_BYTES_MAX);
+}
+
+/** A store result without the keys its write evicted. */
+function withoutEvicted<T extends SetResult | IncrResult>(result: T): WriteOutcome<T> {
+  if (!result.ok) return result as WriteOutcome<T>;
+  const { evicted: _evicted, ...outcome } = result;
+  return outcome as WriteOutcome<T>;
 }
 
 /** The command in an entry's bytes, or undefined when they are not one. */
@@ -322,14 +497,4 @@ export function mixSeed(term: number, index: number): number {
   h = Math.imul(h, 0x7feb352d);
   h ^= h >>> 15;
   return h >>> 0;
-}
-
-/** FNV-1a over UTF-16 code units: a compact fingerprint of the session table for digests. */
-function fnv1a(text: string): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return (h >>> 0).toString(16).padStart(8, "0");
 }

@@ -42,7 +42,7 @@ describe("plain and JSON output", () => {
         nodeId: "n1",
         address: "127.0.0.1:7301",
         total: { hits: 5, misses: 1, evictions: 0, expirations: 2, keys: 3, bytes: 300 },
-        shards: [{ shard: 0, store: { hits: 5, misses: 1, evictions: 0, expirations: 2, keys: 3, bytes: 300 }, appliedIndex: 7n, term: 2n, leaderId: "n1", evictionPolicy: "lru", digest: "d" }],
+        shards: [{ shard: 0, store: { hits: 5, misses: 1, evictions: 0, expirations: 2, keys: 3, bytes: 300 }, appliedIndex: 7n, term: 2n, leaderId: "n1", evictionPolicy: "lru", entriesMax: 100, bytesMax: 65536, digest: "d" }],
       },
     ],
     unreachable: [{ nodeId: "n2", address: "127.0.0.1:7302", error: new UnavailableError("connect ECONNREFUSED") }],

@@ -1,4 +1,4 @@
-import type { ClusterStats, GetResult, StoreCounters, Topology } from "@distcache/client";
+import type { ClusterStats, GetResult, ShardStoreSettings, StoreCounters, Topology } from "@distcache/client";
 
 /*
  * Output of each command: plain text for people by default, one JSON document with
@@ -74,6 +74,12 @@ export function formatTopology(topology: Topology, json: boolean): string {
   lines.push("shards:");
   for (const s of topology.shards) lines.push(`  ${s.id}\tleader=${s.leaderId ?? "(none)"}\tterm=${s.term}\treplicas=${s.replicas.join(",")}`);
   return lines.map((l) => `${l}\n`).join("");
+}
+
+/** Each shard's store settings after a configure, one line per shard. */
+export function formatStoreSettings(settings: readonly ShardStoreSettings[], json: boolean): string {
+  if (json) return jsonLine({ shards: settings });
+  return settings.map((s) => `shard ${s.shard}\tpolicy=${s.policy}\tentries_max=${s.entriesMax}\tbytes_max=${s.bytesMax}\n`).join("");
 }
 
 /** An error for stderr: the message and the error's class, so scripts can tell kinds apart. */

@@ -58,6 +58,22 @@ export function parseShard(text: string): Parsed<number> {
   return ok(Number(n));
 }
 
+export const EVICTION_POLICIES = ["lru", "lfu", "fifo", "random"] as const;
+export type EvictionPolicyName = (typeof EVICTION_POLICIES)[number];
+
+/** An eviction policy name (lowercase or not). */
+export function parsePolicy(text: string): Parsed<EvictionPolicyName> {
+  const name = text.trim().toLowerCase();
+  return (EVICTION_POLICIES as readonly string[]).includes(name) ? ok(name as EvictionPolicyName) : fail(`expected one of ${EVICTION_POLICIES.join(", ")}, got "${text}"`);
+}
+
+/** A store bound (keys or bytes per shard): an integer from 1 to 2^53 - 1. */
+export function parseBound(text: string): Parsed<bigint> {
+  const n = parseInteger(text);
+  if (n === undefined || n < 1n || n > BigInt(Number.MAX_SAFE_INTEGER)) return fail(`expected an integer from 1 to 2^53-1, got "${text}"`);
+  return ok(n);
+}
+
 /** A key version: an unsigned 64-bit integer (0 means absent). */
 export function parseVersion(text: string): Parsed<bigint> {
   const n = parseInteger(text);

@@ -37,6 +37,7 @@ function recordingClient(calls: Recorded[], failWith?: Error): CacheClient {
     stats: record("stats", { nodes: [], unreachable: [] }),
     topology: record("topology", { epoch: 1n, shardCount: 1, pointsPerShard: 1, nodes: [], shards: [] }),
     transferLeader: record("transferLeader", "n2"),
+    configureStore: record("configureStore", [{ shard: 0, policy: "fifo" as const, entriesMax: 10, bytesMax: 65536 }]),
     getOrLoad: record("getOrLoad", found),
     loadStats: { calls: 0, coalesced: 0 },
     close: async () => void calls.push({ method: "close", args: [] }),
@@ -83,6 +84,13 @@ const CALLS: [string[], string, unknown[], number][] = [
   [["topology"], "topology", [], 0],
   [["transfer-leader", "3", "n2"], "transferLeader", [3, "n2"], 0],
   [["transfer-leader", "3"], "transferLeader", [3, undefined], 0],
+  [["configure", "--policy", "LFU"], "configureStore", [{ shards: undefined, policy: "lfu", entriesMax: undefined, bytesMax: undefined }], 0],
+  [
+    ["configure", "--shard", "1", "--shard", "4", "--entries-max", "500", "--bytes-max", "1048576"],
+    "configureStore",
+    [{ shards: [1, 4], policy: undefined, entriesMax: 500n, bytesMax: 1048576n }],
+    0,
+  ],
 ];
 
 describe("argument parsing", () => {
@@ -111,6 +119,10 @@ describe("argument parsing", () => {
     [["get", "k", "--timeout-ms", "0"], /--timeout-ms/],
     [["get", "k", "--bogus"], /unknown option '--bogus'/],
     [["del"], /missing required argument 'keys'/],
+    [["configure", "--policy", "mru"], /expected one of lru, lfu, fifo, random/],
+    [["configure", "--entries-max", "0"], /expected an integer from 1 to 2\^53-1/],
+    [["configure", "--bytes-max", "9007199254740992"], /expected an integer from 1 to 2\^53-1/],
+    [["configure", "--shard", "x"], /expected a shard number/],
   ];
 
   it.each(USAGE)("%j is a usage error", async (argv, message) => {
@@ -126,7 +138,7 @@ describe("argument parsing", () => {
   });
 
   it("--help for each command prints usage and exits 0", async () => {
-    for (const command of ["get", "set", "del", "incr", "mget", "stats", "topology"]) {
+    for (const command of ["get", "set", "del", "incr", "mget", "stats", "topology", "configure"]) {
       const r = await run([command, "--help"]);
       expect(r.code).toBe(0);
       expect(r.stdout).toMatch(new RegExp(`^Usage: distcache ${command}`));
@@ -160,6 +172,8 @@ describe("outcomes", () => {
     expect((await run(["del", "k"])).stdout).toBe("1\n");
     expect((await run(["incr", "n", "--json"])).stdout).toBe('{"key":"n","value":"42"}\n');
     expect((await run(["mget", "a", "b"])).stdout).toBe("a\tv\nb\t(not found)\n");
+    expect((await run(["configure", "--policy", "fifo"])).stdout).toBe("shard 0\tpolicy=fifo\tentries_max=10\tbytes_max=65536\n");
+    expect((await run(["configure", "--json"])).stdout).toBe('{"shards":[{"shard":0,"policy":"fifo","entriesMax":10,"bytesMax":65536}]}\n');
   });
 
   it.each([

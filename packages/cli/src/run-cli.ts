@@ -1,7 +1,21 @@
 import { Command, CommanderError, InvalidArgumentError as UsageError } from "commander";
 import type { CacheClient } from "@distcache/client";
-import { formatCounter, formatDeleted, formatError, formatGet, formatMget, formatStats, formatTopology, formatVersion } from "./format.js";
-import { ENDPOINTS_ENV, DEFAULT_ENDPOINT, TIMEOUT_MS_MAX, parseDelta, parseEndpoints, parseMilliseconds, parseShard, parseVersion, resolveEndpoints, type Parsed } from "./parse.js";
+import { formatCounter, formatDeleted, formatError, formatGet, formatMget, formatStats, formatStoreSettings, formatTopology, formatVersion } from "./format.js";
+import {
+  ENDPOINTS_ENV,
+  DEFAULT_ENDPOINT,
+  TIMEOUT_MS_MAX,
+  parseBound,
+  parseDelta,
+  parseEndpoints,
+  parseMilliseconds,
+  parsePolicy,
+  parseShard,
+  parseVersion,
+  resolveEndpoints,
+  type EvictionPolicyName,
+  type Parsed,
+} from "./parse.js";
 
 /** Exit codes: the contract scripts rely on. */
 export const EXIT_OK = 0;
@@ -125,6 +139,29 @@ function addBatchAndClusterCommands(program: Command, deps: CliDeps, withClient:
         return EXIT_OK;
       });
     });
+  program
+    .command("configure")
+    .description("change shards' eviction policy and bounds through their logs (every shard unless --shard) and print the settings in force")
+    .option("--shard <n>", "a shard to change (repeat for several; default: every shard)", (text: string, previous: number[] = []) => [...previous, option(parseShard)(text)])
+    .option("--policy <policy>", "eviction policy: lru, lfu, fifo or random", option(parsePolicy))
+    .option("--entries-max <n>", "most keys per shard", option(parseBound))
+    .option("--bytes-max <n>", "most accounted bytes per shard", option(parseBound))
+    .option("--json", "print JSON")
+    .action((opts: ConfigureFlags, cmd: Command) =>
+      withClient(cmd, async (client) => {
+        const settings = await client.configureStore({ shards: opts.shard, policy: opts.policy, entriesMax: opts.entriesMax, bytesMax: opts.bytesMax });
+        deps.stdout(formatStoreSettings(settings, opts.json === true));
+        return EXIT_OK;
+      }),
+    );
+}
+
+interface ConfigureFlags {
+  shard?: number[];
+  policy?: EvictionPolicyName;
+  entriesMax?: bigint;
+  bytesMax?: bigint;
+  json?: boolean;
 }
 
 interface SetFlags {

@@ -12,6 +12,7 @@ import { nodeStatsFromMessage, type ClusterStats } from "./stats.js";
 import type { Topology } from "./topology.js";
 import { fromGetResponse, resultText, toPayload, type CacheValue, type GetResult } from "./values.js";
 import { SingleFlight, type SingleFlightStats } from "./single-flight.js";
+import { configureStoreRequest, shardSettingsFromMessage, type ShardStoreSettings, type StoreSettingsChange } from "./store-settings.js";
 import { WriteSession } from "./write-session.js";
 
 /** Per-call options shared by every method. */
@@ -100,6 +101,13 @@ export interface CacheClient {
   transferLeader(shard: number, toNodeId?: string, options?: RequestOptions): Promise<string>;
   /** The topology, freshly fetched (and used for routing from now on). */
   topology(options?: RequestOptions): Promise<Topology>;
+  /**
+   * Changes the store settings (eviction policy, keys and bytes per shard) of `shards`
+   * (every shard when left out) through their logs, so every replica applies the same
+   * change; resolves with each shard's settings once its leader applied it. Fields left
+   * out keep each shard's current value. Safe to retry.
+   */
+  configureStore(change: StoreSettingsChange, options?: RequestOptions): Promise<ShardStoreSettings[]>;
   /** Releases connections; later calls fail with ClientClosedError. */
   close(): Promise<void>;
 }
@@ -288,6 +296,22 @@ class RoutedCacheClient implements CacheClient {
       return response.leaderId;
     } catch (err) {
       throw toCacheError(err, { operation: "transferLeader" });
+    }
+  }
+
+  async configureStore(change: StoreSettingsChange, options?: RequestOptions): Promise<ShardStoreSettings[]> {
+    const request = configureStoreRequest(change);
+    const budget = this.budget(options);
+    const topology = await this.router.topology(budget);
+    // Any node takes it and forwards each shard's part to that shard's leader.
+    const address = (request.shards.length > 0 ? this.table.leaderOf(request.shards[0]!)?.address : undefined) ?? topology.nodes[0]?.address;
+    if (address === undefined) throw new InvalidArgumentError("the cluster reported no nodes");
+    try {
+      const timeoutMs = Math.max(1, budget.deadlineMs - this.options.clock.nowMs());
+      const response = await this.clients.forAddress(address).cluster.configureStore(request, { timeoutMs, signal: budget.signal });
+      return response.shards.map(shardSettingsFromMessage);
+    } catch (err) {
+      throw toCacheError(err, { operation: "configureStore" });
     }
   }
 

@@ -17,7 +17,7 @@ import {
 } from "./errors.js";
 
 /** The SDK operation a failure belongs to: some codes mean different things per method. */
-export type Operation = "get" | "mget" | "set" | "mset" | "delete" | "mdelete" | "incr" | "stats" | "topology" | "transferLeader";
+export type Operation = "get" | "mget" | "set" | "mset" | "delete" | "mdelete" | "incr" | "stats" | "topology" | "transferLeader" | "configureStore";
 
 const WRITES: ReadonlySet<Operation> = new Set(["set", "mset", "delete", "mdelete", "incr"]);
 

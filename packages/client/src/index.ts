@@ -29,5 +29,6 @@ export type { CacheEvent, RetryReason } from "./events.js";
 export type { ClusterStats, NodeStats, ShardReplicaStats, StoreCounters } from "./stats.js";
 export type { Topology, TopologyNode, TopologyShard } from "./topology.js";
 export type { CacheValue, GetResult } from "./values.js";
+export type { EvictionPolicyName, ShardStoreSettings, StoreSettingsChange } from "./store-settings.js";
 export type { SingleFlightStats } from "./single-flight.js";
 export { SingleFlight } from "./single-flight.js";

@@ -19,7 +19,10 @@ export interface ShardReplicaStats {
   term: bigint;
   /** The shard's leader as this replica knows it; null when unknown. */
   leaderId: string | null;
+  /** The replica's store settings (replicated: changed with configureStore). */
   evictionPolicy: string;
+  entriesMax: number;
+  bytesMax: number;
   /** Equal on replicas that applied the same log; empty unless asked for (`includeDigests`). */
   digest: string;
 }
@@ -60,6 +63,8 @@ export function nodeStatsFromMessage(address: string, message: StatsResponse): N
       term: s.term,
       leaderId: s.leaderId === "" ? null : s.leaderId,
       evictionPolicy: s.evictionPolicy,
+      entriesMax: Number(s.entriesMax),
+      bytesMax: Number(s.bytesMax),
       digest: s.digest,
     })),
   };

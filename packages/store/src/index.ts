@@ -7,7 +7,10 @@ export { Prng, type PrngState } from "./prng.js";
 export { SNAPSHOT_FORMAT_VERSION } from "./snapshot-format.js";
 export { STORE_OPTIONS_DEFAULT, SWEEP_KEYS_MAX_LIMIT, type ResolvedStoreOptions, type StoreOptions } from "./store-options.js";
 export { StoreSnapshotError } from "./store-snapshot-error.js";
+export { DigestHasher } from "./byte-sink.js";
 export {
+  DIGEST_STEP_COST_DEFAULT,
+  snapshotChunkBytesMax,
   SNAPSHOT_CHUNK_BYTES_DEFAULT,
   SNAPSHOT_CHUNK_ENTRIES_DEFAULT,
   SNAPSHOT_CHUNK_ENTRIES_LIMIT,

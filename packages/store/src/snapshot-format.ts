@@ -92,12 +92,42 @@ export function readHeader(reader: ByteReader): SnapshotHeader {
 }
 
 export function writeEntry(sink: ByteSink, key: string, entry: Entry, frequency: number): void {
+  writeEntryHead(sink, key, entry, frequency);
+  sink.bytes(entry.value);
+}
+
+/** An entry's fields up to and including its value's length: writeEntry without the value bytes. */
+export function writeEntryHead(sink: ByteSink, key: string, entry: Entry, frequency: number): void {
   sink.text(key);
   sink.u8((entry.text ? FLAG_TEXT : 0) | (entry.expireAtMs !== 0 ? FLAG_EXPIRES : 0));
   sink.uint(entry.version);
   if (entry.expireAtMs !== 0) sink.uint(entry.expireAtMs);
   sink.uint(frequency);
-  sink.blob(entry.value);
+  sink.uint(entry.value.length);
+}
+
+/** Bytes of a varint of a safe integer. */
+export function varintBytes(value: number): number {
+  let bytes = 1;
+  for (let rest = value; rest >= 0x80; rest = Math.floor(rest / 0x80)) bytes++;
+  return bytes;
+}
+
+/** Bytes writeEntry writes to a ByteWriter for an entry whose key is `keyBytes` UTF-8 bytes long. */
+export function encodedEntryBytes(keyBytes: number, entry: Entry, frequency: number): number {
+  const expiry = entry.expireAtMs !== 0 ? varintBytes(entry.expireAtMs) : 0;
+  return varintBytes(keyBytes) + keyBytes + 1 + varintBytes(entry.version) + expiry + varintBytes(frequency) + varintBytes(entry.value.length) + entry.value.length;
+}
+
+/** Bytes of a varint at most: a safe integer takes 8. */
+const VARINT_BYTES_MAX = 8;
+
+/**
+ * The most bytes writeEntry writes for a key of at most keyBytesMax UTF-8 bytes and a
+ * value of at most valueBytesMax bytes (any version, expiry and frequency).
+ */
+export function encodedEntryBytesMax(keyBytesMax: number, valueBytesMax: number): number {
+  return varintBytes(keyBytesMax) + keyBytesMax + 1 + 3 * VARINT_BYTES_MAX + varintBytes(valueBytesMax) + valueBytesMax;
 }
 
 export function readEntry(reader: ByteReader): SnapshotEntry {

@@ -1,5 +1,7 @@
 import net from "node:net";
 import type { Logger } from "pino";
+import { SEND_BACKLOG_BYTES } from "../raft-host/replica-snapshots.js";
+import { SNAPSHOT_FRAME_BYTES_MAX } from "../raft-host/snapshot-wire.js";
 import { FrameReader, encodeFrames } from "./frame-reader.js";
 import { ACCEPTED, ANSWER_BYTES_MAX, MAGIC, NONCE_BYTES, answer, newChallenge, parseAnswer, verify } from "./peer-handshake.js";
 import { PeerProtocolError } from "./protocol-error.js";
@@ -40,9 +42,17 @@ export interface PeerStats {
   protocolErrors: number;
 }
 
+/**
+ * Default queue and frame limits. A snapshot chunk is queued while at most
+ * SEND_BACKLOG_BYTES wait for the peer, so the queue holds that much and one snapshot
+ * frame more; and a reader takes any snapshot frame.
+ */
+export const PEER_QUEUE_BYTES_MAX_DEFAULT = Math.max(16 * 1024 * 1024, SEND_BACKLOG_BYTES + SNAPSHOT_FRAME_BYTES_MAX);
+export const PEER_FRAME_BYTES_MAX_DEFAULT = Math.max(64 * 1024 * 1024, SNAPSHOT_FRAME_BYTES_MAX);
+
 const DEFAULTS = {
-  queueBytesMax: 16 * 1024 * 1024,
-  frameBytesMax: 64 * 1024 * 1024,
+  queueBytesMax: PEER_QUEUE_BYTES_MAX_DEFAULT,
+  frameBytesMax: PEER_FRAME_BYTES_MAX_DEFAULT,
   socketBufferBytesMax: 8 * 1024 * 1024,
   handshakeTimeoutMs: 5000,
   frameStallMs: 30_000,

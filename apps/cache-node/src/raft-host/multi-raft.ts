@@ -31,6 +31,8 @@ const COMMITTED_BYTES_PER_READY = 256 * 1024;
  * peers send hundreds (their in-flight windows bound them), so more is a flood.
  */
 const INBOUND_PER_READY_MAX = 50_000;
+/** Keys (or session-table pieces) a digest captures per turn of the event loop, holding its group's applies back (about 10 ms). */
+const DIGEST_KEYS_PER_STEP = 20_000;
 /** Bytes of the random nonce that tells this start of the node from earlier ones in ReadIndex contexts. */
 export const INCARNATION_BYTES = 16;
 
@@ -93,6 +95,8 @@ export class MultiRaft implements ConsensusPort {
   private scheduled = false;
   private running = false;
   private closed = false;
+  /** Digests run one at a time on this node: each waits for the one before. */
+  private digestQueue: Promise<void> = Promise.resolve();
   readonly stats = { cycles: 0, appends: 0, syncs: 0, batchesSent: 0, messagesSent: 0, messagesReceived: 0, accessSamplesSent: 0, accessSamplesReceived: 0, peerFramesRejected: 0 };
   readonly snapshots: ReplicaSnapshots;
 
@@ -222,6 +226,44 @@ export class MultiRaft implements ConsensusPort {
   readBarrier(shard: number): Promise<void> {
     if (this.closed) return Promise.reject(new NotLeaderError(shard, undefined, "node is shutting down"));
     return this.replicaOf(shard).readBarrier(() => this.schedule());
+  }
+
+  digest(shard: number): Promise<{ digest: string; appliedIndex: number }> {
+    if (this.closed) return Promise.reject(new NotLeaderError(shard, undefined, "node is shutting down"));
+    const replica = this.replicaOf(shard);
+    const run = this.digestQueue.then(() => this.digestOf(replica));
+    this.digestQueue = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  /**
+   * Captures the replica's session hash and store references DIGEST_KEYS_PER_STEP keys
+   * per turn through the snapshots' gate, holding the group's Readys back meanwhile (as a
+   * snapshot capture does), then hashes the captured entries a step per turn while the
+   * group applies again.
+   */
+  private async digestOf(replica: ShardReplica): Promise<{ digest: string; appliedIndex: number }> {
+    const gate = this.snapshots.gate;
+    // A turn at which the driver is not between a Ready of this group and its advance.
+    do await gate.turn(true);
+    while (replica.inReady);
+    replica.held = true;
+    let capture;
+    try {
+      capture = replica.machine.digestCapture();
+      while (!capture.step(DIGEST_KEYS_PER_STEP)) await gate.turn(true);
+    } finally {
+      replica.held = false;
+      this.schedule();
+    }
+    for (;;) {
+      const digest = capture.hash();
+      if (digest !== undefined) return { digest, appliedIndex: capture.index };
+      await gate.turn();
+    }
   }
 
   replica(shard: number): ShardStateMachine {

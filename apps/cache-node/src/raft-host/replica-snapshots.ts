@@ -31,8 +31,8 @@ export interface ReplicaSnapshotsOptions {
 
 /** A transfer stops waiting for the peer's queue to drain after this long. */
 const SEND_STALL_MS = 10_000;
-/** Chunks are queued to a peer only while less than this much waits for it. */
-const SEND_BACKLOG_BYTES = 4 * 1024 * 1024;
+/** Chunks are queued to a peer only while less than this much waits for it (the peer transport's queue holds this and one frame more). */
+export const SEND_BACKLOG_BYTES = 4 * 1024 * 1024;
 /** Keys captured per turn of the event loop when taking a snapshot (about 10 ms). */
 const CAPTURE_KEYS_PER_STEP = 20_000;
 /** Messages held per group while a received snapshot is staged. */
@@ -69,8 +69,8 @@ export class ReplicaSnapshots {
    * earlier would make it send the whole snapshot again.
    */
   private readonly held = new Map<number, PeerMessage[]>();
-  /** Background steps of all snapshots on this node take turns of the event loop one at a time. */
-  private readonly gate = new TurnGate();
+  /** Background steps of all snapshots (and digests) on this node take turns of the event loop one at a time. */
+  readonly gate = new TurnGate();
   readonly stats = { taken: 0, sent: 0, sendFailures: 0, received: 0, installed: 0, rejected: 0 };
 
   constructor(private readonly options: ReplicaSnapshotsOptions) {}

@@ -34,8 +34,18 @@ export class ShardReplica {
   private readonly reads = new Map<number, PendingRead>();
   private readonly waitingApply: PendingRead[] = [];
   private lastStampMs = 0;
-  /** While true, the driver drains no Ready of this group (a snapshot is being captured), so nothing is applied. */
-  held = false;
+  private holds = 0;
+  /**
+   * While true, the driver drains no Ready of this group (a snapshot or a digest is being
+   * captured), so nothing is applied. Captures may overlap: each `held = true` takes a
+   * hold and each `held = false` releases one, and the group is held while any remains.
+   */
+  get held(): boolean {
+    return this.holds > 0;
+  }
+  set held(on: boolean) {
+    this.holds = Math.max(0, this.holds + (on ? 1 : -1));
+  }
   /** True from the driver taking a Ready of this group until it advanced it. */
   inReady = false;
   role: Role = "follower";

@@ -1,11 +1,20 @@
 import { create } from "@bufbuild/protobuf";
 import { SnapshotChunkSchema } from "@distcache/proto/raft";
 import { asLogIndex, asNodeId, asTerm, type NodeId, type SnapshotMessage } from "@distcache/raft";
+import { SNAPSHOT_CHUNK_BYTES_MAX } from "../shard-state-machine.js";
 import { PeerWireError } from "./peer-wire.js";
 import { decodeSideFrame, encodeSideFrame, isSideFrame } from "./side-frames.js";
 
 /** Snapshot chunks travel as PeerBatch frames that hold only `snapshot_chunks` (field 2). */
 const SNAPSHOT_CHUNKS = 2;
+/**
+ * What a snapshot frame adds to its chunk at most: tags and lengths, the group, terms and
+ * indexes, the destination and the voters and learners (node ids are at most 64 bytes).
+ * Generous: a group would need hundreds of members to come near it.
+ */
+export const SNAPSHOT_FRAME_OVERHEAD_BYTES_MAX = 64 * 1024;
+/** The longest snapshot frame: the peer transport's frame and queue limits are derived from it. */
+export const SNAPSHOT_FRAME_BYTES_MAX = SNAPSHOT_CHUNK_BYTES_MAX + SNAPSHOT_FRAME_OVERHEAD_BYTES_MAX;
 
 /** One received chunk, checked and converted to the core's types. */
 export interface ReceivedChunk {
@@ -21,7 +30,9 @@ export function isSnapshotFrame(payload: Uint8Array): boolean {
   return isSideFrame(payload, SNAPSHOT_CHUNKS);
 }
 
+/** Encodes one chunk of a transfer; a chunk above SNAPSHOT_CHUNK_BYTES_MAX (no snapshot yields one) throws. */
 export function encodeSnapshotChunk(group: number, message: SnapshotMessage, seq: number, last: boolean, data: Uint8Array): Uint8Array {
+  if (data.length > SNAPSHOT_CHUNK_BYTES_MAX) throw new RangeError(`a snapshot chunk of ${data.length} bytes is above SNAPSHOT_CHUNK_BYTES_MAX (${SNAPSHOT_CHUNK_BYTES_MAX})`);
   const { snapshot } = message;
   const chunk = create(SnapshotChunkSchema, {
     group,
@@ -35,7 +46,9 @@ export function encodeSnapshotChunk(group: number, message: SnapshotMessage, seq
     last,
     data,
   });
-  return encodeSideFrame({ snapshotChunks: [chunk] });
+  const frame = encodeSideFrame({ snapshotChunks: [chunk] });
+  if (frame.length > SNAPSHOT_FRAME_BYTES_MAX) throw new RangeError(`a snapshot frame of ${frame.length} bytes is above SNAPSHOT_FRAME_BYTES_MAX (${SNAPSHOT_FRAME_BYTES_MAX})`);
+  return frame;
 }
 
 function safe(value: bigint, what: string): number {
@@ -47,6 +60,7 @@ function safe(value: bigint, what: string): number {
 export function decodeSnapshotChunks(payload: Uint8Array, from: NodeId, self: NodeId): ReceivedChunk[] {
   return decodeSideFrame(payload, "snapshot").snapshotChunks.map((c) => {
     if (c.to !== self) throw new PeerWireError(`snapshot chunk from ${from} is for ${c.to}, not ${self}`);
+    if (c.data.length > SNAPSHOT_CHUNK_BYTES_MAX) throw new PeerWireError(`snapshot chunk from ${from} holds ${c.data.length} bytes, above ${SNAPSHOT_CHUNK_BYTES_MAX}`);
     return {
       group: c.group,
       seq: c.seq,

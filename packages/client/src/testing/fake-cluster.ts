@@ -82,6 +82,8 @@ export class FakeCluster {
   private readonly entries = new Map<string, Entry>();
   private readonly revisions = new Map<number, bigint>();
   private readonly valueBytesMax: number;
+  /** Per shard, the store settings ConfigureStore set (policy as the API enum's number). */
+  readonly storeSettings = new Map<number, { policy: number; entriesMax: bigint; bytesMax: bigint }>();
 
   constructor(options: FakeClusterOptions = {}) {
     this.nodeIds = options.nodeIds ?? ["n1", "n2", "n3"];
@@ -211,6 +213,26 @@ export class FakeCluster {
           if (!this.nodeIds.includes(to)) throw new ConnectError(`unknown node "${to}"`, Code.InvalidArgument);
           this.setLeader(req.shard, to);
           return { leaderId: to };
+        },
+        // Like a node: checks the request, then changes every named shard (all when none).
+        configureStore: (req) => {
+          this.calls.push({ nodeId, method: "configureStore", keys: [], header: undefined });
+          const bad = req.shards.find((s) => s >= this.shardCount);
+          if (bad !== undefined) throw new ConnectError(`unknown shard ${bad}`, Code.InvalidArgument);
+          if (req.bytesMax > 0n && req.bytesMax < 4096n) throw new ConnectError("bytes_max must be at least 4096", Code.InvalidArgument);
+          const shards = req.shards.length > 0 ? [...new Set(req.shards)].sort((a, b) => a - b) : Array.from({ length: this.shardCount }, (_, i) => i);
+          return {
+            shards: shards.map((shard) => {
+              const current = this.storeSettings.get(shard) ?? { policy: 1, entriesMax: 1000n, bytesMax: 1n << 20n };
+              const next = {
+                policy: req.policy || current.policy,
+                entriesMax: req.entriesMax || current.entriesMax,
+                bytesMax: req.bytesMax || current.bytesMax,
+              };
+              this.storeSettings.set(shard, next);
+              return { shard, ...next };
+            }),
+          };
         },
       });
     });
