@@ -53,6 +53,6 @@ export type { WalOptions } from "./wal/wal-options.js";
 export type { WalFs } from "./wal/wal-fs.js";
 export { NodeWalFs } from "./wal/node-wal-fs.js";
 export { MemoryWalFs } from "./wal/memory-wal-fs.js";
-export { WalCorruptionError, WalClosedError, WalFailedError, WalLimitError } from "./wal/wal-errors.js";
+export { WalCorruptionError, WalClosedError, WalFailedError, WalFormatError, WalLimitError } from "./wal/wal-errors.js";
 export type { SnapshotMeta } from "./snapshot/snapshot-files.js";
 export { SnapshotFiles, SnapshotCorruptionError, SNAPSHOT_CHUNK_BYTES_MAX } from "./snapshot/snapshot-files.js";

@@ -5,6 +5,13 @@ export class RecordDecodeError extends Error {
   override readonly name = "RecordDecodeError";
 }
 
+/** A checkpoint names a format version this build does not read; the scanner turns it into a `WalFormatError`. */
+export class FormatVersionError extends RecordDecodeError {
+  constructor(readonly version: number) {
+    super(`format version ${version} is not read by this build`);
+  }
+}
+
 /** Reads a record body in place. Every read is bounds-checked against `end`. */
 export class ByteReader {
   constructor(

@@ -1,12 +1,13 @@
-import { assert } from "../assert.js";
+import { assert, fail } from "../assert.js";
 import type { ConfState, SnapshotMetadata } from "../conf-state.js";
+import { describeConfState, isConfStateEqual, normalizeConfState } from "../conf-state.js";
 import type { Entry } from "../entry.js";
 import type { HardState } from "../hard-state.js";
-import type { LogIndex, Term } from "../types.js";
+import type { LogIndex, NodeId, Term } from "../types.js";
 import type { GroupId } from "./group-id.js";
 import { assertGroupId } from "./group-id.js";
 import { LoggedState } from "./logged-state.js";
-import { encodeCompactRecord, encodeDropGroupRecord, encodeEntriesRecords, encodeHardStateRecord } from "./record-encoder.js";
+import { encodeBootstrapRecord, encodeCompactRecord, encodeDropGroupRecord, encodeEntriesRecords, encodeHardStateRecord } from "./record-encoder.js";
 import { WalLimitError } from "./wal-errors.js";
 import { WalGroupLog } from "./wal-group-log.js";
 import type { WalGroupStorage } from "./wal-group-storage.js";
@@ -63,6 +64,7 @@ export class NodeWal {
         snapshotIndex: log.snapshotIndex(),
         snapshotTerm: log.snapshotTerm(),
         confState: log.snapshot().confState,
+        bootstrap: log.bootstrapConfState(),
       })),
     );
     const writer = await WalWriter.start(dir, resolved, recovered.segments, logged, recovered.nextSeq);
@@ -136,6 +138,33 @@ export class NodeWal {
     const bytes = encodeCompactRecord(group, index, term, outcome === "keepSuffix", conf);
     log.compact(index, term, conf);
     await this.writer.submit([{ bytes, effect: { type: "compact", group, index, term, confState: conf } }], true);
+  }
+
+  /**
+   * Records the membership the group is bootstrapped with (the voters and
+   * learners at index 0), once, before the group's node is first created.
+   * From then on `storage(group).initialState().voters` returns the voters, so
+   * the core refuses to start the group with other ones, and until the first
+   * snapshot `snapshot().confState` is this membership; membership changes in
+   * the log and later snapshot points extend it. Recording the same
+   * membership again is a no-op; a different one is a `RaftAssertionError`.
+   * Resolves when durable.
+   */
+  async bootstrap(group: GroupId, voters: readonly NodeId[], learners: readonly NodeId[] = []): Promise<void> {
+    this.writer.checkAccepting(0);
+    assertGroupId(group);
+    const conf = normalizeConfState(voters, learners);
+    if (typeof conf === "string") fail(`group ${group}: bootstrap membership is invalid: ${conf}`);
+    assert(conf.voters.length > 0, `group ${group}: a bootstrap membership needs a voter`);
+    const log = this.groupLog(group);
+    const recorded = log.bootstrapConfState();
+    if (recorded.voters.length > 0) {
+      assert(isConfStateEqual(recorded, conf), `group ${group} was bootstrapped with ${describeConfState(recorded)}, not ${describeConfState(conf)}`);
+      return;
+    }
+    const bytes = encodeBootstrapRecord(group, conf);
+    log.setBootstrap(conf);
+    await this.writer.submit([{ bytes, effect: { type: "bootstrap", group, confState: conf } }], true);
   }
 
   /** Removes the group (its replica moved away). Resolves when durable; unknown groups are a no-op. */

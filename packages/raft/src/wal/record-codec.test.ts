@@ -2,12 +2,12 @@ import { crc32 } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import type { HardState } from "../hard-state.js";
 import type { LogIndex, NodeId, Term } from "../types.js";
-import { RecordDecodeError } from "./byte-reader.js";
+import { FormatVersionError, RecordDecodeError } from "./byte-reader.js";
 import { decodeRecord } from "./record-decoder.js";
-import { checkpointBytesMax, encodeCheckpointRecord, encodeCompactRecord, encodeDropGroupRecord, encodeEntriesRecords, encodeHardStateRecord } from "./record-encoder.js";
+import { checkpointBytesMax, encodeBootstrapRecord, encodeCheckpointRecord, encodeCompactRecord, encodeDropGroupRecord, encodeEntriesRecords, encodeHardStateRecord } from "./record-encoder.js";
 import { makeEntries } from "./testing/wal-model.js";
 import { WalLimitError } from "./wal-errors.js";
-import { NODE_ID_BYTES_MAX, RECORD_HEADER_BYTES } from "./wal-record.js";
+import { FORMAT_VERSION, NODE_ID_BYTES_MAX, RECORD_HEADER_BYTES } from "./wal-record.js";
 
 const hs = (term: number, vote: string | undefined, commit: number): HardState => ({ term: term as Term, vote: vote as NodeId | undefined, commit: commit as LogIndex });
 
@@ -57,6 +57,7 @@ describe("record encoding", () => {
     const conf = { voters: ["n1", "n2", "ノード"] as NodeId[], learners: ["n4"] as NodeId[] };
     expect(decode(encodeCompactRecord(3, 99 as LogIndex, 4 as Term, true, conf))).toEqual({ type: "compact", group: 3, index: 99, term: 4, keptSuffix: true, confState: conf });
     expect(decode(encodeDropGroupRecord(3))).toEqual({ type: "dropGroup", group: 3 });
+    expect(decode(encodeBootstrapRecord(3, conf))).toEqual({ type: "bootstrap", group: 3, confState: conf });
     const groups = [
       { group: 1, hardState: hs(3, "n1", 10), snapshotIndex: 8 as LogIndex, snapshotTerm: 2 as Term, confState: conf },
       { group: 2, hardState: hs(0, undefined, 0), snapshotIndex: 0 as LogIndex, snapshotTerm: 0 as Term, confState: { voters: [], learners: [] } },
@@ -86,6 +87,12 @@ describe("record encoding", () => {
     });
   });
 
+  it("refuses a checkpoint of an unknown format version with both versions named", () => {
+    const body = new Uint8Array([1, 0x44, 0x43, 0x57, 0x4c, 9, 1, 0]);
+    expect(() => decodeRecord(body, 0, body.length)).toThrow(FormatVersionError);
+    expect(FORMAT_VERSION).toBe(3);
+  });
+
   it("refuses a membership larger than CONF_STATE_BYTES_MAX", () => {
     const voters = Array.from({ length: 30 }, (_, i) => `${"x".repeat(30)}${i}` as NodeId);
     expect(() => encodeCompactRecord(1, 1 as LogIndex, 1 as Term, true, { voters, learners: [] })).toThrow(WalLimitError);
@@ -106,7 +113,8 @@ describe("record decoding refuses bodies the writer never produces", () => {
     ["a compaction flag other than 0 or 1", [4, 1, 5, 1, 2]],
     ["a vote that is not UTF-8", [3, 1, 1, 1, 0xff, 0]],
     ["a checkpoint with a foreign magic", [1, 0x41, 0x42, 0x43, 0x44, 1, 1, 0]],
-    ["a checkpoint of a newer format", [1, 0x44, 0x43, 0x57, 0x4c, 3, 1, 0]],
+    ["a checkpoint of a newer format", [1, 0x44, 0x43, 0x57, 0x4c, 4, 1, 0]],
+    ["a bootstrap record with bytes after its membership", [7, 1, 1, 1, 0x61, 0, 0]],
     ["a snapshot point whose member id runs past the record", [6, 1, 5, 1, 1, 1, 9, 0x6e]],
     ["a snapshot point with an empty member id", [6, 1, 5, 1, 1, 1, 0, 0]],
   ];

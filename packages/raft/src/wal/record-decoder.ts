@@ -2,7 +2,7 @@ import type { ConfState } from "../conf-state.js";
 import type { Entry, EntryKind } from "../entry.js";
 import type { HardState } from "../hard-state.js";
 import type { LogIndex, NodeId, Term } from "../types.js";
-import { ByteReader, RecordDecodeError } from "./byte-reader.js";
+import { ByteReader, FormatVersionError, RecordDecodeError } from "./byte-reader.js";
 import { GROUP_ID_MAX } from "./group-id.js";
 import type { GroupCheckpoint, WalRecord } from "./wal-record.js";
 import { CHECKPOINT_MAGIC, CONF_STATE_BYTES_MAX, FORMAT_VERSIONS_READ, NODE_ID_BYTES_MAX, RECORD_TYPE } from "./wal-record.js";
@@ -43,6 +43,9 @@ export function decodeRecord(bytes: Uint8Array, start: number, end: number): Wal
     }
     case RECORD_TYPE.dropGroup:
       record = { type: "dropGroup", group: readGroup(reader) };
+      break;
+    case RECORD_TYPE.bootstrap:
+      record = { type: "bootstrap", group: readGroup(reader), confState: readConfState(reader) };
       break;
     case RECORD_TYPE.checkpoint:
       record = decodeCheckpoint(reader);
@@ -85,7 +88,7 @@ function decodeCheckpoint(reader: ByteReader): WalRecord {
   const magic = reader.u8() | (reader.u8() << 8) | (reader.u8() << 16) | (reader.u8() << 24);
   if (magic >>> 0 !== CHECKPOINT_MAGIC) throw new RecordDecodeError(`checkpoint magic 0x${(magic >>> 0).toString(16)} is not a distcache WAL`);
   const version = reader.varint();
-  if (!FORMAT_VERSIONS_READ.includes(version)) throw new RecordDecodeError(`format version ${version} is not supported (this build reads ${FORMAT_VERSIONS_READ.join(", ")})`);
+  if (!FORMAT_VERSIONS_READ.includes(version)) throw new FormatVersionError(version);
   const segmentSeq = reader.varint();
   const count = reader.varint();
   const groups: GroupCheckpoint[] = [];

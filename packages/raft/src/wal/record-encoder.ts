@@ -114,6 +114,18 @@ export function encodeCompactRecord(group: GroupId, index: LogIndex, term: Term,
   return seal(record, at);
 }
 
+/** The group's bootstrap membership (type 7). */
+export function encodeBootstrapRecord(group: GroupId, confState: ConfState): Uint8Array {
+  const conf = encodeConfState(confState);
+  const record = Buffer.allocUnsafe(RECORD_HEADER_BYTES + 1 + GROUP_VARINT_BYTES_MAX + conf.byteLength);
+  let at = RECORD_HEADER_BYTES;
+  record[at++] = RECORD_TYPE.bootstrap;
+  at = writeVarint(record, at, group);
+  record.set(conf, at);
+  at += conf.byteLength;
+  return seal(record, at);
+}
+
 /** Voter count, each voter (length, UTF-8), learner count, each learner. Throws `WalLimitError` above CONF_STATE_BYTES_MAX. */
 export function encodeConfState(confState: ConfState): Uint8Array {
   const parts: Uint8Array[] = [];

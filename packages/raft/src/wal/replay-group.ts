@@ -28,6 +28,8 @@ export class ReplayGroup {
   snapshotIndex: LogIndex = INDEX_NONE;
   snapshotTerm: Term = TERM_NONE;
   confState: ConfState = EMPTY_CONF_STATE;
+  /** The membership the group was bootstrapped with; empty if never recorded. */
+  bootstrap: ConfState = EMPTY_CONF_STATE;
   private base: number = INDEX_NONE;
   private entries: Entry[] = [];
   /** The record that opened the current hole, if any. */
@@ -88,12 +90,18 @@ export class ReplayGroup {
     if (this.base === this.snapshotIndex) this.holeOpenedAt = undefined;
   }
 
+  /** A bootstrap record: before the first snapshot it is also the configuration at the snapshot point (index 0). */
+  setBootstrap(confState: ConfState): void {
+    this.bootstrap = confState;
+    if (this.snapshotIndex === INDEX_NONE) this.confState = confState;
+  }
+
   /** Where an unclosed hole was opened, or undefined if the log is whole. */
   unclosedHole(): RecordPosition | undefined {
     return this.base === this.snapshotIndex ? undefined : this.holeOpenedAt;
   }
 
   toLog(): WalGroupLog {
-    return WalGroupLog.restore(this.group, this.hardState, { index: this.snapshotIndex, term: this.snapshotTerm, confState: this.confState }, this.entries);
+    return WalGroupLog.restore(this.group, this.hardState, { index: this.snapshotIndex, term: this.snapshotTerm, confState: this.confState }, this.entries, this.bootstrap);
   }
 }

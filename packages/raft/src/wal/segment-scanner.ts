@@ -1,9 +1,9 @@
 import { crc32 } from "node:zlib";
-import { RecordDecodeError } from "./byte-reader.js";
+import { FormatVersionError, RecordDecodeError } from "./byte-reader.js";
 import { decodeRecord } from "./record-decoder.js";
-import { WalCorruptionError } from "./wal-errors.js";
+import { WalCorruptionError, WalFormatError } from "./wal-errors.js";
 import type { WalRecord } from "./wal-record.js";
-import { RECORD_HEADER_BYTES } from "./wal-record.js";
+import { FORMAT_VERSION, FORMAT_VERSIONS_READ, RECORD_HEADER_BYTES } from "./wal-record.js";
 
 export interface SegmentScan {
   /** Bytes up to the end of the last good record. */
@@ -43,6 +43,7 @@ export function scanSegment(path: string, bytes: Uint8Array, isLast: boolean, on
     try {
       record = decodeRecord(bytes, bodyStart, bodyEnd);
     } catch (error) {
+      if (error instanceof FormatVersionError) throw new WalFormatError(path, error.version, FORMAT_VERSION, FORMAT_VERSIONS_READ);
       if (error instanceof RecordDecodeError) throw new WalCorruptionError(path, offset, error.message);
       throw error;
     }

@@ -26,6 +26,26 @@ export class WalCorruptionError extends Error {
   }
 }
 
+/**
+ * A segment was written in a WAL format version this build does not read (a
+ * newer build wrote it, or an unknown one). Nothing is read past it: there are
+ * no rolling upgrades before 1.0, so the node must run the build that wrote it.
+ */
+export class WalFormatError extends Error {
+  override readonly name = "WalFormatError";
+  constructor(
+    /** Path of the segment file. */
+    readonly segment: string,
+    /** The version its checkpoint names. */
+    readonly version: number,
+    /** The version this build writes, and those it reads. */
+    readonly written: number,
+    readonly read: readonly number[],
+  ) {
+    super(`${segment} is in WAL format ${version}; this build writes format ${written} and reads ${read.join(", ")}. Refusing to recover (no rolling upgrades before 1.0): run the build that wrote it.`);
+  }
+}
+
 /** A named limit (see `WalOptions` and `wal-limits.ts`) would be exceeded; nothing was written. */
 export class WalLimitError extends RangeError {
   override readonly name = "WalLimitError";

@@ -1,6 +1,6 @@
 import { assert } from "../assert.js";
 import type { ConfState, SnapshotMetadata } from "../conf-state.js";
-import { EMPTY_SNAPSHOT } from "../conf-state.js";
+import { EMPTY_CONF_STATE, EMPTY_SNAPSHOT } from "../conf-state.js";
 import type { Entry } from "../entry.js";
 import { entrySizeBytes } from "../entry.js";
 import type { HardState } from "../hard-state.js";
@@ -21,13 +21,28 @@ export class WalGroupLog implements WalGroupStorage {
   private hard: HardState = EMPTY_HARD_STATE;
   private snap: SnapshotMetadata = EMPTY_SNAPSHOT;
   private log: Entry[] = [];
+  /** The membership the group was bootstrapped with (index 0); empty if never recorded. */
+  private boot: ConfState = EMPTY_CONF_STATE;
   private dropped = false;
 
   constructor(readonly group: GroupId) {}
 
   initialState(): InitialState {
     this.assertLive();
-    return { hardState: this.hard, voters: [] };
+    return { hardState: this.hard, voters: this.boot.voters };
+  }
+
+  /** The membership the group was bootstrapped with; empty if it was never recorded (a log written before format version 3). */
+  bootstrapConfState(): ConfState {
+    this.assertLive();
+    return this.boot;
+  }
+
+  /** Records the bootstrap membership; before the first snapshot it is also the configuration at index 0. */
+  setBootstrap(confState: ConfState): void {
+    this.assertLive();
+    this.boot = confState;
+    if (this.snap.index === 0) this.snap = { ...this.snap, confState };
   }
 
   hardState(): HardState {
@@ -177,12 +192,13 @@ export class WalGroupLog implements WalGroupStorage {
   }
 
   /** Rebuilds a group from recovered state; `log` starts right after the snapshot. */
-  static restore(group: GroupId, hardState: HardState, snapshot: SnapshotMetadata, log: Entry[]): WalGroupLog {
+  static restore(group: GroupId, hardState: HardState, snapshot: SnapshotMetadata, log: Entry[], bootstrap: ConfState = EMPTY_CONF_STATE): WalGroupLog {
     assert(log.length === 0 || log[0]!.index === snapshot.index + 1, `group ${group}: a restored log must start right after its snapshot`);
     const restored = new WalGroupLog(group);
     restored.hard = hardState;
     restored.snap = snapshot;
     restored.log = log;
+    restored.boot = bootstrap;
     return restored;
   }
 

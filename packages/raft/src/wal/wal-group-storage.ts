@@ -12,8 +12,10 @@ import type { GroupId } from "./group-id.js";
  * The log covers [firstIndex(), lastIndex()]; firstIndex() is
  * snapshotIndex() + 1 and term(snapshotIndex()) is snapshotTerm().
  * `snapshot().confState` is the membership recorded with the last compaction
- * (empty before the first one: the core then uses its configured bootstrap
- * membership). `initialState().voters` is always empty.
+ * (before the first one, the bootstrap membership, or empty if none was
+ * recorded: the core then uses its configured bootstrap membership).
+ * `initialState().voters` is the membership recorded with `NodeWal.bootstrap`
+ * (empty if none was), which the core checks against its configured voters.
  */
 export interface WalGroupStorage extends Storage {
   readonly group: GroupId;

@@ -40,13 +40,24 @@ export const RECORD_TYPE = {
    * (its membership is unknown and left as it was).
    */
   snapshot: 6,
+  /**
+   * A group's bootstrap membership: the voters and learners at index 0, which
+   * the host records once, before anything else of the group. Every segment
+   * repeats it right after its checkpoint for each live group that has one, so
+   * older segments are never needed for it (format version 3).
+   */
+  bootstrap: 7,
 } as const;
 
 /** "DCWL" read as a little-endian u32: marks a checkpoint (and so a segment) as ours. */
 export const CHECKPOINT_MAGIC = 0x4c57_4344;
-/** Version 2 added the membership to checkpoints. Version 1 segments are still read (membership unknown, so empty). */
-export const FORMAT_VERSION = 2;
-export const FORMAT_VERSIONS_READ: readonly number[] = [1, 2];
+/**
+ * Version 2 added the membership to checkpoints; version 3 the bootstrap
+ * membership (record type 7). Older segments are still read: what they did
+ * not record is unknown, so empty.
+ */
+export const FORMAT_VERSION = 3;
+export const FORMAT_VERSIONS_READ: readonly number[] = [1, 2, 3];
 
 /** Longest vote (a NodeId) in UTF-8 bytes that the log stores. */
 export const NODE_ID_BYTES_MAX = 255;
@@ -81,4 +92,5 @@ export type WalRecord =
       /** Undefined for a type-4 record, which did not record it. */
       readonly confState: ConfState | undefined;
     }
-  | { readonly type: "dropGroup"; readonly group: GroupId };
+  | { readonly type: "dropGroup"; readonly group: GroupId }
+  | { readonly type: "bootstrap"; readonly group: GroupId; readonly confState: ConfState };

@@ -86,6 +86,8 @@ class Replay {
         return;
       case "compact":
         return this.group(record.group).compact(record.index, record.term, record.keptSuffix, record.confState);
+      case "bootstrap":
+        return this.group(record.group).setBootstrap(record.confState);
       case "dropGroup":
         this.groups.delete(record.group);
         this.segments.forgetGroup(record.group);

@@ -1,6 +1,6 @@
 import { assert } from "../assert.js";
 import type { LoggedState, RecordEffect } from "./logged-state.js";
-import { encodeCheckpointRecord } from "./record-encoder.js";
+import { encodeBootstrapRecord, encodeCheckpointRecord } from "./record-encoder.js";
 import type { SegmentSet } from "./segment-set.js";
 import { segmentName } from "./segment-name.js";
 import { WalClosedError, WalFailedError, WalLimitError } from "./wal-errors.js";
@@ -39,6 +39,7 @@ interface QueuedAppend {
 interface ActiveSegment {
   readonly seq: number;
   readonly file: WalFile;
+  /** Bytes of the segment's head: its checkpoint and the bootstrap records after it. */
   readonly checkpointBytes: number;
   /** Bytes written plus bytes queued for the next write. */
   sizeBytes: number;
@@ -245,6 +246,9 @@ async function openSegment(dir: string, options: ResolvedWalOptions, segments: S
   stats.fsyncs += 1;
   segments.add(seq);
   stats.segments = segments.count;
-  const checkpoint = encodeCheckpointRecord(seq, logged.checkpoint());
-  return { seq, file, checkpointBytes: checkpoint.byteLength, sizeBytes: checkpoint.byteLength, queued: [checkpoint], queuedBytes: checkpoint.byteLength, unsynced: false };
+  // The checkpoint, then each group's bootstrap membership: the head of the segment.
+  const head = [encodeCheckpointRecord(seq, logged.checkpoint()), ...logged.bootstraps().map(({ group, confState }) => encodeBootstrapRecord(group, confState))];
+  let headBytes = 0;
+  for (const record of head) headBytes += record.byteLength;
+  return { seq, file, checkpointBytes: headBytes, sizeBytes: headBytes, queued: head, queuedBytes: headBytes, unsynced: false };
 }
