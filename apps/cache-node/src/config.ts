@@ -38,8 +38,10 @@ export interface NodeConfig {
   electionTicks: number;
   /** How long a write or strong read may wait for its group before it fails. */
   operationTimeoutMs: number;
-  /** A shard replica is snapshotted, and its log compacted, after this many applied entries. */
+  /** A shard replica is snapshotted, and its log compacted, after this many applied entries... */
   snapshotEntries: number;
+  /** ...or after this many applied entry bytes, whichever comes first. */
+  snapshotBytes: number;
   logLevel: string;
   evictionPolicy: EvictionPolicyName;
   /** Bounds of the whole node; each shard gets an equal share. */
@@ -84,6 +86,7 @@ export const DEFAULT_CONFIG: NodeConfig = {
   electionTicks: 10,
   operationTimeoutMs: 5000,
   snapshotEntries: 10000,
+  snapshotBytes: 64 * 1024 * 1024,
   logLevel: "info",
   evictionPolicy: "lru",
   entriesMax: 1_000_000,
@@ -138,6 +141,7 @@ const ENV: Record<string, string> = {
   h2StreamsMax: "DISTCACHE_H2_STREAMS_MAX",
   inflightRequestsMax: "DISTCACHE_INFLIGHT_REQUESTS_MAX",
   ttlMsMax: "DISTCACHE_TTL_MS_MAX",
+  snapshotBytes: "DISTCACHE_SNAPSHOT_BYTES",
 };
 
 export { ConfigError };
@@ -147,6 +151,29 @@ function positiveInt(name: string, min = 1, max = Number.MAX_SAFE_INTEGER) {
     const value = Number(raw);
     if (!Number.isSafeInteger(value) || value < min || value > max) {
       throw new InvalidArgumentError(`${name} must be an integer in [${min}, ${max}], got "${raw}"`);
+    }
+    return value;
+  };
+}
+
+const BYTE_UNITS: Record<string, number> = { "": 1, b: 1, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40 };
+/** The largest byte count a size option takes (1 PiB). */
+const BYTE_COUNT_MAX = 2 ** 50;
+
+/** A byte count: a plain integer, or one with a binary suffix (B, KiB, MiB, GiB, TiB; any case), e.g. "64MiB"; undefined if it is neither. */
+export function parseByteCount(raw: string): number | undefined {
+  const match = /^\s*(\d+)\s*([a-z]*)\s*$/i.exec(raw);
+  const unit = match ? BYTE_UNITS[match[2]!.toLowerCase()] : undefined;
+  if (!match || unit === undefined) return undefined;
+  const value = Number(match[1]) * unit;
+  return Number.isSafeInteger(value) ? value : undefined;
+}
+
+function byteCountOption(name: string, min = 1, max = BYTE_COUNT_MAX) {
+  return (raw: string): number => {
+    const value = parseByteCount(raw);
+    if (value === undefined || value < min || value > max) {
+      throw new InvalidArgumentError(`${name} must be a byte count in [${min}, ${max}] (an integer, or with a suffix such as 64MiB), got "${raw}"`);
     }
     return value;
   };
@@ -189,6 +216,14 @@ function buildCommand(): Command {
         `snapshot a shard replica and compact its log every n applied entries (default ${d.snapshotEntries})`,
         "snapshotEntries",
         positiveInt("--snapshot-entries", 1, 100_000_000),
+      ),
+    )
+    .addOption(
+      opt(
+        "--snapshot-bytes <n>",
+        `snapshot a shard replica and compact its log every n applied entry bytes too, whichever of the two comes first; a plain integer or e.g. 64MiB (default ${d.snapshotBytes})`,
+        "snapshotBytes",
+        byteCountOption("--snapshot-bytes"),
       ),
     )
     .addOption(opt("--election-ticks <n>", `election timeout in ticks (default ${d.electionTicks})`, "electionTicks", positiveInt("--election-ticks", 2, 1000)))
@@ -280,6 +315,7 @@ export function resolveConfig(flat: Flat): NodeConfig {
     electionTicks: num("electionTicks", d.electionTicks, 2),
     operationTimeoutMs: num("operationTimeoutMs", d.operationTimeoutMs),
     snapshotEntries: num("snapshotEntries", d.snapshotEntries),
+    snapshotBytes: byteCount(flat, "snapshotBytes", d.snapshotBytes),
     logLevel: String(pick("logLevel", d.logLevel)),
     evictionPolicy: pick("evictionPolicy", d.evictionPolicy),
     entriesMax: num("entriesMax", d.entriesMax),
@@ -307,6 +343,17 @@ export function resolveConfig(flat: Flat): NodeConfig {
   adoptOwnEntry(config, flat);
   validate(config);
   return config;
+}
+
+/** A byte count from the merged options: a number (flags parse theirs), or a string such as "64MiB" from a config file. */
+function byteCount(flat: Flat, key: string, fallback: number): number {
+  const raw = flat[key];
+  if (raw === undefined) return fallback;
+  const value = typeof raw === "number" ? raw : typeof raw === "string" ? parseByteCount(raw) : undefined;
+  if (value === undefined || !Number.isSafeInteger(value) || value < 1 || value > BYTE_COUNT_MAX) {
+    throw new ConfigError(`${key} must be a byte count in [1, ${BYTE_COUNT_MAX}] (an integer, or with a suffix such as 64MiB), got ${JSON.stringify(raw)}`);
+  }
+  return value;
 }
 
 function readSecret(flat: Flat): string {

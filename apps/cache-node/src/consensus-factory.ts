@@ -61,6 +61,7 @@ export async function openConsensus(
     log: groupLog,
     snapshotFiles: new SnapshotFiles(join(config.dataDir, "snap")),
     snapshotEntries: config.snapshotEntries,
+    snapshotBytes: config.snapshotBytes,
     transport,
     clock,
     logger: log,

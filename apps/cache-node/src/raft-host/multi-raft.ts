@@ -1,6 +1,6 @@
 import { randomBytes, randomInt } from "node:crypto";
 import { PROTOCOL_LIMITS } from "@distcache/proto/limits";
-import { RaftNode, SeededRandom, asLogIndex, asNodeId, type InboundMessage, type NodeId, type RaftStatus, type Ready, type SnapshotFiles } from "@distcache/raft";
+import { RaftNode, SeededRandom, asLogIndex, asNodeId, entrySizeBytes, type InboundMessage, type NodeId, type RaftStatus, type Ready, type SnapshotFiles } from "@distcache/raft";
 import { Store, type StoreOptions } from "@distcache/store";
 import type { Logger } from "pino";
 import type { CommandOp, ConsensusPort, SessionHeader, ShardStatus } from "../consensus-port.js";
@@ -31,6 +31,8 @@ const COMMITTED_BYTES_PER_READY = 256 * 1024;
  * peers send hundreds (their in-flight windows bound them), so more is a flood.
  */
 const INBOUND_PER_READY_MAX = 50_000;
+/** Applied entry bytes between two snapshots of a replica when the host names none. */
+export const DEFAULT_SNAPSHOT_BYTES = 64 * 1024 * 1024;
 /** Keys (or session-table pieces) a digest captures per turn of the event loop, holding its group's applies back (about 10 ms). */
 const DIGEST_KEYS_PER_STEP = 20_000;
 /** Bytes of the random nonce that tells this start of the node from earlier ones in ReadIndex contexts. */
@@ -46,8 +48,10 @@ export interface MultiRaftOptions {
   log: GroupLog;
   /** Where state-machine snapshots of this node's replicas are kept. */
   snapshotFiles: SnapshotFiles;
-  /** Snapshot a replica (and compact its log) once it applied this many entries past its last snapshot. */
+  /** Snapshot a replica (and compact its log) once it applied this many entries past its last snapshot... */
   snapshotEntries: number;
+  /** ...or this many entry bytes, whichever comes first (default DEFAULT_SNAPSHOT_BYTES). */
+  snapshotBytes?: number;
   transport: PeerSender;
   clock: Clock;
   logger: Logger;
@@ -134,6 +138,7 @@ export class MultiRaft implements ConsensusPort {
       transport: options.transport,
       logger: options.logger,
       entriesBetween: options.snapshotEntries,
+      bytesBetween: options.snapshotBytes ?? DEFAULT_SNAPSHOT_BYTES,
       replica: (group) => this.replicas.get(group),
       deliver: (group, message) => this.deliverHeld(group, message),
       schedule: () => this.schedule(),
@@ -507,7 +512,11 @@ export class MultiRaft implements ConsensusPort {
         appliedBytes = 0;
         await new Promise((resolve) => setImmediate(resolve));
       }
-      for (const entry of ready.committedEntries) appliedBytes += entry.data.byteLength;
+      let entryBytes = 0;
+      for (const entry of ready.committedEntries) {
+        appliedBytes += entry.data.byteLength;
+        entryBytes += entrySizeBytes(entry);
+      }
       if (ready.snapshot) {
         replica.installSnapshot(await this.snapshots.installable(replica, ready.snapshot));
         this.snapshots.installed(replica.shard, ready.snapshot);
@@ -517,8 +526,9 @@ export class MultiRaft implements ConsensusPort {
       replica.onReadStates(ready.readStates);
       replica.node.advance(ready);
       replica.inReady = false;
-      if (ready.committedEntries.length > 0) this.snapshots.maybeTake(replica);
+      if (ready.committedEntries.length > 0) this.snapshots.maybeTake(replica, entryBytes);
     }
+    this.snapshots.sweepStale(this.replicas.values());
   }
 
   /** Sends messages as one batch per destination node. */

@@ -18,8 +18,10 @@ export interface ReplicaSnapshotsOptions {
   log: GroupLog;
   transport: SnapshotSender;
   logger: Logger;
-  /** A replica is snapshotted (and its log compacted) once it applied this many entries past its last snapshot. */
+  /** A replica is snapshotted (and its log compacted) once it applied this many entries past its last snapshot... */
   entriesBetween: number;
+  /** ...or this many entry bytes (entrySizeBytes), whichever comes first. */
+  bytesBetween: number;
   replica(group: number): ShardReplica | undefined;
   /** Steps a held peer message into its group's node, with the driver's checks (it may have become invalid). */
   deliver(group: number, message: PeerMessage): void;
@@ -37,6 +39,12 @@ export const SEND_BACKLOG_BYTES = 4 * 1024 * 1024;
 const CAPTURE_KEYS_PER_STEP = 20_000;
 /** Messages held per group while a received snapshot is staged. */
 const HELD_MESSAGES_MAX = 10_000;
+/**
+ * A group whose log has not moved toward compaction while the node applied this many
+ * times bytesBetween (across all its groups) is snapshotted or compacted anyway: the log
+ * is shared, and its oldest entries would keep every segment written since.
+ */
+const STALE_SHARES = 4;
 
 interface Incoming {
   message: SnapshotMessage;
@@ -71,7 +79,13 @@ export class ReplicaSnapshots {
   private readonly held = new Map<number, PeerMessage[]>();
   /** Background steps of all snapshots (and digests) on this node take turns of the event loop one at a time. */
   readonly gate = new TurnGate();
-  readonly stats = { taken: 0, sent: 0, sendFailures: 0, received: 0, installed: 0, rejected: 0 };
+  /** Per group: entry bytes applied since its last snapshot was captured (or installed). */
+  private readonly appliedBytes = new Map<number, number>();
+  /** Entry bytes this node applied, across its groups, since it started. */
+  private nodeBytes = 0;
+  /** Per group: nodeBytes when its log last moved toward compaction (a capture, a compaction, an install). */
+  private readonly movedAt = new Map<number, number>();
+  readonly stats = { taken: 0, sent: 0, sendFailures: 0, received: 0, installed: 0, rejected: 0, staleCompactions: 0 };
 
   constructor(private readonly options: ReplicaSnapshotsOptions) {}
 
@@ -127,12 +141,72 @@ export class ReplicaSnapshots {
     return run;
   }
 
-  /** Called after a replica applied entries: takes a snapshot once enough accumulated. */
-  maybeTake(replica: ShardReplica): void {
+  /**
+   * Called right after the driver advanced a Ready of the replica that applied `bytes`
+   * of entries (entrySizeBytes): takes a snapshot once entriesBetween entries or
+   * bytesBetween bytes accumulated since the last one, whichever comes first.
+   */
+  maybeTake(replica: ShardReplica, bytes: number): void {
     const group = replica.shard;
+    this.nodeBytes += bytes;
+    const applied = (this.appliedBytes.get(group) ?? 0) + bytes;
+    this.appliedBytes.set(group, applied);
     if (this.closing || this.producing.has(group)) return;
-    const last = this.newest.get(group)?.index ?? replica.storage.snapshot().index;
-    if (replica.machine.appliedIndex - last < this.options.entriesBetween) return;
+    if (replica.machine.appliedIndex - this.lastSnapshotIndex(replica) < this.options.entriesBetween && applied < this.options.bytesBetween) return;
+    this.take(replica);
+  }
+
+  /** The index of the replica's newest snapshot (taken, installed or restored), else its log's compaction point. */
+  private lastSnapshotIndex(replica: ShardReplica): number {
+    return this.newest.get(replica.shard)?.index ?? replica.storage.snapshot().index;
+  }
+
+  /**
+   * Called once a cycle applied its Readys (no replica is between a Ready and its
+   * advance). The log is shared: a segment goes only once every group that wrote into
+   * it compacted past its entries there, so a group that applies little (an idle shard
+   * holding only its leader's first entry) would keep every segment written since. A
+   * group whose log holds entries and has not moved toward compaction while the node
+   * applied STALE_SHARES × bytesBetween bytes is snapshotted if it applied anything since
+   * its newest snapshot, else its log is compacted to that snapshot.
+   */
+  sweepStale(replicas: Iterable<ShardReplica>): void {
+    if (this.closing) return;
+    for (const replica of replicas) {
+      const group = replica.shard;
+      if (this.producing.has(group) || replica.inReady) continue;
+      if (this.nodeBytes - (this.movedAt.get(group) ?? 0) < STALE_SHARES * this.options.bytesBetween) continue;
+      this.movedAt.set(group, this.nodeBytes);
+      if (replica.storage.lastIndex() <= replica.storage.snapshot().index) continue;
+      if (replica.machine.appliedIndex > this.lastSnapshotIndex(replica)) this.take(replica);
+      else this.compactToNewest(replica);
+    }
+  }
+
+  /** The group applied nothing since its newest snapshot: its log is compacted to it (its entries are all in that file). */
+  private compactToNewest(replica: ShardReplica): void {
+    const group = replica.shard;
+    const newest = this.newest.get(group);
+    if (!newest || newest.index <= replica.storage.snapshot().index) return;
+    const point = this.compactionPoint(replica, newest);
+    if (!point) return;
+    this.producing.add(group);
+    const work = this.enqueue(async () => {
+      try {
+        await this.options.log.compact(group, point);
+      } catch (err) {
+        this.options.onFatal(err);
+        return;
+      }
+      this.stats.staleCompactions++;
+      await this.prune(group);
+      this.options.logger.info({ shard: group, index: point.index }, "log of a quiet shard compacted to its newest snapshot");
+    });
+    this.track(work.finally(() => this.producing.delete(group)));
+  }
+
+  private take(replica: ShardReplica): void {
+    const group = replica.shard;
     this.producing.add(group);
     const started = performance.now();
     this.track(
@@ -154,12 +228,17 @@ export class ReplicaSnapshots {
    * applied to it (its node keeps taking messages and proposals).
    */
   private async capture(replica: ShardReplica): Promise<{ snapshot: ReplicaSnapshot; meta: SnapshotMetadata }> {
-    // Start on a turn of our own, at a moment the driver is not between a Ready of this
-    // group and its advance (its entries would be applied under the capture).
-    do await this.gate.turn(true);
-    while (replica.inReady);
+    // Hold the group's Readys from the moment the snapshot is due (the driver calls in
+    // right after an advance): were the driver to take the group's next Ready meanwhile,
+    // under sustained load it would always be between a Ready and its advance when the
+    // capture's turn comes, and the capture would never start. Then start on a turn of
+    // our own, once no Ready of the group taken earlier is still in flight.
     replica.held = true;
     try {
+      do await this.gate.turn(true);
+      while (replica.inReady);
+      this.appliedBytes.set(replica.shard, 0);
+      this.movedAt.set(replica.shard, this.nodeBytes);
       const capture = replica.machine.snapshotCapture();
       const meta = replica.node.snapshotMetadata(asLogIndex(replica.machine.appliedIndex));
       while (!capture.step(CAPTURE_KEYS_PER_STEP)) await this.gate.turn(true);
@@ -171,22 +250,19 @@ export class ReplicaSnapshots {
   }
 
   /**
-   * Writes a captured snapshot, then compacts the log to the snapshot before it, not to
-   * this one: the log keeps the entries between the two, so a follower a little behind
+   * Compacts the log to the snapshot before this one, not to this one, then writes this
+   * one: the log keeps the entries between the two, so a follower a little behind
    * catches up from the log rather than by a whole snapshot (and a restart restores the
-   * newest snapshot, then replays only what follows it).
+   * newest snapshot, then replays only what follows it). The earlier snapshot's file is
+   * durable already (a group's snapshots are saved one after another), so compacting
+   * first is safe, and it keeps the group's log at about two snapshots' worth of entries
+   * at most: nothing was applied to the group during the capture, and the log does not
+   * grow on while this file is written.
    */
   private save(replica: ShardReplica, { snapshot: captured, meta }: { snapshot: ReplicaSnapshot; meta: SnapshotMetadata }, started: number): Promise<void> {
     const group = replica.shard;
     return this.enqueue(async () => {
-      try {
-        await this.options.files.write(fileMeta(group, meta), this.withTurns(captured.chunks()));
-      } catch (err) {
-        this.options.logger.error({ shard: group, index: meta.index, err: (err as Error).message }, "writing a snapshot failed; the log is kept");
-        return;
-      }
       const previous = this.newest.get(group);
-      if ((previous?.index ?? 0) < meta.index) this.newest.set(group, { index: meta.index, term: meta.term });
       const compactTo = previous && previous.index > replica.storage.snapshot().index ? this.compactionPoint(replica, previous) : undefined;
       if (compactTo) {
         try {
@@ -196,6 +272,13 @@ export class ReplicaSnapshots {
           return;
         }
       }
+      try {
+        await this.options.files.write(fileMeta(group, meta), this.withTurns(captured.chunks()));
+      } catch (err) {
+        this.options.logger.error({ shard: group, index: meta.index, err: (err as Error).message }, "writing a snapshot failed; the log after the previous one is kept");
+        return;
+      }
+      if ((this.newest.get(group)?.index ?? 0) < meta.index) this.newest.set(group, { index: meta.index, term: meta.term });
       await this.prune(group);
       this.stats.taken++;
       this.options.logger.info({ shard: group, index: meta.index, ms: Math.round(performance.now() - started) }, "snapshot taken, log compacted");
@@ -324,6 +407,8 @@ export class ReplicaSnapshots {
   /** After a received snapshot was persisted: older files can go. */
   installed(group: number, snapshot: SnapshotMetadata): void {
     this.newest.set(group, { index: snapshot.index, term: snapshot.term });
+    this.appliedBytes.set(group, 0);
+    this.movedAt.set(group, this.nodeBytes);
     void this.enqueue(() => this.prune(group));
   }
 

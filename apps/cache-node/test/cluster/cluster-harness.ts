@@ -89,6 +89,11 @@ export class TestCluster {
     }
   }
 
+  /** Where node `id` keeps its data (its write-ahead log and snapshots). */
+  dataDir(id: string): string {
+    return join(this.dataRoot, id);
+  }
+
   peerPort(id: string): number {
     return this.plan!.members.find((m) => m.id === id)!.peerPort;
   }
