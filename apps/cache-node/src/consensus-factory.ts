@@ -7,6 +7,7 @@ import { PeerTransport } from "./peer/peer-transport.js";
 import { SnapshotFiles } from "@distcache/raft";
 import { MultiRaft } from "./raft-host/multi-raft.js";
 import { openWalGroupLog } from "./raft-host/wal-group-log.js";
+import { openDataDirIdentity } from "./data-dir-identity.js";
 import type { Clock } from "./clock.js";
 import { BOOTSTRAP_STORE_SETTINGS, flagSettings } from "./store-settings.js";
 
@@ -44,10 +45,18 @@ export async function openConsensus(
   const replicas = config.replicas || Math.min(3, members.length);
   const placement = placeShards(members, config.shards, replicas);
   const groups = placement.map((voters, shard) => ({ shard, voters })).filter((g) => g.voters.includes(config.nodeId));
-  const groupLog = await openWalGroupLog(join(config.dataDir, "wal"), log);
+  // The data dir's identity first: a start with other members, shards or replicas would
+  // open other groups, or the same groups with other voters.
+  const identity = await openDataDirIdentity(
+    config.dataDir,
+    { nodeId: config.nodeId, members: members.map((m) => m.id), shards: config.shards, replicas, replicasDefaulted: !config.replicas, secret: config.peerSecret },
+    log,
+  );
+  const groupLog = await openWalGroupLog(join(config.dataDir, "wal"), log, undefined, groups);
   const transport = new PeerTransport({
     nodeId: config.nodeId,
     secret: config.peerSecret,
+    clusterId: identity.clusterId,
     peers: new Map(members.filter((m) => m.id !== config.nodeId).map((m) => [m.id, config.peerDial.get(m.id) ?? m.peerAddress])),
     // Messages arrive only after start(), by which time raft is initialised.
     onMessage: (from, payload) => raft.receive(from, payload),

@@ -11,7 +11,7 @@ import { NotLeaderError } from "../raft-host/not-leader-error.js";
 import { encodePeerBatch } from "../raft-host/peer-wire.js";
 import { encodeSnapshotChunk } from "../raft-host/snapshot-wire.js";
 import { encodeFrames } from "./frame-reader.js";
-import { MAGIC, NONCE_BYTES, answer } from "./peer-handshake.js";
+import { CHALLENGE_BYTES, answer as answerFor } from "./peer-handshake.js";
 import { PeerTransport } from "./peer-transport.js";
 
 /*
@@ -23,6 +23,8 @@ import { PeerTransport } from "./peer-transport.js";
 const ids = ["n1", "n2", "n3"];
 const SHARDS = 4;
 const SECRET = "garbage-test-secret-0123456789";
+const CLUSTER_ID = "0123456789abcdef0123456789abcdef";
+const answer = (secret: string, challenge: Uint8Array, from: string, to: string) => answerFor(secret, challenge, from, to, CLUSTER_ID);
 /** The node under attack; it leads shard 1. */
 const TARGET = "n2";
 const LED = 1;
@@ -40,6 +42,7 @@ beforeAll(async () => {
     const transport = new PeerTransport({
       nodeId: id,
       secret: SECRET,
+      clusterId: CLUSTER_ID,
       peers: new Map(),
       onMessage: (from, payload) => rafts.get(id)!.receive(from, payload),
       log: logger,
@@ -127,7 +130,7 @@ async function connect(): Promise<{ socket: net.Socket; challenge: Promise<Buffe
   const challenge = new Promise<Buffer>((resolve) => {
     socket.on("data", (chunk: Buffer) => {
       received = Buffer.concat([received, chunk]);
-      if (received.length >= MAGIC.length + NONCE_BYTES) resolve(received.subarray(0, MAGIC.length + NONCE_BYTES));
+      if (received.length >= CHALLENGE_BYTES) resolve(received.subarray(0, CHALLENGE_BYTES));
     });
   });
   await new Promise<void>((resolve) => socket.once("connect", () => resolve()));

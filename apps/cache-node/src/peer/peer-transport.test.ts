@@ -19,7 +19,9 @@ async function eventually(check: () => boolean, timeoutMs = 3000): Promise<void>
   }
 }
 
-async function cluster(ids: string[], secrets: Record<string, string> = {}) {
+const CLUSTER_ID = "0123456789abcdef0123456789abcdef";
+
+async function cluster(ids: string[], secrets: Record<string, string> = {}, clusterIds: Record<string, string> = {}, logs: Record<string, pino.Logger> = {}) {
   const inbox = new Map<string, { from: string; text: string }[]>();
   const transports = new Map<string, PeerTransport>();
   const ports = new Map<string, number>();
@@ -28,9 +30,10 @@ async function cluster(ids: string[], secrets: Record<string, string> = {}) {
     const t = new PeerTransport({
       nodeId: id,
       secret: secrets[id] ?? "s3cret",
+      clusterId: clusterIds[id] ?? CLUSTER_ID,
       peers: new Map(),
       onMessage: (from, payload) => inbox.get(id)!.push({ from, text: payload.toString() }),
-      log,
+      log: logs[id] ?? log,
       reconnectDelayMsMin: 10,
       reconnectDelayMsMax: 50,
     });

@@ -3,13 +3,28 @@ import type { Logger } from "pino";
 import { SEND_BACKLOG_BYTES } from "../raft-host/replica-snapshots.js";
 import { SNAPSHOT_FRAME_BYTES_MAX } from "../raft-host/snapshot-wire.js";
 import { FrameReader, encodeFrames } from "./frame-reader.js";
-import { ACCEPTED, ANSWER_BYTES_MAX, MAGIC, NONCE_BYTES, answer, newChallenge, parseAnswer, verify } from "./peer-handshake.js";
+import {
+  ACCEPTED,
+  ANSWER_BYTES_MAX,
+  CHALLENGE_BYTES,
+  answer,
+  clusterIdBytes,
+  clusterRefusal,
+  newChallenge,
+  parseAnswer,
+  parseChallenge,
+  verify,
+  versionNotice,
+  versionRefusal,
+} from "./peer-handshake.js";
 import { PeerProtocolError } from "./protocol-error.js";
 
 export interface PeerTransportOptions {
   nodeId: string;
   /** Shared cluster secret for the HMAC handshake. */
   secret: string;
+  /** The cluster this node belongs to (16 bytes, hex; from the data dir's identity): peers of another are refused. */
+  clusterId: string;
   /** Where to dial each peer ("host:port"); can be overridden later per peer. */
   peers: ReadonlyMap<string, string>;
   /**
@@ -42,6 +57,9 @@ export interface PeerStats {
   protocolErrors: number;
 }
 
+/** A refusal for the same reason is logged at error at most this often (peers redial every few seconds). */
+const REFUSAL_LOG_INTERVAL_MS = 60_000;
+
 /**
  * Default queue and frame limits. A snapshot chunk is queued while at most
  * SEND_BACKLOG_BYTES wait for the peer, so the queue holds that much and one snapshot
@@ -68,6 +86,8 @@ const DEFAULTS = {
  */
 export class PeerTransport {
   private readonly options: PeerTransportOptions & typeof DEFAULTS;
+  private readonly clusterId: Buffer;
+  private readonly refusals = new RefusalLog();
   private readonly dialers = new Map<string, Dialer>();
   private readonly inbound = new Set<net.Socket>();
   private server: net.Server | undefined;
@@ -76,7 +96,8 @@ export class PeerTransport {
 
   constructor(options: PeerTransportOptions) {
     this.options = { ...DEFAULTS, ...options };
-    for (const [id, address] of options.peers) if (id !== options.nodeId) this.dialers.set(id, new Dialer(id, address, this.options, this.stats));
+    this.clusterId = clusterIdBytes(options.clusterId);
+    for (const [id, address] of options.peers) if (id !== options.nodeId) this.dialers.set(id, this.newDialer(id, address));
   }
 
   /** Listens for peers; resolves with the bound port. */
@@ -111,7 +132,11 @@ export class PeerTransport {
   setPeerAddress(id: string, address: string): void {
     const existing = this.dialers.get(id);
     if (existing) existing.redirect(address);
-    else if (id !== this.options.nodeId) this.dialers.set(id, new Dialer(id, address, this.options, this.stats));
+    else if (id !== this.options.nodeId) this.dialers.set(id, this.newDialer(id, address));
+  }
+
+  private newDialer(id: string, address: string): Dialer {
+    return new Dialer(id, address, this.options, this.stats, this.clusterId, this.refusals);
   }
 
   /** Cuts the outbound connection to a peer and keeps it cut until `heal` (fault injection). */
@@ -136,7 +161,7 @@ export class PeerTransport {
     this.inbound.add(socket);
     socket.on("close", () => this.inbound.delete(socket));
     socket.on("error", () => socket.destroy());
-    const challenge = newChallenge();
+    const challenge = newChallenge(this.clusterId);
     socket.write(challenge);
     // The deadline: a connection that never completes the handshake (silent, or trickling
     // bytes) is closed, so it holds no socket and timer for ever.
@@ -146,14 +171,17 @@ export class PeerTransport {
     const onHandshake = (chunk: Buffer): void => {
       buffered = Buffer.concat([buffered, chunk]);
       const parsed = parseAnswer(buffered);
-      if (!parsed.complete) {
-        if (parsed.invalid) this.reject(socket, timer, "malformed peer handshake");
+      if (parsed.state === "version") return this.reject(socket, timer, versionRefusal(parsed.from, parsed.version), true);
+      if (parsed.state !== "complete") {
+        if (parsed.state === "invalid") this.reject(socket, timer, "malformed peer handshake");
         else if (buffered.length > ANSWER_BYTES_MAX) this.reject(socket, timer, "peer handshake too long");
         return;
       }
       if (parsed.to !== nodeId || !verify(secret, challenge, parsed)) {
         return this.reject(socket, timer, `peer handshake failed (claimed ${parsed.from} → ${parsed.to})`);
       }
+      // Authenticated, so the cluster id is the peer's own claim, bound by the secret.
+      if (!parsed.clusterId.equals(this.clusterId)) return this.reject(socket, timer, clusterRefusal(parsed.from, parsed.clusterId, this.clusterId), true);
       // Holding the secret is not enough: the sender must be another member of the cluster.
       if (parsed.from === nodeId || !this.dialers.has(parsed.from)) {
         return this.reject(socket, timer, `peer handshake from ${parsed.from}, which is not another member of the cluster`);
@@ -167,11 +195,13 @@ export class PeerTransport {
     socket.on("data", onHandshake);
   }
 
-  private reject(socket: net.Socket, timer: NodeJS.Timeout, reason: string): void {
+  /** `refusal`: the peer is well-behaved but incompatible (another version or cluster): logged at error, throttled. */
+  private reject(socket: net.Socket, timer: NodeJS.Timeout, reason: string, refusal = false): void {
     clearTimeout(timer);
     if (socket.destroyed) return;
     this.stats.rejectedHandshakes++;
-    this.options.log.warn({ remote: socket.remoteAddress }, reason);
+    if (refusal) this.refusals.log(this.options.log, { remote: socket.remoteAddress }, `refusing an inbound peer connection: ${reason}`);
+    else this.options.log.warn({ remote: socket.remoteAddress }, reason);
     socket.destroy();
   }
 
@@ -234,6 +264,8 @@ class Dialer {
     private address: string,
     private readonly options: PeerTransportOptions & typeof DEFAULTS,
     private readonly stats: PeerStats,
+    private readonly clusterId: Buffer,
+    private readonly refusals: RefusalLog,
   ) {
     this.delayMs = options.reconnectDelayMsMin;
   }
@@ -304,11 +336,26 @@ class Dialer {
         return;
       }
       buffered = Buffer.concat([buffered, chunk]);
-      if (!answered && buffered.length >= MAGIC.length + NONCE_BYTES) {
-        if (!buffered.subarray(0, MAGIC.length).equals(MAGIC)) return socket.destroy();
+      if (!answered) {
+        const challenge = parseChallenge(buffered);
+        if (challenge.state === "partial") return;
+        if (challenge.state === "invalid") return socket.destroy();
         answered = true;
-        socket.write(answer(this.options.secret, buffered.subarray(0, MAGIC.length + NONCE_BYTES), this.options.nodeId, this.id));
-        buffered = buffered.subarray(MAGIC.length + NONCE_BYTES);
+        if (challenge.state === "version") {
+          // Tell the listener why (the part of the answer every version shares), then part.
+          this.refusals.log(this.options.log, { peer: this.id }, `refusing to connect: ${versionRefusal(this.id, challenge.version)}`);
+          socket.end(versionNotice(this.options.nodeId));
+          return;
+        }
+        const reply = answer(this.options.secret, buffered, this.options.nodeId, this.id, this.clusterId);
+        buffered = buffered.subarray(CHALLENGE_BYTES);
+        if (!challenge.clusterId.equals(this.clusterId)) {
+          // Answer anyway, so the listener logs the refusal too (its HMAC check passes; its cluster check does not).
+          this.refusals.log(this.options.log, { peer: this.id }, `refusing to connect: ${clusterRefusal(this.id, challenge.clusterId, this.clusterId)}`);
+          socket.end(reply);
+          return;
+        }
+        socket.write(reply);
       }
       if (answered && buffered.length >= 1 && this.state === "connecting") {
         clearTimeout(timer);
@@ -360,6 +407,27 @@ class Dialer {
     this.queueBytes = 0;
     this.stats.sent += batch.length;
     socket.write(encodeFrames(batch));
+  }
+}
+
+/**
+ * Logs a refusal of an incompatible peer at error, once per reason per
+ * REFUSAL_LOG_INTERVAL_MS (at debug in between): the peer redials, and the reason
+ * does not change until an operator acts.
+ */
+class RefusalLog {
+  private readonly lastLogged = new Map<string, number>();
+
+  log(log: Logger, fields: Record<string, unknown>, message: string): void {
+    const now = Date.now();
+    const last = this.lastLogged.get(message);
+    if (last !== undefined && now - last < REFUSAL_LOG_INTERVAL_MS) {
+      log.debug(fields, message);
+      return;
+    }
+    if (this.lastLogged.size >= 1024) this.lastLogged.clear();
+    this.lastLogged.set(message, now);
+    log.error(fields, message);
   }
 }
 

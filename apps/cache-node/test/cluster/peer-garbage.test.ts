@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodeFrames } from "../../src/peer/frame-reader.js";
-import { MAGIC, NONCE_BYTES, answer } from "../../src/peer/peer-handshake.js";
+import { CHALLENGE_BYTES, CLUSTER_ID_BYTES, PREAMBLE_BYTES, answer } from "../../src/peer/peer-handshake.js";
 import { encodePeerBatch } from "../../src/raft-host/peer-wire.js";
 import { STRONG, TestCluster, keyForShard, text } from "./cluster-harness.js";
 
@@ -37,11 +37,13 @@ async function sendAuthenticated(target: string, from: string, payload: Uint8Arr
   const accepted = new Promise<void>((resolve) => {
     socket.on("data", (chunk: Buffer) => {
       received = Buffer.concat([received, chunk]);
-      if (!answered && received.length >= MAGIC.length + NONCE_BYTES) {
+      if (!answered && received.length >= CHALLENGE_BYTES) {
         answered = true;
-        socket.write(answer(SECRET, received.subarray(0, MAGIC.length + NONCE_BYTES), from, target));
+        // A member's answer: it names the cluster the listener's challenge names.
+        const challenge = received.subarray(0, CHALLENGE_BYTES);
+        socket.write(answer(SECRET, challenge, from, target, challenge.subarray(PREAMBLE_BYTES, PREAMBLE_BYTES + CLUSTER_ID_BYTES)));
       }
-      if (answered && received.length > MAGIC.length + NONCE_BYTES) resolve();
+      if (answered && received.length > CHALLENGE_BYTES) resolve();
     });
   });
   await accepted;

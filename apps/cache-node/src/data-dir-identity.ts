@@ -1,0 +1,171 @@
+import { createHmac } from "node:crypto";
+import { mkdir, open, readFile, readdir, rename, rm } from "node:fs/promises";
+import { join } from "node:path";
+import type { Logger } from "pino";
+import { ConfigError } from "./config-error.js";
+
+/**
+ * What a data dir was bootstrapped for, recorded once in `<data-dir>/identity.json`
+ * and checked at every later start: the cluster it belongs to and the flags its
+ * placement was computed from. A node started with other ones would host other
+ * groups, or the same groups with other voters, so it refuses to start.
+ */
+export interface DataDirIdentity {
+  /** The identity file's own format version. */
+  readonly format: number;
+  /** 16 bytes, hex: the cluster this data dir belongs to; peers of another cluster are refused at the handshake. */
+  readonly clusterId: string;
+  readonly nodeId: string;
+  /** The ids of --initial-cluster, in order (placement depends on the order). */
+  readonly members: readonly string[];
+  readonly shards: number;
+  readonly replicas: number;
+}
+
+/** What a start is configured with. */
+export interface IdentityInputs {
+  readonly nodeId: string;
+  readonly members: readonly string[];
+  readonly shards: number;
+  /** Replicas per shard in effect (--replicas, or its default). */
+  readonly replicas: number;
+  /** True when --replicas was left to its default, min(3, members). */
+  readonly replicasDefaulted: boolean;
+  /** The peer secret; it keys the derivation of the cluster id and is never stored. */
+  readonly secret: string;
+}
+
+export const IDENTITY_FILE = "identity.json";
+export const IDENTITY_FORMAT = 1;
+export const CLUSTER_ID_BYTES = 16;
+const CLUSTER_ID_LABEL = "distcache-cluster-id-v1";
+
+/**
+ * The cluster id every node of a new cluster derives alike, with no coordinator: an
+ * HMAC, keyed by the peer secret, of the ordered member ids, the shard count and the
+ * replica count. Two clusters bootstrapped with the same members, shards, replicas and
+ * secret get the same id (docs/decisions.md). Addresses are left out, so a member may
+ * move to another address.
+ */
+export function deriveClusterId(inputs: Pick<IdentityInputs, "members" | "shards" | "replicas" | "secret">): string {
+  const body = JSON.stringify({ members: inputs.members, shards: inputs.shards, replicas: inputs.replicas });
+  return createHmac("sha256", inputs.secret).update(CLUSTER_ID_LABEL).update("\0").update(body).digest().subarray(0, CLUSTER_ID_BYTES).toString("hex");
+}
+
+/** Each way the configured start differs from the recorded identity, as the operator should read it. */
+export function identityDifferences(recorded: DataDirIdentity, inputs: IdentityInputs): string[] {
+  const out: string[] = [];
+  const atBootstrap = "(set at bootstrap)";
+  if (recorded.nodeId !== inputs.nodeId) out.push(`--node-id ${inputs.nodeId} differs from the data dir's ${recorded.nodeId} ${atBootstrap}`);
+  if (recorded.members.join(",") !== inputs.members.join(",")) {
+    out.push(`--initial-cluster members ${inputs.members.join(",")} differ from the data dir's ${recorded.members.join(",")} ${atBootstrap}`);
+  }
+  if (recorded.shards !== inputs.shards) out.push(`--shards ${inputs.shards} differs from the data dir's ${recorded.shards} ${atBootstrap}`);
+  if (recorded.replicas !== inputs.replicas) {
+    const flag = inputs.replicasDefaulted ? `--replicas (default min(3, members) = ${inputs.replicas})` : `--replicas ${inputs.replicas}`;
+    out.push(`${flag} differs from the data dir's ${recorded.replicas} ${atBootstrap}`);
+  }
+  return out;
+}
+
+/**
+ * Reads the data dir's identity and checks this start against it; a data dir without
+ * one is bootstrapped now (the file is written atomically: a temporary file, fsync,
+ * rename, fsync of the directory). Throws ConfigError naming every difference.
+ */
+export async function openDataDirIdentity(dataDir: string, inputs: IdentityInputs, log?: Logger): Promise<DataDirIdentity> {
+  const path = join(dataDir, IDENTITY_FILE);
+  const recorded = await readIdentity(path);
+  if (recorded === undefined) {
+    const identity: DataDirIdentity = {
+      format: IDENTITY_FORMAT,
+      clusterId: deriveClusterId(inputs),
+      nodeId: inputs.nodeId,
+      members: [...inputs.members],
+      shards: inputs.shards,
+      replicas: inputs.replicas,
+    };
+    const earlier = await hasEntries(join(dataDir, "wal"));
+    await mkdir(dataDir, { recursive: true });
+    await writeIdentity(dataDir, identity);
+    if (earlier) log?.warn({ dataDir, clusterId: identity.clusterId }, "the data dir predates its identity file: recorded this start's --initial-cluster, --shards and --replicas as its identity");
+    else log?.info({ dataDir, clusterId: identity.clusterId }, "data dir bootstrapped");
+    return identity;
+  }
+  const differences = identityDifferences(recorded, inputs);
+  if (differences.length > 0) {
+    throw new ConfigError(`the data dir ${dataDir} was bootstrapped with other flags: ${differences.join("; ")}. Start the node with the flags it was bootstrapped with, or with an empty --data-dir`);
+  }
+  return recorded;
+}
+
+async function readIdentity(path: string): Promise<DataDirIdentity | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw new ConfigError(`cannot read ${path}: ${(err as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`${path} is not valid JSON: ${(err as Error).message}`);
+  }
+  return checkIdentity(path, parsed);
+}
+
+/** Validates a parsed identity file; throws ConfigError naming the file and the problem. */
+export function checkIdentity(path: string, parsed: unknown): DataDirIdentity {
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new ConfigError(`${path} is not a JSON object`);
+  const o = parsed as Record<string, unknown>;
+  if (o["format"] !== IDENTITY_FORMAT) {
+    throw new ConfigError(`${path} is in identity format ${JSON.stringify(o["format"])}; this build reads format ${IDENTITY_FORMAT} (no rolling upgrades before 1.0)`);
+  }
+  const problem = (what: string) => new ConfigError(`${path}: ${what}`);
+  if (typeof o["clusterId"] !== "string" || !/^[0-9a-f]{32}$/.test(o["clusterId"])) throw problem("clusterId must be 32 lowercase hex digits");
+  if (typeof o["nodeId"] !== "string" || o["nodeId"].length === 0) throw problem("nodeId must be a non-empty string");
+  const members = o["members"];
+  if (!Array.isArray(members) || members.length === 0 || !members.every((m) => typeof m === "string" && m.length > 0)) throw problem("members must be a non-empty list of node ids");
+  for (const key of ["shards", "replicas"] as const) {
+    if (!Number.isSafeInteger(o[key]) || (o[key] as number) < 1) throw problem(`${key} must be a positive integer`);
+  }
+  return {
+    format: IDENTITY_FORMAT,
+    clusterId: o["clusterId"],
+    nodeId: o["nodeId"],
+    members: members as string[],
+    shards: o["shards"] as number,
+    replicas: o["replicas"] as number,
+  };
+}
+
+/** Writes the identity file atomically and durably. */
+export async function writeIdentity(dataDir: string, identity: DataDirIdentity): Promise<void> {
+  const path = join(dataDir, IDENTITY_FILE);
+  const temporary = `${path}.tmp`;
+  await rm(temporary, { force: true });
+  const file = await open(temporary, "wx");
+  try {
+    await file.writeFile(`${JSON.stringify(identity, null, 2)}\n`);
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+  await rename(temporary, path);
+  const dir = await open(dataDir, "r");
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+}
+
+async function hasEntries(dir: string): Promise<boolean> {
+  try {
+    return (await readdir(dir)).length > 0;
+  } catch {
+    return false;
+  }
+}
