@@ -194,7 +194,7 @@ export class SessionTable {
     return {
       push: (text) => {
         const parsed = JSON.parse(text, (_k, v: unknown) => (isBigintBox(v) ? BigInt(v.bigint) : v)) as SerializedTable | SessionRow[];
-        const { sessions, tombstones } = Array.isArray(parsed) ? { sessions: parsed, tombstones: [] } : parsed;
+        const { sessions, tombstones } = checkTable(Array.isArray(parsed) ? { sessions: parsed, tombstones: [] } : parsed);
         for (const [id, lastStampMs, acked, results, highest] of sessions) {
           if (last?.id === id) {
             // The rest of a session the previous row began.
@@ -277,6 +277,27 @@ type SessionRow = [string, number, number, [number, CommandResult][], number?];
 interface SerializedTable {
   sessions: SessionRow[];
   tombstones: [string, number][];
+}
+
+const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+const isResultRow = (r: unknown): boolean => Array.isArray(r) && r.length === 2 && isCount(r[0]) && typeof r[1] === "object" && r[1] !== null && typeof (r[1] as { type?: unknown }).type === "string";
+const isSessionRow = (row: unknown): boolean =>
+  Array.isArray(row) &&
+  typeof row[0] === "string" &&
+  isCount(row[1]) &&
+  isCount(row[2]) &&
+  Array.isArray(row[3]) &&
+  (row[3] as unknown[]).every(isResultRow) &&
+  (row[4] === undefined || isCount(row[4]));
+const isTombstone = (row: unknown): boolean => Array.isArray(row) && row.length === 2 && typeof row[0] === "string" && isCount(row[1]);
+
+/** A session table read from a snapshot is checked whole: a damaged one is refused, never installed. */
+function checkTable(table: unknown): SerializedTable {
+  const t = table as Partial<SerializedTable> | null;
+  if (typeof t !== "object" || t === null || !Array.isArray(t.sessions) || !Array.isArray(t.tombstones) || !t.sessions.every(isSessionRow) || !t.tombstones.every(isTombstone)) {
+    throw new Error("not a session table: a row has the wrong shape or a count that is not a safe integer");
+  }
+  return t as SerializedTable;
 }
 
 function isBigintBox(v: unknown): v is { bigint: string } {

@@ -100,3 +100,35 @@ describe("ShardStateMachine apply is total", () => {
     expect(version).toMatchObject({ type: "set", result: { ok: false, reason: "version_mismatch" } });
   });
 });
+
+describe("ShardStateMachine restore refuses damaged snapshots", () => {
+  const damaged = (edit: (chunks: Uint8Array[]) => void) => {
+    const m = small();
+    m.apply(1, encode({ sessionId: "s", sequence: 1n, op: setOp({}) }));
+    const chunks = [...m.snapshot().chunks()].map((c) => c.slice());
+    edit(chunks);
+    return chunks;
+  };
+
+  it.each([
+    ["a NaN stamp", (chunks: Uint8Array[]) => new DataView(chunks[0]!.buffer).setFloat64(9, Number.NaN)],
+    ["a stamp of 1e300", (chunks: Uint8Array[]) => new DataView(chunks[0]!.buffer).setFloat64(9, 1e300)],
+    ["a negative index", (chunks: Uint8Array[]) => new DataView(chunks[0]!.buffer).setFloat64(1, -1)],
+    ["a fractional refusal count", (chunks: Uint8Array[]) => new DataView(chunks[0]!.buffer).setFloat64(17, 0.5)],
+    ["a session row of the wrong shape", (chunks: Uint8Array[]) => (chunks[1] = text(JSON.stringify({ sessions: [["s", "x", 0, []]], tombstones: [] })))],
+    ["a tombstone mark that is not a count", (chunks: Uint8Array[]) => (chunks[1] = text(JSON.stringify({ sessions: [], tombstones: [["s", 1e300]] })))],
+  ])("refuses %s, and the replica keeps its state and applies on", (_name, edit) => {
+    const m = small();
+    m.apply(1, encode({ op: setOp({ key: "mine" }) }));
+    const before = m.digest();
+    expect(() => m.restore(damaged(edit))).toThrow();
+    expect(m.digest()).toBe(before);
+    expect(m.apply(2, encode({ op: { case: "noop", value: {} } }))).toEqual({ type: "none" });
+  });
+
+  it("restores the same chunks with a well-formed session table put in (the control for the cases above)", () => {
+    const m = small();
+    m.restore(damaged((chunks) => (chunks[1] = text(JSON.stringify({ sessions: [["t", 5, 0, []]], tombstones: [["u", 3]] })))));
+    expect(m.appliedIndex).toBe(1);
+  });
+});

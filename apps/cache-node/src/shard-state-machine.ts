@@ -1,6 +1,6 @@
 import { fromBinary } from "@bufbuild/protobuf";
 import { CommandSchema, SetCondition as WireCondition, EvictionPolicy as WirePolicy, type Command, type SetOp } from "@distcache/proto/raft";
-import { operationRefusal, sessionRefusal, stampRefusal } from "./command-validation.js";
+import { operationRefusal, sessionRefusal, STAMP_MS_MAX, stampRefusal } from "./command-validation.js";
 import { SessionTable } from "./session-table.js";
 import { PROTOCOL_LIMITS } from "@distcache/proto/limits";
 import { SNAPSHOT_CHUNK_BYTES_MAX as SNAPSHOT_FILE_CHUNK_BYTES_MAX } from "@distcache/raft";
@@ -253,7 +253,13 @@ export class ShardStateMachine {
     const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     const sessionChunks = format === SNAPSHOT_FORMAT ? view.getUint32(25) : 1;
     if (sessionChunks === 0) throw new Error(`shard ${this.shard}: a snapshot without its session table`);
-    return { format, index: view.getFloat64(1), lastStampMs: view.getFloat64(9), refusedCount: format === SNAPSHOT_FORMAT_V2 ? 0 : view.getFloat64(17), sessionChunks };
+    const fields = { format, index: view.getFloat64(1), lastStampMs: view.getFloat64(9), refusedCount: format === SNAPSHOT_FORMAT_V2 ? 0 : view.getFloat64(17), sessionChunks };
+    // A damaged header must never be installed: apply trusts these as it trusts its own state.
+    const count = (v: number) => Number.isSafeInteger(v) && v >= 0;
+    if (!count(fields.index) || !count(fields.refusedCount) || !count(fields.lastStampMs) || fields.lastStampMs > STAMP_MS_MAX) {
+      throw new Error(`shard ${this.shard}: a snapshot header with an index, stamp or count out of range`);
+    }
+    return fields;
   }
 
   private decodeFragments(chunk: Uint8Array): { count: number; bytes: number; parts: Uint8Array[] } {
