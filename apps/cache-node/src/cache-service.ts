@@ -58,7 +58,7 @@ function statsMessage(stats: StoreStats): Record<(typeof STAT_NAMES)[number], bi
 
 function sessionOf(header: RequestHeader | undefined): SessionHeader | undefined {
   if (!header || header.sessionId === "") return undefined;
-  return { sessionId: header.sessionId, sequence: header.sequence, ackedSequence: header.ackedSequence };
+  return { sessionId: header.sessionId, sequence: header.sequence, ackedSequence: header.ackedSequence, sessionStartedMs: header.sessionStartedMs };
 }
 
 const WIRE_CONDITION: Record<SetCondition, WireCondition> = {
@@ -81,7 +81,7 @@ function refusalError(result: Extract<CommandResult, { type: "refused" }>, shard
         `session "${sessionId}" expired on shard ${shard}: this write was not applied; start a new session (a write sent before under the expired one may have been applied then)`,
         Code.FailedPrecondition,
         undefined,
-        [{ desc: SessionExpiredSchema, value: create(SessionExpiredSchema, { shard, sessionId }) }],
+        [{ desc: SessionExpiredSchema, value: create(SessionExpiredSchema, { shard, sessionId, startedAfterMs: BigInt(result.startedAfterMs) }) }],
       );
   }
 }

@@ -20,16 +20,17 @@ const KNOWN_CONDITIONS: ReadonlySet<number> = new Set([SetCondition.UNSPECIFIED,
 const KNOWN_POLICIES: ReadonlySet<number> = new Set([EvictionPolicy.UNSPECIFIED, EvictionPolicy.LRU, EvictionPolicy.LFU, EvictionPolicy.FIFO, EvictionPolicy.RANDOM]);
 
 /** The session fields, as a command and a request header both carry them. */
-export type SessionFields = Pick<Command, "sessionId" | "sequence" | "ackedSequence">;
+export type SessionFields = Pick<Command, "sessionId" | "sequence" | "ackedSequence" | "sessionStartedMs">;
 
 /** Why a command's (or a request header's) session fields are refused, or undefined when they are valid. */
-export function sessionRefusal({ sessionId, sequence, ackedSequence }: SessionFields): string | undefined {
-  if (sessionId === "") return sequence === 0n && ackedSequence === 0n ? undefined : "a sequence number needs a session id";
+export function sessionRefusal({ sessionId, sequence, ackedSequence, sessionStartedMs }: SessionFields): string | undefined {
+  if (sessionId === "") return sequence === 0n && ackedSequence === 0n && sessionStartedMs === 0n ? undefined : "a sequence number needs a session id";
   if (!isWellFormedKey(sessionId) || utf8Length(sessionId) > PROTOCOL_LIMITS.sessionIdBytesMax) {
     return `session id must be well-formed UTF-8 of at most ${PROTOCOL_LIMITS.sessionIdBytesMax} bytes`;
   }
   if (sequence < 1n || sequence > PROTOCOL_LIMITS.sequenceMax) return `sequence must be in [1, 2^53 - 1], got ${sequence}`;
   if (ackedSequence >= sequence) return `acked_sequence (${ackedSequence}) must be below sequence (${sequence})`;
+  if (sessionStartedMs > BigInt(STAMP_MS_MAX)) return `session_started_ms ${sessionStartedMs} is out of range`;
   return undefined;
 }
 

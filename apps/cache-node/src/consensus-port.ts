@@ -8,6 +8,7 @@ export interface SessionHeader {
   sessionId: string;
   sequence: bigint;
   ackedSequence: bigint;
+  sessionStartedMs: bigint;
 }
 
 export interface ShardStatus {

@@ -16,8 +16,12 @@ import type { CommandResult } from "./shard-state-machine.js";
  * it had seen or had acknowledged. A write of that session at or below the mark may be a
  * late retry of one applied before, whose result is gone, so it is refused ("expired")
  * and never applied twice; a higher sequence was never applied, so it revives the
- * session. At most tombstonesMax tombstones are kept (the oldest goes first): a retry
- * that arrives after its session's tombstone is gone too is the one case not caught.
+ * session. At most tombstonesMax tombstones are kept, the oldest going first. A dropped
+ * tombstone raises the table's floor to the latest of its session's start time (as the
+ * client gave it) and last use: a session the table does not know at all that began at
+ * or before the floor may be one whose every trace is gone, so it is refused ("expired")
+ * too, and the client starts a new session after the floor. So however many sessions a
+ * client creates, a late retry is never applied twice.
  */
 export interface SessionLimits {
   sessionsMax: number;
@@ -37,11 +41,20 @@ export const SESSION_LIMITS_DEFAULT: SessionLimits = { sessionsMax: 10_000, sess
  */
 export const SESSION_CHUNK_CHARS_TARGET = 256 * 1024;
 
+/**
+ * How far ahead of the shard's time a new session's start may be: a client whose clock is
+ * further ahead is refused, since its start time could otherwise raise the floor past
+ * every honest client's.
+ */
+export const SESSION_START_AHEAD_MS_MAX = 10 * 60_000;
+
 /** Expired sessions removed per applied command, so expiry never costs a full scan. */
 const EXPIRE_PER_APPLY_MAX = 8;
 
 interface Session {
   lastStampMs: number;
+  /** When the client says the session began (Unix ms by its clock). */
+  startedMs: number;
   /** Every sequence at or below this was acknowledged by the client and forgotten here. */
   acked: number;
   /** The highest sequence whose result was recorded. */
@@ -49,13 +62,29 @@ interface Session {
   results: Map<number, CommandResult>;
 }
 
-export type SessionLookup = { kind: "new" } | { kind: "done"; result: CommandResult } | { kind: "forgotten" } | { kind: "too-many" } | { kind: "expired" };
+interface Tombstone {
+  /** The highest sequence the session recorded or acknowledged. */
+  mark: number;
+  /** The latest of its start and its last use: the floor rises to this when the tombstone goes. */
+  boundMs: number;
+}
+
+export type SessionLookup =
+  | { kind: "new" }
+  | { kind: "done"; result: CommandResult }
+  | { kind: "forgotten" }
+  | { kind: "too-many" }
+  /** A new session must begin after startedAfterMs. */
+  | { kind: "expired"; startedAfterMs: number }
+  | { kind: "ahead" };
 
 export class SessionTable {
   // Map order is least recently used first: a use deletes and re-inserts.
   private readonly sessions = new Map<string, Session>();
   /** Forgotten sessions' high-water marks, oldest first. */
-  private readonly tombstones = new Map<string, number>();
+  private readonly tombstones = new Map<string, Tombstone>();
+  /** Unknown sessions that began at or before this are refused (0: none is). */
+  private floorMsValue = 0;
 
   constructor(readonly limits: SessionLimits = SESSION_LIMITS_DEFAULT) {}
 
@@ -64,14 +93,21 @@ export class SessionTable {
   }
 
   /** Looks up (session, sequence) before applying, after dropping what the client acknowledged. */
-  begin(id: string, sequence: number, acked: number, nowMs: number): SessionLookup {
+  begin(id: string, sequence: number, acked: number, startedMs: number, nowMs: number): SessionLookup {
     this.expire(nowMs);
-    const mark = this.tombstones.get(id);
-    if (mark !== undefined && !this.sessions.has(id)) {
-      if (sequence <= mark) return { kind: "expired" };
-      this.tombstones.delete(id);
+    let mark = 0;
+    if (!this.sessions.has(id)) {
+      const tombstone = this.tombstones.get(id);
+      if (tombstone !== undefined) {
+        if (sequence <= tombstone.mark) return { kind: "expired", startedAfterMs: this.floorMsValue };
+        this.tombstones.delete(id);
+        mark = tombstone.mark;
+      } else {
+        if (this.floorMsValue > 0 && startedMs <= this.floorMsValue) return { kind: "expired", startedAfterMs: this.floorMsValue };
+        if (startedMs > nowMs + SESSION_START_AHEAD_MS_MAX) return { kind: "ahead" };
+      }
     }
-    const session = this.touch(id, nowMs, mark ?? 0);
+    const session = this.touch(id, nowMs, mark, startedMs);
     if (acked > session.acked) {
       for (const seq of session.results.keys()) if (seq <= acked) session.results.delete(seq);
       session.acked = acked;
@@ -91,11 +127,11 @@ export class SessionTable {
   }
 
   /** A new session starts with everything at or below `acked` treated as acknowledged. */
-  private touch(id: string, nowMs: number, acked: number): Session {
+  private touch(id: string, nowMs: number, acked: number, startedMs: number): Session {
     let session = this.sessions.get(id);
     if (session) this.sessions.delete(id);
     else {
-      session = { lastStampMs: nowMs, acked, highest: acked, results: new Map() };
+      session = { lastStampMs: nowMs, startedMs, acked, highest: acked, results: new Map() };
       if (this.sessions.size >= this.limits.sessionsMax) {
         const oldest = this.sessions.keys().next();
         if (oldest.done !== true) this.forget(oldest.value);
@@ -121,11 +157,18 @@ export class SessionTable {
     if (session === undefined) return;
     this.sessions.delete(id);
     this.tombstones.delete(id);
-    this.tombstones.set(id, Math.max(session.highest, session.acked));
+    this.tombstones.set(id, { mark: Math.max(session.highest, session.acked), boundMs: Math.max(session.lastStampMs, session.startedMs) });
     if (this.tombstones.size > this.limits.tombstonesMax) {
-      const oldest = this.tombstones.keys().next();
-      if (oldest.done !== true) this.tombstones.delete(oldest.value);
+      const oldest = this.tombstones.entries().next();
+      if (oldest.done === true) return;
+      this.tombstones.delete(oldest.value[0]);
+      this.floorMsValue = Math.max(this.floorMsValue, oldest.value[1].boundMs);
     }
+  }
+
+  /** Unknown sessions that began at or before this are refused as expired; 0 while no tombstone was dropped. */
+  get floorMs(): number {
+    return this.floorMsValue;
   }
 
   /** Forgotten sessions whose high-water mark is still kept. */
@@ -146,7 +189,7 @@ export class SessionTable {
     let size = 0;
     let yielded = 0;
     const take = (): string => {
-      const text = `{"sessions":[${rows.join(",")}],"tombstones":[${marks.join(",")}]}`;
+      const text = `{"sessions":[${rows.join(",")}],"tombstones":[${marks.join(",")}],"floorMs":${this.floorMsValue}}`;
       rows = [];
       marks = [];
       size = 0;
@@ -155,7 +198,7 @@ export class SessionTable {
     };
     for (const [id, session] of this.sessions) {
       const head = `${JSON.stringify(id)},${session.lastStampMs},${session.acked}`;
-      const row = (results: readonly string[]) => `[${head},[${results.join(",")}],${session.highest}]`;
+      const row = (results: readonly string[]) => `[${head},[${results.join(",")}],${session.highest},${session.startedMs}]`;
       const rowBase = head.length + 24;
       let results: string[] = [];
       let rowSize = rowBase;
@@ -174,8 +217,8 @@ export class SessionTable {
       size += rowSize;
       if (size >= charsTarget) yield take();
     }
-    for (const [id, mark] of this.tombstones) {
-      const item = `[${JSON.stringify(id)},${mark}]`;
+    for (const [id, { mark, boundMs }] of this.tombstones) {
+      const item = `[${JSON.stringify(id)},${mark},${boundMs}]`;
       if (size > 0 && size + item.length > charsTarget) yield take();
       marks.push(item);
       size += item.length + 1;
@@ -194,19 +237,26 @@ export class SessionTable {
     return {
       push: (text) => {
         const parsed = JSON.parse(text, (_k, v: unknown) => (isBigintBox(v) ? BigInt(v.bigint) : v)) as SerializedTable | SessionRow[];
-        const { sessions, tombstones } = checkTable(Array.isArray(parsed) ? { sessions: parsed, tombstones: [] } : parsed);
-        for (const [id, lastStampMs, acked, results, highest] of sessions) {
+        const { sessions, tombstones, floorMs } = checkTable(Array.isArray(parsed) ? { sessions: parsed, tombstones: [] } : parsed);
+        table.floorMsValue = Math.max(table.floorMsValue, floorMs ?? 0);
+        for (const [id, lastStampMs, acked, results, highest, startedMs] of sessions) {
           if (last?.id === id) {
             // The rest of a session the previous row began.
             for (const [sequence, result] of results) last.session.results.set(sequence, compactResult(result));
             continue;
           }
           const recorded = results.reduce((max, [sequence]) => Math.max(max, sequence), acked);
-          const session: Session = { lastStampMs, acked, highest: highest ?? recorded, results: new Map(results.map(([sequence, result]) => [sequence, compactResult(result)])) };
+          const session: Session = {
+            lastStampMs,
+            startedMs: startedMs ?? 0,
+            acked,
+            highest: highest ?? recorded,
+            results: new Map(results.map(([sequence, result]) => [sequence, compactResult(result)])),
+          };
           table.sessions.set(id, session);
           last = { id, session };
         }
-        for (const [id, mark] of tombstones) table.tombstones.set(id, mark);
+        for (const [id, mark, boundMs] of tombstones) table.tombstones.set(id, { mark, boundMs: boundMs ?? 0 });
       },
       finish: () => table,
     };
@@ -236,10 +286,11 @@ export class SessionTable {
       yield;
     };
     for (const [id, session] of this.sessions) {
-      yield* piece(PIECE_SESSION, `${JSON.stringify(id)},${session.lastStampMs},${session.acked},${session.highest}`);
+      yield* piece(PIECE_SESSION, `${JSON.stringify(id)},${session.lastStampMs},${session.acked},${session.highest},${session.startedMs}`);
       for (const [sequence, result] of session.results) yield* piece(PIECE_RESULT, stringify([sequence, result]));
     }
-    for (const [id, mark] of this.tombstones) yield* piece(PIECE_TOMBSTONE, `${JSON.stringify(id)},${mark}`);
+    for (const [id, { mark, boundMs }] of this.tombstones) yield* piece(PIECE_TOMBSTONE, `${JSON.stringify(id)},${mark},${boundMs}`);
+    yield* piece(PIECE_FLOOR, String(this.floorMsValue));
     return hasher.hex();
   }
 
@@ -256,6 +307,7 @@ export class SessionTable {
 const PIECE_SESSION = 1;
 const PIECE_RESULT = 2;
 const PIECE_TOMBSTONE = 3;
+const PIECE_FLOOR = 4;
 
 function stringify(value: unknown): string {
   return JSON.stringify(value, (_k, v: unknown) => (typeof v === "bigint" ? { bigint: v.toString() } : v));
@@ -273,10 +325,11 @@ export function compactResult(result: CommandResult): CommandResult {
   return result;
 }
 
-type SessionRow = [string, number, number, [number, CommandResult][], number?];
+type SessionRow = [string, number, number, [number, CommandResult][], number?, number?];
 interface SerializedTable {
   sessions: SessionRow[];
-  tombstones: [string, number][];
+  tombstones: [string, number, number?][];
+  floorMs?: number;
 }
 
 const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
@@ -288,13 +341,23 @@ const isSessionRow = (row: unknown): boolean =>
   isCount(row[2]) &&
   Array.isArray(row[3]) &&
   (row[3] as unknown[]).every(isResultRow) &&
-  (row[4] === undefined || isCount(row[4]));
-const isTombstone = (row: unknown): boolean => Array.isArray(row) && row.length === 2 && typeof row[0] === "string" && isCount(row[1]);
+  (row[4] === undefined || isCount(row[4])) &&
+  (row[5] === undefined || isCount(row[5]));
+const isTombstone = (row: unknown): boolean =>
+  Array.isArray(row) && (row.length === 2 || row.length === 3) && typeof row[0] === "string" && isCount(row[1]) && (row[2] === undefined || isCount(row[2]));
 
 /** A session table read from a snapshot is checked whole: a damaged one is refused, never installed. */
 function checkTable(table: unknown): SerializedTable {
   const t = table as Partial<SerializedTable> | null;
-  if (typeof t !== "object" || t === null || !Array.isArray(t.sessions) || !Array.isArray(t.tombstones) || !t.sessions.every(isSessionRow) || !t.tombstones.every(isTombstone)) {
+  if (
+    typeof t !== "object" ||
+    t === null ||
+    !Array.isArray(t.sessions) ||
+    !Array.isArray(t.tombstones) ||
+    !t.sessions.every(isSessionRow) ||
+    !t.tombstones.every(isTombstone) ||
+    !(t.floorMs === undefined || isCount(t.floorMs))
+  ) {
     throw new Error("not a session table: a row has the wrong shape or a count that is not a safe integer");
   }
   return t as SerializedTable;

@@ -66,14 +66,14 @@ describe("ShardStateMachine sessions", () => {
     a.apply(1, incr(1000, "old", 1));
     a.apply(2, incr(1000 + 11 * 60_000, "new", 1));
     // "old" idled past the limit: a late retry of its applied write is refused, never applied twice.
-    expect(a.apply(3, incr(1000 + 11 * 60_000, "old", 1))).toEqual({ type: "refused", reason: "expired" });
+    expect(a.apply(3, incr(1000 + 11 * 60_000, "old", 1))).toEqual({ type: "refused", reason: "expired", startedAfterMs: 0 });
     expect(a.store.peek("n", 1000 + 11 * 60_000)?.value).toEqual(new TextEncoder().encode("2"));
     const b = new ShardStateMachine(0, new Store(options));
     b.restore([...a.snapshot().chunks()]);
     expect(b.digest()).toBe(a.digest());
     // The tombstone survives the snapshot: the restored replica refuses the same retry.
-    expect(b.apply(4, incr(1000 + 11 * 60_000, "old", 1))).toEqual({ type: "refused", reason: "expired" });
-    expect(a.apply(4, incr(1000 + 11 * 60_000, "old", 1))).toEqual({ type: "refused", reason: "expired" });
+    expect(b.apply(4, incr(1000 + 11 * 60_000, "old", 1))).toEqual({ type: "refused", reason: "expired", startedAfterMs: 0 });
+    expect(a.apply(4, incr(1000 + 11 * 60_000, "old", 1))).toEqual({ type: "refused", reason: "expired", startedAfterMs: 0 });
     // A sequence above the forgotten session's high-water mark was never applied: it revives the session.
     expect(b.apply(5, incr(1000 + 11 * 60_000, "old", 2, 1))).toMatchObject({ type: "incr", result: { value: 3n } });
     expect(a.apply(5, incr(1000 + 11 * 60_000, "old", 2, 1))).toMatchObject({ type: "incr", result: { value: 3n } });

@@ -1,7 +1,7 @@
 import { fromBinary } from "@bufbuild/protobuf";
 import { CommandSchema, SetCondition as WireCondition, EvictionPolicy as WirePolicy, type Command, type SetOp } from "@distcache/proto/raft";
 import { operationRefusal, sessionRefusal, STAMP_MS_MAX, stampRefusal } from "./command-validation.js";
-import { SessionTable } from "./session-table.js";
+import { SESSION_START_AHEAD_MS_MAX, SessionTable } from "./session-table.js";
 import { PROTOCOL_LIMITS } from "@distcache/proto/limits";
 import { SNAPSHOT_CHUNK_BYTES_MAX as SNAPSHOT_FILE_CHUNK_BYTES_MAX } from "@distcache/raft";
 import { snapshotChunkBytesMax, SNAPSHOT_CHUNK_BYTES_DEFAULT, Store, type EvictionPolicy, type IncrResult, type SetCondition, type SetResult } from "@distcache/store";
@@ -57,7 +57,9 @@ export type CommandResult =
    * one of too many in flight, one naming a session the shard has forgotten ("expired"),
    * or a command that breaks the protocol's rules ("invalid", with the reason).
    */
-  | { type: "refused"; reason: "forgotten" | "too-many" | "expired" }
+  | { type: "refused"; reason: "forgotten" | "too-many" }
+  /** A new session must begin after startedAfterMs. */
+  | { type: "refused"; reason: "expired"; startedAfterMs: number }
   | { type: "refused"; reason: "invalid"; message: string };
 
 const CONDITIONS: Record<WireCondition, SetCondition> = {
@@ -329,8 +331,10 @@ export class ShardStateMachine {
     if (!sessioned) return this.applyOp(command, nowMs);
     // Exactly once: a retried write finds the result of its first application (or refusal).
     const sequence = Number(command.sequence);
-    const lookup = this.sessions.begin(command.sessionId, sequence, Number(command.ackedSequence), nowMs);
+    const lookup = this.sessions.begin(command.sessionId, sequence, Number(command.ackedSequence), Number(command.sessionStartedMs), nowMs);
     if (lookup.kind === "done") return lookup.result;
+    if (lookup.kind === "ahead") return this.refuse(`session_started_ms ${command.sessionStartedMs} is more than ${SESSION_START_AHEAD_MS_MAX} ms ahead of the shard's time ${nowMs}; check the client's clock`);
+    if (lookup.kind === "expired") return { type: "refused", reason: "expired", startedAfterMs: lookup.startedAfterMs };
     if (lookup.kind !== "new") return { type: "refused", reason: lookup.kind };
     const result = invalid === undefined ? this.applyOp(command, nowMs) : this.refuse(invalid);
     this.sessions.record(command.sessionId, sequence, result);

@@ -117,7 +117,7 @@ export function createCacheClient(options: CacheClientOptions): CacheClient {
   return new RoutedCacheClient(resolveOptions(options));
 }
 
-type Header = { noForward: true; sessionId?: string; sequence?: bigint; ackedSequence?: bigint };
+type Header = { noForward: true; sessionId?: string; sequence?: bigint; ackedSequence?: bigint; sessionStartedMs?: bigint };
 type KeyedSend<R> = (client: Client<typeof CacheService>, header: Header, options: CallOptions) => Promise<R>;
 
 const READ_HEADER: Header = { noForward: true };
@@ -135,7 +135,7 @@ class RoutedCacheClient implements CacheClient {
     this.table = new RoutingTable(options.onEvent);
     this.clients = new NodeClients(options.transport, options.seeds[0]!.protocol);
     this.router = new ShardRouter(options, this.table, this.clients);
-    this.session = new WriteSession(options.sessionId);
+    this.session = new WriteSession(options.sessionId, BigInt(Date.now()));
   }
 
   async get(key: string, options?: GetOptions): Promise<GetResult | null> {
@@ -382,11 +382,11 @@ class RoutedCacheClient implements CacheClient {
       get sessionId() {
         return session.sessionId;
       },
-      renew: (refusedBy, resend) => {
+      renew: (refusedBy, resend, startedAfterMs) => {
         // Never sent again under the expired session: release its sequence there.
         if (sequence !== undefined) session.finish(sequence);
         sequence = undefined;
-        if (this.session === session) this.replaceSession(refusedBy);
+        if (this.session === session) this.replaceSession(refusedBy, startedAfterMs);
         if (!resend) return;
         session = this.currentSession();
         sequence = session.begin();
@@ -396,7 +396,8 @@ class RoutedCacheClient implements CacheClient {
       return await this.router.call(
         shard,
         context,
-        (c, o) => send(c, { noForward: true, sessionId: session.sessionId, sequence: sequence!, ackedSequence: session.ackedSequence }, o),
+        (c, o) =>
+          send(c, { noForward: true, sessionId: session.sessionId, sequence: sequence!, ackedSequence: session.ackedSequence, sessionStartedMs: session.startedMs }, o),
         budget,
         handle,
       );
@@ -407,14 +408,18 @@ class RoutedCacheClient implements CacheClient {
 
   /** The session for a new write: a fresh one once the current one used every sequence. */
   private currentSession(): WriteSession {
-    if (this.session.exhausted) this.session = new WriteSession(randomSessionId());
+    if (this.session.exhausted) this.session = new WriteSession(randomSessionId(), BigInt(Date.now()));
     return this.session;
   }
 
-  /** Starts a new session (random id, sequences from 1, watermark 0) for every later write. */
-  private replaceSession(shard: number): void {
+  /**
+   * Starts a new session (random id, sequences from 1, watermark 0) for every later write,
+   * beginning after the time the refusing shard named (so a slow clock cannot keep it refused).
+   */
+  private replaceSession(shard: number, startedAfterMs: bigint): void {
     const expiredSessionId = this.session.sessionId;
-    this.session = new WriteSession(randomSessionId());
+    const nowMs = BigInt(Date.now());
+    this.session = new WriteSession(randomSessionId(), nowMs > startedAfterMs ? nowMs : startedAfterMs + 1n);
     this.options.onEvent({ type: "sessionRenewed", shard, expiredSessionId, sessionId: this.session.sessionId });
   }
 }

@@ -30,7 +30,7 @@ const CASES: [string, ConnectError, Verdict, Verdict][] = [
   ["failed condition", answered("at version 3", Code.FailedPrecondition), { type: "fail" }, { type: "fail" }],
   ["invalid argument", answered("key must not be empty", Code.InvalidArgument), { type: "fail" }, { type: "fail" }],
   ["already exists", answered("exists", Code.AlreadyExists), { type: "fail" }, { type: "fail" }],
-  ["session expired", sessionExpired(3, "s-old"), { type: "fail" }, { type: "sessionExpired", shard: 3, sessionId: "s-old" }],
+  ["session expired", sessionExpired(3, "s-old"), { type: "fail" }, { type: "sessionExpired", shard: 3, sessionId: "s-old", startedAfterMs: 0n }],
 ];
 
 describe("classifyFailure", () => {

@@ -13,7 +13,7 @@ export type Verdict =
    * sent under: the caller starts a new session, and resends the write only if no
    * earlier send of it reached a node.
    */
-  | { type: "sessionExpired"; shard: number; sessionId: string }
+  | { type: "sessionExpired"; shard: number; sessionId: string; startedAfterMs: bigint }
   /** A write that may have taken effect: never retried. */
   | { type: "indeterminate" }
   /** A final answer: map it to its error class. */
@@ -88,7 +88,7 @@ export function classifyFailure(err: ConnectError, write: boolean): Verdict {
   if (routed) return routed;
   const expired = err.code === Code.FailedPrecondition ? err.findDetails(SessionExpiredSchema)[0] : undefined;
   // Reads carry no session: a SessionExpired answer to one is a server fault, reported as is.
-  if (expired) return write ? { type: "sessionExpired", shard: expired.shard, sessionId: expired.sessionId } : { type: "fail" };
+  if (expired) return write ? { type: "sessionExpired", shard: expired.shard, sessionId: expired.sessionId, startedAfterMs: expired.startedAfterMs } : { type: "fail" };
   if (provesNotApplied(err)) return { type: "rediscover", reason: "unreachable" };
   const transportFailure = TRANSPORT_CODES.has(err.code) && !answeredByServer(err);
   if (write) {

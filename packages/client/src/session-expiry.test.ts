@@ -65,6 +65,24 @@ describe("session expiry", () => {
     expect(renewals(events)).toHaveLength(1);
   });
 
+  it("sends the session's start time, and starts the new session after the time the shard names", async () => {
+    const { cluster, client } = setup();
+    const before = BigInt(Date.now());
+    await client.set(cluster.keyForShard(0), "before");
+    const first = cluster.callsTo("set")[0]!.header!;
+    expect(first.sessionStartedMs).toBeGreaterThan(0n);
+    expect(first.sessionStartedMs).toBeLessThanOrEqual(before);
+    // The shard's floor is far ahead of this client's clock: the new session must still begin after it.
+    const floorMs = before + 3_600_000n;
+    cluster.expireSession("s-old", undefined, floorMs);
+    await client.set(cluster.keyForShard(1), "v");
+    const resent = cluster.callsTo("set").at(-1)!.header!;
+    expect(resent.sessionId).not.toBe("s-old");
+    expect(resent.sessionStartedMs).toBe(floorMs + 1n);
+    await client.delete(cluster.keyForShard(2));
+    expect(cluster.callsTo("delete")[0]!.header!.sessionStartedMs).toBe(floorMs + 1n);
+  });
+
   it("a first send is still a first send after refused connections", async () => {
     const { cluster, client } = setup();
     await client.topology();

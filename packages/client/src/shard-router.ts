@@ -32,7 +32,7 @@ export interface WriteSessionHandle {
    * that one is still the client's current one; with `resend`, the write's later attempts
    * go under the client's current session, with a new sequence there.
    */
-  renew(shard: number, resend: boolean): void;
+  renew(shard: number, resend: boolean, startedAfterMs: bigint): void;
 }
 
 interface Target {
@@ -160,7 +160,7 @@ export class ShardRouter {
           const sentUnder = session?.sessionId ?? "";
           // The first send, refused and not applied, is resent at once under the new session.
           const resend = !sentBefore && attempt < this.options.attemptsMax;
-          session?.renew(shard, resend);
+          session?.renew(shard, resend, verdict.startedAfterMs);
           if (session === undefined || sentBefore) throw sessionExpiredError(err, context, sentUnder);
           if (!resend) throw this.exhausted(context, shard, attempt, err);
           this.options.onEvent({ type: "retry", shard, attempt: attempt + 1, reason: "sessionExpired", delayMs: 0 });

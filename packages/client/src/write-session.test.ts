@@ -4,7 +4,7 @@ import { WriteSession } from "./write-session.js";
 
 describe("WriteSession", () => {
   it("acknowledges up to the lowest write still in flight", () => {
-    const s = new WriteSession("s");
+    const s = new WriteSession("s", 0n);
     const [a, b, c] = [s.begin(), s.begin(), s.begin()];
     expect([a, b, c]).toEqual([1n, 2n, 3n]);
     s.finish(b);
@@ -18,7 +18,7 @@ describe("WriteSession", () => {
   });
 
   it("a session ends at its last sequence and refuses to finish a write twice", () => {
-    const s = new WriteSession("s", 2n);
+    const s = new WriteSession("s", 0n, 2n);
     const [a, b] = [s.begin(), s.begin()];
     expect(s.exhausted).toBe(true);
     expect(() => s.begin()).toThrow(/used every sequence up to 2/);
@@ -26,13 +26,13 @@ describe("WriteSession", () => {
     expect(() => s.finish(b)).toThrow(/not in flight/);
     s.finish(a);
     expect([s.ackedSequence, s.inFlight]).toEqual([2n, 0]);
-    expect(new WriteSession("t").exhausted).toBe(false);
+    expect(new WriteSession("t", 0n).exhausted).toBe(false);
   });
 
   it("the watermark never passes an unfinished write, in any finishing order", () => {
     fc.assert(
       fc.property(fc.array(fc.boolean(), { minLength: 1, maxLength: 60 }), fc.infiniteStream(fc.nat()), (steps, picks) => {
-        const s = new WriteSession("s");
+        const s = new WriteSession("s", 0n);
         const open: bigint[] = [];
         const it = picks[Symbol.iterator]();
         for (const begin of steps) {

@@ -19,6 +19,11 @@ export class WriteSession {
 
   constructor(
     readonly sessionId: string,
+    /**
+     * When the session began (Unix ms, this client's clock), sent with every write: a shard
+     * that forgot sessions refuses an unknown one that began before what it forgot.
+     */
+    readonly startedMs: bigint,
     /** The last sequence this session may use (the protocol's sequenceMax). */
     private readonly sequenceMax: bigint = PROTOCOL_LIMITS.sequenceMax,
   ) {}

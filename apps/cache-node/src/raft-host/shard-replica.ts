@@ -81,6 +81,7 @@ export class ShardReplica {
       sessionId: session?.sessionId ?? "",
       sequence: session?.sequence ?? 0n,
       ackedSequence: session?.ackedSequence ?? 0n,
+      sessionStartedMs: session?.sessionStartedMs ?? 0n,
       op,
     });
     const result = this.node.propose(toBinary(CommandSchema, command));

@@ -79,6 +79,8 @@ export class FakeCluster {
   private readonly holds: { nodeId: string; method: string; released: Promise<void> }[] = [];
   /** Per session id, the shards that no longer hold it. */
   private readonly expiredSessions = new Map<string, Set<number>>();
+  /** The time a new session must begin after, as refusing shards name it. */
+  private sessionsStartedAfterMs = 0n;
   private readonly entries = new Map<string, Entry>();
   private readonly revisions = new Map<number, bigint>();
   private readonly valueBytesMax: number;
@@ -168,7 +170,8 @@ export class FakeCluster {
   }
 
   /** The shards (every one by default) forget the session: its writes there are refused from now on. */
-  expireSession(sessionId: string, shards: readonly number[] = Array.from({ length: this.shardCount }, (_, i) => i)): void {
+  expireSession(sessionId: string, shards: readonly number[] = Array.from({ length: this.shardCount }, (_, i) => i), startedAfterMs = 0n): void {
+    this.sessionsStartedAfterMs = startedAfterMs;
     let expired = this.expiredSessions.get(sessionId);
     if (!expired) this.expiredSessions.set(sessionId, (expired = new Set()));
     for (const shard of shards) expired.add(shard);
@@ -265,7 +268,7 @@ export class FakeCluster {
     }
     const sessionId = header?.sessionId ?? "";
     const expired = this.expiredSessions.get(sessionId);
-    for (const shard of new Set(keys.map((k) => this.ring.shardFor(k)))) if (expired?.has(shard)) throw sessionExpired(shard, sessionId);
+    for (const shard of new Set(keys.map((k) => this.ring.shardFor(k)))) if (expired?.has(shard)) throw sessionExpired(shard, sessionId, this.sessionsStartedAfterMs);
     const result = apply();
     if (fault) throw fault.error;
     return result;
@@ -342,9 +345,9 @@ export class FakeCluster {
 }
 
 /** A node's refusal of a write under a session its shard no longer holds; the write was not applied. */
-export function sessionExpired(shard: number, sessionId: string): ConnectError {
+export function sessionExpired(shard: number, sessionId: string, startedAfterMs = 0n): ConnectError {
   return new ConnectError(`session "${sessionId}" expired on shard ${shard}: this write was not applied; start a new session`, Code.FailedPrecondition, undefined, [
-    { desc: SessionExpiredSchema, value: { shard, sessionId } },
+    { desc: SessionExpiredSchema, value: { shard, sessionId, startedAfterMs } },
   ]);
 }
 

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file distcache/v1/errors.proto.
  */
 export const file_distcache_v1_errors: GenFile = /*@__PURE__*/
-  fileDesc("ChlkaXN0Y2FjaGUvdjEvZXJyb3JzLnByb3RvEgxkaXN0Y2FjaGUudjEiVAoJTm90TGVhZGVyEg0KBXNoYXJkGAEgASgNEhEKCWxlYWRlcl9pZBgCIAEoCRIWCg5sZWFkZXJfYWRkcmVzcxgDIAEoCRINCgVlcG9jaBgEIAEoBCI7Cg1MaW1pdEV4Y2VlZGVkEg0KBWxpbWl0GAEgASgJEgsKA21heBgCIAEoBBIOCgZhY3R1YWwYAyABKAQiMwoOU2Vzc2lvbkV4cGlyZWQSDQoFc2hhcmQYASABKA0SEgoKc2Vzc2lvbl9pZBgCIAEoCWIGcHJvdG8z");
+  fileDesc("ChlkaXN0Y2FjaGUvdjEvZXJyb3JzLnByb3RvEgxkaXN0Y2FjaGUudjEiVAoJTm90TGVhZGVyEg0KBXNoYXJkGAEgASgNEhEKCWxlYWRlcl9pZBgCIAEoCRIWCg5sZWFkZXJfYWRkcmVzcxgDIAEoCRINCgVlcG9jaBgEIAEoBCI7Cg1MaW1pdEV4Y2VlZGVkEg0KBWxpbWl0GAEgASgJEgsKA21heBgCIAEoBBIOCgZhY3R1YWwYAyABKAQiTQoOU2Vzc2lvbkV4cGlyZWQSDQoFc2hhcmQYASABKA0SEgoKc2Vzc2lvbl9pZBgCIAEoCRIYChBzdGFydGVkX2FmdGVyX21zGAMgASgEYgZwcm90bzM");
 
 /**
  * NotLeader is attached to a FAILED_PRECONDITION or UNAVAILABLE error when the node
@@ -114,6 +114,14 @@ export type SessionExpired = Message<"distcache.v1.SessionExpired"> & {
    * @generated from field: string session_id = 2;
    */
   sessionId: string;
+
+  /**
+   * A new session must begin after this time (Unix ms): its session_started_ms must
+   * be greater.
+   *
+   * @generated from field: uint64 started_after_ms = 3;
+   */
+  startedAfterMs: bigint;
 };
 
 /**
