@@ -9,7 +9,8 @@ let cluster: TestCluster;
 const MIB = 1024 * 1024;
 
 beforeAll(async () => {
-  // n3 holds 500,000 bytes per shard, less than the 1 MiB values n1 and n2 accept.
+  // n3 is started with 500,000 bytes per shard and a 400,000-byte value limit: its edge refuses 1 MiB values that
+  // n1 and n2 accept, and its flags do not change the groups' replicated bounds.
   cluster = await TestCluster.start(3, [], { n3: ["--bytes-max", "6000000", "--value-bytes-max", "400000"] });
 }, 60_000);
 afterAll(async () => {
@@ -54,7 +55,7 @@ describe("hostile writes on a 3-node cluster", () => {
     const got = await cluster.client(leader).get({ key, consistency: STRONG });
     expect(got.found).toBe(true);
     expect(got.payload.case === "value" && got.payload.value.length).toBe(MIB);
-    // n3 applied the entry (refusing it for its own store) and serves on, the same shard included.
+    // n3 applied the entry (its store's bounds are the group's, whatever its flags say) and serves on, the same shard included.
     const small = keyForShard(shard, "small-");
     await cluster.client("n3").set({ key: small, payload: text("fine") });
     const read = await cluster.client("n3").get({ key: small, consistency: STRONG });
