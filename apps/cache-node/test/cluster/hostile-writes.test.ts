@@ -62,6 +62,20 @@ describe("hostile writes on a 3-node cluster", () => {
     expect(read.found).toBe(true);
     const stats = await cluster.client("n3").stats({});
     expect(stats.shards.find((s) => s.shard === shard)?.appliedIndex).toBeGreaterThan(0n);
+    // Every replica holds the same shard state, the 1 MiB value included.
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const digests = await Promise.all(
+        ["n1", "n2", "n3"].map(async (id) => {
+          const got = (await cluster.client(id).stats({ includeDigests: true })).shards.find((s) => s.shard === shard);
+          return `${got?.appliedIndex}:${got?.digest}`;
+        }),
+      );
+      if (new Set(digests).size === 1) break;
+      if (Date.now() > deadline) throw new Error(`replica digests of shard ${shard} differ: ${digests.join(" ")}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect((await cluster.client("n3").get({ key, consistency: STRONG })).found).toBe(true);
     expectAllRunning();
   });
 
