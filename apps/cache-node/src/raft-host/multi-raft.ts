@@ -252,14 +252,19 @@ export class MultiRaft implements ConsensusPort {
    */
   private async digestOf(replica: ShardReplica): Promise<{ digest: string; appliedIndex: number }> {
     const gate = this.snapshots.gate;
+    // Fails once the node closes, rather than waiting on for a cycle that will not come.
+    const turn = async () => {
+      await gate.turn(true);
+      if (this.closed) throw new NotLeaderError(replica.shard, undefined, "node is shutting down");
+    };
     // A turn at which the driver is not between a Ready of this group and its advance.
-    do await gate.turn(true);
+    do await turn();
     while (replica.inReady);
     replica.held = true;
     let capture;
     try {
       capture = replica.machine.digestCapture();
-      while (!capture.step(DIGEST_KEYS_PER_STEP)) await gate.turn(true);
+      while (!capture.step(DIGEST_KEYS_PER_STEP)) await turn();
     } finally {
       replica.held = false;
       this.schedule();
@@ -460,6 +465,9 @@ export class MultiRaft implements ConsensusPort {
     this.running = true;
     try {
       for (;;) {
+        // Checked before any Ready is taken: a Ready taken is always advanced, since a
+        // capture or digest waiting for its group to be between Readys waits for that.
+        if (this.closed) break;
         const readies: [ShardReplica, Ready][] = [];
         for (const replica of this.replicas.values()) {
           if (replica.held) continue;
@@ -470,7 +478,7 @@ export class MultiRaft implements ConsensusPort {
           replica.inReady = true;
           readies.push([replica, ready]);
         }
-        if (readies.length === 0 || this.closed) break;
+        if (readies.length === 0) break;
         await this.process(readies);
       }
     } catch (err) {

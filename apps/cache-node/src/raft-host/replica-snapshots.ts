@@ -212,7 +212,11 @@ export class ReplicaSnapshots {
     this.track(
       this.capture(replica)
         .then((captured) => this.save(replica, captured, started))
-        .catch((err: Error) => this.options.logger.error({ shard: group, err: err.message }, "capturing a snapshot failed"))
+        .catch((err: Error) =>
+          this.closing
+            ? this.options.logger.info({ shard: group, err: err.message }, "snapshot capture abandoned: the node is stopping")
+            : this.options.logger.error({ shard: group, err: err.message }, "capturing a snapshot failed"),
+        )
         .finally(() => this.producing.delete(group)),
     );
   }
@@ -234,14 +238,19 @@ export class ReplicaSnapshots {
     // capture's turn comes, and the capture would never start. Then start on a turn of
     // our own, once no Ready of the group taken earlier is still in flight.
     replica.held = true;
+    // Fails once the node stops, rather than waiting on for a cycle that will not come.
+    const turn = async () => {
+      await this.gate.turn(true);
+      if (this.closing) throw new Error("node is shutting down");
+    };
     try {
-      do await this.gate.turn(true);
+      do await turn();
       while (replica.inReady);
       this.appliedBytes.set(replica.shard, 0);
       this.movedAt.set(replica.shard, this.nodeBytes);
       const capture = replica.machine.snapshotCapture();
       const meta = replica.node.snapshotMetadata(asLogIndex(replica.machine.appliedIndex));
-      while (!capture.step(CAPTURE_KEYS_PER_STEP)) await this.gate.turn(true);
+      while (!capture.step(CAPTURE_KEYS_PER_STEP)) await turn();
       return { snapshot: capture.snapshot(), meta };
     } finally {
       replica.held = false;
