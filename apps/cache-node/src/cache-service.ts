@@ -1,6 +1,6 @@
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import type { CacheService} from "@distcache/proto";
-import { Consistency, SessionExpiredSchema, SetCondition, type GetResponse, type RequestHeader } from "@distcache/proto";
+import { Consistency, SessionExpiredSchema, SessionResultForgottenSchema, SetCondition, type GetResponse, type RequestHeader } from "@distcache/proto";
 import { create } from "@bufbuild/protobuf";
 import { DeleteOpSchema, IncrOpSchema, MDeleteOpSchema, MSetOpSchema, SetCondition as WireCondition, SetOpSchema, type SetOp } from "@distcache/proto/raft";
 import type { Ring } from "@distcache/ring";
@@ -68,14 +68,22 @@ const WIRE_CONDITION: Record<SetCondition, WireCondition> = {
 };
 
 /** The error that answers a refused command: it changed nothing. */
-function refusalError(result: Extract<CommandResult, { type: "refused" }>, shard: number, sessionId: string): ConnectError {
+function refusalError(result: Extract<CommandResult, { type: "refused" }>, shard: number, sessionId: string, sequence = 0n): ConnectError {
   switch (result.reason) {
     case "invalid":
       return invalidArgument(result.message);
     case "forgotten":
-      return new ConnectError("this write's sequence number was already acknowledged by the session, and its result is no longer kept", Code.FailedPrecondition);
+      return new ConnectError(
+        `sequence ${sequence} of session "${sessionId}" was already acknowledged on shard ${shard}, and its result is no longer kept: this write was not applied now; do not resend it`,
+        Code.FailedPrecondition,
+        undefined,
+        [{ desc: SessionResultForgottenSchema, value: create(SessionResultForgottenSchema, { shard, sessionId, sequence }) }],
+      );
     case "too-many":
-      return new ConnectError("too many unacknowledged writes in this session; acknowledge results before sending more", Code.FailedPrecondition);
+      return new ConnectError(
+        `too many unacknowledged writes in session "${sessionId}" on shard ${shard}: this write was not applied; retry it with the same sequence after earlier writes are acknowledged`,
+        Code.ResourceExhausted,
+      );
     case "expired":
       return new ConnectError(
         `session "${sessionId}" expired on shard ${shard}: this write was not applied; start a new session (a write sent before under the expired one may have been applied then)`,
@@ -87,7 +95,7 @@ function refusalError(result: Extract<CommandResult, { type: "refused" }>, shard
 }
 
 function expect<T extends CommandResult["type"]>(result: CommandResult, type: T, shard: number, header: RequestHeader | undefined): Extract<CommandResult, { type: T }> {
-  if (result.type === "refused") throw refusalError(result, shard, header?.sessionId ?? "");
+  if (result.type === "refused") throw refusalError(result, shard, header?.sessionId ?? "", header?.sequence ?? 0n);
   // A session's stored result answers a retry of the same write; a different operation
   // sent under the same sequence number gets that result back, which is the client's error.
   if (result.type !== type) {

@@ -3,7 +3,7 @@ import { SetCondition, type CacheService, type Consistency } from "@distcache/pr
 import { groupByLeader, groupByShard, settleAll } from "./batch-plan.js";
 import { randomSessionId, resolveOptions, TIMEOUT_MS_MAX, type CacheClientOptions, type ResolvedOptions } from "./client-options.js";
 import { isWrite, toCacheError, type FailureContext, type Operation } from "./error-mapping.js";
-import { ClientClosedError, InvalidArgumentError, KeyExistsError } from "./errors.js";
+import { CanceledError, ClientClosedError, InvalidArgumentError, KeyExistsError, ResourceExhaustedError } from "./errors.js";
 import { NodeClients } from "./node-clients.js";
 import { checkBatch, checkDistinct, checkKey, checkShard, checkValue, consistencyOf, deltaOf, expectedVersionOf, ttlMsOf, type ReadConsistency } from "./request-checks.js";
 import { RoutingTable } from "./routing-table.js";
@@ -14,6 +14,7 @@ import { fromGetResponse, resultText, toPayload, type CacheValue, type GetResult
 import { SingleFlight, type SingleFlightStats } from "./single-flight.js";
 import { configureStoreRequest, shardSettingsFromMessage, type ShardStoreSettings, type StoreSettingsChange } from "./store-settings.js";
 import { WriteSession } from "./write-session.js";
+import { WriteSlots } from "./write-slots.js";
 
 /** Per-call options shared by every method. */
 export interface RequestOptions {
@@ -129,6 +130,7 @@ class RoutedCacheClient implements CacheClient {
   /** The session new writes begin on; replaced when a shard reports it expired. */
   private session: WriteSession;
   private readonly loads = new SingleFlight<GetResult>();
+  private readonly writeSlots: WriteSlots;
   private closed = false;
 
   constructor(private readonly options: ResolvedOptions) {
@@ -136,6 +138,7 @@ class RoutedCacheClient implements CacheClient {
     this.clients = new NodeClients(options.transport, options.seeds[0]!.protocol);
     this.router = new ShardRouter(options, this.table, this.clients);
     this.session = new WriteSession(options.sessionId, BigInt(Date.now()));
+    this.writeSlots = new WriteSlots(options.writesInFlightMax);
   }
 
   async get(key: string, options?: GetOptions): Promise<GetResult | null> {
@@ -154,14 +157,18 @@ class RoutedCacheClient implements CacheClient {
       if (cached) return cached;
       const value = await load(key);
       const write = { ttlMs: options?.ttlMs, timeoutMs: options?.timeoutMs, signal: options?.signal };
-      try {
-        return loadedResult(value, await this.create(key, value, write), options?.ttlMs);
-      } catch (err) {
-        if (!(err instanceof KeyExistsError)) throw err;
+      // Stored only while the key is absent, never over another value, however new.
+      for (let round = 1; ; round++) {
+        try {
+          return loadedResult(value, await this.create(key, value, write), options?.ttlMs);
+        } catch (err) {
+          if (!(err instanceof KeyExistsError) || round >= GET_OR_LOAD_ROUNDS_MAX) throw err;
+        }
+        // Another client stored the key first: return what it stored, as everyone else will.
+        const stored = await this.get(key, { ...options, consistency: "strong" });
+        if (stored) return stored;
+        // That value is already gone (deleted or expired): try to store ours, again only if absent.
       }
-      // Another client stored the key first: return what it stored, as everyone else will.
-      const stored = await this.get(key, { ...options, consistency: "strong" });
-      return stored ?? loadedResult(value, await this.set(key, value, write), options?.ttlMs);
     });
   }
 
@@ -375,6 +382,25 @@ class RoutedCacheClient implements CacheClient {
    * under, so writes in flight on a replaced session still finish there.
    */
   private async write<R>(shard: number, context: FailureContext, send: KeyedSend<R>, budget: CallBudget): Promise<R> {
+    await this.takeWriteSlot(context, budget);
+    try {
+      return await this.writeInSession(shard, context, send, budget);
+    } finally {
+      this.writeSlots.release();
+    }
+  }
+
+  /** Waits for one of the client's writesInFlightMax slots; nothing is sent before. */
+  private async takeWriteSlot(context: FailureContext, budget: CallBudget): Promise<void> {
+    const waitMs = budget.deadlineMs - this.options.clock.nowMs();
+    if (await this.writeSlots.acquire(waitMs, this.options.sleep, budget.signal)) return;
+    if (budget.signal?.aborted) throw new CanceledError(`${context.operation} was canceled while waiting for a write slot`);
+    throw new ResourceExhaustedError(
+      `${context.operation}${context.key === undefined ? "" : ` of "${context.key}"`} was not sent: all ${this.writeSlots.max} write slots of the client (writesInFlightMax) stayed in use until its deadline`,
+    );
+  }
+
+  private async writeInSession<R>(shard: number, context: FailureContext, send: KeyedSend<R>, budget: CallBudget): Promise<R> {
     let session = this.currentSession();
     /** The write's sequence in `session`; undefined once it will not be sent again. */
     let sequence: bigint | undefined = session.begin();
@@ -423,6 +449,9 @@ class RoutedCacheClient implements CacheClient {
     this.options.onEvent({ type: "sessionRenewed", shard, expiredSessionId, sessionId: this.session.sessionId });
   }
 }
+
+/** Rounds of create-then-read getOrLoad makes while the key keeps appearing and vanishing. */
+const GET_OR_LOAD_ROUNDS_MAX = 3;
 
 /** What getOrLoad returns for a value it loaded and stored itself. */
 function loadedResult(value: CacheValue, version: bigint, ttlMs: number | undefined): GetResult {

@@ -38,6 +38,12 @@ export interface CacheClientOptions {
    * under a new random one.
    */
   sessionId?: string;
+  /**
+   * Writes (per shard, for batches) this client keeps in flight at once; a write beyond
+   * it waits for one to finish, or fails with ResourceExhaustedError if its deadline
+   * passes first. At most 1,024, the results a shard keeps per session.
+   */
+  writesInFlightMax?: number;
   clock?: Clock;
   sleep?: Sleep;
   /** Uniform in [0, 1); jitters the backoff. */
@@ -56,6 +62,7 @@ export interface ResolvedOptions {
   onEvent: (event: CacheEvent) => void;
   onClose: () => void | Promise<void>;
   sessionId: string;
+  writesInFlightMax: number;
   clock: Clock;
   sleep: Sleep;
   random: () => number;
@@ -71,6 +78,9 @@ export const BACKOFF_MS_LIMIT = 60_000;
 export const BATCH_KEYS_MAX_DEFAULT = 1000;
 export const BATCH_KEYS_MAX_LIMIT = PROTOCOL_LIMITS.batchItemsMax;
 export const SEEDS_MAX = 1000;
+export const WRITES_IN_FLIGHT_MAX_DEFAULT = 512;
+/** The results a shard keeps per session by default (the node's resultsPerSessionMax). */
+export const WRITES_IN_FLIGHT_MAX_LIMIT = 1024;
 
 const realClock: Clock = { nowMs: () => Date.now() };
 
@@ -140,6 +150,7 @@ export function resolveOptions(options: CacheClientOptions): ResolvedOptions {
     onEvent: shielded(options.onEvent),
     onClose: options.onClose ?? (() => {}),
     sessionId: options.sessionId ?? randomSessionId(),
+    writesInFlightMax: options.writesInFlightMax ?? WRITES_IN_FLIGHT_MAX_DEFAULT,
     clock: options.clock ?? realClock,
     sleep: options.sleep ?? realSleep,
     random: options.random ?? Math.random,
@@ -149,6 +160,7 @@ export function resolveOptions(options: CacheClientOptions): ResolvedOptions {
   checkIntegerInRange("backoffMsMin", resolved.backoffMsMin, 0, BACKOFF_MS_LIMIT);
   checkIntegerInRange("backoffMsMax", resolved.backoffMsMax, resolved.backoffMsMin, BACKOFF_MS_LIMIT);
   checkIntegerInRange("batchKeysMax", resolved.batchKeysMax, 1, BATCH_KEYS_MAX_LIMIT);
+  checkIntegerInRange("writesInFlightMax", resolved.writesInFlightMax, 1, WRITES_IN_FLIGHT_MAX_LIMIT);
   const sessionRefusal = sessionIdRefusal(resolved.sessionId);
   if (sessionRefusal !== undefined) throw new RangeError(sessionRefusal);
   return resolved;

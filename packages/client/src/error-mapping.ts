@@ -1,5 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { LimitExceededSchema, SessionExpiredSchema } from "@distcache/proto";
+import { LimitExceededSchema, SessionExpiredSchema, SessionResultForgottenSchema } from "@distcache/proto";
 import {
   CacheError,
   CanceledError,
@@ -12,8 +12,10 @@ import {
   ServerError,
   SessionExpiredError,
   TimeoutError,
+  TooManyInFlightError,
   UnavailableError,
   VersionMismatchError,
+  WriteResultForgottenError,
 } from "./errors.js";
 
 /** The SDK operation a failure belongs to: some codes mean different things per method. */
@@ -30,6 +32,16 @@ export interface FailureContext {
   operation: Operation;
   /** The key, for single-key operations; batch errors name no key. */
   key?: string;
+}
+
+/**
+ * Whether a resource_exhausted answer to a write is a shard's refusal of a session with
+ * too many unacknowledged writes (not applied; safe to resend with the same sequence),
+ * as opposed to a node's bound on request bodies, requests or connections. The node's
+ * message says so; it carries no detail.
+ */
+export function isTooManyInFlight(err: ConnectError): boolean {
+  return err.code === Code.ResourceExhausted && /too many unacknowledged writes/i.test(err.rawMessage);
 }
 
 function invalidArgument(err: ConnectError): InvalidArgumentError {
@@ -58,6 +70,8 @@ export function sessionExpiredError(err: ConnectError, context: FailureContext, 
 function failedPrecondition(err: ConnectError, context: FailureContext): CacheError {
   const key = context.key ?? "";
   if (isWrite(context.operation) && err.findDetails(SessionExpiredSchema).length > 0) return sessionExpiredError(err, context, "");
+  const forgotten = isWrite(context.operation) ? err.findDetails(SessionResultForgottenSchema)[0] : undefined;
+  if (forgotten) return new WriteResultForgottenError(forgotten.shard, forgotten.sessionId, forgotten.sequence, err.rawMessage, { cause: err });
   if (context.operation === "incr") return new NotACounterError(key, err.rawMessage, { cause: err });
   if (context.operation === "set") return new VersionMismatchError(key, err.rawMessage, { cause: err });
   return new ServerError(err.rawMessage, err.code, { cause: err });
@@ -87,6 +101,7 @@ export function toCacheError(reason: unknown, context: FailureContext, indetermi
       if (isWrite(operation)) return new IndeterminateWriteError(err.rawMessage, err.code, { cause: err });
       return new TimeoutError(err.rawMessage, { cause: err });
     case Code.ResourceExhausted:
+      if (isWrite(operation) && isTooManyInFlight(err)) return new TooManyInFlightError(err.rawMessage, { cause: err });
       return new ResourceExhaustedError(err.rawMessage, { cause: err });
     case Code.Unavailable:
       return new UnavailableError(err.rawMessage, { cause: err });

@@ -151,12 +151,45 @@ export class UnavailableError extends CacheError {
   }
 }
 
-/** The request body was larger than the node accepts (resource_exhausted). */
+/** The node refused the call for lack of resources (resource_exhausted): the request body was larger than it accepts, or, from the SDK, no write slot freed before the deadline (`writesInFlightMax`). */
 export class ResourceExhaustedError extends CacheError {
   override name = "ResourceExhaustedError";
 
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, Code.ResourceExhausted, options);
+  }
+}
+
+/**
+ * A shard refused a write because its session had too many unacknowledged writes
+ * (resource_exhausted). The write was not applied. The SDK retries it after backoff
+ * under the same session and sequence, and reports this error only when the attempts or
+ * the deadline ran out; the caller may then try again later.
+ */
+export class TooManyInFlightError extends ResourceExhaustedError {
+  override name = "TooManyInFlightError";
+}
+
+/**
+ * A shard refused a write whose sequence its session had already acknowledged, and no
+ * longer keeps that write's result (failed_precondition, SessionResultForgotten detail).
+ * Nothing was applied by this send; the SDK never retries it. It means a late duplicate
+ * of a write the client had already finished.
+ */
+export class WriteResultForgottenError extends CacheError {
+  override name = "WriteResultForgottenError";
+
+  constructor(
+    /** The shard that refused the write. */
+    readonly shard: number,
+    /** The session the write was sent under. */
+    readonly sessionId: string,
+    /** The refused write's sequence. */
+    readonly sequence: bigint,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, Code.FailedPrecondition, options);
   }
 }
 

@@ -11,7 +11,9 @@ export type RetryReason =
   /** A read failed in a way that is always safe to repeat. */
   | "readFailed"
   /** The shard no longer held the write's session; the write, never sent before, is resent under a new one. */
-  | "sessionExpired";
+  | "sessionExpired"
+  /** The write's session had too many unacknowledged writes on its shard; it was not applied and is resent with the same sequence after backoff. */
+  | "tooManyInFlight";
 
 /** Lifecycle events, reported through the `onEvent` option. */
 export type CacheEvent =

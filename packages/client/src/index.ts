@@ -7,6 +7,7 @@ export {
   BACKOFF_MS_MIN_DEFAULT,
   BATCH_KEYS_MAX_DEFAULT,
   TIMEOUT_MS_DEFAULT,
+  WRITES_IN_FLIGHT_MAX_DEFAULT,
 } from "./client-options.js";
 export type { LimitExceededInfo } from "./errors.js";
 export {
@@ -22,8 +23,10 @@ export {
   ServerError,
   SessionExpiredError,
   TimeoutError,
+  TooManyInFlightError,
   UnavailableError,
   VersionMismatchError,
+  WriteResultForgottenError,
 } from "./errors.js";
 export type { CacheEvent, RetryReason } from "./events.js";
 export type { ClusterStats, NodeStats, ShardReplicaStats, StoreCounters } from "./stats.js";

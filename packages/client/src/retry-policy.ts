@@ -1,5 +1,6 @@
 import { Code, type ConnectError } from "@connectrpc/connect";
 import { NotLeaderSchema, SessionExpiredSchema } from "@distcache/proto";
+import { isTooManyInFlight } from "./error-mapping.js";
 import type { RetryReason } from "./events.js";
 
 /** What to do after a failed attempt. */
@@ -14,6 +15,11 @@ export type Verdict =
    * earlier send of it reached a node.
    */
   | { type: "sessionExpired"; shard: number; sessionId: string; startedAfterMs: bigint }
+  /**
+   * A write refused, not applied, because its session had too many unacknowledged writes:
+   * retried after backoff, at the same node, with the same session and sequence.
+   */
+  | { type: "backoff"; reason: "tooManyInFlight" }
   /** A write that may have taken effect: never retried. */
   | { type: "indeterminate" }
   /** A final answer: map it to its error class. */
@@ -89,6 +95,7 @@ export function classifyFailure(err: ConnectError, write: boolean): Verdict {
   const expired = err.code === Code.FailedPrecondition ? err.findDetails(SessionExpiredSchema)[0] : undefined;
   // Reads carry no session: a SessionExpired answer to one is a server fault, reported as is.
   if (expired) return write ? { type: "sessionExpired", shard: expired.shard, sessionId: expired.sessionId, startedAfterMs: expired.startedAfterMs } : { type: "fail" };
+  if (write && isTooManyInFlight(err)) return { type: "backoff", reason: "tooManyInFlight" };
   if (provesNotApplied(err)) return { type: "rediscover", reason: "unreachable" };
   const transportFailure = TRANSPORT_CODES.has(err.code) && !answeredByServer(err);
   if (write) {

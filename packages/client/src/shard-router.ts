@@ -166,6 +166,14 @@ export class ShardRouter {
           this.options.onEvent({ type: "retry", shard, attempt: attempt + 1, reason: "sessionExpired", delayMs: 0 });
           continue;
         }
+        if (verdict.type === "backoff") {
+          // Not applied: wait, then resend the same sequence; report the refusal itself if out of attempts or time.
+          const delayMs = backoffDelayMs(++backoffs, this.options.backoffMsMin, this.options.backoffMsMax, this.options.random);
+          if (attempt >= this.options.attemptsMax || this.options.clock.nowMs() + delayMs >= budget.deadlineMs) throw toCacheError(err, context);
+          this.options.onEvent({ type: "retry", shard, attempt: attempt + 1, reason: verdict.reason, delayMs });
+          await this.options.sleep(delayMs, budget.signal);
+          continue;
+        }
         if (verdict.reason === "unreachable") unreachable.add(target.address);
         // Follow a newly named leader at once, but back off if nodes keep naming each other.
         const immediate = this.learn(shard, target, verdict) && immediateRedirects < IMMEDIATE_REDIRECTS_MAX;

@@ -1,5 +1,5 @@
 import { Code, ConnectError, createRouterTransport, type ServiceImpl, type Transport } from "@connectrpc/connect";
-import { CacheService, ClusterService, LimitExceededSchema, NotLeaderSchema, SessionExpiredSchema, SetCondition, type RequestHeader } from "@distcache/proto";
+import { CacheService, ClusterService, LimitExceededSchema, NotLeaderSchema, SessionExpiredSchema, SessionResultForgottenSchema, SetCondition, type RequestHeader } from "@distcache/proto";
 import { Ring } from "@distcache/ring";
 import type { Clock, Sleep } from "../client-options.js";
 
@@ -77,6 +77,7 @@ export class FakeCluster {
   private readonly faults: Fault[] = [];
   private readonly breaks: { nodeId: string; method: string; afterApply: boolean }[] = [];
   private readonly holds: { nodeId: string; method: string; released: Promise<void> }[] = [];
+  private readonly befores: { nodeId: string; method: string; action: () => void | Promise<void> }[] = [];
   /** Per session id, the shards that no longer hold it. */
   private readonly expiredSessions = new Map<string, Set<number>>();
   /** The time a new session must begin after, as refusing shards name it. */
@@ -169,6 +170,14 @@ export class FakeCluster {
     return release;
   }
 
+  /**
+   * Runs action (for example another client's writes) when the next call of method
+   * reaches nodeId, before the node sees that call.
+   */
+  beforeNext(nodeId: string, method: string, action: () => void | Promise<void>): void {
+    this.befores.push({ nodeId, method, action });
+  }
+
   /** The shards (every one by default) forget the session: its writes there are refused from now on. */
   expireSession(sessionId: string, shards: readonly number[] = Array.from({ length: this.shardCount }, (_, i) => i), startedAfterMs = 0n): void {
     this.sessionsStartedAfterMs = startedAfterMs;
@@ -191,6 +200,8 @@ export class FakeCluster {
       unary: async (...args) => {
         const held = this.holds.findIndex((h) => h.nodeId === nodeId && h.method === args[0].localName);
         if (held >= 0) await this.holds.splice(held, 1)[0]!.released;
+        const before = this.befores.findIndex((b) => b.nodeId === nodeId && b.method === args[0].localName);
+        if (before >= 0) await this.befores.splice(before, 1)[0]!.action();
         if (!inner || this.down.has(nodeId!)) return refuse();
         const at = this.breaks.findIndex((b) => b.nodeId === nodeId && b.method === args[0].localName);
         if (at < 0) return inner.unary(...args);
@@ -348,6 +359,21 @@ export class FakeCluster {
 export function sessionExpired(shard: number, sessionId: string, startedAfterMs = 0n): ConnectError {
   return new ConnectError(`session "${sessionId}" expired on shard ${shard}: this write was not applied; start a new session`, Code.FailedPrecondition, undefined, [
     { desc: SessionExpiredSchema, value: { shard, sessionId, startedAfterMs } },
+  ]);
+}
+
+/** A node's refusal of a write in a session with too many unacknowledged writes; the write was not applied. */
+export function tooManyInFlight(shard: number, sessionId: string): ConnectError {
+  return new ConnectError(
+    `too many unacknowledged writes in session "${sessionId}" on shard ${shard}: this write was not applied; retry it with the same sequence after earlier writes are acknowledged`,
+    Code.ResourceExhausted,
+  );
+}
+
+/** A node's refusal of a write whose sequence was already acknowledged and whose result is gone. */
+export function resultForgotten(shard: number, sessionId: string, sequence: bigint): ConnectError {
+  return new ConnectError(`sequence ${sequence} of session "${sessionId}" was already acknowledged on shard ${shard}, and its result is no longer kept`, Code.FailedPrecondition, undefined, [
+    { desc: SessionResultForgottenSchema, value: { shard, sessionId, sequence } },
   ]);
 }
 

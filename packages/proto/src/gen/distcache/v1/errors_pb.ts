@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file distcache/v1/errors.proto.
  */
 export const file_distcache_v1_errors: GenFile = /*@__PURE__*/
-  fileDesc("ChlkaXN0Y2FjaGUvdjEvZXJyb3JzLnByb3RvEgxkaXN0Y2FjaGUudjEiVAoJTm90TGVhZGVyEg0KBXNoYXJkGAEgASgNEhEKCWxlYWRlcl9pZBgCIAEoCRIWCg5sZWFkZXJfYWRkcmVzcxgDIAEoCRINCgVlcG9jaBgEIAEoBCI7Cg1MaW1pdEV4Y2VlZGVkEg0KBWxpbWl0GAEgASgJEgsKA21heBgCIAEoBBIOCgZhY3R1YWwYAyABKAQiTQoOU2Vzc2lvbkV4cGlyZWQSDQoFc2hhcmQYASABKA0SEgoKc2Vzc2lvbl9pZBgCIAEoCRIYChBzdGFydGVkX2FmdGVyX21zGAMgASgEYgZwcm90bzM");
+  fileDesc("ChlkaXN0Y2FjaGUvdjEvZXJyb3JzLnByb3RvEgxkaXN0Y2FjaGUudjEiVAoJTm90TGVhZGVyEg0KBXNoYXJkGAEgASgNEhEKCWxlYWRlcl9pZBgCIAEoCRIWCg5sZWFkZXJfYWRkcmVzcxgDIAEoCRINCgVlcG9jaBgEIAEoBCI7Cg1MaW1pdEV4Y2VlZGVkEg0KBWxpbWl0GAEgASgJEgsKA21heBgCIAEoBBIOCgZhY3R1YWwYAyABKAQiTQoOU2Vzc2lvbkV4cGlyZWQSDQoFc2hhcmQYASABKA0SEgoKc2Vzc2lvbl9pZBgCIAEoCRIYChBzdGFydGVkX2FmdGVyX21zGAMgASgEIk0KFlNlc3Npb25SZXN1bHRGb3Jnb3R0ZW4SDQoFc2hhcmQYASABKA0SEgoKc2Vzc2lvbl9pZBgCIAEoCRIQCghzZXF1ZW5jZRgDIAEoBGIGcHJvdG8z");
 
 /**
  * NotLeader is attached to a FAILED_PRECONDITION or UNAVAILABLE error when the node
@@ -130,4 +130,42 @@ export type SessionExpired = Message<"distcache.v1.SessionExpired"> & {
  */
 export const SessionExpiredSchema: GenMessage<SessionExpired> = /*@__PURE__*/
   messageDesc(file_distcache_v1_errors, 2);
+
+/**
+ * SessionResultForgotten is attached to a FAILED_PRECONDITION error when a write's
+ * sequence is at or below its session's acknowledged watermark and the shard no longer
+ * keeps its result: the client had already finished that write, so this send is a late
+ * duplicate. Nothing was applied now; the write must not be resent.
+ *
+ * @generated from message distcache.v1.SessionResultForgotten
+ */
+export type SessionResultForgotten = Message<"distcache.v1.SessionResultForgotten"> & {
+  /**
+   * The shard that refused the write.
+   *
+   * @generated from field: uint32 shard = 1;
+   */
+  shard: number;
+
+  /**
+   * The session the write was sent under.
+   *
+   * @generated from field: string session_id = 2;
+   */
+  sessionId: string;
+
+  /**
+   * The refused write's sequence.
+   *
+   * @generated from field: uint64 sequence = 3;
+   */
+  sequence: bigint;
+};
+
+/**
+ * Describes the message distcache.v1.SessionResultForgotten.
+ * Use `create(SessionResultForgottenSchema)` to create a new message.
+ */
+export const SessionResultForgottenSchema: GenMessage<SessionResultForgotten> = /*@__PURE__*/
+  messageDesc(file_distcache_v1_errors, 3);
 
