@@ -107,9 +107,18 @@ export async function startCacheNode(config: NodeConfig, options: { logger?: Log
     { onConnectionRefused: () => metrics.refused("connections_max") },
   );
   metrics.watchClientPort({ connections: () => server.connections(), inflight: bounded.inflight });
-  const port = await server.listen(config.port, config.host);
-  address = `${config.host}:${port}`;
+  // The committed log is applied before the client port opens (docs/decisions.md,
+  // Startup): a read served earlier could see the store from before the restart. /healthz
+  // therefore answers from the moment the node can serve; allow for the replay in probes.
   await opened.start();
+  let port: number;
+  try {
+    port = await server.listen(config.port, config.host);
+  } catch (err) {
+    await opened.close();
+    throw err;
+  }
+  address = `${config.host}:${port}`;
   const background = new Background(config.nodeId, consensus, hints, { tickIntervalMs: config.tickIntervalMs, accessHintIntervalMs: config.accessHintIntervalMs }, log);
   background.start();
   const stopSettingsCheck = warnAboutIgnoredFlags(config, consensus, log);
