@@ -1,5 +1,6 @@
 import net from "node:net";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { CHALLENGE_BYTES, MAGIC } from "../../src/peer/peer-handshake.js";
 import { TestCluster } from "./cluster-harness.js";
 
 let cluster: TestCluster;
@@ -27,7 +28,7 @@ it("the peer port drops a client that cannot answer the HMAC challenge", async (
   socket.write("POST /distcache.v1.CacheService/Get HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\n{}");
   await new Promise<void>((resolve) => socket.once("close", () => resolve()));
   const reply = Buffer.concat(received);
-  // Only the challenge (magic + nonce) was ever sent back: no HTTP, no data.
-  expect(reply.subarray(0, 4).toString("latin1")).toBe("DCP1");
-  expect(reply.length).toBe(36);
+  // Only the challenge (preamble, cluster id and nonce) was ever sent back: no HTTP, no data.
+  expect(reply.subarray(0, MAGIC.length).equals(MAGIC)).toBe(true);
+  expect(reply.length).toBe(CHALLENGE_BYTES);
 });
