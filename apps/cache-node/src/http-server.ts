@@ -8,6 +8,9 @@ type AnyRequest = http.IncomingMessage | http2.Http2ServerRequest;
 type AnyResponse = http.ServerResponse | http2.Http2ServerResponse;
 export type RequestHandler = (req: AnyRequest, res: AnyResponse) => void;
 
+/** What one HTTP/2 connection may buffer, in megabytes (Node's unit for maxSessionMemory). */
+const H2_SESSION_MEMORY_MB = 128;
+
 /** The first bytes every HTTP/2 client sends on a cleartext connection (RFC 9113 §3.4). */
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
 
@@ -130,7 +133,9 @@ export function createDualServer(handler: RequestHandler, bounds: ServerBounds, 
   // for headersTimeout and requestTimeout only from a server's 'listening' event on.
   h1.emit("listening");
   const h2 = http2.createServer(
-    { settings: { maxConcurrentStreams: bounds.h2StreamsMax } },
+    // Node refuses new streams (ENHANCE_YOUR_CALM) once a session buffers more than this;
+    // its 10 MB default is passed by a few concurrent 1 MiB writes on one connection.
+    { settings: { maxConcurrentStreams: bounds.h2StreamsMax }, maxSessionMemory: H2_SESSION_MEMORY_MB },
     onRequest as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
   );
   const sockets = new Set<net.Socket>();

@@ -104,8 +104,13 @@ export type Router = ReturnType<typeof createRouter>;
  */
 function forwardingFailure(err: unknown, leaderId: string | undefined): ConnectError {
   const e = ConnectError.from(err);
-  // An error the leader answered with carries its response headers: pass it through.
-  if (e.metadata.has("content-type")) return e;
+  // An error the leader answered with passes through, without the leader's response
+  // headers: they describe that HTTP/1.1 response (connection, keep-alive, lengths), and
+  // copied into this node's answer (an HTTP/2 one, say) they are invalid there.
+  if (e.metadata.has("content-type")) {
+    for (const key of [...e.metadata.keys()]) e.metadata.delete(key);
+    return e;
+  }
   const outcome = e.code === Code.Unavailable ? "retry" : "a write may or may not have taken effect";
   return new ConnectError(`forwarding to leader ${leaderId ?? "?"} failed (${e.rawMessage}); ${outcome}`, Code.Unavailable);
 }
@@ -118,5 +123,11 @@ function redirectTarget(err: unknown, tried: string | undefined): string | undef
 
 /** The header a forwarded request carries: same session, no further forwarding. */
 export function forwardHeader(header: RequestHeader | undefined): RequestHeader {
-  return create(RequestHeaderSchema, { sessionId: header?.sessionId ?? "", sequence: header?.sequence ?? 0n, ackedSequence: header?.ackedSequence ?? 0n, noForward: true });
+  return create(RequestHeaderSchema, {
+    sessionId: header?.sessionId ?? "",
+    sequence: header?.sequence ?? 0n,
+    ackedSequence: header?.ackedSequence ?? 0n,
+    sessionStartedMs: header?.sessionStartedMs ?? 0n,
+    noForward: true,
+  });
 }

@@ -53,10 +53,37 @@ export function writeRpcError(req: AnyRequest, res: AnyResponse, error: ConnectE
     case "connect": {
       const body = errorToJsonBytes(error, {});
       const headers: Record<string, string> = { "content-type": "application/json", "content-length": String(body.byteLength) };
-      error.metadata.forEach((value, key) => (headers[key] = value));
+      for (const [key, value] of errorHeaders(error)) headers[key] = value;
       res.writeHead(codeToHttpStatus(error.code), headers);
       res.end(body);
       return;
     }
   }
+}
+
+/**
+ * Headers an error's metadata may add to its answer: never the ones that describe a
+ * connection or a body (an error's metadata can hold another node's response headers,
+ * and a connection header in an HTTP/2 answer makes Node throw).
+ */
+const RESERVED_HEADERS: ReadonlySet<string> = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "transfer-encoding",
+  "upgrade",
+  "te",
+  "host",
+  "content-type",
+  "content-length",
+  "content-encoding",
+  "date",
+]);
+
+export function errorHeaders(error: ConnectError): [string, string][] {
+  const out: [string, string][] = [];
+  error.metadata.forEach((value, key) => {
+    if (!RESERVED_HEADERS.has(key.toLowerCase()) && !key.startsWith(":")) out.push([key, value]);
+  });
+  return out;
 }

@@ -4,6 +4,7 @@ import { codeToHttpStatus, errorToJsonBytes, parseTimeout } from "@connectrpc/co
 import type http from "node:http";
 import type http2 from "node:http2";
 import { endedWithoutBody } from "./http-server.js";
+import { errorHeaders } from "./rpc-error-response.js";
 
 type AnyRequest = http.IncomingMessage | http2.Http2ServerRequest;
 type AnyResponse = http.ServerResponse | http2.Http2ServerResponse;
@@ -118,7 +119,7 @@ function reject(res: AnyResponse, err: ConnectError, route: Route, options: Fast
   if (!res.headersSent) {
     res.statusCode = codeToHttpStatus(err.code);
     res.setHeader("content-type", "application/json");
-    for (const [k, v] of err.metadata) res.setHeader(k, v);
+    for (const [k, v] of errorHeaders(err)) res.setHeader(k, v);
     res.end(errorToJsonBytes(err, {}));
   }
   options.observe(route.method.name, err.code, (performance.now() - started) / 1000);

@@ -1,4 +1,6 @@
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+import { CacheService, SetCondition } from "@distcache/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { STRONG, TestCluster, keyForShard, text } from "./cluster-harness.js";
 
@@ -76,6 +78,27 @@ describe("hostile writes on a 3-node cluster", () => {
       await new Promise((r) => setTimeout(r, 200));
     }
     expect((await cluster.client("n3").get({ key, consistency: STRONG })).found).toBe(true);
+    expectAllRunning();
+  });
+
+  it("answers over HTTP/2 an error the leader answered a forwarded call with, and stays up", async () => {
+    // The leader's HTTP/1.1 response headers once travelled with its error into the
+    // follower's HTTP/2 answer, where Node throws on them and the process exited.
+    const shard = 4;
+    const leader = await cluster.leaderOf(shard);
+    const follower = ["n1", "n2", "n3"].find((id) => id !== leader)!;
+    const key = keyForShard(shard, "h2-forward-");
+    await cluster.client(leader).set({ key, payload: text("v1") });
+    const baseUrl = cluster.nodes.get(follower)!.url;
+    for (const transport of [createConnectTransport({ baseUrl, httpVersion: "2" }), createGrpcTransport({ baseUrl }), createGrpcWebTransport({ baseUrl, httpVersion: "2" })]) {
+      const client = createClient(CacheService, transport);
+      const err = await client
+        .set({ key, payload: text("v2"), condition: SetCondition.IF_VERSION, expectedVersion: 999_999n })
+        .catch((e: unknown) => ConnectError.from(e));
+      expect(err).toBeInstanceOf(ConnectError);
+      expect((err as ConnectError).code).toBe(Code.FailedPrecondition);
+    }
+    expect((await cluster.client(follower).get({ key, consistency: STRONG })).found).toBe(true);
     expectAllRunning();
   });
 
