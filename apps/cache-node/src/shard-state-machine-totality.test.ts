@@ -4,7 +4,7 @@ import { CommandSchema, SetCondition } from "@distcache/proto/raft";
 import { Store } from "@distcache/store";
 import { describe, expect, it } from "vitest";
 import { STAMP_MS_MAX } from "./command-validation.js";
-import { ShardStateMachine } from "./shard-state-machine.js";
+import { ShardStateMachine, SnapshotFormatError } from "./shard-state-machine.js";
 
 // Apply is total (DESIGN invariant 8): each command below once reached an assertion in
 // apply, which every replica would hit and every restart would replay.
@@ -130,5 +130,16 @@ describe("ShardStateMachine restore refuses damaged snapshots", () => {
     const m = small();
     m.restore(damaged((chunks) => (chunks[1] = text(JSON.stringify({ sessions: [["t", 5, 0, []]], tombstones: [["u", 3]] })))));
     expect(m.appliedIndex).toBe(1);
+  });
+});
+
+describe("ShardStateMachine snapshot formats", () => {
+  it("refuses a snapshot of a later format by name, not as damage", () => {
+    const m = small();
+    m.apply(1, encode({ op: setOp({}) }));
+    const chunks = [...m.snapshot().chunks()].map((c) => c.slice());
+    chunks[0]![0] = 9;
+    expect(() => small().restore(chunks)).toThrow(SnapshotFormatError);
+    expect(() => small().restore(chunks)).toThrow(/format 9; this build writes format 4 and reads formats 2 to 4/);
   });
 });

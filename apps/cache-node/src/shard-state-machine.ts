@@ -250,6 +250,10 @@ export class ShardStateMachine {
 
   private decodeHeader(chunk: Uint8Array): SnapshotHeaderFields & { format: number } {
     const format = chunk[0] ?? 0;
+    // A later format than this build knows is not damage: refuse it in so many words (no rolling upgrades before 1.0).
+    if (format > SNAPSHOT_FORMAT && format < 0x20) {
+      throw new SnapshotFormatError(`shard ${this.shard}: a replica snapshot of format ${format}; this build writes format ${SNAPSHOT_FORMAT} and reads formats 2 to ${SNAPSHOT_FORMAT}`);
+    }
     const length = format === SNAPSHOT_FORMAT ? HEADER_BYTES : format === SNAPSHOT_FORMAT_V3 ? HEADER_BYTES_V3 : format === SNAPSHOT_FORMAT_V2 ? HEADER_BYTES_V2 : -1;
     if (chunk.length !== length) throw new Error(`shard ${this.shard}: not a state machine snapshot`);
     const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
@@ -485,6 +489,11 @@ function withoutEvicted<T extends SetResult | IncrResult>(result: T): WriteOutco
   if (!result.ok) return result as WriteOutcome<T>;
   const { evicted: _evicted, ...outcome } = result;
   return outcome as WriteOutcome<T>;
+}
+
+/** A snapshot of a format this build does not read: the node stops rather than skip it. */
+export class SnapshotFormatError extends Error {
+  override name = "SnapshotFormatError";
 }
 
 /** The command in an entry's bytes, or undefined when they are not one. */

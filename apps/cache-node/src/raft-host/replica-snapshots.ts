@@ -1,6 +1,6 @@
 import { asLogIndex, type NodeId, type PeerMessage, type SnapshotFiles, type SnapshotMessage, type SnapshotMetadata, type Storage } from "@distcache/raft";
 import type { Logger } from "pino";
-import type { ReplicaSnapshot, RestoredShard, ShardStateMachine } from "../shard-state-machine.js";
+import { SnapshotFormatError, type ReplicaSnapshot, type RestoredShard, type ShardStateMachine } from "../shard-state-machine.js";
 import type { GroupLog } from "./group-log.js";
 import type { ShardReplica } from "./shard-replica.js";
 import { TurnGate } from "./turn-gate.js";
@@ -102,6 +102,8 @@ export class ReplicaSnapshots {
         await this.restoreFrom(group, machine, file);
         return;
       } catch (err) {
+        // A format this build does not read is not damage: stop and say so.
+        if (err instanceof SnapshotFormatError) throw err;
         this.options.logger.warn({ shard: group, index: file.index, err: (err as Error).message }, "skipping an unreadable snapshot file");
       }
     }
