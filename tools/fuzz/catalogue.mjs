@@ -391,6 +391,7 @@ function grpcEnvelope(rng, ctx, node) {
     method,
     encoding: protocol,
     rpcShaped: true,
+    summary: `${Object.entries(headers).map(([k, v]) => `${k}: ${JSON.stringify(String(v).slice(0, 20))}, `).join("")}body ${body.length} bytes: ${Buffer.from(body.subarray(0, 12)).toString("hex")}…`,
     run: (env) => sendRaw(env, node, { protocol, json: false, method, body, h2: protocol === "grpc" || rng.bool(), headers, enveloped: false }),
   };
 }
@@ -404,7 +405,8 @@ function connectGet(rng, ctx, node) {
   const json = toJson(fields, rng);
   const bin = toBinary(fields, rng);
   const params = new URLSearchParams();
-  switch (rng.int(9)) {
+  const variant = rng.int(9);
+  switch (variant) {
     case 0:
       params.set("encoding", "json");
       params.set("message", json.toString("utf8"));
@@ -443,7 +445,9 @@ function connectGet(rng, ctx, node) {
       params.set("encoding", "json");
       params.set("message", `{"key":"${"q".repeat(rng.pick([20_000, 70_000]))}"}`);
   }
-  const h2 = rng.bool();
+  // Huge URLs go over HTTP/1.1 only: Node's HTTP/2 client aborts the fuzzer itself on
+  // header blocks that large (nodejs/node#35233), which is not what this request tests.
+  const h2 = variant !== 8 && rng.bool();
   const path = `${pathOf(method)}?${params}`;
   return {
     family: "connect-get",
@@ -496,6 +500,7 @@ function protocolHeaders(rng, ctx, node) {
     encoding: protocol,
     rpcShaped: true,
     deadline,
+    summary: `${Object.entries(headers).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join(", ")}; ${summarize(fields, `${body.length} bytes`)}`,
     run: (env) => sendRaw(env, node, { protocol, json, method, body, h2: rng.bool(), headers }),
   };
 }
@@ -615,6 +620,16 @@ function httpGarbage(rng, ctx, node) {
     () => [H2_PREFACE, h2Frame(0x4, 0, 0, Buffer.alloc(0)), h2Frame(0x0, 0x1, 1, Buffer.from("{}"))], // DATA on an idle stream
     () => [H2_PREFACE, h2Frame(0x4, 0, 0, Buffer.alloc(0)), h2Frame(0x1, 0x4, 1, Buffer.alloc(10), 0xffffff)], // frame above max size
     () => [H2_PREFACE.subarray(0, rng.range(1, H2_PREFACE.length - 1))],
+    () => {
+      // A header block of 70 KB or more, in HEADERS and CONTINUATION frames of 16 KiB.
+      const block = hpack([[":method", "POST"], [":path", path], [":scheme", "http"], [":authority", "x"], ["content-type", "application/json"], ["x-big", "b".repeat(rng.pick([70_000, 200_000]))]]);
+      const frames = [H2_PREFACE, h2Frame(0x4, 0, 0, Buffer.alloc(0))];
+      for (let off = 0; off < block.length; off += 16_384) {
+        const last = off + 16_384 >= block.length;
+        frames.push(h2Frame(off === 0 ? 0x1 : 0x9, (last ? 0x4 : 0) | (off === 0 ? 0x1 : 0), 1, block.subarray(off, off + 16_384)));
+      }
+      return frames;
+    },
     () => [Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03]), rng.bytes(100)], // a TLS ClientHello
     () => [
       H2_PREFACE,
@@ -754,7 +769,9 @@ function halfStreamH2(node, path, headers, chunks, holdMs) {
     stream.on("data", () => {});
     for (const c of chunks) stream.write(c);
     setTimeout(() => {
-      session.destroy();
+      if (!stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
+      session.close();
+      setTimeout(() => session.destroy(), 1000).unref();
       resolve({ code: status ? `answered_http_${status}` : closed ? "closed_by_server" : "held" });
     }, holdMs);
   });

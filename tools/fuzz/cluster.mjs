@@ -1,6 +1,7 @@
 // The cluster under test: a fresh local one (tools/scripts/local-nodes.mjs, free ports,
 // its own data directory, every process stopped by PID), or a running one named by
 // --endpoints. Also: node RSS from /proc, node exits, waiting for shard leaders.
+import { spawn } from "node:child_process";
 import { createWriteStream, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -23,6 +24,30 @@ export function rssBytes(pid) {
 
 function topologyClient(url) {
   return createClient(ClusterService, createConnectTransport({ baseUrl: url, httpVersion: "1.1" }));
+}
+
+/**
+ * A small detached process that SIGKILLs the given PIDs if this process dies without
+ * stopping them (a native abort skips every exit handler). Returns its stop function.
+ */
+function startWatchdog(pids) {
+  const script = `
+    const [parent, ...pids] = process.argv.slice(1).map(Number);
+    setInterval(() => {
+      try { process.kill(parent, 0); } catch {
+        for (const pid of pids) { try { process.kill(pid, "SIGKILL"); } catch {} }
+        process.exit(0);
+      }
+    }, 500);`;
+  const child = spawn(process.execPath, ["-e", script, String(process.pid), ...pids.map(String)], { detached: true, stdio: "ignore" });
+  child.unref();
+  return () => {
+    try {
+      process.kill(child.pid, "SIGTERM");
+    } catch {
+      // already gone
+    }
+  };
 }
 
 /** Waits until `url` knows a leader for every shard; returns the topology. */
@@ -65,6 +90,7 @@ export async function startOwnCluster({ count = 3, args = [] } = {}) {
     rmSync(dataRoot, { recursive: true, force: true });
     throw err;
   }
+  const stopWatchdog = startWatchdog(started.map((n) => n.pid));
   const exits = [];
   let stopping = false;
   const nodes = started.map((n) => {
@@ -87,6 +113,7 @@ export async function startOwnCluster({ count = 3, args = [] } = {}) {
     async stop(keepData) {
       stopping = true;
       await Promise.all(started.map((n) => stopNode(n, "SIGTERM", 10_000)));
+      stopWatchdog();
       for (const s of logs.values()) s.end();
       if (!keepData) rmSync(dataRoot, { recursive: true, force: true });
     },

@@ -244,7 +244,7 @@ async function run() {
     v.count++;
     const where = `${desc.family} ${desc.method} over ${desc.encoding}`;
     v.where.set(where, (v.where.get(where) ?? 0) + 1);
-    if (v.examples.length < 3) v.examples.push({ index, phase, code: outcome.code, status: outcome.status, message: (outcome.message ?? "").slice(0, 240), summary: desc.summary, node: desc.nodeId, where });
+    if (v.examples.length < 3) v.examples.push({ index, phase, code: outcome.code, status: outcome.status, message: (outcome.message ?? "").slice(0, 240), detail: outcome.detail, summary: desc.summary, node: desc.nodeId, where });
     report.violations.set(key, v);
   };
 
@@ -372,6 +372,7 @@ async function run() {
       const replay = e.phase === "run" ? `replay: npm run fuzz -- --seed ${seed} --only ${e.index}` : "warm-up";
       console.log(`           #${e.index} (${replay}) ${e.where} to ${e.node}${e.status ? `, http ${e.status}` : ""}${e.summary ? `: ${e.summary.slice(0, 240)}` : ""}`);
       if (e.message && e.message.length > 90) console.log(`               "${e.message.replace(/\s+/g, " ")}"`);
+      if (e.detail) console.log(`               ${e.detail.slice(0, 400)}`);
     }
   }
 

@@ -116,15 +116,20 @@ export function rawHttp2({ host, port, method = "POST", path, headers = {}, body
   return new Promise((resolve) => {
     let done = false;
     const session = http2.connect(`http://${host}:${port}`);
-    const finish = (v) => {
+    // A session that ended normally is closed gracefully; only a stuck one is destroyed.
+    const finish = (v, abrupt = false) => {
       if (done) return;
       done = true;
       clearTimeout(timer);
-      session.destroy();
+      if (abrupt) session.destroy();
+      else {
+        session.close();
+        setTimeout(() => session.destroy(), 5000).unref();
+      }
       resolve(v);
     };
-    const timer = setTimeout(() => finish({ error: "timeout" }), timeoutMs);
-    session.on("error", (err) => finish({ error: err.code ?? err.message }));
+    const timer = setTimeout(() => finish({ error: "timeout" }, true), timeoutMs);
+    session.on("error", (err) => finish({ error: err.code ?? err.message }, true));
     let stream;
     try {
       stream = session.request({ ":method": method, ":path": path, ...headers }, { endStream: false });
@@ -188,7 +193,10 @@ export function rawTcp({ host, port, chunks, holdMs, readMax = 64 * 1024 }) {
 }
 
 function failure(res) {
-  if (res.error === "timeout") return { code: "timeout", via: "timeout", message: res.history?.length > 1 ? `no answer on a reused connection that carried: ${res.history.join(" | ")}` : "no answer" };
+  if (res.error === "timeout") {
+    const reused = res.history?.length > 1;
+    return { code: "timeout", via: "timeout", message: reused ? "no answer on a reused HTTP/1.1 connection" : "no answer", detail: reused ? `the connection carried before: ${res.history.slice(0, -1).join(" | ")}` : undefined };
+  }
   return { code: "reset", via: "reset", message: res.error };
 }
 
