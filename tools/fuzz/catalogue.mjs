@@ -26,6 +26,7 @@ const METHOD_WEIGHTS = [
   [1, "AddNode"],
   [1, "RemoveNode"],
   [0.6, "TransferLeader"],
+  [0.5, "ConfigureStore"],
 ];
 
 /** Families and their weights (per hundred requests, roughly). */
@@ -466,6 +467,16 @@ function connectGet(rng, ctx, node) {
 const CONNECT_TIMEOUTS = ["0", "1", "-1", "abc", "99999999999", "9999999999", "1.5", "", "00000001", "1e3", " 5"];
 const GRPC_TIMEOUTS = ["0n", "1m", "1H", "99999999S", "100000000S", "1x", "S", "-1S", "1", "0S", "99999999H", "1.5S"];
 
+const GRPC_UNIT_MS = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000001 };
+
+/** The deadline a well-formed connect-timeout-ms or grpc-timeout header sets, in ms. */
+function headerDeadlineMs(headers) {
+  const connect = headers["connect-timeout-ms"];
+  if (connect !== undefined) return /^\d{1,10}$/.test(connect) ? Number(connect) : undefined;
+  const m = /^(\d{1,8})([HMSmun])$/.exec(headers["grpc-timeout"] ?? "");
+  return m ? Number(m[1]) * GRPC_UNIT_MS[m[2]] : undefined;
+}
+
 /** Valid bodies with odd protocol headers: deadlines, versions, encodings. */
 function protocolHeaders(rng, ctx, node) {
   const method = rng.weighted(METHOD_WEIGHTS.filter(([, m]) => m !== "TransferLeader"));
@@ -494,6 +505,7 @@ function protocolHeaders(rng, ctx, node) {
     else headers["grpc-encoding"] = rng.pick(["identity", "gzip", "zstd"]);
   }
   const body = json ? toJson(fields, rng) : toBinary(fields, rng);
+  const deadlineMs = headerDeadlineMs(headers);
   return {
     family: "protocol-headers",
     method,
@@ -501,6 +513,11 @@ function protocolHeaders(rng, ctx, node) {
     rpcShaped: true,
     deadline,
     summary: `${Object.entries(headers).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join(", ")}; ${summarize(fields, `${body.length} bytes`)}`,
+    // A deadline of a minute or more cannot have passed, or cut a forwarded call, within seconds.
+    check: (o) =>
+      deadlineMs !== undefined && deadlineMs >= 60_000 && o.elapsedMs < 5000 && (o.code === "deadline_exceeded" || (o.code === "unavailable" && /cancel/i.test(o.message ?? "")))
+        ? `a caller deadline of ${deadlineMs} ms ended the call after ${o.elapsedMs} ms`
+        : undefined,
     run: (env) => sendRaw(env, node, { protocol, json, method, body, h2: rng.bool(), headers }),
   };
 }

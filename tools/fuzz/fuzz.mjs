@@ -178,6 +178,7 @@ async function run() {
   const stalls = { running: 0, waiters: [], outcomes: new Map(), promises: new Set() };
 
   const record = (index, desc, outcome, phase, startedAt) => {
+    outcome.elapsedMs = Date.now() - startedAt;
     // An HTTP status with no RPC code: as the code a client derives when the request was an RPC, else as the status.
     const label =
       outcome.via === "http" && outcome.status !== undefined && !outcome.code.startsWith("http_")

@@ -51,6 +51,18 @@ export const REQUESTS = {
   AddNode: { service: "cluster", local: "addNode", path: "distcache.v1.ClusterService", fields: [{ name: "node", no: 1, t: "msg", m: NODE }] },
   RemoveNode: { service: "cluster", local: "removeNode", path: "distcache.v1.ClusterService", fields: [{ name: "nodeId", no: 1, t: "nodeId" }] },
   TransferLeader: { service: "cluster", local: "transferLeader", path: "distcache.v1.ClusterService", fields: [{ name: "shard", no: 1, t: "uint32" }, { name: "toNodeId", no: 2, t: "nodeId" }] },
+  // Bounds only ever stay or grow (see "bound"): a smaller one would evict the keys the run checks.
+  ConfigureStore: {
+    service: "cluster",
+    local: "configureStore",
+    path: "distcache.v1.ClusterService",
+    fields: [
+      { name: "shards", no: 1, t: "shards" },
+      { name: "policy", no: 2, t: "enum", e: "EvictionPolicy" },
+      { name: "entriesMax", no: 3, t: "bound" },
+      { name: "bytesMax", no: 4, t: "bound" },
+    ],
+  },
 };
 
 /** Methods Connect clients may call with HTTP GET (idempotency NO_SIDE_EFFECTS). */
@@ -59,7 +71,12 @@ export const GET_METHODS = ["Get", "MGet", "Stats", "GetTopology"];
 const ENUM_NAMES = {
   Consistency: ["CONSISTENCY_UNSPECIFIED", "CONSISTENCY_STRONG", "CONSISTENCY_EVENTUAL"],
   SetCondition: ["SET_CONDITION_UNSPECIFIED", "SET_CONDITION_IF_ABSENT", "SET_CONDITION_IF_VERSION"],
+  EvictionPolicy: ["EVICTION_POLICY_UNSPECIFIED", "EVICTION_POLICY_LRU", "EVICTION_POLICY_LFU", "EVICTION_POLICY_FIFO", "EVICTION_POLICY_RANDOM"],
 };
+
+/** Store bounds that never shrink a shard: 0 (keep), very large, or beyond what the protocol allows. */
+const BOUNDS_VALID = [0n, 10n ** 12n, 2n ** 53n - 1n];
+const BOUNDS_HOSTILE = [2n ** 53n, 2n ** 63n - 1n, 2n ** 63n, 2n ** 64n - 1n, 0n];
 
 export const INT64_EXTREMES = [0n, -1n, 1n, 2n ** 53n - 1n, 2n ** 53n, 2n ** 53n + 1n, -(2n ** 53n) - 1n, 2n ** 63n - 1n, -(2n ** 63n), 2n ** 32n - 1n, 2n ** 31n];
 export const UINT64_EXTREMES = [0n, 1n, 2n ** 53n - 1n, 2n ** 53n, 2n ** 53n + 1n, 2n ** 63n - 1n, 2n ** 63n, 2n ** 64n - 1n, 2n ** 32n - 1n, 2n ** 32n];
@@ -174,6 +191,17 @@ export class ValueMaker {
       case "uint32":
         if (!h) return int(rng.int(this.ctx.shardCount));
         return this.intValue(UINT32_EXTREMES);
+      case "bound":
+        if (!h) return int(rng.pick(BOUNDS_VALID));
+        if (this.mode === "raw" && rng.bool(0.4)) return raw(rng.pick(["-1", "1.5", '"-5"', "1e400", "18446744073709551616", "null"]));
+        return int(rng.pick(BOUNDS_HOSTILE), this.mode === "raw" && rng.bool());
+      case "shards": {
+        const n = h ? rng.pick([0, 1, 3, 12, 13, 100]) : rng.pick([0, 1, 2]);
+        const items = [];
+        for (let i = 0; i < n; i++) items.push(h && rng.bool(0.3) ? this.intValue(UINT32_EXTREMES) : int(rng.int(this.ctx.shardCount)));
+        if (h && n > 0 && rng.bool(0.3)) items.push(items[0]);
+        return { k: "list", items };
+      }
       case "enum":
         if (!h) return this.mode === "raw" && rng.bool(0.5) ? { k: "str", v: rng.pick(ENUM_NAMES[f.e]) } : { k: "enum", v: rng.int(3) };
         if (this.mode === "raw" && rng.bool(0.4)) {
@@ -379,7 +407,7 @@ function initValue(f, v) {
     case "msg":
       return toInit(v.fields);
     case "list":
-      return v.items.map((item) => initValue({ ...f, t: f.t === "keys" ? "key" : "msg" }, item));
+      return v.items.map((item) => initValue({ ...f, t: f.t === "keys" ? "key" : f.t === "shards" ? "uint32" : "msg" }, item));
     default:
       throw new Error(`value kind ${v.k} has no typed form`);
   }
@@ -501,7 +529,13 @@ function writeValue(w, f, v, rng, damage) {
       return w.bytes(f.no, inner);
     }
     case "list":
-      for (const item of v.items) writeValue(w, { ...f, t: f.t === "keys" ? "key" : "msg" }, item, rng, damage);
+      // Repeated uint32 is packed in proto3, though parsers take it unpacked too: send both.
+      if (f.t === "shards" && v.items.every((i) => i.k === "int") && rng.bool()) {
+        const packed = new ProtoWriter();
+        for (const item of v.items) packed.varint(item.v);
+        return w.bytes(f.no, packed);
+      }
+      for (const item of v.items) writeValue(w, { ...f, t: f.t === "keys" ? "key" : f.t === "shards" ? "uint32" : "msg" }, item, rng, damage);
       return w;
     default:
       throw new Error(`value kind ${v.k} has no binary form`);
