@@ -31,7 +31,7 @@ describe("ShardStateMachine snapshots", () => {
 
   it("refuses a snapshot that is not one", () => {
     const m = new ShardStateMachine(0, new Store(options));
-    expect(() => m.restore([new Uint8Array([9, 9])])).toThrow(/not a state machine snapshot/);
+    expect(() => m.restore([new Uint8Array([0xc3, 9])])).toThrow(/not a state machine snapshot/);
   });
 });
 
