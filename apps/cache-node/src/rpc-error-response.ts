@@ -80,6 +80,11 @@ const RESERVED_HEADERS: ReadonlySet<string> = new Set([
   "date",
 ]);
 
+/** Removes the reserved headers from an error's metadata in place (errors that reach the stock handler). */
+export function stripReservedHeaders(metadata: Headers): void {
+  for (const key of [...metadata.keys()]) if (RESERVED_HEADERS.has(key.toLowerCase())) metadata.delete(key);
+}
+
 export function errorHeaders(error: ConnectError): [string, string][] {
   const out: [string, string][] = [];
   error.metadata.forEach((value, key) => {
