@@ -124,10 +124,9 @@ async function decodeFailureAsInvalidArgument(uRes: UniversalServerResponse): Pr
     return uRes;
   }
   const type = uRes.header?.get("content-type") ?? "";
-  const compressed = uRes.header?.has("content-encoding") || uRes.header?.has("grpc-encoding");
-  if (compressed || !uRes.body) return uRes;
-  // Connect unary: an HTTP error status with a JSON error body.
-  if (uRes.status === codeToHttpStatus(Code.Internal) && type.startsWith("application/json")) {
+  if (!uRes.body) return uRes;
+  // Connect unary: an HTTP error status with a JSON error body (left alone if compressed).
+  if (uRes.status === codeToHttpStatus(Code.Internal) && type.startsWith("application/json") && !uRes.header?.has("content-encoding")) {
     const bytes = await readAll(uRes.body);
     const error = parseJsonObject(bytes);
     if (error?.["code"] !== "internal") return { ...uRes, body: once(bytes) };
@@ -138,6 +137,8 @@ async function decodeFailureAsInvalidArgument(uRes: UniversalServerResponse): Pr
     return { ...uRes, status: codeToHttpStatus(Code.InvalidArgument), header, body: once(body) };
   }
   // gRPC-Web: a call that never reached its implementation answers one trailer frame.
+  // A grpc-encoding in the answer (negotiated from the request's) does not matter: a
+  // trailer frame is compressed only above 1 KiB, and the check below leaves one that is.
   if (type.startsWith("application/grpc-web")) {
     const bytes = await readAll(uRes.body);
     if (bytes.length < 5 || bytes[0] !== trailerFlag || bytes.length !== 5 + new DataView(bytes.buffer, bytes.byteOffset).getUint32(1)) return { ...uRes, body: once(bytes) };

@@ -80,8 +80,8 @@ async function rawGrpc(body: Buffer, headers: http2.OutgoingHttpHeaders = {}): P
 }
 
 /** One gRPC-Web call over HTTP/1.1: the status from its trailer frame. */
-async function rawGrpcWeb(body: Buffer): Promise<{ status: string | undefined; trailer: string }> {
-  const res = await fetch(`${node.url}${GET_PATH}`, { method: "POST", headers: { "content-type": "application/grpc-web+proto" }, body: new Uint8Array(body) });
+async function rawGrpcWeb(body: Buffer, headers: Record<string, string> = {}): Promise<{ status: string | undefined; trailer: string }> {
+  const res = await fetch(`${node.url}${GET_PATH}`, { method: "POST", headers: { "content-type": "application/grpc-web+proto", ...headers }, body: new Uint8Array(body) });
   const bytes = Buffer.from(await res.arrayBuffer());
   expect(res.status).toBe(200);
   expect(bytes[0]).toBe(0x80);
@@ -113,6 +113,20 @@ describe("malformed binary on the stock handler", () => {
       expect(res.status, res.trailer).toBe(String(Code.InvalidArgument));
     }
     expect((await rawGrpcWeb(envelope(0, TRUNCATED))).trailer).toContain("parse%20binary");
+  });
+
+  it("gRPC-Web: broken compression and undecodable messages are invalid_argument whatever encodings the call names", async () => {
+    const cases: [string, Buffer, Record<string, string>][] = [
+      ["compressed flag over bytes that are not gzip", envelope(1, Buffer.from("not gzip")), { "grpc-encoding": "gzip" }],
+      ["compressed flag over bytes that are not brotli", envelope(1, Buffer.from("not brotli")), { "grpc-encoding": "br" }],
+      ["gzip of a truncated message", envelope(1, gzipSync(TRUNCATED)), { "grpc-encoding": "gzip" }],
+      ["a truncated message, gzip accepted for the answer", envelope(0, TRUNCATED), { "grpc-accept-encoding": "gzip,,," }],
+      ["broken gzip, gzip accepted for the answer", envelope(1, Buffer.from("xx")), { "grpc-encoding": "gzip", "grpc-accept-encoding": "gzip" }],
+    ];
+    for (const [name, body, headers] of cases) {
+      const res = await rawGrpcWeb(body, headers);
+      expect(res.status, `${name}: ${res.trailer}`).toBe(String(Code.InvalidArgument));
+    }
   });
 
   it("Connect GET: a truncated binary message is invalid_argument", async () => {
