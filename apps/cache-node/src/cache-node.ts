@@ -9,6 +9,7 @@ import type { NodeConfig } from "./config.js";
 import { openConsensus } from "./consensus-factory.js";
 import type { ConsensusPort } from "./consensus-port.js";
 import { Forwarder } from "./forwarder.js";
+import { clampDeadlineHeaders } from "./deadline.js";
 import { createDualServer, limitInflight, withEdges, type RequestHandler } from "./http-server.js";
 import { NodeMetrics } from "./metrics.js";
 import { createRouter } from "./routing.js";
@@ -92,7 +93,11 @@ export async function startCacheNode(config: NodeConfig, options: { logger?: Log
     onError: (err) => log.debug({ err }, "a call ended without its response"),
   });
   const fast = createUnaryFastPath(services, { readMaxBytes: config.limits.requestBytesMax, jsonOptions, observe: (m, c, s) => metrics.observe(m, c, s) });
-  const connect: RequestHandler = config.fastPath ? (req, res) => void (fast(req, res) || stock(req, res)) : stock;
+  const serve: RequestHandler = config.fastPath ? (req, res) => void (fast(req, res) || stock(req, res)) : stock;
+  const connect: RequestHandler = (req, res) => {
+    clampDeadlineHeaders(req.headers);
+    serve(req, res);
+  };
   // Probes and /metrics stay outside the in-flight bound, so an overloaded node still answers them.
   const bounded = limitInflight(connect, config.inflightRequestsMax, () => metrics.refused("inflight_requests_max"));
   const server = createDualServer(

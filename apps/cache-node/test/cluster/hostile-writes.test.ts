@@ -1,6 +1,7 @@
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
-import { CacheService, SetCondition } from "@distcache/proto";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { CacheService, ClusterService, SetCondition, SetRequestSchema } from "@distcache/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { STRONG, TestCluster, keyForShard, text } from "./cluster-harness.js";
 
@@ -99,6 +100,41 @@ describe("hostile writes on a 3-node cluster", () => {
       expect((err as ConnectError).code).toBe(Code.FailedPrecondition);
     }
     expect((await cluster.client(follower).get({ key, consistency: STRONG })).found).toBe(true);
+    expectAllRunning();
+  });
+
+  it("forwards a call whose deadline is longer than a timer can hold, on the fast path and the stock handler", async () => {
+    // A deadline above 2^31 - 1 ms once reached the forwarding client's timer, which Node
+    // fires at once for it: the forwarded call was cancelled as soon as it left.
+    const shard = 5;
+    const leader = await cluster.leaderOf(shard);
+    const follower = ["n1", "n2", "n3"].find((id) => id !== leader)!;
+    const key = keyForShard(shard, "far-deadline-");
+    const url = `${cluster.nodes.get(follower)!.url}/distcache.v1.CacheService/Set`;
+    const connect = await fetch(url, { method: "POST", headers: { "content-type": "application/json", "connect-timeout-ms": "9999999999" }, body: JSON.stringify({ key, text: "fast" }) });
+    expect(connect.status, await connect.clone().text()).toBe(200);
+    const body = toBinary(SetRequestSchema, create(SetRequestSchema, { key, payload: text("stock") }));
+    const frame = Buffer.concat([Buffer.from([0, 0, 0, 0, 0]), body]);
+    frame.writeUInt32BE(body.length, 1);
+    const grpcWeb = await fetch(url, { method: "POST", headers: { "content-type": "application/grpc-web+proto", "grpc-timeout": "99999999H" }, body: new Uint8Array(frame) });
+    expect(Buffer.from(await grpcWeb.arrayBuffer()).toString("latin1")).toMatch(/grpc-status: 0/);
+    expect(await cluster.client(leader).get({ key, consistency: STRONG })).toMatchObject({ found: true, payload: text("stock") });
+    expectAllRunning();
+  });
+
+  it("answers over gRPC an error the leader answered a forwarded ClusterService call with, and stays up", async () => {
+    const shard = 6;
+    const leader = await cluster.leaderOf(shard);
+    const follower = ["n1", "n2", "n3"].find((id) => id !== leader)!;
+    const client = createClient(ClusterService, createGrpcTransport({ baseUrl: cluster.nodes.get(follower)!.url }));
+    // The leader runs out of time moving leadership to a node it cannot hand it to in 1 ms.
+    const target = ["n1", "n2", "n3"].find((id) => id !== leader && id !== follower)!;
+    const err = await client.transferLeader({ shard, toNodeId: target }, { timeoutMs: 1 }).then(
+      () => undefined,
+      (e: unknown) => ConnectError.from(e),
+    );
+    if (err) expect([Code.DeadlineExceeded, Code.Unavailable]).toContain(err.code);
+    expect((await client.transferLeader({ shard: 99_999 }).catch((e: unknown) => ConnectError.from(e)))?.code).toBe(Code.InvalidArgument);
     expectAllRunning();
   });
 
