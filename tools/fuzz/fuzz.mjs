@@ -310,6 +310,7 @@ async function run() {
   console.log(`warm-up: ${warmupCount} valid requests in ${warmSeconds.toFixed(1)} s, ${acked.size} acknowledged writes`);
   await sleep(1000);
   const rssBefore = new Map(nodes.map((n) => [n.id, n.pid ? rssBytes(n.pid) : undefined]));
+  const storesBefore = await storeTotals(clients, nodes);
 
   const indexes = only ?? Array.from({ length: requestCount }, (_, i) => i);
   const runSeconds = await pool(indexes, "run", "fuzz");
@@ -321,6 +322,7 @@ async function run() {
   clearInterval(poll);
   await cluster.checkAlive();
   const rssAfter = new Map(nodes.map((n) => [n.id, n.pid && n.alive ? rssBytes(n.pid) : undefined]));
+  const storesAfter = await storeTotals(clients, nodes);
   const ackResult = await checkAcknowledged(acked, clients, nodes);
   finalize();
 
@@ -346,6 +348,16 @@ async function run() {
     const flag = delta !== undefined && delta > rssLimit ? "  ← above the limit" : "";
     console.log(`  ${n.id}: ${mib(before)} → ${mib(after)}${delta !== undefined ? ` (${delta >= 0 ? "+" : ""}${mib(delta)})` : n.pid ? " (node gone)" : " (no PID: not measured)"}${flag}`);
     if (flag) rssProblems.push(`${n.id} grew by ${mib(delta)}, above ${opts["rss-limit-mib"]} MiB`);
+  }
+
+  console.log("\n== stores (after warm-up → end of run: keys, accounted bytes; evictions and expirations during the run)");
+  for (const n of nodes) {
+    const [a, b] = [storesBefore.get(n.id), storesAfter.get(n.id)];
+    if (!a || !b) {
+      console.log(`  ${n.id}: no Stats answer`);
+      continue;
+    }
+    console.log(`  ${n.id}: ${a.keys} → ${b.keys} keys, ${mib(a.bytes)} → ${mib(b.bytes)}; ${b.evictions - a.evictions} evicted, ${b.expirations - a.expirations} expired`);
   }
 
   console.log("\n== node exits");
@@ -385,6 +397,20 @@ async function run() {
   if (ackResult.unreadable > 0) failures.push(`${ackResult.unreadable} acknowledged write(s) could not be read back`);
   console.log(`\n${failures.length ? `FAIL (seed ${seed}): ${failures.join("; ")}` : `PASS (seed ${seed})`}`);
   return failures.length ? 1 : 0;
+}
+
+/** Each live node's store counters summed over its shard replicas (Stats), by node id. */
+async function storeTotals(clients, nodes) {
+  const out = new Map();
+  await Promise.all(
+    nodes.map(async (n, j) => {
+      if (!n.alive) return;
+      const o = await callRpc(clients[j]["connect-proto"][0], "cache", "stats", {}, { hangMs: 10_000, timeoutMs: 5_000 });
+      const t = o.response?.total;
+      if (o.code === "ok" && t) out.set(n.id, { keys: Number(t.keys), bytes: Number(t.bytes), evictions: Number(t.evictions), expirations: Number(t.expirations) });
+    }),
+  );
+  return out;
 }
 
 /** Reads every acknowledged key back with STRONG MGets, retrying batches that fail. */
