@@ -1,3 +1,4 @@
+import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
@@ -173,6 +174,40 @@ describe("request deadlines", { timeout: 5000 }, () => {
 });
 
 describe("connection and stream bounds", { timeout: 5000 }, () => {
+  it("reads the rest of an HTTP/1.1 body a handler left half-read, so the next request on the connection is answered", async () => {
+    // A handler that reads part of the body, then answers (a body over its limit, say).
+    const partial: RequestHandler = (req, res) => {
+      if (req.url === "/next") {
+        req.resume();
+        return void req.once("end", () => res.end("next"));
+      }
+      req.once("data", () => {
+        req.pause();
+        res.end("refused");
+      });
+    };
+    const port = await start(partial, { bodyTimeoutMs: 5000, headersTimeoutMs: 5000 });
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const send = (path: string, body?: Buffer) =>
+      new Promise<{ status: number; body: string; connection: string | undefined }>((resolve, reject) => {
+        const req = http.request({ host: "127.0.0.1", port, path, method: "POST", agent, timeout: 3000 }, (res) => {
+          let text = "";
+          res.on("data", (c: Buffer) => (text += c.toString()));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text, connection: res.headers.connection }));
+        });
+        req.on("timeout", () => req.destroy(new Error(`no answer to ${path}`)));
+        req.on("error", (err) => (path === "/big" ? undefined : reject(err)));
+        req.end(body);
+      });
+    const big = await send("/big", Buffer.alloc(4 * 1024 * 1024, 1));
+    expect(big).toMatchObject({ body: "refused" });
+    expect(await send("/next")).toMatchObject({ status: 200, body: "next" });
+    // A request whose body was read whole keeps its connection.
+    const kept = await send("/next", Buffer.from("x"));
+    expect(kept.connection).toBe("keep-alive");
+    agent.destroy();
+  });
+
   it("closes connections above connectionsMax at once and counts them", async () => {
     let refused = 0;
     const port = await start(echo, { connectionsMax: 2, firstBytesTimeoutMs: 5000 }, () => refused++);

@@ -122,6 +122,7 @@ export function createDualServer(handler: RequestHandler, bounds: ServerBounds, 
       const socket = req.socket;
       inflight.set(socket, (inflight.get(socket) ?? 0) + 1);
       if (draining) res.shouldKeepAlive = false;
+      drainAfterResponse(req, res);
       res.once("close", () => {
         inflight.set(socket, (inflight.get(socket) ?? 1) - 1);
         closeIfIdle(socket);
@@ -182,6 +183,20 @@ export function createDualServer(handler: RequestHandler, bounds: ServerBounds, 
     },
     connections: () => sockets.size,
   };
+}
+
+/**
+ * An HTTP/1.1 request whose handler answered after reading only part of its body (a
+ * body over the size limit, refused after its first bytes) has the rest read and
+ * discarded once the response is sent. Node does this itself for a body nobody read,
+ * but not for one a handler began: its unread bytes would sit in front of the next
+ * request on the connection, which would never be answered. A body that never ends is
+ * cut by node's requestTimeout, as one nobody read is.
+ */
+function drainAfterResponse(req: http.IncomingMessage, res: http.ServerResponse): void {
+  res.once("finish", () => {
+    if (!req.complete && !req.destroyed) req.resume();
+  });
 }
 
 /**
