@@ -18,6 +18,7 @@ import type { ClusterMember } from "./cluster-config.js";
 import type { Limits } from "./config.js";
 import type { ConsensusPort } from "./consensus-port.js";
 import { IndeterminateError, NotLeaderError, TransferError, WriteLostError } from "./raft-host/not-leader-error.js";
+import { validateNodeId } from "./request-validation.js";
 import { apiPolicy, changeCommand, validateSettingsChange, type SettingsChange } from "./store-settings.js";
 
 export interface ClusterServiceDeps {
@@ -167,6 +168,7 @@ async function transferLeader(deps: ClusterServiceDeps, req: TransferLeaderReque
     throw new ConnectError(`unknown shard ${req.shard}: shards are 0 to ${consensus.shardCount - 1}`, Code.InvalidArgument);
   }
   const to = req.toNodeId || undefined;
+  if (to !== undefined) validateNodeId(to, "to_node_id");
   if (to !== undefined && !deps.members().some((m) => m.id === to)) {
     throw new ConnectError(`unknown node "${to}": members are ${deps.members().map((m) => m.id).join(", ")}`, Code.InvalidArgument);
   }

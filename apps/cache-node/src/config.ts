@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { PROTOCOL_LIMITS } from "@distcache/proto/limits";
+import { NODE_ID_PATTERN, PROTOCOL_LIMITS } from "@distcache/proto/limits";
 import { ENTRY_OVERHEAD_BYTES } from "@distcache/store";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { parseInitialCluster, parsePeerDial, type ClusterMember } from "./cluster-config.js";
@@ -406,7 +406,7 @@ function validate(config: NodeConfig): void {
   if (config.accessHintKeysMax > PROTOCOL_LIMITS.accessHintKeysMax) {
     throw new ConfigError(`access-hint-keys-max ${config.accessHintKeysMax} is above the largest the cluster accepts (${PROTOCOL_LIMITS.accessHintKeysMax})`);
   }
-  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(config.nodeId)) throw new ConfigError(`node id must be 1-64 of [A-Za-z0-9_.-], got "${config.nodeId}"`);
+  if (!NODE_ID_PATTERN.test(config.nodeId)) throw new ConfigError(`node id must be 1-64 of [A-Za-z0-9_.-], got "${config.nodeId}"`);
   if (!POLICIES.includes(config.evictionPolicy)) throw new ConfigError(`eviction policy must be one of ${POLICIES.join(", ")}, got "${config.evictionPolicy}"`);
   if (config.port > 65535) throw new ConfigError(`port must be at most 65535, got ${config.port}`);
   if (config.initialCluster.length > 1 && config.peerSecret.length < 16) {

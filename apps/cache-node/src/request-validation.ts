@@ -1,5 +1,5 @@
 import { Consistency, SetCondition, type RequestHeader } from "@distcache/proto";
-import { PROTOCOL_LIMITS } from "@distcache/proto/limits";
+import { NODE_ID_PATTERN, PROTOCOL_LIMITS } from "@distcache/proto/limits";
 import { duplicateRefusal, sessionRefusal } from "./command-validation.js";
 import type { Limits } from "./config.js";
 import { invalidArgument, limitExceeded } from "./errors.js";
@@ -66,6 +66,11 @@ export function validateHeader(header: RequestHeader | undefined): void {
   }
   const refusal = sessionRefusal(header);
   if (refusal !== undefined) throw invalidArgument(`header: ${refusal}`);
+}
+
+/** A node id a request names: the pattern node ids follow (refused without quoting what does not). */
+export function validateNodeId(id: string, field: string): void {
+  if (!NODE_ID_PATTERN.test(id)) throw invalidArgument(`${field} is not a node id (1 to 64 of A-Z, a-z, 0-9, "_", "." and "-"; got ${id.length} characters)`);
 }
 
 export type Payload = { case: "value"; value: Uint8Array } | { case: "text"; value: string } | { case: undefined; value?: undefined };

@@ -1,4 +1,4 @@
-import type { ConnectError } from "@connectrpc/connect";
+import { ConnectError } from "@connectrpc/connect";
 import { encodeEnvelope } from "@connectrpc/connect/protocol";
 import { codeToHttpStatus, endStreamFlag, endStreamToJson, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
@@ -27,8 +27,9 @@ export function rpcProtocolOf(req: AnyRequest): RpcProtocol {
  * anything unrecognised get). Used where the node refuses a call before any handler
  * runs (too many requests in flight, a request body that does not arrive in time).
  */
-export function writeRpcError(req: AnyRequest, res: AnyResponse, error: ConnectError): void {
+export function writeRpcError(req: AnyRequest, res: AnyResponse, refusal: ConnectError): void {
   if (res.headersSent || res.writableEnded) return;
+  const error = answerableError(refusal);
   const binary = !(req.headers["content-type"] ?? "").toLowerCase().includes("json");
   switch (rpcProtocolOf(req)) {
     case "grpc": {
@@ -53,7 +54,7 @@ export function writeRpcError(req: AnyRequest, res: AnyResponse, error: ConnectE
     case "connect": {
       const body = errorToJsonBytes(error, {});
       const headers: Record<string, string> = { "content-type": "application/json", "content-length": String(body.byteLength) };
-      for (const [key, value] of errorHeaders(error)) headers[key] = value;
+      error.metadata.forEach((value, key) => (headers[key] = value));
       res.writeHead(codeToHttpStatus(error.code), headers);
       res.end(body);
       return;
@@ -62,7 +63,7 @@ export function writeRpcError(req: AnyRequest, res: AnyResponse, error: ConnectE
 }
 
 /**
- * Headers an error's metadata may add to its answer: never the ones that describe a
+ * Headers an error's metadata may never add to its answer: the ones that describe a
  * connection or a body (an error's metadata can hold another node's response headers,
  * and a connection header in an HTTP/2 answer makes Node throw).
  */
@@ -80,15 +81,44 @@ const RESERVED_HEADERS: ReadonlySet<string> = new Set([
   "date",
 ]);
 
-/** Removes the reserved headers from an error's metadata in place (errors that reach the stock handler). */
-export function stripReservedHeaders(metadata: Headers): void {
-  for (const key of [...metadata.keys()]) if (RESERVED_HEADERS.has(key.toLowerCase())) metadata.delete(key);
-}
+/**
+ * The longest error message an answer carries, in UTF-16 units. Messages quote request
+ * fields (an unknown node id, say); one quoting a 70 KB field would make a gRPC
+ * grpc-message header larger than clients accept.
+ */
+export const ERROR_MESSAGE_CHARS_MAX = 2048;
 
-export function errorHeaders(error: ConnectError): [string, string][] {
-  const out: [string, string][] = [];
+const LONE_SURROGATES = /\p{Cs}/gu;
+
+/**
+ * The one rule for an error on its way to the wire, whichever path writes it (the lean
+ * unary path, the stock handler, or a refusal before any handler): its metadata loses
+ * the reserved headers and its message is cut to ERROR_MESSAGE_CHARS_MAX. Code and
+ * details are kept.
+ */
+export function answerableError(error: ConnectError): ConnectError {
+  let changed = false;
+  const metadata = new Headers();
   error.metadata.forEach((value, key) => {
-    if (!RESERVED_HEADERS.has(key.toLowerCase()) && !key.startsWith(":")) out.push([key, value]);
+    if (RESERVED_HEADERS.has(key.toLowerCase()) || key.startsWith(":")) changed = true;
+    else metadata.append(key, value);
   });
+  let message = error.rawMessage;
+  if (message.length > ERROR_MESSAGE_CHARS_MAX) {
+    const cut = message.length - ERROR_MESSAGE_CHARS_MAX;
+    message = `${message.slice(0, ERROR_MESSAGE_CHARS_MAX)}… (${cut} more characters)`;
+    changed = true;
+  }
+  // gRPC percent-encodes the message, which fails on a lone surrogate (one quoted from a
+  // request, or left by the cut above).
+  const wellFormed = message.replace(LONE_SURROGATES, "\ufffd");
+  if (wellFormed !== message) {
+    message = wellFormed;
+    changed = true;
+  }
+  if (!changed) return error;
+  const out = new ConnectError(message, error.code, metadata, undefined, error.cause);
+  // Details decoded from another node's answer are kept as they came.
+  out.details = error.details;
   return out;
 }

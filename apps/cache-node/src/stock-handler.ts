@@ -7,7 +7,7 @@ import { trailerFlag, trailerParse, trailerSerialize } from "@connectrpc/connect
 import type http from "node:http";
 import type http2 from "node:http2";
 import { endedWithoutBody } from "./http-server.js";
-import { stripReservedHeaders } from "./rpc-error-response.js";
+import { answerableError } from "./rpc-error-response.js";
 
 type AnyRequest = http.IncomingMessage | http2.Http2ServerRequest;
 type AnyResponse = http.ServerResponse | http2.Http2ServerResponse;
@@ -41,7 +41,7 @@ export function createStockHandler(options: StockHandlerOptions): (req: AnyReque
     readMaxBytes: options.readMaxBytes,
     jsonOptions: options.jsonOptions,
     acceptCompression: [compressionGzip, compressionBrotli],
-    interceptors: [markReached, reservedHeadersOut, ...options.interceptors],
+    interceptors: [markReached, answerableErrors, ...options.interceptors],
   });
   // Each impl belongs to its service; the list erases the pairing, as it does for the fast path.
   for (const { service, impl } of options.services) router.service(service, impl as Partial<ServiceImpl<typeof service>>);
@@ -80,17 +80,12 @@ async function* wholeBody(req: AnyRequest): AsyncIterable<Uint8Array> {
   if (endedWithoutBody(req)) throw new ConnectError("the request ended before its body was complete", Code.Canceled);
 }
 
-/**
- * An error an implementation throws may carry another node's response headers (a call it
- * forwarded); connect-es writes an error's metadata into the answer's headers or trailers,
- * where a connection header makes Node throw over HTTP/2. Strip them on the way out.
- */
-const reservedHeadersOut: Interceptor = (next) => async (req) => {
+/** Every error an implementation throws leaves as answerableError makes it (rpc-error-response.ts). */
+const answerableErrors: Interceptor = (next) => async (req) => {
   try {
     return await next(req);
   } catch (err) {
-    if (err instanceof ConnectError) stripReservedHeaders(err.metadata);
-    throw err;
+    throw err instanceof ConnectError ? answerableError(err) : err;
   }
 };
 

@@ -4,7 +4,7 @@ import { codeToHttpStatus, errorToJsonBytes, parseTimeout } from "@connectrpc/co
 import type http from "node:http";
 import type http2 from "node:http2";
 import { endedWithoutBody } from "./http-server.js";
-import { errorHeaders } from "./rpc-error-response.js";
+import { answerableError } from "./rpc-error-response.js";
 
 type AnyRequest = http.IncomingMessage | http2.Http2ServerRequest;
 type AnyResponse = http.ServerResponse | http2.Http2ServerResponse;
@@ -115,11 +115,12 @@ function createMessage(desc: DescMessage, init: Record<string, unknown>) {
   return init["$typeName"] === desc.typeName ? (init as never) : create(desc, init as never);
 }
 
-function reject(res: AnyResponse, err: ConnectError, route: Route, options: FastPathOptions, started: number): void {
+function reject(res: AnyResponse, refusal: ConnectError, route: Route, options: FastPathOptions, started: number): void {
+  const err = answerableError(refusal);
   if (!res.headersSent) {
     res.statusCode = codeToHttpStatus(err.code);
     res.setHeader("content-type", "application/json");
-    for (const [k, v] of errorHeaders(err)) res.setHeader(k, v);
+    err.metadata.forEach((v, k) => res.setHeader(k, v));
     res.end(errorToJsonBytes(err, {}));
   }
   options.observe(route.method.name, err.code, (performance.now() - started) / 1000);

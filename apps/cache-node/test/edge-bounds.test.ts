@@ -1,7 +1,7 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
-import { CacheService, GetRequestSchema, SetRequestSchema } from "@distcache/proto";
+import { CacheService, ClusterService, GetRequestSchema, SetRequestSchema } from "@distcache/proto";
 import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import http2 from "node:http2";
@@ -144,6 +144,45 @@ describe("malformed binary on the stock handler", () => {
     }
     const res = await fetch(`${node.url}${GET_PATH}?encoding=json&message=${encodeURIComponent(JSON.stringify({ key: "edge" }))}`);
     expect(await res.json()).toMatchObject({ found: true, text: "v" });
+  });
+});
+
+describe("error messages", () => {
+  it("answers a 70,000-character node id over gRPC with invalid_argument and a message that fits a header", async () => {
+    const client = createClient(ClusterService, createGrpcTransport({ baseUrl: node.url }));
+    for (const toNodeId of ["n".repeat(70_000), "bad id", "n\ud800"]) {
+      const err = await client.transferLeader({ shard: 0, toNodeId }).then(
+        () => undefined,
+        (e: unknown) => ConnectError.from(e),
+      );
+      expect(err?.code, err?.rawMessage).toBe(Code.InvalidArgument);
+      expect(err!.rawMessage).toMatch(/to_node_id is not a node id/);
+      expect(err!.rawMessage.length).toBeLessThan(200);
+    }
+  });
+});
+
+describe("caller deadlines", () => {
+  it("serves a call whose deadline is longer than a timer can hold (24.8 days) as one that long, in every protocol", async () => {
+    const set = (key: string) => toBinary(SetRequestSchema, create(SetRequestSchema, { key, payload: { case: "text", value: "far" } }));
+    const grpcWeb = await fetch(`${node.url}/distcache.v1.CacheService/Set`, {
+      method: "POST",
+      headers: { "content-type": "application/grpc-web+proto", "grpc-timeout": "99999999H" },
+      body: new Uint8Array(envelope(0, set("far-grpc-web"))),
+    });
+    expect(Buffer.from(await grpcWeb.arrayBuffer()).toString("latin1")).toMatch(/grpc-status: 0/);
+    const grpc = await rawGrpc(envelope(0, toBinary(GetRequestSchema, create(GetRequestSchema, { key: "far-grpc-web" }))), { "grpc-timeout": "99999999H" });
+    expect(grpc.status, grpc.message).toBe("0");
+    for (const headers of [{ "content-type": "application/proto" }, { "content-type": "application/proto", "content-encoding": "identity", "connect-protocol-version": "1" }]) {
+      const connect = await fetch(`${node.url}/distcache.v1.CacheService/Set`, {
+        method: "POST",
+        headers: { ...headers, "connect-timeout-ms": "9999999999" },
+        body: new Uint8Array(set("far-connect")),
+      });
+      expect(connect.status, await connect.clone().text()).toBe(200);
+    }
+    const get = await fetch(`${node.url}${GET_PATH}?encoding=json&message=${encodeURIComponent(JSON.stringify({ key: "far-connect" }))}`, { headers: { "connect-timeout-ms": "9999999999" } });
+    expect(await get.json()).toMatchObject({ found: true, text: "far" });
   });
 });
 

@@ -373,6 +373,9 @@ describe("transferLeader", () => {
     const { cluster, client } = setup();
     await warm(client);
     await expect(client.transferLeader(-1)).rejects.toMatchObject({ name: "InvalidArgumentError" });
+    for (const bad of ["", "n".repeat(65), "bad id", 7 as unknown as string]) {
+      await expect(client.transferLeader(0, bad)).rejects.toMatchObject({ name: "InvalidArgumentError", message: expect.stringMatching(/toNodeId must be a node id/) });
+    }
     await expect(client.transferLeader(0, "n9")).rejects.toMatchObject({ name: "InvalidArgumentError", message: expect.stringMatching(/unknown node/) });
     expect(cluster.callsTo("transferLeader")).toHaveLength(1);
   });

@@ -5,7 +5,7 @@ import { randomSessionId, resolveOptions, TIMEOUT_MS_MAX, type CacheClientOption
 import { isWrite, toCacheError, type FailureContext, type Operation } from "./error-mapping.js";
 import { CanceledError, ClientClosedError, InvalidArgumentError, KeyExistsError, ResourceExhaustedError } from "./errors.js";
 import { NodeClients } from "./node-clients.js";
-import { checkBatch, checkDistinct, checkKey, checkShard, checkValue, consistencyOf, deltaOf, expectedVersionOf, ttlMsOf, type ReadConsistency } from "./request-checks.js";
+import { checkBatch, checkDistinct, checkKey, checkNodeId, checkShard, checkValue, consistencyOf, deltaOf, expectedVersionOf, ttlMsOf, type ReadConsistency } from "./request-checks.js";
 import { RoutingTable } from "./routing-table.js";
 import { ShardRouter, type CallBudget, type WriteSessionHandle } from "./shard-router.js";
 import { nodeStatsFromMessage, type ClusterStats } from "./stats.js";
@@ -290,7 +290,7 @@ class RoutedCacheClient implements CacheClient {
 
   async transferLeader(shard: number, toNodeId?: string, options?: RequestOptions): Promise<string> {
     checkShard(shard);
-    if (toNodeId !== undefined && typeof toNodeId !== "string") throw new InvalidArgumentError(`toNodeId must be a node id string, got ${typeof toNodeId}`);
+    if (toNodeId !== undefined) checkNodeId(toNodeId, "toNodeId");
     const budget = this.budget(options);
     const topology = await this.router.topology(budget);
     // The shard's leader does it; any other node forwards the call there.

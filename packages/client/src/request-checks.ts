@@ -1,5 +1,5 @@
 import { Consistency } from "@distcache/proto";
-import { PROTOCOL_LIMITS } from "@distcache/proto/limits";
+import { NODE_ID_PATTERN, PROTOCOL_LIMITS } from "@distcache/proto/limits";
 import { InvalidArgumentError } from "./errors.js";
 
 const INT64_MIN = -(2n ** 63n);
@@ -150,6 +150,13 @@ export function checkShard(shard: unknown): asserts shard is number {
   // Shards travel as uint32; the server answers an unknown one in range itself.
   if (typeof shard !== "number" || !Number.isInteger(shard) || shard < 0 || shard > 0xffff_ffff) {
     throw new InvalidArgumentError(`shard must be an integer in [0, 2^32 - 1], got ${String(shard)}`);
+  }
+}
+
+/** A node id: 1 to 64 of A-Z, a-z, 0-9, "_", "." and "-" (whether it is a member is the cluster's answer). */
+export function checkNodeId(id: unknown, field: string): asserts id is string {
+  if (typeof id !== "string" || !NODE_ID_PATTERN.test(id)) {
+    throw new InvalidArgumentError(`${field} must be a node id (1 to 64 of A-Z, a-z, 0-9, "_", "." and "-"), got ${typeof id === "string" ? `${id.length} characters` : typeof id}`);
   }
 }
 

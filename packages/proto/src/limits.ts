@@ -25,3 +25,6 @@ export const PROTOCOL_LIMITS = {
   /** Largest eviction bound a ConfigureStore command may set (entries or bytes). */
   storeBoundMax: 2 ** 53 - 1,
 } as const;
+
+/** A node id: 1 to 64 of letters, digits, "_", "." and "-" (node ids appear in logs, URLs and file names). */
+export const NODE_ID_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
