@@ -10,6 +10,7 @@ import { GET_METHODS, INVALID_UTF8, REQUESTS, ValueMaker, brokenBinary, toBinary
 import { ENCODINGS, classifyConnectStream, classifyConnectUnary, classifyGrpc, classifyGrpcWeb, classifyTcp, envelope, rawHttp1, rawHttp2, rawTcp } from "./senders.mjs";
 import { ANSWER_PREFIX_BYTES, VERSIONED, dial, frame, handshakeAnswer, otherVersionPreamble, peerBatch, raftMessage, withOtherNonce } from "./peer.mjs";
 import { ProtoWriter, WIRE } from "./proto-writer.mjs";
+import { guardConfigureStore } from "./store-guard.mjs";
 
 const METHOD_WEIGHTS = [
   [14, "Get"],
@@ -207,6 +208,7 @@ function pathOf(method) {
  * client of that protocol would.
  */
 async function sendRaw(env, node, { protocol, json, method, body, h2, headers = {}, envelopeFlags = 0, enveloped }) {
+  if (method === "ConfigureStore" && body !== undefined) body = guardConfigureStore(body, json);
   const streaming = REQUESTS[method]?.streaming === true;
   const path = headers[":path"] ?? pathOf(method);
   const h = { ...headers };
