@@ -1,6 +1,6 @@
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
-import type { CacheService} from "@distcache/proto";
-import { Consistency, SessionExpiredSchema, SessionResultForgottenSchema, SetCondition, type GetResponse, type RequestHeader } from "@distcache/proto";
+import type { CacheService } from "@distcache/proto";
+import { Consistency, LimitExceededSchema, SessionExpiredSchema, SessionResultForgottenSchema, SetCondition, type GetResponse, type RequestHeader } from "@distcache/proto";
 import { create } from "@bufbuild/protobuf";
 import { DeleteOpSchema, IncrOpSchema, MDeleteOpSchema, MSetOpSchema, SetCondition as WireCondition, SetOpSchema, type SetOp } from "@distcache/proto/raft";
 import type { Ring } from "@distcache/ring";
@@ -37,6 +37,30 @@ export interface CacheServiceDeps {
 const decoder = new TextDecoder();
 
 type GetShape = Pick<GetResponse, "found" | "payload" | "version" | "ttlRemainingMs">;
+
+/**
+ * What one read answer may still carry (--response-bytes-max), counted in key and value
+ * bytes (UTF-16 units for text, a close enough measure). A read over it fails
+ * resource_exhausted before its values are copied: an MGet of 1,000 keys naming one
+ * 1 MiB value would otherwise build a 1 GB answer.
+ */
+class AnswerBudget {
+  private used = 0;
+
+  constructor(private readonly max: number) {}
+
+  charge(bytes: number): void {
+    this.used += bytes;
+    if (this.used > this.max) {
+      throw new ConnectError(
+        `the answer would hold more than ${this.max} bytes of keys and values (response_bytes_max); ask for fewer keys at once`,
+        Code.ResourceExhausted,
+        undefined,
+        [{ desc: LimitExceededSchema, value: create(LimitExceededSchema, { limit: "response_bytes_max", max: BigInt(this.max), actual: BigInt(this.used) }) }],
+      );
+    }
+  }
+}
 
 const NOT_FOUND: GetShape = { found: false, payload: { case: undefined }, version: 0n, ttlRemainingMs: 0n };
 
@@ -133,18 +157,20 @@ export function createCacheService(deps: CacheServiceDeps): Partial<ServiceImpl<
     }
   };
 
-  const readLocal = (shard: number, key: string): GetShape => {
+  const readLocal = (shard: number, key: string, budget: AnswerBudget): GetShape => {
     const replica = consensus.replica(shard);
     // Local reads judge expiry against max(local clock, last applied stamp) (DESIGN invariant 2).
     const nowMs = Math.max(clock.nowMs(), replica.lastStampMs);
     const entry = replica.store.get(key, nowMs);
+    // Charged before the value is decoded into the answer.
+    if (entry) budget.charge(key.length + entry.value.length);
     if (entry) deps.accessHints.record(shard, key);
     return toGetResponse(entry, nowMs);
   };
 
-  const readShard = async (shard: number, keys: readonly string[], consistency: Consistency): Promise<GetShape[]> => {
+  const readShard = async (shard: number, keys: readonly string[], consistency: Consistency, budget: AnswerBudget): Promise<GetShape[]> => {
     if (consistency !== Consistency.EVENTUAL) await consensus.readBarrier(shard);
-    return keys.map((key) => readLocal(shard, key));
+    return keys.map((key) => readLocal(shard, key, budget));
   };
 
   const setOp = (key: string, payload: Payload, ttlMs: bigint, field: string): SetOp => {
@@ -173,7 +199,7 @@ export function createCacheService(deps: CacheServiceDeps): Partial<ServiceImpl<
           shard,
           req.header,
           ctx,
-          async () => (await readShard(shard, [req.key], req.consistency))[0]!,
+          async () => (await readShard(shard, [req.key], req.consistency, new AnswerBudget(limits.responseBytesMax)))[0]!,
           (client, options) => client.get({ ...req, header: forwardHeader(req.header) }, options),
         );
       }),
@@ -185,6 +211,8 @@ export function createCacheService(deps: CacheServiceDeps): Partial<ServiceImpl<
         validateBatch(req.keys.length, limits, "keys");
         req.keys.forEach((key, i) => validateKey(key, limits, `keys[${i}]`));
         const results: GetShape[] = new Array<GetShape>(req.keys.length);
+        // One budget for the whole answer, shards read here and answers forwarded alike.
+        const budget = new AnswerBudget(limits.responseBytesMax);
         await Promise.all(
           [...groupByShard(req.keys, (k) => k, ring)].map(async ([shard, indexes]) => {
             const keys = indexes.map((i) => req.keys[i]!);
@@ -192,8 +220,12 @@ export function createCacheService(deps: CacheServiceDeps): Partial<ServiceImpl<
               shard,
               req.header,
               ctx,
-              () => readShard(shard, keys, req.consistency),
-              async (client, options) => (await client.mGet({ keys, consistency: req.consistency, header: forwardHeader(req.header) }, options)).results,
+              () => readShard(shard, keys, req.consistency, budget),
+              async (client, options) => {
+                const answered = (await client.mGet({ keys, consistency: req.consistency, header: forwardHeader(req.header) }, options)).results;
+                answered.forEach((r, j) => budget.charge(r.payload.case === undefined ? 0 : keys[j]!.length + r.payload.value.length));
+                return answered;
+              },
             );
             indexes.forEach((i, j) => (results[i] = got[j]!));
           }),

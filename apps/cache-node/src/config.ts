@@ -13,6 +13,8 @@ export interface Limits {
   valueBytesMax: number;
   batchKeysMax: number;
   requestBytesMax: number;
+  /** Largest answer a read may build (keys and values of an MGet); above it the read is resource_exhausted. */
+  responseBytesMax: number;
   ttlMsMax: number;
 }
 
@@ -96,6 +98,7 @@ export const DEFAULT_CONFIG: NodeConfig = {
     valueBytesMax: 1024 * 1024,
     batchKeysMax: 1000,
     requestBytesMax: 4 * 1024 * 1024,
+    responseBytesMax: 64 * 1024 * 1024,
     ttlMsMax: 365 * 24 * 3600 * 1000,
   },
   tickIntervalMs: 1000,
@@ -134,6 +137,7 @@ const ENV: Record<string, string> = {
   valueBytesMax: "DISTCACHE_VALUE_BYTES_MAX",
   batchKeysMax: "DISTCACHE_BATCH_KEYS_MAX",
   requestBytesMax: "DISTCACHE_REQUEST_BYTES_MAX",
+  responseBytesMax: "DISTCACHE_RESPONSE_BYTES_MAX",
   firstBytesTimeoutMs: "DISTCACHE_FIRST_BYTES_TIMEOUT_MS",
   headersTimeoutMs: "DISTCACHE_HEADERS_TIMEOUT_MS",
   bodyTimeoutMs: "DISTCACHE_BODY_TIMEOUT_MS",
@@ -236,6 +240,7 @@ function buildCommand(): Command {
     .addOption(opt("--value-bytes-max <n>", `max value size (default ${d.limits.valueBytesMax})`, "valueBytesMax", positiveInt("--value-bytes-max")))
     .addOption(opt("--batch-keys-max <n>", `max keys in one MGet/MSet/MDelete (default ${d.limits.batchKeysMax})`, "batchKeysMax", positiveInt("--batch-keys-max")))
     .addOption(opt("--request-bytes-max <n>", `max request body (default ${d.limits.requestBytesMax})`, "requestBytesMax", positiveInt("--request-bytes-max")))
+    .addOption(opt("--response-bytes-max <n>", `max keys and values one read answers with (default ${d.limits.responseBytesMax})`, "responseBytesMax", positiveInt("--response-bytes-max")))
     .addOption(opt("--ttl-ms-max <ms>", `longest TTL a write may ask for (default ${d.limits.ttlMsMax})`, "ttlMsMax", positiveInt("--ttl-ms-max")))
     .addOption(opt("--no-fast-path", "serve every call through the stock Connect handler", "fastPath"))
     .addOption(
@@ -325,6 +330,7 @@ export function resolveConfig(flat: Flat): NodeConfig {
       valueBytesMax: num("valueBytesMax", d.limits.valueBytesMax),
       batchKeysMax: num("batchKeysMax", d.limits.batchKeysMax),
       requestBytesMax: num("requestBytesMax", d.limits.requestBytesMax),
+      responseBytesMax: num("responseBytesMax", d.limits.responseBytesMax),
       ttlMsMax: num("ttlMsMax", d.limits.ttlMsMax),
     },
     tickIntervalMs: num("tickIntervalMs", d.tickIntervalMs),
@@ -424,6 +430,9 @@ function validate(config: NodeConfig): void {
   if (config.entriesMax < config.shards) throw new ConfigError(`entries-max must be at least the number of shards (${config.shards})`);
   if (config.limits.requestBytesMax < config.limits.valueBytesMax + config.limits.keyBytesMax) {
     throw new ConfigError("request-bytes-max must be at least key-bytes-max + value-bytes-max");
+  }
+  if (config.limits.responseBytesMax < config.limits.valueBytesMax + config.limits.keyBytesMax) {
+    throw new ConfigError("response-bytes-max must be at least key-bytes-max + value-bytes-max (one entry must fit an answer)");
   }
 }
 

@@ -93,4 +93,18 @@ describe.each(["fast", "stock"])("on the %s path", (path) => {
       expect(reused.json.message).toMatch(/already used by another operation/);
     }
   });
+
+  it("refuses an MGet whose answer would pass --response-bytes-max resource_exhausted, before building it", async () => {
+    // 100 copies of one 1 MiB value would be a 100 MiB answer (1,000 copies once built a 1 GB one).
+    const node = nodes[path]!;
+    const value = Buffer.alloc(1024 * 1024, 7).toString("base64");
+    expect((await call(node, "Set", json({ key: "big", value }))).status).toBe(200);
+    const refused = await call(node, "MGet", json({ keys: Array.from({ length: 100 }, () => "big") }));
+    expect(refused.status).toBe(429);
+    expect(refused.json.code).toBe("resource_exhausted");
+    expect(refused.json.message).toMatch(/response_bytes_max/);
+    const fits = await fetch(`${node.url}/distcache.v1.CacheService/MGet`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ keys: ["big", "big", "a"] }) });
+    expect(fits.status).toBe(200);
+    expect(((await fits.json()) as { results: unknown[] }).results).toHaveLength(3);
+  });
 });
