@@ -4,6 +4,7 @@ import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, un
 import { encodeEnvelope, type UniversalHandler, type UniversalServerResponse } from "@connectrpc/connect/protocol";
 import { codeToHttpStatus } from "@connectrpc/connect/protocol-connect";
 import { trailerFlag, trailerParse, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
+import { IncomingMessage } from "node:http";
 import type http from "node:http";
 import type http2 from "node:http2";
 import { endedWithoutBody } from "./http-server.js";
@@ -74,9 +75,16 @@ export function createStockHandler(options: StockHandlerOptions): (req: AnyReque
   };
 }
 
-/** The request body, failing (rather than ending) if the client did not send all of it. */
+/**
+ * The request body, failing (rather than ending) if the client did not send all of it.
+ * connect-es stops reading a body over readMaxBytes; an HTTP/1.1 request is then left
+ * paused rather than destroyed, so that the server can read the rest and keep the
+ * connection for the next request (see drainAfterResponse in http-server.ts). An HTTP/2
+ * stream is destroyed, which resets it.
+ */
 async function* wholeBody(req: AnyRequest): AsyncIterable<Uint8Array> {
-  for await (const chunk of req as AsyncIterable<Uint8Array>) yield chunk;
+  const chunks = req.iterator({ destroyOnReturn: !(req instanceof IncomingMessage) }) as AsyncIterable<Uint8Array>;
+  for await (const chunk of chunks) yield chunk;
   if (endedWithoutBody(req)) throw new ConnectError("the request ended before its body was complete", Code.Canceled);
 }
 

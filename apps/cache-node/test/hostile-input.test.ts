@@ -1,6 +1,7 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { MDeleteRequestSchema, SetCondition, SetRequestSchema } from "@distcache/proto";
 import type { ChildProcess } from "node:child_process";
+import http from "node:http";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -106,5 +107,32 @@ describe.each(["fast", "stock"])("on the %s path", (path) => {
     const fits = await fetch(`${node.url}/distcache.v1.CacheService/MGet`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ keys: ["big", "big", "a"] }) });
     expect(fits.status).toBe(200);
     expect(((await fits.json()) as { results: unknown[] }).results).toHaveLength(3);
+  });
+});
+
+describe("oversized bodies on a kept-alive HTTP/1.1 connection", () => {
+  it.each(["fast", "stock"])("%s node: answers the next request on the connection after refusing a gRPC-Web or Connect-streaming body over the limit", async (path) => {
+    const port = Number(new URL(nodes[path]!.url).port);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const send = (contentType: string, body: Buffer | string, method = "Set") =>
+      new Promise<string>((resolve) => {
+        const req = http.request({ host: "127.0.0.1", port, path: `/distcache.v1.CacheService/${method}`, method: "POST", headers: { "content-type": contentType }, agent, timeout: 3000 }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () => resolve(`${res.statusCode} ${Buffer.concat(chunks).toString("latin1")}`));
+        });
+        req.on("timeout", () => req.destroy(new Error("no answer")));
+        req.on("error", (err) => resolve(`error ${err.message}`));
+        req.end(body);
+      });
+    // 4 MiB + 21 bytes: the envelope declares a message above --request-bytes-max (4 MiB).
+    const big = Buffer.alloc(4 * 1024 * 1024 + 21);
+    big.writeUInt32BE(big.length - 5, 1);
+    // Connect streaming: Watch, a server-streaming method.
+    for (const [contentType, method] of [["application/grpc-web+proto", "Set"], ["application/connect+proto", "Watch"]] as const) {
+      expect(await send(contentType, big, method)).toMatch(/^200 .*(grpc-status: 8|resource_exhausted)/s);
+      expect(await send("application/json", JSON.stringify({ key: "after-big", text: contentType }))).toMatch(/^200 \{"version"/);
+    }
+    agent.destroy();
   });
 });
