@@ -8,6 +8,15 @@ export interface NodeCacheClientOptions extends Omit<CacheClientOptions, "transp
 }
 
 /**
+ * What one HTTP/2 connection may buffer, in megabytes. Node resets new streams with
+ * ENHANCE_YOUR_CALM once a session holds more than this, and its 10 MB default is
+ * passed by a few dozen concurrent 1 MiB writes waiting for flow control: they failed
+ * as indeterminate. The client's own bound on writes in flight (writesInFlightMax)
+ * is what limits this memory.
+ */
+const SESSION_MEMORY_MB = 4096;
+
+/**
  * A client for Node.js: binary Connect over HTTP/2, one multiplexed connection per
  * node. close() shuts those connections.
  */
@@ -18,7 +27,7 @@ export function createNodeCacheClient(options: NodeCacheClientOptions): CacheCli
     ...rest,
     seeds: endpoints,
     transport: (baseUrl) => {
-      const sessionManager = new Http2SessionManager(baseUrl);
+      const sessionManager = new Http2SessionManager(baseUrl, undefined, { maxSessionMemory: SESSION_MEMORY_MB });
       sessions.push(sessionManager);
       return createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true, sessionManager });
     },
