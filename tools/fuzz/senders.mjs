@@ -30,7 +30,8 @@ export function createClients(nodes) {
   return nodes.map((node) => {
     const make = (transport) => ({ cache: createClient(CacheService, transport), cluster: createClient(ClusterService, transport) });
     const h1 = { httpVersion: "1.1", nodeOptions: { agent } };
-    const h2 = { httpVersion: "2" };
+    // Node's 10 MB default would have the client reset its own concurrent 1 MiB uploads.
+    const h2 = { httpVersion: "2", nodeOptions: { maxSessionMemory: 1024 } };
     return {
       "connect-json": [make(createConnectTransport({ baseUrl: node.url, useBinaryFormat: false, ...h1 })), make(createConnectTransport({ baseUrl: node.url, useBinaryFormat: false, ...h2 }))],
       "connect-proto": [make(createConnectTransport({ baseUrl: node.url, useBinaryFormat: true, ...h1 })), make(createConnectTransport({ baseUrl: node.url, useBinaryFormat: true, ...h2 }))],
