@@ -311,6 +311,7 @@ async function run() {
   await sleep(1000);
   const rssBefore = new Map(nodes.map((n) => [n.id, n.pid ? rssBytes(n.pid) : undefined]));
   const storesBefore = await storeTotals(clients, nodes);
+  const heapBefore = await liveMemory(nodes);
 
   const indexes = only ?? Array.from({ length: requestCount }, (_, i) => i);
   const runSeconds = await pool(indexes, "run", "fuzz");
@@ -323,6 +324,7 @@ async function run() {
   await cluster.checkAlive();
   const rssAfter = new Map(nodes.map((n) => [n.id, n.pid && n.alive ? rssBytes(n.pid) : undefined]));
   const storesAfter = await storeTotals(clients, nodes);
+  const heapAfter = await liveMemory(nodes);
   const ackResult = await checkAcknowledged(acked, clients, nodes);
   finalize();
 
@@ -346,7 +348,9 @@ async function run() {
     const after = rssAfter.get(n.id);
     const delta = before !== undefined && after !== undefined ? after - before : undefined;
     const flag = delta !== undefined && delta > rssLimit ? "  ← above the limit" : "";
-    console.log(`  ${n.id}: ${mib(before)} → ${mib(after)}${delta !== undefined ? ` (${delta >= 0 ? "+" : ""}${mib(delta)})` : n.pid ? " (node gone)" : " (no PID: not measured)"}${flag}`);
+    const [h0, h1] = [heapBefore.get(n.id), heapAfter.get(n.id)];
+    const live = h0 && h1 ? `; JS heap used ${mib(h0.heapUsed)} → ${mib(h1.heapUsed)}, buffers outside it ${mib(h0.external)} → ${mib(h1.external)}` : "";
+    console.log(`  ${n.id}: ${mib(before)} → ${mib(after)}${delta !== undefined ? ` (${delta >= 0 ? "+" : ""}${mib(delta)})` : n.pid ? " (node gone)" : " (no PID: not measured)"}${live}${flag}`);
     if (flag) rssProblems.push(`${n.id} grew by ${mib(delta)}, above ${opts["rss-limit-mib"]} MiB`);
   }
 
@@ -397,6 +401,24 @@ async function run() {
   if (ackResult.unreadable > 0) failures.push(`${ackResult.unreadable} acknowledged write(s) could not be read back`);
   console.log(`\n${failures.length ? `FAIL (seed ${seed}): ${failures.join("; ")}` : `PASS (seed ${seed})`}`);
   return failures.length ? 1 : 0;
+}
+
+/** Each live node's JS heap in use and memory held outside it (buffers), from its /metrics. */
+async function liveMemory(nodes) {
+  const out = new Map();
+  await Promise.all(
+    nodes.map(async (n) => {
+      if (!n.alive) return;
+      try {
+        const text = await (await fetch(`${n.url}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+        const value = (name) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1]);
+        out.set(n.id, { heapUsed: value("distcache_process_nodejs_heap_size_used_bytes"), external: value("distcache_process_nodejs_external_memory_bytes") });
+      } catch {
+        // no answer: not reported
+      }
+    }),
+  );
+  return out;
 }
 
 /** Each live node's store counters summed over its shard replicas (Stats), by node id. */
