@@ -1,10 +1,7 @@
-import { create } from "@bufbuild/protobuf";
-import { SetOpSchema } from "@distcache/proto/raft";
-import pino from "pino";
 import { expect, it } from "vitest";
-import { MemoryWalFs, SnapshotFiles } from "@distcache/raft";
 import { MemoryGroupLog, type GroupLogWrite } from "./group-log.js";
 import { MultiRaft } from "./multi-raft.js";
+import { setOp, testNodeOptions, until } from "./testing/multi-raft-harness.js";
 
 /** A log whose appends can be held until the test lets them finish (a slow sync). */
 class HeldLog extends MemoryGroupLog {
@@ -30,16 +27,6 @@ class HeldLog extends MemoryGroupLog {
   }
 }
 
-const setOp = (key: string, text: string) => ({ case: "set" as const, value: create(SetOpSchema, { key, value: new TextEncoder().encode(text), text: true }) });
-
-async function until(check: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not reached in time`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
-
 /** Settles with what p settled with, or "pending" if it has not settled within ms. */
 function within<T>(p: Promise<T>, ms: number): Promise<{ value?: T; error?: unknown } | "pending"> {
   let timer: NodeJS.Timeout | undefined;
@@ -50,34 +37,29 @@ function within<T>(p: Promise<T>, ms: number): Promise<{ value?: T; error?: unkn
 it("close() resolves, and a waiting digest fails, when the driver sees the close between taking Readys and advancing them", async () => {
   const log = new HeldLog();
   const fatal: unknown[] = [];
-  const node = await MultiRaft.open({
-    nodeId: "n1",
-    groups: [0, 1].map((shard) => ({ shard, voters: ["n1"] })),
-    shardCount: 2,
-    log,
-    snapshotFiles: new SnapshotFiles("/n1/snap", new MemoryWalFs()),
-    // Tiny: every few applied entries make a snapshot of the shard due.
-    snapshotEntries: 2,
-    transport: { send: () => true, backlogBytes: () => 0 },
-    clock: { nowMs: () => Date.now() },
-    logger: pino({ level: "silent" }),
-    store: { entriesMax: 1000, bytesMax: 1 << 20 },
-    tickIntervalMs: 5,
-    electionTimeoutTicks: 4,
-    heartbeatIntervalTicks: 1,
-    operationTimeoutMs: 2000,
-    entryBytesMax: 1 << 20,
-    onFatal: (err) => fatal.push(err),
-  });
+  const node = await MultiRaft.open(
+    testNodeOptions({
+      nodeId: "n1",
+      groups: [0, 1].map((shard) => ({ shard, voters: ["n1"] })),
+      shardCount: 2,
+      log,
+      // Tiny: every few applied entries make a snapshot of the shard due.
+      snapshotEntries: 2,
+      transport: { send: () => true, backlogBytes: () => 0 },
+      tickIntervalMs: 5,
+      electionTimeoutTicks: 4,
+      onFatal: (err) => fatal.push(err),
+    }),
+  );
   node.start();
-  await until(() => node.ledShards().length === 2, "leadership of both shards");
+  await until(() => node.ledShards().length === 2, "leadership of both shards", 2);
   for (let i = 0; i < 5; i++) await Promise.all([node.propose(0, setOp(`a${i}`, "v")), node.propose(1, setOp(`b${i}`, "v"))]);
 
   // A cycle takes both shards' Readys and waits on its append (a slow sync).
   log.hold();
   const proposals = [node.propose(0, setOp("x", "1")), node.propose(1, setOp("y", "1"))];
   for (const p of proposals) p.catch(() => undefined);
-  await until(() => log.waiting === 1, "an append in progress");
+  await until(() => log.waiting === 1, "an append in progress", 2);
   // A digest waits for shard 0's Ready to be advanced; more proposals give both shards
   // another Ready, which the driver takes once the append finishes.
   const digest = node.digest(0);

@@ -1,98 +1,18 @@
-import { create } from "@bufbuild/protobuf";
-import { SetOpSchema } from "@distcache/proto/raft";
-import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
-import { MemoryWalFs, SnapshotFiles, asNodeId, type ReadIndexResponseMessage } from "@distcache/raft";
-import { isAccessSamplesFrame } from "./access-samples-wire.js";
-import { MemoryGroupLog } from "./group-log.js";
-import { MultiRaft } from "./multi-raft.js";
+import type { ReadIndexResponseMessage } from "@distcache/raft";
+import type { MultiRaft } from "./multi-raft.js";
 import { NotLeaderError } from "./not-leader-error.js";
-import { decodePeerBatch, encodePeerBatch, type WireMessage } from "./peer-wire.js";
+import { encodePeerBatch } from "./peer-wire.js";
 import { ReadContexts } from "./read-context.js";
-import { isSnapshotFrame } from "./snapshot-wire.js";
+import { closeTestClusters, leaderOf, openTestCluster, setOp, type TestClusterOptions } from "./testing/multi-raft-harness.js";
 
 const ids = ["n1", "n2", "n3"];
 const SHARDS = 4;
-const running: MultiRaft[] = [];
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((n) => n.close()));
-});
-
-/** Sees every message batch on the in-memory network and returns what to deliver (undefined: nothing). */
-type BatchFilter = (from: string, to: string, messages: WireMessage[]) => WireMessage[];
+afterEach(closeTestClusters);
 
 /** Three nodes in one process, joined by an in-memory network that can cut links. */
-async function cluster(snapshotEntries = 1_000_000, filter?: BatchFilter) {
-  const nodes = new Map<string, MultiRaft>();
-  const cut = new Set<string>();
-  const logs = new Map<string, MemoryGroupLog>();
-  const fatal: unknown[] = [];
-  const open = async (id: string, incarnation?: Uint8Array) => {
-    const log = logs.get(id) ?? new MemoryGroupLog();
-    logs.set(id, log);
-    const node = await MultiRaft.open({
-      nodeId: id,
-      groups: Array.from({ length: SHARDS }, (_, shard) => ({ shard, voters: ids })),
-      shardCount: SHARDS,
-      log,
-      snapshotFiles: new SnapshotFiles(`/${id}/snap`, new MemoryWalFs()),
-      snapshotEntries,
-      incarnation,
-      transport: {
-        send: (to, payload) => {
-          if (cut.has(`${id}>${to}`)) return false;
-          let frame = payload;
-          if (filter && !isSnapshotFrame(payload) && !isAccessSamplesFrame(payload)) {
-            const kept = filter(id, to, decodePeerBatch(payload, asNodeId(id), asNodeId(to)));
-            if (kept.length === 0) return true;
-            frame = encodePeerBatch(kept);
-          }
-          setImmediate(() => nodes.get(to)?.receive(id, frame));
-          return true;
-        },
-        backlogBytes: () => 0,
-      },
-      clock: { nowMs: () => Date.now() },
-      logger: pino({ level: "silent" }),
-      store: { entriesMax: 1000, bytesMax: 1 << 20 },
-      tickIntervalMs: 10,
-      electionTimeoutTicks: 10,
-      heartbeatIntervalTicks: 1,
-      operationTimeoutMs: 2000,
-      entryBytesMax: 1 << 20,
-      onFatal: (err) => {
-        fatal.push(err);
-        throw err;
-      },
-    });
-    nodes.set(id, node);
-    running.push(node);
-    return node;
-  };
-  for (const id of ids) await open(id);
-  for (const node of nodes.values()) node.start();
-  const isolate = (id: string) => {
-    for (const other of ids) if (other !== id) cut.add(`${id}>${other}`).add(`${other}>${id}`);
-  };
-  /** Stops a node and starts it again on the same log, as a new incarnation. */
-  const restart = async (id: string, incarnation: Uint8Array) => {
-    await nodes.get(id)!.close();
-    (await open(id, incarnation)).start();
-  };
-  return { nodes, isolate, heal: () => cut.clear(), logs, fatal, restart };
-}
+const cluster = (options: Pick<TestClusterOptions, "snapshotEntries" | "filter"> = {}) => openTestCluster({ ids, shards: SHARDS, ...options });
 
-async function leaderOf(nodes: Map<string, MultiRaft>, shard: number, exclude?: string): Promise<string> {
-  const deadline = Date.now() + 5000;
-  for (;;) {
-    const leaders = [...nodes].filter(([id, n]) => id !== exclude && n.ledShards().includes(shard)).map(([id]) => id);
-    if (leaders.length === 1) return leaders[0]!;
-    if (Date.now() > deadline) throw new Error(`no single leader for shard ${shard}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-const setOp = (key: string, text: string) => ({ case: "set" as const, value: create(SetOpSchema, { key, value: new TextEncoder().encode(text), text: true }) });
 const read = (node: MultiRaft, shard: number, key: string) => {
   const entry = node.replica(shard).store.peek(key, Date.now());
   return entry ? new TextDecoder().decode(entry.value) : undefined;
@@ -148,7 +68,7 @@ describe("MultiRaft", () => {
   });
 
   it("compacts logs behind snapshots and catches a cut-off follower up with one", async () => {
-    const { nodes, isolate, heal, logs } = await cluster(20);
+    const { nodes, isolate, heal, logs } = await cluster({ snapshotEntries: 20 });
     const leader = await leaderOf(nodes, 0);
     const lagging = ids.find((id) => id !== leader)!;
     await nodes.get(leader)!.propose(0, setOp("early", "1"));
@@ -180,13 +100,14 @@ describe("ReadIndex contexts", () => {
   /** A cluster whose leader's ReadIndex answers to followers are held back, for the test to deliver. */
   async function holdingAnswers() {
     const held: { from: string; to: string; message: ReadIndexResponseMessage }[] = [];
-    const c = await cluster(1_000_000, (from, to, messages) =>
-      messages.filter(({ group, message }) => {
-        if (group !== SHARD || message.type !== "readIndexResp") return true;
-        held.push({ from, to, message });
-        return false;
-      }),
-    );
+    const c = await cluster({
+      filter: (from, to, messages) =>
+        messages.filter(({ group, message }) => {
+          if (group !== SHARD || message.type !== "readIndexResp") return true;
+          held.push({ from, to, message });
+          return false;
+        }),
+    });
     const leader = await leaderOf(c.nodes, SHARD);
     const follower = ids.find((id) => id !== leader)!;
     await c.nodes.get(leader)!.propose(SHARD, setOp("k", "v"));
@@ -250,7 +171,7 @@ describe("ReadIndex contexts", () => {
     await eventually(() => held.length === 1);
     const stale = held[0]!.message;
     // The node restarts before the answer reaches it; its read counter starts again.
-    await restart(follower, nonce(2));
+    await restart(follower, { incarnation: nonce(2) });
     await first.outcome;
     expect(first.state.failed).toBeInstanceOf(NotLeaderError);
     expect(await nodes.get(follower)!.awaitLeader(SHARD, 2000)).toBe(true);

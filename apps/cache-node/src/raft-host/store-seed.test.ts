@@ -1,11 +1,7 @@
-import { create } from "@bufbuild/protobuf";
-import { SetOpSchema } from "@distcache/proto/raft";
-import { MemoryWalFs, SnapshotFiles } from "@distcache/raft";
-import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { BOOTSTRAP_STORE_SETTINGS, type StoreSettings } from "../store-settings.js";
-import { MemoryGroupLog } from "./group-log.js";
-import { MultiRaft } from "./multi-raft.js";
+import type { MultiRaft } from "./multi-raft.js";
+import { closeTestClusters, leaderOf, openTestCluster, setOp, until } from "./testing/multi-raft-harness.js";
 
 /*
  * Store settings are replicated (DESIGN invariant 10): replicas start from the bootstrap
@@ -15,10 +11,7 @@ import { MultiRaft } from "./multi-raft.js";
 
 const ids = ["n1", "n2", "n3"];
 const SHARDS = 3;
-const running: MultiRaft[] = [];
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((n) => n.close()));
-});
+afterEach(closeTestClusters);
 
 const seeds: Record<string, StoreSettings> = {
   n1: { policy: "lfu", entriesMax: 11, bytesMax: 1_100_000 },
@@ -26,82 +19,19 @@ const seeds: Record<string, StoreSettings> = {
   n3: { policy: "random", entriesMax: 33, bytesMax: 3_300_000 },
 };
 
-async function cluster() {
-  const nodes = new Map<string, MultiRaft>();
-  const logs = new Map<string, MemoryGroupLog>();
-  const open = async (id: string, seed: StoreSettings) => {
-    const log = logs.get(id) ?? new MemoryGroupLog();
-    logs.set(id, log);
-    const node = await MultiRaft.open({
-      nodeId: id,
-      groups: Array.from({ length: SHARDS }, (_, shard) => ({ shard, voters: ids })),
-      shardCount: SHARDS,
-      preferredLeaders: Array.from({ length: SHARDS }, (_, shard) => ids[shard % ids.length]!),
-      log,
-      snapshotFiles: new SnapshotFiles(`/${id}/snap`, new MemoryWalFs()),
-      snapshotEntries: 1_000_000,
-      transport: {
-        send: (to, payload) => {
-          setImmediate(() => nodes.get(to)?.receive(id, payload));
-          return true;
-        },
-        backlogBytes: () => 0,
-      },
-      clock: { nowMs: () => Date.now() },
-      logger: pino({ level: "silent" }),
-      store: BOOTSTRAP_STORE_SETTINGS,
-      seed,
-      tickIntervalMs: 10,
-      electionTimeoutTicks: 10,
-      heartbeatIntervalTicks: 1,
-      operationTimeoutMs: 2000,
-      entryBytesMax: 1 << 20,
-      onFatal: (err) => {
-        throw err;
-      },
-    });
-    nodes.set(id, node);
-    running.push(node);
-    return node;
-  };
-  for (const id of ids) await open(id, seeds[id]!);
-  for (const node of nodes.values()) node.start();
-  const restart = async (id: string, seed: StoreSettings) => {
-    const old = nodes.get(id)!;
-    running.splice(running.indexOf(old), 1);
-    await old.close();
-    const node = await open(id, seed);
-    node.start();
-    await node.recovered();
-    return node;
-  };
-  return { nodes, restart };
-}
+const cluster = () =>
+  openTestCluster({
+    ids,
+    shards: SHARDS,
+    preferredLeaders: Array.from({ length: SHARDS }, (_, shard) => ids[shard % ids.length]!),
+    store: BOOTSTRAP_STORE_SETTINGS,
+    seeds,
+  });
 
 const settingsOf = (node: MultiRaft, shard: number): StoreSettings => {
   const { policy, entriesMax, bytesMax } = node.replica(shard).store.options;
   return { policy, entriesMax, bytesMax };
 };
-
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-async function leaderOf(nodes: Map<string, MultiRaft>, shard: number): Promise<string> {
-  let leader: string | undefined;
-  await until(() => {
-    const leaders = [...nodes].filter(([, n]) => n.ledShards().includes(shard)).map(([id]) => id);
-    leader = leaders.length === 1 ? leaders[0] : undefined;
-    return leader !== undefined;
-  }, `a leader of shard ${shard}`);
-  return leader!;
-}
-
-const setOp = (key: string) => ({ case: "set" as const, value: create(SetOpSchema, { key, value: new Uint8Array(10), text: false }) });
 
 describe("store settings seeded through the log", () => {
   it("gives every replica of a new group its first leader's seed, applied before any write that leader proposes", async () => {
@@ -109,7 +39,7 @@ describe("store settings seeded through the log", () => {
     for (let shard = 0; shard < SHARDS; shard++) {
       const leader = await leaderOf(nodes, shard);
       // A write proposed at once after the election: the seed precedes it.
-      await nodes.get(leader)!.propose(shard, setOp(`k${shard}`));
+      await nodes.get(leader)!.propose(shard, setOp(`k${shard}`, new Uint8Array(10)));
       const seed = settingsOf(nodes.get(leader)!, shard);
       expect(Object.values(seeds)).toContainEqual(seed);
       await until(() => [...nodes.values()].every((n) => n.replica(shard).appliedIndex === nodes.get(leader)!.replica(shard).appliedIndex), "replicas to catch up");
@@ -122,15 +52,16 @@ describe("store settings seeded through the log", () => {
   it("does not seed again when a restarted node with other flags leads", async () => {
     const { nodes, restart } = await cluster();
     const leader = await leaderOf(nodes, 0);
-    await nodes.get(leader)!.propose(0, setOp("k"));
+    await nodes.get(leader)!.propose(0, setOp("k", new Uint8Array(10)));
     const before = settingsOf(nodes.get(leader)!, 0);
     const other = ids.find((id) => id !== leader)!;
     await until(() => nodes.get(other)!.replica(0).lastStampMs > 0, "the follower to apply the seed");
-    const restarted = await restart(other, { policy: "lru", entriesMax: 99, bytesMax: 9_900_000 });
+    const restarted = await restart(other, { seed: { policy: "lru", entriesMax: 99, bytesMax: 9_900_000 } });
+    await restarted.recovered();
     expect(settingsOf(restarted, 0)).toEqual(before);
     await until(() => restarted.status(0).leaderId !== "", "the restarted node to know a leader");
     await nodes.get(leader)!.transferLeadership(0, other, 4000);
-    await restarted.propose(0, setOp("k2"));
+    await restarted.propose(0, setOp("k2", new Uint8Array(10)));
     for (const node of nodes.values()) await until(() => node.replica(0).appliedIndex === restarted.replica(0).appliedIndex, "replicas to catch up");
     for (const node of nodes.values()) expect(settingsOf(node, 0)).toEqual(before);
   });
