@@ -1,44 +1,22 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
-import { createCacheClient, type CacheClient } from "./cache-client.js";
-import type { CacheClientOptions } from "./client-options.js";
 import { ClientClosedError, IndeterminateWriteError, TimeoutError, UnavailableError } from "./errors.js";
-import type { CacheEvent } from "./events.js";
 import { FakeCluster, fakeTime } from "./testing/fake-cluster.js";
+import { setupClient, warm } from "./testing/setup-client.js";
 
 /*
  * The SDK against a fake three-node cluster spoken to through in-memory Connect
  * transports: real requests, real error details, leadership that the test moves.
  */
 
-function setup(options: Partial<CacheClientOptions> = {}, cluster = new FakeCluster()) {
-  const time = fakeTime();
-  const events: CacheEvent[] = [];
-  const client = createCacheClient({
-    transport: cluster.transport,
-    seeds: [cluster.urlOf("n1")],
-    clock: time.clock,
-    sleep: time.sleep,
-    random: () => 0.5,
-    sessionId: "s-test",
-    onEvent: (e) => events.push(e),
-    ...options,
-  });
-  return { cluster, client, time, events };
-}
-
 /** A leader other than the shard's current one. */
 function otherNode(cluster: FakeCluster, shard: number): string {
   return cluster.nodeIds.find((id) => id !== cluster.leaderOf(shard))!;
 }
 
-async function warm(client: CacheClient): Promise<void> {
-  await client.topology();
-}
-
 describe("routing", () => {
   it("sends each key to its shard's leader, asking nodes not to forward", async () => {
-    const { cluster, client } = setup();
+    const { cluster, client } = setupClient();
     for (let shard = 0; shard < cluster.shardCount; shard++) {
       const key = cluster.keyForShard(shard);
       await client.set(key, `v${shard}`);
@@ -51,7 +29,7 @@ describe("routing", () => {
   });
 
   it("numbers writes in one session and leaves reads out of it", async () => {
-    const { cluster, client } = setup();
+    const { cluster, client } = setupClient();
     await client.set("a", "1");
     await client.incr("b", 2);
     await client.get("a");
@@ -62,7 +40,7 @@ describe("routing", () => {
   });
 
   it("follows a NotLeader redirect at once and remembers the new leader", async () => {
-    const { cluster, client, events, time } = setup();
+    const { cluster, client, events, time } = setupClient();
     await warm(client);
     const key = cluster.keyForShard(1);
     const newLeader = otherNode(cluster, 1);
@@ -81,7 +59,7 @@ describe("routing", () => {
     const key = cluster.keyForShard(2);
     const base = fakeTime();
     let sleeps = 0;
-    const { client, events } = setup(
+    const { client, events } = setupClient(
       {
         sleep: async (ms) => {
           await base.sleep(ms);
@@ -101,7 +79,7 @@ describe("routing", () => {
   });
 
   it("refreshes the topology when the leader refuses connections", async () => {
-    const { cluster, client, events } = setup();
+    const { cluster, client, events } = setupClient();
     await warm(client);
     const key = cluster.keyForShard(0);
     const dead = cluster.leaderOf(0)!;
@@ -119,7 +97,7 @@ describe("routing", () => {
     const cluster = new FakeCluster();
     cluster.down.add("n1");
     cluster.setLeader(0, "n3");
-    const { client } = setup({ seeds: [cluster.urlOf("n1"), cluster.urlOf("n3")] }, cluster);
+    const { client } = setupClient({ seeds: [cluster.urlOf("n1"), cluster.urlOf("n3")] }, cluster);
     await client.set(cluster.keyForShard(0), "v");
     expect(cluster.callsTo("set").map((c) => c.nodeId)).toEqual(["n3"]);
   });
@@ -131,40 +109,53 @@ describe("write retry rules (DESIGN invariant 4)", () => {
     ["unavailable without proof", new ConnectError("forwarding to leader n2 failed (reset); a write may or may not have taken effect", Code.Unavailable)],
   ];
 
-  it.each(indeterminate)("does not retry a write after %s, applied or not", async (_, error) => {
+  it.each(indeterminate)("resends a write after %s with the same sequence, which applies once, applied or not", async (_, error) => {
     for (const afterApply of [true, false]) {
-      const { cluster, client } = setup();
+      const { cluster, client } = setupClient();
       const key = cluster.keyForShard(0);
       cluster.failNext(cluster.leaderOf(0)!, "set", error, afterApply);
-      const err = await client.set(key, "v").catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(IndeterminateWriteError);
-      expect((err as IndeterminateWriteError).cause).toBeInstanceOf(ConnectError);
-      expect(cluster.callsTo("set")).toHaveLength(1);
-      expect(cluster.peek(key)?.text).toBe(afterApply ? "v" : undefined);
+      expect(await client.set(key, "v")).toBe(1n);
+      expect(cluster.callsTo("set").map((c) => c.header?.sequence)).toEqual([1n, 1n]);
+      expect(cluster.peek(key)).toMatchObject({ text: "v", version: 1n });
     }
   });
 
-  it("does not retry a write whose connection broke, applied or not", async () => {
+  it("resends a write whose connection broke; an increment that had applied is not applied twice", async () => {
     for (const afterApply of [true, false]) {
-      const { cluster, client } = setup();
+      const { cluster, client } = setupClient();
       const key = cluster.keyForShard(0);
       cluster.breakNext(cluster.leaderOf(0)!, "incr", afterApply);
-      await expect(client.incr(key, 5)).rejects.toBeInstanceOf(IndeterminateWriteError);
-      expect(cluster.peek(key)?.text).toBe(afterApply ? "5" : undefined);
-      expect(cluster.callsTo("incr")).toHaveLength(afterApply ? 1 : 0);
+      expect(await client.incr(key, 5)).toBe(5n);
+      expect(cluster.peek(key)?.text).toBe("5");
+      expect(cluster.callsTo("incr")).toHaveLength(afterApply ? 2 : 1);
     }
   });
 
-  it("does not retry a batch part after deadline_exceeded", async () => {
-    const { cluster, client } = setup();
+  it("resends only the batch part whose outcome is unknown", async () => {
+    const { cluster, client } = setupClient();
     const keys = [cluster.keyForShard(0), cluster.keyForShard(1)];
     cluster.failNext(cluster.leaderOf(1)!, "mSet", new ConnectError("timed out", Code.DeadlineExceeded), true);
-    await expect(client.mset(keys.map((key) => ({ key, value: "v" })))).rejects.toBeInstanceOf(IndeterminateWriteError);
-    expect(cluster.callsTo("mSet")).toHaveLength(2);
+    await client.mset(keys.map((key) => ({ key, value: "v" })));
+    expect(cluster.callsTo("mSet")).toHaveLength(3);
+    for (const key of keys) expect(cluster.peek(key)).toMatchObject({ text: "v", version: 1n });
+  });
+
+  it("stays indeterminate only when the deadline passes before any answer", async () => {
+    const { cluster, client, time } = setupClient({ timeoutMs: 2000 });
+    await warm(client);
+    const key = cluster.keyForShard(0);
+    for (let i = 0; i < 50; i++) cluster.failNext(cluster.leaderOf(0)!, "set", indeterminate[1]![1], i === 0);
+    const err = await client.set(key, "v").catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(IndeterminateWriteError);
+    expect(time.clock.nowMs()).toBeGreaterThanOrEqual(1000);
+    // Every send carried the one sequence; the write applied once, by the first.
+    expect(new Set(cluster.callsTo("set").map((c) => c.header?.sequence))).toEqual(new Set([1n]));
+    expect(cluster.callsTo("set").length).toBeGreaterThan(2);
+    expect(cluster.peek(key)).toMatchObject({ text: "v", version: 1n });
   });
 
   it("retries a write the node says did not take effect, with the same sequence", async () => {
-    const { cluster, client } = setup();
+    const { cluster, client } = setupClient();
     const key = cluster.keyForShard(0);
     cluster.failNext(cluster.leaderOf(0)!, "set", new ConnectError("shard 0: the write was superseded by a new leader and did not take effect; retry", Code.Unavailable));
     expect(await client.set(key, "v")).toBe(1n);
@@ -173,7 +164,7 @@ describe("write retry rules (DESIGN invariant 4)", () => {
   });
 
   it("always retries reads, even after deadline_exceeded or a reset", async () => {
-    const { cluster, client } = setup();
+    const { cluster, client } = setupClient();
     const key = cluster.keyForShard(0);
     await client.set(key, "v");
     cluster.failNext(cluster.leaderOf(0)!, "get", new ConnectError("timed out", Code.DeadlineExceeded));
@@ -184,7 +175,7 @@ describe("write retry rules (DESIGN invariant 4)", () => {
   });
 
   it("gives up at the deadline with TimeoutError when no leader appears; nothing was applied", async () => {
-    const { cluster, client, time } = setup({ timeoutMs: 1000, attemptsMax: 100 });
+    const { cluster, client, time } = setupClient({ timeoutMs: 1000, attemptsMax: 100 });
     await warm(client);
     cluster.setLeader(3, undefined);
     const err = await client.set(cluster.keyForShard(3), "v").catch((e: unknown) => e);
@@ -194,7 +185,7 @@ describe("write retry rules (DESIGN invariant 4)", () => {
   });
 
   it("gives up after attemptsMax attempts with UnavailableError", async () => {
-    const { cluster, client } = setup({ attemptsMax: 3, timeoutMs: 60_000 });
+    const { cluster, client } = setupClient({ attemptsMax: 3, timeoutMs: 60_000 });
     await warm(client);
     cluster.setLeader(3, undefined);
     const before = cluster.calls.length;
@@ -208,7 +199,7 @@ describe("batches", () => {
   const keysAcrossShards = (cluster: FakeCluster) => Array.from({ length: 12 }, (_, i) => cluster.keyForShard(i % cluster.shardCount, `b${i}-`));
 
   it("mget sends one request per leader and answers in request order", async () => {
-    const { cluster, client } = setup();
+    const { cluster, client } = setupClient();
     const keys = keysAcrossShards(cluster);
     await client.mset(keys.filter((_, i) => i % 3 !== 0).map((key) => ({ key, value: `=${key}` })));
     await warm(client);
@@ -220,7 +211,7 @@ describe("batches", () => {
   });
 
   it("mset writes one request per shard and returns versions in request order", async () => {
-    const { cluster, client } = setup();
+    const { cluster, client } = setupClient();
     const keys = keysAcrossShards(cluster);
     const versions = await client.mset(keys.map((key) => ({ key, value: key })));
     expect(versions).toEqual(keys.map((k) => cluster.peek(k)!.version));
@@ -230,7 +221,7 @@ describe("batches", () => {
   });
 
   it("retries only the part whose leader moved, each key written once", async () => {
-    const { cluster, client } = setup();
+    const { cluster, client } = setupClient();
     const keys = keysAcrossShards(cluster);
     await warm(client);
     cluster.setLeader(4, otherNode(cluster, 4));
@@ -246,7 +237,7 @@ describe("batches", () => {
   });
 
   it("mget falls back to per-shard requests when a leader moved", async () => {
-    const { cluster, client } = setup();
+    const { cluster, client } = setupClient();
     const keys = keysAcrossShards(cluster);
     await client.mset(keys.map((key) => ({ key, value: key })));
     cluster.setLeader(0, "n2");
@@ -255,7 +246,7 @@ describe("batches", () => {
   });
 
   it("mdelete sums the deletions of every shard", async () => {
-    const { cluster, client } = setup();
+    const { cluster, client } = setupClient();
     const keys = keysAcrossShards(cluster);
     await client.mset(keys.slice(0, 7).map((key) => ({ key, value: "v" })));
     expect(await client.mdelete(keys)).toBe(7);
@@ -265,7 +256,7 @@ describe("batches", () => {
 describe("client lifecycle", () => {
   it("close releases once and later calls fail with ClientClosedError", async () => {
     let closes = 0;
-    const { client } = setup({ onClose: () => void closes++ });
+    const { client } = setupClient({ onClose: () => void closes++ });
     await client.close();
     await client.close();
     expect(closes).toBe(1);
@@ -273,7 +264,7 @@ describe("client lifecycle", () => {
   });
 
   it("a throwing event listener does not break calls", async () => {
-    const { client } = setup({
+    const { client } = setupClient({
       onEvent: () => {
         throw new Error("listener bug");
       },
@@ -282,7 +273,7 @@ describe("client lifecycle", () => {
   });
 
   it("an aborted signal cancels before sending", async () => {
-    const { cluster, client } = setup();
+    const { cluster, client } = setupClient();
     await warm(client);
     const controller = new AbortController();
     controller.abort();
@@ -291,7 +282,7 @@ describe("client lifecycle", () => {
   });
 
   it("stats asks every node and lists the unreachable ones", async () => {
-    const { cluster, client } = setup();
+    const { cluster, client } = setupClient();
     await client.set("a", "1");
     cluster.down.add("n3");
     const stats = await client.stats();
@@ -302,7 +293,7 @@ describe("client lifecycle", () => {
 
 describe("getOrLoad (single flight)", () => {
   it("a burst of misses on one key loads once and stores the value once", async () => {
-    const { cluster, client } = setup();
+    const { cluster, client } = setupClient();
     await warm(client);
     let loads = 0;
     let release!: () => void;
@@ -328,8 +319,8 @@ describe("getOrLoad (single flight)", () => {
 
   it("clients in different processes that miss together agree on the first value stored", async () => {
     const cluster = new FakeCluster();
-    const a = setup({ sessionId: "s-a" }, cluster).client;
-    const b = setup({ sessionId: "s-b" }, cluster).client;
+    const a = setupClient({ sessionId: "s-a" }, cluster).client;
+    const b = setupClient({ sessionId: "s-b" }, cluster).client;
     await Promise.all([warm(a), warm(b)]);
     let releaseA!: () => void;
     const gateA = new Promise<void>((r) => (releaseA = r));
@@ -346,7 +337,7 @@ describe("getOrLoad (single flight)", () => {
   });
 
   it("a load error reaches every waiter and stores nothing; the next call loads again", async () => {
-    const { cluster, client } = setup();
+    const { cluster, client } = setupClient();
     await warm(client);
     const failing = () => Promise.reject(new Error("database down"));
     const calls = [client.getOrLoad("k", failing), client.getOrLoad("k", failing)];
@@ -358,7 +349,7 @@ describe("getOrLoad (single flight)", () => {
 
 describe("transferLeader", () => {
   it("asks the shard's leader to hand over, then routes to the new leader", async () => {
-    const { cluster, client } = setup();
+    const { cluster, client } = setupClient();
     await warm(client);
     const shard = 2;
     const before = cluster.leaderOf(shard)!;
@@ -370,7 +361,7 @@ describe("transferLeader", () => {
   });
 
   it("refuses a bad shard before sending, and maps the server's refusal", async () => {
-    const { cluster, client } = setup();
+    const { cluster, client } = setupClient();
     await warm(client);
     await expect(client.transferLeader(-1)).rejects.toMatchObject({ name: "InvalidArgumentError" });
     for (const bad of ["", "n".repeat(65), "bad id", 7 as unknown as string]) {

@@ -12,6 +12,11 @@ export type RetryReason =
   | "readFailed"
   /** The shard no longer held the write's session; the write, never sent before, is resent under a new one. */
   | "sessionExpired"
+  /**
+   * A write's outcome is unknown (its connection closed, or the leader lost its place);
+   * it is resent with the same session and sequence, which the shard applies at most once.
+   */
+  | "indeterminate"
   /** The write's session had too many unacknowledged writes on its shard; it was not applied and is resent with the same sequence after backoff. */
   | "tooManyInFlight";
 

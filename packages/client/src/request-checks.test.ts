@@ -120,7 +120,8 @@ const BAD_CALLS: [string, Call, RegExp, Partial<CacheClientOptions>?][] = [
   ["transferLeader: negative shard", (c) => c.transferLeader(-1), /^shard must be an integer in \[0, 2\^32 - 1\]/],
   ["transferLeader: fractional shard", (c) => c.transferLeader(1.5), /^shard must be an integer in \[0, 2\^32 - 1\]/],
   ["transferLeader: shard a string", (c) => c.transferLeader(anyValue("0")), /^shard must be an integer in \[0, 2\^32 - 1\]/],
-  ["transferLeader: node id not a string", (c) => c.transferLeader(0, anyValue(5)), /^toNodeId must be a node id string/],
+  ["transferLeader: node id not a string", (c) => c.transferLeader(0, anyValue(5)), /^toNodeId must be a node id \(1 to 64/],
+  ["transferLeader: node id of 70,000 characters", (c) => c.transferLeader(0, "n".repeat(70_000)), /^toNodeId must be a node id \(1 to 64.*got 70000 characters/],
 ];
 
 describe("bad arguments fail with InvalidArgumentError before any I/O", () => {

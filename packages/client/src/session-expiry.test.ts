@@ -1,10 +1,9 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
-import { createCacheClient } from "./cache-client.js";
-import type { CacheClientOptions } from "./client-options.js";
 import { IndeterminateWriteError, SessionExpiredError } from "./errors.js";
 import type { CacheEvent } from "./events.js";
-import { FakeCluster, fakeTime, sessionExpired, type ReceivedCall } from "./testing/fake-cluster.js";
+import { sessionExpired, type FakeCluster, type ReceivedCall } from "./testing/fake-cluster.js";
+import { setupClient } from "./testing/setup-client.js";
 
 /*
  * A shard that no longer holds the client's write session refuses its writes (not
@@ -12,22 +11,6 @@ import { FakeCluster, fakeTime, sessionExpired, type ReceivedCall } from "./test
  * new session for every later write; the refused write is resent under it only if it was
  * its first send, and otherwise fails with SessionExpiredError (outcome unknown).
  */
-
-function setup(options: Partial<CacheClientOptions> = {}, cluster = new FakeCluster()) {
-  const time = fakeTime();
-  const events: CacheEvent[] = [];
-  const client = createCacheClient({
-    transport: cluster.transport,
-    seeds: [cluster.urlOf("n1")],
-    clock: time.clock,
-    sleep: time.sleep,
-    random: () => 0.5,
-    sessionId: "s-old",
-    onEvent: (e) => events.push(e),
-    ...options,
-  });
-  return { cluster, client, events };
-}
 
 const session = (call: ReceivedCall | undefined) => [call?.header?.sessionId, call?.header?.sequence, call?.header?.ackedSequence];
 type Renewal = Extract<CacheEvent, { type: "sessionRenewed" }>;
@@ -37,7 +20,7 @@ const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 describe("session expiry", () => {
   it("resends a first send refused as expired once, under a new session, and later writes use it", async () => {
-    const { cluster, client, events } = setup();
+    const { cluster, client, events } = setupClient({ sessionId: "s-old" });
     const [k0, k1] = [cluster.keyForShard(0), cluster.keyForShard(1)];
     await client.set(k0, "before");
     cluster.expireSession("s-old");
@@ -66,7 +49,7 @@ describe("session expiry", () => {
   });
 
   it("sends the session's start time, and starts the new session after the time the shard names", async () => {
-    const { cluster, client } = setup();
+    const { cluster, client } = setupClient({ sessionId: "s-old" });
     const before = BigInt(Date.now());
     await client.set(cluster.keyForShard(0), "before");
     const first = cluster.callsTo("set")[0]!.header!;
@@ -84,7 +67,7 @@ describe("session expiry", () => {
   });
 
   it("a first send is still a first send after refused connections", async () => {
-    const { cluster, client } = setup();
+    const { cluster, client } = setupClient({ sessionId: "s-old" });
     await client.topology();
     const key = cluster.keyForShard(0);
     cluster.down.add(cluster.leaderOf(0)!);
@@ -104,7 +87,7 @@ describe("session expiry", () => {
   ];
 
   it.each(earlierSends)("a retried send refused as expired (after %s) fails with SessionExpiredError and is not resent", async (_, arrange) => {
-    const { cluster, client, events } = setup();
+    const { cluster, client, events } = setupClient({ sessionId: "s-old" });
     await client.topology();
     const key = cluster.keyForShard(0);
     arrange(cluster, 0);
@@ -129,7 +112,7 @@ describe("session expiry", () => {
   });
 
   it("resends at most once: a resend refused as expired again fails with SessionExpiredError", async () => {
-    const { cluster, client, events } = setup();
+    const { cluster, client, events } = setupClient({ sessionId: "s-old" });
     const key = cluster.keyForShard(3);
     const leader = cluster.leaderOf(3)!;
     cluster.failNext(leader, "incr", sessionExpired(3, "s-old"));
@@ -141,7 +124,7 @@ describe("session expiry", () => {
   });
 
   it("a batch part refused as expired is resent; the other parts keep their session", async () => {
-    const { cluster, client } = setup();
+    const { cluster, client } = setupClient({ sessionId: "s-old" });
     const keys = [cluster.keyForShard(0), cluster.keyForShard(1), cluster.keyForShard(2)];
     cluster.expireSession("s-old", [1]);
     expect(await client.mset(keys.map((key) => ({ key, value: "v" })))).toHaveLength(3);
@@ -152,7 +135,7 @@ describe("session expiry", () => {
   });
 
   it("writes in flight on the replaced session finish on it", async () => {
-    const { cluster, client } = setup();
+    const { cluster, client } = setupClient({ sessionId: "s-old" });
     await client.topology();
     const [k0, k1] = [cluster.keyForShard(0), cluster.keyForShard(1)];
     const release = cluster.holdNext(cluster.leaderOf(0)!, "set");
@@ -172,7 +155,7 @@ describe("session expiry", () => {
   });
 
   it("writes refused together start one new session, not one each", async () => {
-    const { cluster, client, events } = setup();
+    const { cluster, client, events } = setupClient({ sessionId: "s-old" });
     await client.topology();
     const [k0, k1] = [cluster.keyForShard(0), cluster.keyForShard(1)];
     const releases = [cluster.holdNext(cluster.leaderOf(0)!, "set"), cluster.holdNext(cluster.leaderOf(1)!, "set")];
@@ -189,7 +172,7 @@ describe("session expiry", () => {
   });
 
   it("reads are unaffected: they carry no session", async () => {
-    const { cluster, client } = setup();
+    const { cluster, client } = setupClient({ sessionId: "s-old" });
     const key = cluster.keyForShard(0);
     await client.set(key, "v");
     cluster.expireSession("s-old");

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { createCacheClient, type CacheClient } from "./cache-client.js";
-import { resolveOptions, WRITES_IN_FLIGHT_MAX_DEFAULT, type CacheClientOptions } from "./client-options.js";
+import { createCacheClient } from "./cache-client.js";
+import { resolveOptions, WRITES_IN_FLIGHT_MAX_DEFAULT } from "./client-options.js";
 import { NotACounterError, ResourceExhaustedError, TooManyInFlightError, VersionMismatchError, WriteResultForgottenError } from "./errors.js";
-import type { CacheEvent } from "./events.js";
-import { FakeCluster, fakeTime, resultForgotten, tooManyInFlight } from "./testing/fake-cluster.js";
+import { FakeCluster, resultForgotten, tooManyInFlight } from "./testing/fake-cluster.js";
+import { setupClient, warm } from "./testing/setup-client.js";
 
 /*
  * A session's refusals have their own error classes ("too many unacknowledged writes" is
@@ -11,29 +11,9 @@ import { FakeCluster, fakeTime, resultForgotten, tooManyInFlight } from "./testi
  * over a value it did not load, and a client bounds the writes it has in flight.
  */
 
-function setup(options: Partial<CacheClientOptions> = {}, cluster = new FakeCluster()) {
-  const time = fakeTime();
-  const events: CacheEvent[] = [];
-  const client = createCacheClient({
-    transport: cluster.transport,
-    seeds: [cluster.urlOf("n1")],
-    clock: time.clock,
-    sleep: time.sleep,
-    random: () => 0.5,
-    sessionId: "s-test",
-    onEvent: (e) => events.push(e),
-    ...options,
-  });
-  return { cluster, client, time, events };
-}
-
-async function warm(client: CacheClient): Promise<void> {
-  await client.topology();
-}
-
 describe("a session with too many unacknowledged writes", () => {
   it("is retried after backoff with the same session and sequence, and the write applies once", async () => {
-    const { cluster, client, time, events } = setup();
+    const { cluster, client, time, events } = setupClient();
     await warm(client);
     const key = cluster.keyForShard(1);
     const leader = cluster.leaderOf(1)!;
@@ -53,7 +33,7 @@ describe("a session with too many unacknowledged writes", () => {
   });
 
   it("fails with TooManyInFlightError (resource_exhausted), not VersionMismatchError, once the attempts run out", async () => {
-    const { cluster, client } = setup({ attemptsMax: 2 });
+    const { cluster, client } = setupClient({ attemptsMax: 2 });
     await warm(client);
     const key = cluster.keyForShard(2);
     const leader = cluster.leaderOf(2)!;
@@ -69,7 +49,7 @@ describe("a session with too many unacknowledged writes", () => {
 
 describe("a write whose acknowledged result the shard no longer keeps", () => {
   it("fails with WriteResultForgottenError, never retried, for set and incr alike", async () => {
-    const { cluster, client } = setup();
+    const { cluster, client } = setupClient();
     await warm(client);
     const key = cluster.keyForShard(0);
     const leader = cluster.leaderOf(0)!;
@@ -90,8 +70,8 @@ describe("a write whose acknowledged result the shard no longer keeps", () => {
 describe("getOrLoad never writes over a value it did not load", () => {
   it("returns the value another client stored between the miss and the create", async () => {
     const cluster = new FakeCluster();
-    const a = setup({ sessionId: "s-a" }, cluster).client;
-    const b = setup({ sessionId: "s-b" }, cluster).client;
+    const a = setupClient({ sessionId: "s-a" }, cluster).client;
+    const b = setupClient({ sessionId: "s-b" }, cluster).client;
     await Promise.all([warm(a), warm(b)]);
     const got = await a.getOrLoad("k", async () => {
       await b.set("k", "from b");
@@ -104,8 +84,8 @@ describe("getOrLoad never writes over a value it did not load", () => {
 
   it("when that value is gone again, stores its own only if the key is still absent, and returns a newer one otherwise", async () => {
     const cluster = new FakeCluster();
-    const a = setup({ sessionId: "s-a" }, cluster).client;
-    const b = setup({ sessionId: "s-b" }, cluster).client;
+    const a = setupClient({ sessionId: "s-a" }, cluster).client;
+    const b = setupClient({ sessionId: "s-b" }, cluster).client;
     await Promise.all([warm(a), warm(b)]);
     const leader = cluster.leaderOf(cluster.ring.shardFor("k"))!;
     const got = await a.getOrLoad("k", async () => {
@@ -128,9 +108,9 @@ describe("writesInFlightMax", () => {
     const cluster = new FakeCluster();
     expect(WRITES_IN_FLIGHT_MAX_DEFAULT).toBe(512);
     expect(resolveOptions({ transport: cluster.transport, seeds: [cluster.urlOf("n1")] }).writesInFlightMax).toBe(512);
-    expect(() => setup({ writesInFlightMax: 0 }, cluster)).toThrow(RangeError);
-    expect(() => setup({ writesInFlightMax: 1025 }, cluster)).toThrow(RangeError);
-    expect(() => setup({ writesInFlightMax: 1024 }, cluster)).not.toThrow();
+    expect(() => setupClient({ writesInFlightMax: 0 }, cluster)).toThrow(RangeError);
+    expect(() => setupClient({ writesInFlightMax: 1025 }, cluster)).toThrow(RangeError);
+    expect(() => setupClient({ writesInFlightMax: 1024 }, cluster)).not.toThrow();
   });
 
   it("holds a write beyond the bound until one in flight finishes", async () => {

@@ -126,6 +126,12 @@ export class ShardRouter {
    * the mapped final error, IndeterminateWriteError, or UnavailableError when attempts
    * or time ran out with every failure proven harmless.
    *
+   * A write whose outcome is unknown (its connection closed, or its node gave up on it) is
+   * sent again with the same session and sequence until it is answered or its deadline
+   * passes: the shard applies a sequence at most once and answers a repeat with the
+   * first result (DESIGN invariant 4). Only a write whose deadline passes after such a
+   * send stays indeterminate.
+   *
    * A write refused because its shard no longer holds its session moves to a new session
    * (through `session`). If no earlier attempt of it reached a node, that refusal was its
    * first send and did not apply, so it is resent at once under the new session. Otherwise
@@ -136,6 +142,8 @@ export class ShardRouter {
     const write = isWrite(context.operation);
     /** Whether an attempt so far reached a node: it was sent, under some session. */
     let sent = false;
+    /** Whether an attempt so far may have applied: any final failure is then indeterminate. */
+    let mayHaveApplied = false;
     const unreachable = new Set<string>();
     let backoffs = 0;
     let immediateRedirects = 0;
@@ -145,7 +153,10 @@ export class ShardRouter {
       if (budget.signal?.aborted) throw new CanceledError(`${context.operation} was canceled`, { cause: lastError });
       const target = this.target(shard, unreachable);
       const remainingMs = budget.deadlineMs - this.options.clock.nowMs();
-      if (remainingMs <= 0) throw new TimeoutError(`${context.operation} on shard ${shard} did not start within its deadline`, { cause: lastError });
+      if (remainingMs <= 0) {
+        if (mayHaveApplied) throw toCacheError(lastError, context, true);
+        throw new TimeoutError(`${context.operation} on shard ${shard} did not start within its deadline`, { cause: lastError });
+      }
       try {
         return await send(this.clients.forAddress(target.address).cache, { timeoutMs: remainingMs, signal: budget.signal });
       } catch (reason) {
@@ -155,7 +166,19 @@ export class ShardRouter {
         const sentBefore = sent;
         if (!neverReachedNode(err)) sent = true;
         if (verdict.type === "fail") throw toCacheError(err, context);
-        if (verdict.type === "indeterminate") throw toCacheError(err, context, true);
+        if (verdict.type === "indeterminate") {
+          if (session === undefined) throw toCacheError(err, context, true);
+          mayHaveApplied = true;
+          // The node may be gone: ask the others who leads the shard now.
+          if (target.leaderId !== undefined) this.table.forgetLeader(shard, target.leaderId);
+          unreachable.add(target.address);
+          const delayMs = backoffDelayMs(++backoffs, this.options.backoffMsMin, this.options.backoffMsMax, this.options.random);
+          if (this.options.clock.nowMs() + delayMs >= budget.deadlineMs) throw toCacheError(err, context, true);
+          this.options.onEvent({ type: "retry", shard, attempt: attempt + 1, reason: "indeterminate", delayMs });
+          await this.options.sleep(delayMs, budget.signal);
+          await this.refresh(budget).catch(() => undefined);
+          continue;
+        }
         if (verdict.type === "sessionExpired") {
           const sentUnder = session?.sessionId ?? "";
           // The first send, refused and not applied, is resent at once under the new session.
@@ -169,7 +192,7 @@ export class ShardRouter {
         if (verdict.type === "backoff") {
           // Not applied: wait, then resend the same sequence; report the refusal itself if out of attempts or time.
           const delayMs = backoffDelayMs(++backoffs, this.options.backoffMsMin, this.options.backoffMsMax, this.options.random);
-          if (attempt >= this.options.attemptsMax || this.options.clock.nowMs() + delayMs >= budget.deadlineMs) throw toCacheError(err, context);
+          if (attempt >= this.options.attemptsMax || this.options.clock.nowMs() + delayMs >= budget.deadlineMs) throw toCacheError(err, context, mayHaveApplied);
           this.options.onEvent({ type: "retry", shard, attempt: attempt + 1, reason: verdict.reason, delayMs });
           await this.options.sleep(delayMs, budget.signal);
           continue;
@@ -179,7 +202,8 @@ export class ShardRouter {
         const immediate = this.learn(shard, target, verdict) && immediateRedirects < IMMEDIATE_REDIRECTS_MAX;
         if (immediate) immediateRedirects++;
         const delayMs = immediate ? 0 : backoffDelayMs(++backoffs, this.options.backoffMsMin, this.options.backoffMsMax, this.options.random);
-        if (attempt >= this.options.attemptsMax) throw this.exhausted(context, shard, attempt, err);
+        if (mayHaveApplied && this.options.clock.nowMs() + delayMs >= budget.deadlineMs) throw toCacheError(err, context, true);
+        if (attempt >= this.options.attemptsMax && !mayHaveApplied) throw this.exhausted(context, shard, attempt, err);
         if (this.options.clock.nowMs() + delayMs >= budget.deadlineMs) throw this.outOfTime(context, shard, err);
         this.options.onEvent({ type: "retry", shard, attempt: attempt + 1, reason: verdict.reason, delayMs });
         if (delayMs > 0) await this.options.sleep(delayMs, budget.signal);

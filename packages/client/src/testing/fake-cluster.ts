@@ -12,7 +12,11 @@ import type { Clock, Sleep } from "../client-options.js";
  * to fail once, before or after its write is applied, or be held in flight. A test can
  * expire a client session on some shards: writes naming it there are then refused, not
  * applied, with FAILED_PRECONDITION and a SessionExpired detail, as a real node does.
+ * Like a real shard, a fake applies a write's session sequence once and answers a
+ * repeat with the first outcome.
  */
+
+const WRITE_METHODS: ReadonlySet<string> = new Set(["set", "mSet", "delete", "mDelete", "incr"]);
 
 type Payload = { case: "value"; value: Uint8Array } | { case: "text"; value: string } | { case: undefined; value?: undefined };
 
@@ -83,6 +87,8 @@ export class FakeCluster {
   /** The time a new session must begin after, as refusing shards name it. */
   private sessionsStartedAfterMs = 0n;
   private readonly entries = new Map<string, Entry>();
+  /** Per shards, session and sequence, the outcome of the write that used them. */
+  private readonly outcomes = new Map<string, { value: unknown } | { error: unknown }>();
   private readonly revisions = new Map<number, bigint>();
   private readonly valueBytesMax: number;
   /** Per shard, the store settings ConfigureStore set (policy as the API enum's number). */
@@ -280,7 +286,22 @@ export class FakeCluster {
     const sessionId = header?.sessionId ?? "";
     const expired = this.expiredSessions.get(sessionId);
     for (const shard of new Set(keys.map((k) => this.ring.shardFor(k)))) if (expired?.has(shard)) throw sessionExpired(shard, sessionId, this.sessionsStartedAfterMs);
-    const result = apply();
+    // As a shard's session table does: a write's sequence applies once, and a repeat gets the first outcome.
+    const sequence = header?.sequence ?? 0n;
+    const once = WRITE_METHODS.has(method) && sessionId !== "" && sequence > 0n ? `${[...new Set(keys.map((k) => this.ring.shardFor(k)))].sort().join(",")}/${sessionId}/${sequence}` : undefined;
+    const earlier = once === undefined ? undefined : this.outcomes.get(once);
+    if (earlier && "error" in earlier) throw earlier.error;
+    let result: R;
+    if (earlier) result = earlier.value as R;
+    else {
+      try {
+        result = apply();
+      } catch (err) {
+        if (once !== undefined) this.outcomes.set(once, { error: err });
+        throw err;
+      }
+      if (once !== undefined) this.outcomes.set(once, { value: result });
+    }
     if (fault) throw fault.error;
     return result;
   }
