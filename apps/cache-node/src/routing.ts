@@ -2,7 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type CallOptions, type Client, type HandlerContext } from "@connectrpc/connect";
 import { NotLeaderSchema, RequestHeaderSchema, type CacheService, type RequestHeader } from "@distcache/proto";
 import type { Forwarder, MemberDirectory } from "./forwarder.js";
-import { IndeterminateError, NotLeaderError, WriteLostError } from "./raft-host/not-leader-error.js";
+import { IndeterminateError, NotLeaderError, OverloadedError, WriteLostError } from "./raft-host/not-leader-error.js";
 
 export interface RoutingDeps {
   nodeId: string;
@@ -65,6 +65,7 @@ export function createRouter(deps: RoutingDeps) {
     } catch (err) {
       if (err instanceof WriteLostError) throw notLeader(err);
       if (err instanceof IndeterminateError) throw new ConnectError(err.message, Code.DeadlineExceeded);
+      if (err instanceof OverloadedError) throw new ConnectError(err.message, Code.ResourceExhausted);
       if (!(err instanceof NotLeaderError)) throw err;
       const client = err.leaderId && err.leaderId !== deps.nodeId ? deps.forwarder?.client(err.leaderId) : undefined;
       if (header?.noForward || !client) throw notLeader(err);

@@ -75,6 +75,21 @@ describe("RaftNode", () => {
     expect(node.status()).toMatchObject({ term: 5, lead: "n9" });
   });
 
+  it("a follower forwards its own reads to the leader, and drops a read another node forwarded to it", () => {
+    const storage = new MemoryStorage();
+    const ids = ["n1", "n2", "n3"] as NodeId[];
+    const node = new RaftNode({ config: { id: "n2" as NodeId, voters: ids }, storage, random: new SeededRandom(1) });
+    node.step({ type: "heartbeat", from: "n1", to: "n2", term: 1, commit: 0, readRound: 0 } as unknown as PeerMessage);
+    drain(node, storage);
+    expect(node.status().lead).toBe("n1");
+    // n3 took n2 for the leader: forwarded on, the leader's answer would come back to n2 and settle nothing.
+    node.step({ type: "readIndex", from: "n3", to: "n2", term: 0, context: new Uint8Array([3]) } as unknown as PeerMessage);
+    expect(drain(node, storage).flatMap((r) => r.messages)).toEqual([]);
+    expect(node.readIndex(new Uint8Array([2]))).toEqual({ accepted: true });
+    const sent = drain(node, storage).flatMap((r) => r.messages);
+    expect(sent).toMatchObject([{ type: "readIndex", from: "n2", to: "n1", context: new Uint8Array([2]) }]);
+  });
+
   it("refuses oversized proposals and caps the uncommitted backlog", () => {
     const storage = new MemoryStorage();
     const config = { id: "n1" as NodeId, voters: ["n1", "n2", "n3"] as NodeId[], maxEntryBytes: 100, maxUncommittedEntriesBytes: 50 };

@@ -35,6 +35,12 @@ const INBOUND_PER_READY_MAX = 50_000;
 export const DEFAULT_SNAPSHOT_BYTES = 64 * 1024 * 1024;
 /** Keys (or session-table pieces) a digest captures per turn of the event loop, holding its group's applies back (about 10 ms). */
 const DIGEST_KEYS_PER_STEP = 20_000;
+/**
+ * Most strong reads one replica holds by default: as many as the Raft core lets a leader
+ * queue (maxPendingReadIndexRequests), so a follower never sends more than it takes.
+ */
+export const READS_PENDING_MAX = 4096;
+
 /** Bytes of the random nonce that tells this start of the node from earlier ones in ReadIndex contexts. */
 export const INCARNATION_BYTES = 16;
 
@@ -68,6 +74,8 @@ export interface MultiRaftOptions {
   heartbeatIntervalTicks: number;
   /** How long a proposal or read may wait before it fails. */
   operationTimeoutMs: number;
+  /** Most strong reads one replica holds at once (default READS_PENDING_MAX); more are refused as overloaded. */
+  readsPendingMax?: number;
   /** Largest command one proposal may carry: the largest request, encoded as a command. */
   entryBytesMax: number;
   /** Called when the node can no longer run safely (its log failed to persist). */
@@ -165,7 +173,7 @@ export class MultiRaft implements ConsensusPort {
       random: new SeededRandom(randomInt(2 ** 31)),
     });
     const contexts = new ReadContexts(this.options.nodeId, this.incarnation, shard);
-    this.replicas.set(shard, new ShardReplica(shard, node, storage, machine, this.options.clock, this.options.operationTimeoutMs, contexts, this.options.seed));
+    this.replicas.set(shard, new ShardReplica(shard, node, storage, machine, this.options.clock, this.options.operationTimeoutMs, contexts, this.options.readsPendingMax ?? READS_PENDING_MAX, this.options.seed));
   }
 
   get shardCount(): number {
@@ -278,6 +286,11 @@ export class MultiRaft implements ConsensusPort {
 
   replica(shard: number): ShardStateMachine {
     return this.replicaOf(shard).machine;
+  }
+
+  /** Strong reads the shard's replica holds, waiting for a read index or for it to apply. */
+  pendingReads(shard: number): number {
+    return this.replicas.get(shard)?.pendingReads ?? 0;
   }
 
   status(shard: number): ShardStatus {

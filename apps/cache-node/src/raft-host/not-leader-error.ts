@@ -42,3 +42,19 @@ export class WriteLostError extends Error {
     super(`shard ${shard}: the write was superseded by a new leader and did not take effect; retry`);
   }
 }
+
+/**
+ * The shard is too busy to take the request now (its leader holds as many uncommitted
+ * entries or pending reads as it may, or this replica as many strong reads): nothing
+ * was done, and the client may retry after a pause.
+ */
+export class OverloadedError extends Error {
+  override name = "OverloadedError";
+}
+
+/** The error for a request the Raft core dropped: overloaded for the bounds above, NotLeader otherwise. */
+export function droppedError(shard: number, dropped: { reason: string; leaderHint: string | undefined }): Error {
+  if (dropped.reason === "uncommitted-limit") return new OverloadedError(`shard ${shard}: too many writes are waiting to commit; retry later`);
+  if (dropped.reason === "read-queue-full") return new OverloadedError(`shard ${shard}: its leader holds as many strong reads as it may; retry later`);
+  return new NotLeaderError(shard, dropped.leaderHint, dropped.reason);
+}

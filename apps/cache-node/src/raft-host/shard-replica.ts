@@ -5,7 +5,7 @@ import type { CommandOp, SessionHeader } from "../consensus-port.js";
 import type { CommandResult, RestoredShard, ShardStateMachine } from "../shard-state-machine.js";
 import type { Clock } from "../clock.js";
 import { configureCommand, type StoreSettings } from "../store-settings.js";
-import { IndeterminateError, NotLeaderError, WriteLostError } from "./not-leader-error.js";
+import { IndeterminateError, NotLeaderError, OverloadedError, WriteLostError, droppedError } from "./not-leader-error.js";
 import type { ReadContexts } from "./read-context.js";
 
 interface PendingWrite {
@@ -32,7 +32,8 @@ export class ShardReplica {
   private readonly writes = new Map<number, PendingWrite>();
   /** Strong reads waiting for their read index, by the counter in their context. */
   private readonly reads = new Map<number, PendingRead>();
-  private readonly waitingApply: PendingRead[] = [];
+  /** Strong reads whose read index is confirmed, waiting for it to be applied here. */
+  private readonly waitingApply = new Set<PendingRead>();
   private lastStampMs = 0;
   private holds = 0;
   /**
@@ -66,6 +67,8 @@ export class ShardReplica {
     private readonly operationTimeoutMs: number,
     /** This replica's ReadIndex contexts (node id, incarnation nonce, shard, counter). */
     private readonly contexts: ReadContexts,
+    /** Most strong reads this replica holds at once; one more is refused as overloaded. */
+    private readonly readsPendingMax: number,
     /** The store settings this node's flags give, proposed when it is the first leader of a new group. */
     private readonly seed?: StoreSettings,
   ) {}
@@ -85,7 +88,7 @@ export class ShardReplica {
       op,
     });
     const result = this.node.propose(toBinary(CommandSchema, command));
-    if (!result.accepted) return Promise.reject(new NotLeaderError(this.shard, result.leaderHint, result.reason));
+    if (!result.accepted) return Promise.reject(droppedError(this.shard, result));
     onProposed();
     return new Promise<CommandResult>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -98,26 +101,41 @@ export class ShardReplica {
 
   /** Resolves when a linearizable read may be served from this replica (ReadIndex, thesis §6.4). */
   readBarrier(onRequested: () => void): Promise<void> {
+    // Each pending read holds a timer and, on a follower, a message to the leader: bounded.
+    if (this.reads.size + this.waitingApply.size >= this.readsPendingMax) {
+      return Promise.reject(new OverloadedError(`shard ${this.shard}: ${this.readsPendingMax} strong reads are pending on this replica; retry later`));
+    }
     const { id, context } = this.contexts.create();
     const result = this.node.readIndex(context);
-    if (!result.accepted) return Promise.reject(new NotLeaderError(this.shard, result.leaderHint, result.reason));
+    if (!result.accepted) return Promise.reject(droppedError(this.shard, result));
     onRequested();
     return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const read: PendingRead = { resolve, reject, timer: undefined as unknown as NodeJS.Timeout };
+      read.timer = setTimeout(() => {
+        // Whichever stage the read reached, it leaves every structure with its timer.
         this.reads.delete(id);
-        reject(new NotLeaderError(this.shard, this.leaderId, `read index not confirmed within ${this.operationTimeoutMs} ms`));
+        this.waitingApply.delete(read);
+        reject(new NotLeaderError(this.shard, this.leaderId, `read index not confirmed and applied within ${this.operationTimeoutMs} ms`));
       }, this.operationTimeoutMs);
-      this.reads.set(id, { resolve, reject, timer });
+      this.reads.set(id, read);
     });
+  }
+
+  /** Strong reads this replica holds, waiting for their read index or for it to be applied. */
+  get pendingReads(): number {
+    return this.reads.size + this.waitingApply.size;
   }
 
   onSoftState(soft: SoftState): void {
     const wasLeader = this.role === "leader";
+    const previousLeader = this.leaderId;
     this.role = soft.role;
     this.leaderId = soft.lead;
-    // Reads queued at a leader that stepped down will never be confirmed: fail them now
-    // so clients retry at the new leader. Writes stay pending: they may still commit.
+    // Reads awaiting a read index from a leader that is no longer the one (this node,
+    // stepped down, or the leader a follower asked) will never be confirmed: fail them
+    // now so clients retry at the new leader. Writes stay pending: they may still commit.
     if (wasLeader && soft.role !== "leader") this.failReads("leadership lost");
+    else if (soft.role !== "leader" && previousLeader !== soft.lead) this.failReads(`the leader changed from ${previousLeader ?? "none"} to ${soft.lead ?? "none"}`);
     // The driver drains Readys until none is left, so a seed proposed here leaves this cycle.
     if (soft.role === "leader") this.seedIfNew(() => undefined);
   }
@@ -169,7 +187,7 @@ export class ShardReplica {
       if (this.machine.appliedIndex >= state.index) this.settleRead(read);
       else {
         read.index = state.index;
-        this.waitingApply.push(read);
+        this.waitingApply.add(read);
       }
     }
   }
@@ -209,12 +227,11 @@ export class ShardReplica {
   }
 
   private releaseAppliedReads(): void {
-    if (this.waitingApply.length === 0) return;
+    if (this.waitingApply.size === 0) return;
     const applied = this.machine.appliedIndex;
-    for (let i = this.waitingApply.length - 1; i >= 0; i--) {
-      const read = this.waitingApply[i]!;
+    for (const read of this.waitingApply) {
       if ((read.index ?? 0) <= applied) {
-        this.waitingApply.splice(i, 1);
+        this.waitingApply.delete(read);
         this.settleRead(read);
       }
     }
@@ -241,9 +258,10 @@ export class ShardReplica {
       write.reject(new IndeterminateError(`${reason}; the write may or may not take effect`));
     }
     this.writes.clear();
-    for (const read of this.waitingApply.splice(0)) {
+    for (const read of this.waitingApply) {
       clearTimeout(read.timer);
       read.reject(new NotLeaderError(this.shard, this.leaderId, reason));
     }
+    this.waitingApply.clear();
   }
 }

@@ -30,8 +30,12 @@ export function stepFollower(raft: Raft, message: Message): Dropped | undefined 
     case "readIndex":
       // Thesis §6.4: a follower asks the leader for the read index, every time.
       if (raft.lead === undefined) return dropped("not-leader", undefined);
-      // `from` stays the node that asked, so the leader answers it directly.
-      raft.send({ type: "readIndex", from: message.from, to: raft.lead, term: TERM_NONE, context: message.context });
+      // Only its own reads: a read another node forwarded here (it took this node for
+      // the leader) is dropped. Forwarded on, its answer would come back here, since
+      // the leader answers the node a message came from, and settle nothing; the asker
+      // fails it once it learns the real leader, and its client retries there.
+      if (message.from !== raft.id) return dropped("not-leader", raft.lead);
+      raft.send({ type: "readIndex", from: raft.id, to: raft.lead, term: TERM_NONE, context: message.context });
       return undefined;
     case "readIndexResp":
       raft.readStates.push({ index: message.index, context: message.context });

@@ -54,6 +54,8 @@ export interface TestClusterOptions {
   seeds?: Readonly<Record<string, StoreSettings>>;
   /** Rewrites (or drops) the Raft message batches on the network; snapshot and access-sample frames pass untouched. */
   filter?: BatchFilter;
+  /** How long a proposal or read may wait (testNodeOptions' default otherwise). */
+  operationTimeoutMs?: number;
 }
 
 /** Nodes opened by openTestCluster and not yet closed by it. */
@@ -102,6 +104,7 @@ export async function openTestCluster(options: TestClusterOptions) {
           backlogBytes: () => 0,
         },
         ...(options.store ? { store: options.store } : {}),
+        ...(options.operationTimeoutMs ? { operationTimeoutMs: options.operationTimeoutMs } : {}),
         seed,
         onFatal: (err) => {
           fatal.push(err);
