@@ -85,6 +85,13 @@ export class ReplicaSnapshots {
   private nodeBytes = 0;
   /** Per group: nodeBytes when its log last moved toward compaction (a capture, a compaction, an install). */
   private readonly movedAt = new Map<number, number>();
+  /**
+   * Per group: the snapshot index the durable log is compacted to. The in-memory log's
+   * floor moves first (a received snapshot is appended, a compaction recorded) and the
+   * record becomes durable later; the file a restart would need is the durable floor's,
+   * so pruning keeps it.
+   */
+  private readonly durableFloor = new Map<number, number>();
   readonly stats = { taken: 0, sent: 0, sendFailures: 0, received: 0, installed: 0, rejected: 0, staleCompactions: 0 };
 
   constructor(private readonly options: ReplicaSnapshotsOptions) {}
@@ -95,6 +102,7 @@ export class ReplicaSnapshots {
    */
   async restore(group: number, machine: ShardStateMachine, storage: Storage): Promise<void> {
     const floor = storage.snapshot();
+    this.durableFloor.set(group, floor.index);
     const commit = Math.min(storage.initialState().hardState.commit, storage.lastIndex());
     const candidates = (await this.options.files.list(group)).filter((f) => f.index > floor.index && f.index <= commit && storage.term(asLogIndex(f.index)) === f.term);
     for (const file of candidates) {
@@ -200,6 +208,7 @@ export class ReplicaSnapshots {
         this.options.onFatal(err);
         return;
       }
+      this.raiseDurableFloor(group, point.index);
       this.stats.staleCompactions++;
       await this.prune(group);
       this.options.logger.info({ shard: group, index: point.index }, "log of a quiet shard compacted to its newest snapshot");
@@ -282,6 +291,7 @@ export class ReplicaSnapshots {
           this.options.onFatal(err);
           return;
         }
+        this.raiseDurableFloor(group, compactTo.index);
       }
       try {
         await this.options.files.write(fileMeta(group, meta), this.withTurns(captured.chunks()));
@@ -307,9 +317,21 @@ export class ReplicaSnapshots {
     }
   }
 
-  /** Deletes snapshot files older than the one the log is compacted to (and stray temporaries). */
+  private raiseDurableFloor(group: number, index: number): void {
+    this.durableFloor.set(group, Math.max(this.durableFloor.get(group) ?? 0, index));
+  }
+
+  /** The durable floor of a group's log (for tests and checks). */
+  durableFloorOf(group: number): number {
+    return this.durableFloor.get(group) ?? 0;
+  }
+
+  /**
+   * Deletes snapshot files older than the one the durable log is compacted to (and stray
+   * temporaries); never the durable floor's own file, which a restart reads.
+   */
   private async prune(group: number): Promise<void> {
-    const current = this.options.replica(group)?.storage.snapshot().index ?? 0;
+    const current = this.durableFloor.get(group) ?? 0;
     const files = this.options.files;
     const keep = (await files.list(group)).filter((m) => m.index >= current).length;
     await files.prune(group, Math.max(1, keep)).catch((err: Error) => this.options.logger.warn({ shard: group, err: err.message }, "pruning old snapshots failed"));
@@ -415,8 +437,9 @@ export class ReplicaSnapshots {
     return this.decode(replica.machine, await this.read(group, snapshot));
   }
 
-  /** After a received snapshot was persisted: older files can go. */
+  /** After a received snapshot was persisted (durably: its Ready was synced): older files can go. */
   installed(group: number, snapshot: SnapshotMetadata): void {
+    this.raiseDurableFloor(group, snapshot.index);
     this.newest.set(group, { index: snapshot.index, term: snapshot.term });
     this.appliedBytes.set(group, 0);
     this.movedAt.set(group, this.nodeBytes);
