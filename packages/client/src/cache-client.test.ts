@@ -39,6 +39,26 @@ describe("routing", () => {
     expect(cluster.callsTo("get")[0]!.header?.sessionId).toBe("");
   });
 
+  it("a write stuck on one shard does not hold back what the client acknowledges to the others", async () => {
+    const { cluster, client } = setupClient();
+    await warm(client);
+    const [stuckKey, key] = [cluster.keyForShard(1), cluster.keyForShard(0)];
+    const release = cluster.holdNext(cluster.leaderOf(1)!, "set");
+    const stuck = client.set(stuckKey, "slow");
+    for (let i = 0; i < 3; i++) await client.set(key, `v${i}`);
+    const sent = cluster.callsTo("set").filter((c) => c.keys[0] === key);
+    // Sequence 1 is in flight on shard 1; shard 0 is told every write of its own finished.
+    expect(sent.map((c) => [c.header?.sequence, c.header?.ackedSequence])).toEqual([
+      [2n, 1n],
+      [3n, 2n],
+      [4n, 3n],
+    ]);
+    release();
+    await stuck;
+    await client.set(stuckKey, "next");
+    expect(cluster.callsTo("set").at(-1)!.header?.ackedSequence).toBe(4n);
+  });
+
   it("follows a NotLeader redirect at once and remembers the new leader", async () => {
     const { cluster, client, events, time } = setupClient();
     await warm(client);

@@ -403,19 +403,19 @@ class RoutedCacheClient implements CacheClient {
   private async writeInSession<R>(shard: number, context: FailureContext, send: KeyedSend<R>, budget: CallBudget): Promise<R> {
     let session = this.currentSession();
     /** The write's sequence in `session`; undefined once it will not be sent again. */
-    let sequence: bigint | undefined = session.begin();
+    let sequence: bigint | undefined = session.begin(shard);
     const handle: WriteSessionHandle = {
       get sessionId() {
         return session.sessionId;
       },
       renew: (refusedBy, resend, startedAfterMs) => {
         // Never sent again under the expired session: release its sequence there.
-        if (sequence !== undefined) session.finish(sequence);
+        if (sequence !== undefined) session.finish(shard, sequence);
         sequence = undefined;
         if (this.session === session) this.replaceSession(refusedBy, startedAfterMs);
         if (!resend) return;
         session = this.currentSession();
-        sequence = session.begin();
+        sequence = session.begin(shard);
       },
     };
     try {
@@ -423,12 +423,12 @@ class RoutedCacheClient implements CacheClient {
         shard,
         context,
         (c, o) =>
-          send(c, { noForward: true, sessionId: session.sessionId, sequence: sequence!, ackedSequence: session.ackedSequence, sessionStartedMs: session.startedMs }, o),
+          send(c, { noForward: true, sessionId: session.sessionId, sequence: sequence!, ackedSequence: session.ackedSequence(shard), sessionStartedMs: session.startedMs }, o),
         budget,
         handle,
       );
     } finally {
-      if (sequence !== undefined) session.finish(sequence);
+      if (sequence !== undefined) session.finish(shard, sequence);
     }
   }
 

@@ -3,19 +3,21 @@ import { PROTOCOL_LIMITS } from "@distcache/proto/limits";
 /**
  * Numbers the writes of one client session (DESIGN invariant 4). Every write RPC takes
  * the next sequence and keeps it across its retries, so the cluster can recognise a
- * repeat. Many writes may be in flight; the acknowledged watermark is the highest
- * sequence at or below which every write has finished, so the cluster may drop the
- * responses it keeps for them.
+ * repeat. Many writes may be in flight. Each shard keeps the results of the session's
+ * writes it applied until the client acknowledges them, so the watermark is kept per
+ * shard: the highest sequence at or below which every write sent to that shard has
+ * finished. A write stuck on one shard holds back that shard's watermark only, and
+ * other shards may drop the results they keep.
  *
  * A session is replaced, never reset: when a shard reports it expired (or its sequences
- * run out), the client starts a new WriteSession (new id, sequences from 1, watermark 0)
- * for later writes, and writes still in flight finish on the session they began on.
+ * run out), the client starts a new WriteSession (new id, sequences from 1, watermarks
+ * 0) for later writes, and writes still in flight finish on the session they began on.
  */
 export class WriteSession {
   private nextSequence = 1n;
-  private watermark = 0n;
-  /** Finished sequences above the watermark, waiting for the ones below them. */
-  private readonly finishedAbove = new Set<bigint>();
+  /** Per shard, the sequences of writes to it not yet finished, in ascending order. */
+  private readonly open = new Map<number, bigint[]>();
+  private openCount = 0;
 
   constructor(
     readonly sessionId: string,
@@ -33,24 +35,35 @@ export class WriteSession {
     return this.nextSequence > this.sequenceMax;
   }
 
-  begin(): bigint {
+  /** The sequence of a new write to `shard`. */
+  begin(shard: number): bigint {
     if (this.exhausted) throw new Error(`session ${this.sessionId} used every sequence up to ${this.sequenceMax}`);
-    return this.nextSequence++;
+    const sequence = this.nextSequence++;
+    const open = this.open.get(shard);
+    if (open) open.push(sequence);
+    else this.open.set(shard, [sequence]);
+    this.openCount++;
+    return sequence;
   }
 
-  /** Marks a write finished, whatever its outcome: the SDK will not send it again under this session. */
-  finish(sequence: bigint): void {
-    if (sequence <= this.watermark || sequence >= this.nextSequence || this.finishedAbove.has(sequence)) throw new Error(`sequence ${sequence} is not in flight`);
-    this.finishedAbove.add(sequence);
-    while (this.finishedAbove.delete(this.watermark + 1n)) this.watermark++;
+  /** Marks a write to `shard` finished, whatever its outcome: the SDK will not send it again under this session. */
+  finish(shard: number, sequence: bigint): void {
+    const open = this.open.get(shard);
+    const at = open?.indexOf(sequence) ?? -1;
+    if (!open || at < 0) throw new Error(`sequence ${sequence} is not in flight on shard ${shard}`);
+    open.splice(at, 1);
+    if (open.length === 0) this.open.delete(shard);
+    this.openCount--;
   }
 
-  get ackedSequence(): bigint {
-    return this.watermark;
+  /** What the client acknowledges to `shard`: every write to it at or below this sequence has finished. */
+  ackedSequence(shard: number): bigint {
+    const lowestOpen = this.open.get(shard)?.[0];
+    return lowestOpen === undefined ? this.nextSequence - 1n : lowestOpen - 1n;
   }
 
-  /** Writes begun and not yet finished. */
+  /** Writes begun and not yet finished, on every shard. */
   get inFlight(): number {
-    return Number(this.nextSequence - 1n - this.watermark) - this.finishedAbove.size;
+    return this.openCount;
   }
 }
