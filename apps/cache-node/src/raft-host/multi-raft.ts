@@ -12,6 +12,7 @@ import { messageProblem, stateProblem } from "./inbound-check.js";
 import { PeerWireError, decodePeerBatch, encodePeerBatch, type WireMessage as GroupMessage } from "./peer-wire.js";
 import { ReadContexts } from "./read-context.js";
 import { ReplicaSnapshots, type SnapshotSender } from "./replica-snapshots.js";
+import { checkReady } from "./replica-drain.js";
 import { ShardReplica } from "./shard-replica.js";
 import type { StoreSettings } from "../store-settings.js";
 import { decodeSnapshotChunks, isSnapshotFrame } from "./snapshot-wire.js";
@@ -265,16 +266,15 @@ export class MultiRaft implements ConsensusPort {
       await gate.turn(true);
       if (this.closed) throw new NotLeaderError(replica.shard, undefined, "node is shutting down");
     };
-    // A turn at which the driver is not between a Ready of this group and its advance.
-    do await turn();
-    while (replica.inReady);
-    replica.held = true;
+    // Hold the group's Readys, and read it once no Ready taken earlier is in flight.
+    const release = await replica.drain.hold();
     let capture;
     try {
+      await turn();
       capture = replica.machine.digestCapture();
       while (!capture.step(DIGEST_KEYS_PER_STEP)) await turn();
     } finally {
-      replica.held = false;
+      release();
       this.schedule();
     }
     for (;;) {
@@ -483,12 +483,12 @@ export class MultiRaft implements ConsensusPort {
         if (this.closed) break;
         const readies: [ShardReplica, Ready][] = [];
         for (const replica of this.replicas.values()) {
-          if (replica.held) continue;
+          if (!replica.drain.canTakeReady) continue;
           const ready = replica.node.ready();
           // The core's message queues were just drained (or were empty).
           replica.inbound = 0;
           if (!ready) continue;
-          replica.inReady = true;
+          replica.drain.tookReady();
           readies.push([replica, ready]);
         }
         if (readies.length === 0) break;
@@ -507,6 +507,7 @@ export class MultiRaft implements ConsensusPort {
     const writes: GroupLogWrite[] = [];
     let sync = false;
     for (const [replica, ready] of readies) {
+      checkReady(replica.shard, replica.machine.appliedIndex, ready);
       if (ready.softState) replica.onSoftState(ready.softState);
       for (const message of ready.immediateMessages) immediate.push({ group: replica.shard, message });
       for (const message of ready.snapshotsToSend) this.snapshots.send(replica.shard, message);
@@ -546,7 +547,7 @@ export class MultiRaft implements ConsensusPort {
       replica.applyCommitted(ready.committedEntries);
       replica.onReadStates(ready.readStates);
       replica.node.advance(ready);
-      replica.inReady = false;
+      replica.drain.advanced();
       if (ready.committedEntries.length > 0) this.snapshots.maybeTake(replica, entryBytes);
     }
     this.snapshots.sweepStale(this.replicas.values());

@@ -184,7 +184,7 @@ export class ReplicaSnapshots {
     if (this.closing) return;
     for (const replica of replicas) {
       const group = replica.shard;
-      if (this.producing.has(group) || replica.inReady) continue;
+      if (this.producing.has(group) || replica.drain.betweenReadyAndAdvance) continue;
       if (this.nodeBytes - (this.movedAt.get(group) ?? 0) < STALE_SHARES * this.options.bytesBetween) continue;
       this.movedAt.set(group, this.nodeBytes);
       if (replica.storage.lastIndex() <= replica.storage.snapshot().index) continue;
@@ -246,17 +246,16 @@ export class ReplicaSnapshots {
     // Hold the group's Readys from the moment the snapshot is due (the driver calls in
     // right after an advance): were the driver to take the group's next Ready meanwhile,
     // under sustained load it would always be between a Ready and its advance when the
-    // capture's turn comes, and the capture would never start. Then start on a turn of
-    // our own, once no Ready of the group taken earlier is still in flight.
-    replica.held = true;
+    // capture's turn comes, and the capture would never start. The hold resolves once no
+    // Ready of the group taken earlier is in flight; the capture then starts on a turn.
+    const release = await replica.drain.hold();
     // Fails once the node stops, rather than waiting on for a cycle that will not come.
     const turn = async () => {
       await this.gate.turn(true);
       if (this.closing) throw new Error("node is shutting down");
     };
     try {
-      do await turn();
-      while (replica.inReady);
+      await turn();
       this.appliedBytes.set(replica.shard, 0);
       this.movedAt.set(replica.shard, this.nodeBytes);
       const capture = replica.machine.snapshotCapture();
@@ -264,7 +263,7 @@ export class ReplicaSnapshots {
       while (!capture.step(CAPTURE_KEYS_PER_STEP)) await turn();
       return { snapshot: capture.snapshot(), meta };
     } finally {
-      replica.held = false;
+      release();
       this.options.schedule();
     }
   }

@@ -7,6 +7,7 @@ import type { Clock } from "../clock.js";
 import { configureCommand, type StoreSettings } from "../store-settings.js";
 import { IndeterminateError, NotLeaderError, OverloadedError, WriteLostError, droppedError } from "./not-leader-error.js";
 import type { ReadContexts } from "./read-context.js";
+import { ReplicaDrain } from "./replica-drain.js";
 
 interface PendingWrite {
   term: number;
@@ -35,20 +36,8 @@ export class ShardReplica {
   /** Strong reads whose read index is confirmed, waiting for it to be applied here. */
   private readonly waitingApply = new Set<PendingRead>();
   private lastStampMs = 0;
-  private holds = 0;
-  /**
-   * While true, the driver drains no Ready of this group (a snapshot or a digest is being
-   * captured), so nothing is applied. Captures may overlap: each `held = true` takes a
-   * hold and each `held = false` releases one, and the group is held while any remains.
-   */
-  get held(): boolean {
-    return this.holds > 0;
-  }
-  set held(on: boolean) {
-    this.holds = Math.max(0, this.holds + (on ? 1 : -1));
-  }
-  /** True from the driver taking a Ready of this group until it advanced it. */
-  inReady = false;
+  /** Whether the driver is inside one of this replica's Readys, and whether captures hold them back. */
+  readonly drain: ReplicaDrain;
   role: Role = "follower";
   leaderId: string | undefined;
   term = 0;
@@ -71,7 +60,9 @@ export class ShardReplica {
     private readonly readsPendingMax: number,
     /** The store settings this node's flags give, proposed when it is the first leader of a new group. */
     private readonly seed?: StoreSettings,
-  ) {}
+  ) {
+    this.drain = new ReplicaDrain(shard);
+  }
 
   /** Stamps and proposes a command; resolves with its result once applied here. */
   propose(op: CommandOp, session: SessionHeader | undefined, onProposed: () => void): Promise<CommandResult> {

@@ -1,0 +1,82 @@
+/** A broken drain-state or Ready rule: a bug in the driver or the core, never caused by input. */
+export class DrainStateError extends Error {
+  override name = "DrainStateError";
+}
+
+/** Messages that promise what their Ready persists (a vote cast, entries appended): they may leave only after it is durable. */
+const PROMISING: ReadonlySet<string> = new Set(["voteResp", "preVoteResp", "appResp"]);
+
+/**
+ * The Ready contract the driver relies on, checked on each Ready: committed entries
+ * follow the replica's applied index (or the snapshot it installs) without a gap, and
+ * no message sent before the Ready is persisted promises what it persists.
+ */
+export function checkReady(shard: number, appliedIndex: number, ready: { snapshot?: { index: number }; committedEntries: readonly { index: number }[]; immediateMessages: readonly { type: string }[]; entries: readonly unknown[]; hardState?: unknown }): void {
+  let next = (ready.snapshot?.index ?? appliedIndex) + 1;
+  for (const entry of ready.committedEntries) {
+    check(entry.index === next, `shard ${shard}: committed entry ${entry.index} does not follow ${next - 1}`);
+    next++;
+  }
+  if (ready.entries.length > 0 || ready.hardState !== undefined || ready.snapshot !== undefined) {
+    for (const message of ready.immediateMessages) check(!PROMISING.has(message.type), `shard ${shard}: a ${message.type} would leave before its Ready is persisted`);
+  }
+}
+
+function check(condition: boolean, message: string): asserts condition {
+  if (!condition) throw new DrainStateError(message);
+}
+
+/**
+ * The one owner of a replica's drain state: whether the driver is between taking one of
+ * its Readys and advancing it, and whether captures (a snapshot, a digest) hold its
+ * Readys back. The driver takes a Ready only when neither is the case; a capture holds
+ * from the moment it asks and may read the replica once no Ready taken before is in
+ * flight. Waiting for that is an event, not a poll: a capture never spins on turns of the
+ * event loop that the Ready it waits for may itself need.
+ */
+export class ReplicaDrain {
+  private inReady = false;
+  private holds = 0;
+  private waiters: (() => void)[] = [];
+
+  constructor(private readonly shard: number) {}
+
+  /** Whether the driver may take the replica's next Ready now. */
+  get canTakeReady(): boolean {
+    return !this.inReady && this.holds === 0;
+  }
+
+  /** Whether a Ready of the replica is taken and not yet advanced. */
+  get betweenReadyAndAdvance(): boolean {
+    return this.inReady;
+  }
+
+  /** Driver: a Ready was taken. */
+  tookReady(): void {
+    check(!this.inReady, `shard ${this.shard}: a Ready was taken before the previous one was advanced`);
+    check(this.holds === 0, `shard ${this.shard}: a Ready was taken while a capture holds the replica`);
+    this.inReady = true;
+  }
+
+  /** Driver: the Ready taken was advanced. */
+  advanced(): void {
+    check(this.inReady, `shard ${this.shard}: advanced without a Ready taken`);
+    this.inReady = false;
+    for (const wake of this.waiters.splice(0)) wake();
+  }
+
+  /**
+   * Holds the replica's Readys back from now on; resolves, with the function that
+   * releases the hold (once), when no Ready taken earlier is in flight. Holds may overlap.
+   */
+  async hold(): Promise<() => void> {
+    this.holds++;
+    if (this.inReady) await new Promise<void>((resolve) => this.waiters.push(resolve));
+    let released = false;
+    return () => {
+      check(!released, `shard ${this.shard}: a hold released twice`);
+      released = true;
+      this.holds--;
+    };
+  }
+}
