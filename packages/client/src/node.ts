@@ -1,4 +1,5 @@
 import { createConnectTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import type http2 from "node:http2";
 import { createCacheClient, type CacheClient } from "./cache-client.js";
 import type { CacheClientOptions } from "./client-options.js";
 
@@ -16,18 +17,40 @@ export interface NodeCacheClientOptions extends Omit<CacheClientOptions, "transp
  */
 const SESSION_MEMORY_MB = 4096;
 
+/** Sessions already given the listener below. */
+const guarded = new WeakSet<http2.Http2Session>();
+
+/**
+ * An Http2SessionManager whose sessions always have an "error" listener. connect-node
+ * destroys a session with an error when the server sends GOAWAY while no stream is open
+ * (a node shutting down gracefully), and that error can be emitted after the manager
+ * removed its own listeners: with none left, Node throws it and the whole process of
+ * the SDK's user exits. The manager still learns of the session's end from "close".
+ */
+export class GuardedSessionManager extends Http2SessionManager {
+  override async request(...args: Parameters<Http2SessionManager["request"]>): Promise<http2.ClientHttp2Stream> {
+    const stream = await super.request(...args);
+    const session = stream.session;
+    if (session && !guarded.has(session)) {
+      guarded.add(session);
+      session.on("error", () => undefined);
+    }
+    return stream;
+  }
+}
+
 /**
  * A client for Node.js: binary Connect over HTTP/2, one multiplexed connection per
  * node. close() shuts those connections.
  */
 export function createNodeCacheClient(options: NodeCacheClientOptions): CacheClient {
   const { endpoints, ...rest } = options;
-  const sessions: Http2SessionManager[] = [];
+  const sessions: GuardedSessionManager[] = [];
   return createCacheClient({
     ...rest,
     seeds: endpoints,
     transport: (baseUrl) => {
-      const sessionManager = new Http2SessionManager(baseUrl, undefined, { maxSessionMemory: SESSION_MEMORY_MB });
+      const sessionManager = new GuardedSessionManager(baseUrl, undefined, { maxSessionMemory: SESSION_MEMORY_MB });
       sessions.push(sessionManager);
       return createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true, sessionManager });
     },
