@@ -213,6 +213,11 @@ export class RaftNode {
     );
   }
 
+  /** Whether a snapshot the node accepted waits to be handed out in a Ready (a stale one is answered, not kept). */
+  hasPendingSnapshot(): boolean {
+    return this.raft.log.pendingSnapshot() !== undefined;
+  }
+
   /** Takes the next batch of work, or undefined if there is none. Call `advance` before the next `ready`. */
   ready(): Ready | undefined {
     assert(this.readyInProgress === undefined, "ready() called again before advance()");

@@ -49,7 +49,12 @@ const STALE_SHARES = 4;
 interface Incoming {
   message: SnapshotMessage;
   chunks: Uint8Array[];
+  /** performance.now() of its latest chunk. */
+  lastChunkAt: number;
 }
+
+/** A transfer that received no chunk for this long is dropped (its leader died or moved on); the leader sends again. */
+const INCOMING_IDLE_MS = 30_000;
 
 const fileMeta = (group: number, m: { index: number; term: number }) => ({ group, index: m.index, term: m.term });
 
@@ -181,6 +186,7 @@ export class ReplicaSnapshots {
    * its newest snapshot, else its log is compacted to that snapshot.
    */
   sweepStale(replicas: Iterable<ShardReplica>): void {
+    this.dropIdleTransfers();
     if (this.closing) return;
     for (const replica of replicas) {
       const group = replica.shard;
@@ -373,7 +379,9 @@ export class ReplicaSnapshots {
   accept(from: NodeId, chunk: ReceivedChunk): void {
     if (!this.options.replica(chunk.group)) return;
     const key = `${from}/${chunk.group}`;
-    if (chunk.seq === 0) this.incoming.set(key, { message: chunk.message, chunks: [] });
+    const now = performance.now();
+    this.dropIdleTransfers(now);
+    if (chunk.seq === 0) this.incoming.set(key, { message: chunk.message, chunks: [], lastChunkAt: now });
     const transfer = this.incoming.get(key);
     // A gap (a lost connection) or a chunk of another transfer: drop it; the leader sends again.
     if (!transfer || transfer.chunks.length !== chunk.seq || !sameSnapshot(transfer.message, chunk.message)) {
@@ -381,12 +389,25 @@ export class ReplicaSnapshots {
       return;
     }
     transfer.chunks.push(chunk.data);
+    transfer.lastChunkAt = now;
     if (!chunk.last) return;
     this.incoming.delete(key);
     this.stats.received++;
     if (this.held.has(chunk.group)) return; // one at a time; the leader resends if this one was newer
     this.held.set(chunk.group, []);
     this.track(this.stage(chunk.group, transfer).finally(() => this.release(chunk.group)));
+  }
+
+  /** Drops partial transfers that stopped arriving, with the chunks they hold. */
+  dropIdleTransfers(now = performance.now()): void {
+    for (const [key, transfer] of this.incoming) {
+      if (now - transfer.lastChunkAt > INCOMING_IDLE_MS) this.incoming.delete(key);
+    }
+  }
+
+  /** Partial snapshot transfers being received, and decoded snapshots waiting for the node (for checks). */
+  get pendingTransfers(): { incoming: number; staged: number } {
+    return { incoming: this.incoming.size, staged: this.staged.size };
   }
 
   /** True (and the message kept for later) while a snapshot for its group is being staged. */
@@ -419,6 +440,8 @@ export class ReplicaSnapshots {
       }
       // The core decides: it installs a newer snapshot, and answers a stale one with its log position.
       replica.node.step(message);
+      // Refused: the decoded state (a whole store) is not kept until some later install.
+      if (!replica.node.hasPendingSnapshot()) this.staged.delete(group);
       this.options.schedule();
     } catch (err) {
       this.stats.rejected++;
