@@ -38,11 +38,12 @@ describe("pending strong reads", () => {
     const started = Date.now();
     const read = nodes.get(follower)!.readBarrier(0).then(() => "served", (err: unknown) => err);
     await until(() => nodes.get(follower)!.pendingReads(0) === 1, "the read is pending");
-    await nodes.get(leader)!.transferLeadership(0, other, 5000);
+    // Any change of leader will do (under a loaded machine an election may come first).
+    await nodes.get(leader)!.transferLeadership(0, other, 5000).catch(() => undefined);
     const outcome = await read;
     expect(outcome).toBeInstanceOf(NotLeaderError);
-    expect((outcome as NotLeaderError).reason).toMatch(/leader changed/);
-    expect(Date.now() - started).toBeLessThan(5000);
+    expect((outcome as NotLeaderError).reason).toMatch(/leader changed|leadership lost/);
+    expect(Date.now() - started).toBeLessThan(10_000);
     expect(nodes.get(follower)!.pendingReads(0)).toBe(0);
   });
 
