@@ -10,10 +10,14 @@ import http from "node:http";
  * session management, abort plumbing, interceptors) cost more CPU than the call itself
  * on the forwarding hot path.
  */
-export function createLeanTransport(baseUrl: string, options: { socketsMax?: number } = {}): Transport & { close(): void } {
+export function createLeanTransport(baseUrl: string, options: { socketsMax?: number; callsMax?: number } = {}): Transport & { close(): void; pending(): number } {
   const url = new URL(baseUrl);
   const agent = new http.Agent({ keepAlive: true, maxSockets: options.socketsMax ?? 64 });
+  // Calls beyond the agent's sockets wait in its queue, which has no bound of its own.
+  const callsMax = options.callsMax ?? FORWARDED_CALLS_MAX;
+  let pending = 0;
   return {
+    pending: () => pending,
     unary: <I extends DescMessage, O extends DescMessage>(
       method: DescMethodUnary<I, O>,
       signal: AbortSignal | undefined,
@@ -21,6 +25,10 @@ export function createLeanTransport(baseUrl: string, options: { socketsMax?: num
       _header: HeadersInit | undefined,
       input: MessageInitShape<I>,
     ): Promise<UnaryResponse<I, O>> => {
+      if (pending >= callsMax) {
+        // Nothing was sent: the caller may retry at once elsewhere or later.
+        return Promise.reject(new ConnectError(`${callsMax} calls to ${url.host} are in flight or queued, the limit; nothing was sent, retry`, Code.Unavailable));
+      }
       const body = toBinary(method.input, isMessage(input, method.input) ? input : create(method.input, input));
       const headers: http.OutgoingHttpHeaders = {
         "content-type": "application/proto",
@@ -28,7 +36,8 @@ export function createLeanTransport(baseUrl: string, options: { socketsMax?: num
         "content-length": body.length,
       };
       if (timeoutMs !== undefined) headers["connect-timeout-ms"] = String(Math.max(1, Math.floor(timeoutMs)));
-      return new Promise((resolve, reject) => {
+      pending++;
+      return new Promise<UnaryResponse<I, O>>((resolve, reject) => {
         const req = http.request(
           { agent, host: url.hostname, port: url.port, method: "POST", path: `/${method.parent.typeName}/${method.name}`, headers, signal, timeout: timeoutMs },
           (res) => {
@@ -55,12 +64,15 @@ export function createLeanTransport(baseUrl: string, options: { socketsMax?: num
         req.on("timeout", () => req.destroy(new ConnectError("the operation timed out", Code.DeadlineExceeded)));
         req.on("error", (err) => reject(err instanceof ConnectError ? err : connectErrorOf(err)));
         req.end(body);
-      });
+      }).finally(() => pending--);
     },
     stream: () => Promise.reject(new ConnectError("the forwarding transport carries unary calls only", Code.Unimplemented)),
     close: () => agent.destroy(),
   };
 }
+
+/** Calls to one node a transport holds at once (sent or waiting for a socket) by default. */
+export const FORWARDED_CALLS_MAX = 1024;
 
 function isMessage<D extends DescMessage>(value: unknown, desc: D): value is never {
   return typeof value === "object" && value !== null && (value as { $typeName?: string }).$typeName === desc.typeName;
