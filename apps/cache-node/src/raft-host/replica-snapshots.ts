@@ -140,6 +140,16 @@ export class ReplicaSnapshots {
     }
   }
 
+  /** A snapshot file's chunks, read and verified one at a time, with the same error as read() when it is missing. */
+  private async *readChunks(group: number, snapshot: { index: number; term: number }): AsyncGenerator<Uint8Array> {
+    try {
+      yield* this.options.files.chunks(fileMeta(group, snapshot));
+    } catch (err) {
+      const reason = (err as NodeJS.ErrnoException).code === "ENOENT" ? "is missing" : `cannot be read: ${(err as Error).message}`;
+      throw new Error(`shard ${group}: the log was compacted to a snapshot at index ${snapshot.index} (term ${snapshot.term}), whose file in ${this.options.files.dir} ${reason}`, { cause: err });
+    }
+  }
+
   /** Decodes chunks one per turn of the event loop. */
   private async decode(machine: ShardStateMachine, chunks: readonly Uint8Array[]): Promise<RestoredShard> {
     const restorer = machine.restorer();
@@ -356,19 +366,26 @@ export class ReplicaSnapshots {
   private async stream(group: number, message: SnapshotMessage): Promise<boolean> {
     const { transport, logger } = this.options;
     try {
-      const chunks = await this.read(group, message.snapshot);
-      for (let seq = 0; seq < chunks.length; seq++) {
+      // Read a chunk ahead, so the last one is known as such when it is sent; only the
+      // chunk being sent and the one after it are in memory, never the whole file.
+      const file = this.readChunks(group, message.snapshot);
+      let next = await file.next();
+      let seq = 0;
+      while (!next.done) {
+        const chunk = next.value;
+        next = await file.next();
         const deadline = Date.now() + SEND_STALL_MS;
         while (transport.backlogBytes(message.to) > SEND_BACKLOG_BYTES) {
           if (Date.now() > deadline) throw new Error(`peer ${message.to} accepted nothing for ${SEND_STALL_MS} ms`);
           await new Promise((r) => setTimeout(r, 5));
         }
-        const frame = encodeSnapshotChunk(group, message, seq, seq === chunks.length - 1, chunks[seq]!);
+        const frame = encodeSnapshotChunk(group, message, seq, next.done === true, chunk);
         if (!transport.send(message.to, frame)) throw new Error(`peer ${message.to} dropped chunk ${seq}`);
+        seq++;
         await this.gate.turn();
       }
-      logger.info({ shard: group, to: message.to, index: message.snapshot.index, chunks: chunks.length }, "snapshot sent");
-      return chunks.length > 0;
+      logger.info({ shard: group, to: message.to, index: message.snapshot.index, chunks: seq }, "snapshot sent");
+      return seq > 0;
     } catch (err) {
       logger.warn({ shard: group, to: message.to, index: message.snapshot.index, err: (err as Error).message }, "snapshot transfer failed; the leader will retry");
       return false;

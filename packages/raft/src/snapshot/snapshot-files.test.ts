@@ -1,10 +1,35 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { MemoryWalFs } from "../wal/memory-wal-fs.js";
+import { NodeWalFs } from "../wal/node-wal-fs.js";
 import { SnapshotCorruptionError, SnapshotFiles } from "./snapshot-files.js";
 
 const chunks = [new Uint8Array([1, 2, 3]), new Uint8Array(0), new Uint8Array(1000).fill(7)];
 
+async function streamed(files: SnapshotFiles, meta: { group: number; index: number; term: number }): Promise<number[][]> {
+  const out: number[][] = [];
+  for await (const chunk of files.chunks(meta)) out.push([...chunk]);
+  return out;
+}
+
 describe("SnapshotFiles", () => {
+  it("streams a snapshot's chunks one at a time, the same as read(), on both file systems", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "distcache-snap-"));
+    try {
+      for (const files of [new SnapshotFiles("/snap", new MemoryWalFs()), new SnapshotFiles(dir, new NodeWalFs())]) {
+        await files.write({ group: 2, index: 9, term: 3 }, chunks);
+        await files.write({ group: 2, index: 11, term: 3 }, []);
+        expect(await streamed(files, { group: 2, index: 9, term: 3 })).toEqual(chunks.map((c) => [...c]));
+        expect(await streamed(files, { group: 2, index: 11, term: 3 })).toEqual([]);
+        await expect(streamed(files, { group: 2, index: 12, term: 3 })).rejects.toMatchObject({ code: "ENOENT" });
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("writes, lists newest first, reads back and prunes", async () => {
     const files = new SnapshotFiles("/snap", new MemoryWalFs());
     await files.write({ group: 3, index: 10, term: 2 }, chunks);
@@ -36,6 +61,7 @@ describe("SnapshotFiles", () => {
       await f.datasync();
       await f.close();
       await expect(files.read(meta)).rejects.toBeInstanceOf(SnapshotCorruptionError);
+      await expect(streamed(files, meta)).rejects.toBeInstanceOf(SnapshotCorruptionError);
     }
   });
 

@@ -116,6 +116,38 @@ export class SnapshotFiles {
     }
   }
 
+  /**
+   * Reads a snapshot chunk by chunk, verifying each as it goes, so that only one chunk is
+   * in memory at a time (a transfer streams a file this way). A damaged file fails at
+   * its damaged chunk: chunks yielded before it were sound, and a consumer must not act
+   * on the snapshot before the generator has finished.
+   */
+  async *chunks(meta: SnapshotMeta): AsyncGenerator<Uint8Array> {
+    const path = joinPath(this.dir, fileName(meta));
+    const fail = (offset: number, what: string) => new SnapshotCorruptionError(`${path}: ${what} at offset ${offset}`);
+    const header = Buffer.from(await this.fs.readRange(path, 0, HEADER_BYTES));
+    if (header.length < HEADER_BYTES || !header.subarray(0, 4).equals(MAGIC)) throw fail(0, "not a snapshot file");
+    if (header.readUInt8(4) !== VERSION) throw fail(4, `unsupported version ${header.readUInt8(4)}`);
+    const found = { group: header.readUInt32LE(5), index: Number(header.readBigUInt64LE(9)), term: Number(header.readBigUInt64LE(17)) };
+    if (found.group !== meta.group || found.index !== meta.index || found.term !== meta.term) throw fail(5, "header does not match the file name");
+    let offset = HEADER_BYTES;
+    for (let count = 0; ; count++) {
+      const frame = Buffer.from(await this.fs.readRange(path, offset, 8));
+      if (frame.length < 8) throw fail(offset, "truncated (no end mark)");
+      const length = frame.readUInt32LE(0);
+      if (length === END_MARK) {
+        if (frame.readUInt32LE(4) !== count) throw fail(offset, "chunk count mismatch");
+        return;
+      }
+      if (length > SNAPSHOT_CHUNK_BYTES_MAX) throw fail(offset, `bad chunk length ${length}`);
+      const chunk = await this.fs.readRange(path, offset + 8, length);
+      if (chunk.length !== length) throw fail(offset, `bad chunk length ${length}`);
+      if (crc32(chunk) !== frame.readUInt32LE(4)) throw fail(offset, "chunk checksum mismatch");
+      yield chunk;
+      offset += 8 + length;
+    }
+  }
+
   /** Deletes all but the newest `keep` snapshots of a group (and stray temporary files). */
   async prune(group: number, keep = 1): Promise<void> {
     for (const old of (await this.list(group)).slice(keep)) await this.fs.remove(joinPath(this.dir, fileName(old)));

@@ -2,7 +2,7 @@ import { assert } from "../assert.js";
 import type { WalFile, WalFs } from "./wal-fs.js";
 
 /** The operations of `WalFs`, for fault injection and counting. */
-export type MemoryWalFsOperation = "mkdirs" | "list" | "readFile" | "openAppend" | "append" | "datasync" | "remove" | "rename" | "truncate" | "syncDir";
+export type MemoryWalFsOperation = "mkdirs" | "list" | "readFile" | "readRange" | "openAppend" | "append" | "datasync" | "remove" | "rename" | "truncate" | "syncDir";
 
 export interface MemoryWalFsOptions {
   /**
@@ -88,6 +88,12 @@ export class MemoryWalFs implements WalFs {
     this.enter("readFile");
     const node = this.node(path);
     return node.bytes.slice(0, node.lengthBytes);
+  }
+
+  async readRange(path: string, offset: number, length: number): Promise<Uint8Array> {
+    this.enter("readRange");
+    const node = this.node(path);
+    return node.bytes.slice(Math.min(offset, node.lengthBytes), Math.min(offset + length, node.lengthBytes));
   }
 
   async openAppend(path: string): Promise<WalFile> {

@@ -17,6 +17,17 @@ export class NodeWalFs implements WalFs {
     return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
   }
 
+  async readRange(path: string, offset: number, length: number): Promise<Uint8Array> {
+    const file = await open(path, "r");
+    try {
+      const buffer = Buffer.alloc(length);
+      const { bytesRead } = await file.read(buffer, 0, length, offset);
+      return new Uint8Array(buffer.buffer, buffer.byteOffset, bytesRead);
+    } finally {
+      await file.close();
+    }
+  }
+
   async openAppend(path: string): Promise<WalFile> {
     // "a": O_APPEND | O_CREAT, so every write lands at the end even if the position were off.
     return new NodeWalFile(await open(path, "a"));

@@ -16,6 +16,8 @@ export interface WalFs {
   /** Names (not paths) of the entries of `dir`, in no particular order. */
   list(dir: string): Promise<string[]>;
   readFile(path: string): Promise<Uint8Array>;
+  /** Up to `length` bytes of `path` from `offset` (fewer at the end of the file). */
+  readRange(path: string, offset: number, length: number): Promise<Uint8Array>;
   /** Opens `path` for appending, creating it if absent. */
   openAppend(path: string): Promise<WalFile>;
   remove(path: string): Promise<void>;
