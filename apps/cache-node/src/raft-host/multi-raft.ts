@@ -13,6 +13,7 @@ import { PeerWireError, decodePeerBatch, encodePeerBatch, type WireMessage as Gr
 import { ReadContexts } from "./read-context.js";
 import { ReplicaSnapshots, type SnapshotSender } from "./replica-snapshots.js";
 import { checkReady } from "./replica-drain.js";
+import { StateWaits } from "./state-waits.js";
 import { ShardReplica } from "./shard-replica.js";
 import type { StoreSettings } from "../store-settings.js";
 import { decodeSnapshotChunks, isSnapshotFrame } from "./snapshot-wire.js";
@@ -104,6 +105,7 @@ export class MultiRaft implements ConsensusPort {
   /** Per hosted group, its voters (static membership): the only peers that may send it anything. */
   private readonly members = new Map<number, ReadonlySet<string>>();
   private readonly incarnation: Uint8Array;
+  private readonly waits: StateWaits;
   private timer: NodeJS.Timeout | undefined;
   private scheduled = false;
   private running = false;
@@ -139,6 +141,7 @@ export class MultiRaft implements ConsensusPort {
   private constructor(private readonly options: MultiRaftOptions) {
     this.self = asNodeId(options.nodeId);
     this.incarnation = options.incarnation ?? randomBytes(INCARNATION_BYTES);
+    this.waits = new StateWaits(options.clock);
     for (const { shard, voters } of options.groups) this.members.set(shard, new Set(voters));
     this.snapshots = new ReplicaSnapshots({
       self: this.self,
@@ -196,30 +199,32 @@ export class MultiRaft implements ConsensusPort {
    * (at most timeoutMs) until it leads nothing, so a planned stop costs no election.
    */
   async handOffLeadership(timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      // A group with no other voter has nobody to hand over to.
-      const led = [...this.replicas.values()].filter((r) => r.role === "leader" && this.voters(r.shard).length > 1);
-      if (led.length === 0) return;
-      for (const replica of led) {
+    const deadline = this.options.clock.nowMs() + timeoutMs;
+    // A group with no other voter has nobody to hand over to.
+    const led = () => [...this.replicas.values()].filter((r) => r.role === "leader" && this.voters(r.shard).length > 1);
+    for (;;) {
+      const leading = led();
+      if (leading.length === 0) return;
+      const remainingMs = deadline - this.options.clock.nowMs();
+      if (remainingMs <= 0 || this.closed) break;
+      for (const replica of leading) {
         const status = replica.node.status();
         if (status.leadTransferee !== undefined) continue;
         const target = this.mostCaughtUpVoter(status);
         if (target) replica.node.transferLeader(target);
       }
       this.schedule();
-      await new Promise((r) => setTimeout(r, this.options.tickIntervalMs));
+      // Until it leads nothing, or a transfer ended without success (start it again).
+      await this.waits.until(() => led().every((r) => r.node.status().leadTransferee === undefined), remainingMs, () => this.closed, true);
     }
     this.options.logger.warn({ shards: this.ledShards() }, "leadership hand-off timed out");
   }
 
   /** Resolves once every replica applied what its log already held as committed at start. */
   async recovered(): Promise<void> {
-    const behind = () => [...this.replicas.values()].some((r) => r.machine.appliedIndex < (this.recoveredCommit.get(r.shard) ?? 0));
-    while (behind() && !this.closed) {
-      this.schedule();
-      await new Promise((r) => setTimeout(r, 1));
-    }
+    const caughtUp = () => [...this.replicas.values()].every((r) => r.machine.appliedIndex >= (this.recoveredCommit.get(r.shard) ?? 0));
+    this.schedule();
+    await this.waits.until(caughtUp, Number.POSITIVE_INFINITY, () => this.closed);
   }
 
   hosts(shard: number): boolean {
@@ -303,16 +308,11 @@ export class MultiRaft implements ConsensusPort {
     return this.options.groups.find((g) => g.shard === shard)?.voters.slice() ?? [];
   }
 
-  /** Resolves true once this node knows a leader for shard (polled per tick), false after timeoutMs. */
+  /** Resolves true once this node knows a leader for shard, false after timeoutMs (or once the node closes). */
   async awaitLeader(shard: number, timeoutMs: number): Promise<boolean> {
     const replica = this.replicas.get(shard);
     if (!replica) return false;
-    const deadline = Date.now() + timeoutMs;
-    while (!replica.leaderId && !this.closed) {
-      if (Date.now() >= deadline) return false;
-      await new Promise((r) => setTimeout(r, Math.min(this.options.tickIntervalMs, Math.max(1, deadline - Date.now()))));
-    }
-    return replica.leaderId !== undefined;
+    return this.waits.until(() => replica.leaderId !== undefined, timeoutMs, () => this.closed);
   }
 
   /** Shards whose group this node currently leads. */
@@ -333,12 +333,8 @@ export class MultiRaft implements ConsensusPort {
     const result = replica.node.transferLeader(asNodeId(target));
     if (!result.accepted) throw new TransferError(`shard ${shard}: transfer to ${target} refused (${result.reason})`, false);
     this.schedule();
-    const deadline = Date.now() + timeoutMs;
-    while (replica.leaderId !== target) {
-      if (Date.now() >= deadline || this.closed) {
-        throw new TransferError(`shard ${shard}: ${target} did not take over within ${timeoutMs} ms (it may still); leader now ${replica.leaderId ?? "unknown"}`, false);
-      }
-      await new Promise((r) => setTimeout(r, this.options.tickIntervalMs));
+    if (!(await this.waits.until(() => replica.leaderId === target, timeoutMs, () => this.closed))) {
+      throw new TransferError(`shard ${shard}: ${target} did not take over within ${timeoutMs} ms (it may still); leader now ${replica.leaderId ?? "unknown"}`, false);
     }
     return target;
   }
@@ -460,6 +456,7 @@ export class MultiRaft implements ConsensusPort {
 
   private tick(): void {
     for (const replica of this.replicas.values()) replica.node.tick();
+    this.waits.notify();
     this.schedule();
   }
 
@@ -498,6 +495,7 @@ export class MultiRaft implements ConsensusPort {
       this.options.onFatal(err);
     } finally {
       this.running = false;
+      this.waits.notify();
     }
   }
 
@@ -572,7 +570,8 @@ export class MultiRaft implements ConsensusPort {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.timer);
-    while (this.running) await new Promise((r) => setImmediate(r));
+    this.waits.notify();
+    await this.waits.until(() => !this.running, Number.POSITIVE_INFINITY, () => false);
     for (const replica of this.replicas.values()) replica.close("node is shutting down");
     await this.snapshots.drain();
     await this.options.log.close();
