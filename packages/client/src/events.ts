@@ -17,6 +17,8 @@ export type RetryReason =
    * it is resent with the same session and sequence, which the shard applies at most once.
    */
   | "indeterminate"
+  /** A node or the shard's leader was at a bound and did nothing ("retry later"): retried after backoff. */
+  | "overloaded"
   /** The write's session had too many unacknowledged writes on its shard; it was not applied and is resent with the same sequence after backoff. */
   | "tooManyInFlight";
 

@@ -19,8 +19,11 @@ export type Verdict =
    * A write refused, not applied, because its session had too many unacknowledged writes:
    * retried after backoff, at the same node, with the same session and sequence.
    */
-  | { type: "backoff"; reason: "tooManyInFlight" }
-  /** A write that may have taken effect: never retried. */
+  | { type: "backoff"; reason: "tooManyInFlight" | "overloaded" }
+  /**
+   * A write that may have taken effect: resent with the same session and sequence (the
+   * shard applies it at most once) until answered or its deadline passes.
+   */
   | { type: "indeterminate" }
   /** A final answer: map it to its error class. */
   | { type: "fail" };
@@ -82,10 +85,20 @@ function notLeaderVerdict(err: ConnectError): Verdict | undefined {
 }
 
 /**
+ * A node refused the call without doing anything because it, or the shard's leader, is at
+ * a bound (requests in flight, uncommitted entries, pending strong reads): `resource_exhausted`
+ * with "retry later". Retried after backoff.
+ */
+export function isOverloaded(err: ConnectError): boolean {
+  return err.code === Code.ResourceExhausted && answeredByServer(err) && /\bretry later\b/i.test(err.rawMessage);
+}
+
+/**
  * Classifies a failed attempt (DESIGN invariant 4). A read may always be retried after a
- * transient failure. A write is retried only when the error proves it did not take
+ * transient failure. A write is retried at once only when the error proves it did not take
  * effect: a NotLeader refusal, or `unavailable` that says so. After a deadline, a reset
- * or an unexplained `unavailable`, it may have applied, and is reported, not repeated.
+ * or an unexplained `unavailable`, it may have applied: it is resent with its session and
+ * sequence after backoff (the router's "indeterminate" handling).
  * A SessionExpired refusal of a write is its own verdict: the write was not applied, but
  * whether it may be resent depends on its earlier sends (see ShardRouter.call).
  */
@@ -96,6 +109,7 @@ export function classifyFailure(err: ConnectError, write: boolean): Verdict {
   // Reads carry no session: a SessionExpired answer to one is a server fault, reported as is.
   if (expired) return write ? { type: "sessionExpired", shard: expired.shard, sessionId: expired.sessionId, startedAfterMs: expired.startedAfterMs } : { type: "fail" };
   if (write && isTooManyInFlight(err)) return { type: "backoff", reason: "tooManyInFlight" };
+  if (isOverloaded(err)) return { type: "backoff", reason: "overloaded" };
   if (provesNotApplied(err)) return { type: "rediscover", reason: "unreachable" };
   const transportFailure = TRANSPORT_CODES.has(err.code) && !answeredByServer(err);
   if (write) {

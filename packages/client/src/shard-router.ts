@@ -1,10 +1,10 @@
-import { ConnectError, type CallOptions, type Client } from "@connectrpc/connect";
+import { Code, ConnectError, type CallOptions, type Client } from "@connectrpc/connect";
 import type { CacheService } from "@distcache/proto";
 import type { ResolvedOptions } from "./client-options.js";
 import { isWrite, sessionExpiredError, toCacheError, type FailureContext } from "./error-mapping.js";
 import { CanceledError, IndeterminateWriteError, TimeoutError, UnavailableError, type CacheError } from "./errors.js";
 import { baseUrlOf, type NodeClients } from "./node-clients.js";
-import { backoffDelayMs, classifyFailure, neverReachedNode, type Verdict } from "./retry-policy.js";
+import { answeredByServer, backoffDelayMs, classifyFailure, neverReachedNode, type Verdict } from "./retry-policy.js";
 import type { RoutingTable } from "./routing-table.js";
 import { topologyFromMessage, withDiallableAddresses, type Topology } from "./topology.js";
 
@@ -78,10 +78,14 @@ export class ShardRouter {
     }
   }
 
-  /** One pass over the known nodes and seeds; concurrent callers share it. */
+  /**
+   * One pass over the known nodes and seeds; concurrent callers share it, each waiting
+   * no longer than its own deadline and abort signal allow (the pass runs on the budget
+   * of the caller that started it).
+   */
   private refresh(budget: CallBudget): Promise<Topology> {
     this.refreshing ??= this.refreshOnce(budget).finally(() => (this.refreshing = undefined));
-    return this.refreshing;
+    return withinBudget(this.refreshing, budget, this.options.clock.nowMs());
   }
 
   private async refreshOnce(budget: CallBudget): Promise<Topology> {
@@ -149,8 +153,12 @@ export class ShardRouter {
     let immediateRedirects = 0;
     let lastError: ConnectError | undefined;
     for (let attempt = 1; ; attempt++) {
-      // Nothing of this attempt was sent yet, so stopping here is harmless even for a write.
-      if (budget.signal?.aborted) throw new CanceledError(`${context.operation} was canceled`, { cause: lastError });
+      // Nothing of this attempt was sent yet: stopping here is harmless, unless an earlier
+      // send of the write may have applied.
+      if (budget.signal?.aborted) {
+        if (mayHaveApplied) throw new IndeterminateWriteError(`${context.operation} was canceled after a send that may have taken effect`, lastError?.code ?? Code.Canceled, { cause: lastError });
+        throw new CanceledError(`${context.operation} was canceled`, { cause: lastError });
+      }
       const target = this.target(shard, unreachable);
       const remainingMs = budget.deadlineMs - this.options.clock.nowMs();
       if (remainingMs <= 0) {
@@ -165,18 +173,22 @@ export class ShardRouter {
         const verdict = classifyFailure(err, write);
         const sentBefore = sent;
         if (!neverReachedNode(err)) sent = true;
-        if (verdict.type === "fail") throw toCacheError(err, context);
+        // After a send that may have applied, only an answer that comes from applying the
+        // write (or from the session table repeating that outcome) is final as it is.
+        if (verdict.type === "fail") throw toCacheError(err, context, mayHaveApplied && !isApplyOutcome(err));
         if (verdict.type === "indeterminate") {
           if (session === undefined) throw toCacheError(err, context, true);
           mayHaveApplied = true;
-          // The node may be gone: ask the others who leads the shard now.
-          if (target.leaderId !== undefined) this.table.forgetLeader(shard, target.leaderId);
-          unreachable.add(target.address);
+          // No answer at all: the node may be gone, so ask the others who leads the shard now.
+          if (!answeredByServer(err)) {
+            if (target.leaderId !== undefined) this.table.forgetLeader(shard, target.leaderId);
+            unreachable.add(target.address);
+          }
           const delayMs = backoffDelayMs(++backoffs, this.options.backoffMsMin, this.options.backoffMsMax, this.options.random);
           if (this.options.clock.nowMs() + delayMs >= budget.deadlineMs) throw toCacheError(err, context, true);
           this.options.onEvent({ type: "retry", shard, attempt: attempt + 1, reason: "indeterminate", delayMs });
+          // With the leader forgotten, the next attempt goes to another node, which names the leader.
           await this.options.sleep(delayMs, budget.signal);
-          await this.refresh(budget).catch(() => undefined);
           continue;
         }
         if (verdict.type === "sessionExpired") {
@@ -266,4 +278,40 @@ export class ShardRouter {
     if (write) return new IndeterminateWriteError(`${context.operation} was canceled in flight and may or may not have taken effect`, err.code, { cause: err });
     return new CanceledError(`${context.operation} was canceled`, { cause: err });
   }
+}
+
+/** Codes of answers that come from applying a write: the shard's session table repeats them for a resend. */
+const APPLY_OUTCOME_CODES: ReadonlySet<Code> = new Set([Code.AlreadyExists, Code.FailedPrecondition, Code.OutOfRange]);
+
+function isApplyOutcome(err: ConnectError): boolean {
+  return APPLY_OUTCOME_CODES.has(err.code) && answeredByServer(err);
+}
+
+/** Settles as `work` does, or rejects once the budget's deadline passes or its signal aborts, whichever is first. */
+function withinBudget<T>(work: Promise<T>, budget: CallBudget, nowMs: number): Promise<T> {
+  const remainingMs = budget.deadlineMs - nowMs;
+  if (budget.signal === undefined && remainingMs > 2 ** 31 - 1) return work;
+  return new Promise<T>((resolve, reject) => {
+    const stop = (reason: ConnectError) => {
+      clearTimeout(timer);
+      budget.signal?.removeEventListener("abort", onAbort);
+      reject(reason);
+    };
+    const onAbort = () => stop(new ConnectError("canceled while the topology was refreshed", Code.Canceled));
+    const timer = setTimeout(() => stop(new ConnectError("the deadline passed while the topology was refreshed", Code.DeadlineExceeded)), Math.max(0, remainingMs));
+    (timer as { unref?: () => void }).unref?.();
+    budget.signal?.addEventListener("abort", onAbort, { once: true });
+    work.then(
+      (value) => {
+        clearTimeout(timer);
+        budget.signal?.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        budget.signal?.removeEventListener("abort", onAbort);
+        reject(err);
+      },
+    );
+  });
 }
