@@ -216,17 +216,19 @@ export function createCacheService(deps: CacheServiceDeps): Partial<ServiceImpl<
         await Promise.all(
           [...groupByShard(req.keys, (k) => k, ring)].map(async ([shard, indexes]) => {
             const keys = indexes.map((i) => req.keys[i]!);
+            let forwarded = false;
             const got = await route(
               shard,
               req.header,
               ctx,
               () => readShard(shard, keys, req.consistency, budget),
               async (client, options) => {
-                const answered = (await client.mGet({ keys, consistency: req.consistency, header: forwardHeader(req.header) }, options)).results;
-                answered.forEach((r, j) => budget.charge(r.payload.case === undefined ? 0 : keys[j]!.length + r.payload.value.length));
-                return answered;
+                forwarded = true;
+                return (await client.mGet({ keys, consistency: req.consistency, header: forwardHeader(req.header) }, options)).results;
               },
             );
+            // Charged here, not inside the forwarding call: a refusal there would read as a failed forward.
+            if (forwarded) got.forEach((r, j) => budget.charge(r.payload.case === undefined ? 0 : keys[j]!.length + r.payload.value.length));
             indexes.forEach((i, j) => (results[i] = got[j]!));
           }),
         );

@@ -82,18 +82,19 @@ const RESERVED_HEADERS: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * The longest error message an answer carries, in UTF-16 units. Messages quote request
- * fields (an unknown node id, say); one quoting a 70 KB field would make a gRPC
- * grpc-message header larger than clients accept.
+ * The longest error message an answer carries, in UTF-8 bytes (before the note of what
+ * was cut). Messages quote request fields (an unknown node id, say); one quoting a 70 KB
+ * field would make a gRPC grpc-message header larger than clients accept, and
+ * percent-encoding triples the bytes.
  */
-export const ERROR_MESSAGE_CHARS_MAX = 2048;
+export const ERROR_MESSAGE_BYTES_MAX = 2048;
 
 const LONE_SURROGATES = /\p{Cs}/gu;
 
 /**
  * The one rule for an error on its way to the wire, whichever path writes it (the lean
  * unary path, the stock handler, or a refusal before any handler): its metadata loses
- * the reserved headers and its message is cut to ERROR_MESSAGE_CHARS_MAX. Code and
+ * the reserved headers and its message is cut to ERROR_MESSAGE_BYTES_MAX. Code and
  * details are kept.
  */
 export function answerableError(error: ConnectError): ConnectError {
@@ -104,9 +105,10 @@ export function answerableError(error: ConnectError): ConnectError {
     else metadata.append(key, value);
   });
   let message = error.rawMessage;
-  if (message.length > ERROR_MESSAGE_CHARS_MAX) {
-    const cut = message.length - ERROR_MESSAGE_CHARS_MAX;
-    message = `${message.slice(0, ERROR_MESSAGE_CHARS_MAX)}… (${cut} more characters)`;
+  const bytes = Buffer.byteLength(message, "utf8");
+  if (bytes > ERROR_MESSAGE_BYTES_MAX) {
+    // A character cut in two at the end decodes as U+FFFD.
+    message = `${Buffer.from(message, "utf8").subarray(0, ERROR_MESSAGE_BYTES_MAX).toString("utf8")}… (${bytes - ERROR_MESSAGE_BYTES_MAX} more bytes)`;
     changed = true;
   }
   // gRPC percent-encodes the message, which fails on a lone surrogate (one quoted from a

@@ -142,6 +142,28 @@ describe("hostile writes on a 3-node cluster", () => {
     expectAllRunning();
   });
 
+  it("refuses an MGet whose forwarded answers together pass --response-bytes-max with resource_exhausted, not unavailable", async () => {
+    // Two shards led elsewhere, 40 copies of a 1 MiB value from each: each forwarded
+    // answer (40 MiB) fits the 64 MiB bound, both together do not.
+    const follower = "n3";
+    const shards: number[] = [];
+    for (let shard = 0; shards.length < 2 && shard < 12; shard++) if ((await cluster.leaderOf(shard)) !== follower) shards.push(shard);
+    const keys = shards.map((shard) => keyForShard(shard, "wide-"));
+    for (const key of keys) {
+      const leader = await cluster.leaderOf(shards[keys.indexOf(key)]!);
+      await cluster.client(leader).set({ key, payload: { case: "value", value: new Uint8Array(MIB).fill(3) } });
+    }
+    const res = await fetch(`${cluster.nodes.get(follower)!.url}/distcache.v1.CacheService/MGet`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ keys: keys.flatMap((k) => Array.from({ length: 40 }, () => k)) }),
+    });
+    const body = (await res.json()) as { code?: string; message?: string };
+    expect(body.code, body.message).toBe("resource_exhausted");
+    expect(body.message).toMatch(/response_bytes_max/);
+    expectAllRunning();
+  });
+
   it("refuses a 1 MiB value at n3's own edge, with its limit named", async () => {
     const err = await cluster
       .client("n3")
