@@ -24,6 +24,15 @@ describe("SnapshotFiles", () => {
         expect(await streamed(files, { group: 2, index: 9, term: 3 })).toEqual(chunks.map((c) => [...c]));
         expect(await streamed(files, { group: 2, index: 11, term: 3 })).toEqual([]);
         await expect(streamed(files, { group: 2, index: 12, term: 3 })).rejects.toMatchObject({ code: "ENOENT" });
+        // A stream that began goes on when a newer snapshot prunes its file meanwhile.
+        const stream = files.chunks({ group: 2, index: 9, term: 3 });
+        const first = await stream.next();
+        await files.write({ group: 2, index: 30, term: 3 }, [new Uint8Array([9])]);
+        await files.prune(2);
+        expect((await files.list(2)).map((f) => f.index)).toEqual([30]);
+        const rest: number[][] = [];
+        for await (const chunk of { [Symbol.asyncIterator]: () => stream }) rest.push([...chunk]);
+        expect([[...first.value!], ...rest]).toEqual(chunks.map((c) => [...c]));
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -1,6 +1,6 @@
 import { crc32 } from "node:zlib";
 import { NodeWalFs } from "../wal/node-wal-fs.js";
-import { joinPath, type WalFs } from "../wal/wal-fs.js";
+import { joinPath, type WalFs, type WalReader } from "../wal/wal-fs.js";
 
 /**
  * State-machine snapshots as files, one group's snapshot per file:
@@ -124,15 +124,25 @@ export class SnapshotFiles {
    */
   async *chunks(meta: SnapshotMeta): AsyncGenerator<Uint8Array> {
     const path = joinPath(this.dir, fileName(meta));
+    // One reader for the whole stream: a newer snapshot may prune this file meanwhile.
+    const file = await this.fs.openRead(path);
+    try {
+      yield* this.chunksOf(path, meta, file);
+    } finally {
+      await file.close();
+    }
+  }
+
+  private async *chunksOf(path: string, meta: SnapshotMeta, file: WalReader): AsyncGenerator<Uint8Array> {
     const fail = (offset: number, what: string) => new SnapshotCorruptionError(`${path}: ${what} at offset ${offset}`);
-    const header = Buffer.from(await this.fs.readRange(path, 0, HEADER_BYTES));
+    const header = Buffer.from(await file.read(0, HEADER_BYTES));
     if (header.length < HEADER_BYTES || !header.subarray(0, 4).equals(MAGIC)) throw fail(0, "not a snapshot file");
     if (header.readUInt8(4) !== VERSION) throw fail(4, `unsupported version ${header.readUInt8(4)}`);
     const found = { group: header.readUInt32LE(5), index: Number(header.readBigUInt64LE(9)), term: Number(header.readBigUInt64LE(17)) };
     if (found.group !== meta.group || found.index !== meta.index || found.term !== meta.term) throw fail(5, "header does not match the file name");
     let offset = HEADER_BYTES;
     for (let count = 0; ; count++) {
-      const frame = Buffer.from(await this.fs.readRange(path, offset, 8));
+      const frame = Buffer.from(await file.read(offset, 8));
       if (frame.length < 8) throw fail(offset, "truncated (no end mark)");
       const length = frame.readUInt32LE(0);
       if (length === END_MARK) {
@@ -140,7 +150,7 @@ export class SnapshotFiles {
         return;
       }
       if (length > SNAPSHOT_CHUNK_BYTES_MAX) throw fail(offset, `bad chunk length ${length}`);
-      const chunk = await this.fs.readRange(path, offset + 8, length);
+      const chunk = await file.read(offset + 8, length);
       if (chunk.length !== length) throw fail(offset, `bad chunk length ${length}`);
       if (crc32(chunk) !== frame.readUInt32LE(4)) throw fail(offset, "chunk checksum mismatch");
       yield chunk;

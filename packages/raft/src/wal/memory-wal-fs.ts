@@ -1,8 +1,8 @@
 import { assert } from "../assert.js";
-import type { WalFile, WalFs } from "./wal-fs.js";
+import type { WalFile, WalFs, WalReader } from "./wal-fs.js";
 
 /** The operations of `WalFs`, for fault injection and counting. */
-export type MemoryWalFsOperation = "mkdirs" | "list" | "readFile" | "readRange" | "openAppend" | "append" | "datasync" | "remove" | "rename" | "truncate" | "syncDir";
+export type MemoryWalFsOperation = "mkdirs" | "list" | "readFile" | "openRead" | "readRange" | "openAppend" | "append" | "datasync" | "remove" | "rename" | "truncate" | "syncDir";
 
 export interface MemoryWalFsOptions {
   /**
@@ -90,10 +90,19 @@ export class MemoryWalFs implements WalFs {
     return node.bytes.slice(0, node.lengthBytes);
   }
 
-  async readRange(path: string, offset: number, length: number): Promise<Uint8Array> {
-    this.enter("readRange");
+  async openRead(path: string): Promise<WalReader> {
+    this.enter("openRead");
+    // The reader keeps the file's bytes as they were when opened, as an open descriptor
+    // keeps a removed file.
     const node = this.node(path);
-    return node.bytes.slice(Math.min(offset, node.lengthBytes), Math.min(offset + length, node.lengthBytes));
+    const bytes = node.bytes.slice(0, node.lengthBytes);
+    return {
+      read: async (offset, length) => {
+        this.enter("readRange");
+        return bytes.slice(Math.min(offset, bytes.length), Math.min(offset + length, bytes.length));
+      },
+      close: async () => undefined,
+    };
   }
 
   async openAppend(path: string): Promise<WalFile> {

@@ -1,6 +1,6 @@
 import type { FileHandle } from "node:fs/promises";
 import { mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
-import type { WalFile, WalFs } from "./wal-fs.js";
+import type { WalFile, WalFs, WalReader } from "./wal-fs.js";
 
 /** The real file system (node:fs/promises). */
 export class NodeWalFs implements WalFs {
@@ -17,15 +17,16 @@ export class NodeWalFs implements WalFs {
     return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
   }
 
-  async readRange(path: string, offset: number, length: number): Promise<Uint8Array> {
+  async openRead(path: string): Promise<WalReader> {
     const file = await open(path, "r");
-    try {
-      const buffer = Buffer.alloc(length);
-      const { bytesRead } = await file.read(buffer, 0, length, offset);
-      return new Uint8Array(buffer.buffer, buffer.byteOffset, bytesRead);
-    } finally {
-      await file.close();
-    }
+    return {
+      read: async (offset, length) => {
+        const buffer = Buffer.alloc(length);
+        const { bytesRead } = await file.read(buffer, 0, length, offset);
+        return new Uint8Array(buffer.buffer, buffer.byteOffset, bytesRead);
+      },
+      close: () => file.close(),
+    };
   }
 
   async openAppend(path: string): Promise<WalFile> {

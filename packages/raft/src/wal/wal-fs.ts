@@ -16,8 +16,11 @@ export interface WalFs {
   /** Names (not paths) of the entries of `dir`, in no particular order. */
   list(dir: string): Promise<string[]>;
   readFile(path: string): Promise<Uint8Array>;
-  /** Up to `length` bytes of `path` from `offset` (fewer at the end of the file). */
-  readRange(path: string, offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * Opens `path` for reading ranges of it. The file stays readable through the reader
+   * until it is closed, even if it is removed meanwhile.
+   */
+  openRead(path: string): Promise<WalReader>;
   /** Opens `path` for appending, creating it if absent. */
   openAppend(path: string): Promise<WalFile>;
   remove(path: string): Promise<void>;
@@ -26,6 +29,13 @@ export interface WalFs {
   truncate(path: string, lengthBytes: number): Promise<void>;
   /** Makes the directory's entries (created, removed, renamed files) durable. */
   syncDir(dir: string): Promise<void>;
+}
+
+/** A file open for reading. */
+export interface WalReader {
+  /** Up to `length` bytes from `offset` (fewer at the end of the file). */
+  read(offset: number, length: number): Promise<Uint8Array>;
+  close(): Promise<void>;
 }
 
 /** A file open for appending. */
