@@ -492,6 +492,8 @@ export class MultiRaft implements ConsensusPort {
         await this.process(readies);
       }
     } catch (err) {
+      // Readys taken in this cycle may never be advanced: captures waiting on them fail.
+      for (const replica of this.replicas.values()) replica.drain.abandon(new Error("the driver stopped after a fatal error"));
       this.options.onFatal(err);
     } finally {
       this.running = false;
@@ -570,6 +572,7 @@ export class MultiRaft implements ConsensusPort {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.timer);
+    for (const replica of this.replicas.values()) replica.drain.abandon(new Error("node is shutting down"));
     this.waits.notify();
     await this.waits.until(() => !this.running, Number.POSITIVE_INFINITY, () => false);
     for (const replica of this.replicas.values()) replica.close("node is shutting down");

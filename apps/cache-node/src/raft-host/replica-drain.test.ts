@@ -59,6 +59,20 @@ describe("ReplicaDrain", () => {
   });
 });
 
+describe("ReplicaDrain when the driver stops", () => {
+  it("fails holds waiting on a Ready that will not be advanced, and any later hold", async () => {
+    const drain = new ReplicaDrain(1);
+    drain.tookReady();
+    const waiting = drain.hold();
+    drain.abandon(new Error("node is shutting down"));
+    await expect(waiting).rejects.toThrow(/shutting down/);
+    await expect(drain.hold()).rejects.toThrow(/shutting down/);
+    // The failed holds hold nothing.
+    drain.advanced();
+    expect(drain.canTakeReady).toBe(true);
+  });
+});
+
 describe("checkReady", () => {
   const ready = (over: Partial<Parameters<typeof checkReady>[2]>) => ({ committedEntries: [], immediateMessages: [], entries: [], ...over });
 

@@ -37,7 +37,8 @@ function check(condition: boolean, message: string): asserts condition {
 export class ReplicaDrain {
   private inReady = false;
   private holds = 0;
-  private waiters: (() => void)[] = [];
+  private waiters: { wake: () => void; fail: (err: Error) => void }[] = [];
+  private abandoned: Error | undefined;
 
   constructor(private readonly shard: number) {}
 
@@ -62,7 +63,16 @@ export class ReplicaDrain {
   advanced(): void {
     check(this.inReady, `shard ${this.shard}: advanced without a Ready taken`);
     this.inReady = false;
-    for (const wake of this.waiters.splice(0)) wake();
+    for (const waiter of this.waiters.splice(0)) waiter.wake();
+  }
+
+  /**
+   * The driver stopped (the node closes, or its cycle failed): a Ready in flight may never
+   * be advanced, so every hold waiting for one fails, and so does any later hold.
+   */
+  abandon(reason: Error): void {
+    this.abandoned ??= reason;
+    for (const waiter of this.waiters.splice(0)) waiter.fail(this.abandoned);
   }
 
   /**
@@ -70,8 +80,16 @@ export class ReplicaDrain {
    * releases the hold (once), when no Ready taken earlier is in flight. Holds may overlap.
    */
   async hold(): Promise<() => void> {
+    if (this.abandoned) throw this.abandoned;
     this.holds++;
-    if (this.inReady) await new Promise<void>((resolve) => this.waiters.push(resolve));
+    if (this.inReady) {
+      try {
+        await new Promise<void>((wake, fail) => this.waiters.push({ wake, fail }));
+      } catch (err) {
+        this.holds--;
+        throw err;
+      }
+    }
     let released = false;
     return () => {
       check(!released, `shard ${this.shard}: a hold released twice`);
