@@ -294,8 +294,8 @@ export class MultiRaft implements ConsensusPort {
   }
 
   /** Strong reads the shard's replica holds, waiting for a read index or for it to apply. */
-  pendingReads(shard: number): number {
-    return this.replicas.get(shard)?.pendingReads ?? 0;
+  pendingReads(shard: number): { awaitingIndex: number; awaitingApply: number } {
+    return this.replicas.get(shard)?.pendingReads ?? { awaitingIndex: 0, awaitingApply: 0 };
   }
 
   status(shard: number): ShardStatus {

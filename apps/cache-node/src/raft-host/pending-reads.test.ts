@@ -1,6 +1,12 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { NotLeaderError } from "./not-leader-error.js";
+import type { MultiRaft } from "./multi-raft.js";
 import { closeTestClusters, leaderOf, openTestCluster, setOp, until, type BatchFilter } from "./testing/multi-raft-harness.js";
+
+const pending = (node: MultiRaft) => {
+  const { awaitingIndex, awaitingApply } = node.pendingReads(0);
+  return awaitingIndex + awaitingApply;
+};
 
 // Strong reads a replica holds: released when they time out, failed when the leader they
 // asked is no longer the leader, and bounded in number.
@@ -21,10 +27,11 @@ describe("pending strong reads", () => {
     target.starve = follower;
     await nodes.get(leader)!.propose(0, setOp("k", "v1"));
     const reads = Array.from({ length: 1000 }, () => nodes.get(follower)!.readBarrier(0).then(() => "served", (err: unknown) => err));
-    await until(() => nodes.get(follower)!.pendingReads(0) === 1000, "the reads are pending");
+    // Confirmed at an index the follower never applies: they wait at the second stage.
+    await until(() => nodes.get(follower)!.pendingReads(0).awaitingApply === 1000, "the reads wait for their index to apply");
     const outcomes = await Promise.all(reads);
     expect(outcomes.every((o) => o instanceof NotLeaderError)).toBe(true);
-    expect(nodes.get(follower)!.pendingReads(0)).toBe(0);
+    expect(nodes.get(follower)!.pendingReads(0)).toEqual({ awaitingIndex: 0, awaitingApply: 0 });
   });
 
   it("fail at once with NotLeader when the follower's known leader changes", async () => {
@@ -37,14 +44,14 @@ describe("pending strong reads", () => {
     mute = true;
     const started = Date.now();
     const read = nodes.get(follower)!.readBarrier(0).then(() => "served", (err: unknown) => err);
-    await until(() => nodes.get(follower)!.pendingReads(0) === 1, "the read is pending");
+    await until(() => nodes.get(follower)!.pendingReads(0).awaitingIndex === 1, "the read waits for its index");
     // Any change of leader will do (under a loaded machine an election may come first).
     await nodes.get(leader)!.transferLeadership(0, other, 5000).catch(() => undefined);
     const outcome = await read;
     expect(outcome).toBeInstanceOf(NotLeaderError);
     expect((outcome as NotLeaderError).reason).toMatch(/leader changed|leadership lost/);
     expect(Date.now() - started).toBeLessThan(10_000);
-    expect(nodes.get(follower)!.pendingReads(0)).toBe(0);
+    expect(pending(nodes.get(follower)!)).toBe(0);
   });
 
   it("are refused as overloaded above the replica's bound, and the node keeps serving", async () => {

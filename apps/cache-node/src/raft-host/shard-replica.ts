@@ -112,9 +112,9 @@ export class ShardReplica {
     });
   }
 
-  /** Strong reads this replica holds, waiting for their read index or for it to be applied. */
-  get pendingReads(): number {
-    return this.reads.size + this.waitingApply.size;
+  /** Strong reads this replica holds: waiting for their read index, and waiting for it to be applied. */
+  get pendingReads(): { awaitingIndex: number; awaitingApply: number } {
+    return { awaitingIndex: this.reads.size, awaitingApply: this.waitingApply.size };
   }
 
   onSoftState(soft: SoftState): void {
