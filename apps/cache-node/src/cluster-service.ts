@@ -17,7 +17,8 @@ import type { Ring } from "@distcache/ring";
 import type { ClusterMember } from "./cluster-config.js";
 import type { Limits } from "./config.js";
 import type { ConsensusPort } from "./consensus-port.js";
-import { IndeterminateError, NotLeaderError, OverloadedError, TransferError, WriteLostError } from "./raft-host/not-leader-error.js";
+import { consensusFailure } from "./errors.js";
+import { NotLeaderError, TransferError, WriteLostError } from "./raft-host/not-leader-error.js";
 import { validateNodeId } from "./request-validation.js";
 import { apiPolicy, changeCommand, validateSettingsChange, type SettingsChange } from "./store-settings.js";
 
@@ -143,9 +144,7 @@ async function configureHere(deps: ClusterServiceDeps, shard: number, change: Se
     if (result.type === "refused") throw new ConnectError(`shard ${shard} refused the settings: ${result.reason === "invalid" ? result.message : result.reason}`, Code.InvalidArgument);
   } catch (err) {
     if (err instanceof WriteLostError) throw new ConnectError(`${err.message}`, Code.Unavailable);
-    if (err instanceof IndeterminateError) throw new ConnectError(err.message, Code.DeadlineExceeded);
-    if (err instanceof OverloadedError) throw new ConnectError(err.message, Code.ResourceExhausted);
-    throw err;
+    throw consensusFailure(err) ?? err;
   }
   const options = deps.consensus.replica(shard).store.options;
   return create(StoreSettingsSchema, { shard, policy: apiPolicy(options.policy), entriesMax: BigInt(options.entriesMax), bytesMax: BigInt(options.bytesMax) });

@@ -2,7 +2,8 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type CallOptions, type Client, type HandlerContext } from "@connectrpc/connect";
 import { NotLeaderSchema, RequestHeaderSchema, type CacheService, type RequestHeader } from "@distcache/proto";
 import type { Forwarder, MemberDirectory } from "./forwarder.js";
-import { IndeterminateError, NotLeaderError, OverloadedError, WriteLostError } from "./raft-host/not-leader-error.js";
+import { consensusFailure } from "./errors.js";
+import { NotLeaderError, WriteLostError } from "./raft-host/not-leader-error.js";
 
 export interface RoutingDeps {
   nodeId: string;
@@ -64,8 +65,8 @@ export function createRouter(deps: RoutingDeps) {
       return await runLocal(shard, header, ctx, local);
     } catch (err) {
       if (err instanceof WriteLostError) throw notLeader(err);
-      if (err instanceof IndeterminateError) throw new ConnectError(err.message, Code.DeadlineExceeded);
-      if (err instanceof OverloadedError) throw new ConnectError(err.message, Code.ResourceExhausted);
+      const failure = consensusFailure(err);
+      if (failure) throw failure;
       if (!(err instanceof NotLeaderError)) throw err;
       const client = err.leaderId && err.leaderId !== deps.nodeId ? deps.forwarder?.client(err.leaderId) : undefined;
       if (header?.noForward || !client) throw notLeader(err);
