@@ -12,7 +12,7 @@ import { messageProblem, stateProblem } from "./inbound-check.js";
 import { PeerWireError, decodePeerBatch, encodePeerBatch, type WireMessage as GroupMessage } from "./peer-wire.js";
 import { ReadContexts } from "./read-context.js";
 import { ReplicaSnapshots, type SnapshotSender } from "./replica-snapshots.js";
-import { checkReady } from "./replica-drain.js";
+import { checkReady, type ReadyMode } from "./replica-drain.js";
 import { StateWaits } from "./state-waits.js";
 import { ShardReplica } from "./shard-replica.js";
 import type { StoreSettings } from "../store-settings.js";
@@ -478,15 +478,21 @@ export class MultiRaft implements ConsensusPort {
         // Checked before any Ready is taken: a Ready taken is always advanced, since a
         // capture or digest waiting for its group to be between Readys waits for that.
         if (this.closed) break;
-        const readies: [ShardReplica, Ready][] = [];
+        const readies: [ShardReplica, Ready, ReadyMode][] = [];
         for (const replica of this.replicas.values()) {
           if (!replica.drain.canTakeReady) continue;
+          // The capture is over: what was committed meanwhile applies first.
+          if (!replica.drain.held) {
+            const bytes = replica.applyDeferred(entrySizeBytes);
+            if (bytes > 0) this.snapshots.maybeTake(replica, bytes);
+          }
+          // A held replica installs no snapshot: its Ready waits for the release.
+          if (replica.drain.held && replica.node.hasPendingSnapshot()) continue;
           const ready = replica.node.ready();
           // The core's message queues were just drained (or were empty).
           replica.inbound = 0;
           if (!ready) continue;
-          replica.drain.tookReady();
-          readies.push([replica, ready]);
+          readies.push([replica, ready, replica.drain.tookReady()]);
         }
         if (readies.length === 0) break;
         await this.process(readies);
@@ -501,13 +507,13 @@ export class MultiRaft implements ConsensusPort {
     }
   }
 
-  private async process(readies: [ShardReplica, Ready][]): Promise<void> {
+  private async process(readies: [ShardReplica, Ready, ReadyMode][]): Promise<void> {
     this.stats.cycles++;
     const immediate: GroupMessage[] = [];
     const writes: GroupLogWrite[] = [];
     let sync = false;
     for (const [replica, ready] of readies) {
-      checkReady(replica.shard, replica.machine.appliedIndex, ready);
+      checkReady(replica.shard, replica.nextApplyAfter, ready);
       if (ready.softState) replica.onSoftState(ready.softState);
       for (const message of ready.immediateMessages) immediate.push({ group: replica.shard, message });
       for (const message of ready.snapshotsToSend) this.snapshots.send(replica.shard, message);
@@ -527,7 +533,16 @@ export class MultiRaft implements ConsensusPort {
     for (const [replica, ready] of readies) for (const message of ready.messages) after.push({ group: replica.shard, message });
     this.send(after);
     let appliedBytes = 0;
-    for (const [replica, ready] of readies) {
+    for (const [replica, ready, mode] of readies) {
+      if (mode === "defer") {
+        // A capture reads the replica: its entries apply once the capture is released;
+        // reads confirmed meanwhile wait for them (waitingApply).
+        replica.defer(ready.committedEntries);
+        replica.onReadStates(ready.readStates);
+        replica.node.advance(ready);
+        replica.drain.advanced();
+        continue;
+      }
       // Applying is synchronous: after a large share, let the event loop turn (serve
       // requests, move transfers) before the next group's entries.
       if (appliedBytes >= APPLY_BYTES_PER_TURN) {

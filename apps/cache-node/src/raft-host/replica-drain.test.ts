@@ -3,21 +3,25 @@ import { DrainStateError, ReplicaDrain, checkReady } from "./replica-drain.js";
 import { TurnGate } from "./turn-gate.js";
 
 describe("ReplicaDrain", () => {
-  it("lets the driver take a Ready only between Readys and while nothing holds the replica", async () => {
+  it("takes one Ready at a time, and a held replica's Readys defer their entries", async () => {
     const drain = new ReplicaDrain(3);
     expect(drain.canTakeReady).toBe(true);
-    drain.tookReady();
+    expect(drain.tookReady()).toBe("apply");
     expect(() => drain.tookReady()).toThrow(DrainStateError);
     drain.advanced();
     expect(() => drain.advanced()).toThrow(/advanced without a Ready/);
     const release = await drain.hold();
-    expect(drain.canTakeReady).toBe(false);
-    expect(() => drain.tookReady()).toThrow(/while a capture holds/);
+    expect([drain.canTakeReady, drain.held]).toEqual([true, true]);
+    expect(drain.tookReady()).toBe("defer");
+    // A second capture need not wait for a Ready that applies nothing.
     const second = await drain.hold();
+    drain.advanced();
     release();
-    expect(drain.canTakeReady).toBe(false);
+    expect(drain.held).toBe(true);
     second();
-    expect(drain.canTakeReady).toBe(true);
+    expect(drain.held).toBe(false);
+    expect(drain.tookReady()).toBe("apply");
+    drain.advanced();
     expect(() => second()).toThrow(/released twice/);
   });
 

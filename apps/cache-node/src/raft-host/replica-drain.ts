@@ -26,16 +26,21 @@ function check(condition: boolean, message: string): asserts condition {
   if (!condition) throw new DrainStateError(message);
 }
 
+/** How the driver handles a Ready it takes: applied as usual, or with its committed entries deferred (a capture reads the replica). */
+export type ReadyMode = "apply" | "defer";
+
 /**
  * The one owner of a replica's drain state: whether the driver is between taking one of
- * its Readys and advancing it, and whether captures (a snapshot, a digest) hold its
- * Readys back. The driver takes a Ready only when neither is the case; a capture holds
- * from the moment it asks and may read the replica once no Ready taken before is in
- * flight. Waiting for that is an event, not a poll: a capture never spins on turns of the
- * event loop that the Ready it waits for may itself need.
+ * its Readys and advancing it, and whether captures (a snapshot, a digest) hold the
+ * replica's state still. A held replica's Readys are still taken, persisted and sent
+ * (heartbeats and append acks go out, so a long capture on a big shard costs no
+ * election), but their committed entries wait until the last hold is released: nothing
+ * is applied to a replica being captured. A capture may read the replica once no Ready
+ * taken before it, in "apply" mode, is in flight. Waiting for that is an event, not a
+ * poll: a capture never spins on turns of the event loop that the Ready may need.
  */
 export class ReplicaDrain {
-  private inReady = false;
+  private taken: ReadyMode | undefined;
   private holds = 0;
   private waiters: { wake: () => void; fail: (err: Error) => void }[] = [];
   private abandoned: Error | undefined;
@@ -44,25 +49,30 @@ export class ReplicaDrain {
 
   /** Whether the driver may take the replica's next Ready now. */
   get canTakeReady(): boolean {
-    return !this.inReady && this.holds === 0;
+    return this.taken === undefined;
+  }
+
+  /** Whether a capture holds the replica: Readys taken now defer their committed entries. */
+  get held(): boolean {
+    return this.holds > 0;
   }
 
   /** Whether a Ready of the replica is taken and not yet advanced. */
   get betweenReadyAndAdvance(): boolean {
-    return this.inReady;
+    return this.taken !== undefined;
   }
 
-  /** Driver: a Ready was taken. */
-  tookReady(): void {
-    check(!this.inReady, `shard ${this.shard}: a Ready was taken before the previous one was advanced`);
-    check(this.holds === 0, `shard ${this.shard}: a Ready was taken while a capture holds the replica`);
-    this.inReady = true;
+  /** Driver: a Ready was taken; returns how to handle it. */
+  tookReady(): ReadyMode {
+    check(this.taken === undefined, `shard ${this.shard}: a Ready was taken before the previous one was advanced`);
+    this.taken = this.holds > 0 ? "defer" : "apply";
+    return this.taken;
   }
 
   /** Driver: the Ready taken was advanced. */
   advanced(): void {
-    check(this.inReady, `shard ${this.shard}: advanced without a Ready taken`);
-    this.inReady = false;
+    check(this.taken !== undefined, `shard ${this.shard}: advanced without a Ready taken`);
+    this.taken = undefined;
     for (const waiter of this.waiters.splice(0)) waiter.wake();
   }
 
@@ -76,19 +86,18 @@ export class ReplicaDrain {
   }
 
   /**
-   * Holds the replica's Readys back from now on; resolves, with the function that
-   * releases the hold (once), when no Ready taken earlier is in flight. Holds may overlap.
+   * Holds the replica's state still from now on; resolves, with the function that
+   * releases the hold (once), when no Ready taken earlier to be applied is in flight.
+   * Holds may overlap.
    */
   async hold(): Promise<() => void> {
     if (this.abandoned) throw this.abandoned;
     this.holds++;
-    if (this.inReady) {
-      try {
-        await new Promise<void>((wake, fail) => this.waiters.push({ wake, fail }));
-      } catch (err) {
-        this.holds--;
-        throw err;
-      }
+    try {
+      while (this.taken === "apply") await new Promise<void>((wake, fail) => this.waiters.push({ wake, fail }));
+    } catch (err) {
+      this.holds--;
+      throw err;
     }
     let released = false;
     return () => {

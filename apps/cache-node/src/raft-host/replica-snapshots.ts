@@ -290,9 +290,8 @@ export class ReplicaSnapshots {
    * catches up from the log rather than by a whole snapshot (and a restart restores the
    * newest snapshot, then replays only what follows it). The earlier snapshot's file is
    * durable already (a group's snapshots are saved one after another), so compacting
-   * first is safe, and it keeps the group's log at about two snapshots' worth of entries
-   * at most: nothing was applied to the group during the capture, and the log does not
-   * grow on while this file is written.
+   * first is safe, and it keeps the group's log at about two snapshots' worth of entries,
+   * plus what was committed while the capture ran (taken and persisted, applied after).
    */
   private save(replica: ShardReplica, { snapshot: captured, meta }: { snapshot: ReplicaSnapshot; meta: SnapshotMetadata }, started: number): Promise<void> {
     const group = replica.shard;

@@ -183,6 +183,27 @@ export class ShardReplica {
     }
   }
 
+  /** Committed entries taken while a capture held the replica, to apply once it is released. */
+  private readonly deferred: Entry[] = [];
+
+  /** Keeps committed entries for later: a capture is reading the replica. */
+  defer(entries: readonly Entry[]): void {
+    for (const entry of entries) this.deferred.push(entry);
+  }
+
+  /** The index committed entries must continue from: the last deferred one, else the applied index. */
+  get nextApplyAfter(): number {
+    return this.deferred.at(-1)?.index ?? this.machine.appliedIndex;
+  }
+
+  /** Applies the deferred entries (the capture is over); returns their bytes as the snapshot schedule counts them. */
+  applyDeferred(sizeOf: (entry: Entry) => number): number {
+    if (this.deferred.length === 0) return 0;
+    const entries = this.deferred.splice(0);
+    this.applyCommitted(entries);
+    return entries.reduce((bytes, entry) => bytes + sizeOf(entry), 0);
+  }
+
   /** Applies committed entries in order and settles the proposals they answer. */
   applyCommitted(entries: readonly Entry[]): void {
     for (const entry of entries) {

@@ -211,7 +211,8 @@ describe("snapshot scheduling under sustained load", () => {
     // held the idle shard's only entry) and all but the last few.
     const segments = fs.segmentPaths();
     expect(segments).not.toContain(`${WAL_DIR}/wal-0000000000000001.log`);
-    expect(segments.length).toBeLessThanOrEqual(Math.ceil(peakLog / SEGMENT_BYTES) + 2);
+    // (One segment more than the log's peak: the log goes on growing while a capture defers applying.)
+    expect(segments.length).toBeLessThanOrEqual(Math.ceil(peakLog / SEGMENT_BYTES) + 3);
     expect(await fs.walBytes()).toBeLessThan(peakLog + 2 * SEGMENT_BYTES);
     // Before the idle shard was snapshotted and compacted, the log grew to at most
     // about 2 × 4 thresholds (the quiet-group rule), never to everything written.

@@ -56,6 +56,8 @@ export interface TestClusterOptions {
   filter?: BatchFilter;
   /** How long a proposal or read may wait (testNodeOptions' default otherwise). */
   operationTimeoutMs?: number;
+  /** Entry bytes between snapshots of a shard (the node's default otherwise). */
+  snapshotBytes?: number;
 }
 
 /** Nodes opened by openTestCluster and not yet closed by it. */
@@ -105,6 +107,7 @@ export async function openTestCluster(options: TestClusterOptions) {
         },
         ...(options.store ? { store: options.store } : {}),
         ...(options.operationTimeoutMs ? { operationTimeoutMs: options.operationTimeoutMs } : {}),
+        ...(options.snapshotBytes ? { snapshotBytes: options.snapshotBytes } : {}),
         seed,
         onFatal: (err) => {
           fatal.push(err);
