@@ -1,7 +1,7 @@
 /**
  * Collects keys that reads found, per shard, so the node can propose them as access
  * hints. Reads never change eviction state directly; recency and frequency move only
- * when the hints are applied from the log, identically on every replica (DESIGN invariant 3).
+ * when the hints are applied from the log, identically on every replica (invariant 3 of docs/design.md).
  */
 export class AccessHints {
   private readonly samples = new Map<number, string[]>();

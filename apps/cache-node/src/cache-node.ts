@@ -152,7 +152,7 @@ export async function startCacheNode(config: NodeConfig, options: { logger?: Log
 const SETTINGS_CHECK_INTERVAL_MS = 100;
 
 /**
- * Store settings are replicated (DESIGN invariant 10): --eviction-policy, --entries-max
+ * Store settings are replicated (invariant 10 of docs/design.md): --eviction-policy, --entries-max
  * and --bytes-max only seed new groups. Once every group this node hosts has its
  * settings from its log (it applied a command, the first of which is a group's seed),
  * logs one warning naming each of those flags that differs from what the groups use.

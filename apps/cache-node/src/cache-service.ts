@@ -159,7 +159,7 @@ export function createCacheService(deps: CacheServiceDeps): Partial<ServiceImpl<
 
   const readLocal = (shard: number, key: string, budget: AnswerBudget): GetShape => {
     const replica = consensus.replica(shard);
-    // Local reads judge expiry against max(local clock, last applied stamp) (DESIGN invariant 2).
+    // Local reads judge expiry against max(local clock, last applied stamp) (invariant 2 of docs/design.md).
     const nowMs = Math.max(clock.nowMs(), replica.lastStampMs);
     const entry = replica.store.get(key, nowMs);
     // Charged before the value is decoded into the answer.

@@ -65,7 +65,7 @@ export function createClusterService(deps: ClusterServiceDeps): Partial<ServiceI
 }
 
 /**
- * Changes shards' store settings through their logs (DESIGN invariant 10): checked here,
+ * Changes shards' store settings through their logs (invariant 10 of docs/design.md): checked here,
  * proposed at each shard's leader (forwarded there once, like writes), answered once
  * applied there with the settings then in force. Setting values is idempotent, so a
  * caller may retry any failure.

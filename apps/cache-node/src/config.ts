@@ -7,7 +7,7 @@ import { ConfigError } from "./config-error.js";
 
 export type EvictionPolicyName = "lru" | "lfu" | "fifo" | "random";
 
-/** Every bound the node enforces; each has a default and a clear error when exceeded (DESIGN invariant 6). */
+/** Every bound the node enforces; each has a default and a clear error when exceeded (invariant 6 of docs/design.md). */
 export interface Limits {
   keyBytesMax: number;
   valueBytesMax: number;

@@ -74,7 +74,7 @@ export async function openConsensus(
     transport,
     clock,
     logger: log,
-    // Store settings are replicated state (DESIGN invariant 10): every replica starts from
+    // Store settings are replicated state (invariant 10 of docs/design.md): every replica starts from
     // the same fixed settings and takes the group's from its snapshot and log. The flags
     // only seed a new group, through the log, when this node is its first leader.
     store: BOOTSTRAP_STORE_SETTINGS,

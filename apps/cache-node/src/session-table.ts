@@ -3,7 +3,7 @@ import type { CommandResult } from "./shard-state-machine.js";
 
 /**
  * Client sessions of one shard, for exactly-once writes across retries (Raft thesis
- * §6.3, DESIGN invariant 4). Part of the replicated state: every replica applies the same
+ * §6.3, invariant 4 of docs/design.md). Part of the replicated state: every replica applies the same
  * commands to it, so it is in digests and snapshots, and it uses only command stamps
  * for time.
  *

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { STAMP_MS_MAX } from "./command-validation.js";
 import { ShardStateMachine, SnapshotFormatError } from "./shard-state-machine.js";
 
-// Apply is total (DESIGN invariant 8): each command below once reached an assertion in
+// Apply is total (invariant 8 of docs/design.md): each command below once reached an assertion in
 // apply, which every replica would hit and every restart would replay.
 
 type CommandInit = MessageInitShape<typeof CommandSchema>;

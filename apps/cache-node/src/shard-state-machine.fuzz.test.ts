@@ -5,7 +5,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ShardStateMachine } from "./shard-state-machine.js";
 
-// Apply must be total and deterministic (DESIGN invariant 8): whatever a log holds, every
+// Apply must be total and deterministic (invariant 8 of docs/design.md): whatever a log holds, every
 // replica applies it without throwing and reaches the same state, and so does a replica
 // restored from a snapshot taken part way. The log here is random Commands over every
 // field (stamps, sessions, extreme integers, unknown enum numbers, empty, long and

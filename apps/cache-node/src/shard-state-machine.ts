@@ -127,7 +127,7 @@ interface SnapshotHeaderFields {
 /**
  * The replicated state machine of one shard: it applies committed commands to the
  * shard's store. It never reads a clock: "now" is the command's stamp, so every
- * replica that applies the same log reaches the same state (DESIGN invariant 2).
+ * replica that applies the same log reaches the same state (invariant 2 of docs/design.md).
  */
 export class ShardStateMachine {
   private appliedIndexValue = 0;
@@ -307,7 +307,7 @@ export class ShardStateMachine {
 
   /**
    * Applies the command at log index `index`; indexes must arrive in order without gaps.
-   * Total over its input (DESIGN invariant 8): bytes that do not decode, or a command
+   * Total over its input (invariant 8 of docs/design.md): bytes that do not decode, or a command
    * that breaks the protocol's rules, change nothing but the applied index and the
    * refusal count, and yield a "refused" result, the same on every replica. Only a
    * programmer error can make it throw.

@@ -6,7 +6,7 @@ import { ENTRY_OVERHEAD_BYTES, STORE_OPTIONS_DEFAULT, type EvictionPolicy } from
 import type { Limits, NodeConfig } from "./config.js";
 
 /**
- * A shard's store settings: replicated state (DESIGN invariants 3 and 10). They change
+ * A shard's store settings: replicated state (invariants 3 and 10 of docs/design.md). They change
  * only through ConfigureStore log entries, and travel in snapshots and digests with the
  * store.
  */

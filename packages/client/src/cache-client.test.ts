@@ -123,7 +123,7 @@ describe("routing", () => {
   });
 });
 
-describe("write retry rules (DESIGN invariant 4)", () => {
+describe("write retry rules (invariant 4 of docs/design.md)", () => {
   const indeterminate: [string, ConnectError][] = [
     ["deadline_exceeded from the node", new ConnectError("write at index 9 not applied within 5000 ms; it may or may not take effect", Code.DeadlineExceeded)],
     ["unavailable without proof", new ConnectError("forwarding to leader n2 failed (reset); a write may or may not have taken effect", Code.Unavailable)],

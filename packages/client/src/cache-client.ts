@@ -376,7 +376,7 @@ class RoutedCacheClient implements CacheClient {
   }
 
   /**
-   * A write RPC: one session sequence, kept across its retries (DESIGN invariant 4). If a
+   * A write RPC: one session sequence, kept across its retries (invariant 4 of docs/design.md). If a
    * shard reports the session expired, the write moves to a new session (the router
    * decides whether it is resent); it always finishes on the session it was last sent
    * under, so writes in flight on a replaced session still finish there.

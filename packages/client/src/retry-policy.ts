@@ -94,7 +94,7 @@ export function isOverloaded(err: ConnectError): boolean {
 }
 
 /**
- * Classifies a failed attempt (DESIGN invariant 4). A read may always be retried after a
+ * Classifies a failed attempt (invariant 4 of docs/design.md). A read may always be retried after a
  * transient failure. A write is retried at once only when the error proves it did not take
  * effect: a NotLeader refusal, or `unavailable` that says so. After a deadline, a reset
  * or an unexplained `unavailable`, it may have applied: it is resent with its session and

@@ -133,7 +133,7 @@ export class ShardRouter {
    * A write whose outcome is unknown (its connection closed, or its node gave up on it) is
    * sent again with the same session and sequence until it is answered or its deadline
    * passes: the shard applies a sequence at most once and answers a repeat with the
-   * first result (DESIGN invariant 4). Only a write whose deadline passes after such a
+   * first result (invariant 4 of docs/design.md). Only a write whose deadline passes after such a
    * send stays indeterminate.
    *
    * A write refused because its shard no longer holds its session moves to a new session

@@ -1,7 +1,7 @@
 import { PROTOCOL_LIMITS } from "@distcache/proto/limits";
 
 /**
- * Numbers the writes of one client session (DESIGN invariant 4). Every write RPC takes
+ * Numbers the writes of one client session (invariant 4 of docs/design.md). Every write RPC takes
  * the next sequence and keeps it across its retries, so the cluster can recognise a
  * repeat. Many writes may be in flight. Each shard keeps the results of the session's
  * writes it applied until the client acknowledges them, so the watermark is kept per

@@ -3,7 +3,7 @@
  * node is configured with. A node's configured limits (--key-bytes-max, ...) may only
  * lower them, and the SDK checks them before any I/O. Apply checks every command
  * against these and the shard's own settings alone, so a refusal is the same on every
- * replica (DESIGN invariant 8).
+ * replica (invariant 8 of docs/design.md).
  */
 export const PROTOCOL_LIMITS = {
   /** Longest key, in UTF-8 bytes. */

@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 
 /**
- * The core and the simulator must be deterministic and free of I/O (DESIGN.md,
+ * The core and the simulator must be deterministic and free of I/O (docs/design.md,
  * invariant 7): no clock, no ambient randomness, no timers, no process or Node
  * modules. Only the two command-line hosts below may touch the outside world.
  */

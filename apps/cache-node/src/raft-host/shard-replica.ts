@@ -133,7 +133,7 @@ export class ShardReplica {
 
   /**
    * A new group takes its store settings from its first leader's flags, proposed as the
-   * group's first command (DESIGN invariant 10); until it applies, every replica holds
+   * group's first command (invariant 10 of docs/design.md); until it applies, every replica holds
    * BOOTSTRAP_STORE_SETTINGS, so nothing depends on any node's flags. Decided once per
    * term this replica leads, before its first proposal of the term, so the seed precedes
    * whatever this leader proposes: the first command of any log is a seed. A group whose

@@ -4,7 +4,7 @@ import type { MultiRaft } from "./multi-raft.js";
 import { closeTestClusters, leaderOf, openTestCluster, setOp, until } from "./testing/multi-raft-harness.js";
 
 /*
- * Store settings are replicated (DESIGN invariant 10): replicas start from the bootstrap
+ * Store settings are replicated (invariant 10 of docs/design.md): replicas start from the bootstrap
  * settings, a new group's first leader proposes its own seed as the group's first
  * command, and no later leader (a restarted node included) seeds again.
  */

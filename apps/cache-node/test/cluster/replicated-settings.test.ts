@@ -11,7 +11,7 @@ import { planCluster, startMember, stopNode } from "../../../../tools/scripts/lo
 import type { NodeProcess } from "./cluster-harness.js";
 
 /*
- * Store settings are replicated state (DESIGN invariants 3 and 10): a node whose
+ * Store settings are replicated state (invariants 3 and 10 of docs/design.md): a node whose
  * --entries-max and --eviction-policy differ from its peers' evicts the same victims as
  * they do, says which flags it ignores, and ConfigureStore changes every replica.
  */

@@ -32,8 +32,8 @@ export interface WalAppend {
 }
 
 /**
- * The node's write-ahead log, shared by all of its Raft groups (DESIGN.md,
- * Storage): one append per host cycle carries every group's Ready, and costs
+ * The node's write-ahead log, shared by all of its Raft groups (docs/design.md,
+ * Shape): one append per host cycle carries every group's Ready, and costs
  * one write and at most one fdatasync however many groups it covers.
  *
  * Contract with the host (ready.ts): persist with `append(..., ready.mustSync)`

@@ -8,7 +8,7 @@
  * Recovery found bytes that cannot be a torn tail: a bad checksum, an
  * undecodable record or an impossible sequence of records anywhere but at the
  * end of the last segment. The node must not start on this log: skipping the
- * record could silently drop acknowledged writes (DESIGN invariant 5).
+ * record could silently drop acknowledged writes (invariant 5 of docs/design.md).
  */
 export class WalCorruptionError extends Error {
   override readonly name = "WalCorruptionError";
