@@ -5,7 +5,7 @@ import type { Limits } from "./config.js";
 import { invalidArgument, limitExceeded } from "./errors.js";
 
 /*
- * The one validation of client requests, used by every request path (the lean unary
+ * The one validation of client requests, used by every request path (the unary fast
  * path, the stock Connect handler, and requests another node forwards here, which
  * arrive through the same handlers). Apply checks the same rules again on the decoded
  * command (command-validation.ts), so a request that slipped past these could only be

@@ -92,8 +92,8 @@ export const ERROR_MESSAGE_BYTES_MAX = 2048;
 const LONE_SURROGATES = /\p{Cs}/gu;
 
 /**
- * The one rule for an error on its way to the wire, whichever path writes it (the lean
- * unary path, the stock handler, or a refusal before any handler): its metadata loses
+ * The one rule for an error on its way to the wire, whichever path writes it (the unary
+ * fast path, the stock handler, or a refusal before any handler): its metadata loses
  * the reserved headers and its message is cut to ERROR_MESSAGE_BYTES_MAX. Code and
  * details are kept.
  */

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startNode, stopNode } from "../../../tools/scripts/local-nodes.mjs";
 
 // Input a client controls never reaches an assertion in apply: each request below is
-// refused at the edge with invalid_argument, on the lean path and the stock Connect
+// refused at the edge with invalid_argument, on the fast path and the stock Connect
 // handler alike, and the node keeps serving (docs/api-errors.md).
 
 type Node = { pid: number; url: string; child: ChildProcess };
