@@ -352,7 +352,7 @@ async function run() {
     const delta = before !== undefined && after !== undefined ? after - before : undefined;
     const flag = delta !== undefined && delta > rssLimit ? "  ← above the limit" : "";
     const [h0, h1] = [heapBefore.get(n.id), heapAfter.get(n.id)];
-    const live = h0 && h1 ? `; JS heap used ${mib(h0.heapUsed)} → ${mib(h1.heapUsed)} of ${mib(h0.heapTotal)} → ${mib(h1.heapTotal)} reserved, buffers outside it ${mib(h0.external)} → ${mib(h1.external)}` : "";
+    const live = h0 && h1 ? `; JS heap used ${mib(h0.heapUsed)} → ${mib(h1.heapUsed)} of ${mib(h0.heapTotal)} → ${mib(h1.heapTotal)} reserved, buffers outside it ${mib(h0.external)} → ${mib(h1.external)}; ${h0.connections} → ${h1.connections} client connections open` : "";
     console.log(`  ${n.id}: ${mib(before)} → ${mib(after)}${delta !== undefined ? ` (${delta >= 0 ? "+" : ""}${mib(delta)})` : n.pid ? " (node gone)" : " (no PID: not measured)"}${live}${flag}`);
     if (flag) rssProblems.push(`${n.id} grew by ${mib(delta)}, above ${opts["rss-limit-mib"]} MiB`);
   }
@@ -419,6 +419,7 @@ async function liveMemory(nodes) {
           heapUsed: value("distcache_process_nodejs_heap_size_used_bytes"),
           heapTotal: value("distcache_process_nodejs_heap_size_total_bytes"),
           external: value("distcache_process_nodejs_external_memory_bytes"),
+          connections: value("distcache_client_connections"),
         });
       } catch {
         // no answer: not reported
