@@ -131,16 +131,17 @@ export class ReplicaSnapshots {
     this.newest.set(group, { index: snapshot.index, term: snapshot.term });
   }
 
+  /** A snapshot file's chunks, read whole (restore, install). */
   private async read(group: number, snapshot: { index: number; term: number }): Promise<Uint8Array[]> {
-    try {
-      return await this.options.files.read(fileMeta(group, snapshot));
-    } catch (err) {
-      const reason = (err as NodeJS.ErrnoException).code === "ENOENT" ? "is missing" : `cannot be read: ${(err as Error).message}`;
-      throw new Error(`shard ${group}: the log was compacted to a snapshot at index ${snapshot.index} (term ${snapshot.term}), whose file in ${this.options.files.dir} ${reason}`, { cause: err });
-    }
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of this.readChunks(group, snapshot)) chunks.push(chunk);
+    return chunks;
   }
 
-  /** A snapshot file's chunks, read and verified one at a time, with the same error as read() when it is missing. */
+  /**
+   * A snapshot file's chunks, read and verified one at a time (a transfer streams them);
+   * a file that is missing or damaged fails naming the shard, the index and the directory.
+   */
   private async *readChunks(group: number, snapshot: { index: number; term: number }): AsyncGenerator<Uint8Array> {
     try {
       yield* this.options.files.chunks(fileMeta(group, snapshot));

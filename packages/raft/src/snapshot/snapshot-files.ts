@@ -91,29 +91,9 @@ export class SnapshotFiles {
 
   /** Reads and verifies a whole snapshot, returning its chunks. */
   async read(meta: SnapshotMeta): Promise<Uint8Array[]> {
-    const path = joinPath(this.dir, fileName(meta));
-    const bytes = await this.fs.readFile(path);
-    const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const fail = (offset: number, what: string) => new SnapshotCorruptionError(`${path}: ${what} at offset ${offset}`);
-    if (data.length < HEADER_BYTES || !data.subarray(0, 4).equals(MAGIC)) throw fail(0, "not a snapshot file");
-    if (data.readUInt8(4) !== VERSION) throw fail(4, `unsupported version ${data.readUInt8(4)}`);
-    const found = { group: data.readUInt32LE(5), index: Number(data.readBigUInt64LE(9)), term: Number(data.readBigUInt64LE(17)) };
-    if (found.group !== meta.group || found.index !== meta.index || found.term !== meta.term) throw fail(5, "header does not match the file name");
     const chunks: Uint8Array[] = [];
-    let offset = HEADER_BYTES;
-    for (;;) {
-      if (offset + 8 > data.length) throw fail(offset, "truncated (no end mark)");
-      const length = data.readUInt32LE(offset);
-      if (length === END_MARK) {
-        if (data.readUInt32LE(offset + 4) !== chunks.length) throw fail(offset, "chunk count mismatch");
-        return chunks;
-      }
-      if (length > SNAPSHOT_CHUNK_BYTES_MAX || offset + 8 + length > data.length) throw fail(offset, `bad chunk length ${length}`);
-      const chunk = data.subarray(offset + 8, offset + 8 + length);
-      if (crc32(chunk) !== data.readUInt32LE(offset + 4)) throw fail(offset, "chunk checksum mismatch");
-      chunks.push(chunk);
-      offset += 8 + length;
-    }
+    for await (const chunk of this.chunks(meta)) chunks.push(chunk);
+    return chunks;
   }
 
   /**
