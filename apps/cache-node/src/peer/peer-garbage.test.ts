@@ -1,12 +1,13 @@
 import { create } from "@bufbuild/protobuf";
 import { SetOpSchema } from "@distcache/proto/raft";
-import { MemoryWalFs, SnapshotFiles, asLogIndex, asNodeId, asTerm, type Entry, type PeerMessage } from "@distcache/raft";
+import { asLogIndex, asNodeId, asTerm, type Entry, type PeerMessage } from "@distcache/raft";
 import net from "node:net";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodeAccessSamples } from "../raft-host/access-samples-wire.js";
 import { MemoryGroupLog } from "../raft-host/group-log.js";
 import { MultiRaft } from "../raft-host/multi-raft.js";
+import { testNodeOptions } from "../raft-host/testing/multi-raft-harness.js";
 import { NotLeaderError } from "../raft-host/not-leader-error.js";
 import { encodePeerBatch } from "../raft-host/peer-wire.js";
 import { encodeSnapshotChunk } from "../raft-host/snapshot-wire.js";
@@ -58,25 +59,19 @@ beforeAll(async () => {
   for (const id of ids) {
     rafts.set(
       id,
-      await MultiRaft.open({
-        nodeId: id,
-        groups: Array.from({ length: SHARDS }, (_, shard) => ({ shard, voters: ids })),
-        shardCount: SHARDS,
-        preferredLeaders: ["n1", "n2", "n3", "n1"],
-        log: new MemoryGroupLog(),
-        snapshotFiles: new SnapshotFiles(`/${id}/snap`, new MemoryWalFs()),
-        snapshotEntries: 1_000_000,
-        transport: transports.get(id)!,
-        clock: { nowMs: () => Date.now() },
-        logger,
-        store: { entriesMax: 1000, bytesMax: 1 << 20 },
-        tickIntervalMs: 10,
-        electionTimeoutTicks: 10,
-        heartbeatIntervalTicks: 1,
-        operationTimeoutMs: 2000,
-        entryBytesMax: 1 << 20,
-        onFatal: (err) => fatal.push(err),
-      }),
+      await MultiRaft.open(
+        testNodeOptions({
+          nodeId: id,
+          groups: Array.from({ length: SHARDS }, (_, shard) => ({ shard, voters: ids })),
+          shardCount: SHARDS,
+          preferredLeaders: ["n1", "n2", "n3", "n1"],
+          log: new MemoryGroupLog(),
+          snapshotEntries: 1_000_000,
+          transport: transports.get(id)!,
+          logger,
+          onFatal: (err) => fatal.push(err),
+        }),
+      ),
     );
   }
   for (const raft of rafts.values()) raft.start();
