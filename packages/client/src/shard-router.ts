@@ -156,7 +156,7 @@ export class ShardRouter {
       // Nothing of this attempt was sent yet: stopping here is harmless, unless an earlier
       // send of the write may have applied.
       if (budget.signal?.aborted) {
-        if (mayHaveApplied) throw new IndeterminateWriteError(`${context.operation} was canceled after a send that may have taken effect`, lastError?.code ?? Code.Canceled, { cause: lastError });
+        if (mayHaveApplied && lastError) throw this.canceled(context, lastError, true);
         throw new CanceledError(`${context.operation} was canceled`, { cause: lastError });
       }
       const target = this.target(shard, unreachable);
@@ -179,7 +179,8 @@ export class ShardRouter {
         if (verdict.type === "indeterminate") {
           if (session === undefined) throw toCacheError(err, context, true);
           mayHaveApplied = true;
-          // No answer at all: the node may be gone, so ask the others who leads the shard now.
+          // No answer at all: the node may be gone, so the next attempt asks another node,
+          // which names the leader.
           if (!answeredByServer(err)) {
             if (target.leaderId !== undefined) this.table.forgetLeader(shard, target.leaderId);
             unreachable.add(target.address);
@@ -187,7 +188,6 @@ export class ShardRouter {
           const delayMs = backoffDelayMs(++backoffs, this.options.backoffMsMin, this.options.backoffMsMax, this.options.random);
           if (this.options.clock.nowMs() + delayMs >= budget.deadlineMs) throw toCacheError(err, context, true);
           this.options.onEvent({ type: "retry", shard, attempt: attempt + 1, reason: "indeterminate", delayMs });
-          // With the leader forgotten, the next attempt goes to another node, which names the leader.
           await this.options.sleep(delayMs, budget.signal);
           continue;
         }
@@ -274,8 +274,8 @@ export class ShardRouter {
   }
 
   private canceled(context: FailureContext, err: ConnectError, write: boolean): CacheError {
-    // The caller aborted while the attempt was in flight: a write may have applied.
-    if (write) return new IndeterminateWriteError(`${context.operation} was canceled in flight and may or may not have taken effect`, err.code, { cause: err });
+    // The caller aborted after a send (in flight, or waiting to resend): a write may have applied.
+    if (write) return new IndeterminateWriteError(`${context.operation} was canceled after a send and may or may not have taken effect`, err.code, { cause: err });
     return new CanceledError(`${context.operation} was canceled`, { cause: err });
   }
 }
