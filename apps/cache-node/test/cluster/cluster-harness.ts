@@ -150,6 +150,21 @@ export function retryable(err: unknown): boolean {
   return code === Code.Unavailable || code === Code.FailedPrecondition || code === Code.DeadlineExceeded || code === Code.Canceled || code === Code.Aborted;
 }
 
+/**
+ * Runs `call` until it succeeds, retrying (after 100 ms) while it fails with a retryable error,
+ * e.g. while shards a killed node led are still electing. Only for idempotent calls.
+ */
+export async function retrying<T>(call: () => Promise<T>, attempts = 100): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (err) {
+      if (!retryable(err) || attempt >= attempts) throw err;
+      await sleep(100);
+    }
+  }
+}
+
 export function text(value: string) {
   return { case: "text" as const, value };
 }

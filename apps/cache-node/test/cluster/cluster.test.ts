@@ -1,7 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { NotLeaderSchema } from "@distcache/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EVENTUAL, STRONG, TestCluster, keyForShard, retryable, sleep, text } from "./cluster-harness.js";
+import { EVENTUAL, STRONG, TestCluster, keyForShard, retryable, retrying, sleep, text } from "./cluster-harness.js";
 
 let cluster: TestCluster;
 beforeAll(async () => {
@@ -133,15 +133,7 @@ describe("failures", () => {
     const client = cluster.client(live[0]!);
     const missed = Array.from({ length: 60 }, (_, i) => `missed-${i}`);
     // Shards the dead node led may still be electing: retry (the same values) while unavailable.
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await client.mSet({ items: missed.map((key) => ({ key, payload: text(key) })) });
-        break;
-      } catch (err) {
-        if (!retryable(err) || attempt > 100) throw err;
-        await sleep(100);
-      }
-    }
+    await retrying(() => client.mSet({ items: missed.map((key) => ({ key, payload: text(key) })) }));
     await cluster.restart(dead.nodeId);
     const restarted = cluster.client(dead.nodeId);
     const deadline = Date.now() + 15_000;

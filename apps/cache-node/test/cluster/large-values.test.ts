@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TestCluster, retryable, ring, sleep } from "./cluster-harness.js";
+import { TestCluster, retrying, ring, sleep } from "./cluster-harness.js";
 
 const MIB = 1024 * 1024;
 const SNAPSHOT_BYTES = 16 * MIB;
@@ -61,15 +61,7 @@ describe("large values", () => {
         value[0] = i & 0xff;
         const key = KEYS[i % KEYS.length]!;
         const client = clients.get(leaders.get(ring.shardFor(key))!)!;
-        for (let attempt = 0; ; attempt++) {
-          try {
-            await client.set({ key, payload: { case: "value", value } }, { timeoutMs: 10_000 });
-            break;
-          } catch (err) {
-            if (!retryable(err) || attempt > 20) throw err;
-            await sleep(100);
-          }
-        }
+        await retrying(() => client.set({ key, payload: { case: "value", value } }, { timeoutMs: 10_000 }), 20);
       }
     };
     const started = Date.now();

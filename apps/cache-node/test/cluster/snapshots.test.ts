@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EVENTUAL, SHARDS, STRONG, TestCluster, keyForShard, sleep, text } from "./cluster-harness.js";
+import { EVENTUAL, SHARDS, STRONG, TestCluster, keyForShard, retrying, sleep, text } from "./cluster-harness.js";
 
 // Snapshots every 20 applied entries, so a few hundred writes compact every shard's log several times.
 let cluster: TestCluster;
@@ -31,8 +31,9 @@ describe("snapshots", () => {
     await cluster.kill(c);
     const client = cluster.client(a);
     const rounds = 80;
+    // Shards the killed node led are electing at first: each round is retried (same values) until accepted.
     for (let round = 0; round < rounds; round++) {
-      await client.mSet({ items: keysOf(round).map((key) => ({ key, payload: text(`${round}`) })) });
+      await retrying(() => client.mSet({ items: keysOf(round).map((key) => ({ key, payload: text(`${round}`) })) }));
     }
     // Every shard's log was compacted past what the stopped node holds.
     expect((await cluster.driverCounter(a, "snapshotsTaken")) + (await cluster.driverCounter(b, "snapshotsTaken"))).toBeGreaterThanOrEqual(2 * SHARDS);
@@ -46,7 +47,7 @@ describe("snapshots", () => {
     // More writes so the node takes snapshots of its own, then kill -9 and restart: it
     // recovers from its latest snapshot plus the log after it.
     for (let round = rounds; round < rounds + 40; round++) {
-      await client.mSet({ items: keysOf(round).map((key) => ({ key, payload: text(`${round}`) })) });
+      await retrying(() => client.mSet({ items: keysOf(round).map((key) => ({ key, payload: text(`${round}`) })) }));
     }
     await digestsMatch(15_000);
     const deadline = Date.now() + 10_000;
@@ -56,7 +57,7 @@ describe("snapshots", () => {
     await cluster.restart(c);
     await digestsMatch(30_000);
     for (const round of [0, rounds - 1, rounds + 39]) {
-      const strong = await cluster.client(c).mGet({ keys: keysOf(round), consistency: STRONG });
+      const strong = await retrying(() => cluster.client(c).mGet({ keys: keysOf(round), consistency: STRONG }));
       expect(strong.results.map((r) => r.payload.value)).toEqual(keysOf(round).map(() => `${round}`));
     }
   });
