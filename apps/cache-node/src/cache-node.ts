@@ -64,7 +64,6 @@ export async function startCacheNode(config: NodeConfig, options: { logger?: Log
     ring,
     consensus,
     limits: config.limits,
-    clock,
     accessHints: hints,
     router,
   });

@@ -21,7 +21,6 @@ import {
   type Payload,
 } from "./request-validation.js";
 import type { CommandResult } from "./shard-state-machine.js";
-import type { Clock } from "./clock.js";
 import { forwardHeader, type Router } from "./routing.js";
 
 export interface CacheServiceDeps {
@@ -29,7 +28,6 @@ export interface CacheServiceDeps {
   ring: Ring;
   consensus: ConsensusPort;
   limits: Limits;
-  clock: Clock;
   accessHints: AccessHints;
   router: Router;
 }
@@ -142,7 +140,7 @@ function groupByShard<T>(items: readonly T[], keyOf: (item: T) => string, ring: 
 
 /** The CacheService handlers: validation, routing to a shard, and the consensus port. */
 export function createCacheService(deps: CacheServiceDeps): Partial<ServiceImpl<typeof CacheService>> {
-  const { ring, consensus, limits, clock, router } = deps;
+  const { ring, consensus, limits, router } = deps;
   const route = router.run;
 
   /**
@@ -157,10 +155,11 @@ export function createCacheService(deps: CacheServiceDeps): Partial<ServiceImpl<
     }
   };
 
-  const readLocal = (shard: number, key: string, budget: AnswerBudget): GetShape => {
+  const readLocal = (shard: number, key: string, consistency: Consistency, budget: AnswerBudget): GetShape => {
     const replica = consensus.replica(shard);
-    // Local reads judge expiry against max(local clock, last applied stamp) (invariant 2 of docs/design.md).
-    const nowMs = Math.max(clock.nowMs(), replica.lastStampMs);
+    // A strong read judges expiry at the replica's last applied stamp, so it is ordered
+    // with the log; an eventual one at this node's cluster time (invariant 9 of docs/design.md).
+    const nowMs = consistency === Consistency.EVENTUAL ? consensus.clusterTimeMs(shard) : replica.lastStampMs;
     const entry = replica.store.get(key, nowMs);
     // Charged before the value is decoded into the answer.
     if (entry) budget.charge(key.length + entry.value.length);
@@ -170,7 +169,7 @@ export function createCacheService(deps: CacheServiceDeps): Partial<ServiceImpl<
 
   const readShard = async (shard: number, keys: readonly string[], consistency: Consistency, budget: AnswerBudget): Promise<GetShape[]> => {
     if (consistency !== Consistency.EVENTUAL) await consensus.readBarrier(shard);
-    return keys.map((key) => readLocal(shard, key, budget));
+    return keys.map((key) => readLocal(shard, key, consistency, budget));
   };
 
   const setOp = (key: string, payload: Payload, ttlMs: bigint, field: string): SetOp => {

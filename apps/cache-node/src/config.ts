@@ -40,6 +40,11 @@ export interface NodeConfig {
   electionTicks: number;
   /** How long a write or strong read may wait for its group before it fails. */
   operationTimeoutMs: number;
+  /**
+   * How far the stamp a strong read judges expiry at may trail cluster time; a read on a
+   * shard whose last stamp is older waits for a time entry (invariant 9 of docs/design.md).
+   */
+  readStampLagMsMax: number;
   /** A shard replica is snapshotted, and its log compacted, after this many applied entries... */
   snapshotEntries: number;
   /** ...or after this many applied entry bytes, whichever comes first. */
@@ -87,6 +92,7 @@ export const DEFAULT_CONFIG: NodeConfig = {
   raftTickMs: 50,
   electionTicks: 10,
   operationTimeoutMs: 5000,
+  readStampLagMsMax: 50,
   snapshotEntries: 10000,
   snapshotBytes: 64 * 1024 * 1024,
   logLevel: "info",
@@ -230,6 +236,14 @@ function buildCommand(): Command {
         byteCountOption("--snapshot-bytes"),
       ),
     )
+    .addOption(
+      opt(
+        "--read-stamp-lag-ms-max <ms>",
+        `how stale the stamp a strong read judges TTLs at may be; an older one waits for a time entry (default ${d.readStampLagMsMax})`,
+        "readStampLagMsMax",
+        positiveInt("--read-stamp-lag-ms-max", 1, 60_000),
+      ),
+    )
     .addOption(opt("--election-ticks <n>", `election timeout in ticks (default ${d.electionTicks})`, "electionTicks", positiveInt("--election-ticks", 2, 1000)))
     .addOption(opt("--shards <n>", `number of shards, fixed at bootstrap (default ${d.shards})`, "shards", positiveInt("--shards", 1, 4096)))
     .addOption(opt("--log-level <level>", `pino log level (default ${d.logLevel})`, "logLevel"))
@@ -319,6 +333,7 @@ export function resolveConfig(flat: Flat): NodeConfig {
     raftTickMs: num("raftTickMs", d.raftTickMs),
     electionTicks: num("electionTicks", d.electionTicks, 2),
     operationTimeoutMs: num("operationTimeoutMs", d.operationTimeoutMs),
+    readStampLagMsMax: num("readStampLagMsMax", d.readStampLagMsMax),
     snapshotEntries: num("snapshotEntries", d.snapshotEntries),
     snapshotBytes: byteCount(flat, "snapshotBytes", d.snapshotBytes),
     logLevel: String(pick("logLevel", d.logLevel)),

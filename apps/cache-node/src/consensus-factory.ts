@@ -83,6 +83,7 @@ export async function openConsensus(
     electionTimeoutTicks: config.electionTicks,
     heartbeatIntervalTicks: 1,
     operationTimeoutMs: config.operationTimeoutMs,
+    readStampLagMsMax: config.readStampLagMsMax,
     entryBytesMax: commandBytesMax(config),
     onFatal,
     onAccessSamples,

@@ -24,8 +24,14 @@ export interface ShardStatus {
 export interface ConsensusPort {
   /** Replicates op on shard, applies it once committed, and resolves with the result. */
   propose(shard: number, op: CommandOp, session?: SessionHeader): Promise<CommandResult>;
-  /** Resolves once a strong read of shard may be served from the local replica (ReadIndex). */
+  /**
+   * Resolves once a strong read of shard may be served from the local replica: it applied
+   * past the read index (ReadIndex), and its last applied stamp, at which the read judges
+   * expiry, trails cluster time by at most the read stamp lag (invariant 9 of docs/design.md).
+   */
   readBarrier(shard: number): Promise<void>;
+  /** This node's estimate of shard's time, at which an EVENTUAL read judges expiry (invariant 9 of docs/design.md). */
+  clusterTimeMs(shard: number): number;
   /**
    * The local replica's digest (ShardStateMachine.digest()) and the applied index it was
    * taken at, computed in short steps that take turns of the event loop with the node's

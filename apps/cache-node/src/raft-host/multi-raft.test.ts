@@ -10,8 +10,12 @@ const ids = ["n1", "n2", "n3"];
 const SHARDS = 4;
 afterEach(closeTestClusters);
 
-/** Three nodes in one process, joined by an in-memory network that can cut links. */
-const cluster = (options: Pick<TestClusterOptions, "snapshotEntries" | "filter"> = {}) => openTestCluster({ ids, shards: SHARDS, ...options });
+/**
+ * Three nodes in one process, joined by an in-memory network that can cut links. Any
+ * stamp is recent enough for their strong reads, so a follower serves the reads these
+ * tests hold and release itself (cluster-time.test.ts covers how recent a stamp must be).
+ */
+const cluster = (options: Pick<TestClusterOptions, "snapshotEntries" | "filter"> = {}) => openTestCluster({ ids, shards: SHARDS, readStampLagMsMax: 3_600_000, ...options });
 
 const read = (node: MultiRaft, shard: number, key: string) => {
   const entry = node.replica(shard).store.peek(key, Date.now());
@@ -185,6 +189,7 @@ describe("ReadIndex contexts", () => {
     expect(second.state).toEqual({ settled: false, failed: undefined });
     answer(nodes.get(follower)!, leader, fresh);
     await second.outcome;
+    expect(second.state.failed).toBeUndefined();
     expect(second.state.settled).toBe(true);
   });
 });

@@ -43,6 +43,9 @@ const DIGEST_KEYS_PER_STEP = 20_000;
  */
 export const READS_PENDING_MAX = 4096;
 
+/** How far the stamp a strong read is judged at may trail cluster time, by default. */
+export const READ_STAMP_LAG_MS_MAX = 50;
+
 /** Bytes of the random nonce that tells this start of the node from earlier ones in ReadIndex contexts. */
 export const INCARNATION_BYTES = 16;
 
@@ -78,6 +81,11 @@ export interface MultiRaftOptions {
   operationTimeoutMs: number;
   /** Most strong reads one replica holds at once (default READS_PENDING_MAX); more are refused as overloaded. */
   readsPendingMax?: number;
+  /**
+   * How far the last applied stamp a strong read is judged at may trail cluster time
+   * (default READ_STAMP_LAG_MS_MAX); an older one makes the read wait for a time entry.
+   */
+  readStampLagMsMax?: number;
   /** Largest command one proposal may carry: the largest request, encoded as a command. */
   entryBytesMax: number;
   /** Called when the node can no longer run safely (its log failed to persist). */
@@ -177,7 +185,9 @@ export class MultiRaft implements ConsensusPort {
       random: new SeededRandom(randomInt(2 ** 31)),
     });
     const contexts = new ReadContexts(this.options.nodeId, this.incarnation, shard);
-    this.replicas.set(shard, new ShardReplica(shard, node, storage, machine, this.options.clock, this.options.operationTimeoutMs, contexts, this.options.readsPendingMax ?? READS_PENDING_MAX, this.options.seed));
+    const { clock, operationTimeoutMs, readsPendingMax = READS_PENDING_MAX, readStampLagMsMax = READ_STAMP_LAG_MS_MAX, seed } = this.options;
+    const replicaOptions = { clock, operationTimeoutMs, readsPendingMax, readStampLagMsMax, seed, schedule: () => this.schedule() };
+    this.replicas.set(shard, new ShardReplica(shard, node, storage, machine, contexts, replicaOptions));
   }
 
   get shardCount(): number {
@@ -199,13 +209,13 @@ export class MultiRaft implements ConsensusPort {
    * (at most timeoutMs) until it leads nothing, so a planned stop costs no election.
    */
   async handOffLeadership(timeoutMs: number): Promise<void> {
-    const deadline = this.options.clock.nowMs() + timeoutMs;
+    const deadline = this.options.clock.monotonicMs() + timeoutMs;
     // A group with no other voter has nobody to hand over to.
     const led = () => [...this.replicas.values()].filter((r) => r.role === "leader" && this.voters(r.shard).length > 1);
     for (;;) {
       const leading = led();
       if (leading.length === 0) return;
-      const remainingMs = deadline - this.options.clock.nowMs();
+      const remainingMs = deadline - this.options.clock.monotonicMs();
       if (remainingMs <= 0 || this.closed) break;
       for (const replica of leading) {
         const status = replica.node.status();
@@ -293,9 +303,13 @@ export class MultiRaft implements ConsensusPort {
     return this.replicaOf(shard).machine;
   }
 
-  /** Strong reads the shard's replica holds, waiting for a read index or for it to apply. */
-  pendingReads(shard: number): { awaitingIndex: number; awaitingApply: number } {
-    return this.replicas.get(shard)?.pendingReads ?? { awaitingIndex: 0, awaitingApply: 0 };
+  /** Strong reads the shard's replica holds, waiting for a read index, for it to apply, or for a time entry. */
+  pendingReads(shard: number): { awaitingIndex: number; awaitingApply: number; awaitingStamp: number } {
+    return this.replicas.get(shard)?.pendingReads ?? { awaitingIndex: 0, awaitingApply: 0, awaitingStamp: 0 };
+  }
+
+  clusterTimeMs(shard: number): number {
+    return this.replicaOf(shard).clusterTimeMs();
   }
 
   status(shard: number): ShardStatus {

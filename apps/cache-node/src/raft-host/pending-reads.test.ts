@@ -31,7 +31,7 @@ describe("pending strong reads", () => {
     await until(() => nodes.get(follower)!.pendingReads(0).awaitingApply === 1000, "the reads wait for their index to apply");
     const outcomes = await Promise.all(reads);
     expect(outcomes.every((o) => o instanceof NotLeaderError)).toBe(true);
-    expect(nodes.get(follower)!.pendingReads(0)).toEqual({ awaitingIndex: 0, awaitingApply: 0 });
+    expect(nodes.get(follower)!.pendingReads(0)).toEqual({ awaitingIndex: 0, awaitingApply: 0, awaitingStamp: 0 });
   });
 
   it("fail at once with NotLeader when the follower's known leader changes", async () => {
@@ -57,9 +57,11 @@ describe("pending strong reads", () => {
   it("are refused as overloaded above the replica's bound, and the node keeps serving", async () => {
     let mute = false;
     const filter: BatchFilter = (_from, _to, messages) => (mute ? messages.filter((m) => m.message.type !== "readIndexResp") : messages);
-    const { nodes } = await openTestCluster({ ids: ["a", "b", "c"], shards: 1, filter, operationTimeoutMs: 500 });
+    // The write's stamp is recent enough here, so the follower serves the last read itself.
+    const { nodes } = await openTestCluster({ ids: ["a", "b", "c"], shards: 1, filter, operationTimeoutMs: 500, readStampLagMsMax: 3_600_000 });
     const leader = await leaderOf(nodes, 0);
     const follower = [...nodes.keys()].find((id) => id !== leader)!;
+    await nodes.get(leader)!.propose(0, setOp("k", "v"));
     mute = true;
     const reads = Array.from({ length: 4200 }, () => nodes.get(follower)!.readBarrier(0).then(() => "served", (err: unknown) => (err as Error).name));
     const outcomes = await Promise.all(reads);

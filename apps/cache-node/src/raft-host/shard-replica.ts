@@ -1,9 +1,10 @@
 import { create, toBinary } from "@bufbuild/protobuf";
-import { CommandSchema } from "@distcache/proto/raft";
+import { CommandSchema, NoopSchema } from "@distcache/proto/raft";
 import { asLogIndex, type Entry, type RaftNode, type ReadState, type Role, type SoftState, type Storage } from "@distcache/raft";
 import type { CommandOp, SessionHeader } from "../consensus-port.js";
 import type { CommandResult, RestoredShard, ShardStateMachine } from "../shard-state-machine.js";
 import type { Clock } from "../clock.js";
+import { ClusterTime } from "./cluster-time.js";
 import { configureCommand, type StoreSettings } from "../store-settings.js";
 import { IndeterminateError, NotLeaderError, OverloadedError, WriteLostError, droppedError } from "./not-leader-error.js";
 import type { ReadContexts } from "./read-context.js";
@@ -22,6 +23,26 @@ interface PendingRead {
   timer: NodeJS.Timeout;
   /** Set once the leader confirmed the read index; the read waits until it is applied. */
   index?: number;
+  /** The oldest last applied stamp the read may be judged at: cluster time on arrival less readStampLagMsMax. */
+  stampMsMin: number;
+}
+
+/** What every replica of a node is configured with. */
+export interface ReplicaOptions {
+  clock: Clock;
+  /** How long a proposal or read may wait before it fails. */
+  operationTimeoutMs: number;
+  /** Most strong reads this replica holds at once; one more is refused as overloaded. */
+  readsPendingMax: number;
+  /**
+   * How far a strong read's stamp may trail cluster time: a read on a replica whose last
+   * applied stamp is older waits for a time entry (at the leader) or goes to the leader.
+   */
+  readStampLagMsMax: number;
+  /** The store settings this node's flags give, proposed when it is the first leader of a new group. */
+  seed?: StoreSettings;
+  /** Asks the driver for a cycle: a proposal made outside any request (a time entry) was queued. */
+  schedule: () => void;
 }
 
 /**
@@ -35,7 +56,12 @@ export class ShardReplica {
   private readonly reads = new Map<number, PendingRead>();
   /** Strong reads whose read index is confirmed, waiting for it to be applied here. */
   private readonly waitingApply = new Set<PendingRead>();
-  private lastStampMs = 0;
+  /** Strong reads at the leader, applied past their read index, waiting for a time entry to apply. */
+  private readonly waitingStamp = new Set<PendingRead>();
+  /** This replica's estimate of the shard's time (invariant 9 of docs/design.md). */
+  private readonly time: ClusterTime;
+  /** The stamp of this replica's latest proposal as leader. */
+  private lastProposedStampMs = 0;
   /** Whether the driver is inside one of this replica's Readys, and whether captures hold them back. */
   readonly drain: ReplicaDrain;
   role: Role = "follower";
@@ -52,26 +78,35 @@ export class ShardReplica {
     /** The group's stable log, as the node reads it. */
     readonly storage: Storage,
     readonly machine: ShardStateMachine,
-    private readonly clock: Clock,
-    private readonly operationTimeoutMs: number,
     /** This replica's ReadIndex contexts (node id, incarnation nonce, shard, counter). */
     private readonly contexts: ReadContexts,
-    /** Most strong reads this replica holds at once; one more is refused as overloaded. */
-    private readonly readsPendingMax: number,
-    /** The store settings this node's flags give, proposed when it is the first leader of a new group. */
-    private readonly seed?: StoreSettings,
+    private readonly options: ReplicaOptions,
   ) {
     this.drain = new ReplicaDrain(shard);
+    this.time = new ClusterTime(machine.lastStampMs, options.clock.monotonicMs(), storage.lastIndex());
+  }
+
+  private get operationTimeoutMs(): number {
+    return this.options.operationTimeoutMs;
+  }
+
+  /**
+   * This replica's estimate of the shard's time, at which EVENTUAL reads judge expiry; a
+   * leader's estimate is what it stamps proposals with (invariant 9 of docs/design.md).
+   */
+  clusterTimeMs(): number {
+    const { clock } = this.options;
+    return this.time.nowMs(clock.monotonicMs(), this.role === "leader" || !this.time.isLive ? clock.nowMs() : undefined);
   }
 
   /** Stamps and proposes a command; resolves with its result once applied here. */
   propose(op: CommandOp, session: SessionHeader | undefined, onProposed: () => void): Promise<CommandResult> {
     this.seedIfNew(onProposed);
-    // The leader stamps with max(wall clock, last stamp), so time never goes backwards,
-    // even across leaders (the new leader starts from the stamps it applied).
-    this.lastStampMs = Math.max(this.clock.nowMs(), this.lastStampMs, this.machine.lastStampMs);
+    // Stamped with the cluster time estimate, which never goes backwards, even across
+    // leaders: a new leader continues from the stamps it applied.
+    const stampMs = this.clusterTimeMs();
     const command = create(CommandSchema, {
-      stampMs: BigInt(this.lastStampMs),
+      stampMs: BigInt(stampMs),
       sessionId: session?.sessionId ?? "",
       sequence: session?.sequence ?? 0n,
       ackedSequence: session?.ackedSequence ?? 0n,
@@ -80,6 +115,8 @@ export class ShardReplica {
     });
     const result = this.node.propose(toBinary(CommandSchema, command));
     if (!result.accepted) return Promise.reject(droppedError(this.shard, result));
+    this.time.stamped(stampMs, this.options.clock.monotonicMs());
+    this.lastProposedStampMs = stampMs;
     onProposed();
     return new Promise<CommandResult>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -93,19 +130,22 @@ export class ShardReplica {
   /** Resolves when a linearizable read may be served from this replica (ReadIndex, thesis §6.4). */
   readBarrier(onRequested: () => void): Promise<void> {
     // Each pending read holds a timer and, on a follower, a message to the leader: bounded.
-    if (this.reads.size + this.waitingApply.size >= this.readsPendingMax) {
-      return Promise.reject(new OverloadedError(`shard ${this.shard}: ${this.readsPendingMax} strong reads are pending on this replica; retry later`));
+    const { readsPendingMax, readStampLagMsMax } = this.options;
+    if (this.reads.size + this.waitingApply.size + this.waitingStamp.size >= readsPendingMax) {
+      return Promise.reject(new OverloadedError(`shard ${this.shard}: ${readsPendingMax} strong reads are pending on this replica; retry later`));
     }
+    const stampMsMin = this.clusterTimeMs() - readStampLagMsMax;
     const { id, context } = this.contexts.create();
     const result = this.node.readIndex(context);
     if (!result.accepted) return Promise.reject(droppedError(this.shard, result));
     onRequested();
     return new Promise<void>((resolve, reject) => {
-      const read: PendingRead = { resolve, reject, timer: undefined as unknown as NodeJS.Timeout };
+      const read: PendingRead = { resolve, reject, timer: undefined as unknown as NodeJS.Timeout, stampMsMin };
       read.timer = setTimeout(() => {
         // Whichever stage the read reached, it leaves every structure with its timer.
         this.reads.delete(id);
         this.waitingApply.delete(read);
+        this.waitingStamp.delete(read);
         reject(new NotLeaderError(this.shard, this.leaderId, `read index not confirmed and applied within ${this.operationTimeoutMs} ms`));
       }, this.operationTimeoutMs);
       this.reads.set(id, read);
@@ -113,8 +153,8 @@ export class ShardReplica {
   }
 
   /** Strong reads this replica holds: waiting for their read index, and waiting for it to be applied. */
-  get pendingReads(): { awaitingIndex: number; awaitingApply: number } {
-    return { awaitingIndex: this.reads.size, awaitingApply: this.waitingApply.size };
+  get pendingReads(): { awaitingIndex: number; awaitingApply: number; awaitingStamp: number } {
+    return { awaitingIndex: this.reads.size, awaitingApply: this.waitingApply.size, awaitingStamp: this.waitingStamp.size };
   }
 
   onSoftState(soft: SoftState): void {
@@ -141,10 +181,11 @@ export class ShardReplica {
    * a restarted node's flags change nothing.
    */
   private seedIfNew(onProposed: () => void): void {
-    if (this.seed === undefined || this.node.role !== "leader" || this.seedCheckedTerm === this.node.term) return;
+    const { seed } = this.options;
+    if (seed === undefined || this.node.role !== "leader" || this.seedCheckedTerm === this.node.term) return;
     this.seedCheckedTerm = this.node.term;
     if (!this.isNewGroup()) return;
-    this.propose({ case: "configure", value: configureCommand(this.seed) }, undefined, onProposed).catch(() => undefined);
+    this.propose({ case: "configure", value: configureCommand(seed) }, undefined, onProposed).catch(() => undefined);
   }
 
   /** True when no command was applied here and none is in the leader's log (only empty entries are). */
@@ -206,11 +247,15 @@ export class ShardReplica {
 
   /** Applies committed entries in order and settles the proposals they answer. */
   applyCommitted(entries: readonly Entry[]): void {
+    let commandIndex: number | undefined;
     for (const entry of entries) {
       let result: CommandResult | undefined;
       // Only command entries carry state machine commands; others (a new leader's empty entry) only advance the index.
       if (entry.kind !== "command") this.machine.skip(entry.index);
-      else result = this.machine.apply(entry.index, entry.data, entry.term);
+      else {
+        result = this.machine.apply(entry.index, entry.data, entry.term);
+        commandIndex = entry.index;
+      }
       const write = this.writes.get(entry.index);
       if (!write) continue;
       this.writes.delete(entry.index);
@@ -219,6 +264,7 @@ export class ShardReplica {
       if (write.term === entry.term && result) write.resolve(result);
       else write.reject(new WriteLostError(this.shard, this.leaderId));
     }
+    this.time.applied(this.machine.lastStampMs, this.options.clock.monotonicMs(), commandIndex);
     this.releaseAppliedReads();
   }
 
@@ -229,6 +275,7 @@ export class ShardReplica {
    */
   installSnapshot(state: RestoredShard): void {
     this.machine.install(state);
+    this.time.applied(state.lastStampMs, this.options.clock.monotonicMs(), undefined);
     for (const [index, write] of this.writes) {
       if (index > state.index) continue;
       this.writes.delete(index);
@@ -239,7 +286,6 @@ export class ShardReplica {
   }
 
   private releaseAppliedReads(): void {
-    if (this.waitingApply.size === 0) return;
     const applied = this.machine.appliedIndex;
     for (const read of this.waitingApply) {
       if ((read.index ?? 0) <= applied) {
@@ -247,19 +293,55 @@ export class ShardReplica {
         this.settleRead(read);
       }
     }
+    for (const read of this.waitingStamp) {
+      if (this.machine.lastStampMs >= read.stampMsMin) {
+        this.waitingStamp.delete(read);
+        this.settleRead(read);
+      }
+    }
   }
 
+  /**
+   * A read applied past its read index is served here if the last applied stamp is recent
+   * enough, since it is judged at that stamp. Otherwise a leader waits for a time entry,
+   * proposing one unless its latest proposal already carries a recent enough stamp; a
+   * follower cannot propose, and sends the read to the leader.
+   */
   private settleRead(read: PendingRead): void {
-    clearTimeout(read.timer);
-    read.resolve();
+    if (this.machine.lastStampMs >= read.stampMsMin) {
+      clearTimeout(read.timer);
+      read.resolve();
+      return;
+    }
+    if (this.role !== "leader") {
+      clearTimeout(read.timer);
+      read.reject(new NotLeaderError(this.shard, this.leaderId, `this replica's last applied stamp trails cluster time by more than ${this.options.readStampLagMsMax} ms`));
+      return;
+    }
+    this.waitingStamp.add(read);
+    if (this.lastProposedStampMs < read.stampMsMin) this.proposeTimeEntry();
+  }
+
+  /** Proposes a command that only carries time forward, for the strong reads waiting on it. */
+  private proposeTimeEntry(): void {
+    this.propose({ case: "noop", value: create(NoopSchema) }, undefined, this.options.schedule).catch((err: unknown) => {
+      // Dropped or lost: the reads waiting on it fail too, so their callers retry.
+      const reason = `the time entry strong reads wait for was not applied (${err instanceof Error ? err.message : String(err)})`;
+      for (const read of this.waitingStamp) {
+        clearTimeout(read.timer);
+        read.reject(new NotLeaderError(this.shard, this.leaderId, reason));
+      }
+      this.waitingStamp.clear();
+    });
   }
 
   private failReads(reason: string): void {
-    for (const read of this.reads.values()) {
+    for (const read of [...this.reads.values(), ...this.waitingStamp]) {
       clearTimeout(read.timer);
       read.reject(new NotLeaderError(this.shard, this.leaderId, reason));
     }
     this.reads.clear();
+    this.waitingStamp.clear();
   }
 
   /** Fails everything still pending (the node is stopping). */

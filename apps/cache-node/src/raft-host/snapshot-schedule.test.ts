@@ -3,6 +3,7 @@ import { SetOpSchema } from "@distcache/proto/raft";
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { MemoryWalFs, SnapshotFiles, entrySizeBytes, type Storage } from "@distcache/raft";
+import { systemClock } from "../clock.js";
 import { MultiRaft } from "./multi-raft.js";
 import { openWalGroupLog } from "./wal-group-log.js";
 
@@ -101,7 +102,7 @@ async function soloNode({ shards, snapshotEntries, snapshotBytes, segmentBytesMa
     snapshotEntries,
     ...(snapshotBytes === undefined ? {} : { snapshotBytes }),
     transport: { send: () => true, backlogBytes: () => 0 },
-    clock: { nowMs: () => Date.now() },
+    clock: systemClock,
     logger: watchful,
     store: { entriesMax: 100_000, bytesMax: 1 << 30 },
     // Ticks play no part: the only voter campaigns at start.

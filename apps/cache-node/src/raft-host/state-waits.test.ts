@@ -3,7 +3,7 @@ import { StateWaits } from "./state-waits.js";
 
 function fakeClock() {
   let now = 1000;
-  return { clock: { nowMs: () => now }, advance: (ms: number) => (now += ms) };
+  return { clock: { nowMs: () => now, monotonicMs: () => now }, advance: (ms: number) => (now += ms) };
 }
 
 describe("StateWaits", () => {

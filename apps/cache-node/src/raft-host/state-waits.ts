@@ -20,10 +20,10 @@ export class StateWaits {
   until(holds: () => boolean, timeoutMs: number, gone: () => boolean, fromNextCheck = false): Promise<boolean> {
     if (!fromNextCheck && holds()) return Promise.resolve(true);
     if (gone() || timeoutMs <= 0) return Promise.resolve(false);
-    const deadline = this.clock.nowMs() + timeoutMs;
+    const deadline = this.clock.monotonicMs() + timeoutMs;
     return new Promise((resolve) => {
       const check = (): void => {
-        const outcome = holds() ? true : gone() || this.clock.nowMs() >= deadline ? false : undefined;
+        const outcome = holds() ? true : gone() || this.clock.monotonicMs() >= deadline ? false : undefined;
         if (outcome === undefined) return;
         this.waiting.delete(check);
         resolve(outcome);

@@ -3,6 +3,7 @@ import { SetOpSchema } from "@distcache/proto/raft";
 import { MemoryWalFs, SnapshotFiles, asNodeId } from "@distcache/raft";
 import type { StoreOptions } from "@distcache/store";
 import pino from "pino";
+import { systemClock, type Clock } from "../../clock.js";
 import type { StoreSettings } from "../../store-settings.js";
 import { isAccessSamplesFrame } from "../access-samples-wire.js";
 import { MemoryGroupLog } from "../group-log.js";
@@ -26,7 +27,7 @@ type NodeDefaults = "snapshotFiles" | "clock" | "logger" | "store" | "tickInterv
 export function testNodeOptions(options: Omit<MultiRaftOptions, NodeDefaults> & Partial<Pick<MultiRaftOptions, NodeDefaults>>): MultiRaftOptions {
   return {
     snapshotFiles: new SnapshotFiles(`/${options.nodeId}/snap`, new MemoryWalFs()),
-    clock: { nowMs: () => Date.now() },
+    clock: systemClock,
     logger: pino({ level: "silent" }),
     store: { entriesMax: 1000, bytesMax: 1 << 20 },
     tickIntervalMs: 10,
@@ -58,6 +59,10 @@ export interface TestClusterOptions {
   operationTimeoutMs?: number;
   /** Entry bytes between snapshots of a shard (the node's default otherwise). */
   snapshotBytes?: number;
+  /** Per node, its clocks (the system's otherwise). */
+  clocks?: Readonly<Record<string, Clock>>;
+  /** How far a strong read's stamp may trail cluster time (the node's default otherwise). */
+  readStampLagMsMax?: number;
 }
 
 /** Nodes opened by openTestCluster and not yet closed by it. */
@@ -108,6 +113,8 @@ export async function openTestCluster(options: TestClusterOptions) {
         ...(options.store ? { store: options.store } : {}),
         ...(options.operationTimeoutMs ? { operationTimeoutMs: options.operationTimeoutMs } : {}),
         ...(options.snapshotBytes ? { snapshotBytes: options.snapshotBytes } : {}),
+        ...(options.clocks?.[id] ? { clock: options.clocks[id] } : {}),
+        ...(options.readStampLagMsMax ? { readStampLagMsMax: options.readStampLagMsMax } : {}),
         seed,
         onFatal: (err) => {
           fatal.push(err);

@@ -1,0 +1,110 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { ClusterTime, SLEW_RATE } from "./cluster-time.js";
+
+const WALL = 1_800_000_000_000;
+
+/** A replica's time after its first command in this process: live, anchored at WALL. */
+function liveAt(stampMs = WALL, monoMs = 0): ClusterTime {
+  const time = new ClusterTime(0, 0, 0);
+  time.applied(stampMs, monoMs, 1);
+  return time;
+}
+
+const step = fc.oneof(
+  fc.record({ kind: fc.constant("read" as const), advanceMs: fc.nat(5_000), wallJumpMs: fc.integer({ min: -120_000, max: 120_000 }), leading: fc.boolean() }),
+  fc.record({ kind: fc.constant("stamp" as const), advanceMs: fc.nat(5_000), wallJumpMs: fc.integer({ min: -120_000, max: 120_000 }), leading: fc.constant(true) }),
+  fc.record({ kind: fc.constant("apply" as const), advanceMs: fc.nat(5_000), stampDeltaMs: fc.integer({ min: -200_000, max: 200_000 }), command: fc.boolean() }),
+);
+
+describe("cluster time", () => {
+  it("never moves backwards, whatever the wall clock does and whatever stamps arrive", () => {
+    fc.assert(
+      fc.property(fc.nat(10), fc.array(step, { maxLength: 80 }), (bootLastIndex, steps) => {
+        const time = new ClusterTime(WALL, 0, bootLastIndex);
+        let mono = 0;
+        let wall = WALL;
+        let index = 0;
+        let last = 0;
+        for (const s of steps) {
+          mono += s.advanceMs;
+          if (s.kind === "apply") {
+            index++;
+            time.applied(Math.max(0, last + s.stampDeltaMs), mono, s.command ? index : undefined);
+            continue;
+          }
+          wall += s.advanceMs + s.wallJumpMs;
+          const now = time.nowMs(mono, s.leading || !time.isLive ? wall : undefined);
+          expect(now).toBeGreaterThanOrEqual(last);
+          expect(Number.isInteger(now)).toBe(true);
+          if (s.kind === "stamp") time.stamped(now, mono);
+          last = now;
+        }
+      }),
+    );
+  });
+
+  it("gains on a leader's wall clock that jumped ahead by at most 1% of the time elapsed", () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: 2_000 }), { minLength: 1, maxLength: 100 }), fc.integer({ min: 1, max: 3_600_000 }), (gaps, jumpMs) => {
+        const time = liveAt();
+        let mono = 0;
+        for (const gap of gaps) {
+          mono += gap;
+          // Each proposal is stamped with the estimate, as the leader does.
+          time.stamped(time.nowMs(mono, WALL + jumpMs + mono), mono);
+        }
+        const gained = time.nowMs(mono, WALL + jumpMs + mono) - (WALL + mono);
+        expect(gained).toBeGreaterThanOrEqual(0);
+        expect(gained).toBeLessThanOrEqual(Math.min(jumpMs, SLEW_RATE * mono) + gaps.length);
+      }),
+    );
+  });
+
+  it("keeps moving at the monotonic rate when the leader's wall clock jumps back", () => {
+    const time = liveAt();
+    expect(time.nowMs(1_000, WALL - 60_000)).toBe(WALL + 1_000);
+    time.stamped(WALL + 1_000, 1_000);
+    expect(time.nowMs(2_000, WALL - 59_000)).toBe(WALL + 2_000);
+  });
+
+  it("on a follower, follows applied stamps and the monotonic clock only", () => {
+    const time = liveAt();
+    expect(time.nowMs(500, undefined)).toBe(WALL + 500);
+    time.applied(WALL + 600, 550, 2);
+    expect(time.nowMs(600, undefined)).toBe(WALL + 650);
+    // A stamp that trails the estimate (it was given a while before it applied here) holds
+    // the estimate rather than moving it back, until the time since it passes the estimate.
+    time.applied(WALL + 610, 700, 3);
+    expect(time.nowMs(700, undefined)).toBe(WALL + 650);
+    expect(time.nowMs(800, undefined)).toBe(WALL + 710);
+  });
+
+  it("loses no time at a leader between stamping a proposal and applying it", () => {
+    const time = liveAt();
+    const stamp = time.nowMs(1_000, WALL + 1_000);
+    time.stamped(stamp, 1_000);
+    // Applied 5 ms later: the estimate goes on from the stamp, not from the apply.
+    time.applied(stamp, 1_005, 2);
+    expect(time.nowMs(1_010, WALL + 1_010)).toBe(WALL + 1_010);
+  });
+
+  it("takes the wall clock until a command that arrived in this process applies", () => {
+    // Restarted with stamps up to WALL in its log (up to index 10), an hour later.
+    const time = new ClusterTime(WALL, 0, 10);
+    expect(time.nowMs(1, WALL + 3_600_000)).toBe(WALL + 3_600_000);
+    // Replayed commands and a new leader's empty entry do not end the window...
+    time.applied(WALL, 2, 10);
+    time.applied(WALL, 3, undefined);
+    expect(time.isLive).toBe(false);
+    // ...a command after the log's old end does, and from then on the wall clock only slews.
+    time.applied(WALL + 3_600_000, 5, 11);
+    expect(time.isLive).toBe(true);
+    expect(time.nowMs(1_005, WALL + 3_700_000)).toBe(WALL + 3_600_000 + 1_000 + 1_000 * SLEW_RATE);
+  });
+
+  it("starts a new group at the wall clock", () => {
+    const time = new ClusterTime(0, 0, 0);
+    expect(time.nowMs(10, WALL)).toBe(WALL);
+  });
+});

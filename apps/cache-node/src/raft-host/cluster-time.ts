@@ -1,0 +1,82 @@
+/**
+ * How fast cluster time may gain on the leader's wall clock when that clock is ahead: 1%
+ * of the monotonic time elapsed (invariant 9 of docs/design.md).
+ */
+export const SLEW_RATE = 0.01;
+
+/**
+ * One replica's estimate of its shard's time (invariant 9 of docs/design.md). Pure: it is
+ * fed clock readings and never reads a clock.
+ *
+ * The estimate is an anchor stamp plus the local monotonic time elapsed since the anchor
+ * was taken. A follower anchors at each higher stamp it applies; a leader anchors at each
+ * stamp it gives a proposal, so the time a proposal takes to commit is not lost from the
+ * next stamp. A leader whose wall clock is ahead of the estimate gains on it by at most
+ * SLEW_RATE of the elapsed time. The estimate never moves backwards: it is held at the
+ * latest value handed out until the anchored time passes it.
+ *
+ * Until the replica applies a command that reached its log after this process started, it
+ * knows only stamps from before the restart (or none, in a new group), and the time
+ * elapsed since then is unknown: meanwhile it also takes the wall clock when that is
+ * ahead, so a new group starts at the wall clock, and a whole cluster that restarts after
+ * an outage expires keys by the time that passed.
+ */
+export class ClusterTime {
+  private anchorStampMs: number;
+  private anchorMonoMs: number;
+  /** The latest estimate handed out: no later one is lower. */
+  private floorMs: number;
+  private live = false;
+
+  constructor(
+    /** The replica's last applied stamp when it was opened. */
+    stampMs: number,
+    monoMs: number,
+    /** The last index of the replica's log when it was opened: commands after it arrived in this process. */
+    private readonly bootLastIndex: number,
+  ) {
+    this.anchorStampMs = stampMs;
+    this.anchorMonoMs = monoMs;
+    this.floorMs = stampMs;
+  }
+
+  /**
+   * The estimate at monotonic reading monoMs. A leader passes its wall clock reading, which
+   * the estimate slews toward; a follower passes undefined. Integer milliseconds.
+   */
+  nowMs(monoMs: number, wallMs: number | undefined): number {
+    const elapsedMs = Math.max(0, monoMs - this.anchorMonoMs);
+    let estimate = this.anchorStampMs + elapsedMs;
+    if (wallMs !== undefined && this.live && wallMs > estimate) estimate += Math.min(wallMs - estimate, SLEW_RATE * elapsedMs);
+    if (!this.live && wallMs !== undefined) estimate = Math.max(estimate, wallMs);
+    this.floorMs = Math.max(this.floorMs, Math.floor(estimate));
+    return this.floorMs;
+  }
+
+  /** This replica, as leader, stamped a proposal with stampMs (a value nowMs gave) at monoMs. */
+  stamped(stampMs: number, monoMs: number): void {
+    this.anchor(stampMs, monoMs);
+  }
+
+  /**
+   * The replica applied entries; its last applied stamp is stampMs (at monoMs), and the
+   * last command among them was at commandIndex (undefined: none, or a snapshot).
+   */
+  applied(stampMs: number, monoMs: number, commandIndex: number | undefined): void {
+    if (commandIndex !== undefined && commandIndex > this.bootLastIndex) this.live = true;
+    this.anchor(stampMs, monoMs);
+  }
+
+  /** Whether the replica applied a command that arrived in this process (its time no longer predates the restart). */
+  get isLive(): boolean {
+    return this.live;
+  }
+
+  private anchor(stampMs: number, monoMs: number): void {
+    // Only a later stamp moves the anchor: re-anchoring at an earlier one (a leader's own
+    // stamp, applied a few milliseconds after it was given) would lose that time.
+    if (stampMs <= this.anchorStampMs) return;
+    this.anchorStampMs = stampMs;
+    this.anchorMonoMs = monoMs;
+  }
+}
