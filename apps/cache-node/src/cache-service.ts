@@ -155,11 +155,8 @@ export function createCacheService(deps: CacheServiceDeps): Partial<ServiceImpl<
     }
   };
 
-  const readLocal = (shard: number, key: string, consistency: Consistency, budget: AnswerBudget): GetShape => {
+  const readLocal = (shard: number, key: string, nowMs: number, budget: AnswerBudget): GetShape => {
     const replica = consensus.replica(shard);
-    // A strong read judges expiry at the replica's last applied stamp, so it is ordered
-    // with the log; an eventual one at this node's cluster time (invariant 9 of docs/design.md).
-    const nowMs = consistency === Consistency.EVENTUAL ? consensus.clusterTimeMs(shard) : replica.lastStampMs;
     const entry = replica.store.get(key, nowMs);
     // Charged before the value is decoded into the answer.
     if (entry) budget.charge(key.length + entry.value.length);
@@ -169,7 +166,10 @@ export function createCacheService(deps: CacheServiceDeps): Partial<ServiceImpl<
 
   const readShard = async (shard: number, keys: readonly string[], consistency: Consistency, budget: AnswerBudget): Promise<GetShape[]> => {
     if (consistency !== Consistency.EVENTUAL) await consensus.readBarrier(shard);
-    return keys.map((key) => readLocal(shard, key, consistency, budget));
+    // A strong read judges expiry at the replica's last applied stamp, so it is ordered
+    // with the log; an eventual one at this node's cluster time (invariant 9 of docs/design.md).
+    const nowMs = consistency === Consistency.EVENTUAL ? consensus.clusterTimeMs(shard) : consensus.replica(shard).lastStampMs;
+    return keys.map((key) => readLocal(shard, key, nowMs, budget));
   };
 
   const setOp = (key: string, payload: Payload, ttlMs: bigint, field: string): SetOp => {

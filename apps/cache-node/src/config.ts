@@ -77,6 +77,14 @@ export interface NodeConfig {
   inflightRequestsMax: number;
 }
 
+/** The largest --read-stamp-lag-ms-max: a strong read may be judged at most a minute in the past. */
+const READ_STAMP_LAG_MS_CEILING = 60_000;
+
+function atMost(value: number, max: number, key: string): number {
+  if (value > max) throw new ConfigError(`${key} must be at most ${max}, got ${value}`);
+  return value;
+}
+
 export const DEFAULT_CONFIG: NodeConfig = {
   nodeId: "n1",
   host: "127.0.0.1",
@@ -241,7 +249,7 @@ function buildCommand(): Command {
         "--read-stamp-lag-ms-max <ms>",
         `how stale the stamp a strong read judges TTLs at may be; an older one waits for a time entry (default ${d.readStampLagMsMax})`,
         "readStampLagMsMax",
-        positiveInt("--read-stamp-lag-ms-max", 1, 60_000),
+        positiveInt("--read-stamp-lag-ms-max", 1, READ_STAMP_LAG_MS_CEILING),
       ),
     )
     .addOption(opt("--election-ticks <n>", `election timeout in ticks (default ${d.electionTicks})`, "electionTicks", positiveInt("--election-ticks", 2, 1000)))
@@ -333,7 +341,7 @@ export function resolveConfig(flat: Flat): NodeConfig {
     raftTickMs: num("raftTickMs", d.raftTickMs),
     electionTicks: num("electionTicks", d.electionTicks, 2),
     operationTimeoutMs: num("operationTimeoutMs", d.operationTimeoutMs),
-    readStampLagMsMax: num("readStampLagMsMax", d.readStampLagMsMax),
+    readStampLagMsMax: atMost(num("readStampLagMsMax", d.readStampLagMsMax), READ_STAMP_LAG_MS_CEILING, "readStampLagMsMax"),
     snapshotEntries: num("snapshotEntries", d.snapshotEntries),
     snapshotBytes: byteCount(flat, "snapshotBytes", d.snapshotBytes),
     logLevel: String(pick("logLevel", d.logLevel)),

@@ -17,14 +17,18 @@ export const SLEW_RATE = 0.01;
  *
  * Until the replica applies a command that reached its log after this process started, it
  * knows only stamps from before the restart (or none, in a new group), and the time
- * elapsed since then is unknown: meanwhile it also takes the wall clock when that is
- * ahead, so a new group starts at the wall clock, and a whole cluster that restarts after
- * an outage expires keys by the time that passed.
+ * elapsed since then is unknown: meanwhile, as leader, it also takes the wall clock when
+ * that is ahead, so a new group starts at the wall clock, and a whole cluster that
+ * restarts after an outage expires keys by the time that passed. A follower does not: it
+ * soon applies the leader's stamps.
+ *
+ * Internally times are kept to the fraction of a millisecond, so that rounding a stamp to
+ * whole milliseconds loses no time from the next one; what is handed out is rounded down.
  */
 export class ClusterTime {
   private anchorStampMs: number;
   private anchorMonoMs: number;
-  /** The latest estimate handed out: no later one is lower. */
+  /** The latest estimate handed out, unrounded: no later one is lower. */
   private floorMs: number;
   private live = false;
 
@@ -41,21 +45,26 @@ export class ClusterTime {
   }
 
   /**
-   * The estimate at monotonic reading monoMs. A leader passes its wall clock reading, which
-   * the estimate slews toward; a follower passes undefined. Integer milliseconds.
+   * The estimate at monotonic reading monoMs, in whole milliseconds. A leader passes its
+   * wall clock reading, which the estimate slews toward; a follower passes undefined.
    */
   nowMs(monoMs: number, wallMs: number | undefined): number {
-    const elapsedMs = Math.max(0, monoMs - this.anchorMonoMs);
-    let estimate = this.anchorStampMs + elapsedMs;
-    if (wallMs !== undefined && this.live && wallMs > estimate) estimate += Math.min(wallMs - estimate, SLEW_RATE * elapsedMs);
-    if (!this.live && wallMs !== undefined) estimate = Math.max(estimate, wallMs);
-    this.floorMs = Math.max(this.floorMs, Math.floor(estimate));
-    return this.floorMs;
+    return Math.floor(this.exactMs(monoMs, wallMs));
   }
 
-  /** This replica, as leader, stamped a proposal with stampMs (a value nowMs gave) at monoMs. */
-  stamped(stampMs: number, monoMs: number): void {
-    this.anchor(stampMs, monoMs);
+  /** As leader: the stamp for a proposal made at monoMs; the estimate goes on from it. */
+  stamp(monoMs: number, wallMs: number): number {
+    const exact = this.exactMs(monoMs, wallMs);
+    this.anchor(exact, monoMs);
+    return Math.floor(exact);
+  }
+
+  private exactMs(monoMs: number, wallMs: number | undefined): number {
+    const elapsedMs = Math.max(0, monoMs - this.anchorMonoMs);
+    let estimate = this.anchorStampMs + elapsedMs;
+    if (wallMs !== undefined && wallMs > estimate) estimate = this.live ? estimate + Math.min(wallMs - estimate, SLEW_RATE * elapsedMs) : wallMs;
+    this.floorMs = Math.max(this.floorMs, estimate);
+    return this.floorMs;
   }
 
   /**
@@ -74,7 +83,7 @@ export class ClusterTime {
 
   private anchor(stampMs: number, monoMs: number): void {
     // Only a later stamp moves the anchor: re-anchoring at an earlier one (a leader's own
-    // stamp, applied a few milliseconds after it was given) would lose that time.
+    // stamp, applied a few milliseconds after it was given, or rounded down) would lose that time.
     if (stampMs <= this.anchorStampMs) return;
     this.anchorStampMs = stampMs;
     this.anchorMonoMs = monoMs;

@@ -469,7 +469,10 @@ export class MultiRaft implements ConsensusPort {
   }
 
   private tick(): void {
-    for (const replica of this.replicas.values()) replica.node.tick();
+    for (const replica of this.replicas.values()) {
+      replica.node.tick();
+      replica.retryTimeEntry();
+    }
     this.waits.notify();
     this.schedule();
   }

@@ -25,6 +25,8 @@ interface PendingRead {
   index?: number;
   /** The oldest last applied stamp the read may be judged at: cluster time on arrival less readStampLagMsMax. */
   stampMsMin: number;
+  /** Set when the read waits for a time entry: the term this replica led in then. */
+  term?: number;
 }
 
 /** What every replica of a node is configured with. */
@@ -60,8 +62,10 @@ export class ShardReplica {
   private readonly waitingStamp = new Set<PendingRead>();
   /** This replica's estimate of the shard's time (invariant 9 of docs/design.md). */
   private readonly time: ClusterTime;
-  /** The stamp of this replica's latest proposal as leader. */
-  private lastProposedStampMs = 0;
+  /** This replica's latest proposal as leader: its stamp and term. */
+  private lastProposed = { stampMs: 0, term: 0 };
+  /** A time entry is wanted but was refused while leadership was being transferred: tried again each tick. */
+  private timeEntryWanted = false;
   /** Whether the driver is inside one of this replica's Readys, and whether captures hold them back. */
   readonly drain: ReplicaDrain;
   role: Role = "follower";
@@ -96,7 +100,7 @@ export class ShardReplica {
    */
   clusterTimeMs(): number {
     const { clock } = this.options;
-    return this.time.nowMs(clock.monotonicMs(), this.role === "leader" || !this.time.isLive ? clock.nowMs() : undefined);
+    return this.time.nowMs(clock.monotonicMs(), this.role === "leader" ? clock.nowMs() : undefined);
   }
 
   /** Stamps and proposes a command; resolves with its result once applied here. */
@@ -104,7 +108,8 @@ export class ShardReplica {
     this.seedIfNew(onProposed);
     // Stamped with the cluster time estimate, which never goes backwards, even across
     // leaders: a new leader continues from the stamps it applied.
-    const stampMs = this.clusterTimeMs();
+    const { clock } = this.options;
+    const stampMs = this.time.stamp(clock.monotonicMs(), clock.nowMs());
     const command = create(CommandSchema, {
       stampMs: BigInt(stampMs),
       sessionId: session?.sessionId ?? "",
@@ -115,8 +120,7 @@ export class ShardReplica {
     });
     const result = this.node.propose(toBinary(CommandSchema, command));
     if (!result.accepted) return Promise.reject(droppedError(this.shard, result));
-    this.time.stamped(stampMs, this.options.clock.monotonicMs());
-    this.lastProposedStampMs = stampMs;
+    this.lastProposed = { stampMs, term: result.term };
     onProposed();
     return new Promise<CommandResult>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -315,23 +319,45 @@ export class ShardReplica {
     }
     if (this.role !== "leader") {
       clearTimeout(read.timer);
-      read.reject(new NotLeaderError(this.shard, this.leaderId, `this replica's last applied stamp trails cluster time by more than ${this.options.readStampLagMsMax} ms`));
+      read.reject(this.staleStampError());
       return;
     }
+    read.term = this.node.term;
     this.waitingStamp.add(read);
-    if (this.lastProposedStampMs < read.stampMsMin) this.proposeTimeEntry();
+    const { stampMs, term } = this.lastProposed;
+    if (term !== this.node.term || stampMs < read.stampMsMin) this.proposeTimeEntry();
+  }
+
+  private staleStampError(): NotLeaderError {
+    return new NotLeaderError(this.shard, this.leaderId, `this replica's last applied stamp trails cluster time by more than ${this.options.readStampLagMsMax} ms`);
+  }
+
+  /** Each tick: proposes the time entry a transfer of leadership refused, if reads still wait for it. */
+  retryTimeEntry(): void {
+    if (!this.timeEntryWanted) return;
+    this.timeEntryWanted = false;
+    if (this.role === "leader" && this.waitingStamp.size > 0) this.proposeTimeEntry();
   }
 
   /** Proposes a command that only carries time forward, for the strong reads waiting on it. */
   private proposeTimeEntry(): void {
+    const term = this.node.term;
     this.propose({ case: "noop", value: create(NoopSchema) }, undefined, this.options.schedule).catch((err: unknown) => {
-      // Dropped or lost: the reads waiting on it fail too, so their callers retry.
-      const reason = `the time entry strong reads wait for was not applied (${err instanceof Error ? err.message : String(err)})`;
-      for (const read of this.waitingStamp) {
-        clearTimeout(read.timer);
-        read.reject(new NotLeaderError(this.shard, this.leaderId, reason));
+      // While leadership is handed over, proposals are refused: the reads wait, and are
+      // failed with the other reads if the handover succeeds, or get their entry if not.
+      if (err instanceof NotLeaderError && err.reason === "transferring-leadership" && this.role === "leader") {
+        this.timeEntryWanted = true;
+        return;
       }
-      this.waitingStamp.clear();
+      // Refused for load or lost: the reads of that term waiting on it fail too, so their
+      // callers retry. Reads of a later term wait for an entry of their own.
+      const failure = err instanceof OverloadedError ? err : new NotLeaderError(this.shard, this.leaderId, `the time entry strong reads wait for was not applied (${err instanceof Error ? err.message : String(err)})`);
+      for (const read of this.waitingStamp) {
+        if (read.term !== term) continue;
+        this.waitingStamp.delete(read);
+        clearTimeout(read.timer);
+        read.reject(failure);
+      }
     });
   }
 
