@@ -41,6 +41,8 @@ describe("pending strong reads", () => {
     const { nodes } = await openTestCluster({ ids: ["a", "b", "c"], shards: 1, filter, operationTimeoutMs: 60_000 });
     const leader = await leaderOf(nodes, 0);
     const [follower, other] = [...nodes.keys()].filter((id) => id !== leader) as [string, string];
+    // The follower must know the leader to ask it for a read index (else the read is refused at once).
+    expect(await nodes.get(follower)!.awaitLeader(0, 5000)).toBe(true);
     mute = true;
     const started = Date.now();
     const read = nodes.get(follower)!.readBarrier(0).then(() => "served", (err: unknown) => err);
@@ -62,6 +64,7 @@ describe("pending strong reads", () => {
     const leader = await leaderOf(nodes, 0);
     const follower = [...nodes.keys()].find((id) => id !== leader)!;
     await nodes.get(leader)!.propose(0, setOp("k", "v"));
+    expect(await nodes.get(follower)!.awaitLeader(0, 5000)).toBe(true);
     mute = true;
     const reads = Array.from({ length: 4200 }, () => nodes.get(follower)!.readBarrier(0).then(() => "served", (err: unknown) => (err as Error).name));
     const outcomes = await Promise.all(reads);
