@@ -80,11 +80,6 @@ export interface NodeConfig {
 /** The largest --read-stamp-lag-ms-max: a strong read may be judged at most a minute in the past. */
 const READ_STAMP_LAG_MS_CEILING = 60_000;
 
-function atMost(value: number, max: number, key: string): number {
-  if (value > max) throw new ConfigError(`${key} must be at most ${max}, got ${value}`);
-  return value;
-}
-
 export const DEFAULT_CONFIG: NodeConfig = {
   nodeId: "n1",
   host: "127.0.0.1",
@@ -321,9 +316,10 @@ export function parseConfig(argv: readonly string[]): NodeConfig {
 export function resolveConfig(flat: Flat): NodeConfig {
   const d = DEFAULT_CONFIG;
   const pick = <T>(key: string, fallback: T): T => (flat[key] === undefined ? fallback : (flat[key] as T));
-  const num = (key: string, fallback: number, min = 1): number => {
+  const num = (key: string, fallback: number, min = 1, max = Number.MAX_SAFE_INTEGER): number => {
     const value = Number(pick(key, fallback));
     if (!Number.isSafeInteger(value) || value < min) throw new ConfigError(`${key} must be an integer >= ${min}, got ${String(flat[key])}`);
+    if (value > max) throw new ConfigError(`${key} must be at most ${max}, got ${value}`);
     return value;
   };
   const config: NodeConfig = {
@@ -341,7 +337,7 @@ export function resolveConfig(flat: Flat): NodeConfig {
     raftTickMs: num("raftTickMs", d.raftTickMs),
     electionTicks: num("electionTicks", d.electionTicks, 2),
     operationTimeoutMs: num("operationTimeoutMs", d.operationTimeoutMs),
-    readStampLagMsMax: atMost(num("readStampLagMsMax", d.readStampLagMsMax), READ_STAMP_LAG_MS_CEILING, "readStampLagMsMax"),
+    readStampLagMsMax: num("readStampLagMsMax", d.readStampLagMsMax, 1, READ_STAMP_LAG_MS_CEILING),
     snapshotEntries: num("snapshotEntries", d.snapshotEntries),
     snapshotBytes: byteCount(flat, "snapshotBytes", d.snapshotBytes),
     logLevel: String(pick("logLevel", d.logLevel)),

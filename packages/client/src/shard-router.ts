@@ -292,9 +292,12 @@ function withinBudget<T>(work: Promise<T>, budget: CallBudget, nowMs: number): P
   const remainingMs = budget.deadlineMs - nowMs;
   if (budget.signal === undefined && remainingMs > 2 ** 31 - 1) return work;
   return new Promise<T>((resolve, reject) => {
-    const stop = (reason: ConnectError) => {
+    const cleanUp = () => {
       clearTimeout(timer);
       budget.signal?.removeEventListener("abort", onAbort);
+    };
+    const stop = (reason: ConnectError) => {
+      cleanUp();
       reject(reason);
     };
     const onAbort = () => stop(new ConnectError("canceled while the topology was refreshed", Code.Canceled));
@@ -303,13 +306,11 @@ function withinBudget<T>(work: Promise<T>, budget: CallBudget, nowMs: number): P
     budget.signal?.addEventListener("abort", onAbort, { once: true });
     work.then(
       (value) => {
-        clearTimeout(timer);
-        budget.signal?.removeEventListener("abort", onAbort);
+        cleanUp();
         resolve(value);
       },
       (err: unknown) => {
-        clearTimeout(timer);
-        budget.signal?.removeEventListener("abort", onAbort);
+        cleanUp();
         reject(err);
       },
     );

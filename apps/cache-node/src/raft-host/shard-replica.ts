@@ -90,10 +90,6 @@ export class ShardReplica {
     this.time = new ClusterTime(machine.lastStampMs, options.clock.monotonicMs(), storage.lastIndex());
   }
 
-  private get operationTimeoutMs(): number {
-    return this.options.operationTimeoutMs;
-  }
-
   /**
    * This replica's estimate of the shard's time, at which EVENTUAL reads judge expiry; a
    * leader's estimate is what it stamps proposals with (invariant 9 of docs/design.md).
@@ -122,11 +118,12 @@ export class ShardReplica {
     if (!result.accepted) return Promise.reject(droppedError(this.shard, result));
     this.lastProposed = { stampMs, term: result.term };
     onProposed();
+    const { operationTimeoutMs } = this.options;
     return new Promise<CommandResult>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.writes.delete(result.index);
-        reject(new IndeterminateError(`shard ${this.shard}: write at index ${result.index} not applied within ${this.operationTimeoutMs} ms; it may or may not take effect`));
-      }, this.operationTimeoutMs);
+        reject(new IndeterminateError(`shard ${this.shard}: write at index ${result.index} not applied within ${operationTimeoutMs} ms; it may or may not take effect`));
+      }, operationTimeoutMs);
       this.writes.set(result.index, { term: result.term, resolve, reject, timer });
     });
   }
@@ -134,7 +131,7 @@ export class ShardReplica {
   /** Resolves when a linearizable read may be served from this replica (ReadIndex, thesis §6.4). */
   readBarrier(onRequested: () => void): Promise<void> {
     // Each pending read holds a timer and, on a follower, a message to the leader: bounded.
-    const { readsPendingMax, readStampLagMsMax } = this.options;
+    const { readsPendingMax, readStampLagMsMax, operationTimeoutMs } = this.options;
     if (this.reads.size + this.waitingApply.size + this.waitingStamp.size >= readsPendingMax) {
       return Promise.reject(new OverloadedError(`shard ${this.shard}: ${readsPendingMax} strong reads are pending on this replica; retry later`));
     }
@@ -150,8 +147,8 @@ export class ShardReplica {
         this.reads.delete(id);
         this.waitingApply.delete(read);
         this.waitingStamp.delete(read);
-        reject(new NotLeaderError(this.shard, this.leaderId, `read index not confirmed and applied within ${this.operationTimeoutMs} ms`));
-      }, this.operationTimeoutMs);
+        reject(new NotLeaderError(this.shard, this.leaderId, `read index not confirmed and applied within ${operationTimeoutMs} ms`));
+      }, operationTimeoutMs);
       this.reads.set(id, read);
     });
   }
@@ -290,6 +287,7 @@ export class ShardReplica {
   }
 
   private releaseAppliedReads(): void {
+    if (this.waitingApply.size === 0 && this.waitingStamp.size === 0) return;
     const applied = this.machine.appliedIndex;
     for (const read of this.waitingApply) {
       if ((read.index ?? 0) <= applied) {
