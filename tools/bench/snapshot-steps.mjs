@@ -5,7 +5,7 @@
 //   npm run build && node --expose-gc tools/bench/snapshot-steps.mjs [--keys 83334] [--value-bytes 100] [--runs 5]
 import { parseArgs } from "node:util";
 import { Store } from "../../packages/store/dist/index.js";
-import { ShardStateMachine } from "../../apps/cache-node/dist/shard-state-machine.js";
+import { ShardStateMachine } from "../../apps/cache-node/dist/state-machine/shard-state-machine.js";
 
 const { values } = parseArgs({
   options: {
@@ -16,7 +16,7 @@ const { values } = parseArgs({
 });
 const keys = Number(values.keys);
 const value = new Uint8Array(Number(values["value-bytes"])).fill(118);
-const CAPTURE_KEYS_PER_STEP = 20_000; // as in apps/cache-node/src/raft-host/replica-snapshots.ts
+const CAPTURE_KEYS_PER_STEP = 20_000; // as in apps/cache-node/src/consensus/replica-snapshots.ts
 
 const store = new Store({ policy: "lru", entriesMax: keys * 2, bytesMax: keys * 2 * (value.length + 256) });
 for (let i = 0; i < keys; i++) store.set(`key-${i}`, value, {}, 1_700_000_000_000);

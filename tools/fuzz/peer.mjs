@@ -1,7 +1,7 @@
 // The fuzzer's side of the peer port: the dialer's half of the HMAC handshake, taken
 // from the node's own built module (apps/cache-node/dist/peer/peer-handshake.js) so it
 // follows the protocol's version, and hand-made frames (u32 little-endian length, then a
-// distcache.raft.v1.PeerBatch; apps/cache-node/src/raft-host/peer-wire.ts).
+// distcache.raft.v1.PeerBatch; apps/cache-node/src/peer/wire/peer-wire.ts).
 import net from "node:net";
 import { ProtoWriter, WIRE } from "./proto-writer.mjs";
 

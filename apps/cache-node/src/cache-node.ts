@@ -1,22 +1,22 @@
 import { CacheService, ClusterService } from "@distcache/proto";
 import { Ring } from "@distcache/ring";
 import pino, { type Logger } from "pino";
-import { AccessHints } from "./access-hints.js";
-import { Background } from "./background.js";
-import { createCacheService } from "./cache-service.js";
-import { createClusterService } from "./cluster-service.js";
-import type { NodeConfig } from "./config.js";
-import { openConsensus } from "./consensus-factory.js";
-import type { ConsensusPort } from "./consensus-port.js";
-import { Forwarder } from "./forwarder.js";
-import { clampDeadlineHeaders } from "./deadline.js";
-import { createDualServer, limitInflight, withEdges, type RequestHandler } from "./http-server.js";
-import { NodeMetrics } from "./metrics.js";
-import { createRouter } from "./routing.js";
-import { systemClock, type Clock } from "./clock.js";
-import { createStockHandler } from "./stock-handler.js";
-import { createUnaryFastPath } from "./unary-fast-path.js";
-import { ignoredFlagMessages } from "./store-settings.js";
+import { AccessHints } from "./background/access-hints.js";
+import { Background } from "./background/background.js";
+import { createCacheService } from "./api/cache-service.js";
+import { createClusterService } from "./api/cluster-service.js";
+import type { NodeConfig } from "./config/config.js";
+import { openConsensus } from "./open-consensus.js";
+import type { ConsensusPort } from "./consensus/consensus-port.js";
+import { Forwarder } from "./routing/forwarder.js";
+import { clampDeadlineHeaders } from "./http/deadline.js";
+import { createDualServer, limitInflight, withEdges, type RequestHandler } from "./http/http-server.js";
+import { NodeMetrics } from "./http/metrics.js";
+import { createRouter } from "./routing/router.js";
+import { systemClock, type Clock } from "./consensus/clock.js";
+import { createStockHandler } from "./http/stock-handler.js";
+import { createUnaryFastPath } from "./http/unary-fast-path.js";
+import { ignoredFlagMessages } from "./state-machine/store-settings.js";
 
 export interface RunningNode {
   readonly port: number;

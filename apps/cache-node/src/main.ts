@@ -2,7 +2,7 @@
 import { CommanderError } from "commander";
 import pino from "pino";
 import { startCacheNode } from "./cache-node.js";
-import { ConfigError, parseConfig } from "./config.js";
+import { ConfigError, parseConfig } from "./config/config.js";
 
 async function main(): Promise<void> {
   let config;

@@ -2,7 +2,7 @@ import fc from "fast-check";
 import net from "node:net";
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
-import { FrameReader, encodeFrames } from "./frame-reader.js";
+import { FrameReader, encodeFrames } from "./wire/frame-reader.js";
 import { PeerTransport } from "./peer-transport.js";
 
 const log = pino({ level: "silent" });

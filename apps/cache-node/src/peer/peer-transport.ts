@@ -1,8 +1,7 @@
 import net from "node:net";
 import type { Logger } from "pino";
-import { SEND_BACKLOG_BYTES } from "../raft-host/replica-snapshots.js";
-import { SNAPSHOT_FRAME_BYTES_MAX } from "../raft-host/snapshot-wire.js";
-import { FrameReader, encodeFrames } from "./frame-reader.js";
+import { SEND_BACKLOG_BYTES, SNAPSHOT_FRAME_BYTES_MAX } from "./wire/snapshot-wire.js";
+import { FrameReader, encodeFrames } from "./wire/frame-reader.js";
 import {
   ACCEPTED,
   ANSWER_BYTES_MAX,
@@ -17,7 +16,7 @@ import {
   versionNotice,
   versionRefusal,
 } from "./peer-handshake.js";
-import { PeerProtocolError } from "./protocol-error.js";
+import { PeerProtocolError } from "./wire/protocol-error.js";
 
 export interface PeerTransportOptions {
   nodeId: string;

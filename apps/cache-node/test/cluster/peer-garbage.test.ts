@@ -4,9 +4,9 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { encodeFrames } from "../../src/peer/frame-reader.js";
+import { encodeFrames } from "../../src/peer/wire/frame-reader.js";
 import { CHALLENGE_BYTES, CLUSTER_ID_BYTES, PREAMBLE_BYTES, answer } from "../../src/peer/peer-handshake.js";
-import { encodePeerBatch } from "../../src/raft-host/peer-wire.js";
+import { encodePeerBatch } from "../../src/peer/wire/peer-wire.js";
 import { STRONG, TestCluster, keyForShard, text } from "./cluster-harness.js";
 
 // Someone holding the peer secret (or a buggy peer) sends frames that once reached

@@ -1,0 +1,26 @@
+import type { Entry, HardState, NodeId, SnapshotMetadata, Storage } from "@distcache/raft";
+
+export interface GroupLogWrite {
+  group: number;
+  /** A snapshot received from the leader: it replaces the group's whole log, before `entries`. */
+  snapshot?: SnapshotMetadata | undefined;
+  hardState?: HardState | undefined;
+  entries: readonly Entry[];
+}
+
+/**
+ * Durable storage for all Raft groups of a node: one append (and at most one sync) per
+ * batch across groups. The node's write-ahead log implements it (wal-group-log.ts);
+ * testing/memory-group-log.ts serves tests that run several nodes in one process.
+ */
+export interface GroupLog {
+  storage(group: number, voters: readonly NodeId[]): Storage;
+  /** Makes every write durable (when sync) before resolving. */
+  append(batch: readonly GroupLogWrite[], sync: boolean): Promise<void>;
+  /**
+   * Drops the group's entries up to `snapshot.index`, which a state-machine snapshot
+   * saved durably beforehand covers. Resolves when durable; an older point is a no-op.
+   */
+  compact(group: number, snapshot: SnapshotMetadata): Promise<void>;
+  close(): Promise<void>;
+}

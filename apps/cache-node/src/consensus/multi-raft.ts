@@ -1,0 +1,615 @@
+import { randomBytes, randomInt } from "node:crypto";
+import { PROTOCOL_LIMITS } from "@distcache/proto/limits";
+import { RaftNode, SeededRandom, asLogIndex, asNodeId, entrySizeBytes, type InboundMessage, type NodeId, type RaftStatus, type Ready, type SnapshotFiles } from "@distcache/raft";
+import { Store, type StoreOptions } from "@distcache/store";
+import type { Logger } from "pino";
+import type { CommandOp, ConsensusPort, SessionHeader, ShardStatus } from "./consensus-port.js";
+import { ShardStateMachine, type CommandResult } from "../state-machine/shard-state-machine.js";
+import type { Clock } from "./clock.js";
+import type { GroupLog, GroupLogWrite } from "./group-log.js";
+import { NotLeaderError, TransferError } from "./port-errors.js";
+import { messageProblem, stateProblem } from "./inbound-check.js";
+import { PeerWireError, decodePeerBatch, encodePeerBatch, type WireMessage as GroupMessage } from "../peer/wire/peer-wire.js";
+import { ReadContexts } from "./read-context.js";
+import { ReplicaSnapshots, type SnapshotSender } from "./replica-snapshots.js";
+import { checkReady, type ReadyMode } from "./replica-drain.js";
+import { StateWaits } from "./state-waits.js";
+import { ShardReplica } from "./shard-replica.js";
+import type { StoreSettings } from "../state-machine/store-settings.js";
+import { decodeSnapshotChunks, isSnapshotFrame } from "../peer/wire/snapshot-wire.js";
+import { decodeAccessSamples, encodeAccessSamples, isAccessSamplesFrame } from "../peer/wire/access-samples-wire.js";
+
+export type PeerSender = SnapshotSender;
+
+/** Committed entry bytes a cycle applies before it yields to the event loop (about 5-10 ms of work). */
+const APPLY_BYTES_PER_TURN = 256 * 1024;
+/** Entries per append message, at most: a follower catching up from the log gets its tail in pieces. */
+const APPEND_BYTES_PER_MESSAGE = 256 * 1024;
+/** A group's committed entries per Ready, at most (its Readys follow one another). */
+const COMMITTED_BYTES_PER_READY = 256 * 1024;
+/**
+ * Peer messages one group takes between two of its Readys, at most. Each may queue a
+ * response or a few in the core, which asserts it never holds more than a million; correct
+ * peers send hundreds (their in-flight windows bound them), so more is a flood.
+ */
+const INBOUND_PER_READY_MAX = 50_000;
+/** Applied entry bytes between two snapshots of a replica when the host names none. */
+export const DEFAULT_SNAPSHOT_BYTES = 64 * 1024 * 1024;
+/** Keys (or session-table pieces) a digest captures per turn of the event loop, holding its group's applies back (about 10 ms). */
+const DIGEST_KEYS_PER_STEP = 20_000;
+/**
+ * Most strong reads one replica holds by default: as many as the Raft core lets a leader
+ * queue (maxPendingReadIndexRequests), so a follower never sends more than it takes.
+ */
+export const READS_PENDING_MAX = 4096;
+
+/** How far the stamp a strong read is judged at may trail cluster time, by default. */
+export const READ_STAMP_LAG_MS_MAX = 50;
+
+/** Bytes of the random nonce that tells this start of the node from earlier ones in ReadIndex contexts. */
+export const INCARNATION_BYTES = 16;
+
+export interface MultiRaftOptions {
+  nodeId: string;
+  /** Shards this node replicates, with each group's voters. */
+  groups: readonly { shard: number; voters: readonly string[] }[];
+  shardCount: number;
+  /** The node each shard's leadership should rest on (spreads write load); campaigns early. */
+  preferredLeaders?: readonly string[];
+  log: GroupLog;
+  /** Where state-machine snapshots of this node's replicas are kept. */
+  snapshotFiles: SnapshotFiles;
+  /** Snapshot a replica (and compact its log) once it applied this many entries past its last snapshot... */
+  snapshotEntries: number;
+  /** ...or this many entry bytes, whichever comes first (default DEFAULT_SNAPSHOT_BYTES). */
+  snapshotBytes?: number;
+  transport: PeerSender;
+  clock: Clock;
+  logger: Logger;
+  /** What every replica's store starts from before its log is applied: the same on every node. */
+  store: Partial<StoreOptions>;
+  /**
+   * Store settings this node proposes as a new group's first command when it is the
+   * group's first leader (from its flags); replicated from then on. None: groups keep
+   * `store` until a ConfigureStore changes it.
+   */
+  seed?: StoreSettings;
+  tickIntervalMs: number;
+  electionTimeoutTicks: number;
+  heartbeatIntervalTicks: number;
+  /** How long a proposal or read may wait before it fails. */
+  operationTimeoutMs: number;
+  /** Most strong reads one replica holds at once (default READS_PENDING_MAX); more are refused as overloaded. */
+  readsPendingMax?: number;
+  /**
+   * How far the last applied stamp a strong read is judged at may trail cluster time
+   * (default READ_STAMP_LAG_MS_MAX); an older one makes the read wait for a time entry.
+   */
+  readStampLagMsMax?: number;
+  /** Largest command one proposal may carry: the largest request, encoded as a command. */
+  entryBytesMax: number;
+  /** Called when the node can no longer run safely (its log failed to persist). */
+  onFatal: (err: unknown) => void;
+  /** Keys that reads on a follower found, for a shard this node leads (to propose as access hints). */
+  onAccessSamples?: (shard: number, keys: readonly string[]) => void;
+  /**
+   * A random nonce for this start of the node (INCARNATION_BYTES), carried in every
+   * ReadIndex context so a leader's answer to an earlier incarnation settles no read of
+   * this one. Drawn from crypto randomness when the host passes none.
+   */
+  incarnation?: Uint8Array;
+}
+
+/**
+ * Runs every shard group this node replicates: ticks them, routes peer messages to
+ * them, and drains their Readys together so a whole cycle costs one log append and at
+ * most one fsync, and messages to each peer leave as one batch.
+ */
+export class MultiRaft implements ConsensusPort {
+  private readonly replicas = new Map<number, ShardReplica>();
+  /** Per shard, the commit index found in the log at start: applied before serving. */
+  private readonly recoveredCommit = new Map<number, number>();
+  private readonly self: NodeId;
+  /** Per hosted group, its voters (static membership): the only peers that may send it anything. */
+  private readonly members = new Map<number, ReadonlySet<string>>();
+  private readonly incarnation: Uint8Array;
+  private readonly waits: StateWaits;
+  private timer: NodeJS.Timeout | undefined;
+  private scheduled = false;
+  private running = false;
+  private closed = false;
+  /** Digests run one at a time on this node: each waits for the one before. */
+  private digestQueue: Promise<void> = Promise.resolve();
+  readonly stats = { cycles: 0, appends: 0, syncs: 0, batchesSent: 0, messagesSent: 0, messagesReceived: 0, accessSamplesSent: 0, accessSamplesReceived: 0, peerFramesRejected: 0 };
+  readonly snapshots: ReplicaSnapshots;
+
+  /**
+   * Opens every group: restores each replica from the snapshot its log was compacted
+   * to (if any), then builds its node, which replays the log after it.
+   */
+  static async open(options: MultiRaftOptions): Promise<MultiRaft> {
+    const multi = new MultiRaft(options);
+    const started = performance.now();
+    let restored = 0;
+    let keys = 0;
+    for (const { shard, voters } of options.groups) {
+      const storage = options.log.storage(shard, voters.map(asNodeId));
+      const machine = new ShardStateMachine(shard, new Store(options.store));
+      await multi.snapshots.restore(shard, machine, storage);
+      if (machine.appliedIndex > 0) {
+        restored++;
+        keys += machine.store.size;
+      }
+      multi.addReplica(shard, voters, machine);
+    }
+    if (restored > 0) options.logger.info({ shards: restored, keys, restoreMs: Math.round(performance.now() - started) }, "replicas restored from their snapshots");
+    return multi;
+  }
+
+  private constructor(private readonly options: MultiRaftOptions) {
+    this.self = asNodeId(options.nodeId);
+    this.incarnation = options.incarnation ?? randomBytes(INCARNATION_BYTES);
+    this.waits = new StateWaits(options.clock);
+    for (const { shard, voters } of options.groups) this.members.set(shard, new Set(voters));
+    this.snapshots = new ReplicaSnapshots({
+      self: this.self,
+      files: options.snapshotFiles,
+      log: options.log,
+      transport: options.transport,
+      logger: options.logger,
+      entriesBetween: options.snapshotEntries,
+      bytesBetween: options.snapshotBytes ?? DEFAULT_SNAPSHOT_BYTES,
+      replica: (group) => this.replicas.get(group),
+      deliver: (group, message) => this.deliverHeld(group, message),
+      schedule: () => this.schedule(),
+      onFatal: options.onFatal,
+    });
+  }
+
+  private addReplica(shard: number, voters: readonly string[], machine: ShardStateMachine): void {
+    const ids = voters.map(asNodeId);
+    const storage = this.options.log.storage(shard, ids);
+    this.recoveredCommit.set(shard, storage.initialState().hardState.commit);
+    const node = new RaftNode({
+      config: {
+        id: this.self,
+        voters: ids,
+        electionTimeoutTicks: this.options.electionTimeoutTicks,
+        heartbeatIntervalTicks: this.options.heartbeatIntervalTicks,
+        maxCommittedEntriesPerReadyBytes: COMMITTED_BYTES_PER_READY,
+        maxSizePerMsgBytes: APPEND_BYTES_PER_MESSAGE,
+        maxEntryBytes: this.options.entryBytesMax,
+        appliedIndex: asLogIndex(machine.appliedIndex),
+      },
+      storage,
+      random: new SeededRandom(randomInt(2 ** 31)),
+    });
+    const contexts = new ReadContexts(this.options.nodeId, this.incarnation, shard);
+    const { clock, operationTimeoutMs, readsPendingMax = READS_PENDING_MAX, readStampLagMsMax = READ_STAMP_LAG_MS_MAX, seed } = this.options;
+    const replicaOptions = { clock, operationTimeoutMs, readsPendingMax, readStampLagMsMax, seed, schedule: () => this.schedule() };
+    this.replicas.set(shard, new ShardReplica(shard, node, storage, machine, contexts, replicaOptions));
+  }
+
+  get shardCount(): number {
+    return this.options.shardCount;
+  }
+
+  start(): void {
+    this.timer = setInterval(() => this.tick(), this.options.tickIntervalMs);
+    // Campaign at once for the shards this node should lead, so leaders spread evenly
+    // instead of going to whichever timer fires first.
+    for (const replica of this.replicas.values()) {
+      if (this.options.preferredLeaders?.[replica.shard] === this.options.nodeId) replica.node.campaign();
+    }
+    this.schedule();
+  }
+
+  /**
+   * Transfers every leadership this node holds to another voter of the group and waits
+   * (at most timeoutMs) until it leads nothing, so a planned stop costs no election.
+   */
+  async handOffLeadership(timeoutMs: number): Promise<void> {
+    const deadline = this.options.clock.monotonicMs() + timeoutMs;
+    // A group with no other voter has nobody to hand over to.
+    const led = () => [...this.replicas.values()].filter((r) => r.role === "leader" && this.voters(r.shard).length > 1);
+    for (;;) {
+      const leading = led();
+      if (leading.length === 0) return;
+      const remainingMs = deadline - this.options.clock.monotonicMs();
+      if (remainingMs <= 0 || this.closed) break;
+      for (const replica of leading) {
+        const status = replica.node.status();
+        if (status.leadTransferee !== undefined) continue;
+        const target = this.mostCaughtUpVoter(status);
+        if (target) replica.node.transferLeader(target);
+      }
+      this.schedule();
+      // Until it leads nothing, or a transfer ended without success (start it again).
+      await this.waits.until(() => led().every((r) => r.node.status().leadTransferee === undefined), remainingMs, () => this.closed, true);
+    }
+    this.options.logger.warn({ shards: this.ledShards() }, "leadership hand-off timed out");
+  }
+
+  /** Resolves once every replica applied what its log already held as committed at start. */
+  async recovered(): Promise<void> {
+    const caughtUp = () => [...this.replicas.values()].every((r) => r.machine.appliedIndex >= (this.recoveredCommit.get(r.shard) ?? 0));
+    this.schedule();
+    await this.waits.until(caughtUp, Number.POSITIVE_INFINITY, () => this.closed);
+  }
+
+  hosts(shard: number): boolean {
+    return this.replicas.has(shard);
+  }
+
+  private replicaOf(shard: number): ShardReplica {
+    const replica = this.replicas.get(shard);
+    if (!replica) throw new NotLeaderError(shard, this.options.preferredLeaders?.[shard], "this node holds no replica of the shard");
+    return replica;
+  }
+
+  propose(shard: number, op: CommandOp, session?: SessionHeader): Promise<CommandResult> {
+    if (this.closed) return Promise.reject(new NotLeaderError(shard, undefined, "node is shutting down"));
+    return this.replicaOf(shard).propose(op, session, () => this.schedule());
+  }
+
+  readBarrier(shard: number): Promise<void> {
+    if (this.closed) return Promise.reject(new NotLeaderError(shard, undefined, "node is shutting down"));
+    return this.replicaOf(shard).readBarrier(() => this.schedule());
+  }
+
+  digest(shard: number): Promise<{ digest: string; appliedIndex: number }> {
+    if (this.closed) return Promise.reject(new NotLeaderError(shard, undefined, "node is shutting down"));
+    const replica = this.replicaOf(shard);
+    const run = this.digestQueue.then(() => this.digestOf(replica));
+    this.digestQueue = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  /**
+   * Captures the replica's session hash and store references DIGEST_KEYS_PER_STEP keys
+   * per turn through the snapshots' gate, holding the group's Readys back meanwhile (as a
+   * snapshot capture does), then hashes the captured entries a step per turn while the
+   * group applies again.
+   */
+  private async digestOf(replica: ShardReplica): Promise<{ digest: string; appliedIndex: number }> {
+    const gate = this.snapshots.gate;
+    // Fails once the node closes, rather than waiting on for a cycle that will not come.
+    const turn = async () => {
+      await gate.turn(true);
+      if (this.closed) throw new NotLeaderError(replica.shard, undefined, "node is shutting down");
+    };
+    // Hold the group's Readys, and read it once no Ready taken earlier is in flight.
+    const release = await replica.drain.hold();
+    let capture;
+    try {
+      await turn();
+      capture = replica.machine.digestCapture();
+      while (!capture.step(DIGEST_KEYS_PER_STEP)) await turn();
+    } finally {
+      release();
+      this.schedule();
+    }
+    for (;;) {
+      const digest = capture.hash();
+      if (digest !== undefined) return { digest, appliedIndex: capture.index };
+      await gate.turn();
+    }
+  }
+
+  replica(shard: number): ShardStateMachine {
+    return this.replicaOf(shard).machine;
+  }
+
+  /** Strong reads the shard's replica holds, waiting for a read index, for it to apply, or for a time entry. */
+  pendingReads(shard: number): { awaitingIndex: number; awaitingApply: number; awaitingStamp: number } {
+    return this.replicas.get(shard)?.pendingReads ?? { awaitingIndex: 0, awaitingApply: 0, awaitingStamp: 0 };
+  }
+
+  clusterTimeMs(shard: number): number {
+    return this.replicaOf(shard).clusterTimeMs();
+  }
+
+  status(shard: number): ShardStatus {
+    const replica = this.replicas.get(shard);
+    if (!replica) return { appliedIndex: 0, term: 0, leaderId: "" };
+    return { appliedIndex: replica.machine.appliedIndex, term: replica.node.status().term, leaderId: replica.leaderId ?? "" };
+  }
+
+  voters(shard: number): string[] {
+    return this.options.groups.find((g) => g.shard === shard)?.voters.slice() ?? [];
+  }
+
+  /** Resolves true once this node knows a leader for shard, false after timeoutMs (or once the node closes). */
+  async awaitLeader(shard: number, timeoutMs: number): Promise<boolean> {
+    const replica = this.replicas.get(shard);
+    if (!replica) return false;
+    return this.waits.until(() => replica.leaderId !== undefined, timeoutMs, () => this.closed);
+  }
+
+  /** Shards whose group this node currently leads. */
+  ledShards(): number[] {
+    return [...this.replicas.values()].filter((r) => r.role === "leader").map((r) => r.shard);
+  }
+
+  async transferLeadership(shard: number, to: string | undefined, timeoutMs: number): Promise<string> {
+    const replica = this.replicaOf(shard);
+    if (replica.role !== "leader") throw new NotLeaderError(shard, replica.leaderId, "leadership moves only at the shard's leader");
+    const status = replica.node.status();
+    const target = to ?? this.mostCaughtUpVoter(status);
+    if (target === undefined) throw new TransferError(`shard ${shard} has no other voter to lead it`, true);
+    if (target === this.options.nodeId) return target;
+    if (!status.voters.includes(asNodeId(target))) {
+      throw new TransferError(`${target} is not a voter of shard ${shard} (voters: ${status.voters.join(", ")})`, true);
+    }
+    const result = replica.node.transferLeader(asNodeId(target));
+    if (!result.accepted) throw new TransferError(`shard ${shard}: transfer to ${target} refused (${result.reason})`, false);
+    this.schedule();
+    if (!(await this.waits.until(() => replica.leaderId === target, timeoutMs, () => this.closed))) {
+      throw new TransferError(`shard ${shard}: ${target} did not take over within ${timeoutMs} ms (it may still); leader now ${replica.leaderId ?? "unknown"}`, false);
+    }
+    return target;
+  }
+
+  /** The voter other than this node whose log matches the leader's furthest: the quickest to take over. */
+  private mostCaughtUpVoter(status: RaftStatus): NodeId | undefined {
+    const followers = status.progress.filter((p) => p.id !== this.self && status.voters.includes(p.id));
+    return followers.sort((a, b) => b.match - a.match)[0]?.id;
+  }
+
+  /**
+   * Feeds a frame received from the authenticated peer `from`. A frame no correct peer
+   * sends (see inbound-check.ts) throws a PeerWireError, on which the transport closes
+   * the connection; messages of the frame before the offending one may have been taken.
+   */
+  receive(from: string, payload: Uint8Array): void {
+    if (this.closed) return;
+    try {
+      this.acceptFrame(asNodeId(from), payload);
+    } catch (err) {
+      if (err instanceof PeerWireError) this.stats.peerFramesRejected++;
+      throw err;
+    }
+  }
+
+  private acceptFrame(from: NodeId, payload: Uint8Array): void {
+    if (payload.length === 0) throw new PeerWireError("an empty peer frame");
+    if (isSnapshotFrame(payload)) return this.acceptSnapshotChunks(from, payload);
+    if (isAccessSamplesFrame(payload)) return this.acceptAccessSamples(from, decodeAccessSamples(payload));
+    const messages = decodePeerBatch(payload, from, this.self);
+    // Every message is checked before any is stepped; what depends on the log is checked
+    // right before each step.
+    for (const { group, message } of messages) {
+      const problem = messageProblem(message, this.membersOf(group, from));
+      if (problem) throw new PeerWireError(`shard ${group}: ${message.type} from ${from}: ${problem}`);
+    }
+    this.stats.messagesReceived += messages.length;
+    try {
+      for (const { group, message } of messages) {
+        if (!this.snapshots.hold(group, message)) this.step(this.replicas.get(group)!, message);
+      }
+    } finally {
+      this.schedule();
+    }
+  }
+
+  /** The voters of a group this node hosts; a message for any other group is refused. */
+  private membersOf(group: number, from: NodeId): ReadonlySet<string> {
+    const members = this.members.get(group);
+    if (!members || !this.replicas.has(group)) throw new PeerWireError(`${from} sent a frame for shard ${group}, which this node does not replicate`);
+    return members;
+  }
+
+  /** Steps one checked peer message into its group's node, after the checks that depend on the node's log. */
+  private step(replica: ShardReplica, message: InboundMessage): void {
+    if (++replica.inbound > INBOUND_PER_READY_MAX) {
+      throw new PeerWireError(`more than ${INBOUND_PER_READY_MAX} peer messages for shard ${replica.shard} between two of its Readys`);
+    }
+    const problem = stateProblem(message, replica.node);
+    if (problem) throw new PeerWireError(`shard ${replica.shard}: ${message.type} from ${message.from}: ${problem}`);
+    replica.node.step(message);
+  }
+
+  /** A message held while its group's snapshot was staged: checked again, since the log changed meanwhile. */
+  private deliverHeld(group: number, message: InboundMessage): void {
+    const replica = this.replicas.get(group);
+    if (!replica || this.closed) return;
+    try {
+      this.step(replica, message);
+    } catch (err) {
+      if (!(err instanceof PeerWireError)) throw err;
+      this.stats.peerFramesRejected++;
+      this.options.logger.warn({ peer: message.from, err: err.message }, "dropping a held peer message");
+    }
+  }
+
+  private acceptSnapshotChunks(from: NodeId, payload: Uint8Array): void {
+    const chunks = decodeSnapshotChunks(payload, from, this.self);
+    for (const chunk of chunks) {
+      const problem = messageProblem(chunk.message, this.membersOf(chunk.group, from));
+      if (problem) throw new PeerWireError(`shard ${chunk.group}: snapshot chunk from ${from}: ${problem}`);
+    }
+    for (const chunk of chunks) this.snapshots.accept(from, chunk);
+  }
+
+  forwardAccessSamples(samples: ReadonlyMap<number, readonly string[]>): void {
+    const byLeader = new Map<string, Map<number, readonly string[]>>();
+    for (const [shard, keys] of samples) {
+      const leader = this.replicas.get(shard)?.leaderId;
+      if (keys.length === 0 || leader === undefined || leader === this.options.nodeId) continue;
+      const forLeader = byLeader.get(leader) ?? new Map<number, readonly string[]>();
+      forLeader.set(shard, keys);
+      byLeader.set(leader, forLeader);
+    }
+    for (const [leader, forLeader] of byLeader) {
+      if (this.options.transport.send(leader, encodeAccessSamples(forLeader))) {
+        for (const keys of forLeader.values()) this.stats.accessSamplesSent += keys.length;
+      }
+    }
+  }
+
+  /** Samples a follower sent: checked like keys of a request, kept only for shards this node still leads. */
+  private acceptAccessSamples(from: NodeId, samples: ReadonlyMap<number, readonly string[]>): void {
+    const { keyBytesMax, accessHintKeysMax } = PROTOCOL_LIMITS;
+    for (const [shard, keys] of samples) {
+      if (!this.membersOf(shard, from).has(from)) throw new PeerWireError(`access samples for shard ${shard} from ${from}, not a voter of it`);
+      if (keys.length > accessHintKeysMax) throw new PeerWireError(`${keys.length} access samples for shard ${shard} from ${from} (at most ${accessHintKeysMax})`);
+      for (const key of keys) {
+        const bytes = Buffer.byteLength(key, "utf8");
+        if (bytes === 0 || bytes > keyBytesMax) throw new PeerWireError(`an access sample of ${bytes} bytes for shard ${shard} from ${from}`);
+      }
+    }
+    for (const [shard, keys] of samples) {
+      if (this.replicas.get(shard)?.role !== "leader") continue;
+      this.stats.accessSamplesReceived += keys.length;
+      this.options.onAccessSamples?.(shard, keys);
+    }
+  }
+
+  private tick(): void {
+    for (const replica of this.replicas.values()) {
+      replica.node.tick();
+      replica.retryTimeEntry();
+    }
+    this.waits.notify();
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.running || this.closed) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.cycle();
+    });
+  }
+
+  /** Drains Readys until none is left: persist all, then send, apply and advance. */
+  private async cycle(): Promise<void> {
+    if (this.running || this.closed) return;
+    this.running = true;
+    try {
+      for (;;) {
+        // Checked before any Ready is taken: a Ready taken is always advanced, since a
+        // capture or digest waiting for its group to be between Readys waits for that.
+        if (this.closed) break;
+        const readies: [ShardReplica, Ready, ReadyMode][] = [];
+        for (const replica of this.replicas.values()) {
+          if (!replica.drain.canTakeReady) continue;
+          // The capture is over: what was committed meanwhile applies first.
+          if (!replica.drain.held) {
+            const bytes = replica.applyDeferred(entrySizeBytes);
+            if (bytes > 0) this.snapshots.maybeTake(replica, bytes);
+          }
+          // A held replica installs no snapshot: its Ready waits for the release.
+          if (replica.drain.held && replica.node.hasPendingSnapshot()) continue;
+          const ready = replica.node.ready();
+          // The core's message queues were just drained (or were empty).
+          replica.inbound = 0;
+          if (!ready) continue;
+          readies.push([replica, ready, replica.drain.tookReady()]);
+        }
+        if (readies.length === 0) break;
+        await this.process(readies);
+      }
+    } catch (err) {
+      // Readys taken in this cycle may never be advanced: captures waiting on them fail.
+      for (const replica of this.replicas.values()) replica.drain.abandon(new Error("the driver stopped after a fatal error"));
+      this.options.onFatal(err);
+    } finally {
+      this.running = false;
+      this.waits.notify();
+    }
+  }
+
+  private async process(readies: [ShardReplica, Ready, ReadyMode][]): Promise<void> {
+    this.stats.cycles++;
+    const immediate: GroupMessage[] = [];
+    const writes: GroupLogWrite[] = [];
+    let sync = false;
+    for (const [replica, ready] of readies) {
+      checkReady(replica.shard, replica.nextApplyAfter, ready);
+      if (ready.softState) replica.onSoftState(ready.softState);
+      for (const message of ready.immediateMessages) immediate.push({ group: replica.shard, message });
+      for (const message of ready.snapshotsToSend) this.snapshots.send(replica.shard, message);
+      if (ready.entries.length > 0 || ready.hardState || ready.snapshot) {
+        writes.push({ group: replica.shard, snapshot: ready.snapshot, hardState: ready.hardState, entries: ready.entries });
+      }
+      sync ||= ready.mustSync;
+    }
+    this.send(immediate);
+    if (writes.length > 0) {
+      this.stats.appends++;
+      if (sync) this.stats.syncs++;
+      await this.options.log.append(writes, sync);
+    }
+    // Only now may messages that promise what was just persisted leave (votes, append acks).
+    const after: GroupMessage[] = [];
+    for (const [replica, ready] of readies) for (const message of ready.messages) after.push({ group: replica.shard, message });
+    this.send(after);
+    let appliedBytes = 0;
+    for (const [replica, ready, mode] of readies) {
+      if (mode === "defer") {
+        // A capture reads the replica: its entries apply once the capture is released;
+        // reads confirmed meanwhile wait for them (waitingApply).
+        replica.defer(ready.committedEntries);
+        replica.onReadStates(ready.readStates);
+        replica.node.advance(ready);
+        replica.drain.advanced();
+        continue;
+      }
+      // Applying is synchronous: after a large share, let the event loop turn (serve
+      // requests, move transfers) before the next group's entries.
+      if (appliedBytes >= APPLY_BYTES_PER_TURN) {
+        appliedBytes = 0;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      let entryBytes = 0;
+      for (const entry of ready.committedEntries) {
+        appliedBytes += entry.data.byteLength;
+        entryBytes += entrySizeBytes(entry);
+      }
+      if (ready.snapshot) {
+        replica.installSnapshot(await this.snapshots.installable(replica, ready.snapshot));
+        this.snapshots.installed(replica.shard, ready.snapshot);
+        this.options.logger.info({ shard: replica.shard, index: ready.snapshot.index }, "replica restored from the leader's snapshot");
+      }
+      replica.applyCommitted(ready.committedEntries);
+      replica.onReadStates(ready.readStates);
+      replica.node.advance(ready);
+      replica.drain.advanced();
+      if (ready.committedEntries.length > 0) this.snapshots.maybeTake(replica, entryBytes);
+    }
+    this.snapshots.sweepStale(this.replicas.values());
+  }
+
+  /** Sends messages as one batch per destination node. */
+  private send(messages: readonly GroupMessage[]): void {
+    if (messages.length === 0) return;
+    const byPeer = new Map<string, GroupMessage[]>();
+    for (const m of messages) {
+      const list = byPeer.get(m.message.to);
+      if (list) list.push(m);
+      else byPeer.set(m.message.to, [m]);
+    }
+    for (const [to, list] of byPeer) {
+      this.stats.batchesSent++;
+      this.stats.messagesSent += list.length;
+      this.options.transport.send(to, encodePeerBatch(list));
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.timer);
+    for (const replica of this.replicas.values()) replica.drain.abandon(new Error("node is shutting down"));
+    this.waits.notify();
+    await this.waits.until(() => !this.running, Number.POSITIVE_INFINITY, () => false);
+    for (const replica of this.replicas.values()) replica.close("node is shutting down");
+    await this.snapshots.drain();
+    await this.options.log.close();
+  }
+}
+

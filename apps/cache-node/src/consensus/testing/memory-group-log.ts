@@ -1,0 +1,40 @@
+import { MemoryStorage, type NodeId, type SnapshotMetadata } from "@distcache/raft";
+import type { GroupLog, GroupLogWrite } from "../group-log.js";
+
+/** A GroupLog in memory, for tests that run several nodes in one process: nothing survives the process. */
+export class MemoryGroupLog implements GroupLog {
+  private readonly groups = new Map<number, MemoryStorage>();
+  appends = 0;
+
+  storage(group: number, voters: readonly NodeId[]): MemoryStorage {
+    let storage = this.groups.get(group);
+    if (!storage) {
+      storage = new MemoryStorage(voters);
+      this.groups.set(group, storage);
+    }
+    return storage;
+  }
+
+  append(batch: readonly GroupLogWrite[]): Promise<void> {
+    this.appends++;
+    for (const write of batch) {
+      const storage = this.groups.get(write.group);
+      if (!storage) throw new Error(`append to unknown group ${write.group}`);
+      if (write.snapshot) storage.applySnapshot(write.snapshot);
+      storage.append(write.entries);
+      if (write.hardState) storage.setHardState(write.hardState);
+    }
+    return Promise.resolve();
+  }
+
+  compact(group: number, snapshot: SnapshotMetadata): Promise<void> {
+    const storage = this.groups.get(group);
+    if (!storage) return Promise.reject(new Error(`compact of unknown group ${group}`));
+    if (snapshot.index > storage.snapshot().index) storage.compact(snapshot);
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,62 @@
+import { NodeWal, asNodeId, compareNodeIds, type NodeId, type WalOptions } from "@distcache/raft";
+import type { Logger } from "pino";
+import { ConfigError } from "../config/config-error.js";
+import type { GroupLog } from "./group-log.js";
+
+/** A group this node hosts, with the voters its placement gives it. */
+export interface HostedGroup {
+  shard: number;
+  voters: readonly string[];
+}
+
+/**
+ * The node's shared write-ahead log, seen as the GroupLog the multi-Raft host drives.
+ *
+ * Each hosted group's voters are its Raft configuration at index 0, recorded in the log
+ * (NodeWal.bootstrap) the first time the group is opened; membership changes in the log
+ * extend it. A group whose recorded voters differ from the ones this node's flags place
+ * on it refuses to open with a ConfigError naming the shard and both lists (the Raft
+ * core makes the same check, from `initialState().voters`).
+ */
+export async function openWalGroupLog(dir: string, log: Logger, options?: WalOptions, groups: readonly HostedGroup[] = []): Promise<GroupLog> {
+  const started = performance.now();
+  const wal = await NodeWal.open(dir, options);
+  log.info({ dir, groups: wal.groups().length, recoveryMs: Math.round(performance.now() - started) }, "write-ahead log recovered");
+  try {
+    await Promise.all(groups.map((group) => bootstrapGroup(wal, dir, group)));
+  } catch (err) {
+    await wal.close().catch(() => undefined);
+    throw err;
+  }
+  return {
+    storage: (group) => wal.storage(group),
+    append: (batch, sync) => wal.append(batch, sync),
+    compact: (group, { index, term, confState }) => wal.compact(group, index, term, confState),
+    close: () => wal.close(),
+  };
+}
+
+async function bootstrapGroup(wal: NodeWal, dir: string, { shard, voters }: HostedGroup): Promise<void> {
+  const configured = voters.map(asNodeId).sort(compareNodeIds);
+  const storage = wal.storage(shard);
+  const recorded = storage.initialState().voters;
+  if (recorded.length > 0) {
+    if (!sameIds(recorded, configured)) throw differs(shard, dir, recorded, configured, "recorded at bootstrap");
+    return;
+  }
+  // A log written before the bootstrap membership was recorded: its last snapshot point
+  // may still know the group's voters (membership is static, so they are the bootstrap ones).
+  const known = storage.snapshot().confState.voters;
+  if (known.length > 0 && !sameIds(known, configured)) throw differs(shard, dir, known, configured, "recorded with its last snapshot");
+  await wal.bootstrap(shard, configured);
+}
+
+function differs(shard: number, dir: string, recorded: readonly NodeId[], configured: readonly NodeId[], how: string): ConfigError {
+  return new ConfigError(
+    `shard ${shard}: the write-ahead log in ${dir} holds voters [${recorded.join(",")}] for this group (${how}), but this node's --initial-cluster, --shards and --replicas place it on [${configured.join(",")}]; start the node with the flags it was bootstrapped with`,
+  );
+}
+
+function sameIds(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((id, i) => id === b[i]);
+}

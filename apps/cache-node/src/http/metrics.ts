@@ -1,0 +1,129 @@
+import type { Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { ConsensusPort } from "../consensus/consensus-port.js";
+
+/** Prometheus metrics of one node: per-method counts and latency, and the stores' stats. */
+export class NodeMetrics {
+  readonly registry = new Registry();
+  private readonly requests: Counter<"method" | "code">;
+  private readonly latency: Histogram<"method">;
+  private readonly forwardedTotal: Counter<"method">;
+  private readonly refusedTotal: Counter<"bound">;
+  private clientPort: { connections: () => number; inflight: () => number } | undefined;
+
+  constructor(consensus: ConsensusPort, raftStats?: () => Record<string, number>) {
+    collectDefaultMetrics({ register: this.registry, prefix: "distcache_process_" });
+    this.requests = new Counter({
+      name: "distcache_requests_total",
+      help: "RPCs handled, by method and Connect code (ok for success).",
+      labelNames: ["method", "code"],
+      registers: [this.registry],
+    });
+    this.latency = new Histogram({
+      name: "distcache_request_duration_seconds",
+      help: "RPC handling time, by method.",
+      labelNames: ["method"],
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [this.registry],
+    });
+    this.forwardedTotal = new Counter({
+      name: "distcache_forwarded_requests_total",
+      help: "Requests this node forwarded to a shard leader, by method.",
+      labelNames: ["method"],
+      registers: [this.registry],
+    });
+    this.refusedTotal = new Counter({
+      name: "distcache_refused_total",
+      help: "Connections closed at accept (bound connections_max) and requests answered resource_exhausted (bound inflight_requests_max) on the client port.",
+      labelNames: ["bound"],
+      registers: [this.registry],
+    });
+    const clientPort = () => this.clientPort;
+    new Gauge({
+      name: "distcache_client_connections",
+      help: "Open connections on the client port.",
+      registers: [this.registry],
+      collect() {
+        this.set(clientPort()?.connections() ?? 0);
+      },
+    });
+    new Gauge({
+      name: "distcache_inflight_requests",
+      help: "RPCs the node is serving (counted against inflight_requests_max).",
+      registers: [this.registry],
+      collect() {
+        this.set(clientPort()?.inflight() ?? 0);
+      },
+    });
+    const stat = (name: string, help: string, pick: (s: ReturnType<ConsensusPort["replica"]>) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ["shard"],
+        registers: [this.registry],
+        collect() {
+          for (let shard = 0; shard < consensus.shardCount; shard++) {
+            if (consensus.hosts(shard)) this.set({ shard: String(shard) }, pick(consensus.replica(shard)));
+          }
+        },
+      });
+    if (raftStats) {
+      new Gauge({
+        name: "distcache_raft_driver",
+        help: "Multi-Raft driver counters since start: cycles, log appends, fsyncs, peer batches and messages, snapshots taken, sent, received and installed.",
+        labelNames: ["counter"],
+        registers: [this.registry],
+        collect() {
+          for (const [k, v] of Object.entries(raftStats())) this.set({ counter: k }, v);
+        },
+      });
+    }
+    stat("distcache_store_hits", "Reads that found a live key.", (r) => r.store.stats().hits);
+    stat("distcache_store_misses", "Reads that found nothing.", (r) => r.store.stats().misses);
+    stat("distcache_store_evictions", "Keys evicted to respect bounds.", (r) => r.store.stats().evictions);
+    stat("distcache_store_expirations", "Keys removed by TTL.", (r) => r.store.stats().expirations);
+    stat("distcache_store_keys", "Live keys.", (r) => r.store.stats().keys);
+    stat("distcache_store_bytes", "Accounted bytes (keys, values, per-entry overhead).", (r) => r.store.stats().bytes);
+    stat("distcache_shard_applied_index", "Last log index applied.", (r) => r.appliedIndex);
+  }
+
+  /** Where the client-port gauges read their values (the server exists after the metrics). */
+  watchClientPort(source: { connections: () => number; inflight: () => number }): void {
+    this.clientPort = source;
+  }
+
+  /** Counts a connection or a request refused because a bound was reached. */
+  refused(bound: "connections_max" | "inflight_requests_max"): void {
+    this.refusedTotal.inc({ bound });
+  }
+
+  forwarded(method: string): void {
+    this.forwardedTotal.inc({ method });
+  }
+
+  /** Records one finished call; code undefined means success. */
+  observe(method: string, code: Code | undefined, seconds: number): void {
+    this.requests.inc({ method, code: code === undefined ? "ok" : (Code[code] ?? "unknown") });
+    this.latency.observe({ method }, seconds);
+  }
+
+  /** A Connect interceptor that counts and times every call on the stock handler. */
+  interceptor(): Interceptor {
+    return (next) => async (req) => {
+      const started = performance.now();
+      try {
+        const res = await next(req);
+        this.observe(req.method.name, undefined, (performance.now() - started) / 1000);
+        return res;
+      } catch (err) {
+        this.observe(req.method.name, ConnectError.from(err).code, (performance.now() - started) / 1000);
+        throw err;
+      }
+    };
+  }
+
+  async render(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}

@@ -1,0 +1,128 @@
+import { join } from "node:path";
+import type { Logger } from "pino";
+import { placeShards, type ClusterMember } from "./config/cluster-config.js";
+import type { NodeConfig } from "./config/config.js";
+import type { ConsensusPort } from "./consensus/consensus-port.js";
+import { PeerTransport } from "./peer/peer-transport.js";
+import { SnapshotFiles } from "@distcache/raft";
+import { MultiRaft } from "./consensus/multi-raft.js";
+import { openWalGroupLog } from "./consensus/wal-group-log.js";
+import { openDataDirIdentity } from "./config/data-dir-identity.js";
+import type { Clock } from "./consensus/clock.js";
+import { BOOTSTRAP_STORE_SETTINGS, flagSettings } from "./state-machine/store-settings.js";
+
+/** The consensus side of a node, with its lifecycle. */
+export interface OpenConsensus {
+  consensus: ConsensusPort;
+  members: ClusterMember[];
+  /** Starts peer traffic and elections. */
+  start(): Promise<void>;
+  /** Hands this node's leaderships to other replicas (before a planned stop). */
+  handOff(timeoutMs: number): Promise<void>;
+  close(): Promise<void>;
+  /** Counters of the multi-Raft driver, for metrics. */
+  driverStats: () => Record<string, number>;
+}
+
+/** Members of the cluster; a node without --initial-cluster is a cluster of one. */
+export function clusterMembers(config: NodeConfig, clientPort: number): ClusterMember[] {
+  if (config.initialCluster.length > 0) return config.initialCluster;
+  return [{ id: config.nodeId, clientAddress: `${config.host}:${clientPort}`, peerAddress: `${config.peerHost}:${config.peerPort}` }];
+}
+
+/**
+ * Opens the node's write-ahead log and its shard groups. A standalone node is a cluster
+ * of one: the same Raft groups and log, with no peers to talk to.
+ */
+export async function openConsensus(
+  config: NodeConfig,
+  log: Logger,
+  clock: Clock,
+  onFatal: (err: unknown) => void,
+  onAccessSamples?: (shard: number, keys: readonly string[]) => void,
+): Promise<OpenConsensus> {
+  const members = clusterMembers(config, config.port);
+  const replicas = config.replicas || Math.min(3, members.length);
+  const placement = placeShards(members, config.shards, replicas);
+  const groups = placement.map((voters, shard) => ({ shard, voters })).filter((g) => g.voters.includes(config.nodeId));
+  // The data dir's identity first: a start with other members, shards or replicas would
+  // open other groups, or the same groups with other voters.
+  const identity = await openDataDirIdentity(
+    config.dataDir,
+    { nodeId: config.nodeId, members: members.map((m) => m.id), shards: config.shards, replicas, replicasDefaulted: !config.replicas, secret: config.peerSecret },
+    log,
+  );
+  const groupLog = await openWalGroupLog(join(config.dataDir, "wal"), log, undefined, groups);
+  const transport = new PeerTransport({
+    nodeId: config.nodeId,
+    secret: config.peerSecret,
+    clusterId: identity.clusterId,
+    peers: new Map(members.filter((m) => m.id !== config.nodeId).map((m) => [m.id, config.peerDial.get(m.id) ?? m.peerAddress])),
+    // Messages arrive only after start(), by which time raft is initialised.
+    onMessage: (from, payload) => raft.receive(from, payload),
+    log,
+  });
+  const raft: MultiRaft = await MultiRaft.open({
+    nodeId: config.nodeId,
+    groups,
+    shardCount: config.shards,
+    preferredLeaders: placement.map((voters) => voters[0]!),
+    log: groupLog,
+    snapshotFiles: new SnapshotFiles(join(config.dataDir, "snap")),
+    snapshotEntries: config.snapshotEntries,
+    snapshotBytes: config.snapshotBytes,
+    transport,
+    clock,
+    logger: log,
+    // Store settings are replicated state (invariant 10 of docs/design.md): every replica starts from
+    // the same fixed settings and takes the group's from its snapshot and log. The flags
+    // only seed a new group, through the log, when this node is its first leader.
+    store: BOOTSTRAP_STORE_SETTINGS,
+    seed: flagSettings(config),
+    tickIntervalMs: config.raftTickMs,
+    electionTimeoutTicks: config.electionTicks,
+    heartbeatIntervalTicks: 1,
+    operationTimeoutMs: config.operationTimeoutMs,
+    readStampLagMsMax: config.readStampLagMsMax,
+    entryBytesMax: commandBytesMax(config),
+    onFatal,
+    onAccessSamples,
+  });
+  return {
+    consensus: raft,
+    members,
+    start: async () => {
+      if (members.length > 1) {
+        const port = await transport.listen(config.peerPort, config.peerHost);
+        log.info({ peerAddress: `${config.peerHost}:${port}`, shards: groups.map((g) => g.shard) }, "peer transport listening");
+      }
+      raft.start();
+      const started = performance.now();
+      await raft.recovered();
+      log.info({ replayMs: Math.round(performance.now() - started) }, "committed log applied");
+    },
+    handOff: (timeoutMs) => raft.handOffLeadership(timeoutMs),
+    driverStats: () => ({ ...raft.stats, ...prefixed("snapshots", raft.snapshots.stats) }),
+    close: async () => {
+      await raft.close();
+      await transport.close();
+    },
+  };
+}
+
+function prefixed(prefix: string, stats: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(stats).map(([k, v]) => [`${prefix}${k[0]!.toUpperCase()}${k.slice(1)}`, v]));
+}
+
+/** Framing a command adds per batch item (tags, lengths, TTL, condition) and per command (stamp, session). */
+const COMMAND_ITEM_FRAMING_BYTES = 64;
+const COMMAND_FRAMING_BYTES = 1024;
+
+/**
+ * The largest command a request this node accepts can become: a request body is at most
+ * requestBytesMax, and re-encoding its items as a command adds bounded framing. Raft
+ * drops larger proposals, so this bound is what lets a value of value_bytes_max through.
+ */
+export function commandBytesMax(config: Pick<NodeConfig, "limits">): number {
+  return config.limits.requestBytesMax + config.limits.batchKeysMax * COMMAND_ITEM_FRAMING_BYTES + COMMAND_FRAMING_BYTES;
+}
