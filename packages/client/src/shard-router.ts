@@ -4,6 +4,7 @@ import type { ResolvedOptions } from "./client-options.js";
 import { isWrite, sessionExpiredError, toCacheError, type FailureContext } from "./error-mapping.js";
 import { CanceledError, IndeterminateWriteError, TimeoutError, UnavailableError, type CacheError } from "./errors.js";
 import { baseUrlOf, type NodeClients } from "./node-clients.js";
+import type { RetryReason } from "./events.js";
 import { answeredByServer, backoffDelayMs, classifyFailure, neverReachedNode, type Verdict } from "./retry-policy.js";
 import type { RoutingTable } from "./routing-table.js";
 import { topologyFromMessage, withDiallableAddresses, type Topology } from "./topology.js";
@@ -33,6 +34,30 @@ export interface WriteSessionHandle {
    * go under the client's current session, with a new sequence there.
    */
   renew(shard: number, resend: boolean, startedAfterMs: bigint): void;
+}
+
+/** One call's progress over its attempts. */
+interface CallState {
+  readonly shard: number;
+  readonly context: FailureContext;
+  readonly budget: CallBudget;
+  readonly session: WriteSessionHandle | undefined;
+  readonly write: boolean;
+  /** Whether an attempt so far reached a node: it was sent, under some session. */
+  sent: boolean;
+  /** Whether an attempt so far may have applied: any final failure is then indeterminate. */
+  mayHaveApplied: boolean;
+  readonly unreachable: Set<string>;
+  backoffs: number;
+  immediateRedirects: number;
+  lastError: ConnectError | undefined;
+}
+
+/** How a failed attempt is retried: after delayMs, and with the topology refreshed first when rediscover. */
+interface Retry {
+  reason: RetryReason;
+  delayMs: number;
+  rediscover: boolean;
 }
 
 interface Target {
@@ -143,85 +168,97 @@ export class ShardRouter {
    * a repeat, so it fails with SessionExpiredError (an IndeterminateWriteError).
    */
   async call<R>(shard: number, context: FailureContext, send: Send<R>, budget: CallBudget, session?: WriteSessionHandle): Promise<R> {
-    const write = isWrite(context.operation);
-    /** Whether an attempt so far reached a node: it was sent, under some session. */
-    let sent = false;
-    /** Whether an attempt so far may have applied: any final failure is then indeterminate. */
-    let mayHaveApplied = false;
-    const unreachable = new Set<string>();
-    let backoffs = 0;
-    let immediateRedirects = 0;
-    let lastError: ConnectError | undefined;
+    const call: CallState = { shard, context, budget, session, write: isWrite(context.operation), sent: false, mayHaveApplied: false, unreachable: new Set(), backoffs: 0, immediateRedirects: 0, lastError: undefined };
     for (let attempt = 1; ; attempt++) {
-      // Nothing of this attempt was sent yet: stopping here is harmless, unless an earlier
-      // send of the write may have applied.
-      if (budget.signal?.aborted) {
-        if (mayHaveApplied && lastError) throw this.canceled(context, lastError, true);
-        throw new CanceledError(`${context.operation} was canceled`, { cause: lastError });
-      }
-      const target = this.target(shard, unreachable);
-      const remainingMs = budget.deadlineMs - this.options.clock.nowMs();
-      if (remainingMs <= 0) {
-        if (mayHaveApplied) throw toCacheError(lastError, context, true);
-        throw new TimeoutError(`${context.operation} on shard ${shard} did not start within its deadline`, { cause: lastError });
-      }
+      const remainingMs = this.remainingMs(call);
+      const target = this.target(shard, call.unreachable);
       try {
         return await send(this.clients.forAddress(target.address).cache, { timeoutMs: remainingMs, signal: budget.signal });
       } catch (reason) {
-        const err = (lastError = ConnectError.from(reason));
-        if (budget.signal?.aborted) throw this.canceled(context, err, write);
-        const verdict = classifyFailure(err, write);
-        const sentBefore = sent;
-        if (!neverReachedNode(err)) sent = true;
-        // After a send that may have applied, only an answer that comes from applying the
-        // write (or from the session table repeating that outcome) is final as it is.
-        if (verdict.type === "fail") throw toCacheError(err, context, mayHaveApplied && !isApplyOutcome(err));
-        if (verdict.type === "indeterminate") {
-          if (session === undefined) throw toCacheError(err, context, true);
-          mayHaveApplied = true;
-          // No answer at all: the node may be gone, so the next attempt asks another node,
-          // which names the leader.
-          if (!answeredByServer(err)) {
-            if (target.leaderId !== undefined) this.table.forgetLeader(shard, target.leaderId);
-            unreachable.add(target.address);
-          }
-          const delayMs = backoffDelayMs(++backoffs, this.options.backoffMsMin, this.options.backoffMsMax, this.options.random);
-          if (this.options.clock.nowMs() + delayMs >= budget.deadlineMs) throw toCacheError(err, context, true);
-          this.options.onEvent({ type: "retry", shard, attempt: attempt + 1, reason: "indeterminate", delayMs });
-          await this.options.sleep(delayMs, budget.signal);
-          continue;
-        }
-        if (verdict.type === "sessionExpired") {
-          const sentUnder = session?.sessionId ?? "";
-          // The first send, refused and not applied, is resent at once under the new session.
-          const resend = !sentBefore && attempt < this.options.attemptsMax;
-          session?.renew(shard, resend, verdict.startedAfterMs);
-          if (session === undefined || sentBefore) throw sessionExpiredError(err, context, sentUnder);
-          if (!resend) throw this.exhausted(context, shard, attempt, err);
-          this.options.onEvent({ type: "retry", shard, attempt: attempt + 1, reason: "sessionExpired", delayMs: 0 });
-          continue;
-        }
-        if (verdict.type === "backoff") {
-          // Not applied: wait, then resend the same sequence; report the refusal itself if out of attempts or time.
-          const delayMs = backoffDelayMs(++backoffs, this.options.backoffMsMin, this.options.backoffMsMax, this.options.random);
-          if (attempt >= this.options.attemptsMax || this.options.clock.nowMs() + delayMs >= budget.deadlineMs) throw toCacheError(err, context, mayHaveApplied);
-          this.options.onEvent({ type: "retry", shard, attempt: attempt + 1, reason: verdict.reason, delayMs });
-          await this.options.sleep(delayMs, budget.signal);
-          continue;
-        }
-        if (verdict.reason === "unreachable") unreachable.add(target.address);
-        // Follow a newly named leader at once, but back off if nodes keep naming each other.
-        const immediate = this.learn(shard, target, verdict) && immediateRedirects < IMMEDIATE_REDIRECTS_MAX;
-        if (immediate) immediateRedirects++;
-        const delayMs = immediate ? 0 : backoffDelayMs(++backoffs, this.options.backoffMsMin, this.options.backoffMsMax, this.options.random);
-        if (mayHaveApplied && this.options.clock.nowMs() + delayMs >= budget.deadlineMs) throw toCacheError(err, context, true);
-        if (attempt >= this.options.attemptsMax && !mayHaveApplied) throw this.exhausted(context, shard, attempt, err);
-        if (this.options.clock.nowMs() + delayMs >= budget.deadlineMs) throw this.outOfTime(context, shard, err);
-        this.options.onEvent({ type: "retry", shard, attempt: attempt + 1, reason: verdict.reason, delayMs });
-        if (delayMs > 0) await this.options.sleep(delayMs, budget.signal);
-        if (verdict.type === "rediscover") await this.refresh(budget).catch(() => undefined);
+        const retry = this.afterFailure(call, attempt, target, ConnectError.from(reason));
+        this.options.onEvent({ type: "retry", shard, attempt: attempt + 1, reason: retry.reason, delayMs: retry.delayMs });
+        if (retry.delayMs > 0) await this.options.sleep(retry.delayMs, budget.signal);
+        if (retry.rediscover) await this.refresh(budget).catch(() => undefined);
       }
     }
+  }
+
+  /**
+   * The time left for the call's next attempt. Nothing of that attempt was sent yet, so
+   * stopping here is harmless, unless an earlier send of the write may have applied.
+   */
+  private remainingMs(call: CallState): number {
+    const { budget, context, shard, lastError } = call;
+    if (budget.signal?.aborted) {
+      if (call.mayHaveApplied && lastError) throw this.canceled(context, lastError, true);
+      throw new CanceledError(`${context.operation} was canceled`, { cause: lastError });
+    }
+    const remainingMs = budget.deadlineMs - this.options.clock.nowMs();
+    if (remainingMs <= 0) {
+      if (call.mayHaveApplied) throw toCacheError(lastError, context, true);
+      throw new TimeoutError(`${context.operation} on shard ${shard} did not start within its deadline`, { cause: lastError });
+    }
+    return remainingMs;
+  }
+
+  /** What follows a failed attempt: the error to throw (thrown here), or how to retry. */
+  private afterFailure(call: CallState, attempt: number, target: Target, err: ConnectError): Retry {
+    const { context, budget } = call;
+    call.lastError = err;
+    if (budget.signal?.aborted) throw this.canceled(context, err, call.write);
+    const verdict = classifyFailure(err, call.write);
+    const sentBefore = call.sent;
+    if (!neverReachedNode(err)) call.sent = true;
+    // After a send that may have applied, only an answer that comes from applying the
+    // write (or from the session table repeating that outcome) is final as it is.
+    if (verdict.type === "fail") throw toCacheError(err, context, call.mayHaveApplied && !isApplyOutcome(err));
+    if (verdict.type === "indeterminate") return this.afterIndeterminate(call, target, err);
+    if (verdict.type === "sessionExpired") return this.afterSessionExpired(call, attempt, sentBefore, verdict.startedAfterMs, err);
+    if (verdict.type === "backoff") {
+      // Not applied: wait, then resend the same sequence; report the refusal itself if out of attempts or time.
+      const delayMs = this.backoff(call);
+      if (attempt >= this.options.attemptsMax || this.options.clock.nowMs() + delayMs >= budget.deadlineMs) throw toCacheError(err, context, call.mayHaveApplied);
+      return { reason: verdict.reason, delayMs, rediscover: false };
+    }
+    if (verdict.reason === "unreachable") call.unreachable.add(target.address);
+    // Follow a newly named leader at once, but back off if nodes keep naming each other.
+    const immediate = this.learn(call.shard, target, verdict) && call.immediateRedirects < IMMEDIATE_REDIRECTS_MAX;
+    if (immediate) call.immediateRedirects++;
+    const delayMs = immediate ? 0 : this.backoff(call);
+    if (call.mayHaveApplied && this.options.clock.nowMs() + delayMs >= budget.deadlineMs) throw toCacheError(err, context, true);
+    if (attempt >= this.options.attemptsMax && !call.mayHaveApplied) throw this.exhausted(context, call.shard, attempt, err);
+    if (this.options.clock.nowMs() + delayMs >= budget.deadlineMs) throw this.outOfTime(context, call.shard, err);
+    return { reason: verdict.reason, delayMs, rediscover: verdict.type === "rediscover" };
+  }
+
+  /** A write that may have applied is retried under its session, which answers a repeat with the first outcome. */
+  private afterIndeterminate(call: CallState, target: Target, err: ConnectError): Retry {
+    if (call.session === undefined) throw toCacheError(err, call.context, true);
+    call.mayHaveApplied = true;
+    // No answer at all: the node may be gone, so the next attempt asks another node,
+    // which names the leader.
+    if (!answeredByServer(err)) {
+      if (target.leaderId !== undefined) this.table.forgetLeader(call.shard, target.leaderId);
+      call.unreachable.add(target.address);
+    }
+    const delayMs = this.backoff(call);
+    if (this.options.clock.nowMs() + delayMs >= call.budget.deadlineMs) throw toCacheError(err, call.context, true);
+    return { reason: "indeterminate", delayMs, rediscover: false };
+  }
+
+  /** The first send, refused and not applied, is resent at once under the new session; a later one fails. */
+  private afterSessionExpired(call: CallState, attempt: number, sentBefore: boolean, startedAfterMs: bigint, err: ConnectError): Retry {
+    const { session, context } = call;
+    const sentUnder = session?.sessionId ?? "";
+    const resend = !sentBefore && attempt < this.options.attemptsMax;
+    session?.renew(call.shard, resend, startedAfterMs);
+    if (session === undefined || sentBefore) throw sessionExpiredError(err, context, sentUnder);
+    if (!resend) throw this.exhausted(context, call.shard, attempt, err);
+    return { reason: "sessionExpired", delayMs: 0, rediscover: false };
+  }
+
+  private backoff(call: CallState): number {
+    return backoffDelayMs(++call.backoffs, this.options.backoffMsMin, this.options.backoffMsMax, this.options.random);
   }
 
   /**

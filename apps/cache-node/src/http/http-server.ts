@@ -100,57 +100,12 @@ export interface DualServerEvents {
  * it to the h2 server, anything else to the HTTP/1.1 server.
  */
 export function createDualServer(handler: RequestHandler, bounds: ServerBounds, events: DualServerEvents = {}): DualServer {
-  // In-flight requests per HTTP/1.1 connection, so shutdown can close idle keep-alive
-  // connections at once and busy ones as soon as their response ends.
-  const inflight = new Map<net.Socket, number>();
-  let draining = false;
-  const closeIfIdle = (socket: net.Socket): void => {
-    if (draining && (inflight.get(socket) ?? 0) === 0) socket.destroy();
-  };
+  const connections = new Connections();
   const onRequest = withBodyDeadline(handler, bounds.bodyTimeoutMs);
-  const h1 = http.createServer(
-    {
-      keepAliveTimeout: 65_000,
-      headersTimeout: bounds.headersTimeoutMs,
-      // The whole request; the body deadline below answers first, this is the backstop
-      // for bodies nobody reads (a probe answered before its body arrived).
-      requestTimeout: bounds.headersTimeoutMs + bounds.bodyTimeoutMs,
-      // How often node checks those two: often enough for the shortest of them.
-      connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(Math.min(bounds.headersTimeoutMs, bounds.bodyTimeoutMs) / 10))),
-    },
-    (req, res) => {
-      const socket = req.socket;
-      inflight.set(socket, (inflight.get(socket) ?? 0) + 1);
-      if (draining) res.shouldKeepAlive = false;
-      drainAfterResponse(req, res);
-      res.once("close", () => {
-        inflight.set(socket, (inflight.get(socket) ?? 1) - 1);
-        closeIfIdle(socket);
-      });
-      onRequest(req, res);
-    },
-  );
-  // This server never listens (connections are handed to it), but node tracks connections
-  // for headersTimeout and requestTimeout only from a server's 'listening' event on.
-  h1.emit("listening");
-  const h2 = http2.createServer(
-    // Node refuses new streams (ENHANCE_YOUR_CALM) once a session buffers more than this;
-    // its 10 MB default is passed by a few concurrent 1 MiB writes on one connection.
-    { settings: { maxConcurrentStreams: bounds.h2StreamsMax }, maxSessionMemory: H2_SESSION_MEMORY_MB },
-    onRequest as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
-  );
-  const sockets = new Set<net.Socket>();
-  const sessions = new Set<http2.Http2Session>();
-  h2.on("session", (session) => {
-    sessions.add(session);
-    session.on("close", () => sessions.delete(session));
-  });
+  const h1 = createH1Server(onRequest, bounds, connections);
+  const h2 = createH2Server(onRequest, bounds, connections);
   const tcp = net.createServer({ noDelay: true }, (socket) => {
-    sockets.add(socket);
-    socket.on("close", () => {
-      sockets.delete(socket);
-      inflight.delete(socket);
-    });
+    connections.opened(socket);
     socket.on("error", () => socket.destroy());
     routeBySniffing(socket, h1, h2, bounds.firstBytesTimeoutMs);
   });
@@ -169,20 +124,108 @@ export function createDualServer(handler: RequestHandler, bounds: ServerBounds, 
     close: async (graceMs) => {
       // Stop accepting, let in-flight requests finish, close connections as they go
       // idle, and cut whatever is left after the grace period.
-      draining = true;
       const closed = new Promise<void>((resolve) => tcp.close(() => resolve()));
       // Stops node's timeout checks of the HTTP/1.1 server (it was never listening).
       h1.close(() => undefined);
-      for (const s of sessions) s.close();
-      for (const socket of inflight.keys()) closeIfIdle(socket);
-      const timer = setTimeout(() => {
-        for (const s of sockets) s.destroy();
-      }, graceMs);
+      connections.drain();
+      const timer = setTimeout(() => connections.destroyAll(), graceMs);
       await closed;
       clearTimeout(timer);
     },
-    connections: () => sockets.size,
+    connections: () => connections.count,
   };
+}
+
+/**
+ * The open connections of one server, and the requests in flight on each HTTP/1.1 one,
+ * so shutdown can close idle keep-alive connections at once and busy ones as soon as
+ * their response ends.
+ */
+class Connections {
+  private readonly sockets = new Set<net.Socket>();
+  private readonly sessions = new Set<http2.Http2Session>();
+  private readonly inflight = new Map<net.Socket, number>();
+  draining = false;
+
+  get count(): number {
+    return this.sockets.size;
+  }
+
+  opened(socket: net.Socket): void {
+    this.sockets.add(socket);
+    socket.on("close", () => {
+      this.sockets.delete(socket);
+      this.inflight.delete(socket);
+    });
+  }
+
+  sessionOpened(session: http2.Http2Session): void {
+    this.sessions.add(session);
+    session.on("close", () => this.sessions.delete(session));
+  }
+
+  requestStarted(socket: net.Socket): void {
+    this.inflight.set(socket, (this.inflight.get(socket) ?? 0) + 1);
+  }
+
+  requestEnded(socket: net.Socket): void {
+    this.inflight.set(socket, (this.inflight.get(socket) ?? 1) - 1);
+    this.closeIfIdle(socket);
+  }
+
+  /** From now on, each connection closes once it has no request in flight. */
+  drain(): void {
+    this.draining = true;
+    for (const session of this.sessions) session.close();
+    for (const socket of this.inflight.keys()) this.closeIfIdle(socket);
+  }
+
+  destroyAll(): void {
+    for (const socket of this.sockets) socket.destroy();
+  }
+
+  private closeIfIdle(socket: net.Socket): void {
+    if (this.draining && (this.inflight.get(socket) ?? 0) === 0) socket.destroy();
+  }
+}
+
+/** The HTTP/1.1 server: it never listens; the port hands it the connections that are not HTTP/2. */
+function createH1Server(onRequest: RequestHandler, bounds: ServerBounds, connections: Connections): http.Server {
+  const h1 = http.createServer(
+    {
+      keepAliveTimeout: 65_000,
+      headersTimeout: bounds.headersTimeoutMs,
+      // The whole request; the body deadline answers first, this is the backstop for
+      // bodies nobody reads (a probe answered before its body arrived).
+      requestTimeout: bounds.headersTimeoutMs + bounds.bodyTimeoutMs,
+      // How often node checks those two: often enough for the shortest of them.
+      connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(Math.min(bounds.headersTimeoutMs, bounds.bodyTimeoutMs) / 10))),
+    },
+    (req, res) => {
+      const socket = req.socket;
+      connections.requestStarted(socket);
+      if (connections.draining) res.shouldKeepAlive = false;
+      drainAfterResponse(req, res);
+      res.once("close", () => connections.requestEnded(socket));
+      onRequest(req, res);
+    },
+  );
+  // Node tracks connections for headersTimeout and requestTimeout only from a server's
+  // 'listening' event on.
+  h1.emit("listening");
+  return h1;
+}
+
+/** The cleartext HTTP/2 server, for the connections that open with the HTTP/2 preface. */
+function createH2Server(onRequest: RequestHandler, bounds: ServerBounds, connections: Connections): http2.Http2Server {
+  const h2 = http2.createServer(
+    // Node refuses new streams (ENHANCE_YOUR_CALM) once a session buffers more than this;
+    // its 10 MB default is passed by a few concurrent 1 MiB writes on one connection.
+    { settings: { maxConcurrentStreams: bounds.h2StreamsMax }, maxSessionMemory: H2_SESSION_MEMORY_MB },
+    onRequest as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
+  );
+  h2.on("session", (session) => connections.sessionOpened(session));
+  return h2;
 }
 
 /**

@@ -6,39 +6,51 @@ import type { ConsensusPort } from "../consensus/consensus-port.js";
 /** Prometheus metrics of one node: per-method counts and latency, and the stores' stats. */
 export class NodeMetrics {
   readonly registry = new Registry();
-  private readonly requests: Counter<"method" | "code">;
-  private readonly latency: Histogram<"method">;
-  private readonly forwardedTotal: Counter<"method">;
-  private readonly refusedTotal: Counter<"bound">;
+  private readonly requests = new Counter({
+    name: "distcache_requests_total",
+    help: "RPCs handled, by method and Connect code (ok for success).",
+    labelNames: ["method", "code"] as const,
+    registers: [this.registry],
+  });
+  private readonly latency = new Histogram({
+    name: "distcache_request_duration_seconds",
+    help: "RPC handling time, by method.",
+    labelNames: ["method"] as const,
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+  private readonly forwardedTotal = new Counter({
+    name: "distcache_forwarded_requests_total",
+    help: "Requests this node forwarded to a shard leader, by method.",
+    labelNames: ["method"] as const,
+    registers: [this.registry],
+  });
+  private readonly refusedTotal = new Counter({
+    name: "distcache_refused_total",
+    help: "Connections closed at accept (bound connections_max) and requests answered resource_exhausted (bound inflight_requests_max) on the client port.",
+    labelNames: ["bound"] as const,
+    registers: [this.registry],
+  });
   private clientPort: { connections: () => number; inflight: () => number } | undefined;
 
   constructor(consensus: ConsensusPort, raftStats?: () => Record<string, number>) {
     collectDefaultMetrics({ register: this.registry, prefix: "distcache_process_" });
-    this.requests = new Counter({
-      name: "distcache_requests_total",
-      help: "RPCs handled, by method and Connect code (ok for success).",
-      labelNames: ["method", "code"],
-      registers: [this.registry],
-    });
-    this.latency = new Histogram({
-      name: "distcache_request_duration_seconds",
-      help: "RPC handling time, by method.",
-      labelNames: ["method"],
-      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-      registers: [this.registry],
-    });
-    this.forwardedTotal = new Counter({
-      name: "distcache_forwarded_requests_total",
-      help: "Requests this node forwarded to a shard leader, by method.",
-      labelNames: ["method"],
-      registers: [this.registry],
-    });
-    this.refusedTotal = new Counter({
-      name: "distcache_refused_total",
-      help: "Connections closed at accept (bound connections_max) and requests answered resource_exhausted (bound inflight_requests_max) on the client port.",
-      labelNames: ["bound"],
-      registers: [this.registry],
-    });
+    this.registerClientPortGauges();
+    this.registerReplicaGauges(consensus);
+    if (raftStats) {
+      new Gauge({
+        name: "distcache_raft_driver",
+        help: "Multi-Raft driver counters since start: cycles, log appends, fsyncs, peer batches and messages, snapshots taken, sent, received and installed.",
+        labelNames: ["counter"],
+        registers: [this.registry],
+        collect() {
+          for (const [k, v] of Object.entries(raftStats())) this.set({ counter: k }, v);
+        },
+      });
+    }
+  }
+
+  private registerClientPortGauges(): void {
     const clientPort = () => this.clientPort;
     new Gauge({
       name: "distcache_client_connections",
@@ -56,29 +68,23 @@ export class NodeMetrics {
         this.set(clientPort()?.inflight() ?? 0);
       },
     });
+  }
+
+  /** One gauge per store statistic and the applied index, labelled by shard, read from the replicas at each scrape. */
+  private registerReplicaGauges(consensus: ConsensusPort): void {
+    const registry = this.registry;
     const stat = (name: string, help: string, pick: (s: ReturnType<ConsensusPort["replica"]>) => number) =>
       new Gauge({
         name,
         help,
         labelNames: ["shard"],
-        registers: [this.registry],
+        registers: [registry],
         collect() {
           for (let shard = 0; shard < consensus.shardCount; shard++) {
             if (consensus.hosts(shard)) this.set({ shard: String(shard) }, pick(consensus.replica(shard)));
           }
         },
       });
-    if (raftStats) {
-      new Gauge({
-        name: "distcache_raft_driver",
-        help: "Multi-Raft driver counters since start: cycles, log appends, fsyncs, peer batches and messages, snapshots taken, sent, received and installed.",
-        labelNames: ["counter"],
-        registers: [this.registry],
-        collect() {
-          for (const [k, v] of Object.entries(raftStats())) this.set({ counter: k }, v);
-        },
-      });
-    }
     stat("distcache_store_hits", "Reads that found a live key.", (r) => r.store.stats().hits);
     stat("distcache_store_misses", "Reads that found nothing.", (r) => r.store.stats().misses);
     stat("distcache_store_evictions", "Keys evicted to respect bounds.", (r) => r.store.stats().evictions);
