@@ -101,9 +101,12 @@ export class TimeoutError extends CacheError {
 }
 
 /**
- * A write may or may not have taken effect: it timed out after being sent, or its
- * connection broke mid-call. The SDK never retries such a write by itself (DESIGN
- * invariant 4); read the key to learn the outcome. `code` is the failure's own code.
+ * A write may or may not have taken effect. After a timeout or a broken connection the
+ * SDK resends a write with the same session and sequence, which the shard applies at
+ * most once (invariant 4 of docs/design.md). This error means that, after such a send,
+ * the deadline or the attempts ran out, the caller canceled, or a resend met a refusal
+ * that is not the write's outcome. Read the key to learn it. `code` is the failure's own
+ * code.
  */
 export class IndeterminateWriteError extends CacheError {
   override name = "IndeterminateWriteError";
