@@ -1,7 +1,7 @@
 // @ts-check
 import tseslint from "typescript-eslint";
 
-/** Tokens that make code impure: the store and the Raft core must replay identically (DESIGN invariant 7). */
+/** Tokens that make code impure: the store and the Raft core must replay identically (invariant 7 of docs/design.md). */
 const impureGlobals = ["Date", "performance", "setTimeout", "setInterval", "setImmediate", "clearTimeout", "clearInterval", "queueMicrotask", "process", "require", "fetch"].map(
   (name) => ({ name, message: `${name} is not allowed in a pure package: take time, randomness and I/O through injected ports.` }),
 );

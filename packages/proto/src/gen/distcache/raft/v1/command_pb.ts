@@ -21,8 +21,10 @@ export const file_distcache_raft_v1_command: GenFile = /*@__PURE__*/
  */
 export type Command = Message<"distcache.raft.v1.Command"> & {
   /**
-   * Leader time in Unix milliseconds: max(wall clock, previous stamp). Expiry during
-   * apply is judged against it.
+   * Cluster time in Unix milliseconds, stamped by the leader that proposed the entry:
+   * the previous stamp plus the leader's elapsed monotonic time, slewed toward its wall
+   * clock and never backwards (invariant 9 of docs/design.md). Expiry during apply is
+   * judged against it.
    *
    * @generated from field: int64 stamp_ms = 1;
    */
