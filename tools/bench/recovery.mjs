@@ -185,9 +185,9 @@ try {
   console.log(`restart after SIGKILL: listening ${Math.round(listeningMs)} ms, ready (committed log applied) ${Math.round(readyMs)} ms, caught up with the leaders ${Math.round(caughtUpMs)} ms`);
   console.log(`  worst event-loop delay from start to ready: ${loopRestarted} ms`);
   for (const line of recoveryLines) {
-    const { msg, ...fields } = JSON.parse(line.slice(line.indexOf(" ") + 1));
+    const { msg: message, ...fields } = JSON.parse(line.slice(line.indexOf(" ") + 1));
     for (const noise of ["level", "time", "node"]) delete fields[noise];
-    console.log(`  ${msg}: ${JSON.stringify(fields)}`);
+    console.log(`  ${message}: ${JSON.stringify(fields)}`);
   }
   await replicasMatch([a, b, c]);
   console.log("  replica digests match on every shard");

@@ -568,15 +568,15 @@ function classifyRawHttpText(result, protocol) {
   return classifyConnectUnary(res);
 }
 
-function dechunk(buf) {
+function dechunk(body) {
   const out = [];
   let offset = 0;
   for (;;) {
-    const end = buf.indexOf("\r\n", offset);
+    const end = body.indexOf("\r\n", offset);
     if (end < 0) break;
-    const size = parseInt(buf.toString("latin1", offset, end), 16);
+    const size = parseInt(body.toString("latin1", offset, end), 16);
     if (!(size > 0)) break;
-    out.push(buf.subarray(end + 2, end + 2 + size));
+    out.push(body.subarray(end + 2, end + 2 + size));
     offset = end + 2 + size + 2;
   }
   return Buffer.concat(out);

@@ -75,8 +75,8 @@ function buildProgram(deps: CliDeps, setCode: (code: number) => void): Command {
     .option("--timeout-ms <ms>", "deadline of the command, retries included", option((t) => parseMilliseconds(t, 1, TIMEOUT_MS_MAX)), 5000);
 
   /** Runs body with a connected client, closing it afterwards. */
-  const withClient = async (cmd: Command, body: (client: CacheClient) => Promise<number>): Promise<void> => {
-    const globals = cmd.optsWithGlobals<GlobalOptions>();
+  const withClient = async (command: Command, body: (client: CacheClient) => Promise<number>): Promise<void> => {
+    const globals = command.optsWithGlobals<GlobalOptions>();
     const endpoints = resolveEndpoints(globals.endpoints, deps.env);
     if (!endpoints.ok) throw new LateUsageError(endpoints.error);
     const client = deps.connect({ endpoints: endpoints.value, timeoutMs: globals.timeoutMs });
@@ -91,7 +91,7 @@ function buildProgram(deps: CliDeps, setCode: (code: number) => void): Command {
   return program;
 }
 
-type WithClient = (cmd: Command, body: (client: CacheClient) => Promise<number>) => Promise<void>;
+type WithClient = (command: Command, body: (client: CacheClient) => Promise<number>) => Promise<void>;
 
 function addBatchAndClusterCommands(program: Command, deps: CliDeps, withClient: WithClient): void {
   program
@@ -99,8 +99,8 @@ function addBatchAndClusterCommands(program: Command, deps: CliDeps, withClient:
     .description("print several keys' values, one line each")
     .option("--eventual", "read the local replicas (may be stale)")
     .option("--json", "print JSON")
-    .action((keys: string[], opts: { eventual?: boolean; json?: boolean }, cmd: Command) =>
-      withClient(cmd, async (client) => {
+    .action((keys: string[], opts: { eventual?: boolean; json?: boolean }, command: Command) =>
+      withClient(command, async (client) => {
         deps.stdout(formatMget(keys, await client.mget(keys, { consistency: opts.eventual ? "eventual" : "strong" }), opts.json === true));
         return EXIT_OK;
       }),
@@ -109,8 +109,8 @@ function addBatchAndClusterCommands(program: Command, deps: CliDeps, withClient:
     .command("stats")
     .description("print every node's counters")
     .option("--json", "print JSON")
-    .action((opts: { json?: boolean }, cmd: Command) =>
-      withClient(cmd, async (client) => {
+    .action((opts: { json?: boolean }, command: Command) =>
+      withClient(command, async (client) => {
         const stats = await client.stats();
         deps.stdout(formatStats(stats, opts.json === true));
         if (stats.nodes.length > 0) return EXIT_OK;
@@ -122,8 +122,8 @@ function addBatchAndClusterCommands(program: Command, deps: CliDeps, withClient:
     .command("topology")
     .description("print nodes, shards and their leaders")
     .option("--json", "print JSON")
-    .action((opts: { json?: boolean }, cmd: Command) =>
-      withClient(cmd, async (client) => {
+    .action((opts: { json?: boolean }, command: Command) =>
+      withClient(command, async (client) => {
         deps.stdout(formatTopology(await client.topology(), opts.json === true));
         return EXIT_OK;
       }),
@@ -131,10 +131,10 @@ function addBatchAndClusterCommands(program: Command, deps: CliDeps, withClient:
   program
     .command("transfer-leader <shard> [node]")
     .description("move a shard's leadership to a node (default: the most caught-up follower) and print the new leader")
-    .action((shard: string, node: string | undefined, _opts: object, cmd: Command) => {
+    .action((shard: string, node: string | undefined, _opts: object, command: Command) => {
       const parsed = parseShard(shard);
       if (!parsed.ok) throw new LateUsageError(`shard: ${parsed.error}`);
-      return withClient(cmd, async (client) => {
+      return withClient(command, async (client) => {
         deps.stdout(`${await client.transferLeader(parsed.value, node)}\n`);
         return EXIT_OK;
       });
@@ -147,8 +147,8 @@ function addBatchAndClusterCommands(program: Command, deps: CliDeps, withClient:
     .option("--entries-max <n>", "most keys per shard", option(parseBound))
     .option("--bytes-max <n>", "most accounted bytes per shard", option(parseBound))
     .option("--json", "print JSON")
-    .action((opts: ConfigureFlags, cmd: Command) =>
-      withClient(cmd, async (client) => {
+    .action((opts: ConfigureFlags, command: Command) =>
+      withClient(command, async (client) => {
         const settings = await client.configureStore({ shards: opts.shard, policy: opts.policy, entriesMax: opts.entriesMax, bytesMax: opts.bytesMax });
         deps.stdout(formatStoreSettings(settings, opts.json === true));
         return EXIT_OK;
@@ -177,8 +177,8 @@ function addKeyCommands(program: Command, deps: CliDeps, withClient: WithClient)
     .description("print a key's value (exit code 1 when absent)")
     .option("--eventual", "read the local replica of the node (may be stale)")
     .option("--json", "print JSON")
-    .action((key: string, opts: { eventual?: boolean; json?: boolean }, cmd: Command) =>
-      withClient(cmd, async (client) => {
+    .action((key: string, opts: { eventual?: boolean; json?: boolean }, command: Command) =>
+      withClient(command, async (client) => {
         const result = await client.get(key, { consistency: opts.eventual ? "eventual" : "strong" });
         deps.stdout(formatGet(key, result, opts.json === true));
         if (!result && !opts.json) deps.stderr(`(not found: ${key})\n`);
@@ -192,9 +192,9 @@ function addKeyCommands(program: Command, deps: CliDeps, withClient: WithClient)
     .option("--if-absent", "write only if the key does not exist")
     .option("--if-version <version>", "write only if the key is at this version (0: absent)", option(parseVersion))
     .option("--json", "print JSON")
-    .action((key: string, value: string, opts: SetFlags, cmd: Command) => {
+    .action((key: string, value: string, opts: SetFlags, command: Command) => {
       if (opts.ifAbsent && opts.ifVersion !== undefined) throw new LateUsageError("--if-absent and --if-version cannot be combined");
-      return withClient(cmd, async (client) => {
+      return withClient(command, async (client) => {
         const version = await client.set(key, value, { ttlMs: opts.ttlMs, ifAbsent: opts.ifAbsent, ifVersion: opts.ifVersion });
         deps.stdout(formatVersion(key, version, opts.json === true));
         return EXIT_OK;
@@ -204,8 +204,8 @@ function addKeyCommands(program: Command, deps: CliDeps, withClient: WithClient)
     .command("del <keys...>")
     .description("delete keys and print how many existed")
     .option("--json", "print JSON")
-    .action((keys: string[], opts: { json?: boolean }, cmd: Command) =>
-      withClient(cmd, async (client) => {
+    .action((keys: string[], opts: { json?: boolean }, command: Command) =>
+      withClient(command, async (client) => {
         const deleted = keys.length === 1 ? Number(await client.delete(keys[0]!)) : await client.mdelete(keys);
         deps.stdout(formatDeleted(deleted, opts.json === true));
         return EXIT_OK;
@@ -215,10 +215,10 @@ function addKeyCommands(program: Command, deps: CliDeps, withClient: WithClient)
     .command("incr <key> [delta]")
     .description("add delta (default 1, may be negative) to a 64-bit counter and print the result")
     .option("--json", "print JSON")
-    .action((key: string, delta: string | undefined, opts: { json?: boolean }, cmd: Command) => {
+    .action((key: string, delta: string | undefined, opts: { json?: boolean }, command: Command) => {
       const parsed = parseDelta(delta ?? "1");
       if (!parsed.ok) throw new LateUsageError(`delta: ${parsed.error}`);
-      return withClient(cmd, async (client) => {
+      return withClient(command, async (client) => {
         deps.stdout(formatCounter(key, await client.incr(key, parsed.value), opts.json === true));
         return EXIT_OK;
       });
