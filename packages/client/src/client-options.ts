@@ -44,6 +44,13 @@ export interface CacheClientOptions {
    * passes first. At most 1,024, the results a shard keeps per session.
    */
   writesInFlightMax?: number;
+  /**
+   * Maps the addresses nodes advertise (host:port, as in the topology and NotLeader
+   * answers) to the ones this client dials: a record, or a function that returns the
+   * address to dial. For clients behind NAT, port forwarding or a proxy. An address the
+   * map does not name is dialled as advertised.
+   */
+  addressMap?: Readonly<Record<string, string>> | ((address: string) => string);
   clock?: Clock;
   sleep?: Sleep;
   /** Uniform in [0, 1); jitters the backoff. */
@@ -63,6 +70,8 @@ export interface ResolvedOptions {
   onClose: () => void | Promise<void>;
   sessionId: string;
   writesInFlightMax: number;
+  /** The address to dial for an advertised one. */
+  dialAddress: (address: string) => string;
   clock: Clock;
   sleep: Sleep;
   random: () => number;
@@ -114,6 +123,35 @@ function parseSeed(seed: string): URL {
   return url;
 }
 
+/** A host:port a URL can be built from, such as 127.0.0.1:7301 or [::1]:7301. */
+function isHostPort(address: string): boolean {
+  try {
+    const url = new URL(`http://${address}`);
+    return url.host === address.toLowerCase() && url.port !== "" && url.pathname === "/" && url.search === "" && url.username === "";
+  } catch {
+    return false;
+  }
+}
+
+/** The addressMap option as one function; a record's keys and values must be host:port. */
+function resolveAddressMap(map: CacheClientOptions["addressMap"]): (address: string) => string {
+  if (map === undefined) return (address) => address;
+  if (typeof map === "function") {
+    return (address) => {
+      const mapped = map(address);
+      if (typeof mapped !== "string" || !isHostPort(mapped)) throw new RangeError(`addressMap returned ${JSON.stringify(mapped)} for ${address}: expected host:port`);
+      return mapped;
+    };
+  }
+  const entries = new Map<string, string>();
+  for (const [from, to] of Object.entries(map)) {
+    if (!isHostPort(from)) throw new RangeError(`addressMap key ${JSON.stringify(from)} is not host:port (an address a node advertises)`);
+    if (typeof to !== "string" || !isHostPort(to)) throw new RangeError(`addressMap value for ${from} is ${JSON.stringify(to)}: expected host:port`);
+    entries.set(from.toLowerCase(), to);
+  }
+  return (address) => entries.get(address.toLowerCase()) ?? address;
+}
+
 /** A session id from the platform's crypto source (randomUUID needs a secure context in browsers). */
 export function randomSessionId(): string {
   const bytes = new Uint8Array(16);
@@ -151,6 +189,7 @@ export function resolveOptions(options: CacheClientOptions): ResolvedOptions {
     onClose: options.onClose ?? (() => {}),
     sessionId: options.sessionId ?? randomSessionId(),
     writesInFlightMax: options.writesInFlightMax ?? WRITES_IN_FLIGHT_MAX_DEFAULT,
+    dialAddress: resolveAddressMap(options.addressMap),
     clock: options.clock ?? realClock,
     sleep: options.sleep ?? realSleep,
     random: options.random ?? Math.random,

@@ -17,7 +17,8 @@ export function baseUrlOf(url: URL): string {
 
 /**
  * One pair of Connect clients per node base URL, made on first use through the injected
- * transport factory. Node addresses (host:port) take the scheme of the seeds.
+ * transport factory. Node addresses (host:port, as nodes advertise them) are dialled
+ * through the address map, with the scheme of the seeds.
  */
 export class NodeClients {
   private readonly clients = new Map<string, NodeClient>();
@@ -25,10 +26,11 @@ export class NodeClients {
   constructor(
     private readonly factory: TransportFactory,
     private readonly scheme: string,
+    private readonly dialAddress: (address: string) => string = (address) => address,
   ) {}
 
   baseUrlForAddress(address: string): string {
-    return `${this.scheme}//${address}`;
+    return `${this.scheme}//${this.dialAddress(address)}`;
   }
 
   forAddress(address: string): NodeClient {
