@@ -22,23 +22,23 @@ export interface RunningNode {
   readonly port: number;
   readonly address: string;
   readonly consensus: ConsensusPort;
-  /** Hands off leaderships, drains requests and closes the log. */
+  /** Hands off leaderships, drains requests and closes the write-ahead log. */
   stop(): Promise<void>;
 }
 
 /** Wires the ports and adapters of one node and starts serving. */
 export async function startCacheNode(config: NodeConfig, options: { logger?: Logger; clock?: Clock; onFatal?: (err: unknown) => void } = {}): Promise<RunningNode> {
-  const log = options.logger ?? pino({ level: config.logLevel, base: { node: config.nodeId } });
+  const logger = options.logger ?? pino({ level: config.logLevel, base: { node: config.nodeId } });
   const clock = options.clock ?? systemClock;
   const onFatal =
     options.onFatal ??
     ((err: unknown) => {
-      log.fatal({ err }, "cannot continue safely; exiting");
+      logger.fatal({ err }, "cannot continue safely; exiting");
       process.exit(70);
     });
   // Read samples: this node's own, and those followers send for shards it leads.
   const hints = new AccessHints(config.accessHintKeysMax);
-  const opened = await openConsensus(config, log, clock, onFatal, (shard, keys) => {
+  const opened = await openConsensus(config, logger, clock, onFatal, (shard, keys) => {
     for (const key of keys) hints.record(shard, key);
   });
   const { consensus, members } = opened;
@@ -86,12 +86,12 @@ export async function startCacheNode(config: NodeConfig, options: { logger?: Log
   ];
   const stock = createStockHandler({
     services,
-    readMaxBytes: config.limits.requestBytesMax,
+    requestBytesMax: config.limits.requestBytesMax,
     jsonOptions,
     interceptors: [metrics.interceptor()],
-    onError: (err) => log.debug({ err }, "a call ended without its response"),
+    onError: (err) => logger.debug({ err }, "a call ended without its response"),
   });
-  const fast = createUnaryFastPath(services, { readMaxBytes: config.limits.requestBytesMax, jsonOptions, observe: (m, c, s) => metrics.observe(m, c, s) });
+  const fast = createUnaryFastPath(services, { requestBytesMax: config.limits.requestBytesMax, jsonOptions, observe: (m, c, s) => metrics.observe(m, c, s) });
   const serve: RequestHandler = config.fastPath ? (req, res) => void (fast(req, res) || stock(req, res)) : stock;
   const connect: RequestHandler = (req, res) => {
     clampDeadlineHeaders(req.headers);
@@ -123,11 +123,11 @@ export async function startCacheNode(config: NodeConfig, options: { logger?: Log
     throw err;
   }
   address = `${config.host}:${port}`;
-  const background = new Background(config.nodeId, consensus, hints, { tickIntervalMs: config.tickIntervalMs, accessHintIntervalMs: config.accessHintIntervalMs }, log);
+  const background = new Background(config.nodeId, consensus, hints, { idleEntryIntervalMs: config.idleEntryIntervalMs, accessHintIntervalMs: config.accessHintIntervalMs }, logger);
   background.start();
-  const stopSettingsCheck = warnAboutIgnoredFlags(config, consensus, log);
+  const stopSettingsCheck = warnAboutIgnoredFlags(config, consensus, logger);
   ready = true;
-  log.info({ address, shards: config.shards, members: members.length }, "serving");
+  logger.info({ address, shards: config.shards, members: members.length }, "serving");
 
   let stopping: Promise<void> | undefined;
   return {
@@ -142,28 +142,28 @@ export async function startCacheNode(config: NodeConfig, options: { logger?: Log
         await opened.handOff(Math.min(3000, config.shutdownGraceMs));
         await server.close(config.shutdownGraceMs);
         await opened.close();
-        log.info("stopped");
+        logger.info("stopped");
       })()),
   };
 }
 
-/** How often the settings check looks whether every hosted group is past its bootstrap. */
+/** How often the settings check looks whether every hosted shard is past its bootstrap. */
 const SETTINGS_CHECK_INTERVAL_MS = 100;
 
 /**
  * Store settings are replicated (invariant 10 of docs/design.md): --eviction-policy, --entries-max
- * and --bytes-max only seed new groups. Once every group this node hosts has its
- * settings from its log (it applied a command, the first of which is a group's seed),
- * logs one warning naming each of those flags that differs from what the groups use.
+ * and --bytes-max only seed new shards. Once every shard this node hosts has its
+ * settings from its log (it applied a command, the first of which is a shard's seed),
+ * logs one warning naming each of those flags that differs from what the shards use.
  * Returns a function that stops the check.
  */
-function warnAboutIgnoredFlags(config: NodeConfig, consensus: ConsensusPort, log: Logger): () => void {
+function warnAboutIgnoredFlags(config: NodeConfig, consensus: ConsensusPort, logger: Logger): () => void {
   const hosted = Array.from({ length: consensus.shardCount }, (_, shard) => shard).filter((shard) => consensus.hosts(shard));
   const check = (): boolean => {
     if (hosted.some((shard) => consensus.replica(shard).lastStampMs === 0)) return false;
     const shards = hosted.map((shard) => ({ shard, settings: consensus.replica(shard).store.options }));
     const ignored = ignoredFlagMessages(config, shards);
-    if (ignored.length > 0) log.warn({ ignoredFlags: ignored }, ignored.join("; "));
+    if (ignored.length > 0) logger.warn({ ignoredFlags: ignored }, ignored.join("; "));
     return true;
   };
   if (check()) return () => undefined;

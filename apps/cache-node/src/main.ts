@@ -16,16 +16,16 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const log = pino({ level: config.logLevel, base: { node: config.nodeId } });
-  const node = await startCacheNode(config, { logger: log });
+  const logger = pino({ level: config.logLevel, base: { node: config.nodeId } });
+  const node = await startCacheNode(config, { logger });
   // Machine-readable line for scripts that start nodes with --port 0.
   process.stdout.write(`${JSON.stringify({ msg: "listening", node: config.nodeId, address: node.address })}\n`);
   const shutdown = (signal: string) => {
-    log.info({ signal }, "shutting down");
+    logger.info({ signal }, "shutting down");
     node.stop().then(
       () => process.exit(0),
       (err: unknown) => {
-        log.error({ err }, "shutdown failed");
+        logger.error({ err }, "shutdown failed");
         process.exit(1);
       },
     );

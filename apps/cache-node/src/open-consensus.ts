@@ -31,12 +31,12 @@ export function clusterMembers(config: NodeConfig, clientPort: number): ClusterM
 }
 
 /**
- * Opens the node's write-ahead log and its shard groups. A standalone node is a cluster
- * of one: the same Raft groups and log, with no peers to talk to.
+ * Opens the node's write-ahead log and the Raft groups of its shards. A standalone node
+ * is a cluster of one: the same Raft groups and log, with no peers to talk to.
  */
 export async function openConsensus(
   config: NodeConfig,
-  log: Logger,
+  logger: Logger,
   clock: Clock,
   onFatal: (err: unknown) => void,
   onAccessSamples?: (shard: number, keys: readonly string[]) => void,
@@ -44,15 +44,15 @@ export async function openConsensus(
   const members = clusterMembers(config, config.port);
   const replicas = config.replicas || Math.min(3, members.length);
   const placement = placeShards(members, config.shards, replicas);
-  const groups = placement.map((voters, shard) => ({ shard, voters })).filter((g) => g.voters.includes(config.nodeId));
+  const hostedShards = placement.map((voters, shard) => ({ shard, voters })).filter((hosted) => hosted.voters.includes(config.nodeId));
   // The data dir's identity first: a start with other members, shards or replicas would
   // open other groups, or the same groups with other voters.
   const identity = await openDataDirIdentity(
     config.dataDir,
     { nodeId: config.nodeId, members: members.map((m) => m.id), shards: config.shards, replicas, replicasDefaulted: !config.replicas, secret: config.peerSecret },
-    log,
+    logger,
   );
-  const groupLog = await openWalGroupLog(join(config.dataDir, "wal"), log, undefined, groups);
+  const groupLog = await openWalGroupLog(join(config.dataDir, "wal"), logger, undefined, hostedShards);
   const transport = new PeerTransport({
     nodeId: config.nodeId,
     secret: config.peerSecret,
@@ -60,26 +60,26 @@ export async function openConsensus(
     peers: new Map(members.filter((m) => m.id !== config.nodeId).map((m) => [m.id, config.peerDial.get(m.id) ?? m.peerAddress])),
     // Messages arrive only after start(), by which time raft is initialised.
     onMessage: (from, payload) => raft.receive(from, payload),
-    log,
+    logger,
   });
   const raft: MultiRaft = await MultiRaft.open({
     nodeId: config.nodeId,
-    groups,
+    hostedShards,
     shardCount: config.shards,
     preferredLeaders: placement.map((voters) => voters[0]!),
-    log: groupLog,
+    groupLog,
     snapshotFiles: new SnapshotFiles(join(config.dataDir, "snap")),
     snapshotEntries: config.snapshotEntries,
     snapshotBytes: config.snapshotBytes,
     transport,
     clock,
-    logger: log,
+    logger,
     // Store settings are replicated state (invariant 10 of docs/design.md): every replica starts from
     // the same fixed settings and takes the group's from its snapshot and log. The flags
     // only seed a new group, through the log, when this node is its first leader.
     store: BOOTSTRAP_STORE_SETTINGS,
     seed: flagSettings(config),
-    tickIntervalMs: config.raftTickMs,
+    raftTickMs: config.raftTickMs,
     electionTimeoutTicks: config.electionTicks,
     heartbeatIntervalTicks: 1,
     operationTimeoutMs: config.operationTimeoutMs,
@@ -94,12 +94,12 @@ export async function openConsensus(
     start: async () => {
       if (members.length > 1) {
         const port = await transport.listen(config.peerPort, config.peerHost);
-        log.info({ peerAddress: `${config.peerHost}:${port}`, shards: groups.map((g) => g.shard) }, "peer transport listening");
+        logger.info({ peerAddress: `${config.peerHost}:${port}`, shards: hostedShards.map((hosted) => hosted.shard) }, "peer transport listening");
       }
       raft.start();
       const started = performance.now();
       await raft.recovered();
-      log.info({ replayMs: Math.round(performance.now() - started) }, "committed log applied");
+      logger.info({ replayMs: Math.round(performance.now() - started) }, "committed log applied");
     },
     handOff: (timeoutMs) => raft.handOffLeadership(timeoutMs),
     driverStats: () => ({ ...raft.stats, ...prefixed("snapshots", raft.snapshots.stats) }),

@@ -48,19 +48,19 @@ export interface RaftConfig {
   /** Leaders send heartbeats every this many ticks. Default 1. Must be below the election timeout. */
   readonly heartbeatIntervalTicks?: number;
   /** Upper bound on the entry bytes in one AppendEntries; one entry is always sent, whatever its size. Default 1 MiB. */
-  readonly maxSizePerMsgBytes?: number;
+  readonly messageBytesMax?: number;
   /** Largest payload one proposal may carry. Default 1 MiB. */
-  readonly maxEntryBytes?: number;
+  readonly entryBytesMax?: number;
   /** AppendEntries messages in flight per follower in the replicate state (pipelining window). Default 256. */
-  readonly maxInflightMsgs?: number;
+  readonly inflightMessagesMax?: number;
   /** Leader drops proposals once uncommitted payload bytes exceed this. Default 64 MiB. */
-  readonly maxUncommittedEntriesBytes?: number;
+  readonly uncommittedEntriesBytesMax?: number;
   /** Upper bound on committed entry bytes handed out in one Ready (at least one entry). Default 4 MiB. */
-  readonly maxCommittedEntriesPerReadyBytes?: number;
+  readonly committedEntriesPerReadyBytesMax?: number;
   /** ReadIndex requests a leader queues or has in flight. Default 4096. */
-  readonly maxPendingReadIndexRequests?: number;
+  readonly pendingReadIndexRequestsMax?: number;
   /** Outbound messages queued between two Readys; exceeding it is a host bug (Ready not drained). Default 1,000,000. */
-  readonly maxQueuedMessages?: number;
+  readonly queuedMessagesMax?: number;
   /** Run a PreVote round before incrementing the term (thesis §9.6). Default true. */
   readonly preVote?: boolean;
   /** Leaders step down without quorum activity; followers honour leader leases (thesis §6.2, §4.2.3). Default true. */
@@ -80,13 +80,13 @@ export interface ResolvedRaftConfig {
   readonly learners: readonly NodeId[];
   readonly electionTimeoutTicks: number;
   readonly heartbeatIntervalTicks: number;
-  readonly maxSizePerMsgBytes: number;
-  readonly maxEntryBytes: number;
-  readonly maxInflightMsgs: number;
-  readonly maxUncommittedEntriesBytes: number;
-  readonly maxCommittedEntriesPerReadyBytes: number;
-  readonly maxPendingReadIndexRequests: number;
-  readonly maxQueuedMessages: number;
+  readonly messageBytesMax: number;
+  readonly entryBytesMax: number;
+  readonly inflightMessagesMax: number;
+  readonly uncommittedEntriesBytesMax: number;
+  readonly committedEntriesPerReadyBytesMax: number;
+  readonly pendingReadIndexRequestsMax: number;
+  readonly queuedMessagesMax: number;
   readonly preVote: boolean;
   readonly checkQuorum: boolean;
   readonly appliedIndex: LogIndex;
@@ -123,7 +123,7 @@ export function resolveConfig(config: RaftConfig): ResolvedRaftConfig {
   if (typeof config.id !== "string" || config.id.length === 0) throw new RaftConfigError("id must be a non-empty string");
   const electionTimeoutTicks = checkRange("electionTimeoutTicks", config.electionTimeoutTicks ?? 10, 2, ELECTION_TIMEOUT_TICKS_MAX);
   const heartbeatIntervalTicks = checkRange("heartbeatIntervalTicks", config.heartbeatIntervalTicks ?? 1, 1, electionTimeoutTicks - 1);
-  const maxSizePerMsgBytes = checkRange("maxSizePerMsgBytes", config.maxSizePerMsgBytes ?? 1 << 20, 1, SIZE_BYTES_MAX);
+  const messageBytesMax = checkRange("messageBytesMax", config.messageBytesMax ?? 1 << 20, 1, SIZE_BYTES_MAX);
   const members = resolveMembers(config.voters, config.learners ?? []);
   return {
     id: config.id,
@@ -131,18 +131,18 @@ export function resolveConfig(config: RaftConfig): ResolvedRaftConfig {
     learners: members.learners,
     electionTimeoutTicks,
     heartbeatIntervalTicks,
-    maxSizePerMsgBytes,
-    maxEntryBytes: checkRange("maxEntryBytes", config.maxEntryBytes ?? 1 << 20, 0, SIZE_BYTES_MAX),
-    maxInflightMsgs: checkRange("maxInflightMsgs", config.maxInflightMsgs ?? 256, 1, COUNT_MAX),
-    maxUncommittedEntriesBytes: checkRange("maxUncommittedEntriesBytes", config.maxUncommittedEntriesBytes ?? 64 << 20, 1, SIZE_BYTES_MAX),
-    maxCommittedEntriesPerReadyBytes: checkRange(
-      "maxCommittedEntriesPerReadyBytes",
-      config.maxCommittedEntriesPerReadyBytes ?? 4 << 20,
+    messageBytesMax,
+    entryBytesMax: checkRange("entryBytesMax", config.entryBytesMax ?? 1 << 20, 0, SIZE_BYTES_MAX),
+    inflightMessagesMax: checkRange("inflightMessagesMax", config.inflightMessagesMax ?? 256, 1, COUNT_MAX),
+    uncommittedEntriesBytesMax: checkRange("uncommittedEntriesBytesMax", config.uncommittedEntriesBytesMax ?? 64 << 20, 1, SIZE_BYTES_MAX),
+    committedEntriesPerReadyBytesMax: checkRange(
+      "committedEntriesPerReadyBytesMax",
+      config.committedEntriesPerReadyBytesMax ?? 4 << 20,
       1,
       SIZE_BYTES_MAX,
     ),
-    maxPendingReadIndexRequests: checkRange("maxPendingReadIndexRequests", config.maxPendingReadIndexRequests ?? 4096, 1, COUNT_MAX),
-    maxQueuedMessages: checkRange("maxQueuedMessages", config.maxQueuedMessages ?? 1_000_000, 1, COUNT_MAX),
+    pendingReadIndexRequestsMax: checkRange("pendingReadIndexRequestsMax", config.pendingReadIndexRequestsMax ?? 4096, 1, COUNT_MAX),
+    queuedMessagesMax: checkRange("queuedMessagesMax", config.queuedMessagesMax ?? 1_000_000, 1, COUNT_MAX),
     preVote: config.preVote ?? true,
     checkQuorum: config.checkQuorum ?? true,
     appliedIndex: checkRange("appliedIndex", config.appliedIndex ?? INDEX_NONE, 0, Number.MAX_SAFE_INTEGER) as LogIndex,

@@ -18,10 +18,10 @@ export interface Entry {
 }
 
 /** Fixed cost charged per entry on top of its payload, so empty entries still count against size limits. */
-export const ENTRY_OVERHEAD_BYTES = 16;
+export const LOG_ENTRY_OVERHEAD_BYTES = 16;
 
 export function entrySizeBytes(entry: Entry): number {
-  return entry.data.byteLength + ENTRY_OVERHEAD_BYTES;
+  return entry.data.byteLength + LOG_ENTRY_OVERHEAD_BYTES;
 }
 
 /** Payload bytes only: what the uncommitted-size limit counts. */
@@ -32,16 +32,16 @@ export function payloadBytes(entries: readonly Entry[]): number {
 }
 
 /**
- * The longest prefix of `entries` whose total size stays within `maxBytes`, but
+ * The longest prefix of `entries` whose total size stays within `bytesMax`, but
  * always at least one entry so progress is possible whatever the limit.
  */
-export function limitSize(entries: readonly Entry[], maxBytes: number): readonly Entry[] {
+export function limitSize(entries: readonly Entry[], bytesMax: number): readonly Entry[] {
   if (entries.length <= 1) return entries;
   let size = entrySizeBytes(entries[0]!);
   let count = 1;
   while (count < entries.length) {
     size += entrySizeBytes(entries[count]!);
-    if (size > maxBytes) break;
+    if (size > bytesMax) break;
     count += 1;
   }
   return count === entries.length ? entries : entries.slice(0, count);

@@ -6,7 +6,7 @@ export type { ConfState, SnapshotMetadata } from "./conf-state.js";
 export type { ConfChange, ConfChangeKind } from "./membership/conf-change.js";
 export { LEARNERS_MAX, applyConfChange, decodeConfChange, encodeConfChange, validateConfChange, describeConfChange } from "./membership/conf-change.js";
 export { EMPTY_CONF_STATE, EMPTY_SNAPSHOT, isConfStateEqual } from "./conf-state.js";
-export { ENTRY_OVERHEAD_BYTES, entrySizeBytes } from "./entry.js";
+export { LOG_ENTRY_OVERHEAD_BYTES, entrySizeBytes } from "./entry.js";
 export type { HardState } from "./hard-state.js";
 export { EMPTY_HARD_STATE, isHardStateEqual } from "./hard-state.js";
 export type {
@@ -54,5 +54,5 @@ export type { WalFs } from "./wal/wal-fs.js";
 export { NodeWalFs } from "./wal/node-wal-fs.js";
 export { MemoryWalFs } from "./wal/memory-wal-fs.js";
 export { WalCorruptionError, WalClosedError, WalFailedError, WalFormatError, WalLimitError } from "./wal/wal-errors.js";
-export type { SnapshotMeta } from "./snapshot/snapshot-files.js";
+export type { SnapshotFileId } from "./snapshot/snapshot-files.js";
 export { SnapshotFiles, SnapshotCorruptionError, SNAPSHOT_CHUNK_BYTES_MAX } from "./snapshot/snapshot-files.js";

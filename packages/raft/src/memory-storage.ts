@@ -14,13 +14,14 @@ import type { LogIndex, NodeId, Term } from "./types.js";
  * is written here counts as durable; the simulator models a crash by dropping
  * only what the host had not yet written.
  *
- * Invariant: log[k].index === snap.index + 1 + k (no gaps; paper §5.3).
+ * Invariant: log[k].index === floor.index + 1 + k (no gaps; paper §5.3).
  */
 export class MemoryStorage implements Storage {
   private hardState: HardState = EMPTY_HARD_STATE;
   private readonly voters: readonly NodeId[];
-  private snap: SnapshotMetadata = EMPTY_SNAPSHOT;
-  /** Entries after the snapshot: log[k] holds index snap.index + 1 + k. */
+  /** The snapshot the log was compacted to: the log starts right after it. */
+  private floor: SnapshotMetadata = EMPTY_SNAPSHOT;
+  /** Entries after the snapshot: log[k] holds index floor.index + 1 + k. */
   private log: Entry[] = [];
 
   constructor(voters: readonly NodeId[] = []) {
@@ -32,7 +33,7 @@ export class MemoryStorage implements Storage {
   }
 
   snapshot(): SnapshotMetadata {
-    return this.snap;
+    return this.floor;
   }
 
   setHardState(hardState: HardState): void {
@@ -41,25 +42,25 @@ export class MemoryStorage implements Storage {
   }
 
   firstIndex(): LogIndex {
-    return (this.snap.index + 1) as LogIndex;
+    return (this.floor.index + 1) as LogIndex;
   }
 
   lastIndex(): LogIndex {
-    return (this.snap.index + this.log.length) as LogIndex;
+    return (this.floor.index + this.log.length) as LogIndex;
   }
 
   term(index: LogIndex): Term {
-    if (index === this.snap.index) return this.snap.term;
-    if (index < this.snap.index) throw new LogCompactedError(`index ${index} precedes the log (snapshot at ${this.snap.index})`);
+    if (index === this.floor.index) return this.floor.term;
+    if (index < this.floor.index) throw new LogCompactedError(`index ${index} precedes the log (snapshot at ${this.floor.index})`);
     if (index > this.lastIndex()) throw new LogUnavailableError(`index ${index} is past the last index ${this.lastIndex()}`);
-    return this.log[index - this.snap.index - 1]!.term;
+    return this.log[index - this.floor.index - 1]!.term;
   }
 
-  entries(lo: LogIndex, hi: LogIndex, maxBytes: number): readonly Entry[] {
-    if (lo <= this.snap.index) throw new LogCompactedError(`index ${lo} precedes the log (snapshot at ${this.snap.index})`);
+  entries(lo: LogIndex, hi: LogIndex, bytesMax: number): readonly Entry[] {
+    if (lo <= this.floor.index) throw new LogCompactedError(`index ${lo} precedes the log (snapshot at ${this.floor.index})`);
     if (hi > this.lastIndex() + 1) throw new LogUnavailableError(`index ${hi - 1} is past the last index ${this.lastIndex()}`);
-    const offset = this.snap.index + 1;
-    return limitSize(this.log.slice(lo - offset, hi - offset), maxBytes);
+    const offset = this.floor.index + 1;
+    return limitSize(this.log.slice(lo - offset, hi - offset), bytesMax);
   }
 
   /**
@@ -69,10 +70,10 @@ export class MemoryStorage implements Storage {
   append(entries: readonly Entry[]): void {
     if (entries.length === 0) return;
     const first = entries[0]!.index;
-    assert(first > this.snap.index, "append must not reach into the snapshot");
+    assert(first > this.floor.index, "append must not reach into the snapshot");
     assert(first <= this.lastIndex() + 1, "append must not leave a gap in the log");
     assert(first > this.hardState.commit || this.term(first) === entries[0]!.term, "must not overwrite committed entries");
-    this.log.length = first - this.snap.index - 1;
+    this.log.length = first - this.floor.index - 1;
     for (const entry of entries) {
       assert(entry.index === this.lastIndex() + 1, "appended entries must be contiguous");
       this.log.push(entry);
@@ -85,11 +86,11 @@ export class MemoryStorage implements Storage {
    * up to its index go. The entries after it stay. An older snapshot is a no-op.
    */
   compact(snapshot: SnapshotMetadata): void {
-    if (snapshot.index <= this.snap.index) return;
+    if (snapshot.index <= this.floor.index) return;
     assert(snapshot.index <= this.lastIndex(), `compaction at ${snapshot.index} is past the last index ${this.lastIndex()}`);
     assert(this.term(snapshot.index) === snapshot.term, `compaction at ${snapshot.index} names term ${snapshot.term}, the log holds ${this.term(snapshot.index)}`);
-    this.log = this.log.slice(snapshot.index - this.snap.index);
-    this.snap = snapshot;
+    this.log = this.log.slice(snapshot.index - this.floor.index);
+    this.floor = snapshot;
   }
 
   /**
@@ -97,11 +98,11 @@ export class MemoryStorage implements Storage {
    * whole log is replaced by it (thesis §5.3, InstallSnapshot receiver).
    */
   applySnapshot(snapshot: SnapshotMetadata): void {
-    assert(snapshot.index > this.snap.index, `snapshot ${snapshot.index} is not newer than the stored one (${this.snap.index})`);
+    assert(snapshot.index > this.floor.index, `snapshot ${snapshot.index} is not newer than the stored one (${this.floor.index})`);
     // State Machine Safety (paper §5.4.3): a snapshot never contradicts a committed entry.
     const committed = Math.min(this.hardState.commit, this.lastIndex());
     assert(snapshot.index > committed || this.term(snapshot.index) === snapshot.term, "a snapshot must not contradict a committed entry");
     this.log = [];
-    this.snap = snapshot;
+    this.floor = snapshot;
   }
 }

@@ -111,21 +111,21 @@ export class RaftLog {
     return lastTerm > ourTerm || (lastTerm === ourTerm && lastIndex >= this.lastIndex());
   }
 
-  /** Entries in [lo, hi) limited to `maxBytes` (at least one). */
-  entries(lo: LogIndex, hi: LogIndex, maxBytes: number): readonly Entry[] {
+  /** Entries in [lo, hi) limited to `bytesMax` (at least one). */
+  entries(lo: LogIndex, hi: LogIndex, bytesMax: number): readonly Entry[] {
     assert(lo >= this.firstIndex() && hi <= this.lastIndex() + 1, "log slice out of range");
     if (lo >= hi) return [];
     const offset = this.unstable.offset;
     let result: readonly Entry[] = [];
     if (lo < offset) {
-      result = this.storage.entries(lo, Math.min(hi, offset) as LogIndex, maxBytes);
+      result = this.storage.entries(lo, Math.min(hi, offset) as LogIndex, bytesMax);
       if (result.length < Math.min(hi, offset) - lo) return result; // the size limit cut it short
     }
     if (hi > offset) {
       const tail = this.unstable.slice(Math.max(lo, offset) as LogIndex, hi);
       result = result.length === 0 ? tail : [...result, ...tail];
     }
-    return limitSize(result, maxBytes);
+    return limitSize(result, bytesMax);
   }
 
   /**
@@ -220,10 +220,10 @@ export class RaftLog {
     return this.committed >= this.nextApplyIndex();
   }
 
-  nextCommittedEntries(maxBytes: number): readonly Entry[] {
+  nextCommittedEntries(bytesMax: number): readonly Entry[] {
     const lo = this.nextApplyIndex();
     if (this.committed < lo) return [];
-    return this.entries(lo, (this.committed + 1) as LogIndex, maxBytes);
+    return this.entries(lo, (this.committed + 1) as LogIndex, bytesMax);
   }
 
   /**

@@ -92,7 +92,7 @@ describe("RaftNode", () => {
 
   it("refuses oversized proposals and caps the uncommitted backlog", () => {
     const storage = new MemoryStorage();
-    const config = { id: "n1" as NodeId, voters: ["n1", "n2", "n3"] as NodeId[], maxEntryBytes: 100, maxUncommittedEntriesBytes: 50 };
+    const config = { id: "n1" as NodeId, voters: ["n1", "n2", "n3"] as NodeId[], entryBytesMax: 100, uncommittedEntriesBytesMax: 50 };
     const node = new RaftNode({ config, storage, random: new SeededRandom(1) });
     // Become leader by hand: campaign and feed the votes.
     node.campaign();

@@ -238,7 +238,7 @@ export class RaftNode {
       messages: messages.afterPersist,
       immediateMessages: messages.immediate,
       snapshotsToSend: raft.takeSnapshotsToSend(),
-      committedEntries: raft.log.nextCommittedEntries(raft.config.maxCommittedEntriesPerReadyBytes),
+      committedEntries: raft.log.nextCommittedEntries(raft.config.committedEntriesPerReadyBytesMax),
       readStates: raft.takeReadStates(),
       mustSync: entries.length > 0 || snapshot !== undefined || (hardStateChanged && this.termOrVoteChanged(hardState)),
     };

@@ -88,8 +88,8 @@ export class Raft {
     }
     this.log = new RaftLog(storage, hardState.commit, config.appliedIndex, { voters: config.voters, learners: config.learners });
     this.trackedConf = this.log.configs.latest();
-    this.tracker = new ProgressTracker(this.trackedConf, config.maxInflightMsgs);
-    this.readOnly = new ReadOnly(config.maxPendingReadIndexRequests);
+    this.tracker = new ProgressTracker(this.trackedConf, config.inflightMessagesMax);
+    this.readOnly = new ReadOnly(config.pendingReadIndexRequestsMax);
     this.term = hardState.term;
     this.vote = hardState.vote;
     this.becomeFollower(this.term, undefined);
@@ -375,7 +375,7 @@ export class Raft {
   /**
    * Payload bytes of the entries we hold but have not applied: earlier leaders'
    * proposals that may still commit. Counting them against
-   * maxUncommittedEntriesBytes keeps the group's backlog bounded across
+   * uncommittedEntriesBytesMax keeps the group's backlog bounded across
    * leader changes, not only within one term.
    */
   private inheritedBacklogBytes(): number {
@@ -492,8 +492,8 @@ export class Raft {
   }
 
   private checkQueueRoom(): void {
-    if (this.messagesAfterPersist.length + this.messagesImmediate.length + this.snapshotsToSend.length >= this.config.maxQueuedMessages) {
-      fail(`more than maxQueuedMessages (${this.config.maxQueuedMessages}) outbound messages: the host is not draining Ready`);
+    if (this.messagesAfterPersist.length + this.messagesImmediate.length + this.snapshotsToSend.length >= this.config.queuedMessagesMax) {
+      fail(`more than queuedMessagesMax (${this.config.queuedMessagesMax}) outbound messages: the host is not draining Ready`);
     }
   }
 

@@ -9,11 +9,11 @@ export type DropReason =
   | "not-leader"
   /** The leader is handing over leadership (thesis §3.10); retry at `leaderHint`. */
   | "transferring-leadership"
-  /** Uncommitted entries already hold `maxUncommittedEntriesBytes`. */
+  /** Uncommitted entries already hold `uncommittedEntriesBytesMax`. */
   | "uncommitted-limit"
-  /** The payload exceeds `maxEntryBytes`. */
+  /** The payload exceeds `entryBytesMax`. */
   | "entry-too-large"
-  /** The leader already holds `maxPendingReadIndexRequests` reads. */
+  /** The leader already holds `pendingReadIndexRequestsMax` reads. */
   | "read-queue-full"
   /** The named node is not a voter of this group. */
   | "not-a-voter"

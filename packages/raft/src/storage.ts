@@ -34,8 +34,8 @@ export interface Storage {
    * the membership in force there. `EMPTY_SNAPSHOT` (index 0) if none.
    */
   snapshot(): SnapshotMetadata;
-  /** Entries in [lo, hi), at least one if lo < hi, then as many as fit within `maxBytes`. */
-  entries(lo: LogIndex, hi: LogIndex, maxBytes: number): readonly Entry[];
+  /** Entries in [lo, hi), at least one if lo < hi, then as many as fit within `bytesMax`. */
+  entries(lo: LogIndex, hi: LogIndex, bytesMax: number): readonly Entry[];
   /** Term of the entry at `index`, for index in [firstIndex() - 1, lastIndex()]. */
   term(index: LogIndex): Term;
   firstIndex(): LogIndex;

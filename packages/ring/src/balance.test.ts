@@ -9,7 +9,7 @@ import { DEFAULT_POINTS_PER_SHARD, Ring } from "./ring.js";
 
 const SHARD_COUNT = 12;
 const SET_COUNT = 200;
-const MAX_OVER_MEAN_BOUND = 1.1;
+const LARGEST_OVER_MEAN_MAX = 1.1;
 
 /** Random sets of distinct uint32 shard ids, reproducible from a seed. */
 function randomShardSets(setCount: number, seed: number): number[][] {
@@ -21,14 +21,14 @@ function randomShardSets(setCount: number, seed: number): number[][] {
 }
 
 /** Largest shard's arc share divided by the mean share (1 / shards). */
-function maxOverMean(ring: Ring): number {
+function largestOverMean(ring: Ring): number {
   return Math.max(...ring.arcShares().values()) * ring.shards.length;
 }
 
 describe(`Ring balance at the default ${DEFAULT_POINTS_PER_SHARD} points per shard`, () => {
-  it(`keeps the largest of ${SHARD_COUNT} shards within ${MAX_OVER_MEAN_BOUND}x the mean in 99% of random id sets`, () => {
-    const ratios = randomShardSets(SET_COUNT, 20_240_601).map((shards) => maxOverMean(new Ring(shards)));
-    const overBound = ratios.filter((ratio) => ratio > MAX_OVER_MEAN_BOUND).length;
+  it(`keeps the largest of ${SHARD_COUNT} shards within ${LARGEST_OVER_MEAN_MAX}x the mean in 99% of random id sets`, () => {
+    const ratios = randomShardSets(SET_COUNT, 20_240_601).map((shards) => largestOverMean(new Ring(shards)));
+    const overBound = ratios.filter((ratio) => ratio > LARGEST_OVER_MEAN_MAX).length;
     expect(overBound / SET_COUNT).toBeLessThanOrEqual(0.01);
     // The default is chosen with margin (README): no set in this sample exceeds it.
     expect(overBound).toBe(0);
@@ -42,9 +42,9 @@ describe.runIf(curveSetCount > 0)("Ring balance curve (on demand)", () => {
   it("prints points per shard against the max/mean distribution", () => {
     const sets = randomShardSets(curveSetCount, 7);
     const rows = [64, 128, 256, 512, 768, 1024, 1280, 1536, 2048].map((pointsPerShard) => {
-      const ratios = sets.map((shards) => maxOverMean(new Ring(shards, { pointsPerShard }))).sort((a, b) => a - b);
+      const ratios = sets.map((shards) => largestOverMean(new Ring(shards, { pointsPerShard }))).sort((a, b) => a - b);
       const quantile = (q: number): string => ratios[Math.min(ratios.length - 1, Math.floor(q * ratios.length))]!.toFixed(3);
-      const over = ratios.filter((ratio) => ratio > MAX_OVER_MEAN_BOUND).length / ratios.length;
+      const over = ratios.filter((ratio) => ratio > LARGEST_OVER_MEAN_MAX).length / ratios.length;
       return `| ${pointsPerShard} | ${quantile(0.5)} | ${quantile(0.99)} | ${quantile(0.999)} | ${ratios.at(-1)!.toFixed(3)} | ${(over * 100).toFixed(2)}% |`;
     });
     console.log(["| points | p50 | p99 | p99.9 | max | sets > 1.10 |", ...rows].join("\n"));

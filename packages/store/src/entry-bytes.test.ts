@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { StoreAssertionError } from "./assert.js";
-import { ENTRY_OVERHEAD_BYTES, entryBytes, isWellFormedKey, utf8Length } from "./entry-bytes.js";
+import { ENTRY_MEMORY_OVERHEAD_BYTES, entryBytes, isWellFormedKey, utf8Length } from "./entry-bytes.js";
 
 describe("entryBytes", () => {
   it.each([
@@ -13,7 +13,7 @@ describe("entryBytes", () => {
     ["a😀é", 7],
   ])("utf8Length(%j) = %i", (key, length) => {
     expect(utf8Length(key)).toBe(length);
-    expect(entryBytes(key, new Uint8Array(5))).toBe(length + 5 + ENTRY_OVERHEAD_BYTES);
+    expect(entryBytes(key, new Uint8Array(5))).toBe(length + 5 + ENTRY_MEMORY_OVERHEAD_BYTES);
   });
 
   it("matches TextEncoder on well-formed strings", () => {

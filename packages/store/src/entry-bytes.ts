@@ -7,11 +7,11 @@ import { assert } from "./assert.js";
  * replicated state machine's rules (it decides when eviction starts), so changing it
  * is a format change, not a tuning knob.
  */
-export const ENTRY_OVERHEAD_BYTES = 128;
+export const ENTRY_MEMORY_OVERHEAD_BYTES = 128;
 
-/** Accounted size of an entry: utf8(key) + value bytes + ENTRY_OVERHEAD_BYTES. */
+/** Accounted size of an entry: utf8(key) + value bytes + ENTRY_MEMORY_OVERHEAD_BYTES. */
 export function entryBytes(key: string, value: Uint8Array): number {
-  return utf8Length(key) + value.length + ENTRY_OVERHEAD_BYTES;
+  return utf8Length(key) + value.length + ENTRY_MEMORY_OVERHEAD_BYTES;
 }
 
 /**

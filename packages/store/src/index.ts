@@ -1,6 +1,6 @@
 export { StoreAssertionError } from "./assert.js";
 export { COUNTER_MAX, COUNTER_MIN } from "./counter.js";
-export { ENTRY_OVERHEAD_BYTES, entryBytes, isWellFormedKey, utf8Length } from "./entry-bytes.js";
+export { ENTRY_MEMORY_OVERHEAD_BYTES, entryBytes, isWellFormedKey, utf8Length } from "./entry-bytes.js";
 export type { Entry } from "./entry.js";
 export { EVICTION_POLICIES, type EvictionPolicy } from "./eviction-order.js";
 export { Prng, type PrngState } from "./prng.js";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { StoreAssertionError } from "./assert.js";
-import { ENTRY_OVERHEAD_BYTES, entryBytes } from "./entry-bytes.js";
+import { ENTRY_MEMORY_OVERHEAD_BYTES, entryBytes } from "./entry-bytes.js";
 import type { EvictionPolicy } from "./eviction-order.js";
 import { Store, type SetOptions } from "./store.js";
 
@@ -85,7 +85,7 @@ describe("set", () => {
   });
 
   it("rejects, as programmer errors, entries larger than bytesMax and malformed arguments", () => {
-    const store = new Store({ bytesMax: ENTRY_OVERHEAD_BYTES + 10 });
+    const store = new Store({ bytesMax: ENTRY_MEMORY_OVERHEAD_BYTES + 10 });
     const cases: Array<() => unknown> = [
       () => store.set("k", new Uint8Array(10), {}, NOW_MS),
       () => store.set("k", bytes("v"), { expireAtMs: -1 }, NOW_MS),
@@ -214,7 +214,7 @@ describe("eviction by policy", () => {
   it("evicts as many keys as bytesMax requires", () => {
     const small = entryBytes("a", bytes("va"));
     const store = storeWith(["a", "b", "c"], { bytesMax: 3 * small });
-    const big = new Uint8Array(2 * small - ENTRY_OVERHEAD_BYTES - 1);
+    const big = new Uint8Array(2 * small - ENTRY_MEMORY_OVERHEAD_BYTES - 1);
     expect(store.set("d", big, {}, NOW_MS + 5)).toMatchObject({ ok: true, evicted: ["a", "b"] });
     expect(store.stats().bytes).toBeLessThanOrEqual(3 * small);
   });
@@ -376,7 +376,7 @@ describe("options and stats", () => {
     store.peek("ké", NOW_MS);
     store.get("ké", NOW_MS);
     store.get("nope", NOW_MS);
-    expect(store.stats()).toEqual({ hits: 1, misses: 1, evictions: 0, expirations: 0, keys: 1, bytes: 3 + 5 + ENTRY_OVERHEAD_BYTES });
+    expect(store.stats()).toEqual({ hits: 1, misses: 1, evictions: 0, expirations: 0, keys: 1, bytes: 3 + 5 + ENTRY_MEMORY_OVERHEAD_BYTES });
   });
 
   it("reads never change the digest", () => {

@@ -103,8 +103,8 @@ export function mSetHandler(deps: CacheServiceDeps): CacheHandler<"mSet"> {
       const ops = req.items.map((item, i) => setOp(deps.limits, item.key, item.payload, item.ttlMs, `items[${i}].`));
       validateDistinct(ops.map((op) => op.key), "items");
       const versions = new Array<bigint>(ops.length).fill(0n);
-      const groups = groupByShard(ops, (op) => op.key, deps.ring);
-      requireLeadership(deps, groups.keys(), req.header);
+      const byShard = groupByShard(ops, (op) => op.key, deps.ring);
+      requireLeadership(deps, byShard.keys(), req.header);
       const writeOne = async ([shard, indexes]: [number, number[]]): Promise<void> => {
         const items = indexes.map((i) => ops[i]!);
         const got = await deps.router.run(
@@ -116,7 +116,7 @@ export function mSetHandler(deps: CacheServiceDeps): CacheHandler<"mSet"> {
         );
         indexes.forEach((i, j) => (versions[i] = got[j] ?? 0n));
       };
-      await Promise.all([...groups].map(writeOne));
+      await Promise.all([...byShard].map(writeOne));
       return { versions };
     });
 }
@@ -144,8 +144,8 @@ export function mDeleteHandler(deps: CacheServiceDeps): CacheHandler<"mDelete"> 
       validateBatch(req.keys.length, deps.limits, "keys");
       req.keys.forEach((key, i) => validateKey(key, deps.limits, `keys[${i}]`));
       validateDistinct(req.keys, "keys");
-      const groups = groupByShard(req.keys, (k) => k, deps.ring);
-      requireLeadership(deps, groups.keys(), req.header);
+      const byShard = groupByShard(req.keys, (k) => k, deps.ring);
+      requireLeadership(deps, byShard.keys(), req.header);
       const deleteOne = ([shard, indexes]: [number, number[]]): Promise<number> => {
         const keys = indexes.map((i) => req.keys[i]!);
         return deps.router.run(
@@ -156,7 +156,7 @@ export function mDeleteHandler(deps: CacheServiceDeps): CacheHandler<"mDelete"> 
           async (client, options) => (await client.mDelete({ keys, header: forwardHeader(req.header) }, options)).deleted,
         );
       };
-      const counts = await Promise.all([...groups].map(deleteOne));
+      const counts = await Promise.all([...byShard].map(deleteOne));
       return { deleted: counts.reduce((a, b) => a + b, 0) };
     });
 }

@@ -30,14 +30,14 @@ export async function guard<T>(run: () => Promise<T>): Promise<T> {
 
 /** Groups indexes of items by shard, keeping request order within each shard. */
 export function groupByShard<T>(items: readonly T[], keyOf: (item: T) => string, ring: Ring): Map<number, number[]> {
-  const groups = new Map<number, number[]>();
+  const byShard = new Map<number, number[]>();
   items.forEach((item, i) => {
     const shard = ring.shardFor(keyOf(item));
-    const list = groups.get(shard);
+    const list = byShard.get(shard);
     if (list) list.push(i);
-    else groups.set(shard, [i]);
+    else byShard.set(shard, [i]);
   });
-  return groups;
+  return byShard;
 }
 
 /** The session a write is proposed under, or none for a header without a session id. */

@@ -6,7 +6,8 @@ import type { ConsensusPort } from "../consensus/consensus-port.js";
 import { usesAccessHints } from "../state-machine/store-settings.js";
 
 export interface BackgroundOptions {
-  tickIntervalMs: number;
+  /** How often an idle shard's leader proposes an empty entry. */
+  idleEntryIntervalMs: number;
   accessHintIntervalMs: number;
 }
 
@@ -24,13 +25,13 @@ export class Background {
     private readonly consensus: ConsensusPort,
     private readonly hints: AccessHints,
     private readonly options: BackgroundOptions,
-    private readonly log: Logger,
+    private readonly logger: Logger,
   ) {
     this.lastApplied = Array.from({ length: consensus.shardCount }, () => 0);
   }
 
   start(): void {
-    this.timers.push(setInterval(() => this.tick(), this.options.tickIntervalMs).unref());
+    this.timers.push(setInterval(() => this.proposeIdleEntries(), this.options.idleEntryIntervalMs).unref());
     this.timers.push(setInterval(() => this.proposeHints(), this.options.accessHintIntervalMs).unref());
   }
 
@@ -41,9 +42,9 @@ export class Background {
 
   /**
    * Proposes a no-op on each non-empty shard that applied nothing since the previous
-   * tick, so its expiry sweep runs; an empty shard has nothing to expire.
+   * round, so its expiry sweep runs; an empty shard has nothing to expire.
    */
-  private tick(): void {
+  private proposeIdleEntries(): void {
     for (let shard = 0; shard < this.consensus.shardCount; shard++) {
       if (!this.leads(shard)) continue;
       const applied = this.consensus.status(shard).appliedIndex;
@@ -76,6 +77,6 @@ export class Background {
   }
 
   private propose(shard: number, op: Parameters<ConsensusPort["propose"]>[1]): void {
-    this.consensus.propose(shard, op).catch((err: unknown) => this.log.debug({ err, shard }, "background proposal failed"));
+    this.consensus.propose(shard, op).catch((err: unknown) => this.logger.debug({ err, shard }, "background proposal failed"));
   }
 }

@@ -84,6 +84,15 @@ describe("config", () => {
     expect(() => parseConfig(["--first-bytes-timeout-ms", String(2 ** 31)])).toThrow(/--first-bytes-timeout-ms must be an integer in \[1, 2147483647\]/);
   });
 
+  it("reads the idle entry interval from idleEntryIntervalMs, or from its earlier key tickIntervalMs", () => {
+    expect(resolveConfig({}).idleEntryIntervalMs).toBe(1000);
+    expect(resolveConfig({ idleEntryIntervalMs: 250 }).idleEntryIntervalMs).toBe(250);
+    expect(resolveConfig({ tickIntervalMs: 300 }).idleEntryIntervalMs).toBe(300);
+    expect(resolveConfig({ tickIntervalMs: 300, idleEntryIntervalMs: 250 }).idleEntryIntervalMs).toBe(250);
+    // It is not the Raft tick (raftTickMs).
+    expect(resolveConfig({ tickIntervalMs: 300 }).raftTickMs).toBe(50);
+  });
+
   it("documents every option in --help", () => {
     const help = helpText();
     for (const flag of ["--node-id", "--port", "--data-dir", "--shards", "--eviction-policy", "--value-bytes-max", "--config"]) expect(help).toContain(flag);

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { NODE_ID_PATTERN, PROTOCOL_LIMITS } from "@distcache/proto/limits";
-import { ENTRY_OVERHEAD_BYTES } from "@distcache/store";
+import { ENTRY_MEMORY_OVERHEAD_BYTES } from "@distcache/store";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { parseInitialCluster, parsePeerDial, type ClusterMember } from "./cluster-config.js";
 import { ConfigError } from "./config-error.js";
@@ -38,7 +38,7 @@ export interface NodeConfig {
   /** Raft tick; elections take electionTicks to 2 × electionTicks ticks. */
   raftTickMs: number;
   electionTicks: number;
-  /** How long a write or strong read may wait for its group before it fails. */
+  /** How long a write or strong read may wait for its shard's Raft group before it fails. */
   operationTimeoutMs: number;
   /**
    * How far the stamp a strong read judges expiry at may trail cluster time; a read on a
@@ -55,13 +55,16 @@ export interface NodeConfig {
   entriesMax: number;
   bytesMax: number;
   limits: Limits;
-  /** How often an idle shard proposes an empty entry to carry time forward and sweep expired keys. */
-  tickIntervalMs: number;
+  /**
+   * How often an idle shard proposes an empty entry to carry time forward and sweep expired
+   * keys (config-file key `idleEntryIntervalMs`; `tickIntervalMs` is read too, its earlier name).
+   */
+  idleEntryIntervalMs: number;
   /** How often read samples are proposed as access hints for recency and frequency. */
   accessHintIntervalMs: number;
   accessHintKeysMax: number;
   shutdownGraceMs: number;
-  /** Serve unary Connect calls through the lean handler (same behaviour, less overhead). */
+  /** Serve unary Connect calls through the unary fast path (same behaviour, less overhead). */
   fastPath: boolean;
   /** Client port: a new connection must send enough to tell HTTP/1.1 from HTTP/2 within this time. */
   firstBytesTimeoutMs: number;
@@ -110,7 +113,7 @@ export const DEFAULT_CONFIG: NodeConfig = {
     responseBytesMax: 64 * 1024 * 1024,
     ttlMsMax: 365 * 24 * 3600 * 1000,
   },
-  tickIntervalMs: 1000,
+  idleEntryIntervalMs: 1000,
   accessHintIntervalMs: 200,
   accessHintKeysMax: 1024,
   shutdownGraceMs: 5000,
@@ -316,7 +319,7 @@ export function parseConfig(argv: readonly string[]): NodeConfig {
 export function resolveConfig(flat: Flat): NodeConfig {
   const d = DEFAULT_CONFIG;
   const pick = <T>(key: string, fallback: T): T => (flat[key] === undefined ? fallback : (flat[key] as T));
-  const num = (key: string, fallback: number, min = 1, max = Number.MAX_SAFE_INTEGER): number => {
+  const integer = (key: string, fallback: number, min = 1, max = Number.MAX_SAFE_INTEGER): number => {
     const value = Number(pick(key, fallback));
     if (!Number.isSafeInteger(value) || value < min) throw new ConfigError(`${key} must be an integer >= ${min}, got ${String(flat[key])}`);
     if (value > max) throw new ConfigError(`${key} must be at most ${max}, got ${value}`);
@@ -325,46 +328,46 @@ export function resolveConfig(flat: Flat): NodeConfig {
   const config: NodeConfig = {
     nodeId: String(pick("nodeId", d.nodeId)),
     host: String(pick("host", d.host)),
-    port: num("port", d.port, 0),
+    port: integer("port", d.port, 0),
     dataDir: String(pick("dataDir", d.dataDir)),
     peerHost: String(pick("peerHost", pick("host", d.peerHost))),
     peerPort: 0,
     initialCluster: parseInitialCluster(String(pick("initialCluster", ""))),
     peerSecret: readSecret(flat),
     peerDial: parsePeerDial(String(pick("peerDial", ""))),
-    shards: num("shards", d.shards),
-    replicas: num("replicas", d.replicas, 0),
-    raftTickMs: num("raftTickMs", d.raftTickMs),
-    electionTicks: num("electionTicks", d.electionTicks, 2),
-    operationTimeoutMs: num("operationTimeoutMs", d.operationTimeoutMs),
-    readStampLagMsMax: num("readStampLagMsMax", d.readStampLagMsMax, 1, READ_STAMP_LAG_MS_CEILING),
-    snapshotEntries: num("snapshotEntries", d.snapshotEntries),
+    shards: integer("shards", d.shards),
+    replicas: integer("replicas", d.replicas, 0),
+    raftTickMs: integer("raftTickMs", d.raftTickMs),
+    electionTicks: integer("electionTicks", d.electionTicks, 2),
+    operationTimeoutMs: integer("operationTimeoutMs", d.operationTimeoutMs),
+    readStampLagMsMax: integer("readStampLagMsMax", d.readStampLagMsMax, 1, READ_STAMP_LAG_MS_CEILING),
+    snapshotEntries: integer("snapshotEntries", d.snapshotEntries),
     snapshotBytes: byteCount(flat, "snapshotBytes", d.snapshotBytes),
     logLevel: String(pick("logLevel", d.logLevel)),
     evictionPolicy: pick("evictionPolicy", d.evictionPolicy),
-    entriesMax: num("entriesMax", d.entriesMax),
-    bytesMax: num("bytesMax", d.bytesMax),
+    entriesMax: integer("entriesMax", d.entriesMax),
+    bytesMax: integer("bytesMax", d.bytesMax),
     limits: {
-      keyBytesMax: num("keyBytesMax", d.limits.keyBytesMax),
-      valueBytesMax: num("valueBytesMax", d.limits.valueBytesMax),
-      batchKeysMax: num("batchKeysMax", d.limits.batchKeysMax),
-      requestBytesMax: num("requestBytesMax", d.limits.requestBytesMax),
-      responseBytesMax: num("responseBytesMax", d.limits.responseBytesMax),
-      ttlMsMax: num("ttlMsMax", d.limits.ttlMsMax),
+      keyBytesMax: integer("keyBytesMax", d.limits.keyBytesMax),
+      valueBytesMax: integer("valueBytesMax", d.limits.valueBytesMax),
+      batchKeysMax: integer("batchKeysMax", d.limits.batchKeysMax),
+      requestBytesMax: integer("requestBytesMax", d.limits.requestBytesMax),
+      responseBytesMax: integer("responseBytesMax", d.limits.responseBytesMax),
+      ttlMsMax: integer("ttlMsMax", d.limits.ttlMsMax),
     },
-    tickIntervalMs: num("tickIntervalMs", d.tickIntervalMs),
-    accessHintIntervalMs: num("accessHintIntervalMs", d.accessHintIntervalMs),
-    accessHintKeysMax: num("accessHintKeysMax", d.accessHintKeysMax),
-    shutdownGraceMs: num("shutdownGraceMs", d.shutdownGraceMs, 0),
+    idleEntryIntervalMs: integer("idleEntryIntervalMs", integer("tickIntervalMs", d.idleEntryIntervalMs)),
+    accessHintIntervalMs: integer("accessHintIntervalMs", d.accessHintIntervalMs),
+    accessHintKeysMax: integer("accessHintKeysMax", d.accessHintKeysMax),
+    shutdownGraceMs: integer("shutdownGraceMs", d.shutdownGraceMs, 0),
     fastPath: pick("fastPath", d.fastPath) !== false,
-    firstBytesTimeoutMs: timerMs("firstBytesTimeoutMs", num("firstBytesTimeoutMs", d.firstBytesTimeoutMs)),
-    headersTimeoutMs: timerMs("headersTimeoutMs", num("headersTimeoutMs", d.headersTimeoutMs)),
-    bodyTimeoutMs: timerMs("bodyTimeoutMs", num("bodyTimeoutMs", d.bodyTimeoutMs)),
-    connectionsMax: num("connectionsMax", d.connectionsMax),
-    h2StreamsMax: num("h2StreamsMax", d.h2StreamsMax),
-    inflightRequestsMax: num("inflightRequestsMax", d.inflightRequestsMax),
+    firstBytesTimeoutMs: timerMs("firstBytesTimeoutMs", integer("firstBytesTimeoutMs", d.firstBytesTimeoutMs)),
+    headersTimeoutMs: timerMs("headersTimeoutMs", integer("headersTimeoutMs", d.headersTimeoutMs)),
+    bodyTimeoutMs: timerMs("bodyTimeoutMs", integer("bodyTimeoutMs", d.bodyTimeoutMs)),
+    connectionsMax: integer("connectionsMax", d.connectionsMax),
+    h2StreamsMax: integer("h2StreamsMax", d.h2StreamsMax),
+    inflightRequestsMax: integer("inflightRequestsMax", d.inflightRequestsMax),
   };
-  config.peerPort = flat["peerPort"] === undefined ? (config.port === 0 ? 0 : config.port + 100) : num("peerPort", 0, 0);
+  config.peerPort = flat["peerPort"] === undefined ? (config.port === 0 ? 0 : config.port + 100) : integer("peerPort", 0, 0);
   adoptOwnEntry(config, flat);
   validate(config);
   return config;
@@ -440,7 +443,7 @@ function validate(config: NodeConfig): void {
   const members = Math.max(1, config.initialCluster.length);
   if (config.replicas > members) throw new ConfigError(`replicas (${config.replicas}) cannot exceed the number of members (${members})`);
   const shardBytesMax = Math.floor(config.bytesMax / config.shards);
-  const largestEntry = config.limits.keyBytesMax + config.limits.valueBytesMax + ENTRY_OVERHEAD_BYTES;
+  const largestEntry = config.limits.keyBytesMax + config.limits.valueBytesMax + ENTRY_MEMORY_OVERHEAD_BYTES;
   if (largestEntry > shardBytesMax) {
     throw new ConfigError(
       `bytes-max ${config.bytesMax} gives each of ${config.shards} shards ${shardBytesMax} bytes, less than one largest entry (${largestEntry} bytes); raise --bytes-max or lower --value-bytes-max`,

@@ -73,7 +73,7 @@ export function identityDifferences(recorded: DataDirIdentity, inputs: IdentityI
  * one is bootstrapped now (the file is written atomically: a temporary file, fsync,
  * rename, fsync of the directory). Throws ConfigError naming every difference.
  */
-export async function openDataDirIdentity(dataDir: string, inputs: IdentityInputs, log?: Logger): Promise<DataDirIdentity> {
+export async function openDataDirIdentity(dataDir: string, inputs: IdentityInputs, logger?: Logger): Promise<DataDirIdentity> {
   const path = join(dataDir, IDENTITY_FILE);
   const recorded = await readIdentity(path);
   if (recorded === undefined) {
@@ -88,8 +88,8 @@ export async function openDataDirIdentity(dataDir: string, inputs: IdentityInput
     const earlier = await hasEntries(join(dataDir, "wal"));
     await mkdir(dataDir, { recursive: true });
     await writeIdentity(dataDir, identity);
-    if (earlier) log?.warn({ dataDir, clusterId: identity.clusterId }, "the data dir predates its identity file: recorded this start's --initial-cluster, --shards and --replicas as its identity");
-    else log?.info({ dataDir, clusterId: identity.clusterId }, "data dir bootstrapped");
+    if (earlier) logger?.warn({ dataDir, clusterId: identity.clusterId }, "the data dir predates its identity file: recorded this start's --initial-cluster, --shards and --replicas as its identity");
+    else logger?.info({ dataDir, clusterId: identity.clusterId }, "data dir bootstrapped");
     return identity;
   }
   const differences = identityDifferences(recorded, inputs);

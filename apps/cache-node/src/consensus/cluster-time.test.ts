@@ -5,9 +5,9 @@ import { ClusterTime, SLEW_RATE } from "./cluster-time.js";
 const WALL = 1_800_000_000_000;
 
 /** A replica's time after its first command in this process: live, anchored at WALL. */
-function liveAt(stampMs = WALL, monoMs = 0): ClusterTime {
+function liveAt(stampMs = WALL, monotonicMs = 0): ClusterTime {
   const time = new ClusterTime(0, 0, 0);
-  time.applied(stampMs, monoMs, 1);
+  time.applied(stampMs, monotonicMs, 1);
   return time;
 }
 
@@ -22,19 +22,19 @@ describe("cluster time", () => {
     fc.assert(
       fc.property(fc.nat(10), fc.array(step, { maxLength: 80 }), (bootLastIndex, steps) => {
         const time = new ClusterTime(WALL, 0, bootLastIndex);
-        let mono = 0;
+        let monotonicMs = 0;
         let wall = WALL;
         let index = 0;
         let last = 0;
         for (const s of steps) {
-          mono += s.advanceMs;
+          monotonicMs += s.advanceMs;
           if (s.kind === "apply") {
             index++;
-            time.applied(Math.max(0, last + s.stampDeltaMs), mono, s.command ? index : undefined);
+            time.applied(Math.max(0, last + s.stampDeltaMs), monotonicMs, s.command ? index : undefined);
             continue;
           }
           wall += s.advanceMs + s.wallJumpMs;
-          const now = s.kind === "stamp" ? time.stamp(mono, wall) : time.nowMs(mono, s.leading ? wall : undefined);
+          const now = s.kind === "stamp" ? time.stamp(monotonicMs, wall) : time.nowMs(monotonicMs, s.leading ? wall : undefined);
           expect(now).toBeGreaterThanOrEqual(last);
           expect(Number.isInteger(now)).toBe(true);
           last = now;
@@ -50,13 +50,13 @@ describe("cluster time", () => {
     fc.assert(
       fc.property(gaps, (list) => {
         const time = liveAt();
-        let mono = 0;
+        let monotonicMs = 0;
         for (const gap of list) {
-          mono += gap;
-          time.stamp(mono, WALL + mono);
+          monotonicMs += gap;
+          time.stamp(monotonicMs, WALL + monotonicMs);
         }
         // Within the one millisecond the last stamp is rounded down by.
-        expect(time.nowMs(mono, WALL + mono)).toBeGreaterThan(WALL + mono - 1);
+        expect(time.nowMs(monotonicMs, WALL + monotonicMs)).toBeGreaterThan(WALL + monotonicMs - 1);
       }),
     );
   });
@@ -65,13 +65,13 @@ describe("cluster time", () => {
     fc.assert(
       fc.property(gaps, fc.integer({ min: 1, max: 3_600_000 }), (list, jumpMs) => {
         const time = liveAt();
-        let mono = 0;
+        let monotonicMs = 0;
         for (const gap of list) {
-          mono += gap;
-          time.stamp(mono, WALL + jumpMs + mono);
+          monotonicMs += gap;
+          time.stamp(monotonicMs, WALL + jumpMs + monotonicMs);
         }
-        const gained = time.nowMs(mono, WALL + jumpMs + mono) - (WALL + mono);
-        const slew = Math.min(jumpMs, SLEW_RATE * mono);
+        const gained = time.nowMs(monotonicMs, WALL + jumpMs + monotonicMs) - (WALL + monotonicMs);
+        const slew = Math.min(jumpMs, SLEW_RATE * monotonicMs);
         // (Up to the float precision of a Unix time in milliseconds.)
         expect(gained).toBeLessThanOrEqual(slew + 0.01);
         // Compounded per stamp it can only be more, never less, than the simple 1%.

@@ -16,9 +16,9 @@ export const SLEW_RATE = 0.01;
  * latest value handed out until the anchored time passes it.
  *
  * Until the replica applies a command that reached its log after this process started, it
- * knows only stamps from before the restart (or none, in a new group), and the time
+ * knows only stamps from before the restart (or none, in a new shard), and the time
  * elapsed since then is unknown: meanwhile, as leader, it also takes the wall clock when
- * that is ahead, so a new group starts at the wall clock, and a whole cluster that
+ * that is ahead, so a new shard starts at the wall clock, and a whole cluster that
  * restarts after an outage expires keys by the time that passed. A follower does not: it
  * soon applies the leader's stamps.
  *
@@ -27,7 +27,7 @@ export const SLEW_RATE = 0.01;
  */
 export class ClusterTime {
   private anchorStampMs: number;
-  private anchorMonoMs: number;
+  private anchorMonotonicMs: number;
   /** The latest estimate handed out, unrounded: no later one is lower. */
   private floorMs: number;
   private live = false;
@@ -35,32 +35,32 @@ export class ClusterTime {
   constructor(
     /** The replica's last applied stamp when it was opened. */
     stampMs: number,
-    monoMs: number,
+    monotonicMs: number,
     /** The last index of the replica's log when it was opened: commands after it arrived in this process. */
     private readonly bootLastIndex: number,
   ) {
     this.anchorStampMs = stampMs;
-    this.anchorMonoMs = monoMs;
+    this.anchorMonotonicMs = monotonicMs;
     this.floorMs = stampMs;
   }
 
   /**
-   * The estimate at monotonic reading monoMs, in whole milliseconds. A leader passes its
+   * The estimate at monotonic reading monotonicMs, in whole milliseconds. A leader passes its
    * wall clock reading, which the estimate slews toward; a follower passes undefined.
    */
-  nowMs(monoMs: number, wallMs: number | undefined): number {
-    return Math.floor(this.exactMs(monoMs, wallMs));
+  nowMs(monotonicMs: number, wallMs: number | undefined): number {
+    return Math.floor(this.exactMs(monotonicMs, wallMs));
   }
 
-  /** As leader: the stamp for a proposal made at monoMs; the estimate goes on from it. */
-  stamp(monoMs: number, wallMs: number): number {
-    const exact = this.exactMs(monoMs, wallMs);
-    this.anchor(exact, monoMs);
+  /** As leader: the stamp for a proposal made at monotonicMs; the estimate goes on from it. */
+  stamp(monotonicMs: number, wallMs: number): number {
+    const exact = this.exactMs(monotonicMs, wallMs);
+    this.anchor(exact, monotonicMs);
     return Math.floor(exact);
   }
 
-  private exactMs(monoMs: number, wallMs: number | undefined): number {
-    const elapsedMs = Math.max(0, monoMs - this.anchorMonoMs);
+  private exactMs(monotonicMs: number, wallMs: number | undefined): number {
+    const elapsedMs = Math.max(0, monotonicMs - this.anchorMonotonicMs);
     let estimate = this.anchorStampMs + elapsedMs;
     if (wallMs !== undefined && wallMs > estimate) estimate = this.live ? estimate + Math.min(wallMs - estimate, SLEW_RATE * elapsedMs) : wallMs;
     this.floorMs = Math.max(this.floorMs, estimate);
@@ -68,12 +68,12 @@ export class ClusterTime {
   }
 
   /**
-   * The replica applied entries; its last applied stamp is stampMs (at monoMs), and the
+   * The replica applied entries; its last applied stamp is stampMs (at monotonicMs), and the
    * last command among them was at commandIndex (undefined: none, or a snapshot).
    */
-  applied(stampMs: number, monoMs: number, commandIndex: number | undefined): void {
+  applied(stampMs: number, monotonicMs: number, commandIndex: number | undefined): void {
     if (commandIndex !== undefined && commandIndex > this.bootLastIndex) this.live = true;
-    this.anchor(stampMs, monoMs);
+    this.anchor(stampMs, monotonicMs);
   }
 
   /** Whether the replica applied a command that arrived in this process (its time no longer predates the restart). */
@@ -81,11 +81,11 @@ export class ClusterTime {
     return this.live;
   }
 
-  private anchor(stampMs: number, monoMs: number): void {
+  private anchor(stampMs: number, monotonicMs: number): void {
     // Only a later stamp moves the anchor: re-anchoring at an earlier one (a leader's own
     // stamp, applied a few milliseconds after it was given, or rounded down) would lose that time.
     if (stampMs <= this.anchorStampMs) return;
     this.anchorStampMs = stampMs;
-    this.anchorMonoMs = monoMs;
+    this.anchorMonotonicMs = monotonicMs;
   }
 }

@@ -45,7 +45,7 @@ export interface ConsensusPort {
   hosts(shard: number): boolean;
   /** Resolves true once a leader of shard is known here, false after timeoutMs. */
   awaitLeader(shard: number, timeoutMs: number): Promise<boolean>;
-  /** Node ids of the shard group's voters (for a hosted shard). */
+  /** Node ids of the voters of the shard's Raft group (for a hosted shard). */
   voters(shard: number): string[];
   /**
    * At the shard's leader: hands leadership to voter `to` (or, when undefined, to the

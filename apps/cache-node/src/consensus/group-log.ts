@@ -1,5 +1,20 @@
 import type { Entry, HardState, NodeId, SnapshotMetadata, Storage } from "@distcache/raft";
 
+/**
+ * The Raft group that replicates a shard. Each shard has one group, whose id is the
+ * shard number; the layers that speak of groups (the multi-Raft driver, the group log,
+ * the peer wire) take their ids from here.
+ */
+export function groupOfShard(shard: number): number {
+  return shard;
+}
+
+/** A shard this node holds a replica of, with the voters its placement gives the shard's group. */
+export interface HostedShard {
+  shard: number;
+  voters: readonly string[];
+}
+
 export interface GroupLogWrite {
   group: number;
   /** A snapshot received from the leader: it replaces the group's whole log, before `entries`. */

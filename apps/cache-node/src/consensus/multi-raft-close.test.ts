@@ -4,8 +4,8 @@ import { MemoryGroupLog } from "./testing/memory-group-log.js";
 import { MultiRaft } from "./multi-raft.js";
 import { setOp, testNodeOptions, until } from "./testing/multi-raft-harness.js";
 
-/** A log whose appends can be held until the test lets them finish (a slow sync). */
-class HeldLog extends MemoryGroupLog {
+/** A group log whose appends can be held until the test lets them finish (a slow sync). */
+class HeldGroupLog extends MemoryGroupLog {
   private gate: Promise<void> | undefined;
   private open: (() => void) | undefined;
   /** Appends in progress, waiting for release(). */
@@ -36,18 +36,18 @@ function within<T>(p: Promise<T>, ms: number): Promise<{ value?: T; error?: unkn
 }
 
 it("close() resolves, and a waiting digest fails, when the driver sees the close between taking Readys and advancing them", async () => {
-  const log = new HeldLog();
+  const groupLog = new HeldGroupLog();
   const fatal: unknown[] = [];
   const node = await MultiRaft.open(
     testNodeOptions({
       nodeId: "n1",
-      groups: [0, 1].map((shard) => ({ shard, voters: ["n1"] })),
+      hostedShards: [0, 1].map((shard) => ({ shard, voters: ["n1"] })),
       shardCount: 2,
-      log,
+      groupLog,
       // Tiny: every few applied entries make a snapshot of the shard due.
       snapshotEntries: 2,
       transport: { send: () => true, backlogBytes: () => 0 },
-      tickIntervalMs: 5,
+      raftTickMs: 5,
       electionTimeoutTicks: 4,
       onFatal: (err) => fatal.push(err),
     }),
@@ -57,10 +57,10 @@ it("close() resolves, and a waiting digest fails, when the driver sees the close
   for (let i = 0; i < 5; i++) await Promise.all([node.propose(0, setOp(`a${i}`, "v")), node.propose(1, setOp(`b${i}`, "v"))]);
 
   // A cycle takes both shards' Readys and waits on its append (a slow sync).
-  log.hold();
+  groupLog.hold();
   const proposals = [node.propose(0, setOp("x", "1")), node.propose(1, setOp("y", "1"))];
   for (const p of proposals) p.catch(() => undefined);
-  await until(() => log.waiting === 1, "an append in progress", 2);
+  await until(() => groupLog.waiting === 1, "an append in progress", 2);
   // A digest waits for shard 0's Ready to be advanced; more proposals give both shards
   // another Ready, which the driver takes once the append finishes.
   const digest = node.digest(0);
@@ -68,7 +68,7 @@ it("close() resolves, and a waiting digest fails, when the driver sees the close
   for (const p of more) p.catch(() => undefined);
   await new Promise((r) => setTimeout(r, 10));
   const closing = node.close();
-  log.release();
+  groupLog.release();
 
   expect(await within(closing, 5000)).toEqual({ value: undefined });
   const digested = await within(digest, 5000);

@@ -63,21 +63,21 @@ describe("MultiRaft", () => {
   });
 
   it("batches a cycle's writes across groups into one append", async () => {
-    const { nodes, logs } = await cluster();
+    const { nodes, groupLogs } = await cluster();
     const leaders = await Promise.all(Array.from({ length: SHARDS }, (_, s) => leaderOf(nodes, s)));
-    const before = [...logs.values()].reduce((a, l) => a + l.appends, 0);
+    const before = [...groupLogs.values()].reduce((a, l) => a + l.appends, 0);
     await Promise.all(Array.from({ length: 200 }, (_, i) => nodes.get(leaders[i % SHARDS]!)!.propose(i % SHARDS, setOp(`k${i}`, "v"))));
-    const appends = [...logs.values()].reduce((a, l) => a + l.appends, 0) - before;
+    const appends = [...groupLogs.values()].reduce((a, l) => a + l.appends, 0) - before;
     expect(appends).toBeLessThan(200);
   });
 
   it("compacts logs behind snapshots and catches a cut-off follower up with one", async () => {
-    const { nodes, isolate, heal, logs } = await cluster({ snapshotEntries: 20 });
+    const { nodes, isolate, heal, groupLogs } = await cluster({ snapshotEntries: 20 });
     const leader = await leaderOf(nodes, 0);
     const lagging = ids.find((id) => id !== leader)!;
     await nodes.get(leader)!.propose(0, setOp("early", "1"));
     isolate(lagging);
-    const laggingLast = logs.get(lagging)!.storage(0, []).lastIndex();
+    const laggingLast = groupLogs.get(lagging)!.storage(0, []).lastIndex();
     // Leadership may move while the follower is away; write through whoever leads.
     for (let i = 0; i < 120; i++) {
       const current = await leaderOf(nodes, 0, lagging);
@@ -85,7 +85,7 @@ describe("MultiRaft", () => {
     }
     const current = await leaderOf(nodes, 0, lagging);
     // The leader's log no longer holds what the follower needs next.
-    expect(logs.get(current)!.storage(0, []).firstIndex()).toBeGreaterThan(laggingLast + 1);
+    expect(groupLogs.get(current)!.storage(0, []).firstIndex()).toBeGreaterThan(laggingLast + 1);
     heal();
     const digests = () => ids.map((id) => nodes.get(id)!.replica(0).digest());
     const deadline = Date.now() + 5000;

@@ -6,20 +6,18 @@ import type { Logger } from "pino";
 import type { CommandOp, ConsensusPort, SessionHeader, ShardStatus } from "./consensus-port.js";
 import { ShardStateMachine, type CommandResult } from "../state-machine/shard-state-machine.js";
 import type { Clock } from "./clock.js";
-import type { GroupLog, GroupLogWrite } from "./group-log.js";
+import { groupOfShard, type GroupLog, type GroupLogWrite, type HostedShard } from "./group-log.js";
 import { NotLeaderError, TransferError } from "./port-errors.js";
 import { messageProblem, stateProblem } from "./inbound-check.js";
-import { PeerWireError, decodePeerBatch, encodePeerBatch, type WireMessage as GroupMessage } from "../peer/wire/peer-wire.js";
+import { PeerWireError, decodePeerBatch, encodePeerBatch, type GroupMessage } from "../peer/wire/peer-wire.js";
 import { ReadContexts } from "./read-context.js";
-import { ReplicaSnapshots, type SnapshotSender } from "./replica-snapshots.js";
+import { ReplicaSnapshots, type PeerSender } from "./replica-snapshots.js";
 import { checkReady, type ReadyMode } from "./replica-drain.js";
 import { StateWaits } from "./state-waits.js";
 import { ShardReplica } from "./shard-replica.js";
 import type { StoreSettings } from "../state-machine/store-settings.js";
 import { decodeSnapshotChunks, isSnapshotFrame } from "../peer/wire/snapshot-wire.js";
 import { decodeAccessSamples, encodeAccessSamples, isAccessSamplesFrame } from "../peer/wire/access-samples-wire.js";
-
-export type PeerSender = SnapshotSender;
 
 /** Committed entry bytes a cycle applies before it yields to the event loop (about 5-10 ms of work). */
 const APPLY_BYTES_PER_TURN = 256 * 1024;
@@ -39,7 +37,7 @@ export const DEFAULT_SNAPSHOT_BYTES = 64 * 1024 * 1024;
 const DIGEST_KEYS_PER_STEP = 20_000;
 /**
  * Most strong reads one replica holds by default: as many as the Raft core lets a leader
- * queue (maxPendingReadIndexRequests), so a follower never sends more than it takes.
+ * queue (pendingReadIndexRequestsMax), so a follower never sends more than it takes.
  */
 export const READS_PENDING_MAX = 4096;
 
@@ -51,12 +49,12 @@ export const INCARNATION_BYTES = 16;
 
 export interface MultiRaftOptions {
   nodeId: string;
-  /** Shards this node replicates, with each group's voters. */
-  groups: readonly { shard: number; voters: readonly string[] }[];
+  /** The shards this node holds a replica of, with their groups' voters. */
+  hostedShards: readonly HostedShard[];
   shardCount: number;
   /** The node each shard's leadership should rest on (spreads write load); campaigns early. */
   preferredLeaders?: readonly string[];
-  log: GroupLog;
+  groupLog: GroupLog;
   /** Where state-machine snapshots of this node's replicas are kept. */
   snapshotFiles: SnapshotFiles;
   /** Snapshot a replica (and compact its log) once it applied this many entries past its last snapshot... */
@@ -74,7 +72,8 @@ export interface MultiRaftOptions {
    * `store` until a ConfigureStore changes it.
    */
   seed?: StoreSettings;
-  tickIntervalMs: number;
+  /** The Raft tick: every group's node ticks once per this many milliseconds. */
+  raftTickMs: number;
   electionTimeoutTicks: number;
   heartbeatIntervalTicks: number;
   /** How long a proposal or read may wait before it fails. */
@@ -101,13 +100,16 @@ export interface MultiRaftOptions {
 }
 
 /**
- * Runs every shard group this node replicates: ticks them, routes peer messages to
- * them, and drains their Readys together so a whole cycle costs one log append and at
- * most one fsync, and messages to each peer leave as one batch.
+ * Runs the Raft group of every shard this node hosts: ticks the groups, routes peer
+ * messages to them, and drains their Readys together so a whole cycle costs one log
+ * append and at most one fsync, and messages to each peer leave as one batch. The
+ * ConsensusPort side speaks shards; the driver keys its replicas, the group log and the
+ * peer wire by group (groupOfShard).
  */
 export class MultiRaft implements ConsensusPort {
+  /** Per group, this node's replica of its shard. */
   private readonly replicas = new Map<number, ShardReplica>();
-  /** Per shard, the commit index found in the log at start: applied before serving. */
+  /** Per group, the commit index found in the log at start: applied before serving. */
   private readonly recoveredCommit = new Map<number, number>();
   private readonly self: NodeId;
   /** Per hosted group, its voters (static membership): the only peers that may send it anything. */
@@ -132,10 +134,11 @@ export class MultiRaft implements ConsensusPort {
     const started = performance.now();
     let restored = 0;
     let keys = 0;
-    for (const { shard, voters } of options.groups) {
-      const storage = options.log.storage(shard, voters.map(asNodeId));
+    for (const { shard, voters } of options.hostedShards) {
+      const group = groupOfShard(shard);
+      const storage = options.groupLog.storage(group, voters.map(asNodeId));
       const machine = new ShardStateMachine(shard, new Store(options.store));
-      await multi.snapshots.restore(shard, machine, storage);
+      await multi.snapshots.restore(group, machine, storage);
       if (machine.appliedIndex > 0) {
         restored++;
         keys += machine.store.size;
@@ -150,11 +153,11 @@ export class MultiRaft implements ConsensusPort {
     this.self = asNodeId(options.nodeId);
     this.incarnation = options.incarnation ?? randomBytes(INCARNATION_BYTES);
     this.waits = new StateWaits(options.clock);
-    for (const { shard, voters } of options.groups) this.members.set(shard, new Set(voters));
+    for (const { shard, voters } of options.hostedShards) this.members.set(groupOfShard(shard), new Set(voters));
     this.snapshots = new ReplicaSnapshots({
       self: this.self,
       files: options.snapshotFiles,
-      log: options.log,
+      groupLog: options.groupLog,
       transport: options.transport,
       logger: options.logger,
       entriesBetween: options.snapshotEntries,
@@ -167,18 +170,19 @@ export class MultiRaft implements ConsensusPort {
   }
 
   private addReplica(shard: number, voters: readonly string[], machine: ShardStateMachine): void {
+    const group = groupOfShard(shard);
     const ids = voters.map(asNodeId);
-    const storage = this.options.log.storage(shard, ids);
-    this.recoveredCommit.set(shard, storage.initialState().hardState.commit);
+    const storage = this.options.groupLog.storage(group, ids);
+    this.recoveredCommit.set(group, storage.initialState().hardState.commit);
     const node = new RaftNode({
       config: {
         id: this.self,
         voters: ids,
         electionTimeoutTicks: this.options.electionTimeoutTicks,
         heartbeatIntervalTicks: this.options.heartbeatIntervalTicks,
-        maxCommittedEntriesPerReadyBytes: COMMITTED_BYTES_PER_READY,
-        maxSizePerMsgBytes: APPEND_BYTES_PER_MESSAGE,
-        maxEntryBytes: this.options.entryBytesMax,
+        committedEntriesPerReadyBytesMax: COMMITTED_BYTES_PER_READY,
+        messageBytesMax: APPEND_BYTES_PER_MESSAGE,
+        entryBytesMax: this.options.entryBytesMax,
         appliedIndex: asLogIndex(machine.appliedIndex),
       },
       storage,
@@ -187,7 +191,7 @@ export class MultiRaft implements ConsensusPort {
     const contexts = new ReadContexts(this.options.nodeId, this.incarnation, shard);
     const { clock, operationTimeoutMs, readsPendingMax = READS_PENDING_MAX, readStampLagMsMax = READ_STAMP_LAG_MS_MAX, seed } = this.options;
     const replicaOptions = { clock, operationTimeoutMs, readsPendingMax, readStampLagMsMax, seed, schedule: () => this.schedule() };
-    this.replicas.set(shard, new ShardReplica(shard, node, storage, machine, contexts, replicaOptions));
+    this.replicas.set(group, new ShardReplica(shard, node, storage, machine, contexts, replicaOptions));
   }
 
   get shardCount(): number {
@@ -195,7 +199,7 @@ export class MultiRaft implements ConsensusPort {
   }
 
   start(): void {
-    this.timer = setInterval(() => this.tick(), this.options.tickIntervalMs);
+    this.timer = setInterval(() => this.tick(), this.options.raftTickMs);
     // Campaign at once for the shards this node should lead, so leaders spread evenly
     // instead of going to whichever timer fires first.
     for (const replica of this.replicas.values()) {
@@ -232,17 +236,17 @@ export class MultiRaft implements ConsensusPort {
 
   /** Resolves once every replica applied what its log already held as committed at start. */
   async recovered(): Promise<void> {
-    const caughtUp = () => [...this.replicas.values()].every((r) => r.machine.appliedIndex >= (this.recoveredCommit.get(r.shard) ?? 0));
+    const caughtUp = () => [...this.replicas.values()].every((r) => r.machine.appliedIndex >= (this.recoveredCommit.get(r.group) ?? 0));
     this.schedule();
     await this.waits.until(caughtUp, Number.POSITIVE_INFINITY, () => this.closed);
   }
 
   hosts(shard: number): boolean {
-    return this.replicas.has(shard);
+    return this.replicas.has(groupOfShard(shard));
   }
 
   private replicaOf(shard: number): ShardReplica {
-    const replica = this.replicas.get(shard);
+    const replica = this.replicas.get(groupOfShard(shard));
     if (!replica) throw new NotLeaderError(shard, this.options.preferredLeaders?.[shard], "this node holds no replica of the shard");
     return replica;
   }
@@ -305,7 +309,7 @@ export class MultiRaft implements ConsensusPort {
 
   /** Strong reads the shard's replica holds, waiting for a read index, for it to apply, or for a time entry. */
   pendingReads(shard: number): { awaitingIndex: number; awaitingApply: number; awaitingStamp: number } {
-    return this.replicas.get(shard)?.pendingReads ?? { awaitingIndex: 0, awaitingApply: 0, awaitingStamp: 0 };
+    return this.replicas.get(groupOfShard(shard))?.pendingReads ?? { awaitingIndex: 0, awaitingApply: 0, awaitingStamp: 0 };
   }
 
   clusterTimeMs(shard: number): number {
@@ -313,18 +317,18 @@ export class MultiRaft implements ConsensusPort {
   }
 
   status(shard: number): ShardStatus {
-    const replica = this.replicas.get(shard);
+    const replica = this.replicas.get(groupOfShard(shard));
     if (!replica) return { appliedIndex: 0, term: 0, leaderId: "" };
     return { appliedIndex: replica.machine.appliedIndex, term: replica.node.status().term, leaderId: replica.leaderId ?? "" };
   }
 
   voters(shard: number): string[] {
-    return this.options.groups.find((g) => g.shard === shard)?.voters.slice() ?? [];
+    return this.options.hostedShards.find((hosted) => hosted.shard === shard)?.voters.slice() ?? [];
   }
 
   /** Resolves true once this node knows a leader for shard, false after timeoutMs (or once the node closes). */
   async awaitLeader(shard: number, timeoutMs: number): Promise<boolean> {
-    const replica = this.replicas.get(shard);
+    const replica = this.replicas.get(groupOfShard(shard));
     if (!replica) return false;
     return this.waits.until(() => replica.leaderId !== undefined, timeoutMs, () => this.closed);
   }
@@ -435,12 +439,14 @@ export class MultiRaft implements ConsensusPort {
   }
 
   forwardAccessSamples(samples: ReadonlyMap<number, readonly string[]>): void {
+    // By leader, then by group: the peer wire carries group ids.
     const byLeader = new Map<string, Map<number, readonly string[]>>();
     for (const [shard, keys] of samples) {
-      const leader = this.replicas.get(shard)?.leaderId;
+      const group = groupOfShard(shard);
+      const leader = this.replicas.get(group)?.leaderId;
       if (keys.length === 0 || leader === undefined || leader === this.options.nodeId) continue;
       const forLeader = byLeader.get(leader) ?? new Map<number, readonly string[]>();
-      forLeader.set(shard, keys);
+      forLeader.set(group, keys);
       byLeader.set(leader, forLeader);
     }
     for (const [leader, forLeader] of byLeader) {
@@ -450,21 +456,25 @@ export class MultiRaft implements ConsensusPort {
     }
   }
 
-  /** Samples a follower sent: checked like keys of a request, kept only for shards this node still leads. */
+  /**
+   * Samples a follower sent, by group: checked like keys of a request, kept only for
+   * shards this node still leads.
+   */
   private acceptAccessSamples(from: NodeId, samples: ReadonlyMap<number, readonly string[]>): void {
     const { keyBytesMax, accessHintKeysMax } = PROTOCOL_LIMITS;
-    for (const [shard, keys] of samples) {
-      if (!this.membersOf(shard, from).has(from)) throw new PeerWireError(`access samples for shard ${shard} from ${from}, not a voter of it`);
-      if (keys.length > accessHintKeysMax) throw new PeerWireError(`${keys.length} access samples for shard ${shard} from ${from} (at most ${accessHintKeysMax})`);
+    for (const [group, keys] of samples) {
+      if (!this.membersOf(group, from).has(from)) throw new PeerWireError(`access samples for shard ${group} from ${from}, not a voter of it`);
+      if (keys.length > accessHintKeysMax) throw new PeerWireError(`${keys.length} access samples for shard ${group} from ${from} (at most ${accessHintKeysMax})`);
       for (const key of keys) {
         const bytes = Buffer.byteLength(key, "utf8");
-        if (bytes === 0 || bytes > keyBytesMax) throw new PeerWireError(`an access sample of ${bytes} bytes for shard ${shard} from ${from}`);
+        if (bytes === 0 || bytes > keyBytesMax) throw new PeerWireError(`an access sample of ${bytes} bytes for shard ${group} from ${from}`);
       }
     }
-    for (const [shard, keys] of samples) {
-      if (this.replicas.get(shard)?.role !== "leader") continue;
+    for (const [group, keys] of samples) {
+      const replica = this.replicas.get(group);
+      if (replica?.role !== "leader") continue;
       this.stats.accessSamplesReceived += keys.length;
-      this.options.onAccessSamples?.(shard, keys);
+      this.options.onAccessSamples?.(replica.shard, keys);
     }
   }
 
@@ -532,10 +542,10 @@ export class MultiRaft implements ConsensusPort {
     for (const [replica, ready] of readies) {
       checkReady(replica.shard, replica.nextApplyAfter, ready);
       if (ready.softState) replica.onSoftState(ready.softState);
-      for (const message of ready.immediateMessages) immediate.push({ group: replica.shard, message });
-      for (const message of ready.snapshotsToSend) this.snapshots.send(replica.shard, message);
+      for (const message of ready.immediateMessages) immediate.push({ group: replica.group, message });
+      for (const message of ready.snapshotsToSend) this.snapshots.send(replica.group, message);
       if (ready.entries.length > 0 || ready.hardState || ready.snapshot) {
-        writes.push({ group: replica.shard, snapshot: ready.snapshot, hardState: ready.hardState, entries: ready.entries });
+        writes.push({ group: replica.group, snapshot: ready.snapshot, hardState: ready.hardState, entries: ready.entries });
       }
       sync ||= ready.mustSync;
     }
@@ -543,11 +553,11 @@ export class MultiRaft implements ConsensusPort {
     if (writes.length > 0) {
       this.stats.appends++;
       if (sync) this.stats.syncs++;
-      await this.options.log.append(writes, sync);
+      await this.options.groupLog.append(writes, sync);
     }
     // Only now may messages that promise what was just persisted leave (votes, append acks).
     const after: GroupMessage[] = [];
-    for (const [replica, ready] of readies) for (const message of ready.messages) after.push({ group: replica.shard, message });
+    for (const [replica, ready] of readies) for (const message of ready.messages) after.push({ group: replica.group, message });
     this.send(after);
     let appliedBytes = 0;
     for (const [replica, ready, mode] of readies) {
@@ -573,7 +583,7 @@ export class MultiRaft implements ConsensusPort {
       }
       if (ready.snapshot) {
         replica.installSnapshot(await this.snapshots.installable(replica, ready.snapshot));
-        this.snapshots.installed(replica.shard, ready.snapshot);
+        this.snapshots.installed(replica.group, ready.snapshot);
         this.options.logger.info({ shard: replica.shard, index: ready.snapshot.index }, "replica restored from the leader's snapshot");
       }
       replica.applyCommitted(ready.committedEntries);
@@ -609,7 +619,7 @@ export class MultiRaft implements ConsensusPort {
     await this.waits.until(() => !this.running, Number.POSITIVE_INFINITY, () => false);
     for (const replica of this.replicas.values()) replica.close("node is shutting down");
     await this.snapshots.drain();
-    await this.options.log.close();
+    await this.options.groupLog.close();
   }
 }
 

@@ -46,7 +46,7 @@ beforeAll(async () => {
       clusterId: CLUSTER_ID,
       peers: new Map(),
       onMessage: (from, payload) => rafts.get(id)!.receive(from, payload),
-      log: logger,
+      logger,
       handshakeTimeoutMs: 300,
       frameStallMs: 300,
       reconnectDelayMsMin: 10,
@@ -62,10 +62,10 @@ beforeAll(async () => {
       await MultiRaft.open(
         testNodeOptions({
           nodeId: id,
-          groups: Array.from({ length: SHARDS }, (_, shard) => ({ shard, voters: ids })),
+          hostedShards: Array.from({ length: SHARDS }, (_, shard) => ({ shard, voters: ids })),
           shardCount: SHARDS,
           preferredLeaders: ["n1", "n2", "n3", "n1"],
-          log: new MemoryGroupLog(),
+          groupLog: new MemoryGroupLog(),
           snapshotEntries: 1_000_000,
           transport: transports.get(id)!,
           logger,

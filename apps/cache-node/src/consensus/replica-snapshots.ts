@@ -6,7 +6,8 @@ import type { ShardReplica } from "./shard-replica.js";
 import { TurnGate } from "./turn-gate.js";
 import { SEND_BACKLOG_BYTES, encodeSnapshotChunk, type ReceivedChunk } from "../peer/wire/snapshot-wire.js";
 
-export interface SnapshotSender {
+/** What the driver sends to other nodes through: the peer transport. */
+export interface PeerSender {
   send(to: string, payload: Uint8Array): boolean;
   /** Bytes queued for `to` but not yet written to the network. */
   backlogBytes(to: string): number;
@@ -15,8 +16,8 @@ export interface SnapshotSender {
 export interface ReplicaSnapshotsOptions {
   self: NodeId;
   files: SnapshotFiles;
-  log: GroupLog;
-  transport: SnapshotSender;
+  groupLog: GroupLog;
+  transport: PeerSender;
   logger: Logger;
   /** A replica is snapshotted (and its log compacted) once it applied this many entries past its last snapshot... */
   entriesBetween: number;
@@ -54,7 +55,7 @@ interface Incoming {
 /** A transfer that received no chunk for this long is dropped (its leader died or moved on); the leader sends again. */
 const INCOMING_IDLE_MS = 30_000;
 
-const fileMeta = (group: number, m: { index: number; term: number }) => ({ group, index: m.index, term: m.term });
+const fileId = (group: number, m: { index: number; term: number }) => ({ group, index: m.index, term: m.term });
 
 /**
  * Snapshots of this node's shard replicas (thesis §5): taking them and compacting the
@@ -142,7 +143,7 @@ export class ReplicaSnapshots {
    */
   private async *readChunks(group: number, snapshot: { index: number; term: number }): AsyncGenerator<Uint8Array> {
     try {
-      yield* this.options.files.chunks(fileMeta(group, snapshot));
+      yield* this.options.files.chunks(fileId(group, snapshot));
     } catch (err) {
       const reason = (err as NodeJS.ErrnoException).code === "ENOENT" ? "is missing" : `cannot be read: ${(err as Error).message}`;
       throw new Error(`shard ${group}: the log was compacted to a snapshot at index ${snapshot.index} (term ${snapshot.term}), whose file in ${this.options.files.dir} ${reason}`, { cause: err });
@@ -171,7 +172,7 @@ export class ReplicaSnapshots {
    * bytesBetween bytes accumulated since the last one, whichever comes first.
    */
   maybeTake(replica: ShardReplica, bytes: number): void {
-    const group = replica.shard;
+    const group = replica.group;
     this.nodeBytes += bytes;
     const applied = (this.appliedBytes.get(group) ?? 0) + bytes;
     this.appliedBytes.set(group, applied);
@@ -182,7 +183,7 @@ export class ReplicaSnapshots {
 
   /** The index of the replica's newest snapshot (taken, installed or restored), else its log's compaction point. */
   private lastSnapshotIndex(replica: ShardReplica): number {
-    return this.newest.get(replica.shard)?.index ?? replica.storage.snapshot().index;
+    return this.newest.get(replica.group)?.index ?? replica.storage.snapshot().index;
   }
 
   /**
@@ -198,7 +199,7 @@ export class ReplicaSnapshots {
     this.dropIdleTransfers();
     if (this.closing) return;
     for (const replica of replicas) {
-      const group = replica.shard;
+      const group = replica.group;
       if (this.producing.has(group) || replica.drain.betweenReadyAndAdvance) continue;
       if (this.nodeBytes - (this.movedAt.get(group) ?? 0) < STALE_SHARES * this.options.bytesBetween) continue;
       this.movedAt.set(group, this.nodeBytes);
@@ -210,7 +211,7 @@ export class ReplicaSnapshots {
 
   /** The group applied nothing since its newest snapshot: its log is compacted to it (its entries are all in that file). */
   private compactToNewest(replica: ShardReplica): void {
-    const group = replica.shard;
+    const group = replica.group;
     const newest = this.newest.get(group);
     if (!newest || newest.index <= replica.storage.snapshot().index) return;
     const point = this.compactionPoint(replica, newest);
@@ -218,7 +219,7 @@ export class ReplicaSnapshots {
     this.producing.add(group);
     const work = this.enqueue(async () => {
       try {
-        await this.options.log.compact(group, point);
+        await this.options.groupLog.compact(group, point);
       } catch (err) {
         this.options.onFatal(err);
         return;
@@ -232,7 +233,7 @@ export class ReplicaSnapshots {
   }
 
   private take(replica: ShardReplica): void {
-    const group = replica.shard;
+    const group = replica.group;
     this.producing.add(group);
     const started = performance.now();
     this.track(
@@ -271,8 +272,8 @@ export class ReplicaSnapshots {
     };
     try {
       await turn();
-      this.appliedBytes.set(replica.shard, 0);
-      this.movedAt.set(replica.shard, this.nodeBytes);
+      this.appliedBytes.set(replica.group, 0);
+      this.movedAt.set(replica.group, this.nodeBytes);
       const capture = replica.machine.snapshotCapture();
       const meta = replica.node.snapshotMetadata(asLogIndex(replica.machine.appliedIndex));
       while (!capture.step(CAPTURE_KEYS_PER_STEP)) await turn();
@@ -293,13 +294,13 @@ export class ReplicaSnapshots {
    * plus what was committed while the capture ran (taken and persisted, applied after).
    */
   private save(replica: ShardReplica, { snapshot: captured, meta }: { snapshot: ReplicaSnapshot; meta: SnapshotMetadata }, started: number): Promise<void> {
-    const group = replica.shard;
+    const group = replica.group;
     return this.enqueue(async () => {
       const previous = this.newest.get(group);
       const compactTo = previous && previous.index > replica.storage.snapshot().index ? this.compactionPoint(replica, previous) : undefined;
       if (compactTo) {
         try {
-          await this.options.log.compact(group, compactTo);
+          await this.options.groupLog.compact(group, compactTo);
         } catch (err) {
           this.options.onFatal(err);
           return;
@@ -307,7 +308,7 @@ export class ReplicaSnapshots {
         this.raiseDurableFloor(group, compactTo.index);
       }
       try {
-        await this.options.files.write(fileMeta(group, meta), this.withTurns(captured.chunks()));
+        await this.options.files.write(fileId(group, meta), this.withTurns(captured.chunks()));
       } catch (err) {
         this.options.logger.error({ shard: group, index: meta.index, err: (err as Error).message }, "writing a snapshot failed; the log after the previous one is kept");
         return;
@@ -450,7 +451,7 @@ export class ReplicaSnapshots {
       if (message.snapshot.index > replica.machine.appliedIndex) {
         const state = await this.decode(replica.machine, chunks);
         if (state.index !== message.snapshot.index) throw new Error(`the data is at index ${state.index}, the transfer names ${message.snapshot.index}`);
-        await this.enqueue(() => this.options.files.write(fileMeta(group, message.snapshot), chunks));
+        await this.enqueue(() => this.options.files.write(fileId(group, message.snapshot), chunks));
         this.staged.set(group, { index: state.index, term: message.snapshot.term, state });
       }
       // The core decides: it installs a newer snapshot, and answers a stale one with its log position.
@@ -466,7 +467,7 @@ export class ReplicaSnapshots {
 
   /** The state to install for a Ready's snapshot: staged when it arrived, else read back from its file. */
   async installable(replica: ShardReplica, snapshot: SnapshotMetadata): Promise<RestoredShard> {
-    const group = replica.shard;
+    const group = replica.group;
     const staged = this.staged.get(group);
     this.staged.delete(group);
     this.stats.installed++;

@@ -5,6 +5,7 @@ import type { CommandOp, SessionHeader } from "./consensus-port.js";
 import type { CommandResult, RestoredShard, ShardStateMachine } from "../state-machine/shard-state-machine.js";
 import type { Clock } from "./clock.js";
 import { ClusterTime } from "./cluster-time.js";
+import { groupOfShard } from "./group-log.js";
 import { configureCommand, type StoreSettings } from "../state-machine/store-settings.js";
 import { IndeterminateError, NotLeaderError, OverloadedError, WriteLostError, droppedError } from "./port-errors.js";
 import type { ReadContexts } from "./read-context.js";
@@ -66,6 +67,8 @@ export class ShardReplica {
   private lastProposed = { stampMs: 0, term: 0 };
   /** A time entry is wanted but was refused while leadership was being transferred: tried again each tick. */
   private timeEntryWanted = false;
+  /** The Raft group that replicates the shard: its id in the group log and on the peer wire. */
+  readonly group: number;
   /** Whether the driver is inside one of this replica's Readys, and whether captures hold them back. */
   readonly drain: ReplicaDrain;
   role: Role = "follower";
@@ -86,6 +89,7 @@ export class ShardReplica {
     private readonly contexts: ReadContexts,
     private readonly options: ReplicaOptions,
   ) {
+    this.group = groupOfShard(shard);
     this.drain = new ReplicaDrain(shard);
     this.time = new ClusterTime(machine.lastStampMs, options.clock.monotonicMs(), storage.lastIndex());
   }

@@ -9,7 +9,7 @@ function snapshotsWith(files: SnapshotFiles, storage: Storage): ReplicaSnapshots
   return new ReplicaSnapshots({
     self: asNodeId("n1"),
     files,
-    log: new MemoryGroupLog(),
+    groupLog: new MemoryGroupLog(),
     transport: { send: () => true, backlogBytes: () => 0 },
     logger: pino({ level: "silent" }),
     entriesBetween: 1000,

@@ -83,17 +83,17 @@ interface NodeOptions {
 /** One node alone (every group has this node as its only voter) over a log on a HeldSyncFs. */
 async function soloNode({ shards, snapshotEntries, snapshotBytes, segmentBytesMax }: NodeOptions) {
   const fs = new HeldSyncFs();
-  const log = await openWalGroupLog(WAL_DIR, silent, { fs, groupsMax: 4, segmentBytesMax: segmentBytesMax ?? 64 * 1024 * 1024 });
+  const groupLog = await openWalGroupLog(WAL_DIR, silent, { fs, groupsMax: 4, segmentBytesMax: segmentBytesMax ?? 64 * 1024 * 1024 });
   const storages = new Map<number, Storage>();
   const raft = await MultiRaft.open({
     nodeId: "n1",
-    groups: Array.from({ length: shards }, (_, shard) => ({ shard, voters: ["n1"] })),
+    hostedShards: Array.from({ length: shards }, (_, shard) => ({ shard, voters: ["n1"] })),
     shardCount: shards,
     preferredLeaders: Array.from({ length: shards }, () => "n1"),
-    log: {
-      ...log,
+    groupLog: {
+      ...groupLog,
       storage: (group, voters) => {
-        const storage = log.storage(group, voters);
+        const storage = groupLog.storage(group, voters);
         storages.set(group, storage);
         return storage;
       },
@@ -106,7 +106,7 @@ async function soloNode({ shards, snapshotEntries, snapshotBytes, segmentBytesMa
     logger: watchful,
     store: { entriesMax: 100_000, bytesMax: 1 << 30 },
     // Ticks play no part: the only voter campaigns at start.
-    tickIntervalMs: 60_000,
+    raftTickMs: 60_000,
     electionTimeoutTicks: 10,
     heartbeatIntervalTicks: 1,
     operationTimeoutMs: 60_000,

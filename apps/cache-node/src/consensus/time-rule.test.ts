@@ -47,12 +47,12 @@ describe("cluster time", () => {
     it(`a ${stepMs > 0 ? "+" : ""}${stepMs / 1000} s wall step on the leader neither cuts nor stretches a TTL beyond the bound`, async () => {
       const { nodes, clocks, leader } = await threeNodes();
       const node = nodes.get(leader)!;
-      const mono = () => clocks[leader]!.monotonicMs();
+      const monotonicMs = () => clocks[leader]!.monotonicMs();
       // Each stamp is given between the readings taken before its proposal and after its answer.
-      const writeProposed = mono();
+      const writeProposed = monotonicMs();
       await node.propose(SHARD, ttlSet("k"));
       const acked = performance.now();
-      const writeAnswered = mono();
+      const writeAnswered = monotonicMs();
       const stampAtWrite = node.replica(SHARD).lastStampMs;
       clocks[leader]!.stepWall(stepMs);
       // Writes and time entries go on being stamped meanwhile.
@@ -62,9 +62,9 @@ describe("cluster time", () => {
       for (const id of ids) expect(eventualHas(nodes.get(id)!, "k"), id).toBe(true);
       await sleepUntil(acked + TTL_MS + LATE_MS);
       expect(await strongHas(node, "k")).toBe(false);
-      const lastProposed = mono();
+      const lastProposed = monotonicMs();
       await node.propose(SHARD, setOp("other", "2"));
-      const lastAnswered = mono();
+      const lastAnswered = monotonicMs();
       for (const id of ids) expect(eventualHas(nodes.get(id)!, "k"), id).toBe(false);
       // Cluster time went on at the leader's monotonic rate, gaining at most 1% on its wall clock.
       const stampGain = node.replica(SHARD).lastStampMs - stampAtWrite;

@@ -4,7 +4,7 @@ import { TurnGate } from "./turn-gate.js";
 describe("TurnGate", () => {
   it("grants one step per turn of the event loop, in arrival order", async () => {
     const gate = new TurnGate();
-    const log: string[] = [];
+    const trace: string[] = [];
     // A probe that records each turn of the loop by rescheduling itself.
     let turns = 0;
     let probing = true;
@@ -16,13 +16,13 @@ describe("TurnGate", () => {
     const worker = async (name: string) => {
       for (let step = 0; step < 3; step++) {
         await gate.turn();
-        log.push(`${name}${step}@${turns}`);
+        trace.push(`${name}${step}@${turns}`);
       }
     };
     await Promise.all([worker("a"), worker("b"), worker("c")]);
     probing = false;
-    expect(log.map((l) => l.split("@")[0])).toEqual(["a0", "b0", "c0", "a1", "b1", "c1", "a2", "b2", "c2"]);
-    const atTurn = log.map((l) => Number(l.split("@")[1]));
+    expect(trace.map((l) => l.split("@")[0])).toEqual(["a0", "b0", "c0", "a1", "b1", "c1", "a2", "b2", "c2"]);
+    const atTurn = trace.map((l) => Number(l.split("@")[1]));
     // No two steps share a turn.
     expect(new Set(atTurn).size).toBe(atTurn.length);
     expect(gate.granted).toBe(9);

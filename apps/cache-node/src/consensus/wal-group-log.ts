@@ -1,29 +1,23 @@
 import { NodeWal, asNodeId, compareNodeIds, type NodeId, type WalOptions } from "@distcache/raft";
 import type { Logger } from "pino";
 import { ConfigError } from "../config/config-error.js";
-import type { GroupLog } from "./group-log.js";
-
-/** A group this node hosts, with the voters its placement gives it. */
-export interface HostedGroup {
-  shard: number;
-  voters: readonly string[];
-}
+import { groupOfShard, type GroupLog, type HostedShard } from "./group-log.js";
 
 /**
  * The node's shared write-ahead log, seen as the GroupLog the multi-Raft host drives.
  *
- * Each hosted group's voters are its Raft configuration at index 0, recorded in the log
- * (NodeWal.bootstrap) the first time the group is opened; membership changes in the log
- * extend it. A group whose recorded voters differ from the ones this node's flags place
- * on it refuses to open with a ConfigError naming the shard and both lists (the Raft
- * core makes the same check, from `initialState().voters`).
+ * The group of each hosted shard has its voters as its Raft configuration at index 0,
+ * recorded in the log (NodeWal.bootstrap) the first time the group is opened; membership
+ * changes in the log extend it. A group whose recorded voters differ from the ones this
+ * node's flags place on it refuses to open with a ConfigError naming the shard and both
+ * lists (the Raft core makes the same check, from `initialState().voters`).
  */
-export async function openWalGroupLog(dir: string, log: Logger, options?: WalOptions, groups: readonly HostedGroup[] = []): Promise<GroupLog> {
+export async function openWalGroupLog(dir: string, logger: Logger, options?: WalOptions, hosted: readonly HostedShard[] = []): Promise<GroupLog> {
   const started = performance.now();
   const wal = await NodeWal.open(dir, options);
-  log.info({ dir, groups: wal.groups().length, recoveryMs: Math.round(performance.now() - started) }, "write-ahead log recovered");
+  logger.info({ dir, groups: wal.groups().length, recoveryMs: Math.round(performance.now() - started) }, "write-ahead log recovered");
   try {
-    await Promise.all(groups.map((group) => bootstrapGroup(wal, dir, group)));
+    await Promise.all(hosted.map((shard) => bootstrapGroup(wal, dir, shard)));
   } catch (err) {
     await wal.close().catch(() => undefined);
     throw err;
@@ -36,9 +30,10 @@ export async function openWalGroupLog(dir: string, log: Logger, options?: WalOpt
   };
 }
 
-async function bootstrapGroup(wal: NodeWal, dir: string, { shard, voters }: HostedGroup): Promise<void> {
+async function bootstrapGroup(wal: NodeWal, dir: string, { shard, voters }: HostedShard): Promise<void> {
+  const group = groupOfShard(shard);
   const configured = voters.map(asNodeId).sort(compareNodeIds);
-  const storage = wal.storage(shard);
+  const storage = wal.storage(group);
   const recorded = storage.initialState().voters;
   if (recorded.length > 0) {
     if (!sameIds(recorded, configured)) throw differs(shard, dir, recorded, configured, "recorded at bootstrap");
@@ -48,7 +43,7 @@ async function bootstrapGroup(wal: NodeWal, dir: string, { shard, voters }: Host
   // may still know the group's voters (membership is static, so they are the bootstrap ones).
   const known = storage.snapshot().confState.voters;
   if (known.length > 0 && !sameIds(known, configured)) throw differs(shard, dir, known, configured, "recorded with its last snapshot");
-  await wal.bootstrap(shard, configured);
+  await wal.bootstrap(group, configured);
 }
 
 function differs(shard: number, dir: string, recorded: readonly NodeId[], configured: readonly NodeId[], how: string): ConfigError {

@@ -15,7 +15,7 @@ type AnyResponse = http.ServerResponse | http2.Http2ServerResponse;
 
 export interface StockHandlerOptions {
   services: { service: DescService; impl: Record<string, unknown> }[];
-  readMaxBytes: number;
+  requestBytesMax: number;
   jsonOptions: Partial<JsonReadOptions>;
   interceptors: Interceptor[];
   /** A call that failed after its response had begun (the client went away, or the body deadline cut it). */
@@ -39,7 +39,7 @@ const reachedImplementation = createContextKey(false);
  */
 export function createStockHandler(options: StockHandlerOptions): (req: AnyRequest, res: AnyResponse) => void {
   const router = createConnectRouter({
-    readMaxBytes: options.readMaxBytes,
+    readMaxBytes: options.requestBytesMax,
     jsonOptions: options.jsonOptions,
     acceptCompression: [compressionGzip, compressionBrotli],
     interceptors: [markReached, answerableErrors, ...options.interceptors],

@@ -10,13 +10,13 @@ type AnyRequest = http.IncomingMessage | http2.Http2ServerRequest;
 type AnyResponse = http.ServerResponse | http2.Http2ServerResponse;
 type UnaryFn = (req: never, ctx: HandlerContext) => unknown;
 
-export interface FastPathOptions {
-  readMaxBytes: number;
+export interface UnaryFastPathOptions {
+  requestBytesMax: number;
   jsonOptions: Partial<JsonReadOptions>;
   /** Called once per finished call, like the metrics interceptor on the stock path. */
   observe: (method: string, code: Code | undefined, seconds: number) => void;
   /** Upper bound for connect-timeout-ms. */
-  maxTimeoutMs?: number;
+  timeoutMsMax?: number;
 }
 
 interface Route {
@@ -26,16 +26,16 @@ interface Route {
 }
 
 /**
- * A lean handler for the common case of the Connect protocol: a unary POST with an
- * uncompressed binary or JSON body. It decodes, calls the same service implementation
- * and encodes exactly as the stock Connect handler does (tests compare both), skipping
- * its generic stream plumbing. Everything else (gRPC, gRPC-Web, GET, compression,
+ * The unary fast path: a handler for the common case of the Connect protocol, a unary
+ * POST with an uncompressed binary or JSON body. It decodes, calls the same service
+ * implementation and encodes exactly as the stock Connect handler does (tests compare
+ * both), skipping its generic stream plumbing. Everything else (gRPC, gRPC-Web, GET, compression,
  * streaming) returns false and goes to the stock handler.
  *
  * A malformed request body is invalid_argument, as on the stock handler (see
  * stock-handler.ts, which maps connect-es's internal code for decode failures).
  */
-export function createUnaryFastPath(services: { service: DescService; impl: Record<string, unknown> }[], options: FastPathOptions) {
+export function createUnaryFastPath(services: { service: DescService; impl: Record<string, unknown> }[], options: UnaryFastPathOptions) {
   const routes = new Map<string, Route>();
   for (const { service, impl } of services) {
     for (const method of service.methods) {
@@ -56,14 +56,14 @@ export function createUnaryFastPath(services: { service: DescService; impl: Reco
     if (encoding !== undefined && encoding !== "identity") return false;
     const version = req.headers["connect-protocol-version"];
     if (version !== undefined && version !== "1") return false;
-    const timeout = parseTimeout(headerString(req.headers["connect-timeout-ms"]), options.maxTimeoutMs ?? Number.MAX_SAFE_INTEGER);
+    const timeout = parseTimeout(headerString(req.headers["connect-timeout-ms"]), options.timeoutMsMax ?? Number.MAX_SAFE_INTEGER);
     if (timeout.error) return false;
     const declared = Number(req.headers["content-length"] ?? 0);
-    if (declared > options.readMaxBytes) {
-      reject(res, tooLarge(declared, options.readMaxBytes), route, options, performance.now());
+    if (declared > options.requestBytesMax) {
+      reject(res, tooLarge(declared, options.requestBytesMax), route, options, performance.now());
       return true;
     }
-    readBody(req, options.readMaxBytes).then(
+    readBody(req, options.requestBytesMax).then(
       (body) => void call(route, body, binary, timeout.timeoutMs, req, res, options),
       (err: unknown) => reject(res, ConnectError.from(err), route, options, performance.now()),
     );
@@ -71,7 +71,7 @@ export function createUnaryFastPath(services: { service: DescService; impl: Reco
   };
 }
 
-async function call(route: Route, body: Uint8Array, binary: boolean, timeoutMs: number | undefined, req: AnyRequest, res: AnyResponse, options: FastPathOptions): Promise<void> {
+async function call(route: Route, body: Uint8Array, binary: boolean, timeoutMs: number | undefined, req: AnyRequest, res: AnyResponse, options: UnaryFastPathOptions): Promise<void> {
   const started = performance.now();
   try {
     const input = decode(route.method.input, body, binary, options.jsonOptions);
@@ -115,7 +115,7 @@ function createMessage(desc: DescMessage, init: Record<string, unknown>) {
   return init["$typeName"] === desc.typeName ? (init as never) : create(desc, init as never);
 }
 
-function reject(res: AnyResponse, refusal: ConnectError, route: Route, options: FastPathOptions, started: number): void {
+function reject(res: AnyResponse, refusal: ConnectError, route: Route, options: UnaryFastPathOptions, started: number): void {
   const err = answerableError(refusal);
   if (!res.headersSent) {
     res.statusCode = codeToHttpStatus(err.code);
@@ -126,17 +126,18 @@ function reject(res: AnyResponse, refusal: ConnectError, route: Route, options: 
   options.observe(route.method.name, err.code, (performance.now() - started) / 1000);
 }
 
-function tooLarge(actual: number, max: number): ConnectError {
-  return new ConnectError(`message size ${actual} is larger than configured readMaxBytes ${max}`, Code.ResourceExhausted);
+/** The stock handler's refusal, word for word (connect-es calls the bound readMaxBytes). */
+function tooLarge(actual: number, bytesMax: number): ConnectError {
+  return new ConnectError(`message size ${actual} is larger than configured readMaxBytes ${bytesMax}`, Code.ResourceExhausted);
 }
 
 /**
  * Reads a whole request body. It settles exactly once and then removes its listeners:
- * with the body, with resource_exhausted above readMaxBytes, or with canceled if the
+ * with the body, with resource_exhausted above requestBytesMax, or with canceled if the
  * request ends first (the client went away or reset the stream, or the server cut a
  * body that missed its deadline: see --body-timeout-ms in http-server.ts).
  */
-function readBody(req: AnyRequest, readMaxBytes: number): Promise<Uint8Array> {
+function readBody(req: AnyRequest, requestBytesMax: number): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let total = 0;
@@ -152,8 +153,8 @@ function readBody(req: AnyRequest, readMaxBytes: number): Promise<Uint8Array> {
     };
     const onData = (chunk: Buffer): void => {
       total += chunk.length;
-      if (total > readMaxBytes) {
-        fail(tooLarge(total, readMaxBytes));
+      if (total > requestBytesMax) {
+        fail(tooLarge(total, requestBytesMax));
         // Drain the rest, so the connection can carry the answer and later requests.
         req.resume();
         return;

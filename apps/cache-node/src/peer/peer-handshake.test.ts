@@ -30,7 +30,7 @@ afterEach(async () => {
 });
 
 /** A logger whose lines land in `lines` (parsed). */
-function capture(): { log: pino.Logger; lines: { level: number; msg: string }[] } {
+function capture(): { logger: pino.Logger; lines: { level: number; msg: string }[] } {
   const lines: { level: number; msg: string }[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -38,7 +38,7 @@ function capture(): { log: pino.Logger; lines: { level: number; msg: string }[] 
       done();
     },
   });
-  return { log: pino({ level: "debug" }, sink), lines };
+  return { logger: pino({ level: "debug" }, sink), lines };
 }
 
 async function eventually(check: () => boolean, timeoutMs = 3000): Promise<void> {
@@ -49,8 +49,13 @@ async function eventually(check: () => boolean, timeoutMs = 3000): Promise<void>
   }
 }
 
-function transport(nodeId: string, clusterId: string, log: pino.Logger, onMessage: (from: string, payload: Buffer) => void = () => undefined): PeerTransport {
-  const t = new PeerTransport({ nodeId, secret: SECRET, clusterId, peers: new Map(), onMessage, log, reconnectDelayMsMin: 10, reconnectDelayMsMax: 50 });
+function transport(
+  nodeId: string,
+  clusterId: string,
+  logger: pino.Logger,
+  onMessage: (from: string, payload: Buffer) => void = () => undefined,
+): PeerTransport {
+  const t = new PeerTransport({ nodeId, secret: SECRET, clusterId, peers: new Map(), onMessage, logger, reconnectDelayMsMin: 10, reconnectDelayMsMax: 50 });
   open.push(t);
   return t;
 }
@@ -99,8 +104,8 @@ describe("peers of another cluster or version", () => {
     const a = capture();
     const b = capture();
     const received: string[] = [];
-    const ta = transport("a", CLUSTER_A, a.log);
-    const tb = transport("b", CLUSTER_B, b.log, (_from, payload) => received.push(payload.toString()));
+    const ta = transport("a", CLUSTER_A, a.logger);
+    const tb = transport("b", CLUSTER_B, b.logger, (_from, payload) => received.push(payload.toString()));
     tb.setPeerAddress("a", "127.0.0.1:9");
     const portB = await tb.listen(0, "127.0.0.1");
     ta.setPeerAddress("b", `127.0.0.1:${portB}`);
@@ -120,8 +125,8 @@ describe("peers of another cluster or version", () => {
 
   it("accepts a peer of the same cluster", async () => {
     const received: string[] = [];
-    const ta = transport("a", CLUSTER_A, capture().log);
-    const tb = transport("b", CLUSTER_A, capture().log, (_from, payload) => received.push(payload.toString()));
+    const ta = transport("a", CLUSTER_A, capture().logger);
+    const tb = transport("b", CLUSTER_A, capture().logger, (_from, payload) => received.push(payload.toString()));
     tb.setPeerAddress("a", "127.0.0.1:9");
     ta.setPeerAddress("b", `127.0.0.1:${await tb.listen(0, "127.0.0.1")}`);
     ta.send("b", Buffer.from("hello"));
@@ -130,7 +135,7 @@ describe("peers of another cluster or version", () => {
 
   it("a listener refuses a dialer that speaks another version, naming both versions", async () => {
     const b = capture();
-    const tb = transport("b", CLUSTER_A, b.log);
+    const tb = transport("b", CLUSTER_A, b.logger);
     const port = await tb.listen(0, "127.0.0.1");
     const socket = net.connect(port, "127.0.0.1");
     sockets.push(socket);
@@ -150,7 +155,7 @@ describe("peers of another cluster or version", () => {
 
   it("a dialer refuses a listener that speaks another version, and tells it its own", async () => {
     const a = capture();
-    const ta = transport("a", CLUSTER_A, a.log);
+    const ta = transport("a", CLUSTER_A, a.logger);
     let heard = Buffer.alloc(0);
     const server = net.createServer((socket) => {
       sockets.push(socket);

@@ -63,19 +63,19 @@ export type ParsedChallenge =
   | { state: "complete"; version: number; clusterId: Buffer; nonce: Buffer };
 
 /** Parses the listener's challenge from the bytes received so far. */
-export function parseChallenge(buf: Buffer): ParsedChallenge {
-  if (buf.length < MAGIC.length) return { state: "partial" };
-  if (buf.subarray(0, MAGIC.length).equals(MAGIC_V1)) return { state: "version", version: 1 };
-  if (!buf.subarray(0, MAGIC.length).equals(MAGIC)) return { state: "invalid" };
-  if (buf.length < PREAMBLE_BYTES) return { state: "partial" };
-  const version = buf.readUInt32LE(MAGIC.length);
+export function parseChallenge(received: Buffer): ParsedChallenge {
+  if (received.length < MAGIC.length) return { state: "partial" };
+  if (received.subarray(0, MAGIC.length).equals(MAGIC_V1)) return { state: "version", version: 1 };
+  if (!received.subarray(0, MAGIC.length).equals(MAGIC)) return { state: "invalid" };
+  if (received.length < PREAMBLE_BYTES) return { state: "partial" };
+  const version = received.readUInt32LE(MAGIC.length);
   if (version !== PEER_PROTOCOL_VERSION) return { state: "version", version };
-  if (buf.length < CHALLENGE_BYTES) return { state: "partial" };
+  if (received.length < CHALLENGE_BYTES) return { state: "partial" };
   return {
     state: "complete",
     version,
-    clusterId: buf.subarray(PREAMBLE_BYTES, PREAMBLE_BYTES + CLUSTER_ID_BYTES),
-    nonce: buf.subarray(PREAMBLE_BYTES + CLUSTER_ID_BYTES, CHALLENGE_BYTES),
+    clusterId: received.subarray(PREAMBLE_BYTES, PREAMBLE_BYTES + CLUSTER_ID_BYTES),
+    nonce: received.subarray(PREAMBLE_BYTES + CLUSTER_ID_BYTES, CHALLENGE_BYTES),
   };
 }
 
@@ -120,33 +120,35 @@ export type ParsedAnswer =
   | { state: "complete"; version: number; from: string; clusterId: Buffer; to: string; macBytes: Buffer; consumed: number };
 
 /** Parses an answer from the bytes received so far. */
-export function parseAnswer(buf: Buffer): ParsedAnswer {
-  if (buf.length < MAGIC.length) return { state: "partial" };
-  if (!buf.subarray(0, MAGIC.length).equals(MAGIC)) return { state: "invalid" };
-  if (buf.length < PREAMBLE_BYTES) return { state: "partial" };
-  const version = buf.readUInt32LE(MAGIC.length);
+export function parseAnswer(received: Buffer): ParsedAnswer {
+  if (received.length < MAGIC.length) return { state: "partial" };
+  if (!received.subarray(0, MAGIC.length).equals(MAGIC)) return { state: "invalid" };
+  if (received.length < PREAMBLE_BYTES) return { state: "partial" };
+  const version = received.readUInt32LE(MAGIC.length);
   let at = PREAMBLE_BYTES;
-  const fromLen = buf[at];
-  if (fromLen === undefined) return version === PEER_PROTOCOL_VERSION ? { state: "partial" } : { state: "version", version, from: undefined };
-  if (fromLen === 0 || fromLen > ID_BYTES_MAX) return version === PEER_PROTOCOL_VERSION ? { state: "invalid" } : { state: "version", version, from: undefined };
-  if (buf.length < at + 1 + fromLen) return version === PEER_PROTOCOL_VERSION ? { state: "partial" } : { state: "version", version, from: undefined };
-  const from = buf.subarray(at + 1, at + 1 + fromLen).toString("utf8");
+  const fromLength = received[at];
+  if (fromLength === undefined) return version === PEER_PROTOCOL_VERSION ? { state: "partial" } : { state: "version", version, from: undefined };
+  if (fromLength === 0 || fromLength > ID_BYTES_MAX) {
+    return version === PEER_PROTOCOL_VERSION ? { state: "invalid" } : { state: "version", version, from: undefined };
+  }
+  if (received.length < at + 1 + fromLength) return version === PEER_PROTOCOL_VERSION ? { state: "partial" } : { state: "version", version, from: undefined };
+  const from = received.subarray(at + 1, at + 1 + fromLength).toString("utf8");
   if (version !== PEER_PROTOCOL_VERSION) return { state: "version", version, from };
-  at += 1 + fromLen;
-  if (buf.length < at + CLUSTER_ID_BYTES + 1) return { state: "partial" };
-  const clusterId = buf.subarray(at, at + CLUSTER_ID_BYTES);
+  at += 1 + fromLength;
+  if (received.length < at + CLUSTER_ID_BYTES + 1) return { state: "partial" };
+  const clusterId = received.subarray(at, at + CLUSTER_ID_BYTES);
   at += CLUSTER_ID_BYTES;
-  const toLen = buf[at]!;
-  if (toLen === 0 || toLen > ID_BYTES_MAX) return { state: "invalid" };
-  const end = at + 1 + toLen + MAC_BYTES;
-  if (buf.length < end) return { state: "partial" };
+  const toLength = received[at]!;
+  if (toLength === 0 || toLength > ID_BYTES_MAX) return { state: "invalid" };
+  const end = at + 1 + toLength + MAC_BYTES;
+  if (received.length < end) return { state: "partial" };
   return {
     state: "complete",
     version,
     from,
     clusterId,
-    to: buf.subarray(at + 1, at + 1 + toLen).toString("utf8"),
-    macBytes: buf.subarray(end - MAC_BYTES, end),
+    to: received.subarray(at + 1, at + 1 + toLength).toString("utf8"),
+    macBytes: received.subarray(end - MAC_BYTES, end),
     consumed: end,
   };
 }

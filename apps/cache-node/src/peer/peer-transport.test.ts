@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { FrameReader, encodeFrames } from "./wire/frame-reader.js";
 import { PeerTransport } from "./peer-transport.js";
 
-const log = pino({ level: "silent" });
+const silent = pino({ level: "silent" });
 const open: PeerTransport[] = [];
 afterEach(async () => {
   await Promise.all(open.splice(0).map((t) => t.close()));
@@ -21,7 +21,12 @@ async function eventually(check: () => boolean, timeoutMs = 3000): Promise<void>
 
 const CLUSTER_ID = "0123456789abcdef0123456789abcdef";
 
-async function cluster(ids: string[], secrets: Record<string, string> = {}, clusterIds: Record<string, string> = {}, logs: Record<string, pino.Logger> = {}) {
+async function cluster(
+  ids: string[],
+  secrets: Record<string, string> = {},
+  clusterIds: Record<string, string> = {},
+  loggers: Record<string, pino.Logger> = {},
+) {
   const inbox = new Map<string, { from: string; text: string }[]>();
   const transports = new Map<string, PeerTransport>();
   const ports = new Map<string, number>();
@@ -33,7 +38,7 @@ async function cluster(ids: string[], secrets: Record<string, string> = {}, clus
       clusterId: clusterIds[id] ?? CLUSTER_ID,
       peers: new Map(),
       onMessage: (from, payload) => inbox.get(id)!.push({ from, text: payload.toString() }),
-      log: logs[id] ?? log,
+      logger: loggers[id] ?? silent,
       reconnectDelayMsMin: 10,
       reconnectDelayMsMax: 50,
     });

@@ -31,7 +31,7 @@ export interface PeerTransportOptions {
    * that peer's connection (the frame broke the protocol); the peer may reconnect.
    */
   onMessage: (from: string, payload: Buffer) => void;
-  log: Logger;
+  logger: Logger;
   /** Messages queued for one peer beyond this many bytes are dropped (Raft retransmits). */
   queueBytesMax?: number;
   /** Largest single message accepted on the wire. */
@@ -156,7 +156,7 @@ export class PeerTransport {
   }
 
   private accept(socket: net.Socket): void {
-    const { log, secret, nodeId } = this.options;
+    const { logger, secret, nodeId } = this.options;
     this.inbound.add(socket);
     socket.on("close", () => this.inbound.delete(socket));
     socket.on("error", () => socket.destroy());
@@ -188,7 +188,7 @@ export class PeerTransport {
       clearTimeout(timer);
       socket.off("data", onHandshake);
       socket.write(Buffer.from([ACCEPTED]));
-      log.debug({ peer: parsed.from }, "peer connected");
+      logger.debug({ peer: parsed.from }, "peer connected");
       this.receive(socket, parsed.from, buffered.subarray(parsed.consumed));
     };
     socket.on("data", onHandshake);
@@ -199,8 +199,8 @@ export class PeerTransport {
     clearTimeout(timer);
     if (socket.destroyed) return;
     this.stats.rejectedHandshakes++;
-    if (refusal) this.refusals.log(this.options.log, { remote: socket.remoteAddress }, `refusing an inbound peer connection: ${reason}`);
-    else this.options.log.warn({ remote: socket.remoteAddress }, reason);
+    if (refusal) this.refusals.log(this.options.logger, { remote: socket.remoteAddress }, `refusing an inbound peer connection: ${reason}`);
+    else this.options.logger.warn({ remote: socket.remoteAddress }, reason);
     socket.destroy();
   }
 
@@ -214,7 +214,7 @@ export class PeerTransport {
     const violation = (reason: string): void => {
       if (socket.destroyed) return;
       this.stats.protocolErrors++;
-      this.options.log.warn({ peer: from, remote: socket.remoteAddress, err: reason }, "closing a peer connection that broke the peer protocol");
+      this.options.logger.warn({ peer: from, remote: socket.remoteAddress, err: reason }, "closing a peer connection that broke the peer protocol");
       socket.destroy();
     };
     // Idle between frames is normal (a quiet peer); stopping in the middle of one is not.
@@ -330,7 +330,7 @@ class Dialer {
       // The listener sends only the challenge and one ACCEPTED byte: anything after them
       // is a protocol violation (and must not pile up in memory).
       if (this.state === "ready" && this.socket === socket) {
-        this.options.log.warn({ peer: this.id }, "closing the connection to a peer that sent data after its handshake");
+        this.options.logger.warn({ peer: this.id }, "closing the connection to a peer that sent data after its handshake");
         socket.destroy();
         return;
       }
@@ -342,7 +342,7 @@ class Dialer {
         answered = true;
         if (challenge.state === "version") {
           // Tell the listener why (the part of the answer every version shares), then part.
-          this.refusals.log(this.options.log, { peer: this.id }, `refusing to connect: ${versionRefusal(this.id, challenge.version)}`);
+          this.refusals.log(this.options.logger, { peer: this.id }, `refusing to connect: ${versionRefusal(this.id, challenge.version)}`);
           socket.end(versionNotice(this.options.nodeId));
           return;
         }
@@ -350,7 +350,7 @@ class Dialer {
         buffered = buffered.subarray(CHALLENGE_BYTES);
         if (!challenge.clusterId.equals(this.clusterId)) {
           // Answer anyway, so the listener logs the refusal too (its HMAC check passes; its cluster check does not).
-          this.refusals.log(this.options.log, { peer: this.id }, `refusing to connect: ${clusterRefusal(this.id, challenge.clusterId, this.clusterId)}`);
+          this.refusals.log(this.options.logger, { peer: this.id }, `refusing to connect: ${clusterRefusal(this.id, challenge.clusterId, this.clusterId)}`);
           socket.end(reply);
           return;
         }
@@ -417,16 +417,16 @@ class Dialer {
 class RefusalLog {
   private readonly lastLogged = new Map<string, number>();
 
-  log(log: Logger, fields: Record<string, unknown>, message: string): void {
+  log(logger: Logger, fields: Record<string, unknown>, message: string): void {
     const now = Date.now();
     const last = this.lastLogged.get(message);
     if (last !== undefined && now - last < REFUSAL_LOG_INTERVAL_MS) {
-      log.debug(fields, message);
+      logger.debug(fields, message);
       return;
     }
     if (this.lastLogged.size >= 1024) this.lastLogged.clear();
     this.lastLogged.set(message, now);
-    log.error(fields, message);
+    logger.error(fields, message);
   }
 }
 

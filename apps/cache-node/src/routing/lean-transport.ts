@@ -4,11 +4,11 @@ import { codeFromHttpStatus, errorFromJsonBytes } from "@connectrpc/connect/prot
 import http from "node:http";
 
 /**
- * A minimal Connect client transport for node-to-node forwarding: unary calls only,
- * binary protobuf over keep-alive HTTP/1.1. It speaks the same protocol as any Connect
- * client; it exists because the general transport's per-call machinery (HTTP/2
- * session management, abort plumbing, interceptors) cost more CPU than the call itself
- * on the forwarding hot path.
+ * The lean transport: a minimal Connect client transport for node-to-node forwarding,
+ * unary calls only, binary protobuf over keep-alive HTTP/1.1. It speaks the same protocol
+ * as any Connect client; it exists because the general transport's per-call machinery
+ * (HTTP/2 session management, abort plumbing, interceptors) cost more CPU than the call
+ * itself on the forwarding hot path.
  */
 export function createLeanTransport(baseUrl: string, options: { socketsMax?: number; callsMax?: number } = {}): Transport & { close(): void; pending(): number } {
   const url = new URL(baseUrl);

@@ -1,6 +1,6 @@
 import { PROTOCOL_LIMITS } from "@distcache/proto/limits";
 import { SetCondition, EvictionPolicy, type Command, type SetOp } from "@distcache/proto/raft";
-import { COUNTER_MAX, COUNTER_MIN, ENTRY_OVERHEAD_BYTES, isWellFormedKey, utf8Length, type ResolvedStoreOptions } from "@distcache/store";
+import { COUNTER_MAX, COUNTER_MIN, ENTRY_MEMORY_OVERHEAD_BYTES, isWellFormedKey, utf8Length, type ResolvedStoreOptions } from "@distcache/store";
 
 /**
  * The checks apply makes on every decoded command before it changes anything
@@ -87,7 +87,7 @@ function setRefusal(op: SetOp, settings: ResolvedStoreOptions, field: string): s
   } else if (op.expectedVersion !== 0n) {
     return `${field}expected_version is only allowed with SET_CONDITION_IF_VERSION`;
   }
-  const sizeBytes = utf8Length(op.key) + op.value.length + ENTRY_OVERHEAD_BYTES;
+  const sizeBytes = utf8Length(op.key) + op.value.length + ENTRY_MEMORY_OVERHEAD_BYTES;
   if (sizeBytes > settings.bytesMax) return `${field}entry is ${sizeBytes} accounted bytes, above the shard's bytes_max of ${settings.bytesMax}`;
   return undefined;
 }
@@ -96,7 +96,7 @@ function incrRefusal(key: string, delta: bigint, settings: ResolvedStoreOptions)
   const refusal = keyRefusal(key, "key");
   if (refusal !== undefined) return refusal;
   if (delta < COUNTER_MIN || delta > COUNTER_MAX) return `delta ${delta} is not a signed 64-bit integer`;
-  const sizeBytes = utf8Length(key) + COUNTER_TEXT_BYTES_MAX + ENTRY_OVERHEAD_BYTES;
+  const sizeBytes = utf8Length(key) + COUNTER_TEXT_BYTES_MAX + ENTRY_MEMORY_OVERHEAD_BYTES;
   if (sizeBytes > settings.bytesMax) return `a counter under this key needs up to ${sizeBytes} accounted bytes, above the shard's bytes_max of ${settings.bytesMax}`;
   return undefined;
 }

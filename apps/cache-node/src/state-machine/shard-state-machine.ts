@@ -155,7 +155,7 @@ export class ShardStateMachine {
   /**
    * The same snapshot as snapshot(), captured a bounded number of keys per step so a
    * large shard never holds the event loop long. Nothing may be applied to the replica
-   * from the first step to the last (the host holds the group back meanwhile). The
+   * from the first step to the last (the host holds its applies back meanwhile). The
    * session table is encoded during the first steps, one chunk per step.
    */
   snapshotCapture(): { step(keysMax: number): boolean; snapshot(): ReplicaSnapshot } {
@@ -424,7 +424,7 @@ export class ShardStateMachine {
   /**
    * The same string as digest(), in bounded steps: step(keysMax) until it returns true
    * takes the session table's hash and references to the store's entries (nothing may
-   * be applied to the replica meanwhile: the host holds the group back), then hash()
+   * be applied to the replica meanwhile: the host holds its applies back), then hash()
    * until it returns the digest hashes the captured entries, about
    * DIGEST_STEP_COST_DEFAULT bytes per call, while the replica applies again.
    */

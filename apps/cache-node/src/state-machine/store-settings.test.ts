@@ -1,11 +1,11 @@
 import { EvictionPolicy } from "@distcache/proto";
 import { PROTOCOL_LIMITS } from "@distcache/proto/limits";
-import { ENTRY_OVERHEAD_BYTES } from "@distcache/store";
+import { ENTRY_MEMORY_OVERHEAD_BYTES } from "@distcache/store";
 import { describe, expect, it } from "vitest";
 import { flagSettings, ignoredFlagMessages, validateSettingsChange } from "./store-settings.js";
 
 const limits = { keyBytesMax: 1024, valueBytesMax: 10_000 };
-const floor = 1024 + 10_000 + ENTRY_OVERHEAD_BYTES;
+const floor = 1024 + 10_000 + ENTRY_MEMORY_OVERHEAD_BYTES;
 const request = (over: Partial<{ policy: number; entriesMax: bigint; bytesMax: bigint }> = {}) => ({ policy: EvictionPolicy.UNSPECIFIED, entriesMax: 0n, bytesMax: 0n, ...over });
 
 describe("ConfigureStore edge validation", () => {

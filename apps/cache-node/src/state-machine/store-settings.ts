@@ -2,7 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { PROTOCOL_LIMITS } from "@distcache/proto/limits";
 import { EvictionPolicy as ApiPolicy } from "@distcache/proto";
 import { ConfigureStoreSchema, EvictionPolicy as WirePolicy, type ConfigureStore } from "@distcache/proto/raft";
-import { ENTRY_OVERHEAD_BYTES, STORE_OPTIONS_DEFAULT, type EvictionPolicy } from "@distcache/store";
+import { ENTRY_MEMORY_OVERHEAD_BYTES, STORE_OPTIONS_DEFAULT, type EvictionPolicy } from "@distcache/store";
 import type { Limits, NodeConfig } from "../config/config.js";
 
 /**
@@ -17,8 +17,8 @@ export interface StoreSettings {
 }
 
 /**
- * What every replica of a new group starts from, whatever its node's flags, until the
- * group's first leader proposes the settings its flags give (the seed). Writes that
+ * What every replica of a new shard starts from, whatever its node's flags, until the
+ * shard's first leader proposes the settings its flags give (the seed). Writes that
  * apply before the seed therefore apply the same everywhere. The bytes bound holds one
  * largest entry the protocol allows.
  */
@@ -28,7 +28,7 @@ export const BOOTSTRAP_STORE_SETTINGS: StoreSettings = Object.freeze({
   bytesMax: STORE_OPTIONS_DEFAULT.bytesMax,
 });
 
-/** The per-shard settings a node's flags ask for: what it seeds a new group with. */
+/** The per-shard settings a node's flags ask for: what it seeds a new shard with. */
 export function flagSettings(config: Pick<NodeConfig, "evictionPolicy" | "entriesMax" | "bytesMax" | "shards">): StoreSettings {
   return {
     policy: config.evictionPolicy,
@@ -64,7 +64,7 @@ export interface SettingsChange {
 
 /** The smallest bytes_max a shard may have on this node: room for one largest entry it accepts. */
 export function bytesMaxFloor(limits: Pick<Limits, "keyBytesMax" | "valueBytesMax">): number {
-  return limits.keyBytesMax + limits.valueBytesMax + ENTRY_OVERHEAD_BYTES;
+  return limits.keyBytesMax + limits.valueBytesMax + ENTRY_MEMORY_OVERHEAD_BYTES;
 }
 
 /**
@@ -90,7 +90,7 @@ export function validateSettingsChange(
   if (request.bytesMax > 0n && request.bytesMax < BigInt(floor)) {
     return {
       ok: false,
-      message: `bytes_max must be at least ${floor} (key_bytes_max + value_bytes_max + ${ENTRY_OVERHEAD_BYTES} bytes of entry overhead, one largest entry this node accepts), got ${request.bytesMax}`,
+      message: `bytes_max must be at least ${floor} (key_bytes_max + value_bytes_max + ${ENTRY_MEMORY_OVERHEAD_BYTES} bytes of entry overhead, one largest entry this node accepts), got ${request.bytesMax}`,
     };
   }
   if (request.bytesMax > 0n) change.bytesMax = Number(request.bytesMax);
@@ -107,8 +107,8 @@ export function changeCommand(change: SettingsChange): ConfigureStore {
 }
 
 /**
- * The flags of this node that its groups' replicated settings override, one message per
- * flag (empty when they all agree). A flag only seeds new groups; this names each one
+ * The flags of this node that its shards' replicated settings override, one message per
+ * flag (empty when they all agree). A flag only seeds new shards; this names each one
  * that differs from what its shards use.
  */
 export function ignoredFlagMessages(

@@ -42,7 +42,7 @@ function keyForShard(shard: number, prefix: string): string {
   for (let i = 0; ; i++) if (ring.shardFor(`${prefix}${i}`) === shard) return `${prefix}${i}`;
 }
 
-/** Warnings a node logged about flags its groups override. */
+/** Warnings a node logged about flags its shards' settings override. */
 function ignoredWarnings(id: string): string[] {
   return logs
     .get(id)!

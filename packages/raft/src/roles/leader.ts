@@ -71,8 +71,8 @@ function checkQuorum(raft: Raft): void {
 
 function propose(raft: Raft, data: Uint8Array): Dropped | undefined {
   if (raft.leadTransferee !== undefined) return dropped("transferring-leadership", raft.leadTransferee);
-  if (data.byteLength > raft.config.maxEntryBytes) return dropped("entry-too-large", raft.id);
-  const limit = raft.config.maxUncommittedEntriesBytes;
+  if (data.byteLength > raft.config.entryBytesMax) return dropped("entry-too-large", raft.id);
+  const limit = raft.config.uncommittedEntriesBytesMax;
   // An empty backlog always admits one entry, however large, so progress is possible.
   if (raft.uncommittedBytes > 0 && raft.uncommittedBytes + data.byteLength > limit) return dropped("uncommitted-limit", raft.id);
   raft.appendEntry("command", data);
@@ -250,7 +250,7 @@ export function broadcastHeartbeats(raft: Raft, readRound: number): void {
 function sendAppends(raft: Raft, to: NodeId, sendIfEmpty: boolean): void {
   const progress = raft.tracker.progress(to);
   let allowEmpty = sendIfEmpty;
-  for (let sent = 0; sent <= raft.config.maxInflightMsgs; sent += 1) {
+  for (let sent = 0; sent <= raft.config.inflightMessagesMax; sent += 1) {
     if (!sendAppend(raft, to, allowEmpty)) return;
     allowEmpty = false;
     if (progress.state === "probe" || progress.next > raft.log.lastIndex()) return;
@@ -267,7 +267,7 @@ function sendAppend(raft: Raft, to: NodeId, sendIfEmpty: boolean, emptyOnly = fa
   if (prevTerm === undefined) return sendSnapshot(raft, to);
   const last = raft.log.lastIndex();
   const entries =
-    progress.next <= last && !emptyOnly ? raft.log.entries(progress.next, (last + 1) as LogIndex, raft.config.maxSizePerMsgBytes) : [];
+    progress.next <= last && !emptyOnly ? raft.log.entries(progress.next, (last + 1) as LogIndex, raft.config.messageBytesMax) : [];
   if (entries.length === 0 && !sendIfEmpty) return false;
   raft.send({ type: "app", from: raft.id, to, term: raft.term, index: prevIndex, logTerm: prevTerm, entries, commit: raft.log.committed });
   progress.sentEntries((prevIndex + entries.length) as LogIndex, entries.length);

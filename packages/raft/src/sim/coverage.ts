@@ -1,7 +1,7 @@
 /** What a run exercised, so a passing run can be told apart from an idle one. */
 export interface Coverage {
   elections: number;
-  maxTerm: number;
+  termMax: number;
   crashes: number;
   restarts: number;
   partitions: number;
@@ -32,18 +32,18 @@ export interface Coverage {
   leadersRemoved: number;
 }
 
-/** Sums coverage across runs (maxTerm takes the maximum). */
+/** Sums coverage across runs (termMax takes the maximum). */
 export function addCoverage(total: Coverage, one: Coverage): Coverage {
   const sum = { ...total };
   for (const key of Object.keys(one) as (keyof Coverage)[]) {
-    sum[key] = key === "maxTerm" ? Math.max(total[key], one[key]) : total[key] + one[key];
+    sum[key] = key === "termMax" ? Math.max(total[key], one[key]) : total[key] + one[key];
   }
   return sum;
 }
 
 export function emptyCoverage(): Coverage {
   return {
-    elections: 0, maxTerm: 0, crashes: 0, restarts: 0, partitions: 0, heals: 0, transfersRequested: 0, transfersCompleted: 0, proposalsRejected: 0,
+    elections: 0, termMax: 0, crashes: 0, restarts: 0, partitions: 0, heals: 0, transfersRequested: 0, transfersCompleted: 0, proposalsRejected: 0,
     writesCompleted: 0, readsCompleted: 0, indeterminateOps: 0, operationsChecked: 0, entriesApplied: 0,
     messagesSent: 0, messagesDropped: 0, messagesDuplicated: 0, linearizabilityUnknown: 0, livenessTicks: 0,
     compactions: 0, snapshotsSent: 0, snapshotsFailed: 0, snapshotsInstalled: 0,
@@ -53,7 +53,7 @@ export function emptyCoverage(): Coverage {
 
 export function describeCoverage(coverage: Coverage): string {
   return [
-    `elections=${coverage.elections} max-term=${coverage.maxTerm}`,
+    `elections=${coverage.elections} max-term=${coverage.termMax}`,
     `crashes=${coverage.crashes} restarts=${coverage.restarts} partitions=${coverage.partitions} heals=${coverage.heals}`,
     `transfers=${coverage.transfersCompleted}/${coverage.transfersRequested} proposals-rejected=${coverage.proposalsRejected}`,
     `writes=${coverage.writesCompleted} reads=${coverage.readsCompleted} indeterminate=${coverage.indeterminateOps}`,

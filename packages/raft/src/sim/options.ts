@@ -68,18 +68,18 @@ export interface RaftKnobs {
   readonly heartbeatIntervalTicks: number;
   readonly preVote: boolean;
   readonly checkQuorum: boolean;
-  readonly maxSizePerMsgBytes: number;
-  readonly maxInflightMsgs: number;
+  readonly messageBytesMax: number;
+  readonly inflightMessagesMax: number;
   /**
    * Bounds the leader's backlog. Without it, clients that time out and retry
    * grow the backlog without limit on a slow network, and no liveness bound
    * could hold after healing.
    */
-  readonly maxUncommittedEntriesBytes: number;
+  readonly uncommittedEntriesBytesMax: number;
   /** Small values split applying across many Readys. */
-  readonly maxCommittedEntriesPerReadyBytes: number;
+  readonly committedEntriesPerReadyBytesMax: number;
   /** Small values make leaders refuse reads (read-queue-full). */
-  readonly maxPendingReadIndexRequests: number;
+  readonly pendingReadIndexRequestsMax: number;
 }
 
 export interface SimOptions {
@@ -119,11 +119,11 @@ export function swarmOptions(seed: number, nodeCount: 3 | 5, safetyTicks = SAFET
       heartbeatIntervalTicks: random.between(1, 3),
       preVote: random.chance(0.75),
       checkQuorum: random.chance(0.75),
-      maxSizePerMsgBytes: lockstep ? 1 : random.pick([1, 64, 256, 1 << 20]),
-      maxInflightMsgs: lockstep ? 1 : random.pick([1, 2, 4, 256]),
-      maxUncommittedEntriesBytes: random.pick([1024, 2048, 4096]),
-      maxCommittedEntriesPerReadyBytes: random.pick([256, 4096, 4 << 20]),
-      maxPendingReadIndexRequests: random.pick([1, 3, 4096]),
+      messageBytesMax: lockstep ? 1 : random.pick([1, 64, 256, 1 << 20]),
+      inflightMessagesMax: lockstep ? 1 : random.pick([1, 2, 4, 256]),
+      uncommittedEntriesBytesMax: random.pick([1024, 2048, 4096]),
+      committedEntriesPerReadyBytesMax: random.pick([256, 4096, 4 << 20]),
+      pendingReadIndexRequestsMax: random.pick([1, 3, 4096]),
     },
     network: {
       dropRate: pickRate(0.2),

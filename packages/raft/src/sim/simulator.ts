@@ -478,7 +478,7 @@ export class Simulator {
       news = true;
       node.leaderTerm = raft.term;
       node.countedCommitFrom = raft.commit;
-      this.coverage.maxTerm = Math.max(this.coverage.maxTerm, raft.term);
+      this.coverage.termMax = Math.max(this.coverage.termMax, raft.term);
       this.log(`${node.id} leads term ${raft.term}`);
       if (this.pendingTransfers.delete(node.id)) this.coverage.transfersCompleted += 1;
     }

@@ -13,8 +13,12 @@ import { joinPath, type WalFs, type WalReader } from "../wal/wal-fs.js";
  * directory synced, so a crash leaves either the whole new file or none of it. Chunks
  * are written one at a time with a turn of the event loop between them, so producing
  * a large snapshot never blocks the loop for long.
+ *
+ * A SnapshotFileId names the snapshot a file holds: its group and the log position
+ * (index, term) it covers, recorded in both the file's name and its header. It is not
+ * the Raft core's `SnapshotMetadata`, which carries the membership too.
  */
-export interface SnapshotMeta {
+export interface SnapshotFileId {
   group: number;
   index: number;
   term: number;
@@ -31,7 +35,7 @@ export class SnapshotCorruptionError extends Error {
   override name = "SnapshotCorruptionError";
 }
 
-const fileName = (m: SnapshotMeta) => `snap-${m.group}-${String(m.index).padStart(16, "0")}-${m.term}.snap`;
+const fileName = (snapshot: SnapshotFileId) => `snap-${snapshot.group}-${String(snapshot.index).padStart(16, "0")}-${snapshot.term}.snap`;
 const NAME = /^snap-(\d+)-(\d{16})-(\d+)\.snap$/;
 
 export class SnapshotFiles {
@@ -41,9 +45,9 @@ export class SnapshotFiles {
   ) {}
 
   /** Writes a snapshot durably and atomically; resolves once it is in place. */
-  async write(meta: SnapshotMeta, chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<void> {
+  async write(snapshot: SnapshotFileId, chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<void> {
     await this.fs.mkdirs(this.dir);
-    const final = joinPath(this.dir, fileName(meta));
+    const final = joinPath(this.dir, fileName(snapshot));
     const temporary = `${final}.tmp`;
     await this.fs.remove(temporary).catch(() => undefined);
     const file = await this.fs.openAppend(temporary);
@@ -51,9 +55,9 @@ export class SnapshotFiles {
       const header = Buffer.alloc(HEADER_BYTES);
       MAGIC.copy(header, 0);
       header.writeUInt8(VERSION, 4);
-      header.writeUInt32LE(meta.group, 5);
-      header.writeBigUInt64LE(BigInt(meta.index), 9);
-      header.writeBigUInt64LE(BigInt(meta.term), 17);
+      header.writeUInt32LE(snapshot.group, 5);
+      header.writeBigUInt64LE(BigInt(snapshot.index), 9);
+      header.writeBigUInt64LE(BigInt(snapshot.term), 17);
       await file.append(header);
       let count = 0;
       for await (const chunk of chunks) {
@@ -76,7 +80,7 @@ export class SnapshotFiles {
   }
 
   /** Snapshots on disk for a group, newest first. */
-  async list(group: number): Promise<SnapshotMeta[]> {
+  async list(group: number): Promise<SnapshotFileId[]> {
     const names = await this.fs.list(this.dir).catch(() => [] as string[]);
     return names
       .map((n) => NAME.exec(n))
@@ -85,14 +89,14 @@ export class SnapshotFiles {
       .sort((a, b) => b.index - a.index);
   }
 
-  async latest(group: number): Promise<SnapshotMeta | undefined> {
+  async latest(group: number): Promise<SnapshotFileId | undefined> {
     return (await this.list(group))[0];
   }
 
   /** Reads and verifies a whole snapshot, returning its chunks. */
-  async read(meta: SnapshotMeta): Promise<Uint8Array[]> {
+  async read(snapshot: SnapshotFileId): Promise<Uint8Array[]> {
     const chunks: Uint8Array[] = [];
-    for await (const chunk of this.chunks(meta)) chunks.push(chunk);
+    for await (const chunk of this.chunks(snapshot)) chunks.push(chunk);
     return chunks;
   }
 
@@ -102,24 +106,24 @@ export class SnapshotFiles {
    * its damaged chunk: chunks yielded before it were sound, and a consumer must not act
    * on the snapshot before the generator has finished.
    */
-  async *chunks(meta: SnapshotMeta): AsyncGenerator<Uint8Array> {
-    const path = joinPath(this.dir, fileName(meta));
+  async *chunks(snapshot: SnapshotFileId): AsyncGenerator<Uint8Array> {
+    const path = joinPath(this.dir, fileName(snapshot));
     // One reader for the whole stream: a newer snapshot may prune this file meanwhile.
     const file = await this.fs.openRead(path);
     try {
-      yield* this.chunksOf(path, meta, file);
+      yield* this.chunksOf(path, snapshot, file);
     } finally {
       await file.close();
     }
   }
 
-  private async *chunksOf(path: string, meta: SnapshotMeta, file: WalReader): AsyncGenerator<Uint8Array> {
+  private async *chunksOf(path: string, snapshot: SnapshotFileId, file: WalReader): AsyncGenerator<Uint8Array> {
     const fail = (offset: number, what: string) => new SnapshotCorruptionError(`${path}: ${what} at offset ${offset}`);
     const header = Buffer.from(await file.read(0, HEADER_BYTES));
     if (header.length < HEADER_BYTES || !header.subarray(0, 4).equals(MAGIC)) throw fail(0, "not a snapshot file");
     if (header.readUInt8(4) !== VERSION) throw fail(4, `unsupported version ${header.readUInt8(4)}`);
     const found = { group: header.readUInt32LE(5), index: Number(header.readBigUInt64LE(9)), term: Number(header.readBigUInt64LE(17)) };
-    if (found.group !== meta.group || found.index !== meta.index || found.term !== meta.term) throw fail(5, "header does not match the file name");
+    if (found.group !== snapshot.group || found.index !== snapshot.index || found.term !== snapshot.term) throw fail(5, "header does not match the file name");
     let offset = HEADER_BYTES;
     for (let count = 0; ; count++) {
       const frame = Buffer.from(await file.read(offset, 8));

@@ -133,8 +133,8 @@ export class InteractionEnv {
       checkQuorum: options.get("checkquorum") !== "false",
       electionTimeoutTicks: option("election") ?? 10,
       heartbeatIntervalTicks: option("heartbeat") ?? 1,
-      maxSizePerMsgBytes: option("max-size-per-msg") ?? 1 << 20,
-      maxInflightMsgs: option("max-inflight") ?? 256,
+      messageBytesMax: option("max-size-per-msg") ?? 1 << 20,
+      inflightMessagesMax: option("max-inflight") ?? 256,
       testingBugs: { commitPreviousTermByCounting: options.get("bug-commit-old-term") === "true" },
     };
     const storage = new MemoryStorage(voters);

@@ -4,7 +4,7 @@ import type { LogIndex } from "../types.js";
 /**
  * The last indexes of AppendEntries sent to one follower and not yet
  * acknowledged, oldest first: the pipelining window. Bounded by
- * `maxInflightMsgs`; a full window pauses replication to that follower.
+ * `inflightMessagesMax`; a full window pauses replication to that follower.
  */
 export class Inflights {
   private readonly capacity: number;

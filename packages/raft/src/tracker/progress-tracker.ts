@@ -19,12 +19,12 @@ export class ProgressTracker {
   members: readonly NodeId[] = [];
   private readonly progressById = new Map<NodeId, Progress>();
   private readonly votes = new Map<NodeId, boolean>();
-  private readonly maxInflightMsgs: number;
+  private readonly inflightMessagesMax: number;
   /** Reused for quorum computations, which run on every acknowledgement. */
   private scratch: number[] = [];
 
-  constructor(conf: ConfState, maxInflightMsgs: number) {
-    this.maxInflightMsgs = maxInflightMsgs;
+  constructor(conf: ConfState, inflightMessagesMax: number) {
+    this.inflightMessagesMax = inflightMessagesMax;
     this.applyConf(conf, 1 as LogIndex);
   }
 
@@ -54,14 +54,14 @@ export class ProgressTracker {
     this.members = [...this.voters, ...this.learners];
     assert(new Set(this.members).size === this.members.length, "a node is either a voter or a learner");
     for (const id of [...this.progressById.keys()]) if (!this.members.includes(id)) this.progressById.delete(id);
-    for (const id of this.members) if (!this.progressById.has(id)) this.progressById.set(id, new Progress(next, this.maxInflightMsgs));
+    for (const id of this.members) if (!this.progressById.has(id)) this.progressById.set(id, new Progress(next, this.inflightMessagesMax));
     for (const id of [...this.votes.keys()]) if (!this.voters.includes(id)) this.votes.delete(id);
     this.scratch = new Array<number>(this.voters.length).fill(0);
   }
 
   /** Fresh progress for every member, as a new term starts (paper Figure 2: nextIndex = last log index + 1). */
   reset(next: LogIndex): void {
-    for (const id of this.members) this.progressById.set(id, new Progress(next, this.maxInflightMsgs));
+    for (const id of this.members) this.progressById.set(id, new Progress(next, this.inflightMessagesMax));
   }
 
   progress(id: NodeId): Progress {

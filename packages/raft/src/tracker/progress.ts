@@ -31,10 +31,10 @@ export class Progress {
   pendingSnapshot = 0 as LogIndex;
   readonly inflights: Inflights;
 
-  constructor(next: LogIndex, maxInflightMsgs: number) {
+  constructor(next: LogIndex, inflightMessagesMax: number) {
     this.match = 0 as LogIndex;
     this.next = next;
-    this.inflights = new Inflights(maxInflightMsgs);
+    this.inflights = new Inflights(inflightMessagesMax);
     this.checkInvariant();
   }
 

@@ -1,6 +1,6 @@
 import { assert } from "../assert.js";
 
-/** A Raft group hosted on this node (a shard group, or the meta group). */
+/** The id of a Raft group whose log the node's write-ahead log holds. */
 export type GroupId = number;
 
 /** Group ids are unsigned 32-bit integers: a varint of at most 5 bytes on disk. */

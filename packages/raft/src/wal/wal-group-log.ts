@@ -19,7 +19,8 @@ import type { WalGroupStorage } from "./wal-group-storage.js";
  */
 export class WalGroupLog implements WalGroupStorage {
   private hard: HardState = EMPTY_HARD_STATE;
-  private snap: SnapshotMetadata = EMPTY_SNAPSHOT;
+  /** The snapshot the log was compacted to (or received): the log starts right after it. */
+  private floor: SnapshotMetadata = EMPTY_SNAPSHOT;
   private log: Entry[] = [];
   /** The membership the group was bootstrapped with (index 0); empty if never recorded. */
   private boot: ConfState = EMPTY_CONF_STATE;
@@ -42,7 +43,7 @@ export class WalGroupLog implements WalGroupStorage {
   setBootstrap(confState: ConfState): void {
     this.assertLive();
     this.boot = confState;
-    if (this.snap.index === 0) this.snap = { ...this.snap, confState };
+    if (this.floor.index === 0) this.floor = { ...this.floor, confState };
   }
 
   hardState(): HardState {
@@ -52,56 +53,56 @@ export class WalGroupLog implements WalGroupStorage {
 
   snapshot(): SnapshotMetadata {
     this.assertLive();
-    return this.snap;
+    return this.floor;
   }
 
   snapshotIndex(): LogIndex {
     this.assertLive();
-    return this.snap.index;
+    return this.floor.index;
   }
 
   snapshotTerm(): Term {
     this.assertLive();
-    return this.snap.term;
+    return this.floor.term;
   }
 
-  private get snapIndex(): LogIndex {
-    return this.snap.index;
+  private get floorIndex(): LogIndex {
+    return this.floor.index;
   }
 
   firstIndex(): LogIndex {
     this.assertLive();
-    return (this.snapIndex + 1) as LogIndex;
+    return (this.floorIndex + 1) as LogIndex;
   }
 
   lastIndex(): LogIndex {
     this.assertLive();
-    return (this.snapIndex + this.log.length) as LogIndex;
+    return (this.floorIndex + this.log.length) as LogIndex;
   }
 
   term(index: LogIndex): Term {
     this.assertLive();
-    if (index === this.snapIndex) return this.snap.term;
-    if (index < this.snapIndex) throw new LogCompactedError(`group ${this.group}: index ${index} precedes the log (snapshot at ${this.snapIndex})`);
-    const entry = this.log[index - this.snapIndex - 1];
+    if (index === this.floorIndex) return this.floor.term;
+    if (index < this.floorIndex) throw new LogCompactedError(`group ${this.group}: index ${index} precedes the log (snapshot at ${this.floorIndex})`);
+    const entry = this.log[index - this.floorIndex - 1];
     if (entry === undefined) throw new LogUnavailableError(`group ${this.group}: index ${index} is past the last index ${this.lastIndex()}`);
     return entry.term;
   }
 
-  entries(lo: LogIndex, hi: LogIndex, maxBytes: number): readonly Entry[] {
+  entries(lo: LogIndex, hi: LogIndex, bytesMax: number): readonly Entry[] {
     this.assertLive();
-    if (lo <= this.snapIndex) throw new LogCompactedError(`group ${this.group}: index ${lo} precedes the log (snapshot at ${this.snapIndex})`);
+    if (lo <= this.floorIndex) throw new LogCompactedError(`group ${this.group}: index ${lo} precedes the log (snapshot at ${this.floorIndex})`);
     if (hi > this.lastIndex() + 1) throw new LogUnavailableError(`group ${this.group}: index ${hi - 1} is past the last index ${this.lastIndex()}`);
     assert(lo <= hi, "entries: lo must not exceed hi");
-    const start = lo - this.snapIndex - 1;
-    const end = hi - this.snapIndex - 1;
+    const start = lo - this.floorIndex - 1;
+    const end = hi - this.floorIndex - 1;
     if (start === end) return [];
-    // At least one entry, then as many as fit in maxBytes (the core's limitSize contract).
+    // At least one entry, then as many as fit in bytesMax (the core's limitSize contract).
     let size = entrySizeBytes(this.log[start]!);
     let stop = start + 1;
     while (stop < end) {
       size += entrySizeBytes(this.log[stop]!);
-      if (size > maxBytes) break;
+      if (size > bytesMax) break;
       stop += 1;
     }
     return this.log.slice(start, stop);
@@ -109,7 +110,7 @@ export class WalGroupLog implements WalGroupStorage {
 
   /** Can a run starting at `first` be appended (it overlaps or directly follows the log, after the snapshot)? */
   fitsAt(first: LogIndex): boolean {
-    return first > this.snapIndex && first <= this.snapIndex + this.log.length + 1;
+    return first > this.floorIndex && first <= this.floorIndex + this.log.length + 1;
   }
 
   /** Checks what the host hands to `append` against the Raft log invariants; throws `RaftAssertionError`. */
@@ -117,7 +118,7 @@ export class WalGroupLog implements WalGroupStorage {
     this.assertLive();
     assert(entries.length > 0, "an append carries at least one entry");
     const first = entries[0]!.index;
-    assert(this.fitsAt(first), `group ${this.group}: append at ${first} must follow the log [${this.snapIndex + 1}, ${this.lastIndex()}] without a gap`);
+    assert(this.fitsAt(first), `group ${this.group}: append at ${first} must follow the log [${this.floorIndex + 1}, ${this.lastIndex()}] without a gap`);
     let previousTerm = this.term((first - 1) as LogIndex);
     for (let i = 0; i < entries.length; i++) {
       const entry = entries[i]!;
@@ -137,7 +138,7 @@ export class WalGroupLog implements WalGroupStorage {
   append(entries: readonly Entry[]): void {
     const first = entries[0]!.index;
     assert(this.fitsAt(first), `group ${this.group}: append at ${first} leaves a gap`);
-    this.log.length = first - this.snapIndex - 1;
+    this.log.length = first - this.floorIndex - 1;
     for (const entry of entries) this.log.push(entry);
   }
 
@@ -163,23 +164,23 @@ export class WalGroupLog implements WalGroupStorage {
    */
   compactOutcome(index: LogIndex, term: Term): "stale" | "keepSuffix" | "discard" {
     this.assertLive();
-    if (index <= this.snapIndex) return "stale";
+    if (index <= this.floorIndex) return "stale";
     return index <= this.lastIndex() && this.term(index) === term ? "keepSuffix" : "discard";
   }
 
   compact(index: LogIndex, term: Term, confState: ConfState): void {
     const outcome = this.compactOutcome(index, term);
     if (outcome === "stale") return;
-    if (outcome === "keepSuffix") this.log.splice(0, index - this.snapIndex);
+    if (outcome === "keepSuffix") this.log.splice(0, index - this.floorIndex);
     else this.log = [];
-    this.snap = { index, term, confState };
+    this.floor = { index, term, confState };
   }
 
   /** Installs a snapshot received from the leader: the whole log goes, whatever it held (the core discarded it too). */
   install(snapshot: SnapshotMetadata): void {
-    assert(snapshot.index > this.snapIndex, `group ${this.group}: an installed snapshot must be newer than the stored one`);
+    assert(snapshot.index > this.floorIndex, `group ${this.group}: an installed snapshot must be newer than the stored one`);
     this.log = [];
-    this.snap = snapshot;
+    this.floor = snapshot;
   }
 
   /** State Machine Safety (paper §5.4.3): a snapshot cannot disagree with a committed entry. */
@@ -196,7 +197,7 @@ export class WalGroupLog implements WalGroupStorage {
     assert(log.length === 0 || log[0]!.index === snapshot.index + 1, `group ${group}: a restored log must start right after its snapshot`);
     const restored = new WalGroupLog(group);
     restored.hard = hardState;
-    restored.snap = snapshot;
+    restored.floor = snapshot;
     restored.log = log;
     restored.boot = bootstrap;
     return restored;

@@ -1,7 +1,7 @@
 // Test-only: an obviously-correct O(n) model of the store, written from the
 // definitions (arrays and linear scans, no clever structures). Property tests run
 // random operation sequences against it and the real Store and compare everything.
-import { ENTRY_OVERHEAD_BYTES } from "../entry-bytes.js";
+import { ENTRY_MEMORY_OVERHEAD_BYTES } from "../entry-bytes.js";
 import type { EvictionPolicy } from "../eviction-order.js";
 import { Prng } from "../prng.js";
 import type { IncrResult, OrderedEntry, SetOptions, SetResult } from "../store.js";
@@ -51,7 +51,7 @@ export class ReferenceStore {
   }
 
   bytes(): number {
-    return this.items.reduce((sum, item) => sum + new TextEncoder().encode(item.key).length + item.value.length + ENTRY_OVERHEAD_BYTES, 0);
+    return this.items.reduce((sum, item) => sum + new TextEncoder().encode(item.key).length + item.value.length + ENTRY_MEMORY_OVERHEAD_BYTES, 0);
   }
 
   dump(): OrderedEntry[] {

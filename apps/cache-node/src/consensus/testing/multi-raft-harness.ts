@@ -8,7 +8,7 @@ import type { StoreSettings } from "../../state-machine/store-settings.js";
 import { isAccessSamplesFrame } from "../../peer/wire/access-samples-wire.js";
 import { MemoryGroupLog } from "./memory-group-log.js";
 import { MultiRaft, type MultiRaftOptions } from "../multi-raft.js";
-import { decodePeerBatch, encodePeerBatch, type WireMessage } from "../../peer/wire/peer-wire.js";
+import { decodePeerBatch, encodePeerBatch, type GroupMessage } from "../../peer/wire/peer-wire.js";
 import { isSnapshotFrame } from "../../peer/wire/snapshot-wire.js";
 
 /*
@@ -17,7 +17,7 @@ import { isSnapshotFrame } from "../../peer/wire/snapshot-wire.js";
  */
 
 /** What every test node is given, unless the test says otherwise. */
-type NodeDefaults = "snapshotFiles" | "clock" | "logger" | "store" | "tickIntervalMs" | "electionTimeoutTicks" | "heartbeatIntervalTicks" | "operationTimeoutMs" | "entryBytesMax";
+type NodeDefaults = "snapshotFiles" | "clock" | "logger" | "store" | "raftTickMs" | "electionTimeoutTicks" | "heartbeatIntervalTicks" | "operationTimeoutMs" | "entryBytesMax";
 
 /**
  * Options for a test node: snapshot files in memory, the real clock, a silent logger, a
@@ -30,7 +30,7 @@ export function testNodeOptions(options: Omit<MultiRaftOptions, NodeDefaults> & 
     clock: systemClock,
     logger: pino({ level: "silent" }),
     store: { entriesMax: 1000, bytesMax: 1 << 20 },
-    tickIntervalMs: 10,
+    raftTickMs: 10,
     electionTimeoutTicks: 10,
     heartbeatIntervalTicks: 1,
     operationTimeoutMs: 2000,
@@ -40,7 +40,7 @@ export function testNodeOptions(options: Omit<MultiRaftOptions, NodeDefaults> & 
 }
 
 /** Sees every message batch on the in-memory network and returns what to deliver (empty: nothing). */
-export type BatchFilter = (from: string, to: string, messages: WireMessage[]) => WireMessage[];
+export type BatchFilter = (from: string, to: string, messages: GroupMessage[]) => GroupMessage[];
 
 export interface TestClusterOptions {
   /** The nodes, each a voter of every shard. */
@@ -82,18 +82,18 @@ export async function openTestCluster(options: TestClusterOptions) {
   const { ids, shards, snapshotEntries = 1_000_000, filter } = options;
   const nodes = new Map<string, MultiRaft>();
   const cut = new Set<string>();
-  const logs = new Map<string, MemoryGroupLog>();
+  const groupLogs = new Map<string, MemoryGroupLog>();
   const fatal: unknown[] = [];
   const open = async (id: string, incarnation: Uint8Array | undefined, seed: StoreSettings | undefined) => {
-    const log = logs.get(id) ?? new MemoryGroupLog();
-    logs.set(id, log);
+    const groupLog = groupLogs.get(id) ?? new MemoryGroupLog();
+    groupLogs.set(id, groupLog);
     const node = await MultiRaft.open(
       testNodeOptions({
         nodeId: id,
-        groups: Array.from({ length: shards }, (_, shard) => ({ shard, voters: ids })),
+        hostedShards: Array.from({ length: shards }, (_, shard) => ({ shard, voters: ids })),
         shardCount: shards,
         preferredLeaders: options.preferredLeaders,
-        log,
+        groupLog,
         snapshotEntries,
         incarnation,
         transport: {
@@ -143,7 +143,7 @@ export async function openTestCluster(options: TestClusterOptions) {
     node.start();
     return node;
   };
-  return { nodes, isolate, heal: () => cut.clear(), logs, fatal, restart };
+  return { nodes, isolate, heal: () => cut.clear(), groupLogs, fatal, restart };
 }
 
 /** The one node (other than exclude) that leads shard, once there is exactly one; throws after 5 s. */

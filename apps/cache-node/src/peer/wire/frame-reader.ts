@@ -21,21 +21,21 @@ export class FrameReader {
     this.pendingBytes += chunk.length;
     // A large frame arrives in many chunks: join them once, when it is complete.
     if (this.pendingBytes < this.needed) return [];
-    let buf = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
+    let buffer = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
     const frames: Buffer[] = [];
     let offset = 0;
-    while (buf.length - offset >= 4) {
-      const length = buf.readUInt32LE(offset);
+    while (buffer.length - offset >= 4) {
+      const length = buffer.readUInt32LE(offset);
       if (length > this.frameBytesMax) throw new RangeError(`peer frame of ${length} bytes exceeds frame_bytes_max ${this.frameBytesMax}`);
-      if (buf.length - offset - 4 < length) break;
-      frames.push(buf.subarray(offset + 4, offset + 4 + length));
+      if (buffer.length - offset - 4 < length) break;
+      frames.push(buffer.subarray(offset + 4, offset + 4 + length));
       offset += 4 + length;
     }
-    buf = buf.subarray(offset);
-    this.pending = buf.length > 0 ? [buf] : [];
-    this.pendingBytes = buf.length;
+    buffer = buffer.subarray(offset);
+    this.pending = buffer.length > 0 ? [buffer] : [];
+    this.pendingBytes = buffer.length;
     // (the loop above already refused a prefix above frameBytesMax)
-    this.needed = buf.length >= 4 ? 4 + buf.readUInt32LE(0) : 4;
+    this.needed = buffer.length >= 4 ? 4 + buffer.readUInt32LE(0) : 4;
     return frames;
   }
 }

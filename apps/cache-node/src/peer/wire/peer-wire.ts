@@ -120,13 +120,13 @@ function messageSize(f: Fields, entrySizes: number[]): number {
 
 class Writer {
   pos = 0;
-  constructor(readonly buf: Uint8Array) {}
+  constructor(readonly buffer: Uint8Array) {}
   varint(v: number): void {
     while (v >= 128) {
-      this.buf[this.pos++] = (v % 128) | 128;
+      this.buffer[this.pos++] = (v % 128) | 128;
       v = Math.floor(v / 128);
     }
-    this.buf[this.pos++] = v;
+    this.buffer[this.pos++] = v;
   }
   tag(field: number, wire: number): void {
     this.varint(field * 8 + wire);
@@ -139,24 +139,25 @@ class Writer {
   bool(field: number, v: boolean): void {
     if (!v) return;
     this.tag(field, 0);
-    this.buf[this.pos++] = 1;
+    this.buffer[this.pos++] = 1;
   }
   bytes(field: number, b: Uint8Array | undefined): void {
     if (b === undefined || b.length === 0) return;
     this.tag(field, 2);
     this.varint(b.length);
-    this.buf.set(b, this.pos);
+    this.buffer.set(b, this.pos);
     this.pos += b.length;
   }
 }
 
-export interface WireMessage {
+/** One Raft message with the group it belongs to: a RaftMessage of a PeerBatch. */
+export interface GroupMessage {
   group: number;
   message: PeerMessage;
 }
 
 /** Encodes messages for one destination as a binary PeerBatch. */
-export function encodePeerBatch(messages: readonly WireMessage[]): Uint8Array {
+export function encodePeerBatch(messages: readonly GroupMessage[]): Uint8Array {
   const fields = messages.map((m) => fieldsOf(m.group, m.message));
   const entrySizes: number[][] = [];
   const sizes = fields.map((f) => {
@@ -196,13 +197,13 @@ export function encodePeerBatch(messages: readonly WireMessage[]): Uint8Array {
     w.bytes(17, f.transferee);
   });
   if (w.pos !== total) throw new PeerWireError(`encoder size mismatch: wrote ${w.pos} of ${total} bytes`);
-  return w.buf;
+  return w.buffer;
 }
 
 class Reader {
   pos = 0;
   constructor(
-    readonly buf: Uint8Array,
+    readonly buffer: Uint8Array,
     readonly end: number,
   ) {}
   varint(): number {
@@ -210,7 +211,7 @@ class Reader {
     let scale = 1;
     for (let i = 0; i < 8; i++) {
       if (this.pos >= this.end) throw new PeerWireError("truncated varint");
-      const b = this.buf[this.pos++]!;
+      const b = this.buffer[this.pos++]!;
       result += (b & 127) * scale;
       if (b < 128) {
         if (result > Number.MAX_SAFE_INTEGER) throw new PeerWireError("varint beyond the safe integer range");
@@ -223,7 +224,7 @@ class Reader {
   bytes(): Uint8Array {
     const length = this.varint();
     if (this.pos + length > this.end) throw new PeerWireError("truncated length-delimited field");
-    const out = this.buf.subarray(this.pos, this.pos + length);
+    const out = this.buffer.subarray(this.pos, this.pos + length);
     this.pos += length;
     return out;
   }
@@ -262,9 +263,9 @@ function readEntry(r: Reader): Entry {
   return { term: asTerm(term), index: asLogIndex(index), kind: kindOf(kind), data };
 }
 
-function readMessage(r: Reader, from: NodeId, self: NodeId): WireMessage {
+function readMessage(r: Reader, from: NodeId, self: NodeId): GroupMessage {
   const f = { group: 0, type: 0, to: "", term: 0, index: 0, logTerm: 0, commit: 0, reject: false, conflictTerm: 0, conflictIndex: 0 };
-  const g: G = { lastLogIndex: 0, lastLogTerm: 0, transfer: false, readRound: 0, context: new Uint8Array(0), transferee: "" };
+  const g: ElectionAndReadFields = { lastLogIndex: 0, lastLogTerm: 0, transfer: false, readRound: 0, context: new Uint8Array(0), transferee: "" };
   const entries: Entry[] = [];
   while (r.pos < r.end) {
     const tag = r.varint();
@@ -288,7 +289,7 @@ function readMessage(r: Reader, from: NodeId, self: NodeId): WireMessage {
     } else if (wire === 2) {
       const b = r.bytes();
       if (field === 3) f.to = decodeText(b);
-      else if (field === 7) entries.push(readEntry(new ReaderAt(r.buf, b)));
+      else if (field === 7) entries.push(readEntry(new ReaderAt(r.buffer, b)));
       else if (field === 16) g.context = b;
       else if (field === 17) g.transferee = decodeText(b);
     } else r.skip(wire);
@@ -299,9 +300,9 @@ function readMessage(r: Reader, from: NodeId, self: NodeId): WireMessage {
 
 /** A reader over a sub-range of the same buffer (no copy). */
 class ReaderAt extends Reader {
-  constructor(buf: Uint8Array, slice: Uint8Array) {
-    super(buf, slice.byteOffset - buf.byteOffset + slice.length);
-    this.pos = slice.byteOffset - buf.byteOffset;
+  constructor(buffer: Uint8Array, slice: Uint8Array) {
+    super(buffer, slice.byteOffset - buffer.byteOffset + slice.length);
+    this.pos = slice.byteOffset - buffer.byteOffset;
   }
 }
 
@@ -313,10 +314,12 @@ function decodeText(b: Uint8Array): string {
   }
 }
 
-type F = { type: number; to: string; term: number; index: number; logTerm: number; commit: number; reject: boolean; conflictTerm: number; conflictIndex: number };
-type G = { lastLogIndex: number; lastLogTerm: number; transfer: boolean; readRound: number; context: Uint8Array; transferee: string };
+/** The decoded fields of a message's envelope and of log replication (fields 2 to 11). */
+type ReplicationFields = { type: number; to: string; term: number; index: number; logTerm: number; commit: number; reject: boolean; conflictTerm: number; conflictIndex: number };
+/** The decoded fields of votes, read rounds, ReadIndex and leader transfer (fields 12 to 17). */
+type ElectionAndReadFields = { lastLogIndex: number; lastLogTerm: number; transfer: boolean; readRound: number; context: Uint8Array; transferee: string };
 
-function build(f: F, g: G, entries: Entry[], from: NodeId): PeerMessage {
+function build(f: ReplicationFields, g: ElectionAndReadFields, entries: Entry[], from: NodeId): PeerMessage {
   const type = CODE_TYPE[f.type];
   if (!type) throw new PeerWireError(`unknown message type ${f.type} from ${from}`);
   if (f.to === "") throw new PeerWireError(`message from ${from} has no destination`);
@@ -349,9 +352,9 @@ function build(f: F, g: G, entries: Entry[], from: NodeId): PeerMessage {
 }
 
 /** Decodes a PeerBatch sent by the authenticated node `from` to this node `self`. */
-export function decodePeerBatch(bytes: Uint8Array, from: NodeId, self: NodeId): WireMessage[] {
+export function decodePeerBatch(bytes: Uint8Array, from: NodeId, self: NodeId): GroupMessage[] {
   const r = new Reader(bytes, bytes.length);
-  const out: WireMessage[] = [];
+  const out: GroupMessage[] = [];
   while (r.pos < r.end) {
     const tag = r.varint();
     // A message batch holds messages only: snapshot chunks and access samples travel in

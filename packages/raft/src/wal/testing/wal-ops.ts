@@ -95,7 +95,7 @@ function appendBatch(wal: NodeWal, items: readonly AppendItemChoice[], seed: num
 /** local: a snapshot of committed entries; install: a leader's snapshot past the log; conflict: one disagreeing with an uncommitted entry. */
 function compactPoint(state: GroupState, op: WalOp & { kind: "compact" }): { index: number; term: number } {
   const commit = state.hardState.commit;
-  const maxTerm = Math.max(state.hardState.term, state.lastTerm);
+  const termMax = Math.max(state.hardState.term, state.lastTerm);
   if (op.mode === "local" && commit > state.snapshotIndex) {
     const index = state.snapshotIndex + 1 + (op.offset % (commit - state.snapshotIndex));
     return { index, term: state.termAt(index) };
@@ -103,7 +103,7 @@ function compactPoint(state: GroupState, op: WalOp & { kind: "compact" }): { ind
   if (op.mode === "conflict" && state.lastIndex > Math.max(commit, state.snapshotIndex)) {
     const low = Math.max(commit, state.snapshotIndex) + 1;
     const index = low + (op.offset % (state.lastIndex - low + 1));
-    return { index, term: maxTerm + 1 };
+    return { index, term: termMax + 1 };
   }
-  return { index: state.lastIndex + 1 + (op.offset % 3), term: maxTerm + (op.offset % 2) };
+  return { index: state.lastIndex + 1 + (op.offset % 3), term: termMax + (op.offset % 2) };
 }

@@ -107,7 +107,7 @@ export function decodePeerBatch(bytes: Uint8Array, from: NodeId, self: NodeId): 
   });
 }
 
-function num(value: bigint, what: string): number {
+function safeNumber(value: bigint, what: string): number {
   if (value > BigInt(Number.MAX_SAFE_INTEGER)) throw new PeerDecodeError(`${what} ${value} exceeds the safe integer range`);
   return Number(value);
 }
@@ -115,19 +115,19 @@ function num(value: bigint, what: string): number {
 function fromWire(w: RaftMessage, from: NodeId): PeerMessage {
   const type = WIRE_TO_TYPE.get(w.type);
   if (!type) throw new PeerDecodeError(`unknown message type ${w.type} from ${from}`);
-  const base = { from, to: asNodeId(w.to), term: asTerm(num(w.term, "term")) };
+  const base = { from, to: asNodeId(w.to), term: asTerm(safeNumber(w.term, "term")) };
   switch (type) {
     case "app":
       return {
         ...base,
         type,
-        index: asLogIndex(num(w.index, "index")),
-        logTerm: asTerm(num(w.logTerm, "log term")),
-        commit: asLogIndex(num(w.commit, "commit")),
+        index: asLogIndex(safeNumber(w.index, "index")),
+        logTerm: asTerm(safeNumber(w.logTerm, "log term")),
+        commit: asLogIndex(safeNumber(w.commit, "commit")),
         entries: w.entries.map(
           (e): Entry => ({
-            term: asTerm(num(e.term, "entry term")),
-            index: asLogIndex(num(e.index, "entry index")),
+            term: asTerm(safeNumber(e.term, "entry term")),
+            index: asLogIndex(safeNumber(e.index, "entry index")),
             kind: e.kind === EntryKind.NOOP ? "noop" : e.kind === EntryKind.CONFIG ? "config" : "command",
             data: e.data,
           }),
@@ -137,31 +137,31 @@ function fromWire(w: RaftMessage, from: NodeId): PeerMessage {
       return {
         ...base,
         type,
-        index: asLogIndex(num(w.index, "index")),
+        index: asLogIndex(safeNumber(w.index, "index")),
         reject: w.reject,
-        conflictTerm: asTerm(num(w.conflictTerm, "conflict term")),
-        conflictIndex: asLogIndex(num(w.conflictIndex, "conflict index")),
+        conflictTerm: asTerm(safeNumber(w.conflictTerm, "conflict term")),
+        conflictIndex: asLogIndex(safeNumber(w.conflictIndex, "conflict index")),
       };
     case "vote":
     case "preVote":
       return {
         ...base,
         type,
-        lastLogIndex: asLogIndex(num(w.lastLogIndex, "last log index")),
-        lastLogTerm: asTerm(num(w.lastLogTerm, "last log term")),
+        lastLogIndex: asLogIndex(safeNumber(w.lastLogIndex, "last log index")),
+        lastLogTerm: asTerm(safeNumber(w.lastLogTerm, "last log term")),
         transfer: w.transfer,
       };
     case "voteResp":
     case "preVoteResp":
       return { ...base, type, reject: w.reject };
     case "heartbeat":
-      return { ...base, type, commit: asLogIndex(num(w.commit, "commit")), readRound: num(w.readRound, "read round") };
+      return { ...base, type, commit: asLogIndex(safeNumber(w.commit, "commit")), readRound: safeNumber(w.readRound, "read round") };
     case "heartbeatResp":
-      return { ...base, type, readRound: num(w.readRound, "read round") };
+      return { ...base, type, readRound: safeNumber(w.readRound, "read round") };
     case "readIndex":
       return { ...base, type, context: w.context };
     case "readIndexResp":
-      return { ...base, type, context: w.context, index: asLogIndex(num(w.index, "index")) };
+      return { ...base, type, context: w.context, index: asLogIndex(safeNumber(w.index, "index")) };
     case "transferLeader":
       return { ...base, type, transferee: asNodeId(w.transferee) };
     case "timeoutNow":
