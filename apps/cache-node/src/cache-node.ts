@@ -8,13 +8,13 @@ import { createClusterService } from "./api/cluster-service.js";
 import type { NodeConfig } from "./config/config.js";
 import { openConsensus } from "./open-consensus.js";
 import type { ConsensusPort } from "./consensus/consensus-port.js";
-import { Forwarder } from "./routing/forwarder.js";
+import { Forwarder, type MemberDirectory } from "./routing/forwarder.js";
 import { clampDeadlineHeaders } from "./http/deadline.js";
 import { createDualServer, limitInflight, withEdges, type RequestHandler } from "./http/http-server.js";
 import { NodeMetrics } from "./http/metrics.js";
 import { createRouter } from "./routing/router.js";
 import { systemClock, type Clock } from "./consensus/clock.js";
-import { createStockHandler } from "./http/stock-handler.js";
+import { createStockHandler, type StockHandlerOptions } from "./http/stock-handler.js";
 import { createUnaryFastPath } from "./http/unary-fast-path.js";
 import { ignoredFlagMessages } from "./state-machine/store-settings.js";
 
@@ -43,73 +43,13 @@ export async function startCacheNode(config: NodeConfig, options: { logger?: Log
   });
   const { consensus, members } = opened;
 
-  const ring = new Ring(Array.from({ length: config.shards }, (_, i) => i));
   const metrics = new NodeMetrics(consensus, opened.driverStats);
   let address = "";
   // This node's own entry uses the address it actually bound (it differs with --port 0).
   const directory = { clientAddress: (id: string) => (id === config.nodeId && address ? address : members.find((m) => m.id === id)?.clientAddress) };
   let ready = false;
-  const router = createRouter({
-    nodeId: config.nodeId,
-    forwarder: members.length > 1 ? new Forwarder(directory) : undefined,
-    directory,
-    forwardTimeoutMs: config.operationTimeoutMs,
-    onForward: (method) => metrics.forwarded(method),
-    epoch: () => 1,
-    awaitLeader: (shard, timeoutMs) => consensus.awaitLeader(shard, timeoutMs),
-    leaderWaitMs: 2 * config.electionTicks * config.raftTickMs,
-  });
-  const cacheImpl = createCacheService({
-    nodeId: config.nodeId,
-    ring,
-    consensus,
-    limits: config.limits,
-    accessHints: hints,
-    router,
-  });
-  const clusterImpl = createClusterService({
-    nodeId: config.nodeId,
-    members: () => members.map((m) => ({ ...m, clientAddress: directory.clientAddress(m.id) ?? m.clientAddress })),
-    ring,
-    consensus,
-    // A transfer takes about one election round trip; allow a few election timeouts.
-    transferTimeoutMs: 4 * config.electionTicks * config.raftTickMs,
-    limits: config.limits,
-    operationTimeoutMs: config.operationTimeoutMs,
-    leaderWaitMs: 2 * config.electionTicks * config.raftTickMs,
-  });
-  // A misspelt field in a hand-written JSON request is an error, not a silently ignored option.
-  const jsonOptions = { ignoreUnknownFields: false };
-  const services = [
-    { service: CacheService, impl: cacheImpl },
-    { service: ClusterService, impl: clusterImpl },
-  ];
-  const stock = createStockHandler({
-    services,
-    requestBytesMax: config.limits.requestBytesMax,
-    jsonOptions,
-    interceptors: [metrics.interceptor()],
-    onError: (err) => logger.debug({ err }, "a call ended without its response"),
-  });
-  const fast = createUnaryFastPath(services, { requestBytesMax: config.limits.requestBytesMax, jsonOptions, observe: (m, c, s) => metrics.observe(m, c, s) });
-  const serve: RequestHandler = config.fastPath ? (req, res) => void (fast(req, res) || stock(req, res)) : stock;
-  const connect: RequestHandler = (req, res) => {
-    clampDeadlineHeaders(req.headers);
-    serve(req, res);
-  };
-  // Probes and /metrics stay outside the in-flight bound, so an overloaded node still answers them.
-  const bounded = limitInflight(connect, config.inflightRequestsMax, () => metrics.refused("inflight_requests_max"));
-  const server = createDualServer(
-    withEdges(bounded.handler, { live: () => true, ready: () => ready, metrics: () => metrics.render() }),
-    {
-      firstBytesTimeoutMs: config.firstBytesTimeoutMs,
-      headersTimeoutMs: config.headersTimeoutMs,
-      bodyTimeoutMs: config.bodyTimeoutMs,
-      connectionsMax: config.connectionsMax,
-      h2StreamsMax: config.h2StreamsMax,
-    },
-    { onConnectionRefused: () => metrics.refused("connections_max") },
-  );
+  const services = createServices(config, consensus, { members, directory, metrics, hints });
+  const { server, bounded } = createClientPort(config, services, metrics, logger, () => ready);
   metrics.watchClientPort({ connections: () => server.connections(), inflight: bounded.inflight });
   // The committed log is applied before the client port opens (docs/decisions.md,
   // Startup): a read served earlier could see the store from before the restart. /healthz
@@ -145,6 +85,79 @@ export async function startCacheNode(config: NodeConfig, options: { logger?: Log
         logger.info("stopped");
       })()),
   };
+}
+
+type Members = Awaited<ReturnType<typeof openConsensus>>["members"];
+type ServiceEntry = StockHandlerOptions["services"][number];
+
+/** The CacheService and ClusterService handlers, routing through this node's forwarder. */
+function createServices(
+  config: NodeConfig,
+  consensus: ConsensusPort,
+  parts: { members: Members; directory: MemberDirectory; metrics: NodeMetrics; hints: AccessHints },
+): ServiceEntry[] {
+  const { members, directory, metrics } = parts;
+  const ring = new Ring(Array.from({ length: config.shards }, (_, i) => i));
+  const leaderWaitMs = 2 * config.electionTicks * config.raftTickMs;
+  const router = createRouter({
+    nodeId: config.nodeId,
+    forwarder: members.length > 1 ? new Forwarder(directory) : undefined,
+    directory,
+    forwardTimeoutMs: config.operationTimeoutMs,
+    onForward: (method) => metrics.forwarded(method),
+    epoch: () => 1,
+    awaitLeader: (shard, timeoutMs) => consensus.awaitLeader(shard, timeoutMs),
+    leaderWaitMs,
+  });
+  const cacheImpl = createCacheService({ nodeId: config.nodeId, ring, consensus, limits: config.limits, accessHints: parts.hints, router });
+  const clusterImpl = createClusterService({
+    nodeId: config.nodeId,
+    members: () => members.map((m) => ({ ...m, clientAddress: directory.clientAddress(m.id) ?? m.clientAddress })),
+    ring,
+    consensus,
+    // A transfer takes about one election round trip; allow a few election timeouts.
+    transferTimeoutMs: 4 * config.electionTicks * config.raftTickMs,
+    limits: config.limits,
+    operationTimeoutMs: config.operationTimeoutMs,
+    leaderWaitMs,
+  });
+  return [
+    { service: CacheService, impl: cacheImpl },
+    { service: ClusterService, impl: clusterImpl },
+  ];
+}
+
+/** The client port: the unary fast path before the stock handler, deadlines clamped, the in-flight bound, probes and /metrics. */
+function createClientPort(config: NodeConfig, services: ServiceEntry[], metrics: NodeMetrics, logger: Logger, ready: () => boolean) {
+  // A misspelt field in a hand-written JSON request is an error, not a silently ignored option.
+  const jsonOptions = { ignoreUnknownFields: false };
+  const stock = createStockHandler({
+    services,
+    requestBytesMax: config.limits.requestBytesMax,
+    jsonOptions,
+    interceptors: [metrics.interceptor()],
+    onError: (err) => logger.debug({ err }, "a call ended without its response"),
+  });
+  const fast = createUnaryFastPath(services, { requestBytesMax: config.limits.requestBytesMax, jsonOptions, observe: (m, c, s) => metrics.observe(m, c, s) });
+  const serve: RequestHandler = config.fastPath ? (req, res) => void (fast(req, res) || stock(req, res)) : stock;
+  const connect: RequestHandler = (req, res) => {
+    clampDeadlineHeaders(req.headers);
+    serve(req, res);
+  };
+  // Probes and /metrics stay outside the in-flight bound, so an overloaded node still answers them.
+  const bounded = limitInflight(connect, config.inflightRequestsMax, () => metrics.refused("inflight_requests_max"));
+  const server = createDualServer(
+    withEdges(bounded.handler, { live: () => true, ready, metrics: () => metrics.render() }),
+    {
+      firstBytesTimeoutMs: config.firstBytesTimeoutMs,
+      headersTimeoutMs: config.headersTimeoutMs,
+      bodyTimeoutMs: config.bodyTimeoutMs,
+      connectionsMax: config.connectionsMax,
+      h2StreamsMax: config.h2StreamsMax,
+    },
+    { onConnectionRefused: () => metrics.refused("connections_max") },
+  );
+  return { server, bounded };
 }
 
 /** How often the settings check looks whether every hosted shard is past its bootstrap. */

@@ -203,88 +203,59 @@ function timerMs(key: string, value: number): number {
   return value;
 }
 
+type OptionSpec = [flags: string, description: string, key: string, parse?: (raw: string) => unknown];
+
+const d = DEFAULT_CONFIG;
+/** Every flag: its name, help text, the config key it sets (and its environment variable through ENV), and its parser. */
+const OPTION_SPECS: OptionSpec[] = [
+  ["--config <file>", "JSON file with any of the options below (flags and env override it)", "config"],
+  ["--node-id <id>", `node id (default "${d.nodeId}")`, "nodeId"],
+  ["--host <host>", `client address to listen on (default ${d.host})`, "host"],
+  ["--port <port>", `client port; 0 picks a free one (default ${d.port})`, "port", positiveInt("--port", 0, 65535)],
+  ["--data-dir <dir>", `directory for the write-ahead log (default ${d.dataDir})`, "dataDir"],
+  ["--peer-host <host>", `peer (Raft) listen address (default ${d.peerHost})`, "peerHost"],
+  ["--peer-port <port>", "peer port (default: client port + 100)", "peerPort", positiveInt("--peer-port", 0, 65535)],
+  ["--initial-cluster <list>", "every member as id=clientHost:port/peerHost:port, comma-separated; this node listens on its own entry", "initialCluster"],
+  ["--peer-secret <secret>", "shared secret for peer authentication (required with several members)", "peerSecret"],
+  ["--peer-secret-file <file>", "read the peer secret from a file", "peerSecretFile"],
+  ["--peer-dial <list>", "dial address overrides as id=host:port, comma-separated", "peerDial"],
+  ["--replicas <n>", "replicas per shard (default: min(3, members))", "replicas", positiveInt("--replicas", 1, 9)],
+  ["--raft-tick-ms <ms>", `Raft tick interval (default ${d.raftTickMs})`, "raftTickMs", positiveInt("--raft-tick-ms", 1, 10000)],
+  ["--snapshot-entries <n>", `snapshot a shard replica and compact its log every n applied entries (default ${d.snapshotEntries})`, "snapshotEntries", positiveInt("--snapshot-entries", 1, 100_000_000)],
+  ["--snapshot-bytes <n>", `snapshot a shard replica and compact its log every n applied entry bytes too, whichever of the two comes first; a plain integer or e.g. 64MiB (default ${d.snapshotBytes})`, "snapshotBytes", byteCountOption("--snapshot-bytes")],
+  ["--read-stamp-lag-ms-max <ms>", `how stale the stamp a strong read judges TTLs at may be; an older one waits for a time entry (default ${d.readStampLagMsMax})`, "readStampLagMsMax", positiveInt("--read-stamp-lag-ms-max", 1, READ_STAMP_LAG_MS_CEILING)],
+  ["--election-ticks <n>", `election timeout in ticks (default ${d.electionTicks})`, "electionTicks", positiveInt("--election-ticks", 2, 1000)],
+  ["--shards <n>", `number of shards, fixed at bootstrap (default ${d.shards})`, "shards", positiveInt("--shards", 1, 4096)],
+  ["--log-level <level>", `pino log level (default ${d.logLevel})`, "logLevel"],
+  ["--eviction-policy <policy>", `lru | lfu | fifo | random (default ${d.evictionPolicy})`, "evictionPolicy"],
+  ["--entries-max <n>", `max keys on the node (default ${d.entriesMax})`, "entriesMax", positiveInt("--entries-max")],
+  ["--bytes-max <n>", `max accounted bytes on the node (default ${d.bytesMax})`, "bytesMax", positiveInt("--bytes-max")],
+  ["--key-bytes-max <n>", `max key size in UTF-8 bytes (default ${d.limits.keyBytesMax})`, "keyBytesMax", positiveInt("--key-bytes-max")],
+  ["--value-bytes-max <n>", `max value size (default ${d.limits.valueBytesMax})`, "valueBytesMax", positiveInt("--value-bytes-max")],
+  ["--batch-keys-max <n>", `max keys in one MGet/MSet/MDelete (default ${d.limits.batchKeysMax})`, "batchKeysMax", positiveInt("--batch-keys-max")],
+  ["--request-bytes-max <n>", `max request body (default ${d.limits.requestBytesMax})`, "requestBytesMax", positiveInt("--request-bytes-max")],
+  ["--response-bytes-max <n>", `max keys and values one read answers with (default ${d.limits.responseBytesMax})`, "responseBytesMax", positiveInt("--response-bytes-max")],
+  ["--ttl-ms-max <ms>", `longest TTL a write may ask for (default ${d.limits.ttlMsMax})`, "ttlMsMax", positiveInt("--ttl-ms-max")],
+  ["--no-fast-path", "serve every call through the stock Connect handler", "fastPath"],
+  ["--first-bytes-timeout-ms <ms>", `close a client connection that has not sent enough to tell HTTP/1.1 from HTTP/2 within ms (default ${d.firstBytesTimeoutMs})`, "firstBytesTimeoutMs", positiveInt("--first-bytes-timeout-ms", 1, TIMER_MS_MAX)],
+  ["--headers-timeout-ms <ms>", `HTTP/1.1 request headers must arrive within ms (default ${d.headersTimeoutMs})`, "headersTimeoutMs", positiveInt("--headers-timeout-ms", 1, TIMER_MS_MAX)],
+  ["--body-timeout-ms <ms>", `a request body must arrive within ms of its headers (default ${d.bodyTimeoutMs})`, "bodyTimeoutMs", positiveInt("--body-timeout-ms", 1, TIMER_MS_MAX)],
+  ["--connections-max <n>", `open client connections; more are closed at accept (default ${d.connectionsMax})`, "connectionsMax", positiveInt("--connections-max")],
+  ["--h2-streams-max <n>", `concurrent HTTP/2 streams per client connection (default ${d.h2StreamsMax})`, "h2StreamsMax", positiveInt("--h2-streams-max", 1, 2 ** 31 - 1)],
+  ["--inflight-requests-max <n>", `requests served at once; more are answered resource_exhausted (default ${d.inflightRequestsMax})`, "inflightRequestsMax", positiveInt("--inflight-requests-max")],
+];
+
 function buildCommand(): Command {
-  const d = DEFAULT_CONFIG;
-  const opt = (flags: string, description: string, key: string, parse?: (raw: string) => unknown) => {
+  const command = new Command("cache-node").description(
+    "distcache server node: serves CacheService and ClusterService on one port (Connect, gRPC, gRPC-Web; HTTP/1.1 and h2c).",
+  );
+  for (const [flags, description, key, parse] of OPTION_SPECS) {
     const option = new Option(flags, description);
     if (ENV[key]) option.env(ENV[key]);
     if (parse) option.argParser(parse as (raw: string, prev: unknown) => unknown);
-    return option;
-  };
-  return new Command("cache-node")
-    .description("distcache server node: serves CacheService and ClusterService on one port (Connect, gRPC, gRPC-Web; HTTP/1.1 and h2c).")
-    .addOption(opt("--config <file>", "JSON file with any of the options below (flags and env override it)", "config"))
-    .addOption(opt("--node-id <id>", `node id (default "${d.nodeId}")`, "nodeId"))
-    .addOption(opt("--host <host>", `client address to listen on (default ${d.host})`, "host"))
-    .addOption(opt("--port <port>", `client port; 0 picks a free one (default ${d.port})`, "port", positiveInt("--port", 0, 65535)))
-    .addOption(opt("--data-dir <dir>", `directory for the write-ahead log (default ${d.dataDir})`, "dataDir"))
-    .addOption(opt("--peer-host <host>", `peer (Raft) listen address (default ${d.peerHost})`, "peerHost"))
-    .addOption(opt("--peer-port <port>", "peer port (default: client port + 100)", "peerPort", positiveInt("--peer-port", 0, 65535)))
-    .addOption(opt("--initial-cluster <list>", "every member as id=clientHost:port/peerHost:port, comma-separated; this node listens on its own entry", "initialCluster"))
-    .addOption(opt("--peer-secret <secret>", "shared secret for peer authentication (required with several members)", "peerSecret"))
-    .addOption(opt("--peer-secret-file <file>", "read the peer secret from a file", "peerSecretFile"))
-    .addOption(opt("--peer-dial <list>", "dial address overrides as id=host:port, comma-separated", "peerDial"))
-    .addOption(opt("--replicas <n>", "replicas per shard (default: min(3, members))", "replicas", positiveInt("--replicas", 1, 9)))
-    .addOption(opt("--raft-tick-ms <ms>", `Raft tick interval (default ${d.raftTickMs})`, "raftTickMs", positiveInt("--raft-tick-ms", 1, 10000)))
-    .addOption(
-      opt(
-        "--snapshot-entries <n>",
-        `snapshot a shard replica and compact its log every n applied entries (default ${d.snapshotEntries})`,
-        "snapshotEntries",
-        positiveInt("--snapshot-entries", 1, 100_000_000),
-      ),
-    )
-    .addOption(
-      opt(
-        "--snapshot-bytes <n>",
-        `snapshot a shard replica and compact its log every n applied entry bytes too, whichever of the two comes first; a plain integer or e.g. 64MiB (default ${d.snapshotBytes})`,
-        "snapshotBytes",
-        byteCountOption("--snapshot-bytes"),
-      ),
-    )
-    .addOption(
-      opt(
-        "--read-stamp-lag-ms-max <ms>",
-        `how stale the stamp a strong read judges TTLs at may be; an older one waits for a time entry (default ${d.readStampLagMsMax})`,
-        "readStampLagMsMax",
-        positiveInt("--read-stamp-lag-ms-max", 1, READ_STAMP_LAG_MS_CEILING),
-      ),
-    )
-    .addOption(opt("--election-ticks <n>", `election timeout in ticks (default ${d.electionTicks})`, "electionTicks", positiveInt("--election-ticks", 2, 1000)))
-    .addOption(opt("--shards <n>", `number of shards, fixed at bootstrap (default ${d.shards})`, "shards", positiveInt("--shards", 1, 4096)))
-    .addOption(opt("--log-level <level>", `pino log level (default ${d.logLevel})`, "logLevel"))
-    .addOption(opt("--eviction-policy <policy>", `lru | lfu | fifo | random (default ${d.evictionPolicy})`, "evictionPolicy"))
-    .addOption(opt("--entries-max <n>", `max keys on the node (default ${d.entriesMax})`, "entriesMax", positiveInt("--entries-max")))
-    .addOption(opt("--bytes-max <n>", `max accounted bytes on the node (default ${d.bytesMax})`, "bytesMax", positiveInt("--bytes-max")))
-    .addOption(opt("--key-bytes-max <n>", `max key size in UTF-8 bytes (default ${d.limits.keyBytesMax})`, "keyBytesMax", positiveInt("--key-bytes-max")))
-    .addOption(opt("--value-bytes-max <n>", `max value size (default ${d.limits.valueBytesMax})`, "valueBytesMax", positiveInt("--value-bytes-max")))
-    .addOption(opt("--batch-keys-max <n>", `max keys in one MGet/MSet/MDelete (default ${d.limits.batchKeysMax})`, "batchKeysMax", positiveInt("--batch-keys-max")))
-    .addOption(opt("--request-bytes-max <n>", `max request body (default ${d.limits.requestBytesMax})`, "requestBytesMax", positiveInt("--request-bytes-max")))
-    .addOption(opt("--response-bytes-max <n>", `max keys and values one read answers with (default ${d.limits.responseBytesMax})`, "responseBytesMax", positiveInt("--response-bytes-max")))
-    .addOption(opt("--ttl-ms-max <ms>", `longest TTL a write may ask for (default ${d.limits.ttlMsMax})`, "ttlMsMax", positiveInt("--ttl-ms-max")))
-    .addOption(opt("--no-fast-path", "serve every call through the stock Connect handler", "fastPath"))
-    .addOption(
-      opt(
-        "--first-bytes-timeout-ms <ms>",
-        `close a client connection that has not sent enough to tell HTTP/1.1 from HTTP/2 within ms (default ${d.firstBytesTimeoutMs})`,
-        "firstBytesTimeoutMs",
-        positiveInt("--first-bytes-timeout-ms", 1, TIMER_MS_MAX),
-      ),
-    )
-    .addOption(opt("--headers-timeout-ms <ms>", `HTTP/1.1 request headers must arrive within ms (default ${d.headersTimeoutMs})`, "headersTimeoutMs", positiveInt("--headers-timeout-ms", 1, TIMER_MS_MAX)))
-    .addOption(opt("--body-timeout-ms <ms>", `a request body must arrive within ms of its headers (default ${d.bodyTimeoutMs})`, "bodyTimeoutMs", positiveInt("--body-timeout-ms", 1, TIMER_MS_MAX)))
-    .addOption(opt("--connections-max <n>", `open client connections; more are closed at accept (default ${d.connectionsMax})`, "connectionsMax", positiveInt("--connections-max")))
-    .addOption(opt("--h2-streams-max <n>", `concurrent HTTP/2 streams per client connection (default ${d.h2StreamsMax})`, "h2StreamsMax", positiveInt("--h2-streams-max", 1, 2 ** 31 - 1)))
-    .addOption(
-      opt(
-        "--inflight-requests-max <n>",
-        `requests served at once; more are answered resource_exhausted (default ${d.inflightRequestsMax})`,
-        "inflightRequestsMax",
-        positiveInt("--inflight-requests-max"),
-      ),
-    )
-    .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    command.addOption(option);
+  }
+  return command.exitOverride().configureOutput({ writeErr: (s) => process.stderr.write(s) });
 }
 
 type Flat = Partial<Record<string, unknown>>;
