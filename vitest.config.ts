@@ -22,7 +22,7 @@ export default defineConfig({
         test: {
           name: "unit",
           include: ["packages/*/src/**/*.test.ts", "apps/*/src/**/*.test.ts", "apps/*/test/*.test.ts", "tools/**/*.test.ts"],
-          exclude: ["packages/*/src/e2e/**"],
+          exclude: ["packages/*/src/e2e/**", "tools/chaos/test/**"],
         },
       },
       {
@@ -31,7 +31,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: "cluster",
-          include: ["apps/*/test/cluster/**/*.test.ts", "packages/*/src/e2e/**/*.test.ts"],
+          include: ["apps/*/test/cluster/**/*.test.ts", "packages/*/src/e2e/**/*.test.ts", "tools/chaos/test/**/*.test.ts"],
           testTimeout: 60_000,
         },
       },
