@@ -86,16 +86,58 @@ describe("cluster time", () => {
     expect(time.nowMs(2_000, WALL - 59_000)).toBe(WALL + 2_000);
   });
 
-  it("on a follower, follows applied stamps and the monotonic clock only", () => {
+  it("on a follower, follows applied stamps that move it forward and the monotonic clock only", () => {
     const time = liveAt();
     expect(time.nowMs(500, undefined)).toBe(WALL + 500);
     time.applied(WALL + 600, 550, 2);
     expect(time.nowMs(600, undefined)).toBe(WALL + 650);
-    // A stamp that trails the estimate (it was given a while before it applied here) holds
-    // the estimate rather than moving it back, until the time since it passes the estimate.
+    // A stamp that trails the estimate was given a while before it applied here (a new
+    // leader commits its predecessor's last entries only after the election): it changes
+    // nothing, and no time is lost.
     time.applied(WALL + 610, 700, 3);
-    expect(time.nowMs(700, undefined)).toBe(WALL + 650);
-    expect(time.nowMs(800, undefined)).toBe(WALL + 710);
+    expect(time.nowMs(700, undefined)).toBe(WALL + 750);
+    expect(time.nowMs(800, undefined)).toBe(WALL + 850);
+  });
+
+  it("on a follower, takes the leader's latest estimate, lower or higher, and never hands out less than before", () => {
+    const time = liveAt();
+    time.observedLeader(WALL + 1_000, 1_000);
+    expect(time.nowMs(1_100, undefined)).toBe(WALL + 1_100);
+    // The leader is ahead (this clock ran slow): the estimate jumps to it.
+    time.observedLeader(WALL + 1_300, 1_200);
+    expect(time.nowMs(1_200, undefined)).toBe(WALL + 1_300);
+    // Then behind (this clock ran fast): held until the leader's time passes the floor.
+    time.observedLeader(WALL + 1_250, 1_250);
+    expect(time.nowMs(1_250, undefined)).toBe(WALL + 1_300);
+    expect(time.nowMs(1_400, undefined)).toBe(WALL + 1_400);
+    // A stale stamp applied later moves nothing.
+    time.applied(WALL + 1_200, 1_500, 4);
+    expect(time.nowMs(1_500, undefined)).toBe(WALL + 1_500);
+  });
+
+  it("keeps pace with the leader however late its stamps apply, never ahead of it and never back", () => {
+    const step = fc.record({ stepMs: fc.integer({ min: 1, max: 500 }), applies: fc.nat({ max: 3 }), heartbeat: fc.boolean() });
+    fc.assert(
+      fc.property(fc.array(step, { minLength: 1, maxLength: 60 }), (steps) => {
+        const time = liveAt();
+        // The leader's time is WALL plus the shared monotonic reading. It stamps an entry at
+        // every step; this follower applies them in order, as many as the step says (so a
+        // stamp may apply long after it was given), and a heartbeat arrives 1 ms after it was sent.
+        const pending: number[] = [];
+        let now = 0;
+        let last = time.nowMs(0, undefined);
+        for (const { stepMs, applies, heartbeat } of steps) {
+          now += stepMs;
+          pending.push(WALL + now);
+          for (let i = 0; i < applies && pending.length > 0; i++) time.applied(pending.shift()!, now, 2);
+          if (heartbeat) time.observedLeader(WALL + now - 1, now);
+          const estimate = time.nowMs(now, undefined);
+          expect(estimate).toBeGreaterThanOrEqual(last + stepMs - 1);
+          expect(estimate).toBeLessThanOrEqual(WALL + now);
+          last = estimate;
+        }
+      }),
+    );
   });
 
   it("loses no time at a leader between stamping a proposal and applying it", () => {

@@ -9,9 +9,12 @@ export const SLEW_RATE = 0.01;
  * fed clock readings and never reads a clock.
  *
  * The estimate is an anchor stamp plus the local monotonic time elapsed since the anchor
- * was taken. A follower anchors at each higher stamp it applies; a leader anchors at each
- * stamp it gives a proposal, so the time a proposal takes to commit is not lost from the
- * next stamp. A leader whose wall clock is ahead of the estimate gains on it by at most
+ * was taken. A leader anchors at each stamp it gives a proposal, so the time a proposal
+ * takes to commit is not lost from the next stamp. A follower anchors at the estimate its
+ * leader sends with each message (every heartbeat), so it follows the leader's rate, and
+ * at a stamp it applies only if that moves its estimate forward: an entry can be applied
+ * long after it was stamped (a new leader commits its predecessor's last entries after an
+ * election), and anchoring such a stamp at the time of its apply would lose that delay. A leader whose wall clock is ahead of the estimate gains on it by at most
  * SLEW_RATE of the elapsed time. The estimate never moves backwards: it is held at the
  * latest value handed out until the anchored time passes it.
  *
@@ -73,7 +76,17 @@ export class ClusterTime {
    */
   applied(stampMs: number, monotonicMs: number, commandIndex: number | undefined): void {
     if (commandIndex !== undefined && commandIndex > this.bootLastIndex) this.live = true;
-    this.anchor(stampMs, monotonicMs);
+    if (stampMs > this.anchorStampMs + Math.max(0, monotonicMs - this.anchorMonotonicMs)) this.anchor(stampMs, monotonicMs);
+  }
+
+  /**
+   * As follower: the leader's estimate, received at monotonicMs. The latest one is the
+   * anchor even when it is lower than this estimate (this clock ran fast, or this replica
+   * led before): what was handed out stays the floor.
+   */
+  observedLeader(leaderMs: number, monotonicMs: number): void {
+    this.anchorStampMs = leaderMs;
+    this.anchorMonotonicMs = monotonicMs;
   }
 
   /** Whether the replica applied a command that arrived in this process (its time no longer predates the restart). */

@@ -391,8 +391,11 @@ export class MultiRaft implements ConsensusPort {
     }
     this.stats.messagesReceived += messages.length;
     try {
-      for (const { group, message } of messages) {
-        if (!this.snapshots.hold(group, message)) this.step(this.replicas.get(group)!, message);
+      for (const { group, message, clusterTimeMs } of messages) {
+        if (this.snapshots.hold(group, message)) continue;
+        const replica = this.replicas.get(group)!;
+        this.step(replica, message);
+        if (clusterTimeMs !== undefined) replica.observedLeaderTime(message, clusterTimeMs);
       }
     } finally {
       this.schedule();
@@ -542,7 +545,8 @@ export class MultiRaft implements ConsensusPort {
     for (const [replica, ready] of readies) {
       checkReady(replica.shard, replica.nextApplyAfter, ready);
       if (ready.softState) replica.onSoftState(ready.softState);
-      for (const message of ready.immediateMessages) immediate.push({ group: replica.group, message });
+      const clusterTimeMs = replica.leaderTimeForMessages();
+      for (const message of ready.immediateMessages) immediate.push({ group: replica.group, message, clusterTimeMs });
       for (const message of ready.snapshotsToSend) this.snapshots.send(replica.group, message);
       if (ready.entries.length > 0 || ready.hardState || ready.snapshot) {
         writes.push({ group: replica.group, snapshot: ready.snapshot, hardState: ready.hardState, entries: ready.entries });
@@ -557,7 +561,11 @@ export class MultiRaft implements ConsensusPort {
     }
     // Only now may messages that promise what was just persisted leave (votes, append acks).
     const after: GroupMessage[] = [];
-    for (const [replica, ready] of readies) for (const message of ready.messages) after.push({ group: replica.group, message });
+    for (const [replica, ready] of readies) {
+      if (ready.messages.length === 0) continue;
+      const clusterTimeMs = replica.leaderTimeForMessages();
+      for (const message of ready.messages) after.push({ group: replica.group, message, clusterTimeMs });
+    }
     this.send(after);
     let appliedBytes = 0;
     for (const [replica, ready, mode] of readies) {

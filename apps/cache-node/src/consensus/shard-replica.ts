@@ -1,6 +1,6 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { CommandSchema, NoopSchema } from "@distcache/proto/raft";
-import { asLogIndex, type Entry, type RaftNode, type ReadState, type Role, type SoftState, type Storage } from "@distcache/raft";
+import { asLogIndex, type Entry, type InboundMessage, type RaftNode, type ReadState, type Role, type SoftState, type Storage } from "@distcache/raft";
 import type { CommandOp, SessionHeader } from "./consensus-port.js";
 import type { CommandResult, RestoredShard, ShardStateMachine } from "../state-machine/shard-state-machine.js";
 import type { Clock } from "./clock.js";
@@ -24,7 +24,7 @@ interface PendingRead {
   timer: NodeJS.Timeout;
   /** Set once the leader confirmed the read index; the read waits until it is applied. */
   index?: number;
-  /** The oldest last applied stamp the read may be judged at: cluster time on arrival less readStampLagMsMax. */
+  /** The oldest last applied stamp the read may be judged at: cluster time on arrival (or, on a follower, the leader's when it answered) less readStampLagMsMax. */
   stampMsMin: number;
   /** Set when the read waits for a time entry: the term this replica led in then. */
   term?: number;
@@ -101,6 +101,26 @@ export class ShardReplica {
   clusterTimeMs(): number {
     const { clock } = this.options;
     return this.time.nowMs(clock.monotonicMs(), this.role === "leader" ? clock.nowMs() : undefined);
+  }
+
+  /** What messages this replica sends now carry as the leader's cluster time: its estimate if it leads, else nothing. */
+  leaderTimeForMessages(): number | undefined {
+    return this.role === "leader" ? this.clusterTimeMs() : undefined;
+  }
+
+  /**
+   * A peer message carried its sender's cluster time. From this replica's leader in the
+   * current term, the estimate follows it; on the answer to one of this replica's read
+   * index requests, it is also the oldest time that read may be judged at (less
+   * readStampLagMsMax), however late the answer and the entries before it arrive.
+   */
+  observedLeaderTime(message: InboundMessage, leaderMs: number): void {
+    if (message.from !== this.node.lead || message.term !== this.node.term) return;
+    this.time.observedLeader(leaderMs, this.options.clock.monotonicMs());
+    if (message.type !== "readIndexResp") return;
+    const id = this.contexts.idOf(message.context);
+    const read = id === undefined ? undefined : this.reads.get(id);
+    if (read) read.stampMsMin = Math.max(read.stampMsMin, leaderMs - this.options.readStampLagMsMax);
   }
 
   /** Stamps and proposes a command; resolves with its result once applied here. */

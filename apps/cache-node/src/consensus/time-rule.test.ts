@@ -33,13 +33,13 @@ async function strongHas(node: MultiRaft, key: string): Promise<boolean> {
 /** An eventual read as the service serves it: judged at the node's cluster time. */
 const eventualHas = (node: MultiRaft, key: string) => node.replica(SHARD).store.get(key, node.clusterTimeMs(SHARD)) !== undefined;
 
-async function threeNodes(options: { filter?: BatchFilter; operationTimeoutMs?: number } = {}) {
+async function threeNodes(options: { filter?: BatchFilter; operationTimeoutMs?: number; delayMs?: (from: string, to: string) => number } = {}) {
   const clocks: Record<string, SkewedClock> = Object.fromEntries(ids.map((id) => [id, new SkewedClock()]));
-  const { nodes } = await openTestCluster({ ids, shards: 1, clocks, ...options });
+  const { nodes, isolate } = await openTestCluster({ ids, shards: 1, clocks, ...options });
   const leader = await leaderOf(nodes, SHARD);
   // A first command: every replica's time is anchored in this process from here on.
   await nodes.get(leader)!.propose(SHARD, setOp("warm", "x"));
-  return { nodes, clocks, leader };
+  return { nodes, clocks, leader, isolate };
 }
 
 describe("cluster time", () => {
@@ -106,6 +106,47 @@ describe("cluster time", () => {
     expect(await strongHas(nodes.get(slow)!, "later")).toBe(true);
     await sleepUntil(laterAcked + TTL_MS / 0.98 + LATE_MS);
     expect(await strongHas(nodes.get(slow)!, "later")).toBe(false);
+  });
+
+  it("a new leader that commits its predecessor's last entries late keeps the predecessor's time, so no TTL outlives the bound", async () => {
+    // The leader's last entries reach the followers, but their acknowledgements do not
+    // come back: the entries commit only under the next leader, long after their stamps.
+    const link = { dropAcksTo: "" };
+    const filter: BatchFilter = (_from, to, messages) => (to === link.dropAcksTo ? messages.filter((m) => m.message.type !== "appResp") : messages);
+    const { nodes, leader, isolate } = await threeNodes({ filter });
+    const old = nodes.get(leader)!;
+    await old.propose(SHARD, ttlSet("k"));
+    const acked = performance.now();
+    link.dropAcksTo = leader;
+    old.propose(SHARD, setOp("tail", "1")).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 400));
+    isolate(leader);
+    const next = nodes.get(await leaderOf(nodes, SHARD, leader))!;
+    await until(() => next.replica(SHARD).store.get("tail", next.clusterTimeMs(SHARD)) !== undefined, "the new leader applies the old leader's last entry");
+    // Both clocks are the real one: the two estimates agree to within a message's delay and a tick.
+    expect(Math.abs(next.clusterTimeMs(SHARD) - old.clusterTimeMs(SHARD))).toBeLessThan(40);
+    await sleepUntil(acked + TTL_MS + LATE_MS);
+    expect(await strongHas(next, "k")).toBe(false);
+  });
+
+  it("a strong read on a follower whose link from the leader is slow is judged no earlier than the leader's time when it answered", async () => {
+    // The leader's frames reach one follower 600 ms late; the other follower makes the quorum.
+    const linkSlow = { on: false };
+    const { nodes, leader } = await threeNodes({ delayMs: (from, to) => (linkSlow.on && to === slowFollower && from !== slowFollower ? 600 : 0) });
+    const slowFollower = ids.find((id) => id !== leader)!;
+    const head = nodes.get(leader)!;
+    await head.propose(SHARD, ttlSet("k"));
+    const acked = performance.now();
+    linkSlow.on = true;
+    // Writes go on until 300 ms before the key expires: the slow follower applies the last
+    // of them 300 ms after it expires, and its own estimate, 600 ms behind, finds that stamp recent.
+    while (performance.now() < acked + TTL_MS - 300) await head.propose(SHARD, setOp("w", "x"));
+    await sleepUntil(acked + TTL_MS + LATE_MS);
+    const served = await strongHas(nodes.get(slowFollower)!, "k").catch((err: unknown) => {
+      if (err instanceof NotLeaderError) return "refused";
+      throw err;
+    });
+    expect(served).not.toBe(true);
   });
 
   it("a strong read on a shard with no recent stamp waits for one time entry, shared by the reads that need it", async () => {

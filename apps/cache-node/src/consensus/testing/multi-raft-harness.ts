@@ -55,6 +55,8 @@ export interface TestClusterOptions {
   seeds?: Readonly<Record<string, StoreSettings>>;
   /** Rewrites (or drops) the Raft message batches on the network; snapshot and access-sample frames pass untouched. */
   filter?: BatchFilter;
+  /** Per link, how long its frames take, in order (none by default: delivered on the next turn). */
+  delayMs?: (from: string, to: string) => number;
   /** How long a proposal or read may wait (testNodeOptions' default otherwise). */
   operationTimeoutMs?: number;
   /** Entry bytes between snapshots of a shard (the node's default otherwise). */
@@ -105,7 +107,9 @@ export async function openTestCluster(options: TestClusterOptions) {
               if (kept.length === 0) return true;
               frame = encodePeerBatch(kept);
             }
-            setImmediate(() => nodes.get(to)?.receive(id, frame));
+            const delayMs = options.delayMs?.(id, to) ?? 0;
+            if (delayMs > 0) setTimeout(() => nodes.get(to)?.receive(id, frame), delayMs);
+            else setImmediate(() => nodes.get(to)?.receive(id, frame));
             return true;
           },
           backlogBytes: () => 0,

@@ -31,7 +31,8 @@ const message: fc.Arbitrary<PeerMessage> = fc
     fc.record({ type: fc.constant("timeoutNow" as const), term }),
   )
   .map((m) => ({ from, to, ...m }) as PeerMessage);
-const batch = fc.array(fc.record({ group: fc.nat({ max: 2 ** 32 - 1 }), message }), { maxLength: 6 });
+const groupMessage = fc.record({ group: fc.nat({ max: 2 ** 32 - 1 }), message, clusterTimeMs: fc.integer({ min: 1, max: 2 ** 50 }) }, { requiredKeys: ["group", "message"] });
+const batch = fc.array(groupMessage, { maxLength: 6 });
 
 describe("hand-written peer wire codec", () => {
   it("produces exactly the bytes of the generated protobuf code", () => {

@@ -63,11 +63,12 @@ interface Fields {
   readRound: number;
   context: Uint8Array | undefined;
   transferee: Uint8Array | undefined;
+  clusterTimeMs: number;
 }
 
 const EMPTY: readonly Entry[] = [];
 
-function fieldsOf(group: number, m: PeerMessage): Fields {
+function fieldsOf({ group, message: m, clusterTimeMs }: GroupMessage): Fields {
   return {
     group,
     type: TYPE_CODE[m.type],
@@ -86,6 +87,7 @@ function fieldsOf(group: number, m: PeerMessage): Fields {
     readRound: m.type === "heartbeat" || m.type === "heartbeatResp" ? m.readRound : 0,
     context: m.type === "readIndex" || m.type === "readIndexResp" ? m.context : undefined,
     transferee: m.type === "transferLeader" ? utf8.encode(m.transferee) : undefined,
+    clusterTimeMs: clusterTimeMs ?? 0,
   };
 }
 
@@ -115,6 +117,8 @@ function messageSize(f: Fields, entrySizes: number[]): number {
   size += uintField(f.commit) + (f.reject ? 2 : 0) + uintField(f.conflictTerm) + uintField(f.conflictIndex) + uintField(f.lastLogIndex) + uintField(f.lastLogTerm);
   size += (f.transfer ? 2 : 0) + uintField(f.readRound) + (f.context?.length ? 2 + varintSize(f.context.length) + f.context.length : 0);
   size += f.transferee?.length ? 2 + varintSize(f.transferee.length) + f.transferee.length : 0;
+  // Field 18's tag takes two bytes.
+  size += f.clusterTimeMs === 0 ? 0 : 2 + varintSize(f.clusterTimeMs);
   return size;
 }
 
@@ -154,11 +158,13 @@ class Writer {
 export interface GroupMessage {
   group: number;
   message: PeerMessage;
+  /** On messages a group's leader sends: its cluster time estimate when it sent them (RaftMessage field 18). */
+  clusterTimeMs?: number;
 }
 
 /** Encodes messages for one destination as a binary PeerBatch. */
 export function encodePeerBatch(messages: readonly GroupMessage[]): Uint8Array {
-  const fields = messages.map((m) => fieldsOf(m.group, m.message));
+  const fields = messages.map(fieldsOf);
   const entrySizes: number[][] = [];
   const sizes = fields.map((f) => {
     const es: number[] = [];
@@ -195,6 +201,7 @@ export function encodePeerBatch(messages: readonly GroupMessage[]): Uint8Array {
     w.uint(15, f.readRound);
     w.bytes(16, f.context);
     w.bytes(17, f.transferee);
+    w.uint(18, f.clusterTimeMs);
   });
   if (w.pos !== total) throw new PeerWireError(`encoder size mismatch: wrote ${w.pos} of ${total} bytes`);
   return w.buffer;
@@ -267,6 +274,7 @@ function readMessage(r: Reader, from: NodeId, self: NodeId): GroupMessage {
   const f = { group: 0, type: 0, to: "", term: 0, index: 0, logTerm: 0, commit: 0, reject: false, conflictTerm: 0, conflictIndex: 0 };
   const g: ElectionAndReadFields = { lastLogIndex: 0, lastLogTerm: 0, transfer: false, readRound: 0, context: new Uint8Array(0), transferee: "" };
   const entries: Entry[] = [];
+  let clusterTimeMs = 0;
   while (r.pos < r.end) {
     const tag = r.varint();
     const field = fieldOf(tag);
@@ -286,6 +294,7 @@ function readMessage(r: Reader, from: NodeId, self: NodeId): GroupMessage {
       else if (field === 13) g.lastLogTerm = v;
       else if (field === 14) g.transfer = v !== 0;
       else if (field === 15) g.readRound = v;
+      else if (field === 18) clusterTimeMs = v;
     } else if (wire === 2) {
       const b = r.bytes();
       if (field === 3) f.to = decodeText(b);
@@ -295,7 +304,8 @@ function readMessage(r: Reader, from: NodeId, self: NodeId): GroupMessage {
     } else r.skip(wire);
   }
   if (f.to !== self) throw new PeerWireError(`peer ${from} sent a message for ${f.to} to ${self}`);
-  return { group: f.group, message: build(f, g, entries, from) };
+  const message = build(f, g, entries, from);
+  return clusterTimeMs === 0 ? { group: f.group, message } : { group: f.group, message, clusterTimeMs };
 }
 
 /** A reader over a sub-range of the same buffer (no copy). */

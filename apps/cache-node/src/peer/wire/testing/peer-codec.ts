@@ -12,6 +12,7 @@ import { asLogIndex, asNodeId, asTerm, type Entry, type NodeId, type PeerMessage
 export interface GroupMessage {
   group: number;
   message: PeerMessage;
+  clusterTimeMs?: number;
 }
 
 const TYPE_TO_WIRE: Record<PeerMessage["type"], MessageType> = {
@@ -39,9 +40,10 @@ export function encodePeerBatch(messages: readonly GroupMessage[]): Uint8Array {
   return toBinary(PeerBatchSchema, create(PeerBatchSchema, { messages: messages.map(toWire) }));
 }
 
-function toWire({ group, message: m }: GroupMessage): RaftMessage {
+function toWire({ group, message: m, clusterTimeMs }: GroupMessage): RaftMessage {
   const wire = create(RaftMessageSchema);
   wire.group = group;
+  wire.clusterTimeMs = BigInt(clusterTimeMs ?? 0);
   wire.type = TYPE_TO_WIRE[m.type];
   wire.to = m.to;
   wire.term = BigInt(m.term);
@@ -103,7 +105,9 @@ export function decodePeerBatch(bytes: Uint8Array, from: NodeId, self: NodeId): 
   }
   return batch.messages.map((wire) => {
     if (wire.to !== self) throw new PeerDecodeError(`peer ${from} sent a message for ${wire.to} to ${self}`);
-    return { group: wire.group, message: fromWire(wire, from) };
+    const message = fromWire(wire, from);
+    if (wire.clusterTimeMs === 0n) return { group: wire.group, message };
+    return { group: wire.group, message, clusterTimeMs: safeNumber(wire.clusterTimeMs, "cluster time") };
   });
 }
 
