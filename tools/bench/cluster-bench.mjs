@@ -20,7 +20,14 @@ const { values } = parseArgs({
     peers: { type: "boolean", default: false },
   },
 });
-const common = { workers: Number(values.workers), concurrency: Number(values.concurrency), seconds: Number(values.seconds), warmupSeconds: 1, keys: 10000, valueBytes: 100 };
+const common = {
+  workers: Number(values.workers),
+  concurrency: Number(values.concurrency),
+  seconds: Number(values.seconds),
+  warmupSeconds: 1,
+  keys: 10000,
+  valueBytes: 100,
+};
 const repeat = Number(values.repeat);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -53,7 +60,13 @@ async function distcache() {
     const syncsBefore = await fsyncs(nodes);
     const set = await median("distcache Set (any node)", { targets, op: "set" });
     const writes = set.opsPerSecond * common.seconds * repeat;
-    console.log(JSON.stringify({ system: "distcache", fsyncsPerWritePerNode: ((await fsyncs(nodes)) - syncsBefore) / nodes.length / writes, note: "approximate: counts all runs' fsyncs against median ops" }));
+    console.log(
+      JSON.stringify({
+        system: "distcache",
+        fsyncsPerWritePerNode: ((await fsyncs(nodes)) - syncsBefore) / nodes.length / writes,
+        note: "approximate: counts all runs' fsyncs against median ops",
+      }),
+    );
     return {
       set,
       get: await median("distcache Get STRONG (any node)", { targets, op: "get" }),
@@ -73,12 +86,30 @@ async function etcd() {
   const peerUrl = (i) => `http://127.0.0.1:${ports[3 + i]}`;
   const cluster = names.map((n, i) => `${n}=${peerUrl(i)}`).join(",");
   const procs = names.map((name, i) =>
-    spawn("/usr/bin/etcd", [
-      "--name", name, "--data-dir", join(dataRoot, name),
-      "--listen-client-urls", `http://127.0.0.1:${ports[i]}`, "--advertise-client-urls", `http://127.0.0.1:${ports[i]}`,
-      "--listen-peer-urls", peerUrl(i), "--initial-advertise-peer-urls", peerUrl(i),
-      "--initial-cluster", cluster, "--initial-cluster-state", "new", "--log-level", "error",
-    ], { stdio: "ignore" }),
+    spawn(
+      "/usr/bin/etcd",
+      [
+        "--name",
+        name,
+        "--data-dir",
+        join(dataRoot, name),
+        "--listen-client-urls",
+        `http://127.0.0.1:${ports[i]}`,
+        "--advertise-client-urls",
+        `http://127.0.0.1:${ports[i]}`,
+        "--listen-peer-urls",
+        peerUrl(i),
+        "--initial-advertise-peer-urls",
+        peerUrl(i),
+        "--initial-cluster",
+        cluster,
+        "--initial-cluster-state",
+        "new",
+        "--log-level",
+        "error",
+      ],
+      { stdio: "ignore" },
+    ),
   );
   try {
     await sleep(3000);
@@ -97,10 +128,16 @@ async function etcd() {
 function redis() {
   if (!existsSync("/usr/bin/redis-server")) return console.log("redis not installed; skipped");
   const [port] = [6400 + Math.floor(Math.random() * 500)];
-  const server = spawn("/usr/bin/redis-server", ["--port", String(port), "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir", tmpdir()], { stdio: "ignore" });
+  const server = spawn("/usr/bin/redis-server", ["--port", String(port), "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir", tmpdir()], {
+    stdio: "ignore",
+  });
   try {
     execFileSync("sleep", ["1"]);
-    const out = execFileSync("redis-benchmark", ["-p", String(port), "-c", values.concurrency, "-n", "200000", "-t", "set,get", "-d", "100", "-r", "10000", "--csv"], { encoding: "utf8" });
+    const out = execFileSync(
+      "redis-benchmark",
+      ["-p", String(port), "-c", values.concurrency, "-n", "200000", "-t", "set,get", "-d", "100", "-r", "10000", "--csv"],
+      { encoding: "utf8" },
+    );
     console.log(JSON.stringify({ system: "redis (appendfsync always, single node)", csv: out.trim() }));
   } finally {
     server.kill("SIGKILL");

@@ -51,13 +51,18 @@ try {
   const plan = await planCluster({ count: 3 });
   nodes = await startCluster(plan, { dataRoot, args: ["--snapshot-bytes", opts["snapshot-bytes"], "--bytes-max", String(BYTES_MAX)] });
   const call = async (url, method, body) => {
-    const response = await fetch(`${url}/distcache.v1.CacheService/${method}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body), signal: AbortSignal.timeout(15_000) });
+    const response = await fetch(`${url}/distcache.v1.CacheService/${method}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(15_000),
+    });
     if (!response.ok) throw new Error(`${method}: ${response.status} ${await response.text()}`);
     return response.json();
   };
   // Each shard's leader, once the nodes elected one for every shard written.
   const leaders = new Map();
-  for (const deadline = Date.now() + 30_000; leaders.size < shardsWritten; ) {
+  for (const deadline = Date.now() + 30_000; leaders.size < shardsWritten;) {
     if (Date.now() > deadline) throw new Error("no leader for every shard written");
     const stats = await call(nodes[0].url, "Stats", {});
     for (const s of stats.shards ?? []) if (s.leaderId && keys.some((k) => ring.shardFor(k) === (s.shard ?? 0))) leaders.set(s.shard ?? 0, s.leaderId);

@@ -34,7 +34,14 @@ const value = "v".repeat(Number(values["value-bytes"]));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const dataRoot = mkdtempSync(join(tmpdir(), "distcache-recovery-"));
 const plan = await planCluster({ count: 3 });
-const args = ["--snapshot-entries", values["snapshot-entries"], "--entries-max", String(keys * 2), "--bytes-max", String(Math.max(keys * 2 * (value.length + 200), 256 * 1024 * 1024))];
+const args = [
+  "--snapshot-entries",
+  values["snapshot-entries"],
+  "--entries-max",
+  String(keys * 2),
+  "--bytes-max",
+  String(Math.max(keys * 2 * (value.length + 200), 256 * 1024 * 1024)),
+];
 const recoveryLines = [];
 const logFile = values["log-file"];
 const onLog = (id, line) => {
@@ -174,7 +181,9 @@ try {
   nodes.set(a, await startMember(plan, a, options));
   const listeningMs = performance.now() - started;
   for (;;) {
-    const ready = await fetch(`${nodes.get(a).url}/readyz`).then((r) => r.ok).catch(() => false);
+    const ready = await fetch(`${nodes.get(a).url}/readyz`)
+      .then((r) => r.ok)
+      .catch(() => false);
     if (ready) break;
     await sleep(10);
   }
@@ -182,7 +191,9 @@ try {
   const loopRestarted = await loopMaxMs(a);
   await caughtUp(a, [b, c]);
   const caughtUpMs = performance.now() - started;
-  console.log(`restart after SIGKILL: listening ${Math.round(listeningMs)} ms, ready (committed log applied) ${Math.round(readyMs)} ms, caught up with the leaders ${Math.round(caughtUpMs)} ms`);
+  console.log(
+    `restart after SIGKILL: listening ${Math.round(listeningMs)} ms, ready (committed log applied) ${Math.round(readyMs)} ms, caught up with the leaders ${Math.round(caughtUpMs)} ms`,
+  );
   console.log(`  worst event-loop delay from start to ready: ${loopRestarted} ms`);
   for (const line of recoveryLines) {
     const { msg: message, ...fields } = JSON.parse(line.slice(line.indexOf(" ") + 1));

@@ -87,7 +87,9 @@ for (let run = 0; run < Number(values.runs); run++) {
 }
 
 const f = (ms) => ms.toFixed(1);
-console.log(`one shard of ${keys} keys, ${value.length} B values: ${chunkCount} chunks, ${(snapshotBytes / 1048576).toFixed(1)} MiB; medians of ${values.runs} runs`);
+console.log(
+  `one shard of ${keys} keys, ${value.length} B values: ${chunkCount} chunks, ${(snapshotBytes / 1048576).toFixed(1)} MiB; medians of ${values.runs} runs`,
+);
 console.log(`| part | longest step (ms) | whole snapshot (ms) |`);
 console.log(`| --- | ---: | ---: |`);
 console.log(`| capture (${CAPTURE_KEYS_PER_STEP} keys per step) | ${f(median(rows.capture))} | ${f(median(rows.totalCapture))} |`);

@@ -96,7 +96,9 @@ try {
   }
   const sorted = [...outagesMs].sort((a, b) => a - b);
   const median = sorted.length % 2 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
-  console.log(JSON.stringify({ rounds, medianOutageMs: Math.round(median), maxOutageMs: Math.round(sorted.at(-1)), ackedWrites: acked.size, lostWrites: lost }));
+  console.log(
+    JSON.stringify({ rounds, medianOutageMs: Math.round(median), maxOutageMs: Math.round(sorted.at(-1)), ackedWrites: acked.size, lostWrites: lost }),
+  );
   if (lost > 0 || sorted.at(-1) > 5000) process.exitCode = 1;
 } finally {
   await Promise.all([...nodes.values()].map((n) => stopNode(n, "SIGKILL")));

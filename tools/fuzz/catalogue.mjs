@@ -7,7 +7,18 @@ import http2 from "node:http2";
 import net from "node:net";
 import { Prng } from "./prng.mjs";
 import { GET_METHODS, INVALID_UTF8, REQUESTS, ValueMaker, brokenBinary, toBinary, toInit, toJson } from "./model.mjs";
-import { ENCODINGS, classifyConnectStream, classifyConnectUnary, classifyGrpc, classifyGrpcWeb, classifyTcp, envelope, rawHttp1, rawHttp2, rawTcp } from "./senders.mjs";
+import {
+  ENCODINGS,
+  classifyConnectStream,
+  classifyConnectUnary,
+  classifyGrpc,
+  classifyGrpcWeb,
+  classifyTcp,
+  envelope,
+  rawHttp1,
+  rawHttp2,
+  rawTcp,
+} from "./senders.mjs";
 import { ANSWER_PREFIX_BYTES, VERSIONED, dial, frame, handshakeAnswer, otherVersionPreamble, peerBatch, raftMessage, withOtherNonce } from "./peer.mjs";
 import { ProtoWriter, WIRE } from "./proto-writer.mjs";
 import { guardConfigureStore } from "./store-guard.mjs";
@@ -188,8 +199,10 @@ function describeValue(v) {
 /** Checks an ok answer against its request: one result per key, one version per item. */
 function responseShape(method, request, o) {
   if (o.code !== "ok" || !o.response) return undefined;
-  if (method === "MGet" && o.response.results.length !== request.keys.length) return `MGet of ${request.keys.length} keys answered ${o.response.results.length} results`;
-  if (method === "MSet" && o.response.versions.length !== request.items.length) return `MSet of ${request.items.length} items answered ${o.response.versions.length} versions`;
+  if (method === "MGet" && o.response.results.length !== request.keys.length)
+    return `MGet of ${request.keys.length} keys answered ${o.response.results.length} results`;
+  if (method === "MSet" && o.response.versions.length !== request.items.length)
+    return `MSet of ${request.items.length} items answered ${o.response.versions.length} versions`;
   if (method === "Set" && !(o.response.version > 0n)) return "Set answered ok without a version";
   return undefined;
 }
@@ -253,7 +266,17 @@ function structuredRaw(rng, ctx, node, form) {
   const damage = rng.pick([0, 0.1, 0.3]);
   const json = form === "json";
   const body = json ? toJson(fields, rng, damage) : rng.bool(0.1) ? brokenBinary(rng) : toBinary(fields, rng, damage);
-  const protocol = json ? rng.weighted([[6, "connect-json"], [2, "grpc"], [2, "grpc-web"]]) : rng.weighted([[4, "connect-proto"], [3, "grpc"], [3, "grpc-web"]]);
+  const protocol = json
+    ? rng.weighted([
+        [6, "connect-json"],
+        [2, "grpc"],
+        [2, "grpc-web"],
+      ])
+    : rng.weighted([
+        [4, "connect-proto"],
+        [3, "grpc"],
+        [3, "grpc-web"],
+      ]);
   const h2 = rng.bool();
   return {
     family: `${form}-raw`,
@@ -394,7 +417,9 @@ function grpcEnvelope(rng, ctx, node) {
     method,
     encoding: protocol,
     rpcShaped: true,
-    summary: `${Object.entries(headers).map(([k, v]) => `${k}: ${JSON.stringify(String(v).slice(0, 20))}, `).join("")}body ${body.length} bytes: ${Buffer.from(body.subarray(0, 12)).toString("hex")}…`,
+    summary: `${Object.entries(headers)
+      .map(([k, v]) => `${k}: ${JSON.stringify(String(v).slice(0, 20))}, `)
+      .join("")}body ${body.length} bytes: ${Buffer.from(body.subarray(0, 12)).toString("hex")}…`,
     run: (env) => sendRaw(env, node, { protocol, json: false, method, body, h2: protocol === "grpc" || rng.bool(), headers, enveloped: false }),
   };
 }
@@ -493,8 +518,7 @@ function protocolHeaders(rng, ctx, node) {
     if (r === 0) {
       headers["connect-timeout-ms"] = rng.pick(CONNECT_TIMEOUTS);
       deadline = true;
-    }
-    else if (r === 1) headers["connect-protocol-version"] = rng.pick(["1", "2", "", "abc", "1, 1"]);
+    } else if (r === 1) headers["connect-protocol-version"] = rng.pick(["1", "2", "", "abc", "1, 1"]);
     else if (r === 2) headers["content-encoding"] = rng.pick(["gzip", "br", "zstd", "identity, gzip", "x"]);
     else headers[REQUESTS[method].streaming ? "connect-content-encoding" : "connect-accept-encoding"] = rng.pick(["gzip", "zstd", "garbage"]);
   } else {
@@ -502,8 +526,7 @@ function protocolHeaders(rng, ctx, node) {
     if (r === 0) {
       headers["grpc-timeout"] = rng.pick(GRPC_TIMEOUTS);
       deadline = true;
-    }
-    else if (r === 1) headers["grpc-accept-encoding"] = rng.pick(["zstd", "", "gzip,,,"]);
+    } else if (r === 1) headers["grpc-accept-encoding"] = rng.pick(["zstd", "", "gzip,,,"]);
     else headers["grpc-encoding"] = rng.pick(["identity", "gzip", "zstd"]);
   }
   const body = json ? toJson(fields, rng) : toBinary(fields, rng);
@@ -514,10 +537,15 @@ function protocolHeaders(rng, ctx, node) {
     encoding: protocol,
     rpcShaped: true,
     deadline,
-    summary: `${Object.entries(headers).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join(", ")}; ${summarize(fields, `${body.length} bytes`)}`,
+    summary: `${Object.entries(headers)
+      .map(([k, v]) => `${k}: ${JSON.stringify(v)}`)
+      .join(", ")}; ${summarize(fields, `${body.length} bytes`)}`,
     // A deadline of a minute or more cannot have passed, or cut a forwarded call, within seconds.
     check: (o) =>
-      deadlineMs !== undefined && deadlineMs >= 60_000 && o.elapsedMs < 5000 && (o.code === "deadline_exceeded" || (o.code === "unavailable" && /cancel/i.test(o.message ?? "")))
+      deadlineMs !== undefined &&
+      deadlineMs >= 60_000 &&
+      o.elapsedMs < 5000 &&
+      (o.code === "deadline_exceeded" || (o.code === "unavailable" && /cancel/i.test(o.message ?? "")))
         ? `a caller deadline of ${deadlineMs} ms ended the call after ${o.elapsedMs} ms`
         : undefined,
     run: (env) => sendRaw(env, node, { protocol, json, method, body, h2: rng.bool(), headers }),
@@ -554,7 +582,10 @@ function classifyRawHttpText(result, protocol) {
   const raw = result.received;
   const end = raw.indexOf("\r\n\r\n");
   const m = end < 0 ? null : /^HTTP\/1\.[01] (\d{3})[^\r]*\r\n([\s\S]*)$/.exec(raw.toString("latin1", 0, end));
-  if (!m) return result.closedByServer ? { code: "reset", via: "reset", message: "closed without an answer" } : { code: "timeout", via: "timeout", message: "no answer while the body was pending" };
+  if (!m)
+    return result.closedByServer
+      ? { code: "reset", via: "reset", message: "closed without an answer" }
+      : { code: "timeout", via: "timeout", message: "no answer while the body was pending" };
   const status = Number(m[1]);
   const headers = {};
   for (const line of m[2].split("\r\n")) {
@@ -627,7 +658,11 @@ function httpGarbage(rng, ctx, node) {
     () => [Buffer.from(`POST ${path} HTTP/1.1\r\nhost: x\r\nx-big: ${"b".repeat(rng.pick([20_000, 100_000]))}\r\n\r\n`)],
     () => [Buffer.from(`POST ${path} HTTP/1.1\r\nhost: x\r\n${Array.from({ length: 3000 }, (_, i) => `x-h${i}: v`).join("\r\n")}\r\n\r\n`)],
     () => [Buffer.from(`POST ${path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n`)],
-    () => [Buffer.from(`POST ${path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 2\r\ntransfer-encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n`)],
+    () => [
+      Buffer.from(
+        `POST ${path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 2\r\ntransfer-encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n`,
+      ),
+    ],
     () => [Buffer.from(`POST ${path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: -5\r\n\r\n{}`)],
     () => [Buffer.from(`POST ${path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 2\r\ncontent-length: 7\r\n\r\n{}`)],
     () => [Buffer.from(`POST ${path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nx-fold: a\r\n  b\r\ncontent-length: 2\r\n\r\n{}`)],
@@ -641,7 +676,14 @@ function httpGarbage(rng, ctx, node) {
     () => [H2_PREFACE.subarray(0, rng.range(1, H2_PREFACE.length - 1))],
     () => {
       // A header block of 70 KB or more, in HEADERS and CONTINUATION frames of 16 KiB.
-      const block = hpack([[":method", "POST"], [":path", path], [":scheme", "http"], [":authority", "x"], ["content-type", "application/json"], ["x-big", "b".repeat(rng.pick([70_000, 200_000]))]]);
+      const block = hpack([
+        [":method", "POST"],
+        [":path", path],
+        [":scheme", "http"],
+        [":authority", "x"],
+        ["content-type", "application/json"],
+        ["x-big", "b".repeat(rng.pick([70_000, 200_000]))],
+      ]);
       const frames = [H2_PREFACE, h2Frame(0x4, 0, 0, Buffer.alloc(0))];
       for (let off = 0; off < block.length; off += 16_384) {
         const last = off + 16_384 >= block.length;
@@ -653,7 +695,20 @@ function httpGarbage(rng, ctx, node) {
     () => [
       H2_PREFACE,
       h2Frame(0x4, 0, 0, Buffer.alloc(0)),
-      h2Frame(0x1, 0x4 | 0x1, 1, hpack([[":method", "POST"], [":path", path], [":scheme", "http"], [":authority", "x"], ["content-type", "application/grpc"], ["te", "trailers"], ["Upper-Case", "bad"]])),
+      h2Frame(
+        0x1,
+        0x4 | 0x1,
+        1,
+        hpack([
+          [":method", "POST"],
+          [":path", path],
+          [":scheme", "http"],
+          [":authority", "x"],
+          ["content-type", "application/grpc"],
+          ["te", "trailers"],
+          ["Upper-Case", "bad"],
+        ]),
+      ),
     ],
   ];
   const chunks = rng.pick(variants)();
@@ -672,7 +727,16 @@ function httpGarbage(rng, ctx, node) {
 
 function stall(rng, ctx, node) {
   const path = pathOf(rng.pick(["Get", "Set", "MSet"]));
-  const kind = rng.pick(["h1-half-headers", "h1-half-body", "h1-trickle", "h2-half-body", "h2-half-headers", "grpc-half-envelope", "peer-half-handshake", "peer-half-frame"]);
+  const kind = rng.pick([
+    "h1-half-headers",
+    "h1-half-body",
+    "h1-trickle",
+    "h2-half-body",
+    "h2-half-headers",
+    "grpc-half-envelope",
+    "peer-half-handshake",
+    "peer-half-frame",
+  ]);
   return {
     family: "stall",
     method: "(stall)",
@@ -708,7 +772,13 @@ async function runStall(env, node, kind, path, rng, ctx) {
     }
     case "h2-half-headers": {
       // HEADERS without END_HEADERS: the server must wait for a CONTINUATION that never comes.
-      const block = hpack([[":method", "POST"], [":path", path], [":scheme", "http"], [":authority", "x"], ["content-type", "application/json"]]);
+      const block = hpack([
+        [":method", "POST"],
+        [":path", path],
+        [":scheme", "http"],
+        [":authority", "x"],
+        ["content-type", "application/json"],
+      ]);
       const chunks = [H2_PREFACE, h2Frame(0x4, 0, 0, Buffer.alloc(0)), h2Frame(0x1, 0, 1, block.subarray(0, block.length >> 1))];
       return stallOutcome(await rawTcp({ host: node.host, port: node.port, chunks, holdMs }));
     }
@@ -716,7 +786,9 @@ async function runStall(env, node, kind, path, rng, ctx) {
     case "grpc-half-envelope": {
       const grpc = kind === "grpc-half-envelope";
       const chunks = grpc ? [envelope(rng.bytes(1000)).subarray(0, 400)] : [body.subarray(0, body.length >> 1)];
-      const headers = grpc ? { "content-type": "application/grpc", te: "trailers" } : { "content-type": "application/json", "content-length": String(body.length) };
+      const headers = grpc
+        ? { "content-type": "application/grpc", te: "trailers" }
+        : { "content-type": "application/json", "content-length": String(body.length) };
       return stallOutcome(await halfStreamH2(node, path, headers, chunks, holdMs));
     }
     case "peer-half-handshake": {
@@ -812,7 +884,20 @@ async function handshake(ctx, node, from, { secret = ctx.secret, to = node.id, p
 
 /** Garbage and bad answers before the handshake: none may be accepted. */
 function peerPre(rng, ctx, node) {
-  const variants = ["garbage", "wrong-mac", "wrong-secret", "wrong-to", "id-length", "too-long", "replayed", "bytewise", "early-garbage", "magic-echo", "non-member", "self"];
+  const variants = [
+    "garbage",
+    "wrong-mac",
+    "wrong-secret",
+    "wrong-to",
+    "id-length",
+    "too-long",
+    "replayed",
+    "bytewise",
+    "early-garbage",
+    "magic-echo",
+    "non-member",
+    "self",
+  ];
   if (VERSIONED) variants.push("wrong-cluster", "wrong-version");
   const variant = rng.pick(variants);
   const from = rng.pick(ctx.memberIds.filter((id) => id !== node.id));
@@ -980,16 +1065,36 @@ function peerPayload(kind, rng, ctx, node) {
     case "wrong-destination":
       return peerBatch([raftMessage({ group, type: 9, to: rng.pick(["", `${node.id}x`, "\u0000"]), term: 0, context: new Uint8Array(8) })]);
     case "beyond-safe":
-      return peerBatch([raftMessage({ group, type: 9, to: node.id, term: rng.pick([2n ** 53n, 2n ** 64n - 1n]), index: rng.pick([2n ** 53n + 1n, 2n ** 63n]) })]);
+      return peerBatch([
+        raftMessage({ group, type: 9, to: node.id, term: rng.pick([2n ** 53n, 2n ** 64n - 1n]), index: rng.pick([2n ** 53n + 1n, 2n ** 63n]) }),
+      ]);
     case "transfer-no-transferee":
       return peerBatch([raftMessage({ group, type: 11, to: node.id, term: 0 })]);
     case "unknown-entry-kind":
       // Type 99 first: a decoder that gets past the entry still refuses the message.
-      return peerBatch([raftMessage({ group, type: 99, to: node.id, term: 0, entries: [new ProtoWriter().uint(1, 1).uint(2, 1).uint(3, rng.pick([0, 4, 99])).bytes(4, rng.bytes(8))] })]);
+      return peerBatch([
+        raftMessage({
+          group,
+          type: 99,
+          to: node.id,
+          term: 0,
+          entries: [
+            new ProtoWriter()
+              .uint(1, 1)
+              .uint(2, 1)
+              .uint(3, rng.pick([0, 4, 99]))
+              .bytes(4, rng.bytes(8)),
+          ],
+        }),
+      ]);
     case "empty":
       return new Uint8Array(0);
     case "unknown-batch-field":
-      return new ProtoWriter().uint(rng.pick([4, 5, 15, 1000]), 7).fixed64(6, 1).bytes(7, rng.bytes(10)).finish();
+      return new ProtoWriter()
+        .uint(rng.pick([4, 5, 15, 1000]), 7)
+        .fixed64(6, 1)
+        .bytes(7, rng.bytes(10))
+        .finish();
     case "short-read-index": {
       // A ReadIndex request as a follower forwards it (term 0) with a context shorter than a read id.
       const context = rng.bytes(rng.range(0, 7));
@@ -997,15 +1102,25 @@ function peerPayload(kind, rng, ctx, node) {
     }
     case "short-read-index-resp": {
       const context = rng.bytes(rng.range(0, 7));
-      return peerBatch([raftMessage({ group: rng.int(ctx.shardCount), type: 10, to: node.id, term: 0, index: 0, context: context.length ? context : undefined })]);
+      return peerBatch([
+        raftMessage({ group: rng.int(ctx.shardCount), type: 10, to: node.id, term: 0, index: 0, context: context.length ? context : undefined }),
+      ]);
     }
     case "bad-side-frame":
       // Snapshot-chunk (field 2) and access-sample (field 3) frames that do not decode.
-      return Buffer.concat([Buffer.from([rng.pick([0x12, 0x1a])]), Buffer.from(rng.pick([[0xff, 0xff, 0xff, 0xff, 0x0f], [0x05, 0x01], [0x80]])), rng.bytes(rng.range(0, 30))]);
+      return Buffer.concat([
+        Buffer.from([rng.pick([0x12, 0x1a])]),
+        Buffer.from(rng.pick([[0xff, 0xff, 0xff, 0xff, 0x0f], [0x05, 0x01], [0x80]])),
+        rng.bytes(rng.range(0, 30)),
+      ]);
     case "access-samples": {
       const samples = new ProtoWriter().uint(1, group);
       for (let i = rng.range(0, 20); i > 0; i--) {
-        if (rng.bool(0.2)) samples.tag(2, WIRE.LEN).varint(2).raw(rng.pick(INVALID_UTF8).slice(0, 2).concat([0x61, 0x61]).slice(0, 2));
+        if (rng.bool(0.2))
+          samples
+            .tag(2, WIRE.LEN)
+            .varint(2)
+            .raw(rng.pick(INVALID_UTF8).slice(0, 2).concat([0x61, 0x61]).slice(0, 2));
         else samples.bytes(2, rng.pick(ctx.pool.junk));
       }
       return new ProtoWriter().bytes(3, samples).finish();

@@ -99,7 +99,16 @@ export async function startOwnCluster({ count = 3, args = [] } = {}) {
     const node = { id: n.nodeId, url: n.url, host, port, peerHost: "127.0.0.1", peerPort: member.peerPort, pid: n.pid, alive: true };
     n.child.on("exit", (code, signal) => {
       node.alive = false;
-      if (!stopping) exits.push({ id: n.nodeId, pid: n.pid, code, signal, at: new Date().toISOString(), stderr: n.stderr.join("").slice(-4000), logFile: join(dataRoot, `${n.nodeId}.log`) });
+      if (!stopping)
+        exits.push({
+          id: n.nodeId,
+          pid: n.pid,
+          code,
+          signal,
+          at: new Date().toISOString(),
+          stderr: n.stderr.join("").slice(-4000),
+          logFile: join(dataRoot, `${n.nodeId}.log`),
+        });
     });
     return node;
   });
@@ -134,7 +143,16 @@ export async function attachCluster({ endpoints, secretFile, pids }) {
     const member = topology.nodes.find((m) => m.clientAddress === u.host) ?? topology.nodes[i];
     if (!member) throw new Error(`cannot tell which member serves ${url}`);
     const peer = splitHostPort(member.peerAddress);
-    return { id: member.id, url: url.replace(/\/$/, ""), host: u.hostname, port: Number(u.port), peerHost: peer.host, peerPort: peer.port, pid: pids?.[i], alive: true };
+    return {
+      id: member.id,
+      url: url.replace(/\/$/, ""),
+      host: u.hostname,
+      port: Number(u.port),
+      peerHost: peer.host,
+      peerPort: peer.port,
+      pid: pids?.[i],
+      alive: true,
+    };
   });
   return {
     own: false,
@@ -159,7 +177,14 @@ export async function attachCluster({ endpoints, secretFile, pids }) {
         node.failedProbes = healthy ? 0 : (node.failedProbes ?? 0) + 1;
         if (gone || node.failedProbes >= 3) {
           node.alive = false;
-          exits.push({ id: node.id, pid: node.pid, code: null, signal: null, at: new Date().toISOString(), stderr: gone ? "(not started by the fuzzer: its PID is gone)" : "(not started by the fuzzer: /healthz stopped answering)" });
+          exits.push({
+            id: node.id,
+            pid: node.pid,
+            code: null,
+            signal: null,
+            at: new Date().toISOString(),
+            stderr: gone ? "(not started by the fuzzer: its PID is gone)" : "(not started by the fuzzer: /healthz stopped answering)",
+          });
         }
       }
     },

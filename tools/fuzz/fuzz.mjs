@@ -242,13 +242,27 @@ async function run() {
   /** Violations are grouped by what went wrong and the server's message (numbers folded), so one cause is one entry. */
   const violation = (problem, desc, outcome, index, phase) => {
     report.violationCount++;
-    const pattern = (outcome.message ?? "").replace(/\d+/g, "N").replace(/"[^"]{20,}"/g, '"…"').slice(0, 90);
+    const pattern = (outcome.message ?? "")
+      .replace(/\d+/g, "N")
+      .replace(/"[^"]{20,}"/g, '"…"')
+      .slice(0, 90);
     const key = `${problem} | ${pattern}`;
     const v = report.violations.get(key) ?? { problem, pattern, count: 0, where: new Map(), examples: [] };
     v.count++;
     const where = `${desc.family} ${desc.method} over ${desc.encoding}`;
     v.where.set(where, (v.where.get(where) ?? 0) + 1);
-    if (v.examples.length < 3) v.examples.push({ index, phase, code: outcome.code, status: outcome.status, message: (outcome.message ?? "").slice(0, 240), detail: outcome.detail, summary: desc.summary, node: desc.nodeId, where });
+    if (v.examples.length < 3)
+      v.examples.push({
+        index,
+        phase,
+        code: outcome.code,
+        status: outcome.status,
+        message: (outcome.message ?? "").slice(0, 240),
+        detail: outcome.detail,
+        summary: desc.summary,
+        node: desc.nodeId,
+        where,
+      });
     report.violations.set(key, v);
   };
 
@@ -300,7 +314,9 @@ async function run() {
         if (Date.now() - lastPrint > 5000) {
           lastPrint = Date.now();
           const exits = cluster.exits.length ? `, ${cluster.exits.length} node exit(s)` : "";
-          console.log(`  ${label}: ${done}/${indexes.length} in ${((Date.now() - started) / 1000).toFixed(0)} s, ${candidates.length} answer(s) breaking a check${exits}`);
+          console.log(
+            `  ${label}: ${done}/${indexes.length} in ${((Date.now() - started) / 1000).toFixed(0)} s, ${candidates.length} answer(s) breaking a check${exits}`,
+          );
         }
       }
     };
@@ -309,7 +325,11 @@ async function run() {
   };
 
   // Warm-up: valid traffic only (acknowledged Sets and valid reads), then the RSS baseline.
-  const warmSeconds = await pool(Array.from({ length: warmupCount }, (_, i) => i), "warm", "warm-up");
+  const warmSeconds = await pool(
+    Array.from({ length: warmupCount }, (_, i) => i),
+    "warm",
+    "warm-up",
+  );
   console.log(`warm-up: ${warmupCount} valid requests in ${warmSeconds.toFixed(1)} s, ${acked.size} acknowledged writes`);
   await sleep(1000);
   const rssBefore = new Map(nodes.map((n) => [n.id, n.pid ? rssBytes(n.pid) : undefined]));
@@ -338,11 +358,22 @@ async function run() {
     console.log(`  ${encoding} (${total})`);
     for (const [code, n] of [...codes].sort((a, b) => b[1] - a[1])) console.log(`    ${String(n).padStart(7)}  ${code}`);
   }
-  console.log(`  warm-up: ${[...warmCodes].sort((a, b) => b[1] - a[1]).map(([c, n]) => `${c} ${n}`).join(", ")}`);
+  console.log(
+    `  warm-up: ${[...warmCodes]
+      .sort((a, b) => b[1] - a[1])
+      .map(([c, n]) => `${c} ${n}`)
+      .join(", ")}`,
+  );
   console.log("\n== requests per family");
-  console.log(`  ${[...families].sort((a, b) => b[1].count - a[1].count).map(([f, v]) => `${f} ${v.count} (mean ${(v.ms / v.count).toFixed(0)} ms)`).join(", ")}`);
+  console.log(
+    `  ${[...families]
+      .sort((a, b) => b[1].count - a[1].count)
+      .map(([f, v]) => `${f} ${v.count} (mean ${(v.ms / v.count).toFixed(0)} ms)`)
+      .join(", ")}`,
+  );
   if (strayErrors.size) console.log(`  client-side socket errors with no request to report them: ${[...strayErrors].map(([k, n]) => `${k} ×${n}`).join(", ")}`);
-  if (stalls.outcomes.size) console.log(`  stalled connections: ${[...stalls.outcomes].map(([c, n]) => `${c} ${n}`).join(", ")} (held ${stallMs} ms, at most ${stallsMax} at once)`);
+  if (stalls.outcomes.size)
+    console.log(`  stalled connections: ${[...stalls.outcomes].map(([c, n]) => `${c} ${n}`).join(", ")} (held ${stallMs} ms, at most ${stallsMax} at once)`);
 
   console.log("\n== node RSS (after warm-up → end of run)");
   const rssProblems = [];
@@ -352,8 +383,13 @@ async function run() {
     const delta = before !== undefined && after !== undefined ? after - before : undefined;
     const flag = delta !== undefined && delta > rssLimit ? "  ← above the limit" : "";
     const [h0, h1] = [heapBefore.get(n.id), heapAfter.get(n.id)];
-    const live = h0 && h1 ? `; JS heap used ${mib(h0.heapUsed)} → ${mib(h1.heapUsed)} of ${mib(h0.heapTotal)} → ${mib(h1.heapTotal)} reserved, buffers outside it ${mib(h0.external)} → ${mib(h1.external)}; ${h0.connections} → ${h1.connections} client connections open` : "";
-    console.log(`  ${n.id}: ${mib(before)} → ${mib(after)}${delta !== undefined ? ` (${delta >= 0 ? "+" : ""}${mib(delta)})` : n.pid ? " (node gone)" : " (no PID: not measured)"}${live}${flag}`);
+    const live =
+      h0 && h1
+        ? `; JS heap used ${mib(h0.heapUsed)} → ${mib(h1.heapUsed)} of ${mib(h0.heapTotal)} → ${mib(h1.heapTotal)} reserved, buffers outside it ${mib(h0.external)} → ${mib(h1.external)}; ${h0.connections} → ${h1.connections} client connections open`
+        : "";
+    console.log(
+      `  ${n.id}: ${mib(before)} → ${mib(after)}${delta !== undefined ? ` (${delta >= 0 ? "+" : ""}${mib(delta)})` : n.pid ? " (node gone)" : " (no PID: not measured)"}${live}${flag}`,
+    );
     if (flag) rssProblems.push(`${n.id} grew by ${mib(delta)}, above ${opts["rss-limit-mib"]} MiB`);
   }
 
@@ -364,7 +400,9 @@ async function run() {
       console.log(`  ${n.id}: no Stats answer`);
       continue;
     }
-    console.log(`  ${n.id}: ${a.keys} → ${b.keys} keys, ${mib(a.bytes)} → ${mib(b.bytes)}; ${b.evictions - a.evictions} evicted, ${b.expirations - a.expirations} expired`);
+    console.log(
+      `  ${n.id}: ${a.keys} → ${b.keys} keys, ${mib(a.bytes)} → ${mib(b.bytes)}; ${b.evictions - a.evictions} evicted, ${b.expirations - a.expirations} expired`,
+    );
   }
 
   console.log("\n== node exits");
@@ -378,7 +416,9 @@ async function run() {
   if (afterExit.count) console.log(`  ${afterExit.count} answer(s) from nodes that were exiting are not judged`);
 
   console.log("\n== acknowledged writes (STRONG reads at the end)");
-  console.log(`  ${ackResult.checked} checked: ${ackResult.intact} intact, ${ackResult.missing.length} missing, ${ackResult.wrong.length} with another value, ${ackResult.unreadable} unreadable${ackResult.note ? ` (${ackResult.note})` : ""}`);
+  console.log(
+    `  ${ackResult.checked} checked: ${ackResult.intact} intact, ${ackResult.missing.length} missing, ${ackResult.wrong.length} with another value, ${ackResult.unreadable} unreadable${ackResult.note ? ` (${ackResult.note})` : ""}`,
+  );
   for (const m of ackResult.missing.slice(0, 5)) console.log(`    missing: ${m}`);
   for (const w of ackResult.wrong.slice(0, 5)) console.log(`    wrong: ${w}`);
 
@@ -387,10 +427,17 @@ async function run() {
   for (const v of [...report.violations.values()].sort((a, b) => b.count - a.count)) {
     const where = [...v.where].sort((a, b) => b[1] - a[1]);
     console.log(`  ${String(v.count).padStart(6)} × ${v.problem}${v.pattern ? `: "${v.pattern}"` : ""}`);
-    console.log(`           in ${where.slice(0, 6).map(([w, n]) => `${w} (${n})`).join(", ")}${where.length > 6 ? `, and ${where.length - 6} more` : ""}`);
+    console.log(
+      `           in ${where
+        .slice(0, 6)
+        .map(([w, n]) => `${w} (${n})`)
+        .join(", ")}${where.length > 6 ? `, and ${where.length - 6} more` : ""}`,
+    );
     for (const e of v.examples) {
       const replay = e.phase === "run" ? `replay: npm run fuzz -- --seed ${seed} --only ${e.index}` : "warm-up";
-      console.log(`           #${e.index} (${replay}) ${e.where} to ${e.node}${e.status ? `, http ${e.status}` : ""}${e.summary ? `: ${e.summary.slice(0, 240)}` : ""}`);
+      console.log(
+        `           #${e.index} (${replay}) ${e.where} to ${e.node}${e.status ? `, http ${e.status}` : ""}${e.summary ? `: ${e.summary.slice(0, 240)}` : ""}`,
+      );
       if (e.message && e.message.length > 90) console.log(`               "${e.message.replace(/\s+/g, " ")}"`);
       if (e.detail) console.log(`               ${e.detail.slice(0, 400)}`);
     }
@@ -400,7 +447,8 @@ async function run() {
   if (report.violationCount > 0) failures.push(`${report.violationCount} answer(s) broke a check`);
   if (cluster.exits.length > 0) failures.push(`${cluster.exits.length} node(s) exited`);
   failures.push(...rssProblems);
-  if (ackResult.missing.length || ackResult.wrong.length) failures.push(`${ackResult.missing.length + ackResult.wrong.length} acknowledged write(s) did not read back intact`);
+  if (ackResult.missing.length || ackResult.wrong.length)
+    failures.push(`${ackResult.missing.length + ackResult.wrong.length} acknowledged write(s) did not read back intact`);
   if (ackResult.unreadable > 0) failures.push(`${ackResult.unreadable} acknowledged write(s) could not be read back`);
   console.log(`\n${failures.length ? `FAIL (seed ${seed}): ${failures.join("; ")}` : `PASS (seed ${seed})`}`);
   return failures.length ? 1 : 0;
@@ -437,7 +485,8 @@ async function storeTotals(clients, nodes) {
       if (!n.alive) return;
       const o = await callRpc(clients[j]["connect-proto"][0], "cache", "stats", {}, { hangMs: 10_000, timeoutMs: 5_000 });
       const t = o.response?.total;
-      if (o.code === "ok" && t) out.set(n.id, { keys: Number(t.keys), bytes: Number(t.bytes), evictions: Number(t.evictions), expirations: Number(t.expirations) });
+      if (o.code === "ok" && t)
+        out.set(n.id, { keys: Number(t.keys), bytes: Number(t.bytes), evictions: Number(t.evictions), expirations: Number(t.expirations) });
     }),
   );
   return out;
@@ -461,7 +510,13 @@ async function checkAcknowledged(acked, clients, nodes) {
       const alive = nodes.map((n, j) => [n, j]).filter(([n]) => n.alive);
       if (alive.length === 0) break;
       const [, j] = alive[(i / batch + attempt) % alive.length];
-      const o = await callRpc(clients[j]["connect-proto"][0], "cache", "mGet", { keys: slice, consistency: Consistency.STRONG }, { hangMs: 10_000, timeoutMs: 5_000 });
+      const o = await callRpc(
+        clients[j]["connect-proto"][0],
+        "cache",
+        "mGet",
+        { keys: slice, consistency: Consistency.STRONG },
+        { hangMs: 10_000, timeoutMs: 5_000 },
+      );
       if (o.code === "ok") response = o.response;
       else await sleep(300 * (attempt + 1));
     }
@@ -478,7 +533,10 @@ async function checkAcknowledged(acked, clients, nodes) {
           ? got.payload.case === "text" && got.payload.value === want.text
           : got.payload.case === "value" && Buffer.from(got.payload.value).equals(Buffer.from(want.value));
       if (same) result.intact++;
-      else result.wrong.push(`${key}: wrote ${want.text !== undefined ? `text ${JSON.stringify(want.text)}` : `${want.value.length} bytes`}, read ${got.payload.case} ${JSON.stringify(String(got.payload.value).slice(0, 40))}`);
+      else
+        result.wrong.push(
+          `${key}: wrote ${want.text !== undefined ? `text ${JSON.stringify(want.text)}` : `${want.value.length} bytes`}, read ${got.payload.case} ${JSON.stringify(String(got.payload.value).slice(0, 40))}`,
+        );
     });
   }
   return result;

@@ -24,7 +24,16 @@ const NODE = [
 
 /** Request fields per method; `service` is the client the method is on. */
 export const REQUESTS = {
-  Get: { service: "cache", local: "get", path: "distcache.v1.CacheService", fields: [{ name: "key", no: 1, t: "key" }, { name: "consistency", no: 2, t: "enum", e: "Consistency" }, { name: "header", no: 3, t: "msg", m: HEADER }] },
+  Get: {
+    service: "cache",
+    local: "get",
+    path: "distcache.v1.CacheService",
+    fields: [
+      { name: "key", no: 1, t: "key" },
+      { name: "consistency", no: 2, t: "enum", e: "Consistency" },
+      { name: "header", no: 3, t: "msg", m: HEADER },
+    ],
+  },
   Set: {
     service: "cache",
     local: "set",
@@ -39,18 +48,78 @@ export const REQUESTS = {
       { name: "header", no: 7, t: "msg", m: HEADER },
     ],
   },
-  Delete: { service: "cache", local: "delete", path: "distcache.v1.CacheService", fields: [{ name: "key", no: 1, t: "key" }, { name: "header", no: 2, t: "msg", m: HEADER }] },
-  MGet: { service: "cache", local: "mGet", path: "distcache.v1.CacheService", fields: [{ name: "keys", no: 1, t: "keys" }, { name: "consistency", no: 2, t: "enum", e: "Consistency" }, { name: "header", no: 3, t: "msg", m: HEADER }] },
-  MSet: { service: "cache", local: "mSet", path: "distcache.v1.CacheService", fields: [{ name: "items", no: 1, t: "items", m: SET_ITEM }, { name: "header", no: 2, t: "msg", m: HEADER }] },
-  MDelete: { service: "cache", local: "mDelete", path: "distcache.v1.CacheService", fields: [{ name: "keys", no: 1, t: "keys" }, { name: "header", no: 2, t: "msg", m: HEADER }] },
-  Incr: { service: "cache", local: "incr", path: "distcache.v1.CacheService", fields: [{ name: "key", no: 1, t: "key" }, { name: "delta", no: 2, t: "int64" }, { name: "header", no: 3, t: "msg", m: HEADER }] },
-  Watch: { service: "cache", local: "watch", path: "distcache.v1.CacheService", streaming: true, fields: [{ name: "key", no: 1, t: "key" }, { name: "prefix", no: 2, t: "bool" }, { name: "afterRevision", no: 3, t: "uint64" }] },
+  Delete: {
+    service: "cache",
+    local: "delete",
+    path: "distcache.v1.CacheService",
+    fields: [
+      { name: "key", no: 1, t: "key" },
+      { name: "header", no: 2, t: "msg", m: HEADER },
+    ],
+  },
+  MGet: {
+    service: "cache",
+    local: "mGet",
+    path: "distcache.v1.CacheService",
+    fields: [
+      { name: "keys", no: 1, t: "keys" },
+      { name: "consistency", no: 2, t: "enum", e: "Consistency" },
+      { name: "header", no: 3, t: "msg", m: HEADER },
+    ],
+  },
+  MSet: {
+    service: "cache",
+    local: "mSet",
+    path: "distcache.v1.CacheService",
+    fields: [
+      { name: "items", no: 1, t: "items", m: SET_ITEM },
+      { name: "header", no: 2, t: "msg", m: HEADER },
+    ],
+  },
+  MDelete: {
+    service: "cache",
+    local: "mDelete",
+    path: "distcache.v1.CacheService",
+    fields: [
+      { name: "keys", no: 1, t: "keys" },
+      { name: "header", no: 2, t: "msg", m: HEADER },
+    ],
+  },
+  Incr: {
+    service: "cache",
+    local: "incr",
+    path: "distcache.v1.CacheService",
+    fields: [
+      { name: "key", no: 1, t: "key" },
+      { name: "delta", no: 2, t: "int64" },
+      { name: "header", no: 3, t: "msg", m: HEADER },
+    ],
+  },
+  Watch: {
+    service: "cache",
+    local: "watch",
+    path: "distcache.v1.CacheService",
+    streaming: true,
+    fields: [
+      { name: "key", no: 1, t: "key" },
+      { name: "prefix", no: 2, t: "bool" },
+      { name: "afterRevision", no: 3, t: "uint64" },
+    ],
+  },
   Stats: { service: "cache", local: "stats", path: "distcache.v1.CacheService", fields: [{ name: "includeDigests", no: 1, t: "digests" }] },
   GetTopology: { service: "cluster", local: "getTopology", path: "distcache.v1.ClusterService", fields: [] },
   WatchTopology: { service: "cluster", local: "watchTopology", path: "distcache.v1.ClusterService", streaming: true, fields: [] },
   AddNode: { service: "cluster", local: "addNode", path: "distcache.v1.ClusterService", fields: [{ name: "node", no: 1, t: "msg", m: NODE }] },
   RemoveNode: { service: "cluster", local: "removeNode", path: "distcache.v1.ClusterService", fields: [{ name: "nodeId", no: 1, t: "nodeId" }] },
-  TransferLeader: { service: "cluster", local: "transferLeader", path: "distcache.v1.ClusterService", fields: [{ name: "shard", no: 1, t: "uint32" }, { name: "toNodeId", no: 2, t: "nodeId" }] },
+  TransferLeader: {
+    service: "cluster",
+    local: "transferLeader",
+    path: "distcache.v1.ClusterService",
+    fields: [
+      { name: "shard", no: 1, t: "uint32" },
+      { name: "toNodeId", no: 2, t: "nodeId" },
+    ],
+  },
   // Bounds only ever stay or grow (see "bound"): a smaller one would evict the keys the run checks.
   ConfigureStore: {
     service: "cluster",
@@ -78,15 +147,65 @@ const ENUM_NAMES = {
 const BOUNDS_VALID = [0n, 10n ** 12n, 2n ** 53n - 1n];
 const BOUNDS_HOSTILE = [2n ** 53n, 2n ** 63n - 1n, 2n ** 63n, 2n ** 64n - 1n, 0n];
 
-export const INT64_EXTREMES = [0n, -1n, 1n, 2n ** 53n - 1n, 2n ** 53n, 2n ** 53n + 1n, -(2n ** 53n) - 1n, 2n ** 63n - 1n, -(2n ** 63n), 2n ** 32n - 1n, 2n ** 31n];
+export const INT64_EXTREMES = [
+  0n,
+  -1n,
+  1n,
+  2n ** 53n - 1n,
+  2n ** 53n,
+  2n ** 53n + 1n,
+  -(2n ** 53n) - 1n,
+  2n ** 63n - 1n,
+  -(2n ** 63n),
+  2n ** 32n - 1n,
+  2n ** 31n,
+];
 export const UINT64_EXTREMES = [0n, 1n, 2n ** 53n - 1n, 2n ** 53n, 2n ** 53n + 1n, 2n ** 63n - 1n, 2n ** 63n, 2n ** 64n - 1n, 2n ** 32n - 1n, 2n ** 32n];
 export const UINT32_EXTREMES = [0n, 1n, 11n, 12n, 99n, 2n ** 31n - 1n, 2n ** 31n, 2n ** 32n - 1n];
 const ENUM_NUMBERS = [3, 4, 99, -1, 2 ** 31 - 1, -(2 ** 31), 1000];
 /** Values beyond what the field's type holds: only JSON and hand-made binary can carry them. */
 const BEYOND = [2n ** 64n - 1n, 2n ** 64n, 2n ** 63n, -(2n ** 63n) - 1n, 2n ** 70n, -1n];
 /** Number tokens for JSON integer fields, sent verbatim. */
-const JSON_NUMBER_TOKENS = ["0", "-1", "9007199254740991", "9007199254740992", "9007199254740993", "-9007199254740993", "9223372036854775807", "9223372036854775808", "-9223372036854775808", "-9223372036854775809", "18446744073709551615", "18446744073709551616", "4294967295", "4294967296", "1e3", "1.5", "-0", "1e400", "0.0", "1E2", "1e-7", "123456789012345678901234567890"];
-const JSON_STRING_TOKENS = ['""', '" 1"', '"0x10"', '"NaN"', '"Infinity"', '"-Infinity"', '"1e3"', '"+1"', '"1.5"', '"18446744073709551616"', '"-9223372036854775809"', '"１２"', '"0b1"', '"1_000"'];
+const JSON_NUMBER_TOKENS = [
+  "0",
+  "-1",
+  "9007199254740991",
+  "9007199254740992",
+  "9007199254740993",
+  "-9007199254740993",
+  "9223372036854775807",
+  "9223372036854775808",
+  "-9223372036854775808",
+  "-9223372036854775809",
+  "18446744073709551615",
+  "18446744073709551616",
+  "4294967295",
+  "4294967296",
+  "1e3",
+  "1.5",
+  "-0",
+  "1e400",
+  "0.0",
+  "1E2",
+  "1e-7",
+  "123456789012345678901234567890",
+];
+const JSON_STRING_TOKENS = [
+  '""',
+  '" 1"',
+  '"0x10"',
+  '"NaN"',
+  '"Infinity"',
+  '"-Infinity"',
+  '"1e3"',
+  '"+1"',
+  '"1.5"',
+  '"18446744073709551616"',
+  '"-9223372036854775809"',
+  '"１２"',
+  '"0b1"',
+  '"1_000"',
+];
 const JSON_OTHER_TOKENS = ["null", "true", "false", "[]", "{}", "[1]", '{"a":1}'];
 const BAD_BASE64 = ['"!!!!"', '"A"', '"AB="', '"-_-_"', '"QUJD\\nREVG"', '"QUJD REVG"', '"===="', '"QQ"', '"QUJ"', "123", "[1,2]"];
 
@@ -165,7 +284,18 @@ export class ValueMaker {
       case "keys":
         return { k: "list", items: this.keyList(h) };
       case "items": {
-        const n = h ? rng.weighted([[4, 0], [4, 1], [4, 2], [2, 999], [2, 1000], [2, 1001], [1, 2000], [0.5, 5000]]) : rng.pick([1, 2, 3, 10, 50]);
+        const n = h
+          ? rng.weighted([
+              [4, 0],
+              [4, 1],
+              [4, 2],
+              [2, 999],
+              [2, 1000],
+              [2, 1001],
+              [1, 2000],
+              [0.5, 5000],
+            ])
+          : rng.pick([1, 2, 3, 10, 50]);
         const dup = rng.bool(0.2);
         const items = [];
         for (let i = 0; i < n; i++) {
@@ -231,7 +361,8 @@ export class ValueMaker {
       case "string":
         return h ? this.hostileString() : { k: "str", v: rng.string(rng.range(1, 12)) };
       case "msg":
-        if (this.mode === "raw" && h && rng.bool(0.3)) return rng.pick([raw('"header"'), raw("[]"), raw("null"), raw("42"), { k: "garbage", bytes: rng.bytes(rng.range(1, 40)) }]);
+        if (this.mode === "raw" && h && rng.bool(0.3))
+          return rng.pick([raw('"header"'), raw("[]"), raw("null"), raw("42"), { k: "garbage", bytes: rng.bytes(rng.range(1, 40)) }]);
         return { k: "msg", fields: this.message(f.m, depth + 1) };
       default:
         throw new Error(`no values for field type ${f.t}`);
@@ -282,7 +413,18 @@ export class ValueMaker {
 
   keyList(h) {
     const rng = this.rng;
-    const n = h ? rng.weighted([[4, 0], [4, 1], [4, 2], [2, 999], [2, 1000], [2, 1001], [1, 5000], [0.5, 10_001]]) : rng.pick([1, 2, 5, 20, 100]);
+    const n = h
+      ? rng.weighted([
+          [4, 0],
+          [4, 1],
+          [4, 2],
+          [2, 999],
+          [2, 1000],
+          [2, 1001],
+          [1, 5000],
+          [0.5, 10_001],
+        ])
+      : rng.pick([1, 2, 5, 20, 100]);
     const dup = rng.bool(0.25);
     const items = [];
     for (let i = 0; i < n; i++) {
@@ -303,7 +445,7 @@ export class ValueMaker {
 
   textValue(h) {
     const rng = this.rng;
-    if (!h) return { k: "str", v: rng.string(rng.range(0, 40), "abcdefghij klmnop-éü€漢字🙂\n\t\"\\") };
+    if (!h) return { k: "str", v: rng.string(rng.range(0, 40), 'abcdefghij klmnop-éü€漢字🙂\n\t"\\') };
     const r = rng.float();
     if (r < 0.3) return { k: "str", v: `text${rng.pick(LONE_SURROGATES)}` };
     if (r < 0.45 && this.mode === "raw") return { k: "utf8", prefix: "t", bytes: rng.pick(INVALID_UTF8) };
@@ -364,7 +506,14 @@ export class ValueMaker {
 /** Keys the fuzzer writes to, bounded so stored data stays small whatever runs. */
 export function makePools(rng) {
   const junk = [];
-  const alphabets = ["abcdefghijklmnopqrstuvwxyz0123456789", "αβγδεжзийк", "漢字仮名交じり文", "🙂🚀🔥💾", " \t\n\r\"'\\/{}[]:,", "\u0301\u200b\u200d\ufeff\ufffd"];
+  const alphabets = [
+    "abcdefghijklmnopqrstuvwxyz0123456789",
+    "αβγδεжзийк",
+    "漢字仮名交じり文",
+    "🙂🚀🔥💾",
+    " \t\n\r\"'\\/{}[]:,",
+    "\u0301\u200b\u200d\ufeff\ufffd",
+  ];
   for (let i = 0; i < 1500; i++) {
     const len = rng.weighted([
       [20, rng.range(1, 8)],
@@ -424,7 +573,8 @@ export function toJson(fields, rng, damage = 0) {
     push("{");
     const entries = [...fs];
     if (rng.bool(damage) && entries.length > 0) entries.push(rng.pick(entries));
-    if (rng.bool(damage * 0.5)) entries.push([{ name: rng.pick(["unknownField", "Key", "@type", "key ", "ttl_ms", "__proto__"]), t: "x" }, raw(rng.pick(['"x"', "1", "{}", "null"]))]);
+    if (rng.bool(damage * 0.5))
+      entries.push([{ name: rng.pick(["unknownField", "Key", "@type", "key ", "ttl_ms", "__proto__"]), t: "x" }, raw(rng.pick(['"x"', "1", "{}", "null"]))]);
     entries.forEach(([f, v], i) => {
       if (i > 0) push(",");
       // The JSON mapping accepts the proto field name as well as the lowerCamel one.

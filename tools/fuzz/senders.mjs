@@ -33,10 +33,19 @@ export function createClients(nodes) {
     // Node's 10 MB default would have the client reset its own concurrent 1 MiB uploads.
     const h2 = { httpVersion: "2", nodeOptions: { maxSessionMemory: 1024 } };
     return {
-      "connect-json": [make(createConnectTransport({ baseUrl: node.url, useBinaryFormat: false, ...h1 })), make(createConnectTransport({ baseUrl: node.url, useBinaryFormat: false, ...h2 }))],
-      "connect-proto": [make(createConnectTransport({ baseUrl: node.url, useBinaryFormat: true, ...h1 })), make(createConnectTransport({ baseUrl: node.url, useBinaryFormat: true, ...h2 }))],
+      "connect-json": [
+        make(createConnectTransport({ baseUrl: node.url, useBinaryFormat: false, ...h1 })),
+        make(createConnectTransport({ baseUrl: node.url, useBinaryFormat: false, ...h2 })),
+      ],
+      "connect-proto": [
+        make(createConnectTransport({ baseUrl: node.url, useBinaryFormat: true, ...h1 })),
+        make(createConnectTransport({ baseUrl: node.url, useBinaryFormat: true, ...h2 })),
+      ],
       grpc: [make(createGrpcTransport({ baseUrl: node.url, ...h2 }))],
-      "grpc-web": [make(createGrpcWebTransport({ baseUrl: node.url, useBinaryFormat: true, ...h1 })), make(createGrpcWebTransport({ baseUrl: node.url, useBinaryFormat: true, ...h2 }))],
+      "grpc-web": [
+        make(createGrpcWebTransport({ baseUrl: node.url, useBinaryFormat: true, ...h1 })),
+        make(createGrpcWebTransport({ baseUrl: node.url, useBinaryFormat: true, ...h2 })),
+      ],
     };
   });
 }
@@ -87,7 +96,9 @@ export function rawHttp1({ host, port, method = "POST", path, headers = {}, body
     let history = [];
     req.on("socket", (socket) => {
       history = socket.fuzzHistory ??= [];
-      history.push(`${method} ${path.slice(0, 60)} ${headers["content-type"] ?? "-"} ${Array.isArray(body) ? body.reduce((a, b) => a + b.length, 0) : (body?.length ?? 0)}B`);
+      history.push(
+        `${method} ${path.slice(0, 60)} ${headers["content-type"] ?? "-"} ${Array.isArray(body) ? body.reduce((a, b) => a + b.length, 0) : (body?.length ?? 0)}B`,
+      );
     });
     const timer = setTimeout(() => {
       finish({ error: "timeout", history: history.slice(-4) });
@@ -147,7 +158,9 @@ export function rawHttp2({ host, port, method = "POST", path, headers = {}, body
     });
     stream.on("trailers", (t) => (trailers = t));
     stream.on("data", (c) => chunks.push(c));
-    stream.on("end", () => finish(status !== 0 ? { status, headers: resHeaders, trailers, body: Buffer.concat(chunks) } : { error: "stream ended without a response" }));
+    stream.on("end", () =>
+      finish(status !== 0 ? { status, headers: resHeaders, trailers, body: Buffer.concat(chunks) } : { error: "stream ended without a response" }),
+    );
     stream.on("close", () => {
       if (status !== 0) finish({ status, headers: resHeaders, trailers, body: Buffer.concat(chunks) });
       else finish({ error: `stream closed (rst ${stream.rstCode})` });
@@ -196,7 +209,12 @@ export function rawTcp({ host, port, chunks, holdMs, readMax = 64 * 1024 }) {
 function failure(res) {
   if (res.error === "timeout") {
     const reused = res.history?.length > 1;
-    return { code: "timeout", via: "timeout", message: reused ? "no answer on a reused HTTP/1.1 connection" : "no answer", detail: reused ? `the connection carried before: ${res.history.slice(0, -1).join(" | ")}` : undefined };
+    return {
+      code: "timeout",
+      via: "timeout",
+      message: reused ? "no answer on a reused HTTP/1.1 connection" : "no answer",
+      detail: reused ? `the connection carried before: ${res.history.slice(0, -1).join(" | ")}` : undefined,
+    };
   }
   return { code: "reset", via: "reset", message: res.error };
 }
@@ -283,10 +301,17 @@ export function classifyGrpc(res) {
 export function classifyGrpcWeb(res) {
   if ("error" in res) return failure(res);
   const inHeaders = header(res.headers, "grpc-status");
-  if (inHeaders !== undefined) return { code: codeName(Number(inHeaders)), via: "rpc", status: res.status, message: decodeGrpcMessage(header(res.headers, "grpc-message")) };
+  if (inHeaders !== undefined)
+    return { code: codeName(Number(inHeaders)), via: "rpc", status: res.status, message: decodeGrpcMessage(header(res.headers, "grpc-message")) };
   if (res.status !== 200) return httpOnly(res);
   const trailer = envelopes(res.body).find((e) => (e.flags & 0x80) !== 0);
-  if (!trailer) return { code: "internal", via: "rpc", status: 200, message: `no trailer frame in ${res.body.length} bytes of body: ${JSON.stringify(res.body.toString("latin1", 0, 120))}` };
+  if (!trailer)
+    return {
+      code: "internal",
+      via: "rpc",
+      status: 200,
+      message: `no trailer frame in ${res.body.length} bytes of body: ${JSON.stringify(res.body.toString("latin1", 0, 120))}`,
+    };
   let data = trailer.data;
   if ((trailer.flags & 0x01) !== 0) {
     try {

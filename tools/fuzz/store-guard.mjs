@@ -29,7 +29,7 @@ function lowers(message) {
 /** The messages a body may carry: itself, and each enveloped frame (decompressed when it can be). */
 function candidates(bytes) {
   const out = [bytes];
-  for (let at = 0; at + 5 <= bytes.length; ) {
+  for (let at = 0; at + 5 <= bytes.length;) {
     const flags = bytes[at];
     const length = Buffer.from(bytes.buffer, bytes.byteOffset + at + 1, 4).readUInt32BE(0);
     const data = bytes.subarray(at + 5, Math.min(bytes.length, at + 5 + length));

@@ -55,9 +55,7 @@ describe("nx graph", () => {
       const file = join(dir, "graph.json");
       nx(["graph", `--file=${file}`]);
       const { graph } = JSON.parse(readFileSync(file, "utf8")) as { graph: { dependencies: Record<string, { target: string }[]> } };
-      const drawn = Object.fromEntries(
-        Object.entries(graph.dependencies).map(([project, edges]) => [project, edges.map((edge) => edge.target).sort()]),
-      );
+      const drawn = Object.fromEntries(Object.entries(graph.dependencies).map(([project, edges]) => [project, edges.map((edge) => edge.target).sort()]));
       expect(drawn).toEqual(ARCHITECTURE);
     } finally {
       rmSync(dir, { recursive: true, force: true });

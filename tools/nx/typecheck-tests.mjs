@@ -35,19 +35,27 @@ export function projectOf(file, roots) {
 
 /** The files of tsconfig.test.json, workspace-relative, with the parsed compiler options. */
 export function testConfig(root = workspaceRoot) {
-  const parsed = ts.getParsedCommandLineOfConfigFile(path.join(root, "tsconfig.test.json"), {}, {
-    ...ts.sys,
-    onUnRecoverableConfigFileDiagnostic: (diagnostic) => {
-      throw new Error(ts.flattenDiagnosticMessageText(diagnostic.messageText, "\n"));
+  const parsed = ts.getParsedCommandLineOfConfigFile(
+    path.join(root, "tsconfig.test.json"),
+    {},
+    {
+      ...ts.sys,
+      onUnRecoverableConfigFileDiagnostic: (diagnostic) => {
+        throw new Error(ts.flattenDiagnosticMessageText(diagnostic.messageText, "\n"));
+      },
     },
-  });
+  );
   if (parsed === undefined) throw new Error("cannot read tsconfig.test.json");
   const files = parsed.fileNames.map((file) => path.relative(root, file).split(path.sep).join("/"));
   return { parsed, files };
 }
 
 function main() {
-  const project = path.relative(workspaceRoot, path.resolve(process.argv[2] ?? process.cwd())).split(path.sep).join("/") || ".";
+  const project =
+    path
+      .relative(workspaceRoot, path.resolve(process.argv[2] ?? process.cwd()))
+      .split(path.sep)
+      .join("/") || ".";
   const roots = packageRoots();
   if (project !== "." && !roots.includes(project)) throw new Error(`${project} is not a workspace package`);
   const { parsed, files } = testConfig();

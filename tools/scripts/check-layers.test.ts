@@ -38,9 +38,13 @@ describe("the server host's layer check", () => {
   it("fails on an import from a layer above, planted in the state machine", () => {
     const dir = hostWith("state-machine/shard-state-machine.ts", 'import { createRouter } from "../routing/router.js";');
     const problems = checkLayers(dir);
-    expect(problems[0]).toBe("state-machine/shard-state-machine.ts: imports ../routing/router.js: layer state-machine may not import from routing, which sits above it");
+    expect(problems[0]).toBe(
+      "state-machine/shard-state-machine.ts: imports ../routing/router.js: layer state-machine may not import from routing, which sits above it",
+    );
     // The import also closes a loop through the layers below (routing → consensus → state-machine).
-    expect(problems.slice(1)).toEqual([expect.stringMatching(/^folder cycle: .*routing ↔ state-machine .*state-machine\/shard-state-machine\.ts → \.\.\/routing\/router\.js/)]);
+    expect(problems.slice(1)).toEqual([
+      expect.stringMatching(/^folder cycle: .*routing ↔ state-machine .*state-machine\/shard-state-machine\.ts → \.\.\/routing\/router\.js/),
+    ]);
   });
 
   it("fails on a type-only import or a re-export against the order, and on a dynamic import", () => {
@@ -80,7 +84,9 @@ describe("the server host's layer check", () => {
 
   it("names a folder that belongs to no layer", () => {
     const dir = tree({ "misc/a.ts": "export const a = 1;\n" });
-    expect(checkLayers(dir)).toEqual([`misc/a.ts: folder misc/ is in no layer (layers: ., api, background, http, routing, consensus, peer, state-machine, config)`]);
+    expect(checkLayers(dir)).toEqual([
+      `misc/a.ts: folder misc/ is in no layer (layers: ., api, background, http, routing, consensus, peer, state-machine, config)`,
+    ]);
   });
 
   it("reads every form of relative import, and no package import", () => {

@@ -63,5 +63,9 @@ const mismatched = values.map((v, k) => [k, Number(v ?? 0), acked[k]]).filter(([
 await client.close();
 console.log(`${callers} callers, ${acked.reduce((a, b) => a + b, 0)} increments acknowledged in ${durationMs} ms, ${errors.length} errors`);
 for (const e of errors.slice(0, 10)) console.log(`  error: ${e}`);
-console.log(mismatched.length === 0 ? `every counter equals its acknowledged increments` : `counters off: ${mismatched.map(([k, v, a]) => `#${k} read ${v}, acked ${a}`).join("; ")}`);
+console.log(
+  mismatched.length === 0
+    ? `every counter equals its acknowledged increments`
+    : `counters off: ${mismatched.map(([k, v, a]) => `#${k} read ${v}, acked ${a}`).join("; ")}`,
+);
 process.exit(errors.length === 0 && mismatched.length === 0 ? 0 : 1);

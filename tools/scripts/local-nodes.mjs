@@ -19,10 +19,14 @@ export function startNode(options) {
   const args = [
     ...(process.env.DISTCACHE_NODE_FLAGS ? process.env.DISTCACHE_NODE_FLAGS.split(" ") : []),
     NODE_MAIN,
-    "--node-id", options.nodeId,
-    "--port", String(options.port ?? 0),
-    "--data-dir", options.dataDir,
-    "--log-level", options.logLevel ?? "warn",
+    "--node-id",
+    options.nodeId,
+    "--port",
+    String(options.port ?? 0),
+    "--data-dir",
+    options.dataDir,
+    "--log-level",
+    options.logLevel ?? "warn",
     ...(options.args ?? []),
   ];
   const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });

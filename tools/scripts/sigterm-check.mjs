@@ -34,7 +34,10 @@ for (let round = 1; round <= rounds; round++) {
   let stop = false;
   const load = Array.from({ length: 16 }, async (_, c) => {
     for (let i = 0; !stop; i++) {
-      await client.set(`k${c}:${i % 50}`, `v${i}`).then(() => writes++, () => undefined);
+      await client.set(`k${c}:${i % 50}`, `v${i}`).then(
+        () => writes++,
+        () => undefined,
+      );
     }
   });
   await new Promise((r) => setTimeout(r, loadMs));
@@ -57,9 +60,13 @@ for (let round = 1; round <= rounds; round++) {
   failures += slow.length;
   const longest = Math.max(...exits.map((e) => e.ms));
   worst.push(longest);
-  console.log(`round ${round}: ${writes} writes under load; exits ${exits.map((e) => `${e.id} ${Math.round(e.ms)} ms (code ${e.code ?? e.signal})`).join(", ")}${slow.length ? "  ← over the limit" : ""}`);
+  console.log(
+    `round ${round}: ${writes} writes under load; exits ${exits.map((e) => `${e.id} ${Math.round(e.ms)} ms (code ${e.code ?? e.signal})`).join(", ")}${slow.length ? "  ← over the limit" : ""}`,
+  );
   rmSync(dataRoot, { recursive: true, force: true });
 }
 worst.sort((a, b) => a - b);
-console.log(`${rounds - worst.filter((w) => w > limitMs).length} of ${rounds} rounds stopped every node within ${limitMs} ms; slowest node per round: median ${Math.round(worst[Math.floor(worst.length / 2)])} ms, max ${Math.round(worst[worst.length - 1])} ms`);
+console.log(
+  `${rounds - worst.filter((w) => w > limitMs).length} of ${rounds} rounds stopped every node within ${limitMs} ms; slowest node per round: median ${Math.round(worst[Math.floor(worst.length / 2)])} ms, max ${Math.round(worst[worst.length - 1])} ms`,
+);
 process.exit(failures === 0 ? 0 : 1);

@@ -27,7 +27,10 @@ export interface RunningNode {
 }
 
 /** Wires the ports and adapters of one node and starts serving. */
-export async function startCacheNode(config: NodeConfig, options: { logger?: Logger; clock?: Clock; onFatal?: (err: unknown) => void } = {}): Promise<RunningNode> {
+export async function startCacheNode(
+  config: NodeConfig,
+  options: { logger?: Logger; clock?: Clock; onFatal?: (err: unknown) => void } = {},
+): Promise<RunningNode> {
   const logger = options.logger ?? pino({ level: config.logLevel, base: { node: config.nodeId } });
   const clock = options.clock ?? systemClock;
   const onFatal =
@@ -63,7 +66,13 @@ export async function startCacheNode(config: NodeConfig, options: { logger?: Log
     throw err;
   }
   address = `${config.host}:${port}`;
-  const background = new Background(config.nodeId, consensus, hints, { idleEntryIntervalMs: config.idleEntryIntervalMs, accessHintIntervalMs: config.accessHintIntervalMs }, logger);
+  const background = new Background(
+    config.nodeId,
+    consensus,
+    hints,
+    { idleEntryIntervalMs: config.idleEntryIntervalMs, accessHintIntervalMs: config.accessHintIntervalMs },
+    logger,
+  );
   background.start();
   const stopSettingsCheck = warnAboutIgnoredFlags(config, consensus, logger);
   ready = true;

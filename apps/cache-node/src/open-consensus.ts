@@ -49,7 +49,14 @@ export async function openConsensus(
   // open other groups, or the same groups with other voters.
   const identity = await openDataDirIdentity(
     config.dataDir,
-    { nodeId: config.nodeId, members: members.map((m) => m.id), shards: config.shards, replicas, replicasDefaulted: !config.replicas, secret: config.peerSecret },
+    {
+      nodeId: config.nodeId,
+      members: members.map((m) => m.id),
+      shards: config.shards,
+      replicas,
+      replicasDefaulted: !config.replicas,
+      secret: config.peerSecret,
+    },
     logger,
   );
   const groupLog = await openWalGroupLog(join(config.dataDir, "wal"), logger, undefined, hostedShards);

@@ -81,7 +81,11 @@ async function rawGrpc(body: Buffer, headers: http2.OutgoingHttpHeaders = {}): P
 
 /** One gRPC-Web call over HTTP/1.1: the status from its trailer frame. */
 async function rawGrpcWeb(body: Buffer, headers: Record<string, string> = {}): Promise<{ status: string | undefined; trailer: string }> {
-  const res = await fetch(`${node.url}${GET_PATH}`, { method: "POST", headers: { "content-type": "application/grpc-web+proto", ...headers }, body: new Uint8Array(body) });
+  const res = await fetch(`${node.url}${GET_PATH}`, {
+    method: "POST",
+    headers: { "content-type": "application/grpc-web+proto", ...headers },
+    body: new Uint8Array(body),
+  });
   const bytes = Buffer.from(await res.arrayBuffer());
   expect(res.status).toBe(200);
   expect(bytes[0]).toBe(0x80);
@@ -173,7 +177,10 @@ describe("caller deadlines", () => {
     expect(Buffer.from(await grpcWeb.arrayBuffer()).toString("latin1")).toMatch(/grpc-status: 0/);
     const grpc = await rawGrpc(envelope(0, toBinary(GetRequestSchema, create(GetRequestSchema, { key: "far-grpc-web" }))), { "grpc-timeout": "99999999H" });
     expect(grpc.status, grpc.message).toBe("0");
-    const variants: Record<string, string>[] = [{ "content-type": "application/proto" }, { "content-type": "application/proto", "content-encoding": "identity", "connect-protocol-version": "1" }];
+    const variants: Record<string, string>[] = [
+      { "content-type": "application/proto" },
+      { "content-type": "application/proto", "content-encoding": "identity", "connect-protocol-version": "1" },
+    ];
     for (const headers of variants) {
       const connect = await fetch(`${node.url}/distcache.v1.CacheService/Set`, {
         method: "POST",
@@ -182,7 +189,9 @@ describe("caller deadlines", () => {
       });
       expect(connect.status, await connect.clone().text()).toBe(200);
     }
-    const get = await fetch(`${node.url}${GET_PATH}?encoding=json&message=${encodeURIComponent(JSON.stringify({ key: "far-connect" }))}`, { headers: { "connect-timeout-ms": "9999999999" } });
+    const get = await fetch(`${node.url}${GET_PATH}?encoding=json&message=${encodeURIComponent(JSON.stringify({ key: "far-connect" }))}`, {
+      headers: { "connect-timeout-ms": "9999999999" },
+    });
     expect(await get.json()).toMatchObject({ found: true, text: "far" });
   });
 });
@@ -193,7 +202,11 @@ describe("body deadline", () => {
     try {
       const cases: [string, string, Uint8Array][] = [
         ["fast path", "application/proto", toBinary(SetRequestSchema, create(SetRequestSchema, { key: "cut-fast", payload: { case: "text", value: "x" } }))],
-        ["stock handler", "application/grpc", envelope(0, toBinary(SetRequestSchema, create(SetRequestSchema, { key: "cut-stock", payload: { case: "text", value: "x" } })))],
+        [
+          "stock handler",
+          "application/grpc",
+          envelope(0, toBinary(SetRequestSchema, create(SetRequestSchema, { key: "cut-stock", payload: { case: "text", value: "x" } }))),
+        ],
       ];
       for (const [name, contentType, body] of cases) {
         // The whole message, but never END_STREAM: the call must not take effect.

@@ -49,7 +49,16 @@ const requests: [string, string, string | Uint8Array, Record<string, string>?][]
   ["Set", json, "{not json"],
   ["Get", json, ""],
   ["MGet", json, JSON.stringify({ keys: ["a", "b", "n", "zz"] })],
-  ["MSet", json, JSON.stringify({ items: [{ key: "c", text: "1" }, { key: "d", value: "AQI=" }] })],
+  [
+    "MSet",
+    json,
+    JSON.stringify({
+      items: [
+        { key: "c", text: "1" },
+        { key: "d", value: "AQI=" },
+      ],
+    }),
+  ],
   ["MDelete", json, JSON.stringify({ keys: ["c", "d", "nope"] })],
   ["Delete", json, JSON.stringify({ key: "a" })],
   ["Set", json, "{}", { "connect-timeout-ms": "5000" }],
@@ -59,7 +68,11 @@ const requests: [string, string, string | Uint8Array, Record<string, string>?][]
 it("the fast path answers exactly as the stock Connect handler", async () => {
   for (const [method, contentType, body, headers] of requests) {
     const send = async (node: Node) => {
-      const res = await fetch(`${node.url}/distcache.v1.CacheService/${method}`, { method: "POST", headers: { "content-type": contentType, ...headers }, body: body as BodyInit });
+      const res = await fetch(`${node.url}/distcache.v1.CacheService/${method}`, {
+        method: "POST",
+        headers: { "content-type": contentType, ...headers },
+        body: body as BodyInit,
+      });
       const bytes = new Uint8Array(await res.arrayBuffer());
       return { status: res.status, contentType: res.headers.get("content-type"), body: Buffer.from(bytes).toString("base64") };
     };

@@ -35,14 +35,23 @@ const proto = (bytes: Uint8Array) => ({ contentType: "application/proto", body: 
 const header = (init: object) => ({ header: { noForward: false, ...init } });
 
 const REFUSED: [string, string, { contentType: string; body: string | Uint8Array }][] = [
-  ["Set", "IF_VERSION above 2^53 - 1 (the one-request poison pill)", json({ key: "k", text: "v", condition: "SET_CONDITION_IF_VERSION", expectedVersion: "9007199254740993" })],
+  [
+    "Set",
+    "IF_VERSION above 2^53 - 1 (the one-request poison pill)",
+    json({ key: "k", text: "v", condition: "SET_CONDITION_IF_VERSION", expectedVersion: "9007199254740993" }),
+  ],
   ["Set", "expected_version with IF_ABSENT", json({ key: "k", text: "v", condition: "SET_CONDITION_IF_ABSENT", expectedVersion: "3" })],
   ["Set", "expected_version with no condition", json({ key: "k", text: "v", expectedVersion: "1" })],
   ["Set", "an unknown condition number", json({ key: "k", text: "v", condition: 7 })],
   [
     "Set",
     "binary expected_version 2^64 - 1",
-    proto(toBinary(SetRequestSchema, create(SetRequestSchema, { key: "k", payload: { case: "text", value: "v" }, condition: SetCondition.IF_VERSION, expectedVersion: 2n ** 64n - 1n }))),
+    proto(
+      toBinary(
+        SetRequestSchema,
+        create(SetRequestSchema, { key: "k", payload: { case: "text", value: "v" }, condition: SetCondition.IF_VERSION, expectedVersion: 2n ** 64n - 1n }),
+      ),
+    ),
   ],
   ["Set", "a session id of 200,000 bytes", json({ key: "k", text: "v", ...header({ sessionId: "s".repeat(200_000), sequence: "1" }) })],
   ["Set", "a sequence above 2^53 - 1", json({ key: "k", text: "v", ...header({ sessionId: "s", sequence: "9007199254740993" }) })],
@@ -53,7 +62,17 @@ const REFUSED: [string, string, { contentType: string; body: string | Uint8Array
   ["Get", "an unknown consistency number", json({ key: "k", consistency: 99 })],
   ["Get", "an unknown consistency name", json({ key: "k", consistency: "CONSISTENCY_MAYBE" })],
   ["MGet", "an unknown consistency number", json({ keys: ["a"], consistency: 3 })],
-  ["MSet", "a key twice", json({ items: [{ key: "a", text: "1" }, { key: "b", text: "2" }, { key: "a", text: "3" }] })],
+  [
+    "MSet",
+    "a key twice",
+    json({
+      items: [
+        { key: "a", text: "1" },
+        { key: "b", text: "2" },
+        { key: "a", text: "3" },
+      ],
+    }),
+  ],
   ["MDelete", "a key twice", json({ keys: ["a", "b", "a"] })],
   ["MDelete", "a key twice, binary", proto(toBinary(MDeleteRequestSchema, create(MDeleteRequestSchema, { keys: ["x", "x"] })))],
   ["Delete", "an oversized session id", json({ key: "k", ...header({ sessionId: "é".repeat(100), sequence: "1" }) })],
@@ -81,14 +100,20 @@ describe.each(["fast", "stock"])("on the %s path", (path) => {
     const node = nodes[path]!;
     expect((await call(node, "Set", json({ key: "a", text: "1" }))).status).toBe(200);
     const got = await call(node, "MGet", json({ keys: ["a", "b", "a"] }));
-    expect(got.json).toEqual({ results: [{ found: true, text: "1", version: expect.any(String) }, {}, { found: true, text: "1", version: expect.any(String) }] });
+    expect(got.json).toEqual({
+      results: [{ found: true, text: "1", version: expect.any(String) }, {}, { found: true, text: "1", version: expect.any(String) }],
+    });
     // The largest valid expected version is accepted (and simply does not match).
     const match = await call(node, "Set", json({ key: "a", text: "2", condition: "SET_CONDITION_IF_VERSION", expectedVersion: "9007199254740991" }));
     expect(match.json.code).toBe("failed_precondition");
     // A sequence number reused by another operation gets invalid_argument, not the other's result.
     const session = header({ sessionId: `reuse-${path}`, sequence: "1" });
     expect((await call(node, "Delete", json({ key: "a", ...session }))).status).toBe(200);
-    for (const [method, body] of [["Set", { key: "a", text: "3" }], ["Incr", { key: "a", delta: "1" }], ["MSet", { items: [{ key: "a", text: "4" }] }]] as const) {
+    for (const [method, body] of [
+      ["Set", { key: "a", text: "3" }],
+      ["Incr", { key: "a", delta: "1" }],
+      ["MSet", { items: [{ key: "a", text: "4" }] }],
+    ] as const) {
       const reused = await call(node, method, json({ ...body, ...session }));
       expect(reused.json.code, method).toBe("invalid_argument");
       expect(reused.json.message).toMatch(/already used by another operation/);
@@ -104,35 +129,56 @@ describe.each(["fast", "stock"])("on the %s path", (path) => {
     expect(refused.status).toBe(429);
     expect(refused.json.code).toBe("resource_exhausted");
     expect(refused.json.message).toMatch(/response_bytes_max/);
-    const fits = await fetch(`${node.url}/distcache.v1.CacheService/MGet`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ keys: ["big", "big", "a"] }) });
+    const fits = await fetch(`${node.url}/distcache.v1.CacheService/MGet`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ keys: ["big", "big", "a"] }),
+    });
     expect(fits.status).toBe(200);
     expect(((await fits.json()) as { results: unknown[] }).results).toHaveLength(3);
   });
 });
 
 describe("oversized bodies on a kept-alive HTTP/1.1 connection", () => {
-  it.each(["fast", "stock"])("%s node: answers the next request on the connection after refusing a gRPC-Web or Connect-streaming body over the limit", async (path) => {
-    const port = Number(new URL(nodes[path]!.url).port);
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-    const send = (contentType: string, body: Buffer | string, method = "Set") =>
-      new Promise<string>((resolve) => {
-        const req = http.request({ host: "127.0.0.1", port, path: `/distcache.v1.CacheService/${method}`, method: "POST", headers: { "content-type": contentType }, agent, timeout: 3000 }, (res) => {
-          const chunks: Buffer[] = [];
-          res.on("data", (c: Buffer) => chunks.push(c));
-          res.on("end", () => resolve(`${res.statusCode} ${Buffer.concat(chunks).toString("latin1")}`));
+  it.each(["fast", "stock"])(
+    "%s node: answers the next request on the connection after refusing a gRPC-Web or Connect-streaming body over the limit",
+    async (path) => {
+      const port = Number(new URL(nodes[path]!.url).port);
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      const send = (contentType: string, body: Buffer | string, method = "Set") =>
+        new Promise<string>((resolve) => {
+          const req = http.request(
+            {
+              host: "127.0.0.1",
+              port,
+              path: `/distcache.v1.CacheService/${method}`,
+              method: "POST",
+              headers: { "content-type": contentType },
+              agent,
+              timeout: 3000,
+            },
+            (res) => {
+              const chunks: Buffer[] = [];
+              res.on("data", (c: Buffer) => chunks.push(c));
+              res.on("end", () => resolve(`${res.statusCode} ${Buffer.concat(chunks).toString("latin1")}`));
+            },
+          );
+          req.on("timeout", () => req.destroy(new Error("no answer")));
+          req.on("error", (err) => resolve(`error ${err.message}`));
+          req.end(body);
         });
-        req.on("timeout", () => req.destroy(new Error("no answer")));
-        req.on("error", (err) => resolve(`error ${err.message}`));
-        req.end(body);
-      });
-    // 4 MiB + 21 bytes: the envelope declares a message above --request-bytes-max (4 MiB).
-    const big = Buffer.alloc(4 * 1024 * 1024 + 21);
-    big.writeUInt32BE(big.length - 5, 1);
-    // Connect streaming: Watch, a server-streaming method.
-    for (const [contentType, method] of [["application/grpc-web+proto", "Set"], ["application/connect+proto", "Watch"]] as const) {
-      expect(await send(contentType, big, method)).toMatch(/^200 .*(grpc-status: 8|resource_exhausted)/s);
-      expect(await send("application/json", JSON.stringify({ key: "after-big", text: contentType }))).toMatch(/^200 \{"version"/);
-    }
-    agent.destroy();
-  });
+      // 4 MiB + 21 bytes: the envelope declares a message above --request-bytes-max (4 MiB).
+      const big = Buffer.alloc(4 * 1024 * 1024 + 21);
+      big.writeUInt32BE(big.length - 5, 1);
+      // Connect streaming: Watch, a server-streaming method.
+      for (const [contentType, method] of [
+        ["application/grpc-web+proto", "Set"],
+        ["application/connect+proto", "Watch"],
+      ] as const) {
+        expect(await send(contentType, big, method)).toMatch(/^200 .*(grpc-status: 8|resource_exhausted)/s);
+        expect(await send("application/json", JSON.stringify({ key: "after-big", text: contentType }))).toMatch(/^200 \{"version"/);
+      }
+      agent.destroy();
+    },
+  );
 });

@@ -1,7 +1,18 @@
 import type { ClusterStats, GetResult, Topology } from "@distcache/client";
 import { UnavailableError } from "@distcache/client";
 import { describe, expect, it } from "vitest";
-import { displayValue, formatCounter, formatDeleted, formatError, formatGet, formatMget, formatStats, formatTopology, formatVersion, jsonLine } from "./format.js";
+import {
+  displayValue,
+  formatCounter,
+  formatDeleted,
+  formatError,
+  formatGet,
+  formatMget,
+  formatStats,
+  formatTopology,
+  formatVersion,
+  jsonLine,
+} from "./format.js";
 
 const text = (t: string, version = 3n): GetResult => ({ value: new TextEncoder().encode(t), text: t, version, ttlRemainingMs: 0 });
 const bytes = (b: number[], ttlRemainingMs = 0): GetResult => ({ value: new Uint8Array(b), version: 9n, ttlRemainingMs });
@@ -29,7 +40,10 @@ describe("plain and JSON output", () => {
     [formatCounter("c", -(2n ** 63n), false), "-9223372036854775808\n"],
     [formatCounter("c", 2n ** 63n - 1n, true), '{"key":"c","value":"9223372036854775807"}\n'],
     [formatMget(["a", "b"], [text("1"), null], false), "a\t1\nb\t(not found)\n"],
-    [formatMget(["a", "b"], [text("1"), null], true), '{"results":[{"key":"a","found":true,"text":"1","version":"3","ttlRemainingMs":0},{"key":"b","found":false}]}\n'],
+    [
+      formatMget(["a", "b"], [text("1"), null], true),
+      '{"results":[{"key":"a","found":true,"text":"1","version":"3","ttlRemainingMs":0},{"key":"b","found":false}]}\n',
+    ],
     [formatError(new UnavailableError("no node answered")), "error: no node answered (UnavailableError)\n"],
     [jsonLine({ big: 1n, bytes: new Uint8Array([1, 2]) }), '{"big":"1","bytes":"AQI="}\n'],
   ])("%#: %j", (actual, expected) => {
@@ -42,7 +56,19 @@ describe("plain and JSON output", () => {
         nodeId: "n1",
         address: "127.0.0.1:7301",
         total: { hits: 5, misses: 1, evictions: 0, expirations: 2, keys: 3, bytes: 300 },
-        shards: [{ shard: 0, store: { hits: 5, misses: 1, evictions: 0, expirations: 2, keys: 3, bytes: 300 }, appliedIndex: 7n, term: 2n, leaderId: "n1", evictionPolicy: "lru", entriesMax: 100, bytesMax: 65536, digest: "d" }],
+        shards: [
+          {
+            shard: 0,
+            store: { hits: 5, misses: 1, evictions: 0, expirations: 2, keys: 3, bytes: 300 },
+            appliedIndex: 7n,
+            term: 2n,
+            leaderId: "n1",
+            evictionPolicy: "lru",
+            entriesMax: 100,
+            bytesMax: 65536,
+            digest: "d",
+          },
+        ],
       },
     ],
     unreachable: [{ nodeId: "n2", address: "127.0.0.1:7302", error: new UnavailableError("connect ECONNREFUSED") }],

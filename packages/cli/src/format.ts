@@ -61,7 +61,8 @@ function counters(c: StoreCounters): string {
 }
 
 export function formatStats(stats: ClusterStats, json: boolean): string {
-  if (json) return jsonLine({ nodes: stats.nodes, unreachable: stats.unreachable.map((u) => ({ nodeId: u.nodeId, address: u.address, error: u.error.message })) });
+  if (json)
+    return jsonLine({ nodes: stats.nodes, unreachable: stats.unreachable.map((u) => ({ nodeId: u.nodeId, address: u.address, error: u.error.message })) });
   const lines = stats.nodes.map((n) => `${n.nodeId}\t${n.address}\t${counters(n.total)}\tshards=${n.shards.length}`);
   for (const u of stats.unreachable) lines.push(`${u.nodeId}\t${u.address}\tunreachable: ${u.error.message}`);
   return lines.map((l) => `${l}\n`).join("");

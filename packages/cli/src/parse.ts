@@ -15,7 +15,10 @@ const UINT64_MAX = 2n ** 64n - 1n;
 
 /** A comma-separated list of http(s) base URLs. */
 export function parseEndpoints(text: string): Parsed<string[]> {
-  const urls = text.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  const urls = text
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
   if (urls.length === 0) return fail("expected one or more URLs separated by commas, such as http://127.0.0.1:7301");
   for (const url of urls) {
     let parsed: URL;
@@ -64,7 +67,9 @@ export type EvictionPolicyName = (typeof EVICTION_POLICIES)[number];
 /** An eviction policy name (lowercase or not). */
 export function parsePolicy(text: string): Parsed<EvictionPolicyName> {
   const name = text.trim().toLowerCase();
-  return (EVICTION_POLICIES as readonly string[]).includes(name) ? ok(name as EvictionPolicyName) : fail(`expected one of ${EVICTION_POLICIES.join(", ")}, got "${text}"`);
+  return (EVICTION_POLICIES as readonly string[]).includes(name)
+    ? ok(name as EvictionPolicyName)
+    : fail(`expected one of ${EVICTION_POLICIES.join(", ")}, got "${text}"`);
 }
 
 /** A store bound (keys or bytes per shard): an integer from 1 to 2^53 - 1. */

@@ -72,7 +72,12 @@ function buildProgram(deps: CliDeps, setCode: (code: number) => void): Command {
     .configureOutput({ writeOut: deps.stdout, writeErr: deps.stderr })
     .showHelpAfterError("(run with --help for usage)")
     .option("--endpoints <urls>", `comma-separated node URLs (default: $${ENDPOINTS_ENV} or ${DEFAULT_ENDPOINT})`, option(parseEndpoints))
-    .option("--timeout-ms <ms>", "deadline of the command, retries included", option((t) => parseMilliseconds(t, 1, TIMEOUT_MS_MAX)), 5000);
+    .option(
+      "--timeout-ms <ms>",
+      "deadline of the command, retries included",
+      option((t) => parseMilliseconds(t, 1, TIMEOUT_MS_MAX)),
+      5000,
+    );
 
   /** Runs body with a connected client, closing it afterwards. */
   const withClient = async (command: Command, body: (client: CacheClient) => Promise<number>): Promise<void> => {
@@ -142,7 +147,10 @@ function addBatchAndClusterCommands(program: Command, deps: CliDeps, withClient:
   program
     .command("configure")
     .description("change shards' eviction policy and bounds through their logs (every shard unless --shard) and print the settings in force")
-    .option("--shard <n>", "a shard to change (repeat for several; default: every shard)", (text: string, previous: number[] = []) => [...previous, option(parseShard)(text)])
+    .option("--shard <n>", "a shard to change (repeat for several; default: every shard)", (text: string, previous: number[] = []) => [
+      ...previous,
+      option(parseShard)(text),
+    ])
     .option("--policy <policy>", "eviction policy: lru, lfu, fifo or random", option(parsePolicy))
     .option("--entries-max <n>", "most keys per shard", option(parseBound))
     .option("--bytes-max <n>", "most accounted bytes per shard", option(parseBound))
@@ -188,7 +196,11 @@ function addKeyCommands(program: Command, deps: CliDeps, withClient: WithClient)
   program
     .command("set <key> <value>")
     .description("write a key (the value is stored as text) and print its new version")
-    .option("--ttl-ms <ms>", "expire after this many milliseconds", option((t) => parseMilliseconds(t, 0, Number.MAX_SAFE_INTEGER)))
+    .option(
+      "--ttl-ms <ms>",
+      "expire after this many milliseconds",
+      option((t) => parseMilliseconds(t, 0, Number.MAX_SAFE_INTEGER)),
+    )
     .option("--if-absent", "write only if the key does not exist")
     .option("--if-version <version>", "write only if the key is at this version (0: absent)", option(parseVersion))
     .option("--json", "print JSON")

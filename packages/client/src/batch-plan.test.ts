@@ -5,7 +5,12 @@ import { groupByLeader, groupByShard, settleAll } from "./batch-plan.js";
 describe("batch planning", () => {
   it("groups by shard in request order and merges shards with the same known leader", () => {
     const byShard = groupByShard(["a0", "b1", "c0", "d2", "e3"], (k) => Number(k[1]));
-    expect([...byShard]).toEqual([[0, [0, 2]], [1, [1]], [2, [3]], [3, [4]]]);
+    expect([...byShard]).toEqual([
+      [0, [0, 2]],
+      [1, [1]],
+      [2, [3]],
+      [3, [4]],
+    ]);
     const leaders: Record<number, string | undefined> = { 0: "n1", 1: "n2", 2: "n1", 3: undefined };
     expect(groupByLeader(byShard, (s) => leaders[s])).toEqual([
       { shards: [0, 2], indexes: [0, 2, 3] },
@@ -16,12 +21,19 @@ describe("batch planning", () => {
 
   it("every request index lands in exactly one group", () => {
     fc.assert(
-      fc.property(fc.array(fc.nat(7), { maxLength: 50 }), fc.array(fc.option(fc.constantFrom("n1", "n2", "n3")), { minLength: 8, maxLength: 8 }), (shards, leaders) => {
-        const groups = groupByLeader(groupByShard(shards, (s) => s), (s) => leaders[s] ?? undefined);
-        const indexes = groups.flatMap((g) => g.indexes).sort((a, b) => a - b);
-        expect(indexes).toEqual(shards.map((_, i) => i));
-        for (const g of groups) expect(new Set(g.shards.map((s) => leaders[s] ?? `alone${s}`)).size).toBe(1);
-      }),
+      fc.property(
+        fc.array(fc.nat(7), { maxLength: 50 }),
+        fc.array(fc.option(fc.constantFrom("n1", "n2", "n3")), { minLength: 8, maxLength: 8 }),
+        (shards, leaders) => {
+          const groups = groupByLeader(
+            groupByShard(shards, (s) => s),
+            (s) => leaders[s] ?? undefined,
+          );
+          const indexes = groups.flatMap((g) => g.indexes).sort((a, b) => a - b);
+          expect(indexes).toEqual(shards.map((_, i) => i));
+          for (const g of groups) expect(new Set(g.shards.map((s) => leaders[s] ?? `alone${s}`)).size).toBe(1);
+        },
+      ),
     );
   });
 

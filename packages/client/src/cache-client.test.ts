@@ -188,7 +188,9 @@ describe("write retry rules (invariant 4 of docs/design.md)", () => {
   });
 
   it("a resend refused by a busy leader is retried after backoff, and an unexplained refusal of it is indeterminate", async () => {
-    const busy = new ConnectError("shard 0: too many writes are waiting to commit; retry later", Code.ResourceExhausted, { "content-type": "application/json" });
+    const busy = new ConnectError("shard 0: too many writes are waiting to commit; retry later", Code.ResourceExhausted, {
+      "content-type": "application/json",
+    });
     {
       const { cluster, client, events } = setupClient();
       const key = cluster.keyForShard(0);
@@ -212,7 +214,11 @@ describe("write retry rules (invariant 4 of docs/design.md)", () => {
   it("retries a write the node says did not take effect, with the same sequence", async () => {
     const { cluster, client } = setupClient();
     const key = cluster.keyForShard(0);
-    cluster.failNext(cluster.leaderOf(0)!, "set", new ConnectError("shard 0: the write was superseded by a new leader and did not take effect; retry", Code.Unavailable));
+    cluster.failNext(
+      cluster.leaderOf(0)!,
+      "set",
+      new ConnectError("shard 0: the write was superseded by a new leader and did not take effect; retry", Code.Unavailable),
+    );
     expect(await client.set(key, "v")).toBe(1n);
     const sequences = cluster.callsTo("set").map((c) => c.header?.sequence);
     expect(sequences).toEqual([1n, 1n]);
@@ -420,7 +426,10 @@ describe("transferLeader", () => {
     await warm(client);
     await expect(client.transferLeader(-1)).rejects.toMatchObject({ name: "InvalidArgumentError" });
     for (const bad of ["", "n".repeat(65), "bad id", 7 as unknown as string]) {
-      await expect(client.transferLeader(0, bad)).rejects.toMatchObject({ name: "InvalidArgumentError", message: expect.stringMatching(/toNodeId must be a node id/) });
+      await expect(client.transferLeader(0, bad)).rejects.toMatchObject({
+        name: "InvalidArgumentError",
+        message: expect.stringMatching(/toNodeId must be a node id/),
+      });
     }
     await expect(client.transferLeader(0, "n9")).rejects.toMatchObject({ name: "InvalidArgumentError", message: expect.stringMatching(/unknown node/) });
     expect(cluster.callsTo("transferLeader")).toHaveLength(1);

@@ -5,7 +5,19 @@ import { randomSessionId, resolveOptions, TIMEOUT_MS_MAX, type CacheClientOption
 import { isWrite, toCacheError, type FailureContext, type Operation } from "./error-mapping.js";
 import { CanceledError, ClientClosedError, InvalidArgumentError, KeyExistsError, ResourceExhaustedError } from "./errors.js";
 import { NodeClients } from "./node-clients.js";
-import { checkBatch, checkDistinct, checkKey, checkNodeId, checkShard, checkValue, consistencyOf, deltaOf, expectedVersionOf, ttlMsOf, type ReadConsistency } from "./request-checks.js";
+import {
+  checkBatch,
+  checkDistinct,
+  checkKey,
+  checkNodeId,
+  checkShard,
+  checkValue,
+  consistencyOf,
+  deltaOf,
+  expectedVersionOf,
+  ttlMsOf,
+  type ReadConsistency,
+} from "./request-checks.js";
 import { RoutingTable } from "./routing-table.js";
 import { ShardRouter, type CallBudget, type WriteSessionHandle } from "./shard-router.js";
 import { nodeStatsFromMessage, type ClusterStats } from "./stats.js";
@@ -219,14 +231,26 @@ class RoutedCacheClient implements CacheClient {
     // Keys may repeat: every position gets its own answer.
     const budget = await this.begin(options);
     const results = new Array<GetResult | null>(keys.length).fill(null);
-    const read = (shards: readonly number[], indexes: readonly number[], once: boolean) => this.readPart(keys, indexes, shards[0]!, consistency, budget, once, results);
-    const groups = groupByLeader(groupByShard(keys, (k) => this.table.shardFor(k)), (s) => this.router.leaderIdOf(s));
+    const read = (shards: readonly number[], indexes: readonly number[], once: boolean) =>
+      this.readPart(keys, indexes, shards[0]!, consistency, budget, once, results);
+    const groups = groupByLeader(
+      groupByShard(keys, (k) => this.table.shardFor(k)),
+      (s) => this.router.leaderIdOf(s),
+    );
     await settleAll(
       groups.map(async (group) => {
         // One request per leader first; if it fails, each shard retries on its own.
         if (group.shards.length > 1 && (await read(group.shards, group.indexes, true))) return;
         const byShard = groupByShard(group.indexes, (i) => this.table.shardFor(keys[i]!));
-        await settleAll([...byShard].map(([shard, at]) => read([shard], at.map((j) => group.indexes[j]!), false)));
+        await settleAll(
+          [...byShard].map(([shard, at]) =>
+            read(
+              [shard],
+              at.map((j) => group.indexes[j]!),
+              false,
+            ),
+          ),
+        );
       }),
     );
     return results;
@@ -273,7 +297,10 @@ class RoutedCacheClient implements CacheClient {
     const settled = await Promise.allSettled(
       nodes.map(async ({ address }) => {
         const timeoutMs = Math.max(1, budget.deadlineMs - this.options.clock.nowMs());
-        return nodeStatsFromMessage(address, await this.clients.forAddress(address).cache.stats({ includeDigests: options?.includeDigests ?? false }, { timeoutMs, signal: budget.signal }));
+        return nodeStatsFromMessage(
+          address,
+          await this.clients.forAddress(address).cache.stats({ includeDigests: options?.includeDigests ?? false }, { timeoutMs, signal: budget.signal }),
+        );
       }),
     );
     const stats: ClusterStats = { nodes: [], unreachable: [] };
@@ -423,7 +450,17 @@ class RoutedCacheClient implements CacheClient {
         shard,
         context,
         (c, o) =>
-          send(c, { noForward: true, sessionId: session.sessionId, sequence: sequence!, ackedSequence: session.ackedSequence(shard), sessionStartedMs: session.startedMs }, o),
+          send(
+            c,
+            {
+              noForward: true,
+              sessionId: session.sessionId,
+              sequence: sequence!,
+              ackedSequence: session.ackedSequence(shard),
+              sessionStartedMs: session.startedMs,
+            },
+            o,
+          ),
         budget,
         handle,
       );

@@ -139,7 +139,8 @@ function resolveAddressMap(map: CacheClientOptions["addressMap"]): (address: str
   if (typeof map === "function") {
     return (address) => {
       const mapped = map(address);
-      if (typeof mapped !== "string" || !isHostPort(mapped)) throw new RangeError(`addressMap returned ${JSON.stringify(mapped)} for ${address}: expected host:port`);
+      if (typeof mapped !== "string" || !isHostPort(mapped))
+        throw new RangeError(`addressMap returned ${JSON.stringify(mapped)} for ${address}: expected host:port`);
       return mapped;
     };
   }

@@ -6,7 +6,14 @@ import { FakeCluster, fakeTime } from "./testing/fake-cluster.js";
 function setup() {
   const cluster = new FakeCluster();
   const time = fakeTime();
-  const client = createCacheClient({ transport: cluster.transport, seeds: [cluster.urlOf("n1")], clock: time.clock, sleep: time.sleep, random: () => 0.5, sessionId: "s-test" });
+  const client = createCacheClient({
+    transport: cluster.transport,
+    seeds: [cluster.urlOf("n1")],
+    clock: time.clock,
+    sleep: time.sleep,
+    random: () => 0.5,
+    sessionId: "s-test",
+  });
   return { cluster, client };
 }
 
@@ -39,7 +46,13 @@ describe("configureStore", () => {
 
   it("maps the node's refusal to InvalidArgumentError", async () => {
     const { client } = setup();
-    await expect(client.configureStore({ bytesMax: 100 })).rejects.toMatchObject({ name: "InvalidArgumentError", message: expect.stringMatching(/bytes_max must be at least 4096/) });
-    await expect(client.configureStore({ shards: [99] })).rejects.toMatchObject({ name: "InvalidArgumentError", message: expect.stringMatching(/unknown shard 99/) });
+    await expect(client.configureStore({ bytesMax: 100 })).rejects.toMatchObject({
+      name: "InvalidArgumentError",
+      message: expect.stringMatching(/bytes_max must be at least 4096/),
+    });
+    await expect(client.configureStore({ shards: [99] })).rejects.toMatchObject({
+      name: "InvalidArgumentError",
+      message: expect.stringMatching(/unknown shard 99/),
+    });
   });
 });

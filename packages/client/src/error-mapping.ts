@@ -86,7 +86,9 @@ export function toCacheError(reason: unknown, context: FailureContext, indetermi
   const err = ConnectError.from(reason);
   const { operation, key } = context;
   if (indeterminate) {
-    return new IndeterminateWriteError(`${operation}${key === undefined ? "" : ` of "${key}"`} may or may not have taken effect: ${err.rawMessage}`, err.code, { cause: err });
+    return new IndeterminateWriteError(`${operation}${key === undefined ? "" : ` of "${key}"`} may or may not have taken effect: ${err.rawMessage}`, err.code, {
+      cause: err,
+    });
   }
   switch (err.code) {
     case Code.InvalidArgument:

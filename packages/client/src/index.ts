@@ -1,4 +1,14 @@
-export type { CacheClient, GetOptions, GetOrLoadOptions, ReadConsistency, RequestOptions, SetItem, SetOptions, StatsOptions, WriteOptions } from "./cache-client.js";
+export type {
+  CacheClient,
+  GetOptions,
+  GetOrLoadOptions,
+  ReadConsistency,
+  RequestOptions,
+  SetItem,
+  SetOptions,
+  StatsOptions,
+  WriteOptions,
+} from "./cache-client.js";
 export { createCacheClient } from "./cache-client.js";
 export type { CacheClientOptions, Clock, Sleep, TransportFactory } from "./client-options.js";
 export {

@@ -51,20 +51,36 @@ const BAD_CALLS: [string, Call, RegExp, Partial<CacheClientOptions>?][] = [
   ["set: lone high surrogate", (c) => c.set("a\uD800", "v"), /^key is not well-formed UTF-8/],
   ["set: lone low surrogate", (c) => c.set("\uDC00b", "v"), /^key is not well-formed UTF-8/],
   ["set: reversed pair", (c) => c.set("\uDE00\uD83D", "v"), /^key is not well-formed UTF-8/],
-  ...LONG_KEYS.map(([name, key]): [string, Call, RegExp] => [`set: key of ${name} above keyBytesMax`, (c) => c.set(key, "v"), /^key is 6553\d bytes of UTF-8, above the protocol's ceiling of 65536 \(key_bytes_max\)/]),
+  ...LONG_KEYS.map(([name, key]): [string, Call, RegExp] => [
+    `set: key of ${name} above keyBytesMax`,
+    (c) => c.set(key, "v"),
+    /^key is 6553\d bytes of UTF-8, above the protocol's ceiling of 65536 \(key_bytes_max\)/,
+  ]),
   ["create: long key", (c) => c.create(LONG_KEYS[0]![1], "v"), /^key is 65537 bytes/],
   ["update: long key", (c) => c.update(LONG_KEYS[1]![1], "v", 1), /^key is \d+ bytes/],
   ["delete: lone surrogate", (c) => c.delete("\uD800"), /^key is not well-formed/],
   ["incr: long key", (c) => c.incr(LONG_KEYS[2]![1]), /^key is 65537 bytes/],
   ["mget: a long key", (c) => c.mget(["a", LONG_KEYS[0]![1]]), /^keys\[1\] is 65537 bytes/],
   ["mget: an empty key", (c) => c.mget(["a", ""]), /^keys\[1\] must be a non-empty string/],
-  ["mset: lone surrogate in a key", (c) => c.mset([{ key: "a", value: "v" }, { key: "b\uDBFF", value: "v" }]), /^items\[1\]\.key is not well-formed/],
+  [
+    "mset: lone surrogate in a key",
+    (c) =>
+      c.mset([
+        { key: "a", value: "v" },
+        { key: "b\uDBFF", value: "v" },
+      ]),
+    /^items\[1\]\.key is not well-formed/,
+  ],
   ["mset: an item that is not an object", (c) => c.mset([anyValue(null)]), /^items\[0\]\.key must be/],
   ["mdelete: an empty key", (c) => c.mdelete(["a", ""]), /^keys\[1\] must be/],
   // values
   ["set: value a number", (c) => c.set("k", anyValue(5)), /^value must be a string or a Uint8Array/],
   ["set: value null", (c) => c.set("k", anyValue(null)), /^value must be a string or a Uint8Array/],
-  ["set: bytes above valueBytesMax", (c) => c.set("k", new Uint8Array(valueBytesMax + 1)), /^value is 67108865 bytes, above the protocol's ceiling of 67108864 \(value_bytes_max\)/],
+  [
+    "set: bytes above valueBytesMax",
+    (c) => c.set("k", new Uint8Array(valueBytesMax + 1)),
+    /^value is 67108865 bytes, above the protocol's ceiling of 67108864 \(value_bytes_max\)/,
+  ],
   ["set: text above valueBytesMax", (c) => c.set("k", "é".repeat(valueBytesMax / 2 + 1)), /^value is 67108866 bytes of UTF-8, above/],
   ["mset: a value above valueBytesMax", (c) => c.mset([{ key: "a", value: new Uint8Array(valueBytesMax + 1) }]), /^items\[0\]\.value is 67108865 bytes/],
   // TTLs
@@ -75,13 +91,25 @@ const BAD_CALLS: [string, Call, RegExp, Partial<CacheClientOptions>?][] = [
   ["set: ttlMs a string", (c) => c.set("k", "v", { ttlMs: anyValue("10") }), /^ttlMs must be/],
   ["create: ttlMs Infinity", (c) => c.create("k", "v", { ttlMs: Infinity }), /^ttlMs must be/],
   ["getOrLoad: ttlMs above ttlMsMax", (c) => c.getOrLoad("k", loader, { ttlMs: ttlMsMax + 1 }), /^ttlMs must be/],
-  ["mset: a bad ttlMs", (c) => c.mset([{ key: "a", value: "v" }, { key: "b", value: "v", ttlMs: -5 }]), /^items\[1\]\.ttlMs must be/],
+  [
+    "mset: a bad ttlMs",
+    (c) =>
+      c.mset([
+        { key: "a", value: "v" },
+        { key: "b", value: "v", ttlMs: -5 },
+      ]),
+    /^items\[1\]\.ttlMs must be/,
+  ],
   // expected versions
   ["update: version 2^53", (c) => c.update("k", "v", 2n ** 53n), /^expectedVersion must be in \[1, 2\^53 - 1\], or 0 for an absent key, got 9007199254740992$/],
   ["update: version 2^64 - 1", (c) => c.update("k", "v", 2n ** 64n - 1n), /^expectedVersion must be in \[1, 2\^53 - 1\]/],
   ["update: negative version", (c) => c.update("k", "v", -1), /^expectedVersion must be in/],
   ["update: negative bigint version", (c) => c.update("k", "v", -1n), /^expectedVersion must be in/],
-  ["update: number version beyond safe integers", (c) => c.update("k", "v", 2 ** 53), /^expectedVersion must be a bigint or a safe integer number, got 9007199254740992$/],
+  [
+    "update: number version beyond safe integers",
+    (c) => c.update("k", "v", 2 ** 53),
+    /^expectedVersion must be a bigint or a safe integer number, got 9007199254740992$/,
+  ],
   ["update: fractional version", (c) => c.update("k", "v", 1.5), /^expectedVersion must be a bigint or a safe integer/],
   ["update: version a string", (c) => c.update("k", "v", anyValue("1")), /^expectedVersion must be a bigint or a safe integer number, got string/],
   ["set: ifVersion 2^53", (c) => c.set("k", "v", { ifVersion: 2n ** 53n }), /^ifVersion must be in \[1, 2\^53 - 1\]/],
@@ -121,7 +149,11 @@ const BAD_CALLS: [string, Call, RegExp, Partial<CacheClientOptions>?][] = [
   ["transferLeader: fractional shard", (c) => c.transferLeader(1.5), /^shard must be an integer in \[0, 2\^32 - 1\]/],
   ["transferLeader: shard a string", (c) => c.transferLeader(anyValue("0")), /^shard must be an integer in \[0, 2\^32 - 1\]/],
   ["transferLeader: node id not a string", (c) => c.transferLeader(0, anyValue(5)), /^toNodeId must be a node id \(1 to 64/],
-  ["transferLeader: node id of 70,000 characters", (c) => c.transferLeader(0, "n".repeat(70_000)), /^toNodeId must be a node id \(1 to 64.*got 70000 characters/],
+  [
+    "transferLeader: node id of 70,000 characters",
+    (c) => c.transferLeader(0, "n".repeat(70_000)),
+    /^toNodeId must be a node id \(1 to 64.*got 70000 characters/,
+  ],
 ];
 
 describe("bad arguments fail with InvalidArgumentError before any I/O", () => {
@@ -174,7 +206,12 @@ describe("arguments at the ceilings are sent", () => {
     await client.mset([{ key: a, value: "A" }]);
     const results = await client.mget([a, b, a, a]);
     expect(results.map((r) => r?.text ?? null)).toEqual(["A", null, "A", "A"]);
-    expect(cluster.callsTo("mGet").flatMap((c) => c.keys).sort()).toEqual([a, a, a, b].sort());
+    expect(
+      cluster
+        .callsTo("mGet")
+        .flatMap((c) => c.keys)
+        .sort(),
+    ).toEqual([a, a, a, b].sort());
   });
 });
 

@@ -140,7 +140,9 @@ const CONSISTENCY: Readonly<Record<ReadConsistency, Consistency>> = { strong: Co
 export function consistencyOf(consistency: unknown): Consistency {
   if (consistency === undefined) return Consistency.STRONG;
   if (typeof consistency !== "string" || !Object.hasOwn(CONSISTENCY, consistency)) {
-    throw new InvalidArgumentError(`consistency must be "strong" or "eventual", got ${typeof consistency === "string" ? JSON.stringify(consistency) : String(consistency)}`);
+    throw new InvalidArgumentError(
+      `consistency must be "strong" or "eventual", got ${typeof consistency === "string" ? JSON.stringify(consistency) : String(consistency)}`,
+    );
   }
   return CONSISTENCY[consistency as ReadConsistency];
 }
@@ -156,7 +158,9 @@ export function checkShard(shard: unknown): asserts shard is number {
 /** A node id: 1 to 64 of A-Z, a-z, 0-9, "_", "." and "-" (whether it is a member is the cluster's answer). */
 export function checkNodeId(id: unknown, field: string): asserts id is string {
   if (typeof id !== "string" || !NODE_ID_PATTERN.test(id)) {
-    throw new InvalidArgumentError(`${field} must be a node id (1 to 64 of A-Z, a-z, 0-9, "_", "." and "-"), got ${typeof id === "string" ? `${id.length} characters` : typeof id}`);
+    throw new InvalidArgumentError(
+      `${field} must be a node id (1 to 64 of A-Z, a-z, 0-9, "_", "." and "-"), got ${typeof id === "string" ? `${id.length} characters` : typeof id}`,
+    );
   }
 }
 
@@ -165,6 +169,7 @@ export function sessionIdRefusal(sessionId: unknown): string | undefined {
   if (typeof sessionId !== "string" || sessionId.length === 0) return "sessionId must be a non-empty string";
   if (!isWellFormed(sessionId)) return "sessionId is not well-formed UTF-8: it holds a lone surrogate";
   const bytes = utf8ByteLength(sessionId);
-  if (bytes > PROTOCOL_LIMITS.sessionIdBytesMax) return `sessionId is ${bytes} bytes of UTF-8, above the protocol's ceiling of ${PROTOCOL_LIMITS.sessionIdBytesMax}`;
+  if (bytes > PROTOCOL_LIMITS.sessionIdBytesMax)
+    return `sessionId is ${bytes} bytes of UTF-8, above the protocol's ceiling of ${PROTOCOL_LIMITS.sessionIdBytesMax}`;
   return undefined;
 }

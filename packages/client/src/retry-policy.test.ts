@@ -5,7 +5,9 @@ import { backoffDelayMs, classifyFailure, neverReachedNode, type Verdict } from 
 import { connectionRefused, connectionReset, sessionExpired } from "./testing/fake-cluster.js";
 
 const notLeader = (code: Code, leaderId: string, message = "node does not lead shard 3") =>
-  new ConnectError(message, code, undefined, [{ desc: NotLeaderSchema, value: { shard: 3, leaderId, leaderAddress: leaderId ? `${leaderId}:7301` : "", epoch: 1n } }]);
+  new ConnectError(message, code, undefined, [
+    { desc: NotLeaderSchema, value: { shard: 3, leaderId, leaderAddress: leaderId ? `${leaderId}:7301` : "", epoch: 1n } },
+  ]);
 
 /** An error as a node answers it: with response headers. */
 const answered = (message: string, code: Code) => new ConnectError(message, code, { "content-type": "application/proto" });
@@ -18,14 +20,44 @@ const CASES: [string, ConnectError, Verdict, Verdict][] = [
   ["NotLeader, no leader known", notLeader(Code.Unavailable, ""), { type: "rediscover", reason: "noLeader" }, { type: "rediscover", reason: "noLeader" }],
   ["write superseded by a new leader", notLeader(Code.Unavailable, "n2", "superseded; retry"), redirect("writeLost"), redirect("writeLost")],
   ["connection refused", connectionRefused("10.0.0.1:7301"), { type: "rediscover", reason: "unreachable" }, { type: "rediscover", reason: "unreachable" }],
-  ["refused stream", new ConnectError("http/2 stream closed with error code REFUSED_STREAM (0x7)", Code.Unavailable), { type: "rediscover", reason: "unreachable" }, { type: "rediscover", reason: "unreachable" }],
-  ["unavailable that says retry", answered("forwarding to leader n2 failed (connect ECONNREFUSED); retry", Code.Unavailable), { type: "rediscover", reason: "unreachable" }, { type: "rediscover", reason: "unreachable" }],
-  ["unavailable that may have applied", answered("forwarding failed (reset); a write may or may not have taken effect", Code.Unavailable), { type: "rediscover", reason: "readFailed" }, { type: "indeterminate" }],
+  [
+    "refused stream",
+    new ConnectError("http/2 stream closed with error code REFUSED_STREAM (0x7)", Code.Unavailable),
+    { type: "rediscover", reason: "unreachable" },
+    { type: "rediscover", reason: "unreachable" },
+  ],
+  [
+    "unavailable that says retry",
+    answered("forwarding to leader n2 failed (connect ECONNREFUSED); retry", Code.Unavailable),
+    { type: "rediscover", reason: "unreachable" },
+    { type: "rediscover", reason: "unreachable" },
+  ],
+  [
+    "unavailable that may have applied",
+    answered("forwarding failed (reset); a write may or may not have taken effect", Code.Unavailable),
+    { type: "rediscover", reason: "readFailed" },
+    { type: "indeterminate" },
+  ],
   ["unexplained unavailable", answered("node is shutting down", Code.Unavailable), { type: "rediscover", reason: "readFailed" }, { type: "indeterminate" }],
-  ["deadline_exceeded from the node", answered("not applied within 5000 ms", Code.DeadlineExceeded), { type: "rediscover", reason: "readFailed" }, { type: "indeterminate" }],
-  ["local deadline", new ConnectError("the operation timed out", Code.DeadlineExceeded), { type: "rediscover", reason: "readFailed" }, { type: "indeterminate" }],
+  [
+    "deadline_exceeded from the node",
+    answered("not applied within 5000 ms", Code.DeadlineExceeded),
+    { type: "rediscover", reason: "readFailed" },
+    { type: "indeterminate" },
+  ],
+  [
+    "local deadline",
+    new ConnectError("the operation timed out", Code.DeadlineExceeded),
+    { type: "rediscover", reason: "readFailed" },
+    { type: "indeterminate" },
+  ],
   ["connection reset", connectionReset(), { type: "rediscover", reason: "readFailed" }, { type: "indeterminate" }],
-  ["session closed (internal, no answer)", new ConnectError("http/2 session closed", Code.Internal), { type: "rediscover", reason: "readFailed" }, { type: "indeterminate" }],
+  [
+    "session closed (internal, no answer)",
+    new ConnectError("http/2 session closed", Code.Internal),
+    { type: "rediscover", reason: "readFailed" },
+    { type: "indeterminate" },
+  ],
   ["internal error answered by the node", answered("internal error: boom", Code.Internal), { type: "fail" }, { type: "fail" }],
   ["failed condition", answered("at version 3", Code.FailedPrecondition), { type: "fail" }, { type: "fail" }],
   ["invalid argument", answered("key must not be empty", Code.InvalidArgument), { type: "fail" }, { type: "fail" }],

@@ -42,7 +42,6 @@ function neverConnected(err: ConnectError): boolean {
   return byCode || /ECONNREFUSED|connection refused/i.test(err.rawMessage);
 }
 
-
 /**
  * Whether an `unavailable` error proves that the request did not take effect: the
  * connection was refused, the HTTP/2 stream was refused (RFC 9113 §8.7: not processed),
@@ -107,7 +106,8 @@ export function classifyFailure(err: ConnectError, write: boolean): Verdict {
   if (routed) return routed;
   const expired = err.code === Code.FailedPrecondition ? err.findDetails(SessionExpiredSchema)[0] : undefined;
   // Reads carry no session: a SessionExpired answer to one is a server fault, reported as is.
-  if (expired) return write ? { type: "sessionExpired", shard: expired.shard, sessionId: expired.sessionId, startedAfterMs: expired.startedAfterMs } : { type: "fail" };
+  if (expired)
+    return write ? { type: "sessionExpired", shard: expired.shard, sessionId: expired.sessionId, startedAfterMs: expired.startedAfterMs } : { type: "fail" };
   if (write && isTooManyInFlight(err)) return { type: "backoff", reason: "tooManyInFlight" };
   if (isOverloaded(err)) return { type: "backoff", reason: "overloaded" };
   if (provesNotApplied(err)) return { type: "rediscover", reason: "unreachable" };

@@ -36,7 +36,10 @@ describe("session expiry", () => {
 
     // Every later write, to any shard and of any kind, is numbered in the new session.
     expect(await client.incr(cluster.keyForShard(3, "counter"), 2)).toBe(2n);
-    await client.mset([{ key: k0, value: "m" }, { key: cluster.keyForShard(2), value: "m" }]);
+    await client.mset([
+      { key: k0, value: "m" },
+      { key: cluster.keyForShard(2), value: "m" },
+    ]);
     await client.delete(k1);
     const later = [...cluster.callsTo("incr"), ...cluster.callsTo("mSet"), ...cluster.callsTo("delete")];
     // Watermarks are per shard: the batch part to shard 2 acknowledges 3, which went to shard 0.
@@ -80,10 +83,22 @@ describe("session expiry", () => {
   });
 
   const earlierSends: [string, (cluster: FakeCluster, shard: number) => void][] = [
-    ["a NotLeader redirect", (cluster, shard) => cluster.setLeader(shard, cluster.nodeIds.find((id) => id !== cluster.leaderOf(shard)))],
+    [
+      "a NotLeader redirect",
+      (cluster, shard) =>
+        cluster.setLeader(
+          shard,
+          cluster.nodeIds.find((id) => id !== cluster.leaderOf(shard)),
+        ),
+    ],
     [
       "an unavailable answer that asked for a retry",
-      (cluster, shard) => cluster.failNext(cluster.leaderOf(shard)!, "set", new ConnectError("shard 0: the write was superseded by a new leader and did not take effect; retry", Code.Unavailable)),
+      (cluster, shard) =>
+        cluster.failNext(
+          cluster.leaderOf(shard)!,
+          "set",
+          new ConnectError("shard 0: the write was superseded by a new leader and did not take effect; retry", Code.Unavailable),
+        ),
     ],
   ];
 

@@ -116,7 +116,13 @@ describe("writesInFlightMax", () => {
   it("holds a write beyond the bound until one in flight finishes", async () => {
     const cluster = new FakeCluster();
     // Real time: the waiting write must wait, not see its deadline pass at once.
-    const client = createCacheClient({ transport: cluster.transport, seeds: [cluster.urlOf("n1")], sessionId: "s-test", writesInFlightMax: 2, timeoutMs: 5000 });
+    const client = createCacheClient({
+      transport: cluster.transport,
+      seeds: [cluster.urlOf("n1")],
+      sessionId: "s-test",
+      writesInFlightMax: 2,
+      timeoutMs: 5000,
+    });
     await warm(client);
     const keys = [0, 1, 2].map((s) => cluster.keyForShard(s));
     const releases = keys.slice(0, 2).map((k) => cluster.holdNext(cluster.leaderOf(cluster.ring.shardFor(k))!, "set"));

@@ -168,7 +168,19 @@ export class ShardRouter {
    * a repeat, so it fails with SessionExpiredError (an IndeterminateWriteError).
    */
   async call<R>(shard: number, context: FailureContext, send: Send<R>, budget: CallBudget, session?: WriteSessionHandle): Promise<R> {
-    const call: CallState = { shard, context, budget, session, write: isWrite(context.operation), sent: false, mayHaveApplied: false, unreachable: new Set(), backoffs: 0, immediateRedirects: 0, lastError: undefined };
+    const call: CallState = {
+      shard,
+      context,
+      budget,
+      session,
+      write: isWrite(context.operation),
+      sent: false,
+      mayHaveApplied: false,
+      unreachable: new Set(),
+      backoffs: 0,
+      immediateRedirects: 0,
+      lastError: undefined,
+    };
     for (let attempt = 1; ; attempt++) {
       const remainingMs = this.remainingMs(call);
       const target = this.target(shard, call.unreachable);
@@ -217,7 +229,8 @@ export class ShardRouter {
     if (verdict.type === "backoff") {
       // Not applied: wait, then resend the same sequence; report the refusal itself if out of attempts or time.
       const delayMs = this.backoff(call);
-      if (attempt >= this.options.attemptsMax || this.options.clock.nowMs() + delayMs >= budget.deadlineMs) throw toCacheError(err, context, call.mayHaveApplied);
+      if (attempt >= this.options.attemptsMax || this.options.clock.nowMs() + delayMs >= budget.deadlineMs)
+        throw toCacheError(err, context, call.mayHaveApplied);
       return { reason: verdict.reason, delayMs, rediscover: false };
     }
     if (verdict.reason === "unreachable") call.unreachable.add(target.address);
@@ -312,7 +325,8 @@ export class ShardRouter {
 
   private canceled(context: FailureContext, err: ConnectError, write: boolean): CacheError {
     // The caller aborted after a send (in flight, or waiting to resend): a write may have applied.
-    if (write) return new IndeterminateWriteError(`${context.operation} was canceled after a send and may or may not have taken effect`, err.code, { cause: err });
+    if (write)
+      return new IndeterminateWriteError(`${context.operation} was canceled after a send and may or may not have taken effect`, err.code, { cause: err });
     return new CanceledError(`${context.operation} was canceled`, { cause: err });
   }
 }
@@ -338,7 +352,10 @@ function withinBudget<T>(work: Promise<T>, budget: CallBudget, nowMs: number): P
       reject(reason);
     };
     const onAbort = () => stop(new ConnectError("canceled while the topology was refreshed", Code.Canceled));
-    const timer = setTimeout(() => stop(new ConnectError("the deadline passed while the topology was refreshed", Code.DeadlineExceeded)), Math.max(0, remainingMs));
+    const timer = setTimeout(
+      () => stop(new ConnectError("the deadline passed while the topology was refreshed", Code.DeadlineExceeded)),
+      Math.max(0, remainingMs),
+    );
     (timer as { unref?: () => void }).unref?.();
     budget.signal?.addEventListener("abort", onAbort, { once: true });
     work.then(

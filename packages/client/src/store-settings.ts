@@ -27,14 +27,20 @@ export interface ShardStoreSettings {
   bytesMax: number;
 }
 
-const TO_API: Record<EvictionPolicyName, EvictionPolicy> = { lru: EvictionPolicy.LRU, lfu: EvictionPolicy.LFU, fifo: EvictionPolicy.FIFO, random: EvictionPolicy.RANDOM };
+const TO_API: Record<EvictionPolicyName, EvictionPolicy> = {
+  lru: EvictionPolicy.LRU,
+  lfu: EvictionPolicy.LFU,
+  fifo: EvictionPolicy.FIFO,
+  random: EvictionPolicy.RANDOM,
+};
 const FROM_API = new Map<number, EvictionPolicyName>(Object.entries(TO_API).map(([name, value]) => [value, name as EvictionPolicyName]));
 
 function boundOf(value: unknown, field: string): bigint {
   if (value === undefined) return 0n;
   const ok = (typeof value === "number" && Number.isSafeInteger(value)) || typeof value === "bigint";
   const n = ok ? BigInt(value as number | bigint) : -1n;
-  if (n < 1n || n > BigInt(PROTOCOL_LIMITS.storeBoundMax)) throw new InvalidArgumentError(`${field} must be an integer in [1, ${PROTOCOL_LIMITS.storeBoundMax}], got ${String(value)}`);
+  if (n < 1n || n > BigInt(PROTOCOL_LIMITS.storeBoundMax))
+    throw new InvalidArgumentError(`${field} must be an integer in [1, ${PROTOCOL_LIMITS.storeBoundMax}], got ${String(value)}`);
   return n;
 }
 

@@ -4,11 +4,7 @@ import { checkOperations } from "./check-operations.js";
 import { counterModel, type CounterInput, type CounterOutput } from "./counter-model.js";
 import type { Model, Operation } from "./model.js";
 import { registerModel, type RegisterInput } from "./register-model.js";
-import {
-  versionedRegisterModel,
-  type VersionedRegisterInput,
-  type VersionedRegisterOutput,
-} from "./versioned-register-model.js";
+import { versionedRegisterModel, type VersionedRegisterInput, type VersionedRegisterOutput } from "./versioned-register-model.js";
 
 // Cross-checks the search against the definition on small random histories:
 // linearizable iff some subset of the indeterminate operations, together with
@@ -17,15 +13,11 @@ import {
 
 function permutations<T>(items: T[]): T[][] {
   if (items.length <= 1) return [items];
-  return items.flatMap((item, index) =>
-    permutations([...items.slice(0, index), ...items.slice(index + 1)]).map((rest) => [item, ...rest]),
-  );
+  return items.flatMap((item, index) => permutations([...items.slice(0, index), ...items.slice(index + 1)]).map((rest) => [item, ...rest]));
 }
 
 function respectsRealTime<I, O>(order: Operation<I, O>[]): boolean {
-  return order.every((later, index) =>
-    order.slice(index + 1).every((earlier) => earlier.returnTime === undefined || earlier.returnTime >= later.callTime),
-  );
+  return order.every((later, index) => order.slice(index + 1).every((earlier) => earlier.returnTime === undefined || earlier.returnTime >= later.callTime));
 }
 
 function accepts<S, I, O>(model: Model<S, I, O>, order: Operation<I, O>[]): boolean {

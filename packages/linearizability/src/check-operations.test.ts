@@ -4,11 +4,7 @@ import { counterModel, type CounterInput, type CounterOutput } from "./counter-m
 import { keyedModel } from "./keyed-model.js";
 import type { Model, Operation, Verdict } from "./model.js";
 import { registerModel, type RegisterInput } from "./register-model.js";
-import {
-  versionedRegisterModel,
-  type VersionedRegisterInput,
-  type VersionedRegisterOutput,
-} from "./versioned-register-model.js";
+import { versionedRegisterModel, type VersionedRegisterInput, type VersionedRegisterOutput } from "./versioned-register-model.js";
 
 /** A completed operation. */
 function done<I, O>(clientId: number, input: I, callTime: number, returnTime: number, output: O): Operation<I, O> {
@@ -30,21 +26,9 @@ const REGISTER_CASES: RegisterCase[] = [
   ["a read of the initial absent value", [done(1, read, 0, 1, null)], "ok"],
   ["a sequential write then read", [done(1, write(1), 0, 1, undefined), done(1, read, 2, 3, 1)], "ok"],
   ["a read of a value never written", [done(1, write(1), 0, 1, undefined), done(2, read, 2, 3, 7)], "illegal"],
-  [
-    "a read concurrent with a write seeing the old value",
-    [done(1, write(1), 0, 10, undefined), done(2, read, 2, 5, null)],
-    "ok",
-  ],
-  [
-    "a read concurrent with a write seeing the new value",
-    [done(1, write(1), 0, 10, undefined), done(2, read, 2, 5, 1)],
-    "ok",
-  ],
-  [
-    "a stale read after a completed write",
-    [done(1, write(1), 0, 5, undefined), done(1, write(2), 6, 10, undefined), done(2, read, 11, 12, 1)],
-    "illegal",
-  ],
+  ["a read concurrent with a write seeing the old value", [done(1, write(1), 0, 10, undefined), done(2, read, 2, 5, null)], "ok"],
+  ["a read concurrent with a write seeing the new value", [done(1, write(1), 0, 10, undefined), done(2, read, 2, 5, 1)], "ok"],
+  ["a stale read after a completed write", [done(1, write(1), 0, 5, undefined), done(1, write(2), 6, 10, undefined), done(2, read, 11, 12, 1)], "illegal"],
   [
     "a read going back to absent after another read saw the write",
     [done(1, write(1), 0, 10, undefined), done(2, read, 1, 2, 1), done(3, read, 3, 4, null)],
@@ -57,87 +41,29 @@ const REGISTER_CASES: RegisterCase[] = [
   ],
   [
     "two reads after overlapping writes disagreeing",
-    [
-      done(1, write(1), 0, 10, undefined),
-      done(2, write(2), 0, 10, undefined),
-      done(3, read, 11, 12, 1),
-      done(3, read, 13, 14, 2),
-    ],
+    [done(1, write(1), 0, 10, undefined), done(2, write(2), 0, 10, undefined), done(3, read, 11, 12, 1), done(3, read, 13, 14, 2)],
     "illegal",
   ],
-  [
-    "a read called at the very tick a write returned (equal times overlap)",
-    [done(1, write(1), 0, 5, undefined), done(2, read, 5, 6, null)],
-    "ok",
-  ],
-  [
-    "byte values compared by content",
-    [
-      done(1, write(new Uint8Array([1, 2])), 0, 1, undefined),
-      done(2, read, 2, 3, new Uint8Array([1, 2])),
-    ],
-    "ok",
-  ],
-  [
-    "a delete reporting nothing deleted on a present value",
-    [done(1, write(1), 0, 1, undefined), done(1, { kind: "delete" }, 2, 3, false)],
-    "illegal",
-  ],
-  [
-    "a delete then an absent read",
-    [done(1, write(1), 0, 1, undefined), done(1, { kind: "delete" }, 2, 3, true), done(2, read, 4, 5, undefined)],
-    "ok",
-  ],
+  ["a read called at the very tick a write returned (equal times overlap)", [done(1, write(1), 0, 5, undefined), done(2, read, 5, 6, null)], "ok"],
+  ["byte values compared by content", [done(1, write(new Uint8Array([1, 2])), 0, 1, undefined), done(2, read, 2, 3, new Uint8Array([1, 2]))], "ok"],
+  ["a delete reporting nothing deleted on a present value", [done(1, write(1), 0, 1, undefined), done(1, { kind: "delete" }, 2, 3, false)], "illegal"],
+  ["a delete then an absent read", [done(1, write(1), 0, 1, undefined), done(1, { kind: "delete" }, 2, 3, true), done(2, read, 4, 5, undefined)], "ok"],
 ];
 
 const INDETERMINATE_CASES: RegisterCase[] = [
   ["an indeterminate write observed later", [lost(1, write(1), 0), done(2, read, 5, 6, 1)], "ok"],
-  [
-    "an indeterminate write never observed",
-    [lost(1, write(1), 0), done(2, read, 5, 6, null), done(2, read, 7, 8, null)],
-    "ok",
-  ],
-  [
-    "an indeterminate write observed then un-observed",
-    [lost(1, write(1), 0), done(2, read, 5, 6, 1), done(2, read, 7, 8, null)],
-    "illegal",
-  ],
-  [
-    "an indeterminate write observed before it was called",
-    [done(2, read, 0, 1, 1), lost(1, write(1), 2)],
-    "illegal",
-  ],
-  [
-    "two indeterminate writes observed in one order",
-    [lost(1, write(1), 0), lost(2, write(2), 0), done(3, read, 5, 6, 1), done(3, read, 7, 8, 2)],
-    "ok",
-  ],
-  [
-    "two indeterminate writes observed in the other order",
-    [lost(1, write(1), 0), lost(2, write(2), 0), done(3, read, 5, 6, 2), done(3, read, 7, 8, 1)],
-    "ok",
-  ],
+  ["an indeterminate write never observed", [lost(1, write(1), 0), done(2, read, 5, 6, null), done(2, read, 7, 8, null)], "ok"],
+  ["an indeterminate write observed then un-observed", [lost(1, write(1), 0), done(2, read, 5, 6, 1), done(2, read, 7, 8, null)], "illegal"],
+  ["an indeterminate write observed before it was called", [done(2, read, 0, 1, 1), lost(1, write(1), 2)], "illegal"],
+  ["two indeterminate writes observed in one order", [lost(1, write(1), 0), lost(2, write(2), 0), done(3, read, 5, 6, 1), done(3, read, 7, 8, 2)], "ok"],
+  ["two indeterminate writes observed in the other order", [lost(1, write(1), 0), lost(2, write(2), 0), done(3, read, 5, 6, 2), done(3, read, 7, 8, 1)], "ok"],
   [
     "two indeterminate writes, one observed twice around the other",
-    [
-      lost(1, write(1), 0),
-      lost(2, write(2), 0),
-      done(3, read, 5, 6, 1),
-      done(3, read, 7, 8, 2),
-      done(3, read, 9, 10, 1),
-    ],
+    [lost(1, write(1), 0), lost(2, write(2), 0), done(3, read, 5, 6, 1), done(3, read, 7, 8, 2), done(3, read, 9, 10, 1)],
     "illegal",
   ],
-  [
-    "an indeterminate write overwritten by a later completed write",
-    [lost(1, write(1), 0), done(2, write(2), 3, 4, undefined), done(3, read, 5, 6, 1)],
-    "ok",
-  ],
-  [
-    "an indeterminate read, whose output is unknown",
-    [done(1, write(1), 0, 1, undefined), lost(2, read, 2), done(3, read, 3, 4, 1)],
-    "ok",
-  ],
+  ["an indeterminate write overwritten by a later completed write", [lost(1, write(1), 0), done(2, write(2), 3, 4, undefined), done(3, read, 5, 6, 1)], "ok"],
+  ["an indeterminate read, whose output is unknown", [done(1, write(1), 0, 1, undefined), lost(2, read, 2), done(3, read, 3, 4, 1)], "ok"],
 ];
 
 describe("checkOperations on a register", () => {
@@ -166,21 +92,9 @@ const VERSIONED_CASES: Array<[string, VersionedOperation[], Verdict]> = [
   ["set then get of the same version", [done(1, set("a"), 0, 1, written(10)), done(1, get, 2, 3, found("a", 10))], "ok"],
   ["a get reporting another version", [done(1, set("a"), 0, 1, written(10)), done(1, get, 2, 3, found("a", 11))], "illegal"],
   ["a get before any set", [done(1, get, 0, 1, missing)], "ok"],
-  [
-    "if_absent failing on a present key",
-    [done(1, set("a"), 0, 1, written(1)), done(2, setIfAbsent("b"), 2, 3, rejected)],
-    "ok",
-  ],
-  [
-    "if_absent succeeding on a present key",
-    [done(1, set("a"), 0, 1, written(1)), done(2, setIfAbsent("b"), 2, 3, written(2))],
-    "illegal",
-  ],
-  [
-    "an unconditional set reporting failure",
-    [done(1, set("a"), 0, 1, rejected)],
-    "illegal",
-  ],
+  ["if_absent failing on a present key", [done(1, set("a"), 0, 1, written(1)), done(2, setIfAbsent("b"), 2, 3, rejected)], "ok"],
+  ["if_absent succeeding on a present key", [done(1, set("a"), 0, 1, written(1)), done(2, setIfAbsent("b"), 2, 3, written(2))], "illegal"],
+  ["an unconditional set reporting failure", [done(1, set("a"), 0, 1, rejected)], "illegal"],
   [
     "two concurrent compare-and-sets on one version, one winning",
     [
@@ -193,25 +107,13 @@ const VERSIONED_CASES: Array<[string, VersionedOperation[], Verdict]> = [
   ],
   [
     "two concurrent compare-and-sets on one version, both winning",
-    [
-      done(1, set("a"), 0, 1, written(1)),
-      done(2, setIfVersion("b", 1), 2, 6, written(2)),
-      done(3, setIfVersion("c", 1), 2, 6, written(3)),
-    ],
+    [done(1, set("a"), 0, 1, written(1)), done(2, setIfVersion("b", 1), 2, 6, written(2)), done(3, setIfVersion("c", 1), 2, 6, written(3))],
     "illegal",
   ],
-  [
-    "a write whose version goes backwards",
-    [done(1, set("a"), 0, 1, written(5)), done(1, set("b"), 2, 3, written(3))],
-    "illegal",
-  ],
+  ["a write whose version goes backwards", [done(1, set("a"), 0, 1, written(5)), done(1, set("b"), 2, 3, written(3))], "illegal"],
   [
     "versions keep rising across a delete",
-    [
-      done(1, set("a"), 0, 1, written(5)),
-      done(1, { kind: "delete" }, 2, 3, { deleted: true }),
-      done(1, setIfAbsent("b"), 4, 5, written(4)),
-    ],
+    [done(1, set("a"), 0, 1, written(5)), done(1, { kind: "delete" }, 2, 3, { deleted: true }), done(1, setIfAbsent("b"), 4, 5, written(4))],
     "illegal",
   ],
   [
@@ -226,12 +128,7 @@ const VERSIONED_CASES: Array<[string, VersionedOperation[], Verdict]> = [
   ],
   [
     "an indeterminate set observed, then compared-and-set on its version",
-    [
-      done(1, set("a"), 0, 1, written(1)),
-      lost(2, set("b"), 2),
-      done(3, get, 5, 6, found("b", 4)),
-      done(3, setIfVersion("c", 4), 7, 8, written(5)),
-    ],
+    [done(1, set("a"), 0, 1, written(1)), lost(2, set("b"), 2), done(3, get, 5, 6, found("b", 4)), done(3, setIfVersion("c", 4), 7, 8, written(5))],
     "ok",
   ],
   [
@@ -241,35 +138,18 @@ const VERSIONED_CASES: Array<[string, VersionedOperation[], Verdict]> = [
   ],
   [
     "if_version 0 meaning only if absent",
-    [
-      done(1, setIfVersion("a", 0), 0, 1, written(1)),
-      done(1, setIfVersion("b", 0), 2, 3, rejected),
-      done(1, get, 4, 5, found("a", 1)),
-    ],
+    [done(1, setIfVersion("a", 0), 0, 1, written(1)), done(1, setIfVersion("b", 0), 2, 3, rejected), done(1, get, 4, 5, found("a", 1))],
     "ok",
   ],
-  [
-    "if_version 0 succeeding on a present key",
-    [done(1, set("a"), 0, 1, written(1)), done(1, setIfVersion("b", 0), 2, 3, written(2))],
-    "illegal",
-  ],
+  ["if_version 0 succeeding on a present key", [done(1, set("a"), 0, 1, written(1)), done(1, setIfVersion("b", 0), 2, 3, written(2))], "illegal"],
   [
     "bigint versions compared with number versions by value",
-    [
-      done(1, set("a"), 0, 1, { ok: true, version: 7n }),
-      done(1, setIfVersion("b", 7), 2, 3, { ok: true, version: 8n }),
-      done(1, get, 4, 5, found("b", 8)),
-    ],
+    [done(1, set("a"), 0, 1, { ok: true, version: 7n }), done(1, setIfVersion("b", 7), 2, 3, { ok: true, version: 8n }), done(1, get, 4, 5, found("b", 8))],
     "ok",
   ],
   [
     "an indeterminate compare-and-set that lost to another",
-    [
-      done(1, set("a"), 0, 1, written(1)),
-      lost(2, setIfVersion("b", 1), 2),
-      done(3, setIfVersion("c", 1), 2, 3, written(2)),
-      done(3, get, 4, 5, found("c", 2)),
-    ],
+    [done(1, set("a"), 0, 1, written(1)), lost(2, setIfVersion("b", 1), 2), done(3, setIfVersion("c", 1), 2, 3, written(2)), done(3, get, 4, 5, found("c", 2))],
     "ok",
   ],
 ];
@@ -290,16 +170,8 @@ const COUNTER_CASES: Array<[string, Operation<CounterInput, CounterOutput>[], Ve
   ["a stale get after an increment", [done(1, incr(5), 0, 1, 5), done(2, getCount, 2, 3, 0)], "illegal"],
   ["an indeterminate increment observed", [lost(1, incr(5), 0), done(2, getCount, 2, 3, 5)], "ok"],
   ["an indeterminate increment not observed", [lost(1, incr(5), 0), done(2, getCount, 2, 3, 0)], "ok"],
-  [
-    "a value no subset of indeterminate increments can make",
-    [lost(1, incr(5), 0), lost(2, incr(4), 0), done(3, getCount, 2, 3, 3)],
-    "illegal",
-  ],
-  [
-    "values beyond 2^53 as bigints",
-    [done(1, incr(2n ** 62n), 0, 1, 2n ** 62n), done(1, incr(1), 2, 3, 2n ** 62n + 1n)],
-    "ok",
-  ],
+  ["a value no subset of indeterminate increments can make", [lost(1, incr(5), 0), lost(2, incr(4), 0), done(3, getCount, 2, 3, 3)], "illegal"],
+  ["values beyond 2^53 as bigints", [done(1, incr(2n ** 62n), 0, 1, 2n ** 62n), done(1, incr(1), 2, 3, 2n ** 62n + 1n)], "ok"],
 ];
 
 describe("checkOperations on a counter", () => {
@@ -355,10 +227,7 @@ describe("checkOperations time budget", () => {
   it("returns unknown when the budget runs out inside a long search", () => {
     // Ten overlapping writes and a read of a value none wrote: proving it
     // illegal means trying every subset of the writes.
-    const history = [
-      ...Array.from({ length: 10 }, (_, index) => done(index, write(index), 0, 100, undefined)),
-      done(99, read, 101, 102, "never written"),
-    ];
+    const history = [...Array.from({ length: 10 }, (_, index) => done(index, write(index), 0, 100, undefined)), done(99, read, 101, 102, "never written")];
     expect(checkOperations(registerModel, history, { timeBudgetMs: 10, now: jumpingClock() }).verdict).toBe("unknown");
     expect(checkOperations(registerModel, history).verdict).toBe("illegal");
   });
@@ -374,11 +243,7 @@ describe("checkOperations time budget", () => {
     let reads = 0;
     // The first partition is fast; the clock then jumps past the budget.
     const now = (): number => (reads++ < 3 ? 0 : 1e9);
-    const history = [
-      done(1, on("a", write(1)), 0, 1, undefined),
-      done(1, on("a", read), 2, 3, 2),
-      done(2, on("b", write(1)), 0, 1, undefined),
-    ];
+    const history = [done(1, on("a", write(1)), 0, 1, undefined), done(1, on("a", read), 2, 3, 2), done(2, on("b", write(1)), 0, 1, undefined)];
     expect(checkOperations(keyedRegister, history, { timeBudgetMs: 10, now }).verdict).toBe("illegal");
   });
 });

@@ -15,11 +15,7 @@ import type { CheckOptions, CheckResult, Model, Operation } from "./model.js";
  * Throws (a caller's bug, not a verdict) on malformed operations, or on
  * indeterminate operations when the model has no stepUnknown.
  */
-export function checkOperations<S, I, O>(
-  model: Model<S, I, O>,
-  history: readonly Operation<I, O>[],
-  options: CheckOptions = {},
-): CheckResult<I, O> {
+export function checkOperations<S, I, O>(model: Model<S, I, O>, history: readonly Operation<I, O>[], options: CheckOptions = {}): CheckResult<I, O> {
   validateHistory(model, history);
   const deadline = new Deadline(options);
   const parts = model.partition ? model.partition(history) : [[...history]];
@@ -56,9 +52,7 @@ function validateHistory<S, I, O>(model: Model<S, I, O>, history: readonly Opera
       throw new RangeError(`checkOperations: operation ${index} has callTime ${String(callTime)}, not a finite number`);
     }
     if (returnTime !== undefined && !(returnTime >= callTime)) {
-      throw new RangeError(
-        `checkOperations: operation ${index} returns at ${String(returnTime)}, before its call at ${callTime}`,
-      );
+      throw new RangeError(`checkOperations: operation ${index} returns at ${String(returnTime)}, before its call at ${callTime}`);
     }
     if (returnTime === undefined && model.stepUnknown === undefined) {
       throw new TypeError(`checkOperations: operation ${index} is indeterminate but the model has no stepUnknown`);

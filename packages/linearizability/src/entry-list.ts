@@ -93,7 +93,5 @@ function sortedEvents(operations: readonly Operation<unknown, unknown>[]): Event
       events.push({ time: operation.returnTime, isReturn: true, operation: index });
     }
   });
-  return events.sort(
-    (a, b) => a.time - b.time || Number(a.isReturn) - Number(b.isReturn) || a.operation - b.operation,
-  );
+  return events.sort((a, b) => a.time - b.time || Number(a.isReturn) - Number(b.isReturn) || a.operation - b.operation);
 }

@@ -16,11 +16,7 @@ const EXPLAIN_STEPS_MAX = 200_000;
  * help, the relaxed other operations of the partition), and why no remaining
  * operation could go next after it.
  */
-export function explainFailure<S, I, O>(
-  model: Model<S, I, O>,
-  operations: readonly Operation<I, O>[],
-  relaxedOthers: readonly Operation<I, O>[],
-): string {
+export function explainFailure<S, I, O>(model: Model<S, I, O>, operations: readonly Operation<I, O>[], relaxedOthers: readonly Operation<I, O>[]): string {
   const all = [...operations, ...relaxedOthers];
   const outcome = searchLinearization(model, all, new Deadline(), { stepsMax: EXPLAIN_STEPS_MAX, trackDeepest: true });
   const deepest = outcome.kind === "illegal" ? outcome.deepest : [];
@@ -78,8 +74,7 @@ function applyOperation<S, I, O>(model: Model<S, I, O>, state: S, operation: Ope
 }
 
 function describeTimed<S, I, O>(model: Model<S, I, O>, operation: Operation<I, O>): string {
-  const returned =
-    operation.returnTime === undefined ? "never returned (indeterminate)" : `returned ${operation.returnTime}`;
+  const returned = operation.returnTime === undefined ? "never returned (indeterminate)" : `returned ${operation.returnTime}`;
   return `client ${operation.clientId}, called ${operation.callTime}, ${returned}: ${describe(model, operation)}`;
 }
 

@@ -10,10 +10,7 @@ import type { Model, Operation } from "./model.js";
  * K lets keyed inputs extend the inner model's input, e.g.
  * keyedModel(registerModel, (input: RegisterInput & { key: string }) => input.key).
  */
-export function keyedModel<S, I, O, K extends I = I>(
-  inner: Model<S, I, O>,
-  keyOf: (input: K) => string,
-): Model<S, K, O> {
+export function keyedModel<S, I, O, K extends I = I>(inner: Model<S, I, O>, keyOf: (input: K) => string): Model<S, K, O> {
   const model: Model<S, K, O> = {
     init: () => inner.init(),
     step: (state, input, output) => inner.step(state, input, output),

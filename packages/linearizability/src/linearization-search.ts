@@ -107,9 +107,7 @@ class LinearizationSearch<S, I, O> {
     this.#deadline = deadline;
     this.#stepsMax = options.stepsMax ?? Number.POSITIVE_INFINITY;
     this.#trackDeepest = options.trackDeepest ?? false;
-    operations.forEach((operation, index) =>
-      (operation.returnTime === undefined ? this.#indeterminate : this.#determinate).push(index),
-    );
+    operations.forEach((operation, index) => (operation.returnTime === undefined ? this.#indeterminate : this.#determinate).push(index));
     this.#indeterminate.sort((a, b) => operations[a]!.callTime - operations[b]!.callTime);
     this.#list = new EntryList(this.#determinate.map((index) => operations[index]!));
     this.#cache = new MemoCache(this.#determinate.length, this.#indeterminate.length);
@@ -212,8 +210,7 @@ class LinearizationSearch<S, I, O> {
     const list = this.#list;
     let node = list.next[HEAD]!;
     while (node !== NONE && list.isReturn[node] === 0) node = list.next[node]!;
-    const frontier =
-      node === NONE ? Number.POSITIVE_INFINITY : this.#operations[this.#determinate[list.operationOf[node]!]!]!.returnTime!;
+    const frontier = node === NONE ? Number.POSITIVE_INFINITY : this.#operations[this.#determinate[list.operationOf[node]!]!]!.returnTime!;
     const candidates: number[] = [];
     for (let index = 0; index < this.#indeterminate.length; index++) {
       if (this.#operations[this.#indeterminate[index]!]!.callTime > frontier) break;

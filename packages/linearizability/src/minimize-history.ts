@@ -47,7 +47,7 @@ export function minimizeHistory<S, I, O>(
   for (let runLength = current.length >> 1; runLength >= 1; runLength >>= 1) {
     current = dropRuns(current, runLength, tryDrop, deadline).operations;
   }
-  for (let changed = true; changed && !deadline.expired(); ) {
+  for (let changed = true; changed && !deadline.expired();) {
     const pass = dropRuns(current, 1, tryDrop, deadline);
     current = pass.operations;
     changed = pass.changed;
@@ -59,15 +59,10 @@ function relaxed<I, O>(operation: Operation<I, O>): Operation<I, O> {
   return { ...operation, returnTime: undefined, output: undefined };
 }
 
-function dropRuns<T>(
-  operations: T[],
-  runLength: number,
-  tryDrop: (kept: T[], run: T[]) => boolean,
-  deadline: Deadline,
-): { operations: T[]; changed: boolean } {
+function dropRuns<T>(operations: T[], runLength: number, tryDrop: (kept: T[], run: T[]) => boolean, deadline: Deadline): { operations: T[]; changed: boolean } {
   let current = operations;
   let changed = false;
-  for (let start = 0; start < current.length && !deadline.expired(); ) {
+  for (let start = 0; start < current.length && !deadline.expired();) {
     const kept = [...current.slice(0, start), ...current.slice(start + runLength)];
     if (kept.length > 0 && tryDrop(kept, current.slice(start, start + runLength))) {
       current = kept;

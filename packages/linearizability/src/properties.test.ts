@@ -66,9 +66,7 @@ const model = keyedModel(registerModel, (input: KeyedInput) => input.key);
 
 describe("checkOperations on generated register histories", () => {
   it("accepts every history of a real register", () => {
-    const histories = fc
-      .tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 0, max: 30 }))
-      .chain(([keys, lostPercent]) => plans(keys, lostPercent));
+    const histories = fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 0, max: 30 })).chain(([keys, lostPercent]) => plans(keys, lostPercent));
     fc.assert(
       fc.property(histories, (generated) => {
         expect(checkOperations(model, execute(generated)).verdict).toBe("ok");
@@ -96,10 +94,10 @@ describe("checkOperations on generated register histories", () => {
 
 describe("checkOperations on generated counter histories", () => {
   it("accepts every history of a real counter, and rejects a final value no order reaches", () => {
-    const counterPlans = fc.array(
-      fc.record({ delta: fc.integer({ min: -3, max: 5 }), isIncr: fc.boolean(), slack: fc.integer({ min: 0, max: 25 }) }),
-      { minLength: 1, maxLength: 30 },
-    );
+    const counterPlans = fc.array(fc.record({ delta: fc.integer({ min: -3, max: 5 }), isIncr: fc.boolean(), slack: fc.integer({ min: 0, max: 25 }) }), {
+      minLength: 1,
+      maxLength: 30,
+    });
     fc.assert(
       fc.property(counterPlans, (generated) => {
         let value = 0n;

@@ -7,18 +7,11 @@ export type Version = number | bigint;
 /** if_version with version 0 means "only if absent", as in the API (real versions start at 1). */
 export type SetCondition = { kind: "none" } | { kind: "if_absent" } | { kind: "if_version"; version: Version };
 
-export type VersionedRegisterInput =
-  | { kind: "get" }
-  | { kind: "set"; value: unknown; condition?: SetCondition }
-  | { kind: "delete" };
+export type VersionedRegisterInput = { kind: "get" } | { kind: "set"; value: unknown; condition?: SetCondition } | { kind: "delete" };
 
 /** get: found or not (with value and version). set: ok with the new version, or a failed condition. delete: deleted. */
 export type VersionedRegisterOutput =
-  | { found: false }
-  | { found: true; value: unknown; version: Version }
-  | { ok: true; version: Version }
-  | { ok: false }
-  | { deleted: boolean };
+  { found: false } | { found: true; value: unknown; version: Version } | { ok: true; version: Version } | { ok: false } | { deleted: boolean };
 
 /**
  * Versions are opaque numbers that strictly increase with every successful
@@ -128,10 +121,8 @@ export const versionedRegisterModel: Model<VersionedRegisterState, VersionedRegi
         return { ...INITIAL, versionFloor: state.versionFloor };
     }
   },
-  key: (state) =>
-    `${state.present ? state.valueKey : "absent"}|v${state.version ?? "?"}|floor${state.versionFloor}`,
-  describeState: (state) =>
-    state.present ? `${state.valueKey} @ version ${state.version ?? `? (> ${state.versionFloor})`}` : "absent",
+  key: (state) => `${state.present ? state.valueKey : "absent"}|v${state.version ?? "?"}|floor${state.versionFloor}`,
+  describeState: (state) => (state.present ? `${state.valueKey} @ version ${state.version ?? `? (> ${state.versionFloor})`}` : "absent"),
   describeOperation: describeVersionedOperation,
 };
 

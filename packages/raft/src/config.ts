@@ -135,12 +135,7 @@ export function resolveConfig(config: RaftConfig): ResolvedRaftConfig {
     entryBytesMax: checkRange("entryBytesMax", config.entryBytesMax ?? 1 << 20, 0, SIZE_BYTES_MAX),
     inflightMessagesMax: checkRange("inflightMessagesMax", config.inflightMessagesMax ?? 256, 1, COUNT_MAX),
     uncommittedEntriesBytesMax: checkRange("uncommittedEntriesBytesMax", config.uncommittedEntriesBytesMax ?? 64 << 20, 1, SIZE_BYTES_MAX),
-    committedEntriesPerReadyBytesMax: checkRange(
-      "committedEntriesPerReadyBytesMax",
-      config.committedEntriesPerReadyBytesMax ?? 4 << 20,
-      1,
-      SIZE_BYTES_MAX,
-    ),
+    committedEntriesPerReadyBytesMax: checkRange("committedEntriesPerReadyBytesMax", config.committedEntriesPerReadyBytesMax ?? 4 << 20, 1, SIZE_BYTES_MAX),
     pendingReadIndexRequestsMax: checkRange("pendingReadIndexRequestsMax", config.pendingReadIndexRequestsMax ?? 4096, 1, COUNT_MAX),
     queuedMessagesMax: checkRange("queuedMessagesMax", config.queuedMessagesMax ?? 1_000_000, 1, COUNT_MAX),
     preVote: config.preVote ?? true,

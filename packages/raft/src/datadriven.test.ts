@@ -44,7 +44,9 @@ function parseScript(text: string): { blocks: Block[]; trailer: string[] } {
   return { blocks, trailer: preamble };
 }
 
-const files = readdirSync(TESTDATA_DIR).filter((name) => name.endsWith(".txt")).sort();
+const files = readdirSync(TESTDATA_DIR)
+  .filter((name) => name.endsWith(".txt"))
+  .sort();
 
 describe("raft golden traces", () => {
   it("has scripts", () => {

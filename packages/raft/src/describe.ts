@@ -51,9 +51,7 @@ export function describeMessage(message: Message): string {
       return `${head} prev=${message.logTerm}/${message.index} commit=${message.commit} entries=[${entries}]`;
     }
     case "appResp":
-      return message.reject
-        ? `${head} reject index=${message.index} hint=${message.conflictTerm}/${message.conflictIndex}`
-        : `${head} index=${message.index}`;
+      return message.reject ? `${head} reject index=${message.index} hint=${message.conflictTerm}/${message.conflictIndex}` : `${head} index=${message.index}`;
     case "vote":
     case "preVote":
       return `${head} last=${message.lastLogTerm}/${message.lastLogIndex}${message.transfer ? " transfer" : ""}`;

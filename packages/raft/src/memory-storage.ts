@@ -88,7 +88,10 @@ export class MemoryStorage implements Storage {
   compact(snapshot: SnapshotMetadata): void {
     if (snapshot.index <= this.floor.index) return;
     assert(snapshot.index <= this.lastIndex(), `compaction at ${snapshot.index} is past the last index ${this.lastIndex()}`);
-    assert(this.term(snapshot.index) === snapshot.term, `compaction at ${snapshot.index} names term ${snapshot.term}, the log holds ${this.term(snapshot.index)}`);
+    assert(
+      this.term(snapshot.index) === snapshot.term,
+      `compaction at ${snapshot.index} names term ${snapshot.term}, the log holds ${this.term(snapshot.index)}`,
+    );
     this.log = this.log.slice(snapshot.index - this.floor.index);
     this.floor = snapshot;
   }

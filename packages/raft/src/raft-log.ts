@@ -54,7 +54,7 @@ export class RaftLog {
 
   private scanConfigs(): void {
     const last = this.storage.lastIndex();
-    for (let lo = this.storage.firstIndex(); lo <= last; ) {
+    for (let lo = this.storage.firstIndex(); lo <= last;) {
       const page = this.storage.entries(lo, (last + 1) as LogIndex, STARTUP_SCAN_PAGE_BYTES);
       assert(page.length > 0, "storage returned no entries");
       this.configs.onAppend(page);

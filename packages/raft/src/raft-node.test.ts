@@ -144,7 +144,15 @@ describe("RaftNode", () => {
     const voteReady = (bugs: { voteWithoutSync?: boolean }): Ready => {
       const config = { id: "n2" as NodeId, voters: ["n1", "n2", "n3"] as NodeId[], testingBugs: bugs };
       const node = new RaftNode({ config, storage: new MemoryStorage(), random: new SeededRandom(1) });
-      node.step({ type: "vote", from: "n1" as NodeId, to: "n2" as NodeId, term: 1 as never, lastLogIndex: 0 as never, lastLogTerm: 0 as never, transfer: false });
+      node.step({
+        type: "vote",
+        from: "n1" as NodeId,
+        to: "n2" as NodeId,
+        term: 1 as never,
+        lastLogIndex: 0 as never,
+        lastLogTerm: 0 as never,
+        transfer: false,
+      });
       return node.ready()!;
     };
     expect(voteReady({})).toMatchObject({ hardState: { term: 1, vote: "n1" }, mustSync: true });

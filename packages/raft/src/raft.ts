@@ -204,7 +204,16 @@ export class Raft {
     if ((this.config.checkQuorum || this.config.preVote) && fromLeader) {
       // A stale leader (e.g. just reconnected) would otherwise never learn our
       // term; with PreVote/CheckQuorum we might never force it by campaigning.
-      this.send({ type: "appResp", from: this.id, to: message.from, term: this.term, index: 0 as LogIndex, reject: false, conflictTerm: TERM_NONE, conflictIndex: 0 as LogIndex });
+      this.send({
+        type: "appResp",
+        from: this.id,
+        to: message.from,
+        term: this.term,
+        index: 0 as LogIndex,
+        reject: false,
+        conflictTerm: TERM_NONE,
+        conflictIndex: 0 as LogIndex,
+      });
     } else if (message.type === "preVote") {
       // Tell the pre-candidate our newer term so it can catch up.
       this.send({ type: "preVoteResp", from: this.id, to: message.from, term: this.term, reject: true });
@@ -500,8 +509,7 @@ export class Raft {
   send(message: PeerMessage): void {
     this.checkQueueRoom();
     const immediate =
-      (this.role === "leader" && LEADER_IMMEDIATE_TYPES.has(message.type)) ||
-      (message.type === "appResp" && this.bugs.ackAppendBeforePersist === true);
+      (this.role === "leader" && LEADER_IMMEDIATE_TYPES.has(message.type)) || (message.type === "appResp" && this.bugs.ackAppendBeforePersist === true);
     if (immediate) this.messagesImmediate.push(message);
     else this.messagesAfterPersist.push(message);
   }

@@ -6,9 +6,7 @@ import { xxHash64 } from "./xxhash64.js";
 const encoder = new TextEncoder();
 
 /** Any sequence of UTF-16 code units, lone surrogates included. */
-const anyUtf16 = fc
-  .array(fc.integer({ min: 0, max: 0xffff }), { maxLength: 40 })
-  .map((units) => String.fromCharCode(...units));
+const anyUtf16 = fc.array(fc.integer({ min: 0, max: 0xffff }), { maxLength: 40 }).map((units) => String.fromCharCode(...units));
 
 describe("encodeUtf8Into", () => {
   it.each([

@@ -2,19 +2,9 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { hashKey } from "./hash-key.js";
 import { xxHash64 } from "./xxhash64.js";
-import {
-  buildPoints,
-  DEFAULT_POINTS_PER_SHARD,
-  pointPosition,
-  POINTS_PER_SHARD_MAX,
-  Ring,
-  RING_POINTS_MAX,
-  type ShardId,
-  successorIndex,
-} from "./ring.js";
+import { buildPoints, DEFAULT_POINTS_PER_SHARD, pointPosition, POINTS_PER_SHARD_MAX, Ring, RING_POINTS_MAX, type ShardId, successorIndex } from "./ring.js";
 
-const shardIds = (minLength: number) =>
-  fc.uniqueArray(fc.integer({ min: 0, max: 0xffff_ffff }), { minLength, maxLength: 10 });
+const shardIds = (minLength: number) => fc.uniqueArray(fc.integer({ min: 0, max: 0xffff_ffff }), { minLength, maxLength: 10 });
 const keys = fc.array(fc.string({ maxLength: 24 }), { minLength: 1, maxLength: 200 });
 /** Few points keep properties fast; the properties hold for any count. */
 const smallPoints = fc.integer({ min: 1, max: 48 });
@@ -107,7 +97,11 @@ describe("Ring placement", () => {
   };
 
   it("gives a position collision to the lowest shard id, in any input order", () => {
-    for (const order of [[5, 3, 9], [9, 5, 3], [3, 9, 5]]) {
+    for (const order of [
+      [5, 3, 9],
+      [9, 5, 3],
+      [3, 9, 5],
+    ]) {
       const points = buildPoints(order, 4, colliding);
       expect([...points.shard]).toEqual([3, 3, 3, 3]);
       expect([...points.lo]).toEqual([0, 1000, 2000, 3000]);
@@ -189,8 +183,22 @@ const GOLDEN_POINTS: ReadonlyArray<readonly [ShardId, number, number, number]> =
 ];
 
 const GOLDEN_KEYS = [
-  "", "a", "user:1", "user:2", "user:42", "session/7f3a", "ключ", "鍵", "🙂", "a\ud800b",
-  "x".repeat(100), "counter:visits", "cart:1001", "cart:1002", "cart:1003", "cart:1004",
+  "",
+  "a",
+  "user:1",
+  "user:2",
+  "user:42",
+  "session/7f3a",
+  "ключ",
+  "鍵",
+  "🙂",
+  "a\ud800b",
+  "x".repeat(100),
+  "counter:visits",
+  "cart:1001",
+  "cart:1002",
+  "cart:1003",
+  "cart:1004",
 ];
 
 /** [shards, expected owner of each GOLDEN_KEYS entry] at the default points per shard. */
@@ -201,9 +209,6 @@ const GOLDEN_MAPPINGS: ReadonlyArray<readonly [ShardId[], ShardId[]]> = [
   ],
   [
     [3735928559, 17, 4294967295, 0, 123456789],
-    [
-      123456789, 17, 3735928559, 17, 17, 4294967295, 17, 3735928559, 3735928559, 17, 17, 3735928559, 123456789,
-      4294967295, 123456789, 0,
-    ],
+    [123456789, 17, 3735928559, 17, 17, 4294967295, 17, 3735928559, 3735928559, 17, 17, 3735928559, 123456789, 4294967295, 123456789, 0],
   ],
 ];

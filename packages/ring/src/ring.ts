@@ -52,11 +52,7 @@ export function pointPosition(shard: ShardId, pointIndex: number, out: Uint32Arr
  * shard id, and only the first (lowest shard id) is kept, since a lookup could
  * never reach the second; so the result depends only on the set of shards.
  */
-export function buildPoints(
-  shards: readonly ShardId[],
-  pointsPerShard: number,
-  positionOf: PointPositionFunction = pointPosition,
-): RingPoints {
+export function buildPoints(shards: readonly ShardId[], pointsPerShard: number, positionOf: PointPositionFunction = pointPosition): RingPoints {
   const total = shards.length * pointsPerShard;
   const hi = new Uint32Array(total);
   const lo = new Uint32Array(total);
@@ -101,12 +97,7 @@ function sortByPosition(hi: Uint32Array, lo: Uint32Array): Uint32Array {
   return order;
 }
 
-function keepFirstAtEachPosition(
-  order: Uint32Array,
-  hi: Uint32Array,
-  lo: Uint32Array,
-  owner: Uint32Array,
-): RingPoints {
+function keepFirstAtEachPosition(order: Uint32Array, hi: Uint32Array, lo: Uint32Array, owner: Uint32Array): RingPoints {
   const sortedHi = new Uint32Array(order.length);
   const sortedLo = new Uint32Array(order.length);
   const sortedShard = new Uint32Array(order.length);
@@ -152,9 +143,7 @@ function validatePointsPerShard(pointsPerShard: number, shardCount: number): voi
     throw new RangeError(`ring: pointsPerShard ${pointsPerShard} is not an integer in [1, ${POINTS_PER_SHARD_MAX}]`);
   }
   if (pointsPerShard * shardCount > RING_POINTS_MAX) {
-    throw new RangeError(
-      `ring: ${shardCount} shards x ${pointsPerShard} points exceeds RING_POINTS_MAX (${RING_POINTS_MAX})`,
-    );
+    throw new RangeError(`ring: ${shardCount} shards x ${pointsPerShard} points exceeds RING_POINTS_MAX (${RING_POINTS_MAX})`);
   }
 }
 

@@ -70,9 +70,7 @@ function round(accHi: number, accLo: number, laneHi: number, laneLo: number): vo
 }
 
 function readUint32(bytes: Uint8Array, offset: number): number {
-  return (
-    (bytes[offset]! | (bytes[offset + 1]! << 8) | (bytes[offset + 2]! << 16) | (bytes[offset + 3]! << 24)) >>> 0
-  );
+  return (bytes[offset]! | (bytes[offset + 1]! << 8) | (bytes[offset + 2]! << 16) | (bytes[offset + 3]! << 24)) >>> 0;
 }
 
 /** Lanes of the 32-byte stripes; only inputs of 32 bytes or more use them. */

@@ -47,7 +47,11 @@ class Runner {
       case "store":
         this.store = new Store({
           policy: (named.policy ?? "lru") as EvictionPolicy,
-          ...Object.fromEntries(["entriesMax", "bytesMax", "lfuHalvingIntervalAccesses", "sweepKeysMax", "seed"].filter((name) => named[name] !== undefined).map((name) => [name, Number(named[name])])),
+          ...Object.fromEntries(
+            ["entriesMax", "bytesMax", "lfuHalvingIntervalAccesses", "sweepKeysMax", "seed"]
+              .filter((name) => named[name] !== undefined)
+              .map((name) => [name, Number(named[name])]),
+          ),
         });
         return [];
       case "at":
@@ -78,7 +82,12 @@ class Runner {
         return [`configure: evicted [${evicted.join(" ")}]`];
       }
       case "order":
-        return [`order: ${this.store.orderedEntries().map(({ key, frequency }) => (this.store.options.policy === "lfu" ? `${key}(${frequency})` : key)).join(" ")}`];
+        return [
+          `order: ${this.store
+            .orderedEntries()
+            .map(({ key, frequency }) => (this.store.options.policy === "lfu" ? `${key}(${frequency})` : key))
+            .join(" ")}`,
+        ];
       default:
         throw new Error(`unknown command ${command}`);
     }

@@ -179,7 +179,7 @@ export class LfuOrder implements EvictionOrder {
 
   private halve(): void {
     let survivor: Bucket | undefined = undefined;
-    for (let bucket = this.head; bucket !== undefined; ) {
+    for (let bucket = this.head; bucket !== undefined;) {
       const next: Bucket | undefined = bucket.next;
       bucket.count = Math.floor(bucket.count / 2);
       if (survivor !== undefined && survivor.count === bucket.count) {
@@ -197,7 +197,7 @@ export class LfuOrder implements EvictionOrder {
   private resolve(node: LfuNode): Bucket {
     let root = node.bucket;
     while (root.forward !== undefined) root = root.forward;
-    for (let bucket = node.bucket; bucket.forward !== undefined; ) {
+    for (let bucket = node.bucket; bucket.forward !== undefined;) {
       const next: Bucket = bucket.forward;
       bucket.forward = root;
       bucket = next;

@@ -116,7 +116,9 @@ export function varintBytes(value: number): number {
 /** Bytes writeEntry writes to a ByteWriter for an entry whose key is `keyBytes` UTF-8 bytes long. */
 export function encodedEntryBytes(keyBytes: number, entry: Entry, frequency: number): number {
   const expiry = entry.expireAtMs !== 0 ? varintBytes(entry.expireAtMs) : 0;
-  return varintBytes(keyBytes) + keyBytes + 1 + varintBytes(entry.version) + expiry + varintBytes(frequency) + varintBytes(entry.value.length) + entry.value.length;
+  return (
+    varintBytes(keyBytes) + keyBytes + 1 + varintBytes(entry.version) + expiry + varintBytes(frequency) + varintBytes(entry.value.length) + entry.value.length
+  );
 }
 
 /** Bytes of a varint at most: a safe integer takes 8. */

@@ -6,7 +6,9 @@ const now = 1_700_000_000_000;
 
 function filled(values: readonly number[]): Store {
   const store = new Store({ policy: "lfu", entriesMax: 10_000, bytesMax: 1 << 28 });
-  values.forEach((bytes, i) => store.set(`key-${i}-é`, new Uint8Array(bytes).fill(i & 0xff), { expireAtMs: i % 3 === 0 ? now + 1000 + i : 0, text: i % 2 === 0 }, now));
+  values.forEach((bytes, i) =>
+    store.set(`key-${i}-é`, new Uint8Array(bytes).fill(i & 0xff), { expireAtMs: i % 3 === 0 ? now + 1000 + i : 0, text: i % 2 === 0 }, now),
+  );
   store.touch(["key-1-é", "key-1-é", "key-4-é"], now);
   return store;
 }

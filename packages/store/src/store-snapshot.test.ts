@@ -136,7 +136,10 @@ describe("snapshot and restore", () => {
     ["trailing bytes", (chunks) => chunks.map((chunk, index) => (index === 1 ? Uint8Array.of(...chunk, 0) : chunk))],
     ["flipped value byte", (chunks) => chunks.map((chunk, index) => (index === 1 ? flipLast(chunk) : chunk))],
     ["unknown chunk kind", (chunks) => chunks.map((chunk, index) => (index === 1 ? Uint8Array.of(chunk[0] as number, 9, ...chunk.subarray(2)) : chunk))],
-    ["unknown policy", (chunks) => chunks.map((chunk, index) => (index === 0 ? Uint8Array.of(chunk[0] as number, chunk[1] as number, 7, ...chunk.subarray(3)) : chunk))],
+    [
+      "unknown policy",
+      (chunks) => chunks.map((chunk, index) => (index === 0 ? Uint8Array.of(chunk[0] as number, chunk[1] as number, 7, ...chunk.subarray(3)) : chunk)),
+    ],
   ];
   it.each(corruptions)("rejects %s with StoreSnapshotError", (_name, corrupt) => {
     const chunks = [...sampleStore().snapshot(8).chunks()];

@@ -74,7 +74,10 @@ export class CapturedSnapshot implements StoreSnapshot {
     private readonly chunkEntriesMax: number,
     private readonly chunkBytesTarget: number,
   ) {
-    assert(keys.length === header.entryCount && entries.length === keys.length && frequencies.length === keys.length, "CapturedSnapshot: arrays differ in length");
+    assert(
+      keys.length === header.entryCount && entries.length === keys.length && frequencies.length === keys.length,
+      "CapturedSnapshot: arrays differ in length",
+    );
   }
 
   get entryCount(): number {
@@ -88,7 +91,7 @@ export class CapturedSnapshot implements StoreSnapshot {
     writeHeader(head, this.header);
     writeHeader(hasher, this.header);
     yield head.finish();
-    for (let start = 0; start < this.keys.length; ) {
+    for (let start = 0; start < this.keys.length;) {
       const { chunk, end } = this.entriesChunk(start, hasher);
       yield chunk;
       start = end;

@@ -32,10 +32,31 @@ describe("set", () => {
     ["if_absent on expired", [["k", { expireAtMs: NOW_MS }]], { condition: "if_absent" }, { ok: true, version: 2, evicted: [] }],
     ["if_version 0 on absent", [], { condition: "if_version", expectedVersion: 0 }, { ok: true, version: 1, evicted: [] }],
     ["if_version 0 on present", [["k", {}]], { condition: "if_version", expectedVersion: 0 }, { ok: false, reason: "version_mismatch", currentVersion: 1 }],
-    ["if_version match", [["x", {}], ["k", {}]], { condition: "if_version", expectedVersion: 2 }, { ok: true, version: 3, evicted: [] }],
-    ["if_version stale", [["k", {}], ["k", {}]], { condition: "if_version", expectedVersion: 1 }, { ok: false, reason: "version_mismatch", currentVersion: 2 }],
+    [
+      "if_version match",
+      [
+        ["x", {}],
+        ["k", {}],
+      ],
+      { condition: "if_version", expectedVersion: 2 },
+      { ok: true, version: 3, evicted: [] },
+    ],
+    [
+      "if_version stale",
+      [
+        ["k", {}],
+        ["k", {}],
+      ],
+      { condition: "if_version", expectedVersion: 1 },
+      { ok: false, reason: "version_mismatch", currentVersion: 2 },
+    ],
     ["if_version on absent", [], { condition: "if_version", expectedVersion: 1 }, { ok: false, reason: "version_mismatch", currentVersion: 0 }],
-    ["if_version on expired", [["k", { expireAtMs: NOW_MS }]], { condition: "if_version", expectedVersion: 1 }, { ok: false, reason: "version_mismatch", currentVersion: 0 }],
+    [
+      "if_version on expired",
+      [["k", { expireAtMs: NOW_MS }]],
+      { condition: "if_version", expectedVersion: 1 },
+      { ok: false, reason: "version_mismatch", currentVersion: 0 },
+    ],
     ["if_version 0 on expired", [["k", { expireAtMs: NOW_MS }]], { condition: "if_version", expectedVersion: 0 }, { ok: true, version: 2, evicted: [] }],
   ];
   it.each(conditionCases)("condition: %s", (_name, prior, options, expected) => {
@@ -223,11 +244,25 @@ describe("eviction by policy", () => {
     // Interval 8: events are a, b, c inserts (3), a x4 (7), then d's insert (8) halves.
     const store = storeWith(["a", "b", "c"], { policy: "lfu", entriesMax: 4, lfuHalvingIntervalAccesses: 8 });
     store.touch(["a", "a", "a", "a"], NOW_MS + 5);
-    expect(store.orderedEntries().map((e) => [e.key, e.frequency])).toEqual([["b", 1], ["c", 1], ["a", 5]]);
+    expect(store.orderedEntries().map((e) => [e.key, e.frequency])).toEqual([
+      ["b", 1],
+      ["c", 1],
+      ["a", 5],
+    ]);
     store.set("d", bytes("vd"), {}, NOW_MS + 6);
-    expect(store.orderedEntries().map((e) => [e.key, e.frequency])).toEqual([["b", 0], ["c", 0], ["d", 0], ["a", 2]]);
+    expect(store.orderedEntries().map((e) => [e.key, e.frequency])).toEqual([
+      ["b", 0],
+      ["c", 0],
+      ["d", 0],
+      ["a", 2],
+    ]);
     store.touch(["b"], NOW_MS + 7);
-    expect(store.orderedEntries().map((e) => [e.key, e.frequency])).toEqual([["c", 0], ["d", 0], ["b", 1], ["a", 2]]);
+    expect(store.orderedEntries().map((e) => [e.key, e.frequency])).toEqual([
+      ["c", 0],
+      ["d", 0],
+      ["b", 1],
+      ["a", 2],
+    ]);
     expect(store.set("e", bytes("ve"), {}, NOW_MS + 8)).toMatchObject({ evicted: ["c"] });
     store.checkInvariants();
   });
@@ -235,14 +270,26 @@ describe("eviction by policy", () => {
   it("LFU's automatic halving interval (16 x entriesMax) follows configure()", () => {
     const store = storeWith(["a", "b"], { policy: "lfu", entriesMax: 4 }); // interval 64; 2 events
     store.touch(new Array<string>(38).fill("a"), NOW_MS + 5); // 40 events
-    expect(store.orderedEntries().map((e) => [e.key, e.frequency])).toEqual([["b", 1], ["a", 39]]);
+    expect(store.orderedEntries().map((e) => [e.key, e.frequency])).toEqual([
+      ["b", 1],
+      ["a", 39],
+    ]);
     store.configure({ entriesMax: 2 }, NOW_MS + 6); // interval 32 <= 40: halves now
-    expect(store.orderedEntries().map((e) => [e.key, e.frequency])).toEqual([["b", 0], ["a", 19]]);
+    expect(store.orderedEntries().map((e) => [e.key, e.frequency])).toEqual([
+      ["b", 0],
+      ["a", 19],
+    ]);
     store.configure({ entriesMax: 3 }, NOW_MS + 7); // interval 48, clock at 0
     store.touch(new Array<string>(47).fill("b"), NOW_MS + 8);
-    expect(store.orderedEntries().map((e) => [e.key, e.frequency])).toEqual([["a", 19], ["b", 47]]);
+    expect(store.orderedEntries().map((e) => [e.key, e.frequency])).toEqual([
+      ["a", 19],
+      ["b", 47],
+    ]);
     store.touch(["b"], NOW_MS + 9); // the 48th event halves
-    expect(store.orderedEntries().map((e) => [e.key, e.frequency])).toEqual([["a", 9], ["b", 24]]);
+    expect(store.orderedEntries().map((e) => [e.key, e.frequency])).toEqual([
+      ["a", 9],
+      ["b", 24],
+    ]);
     store.checkInvariants();
   });
 
@@ -337,7 +384,11 @@ describe("configure", () => {
     const store = storeWith(["a", "b", "c", "d"], { policy: "lru" });
     store.touch(["a"], NOW_MS + 5);
     expect(store.configure({ policy: "lfu", entriesMax: 3 }, NOW_MS + 6)).toEqual(["b"]);
-    expect(store.orderedEntries().map((e) => [e.key, e.frequency])).toEqual([["c", 1], ["d", 1], ["a", 1]]);
+    expect(store.orderedEntries().map((e) => [e.key, e.frequency])).toEqual([
+      ["c", 1],
+      ["d", 1],
+      ["a", 1],
+    ]);
     expect(store.options).toMatchObject({ policy: "lfu", entriesMax: 3 });
     expect(store.configure({ bytesMax: entryBytes("a", bytes("va")) }, NOW_MS + 7)).toEqual(["c", "d"]);
     store.checkInvariants();
@@ -363,12 +414,17 @@ describe("options and stats", () => {
     });
   });
 
-  it.each([{ entriesMax: 0 }, { bytesMax: -1 }, { sweepKeysMax: 0 }, { sweepKeysMax: 1e9 }, { seed: 0.5 }, { lfuHalvingIntervalAccesses: -1 }, { policy: "x" as never }])(
-    "rejects %j",
-    (options) => {
-      expect(() => new Store(options)).toThrow(StoreAssertionError);
-    },
-  );
+  it.each([
+    { entriesMax: 0 },
+    { bytesMax: -1 },
+    { sweepKeysMax: 0 },
+    { sweepKeysMax: 1e9 },
+    { seed: 0.5 },
+    { lfuHalvingIntervalAccesses: -1 },
+    { policy: "x" as never },
+  ])("rejects %j", (options) => {
+    expect(() => new Store(options)).toThrow(StoreAssertionError);
+  });
 
   it("counts hits and misses on get only, and accounts bytes per the formula", () => {
     const store = new Store();

@@ -33,13 +33,9 @@ export interface SetOptions {
   expectedVersion?: number;
 }
 
-export type SetResult =
-  | { ok: true; version: number; evicted: string[] }
-  | { ok: false; reason: "exists" | "version_mismatch"; currentVersion: number };
+export type SetResult = { ok: true; version: number; evicted: string[] } | { ok: false; reason: "exists" | "version_mismatch"; currentVersion: number };
 
-export type IncrResult =
-  | { ok: true; value: bigint; version: number; evicted: string[] }
-  | { ok: false; reason: "not_integer" | "overflow" };
+export type IncrResult = { ok: true; value: bigint; version: number; evicted: string[] } | { ok: false; reason: "not_integer" | "overflow" };
 
 export interface StoreStats {
   /** get() calls that found a live entry (local to this replica: reads are not replicated). */
@@ -310,7 +306,10 @@ export class Store {
       step: (entriesMax) => {
         assert(Number.isInteger(entriesMax) && entriesMax >= 1, "SnapshotCapture.step: entriesMax must be a positive integer");
         assert(
-          this.order === order && this.revisionCounter === header.revision && this.entries.size === count && this.order.agingAccesses === header.lfuAgingAccesses,
+          this.order === order &&
+            this.revisionCounter === header.revision &&
+            this.entries.size === count &&
+            this.order.agingAccesses === header.lfuAgingAccesses,
           "Store.snapshotCapture: the store changed during the capture",
         );
         for (let taken = 0; taken < entriesMax && index < count; taken++) {

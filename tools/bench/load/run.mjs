@@ -12,22 +12,27 @@ export async function runLoad(options) {
   const { path, contentType, bodies } = bodiesFor(options.op, options.keys, options.valueBytes, options.keyFilter);
   const perWorker = Math.ceil(options.concurrency / options.workers);
   const results = await Promise.all(
-    Array.from({ length: options.workers }, (_, w) =>
-      new Promise((resolve, reject) => {
-        const child = fork(fileURLToPath(new URL("./worker.mjs", import.meta.url)));
-        child.send({
-          targets: options.targets,
-          concurrency: perWorker,
-          durationMs: options.seconds * 1000,
-          warmupMs: options.warmupSeconds * 1000,
-          bodies: bodies.slice(w).filter((_, i) => i % options.workers === 0).map((b) => Buffer.from(b).toString("base64")),
-          path,
-          contentType,
-        });
-        child.once("message", resolve);
-        child.once("error", reject);
-        child.once("exit", (code) => code !== 0 && reject(new Error(`worker exited with ${code}`)));
-      }),
+    Array.from(
+      { length: options.workers },
+      (_, w) =>
+        new Promise((resolve, reject) => {
+          const child = fork(fileURLToPath(new URL("./worker.mjs", import.meta.url)));
+          child.send({
+            targets: options.targets,
+            concurrency: perWorker,
+            durationMs: options.seconds * 1000,
+            warmupMs: options.warmupSeconds * 1000,
+            bodies: bodies
+              .slice(w)
+              .filter((_, i) => i % options.workers === 0)
+              .map((b) => Buffer.from(b).toString("base64")),
+            path,
+            contentType,
+          });
+          child.once("message", resolve);
+          child.once("error", reject);
+          child.once("exit", (code) => code !== 0 && reject(new Error(`worker exited with ${code}`)));
+        }),
     ),
   );
   const latencies = results.flatMap((r) => r.latenciesUs).sort((a, b) => a - b);

@@ -19,7 +19,14 @@ function send(target, body) {
   return new Promise((resolve) => {
     const url = new URL(path, target);
     const req = http.request(
-      { agent, host: url.hostname, port: url.port, path: url.pathname, method: "POST", headers: { "content-type": contentType, "content-length": body.length } },
+      {
+        agent,
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: "POST",
+        headers: { "content-type": contentType, "content-length": body.length },
+      },
       (res) => {
         res.resume();
         res.on("end", () => resolve(res.statusCode));

@@ -4,7 +4,14 @@ import { guard, type CacheHandler, type CacheServiceDeps } from "./service-suppo
 const STAT_NAMES = ["hits", "misses", "evictions", "expirations", "keys", "bytes"] as const;
 
 function statsMessage(stats: StoreStats): Record<(typeof STAT_NAMES)[number], bigint> {
-  return { hits: BigInt(stats.hits), misses: BigInt(stats.misses), evictions: BigInt(stats.evictions), expirations: BigInt(stats.expirations), keys: BigInt(stats.keys), bytes: BigInt(stats.bytes) };
+  return {
+    hits: BigInt(stats.hits),
+    misses: BigInt(stats.misses),
+    evictions: BigInt(stats.evictions),
+    expirations: BigInt(stats.expirations),
+    keys: BigInt(stats.keys),
+    bytes: BigInt(stats.bytes),
+  };
 }
 
 /** Stats of the replicas this node holds, with their digests when asked. */

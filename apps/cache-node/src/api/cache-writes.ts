@@ -7,7 +7,16 @@ import type { CommandOp } from "../consensus/consensus-port.js";
 import { forwardHeader } from "../routing/router.js";
 import type { CommandResult } from "../state-machine/shard-state-machine.js";
 import { invalidArgument } from "./connect-errors.js";
-import { payloadBytes, validateBatch, validateCondition, validateDistinct, validateHeader, validateKey, validateTtl, type Payload } from "./request-validation.js";
+import {
+  payloadBytes,
+  validateBatch,
+  validateCondition,
+  validateDistinct,
+  validateHeader,
+  validateKey,
+  validateTtl,
+  type Payload,
+} from "./request-validation.js";
 import { groupByShard, guard, sessionOf, type CacheHandler, type CacheServiceDeps } from "./service-support.js";
 
 const WIRE_CONDITION: Record<SetCondition, WireCondition> = {
@@ -48,11 +57,19 @@ function refusalError(result: Extract<CommandResult, { type: "refused" }>, shard
  * of the operation's type: a refusal becomes its error, and a session's stored result of
  * another operation (a different write sent under a used sequence number) the client's error.
  */
-async function proposeFor<T extends CommandResult["type"]>(deps: CacheServiceDeps, shard: number, op: CommandOp, type: T, header: RequestHeader | undefined): Promise<Extract<CommandResult, { type: T }>> {
+async function proposeFor<T extends CommandResult["type"]>(
+  deps: CacheServiceDeps,
+  shard: number,
+  op: CommandOp,
+  type: T,
+  header: RequestHeader | undefined,
+): Promise<Extract<CommandResult, { type: T }>> {
   const result = await deps.consensus.propose(shard, op, sessionOf(header));
   if (result.type === "refused") throw refusalError(result, shard, header?.sessionId ?? "", header?.sequence ?? 0n);
   if (result.type !== type) {
-    throw invalidArgument(`sequence ${header?.sequence ?? 0n} of session "${header?.sessionId ?? ""}" was already used by another operation (${result.type}); every write takes a new sequence number`);
+    throw invalidArgument(
+      `sequence ${header?.sequence ?? 0n} of session "${header?.sessionId ?? ""}" was already used by another operation (${result.type}); every write takes a new sequence number`,
+    );
   }
   return result as Extract<CommandResult, { type: T }>;
 }
@@ -101,7 +118,10 @@ export function mSetHandler(deps: CacheServiceDeps): CacheHandler<"mSet"> {
       validateHeader(req.header);
       validateBatch(req.items.length, deps.limits, "items");
       const ops = req.items.map((item, i) => setOp(deps.limits, item.key, item.payload, item.ttlMs, `items[${i}].`));
-      validateDistinct(ops.map((op) => op.key), "items");
+      validateDistinct(
+        ops.map((op) => op.key),
+        "items",
+      );
       const versions = new Array<bigint>(ops.length).fill(0n);
       const byShard = groupByShard(ops, (op) => op.key, deps.ring);
       requireLeadership(deps, byShard.keys(), req.header);
@@ -131,7 +151,9 @@ export function deleteHandler(deps: CacheServiceDeps): CacheHandler<"delete"> {
         shard,
         req.header,
         ctx,
-        async () => ({ deleted: (await proposeFor(deps, shard, { case: "delete", value: create(DeleteOpSchema, { key: req.key }) }, "delete", req.header)).deleted }),
+        async () => ({
+          deleted: (await proposeFor(deps, shard, { case: "delete", value: create(DeleteOpSchema, { key: req.key }) }, "delete", req.header)).deleted,
+        }),
         (client, options) => client.delete({ ...req, header: forwardHeader(req.header) }, options),
       );
     });
@@ -171,7 +193,8 @@ export function incrHandler(deps: CacheServiceDeps): CacheHandler<"incr"> {
         const op = create(IncrOpSchema, { key: req.key, delta: req.delta });
         const { result } = await proposeFor(deps, shard, { case: "incr", value: op }, "incr", req.header);
         if (result.ok) return { value: result.value, version: BigInt(result.version) };
-        if (result.reason === "overflow") throw new ConnectError(`incrementing "${req.key}" by ${req.delta} overflows a signed 64-bit integer`, Code.OutOfRange);
+        if (result.reason === "overflow")
+          throw new ConnectError(`incrementing "${req.key}" by ${req.delta} overflows a signed 64-bit integer`, Code.OutOfRange);
         throw new ConnectError(`value of "${req.key}" is not a signed 64-bit integer`, Code.FailedPrecondition);
       };
       return deps.router.run(shard, req.header, ctx, local, (client, options) => client.incr({ ...req, header: forwardHeader(req.header) }, options));

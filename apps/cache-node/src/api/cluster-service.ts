@@ -141,7 +141,8 @@ async function configureShard(
 async function configureHere(deps: ClusterServiceDeps, shard: number, change: SettingsChange): Promise<StoreSettingsMessage> {
   try {
     const result = await deps.consensus.propose(shard, { case: "configure", value: changeCommand(change) });
-    if (result.type === "refused") throw new ConnectError(`shard ${shard} refused the settings: ${result.reason === "invalid" ? result.message : result.reason}`, Code.InvalidArgument);
+    if (result.type === "refused")
+      throw new ConnectError(`shard ${shard} refused the settings: ${result.reason === "invalid" ? result.message : result.reason}`, Code.InvalidArgument);
   } catch (err) {
     if (err instanceof WriteLostError) throw new ConnectError(`${err.message}`, Code.Unavailable);
     throw consensusFailure(err) ?? err;
@@ -170,7 +171,13 @@ async function transferLeader(deps: ClusterServiceDeps, req: TransferLeaderReque
   const to = req.toNodeId || undefined;
   if (to !== undefined) validateNodeId(to, "to_node_id");
   if (to !== undefined && !deps.members().some((m) => m.id === to)) {
-    throw new ConnectError(`unknown node "${to}": members are ${deps.members().map((m) => m.id).join(", ")}`, Code.InvalidArgument);
+    throw new ConnectError(
+      `unknown node "${to}": members are ${deps
+        .members()
+        .map((m) => m.id)
+        .join(", ")}`,
+      Code.InvalidArgument,
+    );
   }
   if (!consensus.hosts(req.shard)) {
     throw new ConnectError(`node ${deps.nodeId} holds no replica of shard ${req.shard}; call one of its replicas`, Code.FailedPrecondition);

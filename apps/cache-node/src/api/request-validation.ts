@@ -43,7 +43,8 @@ const CONSISTENCIES: ReadonlySet<number> = new Set([Consistency.UNSPECIFIED, Con
 
 /** An enum value the API does not define is refused, never read as a default. */
 export function validateConsistency(consistency: Consistency): void {
-  if (!CONSISTENCIES.has(consistency)) throw invalidArgument(`consistency ${String(consistency)} is not a known value (CONSISTENCY_STRONG or CONSISTENCY_EVENTUAL)`);
+  if (!CONSISTENCIES.has(consistency))
+    throw invalidArgument(`consistency ${String(consistency)} is not a known value (CONSISTENCY_STRONG or CONSISTENCY_EVENTUAL)`);
 }
 
 /** The condition is known, and expected_version is set only with IF_VERSION and within 2^53 - 1. */

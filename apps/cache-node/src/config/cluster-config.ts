@@ -47,7 +47,10 @@ export function parseInitialCluster(text: string): ClusterMember[] {
 /** Parses --peer-dial overrides: `id=host:port,...`. */
 export function parsePeerDial(text: string): Map<string, string> {
   const out = new Map<string, string>();
-  for (const entry of text.split(",").map((s) => s.trim()).filter(Boolean)) {
+  for (const entry of text
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const eq = entry.indexOf("=");
     if (eq <= 0) throw new ConfigError(`peer-dial entry must be id=host:port, got "${entry}"`);
     out.set(entry.slice(0, eq), checkAddress(entry.slice(eq + 1), `peer-dial address of ${entry.slice(0, eq)}`));

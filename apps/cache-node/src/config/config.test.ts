@@ -53,7 +53,14 @@ describe("config", () => {
       process.env["DISTCACHE_INFLIGHT_REQUESTS_MAX"] = "64";
       process.env["DISTCACHE_CONNECTIONS_MAX"] = "60";
       const config = parseConfig(["--config", file, "--body-timeout-ms", "4000", "--connections-max", "70"]);
-      expect(config).toMatchObject({ firstBytesTimeoutMs: 1500, headersTimeoutMs: 2500, bodyTimeoutMs: 4000, connectionsMax: 70, h2StreamsMax: 8, inflightRequestsMax: 64 });
+      expect(config).toMatchObject({
+        firstBytesTimeoutMs: 1500,
+        headersTimeoutMs: 2500,
+        bodyTimeoutMs: 4000,
+        connectionsMax: 70,
+        h2StreamsMax: 8,
+        inflightRequestsMax: 64,
+      });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -96,7 +103,14 @@ describe("config", () => {
   it("documents every option in --help", () => {
     const help = helpText();
     for (const flag of ["--node-id", "--port", "--data-dir", "--shards", "--eviction-policy", "--value-bytes-max", "--config"]) expect(help).toContain(flag);
-    for (const flag of ["--first-bytes-timeout-ms", "--headers-timeout-ms", "--body-timeout-ms", "--connections-max", "--h2-streams-max", "--inflight-requests-max"]) {
+    for (const flag of [
+      "--first-bytes-timeout-ms",
+      "--headers-timeout-ms",
+      "--body-timeout-ms",
+      "--connections-max",
+      "--h2-streams-max",
+      "--inflight-requests-max",
+    ]) {
       expect(help).toContain(flag);
     }
   });

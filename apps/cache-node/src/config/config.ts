@@ -221,9 +221,25 @@ const OPTION_SPECS: OptionSpec[] = [
   ["--peer-dial <list>", "dial address overrides as id=host:port, comma-separated", "peerDial"],
   ["--replicas <n>", "replicas per shard (default: min(3, members))", "replicas", positiveInt("--replicas", 1, 9)],
   ["--raft-tick-ms <ms>", `Raft tick interval (default ${d.raftTickMs})`, "raftTickMs", positiveInt("--raft-tick-ms", 1, 10000)],
-  ["--snapshot-entries <n>", `snapshot a shard replica and compact its log every n applied entries (default ${d.snapshotEntries})`, "snapshotEntries", positiveInt("--snapshot-entries", 1, 100_000_000)],
-  ["--snapshot-bytes <n>", `snapshot a shard replica and compact its log every n applied entry bytes too, whichever of the two comes first; a plain integer or e.g. 64MiB (default ${d.snapshotBytes})`, "snapshotBytes", byteCountOption("--snapshot-bytes")],
-  ["--read-stamp-lag-ms-max <ms>", `how stale the stamp a strong read judges TTLs at may be; an older one waits for a time entry (default ${d.readStampLagMsMax})`, "readStampLagMsMax", positiveInt("--read-stamp-lag-ms-max", 1, READ_STAMP_LAG_MS_CEILING)],
+  [
+    "--snapshot-entries <n>",
+    `snapshot a shard replica and compact its log every n applied entries (default ${d.snapshotEntries})`,
+    "snapshotEntries",
+    positiveInt("--snapshot-entries", 1, 100_000_000),
+  ],
+  [
+    "--snapshot-bytes <n>",
+    "snapshot a shard replica and compact its log every n applied entry bytes too, whichever of the two comes first; " +
+      `a plain integer or e.g. 64MiB (default ${d.snapshotBytes})`,
+    "snapshotBytes",
+    byteCountOption("--snapshot-bytes"),
+  ],
+  [
+    "--read-stamp-lag-ms-max <ms>",
+    `how stale the stamp a strong read judges TTLs at may be; an older one waits for a time entry (default ${d.readStampLagMsMax})`,
+    "readStampLagMsMax",
+    positiveInt("--read-stamp-lag-ms-max", 1, READ_STAMP_LAG_MS_CEILING),
+  ],
   ["--election-ticks <n>", `election timeout in ticks (default ${d.electionTicks})`, "electionTicks", positiveInt("--election-ticks", 2, 1000)],
   ["--shards <n>", `number of shards, fixed at bootstrap (default ${d.shards})`, "shards", positiveInt("--shards", 1, 4096)],
   ["--log-level <level>", `pino log level (default ${d.logLevel})`, "logLevel"],
@@ -234,15 +250,50 @@ const OPTION_SPECS: OptionSpec[] = [
   ["--value-bytes-max <n>", `max value size (default ${d.limits.valueBytesMax})`, "valueBytesMax", positiveInt("--value-bytes-max")],
   ["--batch-keys-max <n>", `max keys in one MGet/MSet/MDelete (default ${d.limits.batchKeysMax})`, "batchKeysMax", positiveInt("--batch-keys-max")],
   ["--request-bytes-max <n>", `max request body (default ${d.limits.requestBytesMax})`, "requestBytesMax", positiveInt("--request-bytes-max")],
-  ["--response-bytes-max <n>", `max keys and values one read answers with (default ${d.limits.responseBytesMax})`, "responseBytesMax", positiveInt("--response-bytes-max")],
+  [
+    "--response-bytes-max <n>",
+    `max keys and values one read answers with (default ${d.limits.responseBytesMax})`,
+    "responseBytesMax",
+    positiveInt("--response-bytes-max"),
+  ],
   ["--ttl-ms-max <ms>", `longest TTL a write may ask for (default ${d.limits.ttlMsMax})`, "ttlMsMax", positiveInt("--ttl-ms-max")],
   ["--no-fast-path", "serve every call through the stock Connect handler", "fastPath"],
-  ["--first-bytes-timeout-ms <ms>", `close a client connection that has not sent enough to tell HTTP/1.1 from HTTP/2 within ms (default ${d.firstBytesTimeoutMs})`, "firstBytesTimeoutMs", positiveInt("--first-bytes-timeout-ms", 1, TIMER_MS_MAX)],
-  ["--headers-timeout-ms <ms>", `HTTP/1.1 request headers must arrive within ms (default ${d.headersTimeoutMs})`, "headersTimeoutMs", positiveInt("--headers-timeout-ms", 1, TIMER_MS_MAX)],
-  ["--body-timeout-ms <ms>", `a request body must arrive within ms of its headers (default ${d.bodyTimeoutMs})`, "bodyTimeoutMs", positiveInt("--body-timeout-ms", 1, TIMER_MS_MAX)],
-  ["--connections-max <n>", `open client connections; more are closed at accept (default ${d.connectionsMax})`, "connectionsMax", positiveInt("--connections-max")],
-  ["--h2-streams-max <n>", `concurrent HTTP/2 streams per client connection (default ${d.h2StreamsMax})`, "h2StreamsMax", positiveInt("--h2-streams-max", 1, 2 ** 31 - 1)],
-  ["--inflight-requests-max <n>", `requests served at once; more are answered resource_exhausted (default ${d.inflightRequestsMax})`, "inflightRequestsMax", positiveInt("--inflight-requests-max")],
+  [
+    "--first-bytes-timeout-ms <ms>",
+    `close a client connection that has not sent enough to tell HTTP/1.1 from HTTP/2 within ms (default ${d.firstBytesTimeoutMs})`,
+    "firstBytesTimeoutMs",
+    positiveInt("--first-bytes-timeout-ms", 1, TIMER_MS_MAX),
+  ],
+  [
+    "--headers-timeout-ms <ms>",
+    `HTTP/1.1 request headers must arrive within ms (default ${d.headersTimeoutMs})`,
+    "headersTimeoutMs",
+    positiveInt("--headers-timeout-ms", 1, TIMER_MS_MAX),
+  ],
+  [
+    "--body-timeout-ms <ms>",
+    `a request body must arrive within ms of its headers (default ${d.bodyTimeoutMs})`,
+    "bodyTimeoutMs",
+    positiveInt("--body-timeout-ms", 1, TIMER_MS_MAX),
+  ],
+  [
+    "--connections-max <n>",
+    `open client connections; more are closed at accept (default ${d.connectionsMax})`,
+    "connectionsMax",
+    positiveInt("--connections-max"),
+  ],
+  [
+    "--h2-streams-max <n>",
+    `concurrent HTTP/2 streams per client connection (default ${d.h2StreamsMax})`,
+    "h2StreamsMax",
+    positiveInt("--h2-streams-max", 1, 2 ** 31 - 1),
+  ],
+  [
+    "--inflight-requests-max <n>",
+    `requests served at once; more are answered resource_exhausted (default ${d.inflightRequestsMax})`,
+    "inflightRequestsMax",
+    positiveInt("--inflight-requests-max"),
+  ],
 ];
 
 function buildCommand(): Command {
@@ -417,7 +468,8 @@ function validate(config: NodeConfig): void {
   const largestEntry = config.limits.keyBytesMax + config.limits.valueBytesMax + ENTRY_MEMORY_OVERHEAD_BYTES;
   if (largestEntry > shardBytesMax) {
     throw new ConfigError(
-      `bytes-max ${config.bytesMax} gives each of ${config.shards} shards ${shardBytesMax} bytes, less than one largest entry (${largestEntry} bytes); raise --bytes-max or lower --value-bytes-max`,
+      `bytes-max ${config.bytesMax} gives each of ${config.shards} shards ${shardBytesMax} bytes, ` +
+        `less than one largest entry (${largestEntry} bytes); raise --bytes-max or lower --value-bytes-max`,
     );
   }
   if (config.entriesMax < config.shards) throw new ConfigError(`entries-max must be at least the number of shards (${config.shards})`);

@@ -17,7 +17,14 @@ function dataDir(): string {
   return join(dir, "n1");
 }
 
-const inputs: IdentityInputs = { nodeId: "n1", members: ["n1", "n2", "n3"], shards: 12, replicas: 3, replicasDefaulted: false, secret: "identity-test-secret-0123456789" };
+const inputs: IdentityInputs = {
+  nodeId: "n1",
+  members: ["n1", "n2", "n3"],
+  shards: 12,
+  replicas: 3,
+  replicasDefaulted: false,
+  secret: "identity-test-secret-0123456789",
+};
 
 describe("the data dir's identity", () => {
   it("is written at bootstrap (atomically: no temporary file left) and read back unchanged at the next start", async () => {
@@ -69,7 +76,9 @@ describe("the data dir's identity", () => {
     const identity = await openDataDirIdentity(dir, inputs, silent);
     const path = join(dir, IDENTITY_FILE);
     writeFileSync(path, JSON.stringify({ ...identity, format: 2 }));
-    await expect(openDataDirIdentity(dir, inputs, silent)).rejects.toThrow(`${path} is in identity format 2; this build reads format 1 (no rolling upgrades before 1.0)`);
+    await expect(openDataDirIdentity(dir, inputs, silent)).rejects.toThrow(
+      `${path} is in identity format 2; this build reads format 1 (no rolling upgrades before 1.0)`,
+    );
     writeFileSync(path, JSON.stringify({ ...identity, shards: "twelve" }));
     await expect(openDataDirIdentity(dir, inputs, silent)).rejects.toThrow(`${path}: shards must be a positive integer`);
     writeFileSync(path, "{");

@@ -88,13 +88,19 @@ export async function openDataDirIdentity(dataDir: string, inputs: IdentityInput
     const earlier = await hasEntries(join(dataDir, "wal"));
     await mkdir(dataDir, { recursive: true });
     await writeIdentity(dataDir, identity);
-    if (earlier) logger?.warn({ dataDir, clusterId: identity.clusterId }, "the data dir predates its identity file: recorded this start's --initial-cluster, --shards and --replicas as its identity");
+    if (earlier)
+      logger?.warn(
+        { dataDir, clusterId: identity.clusterId },
+        "the data dir predates its identity file: recorded this start's --initial-cluster, --shards and --replicas as its identity",
+      );
     else logger?.info({ dataDir, clusterId: identity.clusterId }, "data dir bootstrapped");
     return identity;
   }
   const differences = identityDifferences(recorded, inputs);
   if (differences.length > 0) {
-    throw new ConfigError(`the data dir ${dataDir} was bootstrapped with other flags: ${differences.join("; ")}. Start the node with the flags it was bootstrapped with, or with an empty --data-dir`);
+    throw new ConfigError(
+      `the data dir ${dataDir} was bootstrapped with other flags: ${differences.join("; ")}. Start the node with the flags it was bootstrapped with, or with an empty --data-dir`,
+    );
   }
   return recorded;
 }
@@ -121,13 +127,16 @@ export function checkIdentity(path: string, parsed: unknown): DataDirIdentity {
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new ConfigError(`${path} is not a JSON object`);
   const o = parsed as Record<string, unknown>;
   if (o["format"] !== IDENTITY_FORMAT) {
-    throw new ConfigError(`${path} is in identity format ${JSON.stringify(o["format"])}; this build reads format ${IDENTITY_FORMAT} (no rolling upgrades before 1.0)`);
+    throw new ConfigError(
+      `${path} is in identity format ${JSON.stringify(o["format"])}; this build reads format ${IDENTITY_FORMAT} (no rolling upgrades before 1.0)`,
+    );
   }
   const problem = (what: string) => new ConfigError(`${path}: ${what}`);
   if (typeof o["clusterId"] !== "string" || !/^[0-9a-f]{32}$/.test(o["clusterId"])) throw problem("clusterId must be 32 lowercase hex digits");
   if (typeof o["nodeId"] !== "string" || o["nodeId"].length === 0) throw problem("nodeId must be a non-empty string");
   const members = o["members"];
-  if (!Array.isArray(members) || members.length === 0 || !members.every((m) => typeof m === "string" && m.length > 0)) throw problem("members must be a non-empty list of node ids");
+  if (!Array.isArray(members) || members.length === 0 || !members.every((m) => typeof m === "string" && m.length > 0))
+    throw problem("members must be a non-empty list of node ids");
   for (const key of ["shards", "replicas"] as const) {
     if (!Number.isSafeInteger(o[key]) || (o[key] as number) < 1) throw problem(`${key} must be a positive integer`);
   }

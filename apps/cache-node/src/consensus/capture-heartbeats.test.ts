@@ -29,7 +29,10 @@ describe("a leader whose replica is held by a capture", () => {
     expect(nodes.get(leader)!.replica(0).appliedIndex).toBe(applied);
     for (const node of nodes.values()) expect(node.status(0)).toMatchObject({ term, leaderId: leader });
     release();
-    nodes.get(leader)!.propose(0, setOp("after", "v")).catch(() => undefined);
+    nodes
+      .get(leader)!
+      .propose(0, setOp("after", "v"))
+      .catch(() => undefined);
     await expect(write).resolves.toBeDefined();
     expect(nodes.get(leader)!.replica(0).appliedIndex).toBeGreaterThan(applied);
     expect(nodes.get(leader)!.status(0).term).toBe(term);

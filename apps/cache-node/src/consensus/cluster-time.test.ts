@@ -13,8 +13,18 @@ function liveAt(stampMs = WALL, monotonicMs = 0): ClusterTime {
 
 const step = fc.oneof(
   fc.record({ kind: fc.constant("read" as const), advanceMs: fc.nat(5_000), wallJumpMs: fc.integer({ min: -120_000, max: 120_000 }), leading: fc.boolean() }),
-  fc.record({ kind: fc.constant("stamp" as const), advanceMs: fc.nat(5_000), wallJumpMs: fc.integer({ min: -120_000, max: 120_000 }), leading: fc.constant(true) }),
-  fc.record({ kind: fc.constant("apply" as const), advanceMs: fc.nat(5_000), stampDeltaMs: fc.integer({ min: -200_000, max: 200_000 }), command: fc.boolean() }),
+  fc.record({
+    kind: fc.constant("stamp" as const),
+    advanceMs: fc.nat(5_000),
+    wallJumpMs: fc.integer({ min: -120_000, max: 120_000 }),
+    leading: fc.constant(true),
+  }),
+  fc.record({
+    kind: fc.constant("apply" as const),
+    advanceMs: fc.nat(5_000),
+    stampDeltaMs: fc.integer({ min: -200_000, max: 200_000 }),
+    command: fc.boolean(),
+  }),
 );
 
 describe("cluster time", () => {

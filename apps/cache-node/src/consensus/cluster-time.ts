@@ -14,8 +14,9 @@ export const SLEW_RATE = 0.01;
  * leader sends with each message (every heartbeat), so it follows the leader's rate, and
  * at a stamp it applies only if that moves its estimate forward: an entry can be applied
  * long after it was stamped (a new leader commits its predecessor's last entries after an
- * election), and anchoring such a stamp at the time of its apply would lose that delay. A leader whose wall clock is ahead of the estimate gains on it by at most
- * SLEW_RATE of the elapsed time. The estimate never moves backwards: it is held at the
+ * election), and anchoring such a stamp at the time of its apply would lose that delay.
+ * A leader whose wall clock is ahead of the estimate gains on it by at most SLEW_RATE of
+ * the elapsed time. The estimate never moves backwards: it is held at the
  * latest value handed out until the anchored time passes it.
  *
  * Until the replica applies a command that reached its log after this process started, it

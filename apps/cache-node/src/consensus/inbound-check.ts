@@ -42,7 +42,8 @@ function entriesProblem(m: AppendMessage): string | undefined {
   for (let i = 0; i < m.entries.length; i++) {
     const e = m.entries[i]!;
     if (e.index !== m.index + 1 + i) return `entry ${i} has index ${e.index}, not ${m.index + 1 + i}`;
-    if (e.term < 1 || e.term < previousTerm || e.term > m.term) return `entry ${e.index} has term ${e.term} (after term ${previousTerm}, sent in term ${m.term})`;
+    if (e.term < 1 || e.term < previousTerm || e.term > m.term)
+      return `entry ${e.index} has term ${e.term} (after term ${previousTerm}, sent in term ${m.term})`;
     if (e.kind === "config") return `entry ${e.index} changes the membership, which is static on this node`;
     previousTerm = e.term;
   }
@@ -114,7 +115,8 @@ export function stateProblem(message: InboundMessage, node: RaftNode): string | 
     // A leader caps a heartbeat's commit at what the follower holds; past our log it is
     // either garbage or a leader that lost track, and the core cannot commit it.
     // (Past our commit index, termAt is defined exactly up to our last index.)
-    if (m.term >= node.term && m.commit > node.commit && node.termAt(m.commit) === undefined) return `a heartbeat commits index ${m.commit}, past this replica's log`;
+    if (m.term >= node.term && m.commit > node.commit && node.termAt(m.commit) === undefined)
+      return `a heartbeat commits index ${m.commit}, past this replica's log`;
   } else if (m.type === "appResp") {
     // A follower acknowledges only entries this leader sent it in its term: in its log.
     if (!m.reject && node.role === "leader" && m.term === node.term && m.index > node.commit && node.termAt(m.index) === undefined) {

@@ -26,9 +26,10 @@ const op: fc.Arbitrary<CommandOp> = fc.oneof(
   key.map((k) => ({ case: "delete" as const, value: create(DeleteOpSchema, { key: k }) })),
   fc.record({ key, delta: fc.bigInt({ min: -100n, max: 100n }) }).map((v) => ({ case: "incr" as const, value: create(IncrOpSchema, v) })),
   fc.array(key, { maxLength: 4 }).map((keys) => ({ case: "access" as const, value: create(AccessHintsSchema, { keys }) })),
-  fc
-    .array(key, { minLength: 1, maxLength: 3 })
-    .map((keys) => ({ case: "mset" as const, value: create(MSetOpSchema, { items: keys.map((k) => create(SetOpSchema, { key: k, value: new Uint8Array(20) })) }) })),
+  fc.array(key, { minLength: 1, maxLength: 3 }).map((keys) => ({
+    case: "mset" as const,
+    value: create(MSetOpSchema, { items: keys.map((k) => create(SetOpSchema, { key: k, value: new Uint8Array(20) })) }),
+  })),
   fc.constant({ case: "noop" as const, value: create(NoopSchema) }),
 );
 

@@ -32,7 +32,13 @@ class HeldGroupLog extends MemoryGroupLog {
 function within<T>(p: Promise<T>, ms: number): Promise<{ value?: T; error?: unknown } | "pending"> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<"pending">((resolve) => (timer = setTimeout(() => resolve("pending"), ms)));
-  return Promise.race([p.then((value) => ({ value }), (error: unknown) => ({ error })), timeout]).finally(() => clearTimeout(timer));
+  return Promise.race([
+    p.then(
+      (value) => ({ value }),
+      (error: unknown) => ({ error }),
+    ),
+    timeout,
+  ]).finally(() => clearTimeout(timer));
 }
 
 it("close() resolves, and a waiting digest fails, when the driver sees the close between taking Readys and advancing them", async () => {

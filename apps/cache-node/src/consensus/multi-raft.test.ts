@@ -15,7 +15,8 @@ afterEach(closeTestClusters);
  * stamp is recent enough for their strong reads, so a follower serves the reads these
  * tests hold and release itself (cluster-time.test.ts covers how recent a stamp must be).
  */
-const cluster = (options: Pick<TestClusterOptions, "snapshotEntries" | "filter"> = {}) => openTestCluster({ ids, shards: SHARDS, readStampLagMsMax: 3_600_000, ...options });
+const cluster = (options: Pick<TestClusterOptions, "snapshotEntries" | "filter"> = {}) =>
+  openTestCluster({ ids, shards: SHARDS, readStampLagMsMax: 3_600_000, ...options });
 
 const read = (node: MultiRaft, shard: number, key: string) => {
   const entry = node.replica(shard).store.peek(key, Date.now());

@@ -1,6 +1,17 @@
 import { randomBytes, randomInt } from "node:crypto";
 import { PROTOCOL_LIMITS } from "@distcache/proto/limits";
-import { RaftNode, SeededRandom, asLogIndex, asNodeId, entrySizeBytes, type InboundMessage, type NodeId, type RaftStatus, type Ready, type SnapshotFiles } from "@distcache/raft";
+import {
+  RaftNode,
+  SeededRandom,
+  asLogIndex,
+  asNodeId,
+  entrySizeBytes,
+  type InboundMessage,
+  type NodeId,
+  type RaftStatus,
+  type Ready,
+  type SnapshotFiles,
+} from "@distcache/raft";
 import { Store, type StoreOptions } from "@distcache/store";
 import type { Logger } from "pino";
 import type { CommandOp, ConsensusPort, SessionHeader, ShardStatus } from "./consensus-port.js";
@@ -122,7 +133,17 @@ export class MultiRaft implements ConsensusPort {
   private closed = false;
   /** Digests run one at a time on this node: each waits for the one before. */
   private digestQueue: Promise<void> = Promise.resolve();
-  readonly stats = { cycles: 0, appends: 0, syncs: 0, batchesSent: 0, messagesSent: 0, messagesReceived: 0, accessSamplesSent: 0, accessSamplesReceived: 0, peerFramesRejected: 0 };
+  readonly stats = {
+    cycles: 0,
+    appends: 0,
+    syncs: 0,
+    batchesSent: 0,
+    messagesSent: 0,
+    messagesReceived: 0,
+    accessSamplesSent: 0,
+    accessSamplesReceived: 0,
+    peerFramesRejected: 0,
+  };
   readonly snapshots: ReplicaSnapshots;
 
   /**
@@ -145,7 +166,8 @@ export class MultiRaft implements ConsensusPort {
       }
       multi.addReplica(shard, voters, machine);
     }
-    if (restored > 0) options.logger.info({ shards: restored, keys, restoreMs: Math.round(performance.now() - started) }, "replicas restored from their snapshots");
+    if (restored > 0)
+      options.logger.info({ shards: restored, keys, restoreMs: Math.round(performance.now() - started) }, "replicas restored from their snapshots");
     return multi;
   }
 
@@ -229,7 +251,12 @@ export class MultiRaft implements ConsensusPort {
       }
       this.schedule();
       // Until it leads nothing, or a transfer ended without success (start it again).
-      await this.waits.until(() => led().every((r) => r.node.status().leadTransferee === undefined), remainingMs, () => this.closed, true);
+      await this.waits.until(
+        () => led().every((r) => r.node.status().leadTransferee === undefined),
+        remainingMs,
+        () => this.closed,
+        true,
+      );
     }
     this.options.logger.warn({ shards: this.ledShards() }, "leadership hand-off timed out");
   }
@@ -330,7 +357,11 @@ export class MultiRaft implements ConsensusPort {
   async awaitLeader(shard: number, timeoutMs: number): Promise<boolean> {
     const replica = this.replicas.get(groupOfShard(shard));
     if (!replica) return false;
-    return this.waits.until(() => replica.leaderId !== undefined, timeoutMs, () => this.closed);
+    return this.waits.until(
+      () => replica.leaderId !== undefined,
+      timeoutMs,
+      () => this.closed,
+    );
   }
 
   /** Shards whose group this node currently leads. */
@@ -351,8 +382,17 @@ export class MultiRaft implements ConsensusPort {
     const result = replica.node.transferLeader(asNodeId(target));
     if (!result.accepted) throw new TransferError(`shard ${shard}: transfer to ${target} refused (${result.reason})`, false);
     this.schedule();
-    if (!(await this.waits.until(() => replica.leaderId === target, timeoutMs, () => this.closed))) {
-      throw new TransferError(`shard ${shard}: ${target} did not take over within ${timeoutMs} ms (it may still); leader now ${replica.leaderId ?? "unknown"}`, false);
+    if (
+      !(await this.waits.until(
+        () => replica.leaderId === target,
+        timeoutMs,
+        () => this.closed,
+      ))
+    ) {
+      throw new TransferError(
+        `shard ${shard}: ${target} did not take over within ${timeoutMs} ms (it may still); leader now ${replica.leaderId ?? "unknown"}`,
+        false,
+      );
     }
     return target;
   }
@@ -467,7 +507,8 @@ export class MultiRaft implements ConsensusPort {
     const { keyBytesMax, accessHintKeysMax } = PROTOCOL_LIMITS;
     for (const [group, keys] of samples) {
       if (!this.membersOf(group, from).has(from)) throw new PeerWireError(`access samples for shard ${group} from ${from}, not a voter of it`);
-      if (keys.length > accessHintKeysMax) throw new PeerWireError(`${keys.length} access samples for shard ${group} from ${from} (at most ${accessHintKeysMax})`);
+      if (keys.length > accessHintKeysMax)
+        throw new PeerWireError(`${keys.length} access samples for shard ${group} from ${from} (at most ${accessHintKeysMax})`);
       for (const key of keys) {
         const bytes = Buffer.byteLength(key, "utf8");
         if (bytes === 0 || bytes > keyBytesMax) throw new PeerWireError(`an access sample of ${bytes} bytes for shard ${group} from ${from}`);
@@ -624,10 +665,13 @@ export class MultiRaft implements ConsensusPort {
     clearInterval(this.timer);
     for (const replica of this.replicas.values()) replica.drain.abandon(new Error("node is shutting down"));
     this.waits.notify();
-    await this.waits.until(() => !this.running, Number.POSITIVE_INFINITY, () => false);
+    await this.waits.until(
+      () => !this.running,
+      Number.POSITIVE_INFINITY,
+      () => false,
+    );
     for (const replica of this.replicas.values()) replica.close("node is shutting down");
     await this.snapshots.drain();
     await this.options.groupLog.close();
   }
 }
-

@@ -92,7 +92,11 @@ async function leaderOf(shard: number, want?: string): Promise<string> {
     const leaders = [...rafts].filter(([, r]) => r.ledShards().includes(shard)).map(([id]) => id);
     if (leaders.length === 1 && (want === undefined || leaders[0] === want)) return leaders[0]!;
     if (Date.now() > deadline) throw new Error(`shard ${shard}: leaders [${leaders.join(",")}], wanted ${want ?? "one"}`);
-    if (want !== undefined && leaders.length === 1) await rafts.get(leaders[0]!)!.transferLeadership(shard, want, 2000).catch(() => undefined);
+    if (want !== undefined && leaders.length === 1)
+      await rafts
+        .get(leaders[0]!)!
+        .transferLeadership(shard, want, 2000)
+        .catch(() => undefined);
     await sleep(10);
   }
 }
@@ -168,7 +172,12 @@ const from = asNodeId("n1");
 const to = asNodeId(TARGET);
 const termOf = (shard: number) => asTerm(rafts.get(TARGET)!.status(shard).term);
 const batch = (group: number, message: Record<string, unknown>) => encodePeerBatch([{ group, message: { from, to, ...message } as PeerMessage }]);
-const entry = (index: number, term: number, kind: Entry["kind"] = "command"): Entry => ({ index: asLogIndex(index), term: asTerm(term), kind, data: new Uint8Array([1]) });
+const entry = (index: number, term: number, kind: Entry["kind"] = "command"): Entry => ({
+  index: asLogIndex(index),
+  term: asTerm(term),
+  kind,
+  data: new Uint8Array([1]),
+});
 
 /** Frames sent after the handshake, each of which must close the connection. */
 const afterHandshake: { name: string; wire: () => Uint8Array }[] = [
@@ -183,34 +192,71 @@ const badFrames: { name: string; payload: () => Uint8Array }[] = [
   { name: "an unknown field in the batch", payload: () => new Uint8Array(bytes(9, [])) },
   { name: "an unknown message type", payload: () => rawBatch(uint(2, 99), bytes(3, utf8(TARGET)), uint(4, 1)) },
   { name: "no message type", payload: () => rawBatch(bytes(3, utf8(TARGET)), uint(4, 1)) },
-  { name: "a message for another node", payload: () => encodePeerBatch([{ group: 0, message: { type: "timeoutNow", from, to: asNodeId("n3"), term: asTerm(1) } }]) },
+  {
+    name: "a message for another node",
+    payload: () => encodePeerBatch([{ group: 0, message: { type: "timeoutNow", from, to: asNodeId("n3"), term: asTerm(1) } }]),
+  },
   { name: "a group this node does not host", payload: () => batch(77, { type: "heartbeatResp", term: asTerm(1), readRound: 0 }) },
   { name: "a term above 2^53", payload: () => rawBatch(uint(2, 8), bytes(3, utf8(TARGET)), uint(4, 2n ** 60n)) },
   { name: "a negative term", payload: () => rawBatch(uint(2, 8), bytes(3, utf8(TARGET)), uint(4, -1)) },
   { name: "a term above the accepted ceiling", payload: () => batch(FOLLOWED, { type: "heartbeatResp", term: asTerm(2 ** 52 + 1), readRound: 0 }) },
   { name: "an index that is not a safe integer", payload: () => rawBatch(uint(2, 2), bytes(3, utf8(TARGET)), uint(4, 1), uint(5, 2n ** 53n + 1n)) },
-  { name: "an entry of an unknown kind", payload: () => rawBatch(uint(1, FOLLOWED), uint(2, 1), bytes(3, utf8(TARGET)), uint(4, 1), bytes(7, [...uint(1, 1), ...uint(2, 1), ...uint(3, 7)])) },
+  {
+    name: "an entry of an unknown kind",
+    payload: () => rawBatch(uint(1, FOLLOWED), uint(2, 1), bytes(3, utf8(TARGET)), uint(4, 1), bytes(7, [...uint(1, 1), ...uint(2, 1), ...uint(3, 7)])),
+  },
   {
     name: "an append with a gap between entries",
-    payload: () => batch(FOLLOWED, { type: "app", term: termOf(FOLLOWED), index: asLogIndex(0), logTerm: asTerm(0), commit: asLogIndex(0), entries: [entry(1, 1), entry(5, 1)] }),
+    payload: () =>
+      batch(FOLLOWED, {
+        type: "app",
+        term: termOf(FOLLOWED),
+        index: asLogIndex(0),
+        logTerm: asTerm(0),
+        commit: asLogIndex(0),
+        entries: [entry(1, 1), entry(5, 1)],
+      }),
   },
   {
     name: "an append whose entries have a term above the message's",
-    payload: () => batch(FOLLOWED, { type: "app", term: termOf(FOLLOWED), index: asLogIndex(0), logTerm: asTerm(0), commit: asLogIndex(0), entries: [entry(1, termOf(FOLLOWED) + 5)] }),
+    payload: () =>
+      batch(FOLLOWED, {
+        type: "app",
+        term: termOf(FOLLOWED),
+        index: asLogIndex(0),
+        logTerm: asTerm(0),
+        commit: asLogIndex(0),
+        entries: [entry(1, termOf(FOLLOWED) + 5)],
+      }),
   },
   {
     name: "an append with a membership change",
-    payload: () => batch(FOLLOWED, { type: "app", term: termOf(FOLLOWED), index: asLogIndex(0), logTerm: asTerm(0), commit: asLogIndex(0), entries: [entry(1, 1, "config")] }),
+    payload: () =>
+      batch(FOLLOWED, {
+        type: "app",
+        term: termOf(FOLLOWED),
+        index: asLogIndex(0),
+        logTerm: asTerm(0),
+        commit: asLogIndex(0),
+        entries: [entry(1, 1, "config")],
+      }),
   },
-  { name: "an append without a term", payload: () => batch(FOLLOWED, { type: "app", term: asTerm(0), index: asLogIndex(0), logTerm: asTerm(0), commit: asLogIndex(0), entries: [] }) },
-  { name: "a heartbeat committing past the log", payload: () => batch(FOLLOWED, { type: "heartbeat", term: termOf(FOLLOWED), commit: asLogIndex(1e9), readRound: 0 }) },
+  {
+    name: "an append without a term",
+    payload: () => batch(FOLLOWED, { type: "app", term: asTerm(0), index: asLogIndex(0), logTerm: asTerm(0), commit: asLogIndex(0), entries: [] }),
+  },
+  {
+    name: "a heartbeat committing past the log",
+    payload: () => batch(FOLLOWED, { type: "heartbeat", term: termOf(FOLLOWED), commit: asLogIndex(1e9), readRound: 0 }),
+  },
   {
     name: "a heartbeat in a newer term committing past the log",
     payload: () => batch(FOLLOWED, { type: "heartbeat", term: asTerm(termOf(FOLLOWED) + 1), commit: asLogIndex(1e9), readRound: 0 }),
   },
   {
     name: "an acknowledgement of entries the leader never sent",
-    payload: () => batch(LED, { type: "appResp", term: termOf(LED), index: asLogIndex(1e9), reject: false, conflictTerm: asTerm(0), conflictIndex: asLogIndex(0) }),
+    payload: () =>
+      batch(LED, { type: "appResp", term: termOf(LED), index: asLogIndex(1e9), reject: false, conflictTerm: asTerm(0), conflictIndex: asLogIndex(0) }),
   },
   { name: "a read index request with an empty context", payload: () => batch(LED, { type: "readIndex", term: asTerm(0), context: new Uint8Array(0) }) },
   { name: "a read index request with a huge context", payload: () => batch(LED, { type: "readIndex", term: asTerm(0), context: new Uint8Array(100_000) }) },
@@ -218,14 +264,21 @@ const badFrames: { name: string; payload: () => Uint8Array }[] = [
   { name: "a transfer to a node outside the group", payload: () => batch(LED, { type: "transferLeader", term: asTerm(0), transferee: asNodeId("mallory") }) },
   {
     name: "a vote whose last entry is newer than its term",
-    payload: () => batch(FOLLOWED, { type: "vote", term: termOf(FOLLOWED), lastLogIndex: asLogIndex(1), lastLogTerm: asTerm(termOf(FOLLOWED) + 3), transfer: false }),
+    payload: () =>
+      batch(FOLLOWED, { type: "vote", term: termOf(FOLLOWED), lastLogIndex: asLogIndex(1), lastLogTerm: asTerm(termOf(FOLLOWED) + 3), transfer: false }),
   },
   {
     name: "a snapshot naming other voters",
     payload: () =>
       encodeSnapshotChunk(
         FOLLOWED,
-        { type: "snapshot", from, to, term: termOf(FOLLOWED), snapshot: { index: asLogIndex(1e6), term: termOf(FOLLOWED), confState: { voters: [from, to, from], learners: [asNodeId("n3")] } } },
+        {
+          type: "snapshot",
+          from,
+          to,
+          term: termOf(FOLLOWED),
+          snapshot: { index: asLogIndex(1e6), term: termOf(FOLLOWED), confState: { voters: [from, to, from], learners: [asNodeId("n3")] } },
+        },
         0,
         true,
         new Uint8Array([1]),
@@ -234,13 +287,28 @@ const badFrames: { name: string; payload: () => Uint8Array }[] = [
   {
     name: "a snapshot chunk for a group this node does not host",
     payload: () =>
-      encodeSnapshotChunk(42, { type: "snapshot", from, to, term: asTerm(1), snapshot: { index: asLogIndex(5), term: asTerm(1), confState: { voters: ids.map(asNodeId), learners: [] } } }, 0, true, new Uint8Array([1])),
+      encodeSnapshotChunk(
+        42,
+        {
+          type: "snapshot",
+          from,
+          to,
+          term: asTerm(1),
+          snapshot: { index: asLogIndex(5), term: asTerm(1), confState: { voters: ids.map(asNodeId), learners: [] } },
+        },
+        0,
+        true,
+        new Uint8Array([1]),
+      ),
   },
   { name: "access samples for a group this node does not host", payload: () => encodeAccessSamples(new Map([[99, ["k"]]])) },
   { name: "an empty access sample", payload: () => encodeAccessSamples(new Map([[LED, [""]]])) },
   {
     name: "a flood of messages for one group",
-    payload: () => encodePeerBatch(Array.from({ length: 60_000 }, () => ({ group: LED, message: { type: "heartbeatResp", from, to, term: termOf(LED), readRound: 0 } as PeerMessage }))),
+    payload: () =>
+      encodePeerBatch(
+        Array.from({ length: 60_000 }, () => ({ group: LED, message: { type: "heartbeatResp", from, to, term: termOf(LED), readRound: 0 } as PeerMessage })),
+      ),
   },
 ];
 

@@ -26,7 +26,15 @@ describe("pending strong reads", () => {
     await until(() => nodes.get(follower)!.replica(0).appliedIndex >= nodes.get(leader)!.replica(0).appliedIndex, "the follower caught up");
     target.starve = follower;
     await nodes.get(leader)!.propose(0, setOp("k", "v1"));
-    const reads = Array.from({ length: 1000 }, () => nodes.get(follower)!.readBarrier(0).then(() => "served", (err: unknown) => err));
+    const reads = Array.from({ length: 1000 }, () =>
+      nodes
+        .get(follower)!
+        .readBarrier(0)
+        .then(
+          () => "served",
+          (err: unknown) => err,
+        ),
+    );
     // Confirmed at an index the follower never applies: they wait at the second stage.
     await until(() => nodes.get(follower)!.pendingReads(0).awaitingApply === 1000, "the reads wait for their index to apply");
     const outcomes = await Promise.all(reads);
@@ -45,10 +53,19 @@ describe("pending strong reads", () => {
     expect(await nodes.get(follower)!.awaitLeader(0, 5000)).toBe(true);
     mute = true;
     const started = Date.now();
-    const read = nodes.get(follower)!.readBarrier(0).then(() => "served", (err: unknown) => err);
+    const read = nodes
+      .get(follower)!
+      .readBarrier(0)
+      .then(
+        () => "served",
+        (err: unknown) => err,
+      );
     await until(() => nodes.get(follower)!.pendingReads(0).awaitingIndex === 1, "the read waits for its index");
     // Any change of leader will do (under a loaded machine an election may come first).
-    await nodes.get(leader)!.transferLeadership(0, other, 5000).catch(() => undefined);
+    await nodes
+      .get(leader)!
+      .transferLeadership(0, other, 5000)
+      .catch(() => undefined);
     const outcome = await read;
     expect(outcome).toBeInstanceOf(NotLeaderError);
     expect((outcome as NotLeaderError).reason).toMatch(/leader changed|leadership lost/);
@@ -66,7 +83,15 @@ describe("pending strong reads", () => {
     await nodes.get(leader)!.propose(0, setOp("k", "v"));
     expect(await nodes.get(follower)!.awaitLeader(0, 5000)).toBe(true);
     mute = true;
-    const reads = Array.from({ length: 4200 }, () => nodes.get(follower)!.readBarrier(0).then(() => "served", (err: unknown) => (err as Error).name));
+    const reads = Array.from({ length: 4200 }, () =>
+      nodes
+        .get(follower)!
+        .readBarrier(0)
+        .then(
+          () => "served",
+          (err: unknown) => (err as Error).name,
+        ),
+    );
     const outcomes = await Promise.all(reads);
     expect(outcomes.filter((o) => o === "OverloadedError")).toHaveLength(4200 - 4096);
     mute = false;

@@ -11,14 +11,25 @@ const PROMISING: ReadonlySet<string> = new Set(["voteResp", "preVoteResp", "appR
  * follow the replica's applied index (or the snapshot it installs) without a gap, and
  * no message sent before the Ready is persisted promises what it persists.
  */
-export function checkReady(shard: number, appliedIndex: number, ready: { snapshot?: { index: number }; committedEntries: readonly { index: number }[]; immediateMessages: readonly { type: string }[]; entries: readonly unknown[]; hardState?: unknown }): void {
+export function checkReady(
+  shard: number,
+  appliedIndex: number,
+  ready: {
+    snapshot?: { index: number };
+    committedEntries: readonly { index: number }[];
+    immediateMessages: readonly { type: string }[];
+    entries: readonly unknown[];
+    hardState?: unknown;
+  },
+): void {
   let next = (ready.snapshot?.index ?? appliedIndex) + 1;
   for (const entry of ready.committedEntries) {
     check(entry.index === next, `shard ${shard}: committed entry ${entry.index} does not follow ${next - 1}`);
     next++;
   }
   if (ready.entries.length > 0 || ready.hardState !== undefined || ready.snapshot !== undefined) {
-    for (const message of ready.immediateMessages) check(!PROMISING.has(message.type), `shard ${shard}: a ${message.type} would leave before its Ready is persisted`);
+    for (const message of ready.immediateMessages)
+      check(!PROMISING.has(message.type), `shard ${shard}: a ${message.type} would leave before its Ready is persisted`);
   }
 }
 

@@ -108,7 +108,9 @@ export class ReplicaSnapshots {
     const floor = storage.snapshot();
     this.durableFloor.set(group, floor.index);
     const commit = Math.min(storage.initialState().hardState.commit, storage.lastIndex());
-    const candidates = (await this.options.files.list(group)).filter((f) => f.index > floor.index && f.index <= commit && storage.term(asLogIndex(f.index)) === f.term);
+    const candidates = (await this.options.files.list(group)).filter(
+      (f) => f.index > floor.index && f.index <= commit && storage.term(asLogIndex(f.index)) === f.term,
+    );
     for (const file of candidates) {
       try {
         await this.restoreFrom(group, machine, file);
@@ -146,7 +148,10 @@ export class ReplicaSnapshots {
       yield* this.options.files.chunks(fileId(group, snapshot));
     } catch (err) {
       const reason = (err as NodeJS.ErrnoException).code === "ENOENT" ? "is missing" : `cannot be read: ${(err as Error).message}`;
-      throw new Error(`shard ${group}: the log was compacted to a snapshot at index ${snapshot.index} (term ${snapshot.term}), whose file in ${this.options.files.dir} ${reason}`, { cause: err });
+      throw new Error(
+        `shard ${group}: the log was compacted to a snapshot at index ${snapshot.index} (term ${snapshot.term}), whose file in ${this.options.files.dir} ${reason}`,
+        { cause: err },
+      );
     }
   }
 
@@ -310,7 +315,10 @@ export class ReplicaSnapshots {
       try {
         await this.options.files.write(fileId(group, meta), this.withTurns(captured.chunks()));
       } catch (err) {
-        this.options.logger.error({ shard: group, index: meta.index, err: (err as Error).message }, "writing a snapshot failed; the log after the previous one is kept");
+        this.options.logger.error(
+          { shard: group, index: meta.index, err: (err as Error).message },
+          "writing a snapshot failed; the log after the previous one is kept",
+        );
         return;
       }
       if ((this.newest.get(group)?.index ?? 0) < meta.index) this.newest.set(group, { index: meta.index, term: meta.term });
@@ -348,18 +356,22 @@ export class ReplicaSnapshots {
     const current = this.durableFloor.get(group) ?? 0;
     const files = this.options.files;
     const keep = (await files.list(group)).filter((m) => m.index >= current).length;
-    await files.prune(group, Math.max(1, keep)).catch((err: Error) => this.options.logger.warn({ shard: group, err: err.message }, "pruning old snapshots failed"));
+    await files
+      .prune(group, Math.max(1, keep))
+      .catch((err: Error) => this.options.logger.warn({ shard: group, err: err.message }, "pruning old snapshots failed"));
   }
 
   /** Leader: streams the snapshot a SnapshotMessage names to its follower, then reports the outcome. */
   send(group: number, message: SnapshotMessage): void {
     if (this.closing) return;
-    this.track(this.stream(group, message).then((ok) => {
-      if (ok) this.stats.sent++;
-      else this.stats.sendFailures++;
-      this.options.replica(group)?.node.reportSnapshot(message.to, ok);
-      this.options.schedule();
-    }));
+    this.track(
+      this.stream(group, message).then((ok) => {
+        if (ok) this.stats.sent++;
+        else this.stats.sendFailures++;
+        this.options.replica(group)?.node.reportSnapshot(message.to, ok);
+        this.options.schedule();
+      }),
+    );
   }
 
   private async stream(group: number, message: SnapshotMessage): Promise<boolean> {
@@ -386,7 +398,10 @@ export class ReplicaSnapshots {
       logger.info({ shard: group, to: message.to, index: message.snapshot.index, chunks: seq }, "snapshot sent");
       return seq > 0;
     } catch (err) {
-      logger.warn({ shard: group, to: message.to, index: message.snapshot.index, err: (err as Error).message }, "snapshot transfer failed; the leader will retry");
+      logger.warn(
+        { shard: group, to: message.to, index: message.snapshot.index, err: (err as Error).message },
+        "snapshot transfer failed; the leader will retry",
+      );
       return false;
     }
   }
@@ -503,4 +518,3 @@ export class ReplicaSnapshots {
 function sameSnapshot(a: SnapshotMessage, b: SnapshotMessage): boolean {
   return a.term === b.term && a.snapshot.index === b.snapshot.index && a.snapshot.term === b.snapshot.term;
 }
-

@@ -24,7 +24,10 @@ interface PendingRead {
   timer: NodeJS.Timeout;
   /** Set once the leader confirmed the read index; the read waits until it is applied. */
   index?: number;
-  /** The oldest last applied stamp the read may be judged at: cluster time on arrival (or, on a follower, the leader's when it answered) less readStampLagMsMax. */
+  /**
+   * The oldest last applied stamp the read may be judged at: cluster time on arrival (or,
+   * on a follower, the leader's when it answered the read index) less readStampLagMsMax.
+   */
   stampMsMin: number;
   /** Set when the read waits for a time entry: the term this replica led in then. */
   term?: number;
@@ -146,7 +149,11 @@ export class ShardReplica {
     return new Promise<CommandResult>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.writes.delete(result.index);
-        reject(new IndeterminateError(`shard ${this.shard}: write at index ${result.index} not applied within ${operationTimeoutMs} ms; it may or may not take effect`));
+        reject(
+          new IndeterminateError(
+            `shard ${this.shard}: write at index ${result.index} not applied within ${operationTimeoutMs} ms; it may or may not take effect`,
+          ),
+        );
       }, operationTimeoutMs);
       this.writes.set(result.index, { term: result.term, resolve, reject, timer });
     });
@@ -191,7 +198,8 @@ export class ShardReplica {
     // stepped down, or the leader a follower asked) will never be confirmed: fail them
     // now so clients retry at the new leader. Writes stay pending: they may still commit.
     if (wasLeader && soft.role !== "leader") this.failReads("leadership lost");
-    else if (soft.role !== "leader" && previousLeader !== soft.lead) this.failReads(`the leader changed from ${previousLeader ?? "none"} to ${soft.lead ?? "none"}`);
+    else if (soft.role !== "leader" && previousLeader !== soft.lead)
+      this.failReads(`the leader changed from ${previousLeader ?? "none"} to ${soft.lead ?? "none"}`);
     // The driver drains Readys until none is left, so a seed proposed here leaves this cycle.
     if (soft.role === "leader") this.seedIfNew(() => undefined);
   }
@@ -305,7 +313,11 @@ export class ShardReplica {
       if (index > state.index) continue;
       this.writes.delete(index);
       clearTimeout(write.timer);
-      write.reject(new IndeterminateError(`shard ${this.shard}: the replica was replaced by a snapshot at index ${state.index}; the write may or may not have taken effect`));
+      write.reject(
+        new IndeterminateError(
+          `shard ${this.shard}: the replica was replaced by a snapshot at index ${state.index}; the write may or may not have taken effect`,
+        ),
+      );
     }
     this.releaseAppliedReads();
   }
@@ -351,7 +363,11 @@ export class ShardReplica {
   }
 
   private staleStampError(): NotLeaderError {
-    return new NotLeaderError(this.shard, this.leaderId, `this replica's last applied stamp trails cluster time by more than ${this.options.readStampLagMsMax} ms`);
+    return new NotLeaderError(
+      this.shard,
+      this.leaderId,
+      `this replica's last applied stamp trails cluster time by more than ${this.options.readStampLagMsMax} ms`,
+    );
   }
 
   /** Each tick: proposes the time entry a transfer of leadership refused, if reads still wait for it. */
@@ -373,7 +389,14 @@ export class ShardReplica {
       }
       // Refused for load or lost: the reads of that term waiting on it fail too, so their
       // callers retry. Reads of a later term wait for an entry of their own.
-      const failure = err instanceof OverloadedError ? err : new NotLeaderError(this.shard, this.leaderId, `the time entry strong reads wait for was not applied (${err instanceof Error ? err.message : String(err)})`);
+      const failure =
+        err instanceof OverloadedError
+          ? err
+          : new NotLeaderError(
+              this.shard,
+              this.leaderId,
+              `the time entry strong reads wait for was not applied (${err instanceof Error ? err.message : String(err)})`,
+            );
       for (const read of this.waitingStamp) {
         if (read.term !== term) continue;
         this.waitingStamp.delete(read);

@@ -11,22 +11,40 @@ describe("StateWaits", () => {
     const { clock } = fakeClock();
     const waits = new StateWaits(clock);
     let ready = false;
-    const wait = waits.until(() => ready, 500, () => false);
+    const wait = waits.until(
+      () => ready,
+      500,
+      () => false,
+    );
     waits.notify();
     expect(waits.size).toBe(1);
     ready = true;
     waits.notify();
     await expect(wait).resolves.toBe(true);
     expect(waits.size).toBe(0);
-    await expect(waits.until(() => true, 0, () => false)).resolves.toBe(true);
+    await expect(
+      waits.until(
+        () => true,
+        0,
+        () => false,
+      ),
+    ).resolves.toBe(true);
   });
 
   it("resolves false at the first check past its deadline on the injected clock, or once the node is gone", async () => {
     const { clock, advance } = fakeClock();
     const waits = new StateWaits(clock);
     let closed = false;
-    const timed = waits.until(() => false, 500, () => false);
-    const closing = waits.until(() => false, 60_000, () => closed);
+    const timed = waits.until(
+      () => false,
+      500,
+      () => false,
+    );
+    const closing = waits.until(
+      () => false,
+      60_000,
+      () => closed,
+    );
     advance(499);
     waits.notify();
     expect(waits.size).toBe(2);
@@ -43,7 +61,14 @@ describe("StateWaits", () => {
     const { clock } = fakeClock();
     const waits = new StateWaits(clock);
     let settled = false;
-    const wait = waits.until(() => true, 500, () => false, true).then((v) => (settled = v));
+    const wait = waits
+      .until(
+        () => true,
+        500,
+        () => false,
+        true,
+      )
+      .then((v) => (settled = v));
     await Promise.resolve();
     expect(settled).toBe(false);
     waits.notify();

@@ -42,7 +42,10 @@ describe("store settings seeded through the log", () => {
       await nodes.get(leader)!.propose(shard, setOp(`k${shard}`, new Uint8Array(10)));
       const seed = settingsOf(nodes.get(leader)!, shard);
       expect(Object.values(seeds)).toContainEqual(seed);
-      await until(() => [...nodes.values()].every((n) => n.replica(shard).appliedIndex === nodes.get(leader)!.replica(shard).appliedIndex), "replicas to catch up");
+      await until(
+        () => [...nodes.values()].every((n) => n.replica(shard).appliedIndex === nodes.get(leader)!.replica(shard).appliedIndex),
+        "replicas to catch up",
+      );
       const digests = new Set([...nodes.values()].map((n) => n.replica(shard).digest()));
       expect(digests.size).toBe(1);
       for (const node of nodes.values()) expect(settingsOf(node, shard)).toEqual(seed);

@@ -21,7 +21,10 @@ const LATE_MS = 50 + TTL_MS * 0.01 + 250;
 
 const sleepUntil = (atMs: number) => new Promise((r) => setTimeout(r, Math.max(0, atMs - performance.now())));
 
-const ttlSet = (key: string) => ({ case: "set" as const, value: create(SetOpSchema, { key, value: new TextEncoder().encode("v"), text: true, ttlMs: BigInt(TTL_MS) }) });
+const ttlSet = (key: string) => ({
+  case: "set" as const,
+  value: create(SetOpSchema, { key, value: new TextEncoder().encode("v"), text: true, ttlMs: BigInt(TTL_MS) }),
+});
 
 /** A strong read as the service serves it: past the read index, judged at the last applied stamp. */
 async function strongHas(node: MultiRaft, key: string): Promise<boolean> {
@@ -174,7 +177,12 @@ describe("cluster time", () => {
     const node = nodes.get(leader)!;
     await new Promise((r) => setTimeout(r, 100));
     target.starve = true;
-    const reads = Array.from({ length: 50 }, () => node.readBarrier(SHARD).then(() => "served", (err: unknown) => (err as Error).name));
+    const reads = Array.from({ length: 50 }, () =>
+      node.readBarrier(SHARD).then(
+        () => "served",
+        (err: unknown) => (err as Error).name,
+      ),
+    );
     await until(() => node.pendingReads(SHARD).awaitingStamp === 50, "the reads wait for a time entry");
     expect(await Promise.all(reads)).toEqual(Array.from({ length: 50 }, () => "NotLeaderError"));
     expect(node.pendingReads(SHARD)).toEqual({ awaitingIndex: 0, awaitingApply: 0, awaitingStamp: 0 });

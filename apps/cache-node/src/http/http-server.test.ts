@@ -46,7 +46,9 @@ function raw(port: number, send?: string): Promise<Raw> {
     let data = "";
     let connectedAt = 0;
     socket.on("data", (d) => (data += d.toString("latin1")));
-    const closed = new Promise<{ data: string; afterMs: number }>((done) => socket.once("close", () => done({ data, afterMs: performance.now() - connectedAt })));
+    const closed = new Promise<{ data: string; afterMs: number }>((done) =>
+      socket.once("close", () => done({ data, afterMs: performance.now() - connectedAt })),
+    );
     socket.once("error", () => undefined);
     socket.once("connect", () => {
       connectedAt = performance.now();
@@ -63,16 +65,18 @@ function h2request(session: http2.ClientHttp2Session, headers: http2.OutgoingHtt
   const stream = session.request({ ":method": "POST", ":path": "/x", ...headers });
   if (body !== undefined) stream.write(body);
   if (end) stream.end();
-  return new Promise<{ headers: http2.IncomingHttpHeaders; trailers?: http2.IncomingHttpHeaders; body: string; rstCode: number | undefined }>((resolve, reject) => {
-    let response: http2.IncomingHttpHeaders = {};
-    let trailers: http2.IncomingHttpHeaders | undefined;
-    let data = "";
-    stream.on("response", (h) => (response = h));
-    stream.on("trailers", (t) => (trailers = t));
-    stream.on("data", (c: Buffer) => (data += c.toString("latin1")));
-    stream.on("error", reject);
-    stream.on("close", () => resolve({ headers: response, trailers, body: data, rstCode: stream.rstCode }));
-  });
+  return new Promise<{ headers: http2.IncomingHttpHeaders; trailers?: http2.IncomingHttpHeaders; body: string; rstCode: number | undefined }>(
+    (resolve, reject) => {
+      let response: http2.IncomingHttpHeaders = {};
+      let trailers: http2.IncomingHttpHeaders | undefined;
+      let data = "";
+      stream.on("response", (h) => (response = h));
+      stream.on("trailers", (t) => (trailers = t));
+      stream.on("data", (c: Buffer) => (data += c.toString("latin1")));
+      stream.on("error", reject);
+      stream.on("close", () => resolve({ headers: response, trailers, body: data, rstCode: stream.rstCode }));
+    },
+  );
 }
 
 function h2connect(port: number): Promise<{ session: http2.ClientHttp2Session; settings: Promise<http2.Settings> }> {
@@ -252,7 +256,11 @@ describe("in-flight bound", { timeout: 5000 }, () => {
     await expect.poll(() => held.length).toBe(1);
     expect(limited.inflight()).toBe(1);
 
-    const connect = await fetch(`http://127.0.0.1:${port}/distcache.v1.CacheService/Get`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    const connect = await fetch(`http://127.0.0.1:${port}/distcache.v1.CacheService/Get`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{}",
+    });
     expect(connect.status).toBe(429);
     const error = (await connect.json()) as { code: string; message: string };
     expect(error.code).toBe("resource_exhausted");

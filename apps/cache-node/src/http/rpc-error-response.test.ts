@@ -26,7 +26,12 @@ describe("answerableError", () => {
   });
 
   it("drops connection and body headers from the metadata and keeps the rest", () => {
-    const err = new ConnectError("no", Code.FailedPrecondition, { connection: "keep-alive", "keep-alive": "timeout=5", "content-length": "9", "x-distcache-leader": "n2" });
+    const err = new ConnectError("no", Code.FailedPrecondition, {
+      connection: "keep-alive",
+      "keep-alive": "timeout=5",
+      "content-length": "9",
+      "x-distcache-leader": "n2",
+    });
     const out = answerableError(err);
     expect([...out.metadata.keys()]).toEqual(["x-distcache-leader"]);
     const clean = new ConnectError("fine", Code.NotFound, { "x-a": "1" });

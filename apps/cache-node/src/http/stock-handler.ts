@@ -144,7 +144,8 @@ async function decodeFailureAsInvalidArgument(uRes: UniversalServerResponse): Pr
   // trailer frame is compressed only above 1 KiB, and the check below leaves one that is.
   if (type.startsWith("application/grpc-web")) {
     const bytes = await readAll(uRes.body);
-    if (bytes.length < 5 || bytes[0] !== trailerFlag || bytes.length !== 5 + new DataView(bytes.buffer, bytes.byteOffset).getUint32(1)) return { ...uRes, body: once(bytes) };
+    if (bytes.length < 5 || bytes[0] !== trailerFlag || bytes.length !== 5 + new DataView(bytes.buffer, bytes.byteOffset).getUint32(1))
+      return { ...uRes, body: once(bytes) };
     const trailer = trailerParse(bytes.subarray(5));
     if (trailer.get("grpc-status") !== GRPC_INTERNAL) return { ...uRes, body: once(bytes) };
     trailer.set("grpc-status", GRPC_INVALID_ARGUMENT);

@@ -71,7 +71,15 @@ export function createUnaryFastPath(services: { service: DescService; impl: Reco
   };
 }
 
-async function call(route: Route, body: Uint8Array, binary: boolean, timeoutMs: number | undefined, req: AnyRequest, res: AnyResponse, options: UnaryFastPathOptions): Promise<void> {
+async function call(
+  route: Route,
+  body: Uint8Array,
+  binary: boolean,
+  timeoutMs: number | undefined,
+  req: AnyRequest,
+  res: AnyResponse,
+  options: UnaryFastPathOptions,
+): Promise<void> {
   const started = performance.now();
   try {
     const input = decode(route.method.input, body, binary, options.jsonOptions);

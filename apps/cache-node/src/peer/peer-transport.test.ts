@@ -89,7 +89,10 @@ describe("PeerTransport", () => {
     for (let i = 0; i < 500; i++) transports.get("a")!.send("b", Buffer.from(`m${i}`));
     transports.get("c")!.send("b", Buffer.from("from-c"));
     await eventually(() => inbox.get("b")!.length === 501);
-    const fromA = inbox.get("b")!.filter((m) => m.from === "a").map((m) => m.text);
+    const fromA = inbox
+      .get("b")!
+      .filter((m) => m.from === "a")
+      .map((m) => m.text);
     expect(fromA).toEqual(Array.from({ length: 500 }, (_, i) => `m${i}`));
     expect(inbox.get("b")!.find((m) => m.from === "c")?.text).toBe("from-c");
   });

@@ -164,7 +164,10 @@ export class PeerTransport {
     socket.write(challenge);
     // The deadline: a connection that never completes the handshake (silent, or trickling
     // bytes) is closed, so it holds no socket and timer for ever.
-    const timer = setTimeout(() => this.reject(socket, timer, `peer handshake not completed within ${this.options.handshakeTimeoutMs} ms`), this.options.handshakeTimeoutMs);
+    const timer = setTimeout(
+      () => this.reject(socket, timer, `peer handshake not completed within ${this.options.handshakeTimeoutMs} ms`),
+      this.options.handshakeTimeoutMs,
+    );
     socket.on("close", () => clearTimeout(timer));
     let buffered = Buffer.alloc(0);
     const onHandshake = (chunk: Buffer): void => {

@@ -22,7 +22,13 @@ function command(stampMs: number, key: string, value: Uint8Array | string): Uint
 describe("a snapshot holding a value of the protocol's largest size", () => {
   const from = asNodeId("n1");
   const self = asNodeId("n2");
-  const message: SnapshotMessage = { type: "snapshot", from, to: self, term: asTerm(3), snapshot: { index: asLogIndex(3), term: asTerm(2), confState: { voters: ["n1", "n2", "n3"].map(asNodeId), learners: [] } } };
+  const message: SnapshotMessage = {
+    type: "snapshot",
+    from,
+    to: self,
+    term: asTerm(3),
+    snapshot: { index: asLogIndex(3), term: asTerm(2), confState: { voters: ["n1", "n2", "n3"].map(asNodeId), learners: [] } },
+  };
   const big = { entriesMax: 100, bytesMax: 2 * PROTOCOL_LIMITS.valueBytesMax };
 
   function bigReplica(): { machine: ShardStateMachine; snapshot: ReplicaSnapshot } {

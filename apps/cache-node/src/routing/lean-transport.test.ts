@@ -23,7 +23,12 @@ describe("the forwarding transport", () => {
     const port = await new Promise<number>((resolve) => server!.listen(0, "127.0.0.1", () => resolve((server!.address() as { port: number }).port)));
     const transport = createLeanTransport(`http://127.0.0.1:${port}`, { socketsMax: 2, callsMax: 5 });
     const client = createClient(CacheService, transport);
-    const calls = Array.from({ length: 8 }, () => client.stats({}).then(() => "ok", (e: unknown) => ConnectError.from(e)));
+    const calls = Array.from({ length: 8 }, () =>
+      client.stats({}).then(
+        () => "ok",
+        (e: unknown) => ConnectError.from(e),
+      ),
+    );
     const refused = await Promise.all(calls.slice(5));
     for (const err of refused) {
       expect((err as ConnectError).code).toBe(Code.Unavailable);

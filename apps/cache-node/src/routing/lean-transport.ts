@@ -10,7 +10,10 @@ import http from "node:http";
  * (HTTP/2 session management, abort plumbing, interceptors) cost more CPU than the call
  * itself on the forwarding hot path.
  */
-export function createLeanTransport(baseUrl: string, options: { socketsMax?: number; callsMax?: number } = {}): Transport & { close(): void; pending(): number } {
+export function createLeanTransport(
+  baseUrl: string,
+  options: { socketsMax?: number; callsMax?: number } = {},
+): Transport & { close(): void; pending(): number } {
   const url = new URL(baseUrl);
   const agent = new http.Agent({ keepAlive: true, maxSockets: options.socketsMax ?? 64 });
   // Calls beyond the agent's sockets wait in its queue, which has no bound of its own.
@@ -27,7 +30,9 @@ export function createLeanTransport(baseUrl: string, options: { socketsMax?: num
     ): Promise<UnaryResponse<I, O>> => {
       if (pending >= callsMax) {
         // Nothing was sent: the caller may retry at once elsewhere or later.
-        return Promise.reject(new ConnectError(`${callsMax} calls to ${url.host} are in flight or queued, the limit; nothing was sent, retry`, Code.Unavailable));
+        return Promise.reject(
+          new ConnectError(`${callsMax} calls to ${url.host} are in flight or queued, the limit; nothing was sent, retry`, Code.Unavailable),
+        );
       }
       const body = toBinary(method.input, isMessage(input, method.input) ? input : create(method.input, input));
       const headers: http.OutgoingHttpHeaders = {

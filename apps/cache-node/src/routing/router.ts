@@ -72,7 +72,8 @@ export function createRouter(deps: RoutingDeps) {
       if (header?.noForward || !client) throw notLeader(err);
       deps.onForward(ctx.method.name);
       const remainingMs = ctx.timeoutMs();
-      if (remainingMs !== undefined && remainingMs < 1) throw new ConnectError("the deadline passed before the request could be forwarded", Code.DeadlineExceeded);
+      if (remainingMs !== undefined && remainingMs < 1)
+        throw new ConnectError("the deadline passed before the request could be forwarded", Code.DeadlineExceeded);
       const options = { timeoutMs: Math.floor(remainingMs ?? deps.forwardTimeoutMs), signal: ctx.signal };
       try {
         return await remote(client, options);

@@ -17,7 +17,13 @@ export const STAMP_MS_MAX = Number.MAX_SAFE_INTEGER - PROTOCOL_LIMITS.ttlMsMax;
 const COUNTER_TEXT_BYTES_MAX = 20;
 
 const KNOWN_CONDITIONS: ReadonlySet<number> = new Set([SetCondition.UNSPECIFIED, SetCondition.IF_ABSENT, SetCondition.IF_VERSION]);
-const KNOWN_POLICIES: ReadonlySet<number> = new Set([EvictionPolicy.UNSPECIFIED, EvictionPolicy.LRU, EvictionPolicy.LFU, EvictionPolicy.FIFO, EvictionPolicy.RANDOM]);
+const KNOWN_POLICIES: ReadonlySet<number> = new Set([
+  EvictionPolicy.UNSPECIFIED,
+  EvictionPolicy.LRU,
+  EvictionPolicy.LFU,
+  EvictionPolicy.FIFO,
+  EvictionPolicy.RANDOM,
+]);
 
 /** The session fields, as a command and a request header both carry them. */
 export type SessionFields = Pick<Command, "sessionId" | "sequence" | "ackedSequence" | "sessionStartedMs">;
@@ -79,7 +85,8 @@ function keyRefusal(key: string, field: string): string | undefined {
 function setRefusal(op: SetOp, settings: ResolvedStoreOptions, field: string): string | undefined {
   const key = keyRefusal(op.key, `${field}key`);
   if (key !== undefined) return key;
-  if (op.value.length > PROTOCOL_LIMITS.valueBytesMax) return `${field}value is ${op.value.length} bytes, above the ceiling of ${PROTOCOL_LIMITS.valueBytesMax}`;
+  if (op.value.length > PROTOCOL_LIMITS.valueBytesMax)
+    return `${field}value is ${op.value.length} bytes, above the ceiling of ${PROTOCOL_LIMITS.valueBytesMax}`;
   if (op.ttlMs < 0n || op.ttlMs > BigInt(PROTOCOL_LIMITS.ttlMsMax)) return `${field}ttl_ms must be in [0, ${PROTOCOL_LIMITS.ttlMsMax}], got ${op.ttlMs}`;
   if (!KNOWN_CONDITIONS.has(op.condition)) return `${field}condition ${op.condition} is not a known condition`;
   if (op.condition === SetCondition.IF_VERSION) {
@@ -97,7 +104,8 @@ function incrRefusal(key: string, delta: bigint, settings: ResolvedStoreOptions)
   if (refusal !== undefined) return refusal;
   if (delta < COUNTER_MIN || delta > COUNTER_MAX) return `delta ${delta} is not a signed 64-bit integer`;
   const sizeBytes = utf8Length(key) + COUNTER_TEXT_BYTES_MAX + ENTRY_MEMORY_OVERHEAD_BYTES;
-  if (sizeBytes > settings.bytesMax) return `a counter under this key needs up to ${sizeBytes} accounted bytes, above the shard's bytes_max of ${settings.bytesMax}`;
+  if (sizeBytes > settings.bytesMax)
+    return `a counter under this key needs up to ${sizeBytes} accounted bytes, above the shard's bytes_max of ${settings.bytesMax}`;
   return undefined;
 }
 
@@ -124,7 +132,8 @@ export function duplicateRefusal(keys: readonly string[], field: string): string
 }
 
 function accessRefusal(keys: readonly string[]): string | undefined {
-  if (keys.length > PROTOCOL_LIMITS.accessHintKeysMax) return `access hints hold ${keys.length} keys, above the ceiling of ${PROTOCOL_LIMITS.accessHintKeysMax}`;
+  if (keys.length > PROTOCOL_LIMITS.accessHintKeysMax)
+    return `access hints hold ${keys.length} keys, above the ceiling of ${PROTOCOL_LIMITS.accessHintKeysMax}`;
   // Hints for absent keys are skipped by the store, so any well-formed key is harmless.
   for (const key of keys) if (!isWellFormedKey(key)) return "an access hint key is not well-formed UTF-8";
   return undefined;

@@ -166,7 +166,18 @@ describe("SessionTable", () => {
   it("reads a format-3 table (one text, results with evicted keys) and keeps its results compact", () => {
     const evicting: CommandResult = { type: "set", result: { ok: true, version: 5, evicted: ["old-1", "old-2"] } as never };
     const text = JSON.stringify({
-      sessions: [["s", 100, 3, [[4, evicting], [5, { type: "incr", result: { ok: true, value: { bigint: "12" }, version: 6, evicted: ["old-3"] } }]], 5]],
+      sessions: [
+        [
+          "s",
+          100,
+          3,
+          [
+            [4, evicting],
+            [5, { type: "incr", result: { ok: true, value: { bigint: "12" }, version: 6, evicted: ["old-3"] } }],
+          ],
+          5,
+        ],
+      ],
       tombstones: [["gone", 9]],
     });
     const copy = SessionTable.deserialize(text);
@@ -184,7 +195,10 @@ describe("SessionTable", () => {
     for (const chunk of again.chunks()) restored.push(chunk);
     expect(roundTrip(fresh).begin("s", 4, 3, 0, 101)).toEqual(again.begin("s", 4, 3, 0, 101));
     expect(compactResult(evicting)).toEqual({ type: "set", result: { ok: true, version: 5 } });
-    expect(compactResult({ type: "set", result: { ok: false, reason: "exists", currentVersion: 2 } })).toEqual({ type: "set", result: { ok: false, reason: "exists", currentVersion: 2 } });
+    expect(compactResult({ type: "set", result: { ok: false, reason: "exists", currentVersion: 2 } })).toEqual({
+      type: "set",
+      result: { ok: false, reason: "exists", currentVersion: 2 },
+    });
   });
 });
 

@@ -333,7 +333,8 @@ interface SerializedTable {
 }
 
 const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
-const isResultRow = (r: unknown): boolean => Array.isArray(r) && r.length === 2 && isCount(r[0]) && typeof r[1] === "object" && r[1] !== null && typeof (r[1] as { type?: unknown }).type === "string";
+const isResultRow = (r: unknown): boolean =>
+  Array.isArray(r) && r.length === 2 && isCount(r[0]) && typeof r[1] === "object" && r[1] !== null && typeof (r[1] as { type?: unknown }).type === "string";
 const isSessionRow = (row: unknown): boolean =>
   Array.isArray(row) &&
   typeof row[0] === "string" &&

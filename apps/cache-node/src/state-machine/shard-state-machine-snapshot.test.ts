@@ -7,7 +7,11 @@ import { ShardStateMachine, SNAPSHOT_CHUNK_BYTES_MAX } from "./shard-state-machi
 const options = { entriesMax: 10_000, bytesMax: 1 << 24 };
 const encoder = new TextEncoder();
 
-function command(stampMs: number, op: Parameters<typeof create<typeof CommandSchema>>[1] extends infer I ? (I extends { op?: infer O } ? O : never) : never, session?: { id: string; sequence: number; acked?: number }): Uint8Array {
+function command(
+  stampMs: number,
+  op: Parameters<typeof create<typeof CommandSchema>>[1] extends infer I ? (I extends { op?: infer O } ? O : never) : never,
+  session?: { id: string; sequence: number; acked?: number },
+): Uint8Array {
   return toBinary(
     CommandSchema,
     create(CommandSchema, {
@@ -19,7 +23,10 @@ function command(stampMs: number, op: Parameters<typeof create<typeof CommandSch
     }),
   );
 }
-const set = (key: string, value: Uint8Array | string) => ({ case: "set" as const, value: create(SetOpSchema, { key, value: typeof value === "string" ? encoder.encode(value) : value, text: typeof value === "string" }) });
+const set = (key: string, value: Uint8Array | string) => ({
+  case: "set" as const,
+  value: create(SetOpSchema, { key, value: typeof value === "string" ? encoder.encode(value) : value, text: typeof value === "string" }),
+});
 const incr = (key: string, delta: bigint) => ({ case: "incr" as const, value: create(IncrOpSchema, { key, delta }) });
 
 /** Writes under sessions: a few sessions with results, some acknowledged. */

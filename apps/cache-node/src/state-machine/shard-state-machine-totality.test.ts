@@ -1,5 +1,5 @@
 import { create, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
-import type { EvictionPolicy} from "@distcache/proto/raft";
+import type { EvictionPolicy } from "@distcache/proto/raft";
 import { CommandSchema, SetCondition } from "@distcache/proto/raft";
 import { Store } from "@distcache/store";
 import { describe, expect, it } from "vitest";

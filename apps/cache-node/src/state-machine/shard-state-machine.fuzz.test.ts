@@ -102,7 +102,8 @@ function printable(e: Entry): Entry {
   return Object.defineProperty(e, fc.toStringMethod, { value: () => describeEntry(e), enumerable: false });
 }
 
-const commandEntry = (init: CommandInit, term: number): Entry => printable({ kind: "command", init, bytes: toBinary(CommandSchema, create(CommandSchema, init)), term });
+const commandEntry = (init: CommandInit, term: number): Entry =>
+  printable({ kind: "command", init, bytes: toBinary(CommandSchema, create(CommandSchema, init)), term });
 
 const entry: fc.Arbitrary<Entry> = fc.oneof(
   { weight: 16, arbitrary: fc.record({ init: command, term: fc.integer({ min: 1, max: 4 }) }).map(({ init, term }) => commandEntry(init, term)) },
@@ -117,7 +118,15 @@ const machine = () => new ShardStateMachine(3, new Store({ entriesMax: 20, bytes
 function describeEntry(e: Entry): string {
   if (e.kind === "skip") return "skip";
   if (e.kind === "raw") return `raw bytes [${[...e.bytes].join(",")}]`;
-  return JSON.stringify(e.init, (_k, v: unknown) => (typeof v === "bigint" ? `${v}n` : v instanceof Uint8Array ? `<${v.length} bytes>` : typeof v === "string" && v.length > 40 ? `${v.slice(0, 20)}…(${v.length})` : v));
+  return JSON.stringify(e.init, (_k, v: unknown) =>
+    typeof v === "bigint"
+      ? `${v}n`
+      : v instanceof Uint8Array
+        ? `<${v.length} bytes>`
+        : typeof v === "string" && v.length > 40
+          ? `${v.slice(0, 20)}…(${v.length})`
+          : v,
+  );
 }
 
 function step(m: ShardStateMachine, index: number, e: Entry, who: string): void {
@@ -168,7 +177,14 @@ describe("ShardStateMachine under random logs", () => {
       op: fc.oneof(
         setOp.map((v) => ({
           case: "set" as const,
-          value: { ...v, key: v.key.slice(0, 4) || "a", value: v.value.slice(0, 32), condition: 0 as SetCondition, expectedVersion: 0n, ttlMs: v.ttlMs < 0n ? 0n : v.ttlMs % 5000n },
+          value: {
+            ...v,
+            key: v.key.slice(0, 4) || "a",
+            value: v.value.slice(0, 32),
+            condition: 0 as SetCondition,
+            expectedVersion: 0n,
+            ttlMs: v.ttlMs < 0n ? 0n : v.ttlMs % 5000n,
+          },
         })),
         fc.record({ key: fc.constantFrom("a", "counter"), delta: fc.bigInt({ min: -5n, max: 5n }) }).map((value) => ({ case: "incr" as const, value })),
         fc.constantFrom("a", "b", "c").map((k) => ({ case: "delete" as const, value: { key: k } })),

@@ -8,7 +8,10 @@ const options = { entriesMax: 100, bytesMax: 1 << 20 };
 const set = (key: string, text: string, stampMs: number, ttlMs = 0n) =>
   toBinary(
     CommandSchema,
-    create(CommandSchema, { stampMs: BigInt(stampMs), op: { case: "set", value: create(SetOpSchema, { key, value: new TextEncoder().encode(text), text: true, ttlMs }) } }),
+    create(CommandSchema, {
+      stampMs: BigInt(stampMs),
+      op: { case: "set", value: create(SetOpSchema, { key, value: new TextEncoder().encode(text), text: true, ttlMs }) },
+    }),
   );
 
 describe("ShardStateMachine snapshots", () => {

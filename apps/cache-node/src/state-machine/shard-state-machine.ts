@@ -4,7 +4,15 @@ import { operationRefusal, sessionRefusal, STAMP_MS_MAX, stampRefusal } from "./
 import { SESSION_START_AHEAD_MS_MAX, SessionTable } from "./session-table.js";
 import { PROTOCOL_LIMITS } from "@distcache/proto/limits";
 import { SNAPSHOT_CHUNK_BYTES_MAX as SNAPSHOT_FILE_CHUNK_BYTES_MAX } from "@distcache/raft";
-import { snapshotChunkBytesMax, SNAPSHOT_CHUNK_BYTES_DEFAULT, Store, type EvictionPolicy, type IncrResult, type SetCondition, type SetResult } from "@distcache/store";
+import {
+  snapshotChunkBytesMax,
+  SNAPSHOT_CHUNK_BYTES_DEFAULT,
+  Store,
+  type EvictionPolicy,
+  type IncrResult,
+  type SetCondition,
+  type SetResult,
+} from "@distcache/store";
 
 /**
  * Version of the replica snapshot layout: a header chunk (format, applied index, last
@@ -230,7 +238,8 @@ export class ShardStateMachine {
           fragments.parts.push(chunk);
           if (fragments.parts.length < fragments.count) return;
           const whole = Buffer.concat(fragments.parts);
-          if (whole.length !== fragments.bytes) throw new Error(`shard ${this.shard}: snapshot fragments of ${whole.length} bytes announced as ${fragments.bytes}`);
+          if (whole.length !== fragments.bytes)
+            throw new Error(`shard ${this.shard}: snapshot fragments of ${whole.length} bytes announced as ${fragments.bytes}`);
           fragments = undefined;
           return take(whole);
         }
@@ -241,7 +250,8 @@ export class ShardStateMachine {
         take(chunk);
       },
       finish: () => {
-        if (header === undefined || sessionChunksRead < header.sessionChunks || fragments !== undefined) throw new Error(`shard ${this.shard}: snapshot ends before its store`);
+        if (header === undefined || sessionChunksRead < header.sessionChunks || fragments !== undefined)
+          throw new Error(`shard ${this.shard}: snapshot ends before its store`);
         const { index, lastStampMs, refusedCount } = header;
         return { index, lastStampMs, refusedCount, sessions: sessions.finish(), store: store.finish() };
       },
@@ -252,14 +262,23 @@ export class ShardStateMachine {
     const format = chunk[0] ?? 0;
     // A later format than this build knows is not damage: refuse it in so many words (no rolling upgrades before 1.0).
     if (format > SNAPSHOT_FORMAT && format < 0x20) {
-      throw new SnapshotFormatError(`shard ${this.shard}: a replica snapshot of format ${format}; this build writes format ${SNAPSHOT_FORMAT} and reads formats 2 to ${SNAPSHOT_FORMAT}`);
+      throw new SnapshotFormatError(
+        `shard ${this.shard}: a replica snapshot of format ${format}; this build writes format ${SNAPSHOT_FORMAT} and reads formats 2 to ${SNAPSHOT_FORMAT}`,
+      );
     }
-    const length = format === SNAPSHOT_FORMAT ? HEADER_BYTES : format === SNAPSHOT_FORMAT_V3 ? HEADER_BYTES_V3 : format === SNAPSHOT_FORMAT_V2 ? HEADER_BYTES_V2 : -1;
+    const length =
+      format === SNAPSHOT_FORMAT ? HEADER_BYTES : format === SNAPSHOT_FORMAT_V3 ? HEADER_BYTES_V3 : format === SNAPSHOT_FORMAT_V2 ? HEADER_BYTES_V2 : -1;
     if (chunk.length !== length) throw new Error(`shard ${this.shard}: not a state machine snapshot`);
     const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     const sessionChunks = format === SNAPSHOT_FORMAT ? view.getUint32(25) : 1;
     if (sessionChunks === 0) throw new Error(`shard ${this.shard}: a snapshot without its session table`);
-    const fields = { format, index: view.getFloat64(1), lastStampMs: view.getFloat64(9), refusedCount: format === SNAPSHOT_FORMAT_V2 ? 0 : view.getFloat64(17), sessionChunks };
+    const fields = {
+      format,
+      index: view.getFloat64(1),
+      lastStampMs: view.getFloat64(9),
+      refusedCount: format === SNAPSHOT_FORMAT_V2 ? 0 : view.getFloat64(17),
+      sessionChunks,
+    };
     // A damaged header must never be installed: apply trusts these as it trusts its own state.
     const count = (v: number) => Number.isSafeInteger(v) && v >= 0;
     if (!count(fields.index) || !count(fields.refusedCount) || !count(fields.lastStampMs) || fields.lastStampMs > STAMP_MS_MAX) {
@@ -337,7 +356,10 @@ export class ShardStateMachine {
     const sequence = Number(command.sequence);
     const lookup = this.sessions.begin(command.sessionId, sequence, Number(command.ackedSequence), Number(command.sessionStartedMs), nowMs);
     if (lookup.kind === "done") return lookup.result;
-    if (lookup.kind === "ahead") return this.refuse(`session_started_ms ${command.sessionStartedMs} is more than ${SESSION_START_AHEAD_MS_MAX} ms ahead of the shard's time ${nowMs}; check the client's clock`);
+    if (lookup.kind === "ahead")
+      return this.refuse(
+        `session_started_ms ${command.sessionStartedMs} is more than ${SESSION_START_AHEAD_MS_MAX} ms ahead of the shard's time ${nowMs}; check the client's clock`,
+      );
     if (lookup.kind === "expired") return { type: "refused", reason: "expired", startedAfterMs: lookup.startedAfterMs };
     if (lookup.kind !== "new") return { type: "refused", reason: lookup.kind };
     const result = invalid === undefined ? this.applyOp(command, nowMs) : this.refuse(invalid);

@@ -6,7 +6,12 @@ import { flagSettings, ignoredFlagMessages, validateSettingsChange } from "./sto
 
 const limits = { keyBytesMax: 1024, valueBytesMax: 10_000 };
 const floor = 1024 + 10_000 + ENTRY_MEMORY_OVERHEAD_BYTES;
-const request = (over: Partial<{ policy: number; entriesMax: bigint; bytesMax: bigint }> = {}) => ({ policy: EvictionPolicy.UNSPECIFIED, entriesMax: 0n, bytesMax: 0n, ...over });
+const request = (over: Partial<{ policy: number; entriesMax: bigint; bytesMax: bigint }> = {}) => ({
+  policy: EvictionPolicy.UNSPECIFIED,
+  entriesMax: 0n,
+  bytesMax: 0n,
+  ...over,
+});
 
 describe("ConfigureStore edge validation", () => {
   it("keeps every setting a request leaves at zero or unspecified", () => {
@@ -23,7 +28,10 @@ describe("ConfigureStore edge validation", () => {
   });
 
   it("refuses an unknown policy number", () => {
-    expect(validateSettingsChange(request({ policy: 9 }), limits)).toEqual({ ok: false, message: expect.stringMatching(/policy 9 is not a known eviction policy/) });
+    expect(validateSettingsChange(request({ policy: 9 }), limits)).toEqual({
+      ok: false,
+      message: expect.stringMatching(/policy 9 is not a known eviction policy/),
+    });
   });
 
   it("refuses a bytes_max below one largest entry, naming the minimum", () => {
@@ -33,8 +41,14 @@ describe("ConfigureStore edge validation", () => {
 
   it("refuses bounds above the protocol's ceiling", () => {
     const above = BigInt(PROTOCOL_LIMITS.storeBoundMax) + 1n;
-    expect(validateSettingsChange(request({ entriesMax: above }), limits)).toMatchObject({ ok: false, message: expect.stringMatching(/entries_max must be at most/) });
-    expect(validateSettingsChange(request({ bytesMax: above }), limits)).toMatchObject({ ok: false, message: expect.stringMatching(/bytes_max must be at most/) });
+    expect(validateSettingsChange(request({ entriesMax: above }), limits)).toMatchObject({
+      ok: false,
+      message: expect.stringMatching(/entries_max must be at most/),
+    });
+    expect(validateSettingsChange(request({ bytesMax: above }), limits)).toMatchObject({
+      ok: false,
+      message: expect.stringMatching(/bytes_max must be at most/),
+    });
   });
 });
 
@@ -43,12 +57,20 @@ describe("ignored flags", () => {
 
   it("names nothing when the shards use what the flags ask for", () => {
     const settings = flagSettings(config);
-    expect(ignoredFlagMessages(config, [{ shard: 0, settings }, { shard: 1, settings }])).toEqual([]);
+    expect(
+      ignoredFlagMessages(config, [
+        { shard: 0, settings },
+        { shard: 1, settings },
+      ]),
+    ).toEqual([]);
   });
 
   it("names each flag the shards' replicated settings override", () => {
     const settings = { policy: "lru" as const, entriesMax: 20, bytesMax: 2_000_000 };
-    const messages = ignoredFlagMessages(config, [{ shard: 0, settings }, { shard: 1, settings }]);
+    const messages = ignoredFlagMessages(config, [
+      { shard: 0, settings },
+      { shard: 1, settings },
+    ]);
     expect(messages).toEqual([
       "--eviction-policy lfu ignored: shards 0, 1 use lru (set through the log; change with distcache configure)",
       "--entries-max 400 ignored: shards 0, 1 use 20 entries per shard, not 200 (set through the log; change with distcache configure)",

@@ -135,7 +135,9 @@ export function ignoredFlagMessages(
   }
   const bytes = differing("bytesMax");
   if (bytes.length > 0) {
-    messages.push(`--bytes-max ${config.bytesMax} ignored: ${shardList(bytes)} use ${describe(bytes.map((s) => s.settings.bytesMax))} bytes per shard, not ${wanted.bytesMax} ${tail}`);
+    messages.push(
+      `--bytes-max ${config.bytesMax} ignored: ${shardList(bytes)} use ${describe(bytes.map((s) => s.settings.bytesMax))} bytes per shard, not ${wanted.bytesMax} ${tail}`,
+    );
   }
   return messages;
 }

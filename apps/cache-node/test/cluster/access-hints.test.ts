@@ -10,7 +10,6 @@ afterAll(async () => {
   await cluster?.destroy();
 });
 
-
 describe("access hints", () => {
   it("reads served by a follower move recency on every replica, through the leader's log", async () => {
     const shard = 5;

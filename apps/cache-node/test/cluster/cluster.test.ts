@@ -19,7 +19,11 @@ describe("routing", () => {
     const leader = await cluster.leaderOf(0);
     const [a, b] = others(leader).map((id) => cluster.nodes.get(id)!.url);
     const post = (url: string, method: string, body: object, headers: Record<string, string> = {}) =>
-      fetch(`${url}/distcache.v1.CacheService/${method}`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
+      fetch(`${url}/distcache.v1.CacheService/${method}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body: JSON.stringify(body),
+      });
     // With a deadline, which the follower passes on to the leader.
     const set = await post(a!, "Set", { key, text: "via follower" }, { "connect-timeout-ms": "3000" });
     expect(set.status).toBe(200);
@@ -75,7 +79,7 @@ describe("routing", () => {
     expect(picked.leaderId).not.toBe(target);
     expect(await cluster.leaderOf(shard)).toBe(picked.leaderId);
 
-    const bad = async (body: object) => ((await (await call(via, body)).json()) as { code: string; message: string });
+    const bad = async (body: object) => (await (await call(via, body)).json()) as { code: string; message: string };
     expect(await bad({ shard: 99 })).toMatchObject({ code: "invalid_argument", message: expect.stringMatching(/unknown shard 99/) });
     expect(await bad({ shard, toNodeId: "n9" })).toMatchObject({ code: "invalid_argument", message: expect.stringMatching(/unknown node "n9"/) });
     // Leave the leaders where the other tests expect them.

@@ -91,7 +91,11 @@ describe("hostile writes on a 3-node cluster", () => {
     const key = keyForShard(shard, "h2-forward-");
     await cluster.client(leader).set({ key, payload: text("v1") });
     const baseUrl = cluster.nodes.get(follower)!.url;
-    for (const transport of [createConnectTransport({ baseUrl, httpVersion: "2" }), createGrpcTransport({ baseUrl }), createGrpcWebTransport({ baseUrl, httpVersion: "2" })]) {
+    for (const transport of [
+      createConnectTransport({ baseUrl, httpVersion: "2" }),
+      createGrpcTransport({ baseUrl }),
+      createGrpcWebTransport({ baseUrl, httpVersion: "2" }),
+    ]) {
       const client = createClient(CacheService, transport);
       const err = await client
         .set({ key, payload: text("v2"), condition: SetCondition.IF_VERSION, expectedVersion: 999_999n })
@@ -111,12 +115,20 @@ describe("hostile writes on a 3-node cluster", () => {
     const follower = ["n1", "n2", "n3"].find((id) => id !== leader)!;
     const key = keyForShard(shard, "far-deadline-");
     const url = `${cluster.nodes.get(follower)!.url}/distcache.v1.CacheService/Set`;
-    const connect = await fetch(url, { method: "POST", headers: { "content-type": "application/json", "connect-timeout-ms": "9999999999" }, body: JSON.stringify({ key, text: "fast" }) });
+    const connect = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json", "connect-timeout-ms": "9999999999" },
+      body: JSON.stringify({ key, text: "fast" }),
+    });
     expect(connect.status, await connect.clone().text()).toBe(200);
     const body = toBinary(SetRequestSchema, create(SetRequestSchema, { key, payload: text("stock") }));
     const frame = Buffer.concat([Buffer.from([0, 0, 0, 0, 0]), body]);
     frame.writeUInt32BE(body.length, 1);
-    const grpcWeb = await fetch(url, { method: "POST", headers: { "content-type": "application/grpc-web+proto", "grpc-timeout": "99999999H" }, body: new Uint8Array(frame) });
+    const grpcWeb = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/grpc-web+proto", "grpc-timeout": "99999999H" },
+      body: new Uint8Array(frame),
+    });
     expect(Buffer.from(await grpcWeb.arrayBuffer()).toString("latin1")).toMatch(/grpc-status: 0/);
     expect(await cluster.client(leader).get({ key, consistency: STRONG })).toMatchObject({ found: true, payload: text("stock") });
     expectAllRunning();

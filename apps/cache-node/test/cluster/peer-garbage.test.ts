@@ -68,7 +68,10 @@ describe("garbage after a valid peer handshake", () => {
     const frames: [string, Uint8Array][] = [
       // Each of these once made the core assert (and the node exit).
       ["a heartbeat committing past the log", batch({ type: "heartbeat", term: asTerm(term + 1), commit: asLogIndex(1e9), readRound: 0 })],
-      ["an acknowledgement of entries the leader never sent", batch({ type: "appResp", term, index: asLogIndex(1e9), reject: false, conflictTerm: asTerm(0), conflictIndex: asLogIndex(0) })],
+      [
+        "an acknowledgement of entries the leader never sent",
+        batch({ type: "appResp", term, index: asLogIndex(1e9), reject: false, conflictTerm: asTerm(0), conflictIndex: asLogIndex(0) }),
+      ],
       ["a message for a shard that does not exist", encodePeerBatch([{ group: 4000, message: { type: "heartbeatResp", from, to, term, readRound: 0 } }])],
       ["random bytes", new Uint8Array([0x0a, 0x03, 0xff, 0xff, 0xff])],
     ];

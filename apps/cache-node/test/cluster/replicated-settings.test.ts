@@ -34,8 +34,10 @@ async function start(id: string, args: string[]): Promise<void> {
   started.push(node);
 }
 
-const cache = (id: string): Client<typeof CacheService> => createClient(CacheService, createConnectTransport({ baseUrl: nodes.get(id)!.url, httpVersion: "1.1" }));
-const cluster = (id: string): Client<typeof ClusterService> => createClient(ClusterService, createConnectTransport({ baseUrl: nodes.get(id)!.url, httpVersion: "1.1" }));
+const cache = (id: string): Client<typeof CacheService> =>
+  createClient(CacheService, createConnectTransport({ baseUrl: nodes.get(id)!.url, httpVersion: "1.1" }));
+const cluster = (id: string): Client<typeof ClusterService> =>
+  createClient(ClusterService, createConnectTransport({ baseUrl: nodes.get(id)!.url, httpVersion: "1.1" }));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function keyForShard(shard: number, prefix: string): string {
@@ -85,7 +87,9 @@ beforeAll(async () => {
   // n1 and n2 lead first (they seed both groups with their flags); n3 joins with other flags.
   await Promise.all(["n1", "n2"].map((id) => start(id, COMMON)));
   for (let shard = 0; shard < SHARDS; shard++) {
-    await until(`a write on shard ${shard}`, () => cache("n1").set({ key: keyForShard(shard, "first-"), payload: { case: "text", value: "x" } }, { timeoutMs: 3000 }));
+    await until(`a write on shard ${shard}`, () =>
+      cache("n1").set({ key: keyForShard(shard, "first-"), payload: { case: "text", value: "x" } }, { timeoutMs: 3000 }),
+    );
   }
   await start("n3", [...COMMON, ...N3_FLAGS]);
   await until("n3 to know both leaders", async () => ((await cache("n3").stats({})).shards.every((s) => s.leaderId !== "") ? true : undefined));

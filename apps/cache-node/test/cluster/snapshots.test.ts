@@ -10,12 +10,20 @@ afterAll(async () => {
   await cluster?.destroy();
 });
 
-
 async function digestsMatch(timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const stats = await Promise.all([...cluster.nodes.keys()].map((id) => cluster.client(id).stats({ includeDigests: true }).catch(() => undefined)));
-    const mismatched = stats.some((s) => !s) ? ["(a node is not answering)"] : stats[0]!.shards.filter((s) => stats.some((o) => o!.shards.find((x) => x.shard === s.shard)?.digest !== s.digest)).map((s) => String(s.shard));
+    const stats = await Promise.all(
+      [...cluster.nodes.keys()].map((id) =>
+        cluster
+          .client(id)
+          .stats({ includeDigests: true })
+          .catch(() => undefined),
+      ),
+    );
+    const mismatched = stats.some((s) => !s)
+      ? ["(a node is not answering)"]
+      : stats[0]!.shards.filter((s) => stats.some((o) => o!.shards.find((x) => x.shard === s.shard)?.digest !== s.digest)).map((s) => String(s.shard));
     if (mismatched.length === 0) return;
     if (Date.now() > deadline) throw new Error(`replica digests differ on shards ${mismatched.join(", ")}`);
     await sleep(200);

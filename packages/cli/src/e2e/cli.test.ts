@@ -48,7 +48,10 @@ describe.skipIf(!built)("distcache command against a real node", () => {
     const exists = await cli(["set", "greeting", "again", "--if-absent", "--endpoints", url]);
     expect([exists.code, exists.stderr]).toEqual([3, expect.stringMatching(/already exists.*KeyExistsError/)]);
     expect(await cli(["incr", "hits", "-3", "--endpoints", url])).toMatchObject({ code: 0, stdout: "-3\n" });
-    expect(await cli(["mget", "greeting", "hits", "absent", "--endpoints", url])).toMatchObject({ code: 0, stdout: "greeting\thello world\nhits\t-3\nabsent\t(not found)\n" });
+    expect(await cli(["mget", "greeting", "hits", "absent", "--endpoints", url])).toMatchObject({
+      code: 0,
+      stdout: "greeting\thello world\nhits\t-3\nabsent\t(not found)\n",
+    });
     expect(await cli(["del", "greeting", "hits", "absent", "--endpoints", url])).toMatchObject({ code: 0, stdout: "2\n" });
     const stats = await cli(["stats", "--json", "--endpoints", url]);
     expect(JSON.parse(stats.stdout)).toMatchObject({ nodes: [{ nodeId: "n1" }], unreachable: [] });

@@ -92,7 +92,10 @@ describe.skipIf(!built)("SDK against a 3-node cluster", () => {
     // The same ring the SDK routes by tells which shard, and so which leader, to kill.
     const key = keys[0]!;
     const topology = await client.topology();
-    const ring = new Ring(Array.from({ length: topology.shardCount }, (_, i) => i), { pointsPerShard: topology.pointsPerShard });
+    const ring = new Ring(
+      Array.from({ length: topology.shardCount }, (_, i) => i),
+      { pointsPerShard: topology.pointsPerShard },
+    );
     const shard = topology.shards.find((s) => s.id === ring.shardFor(key));
     expect(shard?.leaderId).toBeTruthy();
     const victim = nodes.find((n) => n.nodeId === shard!.leaderId)!;

@@ -1,5 +1,14 @@
 import { Code, ConnectError, createRouterTransport, type ServiceImpl, type Transport } from "@connectrpc/connect";
-import { CacheService, ClusterService, LimitExceededSchema, NotLeaderSchema, SessionExpiredSchema, SessionResultForgottenSchema, SetCondition, type RequestHeader } from "@distcache/proto";
+import {
+  CacheService,
+  ClusterService,
+  LimitExceededSchema,
+  NotLeaderSchema,
+  SessionExpiredSchema,
+  SessionResultForgottenSchema,
+  SetCondition,
+  type RequestHeader,
+} from "@distcache/proto";
 import { Ring } from "@distcache/ring";
 import type { Clock, Sleep } from "../client-options.js";
 
@@ -285,10 +294,14 @@ export class FakeCluster {
     }
     const sessionId = header?.sessionId ?? "";
     const expired = this.expiredSessions.get(sessionId);
-    for (const shard of new Set(keys.map((k) => this.ring.shardFor(k)))) if (expired?.has(shard)) throw sessionExpired(shard, sessionId, this.sessionsStartedAfterMs);
+    for (const shard of new Set(keys.map((k) => this.ring.shardFor(k))))
+      if (expired?.has(shard)) throw sessionExpired(shard, sessionId, this.sessionsStartedAfterMs);
     // As a shard's session table does: a write's sequence applies once, and a repeat gets the first outcome.
     const sequence = header?.sequence ?? 0n;
-    const once = WRITE_METHODS.has(method) && sessionId !== "" && sequence > 0n ? `${[...new Set(keys.map((k) => this.ring.shardFor(k)))].sort().join(",")}/${sessionId}/${sequence}` : undefined;
+    const once =
+      WRITE_METHODS.has(method) && sessionId !== "" && sequence > 0n
+        ? `${[...new Set(keys.map((k) => this.ring.shardFor(k)))].sort().join(",")}/${sessionId}/${sequence}`
+        : undefined;
     const earlier = once === undefined ? undefined : this.outcomes.get(once);
     if (earlier && "error" in earlier) throw earlier.error;
     let result: R;
@@ -329,7 +342,9 @@ export class FakeCluster {
     const size = payload.case === "text" ? encoder.encode(payload.value).length : (payload.value?.length ?? 0);
     if (size > this.valueBytesMax) {
       const detail = { limit: "value_bytes_max", max: BigInt(this.valueBytesMax), actual: BigInt(size) };
-      throw new ConnectError(`value is ${size} bytes, above the limit of ${this.valueBytesMax} (value_bytes_max)`, Code.InvalidArgument, undefined, [{ desc: LimitExceededSchema, value: detail }]);
+      throw new ConnectError(`value is ${size} bytes, above the limit of ${this.valueBytesMax} (value_bytes_max)`, Code.InvalidArgument, undefined, [
+        { desc: LimitExceededSchema, value: detail },
+      ]);
     }
     const version = this.nextVersion(key);
     this.entries.set(key, { payload, version });
@@ -362,7 +377,13 @@ export class FakeCluster {
           return { version: this.put(req.key, req.payload) };
         }),
       mSet: (req) =>
-        this.serve(nodeId, "mSet", req.items.map((i) => i.key), req.header, () => ({ versions: req.items.map((i) => this.put(i.key, i.payload)) })),
+        this.serve(
+          nodeId,
+          "mSet",
+          req.items.map((i) => i.key),
+          req.header,
+          () => ({ versions: req.items.map((i) => this.put(i.key, i.payload)) }),
+        ),
       delete: (req) => this.serve(nodeId, "delete", [req.key], req.header, () => ({ deleted: this.entries.delete(req.key) })),
       mDelete: (req) =>
         this.serve(nodeId, "mDelete", req.keys, req.header, () => ({ deleted: [...new Set(req.keys)].filter((k) => this.entries.delete(k)).length })),
@@ -378,9 +399,12 @@ export class FakeCluster {
 
 /** A node's refusal of a write under a session its shard no longer holds; the write was not applied. */
 export function sessionExpired(shard: number, sessionId: string, startedAfterMs = 0n): ConnectError {
-  return new ConnectError(`session "${sessionId}" expired on shard ${shard}: this write was not applied; start a new session`, Code.FailedPrecondition, undefined, [
-    { desc: SessionExpiredSchema, value: { shard, sessionId, startedAfterMs } },
-  ]);
+  return new ConnectError(
+    `session "${sessionId}" expired on shard ${shard}: this write was not applied; start a new session`,
+    Code.FailedPrecondition,
+    undefined,
+    [{ desc: SessionExpiredSchema, value: { shard, sessionId, startedAfterMs } }],
+  );
 }
 
 /** A node's refusal of a write in a session with too many unacknowledged writes; the write was not applied. */
@@ -393,9 +417,12 @@ export function tooManyInFlight(shard: number, sessionId: string): ConnectError 
 
 /** A node's refusal of a write whose sequence was already acknowledged and whose result is gone. */
 export function resultForgotten(shard: number, sessionId: string, sequence: bigint): ConnectError {
-  return new ConnectError(`sequence ${sequence} of session "${sessionId}" was already acknowledged on shard ${shard}, and its result is no longer kept`, Code.FailedPrecondition, undefined, [
-    { desc: SessionResultForgottenSchema, value: { shard, sessionId, sequence } },
-  ]);
+  return new ConnectError(
+    `sequence ${sequence} of session "${sessionId}" was already acknowledged on shard ${shard}, and its result is no longer kept`,
+    Code.FailedPrecondition,
+    undefined,
+    [{ desc: SessionResultForgottenSchema, value: { shard, sessionId, sequence } }],
+  );
 }
 
 /** The error connect-node raises when the connection breaks mid-call. */

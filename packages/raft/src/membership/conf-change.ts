@@ -59,7 +59,8 @@ export function decodeConfChange(data: Uint8Array): ConfChange | string {
  */
 export function validateConfChange(conf: ConfState, change: ConfChange, votersMax: number): string | undefined {
   const { node } = change;
-  if (typeof node !== "string" || node.length === 0 || encoder.encode(node).byteLength > NODE_ID_BYTES_MAX) return "the node id must be a non-empty string of at most 255 B";
+  if (typeof node !== "string" || node.length === 0 || encoder.encode(node).byteLength > NODE_ID_BYTES_MAX)
+    return "the node id must be a non-empty string of at most 255 B";
   const isVoter = conf.voters.includes(node);
   const isLearner = conf.learners.includes(node);
   switch (change.kind) {

@@ -89,7 +89,8 @@ function propose(raft: Raft, data: Uint8Array): Dropped | undefined {
  */
 function proposeConfChange(raft: Raft, change: ConfChange): Dropped | undefined {
   if (raft.leadTransferee !== undefined) return dropped("transferring-leadership", raft.leadTransferee);
-  if (raft.log.configs.latestIndex() > raft.log.committed) return dropped("config-change-pending", raft.id, "the previous membership change is not committed yet");
+  if (raft.log.configs.latestIndex() > raft.log.committed)
+    return dropped("config-change-pending", raft.id, "the previous membership change is not committed yet");
   if (!raft.committedEntryInCurrentTerm()) return dropped("config-change-pending", raft.id, "this leader has not committed an entry of its term yet");
   const invalid = validateConfChange(raft.log.configs.latest(), change, VOTERS_MAX);
   if (invalid !== undefined) return dropped("invalid-config-change", raft.id, invalid);
@@ -266,8 +267,7 @@ function sendAppend(raft: Raft, to: NodeId, sendIfEmpty: boolean, emptyOnly = fa
   // The follower needs entries we compacted away (thesis §5.1): only a snapshot can catch it up.
   if (prevTerm === undefined) return sendSnapshot(raft, to);
   const last = raft.log.lastIndex();
-  const entries =
-    progress.next <= last && !emptyOnly ? raft.log.entries(progress.next, (last + 1) as LogIndex, raft.config.messageBytesMax) : [];
+  const entries = progress.next <= last && !emptyOnly ? raft.log.entries(progress.next, (last + 1) as LogIndex, raft.config.messageBytesMax) : [];
   if (entries.length === 0 && !sendIfEmpty) return false;
   raft.send({ type: "app", from: raft.id, to, term: raft.term, index: prevIndex, logTerm: prevTerm, entries, commit: raft.log.committed });
   progress.sentEntries((prevIndex + entries.length) as LogIndex, entries.length);

@@ -38,10 +38,22 @@ function parseArgs(argv: readonly string[]): CliOptions {
     const flag = argv[i]!;
     const value = argv[i + 1];
     switch (flag) {
-      case "--seed": options.seed = parseInteger(flag, value); i += 1; break;
-      case "--seeds": options.seeds = parseInteger(flag, value); i += 1; break;
-      case "--from": options.from = parseInteger(flag, value); i += 1; break;
-      case "--ticks": options.ticks = parseInteger(flag, value); i += 1; break;
+      case "--seed":
+        options.seed = parseInteger(flag, value);
+        i += 1;
+        break;
+      case "--seeds":
+        options.seeds = parseInteger(flag, value);
+        i += 1;
+        break;
+      case "--from":
+        options.from = parseInteger(flag, value);
+        i += 1;
+        break;
+      case "--ticks":
+        options.ticks = parseInteger(flag, value);
+        i += 1;
+        break;
       case "--nodes":
         if (value !== "3" && value !== "5") throw new Error(`--nodes must be 3 or 5, got ${value}`);
         options.nodes = value === "3" ? 3 : 5;
@@ -54,8 +66,11 @@ function parseArgs(argv: readonly string[]): CliOptions {
         i += 1;
         break;
       }
-      case "--quiet": options.quiet = true; break;
-      default: throw new Error(`unknown flag ${flag}`);
+      case "--quiet":
+        options.quiet = true;
+        break;
+      default:
+        throw new Error(`unknown flag ${flag}`);
     }
   }
   options.bugs = bugs;

@@ -36,7 +36,10 @@ export function checkHistories(
     options,
   );
   let unknown = 0;
-  for (const [name, result] of [["registers", registers], ["counters", counters]] as const) {
+  for (const [name, result] of [
+    ["registers", registers],
+    ["counters", counters],
+  ] as const) {
     if (result.verdict === "unknown") unknown += 1;
     if (result.verdict === "illegal") {
       return { failure: `${name} history is not linearizable:\n${result.failing?.explanation ?? ""}`, unknown };

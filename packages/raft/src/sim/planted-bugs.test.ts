@@ -29,12 +29,16 @@ const PLANTED: ReadonlyArray<[string, RaftTestingBugs]> = [
 
 describe("planted bugs are caught within the CI seed budget", () => {
   for (const [name, bugs] of PLANTED) {
-    it(name, async () => {
-      const outcome = await runSeedRange(CI_SEED_FIRST, CI_SEED_COUNT, CI_SAFETY_TICKS, { bugs, stopAtFirstFailure: true });
-      const failure = outcome.failures[0];
-      expect(failure, `not caught in ${CI_SEED_COUNT} seeds`).toBeDefined();
-      console.log(`${name}: caught after ${outcome.seedsRun} seed(s)\n${failure!.report.split("\n").slice(0, 3).join("\n")}`);
-      expect(CAUGHT_BY.has(failure!.kind), failure!.report).toBe(true);
-    }, 240_000);
+    it(
+      name,
+      async () => {
+        const outcome = await runSeedRange(CI_SEED_FIRST, CI_SEED_COUNT, CI_SAFETY_TICKS, { bugs, stopAtFirstFailure: true });
+        const failure = outcome.failures[0];
+        expect(failure, `not caught in ${CI_SEED_COUNT} seeds`).toBeDefined();
+        console.log(`${name}: caught after ${outcome.seedsRun} seed(s)\n${failure!.report.split("\n").slice(0, 3).join("\n")}`);
+        expect(CAUGHT_BY.has(failure!.kind), failure!.report).toBe(true);
+      },
+      240_000,
+    );
   }
 });

@@ -109,10 +109,7 @@ export class SafetyChecker {
     let count = 0;
     for (const voter of voters) if (holds(voter)) count += 1;
     if (count < Math.floor(voters.length / 2) + 1) {
-      throw new SafetyViolation(
-        "commit-quorum",
-        `${leader} committed ${index}/${term} but only ${count} of its voters [${voters.join(",")}] hold it durably`,
-      );
+      throw new SafetyViolation("commit-quorum", `${leader} committed ${index}/${term} but only ${count} of its voters [${voters.join(",")}] hold it durably`);
     }
   }
 
@@ -135,7 +132,8 @@ export class SafetyChecker {
   observeSnapshot(node: NodeId, index: LogIndex, term: Term, digest: string): void {
     const known = this.snapshotDigestByIndex.get(index);
     if (known === undefined) this.snapshotDigestByIndex.set(index, digest);
-    else if (known !== digest) throw new SafetyViolation("state-machine-safety", `${node} holds a snapshot at ${index} whose contents differ from another node's`);
+    else if (known !== digest)
+      throw new SafetyViolation("state-machine-safety", `${node} holds a snapshot at ${index} whose contents differ from another node's`);
     const applied = this.appliedByIndex[index];
     if (applied !== undefined && !applied.startsWith(`${term}|`)) {
       throw new SafetyViolation("state-machine-safety", `${node} holds a snapshot at ${index} of term ${term}, but [${applied}] was applied there`);

@@ -65,7 +65,9 @@ describe("SafetyChecker", () => {
     const checker = new SafetyChecker();
     const log: Record<number, number> = { 1: 1, 2: 2 };
     checker.observeLeaderCommit(2 as Term, 0 as LogIndex, 2 as LogIndex, (i) => log[i] as Term | undefined);
-    expect(() => checker.observeLeader(n("n2"), 3 as Term, (i) => ({ 1: 1, 2: 3 } as Record<number, number>)[i] as Term | undefined)).toThrow(/leader-completeness/);
+    expect(() => checker.observeLeader(n("n2"), 3 as Term, (i) => (({ 1: 1, 2: 3 }) as Record<number, number>)[i] as Term | undefined)).toThrow(
+      /leader-completeness/,
+    );
     // A leader of the committing term itself (or earlier) is not bound by it.
     expect(() => checker.observeLeader(n("n3"), 2 as Term, () => 9 as Term)).not.toThrow();
   });

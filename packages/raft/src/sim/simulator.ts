@@ -155,9 +155,7 @@ export class Simulator {
       if (!this.healed && this.now >= this.safetyEndUnits) await this.heal();
       if (this.livenessWriteDone && this.livenessReadDone) return;
       if (this.now > this.livenessEndUnits) {
-        throw new LivenessFailure(
-          `no ${this.livenessWriteDone ? "read" : "commit"} within ${LIVENESS_ELECTION_TIMEOUTS_MAX} election timeouts after healing`,
-        );
+        throw new LivenessFailure(`no ${this.livenessWriteDone ? "read" : "commit"} within ${LIVENESS_ELECTION_TIMEOUTS_MAX} election timeouts after healing`);
       }
       const pending = this.handle(next.item);
       if (pending !== undefined) await pending;
@@ -358,7 +356,13 @@ export class Simulator {
       if (learner !== undefined) return learner.match >= status.commit;
       return (this.byId.get(id)?.raft?.termAt(status.commit) ?? -1) === leader.raft!.termAt(status.commit);
     };
-    const change = chooseConfChange(status, this.nodes.map((n) => n.id), leader.id, caughtUp, this.random);
+    const change = chooseConfChange(
+      status,
+      this.nodes.map((n) => n.id),
+      leader.id,
+      caughtUp,
+      this.random,
+    );
     if (change === undefined) return;
     const result = leader.raft!.proposeConfChange(change);
     if (result.accepted) {

@@ -261,6 +261,7 @@ function bytes(text: string): Uint8Array {
 }
 
 function describeResult(result: { accepted: true; term?: number; index?: number } | Dropped): string {
-  if (!result.accepted) return `dropped reason=${result.reason} leader-hint=${result.leaderHint ?? "-"}${result.detail === undefined ? "" : ` (${result.detail})`}`;
+  if (!result.accepted)
+    return `dropped reason=${result.reason} leader-hint=${result.leaderHint ?? "-"}${result.detail === undefined ? "" : ` (${result.detail})`}`;
   return result.index === undefined ? "accepted" : `accepted at ${result.term}/${result.index}`;
 }

@@ -35,7 +35,8 @@ export class LoggedState {
 
   static from(checkpoints: Iterable<GroupCheckpoint & { readonly bootstrap: ConfState }>): LoggedState {
     const state = new LoggedState();
-    for (const { group, hardState, snapshotIndex, snapshotTerm, confState, bootstrap } of checkpoints) state.groups.set(group, { hardState, snapshotIndex, snapshotTerm, confState, bootstrap });
+    for (const { group, hardState, snapshotIndex, snapshotTerm, confState, bootstrap } of checkpoints)
+      state.groups.set(group, { hardState, snapshotIndex, snapshotTerm, confState, bootstrap });
     return state;
   }
 
@@ -68,7 +69,13 @@ export class LoggedState {
 
   /** All groups, ordered by id so a checkpoint's bytes do not depend on insertion order. */
   checkpoint(): GroupCheckpoint[] {
-    return this.sorted().map(([group, { hardState, snapshotIndex, snapshotTerm, confState }]) => ({ group, hardState, snapshotIndex, snapshotTerm, confState }));
+    return this.sorted().map(([group, { hardState, snapshotIndex, snapshotTerm, confState }]) => ({
+      group,
+      hardState,
+      snapshotIndex,
+      snapshotTerm,
+      confState,
+    }));
   }
 
   /** The bootstrap membership of every group that has one, ordered by id: repeated after each checkpoint. */

@@ -2,7 +2,8 @@ import { assert } from "../assert.js";
 import type { WalFile, WalFs, WalReader } from "./wal-fs.js";
 
 /** The operations of `WalFs`, for fault injection and counting. */
-export type MemoryWalFsOperation = "mkdirs" | "list" | "readFile" | "openRead" | "readRange" | "openAppend" | "append" | "datasync" | "remove" | "rename" | "truncate" | "syncDir";
+export type MemoryWalFsOperation =
+  "mkdirs" | "list" | "readFile" | "openRead" | "readRange" | "openAppend" | "append" | "datasync" | "remove" | "rename" | "truncate" | "syncDir";
 
 export interface MemoryWalFsOptions {
   /**

@@ -7,7 +7,11 @@ import { makeEntries, viewWal } from "./testing/wal-model.js";
 import { WalFailedError } from "./wal-errors.js";
 
 const DIR = "/srv/wal";
-const hs = (term: number, vote: string | undefined, commit: number): HardState => ({ term: term as Term, vote: vote as NodeId | undefined, commit: commit as LogIndex });
+const hs = (term: number, vote: string | undefined, commit: number): HardState => ({
+  term: term as Term,
+  vote: vote as NodeId | undefined,
+  commit: commit as LogIndex,
+});
 
 describe("power loss (MemoryWalFs lossy mode)", () => {
   it("keeps exactly the synced state: later unsynced appends are lost, nothing synced is", async () => {

@@ -28,7 +28,15 @@ const itemArb: fc.Arbitrary<AppendItemChoice> = fc.record({
 
 const opArb: fc.Arbitrary<WalOp> = fc.oneof(
   { weight: 8, arbitrary: fc.record({ kind: fc.constant("append" as const), items: fc.array(itemArb, { minLength: 1, maxLength: 4 }), sync: fc.boolean() }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant("compact" as const), group: fc.constantFrom(...GROUPS), mode: fc.constantFrom("local" as const, "install" as const, "conflict" as const), offset: fc.nat(50) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant("compact" as const),
+      group: fc.constantFrom(...GROUPS),
+      mode: fc.constantFrom("local" as const, "install" as const, "conflict" as const),
+      offset: fc.nat(50),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("drop" as const), group: fc.constantFrom(...GROUPS) }) },
 );
 
@@ -72,67 +80,82 @@ function viewOf(wal: NodeWal, model: WalModel): GroupView[] {
 }
 
 describe("NodeWal properties", () => {
-  it("recovers exactly what was written: random batches, overwrites, compactions, drops and restarts", async () => {
-    await fc.assert(
-      fc.asyncProperty(optionsArb, fc.array(stepArb.filter((step) => !("crashAfterOperations" in step)), { minLength: 5, maxLength: 80, size: "medium" }), async (options, steps) => {
-        const fs = new MemoryWalFs();
-        let wal = await NodeWal.open(DIR, { ...options, fs });
-        const model = new WalModel();
-        for (const [i, step] of steps.entries()) {
-          if ("restart" in step) {
+  it(
+    "recovers exactly what was written: random batches, overwrites, compactions, drops and restarts",
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          optionsArb,
+          fc.array(
+            stepArb.filter((step) => !("crashAfterOperations" in step)),
+            { minLength: 5, maxLength: 80, size: "medium" },
+          ),
+          async (options, steps) => {
+            const fs = new MemoryWalFs();
+            let wal = await NodeWal.open(DIR, { ...options, fs });
+            const model = new WalModel();
+            for (const [i, step] of steps.entries()) {
+              if ("restart" in step) {
+                await wal.close();
+                wal = await NodeWal.open(DIR, { ...options, fs });
+              } else {
+                await applyOp(wal, model, step.op, i);
+              }
+              expect(viewOf(wal, model)).toEqual(model.view());
+            }
             await wal.close();
-            wal = await NodeWal.open(DIR, { ...options, fs });
-          } else {
-            await applyOp(wal, model, step.op, i);
-          }
-          expect(viewOf(wal, model)).toEqual(model.view());
-        }
-        await wal.close();
-        const reopened = await NodeWal.open(DIR, { ...options, fs });
-        expect(viewWal(reopened)).toEqual(model.view());
-        await reopened.close();
-      }),
-      { numRuns: PROPERTY_RUNS },
-    );
-  }, TIMEOUT_MS);
+            const reopened = await NodeWal.open(DIR, { ...options, fs });
+            expect(viewWal(reopened)).toEqual(model.view());
+            await reopened.close();
+          },
+        ),
+        { numRuns: PROPERTY_RUNS },
+      );
+    },
+    TIMEOUT_MS,
+  );
 
-  it("loses nothing synced on power loss, and recovers a state the history passed through", async () => {
-    await fc.assert(
-      fc.asyncProperty(crashOptionsArb, fc.array(stepArb, { minLength: 10, maxLength: 80, size: "medium" }), async (options, steps) => {
-        let fs = new MemoryWalFs({ lossy: true });
-        let wal = await NodeWal.open(DIR, { ...options, fs });
-        let model = new WalModel();
-        /** Model states after each completed operation since the last durable one; the first is durable. */
-        let states: WalModel[] = [model.clone()];
-        for (const [i, step] of steps.map((step) => fitSegment(step, options)).entries()) {
-          if ("restart" in step) {
-            await wal.close();
+  it(
+    "loses nothing synced on power loss, and recovers a state the history passed through",
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(crashOptionsArb, fc.array(stepArb, { minLength: 10, maxLength: 80, size: "medium" }), async (options, steps) => {
+          let fs = new MemoryWalFs({ lossy: true });
+          let wal = await NodeWal.open(DIR, { ...options, fs });
+          let model = new WalModel();
+          /** Model states after each completed operation since the last durable one; the first is durable. */
+          let states: WalModel[] = [model.clone()];
+          for (const [i, step] of steps.map((step) => fitSegment(step, options)).entries()) {
+            if ("restart" in step) {
+              await wal.close();
+              wal = await NodeWal.open(DIR, { ...options, fs });
+              states = [model.clone()];
+              continue;
+            }
+            if (!("crashAfterOperations" in step)) {
+              // Dropping an unknown group is a no-op and syncs nothing.
+              const durable = step.op.kind === "append" ? step.op.sync : step.op.kind === "compact" || model.has(step.op.group);
+              await applyOp(wal, model, step.op, i);
+              states = durable ? [model.clone()] : [...states, model.clone()];
+              continue;
+            }
+            // Power fails at some step of the operation (or after it, if it takes fewer steps).
+            fs.crashAfter(step.crashAfterOperations);
+            await applyOp(wal, model, step.op, i).catch(() => undefined);
+            states.push(model.clone());
+            fs = fs.crash();
             wal = await NodeWal.open(DIR, { ...options, fs });
+            const recovered = viewWal(wal);
+            const match = states.findIndex((state) => isDeepStrictEqual(recovered, state.view()));
+            expect(match, `recovered state is not one the history passed through since the last sync:\n${JSON.stringify(recovered)}`).toBeGreaterThanOrEqual(0);
+            model = states[match]!.clone();
             states = [model.clone()];
-            continue;
           }
-          if (!("crashAfterOperations" in step)) {
-            // Dropping an unknown group is a no-op and syncs nothing.
-            const durable = step.op.kind === "append" ? step.op.sync : step.op.kind === "compact" || model.has(step.op.group);
-            await applyOp(wal, model, step.op, i);
-            states = durable ? [model.clone()] : [...states, model.clone()];
-            continue;
-          }
-          // Power fails at some step of the operation (or after it, if it takes fewer steps).
-          fs.crashAfter(step.crashAfterOperations);
-          await applyOp(wal, model, step.op, i).catch(() => undefined);
-          states.push(model.clone());
-          fs = fs.crash();
-          wal = await NodeWal.open(DIR, { ...options, fs });
-          const recovered = viewWal(wal);
-          const match = states.findIndex((state) => isDeepStrictEqual(recovered, state.view()));
-          expect(match, `recovered state is not one the history passed through since the last sync:\n${JSON.stringify(recovered)}`).toBeGreaterThanOrEqual(0);
-          model = states[match]!.clone();
-          states = [model.clone()];
-        }
-        await wal.close();
-      }),
-      { numRuns: PROPERTY_RUNS },
-    );
-  }, TIMEOUT_MS);
+          await wal.close();
+        }),
+        { numRuns: PROPERTY_RUNS },
+      );
+    },
+    TIMEOUT_MS,
+  );
 });

@@ -11,7 +11,11 @@ import type { WalOptions } from "./wal-options.js";
 
 const DIR = "/data/wal";
 const OPTIONS: WalOptions = { segmentBytesMax: 1024, recordBytesMax: 4096, groupsMax: 4 };
-const hs = (term: number, vote: string | undefined, commit: number): HardState => ({ term: term as Term, vote: vote as NodeId | undefined, commit: commit as LogIndex });
+const hs = (term: number, vote: string | undefined, commit: number): HardState => ({
+  term: term as Term,
+  vote: vote as NodeId | undefined,
+  commit: commit as LogIndex,
+});
 
 /** Writes a log over several segments; returns it still open, so its last segment is the one being appended to. */
 async function writeLog(fs: MemoryWalFs): Promise<NodeWal> {

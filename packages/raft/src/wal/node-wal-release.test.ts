@@ -86,7 +86,13 @@ describe("segment release", () => {
     // after a checkpoint that still says "no snapshot". Compacting past 8 frees segment 1; replay then
     // meets entries 5..8 with 1..4 gone, which the compaction record that follows covers.
     await wal.append([{ group: 1, entries: makeEntries(1, 4, 1, 150) }], true);
-    await wal.append([{ group: 1, entries: makeEntries(5, 4, 1, 150) }, { group: 2, entries: makeEntries(1, 2, 1, 10) }], true);
+    await wal.append(
+      [
+        { group: 1, entries: makeEntries(5, 4, 1, 150) },
+        { group: 2, entries: makeEntries(1, 2, 1, 10) },
+      ],
+      true,
+    );
     expect(wal.stats.segments).toBe(2);
     await wal.compact(1, 10 as LogIndex, 3 as Term);
     expect(fs.paths()).toEqual([path(2)]);

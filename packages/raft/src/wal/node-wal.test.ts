@@ -9,7 +9,11 @@ import { makeEntries, viewWal } from "./testing/wal-model.js";
 import { WalClosedError, WalFailedError, WalLimitError } from "./wal-errors.js";
 
 const DIR = "/node/wal";
-const hs = (term: number, vote: string | undefined, commit: number): HardState => ({ term: term as Term, vote: vote as NodeId | undefined, commit: commit as LogIndex });
+const hs = (term: number, vote: string | undefined, commit: number): HardState => ({
+  term: term as Term,
+  vote: vote as NodeId | undefined,
+  commit: commit as LogIndex,
+});
 
 describe("NodeWal", () => {
   it("starts empty and serves the core's Storage contract for a new group", async () => {
@@ -79,7 +83,17 @@ describe("NodeWal assertions (programmer errors) change nothing", () => {
     ["a vote changing within a term", (wal) => wal.append([{ group: 1, entries: [], hardState: hs(1, "n2", 2) }], true)],
     ["a commit index going backwards", (wal) => wal.append([{ group: 1, entries: [], hardState: hs(1, "n1", 1) }], true)],
     ["a commit index past the log", (wal) => wal.append([{ group: 1, entries: [], hardState: hs(1, "n1", 4) }], true)],
-    ["the same group twice in a batch", (wal) => wal.append([{ group: 1, entries: makeEntries(4, 1, 1) }, { group: 1, entries: [] }], true)],
+    [
+      "the same group twice in a batch",
+      (wal) =>
+        wal.append(
+          [
+            { group: 1, entries: makeEntries(4, 1, 1) },
+            { group: 1, entries: [] },
+          ],
+          true,
+        ),
+    ],
     ["a negative group id", (wal) => wal.append([{ group: -1, entries: makeEntries(1, 1, 1) }], true)],
     ["a snapshot contradicting a committed entry", (wal) => wal.compact(1, 2 as LogIndex, 5 as Term)],
     [
@@ -263,9 +277,15 @@ describe("NodeWal groups", () => {
     await wal.compact(1, 2 as LogIndex, 1 as Term);
     const before = viewWal(wal);
     const conf = { voters: [], learners: [] };
-    await expect(wal.append([{ group: 1, snapshot: { index: 2 as LogIndex, term: 1 as Term, confState: conf }, entries: [] }], true)).rejects.toThrow(RaftAssertionError);
-    await expect(wal.append([{ group: 1, snapshot: { index: 3 as LogIndex, term: 2 as Term, confState: conf }, entries: [] }], true)).rejects.toThrow(RaftAssertionError);
-    await expect(wal.append([{ group: 1, snapshot: { index: 9 as LogIndex, term: 2 as Term, confState: conf }, entries: makeEntries(11, 1, 2) }], true)).rejects.toThrow(RaftAssertionError);
+    await expect(wal.append([{ group: 1, snapshot: { index: 2 as LogIndex, term: 1 as Term, confState: conf }, entries: [] }], true)).rejects.toThrow(
+      RaftAssertionError,
+    );
+    await expect(wal.append([{ group: 1, snapshot: { index: 3 as LogIndex, term: 2 as Term, confState: conf }, entries: [] }], true)).rejects.toThrow(
+      RaftAssertionError,
+    );
+    await expect(
+      wal.append([{ group: 1, snapshot: { index: 9 as LogIndex, term: 2 as Term, confState: conf }, entries: makeEntries(11, 1, 2) }], true),
+    ).rejects.toThrow(RaftAssertionError);
     expect(viewWal(wal)).toEqual(before);
     await wal.close();
   });

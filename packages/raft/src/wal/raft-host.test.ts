@@ -28,8 +28,13 @@ async function cycle(wal: NodeWal, nodes: Map<number, RaftNode>, applied: Map<nu
     const ready = node.ready();
     if (ready !== undefined) readies.push([group, node, ready]);
   }
-  const batch: WalAppend[] = readies.map(([group, , ready]) => (ready.hardState === undefined ? { group, entries: ready.entries } : { group, entries: ready.entries, hardState: ready.hardState }));
-  await wal.append(batch, readies.some(([, , ready]) => ready.mustSync));
+  const batch: WalAppend[] = readies.map(([group, , ready]) =>
+    ready.hardState === undefined ? { group, entries: ready.entries } : { group, entries: ready.entries, hardState: ready.hardState },
+  );
+  await wal.append(
+    batch,
+    readies.some(([, , ready]) => ready.mustSync),
+  );
   for (const [group, node, ready] of readies) {
     applied.set(group, [...(applied.get(group) ?? []), ...ready.committedEntries]);
     node.advance(ready);

@@ -4,12 +4,24 @@ import type { HardState } from "../hard-state.js";
 import type { LogIndex, NodeId, Term } from "../types.js";
 import { FormatVersionError, RecordDecodeError } from "./byte-reader.js";
 import { decodeRecord } from "./record-decoder.js";
-import { checkpointBytesMax, encodeBootstrapRecord, encodeCheckpointRecord, encodeCompactRecord, encodeDropGroupRecord, encodeEntriesRecords, encodeHardStateRecord } from "./record-encoder.js";
+import {
+  checkpointBytesMax,
+  encodeBootstrapRecord,
+  encodeCheckpointRecord,
+  encodeCompactRecord,
+  encodeDropGroupRecord,
+  encodeEntriesRecords,
+  encodeHardStateRecord,
+} from "./record-encoder.js";
 import { makeEntries } from "./testing/wal-model.js";
 import { WalLimitError } from "./wal-errors.js";
 import { FORMAT_VERSION, NODE_ID_BYTES_MAX, RECORD_HEADER_BYTES } from "./wal-record.js";
 
-const hs = (term: number, vote: string | undefined, commit: number): HardState => ({ term: term as Term, vote: vote as NodeId | undefined, commit: commit as LogIndex });
+const hs = (term: number, vote: string | undefined, commit: number): HardState => ({
+  term: term as Term,
+  vote: vote as NodeId | undefined,
+  commit: commit as LogIndex,
+});
 
 function decode(record: Uint8Array): ReturnType<typeof decodeRecord> {
   const view = new DataView(record.buffer, record.byteOffset, record.byteLength);
@@ -55,7 +67,14 @@ describe("record encoding", () => {
 
   it("round-trips compaction points, drops and checkpoints", () => {
     const conf = { voters: ["n1", "n2", "ノード"] as NodeId[], learners: ["n4"] as NodeId[] };
-    expect(decode(encodeCompactRecord(3, 99 as LogIndex, 4 as Term, true, conf))).toEqual({ type: "compact", group: 3, index: 99, term: 4, keptSuffix: true, confState: conf });
+    expect(decode(encodeCompactRecord(3, 99 as LogIndex, 4 as Term, true, conf))).toEqual({
+      type: "compact",
+      group: 3,
+      index: 99,
+      term: 4,
+      keptSuffix: true,
+      confState: conf,
+    });
     expect(decode(encodeDropGroupRecord(3))).toEqual({ type: "dropGroup", group: 3 });
     expect(decode(encodeBootstrapRecord(3, conf))).toEqual({ type: "bootstrap", group: 3, confState: conf });
     const groups = [
@@ -71,13 +90,23 @@ describe("record encoding", () => {
       hardState: hs(Number.MAX_SAFE_INTEGER, "n".repeat(NODE_ID_BYTES_MAX), Number.MAX_SAFE_INTEGER),
       snapshotIndex: Number.MAX_SAFE_INTEGER as LogIndex,
       snapshotTerm: Number.MAX_SAFE_INTEGER as Term,
-      confState: { voters: Array.from({ length: 9 }, (_, i) => `${"v".repeat(24)}${i}` as NodeId), learners: Array.from({ length: 9 }, (_, i) => `${"l".repeat(24)}${i}` as NodeId) },
+      confState: {
+        voters: Array.from({ length: 9 }, (_, i) => `${"v".repeat(24)}${i}` as NodeId),
+        learners: Array.from({ length: 9 }, (_, i) => `${"l".repeat(24)}${i}` as NodeId),
+      },
     }));
     expect(encodeCheckpointRecord(Number.MAX_SAFE_INTEGER, groups).byteLength - RECORD_HEADER_BYTES).toBeLessThanOrEqual(checkpointBytesMax(16));
   });
 
   it("reads type-4 compaction points and format-1 checkpoints, which carry no membership", () => {
-    expect(decodeRecord(new Uint8Array([4, 3, 99, 4, 1]), 0, 5)).toEqual({ type: "compact", group: 3, index: 99, term: 4, keptSuffix: true, confState: undefined });
+    expect(decodeRecord(new Uint8Array([4, 3, 99, 4, 1]), 0, 5)).toEqual({
+      type: "compact",
+      group: 3,
+      index: 99,
+      term: 4,
+      keptSuffix: true,
+      confState: undefined,
+    });
     // checkpoint, magic, version 1, segment 7, one group: 2, term 3, no vote, commit 5, snapshot 4/2
     const body = new Uint8Array([1, 0x44, 0x43, 0x57, 0x4c, 1, 7, 1, 2, 3, 0, 5, 4, 2]);
     expect(decodeRecord(body, 0, body.length)).toEqual({

@@ -31,7 +31,14 @@ export function decodeRecord(bytes: Uint8Array, start: number, end: number): Wal
       record = { type: "hardState", group: readGroup(reader), hardState: readHardState(reader) };
       break;
     case RECORD_TYPE.compact:
-      record = { type: "compact", group: readGroup(reader), index: reader.varint() as LogIndex, term: reader.varint() as Term, keptSuffix: readFlag(reader), confState: undefined };
+      record = {
+        type: "compact",
+        group: readGroup(reader),
+        index: reader.varint() as LogIndex,
+        term: reader.varint() as Term,
+        keptSuffix: readFlag(reader),
+        confState: undefined,
+      };
       break;
     case RECORD_TYPE.snapshot: {
       const group = readGroup(reader);
@@ -69,7 +76,8 @@ function decodeEntries(reader: ByteReader): WalRecord {
   const firstIndex = reader.varint();
   const count = reader.varint();
   if (count === 0) throw new RecordDecodeError("entries record holds no entry");
-  if (firstIndex < 1 || firstIndex + count - 1 > Number.MAX_SAFE_INTEGER) throw new RecordDecodeError(`entries record index range ${firstIndex}+${count} is invalid`);
+  if (firstIndex < 1 || firstIndex + count - 1 > Number.MAX_SAFE_INTEGER)
+    throw new RecordDecodeError(`entries record index range ${firstIndex}+${count} is invalid`);
   // Each entry takes at least 3 bytes, so a huge count from a bad writer fails fast instead of allocating.
   if (count > (reader.end - reader.position) / 3) throw new RecordDecodeError(`entries record claims ${count} entries in ${reader.end - reader.position} B`);
   const entries = new Array<Entry>(count);
@@ -107,7 +115,8 @@ function readConfState(reader: ByteReader): ConfState {
   const start = reader.position;
   const voters = readIds(reader);
   const learners = readIds(reader);
-  if (reader.position - start > CONF_STATE_BYTES_MAX) throw new RecordDecodeError(`membership of ${reader.position - start} B exceeds ${CONF_STATE_BYTES_MAX} B`);
+  if (reader.position - start > CONF_STATE_BYTES_MAX)
+    throw new RecordDecodeError(`membership of ${reader.position - start} B exceeds ${CONF_STATE_BYTES_MAX} B`);
   return { voters, learners };
 }
 

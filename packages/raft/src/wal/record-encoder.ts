@@ -60,7 +60,9 @@ export function encodeEntriesRecords(group: GroupId, entries: readonly Entry[], 
     }
     if (end === start) {
       const entry = entries[start]!;
-      throw new WalLimitError(`entry ${entry.index} of group ${group} holds ${entry.data.byteLength} B, more than a record fits (recordBytesMax ${recordBytesMax} B)`);
+      throw new WalLimitError(
+        `entry ${entry.index} of group ${group} holds ${entry.data.byteLength} B, more than a record fits (recordBytesMax ${recordBytesMax} B)`,
+      );
     }
     records.push({ bytes: encodeEntryRun(group, entries, start, end, payloadBytes), lastIndex: entries[end - 1]!.index });
     start = end;
@@ -187,7 +189,8 @@ export function encodeCheckpointRecord(segmentSeq: number, groups: readonly Grou
 export function encodeVote(hardState: HardState): Uint8Array {
   if (hardState.vote === undefined) return new Uint8Array(0);
   const bytes = utf8.encode(hardState.vote);
-  if (bytes.byteLength > NODE_ID_BYTES_MAX) throw new WalLimitError(`vote ${JSON.stringify(hardState.vote)} is ${bytes.byteLength} B in UTF-8, above ${NODE_ID_BYTES_MAX} B`);
+  if (bytes.byteLength > NODE_ID_BYTES_MAX)
+    throw new WalLimitError(`vote ${JSON.stringify(hardState.vote)} is ${bytes.byteLength} B in UTF-8, above ${NODE_ID_BYTES_MAX} B`);
   return bytes;
 }
 

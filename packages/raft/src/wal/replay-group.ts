@@ -102,6 +102,12 @@ export class ReplayGroup {
   }
 
   toLog(): WalGroupLog {
-    return WalGroupLog.restore(this.group, this.hardState, { index: this.snapshotIndex, term: this.snapshotTerm, confState: this.confState }, this.entries, this.bootstrap);
+    return WalGroupLog.restore(
+      this.group,
+      this.hardState,
+      { index: this.snapshotIndex, term: this.snapshotTerm, confState: this.confState },
+      this.entries,
+      this.bootstrap,
+    );
   }
 }

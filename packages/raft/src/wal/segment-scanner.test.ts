@@ -34,7 +34,14 @@ describe("scanSegment", () => {
     ["a partial header", segment.subarray(0, segment.byteLength - drop.byteLength + 5)],
     ["a partial body", segment.subarray(0, segment.byteLength - 1)],
     ["a zero-filled tail", concat(checkpoint, drop, new Uint8Array(40))],
-    ["a last record whose body checksum fails", concat(checkpoint, drop, drop.map((byte, i) => (i === drop.byteLength - 1 ? byte ^ 1 : byte)))],
+    [
+      "a last record whose body checksum fails",
+      concat(
+        checkpoint,
+        drop,
+        drop.map((byte, i) => (i === drop.byteLength - 1 ? byte ^ 1 : byte)),
+      ),
+    ],
   ];
 
   it.each(tornTails)("discards %s at the end of the last segment", (_name, bytes) => {
@@ -55,7 +62,9 @@ describe("scanSegment", () => {
   it("reports a damaged length as corruption rather than a torn tail", () => {
     const damaged = segment.slice();
     damaged[checkpoint.byteLength + drop.byteLength + 1] = 0x7f;
-    expect(() => scan(damaged, true)).toThrow(expect.objectContaining({ offset: checkpoint.byteLength + drop.byteLength, reason: "record header checksum mismatch" }));
+    expect(() => scan(damaged, true)).toThrow(
+      expect.objectContaining({ offset: checkpoint.byteLength + drop.byteLength, reason: "record header checksum mismatch" }),
+    );
   });
 });
 

@@ -60,7 +60,10 @@ describe.each(implementations)("WalFs contract: %s", (_name, make) => {
     const { fs, dir } = make();
     const wal = await NodeWal.open(dir, { fs, segmentBytesMax: 4096, recordBytesMax: 8192, groupsMax: 8 });
     for (let i = 0; i < 40; i++) {
-      await wal.append([1, 2, 3].map((group) => ({ group, entries: makeEntries(i * 3 + 1, 3, 1, 50) })), i % 2 === 0);
+      await wal.append(
+        [1, 2, 3].map((group) => ({ group, entries: makeEntries(i * 3 + 1, 3, 1, 50) })),
+        i % 2 === 0,
+      );
     }
     const expected = viewWal(wal);
     await wal.close();

@@ -123,7 +123,10 @@ export class WalGroupLog implements WalGroupStorage {
     for (let i = 0; i < entries.length; i++) {
       const entry = entries[i]!;
       assert(entry.index === first + i, `group ${this.group}: appended entries must have consecutive indexes`);
-      assert(Number.isSafeInteger(entry.term) && entry.term >= previousTerm, `group ${this.group}: terms must not decrease along the log (entry ${entry.index})`);
+      assert(
+        Number.isSafeInteger(entry.term) && entry.term >= previousTerm,
+        `group ${this.group}: terms must not decrease along the log (entry ${entry.index})`,
+      );
       assert(entry.kind === "command" || entry.kind === "noop" || entry.kind === "config", `group ${this.group}: unknown entry kind`);
       assert(entry.data instanceof Uint8Array, `group ${this.group}: entry data must be a Uint8Array`);
       previousTerm = entry.term;
@@ -147,7 +150,10 @@ export class WalGroupLog implements WalGroupStorage {
     this.assertLive();
     const current = this.hard;
     assert(Number.isSafeInteger(hardState.term) && hardState.term >= current.term, `group ${this.group}: persisted term must never decrease`);
-    assert(hardState.term !== current.term || current.vote === undefined || hardState.vote === current.vote, `group ${this.group}: a vote must not change within a term (paper §5.2)`);
+    assert(
+      hardState.term !== current.term || current.vote === undefined || hardState.vote === current.vote,
+      `group ${this.group}: a vote must not change within a term (paper §5.2)`,
+    );
     assert(Number.isSafeInteger(hardState.commit) && hardState.commit >= current.commit, `group ${this.group}: commit index must never decrease`);
     assert(hardState.commit <= lastIndex, `group ${this.group}: commit ${hardState.commit} is past the last index ${lastIndex}`);
   }

@@ -59,7 +59,9 @@ export function resolveWalOptions(options: WalOptions = {}): ResolvedWalOptions 
   // The checkpoint (one record at the head of every segment) lists every group, so it must always fit.
   const checkpointBytes = checkpointBytesMax(groupsMax);
   if (checkpointBytes > recordBytesMax) {
-    throw new WalLimitError(`recordBytesMax ${recordBytesMax} B is below the checkpoint size for groupsMax ${groupsMax} (${checkpointBytes} B): raise it or lower groupsMax`);
+    throw new WalLimitError(
+      `recordBytesMax ${recordBytesMax} B is below the checkpoint size for groupsMax ${groupsMax} (${checkpointBytes} B): raise it or lower groupsMax`,
+    );
   }
   if (recordBytesMax > pendingBytesMax) {
     throw new WalLimitError(`pendingBytesMax ${pendingBytesMax} B must be at least recordBytesMax ${recordBytesMax} B`);

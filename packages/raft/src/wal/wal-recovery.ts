@@ -34,7 +34,8 @@ export async function recoverWal(fs: WalFs, dir: string, groupsMax: number): Pro
   for (let i = 0; i < seqs.length; i++) {
     const seq = seqs[i]!;
     const path = joinPath(dir, segmentName(seq));
-    if (i > 0 && seq !== seqs[i - 1]! + 1) throw new WalCorruptionError(path, 0, `segment ${segmentName(seqs[i - 1]! + 1)} is missing: live segments are always consecutive`);
+    if (i > 0 && seq !== seqs[i - 1]! + 1)
+      throw new WalCorruptionError(path, 0, `segment ${segmentName(seqs[i - 1]! + 1)} is missing: live segments are always consecutive`);
     const isLast = i === seqs.length - 1;
     replay.startSegment(seq, path);
     const scan = scanSegment(path, await fs.readFile(path), isLast, (record, offset) => replay.apply(record, offset));
@@ -74,7 +75,10 @@ class Replay {
 
   apply(record: WalRecord, offset: number): void {
     if ((offset === 0) !== (record.type === "checkpoint")) {
-      throw this.corruption(offset, offset === 0 ? `segment starts with a ${record.type} record, not a checkpoint` : "checkpoint record in the middle of a segment");
+      throw this.corruption(
+        offset,
+        offset === 0 ? `segment starts with a ${record.type} record, not a checkpoint` : "checkpoint record in the middle of a segment",
+      );
     }
     switch (record.type) {
       case "checkpoint":
@@ -100,7 +104,8 @@ class Replay {
     const logs = new Map<GroupId, WalGroupLog>();
     for (const [group, replayed] of this.groups) {
       const hole = replayed.unclosedHole();
-      if (hole !== undefined) throw new WalCorruptionError(hole.segment, hole.offset, `entries of group ${group} before this record are missing and no snapshot covers them`);
+      if (hole !== undefined)
+        throw new WalCorruptionError(hole.segment, hole.offset, `entries of group ${group} before this record are missing and no snapshot covers them`);
       logs.set(group, replayed.toLog());
     }
     return logs;
@@ -122,7 +127,8 @@ class Replay {
   private applyCheckpoint(segmentSeq: number, checkpoints: readonly GroupCheckpoint[], offset: number): void {
     if (segmentSeq !== this.seq) throw this.corruption(offset, `checkpoint names segment ${segmentSeq}, but the file is segment ${this.seq}`);
     if (this.segmentsSeen === 1) {
-      for (const { group, hardState, snapshotIndex, snapshotTerm, confState } of checkpoints) this.group(group).reset(hardState, snapshotIndex, snapshotTerm, confState);
+      for (const { group, hardState, snapshotIndex, snapshotTerm, confState } of checkpoints)
+        this.group(group).reset(hardState, snapshotIndex, snapshotTerm, confState);
       return;
     }
     const mismatch = this.checkpointMismatch(checkpoints);

@@ -86,7 +86,9 @@ export class WalWriter {
     if (this.closed) throw new WalClosedError("the write-ahead log is closed");
     // An empty queue always accepts, so a single large append can make progress.
     if (this.queueBytes > 0 && this.queueBytes + bytes > this.options.pendingBytesMax) {
-      throw new WalLimitError(`${this.queueBytes + bytes} B would be queued for writing, above pendingBytesMax ${this.options.pendingBytesMax} B: wait for earlier appends`);
+      throw new WalLimitError(
+        `${this.queueBytes + bytes} B would be queued for writing, above pendingBytesMax ${this.options.pendingBytesMax} B: wait for earlier appends`,
+      );
     }
   }
 
@@ -150,7 +152,9 @@ export class WalWriter {
   }
 
   private fail(error: unknown, batch: readonly QueuedAppend[]): void {
-    this.failure = new WalFailedError(`write-ahead log I/O failed; restart and recover: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    this.failure = new WalFailedError(`write-ahead log I/O failed; restart and recover: ${error instanceof Error ? error.message : String(error)}`, {
+      cause: error,
+    });
     for (const append of [...batch, ...this.queue]) append.reject(this.failure);
     this.queue = [];
     this.queueBytes = 0;
@@ -240,14 +244,24 @@ export class WalWriter {
  * Creates segment `seq`, makes its directory entry durable (a synced record in
  * a file the directory forgot would be lost), and queues its checkpoint.
  */
-async function openSegment(dir: string, options: ResolvedWalOptions, segments: SegmentSet, logged: LoggedState, stats: WalStats, seq: number): Promise<ActiveSegment> {
+async function openSegment(
+  dir: string,
+  options: ResolvedWalOptions,
+  segments: SegmentSet,
+  logged: LoggedState,
+  stats: WalStats,
+  seq: number,
+): Promise<ActiveSegment> {
   const file = await options.fs.openAppend(joinPath(dir, segmentName(seq)));
   await options.fs.syncDir(dir);
   stats.fsyncs += 1;
   segments.add(seq);
   stats.segments = segments.count;
   // The checkpoint, then each group's bootstrap membership: the head of the segment.
-  const head = [encodeCheckpointRecord(seq, logged.checkpoint()), ...logged.bootstraps().map(({ group, confState }) => encodeBootstrapRecord(group, confState))];
+  const head = [
+    encodeCheckpointRecord(seq, logged.checkpoint()),
+    ...logged.bootstraps().map(({ group, confState }) => encodeBootstrapRecord(group, confState)),
+  ];
   let headBytes = 0;
   for (const record of head) headBytes += record.byteLength;
   return { seq, file, checkpointBytes: headBytes, sizeBytes: headBytes, queued: head, queuedBytes: headBytes, unsynced: false };

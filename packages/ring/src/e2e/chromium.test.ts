@@ -97,7 +97,9 @@ describe.runIf(runs)("the ring in Chromium", () => {
     expect(inBrowser.userAgent).toMatch(/Chrome\//);
 
     const m: unknown = await import(/* @vite-ignore */ pathToFileURL(join(DIST, "index.js")).href);
-    const { compute } = (await import(/* @vite-ignore */ `data:text/javascript,${encodeURIComponent(COMPUTE)}`)) as { compute: (m: unknown, keys: string[]) => unknown };
+    const { compute } = (await import(/* @vite-ignore */ `data:text/javascript,${encodeURIComponent(COMPUTE)}`)) as {
+      compute: (m: unknown, keys: string[]) => unknown;
+    };
     const inNode = compute(m, keys()) as { xxh64: string[]; hashKey: string[] };
     expect(inBrowser.result).toEqual(inNode);
     // And both agree with published XXH64 digests.

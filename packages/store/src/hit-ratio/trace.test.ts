@@ -40,7 +40,12 @@ describe("trace generators", () => {
     const top = (from: number): number => {
       const counts = new Map<number, number>();
       for (const id of trace.requests.subarray(from, from + 10_000)) counts.set(id, (counts.get(id) ?? 0) + 1);
-      return [...counts.values()].sort((a, b) => b - a).slice(0, 10).reduce((sum, count) => sum + count, 0) / 10_000;
+      return (
+        [...counts.values()]
+          .sort((a, b) => b - a)
+          .slice(0, 10)
+          .reduce((sum, count) => sum + count, 0) / 10_000
+      );
     };
     expect(top(0)).toBeGreaterThan(0.88);
     expect(top(10_000)).toBeGreaterThan(0.88);

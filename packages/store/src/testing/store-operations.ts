@@ -11,7 +11,16 @@ export const ENTRY_BYTES_LARGEST = 4 + 24 + 128;
 export const START_MS = 1_000;
 
 export type Operation =
-  | { kind: "set"; key: string; value: Uint8Array; text: boolean; ttlMs: number | undefined; condition: SetCondition; expectedVersion: number; advanceMs: number }
+  | {
+      kind: "set";
+      key: string;
+      value: Uint8Array;
+      text: boolean;
+      ttlMs: number | undefined;
+      condition: SetCondition;
+      expectedVersion: number;
+      advanceMs: number;
+    }
   | { kind: "delete"; key: string; advanceMs: number }
   | { kind: "incr"; key: string; delta: bigint; advanceMs: number }
   | { kind: "touch"; keys: string[]; advanceMs: number }

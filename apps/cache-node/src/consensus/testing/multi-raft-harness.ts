@@ -17,7 +17,8 @@ import { isSnapshotFrame } from "../../peer/wire/snapshot-wire.js";
  */
 
 /** What every test node is given, unless the test says otherwise. */
-type NodeDefaults = "snapshotFiles" | "clock" | "logger" | "store" | "raftTickMs" | "electionTimeoutTicks" | "heartbeatIntervalTicks" | "operationTimeoutMs" | "entryBytesMax";
+type NodeDefaults =
+  "snapshotFiles" | "clock" | "logger" | "store" | "raftTickMs" | "electionTimeoutTicks" | "heartbeatIntervalTicks" | "operationTimeoutMs" | "entryBytesMax";
 
 /**
  * Options for a test node: snapshot files in memory, the real clock, a silent logger, a
@@ -173,5 +174,8 @@ export async function until(check: () => boolean, what: string, pollMs = 10): Pr
 /** A set command: text is stored as text, bytes as they are. */
 export const setOp = (key: string, value: string | Uint8Array) => ({
   case: "set" as const,
-  value: typeof value === "string" ? create(SetOpSchema, { key, value: new TextEncoder().encode(value), text: true }) : create(SetOpSchema, { key, value, text: false }),
+  value:
+    typeof value === "string"
+      ? create(SetOpSchema, { key, value: new TextEncoder().encode(value), text: true })
+      : create(SetOpSchema, { key, value, text: false }),
 });

@@ -18,7 +18,9 @@ const message: fc.Arbitrary<PeerMessage> = fc
       index,
       logTerm: term,
       commit: index,
-      entries: fc.array(fc.record({ term, index, kind: fc.constantFrom("command" as const, "noop" as const, "config" as const), data: bytes }), { maxLength: 4 }),
+      entries: fc.array(fc.record({ term, index, kind: fc.constantFrom("command" as const, "noop" as const, "config" as const), data: bytes }), {
+        maxLength: 4,
+      }),
     }),
     fc.record({ type: fc.constant("appResp" as const), term, index, reject: fc.boolean(), conflictTerm: term, conflictIndex: index }),
     fc.record({ type: fc.constantFrom("vote" as const, "preVote" as const), term, lastLogIndex: index, lastLogTerm: term, transfer: fc.boolean() }),
@@ -31,7 +33,10 @@ const message: fc.Arbitrary<PeerMessage> = fc
     fc.record({ type: fc.constant("timeoutNow" as const), term }),
   )
   .map((m) => ({ from, to, ...m }) as PeerMessage);
-const groupMessage = fc.record({ group: fc.nat({ max: 2 ** 32 - 1 }), message, clusterTimeMs: fc.integer({ min: 1, max: 2 ** 50 }) }, { requiredKeys: ["group", "message"] });
+const groupMessage = fc.record(
+  { group: fc.nat({ max: 2 ** 32 - 1 }), message, clusterTimeMs: fc.integer({ min: 1, max: 2 ** 50 }) },
+  { requiredKeys: ["group", "message"] },
+);
 const batch = fc.array(groupMessage, { maxLength: 6 });
 
 describe("hand-written peer wire codec", () => {

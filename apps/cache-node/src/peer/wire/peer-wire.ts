@@ -114,7 +114,8 @@ function messageSize(f: Fields, entrySizes: number[]): number {
     entrySizes.push(s);
     size += 1 + varintSize(s) + s;
   }
-  size += uintField(f.commit) + (f.reject ? 2 : 0) + uintField(f.conflictTerm) + uintField(f.conflictIndex) + uintField(f.lastLogIndex) + uintField(f.lastLogTerm);
+  size +=
+    uintField(f.commit) + (f.reject ? 2 : 0) + uintField(f.conflictTerm) + uintField(f.conflictIndex) + uintField(f.lastLogIndex) + uintField(f.lastLogTerm);
   size += (f.transfer ? 2 : 0) + uintField(f.readRound) + (f.context?.length ? 2 + varintSize(f.context.length) + f.context.length : 0);
   size += f.transferee?.length ? 2 + varintSize(f.transferee.length) + f.transferee.length : 0;
   // Field 18's tag takes two bytes.
@@ -325,7 +326,17 @@ function decodeText(b: Uint8Array): string {
 }
 
 /** The decoded fields of a message's envelope and of log replication (fields 2 to 11). */
-type ReplicationFields = { type: number; to: string; term: number; index: number; logTerm: number; commit: number; reject: boolean; conflictTerm: number; conflictIndex: number };
+type ReplicationFields = {
+  type: number;
+  to: string;
+  term: number;
+  index: number;
+  logTerm: number;
+  commit: number;
+  reject: boolean;
+  conflictTerm: number;
+  conflictIndex: number;
+};
 /** The decoded fields of votes, read rounds, ReadIndex and leader transfer (fields 12 to 17). */
 type ElectionAndReadFields = { lastLogIndex: number; lastLogTerm: number; transfer: boolean; readRound: number; context: Uint8Array; transferee: string };
 

@@ -35,7 +35,8 @@ export function isSnapshotFrame(payload: Uint8Array): boolean {
 
 /** Encodes one chunk of a transfer; a chunk above SNAPSHOT_CHUNK_BYTES_MAX (no snapshot yields one) throws. */
 export function encodeSnapshotChunk(group: number, message: SnapshotMessage, seq: number, last: boolean, data: Uint8Array): Uint8Array {
-  if (data.length > SNAPSHOT_CHUNK_BYTES_MAX) throw new RangeError(`a snapshot chunk of ${data.length} bytes is above SNAPSHOT_CHUNK_BYTES_MAX (${SNAPSHOT_CHUNK_BYTES_MAX})`);
+  if (data.length > SNAPSHOT_CHUNK_BYTES_MAX)
+    throw new RangeError(`a snapshot chunk of ${data.length} bytes is above SNAPSHOT_CHUNK_BYTES_MAX (${SNAPSHOT_CHUNK_BYTES_MAX})`);
   const { snapshot } = message;
   const chunk = create(SnapshotChunkSchema, {
     group,
@@ -50,7 +51,8 @@ export function encodeSnapshotChunk(group: number, message: SnapshotMessage, seq
     data,
   });
   const frame = encodeSideFrame({ snapshotChunks: [chunk] });
-  if (frame.length > SNAPSHOT_FRAME_BYTES_MAX) throw new RangeError(`a snapshot frame of ${frame.length} bytes is above SNAPSHOT_FRAME_BYTES_MAX (${SNAPSHOT_FRAME_BYTES_MAX})`);
+  if (frame.length > SNAPSHOT_FRAME_BYTES_MAX)
+    throw new RangeError(`a snapshot frame of ${frame.length} bytes is above SNAPSHOT_FRAME_BYTES_MAX (${SNAPSHOT_FRAME_BYTES_MAX})`);
   return frame;
 }
 
@@ -63,7 +65,8 @@ function safe(value: bigint, what: string): number {
 export function decodeSnapshotChunks(payload: Uint8Array, from: NodeId, self: NodeId): ReceivedChunk[] {
   return decodeSideFrame(payload, "snapshot").snapshotChunks.map((c) => {
     if (c.to !== self) throw new PeerWireError(`snapshot chunk from ${from} is for ${c.to}, not ${self}`);
-    if (c.data.length > SNAPSHOT_CHUNK_BYTES_MAX) throw new PeerWireError(`snapshot chunk from ${from} holds ${c.data.length} bytes, above ${SNAPSHOT_CHUNK_BYTES_MAX}`);
+    if (c.data.length > SNAPSHOT_CHUNK_BYTES_MAX)
+      throw new PeerWireError(`snapshot chunk from ${from} holds ${c.data.length} bytes, above ${SNAPSHOT_CHUNK_BYTES_MAX}`);
     return {
       group: c.group,
       seq: c.seq,

@@ -100,18 +100,29 @@ async function runBatched(wal: NodeWal, bench: BenchOptions): Promise<LoadResult
         if (list === undefined) byGroup.set(group, (list = []));
         list.push(entry(index, payload));
       }
-      const batch: WalAppend[] = [...byGroup].map(([group, list]) => ({ group, entries: list, hardState: { term: TERM, vote: LEADER, commit: (list[0]!.index - 1) as LogIndex } }));
+      const batch: WalAppend[] = [...byGroup].map(([group, list]) => ({
+        group,
+        entries: list,
+        hardState: { term: TERM, vote: LEADER, commit: (list[0]!.index - 1) as LogIndex },
+      }));
       const started = performance.now();
       await wal.append(batch, true);
       latenciesMs.push(performance.now() - started);
       for (const proposal of taken) proposal.resolve();
     }
   };
-  return measure(wal, bench.seconds, () => stop(), latenciesMs, () => entries, async () => {
-    const writers: Promise<void>[] = [];
-    for (let group = 1; group <= bench.groups; group++) for (let i = 0; i < bench.writers; i++) writers.push(writer(group));
-    await Promise.all([host(), ...writers]);
-  });
+  return measure(
+    wal,
+    bench.seconds,
+    () => stop(),
+    latenciesMs,
+    () => entries,
+    async () => {
+      const writers: Promise<void>[] = [];
+      for (let group = 1; group <= bench.groups; group++) for (let i = 0; i < bench.writers; i++) writers.push(writer(group));
+      await Promise.all([host(), ...writers]);
+    },
+  );
   function stop(): void {
     stopped = true;
   }
@@ -132,11 +143,18 @@ async function runConcurrent(wal: NodeWal, bench: BenchOptions): Promise<LoadRes
       entries += 1;
     }
   };
-  return measure(wal, bench.seconds, () => (stopped = true), latenciesMs, () => entries, async () => {
-    const writers: Promise<void>[] = [];
-    for (let group = 1; group <= bench.groups; group++) for (let i = 0; i < bench.writers; i++) writers.push(writer(group));
-    await Promise.all(writers);
-  });
+  return measure(
+    wal,
+    bench.seconds,
+    () => (stopped = true),
+    latenciesMs,
+    () => entries,
+    async () => {
+      const writers: Promise<void>[] = [];
+      for (let group = 1; group <= bench.groups; group++) for (let i = 0; i < bench.writers; i++) writers.push(writer(group));
+      await Promise.all(writers);
+    },
+  );
 }
 
 /** One synced append per entry, one at a time. */
@@ -145,18 +163,32 @@ async function runUnbatched(wal: NodeWal, bench: BenchOptions): Promise<LoadResu
   let stopped = false;
   let entries = 0;
   const latenciesMs: number[] = [];
-  return measure(wal, Math.min(bench.seconds, 3), () => (stopped = true), latenciesMs, () => entries, async () => {
-    for (let i = 0; !stopped; i++) {
-      const group = 1 + (i % bench.groups);
-      const started = performance.now();
-      await wal.append([{ group, entries: [entry(wal.storage(group).lastIndex() + 1, payload)] }], true);
-      latenciesMs.push(performance.now() - started);
-      entries += 1;
-    }
-  });
+  return measure(
+    wal,
+    Math.min(bench.seconds, 3),
+    () => (stopped = true),
+    latenciesMs,
+    () => entries,
+    async () => {
+      for (let i = 0; !stopped; i++) {
+        const group = 1 + (i % bench.groups);
+        const started = performance.now();
+        await wal.append([{ group, entries: [entry(wal.storage(group).lastIndex() + 1, payload)] }], true);
+        latenciesMs.push(performance.now() - started);
+        entries += 1;
+      }
+    },
+  );
 }
 
-async function measure(wal: NodeWal, seconds: number, stop: () => void, latenciesMs: number[], entries: () => number, run: () => Promise<void>): Promise<LoadResult> {
+async function measure(
+  wal: NodeWal,
+  seconds: number,
+  stop: () => void,
+  latenciesMs: number[],
+  entries: () => number,
+  run: () => Promise<void>,
+): Promise<LoadResult> {
   const fsyncs = wal.stats.fsyncs;
   const batches = wal.stats.batches;
   const started = performance.now();
@@ -215,7 +247,7 @@ async function runRecovery(dir: string, bench: BenchOptions): Promise<void> {
   await wal.close();
   console.log(
     `recovery   entries=${recovered} groups=${bench.groups} payload=${bench.payloadBytes} B  log=${(bytes / 1024 / 1024).toFixed(1)} MiB in ${names.length} segment(s)  ` +
-      `open=${elapsedMs.toFixed(0)} ms  (${((recovered / elapsedMs) * 1000 / 1e6).toFixed(2)} M entries/s, page cache warm)${heap}`,
+      `open=${elapsedMs.toFixed(0)} ms  (${(((recovered / elapsedMs) * 1000) / 1e6).toFixed(2)} M entries/s, page cache warm)${heap}`,
   );
 }
 

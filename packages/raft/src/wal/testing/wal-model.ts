@@ -42,7 +42,12 @@ export function viewWal(wal: NodeWal): GroupView[] {
 }
 
 function plainEntry(entry: Entry): { term: number; index: number; kind: string; data: string } {
-  return { term: entry.term, index: entry.index, kind: entry.kind, data: Buffer.from(entry.data.buffer, entry.data.byteOffset, entry.data.byteLength).toString("hex") };
+  return {
+    term: entry.term,
+    index: entry.index,
+    kind: entry.kind,
+    data: Buffer.from(entry.data.buffer, entry.data.byteOffset, entry.data.byteLength).toString("hex"),
+  };
 }
 
 interface ModelGroup {

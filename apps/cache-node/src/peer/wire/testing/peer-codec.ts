@@ -53,7 +53,12 @@ function toWire({ group, message: m, clusterTimeMs }: GroupMessage): RaftMessage
       wire.logTerm = BigInt(m.logTerm);
       wire.commit = BigInt(m.commit);
       wire.entries = m.entries.map((e) =>
-        create(EntrySchema, { term: BigInt(e.term), index: BigInt(e.index), kind: e.kind === "noop" ? EntryKind.NOOP : e.kind === "config" ? EntryKind.CONFIG : EntryKind.COMMAND, data: e.data }),
+        create(EntrySchema, {
+          term: BigInt(e.term),
+          index: BigInt(e.index),
+          kind: e.kind === "noop" ? EntryKind.NOOP : e.kind === "config" ? EntryKind.CONFIG : EntryKind.COMMAND,
+          data: e.data,
+        }),
       );
       break;
     case "appResp":
@@ -128,14 +133,12 @@ function fromWire(w: RaftMessage, from: NodeId): PeerMessage {
         index: asLogIndex(safeNumber(w.index, "index")),
         logTerm: asTerm(safeNumber(w.logTerm, "log term")),
         commit: asLogIndex(safeNumber(w.commit, "commit")),
-        entries: w.entries.map(
-          (e): Entry => ({
-            term: asTerm(safeNumber(e.term, "entry term")),
-            index: asLogIndex(safeNumber(e.index, "entry index")),
-            kind: e.kind === EntryKind.NOOP ? "noop" : e.kind === EntryKind.CONFIG ? "config" : "command",
-            data: e.data,
-          }),
-        ),
+        entries: w.entries.map((e): Entry => ({
+          term: asTerm(safeNumber(e.term, "entry term")),
+          index: asLogIndex(safeNumber(e.index, "entry index")),
+          kind: e.kind === EntryKind.NOOP ? "noop" : e.kind === EntryKind.CONFIG ? "config" : "command",
+          data: e.data,
+        })),
       };
     case "appResp":
       return {
