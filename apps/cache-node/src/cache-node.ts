@@ -13,7 +13,8 @@ import { clampDeadlineHeaders } from "./http/deadline.js";
 import { createDualServer, limitInflight, withEdges, type RequestHandler } from "./http/http-server.js";
 import { NodeMetrics } from "./http/metrics.js";
 import { createRouter } from "./routing/router.js";
-import { systemClock, type Clock } from "./consensus/clock.js";
+import { offsetClock, systemClock, type Clock } from "./consensus/clock.js";
+import { describeTestingSwitches, hasBug } from "./config/testing-switches.js";
 import { createStockHandler, type StockHandlerOptions } from "./http/stock-handler.js";
 import { createUnaryFastPath } from "./http/unary-fast-path.js";
 import { ignoredFlagMessages } from "./state-machine/store-settings.js";
@@ -32,7 +33,10 @@ export async function startCacheNode(
   options: { logger?: Logger; clock?: Clock; onFatal?: (err: unknown) => void } = {},
 ): Promise<RunningNode> {
   const logger = options.logger ?? pino({ level: config.logLevel, base: { node: config.nodeId } });
-  const clock = options.clock ?? systemClock;
+  const clock = options.clock ?? offsetClock(systemClock, config.testing?.clockOffsetMs ?? 0);
+  if (config.testing) {
+    logger.warn({ testing: describeTestingSwitches(config.testing) }, "TEST-ONLY switches are on (--testing): never run this node in production");
+  }
   const onFatal =
     options.onFatal ??
     ((err: unknown) => {
@@ -51,7 +55,7 @@ export async function startCacheNode(
   // This node's own entry uses the address it actually bound (it differs with --port 0).
   const directory = { clientAddress: (id: string) => (id === config.nodeId && address ? address : members.find((m) => m.id === id)?.clientAddress) };
   let ready = false;
-  const services = createServices(config, consensus, { members, directory, metrics, hints });
+  const services = createServices(config, consensus, { members, directory, metrics, hints, clock });
   const { server, bounded } = createClientPort(config, services, metrics, logger, () => ready);
   metrics.watchClientPort({ connections: () => server.connections(), inflight: bounded.inflight });
   // The committed log is applied before the client port opens (docs/decisions.md,
@@ -103,14 +107,15 @@ type ServiceEntry = StockHandlerOptions["services"][number];
 function createServices(
   config: NodeConfig,
   consensus: ConsensusPort,
-  parts: { members: Members; directory: MemberDirectory; metrics: NodeMetrics; hints: AccessHints },
+  parts: { members: Members; directory: MemberDirectory; metrics: NodeMetrics; hints: AccessHints; clock: Clock },
 ): ServiceEntry[] {
   const { members, directory, metrics } = parts;
   const ring = new Ring(Array.from({ length: config.shards }, (_, i) => i));
   const leaderWaitMs = 2 * config.electionTicks * config.raftTickMs;
   const router = createRouter({
     nodeId: config.nodeId,
-    forwarder: members.length > 1 ? new Forwarder(directory) : undefined,
+    // Forwarded calls go where --client-dial says (a proxy, in tests); answers to clients name the advertised addresses.
+    forwarder: members.length > 1 ? new Forwarder({ clientAddress: (id) => config.clientDial.get(id) ?? directory.clientAddress(id) }) : undefined,
     directory,
     forwardTimeoutMs: config.operationTimeoutMs,
     onForward: (method) => metrics.forwarded(method),
@@ -118,7 +123,9 @@ function createServices(
     awaitLeader: (shard, timeoutMs) => consensus.awaitLeader(shard, timeoutMs),
     leaderWaitMs,
   });
-  const cacheImpl = createCacheService({ nodeId: config.nodeId, ring, consensus, limits: config.limits, accessHints: parts.hints, router });
+  const localExpiryClockMs = hasBug(config.testing, "local-clock-expiry") ? () => parts.clock.nowMs() : undefined;
+  const serviceDeps = { nodeId: config.nodeId, ring, consensus, limits: config.limits, accessHints: parts.hints, router, localExpiryClockMs };
+  const cacheImpl = createCacheService(serviceDeps);
   const clusterImpl = createClusterService({
     nodeId: config.nodeId,
     members: () => members.map((m) => ({ ...m, clientAddress: directory.clientAddress(m.id) ?? m.clientAddress })),

@@ -3,7 +3,8 @@ import type { Logger } from "pino";
 import { placeShards, type ClusterMember } from "./config/cluster-config.js";
 import type { NodeConfig } from "./config/config.js";
 import type { ConsensusPort } from "./consensus/consensus-port.js";
-import { PeerTransport } from "./peer/peer-transport.js";
+import { PeerTransport, type PeerTransportOptions } from "./peer/peer-transport.js";
+import { PeerFaultHook } from "./peer/peer-faults.js";
 import { SnapshotFiles } from "@distcache/raft";
 import { MultiRaft } from "./consensus/multi-raft.js";
 import { openWalGroupLog } from "./consensus/wal-group-log.js";
@@ -45,8 +46,7 @@ export async function openConsensus(
   const replicas = config.replicas || Math.min(3, members.length);
   const placement = placeShards(members, config.shards, replicas);
   const hostedShards = placement.map((voters, shard) => ({ shard, voters })).filter((hosted) => hosted.voters.includes(config.nodeId));
-  // The data dir's identity first: a start with other members, shards or replicas would
-  // open other groups, or the same groups with other voters.
+  // The data dir's identity first: with other members, shards or replicas, other groups would open.
   const identity = await openDataDirIdentity(
     config.dataDir,
     {
@@ -60,15 +60,8 @@ export async function openConsensus(
     logger,
   );
   const groupLog = await openWalGroupLog(join(config.dataDir, "wal"), logger, undefined, hostedShards);
-  const transport = new PeerTransport({
-    nodeId: config.nodeId,
-    secret: config.peerSecret,
-    clusterId: identity.clusterId,
-    peers: new Map(members.filter((m) => m.id !== config.nodeId).map((m) => [m.id, config.peerDial.get(m.id) ?? m.peerAddress])),
-    // Messages arrive only after start(), by which time raft is initialised.
-    onMessage: (from, payload) => raft.receive(from, payload),
-    logger,
-  });
+  // Messages arrive only after start(), by which time raft is initialised.
+  const { transport, faults } = await openPeerTransport(config, members, identity.clusterId, logger, (from, payload) => raft.receive(from, payload));
   const raft: MultiRaft = await MultiRaft.open({
     nodeId: config.nodeId,
     hostedShards,
@@ -94,6 +87,7 @@ export async function openConsensus(
     entryBytesMax: commandBytesMax(config),
     onFatal,
     onAccessSamples,
+    bugs: config.testing?.bugs,
   });
   return {
     consensus: raft,
@@ -113,8 +107,31 @@ export async function openConsensus(
     close: async () => {
       await raft.close();
       await transport.close();
+      faults?.close();
     },
   };
+}
+
+/** The peer transport, with the test-only fault hook when --testing-peer-faults names a file. */
+async function openPeerTransport(
+  config: NodeConfig,
+  members: readonly ClusterMember[],
+  clusterId: string,
+  logger: Logger,
+  onMessage: PeerTransportOptions["onMessage"],
+): Promise<{ transport: PeerTransport; faults: PeerFaultHook | undefined }> {
+  const faultsFile = config.testing?.peerFaultsFile;
+  const faults = faultsFile === undefined ? undefined : await PeerFaultHook.watch(faultsFile, logger);
+  const transport = new PeerTransport({
+    nodeId: config.nodeId,
+    secret: config.peerSecret,
+    clusterId,
+    peers: new Map(members.filter((m) => m.id !== config.nodeId).map((m) => [m.id, config.peerDial.get(m.id) ?? m.peerAddress])),
+    onMessage,
+    logger,
+    faults,
+  });
+  return { transport, faults };
 }
 
 function prefixed(prefix: string, stats: Record<string, number>): Record<string, number> {

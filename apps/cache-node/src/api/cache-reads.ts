@@ -52,7 +52,8 @@ async function readShard(deps: CacheServiceDeps, shard: number, keys: readonly s
   if (consistency !== Consistency.EVENTUAL) await consensus.readBarrier(shard);
   // A strong read judges expiry at the replica's last applied stamp, so it is ordered
   // with the log; an eventual one at this node's cluster time (invariant 9 of docs/design.md).
-  const nowMs = consistency === Consistency.EVENTUAL ? consensus.clusterTimeMs(shard) : consensus.replica(shard).lastStampMs;
+  const strongNowMs = deps.localExpiryClockMs?.() ?? consensus.replica(shard).lastStampMs;
+  const nowMs = consistency === Consistency.EVENTUAL ? consensus.clusterTimeMs(shard) : strongNowMs;
   const store = consensus.replica(shard).store;
   return keys.map((key) => {
     const entry = store.get(key, nowMs);

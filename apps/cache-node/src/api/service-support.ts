@@ -14,6 +14,11 @@ export interface CacheServiceDeps {
   limits: Limits;
   accessHints: AccessHints;
   router: Router;
+  /**
+   * Planted bug local-clock-expiry (test-only): the wall clock a STRONG read then judges
+   * expiry by. Undefined on every production node.
+   */
+  localExpiryClockMs?: () => number;
 }
 
 /** The type of one CacheService handler. */

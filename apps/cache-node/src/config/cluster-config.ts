@@ -44,16 +44,16 @@ export function parseInitialCluster(text: string): ClusterMember[] {
   return members;
 }
 
-/** Parses --peer-dial overrides: `id=host:port,...`. */
-export function parsePeerDial(text: string): Map<string, string> {
+/** Parses address overrides such as --peer-dial and --client-dial: `id=host:port,...`. */
+export function parsePeerDial(text: string, flag = "--peer-dial"): Map<string, string> {
   const out = new Map<string, string>();
   for (const entry of text
     .split(",")
     .map((s) => s.trim())
     .filter(Boolean)) {
     const eq = entry.indexOf("=");
-    if (eq <= 0) throw new ConfigError(`peer-dial entry must be id=host:port, got "${entry}"`);
-    out.set(entry.slice(0, eq), checkAddress(entry.slice(eq + 1), `peer-dial address of ${entry.slice(0, eq)}`));
+    if (eq <= 0) throw new ConfigError(`${flag.slice(2)} entry must be id=host:port, got "${entry}"`);
+    out.set(entry.slice(0, eq), checkAddress(entry.slice(eq + 1), `${flag.slice(2)} address of ${entry.slice(0, eq)}`));
   }
   return out;
 }

@@ -4,6 +4,7 @@ import { ENTRY_MEMORY_OVERHEAD_BYTES } from "@distcache/store";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { parseInitialCluster, parsePeerDial, type ClusterMember } from "./cluster-config.js";
 import { ConfigError } from "./config-error.js";
+import { CLOCK_OFFSET_MS_MAX, PLANTED_BUGS, resolveTestingSwitches, type TestingSwitches } from "./testing-switches.js";
 
 export type EvictionPolicyName = "lru" | "lfu" | "fifo" | "random";
 
@@ -32,6 +33,8 @@ export interface NodeConfig {
   peerSecret: string;
   /** Per-peer dial address overrides (for proxies in tests). */
   peerDial: Map<string, string>;
+  /** Per-node overrides of the client address this node forwards calls to (the address the node advertises otherwise). */
+  clientDial: Map<string, string>;
   shards: number;
   /** Replicas per shard; 0 means min(3, members). */
   replicas: number;
@@ -78,6 +81,8 @@ export interface NodeConfig {
   h2StreamsMax: number;
   /** Requests served at once; more are answered resource_exhausted. */
   inflightRequestsMax: number;
+  /** Test-only switches (fault hooks, clock offset, planted bugs); undefined unless --testing. */
+  testing: TestingSwitches | undefined;
 }
 
 /** The largest --read-stamp-lag-ms-max: a strong read may be judged at most a minute in the past. */
@@ -93,6 +98,7 @@ export const DEFAULT_CONFIG: NodeConfig = {
   initialCluster: [],
   peerSecret: "",
   peerDial: new Map(),
+  clientDial: new Map(),
   shards: 12,
   replicas: 0,
   raftTickMs: 50,
@@ -124,6 +130,7 @@ export const DEFAULT_CONFIG: NodeConfig = {
   connectionsMax: 10_000,
   h2StreamsMax: 256,
   inflightRequestsMax: 4096,
+  testing: undefined,
 };
 
 const POLICIES: readonly EvictionPolicyName[] = ["lru", "lfu", "fifo", "random"];
@@ -139,6 +146,7 @@ const ENV: Record<string, string> = {
   initialCluster: "DISTCACHE_INITIAL_CLUSTER",
   peerSecret: "DISTCACHE_PEER_SECRET",
   peerDial: "DISTCACHE_PEER_DIAL",
+  clientDial: "DISTCACHE_CLIENT_DIAL",
   replicas: "DISTCACHE_REPLICAS",
   shards: "DISTCACHE_SHARDS",
   logLevel: "DISTCACHE_LOG_LEVEL",
@@ -168,6 +176,14 @@ function positiveInt(name: string, min = 1, max = Number.MAX_SAFE_INTEGER) {
     if (!Number.isSafeInteger(value) || value < min || value > max) {
       throw new InvalidArgumentError(`${name} must be an integer in [${min}, ${max}], got "${raw}"`);
     }
+    return value;
+  };
+}
+
+function signedInt(name: string) {
+  return (raw: string): number => {
+    const value = Number(raw);
+    if (raw.trim() === "" || !Number.isSafeInteger(value)) throw new InvalidArgumentError(`${name} must be an integer, got "${raw}"`);
     return value;
   };
 }
@@ -219,6 +235,7 @@ const OPTION_SPECS: OptionSpec[] = [
   ["--peer-secret <secret>", "shared secret for peer authentication (required with several members)", "peerSecret"],
   ["--peer-secret-file <file>", "read the peer secret from a file", "peerSecretFile"],
   ["--peer-dial <list>", "dial address overrides as id=host:port, comma-separated", "peerDial"],
+  ["--client-dial <list>", "where to forward calls for each node, as id=host:port, comma-separated (default: the address it advertises)", "clientDial"],
   ["--replicas <n>", "replicas per shard (default: min(3, members))", "replicas", positiveInt("--replicas", 1, 9)],
   ["--raft-tick-ms <ms>", `Raft tick interval (default ${d.raftTickMs})`, "raftTickMs", positiveInt("--raft-tick-ms", 1, 10000)],
   [
@@ -294,6 +311,15 @@ const OPTION_SPECS: OptionSpec[] = [
     "inflightRequestsMax",
     positiveInt("--inflight-requests-max"),
   ],
+  ["--testing", "allow the test-only switches below (chaos testing only; never in production)", "testing"],
+  ["--testing-peer-faults <file>", "test only: a JSON file of per-destination peer faults, watched while the node runs", "testingPeerFaults"],
+  [
+    "--testing-clock-offset-ms <ms>",
+    `test only: add ms to every wall-clock reading (at most ${CLOCK_OFFSET_MS_MAX} either way)`,
+    "testingClockOffsetMs",
+    signedInt("--testing-clock-offset-ms"),
+  ],
+  ["--testing-bug <names>", `test only: plant bugs, comma-separated: ${Object.keys(PLANTED_BUGS).join(", ")}`, "testingBug"],
 ];
 
 function buildCommand(): Command {
@@ -357,6 +383,7 @@ export function resolveConfig(flat: Flat): NodeConfig {
     initialCluster: parseInitialCluster(String(pick("initialCluster", ""))),
     peerSecret: readSecret(flat),
     peerDial: parsePeerDial(String(pick("peerDial", ""))),
+    clientDial: parsePeerDial(String(pick("clientDial", "")), "--client-dial"),
     shards: integer("shards", d.shards),
     replicas: integer("replicas", d.replicas, 0),
     raftTickMs: integer("raftTickMs", d.raftTickMs),
@@ -388,6 +415,7 @@ export function resolveConfig(flat: Flat): NodeConfig {
     connectionsMax: integer("connectionsMax", d.connectionsMax),
     h2StreamsMax: integer("h2StreamsMax", d.h2StreamsMax),
     inflightRequestsMax: integer("inflightRequestsMax", d.inflightRequestsMax),
+    testing: resolveTestingSwitches(flat),
   };
   config.peerPort = flat["peerPort"] === undefined ? (config.port === 0 ? 0 : config.port + 100) : integer("peerPort", 0, 0);
   adoptOwnEntry(config, flat);

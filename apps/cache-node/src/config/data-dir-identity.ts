@@ -99,7 +99,8 @@ export async function openDataDirIdentity(dataDir: string, inputs: IdentityInput
   const differences = identityDifferences(recorded, inputs);
   if (differences.length > 0) {
     throw new ConfigError(
-      `the data dir ${dataDir} was bootstrapped with other flags: ${differences.join("; ")}. Start the node with the flags it was bootstrapped with, or with an empty --data-dir`,
+      `the data dir ${dataDir} was bootstrapped with other flags: ${differences.join("; ")}. ` +
+        "Start the node with the flags it was bootstrapped with, or with an empty --data-dir",
     );
   }
   return recorded;

@@ -27,6 +27,8 @@ import { checkReady, type ReadyMode } from "./replica-drain.js";
 import { StateWaits } from "./state-waits.js";
 import { ShardReplica } from "./shard-replica.js";
 import type { StoreSettings } from "../state-machine/store-settings.js";
+import type { PlantedBug } from "../config/testing-switches.js";
+import { StaleReadIndexes } from "./planted-bugs.js";
 import { decodeSnapshotChunks, isSnapshotFrame } from "../peer/wire/snapshot-wire.js";
 import { decodeAccessSamples, encodeAccessSamples, isAccessSamplesFrame } from "../peer/wire/access-samples-wire.js";
 
@@ -46,6 +48,7 @@ const INBOUND_PER_READY_MAX = 50_000;
 export const DEFAULT_SNAPSHOT_BYTES = 64 * 1024 * 1024;
 /** Keys (or session-table pieces) a digest captures per turn of the event loop, holding its group's applies back (about 10 ms). */
 const DIGEST_KEYS_PER_STEP = 20_000;
+const NO_BUGS: ReadonlySet<PlantedBug> = new Set();
 /**
  * Most strong reads one replica holds by default: as many as the Raft core lets a leader
  * queue (pendingReadIndexRequestsMax), so a follower never sends more than it takes.
@@ -108,6 +111,8 @@ export interface MultiRaftOptions {
    * this one. Drawn from crypto randomness when the host passes none.
    */
   incarnation?: Uint8Array;
+  /** Planted bugs (test-only, config/testing-switches.ts); none by default and on every production node. */
+  bugs?: ReadonlySet<PlantedBug>;
 }
 
 /**
@@ -127,6 +132,8 @@ export class MultiRaft implements ConsensusPort {
   private readonly members = new Map<number, ReadonlySet<string>>();
   private readonly incarnation: Uint8Array;
   private readonly waits: StateWaits;
+  /** Planted bug stale-read-index: rewrites this leader's ReadIndex answers (test-only). */
+  private readonly staleReadIndexes: StaleReadIndexes | undefined;
   private timer: NodeJS.Timeout | undefined;
   private scheduled = false;
   private running = false;
@@ -158,7 +165,7 @@ export class MultiRaft implements ConsensusPort {
     for (const { shard, voters } of options.hostedShards) {
       const group = groupOfShard(shard);
       const storage = options.groupLog.storage(group, voters.map(asNodeId));
-      const machine = new ShardStateMachine(shard, new Store(options.store));
+      const machine = new ShardStateMachine(shard, new Store(options.store), options.bugs);
       await multi.snapshots.restore(group, machine, storage);
       if (machine.appliedIndex > 0) {
         restored++;
@@ -175,6 +182,7 @@ export class MultiRaft implements ConsensusPort {
     this.self = asNodeId(options.nodeId);
     this.incarnation = options.incarnation ?? randomBytes(INCARNATION_BYTES);
     this.waits = new StateWaits(options.clock);
+    this.staleReadIndexes = options.bugs?.has("stale-read-index") ? new StaleReadIndexes() : undefined;
     for (const { shard, voters } of options.hostedShards) this.members.set(groupOfShard(shard), new Set(voters));
     this.snapshots = new ReplicaSnapshots({
       self: this.self,
@@ -212,7 +220,8 @@ export class MultiRaft implements ConsensusPort {
     });
     const contexts = new ReadContexts(this.options.nodeId, this.incarnation, shard);
     const { clock, operationTimeoutMs, readsPendingMax = READS_PENDING_MAX, readStampLagMsMax = READ_STAMP_LAG_MS_MAX, seed } = this.options;
-    const replicaOptions = { clock, operationTimeoutMs, readsPendingMax, readStampLagMsMax, seed, schedule: () => this.schedule() };
+    const bugs = this.options.bugs ?? NO_BUGS;
+    const replicaOptions = { clock, operationTimeoutMs, readsPendingMax, readStampLagMsMax, seed, bugs, schedule: () => this.schedule() };
     this.replicas.set(group, new ShardReplica(shard, node, storage, machine, contexts, replicaOptions));
   }
 
@@ -648,7 +657,8 @@ export class MultiRaft implements ConsensusPort {
   private send(messages: readonly GroupMessage[]): void {
     if (messages.length === 0) return;
     const byPeer = new Map<string, GroupMessage[]>();
-    for (const m of messages) {
+    for (const sent of messages) {
+      const m = this.staleReadIndexes === undefined ? sent : this.staleReadIndexes.rewrite(sent);
       const list = byPeer.get(m.message.to);
       if (list) list.push(m);
       else byPeer.set(m.message.to, [m]);

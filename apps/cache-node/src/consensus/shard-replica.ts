@@ -10,6 +10,8 @@ import { configureCommand, type StoreSettings } from "../state-machine/store-set
 import { IndeterminateError, NotLeaderError, OverloadedError, WriteLostError, droppedError } from "./port-errors.js";
 import type { ReadContexts } from "./read-context.js";
 import { ReplicaDrain } from "./replica-drain.js";
+import type { PlantedBug } from "../config/testing-switches.js";
+import { guessedResult } from "./planted-bugs.js";
 
 interface PendingWrite {
   term: number;
@@ -49,6 +51,8 @@ export interface ReplicaOptions {
   seed?: StoreSettings;
   /** Asks the driver for a cycle: a proposal made outside any request (a time entry) was queued. */
   schedule: () => void;
+  /** Planted bugs (test-only, config/testing-switches.ts); none on a production node. */
+  bugs: ReadonlySet<PlantedBug>;
 }
 
 /**
@@ -156,6 +160,9 @@ export class ShardReplica {
         );
       }, operationTimeoutMs);
       this.writes.set(result.index, { term: result.term, resolve, reject, timer });
+      // Planted bug: answered now, before the entry commits; its apply settles nothing more.
+      const guess = this.options.bugs.has("ack-before-commit") ? guessedResult(op, this.machine) : undefined;
+      if (guess !== undefined) resolve(guess);
     });
   }
 
@@ -166,6 +173,8 @@ export class ShardReplica {
     if (this.reads.size + this.waitingApply.size + this.waitingStamp.size >= readsPendingMax) {
       return Promise.reject(new OverloadedError(`shard ${this.shard}: ${readsPendingMax} strong reads are pending on this replica; retry later`));
     }
+    // Planted bug: a follower serves what it applied, with no read index.
+    if (this.options.bugs.has("follower-read-without-read-index") && this.role !== "leader") return Promise.resolve();
     const stampMsMin = this.clusterTimeMs() - readStampLagMsMax;
     const { id, context } = this.contexts.create();
     const result = this.node.readIndex(context);

@@ -17,6 +17,7 @@ import {
   versionRefusal,
 } from "./peer-handshake.js";
 import { PeerProtocolError } from "./wire/protocol-error.js";
+import type { PeerFaultHook } from "./peer-faults.js";
 
 export interface PeerTransportOptions {
   nodeId: string;
@@ -44,6 +45,8 @@ export interface PeerTransportOptions {
   frameStallMs?: number;
   reconnectDelayMsMin?: number;
   reconnectDelayMsMax?: number;
+  /** The test-only fault hook (--testing-peer-faults): drops or delays outbound frames per destination. */
+  faults?: PeerFaultHook;
 }
 
 export interface PeerStats {
@@ -119,7 +122,11 @@ export class PeerTransport {
       this.stats.dropped++;
       return false;
     }
-    return dialer.send(payload);
+    const fault = this.options.faults?.verdict(to);
+    if (fault === undefined || (!fault.drop && fault.delayMs === 0)) return dialer.send(payload);
+    // A fault drops the frame as a lossy network would (the sender believes it left), or sends it later.
+    if (!fault.drop) setTimeout(() => this.closed || dialer.send(payload), fault.delayMs).unref();
+    return true;
   }
 
   /** Bytes queued for peer `to` or buffered in its socket, not yet handed to the network. */

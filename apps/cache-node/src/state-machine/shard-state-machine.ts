@@ -4,6 +4,7 @@ import { operationRefusal, sessionRefusal, STAMP_MS_MAX, stampRefusal } from "./
 import { SESSION_START_AHEAD_MS_MAX, SessionTable } from "./session-table.js";
 import { PROTOCOL_LIMITS } from "@distcache/proto/limits";
 import { SNAPSHOT_CHUNK_BYTES_MAX as SNAPSHOT_FILE_CHUNK_BYTES_MAX } from "@distcache/raft";
+import type { PlantedBug } from "../config/testing-switches.js";
 import {
   snapshotChunkBytesMax,
   SNAPSHOT_CHUNK_BYTES_DEFAULT,
@@ -147,6 +148,8 @@ export class ShardStateMachine {
   constructor(
     readonly shard: number,
     private storeValue: Store,
+    /** Planted bugs (test-only, config/testing-switches.ts); none on a production node. */
+    private readonly bugs: ReadonlySet<PlantedBug> = new Set(),
   ) {}
 
   get store(): Store {
@@ -355,10 +358,14 @@ export class ShardStateMachine {
     // Exactly once: a retried write finds the result of its first application (or refusal).
     const sequence = Number(command.sequence);
     const lookup = this.sessions.begin(command.sessionId, sequence, Number(command.ackedSequence), Number(command.sessionStartedMs), nowMs);
-    if (lookup.kind === "done") return lookup.result;
+    if (lookup.kind === "done") {
+      // Planted bug incr-twice (test-only): a retried Incr is applied again.
+      return this.bugs.has("incr-twice") && command.op.case === "incr" ? this.applyOp(command, nowMs) : lookup.result;
+    }
     if (lookup.kind === "ahead")
       return this.refuse(
-        `session_started_ms ${command.sessionStartedMs} is more than ${SESSION_START_AHEAD_MS_MAX} ms ahead of the shard's time ${nowMs}; check the client's clock`,
+        `session_started_ms ${command.sessionStartedMs} is more than ${SESSION_START_AHEAD_MS_MAX} ms ahead of the shard's time ${nowMs}; ` +
+          "check the client's clock",
       );
     if (lookup.kind === "expired") return { type: "refused", reason: "expired", startedAfterMs: lookup.startedAfterMs };
     if (lookup.kind !== "new") return { type: "refused", reason: lookup.kind };

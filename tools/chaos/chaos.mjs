@@ -1,0 +1,293 @@
+// The chaos harness: real cache-node processes on 127.0.0.1, every peer link (and,
+// optionally, every client port) behind a proxy the harness controls, a seeded schedule
+// of faults, a capped workload from three kinds of clients, and checks that give a
+// verdict: linearizability per key, acknowledged writes and replica digests after
+// healing, TTLs, and node liveness and memory. See tools/chaos/README.md.
+//
+//   npm run chaos -- --nodes 5 --duration 10m --seed 7
+//   npm run chaos -- --schedule leader-isolation --node-args "--testing --testing-bug ack-before-commit" --seed 1
+//
+// Exit code: 0 the checks passed, 1 a check failed (the replay command is printed),
+// 2 the run could not be made (bad flags, no build, nodes that would not start).
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Prng } from "../fuzz/prng.mjs";
+import { checkAcknowledged, compareReplicas, finalReads } from "./check-durability.mjs";
+import { checkHealth, cpuShares } from "./check-health.mjs";
+import { checkLinearizability } from "./check-linearizability.mjs";
+import { checkTtl } from "./check-ttl.mjs";
+import { RawClient, SdkClient, SessionClient } from "./clients.mjs";
+import { FORBIDDEN_ANSWERS } from "./rpc-errors.mjs";
+import { Nemesis } from "./nemesis.mjs";
+import { ChaosCluster } from "./nodes.mjs";
+import { BASE_NODE_ARGS, parseOptions, replayCommand, USAGE } from "./options.mjs";
+import { latencyByPhase, printReport, reportJson } from "./report.mjs";
+import { describeSchedule, randomSchedule, TARGETED, targetedSchedule } from "./schedule.mjs";
+import { History, RateLimiter, runClient, Workload } from "./workload.mjs";
+
+const argv = process.argv.slice(2);
+let opts;
+try {
+  opts = parseOptions(argv);
+} catch (err) {
+  console.error(`chaos: ${err.message}\n${USAGE}`);
+  process.exit(2);
+}
+if (opts.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+
+const log = (line) => console.log(line);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// The seed comes first, so any run can be replayed.
+log(`chaos: seed ${opts.seed}`);
+const replay = replayCommand(argv, opts.seed);
+
+const targeted = opts.schedule ? TARGETED[opts.schedule] : undefined;
+const proxyClients = opts.proxyClients ?? targeted?.proxyClients ?? true;
+const clientCounts = opts.clientsGiven || !targeted ? opts.clientCounts : targeted.clients;
+const dataRoot = mkdtempSync(join(tmpdir(), "distcache-chaos-"));
+/** Harness time: ms since the workload started (negative before). */
+let t0 = performance.now();
+const now = () => performance.now() - t0;
+const random = (() => {
+  const prng = Prng.derive(opts.seed, "links");
+  return () => prng.float();
+})();
+
+const cluster = new ChaosCluster({
+  count: opts.nodes,
+  dataRoot,
+  args: [...BASE_NODE_ARGS, ...(targeted?.nodeArgs ?? []), ...opts.nodeArgs],
+  argsFor: opts.argsFor,
+  proxyClients,
+  linkFaults: opts.linkFaults,
+  logLevel: opts.logLevel,
+  random,
+  now,
+});
+
+let interrupted = false;
+let cleaning;
+/** Stops every process this run started, by PID (once). */
+const cleanup = (keep) => {
+  cleaning ??= (async () => {
+    await cluster.stop().catch(() => cluster.killAllNow());
+    if (!keep) rmSync(dataRoot, { recursive: true, force: true });
+  })();
+  return cleaning;
+};
+for (const signal of ["SIGINT", "SIGTERM"]) {
+  process.on(signal, () => {
+    if (interrupted) return;
+    interrupted = true;
+    console.error(`\nchaos: ${signal}: stopping every node it started (data kept in ${dataRoot})`);
+    void cleanup(true).finally(() => process.exit(2));
+  });
+}
+// A stray socket error from a proxied connection must not end the run.
+const strayErrors = new Map();
+process.on("uncaughtException", (err) => {
+  const key = `${err.code ?? err.name}: ${String(err.message).slice(0, 80)}`;
+  strayErrors.set(key, (strayErrors.get(key) ?? 0) + 1);
+  if (strayErrors.get(key) === 1) console.error(`chaos: uncaught (counted, run continues): ${err.stack ?? err}`);
+});
+
+let exitCode = 2;
+try {
+  exitCode = await run();
+} catch (err) {
+  console.error(`chaos: could not run: ${err.stack ?? err}`);
+  exitCode = 2;
+}
+if (!interrupted) {
+  const keep = opts.keepData || exitCode !== 0;
+  await cleanup(keep);
+  if (keep) log(`node data and logs kept in ${dataRoot}`);
+  process.exit(exitCode);
+}
+
+async function run() {
+  try {
+    await cluster.start();
+  } catch (err) {
+    console.error(`chaos: the cluster did not start: ${err.message ?? err}`);
+    return 2;
+  }
+  if (!(await cluster.waitForLeaders(30_000))) {
+    console.error("chaos: not every shard had a leader within 30 s of the start");
+    return 2;
+  }
+  const { shardCount } = await cluster.leaders();
+  const described = cluster.ids.map((id) => {
+    const m = cluster.members.get(id);
+    return `${id} pid ${m.proc.pid} ${m.url}${proxyClients ? ` (clients via :${m.clientProxy.port})` : ""}`;
+  });
+  const actedBy = opts.linkFaults === "node" ? "nodes' fault hook" : "proxies";
+  log(`cluster: ${described.join("; ")}; ${shardCount} shards; ${cluster.links.size} proxied peer links, faults acted by the ${actedBy}`);
+
+  const ctx = {
+    seed: opts.seed,
+    durationMs: opts.durationMs,
+    warmupMs: opts.warmupMs,
+    healMs: opts.healMs,
+    ids: cluster.ids,
+    shardCount,
+    enabled: opts.nemeses,
+    proxyClients,
+    maxDelayMs: 150,
+  };
+  const schedule = opts.schedule ? targetedSchedule(opts.schedule, ctx) : randomSchedule(ctx);
+  // ε: the read stamp lag (50 ms) plus an allowance for apply lag, which slow links add to.
+  const ttlEpsilonMs = opts.ttlEpsilonMs ?? 250 + schedule.maxLinkDelayMs;
+  const what = opts.schedule ? ` ${opts.schedule}: ${schedule.about}` : ` (nemeses: ${opts.nemeses.join(",") || "none"})`;
+  log(`schedule${what}; healed from ${(schedule.healAtMs / 1000).toFixed(1)} s:`);
+  for (const line of describeSchedule(schedule)) log(line);
+
+  const history = new History();
+  const mix = opts.mix ?? schedule.mix ?? { register: 0.45, counter: 0.3, ttl: 0.25 };
+  const workload = new Workload({
+    mix,
+    opsPerKey: opts.opsPerKey,
+    registerKeys: opts.registerKeys,
+    counterKeys: opts.counterKeys,
+    ttlsMs: opts.ttlsMs,
+    ttlTailMs: 1500 + ttlEpsilonMs,
+    history,
+    now,
+  });
+  const clients = [];
+  const urls = cluster.ids.map((id) => cluster.clientUrl(id));
+  for (let i = 0; i < clientCounts.sdk; i++) {
+    const addressMap = cluster.addressMap();
+    clients.push(new SdkClient({ id: clients.length, name: `sdk-${i + 1}`, endpoints: urls, addressMap, timeoutMs: opts.opTimeoutMs + 1000, now }));
+  }
+  for (let i = 0; i < clientCounts.raw; i++) {
+    const prng = Prng.derive(opts.seed, "raw-nodes", i);
+    const random = () => prng.float();
+    clients.push(new RawClient({ id: clients.length, name: `raw-${i + 1}`, urls, ids: cluster.ids, timeoutMs: opts.opTimeoutMs, random, now }));
+  }
+  for (let i = 0; i < clientCounts.session; i++) {
+    const prng = Prng.derive(opts.seed, "session-nodes", i);
+    const random = () => prng.float();
+    const name = `ses-${i + 1}`;
+    const sessionTag = `chaos${opts.seed}`;
+    const timeoutMs = opts.opTimeoutMs;
+    clients.push(new SessionClient({ id: clients.length, name, urls, ids: cluster.ids, timeoutMs, random, now, retryForMs: 20_000, sessionTag }));
+  }
+  if (clients.length === 0) {
+    console.error("chaos: no clients (--clients)");
+    return 2;
+  }
+
+  const limiter = new RateLimiter(opts.rate);
+  const control = { stopped: false };
+  t0 = performance.now();
+  const cpuAtStart = process.cpuUsage();
+  const sampler = setInterval(() => cluster.sample(), 1000);
+  const nemesis = new Nemesis({ cluster, schedule, now, log });
+  const progress = setInterval(() => {
+    let ops = 0;
+    let answered = 0;
+    for (const e of history.entries()) {
+      ops++;
+      if (e.outcome === "ok" || e.outcome === "rejected") answered++;
+    }
+    const states = [...cluster.members.values()].filter((m) => m.state !== "up").map((m) => `${m.id} ${m.state}`);
+    const exits = cluster.exits.length ? `; ${cluster.exits.length} unexpected exit(s)` : "";
+    log(`  +${(now() / 1000).toFixed(0)} s: ${ops} operations, ${answered} answered${states.length ? `; ${states.join(", ")}` : ""}${exits}`);
+  }, 10_000);
+
+  const loops = clients.map((c, i) => runClient(c, Prng.derive(opts.seed, "client", i), workload, limiter, history, control));
+  const nemesisDone = nemesis.run();
+  await Promise.race([nemesisDone, sleep(schedule.healAtMs + 30_000)]);
+  nemesis.stop();
+  await nemesis.healAll();
+  const healedAt = now();
+  log(`  +${(healedAt / 1000).toFixed(1)} s: healed (every link clear, every node running)`);
+  while (now() < opts.durationMs && !interrupted) await sleep(100);
+  control.stopped = true;
+  for (const c of clients) if (c instanceof SessionClient) c.stopping = true;
+  await Promise.all(loops);
+  const workloadMs = now();
+  clearInterval(progress);
+  log(`  +${(workloadMs / 1000).toFixed(1)} s: workload stopped; reading every key back`);
+
+  const leadersBack = await cluster.waitForLeaders(30_000);
+  const unread = await finalReads(cluster, history, now);
+  const replicas = await compareReplicas(cluster, 30_000);
+  clearInterval(sampler);
+  cluster.sample();
+  const harnessCpu = process.cpuUsage(cpuAtStart);
+  const health = checkHealth(cluster, { secondHalfFromMs: opts.durationMs / 2, rssRatioMax: opts.rssRatioMax, samplesMin: 5 });
+  const cpu = cpuShares(cluster, { harnessCpu, wallMs: performance.now() - t0, nowMs: now() });
+  await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
+  // The nodes are stopped before the checks run, so the checker has the CPU to itself.
+  await cluster.stop();
+  log(`  nodes stopped; checking ${history.keys.size} keys`);
+
+  const linearizability = checkLinearizability(history, { budgetMs: opts.checkBudgetMs });
+  const ttl = checkTtl(history, { epsilonMs: ttlEpsilonMs });
+  const acknowledged = checkAcknowledged(history);
+  const phaseOf = (t) => (t >= healedAt ? "after healing" : nemesis.faultAt(t) ? "during faults" : "calm (before and between faults)");
+  const latency = latencyByPhase(history, phaseOf);
+  // A node never answers internal or unknown (docs/api-errors.md): each such answer is a bug.
+  const forbidden = [...history.entries()].filter((e) => FORBIDDEN_ANSWERS.has(e.code));
+  const recovered = [...history.entries()].some((e) => e.clientKind !== "final" && e.callTime >= healedAt && e.outcome === "ok");
+
+  const sdkRetries = new Map();
+  const session = { resends: 0, answeredAfterResend: 0, sessions: 0 };
+  for (const c of clients) {
+    if (c.kind === "sdk") for (const [r, n] of c.retries) sdkRetries.set(r, (sdkRetries.get(r) ?? 0) + n);
+    if (c.kind === "session") {
+      for (const n of c.retries.values()) session.resends += n;
+      session.answeredAfterResend += c.answeredAfterResend;
+      session.sessions += c.sessions;
+    }
+  }
+  const report = {
+    seed: opts.seed,
+    nodes: opts.nodes,
+    durationMs: opts.durationMs,
+    schedule: opts.schedule,
+    nemeses: opts.nemeses,
+    rate: opts.rate,
+    nodeArgs: [...(targeted?.nodeArgs ?? []), ...opts.nodeArgs],
+    argsFor: opts.argsFor,
+    proxyClients,
+    linkFaults: opts.linkFaults,
+    clientSummary: `${clientCounts.sdk} sdk, ${clientCounts.raw} raw, ${clientCounts.session} session`,
+    dataRoot,
+    totalOps: [...history.entries()].filter((e) => e.clientKind !== "final").length,
+    workloadMs,
+    tally: history.tally,
+    codes: history.codes,
+    sdkRetries,
+    session,
+    faults: nemesis.records,
+    transfers: nemesis.transfers,
+    links: [...cluster.links.values()].map((l) => ({ name: l.name, ...l.stats })),
+    clientProxies: [...cluster.members.values()].filter((m) => m.clientProxy).map((m) => ({ id: m.id, ...m.clientProxy.stats })),
+    latency,
+    linearizability,
+    verdictMin: opts.verdictMin,
+    ttl,
+    ttlEpsilonMs,
+    acknowledged,
+    unread,
+    replicas,
+    health,
+    rssRatioMax: opts.rssRatioMax,
+    cpu,
+    recovered,
+    forbidden,
+    replay,
+  };
+  if (!leadersBack) log("  note: not every shard had a leader 30 s after the workload stopped");
+  if (strayErrors.size) log(`  stray errors in the harness: ${[...strayErrors].map(([k, n]) => `${k} ×${n}`).join(", ")}`);
+  const failures = printReport(report, log);
+  if (opts.reportJson) writeFileSync(opts.reportJson, reportJson(report, failures));
+  return failures.length ? 1 : 0;
+}

@@ -1,0 +1,149 @@
+// The chaos harness's checkers on hand-made histories: each flags the fault it exists
+// for, and passes the same history without it. (The harness itself runs against real
+// nodes in test/chaos-smoke.test.ts, in the cluster project.)
+import { describe, expect, it } from "vitest";
+
+// The harness is plain ESM without declarations: loaded by URL, so its exports are untyped here.
+const load = (file: string) => import(new URL(file, import.meta.url).href);
+const { checkTtl } = await load("./check-ttl.mjs");
+const { checkAcknowledged } = await load("./check-durability.mjs");
+const { checkLinearizability } = await load("./check-linearizability.mjs");
+const { History } = await load("./workload.mjs");
+const { LinkPolicy } = await load("./link-policy.mjs");
+
+type Entry = Record<string, unknown>;
+
+/** A history of one key, its entries completed in the given order. */
+function historyOf(key: string, cls: string, entries: Entry[]) {
+  const history = new History();
+  history.addKey(key, cls);
+  entries.forEach((e, i) => history.keys.get(key).ops.push({ client: i, clientName: `c${i}`, clientKind: "raw", cls, key, attempts: 1, ...e }));
+  return history;
+}
+
+const ttlWrite = (value: string, callTime: number, returnTime: number, ttlMs: number): Entry => ({
+  kind: "set",
+  value,
+  ttlMs,
+  callTime,
+  returnTime,
+  outcome: "ok",
+});
+const read = (callTime: number, returnTime: number, value?: string): Entry => ({
+  kind: "get",
+  callTime,
+  returnTime,
+  outcome: "ok",
+  output: value === undefined ? { found: false } : { found: true, value, version: 1n },
+});
+
+describe("the TTL checker", () => {
+  const eps = 100;
+  it("passes reads that see the key before its TTL and miss it after", () => {
+    const h = historyOf("t", "ttl", [ttlWrite("a", 0, 10, 1000), read(20, 30, "a"), read(500, 510, "a"), read(1200, 1210), read(2000, 2010)]);
+    const { violations, judged } = checkTtl(h, { epsilonMs: eps });
+    expect(violations).toEqual([]);
+    expect(judged.presentRule).toBe(2);
+    expect(judged.expiredRule).toBe(2);
+  });
+
+  it("flags a read that starts after A + T + ε and still sees the value", () => {
+    const h = historyOf("t", "ttl", [ttlWrite("a", 0, 10, 1000), read(1111, 1120, "a")]);
+    expect(checkTtl(h, { epsilonMs: eps }).violations.map((v: Entry) => v.rule)).toEqual(["expired"]);
+  });
+
+  it("takes a read within ε of the expiry either way", () => {
+    const h = historyOf("t", "ttl", [ttlWrite("a", 0, 10, 1000), read(1050, 1060, "a"), read(905, 915)]);
+    expect(checkTtl(h, { epsilonMs: eps }).violations).toEqual([]);
+  });
+
+  it("flags a key gone before C + T − ε", () => {
+    const h = historyOf("t", "ttl", [ttlWrite("a", 0, 10, 1000), read(400, 410)]);
+    expect(checkTtl(h, { epsilonMs: eps }).violations.map((v: Entry) => v.rule)).toEqual(["present"]);
+  });
+
+  it("does not expect the value when another write may have come between", () => {
+    const unknown = { kind: "set", value: "b", ttlMs: 1000, callTime: 100, outcome: "indeterminate" };
+    const h = historyOf("t", "ttl", [ttlWrite("a", 0, 10, 1000), unknown, read(400, 410)]);
+    expect(checkTtl(h, { epsilonMs: eps }).violations).toEqual([]);
+  });
+
+  it("flags a value overwritten before the read started, and one nobody wrote", () => {
+    const h = historyOf("t", "ttl", [ttlWrite("a", 0, 10, 5000), ttlWrite("b", 20, 30, 5000), read(40, 50, "a"), read(60, 70, "zz")]);
+    const rules = checkTtl(h, { epsilonMs: eps }).violations.map((v: Entry) => v.rule);
+    expect(rules).toEqual(expect.arrayContaining(["ordered", "present"]));
+    expect(rules.filter((r: string) => r === "ordered")).toHaveLength(2);
+  });
+});
+
+describe("the acknowledged-writes check", () => {
+  const incr = (outcome: string, callTime: number): Entry => ({ kind: "incr", delta: 1, callTime, returnTime: callTime + 1, outcome });
+  const counter = (final: bigint, entries: Entry[]) => {
+    const h = historyOf("c", "counter", entries);
+    h.keys.get("c").final = final;
+    return checkAcknowledged(h).problems;
+  };
+
+  it("passes a counter between its acknowledged and its possible increments", () => {
+    expect(counter(2n, [incr("ok", 0), incr("ok", 5), incr("indeterminate", 9)])).toEqual([]);
+    expect(counter(3n, [incr("ok", 0), incr("ok", 5), incr("indeterminate", 9)])).toEqual([]);
+  });
+
+  it("flags a lost increment and one applied twice", () => {
+    expect(counter(1n, [incr("ok", 0), incr("ok", 5)])[0].what).toMatch(/1 lost/);
+    expect(counter(3n, [incr("ok", 0), incr("ok", 5)])[0].what).toMatch(/more than once/);
+  });
+
+  it("flags a register that holds a value an acknowledged write replaced", () => {
+    const set = (value: string, callTime: number): Entry => {
+      return { kind: "set", value, callTime, returnTime: callTime + 1, outcome: "ok", output: { ok: true, version: BigInt(callTime + 1) } };
+    };
+    const h = historyOf("r", "register", [set("a", 0), set("b", 10)]);
+    h.keys.get("r").final = { found: true, value: "a", version: 1n };
+    expect(checkAcknowledged(h).problems[0].what).toMatch(/lost/);
+    h.keys.get("r").final = { found: true, value: "b", version: 11n };
+    expect(checkAcknowledged(h).problems).toEqual([]);
+  });
+});
+
+describe("the linearizability check", () => {
+  const set = (value: string, callTime: number, version: bigint): Entry => ({
+    kind: "set",
+    value,
+    condition: { kind: "none" },
+    callTime,
+    returnTime: callTime + 5,
+    outcome: "ok",
+    output: { ok: true, version },
+  });
+  const get = (callTime: number, value: string, version: bigint): Entry => {
+    return { kind: "get", callTime, returnTime: callTime + 5, outcome: "ok", output: { found: true, value, version } };
+  };
+
+  it("finds a stale read and names its minimal history", () => {
+    const h = historyOf("r", "register", [set("a", 0, 1n), set("b", 10, 2n), get(20, "a", 1n)]);
+    const [result] = checkLinearizability(h, { budgetMs: 5000 });
+    expect(result.verdict).toBe("illegal");
+    expect(result.failing.operations.length).toBeGreaterThan(0);
+  });
+
+  it("passes the same history read fresh", () => {
+    const h = historyOf("r", "register", [set("a", 0, 1n), set("b", 10, 2n), get(20, "b", 2n)]);
+    expect(checkLinearizability(h, { budgetMs: 5000 })[0].verdict).toBe("ok");
+  });
+});
+
+describe("link fault layers", () => {
+  it("combine while they overlap and heal one by one", () => {
+    const p = new LinkPolicy();
+    p.add("a", { cut: true });
+    p.add("b", { delayMs: 20, drop: 0.5 });
+    p.add("c", { delayMs: 30, drop: 0.5 });
+    expect(p.effective).toMatchObject({ cut: true, delayMs: 50, drop: 0.75 });
+    p.remove("a");
+    p.remove("c");
+    expect(p.effective).toMatchObject({ cut: false, delayMs: 20, drop: 0.5 });
+    p.remove("b");
+    expect(p.faulty).toBe(false);
+  });
+});

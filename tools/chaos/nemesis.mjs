@@ -1,0 +1,253 @@
+// Runs a schedule against the cluster: opens each window's faults at its start and heals
+// them at its end, and records what it did (kind, target, times, how it went), so the
+// report can count faults by kind and tell latency during faults from latency after.
+import { errorCode } from "./rpc-errors.mjs";
+import { describeFault } from "./schedule.mjs";
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * @typedef {{ kind: string, startMs: number, endMs?: number, detail: string, applied: boolean, note?: string }} FaultRecord
+ */
+
+export class Nemesis {
+  /**
+   * @param {{ cluster: import("./nodes.mjs").ChaosCluster, schedule: import("./schedule.mjs").Schedule,
+   *           now: () => number, log: (line: string) => void }} options
+   */
+  constructor(options) {
+    this.cluster = options.cluster;
+    this.schedule = options.schedule;
+    this.now = options.now;
+    this.log = options.log;
+    /** @type {FaultRecord[]} */
+    this.records = [];
+    /** Actual [start, end] of each window, as applied. */
+    this.windows = [];
+    this.transfers = { attempts: 0, ok: 0, failed: new Map() };
+    this.stopped = false;
+    this.layerSerial = 0;
+    /** Start of the window open now, if any. */
+    this.openSince = undefined;
+  }
+
+  /** Runs every window in turn; resolves after the last one healed (or stop()). */
+  async run() {
+    for (const w of this.schedule.windows) {
+      if (!(await this.waitUntil(w.startMs))) return;
+      const started = this.now();
+      this.openSince = started;
+      const active = await Promise.all(w.faults.map((f) => this.open(f, w.endMs)));
+      const applied = active.map((a) => a.record.detail + (a.record.applied ? "" : ` (skipped: ${a.record.note})`));
+      this.log(`  nemesis +${(started / 1000).toFixed(1)} s: ${applied.join(" + ")}`);
+      await this.waitUntil(w.endMs);
+      await Promise.all(active.map((a) => this.close(a)));
+      this.windows.push([started, this.now()]);
+      this.openSince = undefined;
+    }
+  }
+
+  stop() {
+    this.stopped = true;
+  }
+
+  async waitUntil(ms) {
+    while (!this.stopped && this.now() < ms) await sleep(Math.min(100, ms - this.now()));
+    return !this.stopped;
+  }
+
+  /** Whether a fault window was open at time t (harness ms). */
+  faultAt(t) {
+    return this.windows.some(([a, b]) => t >= a && t <= b) || (this.openSince !== undefined && t >= this.openSince);
+  }
+
+  /** Resolves a target to a node id: the current leader of a shard, a follower of one, or a fixed node. */
+  async resolve(target) {
+    if (target.node) return target.node;
+    const { shards } = await this.cluster.leaders();
+    if (target.leaderOf !== undefined) return shards.get(target.leaderOf)?.leaderId || undefined;
+    const s = shards.get(target.followerOf);
+    if (!s?.leaderId) return undefined;
+    const followers = s.replicas.filter((r) => r !== s.leaderId);
+    return followers[target.pick % followers.length];
+  }
+
+  /** Down or paused nodes right now. */
+  impaired() {
+    return [...this.cluster.members.values()].filter((m) => m.state !== "up").length;
+  }
+
+  cut(a, b, layer) {
+    this.cluster.link(a, b).policy.add(layer, { cut: true });
+  }
+
+  /** Cuts every link between the two groups, both ways; returns the heal. */
+  partition(g1, g2) {
+    const layer = `partition-${++this.layerSerial}`;
+    const touched = [];
+    for (const a of g1) {
+      for (const b of g2) {
+        this.cut(a, b, layer);
+        this.cut(b, a, layer);
+        touched.push(this.cluster.link(a, b), this.cluster.link(b, a));
+      }
+    }
+    return () => touched.forEach((l) => l.policy.remove(layer));
+  }
+
+  /**
+   * Applies one fault; returns its record and its heal.
+   * @param {import("./schedule.mjs").Fault} f
+   */
+  async open(f, endMs) {
+    /** @type {FaultRecord} */
+    const record = { kind: f.kind, startMs: this.now(), detail: describeFault(f), applied: true };
+    this.records.push(record);
+    let heal = async () => {};
+    const skip = (note) => {
+      record.applied = false;
+      record.note = note;
+      return { record, heal };
+    };
+    const ids = this.cluster.ids;
+    const minority = Math.floor((ids.length - 1) / 2);
+    const p = f.params;
+    switch (f.kind) {
+      case "kill":
+      case "pause": {
+        if (this.impaired() >= minority) return skip("a minority is already down or paused");
+        const id = await this.resolve(p.target);
+        if (!id) return skip("no leader known");
+        if (this.cluster.members.get(id).state !== "up") return skip(`${id} is not running`);
+        record.detail = `${f.kind} ${id}${p.target.leaderOf !== undefined ? ` (leader of shard ${p.target.leaderOf})` : ""}`;
+        if (f.kind === "kill") {
+          await this.cluster.kill(id);
+          heal = () => this.restart(id, record);
+        } else {
+          this.cluster.pause(id);
+          heal = async () => void this.cluster.resume(id);
+        }
+        break;
+      }
+      case "partition-leader": {
+        const id = await this.resolve({ leaderOf: p.shard });
+        if (!id) return skip("no leader known");
+        record.detail = `isolate ${id} (leader of shard ${p.shard})`;
+        const undo = this.partition(
+          [id],
+          ids.filter((x) => x !== id),
+        );
+        heal = async () => undo();
+        break;
+      }
+      case "partition-halves": {
+        const undo = this.partition(
+          p.minority,
+          ids.filter((x) => !p.minority.includes(x)),
+        );
+        heal = async () => undo();
+        break;
+      }
+      case "partition-bridge": {
+        const undo = this.partition(p.a, p.b);
+        heal = async () => undo();
+        break;
+      }
+      case "partition-oneway": {
+        const id = await this.resolve(p.target);
+        if (!id) return skip("no leader known");
+        record.detail = `cut ${p.direction === "out" ? "outbound" : "inbound"} links of ${id}`;
+        const layer = `oneway-${++this.layerSerial}`;
+        const links = ids.filter((x) => x !== id).map((x) => (p.direction === "out" ? this.cluster.link(id, x) : this.cluster.link(x, id)));
+        links.forEach((l) => l.policy.add(layer, { cut: true }));
+        heal = async () => links.forEach((l) => l.policy.remove(layer));
+        break;
+      }
+      case "slow":
+      case "lossy": {
+        const layer = `${f.kind}-${++this.layerSerial}`;
+        const links = p.links.map(([a, b]) => this.cluster.link(a, b));
+        const spec = f.kind === "slow" ? { delayMs: p.delayMs, jitterMs: p.jitterMs } : { drop: p.drop, reset: p.reset };
+        links.forEach((l) => l.policy.add(layer, spec));
+        heal = async () => links.forEach((l) => l.policy.remove(layer));
+        break;
+      }
+      case "transfer": {
+        let running = true;
+        const loop = this.transferLoop(p, endMs, () => running);
+        heal = async () => {
+          running = false;
+          await loop;
+        };
+        break;
+      }
+      case "client-faults": {
+        const proxies = p.nodes.map((id) => this.cluster.members.get(id).clientProxy).filter(Boolean);
+        if (proxies.length === 0) return skip("client traffic is not proxied");
+        const layer = `client-${++this.layerSerial}`;
+        const spec = p.mode === "reset" ? { reset: p.reset } : p.mode === "slow" ? { delayMs: p.delayMs, jitterMs: p.delayMs / 2 } : { cut: true };
+        proxies.forEach((x) => x.policy.add(layer, spec));
+        heal = async () => proxies.forEach((x) => x.policy.remove(layer));
+        break;
+      }
+      default:
+        return skip("unknown nemesis");
+    }
+    return { record, heal };
+  }
+
+  async close(active) {
+    try {
+      await active.heal();
+    } finally {
+      active.record.endMs = this.now();
+    }
+  }
+
+  /** Restarts a killed node (twice if the first start fails; each failure is reported). */
+  async restart(id, record) {
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      if (this.cluster.members.get(id).state !== "down") return;
+      try {
+        await this.cluster.startMember(id);
+        return;
+      } catch (err) {
+        record.note = `restart ${attempt} failed: ${String(err.message ?? err)
+          .split("\n")[0]
+          .slice(0, 200)}`;
+        await sleep(1000);
+      }
+    }
+  }
+
+  async transferLoop(p, endMs, running) {
+    for (const draw of p.draws) {
+      if (!running() || this.now() >= endMs) return;
+      const { shards } = await this.cluster.leaders();
+      const s = shards.get(draw.shard);
+      const up = [...this.cluster.members.values()].filter((m) => m.state === "up");
+      if (s && up.length > 0) {
+        const to = s.replicas[draw.to % s.replicas.length];
+        const via = up[draw.to % up.length].id;
+        this.transfers.attempts++;
+        try {
+          await this.cluster.control.get(via).cluster.transferLeader({ shard: draw.shard, toNodeId: to }, { timeoutMs: 3000 });
+          this.transfers.ok++;
+        } catch (err) {
+          const name = errorCode(err);
+          this.transfers.failed.set(name, (this.transfers.failed.get(name) ?? 0) + 1);
+        }
+      }
+      const until = Math.min(endMs, this.now() + p.everyMs);
+      while (running() && this.now() < until) await sleep(Math.min(100, until - this.now()));
+    }
+  }
+
+  /** Heals everything: links, client proxies, paused nodes, and restarts every node that is down. */
+  async healAll() {
+    this.cluster.clearFaults();
+    for (const m of this.cluster.members.values()) {
+      if (m.state === "down") await this.restart(m.id, { note: "" });
+    }
+  }
+}

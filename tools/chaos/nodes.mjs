@@ -1,0 +1,391 @@
+// The cluster under test: 3 or 5 cache-node processes on 127.0.0.1 (started with
+// tools/scripts/local-nodes.mjs), every peer link through a PeerLinkProxy (one per
+// ordered pair, named to each node with --peer-dial), and optionally every client port
+// behind a ClientProxy. Processes are tracked and stopped by PID; a detached watchdog
+// SIGKILLs them if the harness itself dies without stopping them.
+import { spawn } from "node:child_process";
+import { createWriteStream, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { CacheService, ClusterService } from "@distcache/proto";
+import { planCluster, startNode, stopNode } from "../scripts/local-nodes.mjs";
+import { ClientProxy } from "./client-proxy.mjs";
+import { PeerLinkProxy } from "./peer-proxy.mjs";
+import { readProcStat } from "./proc-stats.mjs";
+
+/**
+ * @typedef {object} Member
+ * @property {string} id
+ * @property {number} clientPort
+ * @property {number} peerPort
+ * @property {string} url        the node's own client URL (the harness's control calls use it)
+ * @property {"starting" | "up" | "paused" | "down"} state
+ * @property {any} [proc]        the running process, from startNode
+ * @property {boolean} expectExit
+ * @property {{ pid: number, startedMs: number, endedMs?: number, cpuSeconds: number }[]} incarnations
+ * @property {{ t: number, rss: number, pid: number }[]} rss
+ * @property {ClientProxy} [clientProxy]
+ * @property {ClientProxy[]} forwardProxies  the proxies other nodes forward calls to this node through
+ */
+
+export class ChaosCluster {
+  /**
+   * @param {{ count: number, dataRoot: string, args: string[], argsFor: Map<string, string[]>, proxyClients: boolean, linkFaults?: "proxy" | "node",
+   *           logLevel: string,
+   *           random: () => number, now: () => number }} options
+   */
+  constructor(options) {
+    this.options = options;
+    /** @type {Map<string, Member>} */
+    this.members = new Map();
+    /** @type {Map<string, PeerLinkProxy>} */
+    this.links = new Map();
+    /** Per ordered pair "a->b", the proxy a forwards calls to b through (--client-dial). @type {Map<string, ClientProxy>} */
+    this.forwards = new Map();
+    /** Exits the nemesis did not cause. */
+    this.exits = [];
+    /** Restarts that failed. */
+    this.startFailures = [];
+    this.logs = new Map();
+    this.pidFile = join(options.dataRoot, "pids");
+    this.stopping = false;
+    this.watchdog = undefined;
+    this.control = new Map();
+  }
+
+  get ids() {
+    return [...this.members.keys()];
+  }
+
+  /** Plans ports, opens every proxy, starts every node. */
+  async start() {
+    const { count, dataRoot } = this.options;
+    const plan = await planCluster({ count });
+    this.plan = plan;
+    for (const m of plan.members) {
+      const url = `http://127.0.0.1:${m.clientPort}`;
+      this.members.set(m.id, {
+        id: m.id,
+        clientPort: m.clientPort,
+        peerPort: m.peerPort,
+        url,
+        state: "down",
+        expectExit: false,
+        incarnations: [],
+        rss: [],
+        forwardProxies: [],
+      });
+      this.logs.set(m.id, createWriteStream(join(dataRoot, `${m.id}.log`), { flags: "a" }));
+      const transport = createConnectTransport({ baseUrl: `http://127.0.0.1:${m.clientPort}`, httpVersion: "1.1" });
+      this.control.set(m.id, { cache: createClient(CacheService, transport), cluster: createClient(ClusterService, transport) });
+    }
+    for (const a of plan.members) {
+      for (const b of plan.members) {
+        if (a.id === b.id) continue;
+        const actsOnPolicy = this.options.linkFaults !== "node";
+        const link = new PeerLinkProxy({ from: a.id, to: b.id, upstream: { host: "127.0.0.1", port: b.peerPort }, random: this.options.random, actsOnPolicy });
+        // Calls a forwards to b go through a proxy of their own, which takes the link's cut and delay,
+        // so a partition of the peer link cuts forwarding too.
+        const forward = new ClientProxy({ nodeId: b.id, upstream: { host: "127.0.0.1", port: b.clientPort }, random: this.options.random });
+        await forward.listen();
+        this.forwards.set(link.name, forward);
+        this.members.get(b.id).forwardProxies.push(forward);
+        link.policy.onChange = () => {
+          const { cut, delayMs, jitterMs } = link.policy.effective;
+          forward.policy.clear();
+          if (cut || delayMs > 0) forward.policy.add("peer-link", { cut, delayMs, jitterMs });
+          if (!actsOnPolicy) this.writeFaultFile(a.id);
+        };
+        await link.listen();
+        this.links.set(link.name, link);
+      }
+      if (this.options.proxyClients) {
+        const proxy = new ClientProxy({ nodeId: a.id, upstream: { host: "127.0.0.1", port: a.clientPort }, random: this.options.random });
+        await proxy.listen();
+        this.members.get(a.id).clientProxy = proxy;
+      }
+    }
+    this.watchdog = startWatchdog(this.pidFile);
+    const started = await Promise.allSettled(this.ids.map((id) => this.startMember(id)));
+    const failed = started.find((r) => r.status === "rejected");
+    if (failed) throw failed.reason;
+  }
+
+  /** The URL clients use for a node: its proxy when client traffic is proxied. */
+  clientUrl(id) {
+    const m = this.members.get(id);
+    return m.clientProxy ? m.clientProxy.url : m.url;
+  }
+
+  /** For the SDK's addressMap: advertised host:port → dialable host:port (empty without client proxies). */
+  addressMap() {
+    const map = {};
+    for (const m of this.members.values()) if (m.clientProxy) map[`127.0.0.1:${m.clientPort}`] = `127.0.0.1:${m.clientProxy.port}`;
+    return map;
+  }
+
+  link(from, to) {
+    return this.links.get(`${from}->${to}`);
+  }
+
+  argsFor(id) {
+    const others = this.ids.filter((p) => p !== id);
+    const dial = others.map((p) => `${p}=127.0.0.1:${this.link(id, p).port}`).join(",");
+    const own = this.options.argsFor.get(id) ?? [];
+    const args = ["--initial-cluster", this.plan.initialCluster, "--peer-secret", this.plan.secret, "--peer-dial", dial];
+    args.push("--client-dial", others.map((p) => `${p}=127.0.0.1:${this.forwards.get(`${id}->${p}`).port}`).join(","));
+    if (this.options.linkFaults === "node") {
+      this.writeFaultFile(id);
+      args.push("--testing", "--testing-peer-faults", this.faultFile(id));
+    }
+    return [...args, ...this.options.args, ...own];
+  }
+
+  /** The node-side fault file of node `from` (--link-faults node). */
+  faultFile(from) {
+    return join(this.options.dataRoot, `${from}.peer-faults.json`);
+  }
+
+  /**
+   * Writes the policies of every link out of `from` for its node's fault hook
+   * (apps/cache-node/src/peer/peer-faults.ts), atomically. Resets have no node-side
+   * counterpart: the hook drops and delays frames only.
+   */
+  writeFaultFile(from) {
+    this.faultSeeds ??= new Map();
+    if (!this.faultSeeds.has(from)) this.faultSeeds.set(from, Math.floor(this.options.random() * 2 ** 31));
+    const links = {};
+    for (const to of this.ids) {
+      if (to === from) continue;
+      const { cut, drop, delayMs, jitterMs } = this.link(from, to).policy.effective;
+      if (cut || drop > 0 || delayMs > 0 || jitterMs > 0) links[to] = { cut, drop, delayMs, jitterMs };
+    }
+    const file = this.faultFile(from);
+    writeFileSync(`${file}.next`, JSON.stringify({ seed: this.faultSeeds.get(from), links }));
+    renameSync(`${file}.next`, file);
+  }
+
+  /** Starts (or restarts) one node; resolves once it listens. */
+  async startMember(id) {
+    const m = this.members.get(id);
+    m.state = "starting";
+    m.expectExit = false;
+    const log = this.logs.get(id);
+    log.write(`--- harness: starting ${id} at +${(this.options.now() / 1000).toFixed(1)} s\n`);
+    let proc;
+    try {
+      proc = await startNode({
+        nodeId: id,
+        port: m.clientPort,
+        dataDir: join(this.options.dataRoot, id),
+        logLevel: this.options.logLevel,
+        args: this.argsFor(id),
+        onLog: (line) => log.write(`${line}\n`),
+        startTimeoutMs: 30_000,
+      });
+    } catch (err) {
+      m.state = "down";
+      this.startFailures.push({ id, atMs: this.options.now(), error: String(err.message ?? err).slice(0, 4000) });
+      throw err;
+    }
+    m.proc = proc;
+    m.state = "up";
+    const incarnation = { pid: proc.pid, startedMs: this.options.now(), cpuSeconds: 0 };
+    m.incarnations.push(incarnation);
+    proc.child.on("exit", (code, signal) => {
+      incarnation.endedMs = this.options.now();
+      if (m.proc === proc) {
+        m.state = "down";
+        m.proc = undefined;
+      }
+      log.write(`--- harness: ${id} (pid ${proc.pid}) exited: code ${code}, signal ${signal}\n`);
+      if (!m.expectExit && !this.stopping) {
+        const stderr = proc.stderr.join("").slice(-4000);
+        this.exits.push({ id, pid: proc.pid, code, signal, atMs: this.options.now(), stderr, log: join(this.options.dataRoot, `${id}.log`) });
+      }
+    });
+    this.writePids();
+    await m.clientProxy?.listen();
+    await Promise.all(m.forwardProxies.map((f) => f.listen()));
+    return proc;
+  }
+
+  /** kill -9; resolves once the process is gone. */
+  async kill(id) {
+    const m = this.members.get(id);
+    if (!m.proc) return false;
+    m.expectExit = true;
+    const proc = m.proc;
+    await m.clientProxy?.unlisten();
+    await Promise.all(m.forwardProxies.map((f) => f.unlisten()));
+    this.sampleCpu(m);
+    await stopNode(proc, "SIGKILL", 5000);
+    m.state = "down";
+    this.writePids();
+    return true;
+  }
+
+  pause(id) {
+    const m = this.members.get(id);
+    if (!m.proc || m.state !== "up") return false;
+    this.sampleCpu(m);
+    process.kill(m.proc.pid, "SIGSTOP");
+    m.state = "paused";
+    return true;
+  }
+
+  resume(id) {
+    const m = this.members.get(id);
+    if (!m.proc || m.state !== "paused") return false;
+    process.kill(m.proc.pid, "SIGCONT");
+    m.state = "up";
+    return true;
+  }
+
+  /** Reads CPU time of the current incarnation (before it is killed, and at each sample). */
+  sampleCpu(m) {
+    const inc = m.incarnations.at(-1);
+    if (!m.proc || !inc) return undefined;
+    const s = readProcStat(m.proc.pid);
+    if (s) inc.cpuSeconds = s.cpuSeconds;
+    return s;
+  }
+
+  /** One RSS and CPU sample of every running node. */
+  sample() {
+    const t = this.options.now();
+    for (const m of this.members.values()) {
+      if (!m.proc || m.state === "down") continue;
+      const s = this.sampleCpu(m);
+      if (s) m.rss.push({ t, rss: s.rssBytes, pid: m.proc.pid });
+    }
+  }
+
+  /**
+   * Each shard's leader as the running nodes report it (the highest term wins).
+   * @returns {Promise<{ shardCount: number, shards: Map<number, { leaderId: string, term: bigint, replicas: string[] }> }>}
+   */
+  async leaders(timeoutMs = 800) {
+    const shards = new Map();
+    let shardCount = 0;
+    await Promise.all(
+      [...this.members.values()]
+        .filter((m) => m.state === "up")
+        .map(async (m) => {
+          try {
+            const { topology } = await this.control.get(m.id).cluster.getTopology({}, { timeoutMs });
+            shardCount = Math.max(shardCount, topology.shards.length);
+            for (const s of topology.shards) {
+              const known = shards.get(s.id);
+              const newer = !known || (s.leaderId && s.term > known.term) || (!known.leaderId && s.leaderId);
+              if (newer) shards.set(s.id, { leaderId: s.leaderId, term: s.term, replicas: [...s.replicas] });
+            }
+          } catch {
+            // no answer: another node may know
+          }
+        }),
+    );
+    return { shardCount, shards };
+  }
+
+  /** Waits until every shard has a leader that answers; false on timeout. */
+  async waitForLeaders(timeoutMs) {
+    const deadline = performance.now() + timeoutMs;
+    while (performance.now() < deadline) {
+      const { shardCount, shards } = await this.leaders();
+      if (shardCount > 0 && [...Array(shardCount).keys()].every((s) => shards.get(s)?.leaderId)) return true;
+      await sleep(200);
+    }
+    return false;
+  }
+
+  writePids() {
+    const pids = [...this.members.values()].filter((m) => m.proc).map((m) => m.proc.pid);
+    try {
+      writeFileSync(this.pidFile, `${pids.join("\n")}\n`);
+    } catch {
+      // the watchdog keeps the last list
+    }
+  }
+
+  /** Heals every link and continues every paused node. */
+  clearFaults() {
+    for (const link of this.links.values()) link.policy.clear();
+    for (const m of this.members.values()) {
+      m.clientProxy?.policy.clear();
+      if (m.state === "paused") this.resume(m.id);
+    }
+  }
+
+  /** Stops every node by PID (SIGCONT first if paused, then SIGTERM, SIGKILL after 10 s) and closes the proxies. */
+  async stop() {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.stopping = true;
+    await Promise.all(
+      [...this.members.values()].map(async (m) => {
+        if (!m.proc) return;
+        m.expectExit = true;
+        this.sampleCpu(m);
+        if (m.state === "paused") {
+          try {
+            process.kill(m.proc.pid, "SIGCONT");
+          } catch {
+            // gone
+          }
+        }
+        await stopNode(m.proc, "SIGTERM", 10_000);
+      }),
+    );
+    await Promise.all([...this.links.values()].map((l) => l.close()));
+    await Promise.all([...this.members.values()].map((m) => m.clientProxy?.close()));
+    await Promise.all([...this.forwards.values()].map((f) => f.close()));
+    this.watchdog?.();
+    await Promise.all([...this.logs.values()].map((s) => new Promise((r) => s.end(r))));
+  }
+
+  /** SIGKILLs every node at once, synchronously (for a harness that must exit now). */
+  killAllNow() {
+    this.stopping = true;
+    for (const m of this.members.values()) {
+      if (!m.proc) continue;
+      try {
+        process.kill(m.proc.pid, "SIGKILL");
+      } catch {
+        // gone
+      }
+    }
+    this.watchdog?.();
+  }
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A detached process that SIGKILLs the PIDs listed in pidFile if the harness dies
+ * without stopping them (a crash skips every exit handler). The harness rewrites the
+ * file on every start and kill, so restarted nodes are covered too. Returns its stop.
+ */
+function startWatchdog(pidFile) {
+  const script = `
+    const fs = require("node:fs");
+    const [parent, file] = [Number(process.argv[1]), process.argv[2]];
+    setInterval(() => {
+      try { process.kill(parent, 0); } catch {
+        let pids = [];
+        try { pids = fs.readFileSync(file, "utf8").split("\\n").filter(Boolean).map(Number); } catch {}
+        for (const pid of pids) { try { process.kill(pid, "SIGKILL"); } catch {} }
+        process.exit(0);
+      }
+    }, 500);`;
+  const child = spawn(process.execPath, ["-e", script, String(process.pid), pidFile], { detached: true, stdio: "ignore" });
+  child.unref();
+  return () => {
+    try {
+      process.kill(child.pid, "SIGTERM");
+    } catch {
+      // already gone
+    }
+  };
+}

@@ -1,0 +1,284 @@
+// Fault schedules, drawn from the run's seed: a list of windows, each a few seconds of
+// one or more faults, separated by calm gaps, and a final healed stretch with no fault.
+// Every parameter (which shard's leader, which links, how slow, how lossy) is drawn
+// here, up front, so a seed names the whole schedule; only "the leader of shard s" is
+// resolved when its window opens.
+//
+// Nemeses:
+//   process faults (one per window, at most a minority of nodes)
+//     kill               kill -9 a node (often a shard's leader), restart it when the window ends
+//     pause              SIGSTOP a node (often a shard's leader), SIGCONT when the window ends
+//   partitions (one per window; every peer link across the cut is blackholed both ways)
+//     partition-leader   isolate one shard's leader from every other node
+//     partition-halves   a random minority against the majority
+//     partition-bridge   two sides that cannot reach each other, and one node that reaches both
+//     partition-oneway   a node (often a leader) whose outbound, or inbound, links are cut
+//   link and client faults (added to a window on their own draw)
+//     slow               some links delayed (with jitter), in order
+//     lossy              some links drop whole frames, or reset the connection, with a probability
+//     transfer           ClusterService.TransferLeader of random shards every ~0.5-1.5 s
+//     client-faults      a node's client proxy resets connections as answers arrive, or is slow, or cut
+import { Prng } from "../fuzz/prng.mjs";
+
+export const PROCESS_NEMESES = ["kill", "pause"];
+export const PARTITION_NEMESES = ["partition-leader", "partition-halves", "partition-bridge", "partition-oneway"];
+export const LINK_NEMESES = ["slow", "lossy", "transfer", "client-faults"];
+export const NEMESES = [...PROCESS_NEMESES, ...PARTITION_NEMESES, ...LINK_NEMESES];
+
+/**
+ * @typedef {{ kind: string, params: any }} Fault
+ * @typedef {{ startMs: number, endMs: number, faults: Fault[] }} Window
+ * @typedef {{ windows: Window[], healAtMs: number, maxLinkDelayMs: number, mix?: { register: number, counter: number, ttl: number },
+ *             clients?: { sdk: number, raw: number, session: number }, proxyClients?: boolean, about?: string }} Schedule
+ */
+
+/** Every ordered pair of distinct node ids. */
+function orderedLinks(ids) {
+  return ids.flatMap((a) => ids.filter((b) => b !== a).map((b) => [a, b]));
+}
+
+/** Every link into node `to`. */
+function linksInto(to, ids) {
+  return ids.filter((from) => from !== to).map((from) => [from, to]);
+}
+
+function shuffle(prng, items) {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = prng.int(i + 1);
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}
+
+/** A node to act on: the leader of a shard (resolved when the window opens), or a fixed node. */
+function target(prng, ctx, leaderBias = 0.6) {
+  return prng.bool(leaderBias) ? { leaderOf: prng.int(ctx.shardCount) } : { node: prng.pick(ctx.ids) };
+}
+
+/** The parameters of one fault of `kind` lasting lengthMs. */
+export function drawFault(prng, kind, ctx, lengthMs) {
+  const n = ctx.ids.length;
+  const minorityMax = Math.floor((n - 1) / 2);
+  switch (kind) {
+    case "kill":
+    case "pause":
+      return { kind, params: { target: target(prng, ctx) } };
+    case "partition-leader":
+      return { kind, params: { shard: prng.int(ctx.shardCount) } };
+    case "partition-halves":
+      return { kind, params: { minority: shuffle(prng, ctx.ids).slice(0, 1 + prng.int(minorityMax)) } };
+    case "partition-bridge": {
+      const order = shuffle(prng, ctx.ids);
+      const side = Math.floor((n - 1) / 2);
+      return { kind, params: { bridge: order[0], a: order.slice(1, 1 + side), b: order.slice(1 + side) } };
+    }
+    case "partition-oneway":
+      return { kind, params: { target: target(prng, ctx, 0.7), direction: prng.pick(["out", "in"]) } };
+    case "slow": {
+      const links = prng.bool(0.5) ? linksOfNode(prng.pick(ctx.ids), ctx.ids) : shuffle(prng, orderedLinks(ctx.ids)).slice(0, 1 + prng.int(n));
+      return { kind, params: { links, delayMs: prng.range(20, ctx.maxDelayMs), jitterMs: prng.range(0, 40) } };
+    }
+    case "lossy": {
+      const links = shuffle(prng, orderedLinks(ctx.ids)).slice(0, 1 + prng.int(n * 2));
+      const reset = prng.bool(0.3) ? prng.pick([0.002, 0.01]) : 0;
+      return { kind, params: { links, drop: prng.pick([0.05, 0.1, 0.2, 0.4]), reset } };
+    }
+    case "transfer": {
+      const everyMs = prng.range(400, 1500);
+      const draws = Array.from({ length: Math.max(1, Math.ceil(lengthMs / everyMs)) }, () => ({ shard: prng.int(ctx.shardCount), to: prng.int(3) }));
+      return { kind, params: { everyMs, draws } };
+    }
+    case "client-faults": {
+      const mode = prng.weighted([
+        [3, "reset"],
+        [2, "slow"],
+        [1, "cut"],
+      ]);
+      const nodes = prng.bool(0.3) ? [...ctx.ids] : [prng.pick(ctx.ids)];
+      return { kind, params: { nodes, mode, reset: prng.pick([0.05, 0.15, 0.3]), delayMs: prng.range(30, 200) } };
+    }
+  }
+  throw new Error(`no such nemesis: ${kind}`);
+}
+
+function linksOfNode(id, ids) {
+  return ids
+    .filter((p) => p !== id)
+    .flatMap((p) => [
+      [id, p],
+      [p, id],
+    ]);
+}
+
+/**
+ * The default schedule: windows of 2-8 s with one process fault or partition (when any
+ * is enabled) and, on their own draws, link and client faults and leadership transfers;
+ * gaps of 1-4 s; nothing in the first warmupMs nor in the last healMs.
+ * @param {{ seed: string, durationMs: number, warmupMs: number, healMs: number, ids: string[], shardCount: number, enabled: string[],
+ *           proxyClients: boolean, maxDelayMs: number }} ctx
+ * @returns {Schedule}
+ */
+export function randomSchedule(ctx) {
+  const prng = Prng.derive(ctx.seed, "schedule");
+  const primaries = ctx.enabled.filter((k) => PROCESS_NEMESES.includes(k) || PARTITION_NEMESES.includes(k));
+  const secondaries = ctx.enabled.filter((k) => LINK_NEMESES.includes(k) && (k !== "client-faults" || ctx.proxyClients));
+  const healAtMs = ctx.durationMs - ctx.healMs;
+  const windows = [];
+  let t = ctx.warmupMs;
+  while (primaries.length + secondaries.length > 0) {
+    const lengthMs = prng.range(2000, 8000);
+    const endMs = Math.min(t + lengthMs, healAtMs);
+    if (endMs - t < 1500) break;
+    const faults = [];
+    if (primaries.length > 0 && (secondaries.length === 0 || prng.bool(0.85))) faults.push(drawFault(prng, prng.pick(primaries), ctx, endMs - t));
+    for (const kind of secondaries) if (prng.bool(kind === "transfer" ? 0.4 : 0.3)) faults.push(drawFault(prng, kind, ctx, endMs - t));
+    if (faults.length === 0) {
+      const kind = prng.pick(secondaries.length > 0 ? secondaries : primaries);
+      faults.push(drawFault(prng, kind, ctx, endMs - t));
+    }
+    windows.push({ startMs: t, endMs, faults });
+    t = endMs + prng.range(1000, 4000);
+  }
+  return { windows, healAtMs, maxLinkDelayMs: maxDelay(windows) };
+}
+
+function maxDelay(windows) {
+  let max = 0;
+  for (const w of windows) {
+    let sum = 0;
+    for (const f of w.faults) if (f.kind === "slow") sum += f.params.delayMs + f.params.jitterMs;
+    max = Math.max(max, sum);
+  }
+  return max;
+}
+
+/**
+ * Targeted schedules for planted-bug runs (30 s by default): each aims its faults and
+ * its workload at one kind of bug. Their windows repeat one pattern with seeded details.
+ */
+export const TARGETED = {
+  "leader-isolation": {
+    about: "isolates shard leaders (and kills some) under register and counter writes: catches a write acknowledged before it commits",
+    mix: { register: 0.6, counter: 0.4, ttl: 0 },
+    clients: { sdk: 4, raw: 2, session: 2 },
+    build: (prng, ctx) =>
+      repeat(prng, ctx, [2500, 4000], [800, 1500], () => [
+        prng.bool(0.75) ? drawFault(prng, "partition-leader", ctx, 0) : { kind: "kill", params: { target: { leaderOf: prng.int(ctx.shardCount) } } },
+      ]),
+  },
+  "lagging-follower": {
+    about:
+      "cuts every link into one follower (it falls behind, unaware) while raw clients read from every node: " +
+      "catches a STRONG read a follower serves without ReadIndex",
+    mix: { register: 0.7, counter: 0.3, ttl: 0 },
+    clients: { sdk: 1, raw: 6, session: 1 },
+    build: (prng, ctx) =>
+      repeat(prng, ctx, [3000, 5000], [800, 1500], () => [
+        { kind: "partition-oneway", params: { target: { followerOf: prng.int(ctx.shardCount), pick: prng.int(2) }, direction: "in" } },
+      ]),
+  },
+  "indeterminate-writes": {
+    about:
+      "resets client connections as answers arrive and pauses leaders, so writes are resent with their session and sequence: " +
+      "catches a retried write (Incr) applied twice",
+    mix: { register: 0.3, counter: 0.7, ttl: 0 },
+    clients: { sdk: 3, raw: 1, session: 5 },
+    proxyClients: true,
+    build: (prng, ctx) =>
+      repeat(prng, ctx, [3000, 5000], [500, 1000], (lengthMs) => [
+        { kind: "client-faults", params: { nodes: [...ctx.ids], mode: "reset", reset: prng.pick([0.2, 0.3]), delayMs: 0 } },
+        ...(prng.bool(0.5) ? [{ kind: "pause", params: { target: { leaderOf: prng.int(ctx.shardCount) } } }] : [drawFault(prng, "transfer", ctx, lengthMs)]),
+      ]),
+  },
+  "leader-churn": {
+    about:
+      "drops 60% of the frames into one node for 2-4 s at a time (its log falls behind while some ReadIndex answers arrive), " +
+      "over slow links, with some leaderships moved, while raw clients read from every node: catches a ReadIndex answered with a stale index",
+    mix: { register: 0.75, counter: 0.25, ttl: 0 },
+    clients: { sdk: 1, raw: 12, session: 1 },
+    // A follower whose last applied stamp trails the leader's time by more than the bound
+    // sends its reads to the leader; a wide bound leaves the read index alone to order them.
+    nodeArgs: ["--read-stamp-lag-ms-max", "10000"],
+    build: (prng, ctx) =>
+      repeat(prng, ctx, [2000, 4000], [300, 600], (lengthMs) => [
+        { kind: "lossy", params: { links: linksInto(prng.pick(ctx.ids), ctx.ids), drop: 0.6, reset: 0 } },
+        { kind: "slow", params: { links: orderedLinks(ctx.ids), delayMs: prng.range(5, 20), jitterMs: prng.range(0, 10) } },
+        ...(prng.bool(0.5) ? [transfers(prng, ctx, lengthMs, 1500, 3000)] : []),
+      ]),
+  },
+  "ttl-clock": {
+    about:
+      "TTL keys only, leaderships moved between nodes every ~second: with a clock offset between nodes (a node-side hook), " +
+      "catches a STRONG read judging expiry by the local wall clock",
+    mix: { register: 0, counter: 0, ttl: 1 },
+    clients: { sdk: 3, raw: 3, session: 2 },
+    build: (prng, ctx) => repeat(prng, ctx, [4000, 6000], [500, 1000], (lengthMs) => [transfers(prng, ctx, lengthMs, 600, 1200)]),
+  },
+};
+
+/** Leadership transfers every everyMin-everyMax ms through a window of lengthMs. */
+function transfers(prng, ctx, lengthMs, everyMin, everyMax) {
+  const everyMs = prng.range(everyMin, everyMax);
+  const draws = Array.from({ length: Math.ceil(lengthMs / everyMin) }, () => ({ shard: prng.int(ctx.shardCount), to: prng.int(3) }));
+  return { kind: "transfer", params: { everyMs, draws } };
+}
+
+/** Windows of length in lengthMs, separated by gaps in gapMs, from warmup to the heal. */
+function repeat(prng, ctx, [lenMin, lenMax], [gapMin, gapMax], faults) {
+  const healAtMs = ctx.durationMs - ctx.healMs;
+  const windows = [];
+  for (let t = ctx.warmupMs; ;) {
+    const endMs = Math.min(t + prng.range(lenMin, lenMax), healAtMs);
+    if (endMs - t < 1000) break;
+    windows.push({ startMs: t, endMs, faults: faults(endMs - t) });
+    t = endMs + prng.range(gapMin, gapMax);
+  }
+  return windows;
+}
+
+/**
+ * The targeted schedule `name`, drawn from the seed.
+ * @returns {Schedule}
+ */
+export function targetedSchedule(name, ctx) {
+  const def = TARGETED[name];
+  if (!def) throw new Error(`no such schedule: ${name} (one of ${Object.keys(TARGETED).join(", ")})`);
+  const prng = Prng.derive(ctx.seed, "schedule", name);
+  const windows = def.build(prng, ctx);
+  const healAtMs = ctx.durationMs - ctx.healMs;
+  return { windows, healAtMs, maxLinkDelayMs: maxDelay(windows), mix: def.mix, clients: def.clients, proxyClients: def.proxyClients, about: def.about };
+}
+
+/** One line per window, for the log. */
+export function describeSchedule(schedule) {
+  return schedule.windows.map((w) => `  ${(w.startMs / 1000).toFixed(1)}-${(w.endMs / 1000).toFixed(1)} s: ${w.faults.map(describeFault).join(" + ")}`);
+}
+
+export function describeFault(f) {
+  const p = f.params;
+  const who = (t) => (t.leaderOf !== undefined ? `leader of shard ${t.leaderOf}` : t.followerOf !== undefined ? `a follower of shard ${t.followerOf}` : t.node);
+  const links = (ls) => (ls.length > 4 ? `${ls.length} links` : ls.map(([a, b]) => `${a}->${b}`).join(","));
+  switch (f.kind) {
+    case "kill":
+    case "pause":
+      return `${f.kind} ${who(p.target)}`;
+    case "partition-leader":
+      return `isolate the leader of shard ${p.shard}`;
+    case "partition-halves":
+      return `partition ${p.minority.join(",")} | rest`;
+    case "partition-bridge":
+      return `bridge ${p.bridge} between ${p.a.join(",")} | ${p.b.join(",")}`;
+    case "partition-oneway":
+      return `cut ${p.direction === "out" ? "outbound" : "inbound"} links of ${who(p.target)}`;
+    case "slow":
+      return `slow ${links(p.links)} +${p.delayMs}±${p.jitterMs} ms`;
+    case "lossy":
+      return `lossy ${links(p.links)} drop ${p.drop}${p.reset ? ` reset ${p.reset}` : ""}`;
+    case "transfer":
+      return `transfers every ${p.everyMs} ms`;
+    case "client-faults":
+      return `client ${p.mode} on ${p.nodes.join(",")}${p.mode === "reset" ? ` p=${p.reset}` : p.mode === "slow" ? ` +${p.delayMs} ms` : ""}`;
+  }
+  return f.kind;
+}
