@@ -102,9 +102,8 @@ for (let run = 0; run < Number(values.runs); run++) {
   stop = true;
   await reads;
   if (stats.shards.some((s) => s.digest === "")) throw new Error("a shard came back without its digest");
-  console.log(
-    `run ${run + 1}: Stats ${rows.statsMs.at(-1).toFixed(0)} ms, longest Get gap ${rows.gapMs.at(-1).toFixed(0)} ms, node event-loop delay max ${rows.lagMs.at(-1).toFixed(0)} ms`,
-  );
+  const [statsMs, gapMs, lagMs] = [rows.statsMs, rows.gapMs, rows.lagMs].map((column) => column.at(-1).toFixed(0));
+  console.log(`run ${run + 1}: Stats ${statsMs} ms, longest Get gap ${gapMs} ms, node event-loop delay max ${lagMs} ms`);
 }
 console.log(`| keys | Stats with include_digests (ms) | longest gap between Get answers (ms) | node's worst event-loop delay (ms) |`);
 console.log(`| ---: | ---: | ---: | ---: |`);

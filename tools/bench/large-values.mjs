@@ -117,16 +117,21 @@ try {
   sample();
   const seconds = (Date.now() - started) / 1000;
   console.log(
-    `${WRITES} writes of ${VALUE_BYTES} B to ${keys.length} keys (${shardsWritten} shards), --snapshot-bytes ${opts["snapshot-bytes"]}, --bytes-max ${BYTES_MAX}: ` +
+    `${WRITES} writes of ${VALUE_BYTES} B to ${keys.length} keys (${shardsWritten} shards), ` +
+      `--snapshot-bytes ${opts["snapshot-bytes"]}, --bytes-max ${BYTES_MAX}: ` +
       `${seconds.toFixed(1)} s, ${((WRITES * VALUE_BYTES) / MIB / seconds).toFixed(1)} MiB/s, ${retries} retries`,
   );
   for (const n of nodes) {
     const bound = empty.get(n.nodeId) + BYTES_MAX + 3 * SNAPSHOT_BYTES * shardsWritten + 256 * MIB;
     const metrics = await (await fetch(`${n.url}/metrics`)).text();
     const taken = Number(metrics.match(/distcache_raft_driver\{counter="snapshotsTaken"\} (\d+)/)?.[1] ?? 0);
+    const [emptyMib, peakMib, boundMib] = [empty.get(n.nodeId), peakRss.get(n.nodeId), bound].map((bytes) => Math.round(bytes / MIB));
+    const verdict = peakRss.get(n.nodeId) < bound ? "within" : "ABOVE";
+    const dirPeakMib = Math.round(peakDir.get(n.nodeId) / MIB);
+    const dirEndMib = Math.round(du(join(dataRoot, n.nodeId)) / MIB);
     console.log(
-      `${n.nodeId}: RSS empty ${Math.round(empty.get(n.nodeId) / MIB)} MiB, peak ${Math.round(peakRss.get(n.nodeId) / MIB)} MiB (bound ${Math.round(bound / MIB)} MiB, ${peakRss.get(n.nodeId) < bound ? "within" : "ABOVE"}); ` +
-        `data dir peak ${Math.round(peakDir.get(n.nodeId) / MIB)} MiB, at the end ${Math.round(du(join(dataRoot, n.nodeId)) / MIB)} MiB; snapshots taken ${taken}`,
+      `${n.nodeId}: RSS empty ${emptyMib} MiB, peak ${peakMib} MiB (bound ${boundMib} MiB, ${verdict}); ` +
+        `data dir peak ${dirPeakMib} MiB, at the end ${dirEndMib} MiB; snapshots taken ${taken}`,
     );
   }
 } finally {

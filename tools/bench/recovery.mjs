@@ -192,7 +192,8 @@ try {
   await caughtUp(a, [b, c]);
   const caughtUpMs = performance.now() - started;
   console.log(
-    `restart after SIGKILL: listening ${Math.round(listeningMs)} ms, ready (committed log applied) ${Math.round(readyMs)} ms, caught up with the leaders ${Math.round(caughtUpMs)} ms`,
+    `restart after SIGKILL: listening ${Math.round(listeningMs)} ms, ready (committed log applied) ${Math.round(readyMs)} ms, ` +
+      `caught up with the leaders ${Math.round(caughtUpMs)} ms`,
   );
   console.log(`  worst event-loop delay from start to ready: ${loopRestarted} ms`);
   for (const line of recoveryLines) {

@@ -62,9 +62,15 @@ const FAMILIES = [
 
 /**
  * @typedef {{ id: string, host: string, port: number, url: string, peerHost: string, peerPort: number }} FuzzNode
- * @typedef {{ seed: string, nodes: FuzzNode[], memberIds: string[], shardCount: number, pool: ReturnType<typeof import("./model.mjs").makePools>, secret: string | undefined, hangMs: number, stallMs: number, bigBuffers: { json: Buffer, garbage: Buffer } }} Context
+ * @typedef {{
+ *   seed: string, nodes: FuzzNode[], memberIds: string[], shardCount: number, pool: ReturnType<typeof import("./model.mjs").makePools>,
+ *   secret: string | undefined, hangMs: number, stallMs: number, bigBuffers: { json: Buffer, garbage: Buffer }
+ * }} Context
  * @typedef {{ code: string, via: string, status?: number, message?: string, response?: any }} Outcome
- * @typedef {{ family: string, method: string, encoding: string, rpcShaped: boolean, summary?: string, nodeId?: string, deadline?: boolean, stall?: boolean, ack?: { key: string, text?: string, value?: Uint8Array }, check?: (o: Outcome) => string | undefined, run: (env: any) => Promise<Outcome> }} Request
+ * @typedef {{
+ *   family: string, method: string, encoding: string, rpcShaped: boolean, summary?: string, nodeId?: string, deadline?: boolean, stall?: boolean,
+ *   ack?: { key: string, text?: string, value?: Uint8Array }, check?: (o: Outcome) => string | undefined, run: (env: any) => Promise<Outcome>
+ * }} Request
  */
 
 /** @returns {Request} */

@@ -191,4 +191,9 @@ export async function attachCluster({ endpoints, secretFile, pids }) {
   };
 }
 
-/** @typedef {{ own: boolean, nodes: { id: string, url: string, host: string, port: number, peerHost: string, peerPort: number, pid?: number, alive: boolean }[], secret?: string, dataRoot?: string, exits: object[], stop(keepData?: boolean): Promise<void>, checkAlive(): Promise<void> }} Cluster */
+/**
+ * @typedef {{
+ *   own: boolean, nodes: { id: string, url: string, host: string, port: number, peerHost: string, peerPort: number, pid?: number, alive: boolean }[],
+ *   secret?: string, dataRoot?: string, exits: object[], stop(keepData?: boolean): Promise<void>, checkAlive(): Promise<void>
+ * }} Cluster
+ */

@@ -385,11 +385,11 @@ async function run() {
     const [h0, h1] = [heapBefore.get(n.id), heapAfter.get(n.id)];
     const live =
       h0 && h1
-        ? `; JS heap used ${mib(h0.heapUsed)} → ${mib(h1.heapUsed)} of ${mib(h0.heapTotal)} → ${mib(h1.heapTotal)} reserved, buffers outside it ${mib(h0.external)} → ${mib(h1.external)}; ${h0.connections} → ${h1.connections} client connections open`
+        ? `; JS heap used ${mib(h0.heapUsed)} → ${mib(h1.heapUsed)} of ${mib(h0.heapTotal)} → ${mib(h1.heapTotal)} reserved, ` +
+          `buffers outside it ${mib(h0.external)} → ${mib(h1.external)}; ${h0.connections} → ${h1.connections} client connections open`
         : "";
-    console.log(
-      `  ${n.id}: ${mib(before)} → ${mib(after)}${delta !== undefined ? ` (${delta >= 0 ? "+" : ""}${mib(delta)})` : n.pid ? " (node gone)" : " (no PID: not measured)"}${live}${flag}`,
-    );
+    const change = delta !== undefined ? ` (${delta >= 0 ? "+" : ""}${mib(delta)})` : n.pid ? " (node gone)" : " (no PID: not measured)";
+    console.log(`  ${n.id}: ${mib(before)} → ${mib(after)}${change}${live}${flag}`);
     if (flag) rssProblems.push(`${n.id} grew by ${mib(delta)}, above ${opts["rss-limit-mib"]} MiB`);
   }
 
@@ -400,9 +400,8 @@ async function run() {
       console.log(`  ${n.id}: no Stats answer`);
       continue;
     }
-    console.log(
-      `  ${n.id}: ${a.keys} → ${b.keys} keys, ${mib(a.bytes)} → ${mib(b.bytes)}; ${b.evictions - a.evictions} evicted, ${b.expirations - a.expirations} expired`,
-    );
+    const [evicted, expired] = [b.evictions - a.evictions, b.expirations - a.expirations];
+    console.log(`  ${n.id}: ${a.keys} → ${b.keys} keys, ${mib(a.bytes)} → ${mib(b.bytes)}; ${evicted} evicted, ${expired} expired`);
   }
 
   console.log("\n== node exits");
@@ -416,8 +415,10 @@ async function run() {
   if (afterExit.count) console.log(`  ${afterExit.count} answer(s) from nodes that were exiting are not judged`);
 
   console.log("\n== acknowledged writes (STRONG reads at the end)");
+  const ackNote = ackResult.note ? ` (${ackResult.note})` : "";
   console.log(
-    `  ${ackResult.checked} checked: ${ackResult.intact} intact, ${ackResult.missing.length} missing, ${ackResult.wrong.length} with another value, ${ackResult.unreadable} unreadable${ackResult.note ? ` (${ackResult.note})` : ""}`,
+    `  ${ackResult.checked} checked: ${ackResult.intact} intact, ${ackResult.missing.length} missing, ` +
+      `${ackResult.wrong.length} with another value, ${ackResult.unreadable} unreadable${ackNote}`,
   );
   for (const m of ackResult.missing.slice(0, 5)) console.log(`    missing: ${m}`);
   for (const w of ackResult.wrong.slice(0, 5)) console.log(`    wrong: ${w}`);
@@ -533,10 +534,10 @@ async function checkAcknowledged(acked, clients, nodes) {
           ? got.payload.case === "text" && got.payload.value === want.text
           : got.payload.case === "value" && Buffer.from(got.payload.value).equals(Buffer.from(want.value));
       if (same) result.intact++;
-      else
-        result.wrong.push(
-          `${key}: wrote ${want.text !== undefined ? `text ${JSON.stringify(want.text)}` : `${want.value.length} bytes`}, read ${got.payload.case} ${JSON.stringify(String(got.payload.value).slice(0, 40))}`,
-        );
+      else {
+        const wrote = want.text !== undefined ? `text ${JSON.stringify(want.text)}` : `${want.value.length} bytes`;
+        result.wrong.push(`${key}: wrote ${wrote}, read ${got.payload.case} ${JSON.stringify(String(got.payload.value).slice(0, 40))}`);
+      }
     });
   }
   return result;

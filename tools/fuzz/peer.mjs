@@ -63,7 +63,10 @@ export function frame(payload, declaredLength = payload.length) {
 
 /**
  * A RaftMessage (peer.proto) from plain fields; absent fields stay off the wire.
- * @param {{ group?: number|bigint, type?: number|bigint, to?: string|Uint8Array, term?: number|bigint, index?: number|bigint, commit?: number|bigint, context?: Uint8Array, transferee?: string, entries?: ProtoWriter[], extra?: (w: ProtoWriter) => void }} m
+ * @param {{
+ *   group?: number|bigint, type?: number|bigint, to?: string|Uint8Array, term?: number|bigint, index?: number|bigint, commit?: number|bigint,
+ *   context?: Uint8Array, transferee?: string, entries?: ProtoWriter[], extra?: (w: ProtoWriter) => void
+ * }} m
  */
 export function raftMessage(m) {
   const w = new ProtoWriter();

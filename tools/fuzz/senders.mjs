@@ -96,9 +96,8 @@ export function rawHttp1({ host, port, method = "POST", path, headers = {}, body
     let history = [];
     req.on("socket", (socket) => {
       history = socket.fuzzHistory ??= [];
-      history.push(
-        `${method} ${path.slice(0, 60)} ${headers["content-type"] ?? "-"} ${Array.isArray(body) ? body.reduce((a, b) => a + b.length, 0) : (body?.length ?? 0)}B`,
-      );
+      const bodyBytes = Array.isArray(body) ? body.reduce((a, b) => a + b.length, 0) : (body?.length ?? 0);
+      history.push(`${method} ${path.slice(0, 60)} ${headers["content-type"] ?? "-"} ${bodyBytes}B`);
     });
     const timer = setTimeout(() => {
       finish({ error: "timeout", history: history.slice(-4) });

@@ -53,9 +53,8 @@ await new Promise((r) => setTimeout(r, 15000));
 done = true;
 await Promise.all([...ws, sampler]);
 const m = await (await fetch(`${nodes[0].url}/metrics`)).text();
-console.log(
-  `${(m.match(/distcache_raft_driver\{counter="snapshotsTaken"\} (\d+)/) ?? [])[1] ?? "?"} snapshots taken on ${nodes[0].nodeId}; ${elections} term change(s) after the first leaders`,
-);
+const snapshotsTaken = (m.match(/distcache_raft_driver\{counter="snapshotsTaken"\} (\d+)/) ?? [])[1] ?? "?";
+console.log(`${snapshotsTaken} snapshots taken on ${nodes[0].nodeId}; ${elections} term change(s) after the first leaders`);
 await client.close();
 await Promise.all(nodes.map((n) => stopNode(n)));
 rmSync(dataRoot, { recursive: true, force: true });

@@ -120,9 +120,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const problems = checkLayers(srcDir);
   for (const problem of problems) console.error(problem);
   if (problems.length > 0) {
-    console.error(
-      `check-layers: ${problems.length} breach(es) of the layer order in ${path.relative(process.cwd(), srcDir) || "."} (docs/design.md, "Layers of the server host")`,
-    );
+    const where = path.relative(process.cwd(), srcDir) || ".";
+    console.error(`check-layers: ${problems.length} breach(es) of the layer order in ${where} (docs/design.md, "Layers of the server host")`);
     process.exit(1);
   }
 }

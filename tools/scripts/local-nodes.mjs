@@ -12,7 +12,9 @@ export const NODE_MAIN = fileURLToPath(new URL("../../apps/cache-node/dist/main.
 
 /**
  * Spawns one node and resolves once it prints its listening line.
- * @param {{ nodeId: string, port?: number, dataDir: string, args?: string[], logLevel?: string, onLog?: (line: string) => void, startTimeoutMs?: number }} options
+ * @param {{
+ *   nodeId: string, port?: number, dataDir: string, args?: string[], logLevel?: string, onLog?: (line: string) => void, startTimeoutMs?: number
+ * }} options
  */
 export function startNode(options) {
   mkdirSync(options.dataDir, { recursive: true });

@@ -60,13 +60,12 @@ for (let round = 1; round <= rounds; round++) {
   failures += slow.length;
   const longest = Math.max(...exits.map((e) => e.ms));
   worst.push(longest);
-  console.log(
-    `round ${round}: ${writes} writes under load; exits ${exits.map((e) => `${e.id} ${Math.round(e.ms)} ms (code ${e.code ?? e.signal})`).join(", ")}${slow.length ? "  ← over the limit" : ""}`,
-  );
+  const exitList = exits.map((e) => `${e.id} ${Math.round(e.ms)} ms (code ${e.code ?? e.signal})`).join(", ");
+  console.log(`round ${round}: ${writes} writes under load; exits ${exitList}${slow.length ? "  ← over the limit" : ""}`);
   rmSync(dataRoot, { recursive: true, force: true });
 }
 worst.sort((a, b) => a - b);
-console.log(
-  `${rounds - worst.filter((w) => w > limitMs).length} of ${rounds} rounds stopped every node within ${limitMs} ms; slowest node per round: median ${Math.round(worst[Math.floor(worst.length / 2)])} ms, max ${Math.round(worst[worst.length - 1])} ms`,
-);
+const roundsWithin = rounds - worst.filter((w) => w > limitMs).length;
+const [medianMs, maxMs] = [worst[Math.floor(worst.length / 2)], worst[worst.length - 1]].map(Math.round);
+console.log(`${roundsWithin} of ${rounds} rounds stopped every node within ${limitMs} ms; slowest node per round: median ${medianMs} ms, max ${maxMs} ms`);
 process.exit(failures === 0 ? 0 : 1);

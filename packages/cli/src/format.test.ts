@@ -95,7 +95,8 @@ describe("plain and JSON output", () => {
       ],
     };
     expect(formatTopology(topology, false)).toBe(
-      "epoch 1, 2 shards, 2048 points per shard\nnodes:\n  n1\t127.0.0.1:7301\nshards:\n  0\tleader=n1\tterm=1\treplicas=n1\n  1\tleader=(none)\tterm=4\treplicas=n1\n",
+      "epoch 1, 2 shards, 2048 points per shard\nnodes:\n  n1\t127.0.0.1:7301\n" +
+        "shards:\n  0\tleader=n1\tterm=1\treplicas=n1\n  1\tleader=(none)\tterm=4\treplicas=n1\n",
     );
     expect(JSON.parse(formatTopology(topology, true))).toMatchObject({ epoch: "1", shards: [{ id: 0 }, { id: 1, leaderId: null, term: "4" }] });
   });

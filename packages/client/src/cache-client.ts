@@ -422,8 +422,9 @@ class RoutedCacheClient implements CacheClient {
     const waitMs = budget.deadlineMs - this.options.clock.nowMs();
     if (await this.writeSlots.acquire(waitMs, this.options.sleep, budget.signal)) return;
     if (budget.signal?.aborted) throw new CanceledError(`${context.operation} was canceled while waiting for a write slot`);
+    const what = `${context.operation}${context.key === undefined ? "" : ` of "${context.key}"`}`;
     throw new ResourceExhaustedError(
-      `${context.operation}${context.key === undefined ? "" : ` of "${context.key}"`} was not sent: all ${this.writeSlots.max} write slots of the client (writesInFlightMax) stayed in use until its deadline`,
+      `${what} was not sent: all ${this.writeSlots.max} write slots of the client (writesInFlightMax) stayed in use until its deadline`,
     );
   }
 

@@ -62,7 +62,8 @@ export function sessionExpiredError(err: ConnectError, context: FailureContext, 
   return new SessionExpiredError(
     shard,
     sessionId,
-    `${what} may or may not have taken effect: shard ${shard} no longer holds session ${sessionId}, and the write had been sent before under it (${err.rawMessage})`,
+    `${what} may or may not have taken effect: shard ${shard} no longer holds session ${sessionId}, ` +
+      `and the write had been sent before under it (${err.rawMessage})`,
     { cause: err },
   );
 }

@@ -154,7 +154,11 @@ export class UnavailableError extends CacheError {
   }
 }
 
-/** The node refused the call for lack of resources (resource_exhausted): the request body was larger than it accepts, or, from the SDK, no write slot freed before the deadline (`writesInFlightMax`). */
+/**
+ * The node refused the call for lack of resources (resource_exhausted): the request body was
+ * larger than it accepts, or, from the SDK, no write slot freed before the deadline
+ * (`writesInFlightMax`).
+ */
 export class ResourceExhaustedError extends CacheError {
   override name = "ResourceExhaustedError";
 

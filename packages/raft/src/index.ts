@@ -1,3 +1,5 @@
+// The pure Raft core: no I/O, no clock, no Node built-ins (src/core-entry.test.ts checks what it reaches).
+// The write-ahead log and snapshot files are "@distcache/raft/wal"; test doubles are "@distcache/raft/testing".
 export type { Term, LogIndex, NodeId } from "./types.js";
 export { asTerm, asLogIndex, asNodeId, compareNodeIds, TERM_NONE, INDEX_NONE } from "./types.js";
 export { RaftAssertionError } from "./assert.js";
@@ -44,15 +46,3 @@ export type { RaftNodeOptions, RaftStatus, FollowerStatus } from "./raft-node.js
 export { RaftNode } from "./raft-node.js";
 export type { ProgressState } from "./tracker/progress.js";
 export { describeBytes, describeEntry, describeHardState, describeMessage, describeReadState, describeReady, describeSnapshot } from "./describe.js";
-// The node's shared write-ahead log: the package's I/O adapter (the core above stays pure).
-export type { GroupId } from "./wal/group-id.js";
-export type { WalAppend } from "./wal/node-wal.js";
-export { NodeWal } from "./wal/node-wal.js";
-export type { WalGroupStorage } from "./wal/wal-group-storage.js";
-export type { WalOptions } from "./wal/wal-options.js";
-export type { WalFs } from "./wal/wal-fs.js";
-export { NodeWalFs } from "./wal/node-wal-fs.js";
-export { MemoryWalFs } from "./wal/memory-wal-fs.js";
-export { WalCorruptionError, WalClosedError, WalFailedError, WalFormatError, WalLimitError } from "./wal/wal-errors.js";
-export type { SnapshotFileId } from "./snapshot/snapshot-files.js";
-export { SnapshotFiles, SnapshotCorruptionError, SNAPSHOT_CHUNK_BYTES_MAX } from "./snapshot/snapshot-files.js";

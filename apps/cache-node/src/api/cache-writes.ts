@@ -32,19 +32,22 @@ function refusalError(result: Extract<CommandResult, { type: "refused" }>, shard
       return invalidArgument(result.message);
     case "forgotten":
       return new ConnectError(
-        `sequence ${sequence} of session "${sessionId}" was already acknowledged on shard ${shard}, and its result is no longer kept: this write was not applied now; do not resend it`,
+        `sequence ${sequence} of session "${sessionId}" was already acknowledged on shard ${shard}, ` +
+          "and its result is no longer kept: this write was not applied now; do not resend it",
         Code.FailedPrecondition,
         undefined,
         [{ desc: SessionResultForgottenSchema, value: create(SessionResultForgottenSchema, { shard, sessionId, sequence }) }],
       );
     case "too-many":
       return new ConnectError(
-        `too many unacknowledged writes in session "${sessionId}" on shard ${shard}: this write was not applied; retry it with the same sequence after earlier writes are acknowledged`,
+        `too many unacknowledged writes in session "${sessionId}" on shard ${shard}: this write was not applied; ` +
+          "retry it with the same sequence after earlier writes are acknowledged",
         Code.ResourceExhausted,
       );
     case "expired":
       return new ConnectError(
-        `session "${sessionId}" expired on shard ${shard}: this write was not applied; start a new session (a write sent before under the expired one may have been applied then)`,
+        `session "${sessionId}" expired on shard ${shard}: this write was not applied; ` +
+          "start a new session (a write sent before under the expired one may have been applied then)",
         Code.FailedPrecondition,
         undefined,
         [{ desc: SessionExpiredSchema, value: create(SessionExpiredSchema, { shard, sessionId, startedAfterMs: BigInt(result.startedAfterMs) }) }],
@@ -68,7 +71,8 @@ async function proposeFor<T extends CommandResult["type"]>(
   if (result.type === "refused") throw refusalError(result, shard, header?.sessionId ?? "", header?.sequence ?? 0n);
   if (result.type !== type) {
     throw invalidArgument(
-      `sequence ${header?.sequence ?? 0n} of session "${header?.sessionId ?? ""}" was already used by another operation (${result.type}); every write takes a new sequence number`,
+      `sequence ${header?.sequence ?? 0n} of session "${header?.sessionId ?? ""}" was already used by another operation (${result.type}); ` +
+        "every write takes a new sequence number",
     );
   }
   return result as Extract<CommandResult, { type: T }>;

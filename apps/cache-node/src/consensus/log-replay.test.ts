@@ -1,6 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { AccessHintsSchema, DeleteOpSchema, IncrOpSchema, MSetOpSchema, NoopSchema, SetOpSchema } from "@distcache/proto/raft";
-import { NodeWal, SnapshotFiles, asLogIndex } from "@distcache/raft";
+import { asLogIndex } from "@distcache/raft";
+import { NodeWal, SnapshotFiles } from "@distcache/raft/wal";
 import { Store } from "@distcache/store";
 import fc from "fast-check";
 import { mkdtempSync, rmSync } from "node:fs";

@@ -1,4 +1,5 @@
-import { asLogIndex, type NodeId, type PeerMessage, type SnapshotFiles, type SnapshotMessage, type SnapshotMetadata, type Storage } from "@distcache/raft";
+import { asLogIndex, type NodeId, type PeerMessage, type SnapshotMessage, type SnapshotMetadata, type Storage } from "@distcache/raft";
+import type { SnapshotFiles } from "@distcache/raft/wal";
 import type { Logger } from "pino";
 import { SnapshotFormatError, type ReplicaSnapshot, type RestoredShard, type ShardStateMachine } from "../state-machine/shard-state-machine.js";
 import type { GroupLog } from "./group-log.js";
@@ -149,7 +150,8 @@ export class ReplicaSnapshots {
     } catch (err) {
       const reason = (err as NodeJS.ErrnoException).code === "ENOENT" ? "is missing" : `cannot be read: ${(err as Error).message}`;
       throw new Error(
-        `shard ${group}: the log was compacted to a snapshot at index ${snapshot.index} (term ${snapshot.term}), whose file in ${this.options.files.dir} ${reason}`,
+        `shard ${group}: the log was compacted to a snapshot at index ${snapshot.index} (term ${snapshot.term}), ` +
+          `whose file in ${this.options.files.dir} ${reason}`,
         { cause: err },
       );
     }

@@ -28,7 +28,8 @@ describe("the write-ahead log's bootstrap voters", () => {
     const same = await openWalGroupLog(dir, silent, undefined, [{ shard: 2, voters: ["n1", "n2", "n3"] }]);
     await same.close();
     await expect(openWalGroupLog(dir, silent, undefined, [{ shard: 2, voters: ["n1", "n2", "n4"] }])).rejects.toThrow(
-      `shard 2: the write-ahead log in ${dir} holds voters [n1,n2,n3] for this group (recorded at bootstrap), but this node's --initial-cluster, --shards and --replicas place it on [n1,n2,n4]`,
+      `shard 2: the write-ahead log in ${dir} holds voters [n1,n2,n3] for this group (recorded at bootstrap), ` +
+        "but this node's --initial-cluster, --shards and --replicas place it on [n1,n2,n4]",
     );
   });
 });

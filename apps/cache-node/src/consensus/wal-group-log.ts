@@ -1,4 +1,5 @@
-import { NodeWal, asNodeId, compareNodeIds, type NodeId, type WalOptions } from "@distcache/raft";
+import { asNodeId, compareNodeIds, type NodeId } from "@distcache/raft";
+import { NodeWal, type WalOptions } from "@distcache/raft/wal";
 import type { Logger } from "pino";
 import { ConfigError } from "../config/config-error.js";
 import { groupOfShard, type GroupLog, type HostedShard } from "./group-log.js";
@@ -48,7 +49,9 @@ async function bootstrapGroup(wal: NodeWal, dir: string, { shard, voters }: Host
 
 function differs(shard: number, dir: string, recorded: readonly NodeId[], configured: readonly NodeId[], how: string): ConfigError {
   return new ConfigError(
-    `shard ${shard}: the write-ahead log in ${dir} holds voters [${recorded.join(",")}] for this group (${how}), but this node's --initial-cluster, --shards and --replicas place it on [${configured.join(",")}]; start the node with the flags it was bootstrapped with`,
+    `shard ${shard}: the write-ahead log in ${dir} holds voters [${recorded.join(",")}] for this group (${how}), ` +
+      `but this node's --initial-cluster, --shards and --replicas place it on [${configured.join(",")}]; ` +
+      "start the node with the flags it was bootstrapped with",
   );
 }
 

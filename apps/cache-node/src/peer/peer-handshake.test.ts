@@ -113,7 +113,8 @@ describe("peers of another cluster or version", () => {
     const refusal = (lines: { level: number; msg: string }[]) => lines.find((l) => l.level === ERROR && l.msg.includes("belongs to cluster"));
     await eventually(() => refusal(a.lines) !== undefined && refusal(b.lines) !== undefined);
     expect(refusal(a.lines)!.msg).toBe(
-      `refusing to connect: peer b belongs to cluster ${CLUSTER_B}, this node to cluster ${CLUSTER_A}; refusing it (was its data dir bootstrapped with other --initial-cluster, --shards, --replicas or peer secret?)`,
+      `refusing to connect: peer b belongs to cluster ${CLUSTER_B}, this node to cluster ${CLUSTER_A}; ` +
+        "refusing it (was its data dir bootstrapped with other --initial-cluster, --shards, --replicas or peer secret?)",
     );
     expect(refusal(b.lines)!.msg).toContain(`peer a belongs to cluster ${CLUSTER_A}, this node to cluster ${CLUSTER_B}`);
     expect(tb.stats.rejectedHandshakes).toBeGreaterThan(0);
@@ -149,7 +150,8 @@ describe("peers of another cluster or version", () => {
     await closed;
     await eventually(() => b.lines.some((l) => l.level === ERROR));
     expect(b.lines.find((l) => l.level === ERROR)!.msg).toBe(
-      `refusing an inbound peer connection: peer n9 speaks peer protocol ${PEER_PROTOCOL_VERSION + 1}, this node ${PEER_PROTOCOL_VERSION}; no rolling upgrades before 1.0: run one build on every node`,
+      `refusing an inbound peer connection: peer n9 speaks peer protocol ${PEER_PROTOCOL_VERSION + 1}, this node ${PEER_PROTOCOL_VERSION}; ` +
+        "no rolling upgrades before 1.0: run one build on every node",
     );
   });
 
@@ -170,7 +172,8 @@ describe("peers of another cluster or version", () => {
     ta.send("n2", Buffer.from("hello"));
     await eventually(() => a.lines.some((l) => l.level === ERROR) && heard.length > 0);
     expect(a.lines.find((l) => l.level === ERROR)!.msg).toBe(
-      `refusing to connect: peer n2 speaks peer protocol ${PEER_PROTOCOL_VERSION + 1}, this node ${PEER_PROTOCOL_VERSION}; no rolling upgrades before 1.0: run one build on every node`,
+      `refusing to connect: peer n2 speaks peer protocol ${PEER_PROTOCOL_VERSION + 1}, this node ${PEER_PROTOCOL_VERSION}; ` +
+        "no rolling upgrades before 1.0: run one build on every node",
     );
     expect(parseAnswer(heard)).toEqual({ state: "partial" });
     expect(heard.readUInt32LE(4)).toBe(PEER_PROTOCOL_VERSION);

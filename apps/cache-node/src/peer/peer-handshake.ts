@@ -161,10 +161,18 @@ export function verify(secret: string, challenge: Uint8Array, parsed: Extract<Pa
 
 /** The refusal both sides log for a peer of another protocol version. */
 export function versionRefusal(peer: string | undefined, peerVersion: number): string {
-  return `peer ${peer ?? "(unnamed)"} speaks peer protocol ${peerVersion}, this node ${PEER_PROTOCOL_VERSION}; no rolling upgrades before 1.0: run one build on every node`;
+  return (
+    `peer ${peer ?? "(unnamed)"} speaks peer protocol ${peerVersion}, this node ${PEER_PROTOCOL_VERSION}; ` +
+    "no rolling upgrades before 1.0: run one build on every node"
+  );
 }
 
 /** The refusal both sides log for a peer of another cluster. */
 export function clusterRefusal(peer: string, peerCluster: Uint8Array, ownCluster: Uint8Array): string {
-  return `peer ${peer} belongs to cluster ${Buffer.from(peerCluster).toString("hex")}, this node to cluster ${Buffer.from(ownCluster).toString("hex")}; refusing it (was its data dir bootstrapped with other --initial-cluster, --shards, --replicas or peer secret?)`;
+  const peerHex = Buffer.from(peerCluster).toString("hex");
+  const ownHex = Buffer.from(ownCluster).toString("hex");
+  return (
+    `peer ${peer} belongs to cluster ${peerHex}, this node to cluster ${ownHex}; ` +
+    "refusing it (was its data dir bootstrapped with other --initial-cluster, --shards, --replicas or peer secret?)"
+  );
 }

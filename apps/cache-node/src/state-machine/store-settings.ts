@@ -90,7 +90,9 @@ export function validateSettingsChange(
   if (request.bytesMax > 0n && request.bytesMax < BigInt(floor)) {
     return {
       ok: false,
-      message: `bytes_max must be at least ${floor} (key_bytes_max + value_bytes_max + ${ENTRY_MEMORY_OVERHEAD_BYTES} bytes of entry overhead, one largest entry this node accepts), got ${request.bytesMax}`,
+      message:
+        `bytes_max must be at least ${floor} (key_bytes_max + value_bytes_max + ${ENTRY_MEMORY_OVERHEAD_BYTES} bytes of entry overhead, ` +
+        `one largest entry this node accepts), got ${request.bytesMax}`,
     };
   }
   if (request.bytesMax > 0n) change.bytesMax = Number(request.bytesMax);
@@ -129,15 +131,13 @@ export function ignoredFlagMessages(
   }
   const entries = differing("entriesMax");
   if (entries.length > 0) {
-    messages.push(
-      `--entries-max ${config.entriesMax} ignored: ${shardList(entries)} use ${describe(entries.map((s) => s.settings.entriesMax))} entries per shard, not ${wanted.entriesMax} ${tail}`,
-    );
+    const used = describe(entries.map((s) => s.settings.entriesMax));
+    messages.push(`--entries-max ${config.entriesMax} ignored: ${shardList(entries)} use ${used} entries per shard, not ${wanted.entriesMax} ${tail}`);
   }
   const bytes = differing("bytesMax");
   if (bytes.length > 0) {
-    messages.push(
-      `--bytes-max ${config.bytesMax} ignored: ${shardList(bytes)} use ${describe(bytes.map((s) => s.settings.bytesMax))} bytes per shard, not ${wanted.bytesMax} ${tail}`,
-    );
+    const used = describe(bytes.map((s) => s.settings.bytesMax));
+    messages.push(`--bytes-max ${config.bytesMax} ignored: ${shardList(bytes)} use ${used} bytes per shard, not ${wanted.bytesMax} ${tail}`);
   }
   return messages;
 }

@@ -410,7 +410,8 @@ export function sessionExpired(shard: number, sessionId: string, startedAfterMs 
 /** A node's refusal of a write in a session with too many unacknowledged writes; the write was not applied. */
 export function tooManyInFlight(shard: number, sessionId: string): ConnectError {
   return new ConnectError(
-    `too many unacknowledged writes in session "${sessionId}" on shard ${shard}: this write was not applied; retry it with the same sequence after earlier writes are acknowledged`,
+    `too many unacknowledged writes in session "${sessionId}" on shard ${shard}: this write was not applied; ` +
+      "retry it with the same sequence after earlier writes are acknowledged",
     Code.ResourceExhausted,
   );
 }

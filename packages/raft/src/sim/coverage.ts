@@ -83,9 +83,12 @@ export function describeCoverage(coverage: Coverage): string {
     `transfers=${coverage.transfersCompleted}/${coverage.transfersRequested} proposals-rejected=${coverage.proposalsRejected}`,
     `writes=${coverage.writesCompleted} reads=${coverage.readsCompleted} indeterminate=${coverage.indeterminateOps}`,
     `operations-checked=${coverage.operationsChecked} linearizability-unknown=${coverage.linearizabilityUnknown}`,
-    `entries-applied=${coverage.entriesApplied} messages=${coverage.messagesSent} dropped=${coverage.messagesDropped} duplicated=${coverage.messagesDuplicated}`,
+    `entries-applied=${coverage.entriesApplied} messages=${coverage.messagesSent} ` +
+      `dropped=${coverage.messagesDropped} duplicated=${coverage.messagesDuplicated}`,
     `compactions=${coverage.compactions} snapshots-sent=${coverage.snapshotsSent} failed=${coverage.snapshotsFailed} installed=${coverage.snapshotsInstalled}`,
-    `config-changes=${coverage.configChangesApplied}/${coverage.configChangesProposed} rejected=${coverage.configChangesRejected} learners-added=${coverage.learnersAdded} promoted=${coverage.learnersPromoted} removed=${coverage.nodesRemoved} leaders-removed=${coverage.leadersRemoved}`,
+    `config-changes=${coverage.configChangesApplied}/${coverage.configChangesProposed} rejected=${coverage.configChangesRejected} ` +
+      `learners-added=${coverage.learnersAdded} promoted=${coverage.learnersPromoted} removed=${coverage.nodesRemoved} ` +
+      `leaders-removed=${coverage.leadersRemoved}`,
     `liveness-ticks=${coverage.livenessTicks}`,
   ].join("\n");
 }

@@ -43,7 +43,8 @@ export class WalFormatError extends Error {
     readonly read: readonly number[],
   ) {
     super(
-      `${segment} is in WAL format ${version}; this build writes format ${written} and reads ${read.join(", ")}. Refusing to recover (no rolling upgrades before 1.0): run the build that wrote it.`,
+      `${segment} is in WAL format ${version}; this build writes format ${written} and reads ${read.join(", ")}. ` +
+        "Refusing to recover (no rolling upgrades before 1.0): run the build that wrote it.",
     );
   }
 }

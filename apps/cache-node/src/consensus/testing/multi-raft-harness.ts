@@ -1,6 +1,8 @@
 import { create } from "@bufbuild/protobuf";
 import { SetOpSchema } from "@distcache/proto/raft";
-import { MemoryWalFs, SnapshotFiles, asNodeId } from "@distcache/raft";
+import { asNodeId } from "@distcache/raft";
+import { MemoryWalFs } from "@distcache/raft/testing";
+import { SnapshotFiles } from "@distcache/raft/wal";
 import type { StoreOptions } from "@distcache/store";
 import pino from "pino";
 import { systemClock, type Clock } from "../clock.js";

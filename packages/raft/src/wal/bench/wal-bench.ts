@@ -201,10 +201,12 @@ async function measure(
 function report(name: string, result: LoadResult): void {
   const sorted = [...result.latenciesMs].sort((a, b) => a - b);
   const perSecond = (result.entries / result.elapsedMs) * 1000;
+  const p50 = percentile(sorted, 50).toFixed(2);
+  const p99 = percentile(sorted, 99).toFixed(2);
   console.log(
     `${name.padEnd(10)} entries=${result.entries} in ${(result.elapsedMs / 1000).toFixed(1)} s  entries/s=${perSecond.toFixed(0)}  ` +
       `fsyncs=${result.fsyncs}  fsyncs/entry=${(result.fsyncs / Math.max(1, result.entries)).toFixed(4)}  ` +
-      `entries/flush=${(result.entries / Math.max(1, result.batches)).toFixed(1)}  append ms p50=${percentile(sorted, 50).toFixed(2)} p99=${percentile(sorted, 99).toFixed(2)}`,
+      `entries/flush=${(result.entries / Math.max(1, result.batches)).toFixed(1)}  append ms p50=${p50} p99=${p99}`,
   );
 }
 
@@ -245,8 +247,9 @@ async function runRecovery(dir: string, bench: BenchOptions): Promise<void> {
   let recovered = 0;
   for (const group of wal.groups()) recovered += wal.storage(group).lastIndex();
   await wal.close();
+  const logMib = (bytes / 1024 / 1024).toFixed(1);
   console.log(
-    `recovery   entries=${recovered} groups=${bench.groups} payload=${bench.payloadBytes} B  log=${(bytes / 1024 / 1024).toFixed(1)} MiB in ${names.length} segment(s)  ` +
+    `recovery   entries=${recovered} groups=${bench.groups} payload=${bench.payloadBytes} B  log=${logMib} MiB in ${names.length} segment(s)  ` +
       `open=${elapsedMs.toFixed(0)} ms  (${(((recovered / elapsedMs) * 1000) / 1e6).toFixed(2)} M entries/s, page cache warm)${heap}`,
   );
 }
