@@ -9,7 +9,7 @@ export default defineConfig({
     alias: [
       { find: /^@distcache\/proto\/raft$/, replacement: source("./packages/proto/src/raft.ts") },
       { find: /^@distcache\/proto\/limits$/, replacement: source("./packages/proto/src/limits.ts") },
-      { find: /^@distcache\/raft\/(wal|testing)$/, replacement: source("./packages/raft/src/$1/index.ts") },
+      { find: /^@distcache\/raft\/(wal|snapshot|testing)$/, replacement: source("./packages/raft/src/$1/index.ts") },
       { find: /^@distcache\/(ring|store|raft|linearizability|proto|client|cli)$/, replacement: source("./packages/$1/src/index.ts") },
     ],
   },

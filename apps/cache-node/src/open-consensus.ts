@@ -5,7 +5,7 @@ import type { NodeConfig } from "./config/config.js";
 import type { ConsensusPort } from "./consensus/consensus-port.js";
 import { PeerTransport, type PeerTransportOptions } from "./peer/peer-transport.js";
 import { PeerFaultHook } from "./peer/peer-faults.js";
-import { SnapshotFiles } from "@distcache/raft/wal";
+import { SnapshotFiles } from "@distcache/raft/snapshot";
 import { MultiRaft } from "./consensus/multi-raft.js";
 import { openWalGroupLog } from "./consensus/wal-group-log.js";
 import { openDataDirIdentity } from "./config/data-dir-identity.js";

@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 /**
  * The package's entry points (package.json "exports"): the core, ".", must stay pure, so
  * nothing reachable from src/index.ts through relative imports may import a Node built-in;
- * the write-ahead log and snapshot files ("./wal") do, and the core never reaches them.
+ * the write-ahead log ("./wal") and the snapshot files ("./snapshot") do, and the core never reaches them.
  */
 const SRC_DIR = fileURLToPath(new URL(".", import.meta.url));
 const PACKAGE_DIR = dirname(SRC_DIR);
@@ -66,7 +66,7 @@ describe("entry points", () => {
     const manifest = JSON.parse(readFileSync(join(PACKAGE_DIR, "package.json"), "utf8")) as {
       exports: Record<string, { types: string; default: string }>;
     };
-    expect(Object.keys(manifest.exports)).toEqual([".", "./wal", "./testing"]);
+    expect(Object.keys(manifest.exports)).toEqual([".", "./wal", "./snapshot", "./testing"]);
     for (const [subpath, target] of Object.entries(manifest.exports)) {
       const source = target.default.replace(/^\.\/dist\//, "").replace(/\.js$/, ".ts");
       expect(existsSync(join(SRC_DIR, source)), `${subpath}: src/${source}`).toBe(true);

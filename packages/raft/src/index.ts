@@ -34,7 +34,7 @@ export type {
 export { isLocalOnly } from "./message.js";
 export type { RandomSource } from "./random.js";
 export { SeededRandom } from "./random.js";
-export type { RaftConfig, ResolvedRaftConfig, RaftTestingBugs } from "./config.js";
+export type { RaftConfig, ResolvedRaftConfig } from "./config.js";
 export { RaftConfigError, resolveConfig, VOTERS_MAX } from "./config.js";
 export type { Storage, InitialState } from "./storage.js";
 export { LogCompactedError, LogUnavailableError } from "./storage.js";

@@ -1,7 +1,8 @@
 import { create } from "@bufbuild/protobuf";
 import { AccessHintsSchema, DeleteOpSchema, IncrOpSchema, MSetOpSchema, NoopSchema, SetOpSchema } from "@distcache/proto/raft";
 import { asLogIndex } from "@distcache/raft";
-import { NodeWal, SnapshotFiles } from "@distcache/raft/wal";
+import { NodeWal } from "@distcache/raft/wal";
+import { SnapshotFiles } from "@distcache/raft/snapshot";
 import { Store } from "@distcache/store";
 import fc from "fast-check";
 import { mkdtempSync, rmSync } from "node:fs";

@@ -1,7 +1,7 @@
 import { randomBytes, randomInt } from "node:crypto";
 import { PROTOCOL_LIMITS } from "@distcache/proto/limits";
 import { RaftNode, SeededRandom, asLogIndex, asNodeId, entrySizeBytes, type InboundMessage, type NodeId, type RaftStatus, type Ready } from "@distcache/raft";
-import type { SnapshotFiles } from "@distcache/raft/wal";
+import type { SnapshotFiles } from "@distcache/raft/snapshot";
 import { Store, type StoreOptions } from "@distcache/store";
 import type { Logger } from "pino";
 import type { CommandOp, ConsensusPort, SessionHeader, ShardStatus } from "./consensus-port.js";

@@ -1,5 +1,5 @@
 import { asLogIndex, type NodeId, type PeerMessage, type SnapshotMessage, type SnapshotMetadata, type Storage } from "@distcache/raft";
-import type { SnapshotFiles } from "@distcache/raft/wal";
+import type { SnapshotFiles } from "@distcache/raft/snapshot";
 import type { Logger } from "pino";
 import { SnapshotFormatError, type ReplicaSnapshot, type RestoredShard, type ShardStateMachine } from "../state-machine/shard-state-machine.js";
 import type { GroupLog } from "./group-log.js";

@@ -1,6 +1,6 @@
 import { asNodeId, type Storage } from "@distcache/raft";
 import { MemoryWalFs } from "@distcache/raft/testing";
-import { SnapshotFiles } from "@distcache/raft/wal";
+import { SnapshotFiles } from "@distcache/raft/snapshot";
 import pino from "pino";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { MemoryGroupLog } from "./testing/memory-group-log.js";

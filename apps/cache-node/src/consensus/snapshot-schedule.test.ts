@@ -4,7 +4,7 @@ import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { entrySizeBytes, type Storage } from "@distcache/raft";
 import { MemoryWalFs } from "@distcache/raft/testing";
-import { SnapshotFiles } from "@distcache/raft/wal";
+import { SnapshotFiles } from "@distcache/raft/snapshot";
 import { systemClock } from "./clock.js";
 import { MultiRaft } from "./multi-raft.js";
 import { openWalGroupLog } from "./wal-group-log.js";

@@ -5,7 +5,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { PROTOCOL_LIMITS } from "@distcache/proto/limits";
 import { CommandSchema, SetOpSchema } from "@distcache/proto/raft";
 import { asLogIndex, asNodeId, asTerm, type SnapshotMessage } from "@distcache/raft";
-import { SnapshotFiles } from "@distcache/raft/wal";
+import { SnapshotFiles } from "@distcache/raft/snapshot";
 import { Store } from "@distcache/store";
 import { describe, expect, it } from "vitest";
 import { ShardStateMachine, SNAPSHOT_CHUNK_BYTES_MAX, type ReplicaSnapshot } from "../state-machine/shard-state-machine.js";

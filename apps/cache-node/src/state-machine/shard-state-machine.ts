@@ -3,7 +3,7 @@ import { CommandSchema, SetCondition as WireCondition, EvictionPolicy as WirePol
 import { operationRefusal, sessionRefusal, STAMP_MS_MAX, stampRefusal } from "./command-validation.js";
 import { SESSION_START_AHEAD_MS_MAX, SessionTable } from "./session-table.js";
 import { PROTOCOL_LIMITS } from "@distcache/proto/limits";
-import { SNAPSHOT_CHUNK_BYTES_MAX as SNAPSHOT_FILE_CHUNK_BYTES_MAX } from "@distcache/raft/wal";
+import { SNAPSHOT_CHUNK_BYTES_MAX as SNAPSHOT_FILE_CHUNK_BYTES_MAX } from "@distcache/raft/snapshot";
 import type { PlantedBug } from "../config/testing-switches.js";
 import {
   snapshotChunkBytesMax,

@@ -1,4 +1,6 @@
-// "@distcache/raft/testing": test doubles for the hosts' tests. MemoryWalFs is an in-memory
-// WalFs (for NodeWal and SnapshotFiles, "@distcache/raft/wal") with fault injection, crashes
-// and, in lossy mode, power loss.
+// "@distcache/raft/testing": what hosts' tests use. MemoryWalFs is an in-memory WalFs (for
+// NodeWal, "@distcache/raft/wal", and SnapshotFiles, "@distcache/raft/snapshot") with fault
+// injection, crashes and, in lossy mode, power loss; RaftTestingBugs are the planted bugs a
+// RaftConfig may switch on (the simulator proves its checks catch them).
 export { MemoryWalFs } from "../wal/memory-wal-fs.js";
+export type { RaftTestingBugs } from "../config.js";

@@ -2,7 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { SetOpSchema } from "@distcache/proto/raft";
 import { asNodeId } from "@distcache/raft";
 import { MemoryWalFs } from "@distcache/raft/testing";
-import { SnapshotFiles } from "@distcache/raft/wal";
+import { SnapshotFiles } from "@distcache/raft/snapshot";
 import type { StoreOptions } from "@distcache/store";
 import pino from "pino";
 import { systemClock, type Clock } from "../clock.js";
