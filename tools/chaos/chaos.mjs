@@ -141,7 +141,8 @@ async function run() {
   };
   const schedule = opts.schedule ? targetedSchedule(opts.schedule, ctx) : randomSchedule(ctx);
   // ε: the read stamp lag (50 ms) plus an allowance for apply lag, which slow links add to.
-  const ttlEpsilonMs = opts.ttlEpsilonMs ?? 250 + schedule.maxLinkDelayMs;
+  // A clock running slow on a leader stretches a TTL by its skew times the TTL.
+  const ttlEpsilonMs = opts.ttlEpsilonMs ?? 250 + schedule.maxLinkDelayMs + Math.ceil(schedule.clockSkewMax * Math.max(...opts.ttlsMs));
   const what = opts.schedule ? ` ${opts.schedule}: ${schedule.about}` : ` (nemeses: ${opts.nemeses.join(",") || "none"})`;
   log(`schedule${what}; healed from ${(schedule.healAtMs / 1000).toFixed(1)} s:`);
   for (const line of describeSchedule(schedule)) log(line);

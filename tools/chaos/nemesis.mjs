@@ -114,14 +114,15 @@ export class Nemesis {
     const p = f.params;
     switch (f.kind) {
       case "kill":
+      case "crash":
       case "pause": {
         if (this.impaired() >= minority) return skip("a minority is already down or paused");
         const id = await this.resolve(p.target);
         if (!id) return skip("no leader known");
         if (this.cluster.members.get(id).state !== "up") return skip(`${id} is not running`);
         record.detail = `${f.kind} ${id}${p.target.leaderOf !== undefined ? ` (leader of shard ${p.target.leaderOf})` : ""}`;
-        if (f.kind === "kill") {
-          await this.cluster.kill(id);
+        if (f.kind === "kill" || f.kind === "crash") {
+          await this.cluster.kill(id, { lossy: f.kind === "crash" });
           heal = () => this.restart(id, record);
         } else {
           this.cluster.pause(id);
@@ -190,6 +191,45 @@ export class Nemesis {
         heal = async () => proxies.forEach((x) => x.policy.remove(layer));
         break;
       }
+      case "crash-majority": {
+        // A power loss on a majority at once: the leader of a shard and enough others.
+        const leader = await this.resolve({ leaderOf: p.shard });
+        const up = ids.filter((id) => this.cluster.members.get(id).state === "up");
+        const count = Math.floor(ids.length / 2) + 1;
+        const victims = [...new Set([leader, ...p.order.map((i) => up[i % up.length])].filter(Boolean))].slice(0, count);
+        if (victims.length < count) return skip("not enough nodes running");
+        record.detail = `crash ${victims.join(",")} (lossy, a majority; ${leader ? `${leader} led shard ${p.shard}` : "no leader known"})`;
+        await Promise.all(victims.map((id) => this.cluster.kill(id, { lossy: true })));
+        heal = async () => void (await Promise.all(victims.map((id) => this.restart(id, record))));
+        break;
+      }
+      case "transfer-away": {
+        // Moves a shard's leadership off the node that leads it now, after afterMs.
+        const from = await this.resolve({ leaderOf: p.shard });
+        if (!from) return skip("no leader known");
+        record.detail = `transfer shard ${p.shard} away from ${from} after ${p.afterMs} ms`;
+        const timer = setTimeout(() => void this.transferAway(p.shard, from), p.afterMs);
+        heal = async () => clearTimeout(timer);
+        break;
+      }
+      case "clock-step":
+      case "clock-skew":
+      case "clock-strobe": {
+        const id = await this.resolve(p.target);
+        if (!id) return skip("no leader known");
+        record.detail = describeFault({ kind: f.kind, params: { ...p, target: { node: id } } });
+        if (p.target.leaderOf !== undefined) record.detail += ` (leader of shard ${p.target.leaderOf})`;
+        const layer = `${f.kind}-${++this.layerSerial}`;
+        const spec =
+          f.kind === "clock-step"
+            ? { stepMs: p.stepMs }
+            : f.kind === "clock-skew"
+              ? { rate: p.rate }
+              : { strobe: { amplitudeMs: p.amplitudeMs, periodMs: p.periodMs } };
+        this.cluster.setClock(id, layer, spec);
+        heal = async () => this.cluster.setClock(id, layer, undefined);
+        break;
+      }
       default:
         return skip("unknown nemesis");
     }
@@ -217,6 +257,22 @@ export class Nemesis {
           .slice(0, 200)}`;
         await sleep(1000);
       }
+    }
+  }
+
+  /** One TransferLeader of shard to a replica other than `from`, counted with the transfer loop's. */
+  async transferAway(shard, from) {
+    const { shards } = await this.cluster.leaders();
+    const s = shards.get(shard);
+    const to = s?.replicas.find((r) => r !== from && this.cluster.members.get(r)?.state === "up");
+    if (!to) return;
+    this.transfers.attempts++;
+    try {
+      await this.cluster.control.get(to).cluster.transferLeader({ shard, toNodeId: to }, { timeoutMs: 3000 });
+      this.transfers.ok++;
+    } catch (err) {
+      const name = errorCode(err);
+      this.transfers.failed.set(name, (this.transfers.failed.get(name) ?? 0) + 1);
     }
   }
 

@@ -27,6 +27,13 @@ import { readProcStat } from "./proc-stats.mjs";
  * @property {{ t: number, rss: number, pid: number }[]} rss
  * @property {ClientProxy} [clientProxy]
  * @property {ClientProxy[]} forwardProxies  the proxies other nodes forward calls to this node through
+ * @property {Map<string, ClockLayer>} clock  the clock faults on this node, by layer
+ */
+
+/**
+ * One clock fault (see apps/cache-node/src/testing-control.ts): steps add up, rates
+ * multiply, and the latest strobe wins.
+ * @typedef {{ stepMs?: number, rate?: number, strobe?: { amplitudeMs: number, periodMs: number } }} ClockLayer
  */
 
 export class ChaosCluster {
@@ -75,6 +82,7 @@ export class ChaosCluster {
         incarnations: [],
         rss: [],
         forwardProxies: [],
+        clock: new Map(),
       });
       this.logs.set(m.id, createWriteStream(join(dataRoot, `${m.id}.log`), { flags: "a" }));
       const transport = createConnectTransport({ baseUrl: `http://127.0.0.1:${m.clientPort}`, httpVersion: "1.1" });
@@ -95,7 +103,7 @@ export class ChaosCluster {
           const { cut, delayMs, jitterMs } = link.policy.effective;
           forward.policy.clear();
           if (cut || delayMs > 0) forward.policy.add("peer-link", { cut, delayMs, jitterMs });
-          if (!actsOnPolicy) this.writeFaultFile(a.id);
+          if (!actsOnPolicy) this.writeControlFile(a.id);
         };
         await link.listen();
         this.links.set(link.name, link);
@@ -135,40 +143,62 @@ export class ChaosCluster {
     const own = this.options.argsFor.get(id) ?? [];
     const args = ["--initial-cluster", this.plan.initialCluster, "--peer-secret", this.plan.secret, "--peer-dial", dial];
     args.push("--client-dial", others.map((p) => `${p}=127.0.0.1:${this.forwards.get(`${id}->${p}`).port}`).join(","));
-    if (this.options.linkFaults === "node") {
-      this.writeFaultFile(id);
-      args.push("--testing", "--testing-peer-faults", this.faultFile(id));
-    }
+    // Every node takes the control file (its clock faults, and its link faults with --link-faults node).
+    this.writeControlFile(id);
+    args.push("--testing", "--testing-control", this.controlFile(id), "--testing-storage", "lossy");
     return [...args, ...this.options.args, ...own];
   }
 
-  /** The node-side fault file of node `from` (--link-faults node). */
-  faultFile(from) {
-    return join(this.options.dataRoot, `${from}.peer-faults.json`);
+  /** The control file of node `id` (apps/cache-node/src/testing-control.ts). */
+  controlFile(id) {
+    return join(this.options.dataRoot, `${id}.control.json`);
   }
 
   /**
-   * Writes the policies of every link out of `from` for its node's fault hook
-   * (apps/cache-node/src/peer/peer-faults.ts), atomically. Resets have no node-side
-   * counterpart: the hook drops and delays frames only.
+   * Writes node `id`'s control file, atomically: its clock faults, and with
+   * --link-faults node the policies of every link out of it, for its peer fault hook
+   * (resets have no node-side counterpart: the hook drops and delays frames only).
    */
-  writeFaultFile(from) {
+  writeControlFile(id) {
     this.faultSeeds ??= new Map();
-    if (!this.faultSeeds.has(from)) this.faultSeeds.set(from, Math.floor(this.options.random() * 2 ** 31));
-    const links = {};
-    for (const to of this.ids) {
-      if (to === from) continue;
-      const { cut, drop, delayMs, jitterMs } = this.link(from, to).policy.effective;
-      if (cut || drop > 0 || delayMs > 0 || jitterMs > 0) links[to] = { cut, drop, delayMs, jitterMs };
+    if (!this.faultSeeds.has(id)) this.faultSeeds.set(id, Math.floor(this.options.random() * 2 ** 31));
+    const document = { seed: this.faultSeeds.get(id) };
+    if (this.options.linkFaults === "node") {
+      const links = {};
+      for (const to of this.ids) {
+        if (to === id) continue;
+        const { cut, drop, delayMs, jitterMs } = this.link(id, to).policy.effective;
+        if (cut || drop > 0 || delayMs > 0 || jitterMs > 0) links[to] = { cut, drop, delayMs, jitterMs };
+      }
+      document.links = links;
     }
-    const file = this.faultFile(from);
-    writeFileSync(`${file}.next`, JSON.stringify({ seed: this.faultSeeds.get(from), links }));
+    const layers = [...this.members.get(id).clock.values()];
+    if (layers.length > 0) {
+      document.clock = {
+        stepMs: layers.reduce((sum, l) => sum + (l.stepMs ?? 0), 0),
+        rate: layers.reduce((product, l) => product * (l.rate ?? 1), 1),
+        strobe: layers.findLast((l) => l.strobe !== undefined)?.strobe,
+      };
+    }
+    const file = this.controlFile(id);
+    writeFileSync(`${file}.next`, JSON.stringify(document));
     renameSync(`${file}.next`, file);
+  }
+
+  /** Adds (or, with spec undefined, removes) a clock fault on node `id`. */
+  setClock(id, layer, spec) {
+    const m = this.members.get(id);
+    if (spec === undefined) m.clock.delete(layer);
+    else m.clock.set(layer, spec);
+    this.writeControlFile(id);
   }
 
   /** Starts (or restarts) one node; resolves once it listens. */
   async startMember(id) {
     const m = this.members.get(id);
+    // A node starts with its clock healed: one whose wall clock is ahead when it restarts
+    // would take that clock as the time of its shards (a documented limitation).
+    m.clock.clear();
     m.state = "starting";
     m.expectExit = false;
     const log = this.logs.get(id);
@@ -211,8 +241,11 @@ export class ChaosCluster {
     return proc;
   }
 
-  /** kill -9; resolves once the process is gone. */
-  async kill(id) {
+  /**
+   * kill -9, or with lossy, a power loss: SIGUSR2 makes the node (under --testing-storage
+   * lossy) cut its files to what it synced and SIGKILL itself. Resolves once it is gone.
+   */
+  async kill(id, { lossy = false } = {}) {
     const m = this.members.get(id);
     if (!m.proc) return false;
     m.expectExit = true;
@@ -220,7 +253,7 @@ export class ChaosCluster {
     await m.clientProxy?.unlisten();
     await Promise.all(m.forwardProxies.map((f) => f.unlisten()));
     this.sampleCpu(m);
-    await stopNode(proc, "SIGKILL", 5000);
+    await stopNode(proc, lossy ? "SIGUSR2" : "SIGKILL", 5000);
     m.state = "down";
     this.writePids();
     return true;
@@ -314,6 +347,10 @@ export class ChaosCluster {
     for (const link of this.links.values()) link.policy.clear();
     for (const m of this.members.values()) {
       m.clientProxy?.policy.clear();
+      if (m.clock.size > 0) {
+        m.clock.clear();
+        this.writeControlFile(m.id);
+      }
       if (m.state === "paused") this.resume(m.id);
     }
   }

@@ -8,6 +8,9 @@
 //   process faults (one per window, at most a minority of nodes)
 //     kill               kill -9 a node (often a shard's leader), restart it when the window ends
 //     pause              SIGSTOP a node (often a shard's leader), SIGCONT when the window ends
+//     crash              a power loss: the node cuts its files to what it synced (sometimes tearing
+//                        the last write) and dies; restarted when the window ends (half the kills,
+//                        from a stream of their own)
 //   partitions (one per window; every peer link across the cut is blackholed both ways)
 //     partition-leader   isolate one shard's leader from every other node
 //     partition-halves   a random minority against the majority
@@ -18,12 +21,21 @@
 //     lossy              some links drop whole frames, or reset the connection, with a probability
 //     transfer           ClusterService.TransferLeader of random shards every ~0.5-1.5 s
 //     client-faults      a node's client proxy resets connections as answers arrive, or is slow, or cut
+//   clock faults (added to a window on their own draw, from their own stream of the seed)
+//     clock-step         a node's wall clock (often a leader's) stepped by ±60 s
+//     clock-skew         a node's clocks run 5% fast or slow
+//     clock-strobe       a node's wall clock stepped back and forth by ±1-5 s every 50-200 ms
 import { Prng } from "../fuzz/prng.mjs";
 
 export const PROCESS_NEMESES = ["kill", "pause"];
+/** Drawn as half of the kills, so enabling it leaves the other draws of a seed as they were. */
+export const CRASH_NEMESIS = "crash";
 export const PARTITION_NEMESES = ["partition-leader", "partition-halves", "partition-bridge", "partition-oneway"];
 export const LINK_NEMESES = ["slow", "lossy", "transfer", "client-faults"];
-export const NEMESES = [...PROCESS_NEMESES, ...PARTITION_NEMESES, ...LINK_NEMESES];
+export const CLOCK_NEMESES = ["clock-step", "clock-skew", "clock-strobe"];
+export const NEMESES = [...PROCESS_NEMESES, CRASH_NEMESIS, ...PARTITION_NEMESES, ...LINK_NEMESES, ...CLOCK_NEMESES];
+/** The largest rate skew the clock nemesis applies: it stretches or shortens a TTL by up to this share. */
+export const CLOCK_SKEW_MAX = 0.05;
 
 /**
  * @typedef {{ kind: string, params: any }} Fault
@@ -62,6 +74,7 @@ export function drawFault(prng, kind, ctx, lengthMs) {
   const minorityMax = Math.floor((n - 1) / 2);
   switch (kind) {
     case "kill":
+    case "crash":
     case "pause":
       return { kind, params: { target: target(prng, ctx) } };
     case "partition-leader":
@@ -99,7 +112,24 @@ export function drawFault(prng, kind, ctx, lengthMs) {
       return { kind, params: { nodes, mode, reset: prng.pick([0.05, 0.15, 0.3]), delayMs: prng.range(30, 200) } };
     }
   }
+  const clock = drawClockFault(prng, kind, ctx);
+  if (clock) return clock;
   throw new Error(`no such nemesis: ${kind}`);
+}
+
+/** A clock fault on a node, 60% of the time a shard's leader. */
+function drawClockFault(prng, kind, ctx) {
+  const target = prng.bool(0.6) ? { leaderOf: prng.int(ctx.shardCount) } : { node: prng.pick(ctx.ids) };
+  switch (kind) {
+    case "clock-step":
+      return { kind, params: { target, stepMs: prng.pick([60_000, -60_000]) } };
+    case "clock-skew":
+      return { kind, params: { target, rate: prng.pick([1 + CLOCK_SKEW_MAX, 1 - CLOCK_SKEW_MAX]) } };
+    case "clock-strobe":
+      return { kind, params: { target, amplitudeMs: prng.range(1000, 5000), periodMs: prng.range(50, 200) } };
+    default:
+      return undefined;
+  }
 }
 
 function linksOfNode(id, ids) {
@@ -121,26 +151,44 @@ function linksOfNode(id, ids) {
  */
 export function randomSchedule(ctx) {
   const prng = Prng.derive(ctx.seed, "schedule");
-  const primaries = ctx.enabled.filter((k) => PROCESS_NEMESES.includes(k) || PARTITION_NEMESES.includes(k));
+  const crashAlone = ctx.enabled.includes(CRASH_NEMESIS) && !ctx.enabled.includes("kill");
+  const primaries = ctx.enabled.filter((k) => PROCESS_NEMESES.includes(k) || PARTITION_NEMESES.includes(k) || (k === CRASH_NEMESIS && crashAlone));
   const secondaries = ctx.enabled.filter((k) => LINK_NEMESES.includes(k) && (k !== "client-faults" || ctx.proxyClients));
   const healAtMs = ctx.durationMs - ctx.healMs;
   const windows = [];
   let t = ctx.warmupMs;
-  while (primaries.length + secondaries.length > 0) {
+  const clocks = ctx.enabled.filter((k) => CLOCK_NEMESES.includes(k));
+  const clockOnly = primaries.length + secondaries.length === 0;
+  while (primaries.length + secondaries.length + clocks.length > 0) {
     const lengthMs = prng.range(2000, 8000);
     const endMs = Math.min(t + lengthMs, healAtMs);
     if (endMs - t < 1500) break;
     const faults = [];
     if (primaries.length > 0 && (secondaries.length === 0 || prng.bool(0.85))) faults.push(drawFault(prng, prng.pick(primaries), ctx, endMs - t));
     for (const kind of secondaries) if (prng.bool(kind === "transfer" ? 0.4 : 0.3)) faults.push(drawFault(prng, kind, ctx, endMs - t));
-    if (faults.length === 0) {
+    if (faults.length === 0 && !clockOnly) {
       const kind = prng.pick(secondaries.length > 0 ? secondaries : primaries);
       faults.push(drawFault(prng, kind, ctx, endMs - t));
     }
     windows.push({ startMs: t, endMs, faults });
     t = endMs + prng.range(1000, 4000);
   }
-  return { windows, healAtMs, maxLinkDelayMs: maxDelay(windows) };
+  if (ctx.enabled.includes(CRASH_NEMESIS) && !crashAlone) {
+    const crashPrng = Prng.derive(ctx.seed, "schedule", "crash");
+    for (const w of windows) for (const f of w.faults) if (f.kind === "kill" && crashPrng.bool(0.5)) f.kind = CRASH_NEMESIS;
+  }
+  // Clock faults come from a stream of their own, so enabling them leaves the other draws of a seed as they were.
+  const clockPrng = Prng.derive(ctx.seed, "schedule", "clock");
+  for (const w of windows)
+    if (clocks.length > 0 && (clockOnly || clockPrng.bool(0.35))) w.faults.push(drawFault(clockPrng, clockPrng.pick(clocks), ctx, w.endMs - w.startMs));
+  return { windows, healAtMs, maxLinkDelayMs: maxDelay(windows), clockSkewMax: maxSkew(windows) };
+}
+
+/** The largest rate skew any window applies (0 without clock-skew faults). */
+function maxSkew(windows) {
+  let max = 0;
+  for (const w of windows) for (const f of w.faults) if (f.kind === "clock-skew") max = Math.max(max, Math.abs(f.params.rate - 1));
+  return max;
 }
 
 function maxDelay(windows) {
@@ -207,6 +255,32 @@ export const TARGETED = {
         ...(prng.bool(0.5) ? [transfers(prng, ctx, lengthMs, 1500, 3000)] : []),
       ]),
   },
+  "majority-crash": {
+    about:
+      "a power loss on a majority of the nodes at once (the leader of a shard among them), restarted a few seconds later, " +
+      "under register and counter writes: catches an append acknowledged before it is fsynced",
+    mix: { register: 0.6, counter: 0.4, ttl: 0 },
+    clients: { sdk: 3, raw: 2, session: 2 },
+    build: (prng, ctx) =>
+      repeat(prng, ctx, [2000, 3000], [2500, 4000], () => [
+        { kind: "crash-majority", params: { shard: prng.int(ctx.shardCount), order: Array.from({ length: 5 }, () => prng.int(ctx.ids.length)) } },
+      ]),
+  },
+  "clock-step-transfer": {
+    about:
+      "TTL keys only: a shard leader's wall clock stepped +60 s, then the shard's leadership moved away from it: " +
+      "TTLs must neither stretch nor shrink beyond ε (checks the time rule of docs/decisions.md)",
+    mix: { register: 0, counter: 0, ttl: 1 },
+    clients: { sdk: 3, raw: 3, session: 2 },
+    build: (prng, ctx) =>
+      repeat(prng, ctx, [3000, 5000], [1500, 2500], () => {
+        const shard = prng.int(ctx.shardCount);
+        return [
+          { kind: "clock-step", params: { target: { leaderOf: shard }, stepMs: 60_000 } },
+          { kind: "transfer-away", params: { shard, afterMs: prng.range(800, 2000) } },
+        ];
+      }),
+  },
   "ttl-clock": {
     about:
       "TTL keys only, leaderships moved between nodes every ~second: with a clock offset between nodes (a node-side hook), " +
@@ -247,7 +321,16 @@ export function targetedSchedule(name, ctx) {
   const prng = Prng.derive(ctx.seed, "schedule", name);
   const windows = def.build(prng, ctx);
   const healAtMs = ctx.durationMs - ctx.healMs;
-  return { windows, healAtMs, maxLinkDelayMs: maxDelay(windows), mix: def.mix, clients: def.clients, proxyClients: def.proxyClients, about: def.about };
+  return {
+    windows,
+    healAtMs,
+    maxLinkDelayMs: maxDelay(windows),
+    clockSkewMax: maxSkew(windows),
+    mix: def.mix,
+    clients: def.clients,
+    proxyClients: def.proxyClients,
+    about: def.about,
+  };
 }
 
 /** One line per window, for the log. */
@@ -263,6 +346,12 @@ export function describeFault(f) {
     case "kill":
     case "pause":
       return `${f.kind} ${who(p.target)}`;
+    case "crash":
+      return `crash ${who(p.target)} (lossy)`;
+    case "crash-majority":
+      return `crash a majority (lossy), the leader of shard ${p.shard} among them`;
+    case "transfer-away":
+      return `move shard ${p.shard}'s leadership away after ${p.afterMs} ms`;
     case "partition-leader":
       return `isolate the leader of shard ${p.shard}`;
     case "partition-halves":
@@ -279,6 +368,12 @@ export function describeFault(f) {
       return `transfers every ${p.everyMs} ms`;
     case "client-faults":
       return `client ${p.mode} on ${p.nodes.join(",")}${p.mode === "reset" ? ` p=${p.reset}` : p.mode === "slow" ? ` +${p.delayMs} ms` : ""}`;
+    case "clock-step":
+      return `step the wall clock of ${who(p.target)} by ${p.stepMs > 0 ? "+" : ""}${p.stepMs / 1000} s`;
+    case "clock-skew":
+      return `run the clocks of ${who(p.target)} at ×${p.rate}`;
+    case "clock-strobe":
+      return `strobe the wall clock of ${who(p.target)} ±${p.amplitudeMs} ms every ${p.periodMs} ms`;
   }
   return f.kind;
 }

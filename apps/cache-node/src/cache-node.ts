@@ -6,15 +6,16 @@ import { Background } from "./background/background.js";
 import { createCacheService } from "./api/cache-service.js";
 import { createClusterService } from "./api/cluster-service.js";
 import type { NodeConfig } from "./config/config.js";
-import { openConsensus } from "./open-consensus.js";
+import { openConsensus, type OpenConsensus } from "./open-consensus.js";
 import type { ConsensusPort } from "./consensus/consensus-port.js";
 import { Forwarder, type MemberDirectory } from "./routing/forwarder.js";
 import { clampDeadlineHeaders } from "./http/deadline.js";
 import { createDualServer, limitInflight, withEdges, type RequestHandler } from "./http/http-server.js";
 import { NodeMetrics } from "./http/metrics.js";
 import { createRouter } from "./routing/router.js";
-import { offsetClock, systemClock, type Clock } from "./consensus/clock.js";
-import { describeTestingSwitches, hasBug } from "./config/testing-switches.js";
+import { systemClock, type Clock } from "./consensus/clock.js";
+import { startTestingHooks } from "./testing-control.js";
+import { hasBug } from "./config/testing-switches.js";
 import { createStockHandler, type StockHandlerOptions } from "./http/stock-handler.js";
 import { createUnaryFastPath } from "./http/unary-fast-path.js";
 import { ignoredFlagMessages } from "./state-machine/store-settings.js";
@@ -25,6 +26,16 @@ export interface RunningNode {
   readonly consensus: ConsensusPort;
   /** Hands off leaderships, drains requests and closes the write-ahead log. */
   stop(): Promise<void>;
+  /** Under --testing-storage lossy: cuts the node's files to what it synced; the process must exit at once after. */
+  readonly crashStorage: OpenConsensus["crashStorage"];
+}
+
+/** What a node does when it can no longer run safely: log, and exit with code 70. */
+function exitOnFatal(logger: Logger): (err: unknown) => void {
+  return (err) => {
+    logger.fatal({ err }, "cannot continue safely; exiting");
+    process.exit(70);
+  };
 }
 
 /** Wires the ports and adapters of one node and starts serving. */
@@ -33,21 +44,13 @@ export async function startCacheNode(
   options: { logger?: Logger; clock?: Clock; onFatal?: (err: unknown) => void } = {},
 ): Promise<RunningNode> {
   const logger = options.logger ?? pino({ level: config.logLevel, base: { node: config.nodeId } });
-  const clock = options.clock ?? offsetClock(systemClock, config.testing?.clockOffsetMs ?? 0);
-  if (config.testing) {
-    logger.warn({ testing: describeTestingSwitches(config.testing) }, "TEST-ONLY switches are on (--testing): never run this node in production");
-  }
-  const onFatal =
-    options.onFatal ??
-    ((err: unknown) => {
-      logger.fatal({ err }, "cannot continue safely; exiting");
-      process.exit(70);
-    });
+  const testing = await startTestingHooks(config.testing, logger, options.clock ?? systemClock);
+  const clock = testing.clock;
+  const onFatal = options.onFatal ?? exitOnFatal(logger);
   // Read samples: this node's own, and those followers send for shards it leads.
   const hints = new AccessHints(config.accessHintKeysMax);
-  const opened = await openConsensus(config, logger, clock, onFatal, (shard, keys) => {
-    for (const key of keys) hints.record(shard, key);
-  });
+  const onSamples = (shard: number, keys: readonly string[]) => keys.forEach((key) => hints.record(shard, key));
+  const opened = await openConsensus(config, logger, clock, onFatal, onSamples, testing.peerFaults);
   const { consensus, members } = opened;
 
   const metrics = new NodeMetrics(consensus, opened.driverStats);
@@ -67,6 +70,7 @@ export async function startCacheNode(
     port = await server.listen(config.port, config.host);
   } catch (err) {
     await opened.close();
+    testing.close();
     throw err;
   }
   address = `${config.host}:${port}`;
@@ -87,6 +91,7 @@ export async function startCacheNode(
     port,
     address,
     consensus,
+    crashStorage: opened.crashStorage,
     stop: () =>
       (stopping ??= (async () => {
         ready = false;
@@ -95,6 +100,7 @@ export async function startCacheNode(
         await opened.handOff(Math.min(3000, config.shutdownGraceMs));
         await server.close(config.shutdownGraceMs);
         await opened.close();
+        testing.close();
         logger.info("stopped");
       })()),
   };

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { writeSync } from "node:fs";
 import { CommanderError } from "commander";
 import pino from "pino";
 import { startCacheNode } from "./cache-node.js";
@@ -30,6 +31,15 @@ async function main(): Promise<void> {
       },
     );
   };
+  const crashStorage = node.crashStorage;
+  if (crashStorage) {
+    // Test-only (--testing-storage lossy): a power loss. Nothing is written after the cut.
+    process.on("SIGUSR2", () => {
+      const report = crashStorage(Math.random() < 0.5);
+      writeSync(2, `cache-node: lossy crash (test-only): ${JSON.stringify(report)}\n`);
+      process.kill(process.pid, "SIGKILL");
+    });
+  }
   process.once("SIGTERM", () => shutdown("SIGTERM"));
   process.once("SIGINT", () => shutdown("SIGINT"));
 }

@@ -4,8 +4,9 @@ import { placeShards, type ClusterMember } from "./config/cluster-config.js";
 import type { NodeConfig } from "./config/config.js";
 import type { ConsensusPort } from "./consensus/consensus-port.js";
 import { PeerTransport, type PeerTransportOptions } from "./peer/peer-transport.js";
-import { PeerFaultHook } from "./peer/peer-faults.js";
+import type { PeerFaultHook } from "./peer/peer-faults.js";
 import { SnapshotFiles } from "@distcache/raft/snapshot";
+import { LossyNodeWalFs, type CrashReport } from "@distcache/raft/testing";
 import { MultiRaft } from "./consensus/multi-raft.js";
 import { openWalGroupLog } from "./consensus/wal-group-log.js";
 import { openDataDirIdentity } from "./config/data-dir-identity.js";
@@ -23,6 +24,8 @@ export interface OpenConsensus {
   close(): Promise<void>;
   /** Counters of the multi-Raft driver, for metrics. */
   driverStats: () => Record<string, number>;
+  /** Under --testing-storage lossy: cuts every log and snapshot file to what it synced (the node must exit right after). */
+  crashStorage: ((torn: boolean) => CrashReport) | undefined;
 }
 
 /** Members of the cluster; a node without --initial-cluster is a cluster of one. */
@@ -41,34 +44,26 @@ export async function openConsensus(
   clock: Clock,
   onFatal: (err: unknown) => void,
   onAccessSamples?: (shard: number, keys: readonly string[]) => void,
+  peerFaults?: PeerFaultHook,
 ): Promise<OpenConsensus> {
   const members = clusterMembers(config, config.port);
   const replicas = config.replicas || Math.min(3, members.length);
   const placement = placeShards(members, config.shards, replicas);
   const hostedShards = placement.map((voters, shard) => ({ shard, voters })).filter((hosted) => hosted.voters.includes(config.nodeId));
   // The data dir's identity first: with other members, shards or replicas, other groups would open.
-  const identity = await openDataDirIdentity(
-    config.dataDir,
-    {
-      nodeId: config.nodeId,
-      members: members.map((m) => m.id),
-      shards: config.shards,
-      replicas,
-      replicasDefaulted: !config.replicas,
-      secret: config.peerSecret,
-    },
-    logger,
-  );
-  const groupLog = await openWalGroupLog(join(config.dataDir, "wal"), logger, undefined, hostedShards);
+  const identityInputs = { nodeId: config.nodeId, members: members.map((m) => m.id), shards: config.shards, replicas, replicasDefaulted: !config.replicas };
+  const identity = await openDataDirIdentity(config.dataDir, { ...identityInputs, secret: config.peerSecret }, logger);
+  const lossyFs = config.testing?.storage === "lossy" ? new LossyNodeWalFs() : undefined;
+  const groupLog = await openWalGroupLog(join(config.dataDir, "wal"), logger, lossyFs && { fs: lossyFs }, hostedShards);
   // Messages arrive only after start(), by which time raft is initialised.
-  const { transport, faults } = await openPeerTransport(config, members, identity.clusterId, logger, (from, payload) => raft.receive(from, payload));
+  const transport = openPeerTransport(config, members, identity.clusterId, logger, peerFaults, (from, payload) => raft.receive(from, payload));
   const raft: MultiRaft = await MultiRaft.open({
     nodeId: config.nodeId,
     hostedShards,
     shardCount: config.shards,
     preferredLeaders: placement.map((voters) => voters[0]!),
     groupLog,
-    snapshotFiles: new SnapshotFiles(join(config.dataDir, "snap")),
+    snapshotFiles: new SnapshotFiles(join(config.dataDir, "snap"), lossyFs),
     snapshotEntries: config.snapshotEntries,
     snapshotBytes: config.snapshotBytes,
     transport,
@@ -104,25 +99,24 @@ export async function openConsensus(
     },
     handOff: (timeoutMs) => raft.handOffLeadership(timeoutMs),
     driverStats: () => ({ ...raft.stats, ...prefixed("snapshots", raft.snapshots.stats) }),
+    crashStorage: lossyFs && ((torn) => lossyFs.crash({ torn, random: Math.random })),
     close: async () => {
       await raft.close();
       await transport.close();
-      faults?.close();
     },
   };
 }
 
-/** The peer transport, with the test-only fault hook when --testing-peer-faults names a file. */
-async function openPeerTransport(
+/** The peer transport, with the test-only fault hook under --testing-control. */
+function openPeerTransport(
   config: NodeConfig,
   members: readonly ClusterMember[],
   clusterId: string,
   logger: Logger,
+  faults: PeerFaultHook | undefined,
   onMessage: PeerTransportOptions["onMessage"],
-): Promise<{ transport: PeerTransport; faults: PeerFaultHook | undefined }> {
-  const faultsFile = config.testing?.peerFaultsFile;
-  const faults = faultsFile === undefined ? undefined : await PeerFaultHook.watch(faultsFile, logger);
-  const transport = new PeerTransport({
+): PeerTransport {
+  return new PeerTransport({
     nodeId: config.nodeId,
     secret: config.peerSecret,
     clusterId,
@@ -131,7 +125,6 @@ async function openPeerTransport(
     logger,
     faults,
   });
-  return { transport, faults };
 }
 
 function prefixed(prefix: string, stats: Record<string, number>): Record<string, number> {

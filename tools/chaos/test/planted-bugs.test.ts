@@ -22,6 +22,8 @@ const CASES: PlantedBugCase[] = [
   { bug: "stale-read-index", schedule: "leader-churn", verdict: /not linearizable/ },
   // A node whose wall clock is 1.5 s behind the others': expiry judged by a local clock is then off by that much.
   { bug: "local-clock-expiry", schedule: "ttl-clock", verdict: /TTL violation/, args: ["--node-args-for", "n2=--testing-clock-offset-ms -1500"] },
+  // Nodes run with --testing-storage lossy, so a crash loses what was never fsynced.
+  { bug: "append-without-fsync", schedule: "majority-crash", verdict: /lost an acknowledged write|not linearizable/ },
 ];
 
 const SEEDS = (process.env["PLANTED_BUG_SEEDS"] ?? "1").split(",").map((seed) => seed.trim());

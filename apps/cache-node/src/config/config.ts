@@ -312,12 +312,17 @@ const OPTION_SPECS: OptionSpec[] = [
     positiveInt("--inflight-requests-max"),
   ],
   ["--testing", "allow the test-only switches below (chaos testing only; never in production)", "testing"],
-  ["--testing-peer-faults <file>", "test only: a JSON file of per-destination peer faults, watched while the node runs", "testingPeerFaults"],
+  ["--testing-control <file>", "test only: a JSON file of peer faults and clock changes, watched while the node runs", "testingControl"],
   [
     "--testing-clock-offset-ms <ms>",
     `test only: add ms to every wall-clock reading (at most ${CLOCK_OFFSET_MS_MAX} either way)`,
     "testingClockOffsetMs",
     signedInt("--testing-clock-offset-ms"),
+  ],
+  [
+    "--testing-storage <mode>",
+    "test only: real (the default), or lossy: SIGUSR2 then cuts every log and snapshot file to what it synced and exits",
+    "testingStorage",
   ],
   ["--testing-bug <names>", `test only: plant bugs, comma-separated: ${Object.keys(PLANTED_BUGS).join(", ")}`, "testingBug"],
 ];

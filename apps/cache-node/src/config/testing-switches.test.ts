@@ -7,8 +7,9 @@ import { PLANTED_BUGS, TESTING_KEYS, describeTestingSwitches, hasBug } from "./t
 
 /** Each test-only switch, with a value it accepts. */
 const SWITCHES: [flag: string, value: string][] = [
-  ["--testing-peer-faults", "/tmp/faults.json"],
+  ["--testing-control", "/tmp/control.json"],
   ["--testing-clock-offset-ms", "-1500"],
+  ["--testing-storage", "lossy"],
   ...Object.keys(PLANTED_BUGS).map((bug): [string, string] => ["--testing-bug", bug]),
 ];
 
@@ -59,11 +60,12 @@ describe("test-only switches", () => {
     const config = parseConfig([]);
     expect(config.testing).toBeUndefined();
     expect(hasBug(config.testing, "incr-twice")).toBe(false);
-    expect(parseConfig(["--testing"]).testing).toEqual({ peerFaultsFile: undefined, clockOffsetMs: 0, bugs: new Set() });
+    expect(parseConfig(["--testing"]).testing).toEqual({ controlFile: undefined, clockOffsetMs: 0, bugs: new Set(), storage: "real" });
   });
 
   it.each([
     [["--testing", "--testing-bug", "no-such-bug"], /no planted bug "no-such-bug"/],
+    [["--testing", "--testing-storage", "flaky"], /--testing-storage must be one of real, lossy/],
     [["--testing", "--testing-clock-offset-ms", "1.5"], /--testing-clock-offset-ms must be an integer/],
     [["--testing", "--testing-clock-offset-ms", String(25 * 3600 * 1000)], /must be an integer in \[-86400000, 86400000\]/],
   ])("rejects %j", (argv, message) => {

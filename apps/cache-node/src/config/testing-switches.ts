@@ -17,24 +17,35 @@ export const PLANTED_BUGS = {
   "incr-twice": "applies a retried Incr again instead of answering from its session (invariant 4)",
   "stale-read-index": "answers a follower's ReadIndex with the read index it gave an earlier request (invariant 2)",
   "local-clock-expiry": "judges a STRONG read's expiry by the serving node's wall clock, not the log's stamp (invariant 9)",
+  "append-without-fsync": "acknowledges appended entries without fsyncing them (invariant 5)",
+  "unsynced-vote": "grants a vote before its hard state is synced, and syncs no Ready that holds only hard state (invariant 5)",
 } as const;
 
 export type PlantedBug = keyof typeof PLANTED_BUGS;
 
 /** What --testing turned on; a node started without --testing has none. */
 export interface TestingSwitches {
-  /** A JSON file of per-destination peer faults the node watches (see peer/peer-faults.ts). */
-  peerFaultsFile: string | undefined;
-  /** Added to every wall-clock reading (the monotonic clock is untouched). */
+  /** The control file the node watches for peer faults and clock changes (see testing-control.ts). */
+  controlFile: string | undefined;
+  /** Added to every wall-clock reading (the monotonic clock is untouched), until the control file says otherwise. */
   clockOffsetMs: number;
   bugs: ReadonlySet<PlantedBug>;
+  /**
+   * "lossy": the write-ahead log and snapshot files keep track of what they synced, and
+   * SIGUSR2 makes the node cut them to that, as a power loss would, and die at once.
+   */
+  storage: TestingStorage;
 }
+
+export const TESTING_STORAGE = ["real", "lossy"] as const;
+export type TestingStorage = (typeof TESTING_STORAGE)[number];
 
 /** The config keys of the test-only switches, with their flags. */
 export const TESTING_KEYS = {
-  testingPeerFaults: "--testing-peer-faults",
+  testingControl: "--testing-control",
   testingClockOffsetMs: "--testing-clock-offset-ms",
   testingBug: "--testing-bug",
+  testingStorage: "--testing-storage",
 } as const;
 
 /** The largest wall-clock offset a node takes: a day either way. */
@@ -55,9 +66,10 @@ export function resolveTestingSwitches(flat: Flat): TestingSwitches | undefined 
     return undefined;
   }
   return {
-    peerFaultsFile: flat["testingPeerFaults"] === undefined ? undefined : String(flat["testingPeerFaults"]),
+    controlFile: flat["testingControl"] === undefined ? undefined : String(flat["testingControl"]),
     clockOffsetMs: clockOffset(flat["testingClockOffsetMs"]),
     bugs: plantedBugs(flat["testingBug"]),
+    storage: storageMode(flat["testingStorage"]),
   };
 }
 
@@ -68,6 +80,13 @@ function clockOffset(raw: unknown): number {
     throw new ConfigError(`--testing-clock-offset-ms must be an integer in [-${CLOCK_OFFSET_MS_MAX}, ${CLOCK_OFFSET_MS_MAX}], got ${JSON.stringify(raw)}`);
   }
   return value;
+}
+
+function storageMode(raw: unknown): TestingStorage {
+  if (raw === undefined) return "real";
+  if (!(TESTING_STORAGE as readonly unknown[]).includes(raw))
+    throw new ConfigError(`--testing-storage must be one of ${TESTING_STORAGE.join(", ")}, got ${JSON.stringify(raw)}`);
+  return raw as TestingStorage;
 }
 
 function plantedBugs(raw: unknown): ReadonlySet<PlantedBug> {
@@ -84,8 +103,9 @@ function plantedBugs(raw: unknown): ReadonlySet<PlantedBug> {
 /** The switches a node runs with, for its startup log. */
 export function describeTestingSwitches(switches: TestingSwitches): Record<string, unknown> {
   return {
-    peerFaultsFile: switches.peerFaultsFile ?? null,
+    controlFile: switches.controlFile ?? null,
     clockOffsetMs: switches.clockOffsetMs,
+    storage: switches.storage,
     plantedBugs: [...switches.bugs].map((bug) => `${bug}: ${PLANTED_BUGS[bug]}`),
   };
 }

@@ -9,9 +9,3 @@ export interface Clock {
 }
 
 export const systemClock: Clock = { nowMs: () => Date.now(), monotonicMs: () => performance.now() };
-
-/** The clock with offsetMs added to its wall-clock readings (a test-only switch); the clock itself when 0. */
-export function offsetClock(clock: Clock, offsetMs: number): Clock {
-  if (offsetMs === 0) return clock;
-  return { nowMs: () => clock.nowMs() + offsetMs, monotonicMs: () => clock.monotonicMs() };
-}

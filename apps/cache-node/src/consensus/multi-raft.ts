@@ -122,6 +122,8 @@ export class MultiRaft implements ConsensusPort {
   private readonly members = new Map<number, ReadonlySet<string>>();
   private readonly incarnation: Uint8Array;
   private readonly waits: StateWaits;
+  /** Planted bugs (test-only); none on a production node. */
+  private readonly bugs: ReadonlySet<PlantedBug>;
   /** Planted bug stale-read-index: rewrites this leader's ReadIndex answers (test-only). */
   private readonly staleReadIndexes: StaleReadIndexes | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -172,7 +174,8 @@ export class MultiRaft implements ConsensusPort {
     this.self = asNodeId(options.nodeId);
     this.incarnation = options.incarnation ?? randomBytes(INCARNATION_BYTES);
     this.waits = new StateWaits(options.clock);
-    this.staleReadIndexes = options.bugs?.has("stale-read-index") ? new StaleReadIndexes() : undefined;
+    this.bugs = options.bugs ?? NO_BUGS;
+    this.staleReadIndexes = this.bugs.has("stale-read-index") ? new StaleReadIndexes() : undefined;
     for (const { shard, voters } of options.hostedShards) this.members.set(groupOfShard(shard), new Set(voters));
     this.snapshots = new ReplicaSnapshots({
       self: this.self,
@@ -210,8 +213,7 @@ export class MultiRaft implements ConsensusPort {
     });
     const contexts = new ReadContexts(this.options.nodeId, this.incarnation, shard);
     const { clock, operationTimeoutMs, readsPendingMax = READS_PENDING_MAX, readStampLagMsMax = READ_STAMP_LAG_MS_MAX, seed } = this.options;
-    const bugs = this.options.bugs ?? NO_BUGS;
-    const replicaOptions = { clock, operationTimeoutMs, readsPendingMax, readStampLagMsMax, seed, bugs, schedule: () => this.schedule() };
+    const replicaOptions = { clock, operationTimeoutMs, readsPendingMax, readStampLagMsMax, seed, bugs: this.bugs, schedule: () => this.schedule() };
     this.replicas.set(group, new ShardReplica(shard, node, storage, machine, contexts, replicaOptions));
   }
 
@@ -587,11 +589,14 @@ export class MultiRaft implements ConsensusPort {
       if (ready.softState) replica.onSoftState(ready.softState);
       const clusterTimeMs = replica.leaderTimeForMessages();
       for (const message of ready.immediateMessages) immediate.push({ group: replica.group, message, clusterTimeMs });
+      if (this.bugs.has("unsynced-vote")) {
+        for (const message of ready.messages) if (message.type === "voteResp") immediate.push({ group: replica.group, message, clusterTimeMs });
+      }
       for (const message of ready.snapshotsToSend) this.snapshots.send(replica.group, message);
       if (ready.entries.length > 0 || ready.hardState || ready.snapshot) {
         writes.push({ group: replica.group, snapshot: ready.snapshot, hardState: ready.hardState, entries: ready.entries });
       }
-      sync ||= ready.mustSync;
+      sync ||= ready.mustSync && !this.plantedUnsyncedWrite(ready);
     }
     this.send(immediate);
     if (writes.length > 0) {
@@ -604,7 +609,9 @@ export class MultiRaft implements ConsensusPort {
     for (const [replica, ready] of readies) {
       if (ready.messages.length === 0) continue;
       const clusterTimeMs = replica.leaderTimeForMessages();
-      for (const message of ready.messages) after.push({ group: replica.group, message, clusterTimeMs });
+      for (const message of ready.messages) {
+        if (!(message.type === "voteResp" && this.bugs.has("unsynced-vote"))) after.push({ group: replica.group, message, clusterTimeMs });
+      }
     }
     this.send(after);
     let appliedBytes = 0;
@@ -641,6 +648,16 @@ export class MultiRaft implements ConsensusPort {
       if (ready.committedEntries.length > 0) this.snapshots.maybeTake(replica, entryBytes);
     }
     this.snapshots.sweepStale(this.replicas.values());
+  }
+
+  /**
+   * Planted bugs append-without-fsync and unsynced-vote (test-only): whether this Ready's
+   * write is left unsynced although Raft asks for a sync (every write, or one that holds
+   * only hard state: a vote).
+   */
+  private plantedUnsyncedWrite(ready: Ready): boolean {
+    if (this.bugs.has("append-without-fsync")) return true;
+    return this.bugs.has("unsynced-vote") && ready.entries.length === 0 && ready.snapshot === undefined;
   }
 
   /** Sends messages as one batch per destination node. */

@@ -3,7 +3,7 @@ import { SetOpSchema } from "@distcache/proto/raft";
 import { afterEach, describe, expect, it } from "vitest";
 import type { MultiRaft } from "./multi-raft.js";
 import { NotLeaderError } from "./port-errors.js";
-import { SkewedClock } from "./testing/skewed-clock.js";
+import { ControlledClock } from "./controlled-clock.js";
 import { closeTestClusters, leaderOf, openTestCluster, setOp, until, type BatchFilter } from "./testing/multi-raft-harness.js";
 
 // Cluster time on nodes whose wall and monotonic clocks are driven apart (invariant 9 of
@@ -37,7 +37,7 @@ async function strongHas(node: MultiRaft, key: string): Promise<boolean> {
 const eventualHas = (node: MultiRaft, key: string) => node.replica(SHARD).store.get(key, node.clusterTimeMs(SHARD)) !== undefined;
 
 async function threeNodes(options: { filter?: BatchFilter; operationTimeoutMs?: number; delayMs?: (from: string, to: string) => number } = {}) {
-  const clocks: Record<string, SkewedClock> = Object.fromEntries(ids.map((id) => [id, new SkewedClock()]));
+  const clocks: Record<string, ControlledClock> = Object.fromEntries(ids.map((id) => [id, new ControlledClock()]));
   const { nodes, isolate } = await openTestCluster({ ids, shards: 1, clocks, ...options });
   const leader = await leaderOf(nodes, SHARD);
   // A first command: every replica's time is anchored in this process from here on.

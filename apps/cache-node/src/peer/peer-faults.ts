@@ -1,16 +1,14 @@
-import { readFile, stat } from "node:fs/promises";
 import { SeededRandom } from "@distcache/raft";
-import type { Logger } from "pino";
 
 /*
- * The peer transport's test-only fault hook (--testing-peer-faults FILE, accepted only
- * with --testing): outbound frames to each destination are dropped or delayed as a JSON
- * file says, so the chaos harness acts on Raft traffic whatever the transport under it
- * (a proxy between nodes can only do so while links are plain TCP). The file is
+ * The peer transport's test-only fault hook (the "links" of --testing-control, accepted
+ * only with --testing): outbound frames to each destination are dropped or delayed as the
+ * control file says, so the chaos harness acts on Raft traffic whatever the transport
+ * under it (a proxy between nodes can only do so while links are plain TCP). For example
  *
  *   { "seed": 7, "links": { "n2": { "cut": true }, "n3": { "drop": 0.2, "delayMs": 40, "jitterMs": 10 } } }
  *
- * and is read again whenever it changes; a destination it does not name has no fault.
+ * A destination the file does not name has no fault.
  */
 
 /** The faults on frames to one destination. */
@@ -33,14 +31,12 @@ export interface FaultHookStats {
   dropped: number;
   /** Frames the hook delayed. */
   delayed: number;
-  /** Times the file was read and taken. */
+  /** Times new faults were taken. */
   reloads: number;
 }
 
 const PASS: FaultVerdict = { drop: false, delayMs: 0 };
-/** How often the file's modification time is checked. */
-const POLL_INTERVAL_MS = 50;
-/** The largest delay a fault file may ask for. */
+/** The largest delay a control file may ask for. */
 const FAULT_DELAY_MS_MAX = 60_000;
 
 export class PeerFaultHook {
@@ -48,42 +44,15 @@ export class PeerFaultHook {
   private random: () => number = seeded(1);
   /** Per destination, when its last delayed frame leaves: a frame never overtakes an earlier one. */
   private readonly releaseAt = new Map<string, number>();
-  /** The file's modification time, size and inode when it was last read. */
-  private lastSeen = "";
-  private timer: NodeJS.Timeout | undefined;
   readonly stats: FaultHookStats = { dropped: 0, delayed: 0, reloads: 0 };
 
   constructor(private readonly now: () => number = () => performance.now()) {}
 
-  /** Reads `file` now and whenever it changes, until close(). A file that does not parse leaves the faults as they were. */
-  static async watch(file: string, logger: Logger): Promise<PeerFaultHook> {
-    const hook = new PeerFaultHook();
-    const poll = async () => {
-      try {
-        const { mtimeMs, size, ino } = await stat(file);
-        const seen = `${mtimeMs}:${size}:${ino}`;
-        if (seen === hook.lastSeen) return;
-        hook.lastSeen = seen;
-        hook.load(JSON.parse(await readFile(file, "utf8")));
-        logger.info({ file, faults: Object.fromEntries(hook.faults) }, "peer faults loaded (test-only)");
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === "ENOENT") {
-          hook.lastSeen = "";
-          if (hook.faults.size > 0) hook.load({ links: {} });
-          return;
-        }
-        logger.warn({ file, err: String(err) }, "peer fault file ignored");
-      }
-    };
-    await poll();
-    hook.timer = setInterval(() => void poll(), POLL_INTERVAL_MS);
-    hook.timer.unref();
-    return hook;
-  }
-
-  /** Takes a parsed fault file (throws a TypeError if it is malformed, keeping the faults as they were). */
+  /** Takes the control file's seed and links (throws a TypeError if they are malformed, keeping the faults as they were). */
   load(document: unknown): void {
-    if (!isRecord(document) || !isRecord(document["links"] ?? {})) throw new TypeError('a fault file is an object: { "seed"?: n, "links": { id: fault } }');
+    if (!isRecord(document) || !isRecord(document["links"] ?? {})) {
+      throw new TypeError('links must be an object: { "links": { "<node id>": { "cut", "drop", "delayMs", "jitterMs" } } }');
+    }
     const links = (document["links"] ?? {}) as Record<string, unknown>;
     const faults = new Map<string, PeerFault>();
     for (const [to, raw] of Object.entries(links)) faults.set(to, parseFault(to, raw));
@@ -108,10 +77,6 @@ export class PeerFaultHook {
     this.releaseAt.set(to, at);
     this.stats.delayed++;
     return { drop: false, delayMs: at - now };
-  }
-
-  close(): void {
-    clearInterval(this.timer);
   }
 }
 

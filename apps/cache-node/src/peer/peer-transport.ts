@@ -45,7 +45,7 @@ export interface PeerTransportOptions {
   frameStallMs?: number;
   reconnectDelayMsMin?: number;
   reconnectDelayMsMax?: number;
-  /** The test-only fault hook (--testing-peer-faults): drops or delays outbound frames per destination. */
+  /** The test-only fault hook (the links of --testing-control): drops or delays outbound frames per destination. */
   faults?: PeerFaultHook;
 }
 
