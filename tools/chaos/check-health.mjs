@@ -3,6 +3,9 @@
 // median over the run's second half. Also each process's CPU share, for the report.
 import { CLOCK_TICKS } from "./proc-stats.mjs";
 
+/** A node's first seconds after a start, when its heap grows as it warms up: not judged. */
+export const RSS_WARMUP_MS = 10_000;
+
 function median(values) {
   const s = [...values].sort((a, b) => a - b);
   if (s.length === 0) return NaN;
@@ -16,12 +19,14 @@ function median(values) {
 export function checkHealth(cluster, options) {
   const rss = [];
   for (const m of cluster.members.values()) {
-    const pid = m.incarnations.at(-1)?.pid;
-    // Only the last incarnation's samples: a restart starts from a small heap again.
-    const samples = m.rss.filter((s) => s.pid === pid && s.t >= options.secondHalfFromMs);
+    const last = m.incarnations.at(-1);
+    // Only the last incarnation's samples, from RSS_WARMUP_MS after it started: a restart
+    // starts from a small heap again, which grows as the node warms up.
+    const fromMs = Math.max(options.secondHalfFromMs, (last?.startedMs ?? 0) + RSS_WARMUP_MS);
+    const samples = m.rss.filter((s) => s.pid === last?.pid && s.t >= fromMs);
     if (samples.length < options.samplesMin) {
-      const restarted = ((m.incarnations.at(-1)?.startedMs ?? 0) / 1000).toFixed(1);
-      const note = `${samples.length} samples of its last incarnation in the second half (restarted at +${restarted} s)`;
+      const restarted = ((last?.startedMs ?? 0) / 1000).toFixed(1);
+      const note = `${samples.length} samples of its last incarnation in the second half, ${RSS_WARMUP_MS / 1000} s after its start (+${restarted} s)`;
       rss.push({ id: m.id, judged: false, samples: samples.length, note });
       continue;
     }

@@ -10,6 +10,7 @@ const { checkAcknowledged } = await load("./check-durability.mjs");
 const { checkLinearizability } = await load("./check-linearizability.mjs");
 const { History } = await load("./workload.mjs");
 const { LinkPolicy } = await load("./link-policy.mjs");
+const { checkHealth, RSS_WARMUP_MS } = await load("./check-health.mjs");
 
 type Entry = Record<string, unknown>;
 
@@ -145,5 +146,38 @@ describe("link fault layers", () => {
     expect(p.effective).toMatchObject({ cut: false, delayMs: 20, drop: 0.5 });
     p.remove("b");
     expect(p.faulty).toBe(false);
+  });
+});
+
+describe("the memory check", () => {
+  const MiB = 2 ** 20;
+  /** A node sampled every second from startMs to 60 s, its RSS growing by growth MiB a second. */
+  const member = (id: string, startMs: number, growth: number) => ({
+    id,
+    incarnations: [
+      { pid: 1, startedMs: 0 },
+      { pid: 2, startedMs: startMs },
+    ],
+    rss: Array.from({ length: (60_000 - startMs) / 1000 }, (_, i) => ({ t: startMs + i * 1000, pid: 2, rss: (100 + growth * i) * MiB })),
+  });
+  const check = (...members: ReturnType<typeof member>[]) =>
+    checkHealth(
+      { members: new Map(members.map((m) => [m.id, m])), exits: [], startFailures: [] },
+      { secondHalfFromMs: 30_000, rssRatioMax: 1.2, samplesMin: 5 },
+    );
+
+  it("flags a node whose memory keeps growing through the second half", () => {
+    const [result] = check(member("n1", 0, 6)).rss;
+    expect(result).toMatchObject({ judged: true, ok: false });
+  });
+
+  it("judges a restarted node only from its warm-up's end, when it warmed up long enough before the end", () => {
+    // Up at +45 s: it grows from 60 to 140 MiB in its first 10 s, then stays flat; judged
+    // on all its samples, it would end at 1.21 times their median.
+    const warm = member("n2", 45_000, 0);
+    warm.rss.forEach((s, i) => (s.rss = (60 + Math.min(i, RSS_WARMUP_MS / 1000) * 8) * MiB));
+    expect(check(warm).rss[0]).toMatchObject({ judged: true, ok: true });
+    // Up at +52 s: too few samples after its warm-up, so not judged at all.
+    expect(check(member("n3", 52_000, 5)).rss[0]).toMatchObject({ judged: false });
   });
 });

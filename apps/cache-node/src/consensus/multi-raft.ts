@@ -1,6 +1,17 @@
 import { randomBytes, randomInt } from "node:crypto";
 import { PROTOCOL_LIMITS } from "@distcache/proto/limits";
-import { RaftNode, SeededRandom, asLogIndex, asNodeId, entrySizeBytes, type InboundMessage, type NodeId, type RaftStatus, type Ready } from "@distcache/raft";
+import {
+  RaftNode,
+  SeededRandom,
+  asLogIndex,
+  asNodeId,
+  entrySizeBytes,
+  type InboundMessage,
+  type NodeId,
+  type RaftStatus,
+  type Ready,
+  type SoftState,
+} from "@distcache/raft";
 import type { SnapshotFiles } from "@distcache/raft/snapshot";
 import { Store, type StoreOptions } from "@distcache/store";
 import type { Logger } from "pino";
@@ -579,25 +590,41 @@ export class MultiRaft implements ConsensusPort {
     }
   }
 
-  private async process(readies: [ShardReplica, Ready, ReadyMode][]): Promise<void> {
-    this.stats.cycles++;
+  /** A replica's role or leader changed: it settles what that ends, and a new leadership is logged. */
+  private onSoftState(replica: ShardReplica, soft: SoftState): void {
+    const wasLeader = replica.role === "leader";
+    replica.onSoftState(soft);
+    if (soft.role === "leader" && !wasLeader) this.options.logger.info({ shard: replica.shard, term: replica.node.term }, "leading the shard");
+  }
+
+  /** The messages that may leave before this cycle's append, and the append itself (with whether it must be synced). */
+  private takeWrites(readies: readonly [ShardReplica, Ready, ReadyMode][]): { immediate: GroupMessage[]; writes: GroupLogWrite[]; sync: boolean } {
     const immediate: GroupMessage[] = [];
     const writes: GroupLogWrite[] = [];
     let sync = false;
     for (const [replica, ready] of readies) {
       checkReady(replica.shard, replica.nextApplyAfter, ready);
-      if (ready.softState) replica.onSoftState(ready.softState);
+      if (ready.softState) this.onSoftState(replica, ready.softState);
       const clusterTimeMs = replica.leaderTimeForMessages();
       for (const message of ready.immediateMessages) immediate.push({ group: replica.group, message, clusterTimeMs });
       if (this.bugs.has("unsynced-vote")) {
         for (const message of ready.messages) if (message.type === "voteResp") immediate.push({ group: replica.group, message, clusterTimeMs });
       }
       for (const message of ready.snapshotsToSend) this.snapshots.send(replica.group, message);
-      if (ready.entries.length > 0 || ready.hardState || ready.snapshot) {
-        writes.push({ group: replica.group, snapshot: ready.snapshot, hardState: ready.hardState, entries: ready.entries });
+      // Planted bug unsynced-vote (test-only): hard state alone (a vote) is not written until the group's next change.
+      const hardState = this.bugs.has("unsynced-vote") && ready.entries.length === 0 && !ready.snapshot ? undefined : ready.hardState;
+      if (ready.entries.length > 0 || hardState || ready.snapshot) {
+        writes.push({ group: replica.group, snapshot: ready.snapshot, hardState, entries: ready.entries });
       }
-      sync ||= ready.mustSync && !this.plantedUnsyncedWrite(ready);
+      // Planted bug append-without-fsync (test-only): nothing is fsynced.
+      sync ||= ready.mustSync && !this.bugs.has("append-without-fsync");
     }
+    return { immediate, writes, sync };
+  }
+
+  private async process(readies: [ShardReplica, Ready, ReadyMode][]): Promise<void> {
+    this.stats.cycles++;
+    const { immediate, writes, sync } = this.takeWrites(readies);
     this.send(immediate);
     if (writes.length > 0) {
       this.stats.appends++;
@@ -648,16 +675,6 @@ export class MultiRaft implements ConsensusPort {
       if (ready.committedEntries.length > 0) this.snapshots.maybeTake(replica, entryBytes);
     }
     this.snapshots.sweepStale(this.replicas.values());
-  }
-
-  /**
-   * Planted bugs append-without-fsync and unsynced-vote (test-only): whether this Ready's
-   * write is left unsynced although Raft asks for a sync (every write, or one that holds
-   * only hard state: a vote).
-   */
-  private plantedUnsyncedWrite(ready: Ready): boolean {
-    if (this.bugs.has("append-without-fsync")) return true;
-    return this.bugs.has("unsynced-vote") && ready.entries.length === 0 && ready.snapshot === undefined;
   }
 
   /** Sends messages as one batch per destination node. */
