@@ -52,10 +52,11 @@ const dataRoot = mkdtempSync(join(tmpdir(), "distcache-chaos-"));
 /** Harness time: ms since the workload started (negative before). */
 let t0 = performance.now();
 const now = () => performance.now() - t0;
-const random = (() => {
-  const prng = Prng.derive(opts.seed, "links");
+/** Draws from the seed for one proxy or control file, by name: each its own stream. */
+const randomFor = (name) => {
+  const prng = Prng.derive(opts.seed, "links", name);
   return () => prng.float();
-})();
+};
 
 const cluster = new ChaosCluster({
   count: opts.nodes,
@@ -65,7 +66,7 @@ const cluster = new ChaosCluster({
   proxyClients,
   linkFaults: opts.linkFaults,
   logLevel: opts.logLevel,
-  random,
+  randomFor,
   now,
 });
 
@@ -168,7 +169,8 @@ async function run() {
   for (let i = 0; i < clientCounts.raw; i++) {
     const prng = Prng.derive(opts.seed, "raw-nodes", i);
     const random = () => prng.float();
-    clients.push(new RawClient({ id: clients.length, name: `raw-${i + 1}`, urls, ids: cluster.ids, timeoutMs: opts.opTimeoutMs, random, now }));
+    const name = `raw-${i + 1}`;
+    clients.push(new RawClient({ id: clients.length, name, urls, ids: cluster.ids, timeoutMs: opts.opTimeoutMs, random, now }));
   }
   for (let i = 0; i < clientCounts.session; i++) {
     const prng = Prng.derive(opts.seed, "session-nodes", i);
@@ -218,7 +220,7 @@ async function run() {
 
   const leadersBack = await cluster.waitForLeaders(30_000);
   const unread = await finalReads(cluster, history, now);
-  const replicas = await compareReplicas(cluster, 30_000);
+  const replicas = await compareReplicas(cluster, opts.digestWaitMs);
   clearInterval(sampler);
   cluster.sample();
   const harnessCpu = process.cpuUsage(cpuAtStart);

@@ -36,7 +36,14 @@ export function checkHealth(cluster, options) {
     const ok = end <= options.rssRatioMax * med;
     rss.push({ id: m.id, judged: true, samples: samples.length, medianBytes: med, endBytes: end, maxBytes: max, ratio: end / med, ok });
   }
-  return { exits: cluster.exits, startFailures: cluster.startFailures, rss, clockTicks: CLOCK_TICKS };
+  return {
+    exits: cluster.exits,
+    startFailures: cluster.startFailures,
+    crashes: cluster.crashes,
+    crashFailures: cluster.crashFailures,
+    rss,
+    clockTicks: CLOCK_TICKS,
+  };
 }
 
 /**

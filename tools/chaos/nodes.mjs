@@ -40,7 +40,8 @@ export class ChaosCluster {
   /**
    * @param {{ count: number, dataRoot: string, args: string[], argsFor: Map<string, string[]>, proxyClients: boolean, linkFaults?: "proxy" | "node",
    *           logLevel: string,
-   *           random: () => number, now: () => number }} options
+   *           randomFor: (name: string) => () => number, now: () => number }} options
+   *   randomFor gives each proxy its own draws from the seed, so one link's traffic never shifts another's
    */
   constructor(options) {
     this.options = options;
@@ -54,6 +55,9 @@ export class ChaosCluster {
     this.exits = [];
     /** Restarts that failed. */
     this.startFailures = [];
+    /** What each power loss did (the node's CrashReport), and the ones that did not happen as a power loss. */
+    this.crashes = [];
+    this.crashFailures = [];
     this.logs = new Map();
     this.pidFile = join(options.dataRoot, "pids");
     this.stopping = false;
@@ -92,10 +96,20 @@ export class ChaosCluster {
       for (const b of plan.members) {
         if (a.id === b.id) continue;
         const actsOnPolicy = this.options.linkFaults !== "node";
-        const link = new PeerLinkProxy({ from: a.id, to: b.id, upstream: { host: "127.0.0.1", port: b.peerPort }, random: this.options.random, actsOnPolicy });
+        const link = new PeerLinkProxy({
+          from: a.id,
+          to: b.id,
+          upstream: { host: "127.0.0.1", port: b.peerPort },
+          random: this.options.randomFor(`link ${a.id}->${b.id}`),
+          actsOnPolicy,
+        });
         // Calls a forwards to b go through a proxy of their own, which takes the link's cut and delay,
         // so a partition of the peer link cuts forwarding too.
-        const forward = new ClientProxy({ nodeId: b.id, upstream: { host: "127.0.0.1", port: b.clientPort }, random: this.options.random });
+        const forward = new ClientProxy({
+          nodeId: b.id,
+          upstream: { host: "127.0.0.1", port: b.clientPort },
+          random: this.options.randomFor(`forward ${a.id}->${b.id}`),
+        });
         await forward.listen();
         this.forwards.set(link.name, forward);
         this.members.get(b.id).forwardProxies.push(forward);
@@ -109,7 +123,7 @@ export class ChaosCluster {
         this.links.set(link.name, link);
       }
       if (this.options.proxyClients) {
-        const proxy = new ClientProxy({ nodeId: a.id, upstream: { host: "127.0.0.1", port: a.clientPort }, random: this.options.random });
+        const proxy = new ClientProxy({ nodeId: a.id, upstream: { host: "127.0.0.1", port: a.clientPort }, random: this.options.randomFor(`client ${a.id}`) });
         await proxy.listen();
         this.members.get(a.id).clientProxy = proxy;
       }
@@ -161,8 +175,9 @@ export class ChaosCluster {
    */
   writeControlFile(id) {
     this.faultSeeds ??= new Map();
-    if (!this.faultSeeds.has(id)) this.faultSeeds.set(id, Math.floor(this.options.random() * 2 ** 31));
-    const document = { seed: this.faultSeeds.get(id) };
+    if (!this.faultSeeds.has(id)) this.faultSeeds.set(id, Math.floor(this.options.randomFor(`control ${id}`)() * 2 ** 31));
+    this.controlSerial = (this.controlSerial ?? 0) + 1;
+    const document = { serial: this.controlSerial, seed: this.faultSeeds.get(id) };
     if (this.options.linkFaults === "node") {
       const links = {};
       for (const to of this.ids) {
@@ -255,8 +270,28 @@ export class ChaosCluster {
     this.sampleCpu(m);
     await stopNode(proc, lossy ? "SIGUSR2" : "SIGKILL", 5000);
     m.state = "down";
+    if (lossy) {
+      // Its last stderr line may still be in the pipe when the exit is seen.
+      if (proc.child.stderr && !proc.child.stderr.closed) await Promise.race([new Promise((r) => proc.child.once("close", r)), sleep(1000)]);
+      this.recordCrash(id, proc);
+    }
     this.writePids();
     return true;
+  }
+
+  /** A power loss must end in SIGKILL after the node's "lossy crash" line; anything else is a failure of the run. */
+  recordCrash(id, proc) {
+    const line = proc.stderr
+      .join("")
+      .split("\n")
+      .findLast((l) => l.startsWith("cache-node: lossy crash (test-only): "));
+    const report = line === undefined ? undefined : JSON.parse(line.slice(line.indexOf("{")));
+    if (proc.child.signalCode !== "SIGKILL" || report === undefined) {
+      const detail = `exit code ${proc.child.exitCode}, signal ${proc.child.signalCode}, ${report ? "with" : "without"} its crash report`;
+      this.crashFailures.push({ id, atMs: this.options.now(), detail, stderr: proc.stderr.join("").slice(-2000) });
+      return;
+    }
+    this.crashes.push({ id, atMs: this.options.now(), ...report });
   }
 
   pause(id) {

@@ -31,6 +31,7 @@ const SPEC = {
   heal: { type: "string" },
   "op-timeout-ms": { type: "string", default: "2000" },
   "check-budget-ms": { type: "string", default: "5000" },
+  "digest-wait-ms": { type: "string", default: "30000" },
   "verdict-min": { type: "string", default: "0.99" },
   "rss-ratio-max": { type: "string", default: "1.2" },
   "keep-data": { type: "boolean", default: false },
@@ -44,7 +45,7 @@ export const USAGE = `usage: npm run chaos -- [--nodes 3|5] [--duration 60s|10m]
          [--node-args "FLAGS"] [--node-args-for ID=FLAGS ...] [--proxy-clients on|off] [--link-faults proxy|node]
          [--clients sdk=3,raw=3,session=3] [--mix register=45,counter=30,ttl=25] [--ops-per-key 250] [--register-keys 6] [--counter-keys 3]
          [--ttls 500,1000,2000,3000] [--ttl-epsilon-ms MS] [--warmup 3s] [--heal 12s]
-         [--op-timeout-ms 2000] [--check-budget-ms 5000] [--verdict-min 0.99] [--rss-ratio-max 1.2]
+         [--op-timeout-ms 2000] [--check-budget-ms 5000] [--digest-wait-ms 30000] [--verdict-min 0.99] [--rss-ratio-max 1.2]
          [--keep-data] [--report-json FILE] [--log-level warn]
 nemeses: ${NEMESES.join(", ")}
 See tools/chaos/README.md.`;
@@ -169,6 +170,7 @@ export function parseOptions(argv) {
     healMs,
     opTimeoutMs: positive(values["op-timeout-ms"], "--op-timeout-ms"),
     checkBudgetMs: positive(values["check-budget-ms"], "--check-budget-ms"),
+    digestWaitMs: positive(values["digest-wait-ms"], "--digest-wait-ms"),
     verdictMin: positive(values["verdict-min"], "--verdict-min", { integer: false, min: 0 }),
     rssRatioMax: positive(values["rss-ratio-max"], "--rss-ratio-max", { integer: false, min: 1 }),
     keepData: values["keep-data"],

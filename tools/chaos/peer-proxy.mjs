@@ -71,12 +71,18 @@ export class PeerLinkProxy {
     const conn = { down, up };
     this.connections.add(conn);
     const splitter = new PeerStreamSplitter();
+    // A unit held back by a delay when a cut starts is dropped too, as the network would.
+    const cutNow = () => this.actsOnPolicy && this.policy.effective.cut;
     const toUp = new DelayLine((bytes) => {
-      if (!up.destroyed) up.write(bytes);
-      if (up.writableLength + toUp.queuedBytes > BACKLOG_BYTES_MAX) down.pause();
+      if (cutNow()) this.stats.framesDroppedCut++;
+      else if (!up.destroyed) up.write(bytes);
+      // Reading pauses while too much waits; it resumes on the socket's drain, or once the delay line has emptied enough.
+      const backlog = up.writableLength + toUp.queuedBytes;
+      if (backlog > BACKLOG_BYTES_MAX) down.pause();
+      else if (down.isPaused() && backlog < BACKLOG_BYTES_MAX / 2) down.resume();
     });
     const toDown = new DelayLine((bytes) => {
-      if (!down.destroyed) down.write(bytes);
+      if (!cutNow() && !down.destroyed) down.write(bytes);
     });
     const closeBoth = () => {
       toUp.close();

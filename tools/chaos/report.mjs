@@ -203,6 +203,15 @@ export function printReport(run, print) {
   if (h.exits.length) failures.push(`${h.exits.length} node exit(s) not caused by the nemesis`);
   for (const f of h.startFailures) print(`  ${f.id} failed to start at ${sec(f.atMs)} s: ${f.error.split("\n").slice(0, 6).join(" | ")}`);
   if (h.startFailures.length) failures.push(`${h.startFailures.length} node start(s) failed`);
+  if (h.crashes.length > 0) {
+    const lost = h.crashes.reduce((n, c) => n + c.bytesLost, 0);
+    const restored = h.crashes.reduce((n, c) => n + c.filesRestored, 0);
+    const torn = h.crashes.filter((c) => c.torn.length > 0).length;
+    print(`  power losses: ${h.crashes.length}, ${lost} unsynced bytes lost, ${torn} with a torn or kept tail, ${restored} file(s) given back their old name`);
+  }
+  for (const f of h.crashFailures)
+    print(`  ${f.id}: a power loss at ${sec(f.atMs)} s did not happen as one (${f.detail}): ${f.stderr.split("\n").slice(-4).join(" | ")}`);
+  if (h.crashFailures.length) failures.push(`${h.crashFailures.length} power loss(es) did not happen as one`);
   print(`  RSS, second half of the run (median → end, must end ≤ ${run.rssRatioMax}× the median):`);
   for (const r of h.rss) {
     if (!r.judged) print(`    ${r.id}: not judged: ${r.note}`);
@@ -262,6 +271,8 @@ export function reportJson(run, failures) {
     },
     exits: run.health.exits.map((e) => ({ id: e.id, pid: e.pid, code: e.code, signal: e.signal, atMs: e.atMs, log: e.log })),
     rss: run.health.rss,
+    crashes: run.health.crashes,
+    crashFailures: run.health.crashFailures.map((f) => ({ id: f.id, atMs: f.atMs, detail: f.detail })),
     cpu: run.cpu,
   };
   return JSON.stringify(data, (_k, v) => (typeof v === "bigint" ? v.toString() : v), 2);

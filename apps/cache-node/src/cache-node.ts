@@ -50,7 +50,10 @@ export async function startCacheNode(
   // Read samples: this node's own, and those followers send for shards it leads.
   const hints = new AccessHints(config.accessHintKeysMax);
   const onSamples = (shard: number, keys: readonly string[]) => keys.forEach((key) => hints.record(shard, key));
-  const opened = await openConsensus(config, logger, clock, onFatal, onSamples, testing.peerFaults);
+  const opened = await openConsensus(config, logger, clock, onFatal, onSamples, testing.peerFaults).catch((err: unknown) => {
+    testing.close();
+    throw err;
+  });
   const { consensus, members } = opened;
 
   const metrics = new NodeMetrics(consensus, opened.driverStats);
@@ -64,9 +67,9 @@ export async function startCacheNode(
   // The committed log is applied before the client port opens (docs/decisions.md,
   // Startup): a read served earlier could see the store from before the restart. /healthz
   // therefore answers from the moment the node can serve; allow for the replay in probes.
-  await opened.start();
   let port: number;
   try {
+    await opened.start();
     port = await server.listen(config.port, config.host);
   } catch (err) {
     await opened.close();

@@ -6,7 +6,7 @@ import type { ConsensusPort } from "./consensus/consensus-port.js";
 import { PeerTransport, type PeerTransportOptions } from "./peer/peer-transport.js";
 import type { PeerFaultHook } from "./peer/peer-faults.js";
 import { SnapshotFiles } from "@distcache/raft/snapshot";
-import { LossyNodeWalFs, type CrashReport } from "@distcache/raft/testing";
+import type { CrashReport } from "@distcache/raft/testing";
 import { MultiRaft } from "./consensus/multi-raft.js";
 import { openWalGroupLog } from "./consensus/wal-group-log.js";
 import { openDataDirIdentity } from "./config/data-dir-identity.js";
@@ -53,7 +53,8 @@ export async function openConsensus(
   // The data dir's identity first: with other members, shards or replicas, other groups would open.
   const identityInputs = { nodeId: config.nodeId, members: members.map((m) => m.id), shards: config.shards, replicas, replicasDefaulted: !config.replicas };
   const identity = await openDataDirIdentity(config.dataDir, { ...identityInputs, secret: config.peerSecret }, logger);
-  const lossyFs = config.testing?.storage === "lossy" ? new LossyNodeWalFs() : undefined;
+  // Test-only: the lossy file system is loaded only when asked for, never in a production node.
+  const lossyFs = config.testing?.storage === "lossy" ? new (await import("@distcache/raft/testing")).LossyNodeWalFs() : undefined;
   const groupLog = await openWalGroupLog(join(config.dataDir, "wal"), logger, lossyFs && { fs: lossyFs }, hostedShards);
   // Messages arrive only after start(), by which time raft is initialised.
   const transport = openPeerTransport(config, members, identity.clusterId, logger, peerFaults, (from, payload) => raft.receive(from, payload));

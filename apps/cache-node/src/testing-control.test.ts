@@ -66,6 +66,26 @@ describe("the testing control file", () => {
     }
   });
 
+  it("never takes a document numbered below the last one it took", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "distcache-control-"));
+    const file = join(dir, "control.json");
+    const t = targets();
+    writeFileSync(file, JSON.stringify({ serial: 5, clock: { stepMs: 5000 } }));
+    const control = await watchTestingControl(file, silent, t);
+    try {
+      expect(t.clock.settings.stepMs).toBe(5000);
+      writeFileSync(file, JSON.stringify({ serial: 4, clock: { stepMs: 4000 } }));
+      await control.poll();
+      expect(t.clock.settings.stepMs).toBe(5000);
+      writeFileSync(file, JSON.stringify({ serial: 6, clock: { stepMs: 6000 }, padding: "x" }));
+      await control.poll();
+      expect(t.clock.settings.stepMs).toBe(6000);
+    } finally {
+      control.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("gives a node without --testing the base clock and no hooks", async () => {
     const hooks = await startTestingHooks(undefined, silent, systemClock);
     expect(hooks.clock).toBe(systemClock);

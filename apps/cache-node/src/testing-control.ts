@@ -11,12 +11,13 @@ import { PeerFaultHook } from "./peer/peer-faults.js";
  * peer links and its clocks at run time:
  *
  *   {
+ *     "serial": 12,
  *     "seed": 7,
  *     "links": { "n2": { "cut": true }, "n3": { "drop": 0.2, "delayMs": 40, "jitterMs": 10 } },
  *     "clock": { "stepMs": 60000, "rate": 1.05, "strobe": { "amplitudeMs": 2000, "periodMs": 200 } }
  *   }
  *
- * A section left out means no fault of its kind (for the clock: the step of
+ * A document whose serial is not above the last one taken is ignored. A section left out means no fault of its kind (for the clock: the step of
  * --testing-clock-offset-ms, at the real rate). A file that does not parse, or that has a
  * section out of bounds, is logged and changes nothing.
  */
@@ -67,14 +68,21 @@ function parseClock(raw: unknown, defaultStepMs: number): ClockControl {
 /** Reads `file` now and whenever it changes, until close(). A missing file means no faults. */
 export async function watchTestingControl(file: string, logger: Logger, targets: ControlTargets): Promise<TestingControl> {
   let lastSeen = "";
-  const poll = async () => {
+  let lastSerial = -1;
+  let polling: Promise<void> | undefined;
+  const readOnce = async () => {
     try {
       const { mtimeMs, size, ino } = await stat(file);
       const seen = `${mtimeMs}:${size}:${ino}`;
       if (seen === lastSeen) return;
+      const document: unknown = JSON.parse(await readFile(file, "utf8"));
       lastSeen = seen;
-      applyControl(JSON.parse(await readFile(file, "utf8")), targets);
-      logger.info({ file, clock: targets.clock?.settings }, "testing control loaded (test-only)");
+      // A writer numbers its documents: one read late never replaces a newer one.
+      const serial = (document as { serial?: unknown } | null)?.serial;
+      if (typeof serial === "number" && serial <= lastSerial) return;
+      applyControl(document, targets);
+      if (typeof serial === "number") lastSerial = serial;
+      logger.info({ file, serial, clock: targets.clock?.settings }, "testing control loaded (test-only)");
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") {
         if (lastSeen !== "") applyControl({}, targets);
@@ -84,6 +92,8 @@ export async function watchTestingControl(file: string, logger: Logger, targets:
       logger.warn({ file, err: String(err) }, "testing control file ignored");
     }
   };
+  // One read at a time: a slow one must not finish after a newer one.
+  const poll = () => (polling ??= readOnce().finally(() => (polling = undefined)));
   await poll();
   const timer = setInterval(() => void poll(), CONTROL_POLL_INTERVAL_MS);
   timer.unref();

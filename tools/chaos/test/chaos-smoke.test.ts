@@ -7,9 +7,10 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { HarnessRunner } from "./run-harness.js";
 
-// Seed 11 over 40 s draws slow and lossy links, a bridge partition, a paused leader, a
-// killed leader, leadership transfers and client connection resets (printed at the start).
-const SEED = "11";
+// Seed 191 over 40 s draws a bridge partition, lossy links, a paused node, a kill, a power
+// loss, leadership transfers, client faults, a +-60 s wall-clock step and a clock skew
+// (the schedule is printed at the start).
+const SEED = "191";
 const dir = mkdtempSync(join(tmpdir(), "distcache-chaos-smoke-"));
 const harness = new HarnessRunner();
 
@@ -28,7 +29,10 @@ describe("the chaos harness", () => {
     expect(report.verdict).toBe("pass");
     // The faults really happened, and the checks had something to judge.
     const applied = new Set(report.faults.filter((f: { applied: boolean }) => f.applied).map((f: { kind: string }) => f.kind));
-    expect([...applied]).toEqual(expect.arrayContaining(["kill", "pause", "partition-bridge", "lossy", "transfer"]));
+    expect([...applied]).toEqual(expect.arrayContaining(["kill", "crash", "pause", "partition-bridge", "lossy", "transfer", "clock-step", "clock-skew"]));
+    // The power loss happened as one: the node cut its files and died by SIGKILL.
+    expect(report.crashes.length).toBeGreaterThan(0);
+    expect(report.crashFailures).toEqual([]);
     type Link = { framesDroppedLoss: number; framesDroppedCut: number };
     const dropped = report.links.reduce((n: number, l: Link) => n + l.framesDroppedLoss + l.framesDroppedCut, 0);
     expect(dropped).toBeGreaterThan(0);

@@ -1,9 +1,10 @@
 // The checkers catch real bugs: each planted bug (apps/cache-node/src/config/testing-switches.ts),
 // switched on in every node with --testing, must make its targeted schedule fail with
 // the violation it causes. npm test runs seed 1 of each; npm run test:long runs
-// PLANTED_BUG_SEEDS=2,3,4,5, so each bug is caught on 5 fixed seeds, and each schedule once
-// without its bug, which must pass. Every run lasts 20 s. Runs the built node (after
-// `npm run build`), in the vitest `cluster` project.
+// PLANTED_BUG_SEEDS=2,3,4,5, so each bug is caught on 5 fixed seeds, and with
+// PLANTED_BUG_WITHOUT=1 each schedule once without its bug, which must pass. Every run
+// lasts 20 s; runs with a bug go two at a time (PLANTED_BUG_PARALLEL), runs without one
+// alone. Runs the built node (after `npm run build`), in the vitest `cluster` project.
 import { afterAll, describe, expect, it } from "vitest";
 import { HarnessRunner } from "./run-harness.js";
 
@@ -12,54 +13,99 @@ interface PlantedBugCase {
   schedule: string;
   /** What the verdict line must name. */
   verdict: RegExp;
+  /** What else the report must show: the violation this bug causes, not any failure. */
+  evidence: RegExp;
   /** Extra harness flags. */
   args?: string[];
 }
 
 const CASES: PlantedBugCase[] = [
-  { bug: "ack-before-commit", schedule: "leader-isolation", verdict: /not linearizable|lost an acknowledged write/ },
-  { bug: "follower-read-without-read-index", schedule: "lagging-follower", verdict: /not linearizable/ },
-  { bug: "incr-twice", schedule: "indeterminate-writes", verdict: /applied one twice|not linearizable/ },
-  { bug: "stale-read-index", schedule: "leader-churn", verdict: /not linearizable/ },
+  { bug: "ack-before-commit", schedule: "leader-isolation", verdict: /not linearizable|lost an acknowledged write/, evidence: /illegal/ },
+  { bug: "follower-read-without-read-index", schedule: "lagging-follower", verdict: /not linearizable/, evidence: /illegal/ },
+  { bug: "incr-twice", schedule: "indeterminate-writes", verdict: /applied one twice/, evidence: /ctr-\d+: counter is \d+, above .*: applied more than once/ },
+  { bug: "stale-read-index", schedule: "leader-churn", verdict: /not linearizable/, evidence: /reg-\d+:illegal|ctr-\d+:illegal/ },
   // A node whose wall clock is 1.5 s behind the others': expiry judged by a local clock is then off by that much.
-  { bug: "local-clock-expiry", schedule: "ttl-clock", verdict: /TTL violation/, args: ["--node-args-for", "n2=--testing-clock-offset-ms -1500"] },
-  // Nodes run with --testing-storage lossy, so a crash loses what was never fsynced.
-  { bug: "append-without-fsync", schedule: "majority-crash", verdict: /lost an acknowledged write|not linearizable/ },
+  {
+    bug: "local-clock-expiry",
+    schedule: "ttl-clock",
+    verdict: /TTL violation/,
+    evidence: /\[(present|expired)\]/,
+    args: ["--node-args-for", "n2=--testing-clock-offset-ms -1500"],
+  },
+  // Nodes run with --testing-storage lossy, so a power loss drops what was never fsynced.
+  {
+    bug: "append-without-fsync",
+    schedule: "majority-crash",
+    verdict: /lost an acknowledged write|digests differ/,
+    evidence: /power losses: \d+, [1-9]\d* unsynced bytes lost/,
+  },
 ];
 
 const SEEDS = (process.env["PLANTED_BUG_SEEDS"] ?? "1").split(",").map((seed) => seed.trim());
-const LONG = process.env["PLANTED_BUG_SEEDS"] !== undefined;
+const WITHOUT = process.env["PLANTED_BUG_WITHOUT"] === "1";
+const PARALLEL = Number(process.env["PLANTED_BUG_PARALLEL"] ?? 2);
 const DURATION = "20s";
-const RUN_TIMEOUT_MS = 120_000;
+const RUN_TIMEOUT_MS = 240_000;
 
-const harness = new HarnessRunner();
-afterAll(() => harness.stop(), 30_000);
+/** Runs at most `slots` harness runs at once. */
+class Slots {
+  private waiting: (() => void)[] = [];
+  private busy = 0;
+  constructor(private readonly slots: number) {}
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.busy >= this.slots) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.busy++;
+    try {
+      return await task();
+    } finally {
+      this.busy--;
+      this.waiting.shift()?.();
+    }
+  }
+}
+
+const runners: HarnessRunner[] = [];
+afterAll(() => Promise.all(runners.map((r) => r.stop())), 30_000);
+const withBugSlots = new Slots(PARALLEL);
+const aloneSlots = new Slots(1);
+
+function run(args: string[]) {
+  const runner = new HarnessRunner();
+  runners.push(runner);
+  return runner.run(args);
+}
 
 const runArgs = (c: PlantedBugCase, seed: string, withBug: boolean) => [
   ...["--schedule", c.schedule, "--seed", seed, "--duration", DURATION],
-  // With the bug, a violation is found fast; a short check budget only turns more keys "unknown".
-  ...(withBug ? ["--check-budget-ms", "1500"] : []),
+  // With the bug, a violation is found fast: shorter budgets only turn more keys "unknown", or end a digest wait diverged replicas never end.
+  ...(withBug ? ["--check-budget-ms", "1500", "--digest-wait-ms", "5000"] : []),
   ...["--node-args", withBug ? `--testing --testing-bug ${c.bug}` : "--testing"],
   ...(c.args ?? []),
 ];
 
-describe.each(CASES)("planted bug $bug", (c) => {
-  it.each(SEEDS)(
-    `fails the ${c.schedule} schedule, seed %s`,
-    async (seed) => {
-      const { code, output } = await harness.run(runArgs(c, seed, true));
+// One suite, so runs of different bugs share the slots too.
+const RUNS = CASES.flatMap((c) => SEEDS.map((seed) => ({ ...c, seed })));
+
+describe("planted bugs", () => {
+  it.concurrent.each(RUNS)(
+    "$bug fails the $schedule schedule, seed $seed",
+    async (c) => {
+      const { code, output } = await withBugSlots.run(() => run(runArgs(c, c.seed, true)));
       expect(code, output).toBe(1);
-      const verdict = output.split("\n").find((line) => line.startsWith(`FAIL (seed ${seed})`));
+      const verdict = output.split("\n").find((line) => line.startsWith(`FAIL (seed ${c.seed})`));
       expect(verdict, output).toMatch(c.verdict);
+      expect(output, verdict).toMatch(c.evidence);
       expect(output).toContain(`replay: npm run chaos -- --schedule ${c.schedule}`);
     },
     RUN_TIMEOUT_MS,
   );
+});
 
-  it.runIf(LONG)(
-    `passes the ${c.schedule} schedule without the bug, seed ${SEEDS[0]}`,
-    async () => {
-      const { code, output } = await harness.run(runArgs(c, SEEDS[0]!, false));
+describe.runIf(WITHOUT)("without the planted bugs", () => {
+  it.each(CASES)(
+    `passes the $schedule schedule, seed ${SEEDS[0]}`,
+    async (c) => {
+      const { code, output } = await aloneSlots.run(() => run(runArgs(c, SEEDS[0]!, false)));
       expect(code, output).toBe(0);
     },
     RUN_TIMEOUT_MS,

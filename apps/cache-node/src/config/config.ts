@@ -364,6 +364,9 @@ export function parseConfig(argv: readonly string[]): NodeConfig {
   command.parse([...argv], { from: "user" });
   const flags = command.opts() as Flat;
   const file = typeof flags["config"] === "string" ? readConfigFile(flags["config"]) : {};
+  // Only the command line may turn test-only switches on: a config file shared between
+  // environments must never carry them into production.
+  if (file["testing"] !== undefined) throw new ConfigError(`config file ${String(flags["config"])}: "testing" is accepted only as the --testing flag`);
   const merged: Flat = { ...file, ...Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined)) };
   return resolveConfig(merged);
 }
@@ -459,6 +462,10 @@ function adoptOwnEntry(config: NodeConfig, flat: Flat): void {
   const conflict = (key: string, value: string | number) => flat[key] !== undefined && String(flat[key]) !== String(value);
   if (conflict("port", clientPort) || conflict("peerPort", peerPort)) {
     throw new ConfigError(`--port/--peer-port disagree with this node's --initial-cluster entry ${own.clientAddress}/${own.peerAddress}`);
+  }
+  for (const [flag, overrides] of [["--peer-dial", config.peerDial] as const, ["--client-dial", config.clientDial] as const]) {
+    const unknown = [...overrides.keys()].filter((id) => !config.initialCluster.some((m) => m.id === id));
+    if (unknown.length > 0) throw new ConfigError(`${flag} names ${unknown.join(", ")}, not in --initial-cluster`);
   }
   config.host = flat["host"] === undefined ? clientHost : config.host;
   config.port = clientPort;

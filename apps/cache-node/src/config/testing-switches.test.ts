@@ -23,16 +23,16 @@ describe("test-only switches", () => {
     expect(() => parseConfig([flag, value])).toThrow(`${flag}: test-only, accepted only with --testing (never on a production node)`);
   });
 
-  it("refuses them from a config file too, unless it sets testing", () => {
+  it("refuses them from a config file too, and refuses testing there: only the flag turns them on", () => {
     const dir = mkdtempSync(join(tmpdir(), "distcache-testing-"));
     try {
       const file = join(dir, "node.json");
       writeFileSync(file, JSON.stringify({ testingBug: "incr-twice", testingClockOffsetMs: 10 }));
       expect(() => parseConfig(["--config", file])).toThrow("--testing-clock-offset-ms, --testing-bug: test-only");
       writeFileSync(file, JSON.stringify({ testing: true, testingBug: "incr-twice" }));
-      expect(parseConfig(["--config", file]).testing?.bugs).toEqual(new Set(["incr-twice"]));
-      writeFileSync(file, JSON.stringify({ testing: "yes" }));
-      expect(() => parseConfig(["--config", file])).toThrow("testing must be true or false");
+      expect(() => parseConfig(["--config", file])).toThrow('"testing" is accepted only as the --testing flag');
+      writeFileSync(file, JSON.stringify({ testingBug: "incr-twice" }));
+      expect(parseConfig(["--testing", "--config", file]).testing?.bugs).toEqual(new Set(["incr-twice"]));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -42,6 +42,20 @@ describe("test-only switches", () => {
     const testing = parseConfig(["--testing", flag, value]).testing;
     expect(testing).toBeDefined();
     expect(describeTestingSwitches(testing!)).toBeTypeOf("object");
+  });
+
+  it("refuses --client-dial and --peer-dial entries for nodes outside --initial-cluster", () => {
+    const cluster = [
+      "--node-id",
+      "n1",
+      "--peer-secret",
+      "0123456789abcdef",
+      "--initial-cluster",
+      "n1=127.0.0.1:7301/127.0.0.1:7401,n2=127.0.0.1:7302/127.0.0.1:7402",
+    ];
+    expect(parseConfig([...cluster, "--client-dial", "n2=127.0.0.1:9000"]).clientDial.get("n2")).toBe("127.0.0.1:9000");
+    expect(() => parseConfig([...cluster, "--client-dial", "n9=127.0.0.1:9000"])).toThrow("--client-dial names n9, not in --initial-cluster");
+    expect(() => parseConfig([...cluster, "--peer-dial", "n3=127.0.0.1:9000"])).toThrow("--peer-dial names n3, not in --initial-cluster");
   });
 
   it("reads the switches' values", () => {

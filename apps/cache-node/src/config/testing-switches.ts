@@ -13,9 +13,9 @@ import { ConfigError } from "./config-error.js";
  */
 export const PLANTED_BUGS = {
   "ack-before-commit": "answers a write once its leader proposed it, before it commits (invariant 1)",
-  "follower-read-without-read-index": "serves STRONG reads on a follower from whatever it applied, with no ReadIndex (invariant 2)",
+  "follower-read-without-read-index": "serves STRONG reads on a follower from whatever it applied, with no ReadIndex (invariant 1)",
   "incr-twice": "applies a retried Incr again instead of answering from its session (invariant 4)",
-  "stale-read-index": "answers a follower's ReadIndex with the read index it gave an earlier request (invariant 2)",
+  "stale-read-index": "answers a follower's ReadIndex with the read index it gave an earlier request (invariant 1)",
   "local-clock-expiry": "judges a STRONG read's expiry by the serving node's wall clock, not the log's stamp (invariant 9)",
   "append-without-fsync": "acknowledges appended entries without fsyncing them (invariant 5)",
   "unsynced-vote": "grants a vote before its hard state is written; hard state alone waits for the group's next entries (invariant 5)",

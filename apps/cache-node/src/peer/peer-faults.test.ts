@@ -9,6 +9,8 @@ describe("the peer fault hook", () => {
     hook.load({ links: { n2: { cut: true } } });
     expect(hook.verdict("n3")).toEqual({ drop: false, delayMs: 0 });
     expect(hook.verdict("n2")).toEqual({ drop: true });
+    expect(hook.isCut("n2")).toBe(true);
+    expect(hook.isCut("n3")).toBe(false);
     expect(hook.stats).toMatchObject({ dropped: 1, delayed: 0, reloads: 1 });
   });
 
@@ -38,8 +40,10 @@ describe("the peer fault hook", () => {
       expect(now + (delay as number)).toBeGreaterThanOrEqual(lastRelease);
       lastRelease = now + (delay as number);
     }
-    // Once the fault heals, frames still queue behind the delayed ones, then pass at once.
+    // Once the fault heals, a frame still waits behind the delayed ones, then frames pass at once.
     hook.load({ links: {} });
+    expect(delayOf(hook.verdict("n2"))).toBe(lastRelease - now);
+    now = lastRelease;
     expect(delayOf(hook.verdict("n2"))).toBe(0);
   });
 

@@ -63,17 +63,23 @@ export class PeerFaultHook {
     this.stats.reloads++;
   }
 
+  /** Whether frames to `to` are cut now: a frame held back by a delay is dropped when it is due during a cut. */
+  isCut(to: string): boolean {
+    return this.faults.get(to)?.cut === true;
+  }
+
   /** The verdict on the next frame to `to`. */
   verdict(to: string): FaultVerdict {
     const fault = this.faults.get(to);
-    if (fault === undefined) return PASS;
-    if (fault.cut || (fault.drop > 0 && this.random() < fault.drop)) {
+    if (fault !== undefined && (fault.cut || (fault.drop > 0 && this.random() < fault.drop))) {
       this.stats.dropped++;
       return { drop: true };
     }
-    if (fault.delayMs === 0 && fault.jitterMs === 0 && (this.releaseAt.get(to) ?? 0) <= this.now()) return PASS;
     const now = this.now();
-    const at = Math.max(this.releaseAt.get(to) ?? 0, now + fault.delayMs + this.random() * fault.jitterMs);
+    // Even with no fault left, a frame waits behind the ones still delayed.
+    const delayMs = fault === undefined ? 0 : fault.delayMs + this.random() * fault.jitterMs;
+    if (delayMs === 0 && (this.releaseAt.get(to) ?? 0) <= now) return PASS;
+    const at = Math.max(this.releaseAt.get(to) ?? 0, now + delayMs);
     this.releaseAt.set(to, at);
     this.stats.delayed++;
     return { drop: false, delayMs: at - now };

@@ -125,7 +125,7 @@ export class PeerTransport {
     const fault = this.options.faults?.verdict(to);
     if (fault === undefined || (!fault.drop && fault.delayMs === 0)) return dialer.send(payload);
     // A fault drops the frame as a lossy network would (the sender believes it left), or sends it later.
-    if (!fault.drop) setTimeout(() => this.closed || dialer.send(payload), fault.delayMs).unref();
+    if (!fault.drop) setTimeout(() => this.closed || this.options.faults?.isCut(to) || dialer.send(payload), fault.delayMs).unref();
     return true;
   }
 

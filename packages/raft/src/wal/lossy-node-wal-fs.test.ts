@@ -27,7 +27,7 @@ describe("LossyNodeWalFs", () => {
     await file.append(bytes("lost"));
     const report = fs.crash(noTear);
     expect(readFileSync(path, "utf8")).toBe("synced|");
-    expect(report).toMatchObject({ bytesLost: 4, filesRemoved: 0, torn: undefined });
+    expect(report).toMatchObject({ bytesLost: 4, filesRemoved: 0, filesRestored: 0, torn: [] });
   });
 
   it("removes a file whose directory entry was never synced, and keeps files that existed before", async () => {
@@ -43,7 +43,7 @@ describe("LossyNodeWalFs", () => {
     expect(readFileSync(join(dir, "old"), "utf8")).toBe("from before");
   });
 
-  it("treats a rename as durable only once its directory is synced", async () => {
+  it("gives a renamed file its old name back when the rename's directory was not synced", async () => {
     const fs = new LossyNodeWalFs();
     const temporary = join(dir, "snap.tmp");
     const file = await fs.openAppend(temporary);
@@ -52,21 +52,61 @@ describe("LossyNodeWalFs", () => {
     await file.close();
     await fs.syncDir(dir);
     await fs.rename(temporary, join(dir, "snap"));
-    expect(fs.crash(noTear).filesRemoved).toBe(1);
+    expect(fs.crash(noTear)).toMatchObject({ filesRestored: 1, filesRemoved: 0 });
     expect(existsSync(join(dir, "snap"))).toBe(false);
+    expect(readFileSync(temporary, "utf8")).toBe("snapshot");
   });
 
-  it("tears one file's unsynced tail at a random byte when asked", async () => {
+  it("keeps a rename once its directory is synced", async () => {
     const fs = new LossyNodeWalFs();
-    const path = join(dir, "segment");
-    const file = await fs.openAppend(path);
-    await fs.syncDir(dir);
-    await file.append(bytes("head|"));
+    const file = await fs.openAppend(join(dir, "a"));
+    await file.append(bytes("x"));
     await file.datasync();
-    await file.append(bytes("0123456789"));
-    const report = fs.crash({ torn: true, random: () => 0.35 });
-    expect(readFileSync(path, "utf8")).toBe("head|012");
-    expect(report).toMatchObject({ torn: path, bytesLost: 7 });
+    await fs.syncDir(dir);
+    await fs.rename(join(dir, "a"), join(dir, "b"));
+    await fs.syncDir(dir);
+    expect(fs.crash(noTear)).toMatchObject({ filesRestored: 0, filesRemoved: 0 });
+    expect(readFileSync(join(dir, "b"), "utf8")).toBe("x");
+  });
+
+  it("brings back a file removed since its directory's last sync, and forgets one removed before a sync", async () => {
+    writeFileSync(join(dir, "kept"), "old segment");
+    writeFileSync(join(dir, "gone"), "older segment");
+    const fs = new LossyNodeWalFs();
+    await fs.remove(join(dir, "gone"));
+    await fs.syncDir(dir);
+    await fs.remove(join(dir, "kept"));
+    expect(existsSync(join(dir, "kept"))).toBe(false);
+    expect(fs.crash(noTear).filesRestored).toBe(1);
+    expect(readFileSync(join(dir, "kept"), "utf8")).toBe("old segment");
+    expect(existsSync(join(dir, "gone"))).toBe(false);
+  });
+
+  it("lets each file keep none, a prefix or all of its unsynced tail when torn", async () => {
+    const fs = new LossyNodeWalFs();
+    const paths = ["a", "b", "c"].map((name) => join(dir, name));
+    for (const path of paths) {
+      const file = await fs.openAppend(path);
+      await file.append(bytes("head|"));
+      await file.datasync();
+      await file.append(bytes("0123456789"));
+    }
+    await fs.syncDir(dir);
+    // Draws: a keeps none (0.1); b a prefix (0.6, then 0.35 of 10 bytes); c all (0.9).
+    const draws = [0.1, 0.6, 0.35, 0.9];
+    const report = fs.crash({ torn: true, random: () => draws.shift()! });
+    expect(paths.map((path) => readFileSync(path, "utf8"))).toEqual(["head|", "head|012", "head|0123456789"]);
+    expect(report).toMatchObject({ torn: [paths[1], paths[2]], bytesLost: 17 });
+  });
+
+  it("survives a crash that lands between a rename and its bookkeeping", async () => {
+    const fs = new LossyNodeWalFs();
+    const file = await fs.openAppend(join(dir, "a"));
+    await file.append(bytes("x"));
+    // The file was never created on disk under this name: the crash finds it missing and goes on.
+    await fs.openAppend(join(dir, "never")).then((f) => f.close());
+    rmSync(join(dir, "never"));
+    expect(() => fs.crash(noTear)).not.toThrow();
   });
 
   it("makes a write-ahead log lose exactly its unsynced appends", async () => {
