@@ -3,7 +3,6 @@
 // report can count faults by kind and tell latency during faults from latency after.
 import { errorCode } from "./rpc-errors.mjs";
 import { describeFault } from "./schedule.mjs";
-import { loseVote } from "./vote-loss.mjs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -202,12 +201,6 @@ export class Nemesis {
         record.detail = `crash ${victims.join(",")} (lossy, a majority; ${leader ? `${leader} led shard ${p.shard}` : "no leader known"})`;
         await Promise.all(victims.map((id) => this.cluster.kill(id, { lossy: true })));
         heal = async () => void (await Promise.all(victims.map((id) => this.restart(id, record))));
-        break;
-      }
-      case "vote-loss": {
-        const result = await loseVote(this, p, record);
-        if ("skipped" in result) return skip(result.skipped);
-        heal = result.heal;
         break;
       }
       case "transfer-away": {

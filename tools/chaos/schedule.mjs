@@ -266,17 +266,6 @@ export const TARGETED = {
         { kind: "crash-majority", params: { shard: prng.int(ctx.shardCount), order: Array.from({ length: 5 }, () => prng.int(ctx.ids.length)) } },
       ]),
   },
-  "vote-loss": {
-    about:
-      "isolates a shard's leader, lets its followers elect one of them over slow links, crashes the voter (a power loss) " +
-      "before the winner's first append reaches it, then lets the old leader campaign with it: catches a vote granted before it is written",
-    mix: { register: 0.6, counter: 0.4, ttl: 0 },
-    clients: { sdk: 2, raw: 5, session: 1 },
-    build: (prng, ctx) =>
-      repeat(prng, ctx, [5000, 6000], [2000, 3000], () => [
-        { kind: "vote-loss", params: { shard: prng.int(ctx.shardCount), delayMs: 200, electionWaitMs: 4000 } },
-      ]),
-  },
   "clock-step-transfer": {
     about:
       "TTL keys only: a shard leader's wall clock stepped +60 s, then the shard's leadership moved away from it: " +
@@ -363,8 +352,6 @@ export function describeFault(f) {
       return `crash a majority (lossy), the leader of shard ${p.shard} among them`;
     case "transfer-away":
       return `move shard ${p.shard}'s leadership away after ${p.afterMs} ms`;
-    case "vote-loss":
-      return `make a voter of shard ${p.shard} lose its vote`;
     case "partition-leader":
       return `isolate the leader of shard ${p.shard}`;
     case "partition-halves":
