@@ -3,7 +3,7 @@ import { ControlledClock, REAL_TIME } from "./controlled-clock.js";
 
 /** A base clock the test moves by hand. */
 function manualClock(wallMs = 1_000_000, monotonicMs = 500) {
-  const clock = { wallMs, monotonicMs, nowMs: () => clock.wallMs, monotonicMs_: 0 };
+  const clock = { wallMs, monotonicMs };
   return {
     advance(ms: number) {
       clock.wallMs += ms;
@@ -47,6 +47,16 @@ describe("ControlledClock", () => {
     clock.setRate(0.95);
     advance(1000);
     expect(clock.monotonicMs()).toBeCloseTo(3500, 6);
+  });
+
+  it("reads the wall clock in whole milliseconds, as Date.now() does, whatever the rate", () => {
+    const { base, advance } = manualClock();
+    const clock = new ControlledClock(base);
+    clock.setRate(1.05);
+    for (let i = 0; i < 20; i++) {
+      advance(0.37);
+      expect(Number.isInteger(clock.nowMs())).toBe(true);
+    }
   });
 
   it("strobes the wall clock back and forth, period by period", () => {

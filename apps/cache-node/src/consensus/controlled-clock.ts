@@ -36,8 +36,9 @@ export class ControlledClock implements Clock {
     this.monoAtMs = this.baseAtMs;
   }
 
+  /** Whole milliseconds, as Date.now() gives them: expiry and stamps are integers. */
   nowMs(): number {
-    return this.wallAtMs + this.elapsedMs() + this.control.stepMs + this.strobeMs();
+    return Math.floor(this.wallAtMs + this.elapsedMs() + this.control.stepMs + this.strobeMs());
   }
 
   monotonicMs(): number {
