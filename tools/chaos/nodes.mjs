@@ -92,6 +92,8 @@ export class ChaosCluster {
       const transport = createConnectTransport({ baseUrl: `http://127.0.0.1:${m.clientPort}`, httpVersion: "1.1" });
       this.control.set(m.id, { cache: createClient(CacheService, transport), cluster: createClient(ClusterService, transport) });
     }
+    // The nodes' planned ports are free until the nodes start: no proxy may take one.
+    const reserved = new Set(plan.members.flatMap((m) => [m.clientPort, m.peerPort]));
     for (const a of plan.members) {
       for (const b of plan.members) {
         if (a.id === b.id) continue;
@@ -110,7 +112,7 @@ export class ChaosCluster {
           upstream: { host: "127.0.0.1", port: b.clientPort },
           random: this.options.randomFor(`forward ${a.id}->${b.id}`),
         });
-        await forward.listen();
+        await listenAvoiding(forward, reserved);
         this.forwards.set(link.name, forward);
         this.members.get(b.id).forwardProxies.push(forward);
         link.policy.onChange = () => {
@@ -119,12 +121,12 @@ export class ChaosCluster {
           if (cut || delayMs > 0) forward.policy.add("peer-link", { cut, delayMs, jitterMs });
           if (!actsOnPolicy) this.writeControlFile(a.id);
         };
-        await link.listen();
+        await listenAvoiding(link, reserved);
         this.links.set(link.name, link);
       }
       if (this.options.proxyClients) {
         const proxy = new ClientProxy({ nodeId: a.id, upstream: { host: "127.0.0.1", port: a.clientPort }, random: this.options.randomFor(`client ${a.id}`) });
-        await proxy.listen();
+        await listenAvoiding(proxy, reserved);
         this.members.get(a.id).clientProxy = proxy;
       }
     }
@@ -433,6 +435,18 @@ export class ChaosCluster {
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Listens on a free port that is none of `reserved` (a port a node is about to bind). */
+async function listenAvoiding(proxy, reserved) {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    await proxy.listen();
+    if (!reserved.has(proxy.port)) return;
+    if (proxy.unlisten) await proxy.unlisten();
+    else await new Promise((resolve) => proxy.server.close(resolve));
+    proxy.port = 0;
+  }
+  throw new Error("no free port outside the ones planned for the nodes");
+}
 
 /**
  * A detached process that SIGKILLs the PIDs listed in pidFile if the harness dies
