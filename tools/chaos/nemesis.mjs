@@ -265,10 +265,14 @@ export class Nemesis {
     const { shards } = await this.cluster.leaders();
     const s = shards.get(shard);
     const to = s?.replicas.find((r) => r !== from && this.cluster.members.get(r)?.state === "up");
-    if (!to) return;
+    if (to) await this.transfer(to, shard, to);
+  }
+
+  /** Asks node `via` to move shard's leadership to `to`; counts the attempt and how it ended. */
+  async transfer(via, shard, to) {
     this.transfers.attempts++;
     try {
-      await this.cluster.control.get(to).cluster.transferLeader({ shard, toNodeId: to }, { timeoutMs: 3000 });
+      await this.cluster.control.get(via).cluster.transferLeader({ shard, toNodeId: to }, { timeoutMs: 3000 });
       this.transfers.ok++;
     } catch (err) {
       const name = errorCode(err);
@@ -284,15 +288,7 @@ export class Nemesis {
       const up = [...this.cluster.members.values()].filter((m) => m.state === "up");
       if (s && up.length > 0) {
         const to = s.replicas[draw.to % s.replicas.length];
-        const via = up[draw.to % up.length].id;
-        this.transfers.attempts++;
-        try {
-          await this.cluster.control.get(via).cluster.transferLeader({ shard: draw.shard, toNodeId: to }, { timeoutMs: 3000 });
-          this.transfers.ok++;
-        } catch (err) {
-          const name = errorCode(err);
-          this.transfers.failed.set(name, (this.transfers.failed.get(name) ?? 0) + 1);
-        }
+        await this.transfer(up[draw.to % up.length].id, draw.shard, to);
       }
       const until = Math.min(endMs, this.now() + p.everyMs);
       while (running() && this.now() < until) await sleep(Math.min(100, until - this.now()));

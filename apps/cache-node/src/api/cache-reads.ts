@@ -52,9 +52,9 @@ async function readShard(deps: CacheServiceDeps, shard: number, keys: readonly s
   if (consistency !== Consistency.EVENTUAL) await consensus.readBarrier(shard);
   // A strong read judges expiry at the replica's last applied stamp, so it is ordered
   // with the log; an eventual one at this node's cluster time (invariant 9 of docs/design.md).
-  const strongNowMs = deps.localExpiryClockMs?.() ?? consensus.replica(shard).lastStampMs;
-  const nowMs = consistency === Consistency.EVENTUAL ? consensus.clusterTimeMs(shard) : strongNowMs;
-  const store = consensus.replica(shard).store;
+  const replica = consensus.replica(shard);
+  const nowMs = consistency === Consistency.EVENTUAL ? consensus.clusterTimeMs(shard) : (deps.localExpiryClockMs?.() ?? replica.lastStampMs);
+  const store = replica.store;
   return keys.map((key) => {
     const entry = store.get(key, nowMs);
     if (entry) {

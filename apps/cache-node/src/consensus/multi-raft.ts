@@ -590,6 +590,11 @@ export class MultiRaft implements ConsensusPort {
     }
   }
 
+  /** Planted bug unsynced-vote (test-only): a vote answer leaves before its hard state is written. */
+  private plantedEarly(message: Ready["messages"][number]): boolean {
+    return message.type === "voteResp" && this.bugs.has("unsynced-vote");
+  }
+
   /** A replica's role or leader changed: it settles what that ends, and a new leadership is logged. */
   private onSoftState(replica: ShardReplica, soft: SoftState): void {
     const wasLeader = replica.role === "leader";
@@ -607,9 +612,8 @@ export class MultiRaft implements ConsensusPort {
       if (ready.softState) this.onSoftState(replica, ready.softState);
       const clusterTimeMs = replica.leaderTimeForMessages();
       for (const message of ready.immediateMessages) immediate.push({ group: replica.group, message, clusterTimeMs });
-      if (this.bugs.has("unsynced-vote")) {
-        for (const message of ready.messages) if (message.type === "voteResp") immediate.push({ group: replica.group, message, clusterTimeMs });
-      }
+      if (this.bugs.size > 0)
+        for (const message of ready.messages) if (this.plantedEarly(message)) immediate.push({ group: replica.group, message, clusterTimeMs });
       for (const message of ready.snapshotsToSend) this.snapshots.send(replica.group, message);
       // Planted bug unsynced-vote (test-only): hard state alone (a vote) is not written until the group's next change.
       const hardState = this.bugs.has("unsynced-vote") && ready.entries.length === 0 && !ready.snapshot ? undefined : ready.hardState;
@@ -636,9 +640,7 @@ export class MultiRaft implements ConsensusPort {
     for (const [replica, ready] of readies) {
       if (ready.messages.length === 0) continue;
       const clusterTimeMs = replica.leaderTimeForMessages();
-      for (const message of ready.messages) {
-        if (!(message.type === "voteResp" && this.bugs.has("unsynced-vote"))) after.push({ group: replica.group, message, clusterTimeMs });
-      }
+      for (const message of ready.messages) if (!this.plantedEarly(message)) after.push({ group: replica.group, message, clusterTimeMs });
     }
     this.send(after);
     let appliedBytes = 0;
