@@ -65,7 +65,8 @@ const cluster = new ChaosCluster({
   argsFor: opts.argsFor,
   proxyClients,
   linkFaults: opts.linkFaults,
-  logLevel: opts.logLevel,
+  // A schedule that follows node logs (vote-loss watches for "leading the shard") needs at least info.
+  logLevel: targeted?.logLevelMin === "info" && ["warn", "error", "fatal", "silent"].includes(opts.logLevel) ? "info" : opts.logLevel,
   randomFor,
   now,
 });

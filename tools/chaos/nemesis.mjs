@@ -212,6 +212,12 @@ export class Nemesis {
         heal = async () => clearTimeout(timer);
         break;
       }
+      case "vote-loss": {
+        const opened = await this.openVoteLoss(p, record);
+        if (typeof opened === "string") return skip(opened);
+        heal = opened;
+        break;
+      }
       case "clock-step":
       case "clock-skew":
       case "clock-strobe": {
@@ -242,6 +248,49 @@ export class Nemesis {
     } finally {
       active.record.endMs = this.now();
     }
+  }
+
+  /**
+   * A power loss that takes back a vote (the shape that finds a vote granted before it is
+   * durable, paper §5.2). Shard p.shard's leader, the voter, moves its leadership to a
+   * candidate whose messages reach only the voter (slowly) and just enough helpers for a
+   * majority; the others, the bystanders, never hear of the new term. As soon as the
+   * candidate leads, its link to the voter is cut (its first appends, still held back, are
+   * dropped) and the voter loses power and restarts. A voter that kept its vote refuses
+   * every other candidate of that term; one that lost it can elect a second leader of the
+   * same term with the bystanders, and the two logs then hold different entries at the
+   * same index and term: the replicas' digests differ. Returns the heal, or why it was skipped.
+   */
+  async openVoteLoss(p, record) {
+    if (this.impaired() > 0) return "a node is down or paused";
+    const { shards } = await this.cluster.leaders();
+    const s = shards.get(p.shard);
+    const voter = s?.leaderId;
+    if (!voter) return "no leader known";
+    const others = s.replicas.filter((r) => r !== voter);
+    if (others.length < 2) return "the shard has fewer than three replicas";
+    const candidate = others[p.pick % others.length];
+    const rest = others.filter((r) => r !== candidate);
+    const helpers = rest.slice(0, Math.floor(s.replicas.length / 2) - 1);
+    const bystanders = rest.slice(helpers.length);
+    const layer = `vote-loss-${++this.layerSerial}`;
+    const touched = [this.cluster.link(candidate, voter), ...bystanders.map((b) => this.cluster.link(candidate, b))];
+    bystanders.forEach((b) => this.cluster.link(candidate, b).policy.add(layer, { cut: true }));
+    this.cluster.link(candidate, voter).policy.add(layer, { delayMs: p.delayMs });
+    const heal = async () => touched.forEach((l) => l.policy.remove(layer));
+    const leads = this.cluster.waitForLog(candidate, (e) => e.msg === "leading the shard" && e.shard === p.shard, p.delayMs * 2 + 2000);
+    void this.transfer(voter, p.shard, candidate);
+    const led = await leads;
+    record.detail = `vote-loss on shard ${p.shard}: ${voter} votes for ${candidate}${helpers.length ? ` (with ${helpers.join(",")})` : ""}, apart from ${bystanders.join(",")}`;
+    if (!led) {
+      await heal();
+      return `${candidate} did not take the lead of shard ${p.shard}`;
+    }
+    this.cluster.link(candidate, voter).policy.add(layer, { cut: true });
+    record.detail += `; ${candidate} leads term ${led.term}, ${voter} loses power`;
+    await this.cluster.kill(voter, { lossy: true });
+    await this.restart(voter, record);
+    return heal;
   }
 
   /** Restarts a killed node (twice if the first start fails; each failure is reported). */

@@ -63,6 +63,8 @@ export class ChaosCluster {
     this.stopping = false;
     this.watchdog = undefined;
     this.control = new Map();
+    /** Watchers of node log lines (waitForLog). @type {Set<(id: string, line: string) => void>} */
+    this.logWatchers = new Set();
   }
 
   get ids() {
@@ -228,7 +230,10 @@ export class ChaosCluster {
         dataDir: join(this.options.dataRoot, id),
         logLevel: this.options.logLevel,
         args: this.argsFor(id),
-        onLog: (line) => log.write(`${line}\n`),
+        onLog: (line) => {
+          log.write(`${line}\n`);
+          for (const watch of this.logWatchers) watch(id, line);
+        },
         startTimeoutMs: 30_000,
       });
     } catch (err) {
@@ -377,6 +382,33 @@ export class ChaosCluster {
     } catch {
       // the watchdog keeps the last list
     }
+  }
+
+  /**
+   * The first log line of node `id` (a parsed JSON object) that `match` accepts, from now
+   * on; undefined after timeoutMs.
+   * @param {string} id @param {(entry: any) => boolean} match @param {number} timeoutMs
+   */
+  waitForLog(id, match, timeoutMs) {
+    return new Promise((resolve) => {
+      const done = (entry) => {
+        clearTimeout(timer);
+        this.logWatchers.delete(watch);
+        resolve(entry);
+      };
+      const watch = (from, line) => {
+        if (from !== id || !line.startsWith("{")) return;
+        let entry;
+        try {
+          entry = JSON.parse(line);
+        } catch {
+          return;
+        }
+        if (match(entry)) done(entry);
+      };
+      const timer = setTimeout(() => done(undefined), timeoutMs);
+      this.logWatchers.add(watch);
+    });
   }
 
   /** Heals every link and continues every paused node. */

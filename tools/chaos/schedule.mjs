@@ -266,6 +266,18 @@ export const TARGETED = {
         { kind: "crash-majority", params: { shard: prng.int(ctx.shardCount), order: Array.from({ length: 5 }, () => prng.int(ctx.ids.length)) } },
       ]),
   },
+  "vote-loss": {
+    about:
+      "a shard leader hands its leadership to a follower whose messages reach only it, then loses power as soon as the follower leads, " +
+      "while the other replicas never hear of the new term: catches a vote granted before it is durable",
+    mix: { register: 0.7, counter: 0.3, ttl: 0 },
+    clients: { sdk: 2, raw: 8, session: 2 },
+    logLevelMin: "info",
+    build: (prng, ctx) =>
+      repeat(prng, ctx, [3000, 4000], [500, 1000], () => [
+        { kind: "vote-loss", params: { shard: prng.int(ctx.shardCount), pick: prng.int(2), delayMs: prng.range(250, 350) } },
+      ]),
+  },
   "clock-step-transfer": {
     about:
       "TTL keys only: a shard leader's wall clock stepped +60 s, then the shard's leadership moved away from it: " +
@@ -350,6 +362,8 @@ export function describeFault(f) {
       return `crash ${who(p.target)} (lossy)`;
     case "crash-majority":
       return `crash a majority (lossy), the leader of shard ${p.shard} among them`;
+    case "vote-loss":
+      return `vote-loss on shard ${p.shard}`;
     case "transfer-away":
       return `move shard ${p.shard}'s leadership away after ${p.afterMs} ms`;
     case "partition-leader":
