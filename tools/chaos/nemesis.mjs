@@ -281,7 +281,8 @@ export class Nemesis {
     const leads = this.cluster.waitForLog(candidate, (e) => e.msg === "leading the shard" && e.shard === p.shard, p.delayMs * 2 + 2000);
     void this.transfer(voter, p.shard, candidate);
     const led = await leads;
-    record.detail = `vote-loss on shard ${p.shard}: ${voter} votes for ${candidate}${helpers.length ? ` (with ${helpers.join(",")})` : ""}, apart from ${bystanders.join(",")}`;
+    const withHelpers = helpers.length ? ` (with ${helpers.join(",")})` : "";
+    record.detail = `vote-loss on shard ${p.shard}: ${voter} votes for ${candidate}${withHelpers}, apart from ${bystanders.join(",")}`;
     if (!led) {
       await heal();
       return `${candidate} did not take the lead of shard ${p.shard}`;
