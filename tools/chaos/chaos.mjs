@@ -58,6 +58,10 @@ const randomFor = (name) => {
   return () => prng.float();
 };
 
+const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"];
+/** The more verbose of two log levels (b may be undefined). */
+const moreVerbose = (a, b) => (b !== undefined && LOG_LEVELS.indexOf(b) < LOG_LEVELS.indexOf(a) ? b : a);
+
 const cluster = new ChaosCluster({
   count: opts.nodes,
   dataRoot,
@@ -65,8 +69,8 @@ const cluster = new ChaosCluster({
   argsFor: opts.argsFor,
   proxyClients,
   linkFaults: opts.linkFaults,
-  // A schedule that follows node logs (vote-loss watches for "leading the shard") needs at least info.
-  logLevel: targeted?.logLevelMin === "info" && ["warn", "error", "fatal", "silent"].includes(opts.logLevel) ? "info" : opts.logLevel,
+  // A schedule that follows node logs (vote-loss waits for "leading the shard") names the least verbose level it needs.
+  logLevel: moreVerbose(opts.logLevel, targeted?.logLevelMin),
   randomFor,
   now,
 });

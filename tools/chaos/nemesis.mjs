@@ -274,10 +274,11 @@ export class Nemesis {
     const helpers = rest.slice(0, Math.floor(s.replicas.length / 2) - 1);
     const bystanders = rest.slice(helpers.length);
     const layer = `vote-loss-${++this.layerSerial}`;
-    const touched = [this.cluster.link(candidate, voter), ...bystanders.map((b) => this.cluster.link(candidate, b))];
-    bystanders.forEach((b) => this.cluster.link(candidate, b).policy.add(layer, { cut: true }));
-    this.cluster.link(candidate, voter).policy.add(layer, { delayMs: p.delayMs });
-    const heal = async () => touched.forEach((l) => l.policy.remove(layer));
+    const toVoter = this.cluster.link(candidate, voter);
+    const toBystanders = bystanders.map((b) => this.cluster.link(candidate, b));
+    toBystanders.forEach((l) => l.policy.add(layer, { cut: true }));
+    toVoter.policy.add(layer, { delayMs: p.delayMs });
+    const heal = async () => [toVoter, ...toBystanders].forEach((l) => l.policy.remove(layer));
     const leads = this.cluster.waitForLog(candidate, (e) => e.msg === "leading the shard" && e.shard === p.shard, p.delayMs * 2 + 2000);
     void this.transfer(voter, p.shard, candidate);
     const led = await leads;
@@ -287,7 +288,7 @@ export class Nemesis {
       await heal();
       return `${candidate} did not take the lead of shard ${p.shard}`;
     }
-    this.cluster.link(candidate, voter).policy.add(layer, { cut: true });
+    toVoter.policy.add(layer, { cut: true });
     record.detail += `; ${candidate} leads term ${led.term}, ${voter} loses power`;
     await this.cluster.kill(voter, { lossy: true });
     await this.restart(voter, record);
