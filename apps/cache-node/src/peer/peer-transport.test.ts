@@ -117,6 +117,36 @@ describe("PeerTransport", () => {
     expect(inbox.get("b")![0]!.text).toBe("after heal");
   });
 
+  it("connects soon after a partition that swallowed its handshake heals", async () => {
+    const { inbox, transports, ports } = await cluster(["a", "b"]);
+    // a → b through a proxy that, while cut, keeps connections open and drops every byte:
+    // the dialer's handshake started then can never finish, and only its timeout ends it.
+    let cut = true;
+    const sockets = new Set<net.Socket>();
+    const proxy = net.createServer((client) => {
+      const upstream = net.connect(ports.get("b")!, "127.0.0.1");
+      sockets.add(client).add(upstream);
+      client.on("data", (chunk) => cut || upstream.write(chunk));
+      upstream.on("data", (chunk) => cut || client.write(chunk));
+      client.on("error", () => upstream.destroy());
+      upstream.on("error", () => client.destroy());
+      client.on("close", () => upstream.destroy());
+      upstream.on("close", () => client.destroy());
+    });
+    await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
+    transports.get("a")!.setPeerAddress("b", `127.0.0.1:${(proxy.address() as net.AddressInfo).port}`);
+    transports.get("a")!.send("b", Buffer.from("queued while cut"));
+    await new Promise((r) => setTimeout(r, 300));
+    cut = false;
+    const healedAt = Date.now();
+    await eventually(() => inbox.get("b")!.length === 1, 4000);
+    // The default handshake timeout bounds the wait (it was 5 s, longer than an election).
+    expect(Date.now() - healedAt).toBeLessThan(2500);
+    const closed = new Promise<void>((r) => proxy.close(() => r()));
+    for (const s of sockets) s.destroy();
+    await closed;
+  });
+
   it("reconnects when the peer comes back and honours address overrides", async () => {
     const { inbox, transports, ports } = await cluster(["a", "b"]);
     // Route a → b through a TCP proxy that we can kill.

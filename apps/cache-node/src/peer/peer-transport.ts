@@ -39,7 +39,12 @@ export interface PeerTransportOptions {
   frameBytesMax?: number;
   /** Stop writing to a peer while its socket buffers this much; resume on drain. */
   socketBufferBytesMax?: number;
-  /** An inbound connection that has not completed its handshake this long after it opened is closed. */
+  /**
+   * A connection, inbound or outbound, that has not completed its handshake this long
+   * after it opened is closed (and an outbound one dialled again). The handshake is three
+   * one-way trips. The bound also caps how long a dial swallowed by a partition delays
+   * the reconnection once the partition heals, so it is short: a few election timeouts.
+   */
   handshakeTimeoutMs?: number;
   /** An authenticated connection that stops this long in the middle of a frame is closed. */
   frameStallMs?: number;
@@ -74,7 +79,7 @@ const DEFAULTS = {
   queueBytesMax: PEER_QUEUE_BYTES_MAX_DEFAULT,
   frameBytesMax: PEER_FRAME_BYTES_MAX_DEFAULT,
   socketBufferBytesMax: 8 * 1024 * 1024,
-  handshakeTimeoutMs: 5000,
+  handshakeTimeoutMs: 1500,
   frameStallMs: 30_000,
   reconnectDelayMsMin: 50,
   reconnectDelayMsMax: 2000,
