@@ -1,10 +1,14 @@
 // Runs a schedule against the cluster: opens each window's faults at its start and heals
 // them at its end, and records what it did (kind, target, times, how it went), so the
 // report can count faults by kind and tell latency during faults from latency after.
+import { Ring } from "@distcache/ring";
 import { errorCode } from "./rpc-errors.mjs";
 import { describeFault } from "./schedule.mjs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** How long vote-loss waits for its candidate to lead before it asks for the transfer again. */
+const TRANSFER_RETRY_MS = 1200;
 
 /**
  * @typedef {{ kind: string, startMs: number, endMs?: number, detail: string, applied: boolean, note?: string }} FaultRecord
@@ -27,6 +31,8 @@ export class Nemesis {
     this.transfers = { attempts: 0, ok: 0, failed: new Map() };
     this.stopped = false;
     this.layerSerial = 0;
+    /** Keys written by writeEntries so far. */
+    this.ownSerial = 0;
     /** Start of the window open now, if any. */
     this.openSince = undefined;
   }
@@ -263,12 +269,19 @@ export class Nemesis {
    */
   async openVoteLoss(p, record) {
     if (this.impaired() > 0) return "a node is down or paused";
-    const { shards } = await this.cluster.leaders();
+    const { shards, shardCount } = await this.cluster.leaders();
     const s = shards.get(p.shard);
     const voter = s?.leaderId;
     if (!voter) return "no leader known";
     const others = s.replicas.filter((r) => r !== voter);
     if (others.length < 2) return "the shard has fewer than three replicas";
+    // A link cut in an earlier window may still be reconnecting (backoff and handshake).
+    const pairs = others.flatMap((o) => [
+      [voter, o],
+      [o, voter],
+    ]);
+    if (!(await this.cluster.waitForLinks(pairs, 5000))) return `the links between ${voter} and the other replicas did not all carry frames`;
+    if ((await this.cluster.leaders()).shards.get(p.shard)?.leaderId !== voter) return `the leader of shard ${p.shard} changed`;
     const candidate = others[p.pick % others.length];
     const rest = others.filter((r) => r !== candidate);
     const helpers = rest.slice(0, Math.floor(s.replicas.length / 2) - 1);
@@ -279,20 +292,68 @@ export class Nemesis {
     toBystanders.forEach((l) => l.policy.add(layer, { cut: true }));
     toVoter.policy.add(layer, { delayMs: p.delayMs });
     const heal = async () => [toVoter, ...toBystanders].forEach((l) => l.policy.remove(layer));
-    const leads = this.cluster.waitForLog(candidate, (e) => e.msg === "leading the shard" && e.shard === p.shard, p.delayMs * 2 + 2000);
-    void this.transfer(voter, p.shard, candidate);
-    const led = await leads;
+    // A transfer the voter abandons (the candidate's answers, slowed, did not show it caught
+    // up within an election timeout) is asked for again, up to 3 times.
+    let led;
+    const leads = this.cluster
+      .waitForLog(candidate, (e) => e.msg === "leading the shard" && e.shard === p.shard, 3 * TRANSFER_RETRY_MS)
+      .then((entry) => (led = entry));
+    let transferred;
+    for (let attempt = 0; attempt < 3 && !led; attempt++) {
+      transferred = this.transfer(voter, p.shard, candidate, TRANSFER_RETRY_MS);
+      await Promise.race([leads, sleep(TRANSFER_RETRY_MS)]);
+    }
     const withHelpers = helpers.length ? ` (with ${helpers.join(",")})` : "";
     record.detail = `vote-loss on shard ${p.shard}: ${voter} votes for ${candidate}${withHelpers}, apart from ${bystanders.join(",")}`;
     if (!led) {
       await heal();
-      return `${candidate} did not take the lead of shard ${p.shard}`;
+      const answer = await transferred;
+      return `${candidate} did not take the lead of shard ${p.shard}${answer ? ` (TransferLeader: ${answer})` : ""}`;
     }
     toVoter.policy.add(layer, { cut: true });
+    // The candidate's own entries, and after the restart others at the same indexes from
+    // whichever node leads next: the workload may have no key on this shard, and two
+    // leaders of one term whose entries differ are what a lost vote makes possible.
+    const own = this.writeEntries(candidate, p.shard, shardCount, 0);
     record.detail += `; ${candidate} leads term ${led.term}, ${voter} loses power`;
     await this.cluster.kill(voter, { lossy: true });
     await this.restart(voter, record);
+    const next = await this.writeEntries(voter, p.shard, shardCount, 2000);
+    record.detail += `; writes via ${candidate} ${await own}, via ${voter} ${next}`;
     return heal;
+  }
+
+  /**
+   * Three Sets of new keys on `shard`, sent straight to node `id`, each retried for up to
+   * retryMs while no leader takes it. Returns how they ended, e.g. "2 ok, 1 deadline_exceeded".
+   */
+  async writeEntries(id, shard, shardCount, retryMs) {
+    const cache = this.cluster.control.get(id).cache;
+    // The nodes run with the ring's default points per shard.
+    const ring = new Ring(Array.from({ length: shardCount }, (_, i) => i));
+    const keys = [];
+    while (keys.length < 3) {
+      const key = `vote-loss-${this.ownSerial++}`;
+      if (ring.shardFor(key) === shard) keys.push(key);
+    }
+    const until = this.now() + retryMs;
+    const outcomes = await Promise.all(
+      keys.map(async (key) => {
+        for (;;) {
+          try {
+            await cache.set({ key, payload: { case: "text", value: key } }, { timeoutMs: 1000 });
+            return "ok";
+          } catch (err) {
+            const code = errorCode(err);
+            if (this.now() >= until || code === "deadline_exceeded") return code;
+            await sleep(100);
+          }
+        }
+      }),
+    );
+    const counts = new Map();
+    for (const o of outcomes) counts.set(o, (counts.get(o) ?? 0) + 1);
+    return [...counts].map(([o, n]) => `${n} ${o}`).join(", ");
   }
 
   /** Restarts a killed node (twice if the first start fails; each failure is reported). */
@@ -319,15 +380,17 @@ export class Nemesis {
     if (to) await this.transfer(to, shard, to);
   }
 
-  /** Asks node `via` to move shard's leadership to `to`; counts the attempt and how it ended. */
-  async transfer(via, shard, to) {
+  /** Asks node `via` to move shard's leadership to `to`; counts the attempt and how it ended. Returns the error's message, if any. */
+  async transfer(via, shard, to, timeoutMs = 3000) {
     this.transfers.attempts++;
     try {
-      await this.cluster.control.get(via).cluster.transferLeader({ shard, toNodeId: to }, { timeoutMs: 3000 });
+      await this.cluster.control.get(via).cluster.transferLeader({ shard, toNodeId: to }, { timeoutMs });
       this.transfers.ok++;
+      return undefined;
     } catch (err) {
       const name = errorCode(err);
       this.transfers.failed.set(name, (this.transfers.failed.get(name) ?? 0) + 1);
+      return String(err.message ?? err).slice(0, 200);
     }
   }
 

@@ -155,6 +155,20 @@ export class ChaosCluster {
     return this.links.get(`${from}->${to}`);
   }
 
+  /**
+   * Waits until each of the links [from, to] has passed a frame within the last freshMs
+   * (a node reconnects to a peer it lost only after a backoff and a handshake); false on timeout.
+   */
+  async waitForLinks(pairs, timeoutMs, freshMs = 300) {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const now = performance.now();
+      if (pairs.every(([from, to]) => now - (this.link(from, to)?.lastFrameAtMs ?? now) <= freshMs)) return true;
+      if (now >= deadline) return false;
+      await sleep(50);
+    }
+  }
+
   argsFor(id) {
     const others = this.ids.filter((p) => p !== id);
     const dial = others.map((p) => `${p}=127.0.0.1:${this.link(id, p).port}`).join(",");

@@ -27,6 +27,8 @@ export class PeerLinkProxy {
     /** False when the nodes' fault hook acts on the policy instead (--link-faults node): frames then pass untouched. */
     this.actsOnPolicy = options.actsOnPolicy ?? true;
     this.stats = { connections: 0, framesForwarded: 0, framesDroppedLoss: 0, framesDroppedCut: 0, bytesForwarded: 0, resets: 0 };
+    /** When the last frame was passed on (performance.now()): a link with a live connection carries heartbeats or their answers. */
+    this.lastFrameAtMs = -Infinity;
     /** @type {Set<{ down: net.Socket, up: net.Socket }>} */
     this.connections = new Set();
     this.server = net.createServer({ noDelay: true }, (down) => this.accept(down));
@@ -109,7 +111,10 @@ export class PeerLinkProxy {
           this.stats.framesDroppedLoss++;
           continue;
         }
-        if (isFrame) this.stats.framesForwarded++;
+        if (isFrame) {
+          this.stats.framesForwarded++;
+          this.lastFrameAtMs = performance.now();
+        }
         this.stats.bytesForwarded += unit.bytes.length;
         toUp.push(unit.bytes, p.delayMs + (p.jitterMs > 0 ? this.random() * p.jitterMs : 0));
       }

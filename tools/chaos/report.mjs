@@ -184,7 +184,7 @@ export function printReport(run, print) {
   const silent = rep.missing.length ? `; no Stats from ${rep.missing.join(", ")}` : "";
   print(`  replica digests: ${digests} (${rep.rounds} round(s) of Stats${silent})`);
   for (const d of rep.differing.slice(0, 5)) {
-    print(`    shard ${d.shard}: ${d.replicas.map((r) => `${r.node} applied ${r.applied} keys ${r.keys} digest ${String(r.digest).slice(0, 12)}`).join("; ")}`);
+    print(`    shard ${d.shard}: ${d.replicas.map((r) => `${r.node} applied ${r.applied} keys ${r.keys} digest ${shortDigest(r.digest)}`).join("; ")}`);
   }
   if (!rep.agreed) {
     failures.push(rep.differing.length ? `replica digests differ on ${rep.differing.length} shard(s)` : `no Stats from ${rep.missing.join(", ")}`);
@@ -276,4 +276,12 @@ export function reportJson(run, failures) {
     cpu: run.cpu,
   };
   return JSON.stringify(data, (_k, v) => (typeof v === "bigint" ? v.toString() : v), 2);
+}
+
+/** A digest (index:store hash:sessions hash) with each hash cut to 8 characters: enough to tell replicas apart. */
+function shortDigest(digest) {
+  return String(digest)
+    .split(":")
+    .map((part, i) => (i === 0 ? part : part.slice(0, 8)))
+    .join(":");
 }

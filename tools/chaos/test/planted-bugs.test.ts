@@ -40,6 +40,14 @@ const CASES: PlantedBugCase[] = [
     verdict: /lost an acknowledged write|digests differ/,
     evidence: /power losses: \d+, [1-9]\d* unsynced bytes lost/,
   },
+  // A voter that loses its unsynced vote in a power loss lets a second leader win the same
+  // term; the two leaders' entries at the same indexes then differ between replicas.
+  {
+    bug: "unsynced-vote",
+    schedule: "vote-loss",
+    verdict: /digests differ|not linearizable/,
+    evidence: /n\d leads term \d+, n\d loses power/,
+  },
 ];
 
 const SEEDS = (process.env["PLANTED_BUG_SEEDS"] ?? "1").split(",").map((seed) => seed.trim());

@@ -18,7 +18,7 @@ export const PLANTED_BUGS = {
   "stale-read-index": "answers a follower's ReadIndex with the read index it gave an earlier request (invariant 1)",
   "local-clock-expiry": "judges a STRONG read's expiry by the serving node's wall clock, not the log's stamp (invariant 9)",
   "append-without-fsync": "acknowledges appended entries without fsyncing them (invariant 5)",
-  "unsynced-vote": "grants a vote before its hard state is written; hard state alone waits for the group's next entries (invariant 5)",
+  "unsynced-vote": "grants a vote before its hard state is written; a hard state alone is held back until the group's next entries (invariant 5)",
 } as const;
 
 export type PlantedBug = keyof typeof PLANTED_BUGS;

@@ -135,6 +135,8 @@ export class MultiRaft implements ConsensusPort {
   private readonly waits: StateWaits;
   /** Planted bugs (test-only); none on a production node. */
   private readonly bugs: ReadonlySet<PlantedBug>;
+  /** Planted bug unsynced-vote (test-only): hard states held back until their group's next entries, by group. */
+  private readonly heldHardStates = new Map<number, NonNullable<Ready["hardState"]>>();
   /** Planted bug stale-read-index: rewrites this leader's ReadIndex answers (test-only). */
   private readonly staleReadIndexes: StaleReadIndexes | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -595,11 +597,27 @@ export class MultiRaft implements ConsensusPort {
     return message.type === "voteResp" && this.bugs.has("unsynced-vote");
   }
 
+  /**
+   * Planted bug unsynced-vote (test-only): a hard state alone (a vote, a new term) is held
+   * back and written only with the group's next entries or snapshot, so a power loss
+   * before them takes it back.
+   */
+  private plantedHardState(group: number, ready: Ready): Ready["hardState"] {
+    if (ready.entries.length === 0 && !ready.snapshot) {
+      if (ready.hardState) this.heldHardStates.set(group, ready.hardState);
+      return undefined;
+    }
+    const held = this.heldHardStates.get(group);
+    this.heldHardStates.delete(group);
+    return ready.hardState ?? held;
+  }
+
   /** A replica's role or leader changed: it settles what that ends, and a new leadership is logged. */
   private onSoftState(replica: ShardReplica, soft: SoftState): void {
     const wasLeader = replica.role === "leader";
     replica.onSoftState(soft);
     if (soft.role === "leader" && !wasLeader) this.options.logger.info({ shard: replica.shard, term: replica.node.term }, "leading the shard");
+    else if (soft.role === "candidate") this.options.logger.debug({ shard: replica.shard, term: replica.node.term }, "campaigning");
   }
 
   /** The messages that may leave before this cycle's append, and the append itself (with whether it must be synced). */
@@ -615,8 +633,7 @@ export class MultiRaft implements ConsensusPort {
       if (this.bugs.size > 0)
         for (const message of ready.messages) if (this.plantedEarly(message)) immediate.push({ group: replica.group, message, clusterTimeMs });
       for (const message of ready.snapshotsToSend) this.snapshots.send(replica.group, message);
-      // Planted bug unsynced-vote (test-only): hard state alone (a vote) is not written until the group's next change.
-      const hardState = this.bugs.has("unsynced-vote") && ready.entries.length === 0 && !ready.snapshot ? undefined : ready.hardState;
+      const hardState = this.bugs.has("unsynced-vote") ? this.plantedHardState(replica.group, ready) : ready.hardState;
       if (ready.entries.length > 0 || hardState || ready.snapshot) {
         writes.push({ group: replica.group, snapshot: ready.snapshot, hardState, entries: ready.entries });
       }
