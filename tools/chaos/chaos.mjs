@@ -25,6 +25,7 @@ import { BASE_NODE_ARGS, parseOptions, replayCommand, USAGE } from "./options.mj
 import { latencyByPhase, printReport, reportJson } from "./report.mjs";
 import { describeSchedule, randomSchedule, TARGETED, targetedSchedule } from "./schedule.mjs";
 import { History, RateLimiter, runClient, Workload } from "./workload.mjs";
+import { exitFlushed } from "../scripts/exit-flushed.mjs";
 
 const argv = process.argv.slice(2);
 let opts;
@@ -112,7 +113,7 @@ if (!interrupted) {
   const keep = opts.keepData || exitCode !== 0;
   await cleanup(keep);
   if (keep) log(`node data and logs kept in ${dataRoot}`);
-  process.exit(exitCode);
+  await exitFlushed(exitCode);
 }
 
 async function run() {

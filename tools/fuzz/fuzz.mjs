@@ -22,6 +22,7 @@ import { FORBIDDEN_CODES, loadAllowedCodes } from "./codes.mjs";
 import { makePools } from "./model.mjs";
 import { Prng } from "./prng.mjs";
 import { callRpc, createClients } from "./senders.mjs";
+import { exitFlushed } from "../scripts/exit-flushed.mjs";
 
 const { values: opts } = parseArgs({
   options: {
@@ -123,7 +124,7 @@ try {
     if (cluster.own && keep) console.log(`node data and logs kept in ${cluster.dataRoot}`);
   }
 }
-process.exit(exitCode);
+await exitFlushed(exitCode);
 
 // ---------------------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@
 // increments acknowledged for it, 1 otherwise.
 import { parseArgs } from "node:util";
 import { createNodeCacheClient } from "@distcache/client/node";
+import { exitFlushed } from "./exit-flushed.mjs";
 
 const { values: o } = parseArgs({
   options: {
@@ -68,4 +69,4 @@ console.log(
     ? `every counter equals its acknowledged increments`
     : `counters off: ${mismatched.map(([k, v, a]) => `#${k} read ${v}, acked ${a}`).join("; ")}`,
 );
-process.exit(errors.length === 0 && mismatched.length === 0 ? 0 : 1);
+await exitFlushed(errors.length === 0 && mismatched.length === 0 ? 0 : 1);

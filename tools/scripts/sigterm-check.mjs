@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createNodeCacheClient } from "@distcache/client/node";
 import { planCluster, startCluster, stopNode } from "./local-nodes.mjs";
+import { exitFlushed } from "./exit-flushed.mjs";
 
 const { values: o } = parseArgs({
   options: {
@@ -68,4 +69,4 @@ worst.sort((a, b) => a - b);
 const roundsWithin = rounds - worst.filter((w) => w > limitMs).length;
 const [medianMs, maxMs] = [worst[Math.floor(worst.length / 2)], worst[worst.length - 1]].map(Math.round);
 console.log(`${roundsWithin} of ${rounds} rounds stopped every node within ${limitMs} ms; slowest node per round: median ${medianMs} ms, max ${maxMs} ms`);
-process.exit(failures === 0 ? 0 : 1);
+await exitFlushed(failures === 0 ? 0 : 1);

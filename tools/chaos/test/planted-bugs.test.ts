@@ -102,6 +102,7 @@ describe("planted bugs", () => {
       const { code, output } = await withBugSlots.run(() => run(runArgs(c, c.seed, true)));
       expect(code, output).toBe(1);
       const verdict = output.split("\n").find((line) => line.startsWith(`FAIL (seed ${c.seed})`));
+      expect(verdict, output).toBeDefined();
       expect(verdict, output).toMatch(c.verdict);
       expect(output, verdict).toMatch(c.evidence);
       expect(output).toContain(`replay: npm run chaos -- --schedule ${c.schedule}`);

@@ -20,7 +20,8 @@ export class HarnessRunner {
       this.child = child;
       child.stdout!.on("data", (d) => output.push(String(d)));
       child.stderr!.on("data", (d) => output.push(String(d)));
-      child.on("exit", (code) => resolve({ code, output: output.join("") }));
+      // "close", not "exit": the output may still be arriving when the process exits.
+      child.on("close", (code) => resolve({ code, output: output.join("") }));
     });
   }
 
