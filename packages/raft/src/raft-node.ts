@@ -4,7 +4,7 @@ import { resolveConfig } from "./config.js";
 import { payloadBytes } from "./entry.js";
 import type { HardState } from "./hard-state.js";
 import { isHardStateEqual } from "./hard-state.js";
-import type { SnapshotMetadata } from "./conf-state.js";
+import type { ConfState, SnapshotMetadata } from "./conf-state.js";
 import type { ConfChange } from "./membership/conf-change.js";
 import type { InboundMessage } from "./message.js";
 import { isLocalOnly } from "./message.js";
@@ -93,6 +93,24 @@ export class RaftNode {
   /** The voters in force (the latest configuration in this node's log). Cheap: for checkers that poll after every step. */
   get voters(): readonly NodeId[] {
     return this.raft.tracker.voters;
+  }
+
+  /** The learners in force (the latest configuration in this node's log). */
+  get learners(): readonly NodeId[] {
+    return this.raft.tracker.learners;
+  }
+
+  /**
+   * The configuration in force at `index` of this node's log (its snapshot's below the
+   * first index). For a host checking a leader's membership changes before they are stepped.
+   */
+  confStateAt(index: LogIndex): ConfState {
+    return this.raft.confStateAt(index);
+  }
+
+  /** How many membership change entries this node's log holds above `index`. */
+  confChangesAbove(index: LogIndex): number {
+    return this.raft.log.configs.countAbove(index);
   }
 
   /** The first index still in the log: everything before it is in the last snapshot. */

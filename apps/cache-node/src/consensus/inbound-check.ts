@@ -1,4 +1,5 @@
 import type { AppendMessage, InboundMessage, RaftNode, SnapshotMessage } from "@distcache/raft";
+import { LEARNERS_MAX, VOTERS_MAX, applyConfChange, asLogIndex, decodeConfChange, normalizeConfState, validateConfChange } from "@distcache/raft";
 
 /**
  * What a message from a peer must satisfy before it reaches a group's RaftNode. The core
@@ -8,8 +9,11 @@ import type { AppendMessage, InboundMessage, RaftNode, SnapshotMessage } from "@
  * closes that peer's connection instead. Peers are authenticated, but a buggy peer, or
  * anyone holding the peer secret, can send anything that decodes.
  *
- * The checks assume what this node runs: static membership (every group's voters are
- * fixed at bootstrap, no learners, no membership change entries).
+ * Membership changes: a group's configuration is its own log's, so a message may come
+ * from a node that joined it after this replica last looked, or that left it; what the
+ * wire may name is any node of the cluster. Membership change entries must decode here,
+ * and must be changes a leader could have appended (checked against this replica's log
+ * right before they are stepped), since the core asserts on anything else.
  */
 
 /**
@@ -44,31 +48,33 @@ function entriesProblem(m: AppendMessage): string | undefined {
     if (e.index !== m.index + 1 + i) return `entry ${i} has index ${e.index}, not ${m.index + 1 + i}`;
     if (e.term < 1 || e.term < previousTerm || e.term > m.term)
       return `entry ${e.index} has term ${e.term} (after term ${previousTerm}, sent in term ${m.term})`;
-    if (e.kind === "config") return `entry ${e.index} changes the membership, which is static on this node`;
+    if (e.kind === "config" && typeof decodeConfChange(e.data) === "string") return `entry ${e.index} is a membership change that does not decode`;
     previousTerm = e.term;
   }
   return undefined;
 }
 
-function snapshotProblem(m: SnapshotMessage, voters: ReadonlySet<string>): string | undefined {
+function snapshotProblem(m: SnapshotMessage): string | undefined {
   const { index, term, confState } = m.snapshot;
   const counters = counterProblem({ "snapshot index": index, "snapshot term": term });
   if (counters) return counters;
   if (index < 1 || term < 1 || term > m.term) return `a snapshot at index ${index}, term ${term} sent in term ${m.term}`;
-  const named = new Set(confState.voters);
-  if (named.size !== confState.voters.length || named.size !== voters.size || confState.voters.some((v) => !voters.has(v)) || confState.learners.length > 0) {
-    return `a snapshot with voters [${confState.voters.join(",")}] learners [${confState.learners.join(",")}], not the group's [${[...voters].join(",")}]`;
+  const conf = normalizeConfState(confState.voters, confState.learners);
+  const named = `voters [${confState.voters.join(",")}] learners [${confState.learners.join(",")}]`;
+  if (typeof conf === "string") return `a snapshot with ${named}: ${conf}`;
+  if (conf.voters.length < 1 || conf.voters.length > VOTERS_MAX || conf.learners.length > LEARNERS_MAX) {
+    return `a snapshot with ${named} (1 to ${VOTERS_MAX} voters and at most ${LEARNERS_MAX} learners)`;
   }
   return undefined;
 }
 
 /**
- * Why `message`, from one of the group's peers, may never enter the group's node
- * whatever its state; undefined if it may. `voters` are the group's (static) voters.
+ * Why `message`, from a peer, may never enter a group's node whatever its state;
+ * undefined if it may. `nodes` are the nodes of the cluster this node knows.
  */
-export function messageProblem(message: InboundMessage, voters: ReadonlySet<string>): string | undefined {
+export function messageProblem(message: InboundMessage, nodes: ReadonlySet<string>): string | undefined {
   const m = message;
-  if (!voters.has(m.from)) return `${m.from} is not a voter of the group`;
+  if (!nodes.has(m.from)) return `${m.from} is not a node of the cluster`;
   const term = counterProblem({ term: m.term });
   if (term) return term;
   // Term 0 bypasses the core's term comparison: only requests a follower forwards to its
@@ -95,9 +101,9 @@ export function messageProblem(message: InboundMessage, voters: ReadonlySet<stri
     case "readIndexResp":
       return contextProblem(m.context) ?? counterProblem({ index: m.index });
     case "transferLeader":
-      return voters.has(m.transferee) ? undefined : `a transfer to ${m.transferee}, not a voter of the group`;
+      return nodes.has(m.transferee) ? undefined : `a transfer to ${m.transferee}, not a node of the cluster`;
     case "snapshot":
-      return snapshotProblem(m, voters);
+      return snapshotProblem(m);
     case "voteResp":
     case "preVoteResp":
     case "timeoutNow":
@@ -117,11 +123,38 @@ export function stateProblem(message: InboundMessage, node: RaftNode): string | 
     // (Past our commit index, termAt is defined exactly up to our last index.)
     if (m.term >= node.term && m.commit > node.commit && node.termAt(m.commit) === undefined)
       return `a heartbeat commits index ${m.commit}, past this replica's log`;
+  } else if (m.type === "app") {
+    return confChangesProblem(m, node);
   } else if (m.type === "appResp") {
     // A follower acknowledges only entries this leader sent it in its term: in its log.
     if (!m.reject && node.role === "leader" && m.term === node.term && m.index > node.commit && node.termAt(m.index) === undefined) {
       return `an acknowledgement of index ${m.index}, past the leader's log`;
     }
+  }
+  return undefined;
+}
+
+/**
+ * The membership changes an append would add to this replica's log, replayed from the
+ * configuration at its previous entry: each must be one the leader could have appended
+ * (validateConfChange), and at most one may sit above the commit index (thesis §4.1). An
+ * append the core would refuse or ignore (its previous entry does not match, or it ends
+ * at or below the commit index) adds nothing and is not checked.
+ */
+function confChangesProblem(m: AppendMessage, node: RaftNode): string | undefined {
+  if (m.index < node.commit || node.termAt(m.index) !== m.logTerm) return undefined;
+  if (!m.entries.some((e) => e.kind === "config")) return undefined;
+  const committed = asLogIndex(Math.max(m.commit, node.commit));
+  let uncommitted = committed < m.index ? node.confChangesAbove(committed) - node.confChangesAbove(m.index) : 0;
+  let conf = node.confStateAt(m.index);
+  for (const e of m.entries) {
+    if (e.kind !== "config") continue;
+    const change = decodeConfChange(e.data);
+    if (typeof change === "string") return `entry ${e.index}: ${change}`;
+    const refused = validateConfChange(conf, change, VOTERS_MAX);
+    if (refused) return `entry ${e.index}: a membership change no leader appends (${refused})`;
+    if (e.index > committed && ++uncommitted > 1) return `entry ${e.index}: a second membership change above the commit index ${committed}`;
+    conf = applyConfChange(conf, change);
   }
   return undefined;
 }

@@ -6,6 +6,7 @@ import {
   asLogIndex,
   asNodeId,
   entrySizeBytes,
+  type ConfChange,
   type InboundMessage,
   type NodeId,
   type RaftStatus,
@@ -66,6 +67,8 @@ export interface MultiRaftOptions {
   nodeId: string;
   /** The shards this node holds a replica of, with their groups' voters. */
   hostedShards: readonly HostedShard[];
+  /** Every node of the cluster, this one included (default: the voters of the hosted shards): the nodes peer messages may come from or name. */
+  clusterNodes?: readonly string[];
   shardCount: number;
   /** The node each shard's leadership should rest on (spreads write load); campaigns early. */
   preferredLeaders?: readonly string[];
@@ -129,8 +132,8 @@ export class MultiRaft implements ConsensusPort {
   /** Per group, the commit index found in the log at start: applied before serving. */
   private readonly recoveredCommit = new Map<number, number>();
   private readonly self: NodeId;
-  /** Per hosted group, its voters (static membership): the only peers that may send it anything. */
-  private readonly members = new Map<number, ReadonlySet<string>>();
+  /** The nodes of the cluster: the only ones peer messages may come from or name (a group's own members are in its log). */
+  private clusterNodes: ReadonlySet<string>;
   private readonly incarnation: Uint8Array;
   private readonly waits: StateWaits;
   /** Planted bugs (test-only); none on a production node. */
@@ -155,6 +158,8 @@ export class MultiRaft implements ConsensusPort {
     accessSamplesSent: 0,
     accessSamplesReceived: 0,
     peerFramesRejected: 0,
+    /** Peer messages (and snapshot chunks, access samples) for shards this node does not host, dropped. */
+    peerMessagesForOtherShards: 0,
   };
   readonly snapshots: ReplicaSnapshots;
 
@@ -189,7 +194,7 @@ export class MultiRaft implements ConsensusPort {
     this.waits = new StateWaits(options.clock);
     this.bugs = options.bugs ?? NO_BUGS;
     this.staleReadIndexes = this.bugs.has("stale-read-index") ? new StaleReadIndexes() : undefined;
-    for (const { shard, voters } of options.hostedShards) this.members.set(groupOfShard(shard), new Set(voters));
+    this.clusterNodes = new Set([options.nodeId, ...(options.clusterNodes ?? options.hostedShards.flatMap((hosted) => hosted.voters))]);
     this.snapshots = new ReplicaSnapshots({
       self: this.self,
       files: options.snapshotFiles,
@@ -297,6 +302,26 @@ export class MultiRaft implements ConsensusPort {
     return this.replicaOf(shard).propose(op, session, () => this.schedule());
   }
 
+  /**
+   * One membership change of shard's group, proposed at its leader (this node); resolves
+   * once it is committed and applied here. Rejects with NotLeaderError off the leader,
+   * MembershipChangeError when another change is in progress or this one is invalid,
+   * WriteLostError when a new leader replaced it, IndeterminateError on timeout.
+   */
+  changeMembership(shard: number, change: ConfChange): Promise<void> {
+    if (this.closed) return Promise.reject(new NotLeaderError(shard, undefined, "node is shutting down"));
+    try {
+      return this.replicaOf(shard).proposeConfChange(change, () => this.schedule());
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** Adds a node the peer wire may name (a node that joined the cluster). */
+  addClusterNode(id: string): void {
+    this.clusterNodes = new Set([...this.clusterNodes, id]);
+  }
+
   readBarrier(shard: number): Promise<void> {
     if (this.closed) return Promise.reject(new NotLeaderError(shard, undefined, "node is shutting down"));
     return this.replicaOf(shard).readBarrier(() => this.schedule());
@@ -363,8 +388,14 @@ export class MultiRaft implements ConsensusPort {
     return { appliedIndex: replica.machine.appliedIndex, term: replica.node.status().term, leaderId: replica.leaderId ?? "" };
   }
 
+  /** The voters of shard's group in force on this node's replica (its log's latest configuration); none if it hosts none. */
   voters(shard: number): string[] {
-    return this.options.hostedShards.find((hosted) => hosted.shard === shard)?.voters.slice() ?? [];
+    return [...(this.replicas.get(groupOfShard(shard))?.node.voters ?? [])];
+  }
+
+  /** The learners of shard's group in force on this node's replica. */
+  learners(shard: number): string[] {
+    return [...(this.replicas.get(groupOfShard(shard))?.node.learners ?? [])];
   }
 
   /** Resolves true once this node knows a leader for shard, false after timeoutMs (or once the node closes). */
@@ -440,14 +471,14 @@ export class MultiRaft implements ConsensusPort {
     // Every message is checked before any is stepped; what depends on the log is checked
     // right before each step.
     for (const { group, message } of messages) {
-      const problem = messageProblem(message, this.membersOf(group, from));
+      const problem = messageProblem(message, this.clusterNodes);
       if (problem) throw new PeerWireError(`shard ${group}: ${message.type} from ${from}: ${problem}`);
     }
     this.stats.messagesReceived += messages.length;
     try {
       for (const { group, message, clusterTimeMs } of messages) {
-        if (this.snapshots.hold(group, message)) continue;
-        const replica = this.replicas.get(group)!;
+        const replica = this.hostedReplica(group, from);
+        if (!replica || this.snapshots.hold(group, message)) continue;
         this.step(replica, message);
         if (clusterTimeMs !== undefined) replica.observedLeaderTime(message, clusterTimeMs);
       }
@@ -456,11 +487,19 @@ export class MultiRaft implements ConsensusPort {
     }
   }
 
-  /** The voters of a group this node hosts; a message for any other group is refused. */
-  private membersOf(group: number, from: NodeId): ReadonlySet<string> {
-    const members = this.members.get(group);
-    if (!members || !this.replicas.has(group)) throw new PeerWireError(`${from} sent a frame for shard ${group}, which this node does not replicate`);
-    return members;
+  /**
+   * The replica of a group this node hosts; undefined (the message is dropped, and
+   * counted) for a shard it does not host now, which a peer may still or already think
+   * it does while replicas move. A group that is no shard at all is refused.
+   */
+  private hostedReplica(group: number, from: NodeId): ShardReplica | undefined {
+    const replica = this.replicas.get(group);
+    if (replica) return replica;
+    if (!Number.isSafeInteger(group) || group < 0 || group >= this.options.shardCount) {
+      throw new PeerWireError(`${from} sent a frame for group ${group}, which is no shard of the cluster`);
+    }
+    this.stats.peerMessagesForOtherShards++;
+    return undefined;
   }
 
   /** Steps one checked peer message into its group's node, after the checks that depend on the node's log. */
@@ -489,10 +528,10 @@ export class MultiRaft implements ConsensusPort {
   private acceptSnapshotChunks(from: NodeId, payload: Uint8Array): void {
     const chunks = decodeSnapshotChunks(payload, from, this.self);
     for (const chunk of chunks) {
-      const problem = messageProblem(chunk.message, this.membersOf(chunk.group, from));
+      const problem = messageProblem(chunk.message, this.clusterNodes);
       if (problem) throw new PeerWireError(`shard ${chunk.group}: snapshot chunk from ${from}: ${problem}`);
     }
-    for (const chunk of chunks) this.snapshots.accept(from, chunk);
+    for (const chunk of chunks) if (this.hostedReplica(chunk.group, from)) this.snapshots.accept(from, chunk);
   }
 
   forwardAccessSamples(samples: ReadonlyMap<number, readonly string[]>): void {
@@ -520,7 +559,7 @@ export class MultiRaft implements ConsensusPort {
   private acceptAccessSamples(from: NodeId, samples: ReadonlyMap<number, readonly string[]>): void {
     const { keyBytesMax, accessHintKeysMax } = PROTOCOL_LIMITS;
     for (const [group, keys] of samples) {
-      if (!this.membersOf(group, from).has(from)) throw new PeerWireError(`access samples for shard ${group} from ${from}, not a voter of it`);
+      this.hostedReplica(group, from);
       if (keys.length > accessHintKeysMax)
         throw new PeerWireError(`${keys.length} access samples for shard ${group} from ${from} (at most ${accessHintKeysMax})`);
       for (const key of keys) {
@@ -530,7 +569,8 @@ export class MultiRaft implements ConsensusPort {
     }
     for (const [group, keys] of samples) {
       const replica = this.replicas.get(group);
-      if (replica?.role !== "leader") continue;
+      // Kept only from a member of the group (its log's latest configuration).
+      if (replica?.role !== "leader" || !(replica.node.voters.includes(from) || replica.node.learners.includes(from))) continue;
       this.stats.accessSamplesReceived += keys.length;
       this.options.onAccessSamples?.(replica.shard, keys);
     }

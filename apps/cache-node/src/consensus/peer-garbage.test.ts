@@ -196,7 +196,7 @@ const badFrames: { name: string; payload: () => Uint8Array }[] = [
     name: "a message for another node",
     payload: () => encodePeerBatch([{ group: 0, message: { type: "timeoutNow", from, to: asNodeId("n3"), term: asTerm(1) } }]),
   },
-  { name: "a group this node does not host", payload: () => batch(77, { type: "heartbeatResp", term: asTerm(1), readRound: 0 }) },
+  { name: "a group that is no shard of the cluster", payload: () => batch(77, { type: "heartbeatResp", term: asTerm(1), readRound: 0 }) },
   { name: "a term above 2^53", payload: () => rawBatch(uint(2, 8), bytes(3, utf8(TARGET)), uint(4, 2n ** 60n)) },
   { name: "a negative term", payload: () => rawBatch(uint(2, 8), bytes(3, utf8(TARGET)), uint(4, -1)) },
   { name: "a term above the accepted ceiling", payload: () => batch(FOLLOWED, { type: "heartbeatResp", term: asTerm(2 ** 52 + 1), readRound: 0 }) },
@@ -230,7 +230,7 @@ const badFrames: { name: string; payload: () => Uint8Array }[] = [
       }),
   },
   {
-    name: "an append with a membership change",
+    name: "an append with a membership change that does not decode",
     payload: () =>
       batch(FOLLOWED, {
         type: "app",
@@ -261,14 +261,14 @@ const badFrames: { name: string; payload: () => Uint8Array }[] = [
   { name: "a read index request with an empty context", payload: () => batch(LED, { type: "readIndex", term: asTerm(0), context: new Uint8Array(0) }) },
   { name: "a read index request with a huge context", payload: () => batch(LED, { type: "readIndex", term: asTerm(0), context: new Uint8Array(100_000) }) },
   { name: "a forwarded request with a term", payload: () => batch(LED, { type: "readIndex", term: asTerm(7), context: new Uint8Array(8) }) },
-  { name: "a transfer to a node outside the group", payload: () => batch(LED, { type: "transferLeader", term: asTerm(0), transferee: asNodeId("mallory") }) },
+  { name: "a transfer to a node outside the cluster", payload: () => batch(LED, { type: "transferLeader", term: asTerm(0), transferee: asNodeId("mallory") }) },
   {
     name: "a vote whose last entry is newer than its term",
     payload: () =>
       batch(FOLLOWED, { type: "vote", term: termOf(FOLLOWED), lastLogIndex: asLogIndex(1), lastLogTerm: asTerm(termOf(FOLLOWED) + 3), transfer: false }),
   },
   {
-    name: "a snapshot naming other voters",
+    name: "a snapshot whose membership names a node twice",
     payload: () =>
       encodeSnapshotChunk(
         FOLLOWED,
@@ -285,7 +285,7 @@ const badFrames: { name: string; payload: () => Uint8Array }[] = [
       ),
   },
   {
-    name: "a snapshot chunk for a group this node does not host",
+    name: "a snapshot chunk for a group that is no shard of the cluster",
     payload: () =>
       encodeSnapshotChunk(
         42,
@@ -301,7 +301,7 @@ const badFrames: { name: string; payload: () => Uint8Array }[] = [
         new Uint8Array([1]),
       ),
   },
-  { name: "access samples for a group this node does not host", payload: () => encodeAccessSamples(new Map([[99, ["k"]]])) },
+  { name: "access samples for a group that is no shard of the cluster", payload: () => encodeAccessSamples(new Map([[99, ["k"]]])) },
   { name: "an empty access sample", payload: () => encodeAccessSamples(new Map([[LED, [""]]])) },
   {
     name: "a flood of messages for one group",

@@ -14,6 +14,18 @@ export class TransferError extends Error {
   }
 }
 
+/** A membership change of a shard's group that cannot be made now (another is in progress) or at all (it is invalid). */
+export class MembershipChangeError extends Error {
+  override name = "MembershipChangeError";
+  constructor(
+    message: string,
+    /** True when the change itself is wrong (the node is already a member...); false when it may work later. */
+    readonly invalid: boolean,
+  ) {
+    super(message);
+  }
+}
+
 export class NotLeaderError extends Error {
   override name = "NotLeaderError";
 

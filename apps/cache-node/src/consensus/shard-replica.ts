@@ -1,13 +1,23 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { CommandSchema, NoopSchema } from "@distcache/proto/raft";
-import { asLogIndex, type Entry, type InboundMessage, type RaftNode, type ReadState, type Role, type SoftState, type Storage } from "@distcache/raft";
+import {
+  asLogIndex,
+  type ConfChange,
+  type Entry,
+  type InboundMessage,
+  type RaftNode,
+  type ReadState,
+  type Role,
+  type SoftState,
+  type Storage,
+} from "@distcache/raft";
 import type { CommandOp, SessionHeader } from "./consensus-port.js";
 import type { CommandResult, RestoredShard, ShardStateMachine } from "../state-machine/shard-state-machine.js";
 import type { Clock } from "./clock.js";
 import { ClusterTime } from "./cluster-time.js";
 import { groupOfShard } from "./group-log.js";
 import { configureCommand, type StoreSettings } from "../state-machine/store-settings.js";
-import { IndeterminateError, NotLeaderError, OverloadedError, WriteLostError, droppedError } from "./port-errors.js";
+import { IndeterminateError, MembershipChangeError, NotLeaderError, OverloadedError, WriteLostError, droppedError } from "./port-errors.js";
 import type { ReadContexts } from "./read-context.js";
 import { ReplicaDrain } from "./replica-drain.js";
 import type { PlantedBug } from "../config/testing-switches.js";
@@ -15,7 +25,10 @@ import { guessedResult } from "./planted-bugs.js";
 
 interface PendingWrite {
   term: number;
-  resolve: (result: CommandResult) => void;
+  /** A command's result, or (a membership change) none. */
+  resolve: (result: CommandResult | undefined) => void;
+  /** What the entry at the write's index must be for the write to have taken effect. */
+  kind: "command" | "config";
   reject: (err: Error) => void;
   timer: NodeJS.Timeout;
 }
@@ -149,21 +162,43 @@ export class ShardReplica {
     if (!result.accepted) return Promise.reject(droppedError(this.shard, result));
     this.lastProposed = { stampMs, term: result.term };
     onProposed();
-    const { operationTimeoutMs } = this.options;
     return new Promise<CommandResult>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.writes.delete(result.index);
-        reject(
-          new IndeterminateError(
-            `shard ${this.shard}: write at index ${result.index} not applied within ${operationTimeoutMs} ms; it may or may not take effect`,
-          ),
-        );
-      }, operationTimeoutMs);
-      this.writes.set(result.index, { term: result.term, resolve, reject, timer });
+      this.awaitApply(result.index, result.term, "command", (applied) => resolve(applied!), reject);
       // Planted bug: answered now, before the entry commits; its apply settles nothing more.
       const guess = this.options.bugs.has("ack-before-commit") ? guessedResult(op, this.machine) : undefined;
       if (guess !== undefined) resolve(guess);
     });
+  }
+
+  /**
+   * Proposes one membership change of the shard's group (on its leader); resolves once
+   * the change's entry is applied here, which is when it is committed: a group's
+   * configuration takes effect when appended, and is safe to build on once committed.
+   */
+  proposeConfChange(change: ConfChange, onProposed: () => void): Promise<void> {
+    const result = this.node.proposeConfChange(change);
+    if (!result.accepted) {
+      if (result.reason === "invalid-config-change")
+        return Promise.reject(new MembershipChangeError(`shard ${this.shard}: ${result.detail ?? result.reason}`, true));
+      if (result.reason === "config-change-pending") {
+        return Promise.reject(
+          new MembershipChangeError(`shard ${this.shard}: ${result.detail ?? "another membership change is in progress"}; retry later`, false),
+        );
+      }
+      return Promise.reject(droppedError(this.shard, result));
+    }
+    onProposed();
+    return new Promise<void>((resolve, reject) => this.awaitApply(result.index, result.term, "config", () => resolve(), reject));
+  }
+
+  /** Settles a proposal at (index, term) when that index applies, or fails it as indeterminate after the operation timeout. */
+  private awaitApply(index: number, term: number, kind: PendingWrite["kind"], resolve: PendingWrite["resolve"], reject: (err: Error) => void): void {
+    const { operationTimeoutMs } = this.options;
+    const timer = setTimeout(() => {
+      this.writes.delete(index);
+      reject(new IndeterminateError(`shard ${this.shard}: write at index ${index} not applied within ${operationTimeoutMs} ms; it may or may not take effect`));
+    }, operationTimeoutMs);
+    this.writes.set(index, { term, kind, resolve, reject, timer });
   }
 
   /** Resolves when a linearizable read may be served from this replica (ReadIndex, thesis §6.4). */
@@ -302,8 +337,8 @@ export class ShardReplica {
       if (!write) continue;
       this.writes.delete(entry.index);
       clearTimeout(write.timer);
-      // Our proposal took effect iff the entry at its index has its term.
-      if (write.term === entry.term && result) write.resolve(result);
+      // Our proposal took effect iff the entry at its index has its term (and is what we proposed).
+      if (write.term === entry.term && (write.kind === "config" ? entry.kind === "config" : result !== undefined)) write.resolve(result);
       else write.reject(new WriteLostError(this.shard, this.leaderId));
     }
     this.time.applied(this.machine.lastStampMs, this.options.clock.monotonicMs(), commandIndex);

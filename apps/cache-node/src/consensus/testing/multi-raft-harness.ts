@@ -48,6 +48,11 @@ export type BatchFilter = (from: string, to: string, messages: GroupMessage[]) =
 export interface TestClusterOptions {
   /** The nodes, each a voter of every shard. */
   ids: readonly string[];
+  /**
+   * More nodes of the cluster, each holding a replica of every shard that is no member of
+   * its group (the groups' bootstrap voters are `ids`) until a membership change adds it.
+   */
+  spares?: readonly string[];
   shards: number;
   /** Applied entries between snapshots of a shard; by default so many that none is made. */
   snapshotEntries?: number;
@@ -84,7 +89,7 @@ export async function closeTestClusters(): Promise<void> {
  * the nodes.
  */
 export async function openTestCluster(options: TestClusterOptions) {
-  const { ids, shards, snapshotEntries = 1_000_000, filter } = options;
+  const { ids, shards, snapshotEntries = 1_000_000, filter, spares = [] } = options;
   const nodes = new Map<string, MultiRaft>();
   const cut = new Set<string>();
   const groupLogs = new Map<string, MemoryGroupLog>();
@@ -96,6 +101,7 @@ export async function openTestCluster(options: TestClusterOptions) {
       testNodeOptions({
         nodeId: id,
         hostedShards: Array.from({ length: shards }, (_, shard) => ({ shard, voters: ids })),
+        clusterNodes: [...ids, ...spares],
         shardCount: shards,
         preferredLeaders: options.preferredLeaders,
         groupLog,
@@ -133,10 +139,10 @@ export async function openTestCluster(options: TestClusterOptions) {
     opened.push(node);
     return node;
   };
-  for (const id of ids) await open(id, undefined, options.seeds?.[id]);
+  for (const id of [...ids, ...spares]) await open(id, undefined, options.seeds?.[id]);
   for (const node of nodes.values()) node.start();
   const isolate = (id: string) => {
-    for (const other of ids) if (other !== id) cut.add(`${id}>${other}`).add(`${other}>${id}`);
+    for (const other of [...ids, ...spares]) if (other !== id) cut.add(`${id}>${other}`).add(`${other}>${id}`);
   };
   /**
    * Stops a node and starts it again on the same log, as a new incarnation when one is
