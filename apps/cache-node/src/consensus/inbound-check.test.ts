@@ -63,9 +63,9 @@ const problem = (m: AppendMessage, node = follower()) => messageProblem(m, NODES
 
 describe("membership on the wire", () => {
   it("takes messages from any node of the cluster, and refuses others", () => {
-    const heartbeatResp = { type: "heartbeatResp", from: n4, to: n2, term: asTerm(1), readRound: 0 } as const;
-    expect(messageProblem(heartbeatResp, NODES)).toBeUndefined();
-    expect(messageProblem({ ...heartbeatResp, from: asNodeId("mallory") }, NODES)).toMatch(/not a node of the cluster/);
+    const heartbeatAnswer = { type: "heartbeatResp", from: n4, to: n2, term: asTerm(1), readRound: 0 } as const;
+    expect(messageProblem(heartbeatAnswer, NODES)).toBeUndefined();
+    expect(messageProblem({ ...heartbeatAnswer, from: asNodeId("mallory") }, NODES)).toMatch(/not a node of the cluster/);
     const transfer = { type: "transferLeader", from: n1, to: n2, term: asTerm(0), transferee: n4 } as const;
     expect(messageProblem(transfer, NODES)).toBeUndefined();
     expect(messageProblem({ ...transfer, transferee: asNodeId("mallory") }, NODES)).toMatch(/not a node of the cluster/);
