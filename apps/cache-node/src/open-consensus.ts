@@ -9,6 +9,7 @@ import { SnapshotFiles } from "@distcache/raft/snapshot";
 import type { CrashReport } from "@distcache/raft/testing";
 import { MultiRaft } from "./consensus/multi-raft.js";
 import { openWalGroupLog } from "./consensus/wal-group-log.js";
+import { groupOfShard, type GroupLog, type HostedShard } from "./consensus/group-log.js";
 import { openDataDirIdentity } from "./config/data-dir-identity.js";
 import type { Clock } from "./consensus/clock.js";
 import { BOOTSTRAP_STORE_SETTINGS, flagSettings } from "./state-machine/store-settings.js";
@@ -49,13 +50,15 @@ export async function openConsensus(
   const members = clusterMembers(config, config.port);
   const replicas = config.replicas || Math.min(3, members.length);
   const placement = placeShards(members, config.shards, replicas);
-  const hostedShards = placement.map((voters, shard) => ({ shard, voters })).filter((hosted) => hosted.voters.includes(config.nodeId));
+  const placed = placement.map((voters, shard) => ({ shard, voters })).filter((hosted) => hosted.voters.includes(config.nodeId));
   // The data dir's identity first: with other members, shards or replicas, other groups would open.
   const identityInputs = { nodeId: config.nodeId, members: members.map((m) => m.id), shards: config.shards, replicas, replicasDefaulted: !config.replicas };
   const identity = await openDataDirIdentity(config.dataDir, { ...identityInputs, secret: config.peerSecret }, logger);
   // Test-only: the lossy file system is loaded only when asked for, never in a production node.
   const lossyFs = config.testing?.storage === "lossy" ? new (await import("@distcache/raft/testing")).LossyNodeWalFs() : undefined;
-  const groupLog = await openWalGroupLog(join(config.dataDir, "wal"), logger, lossyFs && { fs: lossyFs }, hostedShards);
+  const groupLog = await openWalGroupLog(join(config.dataDir, "wal"), logger, lossyFs && { fs: lossyFs }, placed);
+  // The shards placement gives this node, and those whose replicas it was given since (their groups are in its log).
+  const hostedShards = [...placed, ...laterGroups(groupLog, placed, config.shards)];
   // Messages arrive only after start(), by which time raft is initialised.
   const transport = openPeerTransport(config, members, identity.clusterId, logger, peerFaults, (from, payload) => raft.receive(from, payload));
   const raft: MultiRaft = await MultiRaft.open({
@@ -143,4 +146,13 @@ const COMMAND_FRAMING_BYTES = 1024;
  */
 export function commandBytesMax(config: Pick<NodeConfig, "limits">): number {
   return config.limits.requestBytesMax + config.limits.batchKeysMax * COMMAND_ITEM_FRAMING_BYTES + COMMAND_FRAMING_BYTES;
+}
+
+/** Groups in the log beyond the placed ones (replicas created at run time, addGroup), with their recorded bootstrap voters. */
+function laterGroups(groupLog: GroupLog, placed: readonly HostedShard[], shards: number): HostedShard[] {
+  const known = new Set(placed.map((hosted) => groupOfShard(hosted.shard)));
+  return groupLog
+    .groups()
+    .filter(({ group, voters }) => !known.has(group) && group < shards && voters.length > 0)
+    .map(({ group, voters }) => ({ shard: group, voters }));
 }

@@ -30,6 +30,13 @@ export interface GroupLogWrite {
  */
 export interface GroupLog {
   storage(group: number, voters: readonly NodeId[]): Storage;
+  /**
+   * Records a group new to this node with its bootstrap voters (its configuration at
+   * index 0), durably, before its replica is created; the same voters again are a no-op.
+   */
+  bootstrap(group: number, voters: readonly NodeId[]): Promise<void>;
+  /** The groups the log holds, with their bootstrap voters. */
+  groups(): { group: number; voters: readonly NodeId[] }[];
   /** Makes every write durable (when sync) before resolving. */
   append(batch: readonly GroupLogWrite[], sync: boolean): Promise<void>;
   /**

@@ -86,6 +86,26 @@ describe("membership changes", () => {
     expect(fatal).toEqual([]);
   });
 
+  it("a node with no replica of a shard drops its group's messages, creates the replica, and then catches up", async () => {
+    const { nodes, fatal } = await openTestCluster({ ids, spares: ["n4"], sparesHost: "none", shards: 2, readStampLagMsMax: 3_600_000 });
+    for (let i = 0; i < 10; i++) await write(nodes, 1, `k${i}`, `v${i}`);
+    const n4 = nodes.get("n4")!;
+    expect(n4.hosts(1)).toBe(false);
+    // Added first: the leader's appends reach a node that does not host the group yet.
+    await changeAtLeader(nodes, 1, change("addLearner", "n4"));
+    await until(() => n4.stats.peerMessagesForOtherShards > 0, "n4 dropped messages for a shard it does not host");
+    await n4.addGroup(1, ids);
+    expect(n4.hosts(1)).toBe(true);
+    expect(n4.hosts(0)).toBe(false);
+    await until(() => read(n4, 1, "k9") === "v9", "the new replica caught up");
+    await changeAtLeader(nodes, 1, change("promoteLearner", "n4"));
+    await write(nodes, 1, "after", "1");
+    await n4.readBarrier(1);
+    expect(read(n4, 1, "after")).toBe("1");
+    await expect(n4.addGroup(7, ids)).rejects.toThrow(/no shard 7/);
+    expect(fatal).toEqual([]);
+  });
+
   it("refuses an invalid change, and a second change while one is uncommitted, with clear errors", async () => {
     const { nodes } = await openTestCluster({ ids, spares: ["n4"], shards: 1 });
     const leader = nodes.get(await leaderOf(nodes, 0))!;

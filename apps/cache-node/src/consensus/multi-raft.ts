@@ -317,6 +317,27 @@ export class MultiRaft implements ConsensusPort {
     }
   }
 
+  /**
+   * Creates this node's replica of shard's group, new to it, with the group's bootstrap
+   * voters (its configuration at index 0, the same on every replica): the group's log is
+   * recorded durably first, then the replica starts empty and takes the group's log or a
+   * snapshot from its leader once a membership change adds this node. A shard this node
+   * already hosts is a no-op.
+   */
+  async addGroup(shard: number, bootstrapVoters: readonly string[]): Promise<void> {
+    if (!Number.isSafeInteger(shard) || shard < 0 || shard >= this.options.shardCount)
+      throw new RangeError(`no shard ${shard} (${this.options.shardCount} shards)`);
+    const group = groupOfShard(shard);
+    if (this.replicas.has(group)) return;
+    if (this.closed) throw new NotLeaderError(shard, undefined, "node is shutting down");
+    const ids = bootstrapVoters.map(asNodeId);
+    await this.options.groupLog.bootstrap(group, ids);
+    if (this.replicas.has(group) || this.closed) return;
+    const machine = new ShardStateMachine(shard, new Store(this.options.store), this.options.bugs);
+    this.addReplica(shard, bootstrapVoters, machine);
+    this.schedule();
+  }
+
   /** Adds a node the peer wire may name (a node that joined the cluster). */
   addClusterNode(id: string): void {
     this.clusterNodes = new Set([...this.clusterNodes, id]);

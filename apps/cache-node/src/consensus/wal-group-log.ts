@@ -25,6 +25,15 @@ export async function openWalGroupLog(dir: string, logger: Logger, options?: Wal
   }
   return {
     storage: (group) => wal.storage(group),
+    bootstrap: async (group, voters) => {
+      const configured = voters.map(asNodeId).sort(compareNodeIds);
+      const recorded = wal.storage(group).initialState().voters;
+      if (recorded.length > 0 && !sameIds(recorded, configured)) {
+        throw new ConfigError(`group ${group} is recorded with voters [${recorded.join(",")}] in ${dir}, not [${configured.join(",")}]`);
+      }
+      await wal.bootstrap(group, configured);
+    },
+    groups: () => wal.groups().map((group) => ({ group, voters: wal.storage(group).initialState().voters })),
     append: (batch, sync) => wal.append(batch, sync),
     compact: (group, { index, term, confState }) => wal.compact(group, index, term, confState),
     close: () => wal.close(),

@@ -53,6 +53,8 @@ export interface TestClusterOptions {
    * its group (the groups' bootstrap voters are `ids`) until a membership change adds it.
    */
   spares?: readonly string[];
+  /** Whether spares hold a replica of every shard from the start (the default) or of none (they create one with addGroup). */
+  sparesHost?: "every shard" | "none";
   shards: number;
   /** Applied entries between snapshots of a shard; by default so many that none is made. */
   snapshotEntries?: number;
@@ -100,7 +102,7 @@ export async function openTestCluster(options: TestClusterOptions) {
     const node = await MultiRaft.open(
       testNodeOptions({
         nodeId: id,
-        hostedShards: Array.from({ length: shards }, (_, shard) => ({ shard, voters: ids })),
+        hostedShards: spares.includes(id) && options.sparesHost === "none" ? [] : Array.from({ length: shards }, (_, shard) => ({ shard, voters: ids })),
         clusterNodes: [...ids, ...spares],
         shardCount: shards,
         preferredLeaders: options.preferredLeaders,
