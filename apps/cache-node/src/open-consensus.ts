@@ -9,6 +9,7 @@ import { SnapshotFiles } from "@distcache/raft/snapshot";
 import type { CrashReport } from "@distcache/raft/testing";
 import { MultiRaft } from "./consensus/multi-raft.js";
 import { openWalGroupLog } from "./consensus/wal-group-log.js";
+import { openRemovedGroups } from "./consensus/removed-groups.js";
 import { groupOfShard, type GroupLog, type HostedShard } from "./consensus/group-log.js";
 import { openDataDirIdentity } from "./config/data-dir-identity.js";
 import type { Clock } from "./consensus/clock.js";
@@ -50,20 +51,25 @@ export async function openConsensus(
   const members = clusterMembers(config, config.port);
   const replicas = config.replicas || Math.min(3, members.length);
   const placement = placeShards(members, config.shards, replicas);
-  const placed = placement.map((voters, shard) => ({ shard, voters })).filter((hosted) => hosted.voters.includes(config.nodeId));
+  const placedHere = placement.map((voters, shard) => ({ shard, voters })).filter((hosted) => hosted.voters.includes(config.nodeId));
   // The data dir's identity first: with other members, shards or replicas, other groups would open.
   const identityInputs = { nodeId: config.nodeId, members: members.map((m) => m.id), shards: config.shards, replicas, replicasDefaulted: !config.replicas };
   const identity = await openDataDirIdentity(config.dataDir, { ...identityInputs, secret: config.peerSecret }, logger);
   // Test-only: the lossy file system is loaded only when asked for, never in a production node.
   const lossyFs = config.testing?.storage === "lossy" ? new (await import("@distcache/raft/testing")).LossyNodeWalFs() : undefined;
+  // The shards placement gives this node, less those whose replicas left it since (tombstones),
+  // and those whose replicas it was given since (their groups are in its log).
+  const removedGroups = await openRemovedGroups(config.dataDir);
+  const placed = placedHere.filter((hosted) => !removedGroups.has(groupOfShard(hosted.shard)));
   const groupLog = await openWalGroupLog(join(config.dataDir, "wal"), logger, lossyFs && { fs: lossyFs }, placed);
-  // The shards placement gives this node, and those whose replicas it was given since (their groups are in its log).
-  const hostedShards = [...placed, ...laterGroups(groupLog, placed, config.shards)];
+  const hostedShards = [...placed, ...laterGroups(groupLog, placedHere, config.shards).filter((hosted) => !removedGroups.has(groupOfShard(hosted.shard)))];
   // Messages arrive only after start(), by which time raft is initialised.
   const transport = openPeerTransport(config, members, identity.clusterId, logger, peerFaults, (from, payload) => raft.receive(from, payload));
   const raft: MultiRaft = await MultiRaft.open({
     nodeId: config.nodeId,
     hostedShards,
+    removedGroups,
+    clusterNodes: members.map((m) => m.id),
     shardCount: config.shards,
     preferredLeaders: placement.map((voters) => voters[0]!),
     groupLog,

@@ -1,8 +1,9 @@
 import { createHmac } from "node:crypto";
-import { mkdir, open, readFile, readdir, rename, rm } from "node:fs/promises";
+import { mkdir, readFile, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { ConfigError } from "./config-error.js";
+import { writeFileDurably } from "./durable-file.js";
 
 /**
  * What a data dir was bootstrapped for, recorded once in `<data-dir>/identity.json`
@@ -153,23 +154,7 @@ export function checkIdentity(path: string, parsed: unknown): DataDirIdentity {
 
 /** Writes the identity file atomically and durably. */
 export async function writeIdentity(dataDir: string, identity: DataDirIdentity): Promise<void> {
-  const path = join(dataDir, IDENTITY_FILE);
-  const temporary = `${path}.tmp`;
-  await rm(temporary, { force: true });
-  const file = await open(temporary, "wx");
-  try {
-    await file.writeFile(`${JSON.stringify(identity, null, 2)}\n`);
-    await file.sync();
-  } finally {
-    await file.close();
-  }
-  await rename(temporary, path);
-  const dir = await open(dataDir, "r");
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
-  }
+  await writeFileDurably(join(dataDir, IDENTITY_FILE), `${JSON.stringify(identity, null, 2)}\n`);
 }
 
 async function hasEntries(dir: string): Promise<boolean> {

@@ -35,6 +35,8 @@ export interface GroupLog {
    * index 0), durably, before its replica is created; the same voters again are a no-op.
    */
   bootstrap(group: number, voters: readonly NodeId[]): Promise<void>;
+  /** Removes a group's log (its replica left this node), durably; a later bootstrap starts it empty. */
+  drop(group: number): Promise<void>;
   /** The groups the log holds, with their bootstrap voters. */
   groups(): { group: number; voters: readonly NodeId[] }[];
   /** Makes every write durable (when sync) before resolving. */

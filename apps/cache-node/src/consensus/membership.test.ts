@@ -106,6 +106,28 @@ describe("membership changes", () => {
     expect(fatal).toEqual([]);
   });
 
+  it("a replica taken out of its group is removed, and given the shard again it starts empty and catches up", async () => {
+    const { nodes, groupLogs, fatal } = await openTestCluster({ ids, spares: ["n4"], shards: 1, readStampLagMsMax: 3_600_000 });
+    for (let i = 0; i < 10; i++) await write(nodes, 0, `k${i}`, `v${i}`);
+    await changeAtLeader(nodes, 0, change("addLearner", "n4"));
+    await changeAtLeader(nodes, 0, change("promoteLearner", "n4"));
+    const leaving = ids.find((id) => !nodes.get(id)!.ledShards().includes(0))!;
+    await changeAtLeader(nodes, 0, change("removeNode", leaving));
+    const gone = nodes.get(leaving)!;
+    await gone.removeGroup(0);
+    expect(gone.hosts(0)).toBe(false);
+    expect(groupLogs.get(leaving)!.groups()).toEqual([]);
+    await expect(gone.readBarrier(0)).rejects.toMatchObject({ name: "NotLeaderError" });
+    // Writes go on without it.
+    for (let i = 10; i < 20; i++) await write(nodes, 0, `k${i}`, `v${i}`);
+    // Given the shard again: an empty replica, caught up by the leader.
+    await gone.addGroup(0, ids);
+    expect(read(gone, 0, "k0")).toBeUndefined();
+    await changeAtLeader(nodes, 0, change("addLearner", leaving));
+    await until(() => read(gone, 0, "k19") === "v19", "the re-created replica caught up");
+    expect(fatal).toEqual([]);
+  });
+
   it("refuses an invalid change, and a second change while one is uncommitted, with clear errors", async () => {
     const { nodes } = await openTestCluster({ ids, spares: ["n4"], shards: 1 });
     const leader = nodes.get(await leaderOf(nodes, 0))!;

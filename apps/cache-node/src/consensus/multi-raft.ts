@@ -27,6 +27,7 @@ import { ReadContexts } from "./read-context.js";
 import { ReplicaSnapshots, type PeerSender } from "./replica-snapshots.js";
 import { checkReady, type ReadyMode } from "./replica-drain.js";
 import { StateWaits } from "./state-waits.js";
+import { MemoryRemovedGroups, type RemovedGroups } from "./removed-groups.js";
 import { ShardReplica } from "./shard-replica.js";
 import type { StoreSettings } from "../state-machine/store-settings.js";
 import type { PlantedBug } from "../config/testing-switches.js";
@@ -67,6 +68,8 @@ export interface MultiRaftOptions {
   nodeId: string;
   /** The shards this node holds a replica of, with their groups' voters. */
   hostedShards: readonly HostedShard[];
+  /** Tombstones of the groups whose replica left this node (default: in memory). */
+  removedGroups?: RemovedGroups;
   /** Every node of the cluster, this one included (default: the voters of the hosted shards): the nodes peer messages may come from or name. */
   clusterNodes?: readonly string[];
   shardCount: number;
@@ -134,6 +137,7 @@ export class MultiRaft implements ConsensusPort {
   private readonly self: NodeId;
   /** The nodes of the cluster: the only ones peer messages may come from or name (a group's own members are in its log). */
   private clusterNodes: ReadonlySet<string>;
+  private readonly removedGroups: RemovedGroups;
   private readonly incarnation: Uint8Array;
   private readonly waits: StateWaits;
   /** Planted bugs (test-only); none on a production node. */
@@ -194,6 +198,7 @@ export class MultiRaft implements ConsensusPort {
     this.waits = new StateWaits(options.clock);
     this.bugs = options.bugs ?? NO_BUGS;
     this.staleReadIndexes = this.bugs.has("stale-read-index") ? new StaleReadIndexes() : undefined;
+    this.removedGroups = options.removedGroups ?? new MemoryRemovedGroups();
     this.clusterNodes = new Set([options.nodeId, ...(options.clusterNodes ?? options.hostedShards.flatMap((hosted) => hosted.voters))]);
     this.snapshots = new ReplicaSnapshots({
       self: this.self,
@@ -297,9 +302,18 @@ export class MultiRaft implements ConsensusPort {
     return replica;
   }
 
-  propose(shard: number, op: CommandOp, session?: SessionHeader): Promise<CommandResult> {
+  /** Runs `use` on shard's replica; a closed node, or one without the replica, rejects (never throws). */
+  private withReplica<T>(shard: number, use: (replica: ShardReplica) => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new NotLeaderError(shard, undefined, "node is shutting down"));
-    return this.replicaOf(shard).propose(op, session, () => this.schedule());
+    try {
+      return use(this.replicaOf(shard));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  propose(shard: number, op: CommandOp, session?: SessionHeader): Promise<CommandResult> {
+    return this.withReplica(shard, (replica) => replica.propose(op, session, () => this.schedule()));
   }
 
   /**
@@ -309,12 +323,7 @@ export class MultiRaft implements ConsensusPort {
    * WriteLostError when a new leader replaced it, IndeterminateError on timeout.
    */
   changeMembership(shard: number, change: ConfChange): Promise<void> {
-    if (this.closed) return Promise.reject(new NotLeaderError(shard, undefined, "node is shutting down"));
-    try {
-      return this.replicaOf(shard).proposeConfChange(change, () => this.schedule());
-    } catch (err) {
-      return Promise.reject(err);
-    }
+    return this.withReplica(shard, (replica) => replica.proposeConfChange(change, () => this.schedule()));
   }
 
   /**
@@ -331,11 +340,45 @@ export class MultiRaft implements ConsensusPort {
     if (this.replicas.has(group)) return;
     if (this.closed) throw new NotLeaderError(shard, undefined, "node is shutting down");
     const ids = bootstrapVoters.map(asNodeId);
+    if (this.removedGroups.has(group)) {
+      // Given back a replica it once left: whatever of the old one is left goes first.
+      await this.options.groupLog.drop(group);
+      await this.options.snapshotFiles.prune(group, 0);
+      await this.removedGroups.delete(group);
+    }
     await this.options.groupLog.bootstrap(group, ids);
     if (this.replicas.has(group) || this.closed) return;
     const machine = new ShardStateMachine(shard, new Store(this.options.store), this.options.bugs);
     this.addReplica(shard, bootstrapVoters, machine);
     this.schedule();
+  }
+
+  /**
+   * Removes this node's replica of shard's group. Call it only once the group's leader
+   * committed a membership change that took this node out (this replica may never learn
+   * of that commit: the leader stops talking to it). A tombstone is written first, so a
+   * start never re-creates the replica from the placement; then the replica stops (what
+   * waits on it fails) and its log and snapshots are dropped. No replica: a no-op.
+   */
+  async removeGroup(shard: number): Promise<void> {
+    const group = groupOfShard(shard);
+    const replica = this.replicas.get(group);
+    if (!replica) return;
+    await this.removedGroups.add(group);
+    // Between cycles, no Ready of the replica is in flight; it takes none after this.
+    await this.waits.until(
+      () => !this.running,
+      Number.POSITIVE_INFINITY,
+      () => this.closed,
+    );
+    if (this.closed || this.replicas.get(group) !== replica) return;
+    this.replicas.delete(group);
+    this.recoveredCommit.delete(group);
+    const reason = `shard ${shard}: the replica left this node`;
+    replica.drain.abandon(new Error(reason));
+    replica.close(reason);
+    await this.options.groupLog.drop(group);
+    await this.options.snapshotFiles.prune(group, 0);
   }
 
   /** Adds a node the peer wire may name (a node that joined the cluster). */
@@ -344,8 +387,7 @@ export class MultiRaft implements ConsensusPort {
   }
 
   readBarrier(shard: number): Promise<void> {
-    if (this.closed) return Promise.reject(new NotLeaderError(shard, undefined, "node is shutting down"));
-    return this.replicaOf(shard).readBarrier(() => this.schedule());
+    return this.withReplica(shard, (replica) => replica.readBarrier(() => this.schedule()));
   }
 
   digest(shard: number): Promise<{ digest: string; appliedIndex: number }> {

@@ -33,6 +33,7 @@ export async function openWalGroupLog(dir: string, logger: Logger, options?: Wal
       }
       await wal.bootstrap(group, configured);
     },
+    drop: (group) => wal.dropGroup(group),
     groups: () => wal.groups().map((group) => ({ group, voters: wal.storage(group).initialState().voters })),
     append: (batch, sync) => wal.append(batch, sync),
     compact: (group, { index, term, confState }) => wal.compact(group, index, term, confState),

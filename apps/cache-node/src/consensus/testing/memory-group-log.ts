@@ -20,6 +20,11 @@ export class MemoryGroupLog implements GroupLog {
     return Promise.resolve();
   }
 
+  drop(group: number): Promise<void> {
+    this.storages.delete(group);
+    return Promise.resolve();
+  }
+
   groups(): { group: number; voters: readonly NodeId[] }[] {
     return [...this.storages.entries()].map(([group, storage]) => ({ group, voters: storage.initialState().voters }));
   }
