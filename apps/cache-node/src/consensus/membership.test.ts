@@ -130,6 +130,8 @@ describe("membership changes", () => {
 
   it("refuses an invalid change, and a second change while one is uncommitted, with clear errors", async () => {
     const { nodes } = await openTestCluster({ ids, spares: ["n4"], shards: 1 });
+    // A write first: a leader takes membership changes once an entry of its term committed.
+    await write(nodes, 0, "k", "v");
     const leader = nodes.get(await leaderOf(nodes, 0))!;
     await expect(leader.changeMembership(0, change("promoteLearner", "n4"))).rejects.toMatchObject({
       name: "MembershipChangeError",

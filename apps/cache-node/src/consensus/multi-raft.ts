@@ -122,6 +122,23 @@ export interface MultiRaftOptions {
   bugs?: ReadonlySet<PlantedBug>;
 }
 
+/** A shard's group as one replica sees it (MultiRaft.groupStatus). */
+export interface GroupStatus {
+  leaderId: string | undefined;
+  /** Whether this replica leads the group (match is then filled in). */
+  leading: boolean;
+  term: number;
+  voters: string[];
+  learners: string[];
+  commit: number;
+  /** Whether the configuration in force is committed (no membership change is in progress). */
+  membershipCommitted: boolean;
+  /** What this replica applied. */
+  applied: number;
+  /** Leader only: per member, the last index known to match the leader's log. */
+  match: ReadonlyMap<string, number>;
+}
+
 /**
  * Runs the Raft group of every shard this node hosts: ticks the groups, routes peer
  * messages to them, and drains their Readys together so a whole cycle costs one log
@@ -454,6 +471,29 @@ export class MultiRaft implements ConsensusPort {
   /** The voters of shard's group in force on this node's replica (its log's latest configuration); none if it hosts none. */
   voters(shard: number): string[] {
     return [...(this.replicas.get(groupOfShard(shard))?.node.voters ?? [])];
+  }
+
+  /**
+   * Shard's group as this node's replica sees it: its configuration in force, and, on
+   * the leader, how far each member's log matches (none on a follower). Undefined if this
+   * node holds no replica of the shard.
+   */
+  groupStatus(shard: number): GroupStatus | undefined {
+    const replica = this.replicas.get(groupOfShard(shard));
+    if (!replica) return undefined;
+    const status = replica.node.status();
+    const match = new Map([...status.progress, ...status.learnerProgress].map((p) => [p.id as string, p.match as number]));
+    return {
+      leaderId: status.lead,
+      leading: status.role === "leader",
+      term: status.term,
+      voters: [...status.voters],
+      learners: [...status.learners],
+      commit: status.commit,
+      membershipCommitted: replica.node.confChangesAbove(status.commit) === 0,
+      applied: replica.machine.appliedIndex,
+      match,
+    };
   }
 
   /** The learners of shard's group in force on this node's replica. */
