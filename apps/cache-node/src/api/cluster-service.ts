@@ -52,7 +52,7 @@ export function createClusterService(deps: ClusterServiceDeps): Partial<ServiceI
     nodes: deps.members().map((m) => ({ id: m.id, clientAddress: m.clientAddress, peerAddress: m.peerAddress })),
     shards: Array.from({ length: deps.consensus.shardCount }, (_, id) => {
       const status = deps.consensus.status(id);
-      return { id, replicas: deps.consensus.hosts(id) ? deps.consensus.voters(id) : [], learners: [], leaderId: status.leaderId, term: BigInt(status.term) };
+      return { id, replicas: deps.consensus.voters(id), learners: deps.consensus.learners(id), leaderId: status.leaderId, term: BigInt(status.term) };
     }),
   });
   return {

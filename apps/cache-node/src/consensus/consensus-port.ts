@@ -45,8 +45,10 @@ export interface ConsensusPort {
   hosts(shard: number): boolean;
   /** Resolves true once a leader of shard is known here, false after timeoutMs. */
   awaitLeader(shard: number, timeoutMs: number): Promise<boolean>;
-  /** Node ids of the voters of the shard's Raft group (for a hosted shard). */
+  /** Node ids of the voters of the shard's Raft group in force on this node's replica (none for a shard it does not host). */
   voters(shard: number): string[];
+  /** Node ids of the learners of the shard's Raft group in force on this node's replica. */
+  learners(shard: number): string[];
   /**
    * At the shard's leader: hands leadership to voter `to` (or, when undefined, to the
    * most caught-up follower) and resolves with the new leader's id once this node sees
