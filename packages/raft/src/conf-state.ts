@@ -53,3 +53,34 @@ export function normalizeConfState(voters: readonly NodeId[], learners: readonly
 export function describeConfState(conf: ConfState): string {
   return `voters=[${conf.voters.join(",")}] learners=[${conf.learners.join(",")}]`;
 }
+
+/**
+ * Largest membership, encoded as the write-ahead log stores it at snapshot points and
+ * checkpoints (each list's count, then each id's length and UTF-8 bytes), that a group
+ * may have: a leader refuses a change past it, and the WAL reserves it per group.
+ */
+export const MEMBERSHIP_BYTES_MAX = 512;
+
+const utf8 = new TextEncoder();
+
+function varintBytes(value: number): number {
+  let bytes = 1;
+  while (value >= 128) {
+    value = Math.floor(value / 128);
+    bytes++;
+  }
+  return bytes;
+}
+
+/** A membership's encoded size in the write-ahead log (see MEMBERSHIP_BYTES_MAX). */
+export function membershipBytes(conf: ConfState): number {
+  let bytes = 0;
+  for (const list of [conf.voters, conf.learners]) {
+    bytes += varintBytes(list.length);
+    for (const id of list) {
+      const length = utf8.encode(id).byteLength;
+      bytes += varintBytes(length) + length;
+    }
+  }
+  return bytes;
+}

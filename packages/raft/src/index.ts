@@ -7,7 +7,7 @@ export type { Entry, EntryKind } from "./entry.js";
 export type { ConfState, SnapshotMetadata } from "./conf-state.js";
 export type { ConfChange, ConfChangeKind } from "./membership/conf-change.js";
 export { LEARNERS_MAX, applyConfChange, decodeConfChange, encodeConfChange, validateConfChange, describeConfChange } from "./membership/conf-change.js";
-export { EMPTY_CONF_STATE, EMPTY_SNAPSHOT, isConfStateEqual, normalizeConfState } from "./conf-state.js";
+export { EMPTY_CONF_STATE, EMPTY_SNAPSHOT, MEMBERSHIP_BYTES_MAX, isConfStateEqual, membershipBytes, normalizeConfState } from "./conf-state.js";
 export { LOG_ENTRY_OVERHEAD_BYTES, entrySizeBytes } from "./entry.js";
 export type { HardState } from "./hard-state.js";
 export { EMPTY_HARD_STATE, isHardStateEqual } from "./hard-state.js";

@@ -17,7 +17,7 @@ import { broadcastAppends, broadcastHeartbeats, releaseConfirmedReads, stepLeade
 import type { Storage } from "./storage.js";
 import { ProgressTracker } from "./tracker/progress-tracker.js";
 import type { LogIndex, NodeId, Term } from "./types.js";
-import { TERM_NONE } from "./types.js";
+import { INDEX_NONE, TERM_NONE } from "./types.js";
 
 /** A role's message handler; returns a `Dropped` when it refuses a local request. */
 export type RoleStep = (raft: Raft, message: Message) => Dropped | undefined;
@@ -56,6 +56,8 @@ export class Raft {
   randomizedElectionTimeoutTicks = 0;
   /** Set while this leader hands leadership to that node (thesis §3.10). */
   leadTransferee: NodeId | undefined;
+  /** Leader: the index of the empty entry it appended on election, its first of its term. */
+  leaderSince: LogIndex = INDEX_NONE;
   /** Payload bytes this leader appended that are not yet handed out as committed. */
   uncommittedBytes = 0;
   /** Leader: new entries or a new commit index that followers have not been sent; flushed at the next Ready. */
@@ -178,7 +180,10 @@ export class Raft {
       const self = this.tracker.maybeProgress(this.id);
       if (self !== undefined && self.match > this.log.persistedLastIndex()) fail("a leader counted entries it has not persisted");
       // Thesis §4.1: a leader appends a membership change only once the previous one committed.
-      if (this.log.configs.countAbove(this.log.committed) > 1) fail("more than one uncommitted membership change in a leader's log");
+      // Its own entries follow its empty entry; what precedes it an earlier leader wrote, and
+      // a crash may have lost how much of that is committed (the commit index is not synced).
+      const ownFrom = Math.max(this.log.committed, this.leaderSince - 1) as LogIndex;
+      if (this.log.configs.countAbove(ownFrom) > 1) fail("more than one uncommitted membership change in a leader's log");
     }
   }
 
@@ -378,6 +383,7 @@ export class Raft {
     this.uncommittedBytes = this.inheritedBacklogBytes();
     // Paper §5.4.2 / §8: commit an entry of our own term to learn the commit
     // index, which also unblocks ReadIndex (thesis §6.4).
+    this.leaderSince = (this.log.lastIndex() + 1) as LogIndex;
     this.appendEntry("noop", new Uint8Array(0));
   }
 

@@ -20,7 +20,8 @@ const n1 = asNodeId("n1");
 const n2 = asNodeId("n2");
 const n3 = asNodeId("n3");
 const n4 = asNodeId("n4");
-const NODES = new Set(["n1", "n2", "n3", "n4"]);
+const LONG = Array.from({ length: 9 }, (_, i) => `${"x".repeat(59)}-${i}`);
+const NODES = new Set(["n1", "n2", "n3", "n4", ...Array.from({ length: 10 }, (_, i) => `l${i}`), ...Array.from({ length: 10 }, (_, i) => `v${i}`), ...LONG]);
 
 /** n2's replica of a group of n1, n2, n3 with an empty log: every append below starts after index 0. */
 function follower(): RaftNode {
@@ -59,7 +60,7 @@ function snapshot(voters: string[], learners: string[] = []): SnapshotMessage {
 }
 
 /** Both checks, as the driver runs them: the message alone, then against the replica's log. */
-const problem = (m: AppendMessage, node = follower()) => messageProblem(m, NODES) ?? stateProblem(m, node);
+const problem = (m: AppendMessage, node = follower()) => messageProblem(m, NODES) ?? stateProblem(m, node, NODES);
 
 describe("membership on the wire", () => {
   it("takes messages from any node of the cluster, and refuses others", () => {
@@ -97,7 +98,7 @@ describe("membership on the wire", () => {
   });
 
   it("refuses changes no leader appends, judged against the replica's own configuration", () => {
-    expect(problem(append([config(1, change("removeNode", "n9"))]))).toMatch(/n9 is not a member/);
+    expect(problem(append([config(1, change("removeNode", "v9"))]))).toMatch(/v9 is not a member/);
     expect(problem(append([config(1, change("promoteLearner", "n4"))]))).toMatch(/n4 is not a learner/);
     expect(problem(append([config(1, change("addVoter", "n1"))]))).toMatch(/already a voter/);
     const toLast = [config(1, change("removeNode", "n1")), config(2, change("removeNode", "n3")), config(3, change("removeNode", "n2"))];
@@ -107,6 +108,13 @@ describe("membership on the wire", () => {
     const node = follower();
     node.step(append([config(1, change("addLearner", "n4"))]));
     expect(problem(append([config(2, change("addLearner", "n4"))], { index: 1, logTerm: 1, commit: 1 }), node)).toMatch(/already a learner/);
+  });
+
+  it("refuses a change naming a node outside the cluster, or a membership past the log's bound", () => {
+    expect(problem(append([config(1, change("addLearner", "mallory"))]))).toMatch(/mallory, not a node of the cluster/);
+    // Nine learners with ids of 61 bytes: legal ids, but more than the write-ahead log stores per group.
+    const long = LONG.map((id, i) => config(i + 1, change("addLearner", id)));
+    expect(problem(append(long, { commit: LONG.length }))).toMatch(/B encoded, above 512 B/);
   });
 
   it("leaves an append the core will not take unchecked", () => {
@@ -123,5 +131,7 @@ describe("membership on the wire", () => {
     expect(messageProblem(snapshot(many), NODES)).toMatch(/1 to \d+ voters/);
     const learners = Array.from({ length: LEARNERS_MAX + 1 }, (_, i) => `l${i}`);
     expect(messageProblem(snapshot(["n1"], learners), NODES)).toMatch(/learners/);
+    expect(messageProblem(snapshot(["n1", "mallory"]), NODES)).toMatch(/mallory is not a node of the cluster/);
+    expect(messageProblem(snapshot(LONG), NODES)).toMatch(/above 512 B encoded/);
   });
 });

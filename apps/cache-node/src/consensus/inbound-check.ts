@@ -1,5 +1,15 @@
 import type { AppendMessage, InboundMessage, RaftNode, SnapshotMessage } from "@distcache/raft";
-import { LEARNERS_MAX, VOTERS_MAX, applyConfChange, asLogIndex, decodeConfChange, normalizeConfState, validateConfChange } from "@distcache/raft";
+import {
+  LEARNERS_MAX,
+  MEMBERSHIP_BYTES_MAX,
+  VOTERS_MAX,
+  applyConfChange,
+  asLogIndex,
+  decodeConfChange,
+  membershipBytes,
+  normalizeConfState,
+  validateConfChange,
+} from "@distcache/raft";
 
 /**
  * What a message from a peer must satisfy before it reaches a group's RaftNode. The core
@@ -11,9 +21,10 @@ import { LEARNERS_MAX, VOTERS_MAX, applyConfChange, asLogIndex, decodeConfChange
  *
  * Membership changes: a group's configuration is its own log's, so a message may come
  * from a node that joined it after this replica last looked, or that left it; what the
- * wire may name is any node of the cluster. Membership change entries must decode here,
- * and must be changes a leader could have appended (checked against this replica's log
- * right before they are stepped), since the core asserts on anything else.
+ * wire may name is any node of the cluster, and nothing else. Membership change entries
+ * must decode here, and must be changes a leader could have appended (checked against
+ * this replica's log right before they are stepped), since the core asserts on anything
+ * else; a membership must fit the write-ahead log's bound (MEMBERSHIP_BYTES_MAX).
  */
 
 /**
@@ -54,7 +65,7 @@ function entriesProblem(m: AppendMessage): string | undefined {
   return undefined;
 }
 
-function snapshotProblem(m: SnapshotMessage): string | undefined {
+function snapshotProblem(m: SnapshotMessage, nodes: ReadonlySet<string>): string | undefined {
   const { index, term, confState } = m.snapshot;
   const counters = counterProblem({ "snapshot index": index, "snapshot term": term });
   if (counters) return counters;
@@ -65,6 +76,9 @@ function snapshotProblem(m: SnapshotMessage): string | undefined {
   if (conf.voters.length < 1 || conf.voters.length > VOTERS_MAX || conf.learners.length > LEARNERS_MAX) {
     return `a snapshot with ${named} (1 to ${VOTERS_MAX} voters and at most ${LEARNERS_MAX} learners)`;
   }
+  const stranger = [...conf.voters, ...conf.learners].find((id) => !nodes.has(id));
+  if (stranger !== undefined) return `a snapshot with ${named}: ${stranger} is not a node of the cluster`;
+  if (membershipBytes(conf) > MEMBERSHIP_BYTES_MAX) return `a snapshot with ${named}: a membership above ${MEMBERSHIP_BYTES_MAX} B encoded`;
   return undefined;
 }
 
@@ -103,7 +117,7 @@ export function messageProblem(message: InboundMessage, nodes: ReadonlySet<strin
     case "transferLeader":
       return nodes.has(m.transferee) ? undefined : `a transfer to ${m.transferee}, not a node of the cluster`;
     case "snapshot":
-      return snapshotProblem(m);
+      return snapshotProblem(m, nodes);
     case "voteResp":
     case "preVoteResp":
     case "timeoutNow":
@@ -115,7 +129,7 @@ export function messageProblem(message: InboundMessage, nodes: ReadonlySet<strin
  * Why `message` contradicts the node's own log at this moment (checked right before it
  * is stepped, since the log changes between messages); undefined if it does not.
  */
-export function stateProblem(message: InboundMessage, node: RaftNode): string | undefined {
+export function stateProblem(message: InboundMessage, node: RaftNode, nodes: ReadonlySet<string>): string | undefined {
   const m = message;
   if (m.type === "heartbeat") {
     // A leader caps a heartbeat's commit at what the follower holds; past our log it is
@@ -124,7 +138,7 @@ export function stateProblem(message: InboundMessage, node: RaftNode): string | 
     if (m.term >= node.term && m.commit > node.commit && node.termAt(m.commit) === undefined)
       return `a heartbeat commits index ${m.commit}, past this replica's log`;
   } else if (m.type === "app") {
-    return confChangesProblem(m, node);
+    return confChangesProblem(m, node, nodes);
   } else if (m.type === "appResp") {
     // A follower acknowledges only entries this leader sent it in its term: in its log.
     if (!m.reject && node.role === "leader" && m.term === node.term && m.index > node.commit && node.termAt(m.index) === undefined) {
@@ -141,7 +155,7 @@ export function stateProblem(message: InboundMessage, node: RaftNode): string | 
  * append the core would refuse or ignore (its previous entry does not match, or it ends
  * at or below the commit index) adds nothing and is not checked.
  */
-function confChangesProblem(m: AppendMessage, node: RaftNode): string | undefined {
+function confChangesProblem(m: AppendMessage, node: RaftNode, nodes: ReadonlySet<string>): string | undefined {
   if (m.index < node.commit || node.termAt(m.index) !== m.logTerm) return undefined;
   if (!m.entries.some((e) => e.kind === "config")) return undefined;
   const committed = asLogIndex(Math.max(m.commit, node.commit));
@@ -151,6 +165,7 @@ function confChangesProblem(m: AppendMessage, node: RaftNode): string | undefine
     if (e.kind !== "config") continue;
     const change = decodeConfChange(e.data);
     if (typeof change === "string") return `entry ${e.index}: ${change}`;
+    if (!nodes.has(change.node)) return `entry ${e.index}: a membership change for ${change.node}, not a node of the cluster`;
     const refused = validateConfChange(conf, change, VOTERS_MAX);
     if (refused) return `entry ${e.index}: a membership change no leader appends (${refused})`;
     if (e.index > committed && ++uncommitted > 1) return `entry ${e.index}: a second membership change above the commit index ${committed}`;

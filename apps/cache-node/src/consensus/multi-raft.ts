@@ -20,7 +20,7 @@ import type { CommandOp, ConsensusPort, SessionHeader, ShardStatus } from "./con
 import { ShardStateMachine, type CommandResult } from "../state-machine/shard-state-machine.js";
 import type { Clock } from "./clock.js";
 import { groupOfShard, type GroupLog, type GroupLogWrite, type HostedShard } from "./group-log.js";
-import { NotLeaderError, TransferError } from "./port-errors.js";
+import { MembershipChangeError, NotLeaderError, TransferError } from "./port-errors.js";
 import { messageProblem, stateProblem } from "./inbound-check.js";
 import { PeerWireError, decodePeerBatch, encodePeerBatch, type GroupMessage } from "../peer/wire/peer-wire.js";
 import { ReadContexts } from "./read-context.js";
@@ -340,6 +340,9 @@ export class MultiRaft implements ConsensusPort {
    * WriteLostError when a new leader replaced it, IndeterminateError on timeout.
    */
   changeMembership(shard: number, change: ConfChange): Promise<void> {
+    if (!this.clusterNodes.has(change.node)) {
+      return Promise.reject(new MembershipChangeError(`shard ${shard}: ${change.node} is not a node of the cluster`, true));
+    }
     return this.withReplica(shard, (replica) => replica.proposeConfChange(change, () => this.schedule()));
   }
 
@@ -357,11 +360,10 @@ export class MultiRaft implements ConsensusPort {
     if (this.replicas.has(group)) return;
     if (this.closed) throw new NotLeaderError(shard, undefined, "node is shutting down");
     const ids = bootstrapVoters.map(asNodeId);
+    // Raft knows a replica by its node's id: one that left its group and came back empty
+    // would have forgotten its votes and log under that id, so it never comes back.
     if (this.removedGroups.has(group)) {
-      // Given back a replica it once left: whatever of the old one is left goes first.
-      await this.options.groupLog.drop(group);
-      await this.options.snapshotFiles.prune(group, 0);
-      await this.removedGroups.delete(group);
+      throw new MembershipChangeError(`shard ${shard}: this node's replica of the shard was removed, and a removed replica never comes back`, true);
     }
     await this.options.groupLog.bootstrap(group, ids);
     if (this.replicas.has(group) || this.closed) return;
@@ -382,9 +384,11 @@ export class MultiRaft implements ConsensusPort {
     const replica = this.replicas.get(group);
     if (!replica) return;
     await this.removedGroups.add(group);
-    // Between cycles, no Ready of the replica is in flight; it takes none after this.
+    // The driver takes no more of its Readys; once the one it may hold is advanced, the
+    // replica leaves the driver, and then what snapshot work it had finishes.
+    replica.removing = true;
     await this.waits.until(
-      () => !this.running,
+      () => !replica.drain.betweenReadyAndAdvance,
       Number.POSITIVE_INFINITY,
       () => this.closed,
     );
@@ -394,6 +398,8 @@ export class MultiRaft implements ConsensusPort {
     const reason = `shard ${shard}: the replica left this node`;
     replica.drain.abandon(new Error(reason));
     replica.close(reason);
+    await this.snapshots.settled();
+    this.snapshots.forget(group);
     await this.options.groupLog.drop(group);
     await this.options.snapshotFiles.prune(group, 0);
   }
@@ -610,7 +616,7 @@ export class MultiRaft implements ConsensusPort {
     if (++replica.inbound > INBOUND_PER_READY_MAX) {
       throw new PeerWireError(`more than ${INBOUND_PER_READY_MAX} peer messages for shard ${replica.shard} between two of its Readys`);
     }
-    const problem = stateProblem(message, replica.node);
+    const problem = stateProblem(message, replica.node, this.clusterNodes);
     if (problem) throw new PeerWireError(`shard ${replica.shard}: ${message.type} from ${message.from}: ${problem}`);
     replica.node.step(message);
   }
@@ -708,7 +714,7 @@ export class MultiRaft implements ConsensusPort {
         if (this.closed) break;
         const readies: [ShardReplica, Ready, ReadyMode][] = [];
         for (const replica of this.replicas.values()) {
-          if (!replica.drain.canTakeReady) continue;
+          if (!replica.drain.canTakeReady || replica.removing) continue;
           // The capture is over: what was committed meanwhile applies first.
           if (!replica.drain.held) {
             const bytes = replica.applyDeferred(entrySizeBytes);

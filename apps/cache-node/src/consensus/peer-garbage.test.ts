@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { SetOpSchema } from "@distcache/proto/raft";
-import { asLogIndex, asNodeId, asTerm, type Entry, type PeerMessage } from "@distcache/raft";
+import { asLogIndex, asNodeId, asTerm, type Entry, type NodeId, type PeerMessage } from "@distcache/raft";
 import net from "node:net";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -295,6 +295,40 @@ const badFrames: { name: string; payload: () => Uint8Array }[] = [
           to,
           term: asTerm(1),
           snapshot: { index: asLogIndex(5), term: asTerm(1), confState: { voters: ids.map(asNodeId), learners: [] } },
+        },
+        0,
+        true,
+        new Uint8Array([1]),
+      ),
+  },
+  {
+    name: "a snapshot chunk naming a member with an empty id",
+    payload: () =>
+      encodeSnapshotChunk(
+        FOLLOWED,
+        {
+          type: "snapshot",
+          from,
+          to,
+          term: termOf(FOLLOWED),
+          snapshot: { index: asLogIndex(1e6), term: termOf(FOLLOWED), confState: { voters: [from, "" as NodeId], learners: [] } },
+        },
+        0,
+        true,
+        new Uint8Array([1]),
+      ),
+  },
+  {
+    name: "a snapshot naming a node outside the cluster",
+    payload: () =>
+      encodeSnapshotChunk(
+        FOLLOWED,
+        {
+          type: "snapshot",
+          from,
+          to,
+          term: termOf(FOLLOWED),
+          snapshot: { index: asLogIndex(1e6), term: termOf(FOLLOWED), confState: { voters: [from, to, asNodeId("mallory")], learners: [] } },
         },
         0,
         true,

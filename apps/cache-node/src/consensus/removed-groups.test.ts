@@ -30,6 +30,14 @@ describe("removed groups (tombstones)", () => {
     expect([again.has(1), again.has(3)]).toEqual([true, false]);
   });
 
+  it("writes concurrent changes one at a time, and loses none", async () => {
+    const dir = dataDir();
+    const groups = await openRemovedGroups(dir);
+    await Promise.all([groups.add(1), groups.add(2), groups.add(3), groups.delete(2), groups.add(4)]);
+    const reopened = await openRemovedGroups(dir);
+    expect([1, 2, 3, 4].map((g) => reopened.has(g))).toEqual([true, false, true, true]);
+  });
+
   it("refuses a file it cannot read, naming it", async () => {
     const dir = dataDir();
     const path = join(dir, "removed-groups.json");

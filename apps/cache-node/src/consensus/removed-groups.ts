@@ -34,22 +34,29 @@ export class MemoryRemovedGroups implements RemovedGroups {
 
 const FILE = "removed-groups.json";
 
-/** Tombstones kept in `<data-dir>/removed-groups.json`, replaced atomically on each change. */
+/**
+ * Tombstones kept in `<data-dir>/removed-groups.json`, replaced atomically on each change.
+ * Changes are written one at a time, and a tombstone counts (has) only once it is durable.
+ */
 export async function openRemovedGroups(dataDir: string): Promise<RemovedGroups> {
   const path = join(dataDir, FILE);
-  const groups = new Set(await readGroups(path));
-  const save = () => writeFileDurably(path, `${JSON.stringify({ format: 1, groups: [...groups].sort((a, b) => a - b) })}\n`);
+  let groups: ReadonlySet<number> = new Set(await readGroups(path));
+  let queue: Promise<void> = Promise.resolve();
+  const change = (edit: (next: Set<number>) => void): Promise<void> => {
+    const run = queue.then(async () => {
+      const next = new Set(groups);
+      edit(next);
+      if (next.size === groups.size && [...next].every((g) => groups.has(g))) return;
+      await writeFileDurably(path, `${JSON.stringify({ format: 1, groups: [...next].sort((a, b) => a - b) })}\n`);
+      groups = next;
+    });
+    queue = run.catch(() => undefined);
+    return run;
+  };
   return {
     has: (group) => groups.has(group),
-    add: async (group) => {
-      if (groups.has(group)) return;
-      groups.add(group);
-      await save();
-    },
-    delete: async (group) => {
-      if (!groups.delete(group)) return;
-      await save();
-    },
+    add: (group) => change((next) => next.add(group)),
+    delete: (group) => change((next) => next.delete(group)),
   };
 }
 

@@ -509,6 +509,19 @@ export class ReplicaSnapshots {
     }
   }
 
+  /** Waits for the snapshot work in progress now and the file work queued behind it (a removed replica's, say). */
+  async settled(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    await this.fileQueue;
+  }
+
+  /** A group whose replica left this node: forgets what was kept of it (newest snapshot, floors, staged state, held messages, transfers). */
+  forget(group: number): void {
+    for (const map of [this.newest, this.staged, this.held, this.appliedBytes, this.movedAt, this.durableFloor]) map.delete(group);
+    this.producing.delete(group);
+    for (const key of [...this.incoming.keys()]) if (key.endsWith(`/${group}`)) this.incoming.delete(key);
+  }
+
   /** The node is stopping: starts no new snapshot work and waits for what is in progress (before the log closes). */
   async drain(): Promise<void> {
     this.closing = true;

@@ -75,6 +75,8 @@ export interface ReplicaOptions {
  */
 export class ShardReplica {
   private readonly writes = new Map<number, PendingWrite>();
+  /** Being removed from this node (MultiRaft.removeGroup): the driver takes none of its Readys. */
+  removing = false;
   /** Strong reads waiting for their read index, by the counter in their context. */
   private readonly reads = new Map<number, PendingRead>();
   /** Strong reads whose read index is confirmed, waiting for it to be applied here. */

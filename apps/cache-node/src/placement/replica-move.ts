@@ -62,8 +62,9 @@ const RETRYABLE = new Set(["NotLeaderError", "WriteLostError", "IndeterminateErr
  * is `from` removed (after its leadership, if it leads, moves to another voter, so the
  * writes in flight commit), and its replica dropped. A learner that does not catch up in
  * time is removed again (rolled back). Every step reads the group's own configuration
- * first, so a move interrupted anywhere (a crash, a leader change) resumes from where the
- * group is when it is run again.
+ * first (committed, when it decides what is left to do), so a move interrupted anywhere
+ * (a crash, a leader change) resumes from where the group is when it is run again. The
+ * caller states the intent: with `to` a voter already, the move only takes `from` out.
  */
 export function moveReplica(cluster: MoveCluster, move: ReplicaMove, options: MoveOptions): Promise<MoveOutcome> {
   return new Mover(cluster, move, options).run();
@@ -89,7 +90,9 @@ class Mover {
 
   async run(): Promise<MoveOutcome> {
     const { shard, from, to } = this.move;
-    const s = await this.status();
+    if (from === to) return { moved: false, rolledBack: false, reason: `a replica cannot move from ${from} to itself` };
+    // Judged on a committed configuration only: one in progress may still be undone.
+    const s = await this.committedStatus();
     if (!isMember(s, from) && isVoter(s, to)) return this.dropOld();
     if (!isVoter(s, from) && !isVoter(s, to)) return { moved: false, rolledBack: false, reason: `${from} is not a voter of shard ${shard}` };
     if (!isVoter(s, to)) {
@@ -97,7 +100,7 @@ class Mover {
       if (joined) return joined;
     }
     await this.voterCaughtUp();
-    if (isMember(await this.status(), from)) {
+    if (isMember(await this.committedStatus(), from)) {
       await this.leadershipOff(from);
       this.step("remove-old");
       await this.change({ kind: "removeNode", node: asNodeId(from) }, (g) => !isMember(g, from));
@@ -174,6 +177,18 @@ class Mover {
       const s = await this.cluster.groupStatus(this.move.shard);
       if (s?.leading) return s;
       if (this.now() >= until) throw new MoveStalledError(`shard ${this.move.shard}: no leader answered within ${this.options.stepTimeoutMs} ms`);
+      await this.sleep(this.pollMs);
+    }
+  }
+
+  /** The group's status once no membership change is in progress. */
+  private async committedStatus(): Promise<GroupStatus> {
+    const until = this.now() + this.options.stepTimeoutMs;
+    for (;;) {
+      const s = await this.status();
+      if (s.membershipCommitted) return s;
+      if (this.now() >= until)
+        throw new MoveStalledError(`shard ${this.move.shard}: a membership change stayed in progress for ${this.options.stepTimeoutMs} ms`);
       await this.sleep(this.pollMs);
     }
   }

@@ -1,4 +1,5 @@
 import type { ConfState } from "../conf-state.js";
+import { MEMBERSHIP_BYTES_MAX, membershipBytes } from "../conf-state.js";
 import type { NodeId } from "../types.js";
 import { compareNodeIds } from "../types.js";
 
@@ -58,6 +59,14 @@ export function decodeConfChange(data: Uint8Array): ConfChange | string {
  * log holds with `applyConfChange`, which is total.
  */
 export function validateConfChange(conf: ConfState, change: ConfChange, votersMax: number): string | undefined {
+  const refused = validateKind(conf, change, votersMax);
+  if (refused !== undefined) return refused;
+  const bytes = membershipBytes(applyConfChange(conf, change));
+  if (bytes > MEMBERSHIP_BYTES_MAX) return `the membership would take ${bytes} B encoded, above ${MEMBERSHIP_BYTES_MAX} B (fewer members, or shorter ids)`;
+  return undefined;
+}
+
+function validateKind(conf: ConfState, change: ConfChange, votersMax: number): string | undefined {
   const { node } = change;
   if (typeof node !== "string" || node.length === 0 || encoder.encode(node).byteLength > NODE_ID_BYTES_MAX)
     return "the node id must be a non-empty string of at most 255 B";

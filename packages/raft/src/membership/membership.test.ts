@@ -76,3 +76,34 @@ describe("ConfigHistory (thesis §4.1: the latest configuration in the log is in
     expect([history.latest(), history.latestIndex()]).toEqual([conf(["x", "y"]), 9]);
   });
 });
+
+describe("a leader whose log holds changes an earlier leader appended", () => {
+  it("takes the lead even when a crash left two of them above its commit index", async () => {
+    const { MemoryStorage } = await import("../memory-storage.js");
+    const { RaftNode } = await import("../raft-node.js");
+    const { SeededRandom } = await import("../random.js");
+    const n1 = "n1" as NodeId;
+    const storage = new MemoryStorage([n1]);
+    // Both committed before the crash, but the commit index (not synced) was lost with it.
+    storage.append([
+      { index: 1 as LogIndex, term: 1 as Term, kind: "config", data: encodeConfChange({ kind: "addLearner", node: "n2" as NodeId }) },
+      { index: 2 as LogIndex, term: 1 as Term, kind: "config", data: encodeConfChange({ kind: "removeNode", node: "n2" as NodeId }) },
+    ]);
+    storage.setHardState({ term: 1 as Term, vote: n1, commit: 0 as LogIndex });
+    const node = new RaftNode({ config: { id: n1, voters: [n1], electionTimeoutTicks: 10, heartbeatIntervalTicks: 1 }, storage, random: new SeededRandom(1) });
+    // Campaign, then persist and advance until it settles: it votes for itself and leads alone.
+    const settle = () => {
+      for (let ready = node.ready(); ready; ready = node.ready()) {
+        if (ready.entries.length > 0) storage.append(ready.entries);
+        if (ready.hardState) storage.setHardState(ready.hardState);
+        node.advance(ready);
+      }
+    };
+    expect(() => {
+      node.campaign();
+      settle();
+    }).not.toThrow();
+    expect(node.role).toBe("leader");
+  });
+  // The host's wire check keeps a peer from making a follower hold two (apps/cache-node inbound-check.ts).
+});

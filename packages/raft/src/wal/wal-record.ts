@@ -1,4 +1,5 @@
 import type { ConfState } from "../conf-state.js";
+import { MEMBERSHIP_BYTES_MAX } from "../conf-state.js";
 import type { Entry } from "../entry.js";
 import type { HardState } from "../hard-state.js";
 import type { LogIndex, Term } from "../types.js";
@@ -65,9 +66,10 @@ export const NODE_ID_BYTES_MAX = 255;
 /**
  * Largest encoded membership (two counts, then each id's length and UTF-8
  * bytes) a snapshot point or checkpoint stores: room for 18 members with ids of
- * 26 bytes. Every checkpoint reserves it per group, so it is kept small.
+ * 26 bytes. Every checkpoint reserves it per group, so it is kept small; the
+ * core refuses a membership change past it (MEMBERSHIP_BYTES_MAX).
  */
-export const CONF_STATE_BYTES_MAX = 512;
+export const CONF_STATE_BYTES_MAX = MEMBERSHIP_BYTES_MAX;
 
 /** The state of one group at a segment boundary. */
 export interface GroupCheckpoint {

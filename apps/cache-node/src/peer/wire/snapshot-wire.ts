@@ -67,6 +67,7 @@ export function decodeSnapshotChunks(payload: Uint8Array, from: NodeId, self: No
     if (c.to !== self) throw new PeerWireError(`snapshot chunk from ${from} is for ${c.to}, not ${self}`);
     if (c.data.length > SNAPSHOT_CHUNK_BYTES_MAX)
       throw new PeerWireError(`snapshot chunk from ${from} holds ${c.data.length} bytes, above ${SNAPSHOT_CHUNK_BYTES_MAX}`);
+    if ([...c.voters, ...c.learners].some((id) => id.length === 0)) throw new PeerWireError(`snapshot chunk from ${from} names a member with an empty id`);
     return {
       group: c.group,
       seq: c.seq,
