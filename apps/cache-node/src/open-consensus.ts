@@ -9,7 +9,7 @@ import { SnapshotFiles } from "@distcache/raft/snapshot";
 import type { CrashReport } from "@distcache/raft/testing";
 import { MultiRaft } from "./consensus/multi-raft.js";
 import { openWalGroupLog } from "./consensus/wal-group-log.js";
-import { openRemovedGroups } from "./consensus/removed-groups.js";
+import { openRemovedGroups, type RemovedGroups } from "./consensus/removed-groups.js";
 import { groupOfShard, type GroupLog, type HostedShard } from "./consensus/group-log.js";
 import { openDataDirIdentity } from "./config/data-dir-identity.js";
 import type { Clock } from "./consensus/clock.js";
@@ -62,7 +62,7 @@ export async function openConsensus(
   const removedGroups = await openRemovedGroups(config.dataDir);
   const placed = placedHere.filter((hosted) => !removedGroups.has(groupOfShard(hosted.shard)));
   const groupLog = await openWalGroupLog(join(config.dataDir, "wal"), logger, lossyFs && { fs: lossyFs }, placed);
-  const hostedShards = [...placed, ...laterGroups(groupLog, placedHere, config.shards).filter((hosted) => !removedGroups.has(groupOfShard(hosted.shard)))];
+  const hostedShards = [...placed, ...laterGroups(groupLog, placedHere, config.shards, removedGroups)];
   // Messages arrive only after start(), by which time raft is initialised.
   const transport = openPeerTransport(config, members, identity.clusterId, logger, peerFaults, (from, payload) => raft.receive(from, payload));
   const raft: MultiRaft = await MultiRaft.open({
@@ -154,11 +154,14 @@ export function commandBytesMax(config: Pick<NodeConfig, "limits">): number {
   return config.limits.requestBytesMax + config.limits.batchKeysMax * COMMAND_ITEM_FRAMING_BYTES + COMMAND_FRAMING_BYTES;
 }
 
-/** Groups in the log beyond the placed ones (replicas created at run time, addGroup), with their recorded bootstrap voters. */
-function laterGroups(groupLog: GroupLog, placed: readonly HostedShard[], shards: number): HostedShard[] {
+/**
+ * Groups in the log beyond the placed ones (replicas created at run time, addGroup), with
+ * their recorded bootstrap voters; none that left this node since (a tombstone).
+ */
+function laterGroups(groupLog: GroupLog, placed: readonly HostedShard[], shards: number, removed: RemovedGroups): HostedShard[] {
   const known = new Set(placed.map((hosted) => groupOfShard(hosted.shard)));
   return groupLog
     .groups()
-    .filter(({ group, voters }) => !known.has(group) && group < shards && voters.length > 0)
+    .filter(({ group, voters }) => !known.has(group) && !removed.has(group) && group < shards && voters.length > 0)
     .map(({ group, voters }) => ({ shard: group, voters }));
 }

@@ -1,5 +1,6 @@
 import type { LogIndex, NodeId, Term } from "./types.js";
 import { INDEX_NONE, TERM_NONE, compareNodeIds } from "./types.js";
+import { varintBytes } from "./varint.js";
 
 /**
  * A group's membership: who votes and who only receives the log (learners).
@@ -62,15 +63,6 @@ export function describeConfState(conf: ConfState): string {
 export const MEMBERSHIP_BYTES_MAX = 512;
 
 const utf8 = new TextEncoder();
-
-function varintBytes(value: number): number {
-  let bytes = 1;
-  while (value >= 128) {
-    value = Math.floor(value / 128);
-    bytes++;
-  }
-  return bytes;
-}
 
 /** A membership's encoded size in the write-ahead log (see MEMBERSHIP_BYTES_MAX). */
 export function membershipBytes(conf: ConfState): number {

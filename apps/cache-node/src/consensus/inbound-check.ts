@@ -156,8 +156,9 @@ export function stateProblem(message: InboundMessage, node: RaftNode, nodes: Rea
  * at or below the commit index) adds nothing and is not checked.
  */
 function confChangesProblem(m: AppendMessage, node: RaftNode, nodes: ReadonlySet<string>): string | undefined {
-  if (m.index < node.commit || node.termAt(m.index) !== m.logTerm) return undefined;
+  // Every append passes here: the common one, with no membership change, costs one scan.
   if (!m.entries.some((e) => e.kind === "config")) return undefined;
+  if (m.index < node.commit || node.termAt(m.index) !== m.logTerm) return undefined;
   const committed = asLogIndex(Math.max(m.commit, node.commit));
   let uncommitted = committed < m.index ? node.confChangesAbove(committed) - node.confChangesAbove(m.index) : 0;
   let conf = node.confStateAt(m.index);

@@ -404,24 +404,19 @@ export class MultiRaft implements ConsensusPort {
     await this.options.snapshotFiles.prune(group, 0);
   }
 
-  /** Adds a node the peer wire may name (a node that joined the cluster). */
-  addClusterNode(id: string): void {
-    this.clusterNodes = new Set([...this.clusterNodes, id]);
-  }
-
   readBarrier(shard: number): Promise<void> {
     return this.withReplica(shard, (replica) => replica.readBarrier(() => this.schedule()));
   }
 
   digest(shard: number): Promise<{ digest: string; appliedIndex: number }> {
-    if (this.closed) return Promise.reject(new NotLeaderError(shard, undefined, "node is shutting down"));
-    const replica = this.replicaOf(shard);
-    const run = this.digestQueue.then(() => this.digestOf(replica));
-    this.digestQueue = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    return run;
+    return this.withReplica(shard, (replica) => {
+      const run = this.digestQueue.then(() => this.digestOf(replica));
+      this.digestQueue = run.then(
+        () => undefined,
+        () => undefined,
+      );
+      return run;
+    });
   }
 
   /**

@@ -179,6 +179,16 @@ const entry = (index: number, term: number, kind: Entry["kind"] = "command"): En
   data: new Uint8Array([1]),
 });
 
+/** One snapshot chunk for the followed shard, from its leader, with the membership given. */
+const snapshotNaming = (confState: { voters: NodeId[]; learners: NodeId[] }) =>
+  encodeSnapshotChunk(
+    FOLLOWED,
+    { type: "snapshot", from, to, term: termOf(FOLLOWED), snapshot: { index: asLogIndex(1e6), term: termOf(FOLLOWED), confState } },
+    0,
+    true,
+    new Uint8Array([1]),
+  );
+
 /** Frames sent after the handshake, each of which must close the connection. */
 const afterHandshake: { name: string; wire: () => Uint8Array }[] = [
   { name: "a length prefix above frame_bytes_max", wire: () => new Uint8Array([0xff, 0xff, 0xff, 0xff, 1, 2, 3]) },
@@ -267,23 +277,7 @@ const badFrames: { name: string; payload: () => Uint8Array }[] = [
     payload: () =>
       batch(FOLLOWED, { type: "vote", term: termOf(FOLLOWED), lastLogIndex: asLogIndex(1), lastLogTerm: asTerm(termOf(FOLLOWED) + 3), transfer: false }),
   },
-  {
-    name: "a snapshot whose membership names a node twice",
-    payload: () =>
-      encodeSnapshotChunk(
-        FOLLOWED,
-        {
-          type: "snapshot",
-          from,
-          to,
-          term: termOf(FOLLOWED),
-          snapshot: { index: asLogIndex(1e6), term: termOf(FOLLOWED), confState: { voters: [from, to, from], learners: [asNodeId("n3")] } },
-        },
-        0,
-        true,
-        new Uint8Array([1]),
-      ),
-  },
+  { name: "a snapshot whose membership names a node twice", payload: () => snapshotNaming({ voters: [from, to, from], learners: [asNodeId("n3")] }) },
   {
     name: "a snapshot chunk for a group that is no shard of the cluster",
     payload: () =>
@@ -301,40 +295,8 @@ const badFrames: { name: string; payload: () => Uint8Array }[] = [
         new Uint8Array([1]),
       ),
   },
-  {
-    name: "a snapshot chunk naming a member with an empty id",
-    payload: () =>
-      encodeSnapshotChunk(
-        FOLLOWED,
-        {
-          type: "snapshot",
-          from,
-          to,
-          term: termOf(FOLLOWED),
-          snapshot: { index: asLogIndex(1e6), term: termOf(FOLLOWED), confState: { voters: [from, "" as NodeId], learners: [] } },
-        },
-        0,
-        true,
-        new Uint8Array([1]),
-      ),
-  },
-  {
-    name: "a snapshot naming a node outside the cluster",
-    payload: () =>
-      encodeSnapshotChunk(
-        FOLLOWED,
-        {
-          type: "snapshot",
-          from,
-          to,
-          term: termOf(FOLLOWED),
-          snapshot: { index: asLogIndex(1e6), term: termOf(FOLLOWED), confState: { voters: [from, to, asNodeId("mallory")], learners: [] } },
-        },
-        0,
-        true,
-        new Uint8Array([1]),
-      ),
-  },
+  { name: "a snapshot chunk naming a member with an empty id", payload: () => snapshotNaming({ voters: [from, "" as NodeId], learners: [] }) },
+  { name: "a snapshot naming a node outside the cluster", payload: () => snapshotNaming({ voters: [from, to, asNodeId("mallory")], learners: [] }) },
   { name: "access samples for a group that is no shard of the cluster", payload: () => encodeAccessSamples(new Map([[99, ["k"]]])) },
   { name: "an empty access sample", payload: () => encodeAccessSamples(new Map([[LED, [""]]])) },
   {

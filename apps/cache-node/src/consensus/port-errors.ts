@@ -64,8 +64,15 @@ export class OverloadedError extends Error {
   override name = "OverloadedError";
 }
 
-/** The error for a request the Raft core dropped: overloaded for the bounds above, NotLeader otherwise. */
-export function droppedError(shard: number, dropped: { reason: string; leaderHint: string | undefined }): Error {
+/**
+ * The error for a request the Raft core dropped: overloaded for the bounds above, a
+ * MembershipChangeError for a membership change it refused, NotLeader otherwise.
+ */
+export function droppedError(shard: number, dropped: { reason: string; leaderHint: string | undefined; detail?: string }): Error {
+  if (dropped.reason === "invalid-config-change") return new MembershipChangeError(`shard ${shard}: ${dropped.detail ?? dropped.reason}`, true);
+  if (dropped.reason === "config-change-pending") {
+    return new MembershipChangeError(`shard ${shard}: ${dropped.detail ?? "another membership change is in progress"}; retry later`, false);
+  }
   if (dropped.reason === "uncommitted-limit") return new OverloadedError(`shard ${shard}: too many writes are waiting to commit; retry later`);
   if (dropped.reason === "read-queue-full") return new OverloadedError(`shard ${shard}: its leader holds as many strong reads as it may; retry later`);
   return new NotLeaderError(shard, dropped.leaderHint, dropped.reason);

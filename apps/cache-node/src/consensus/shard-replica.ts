@@ -17,7 +17,7 @@ import type { Clock } from "./clock.js";
 import { ClusterTime } from "./cluster-time.js";
 import { groupOfShard } from "./group-log.js";
 import { configureCommand, type StoreSettings } from "../state-machine/store-settings.js";
-import { IndeterminateError, MembershipChangeError, NotLeaderError, OverloadedError, WriteLostError, droppedError } from "./port-errors.js";
+import { IndeterminateError, NotLeaderError, OverloadedError, WriteLostError, droppedError } from "./port-errors.js";
 import type { ReadContexts } from "./read-context.js";
 import { ReplicaDrain } from "./replica-drain.js";
 import type { PlantedBug } from "../config/testing-switches.js";
@@ -179,16 +179,7 @@ export class ShardReplica {
    */
   proposeConfChange(change: ConfChange, onProposed: () => void): Promise<void> {
     const result = this.node.proposeConfChange(change);
-    if (!result.accepted) {
-      if (result.reason === "invalid-config-change")
-        return Promise.reject(new MembershipChangeError(`shard ${this.shard}: ${result.detail ?? result.reason}`, true));
-      if (result.reason === "config-change-pending") {
-        return Promise.reject(
-          new MembershipChangeError(`shard ${this.shard}: ${result.detail ?? "another membership change is in progress"}; retry later`, false),
-        );
-      }
-      return Promise.reject(droppedError(this.shard, result));
-    }
+    if (!result.accepted) return Promise.reject(droppedError(this.shard, result));
     onProposed();
     return new Promise<void>((resolve, reject) => this.awaitApply(result.index, result.term, "config", () => resolve(), reject));
   }

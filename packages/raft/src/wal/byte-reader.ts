@@ -1,4 +1,4 @@
-import { VARINT_BYTES_MAX } from "./varint.js";
+import { VARINT_BYTES_MAX } from "../varint.js";
 
 /** The bytes of a record do not decode; the scanner turns it into a `WalCorruptionError` with the file and offset. */
 export class RecordDecodeError extends Error {

@@ -1,10 +1,11 @@
 import { crc32 } from "node:zlib";
 import type { ConfState } from "../conf-state.js";
+import { membershipBytes } from "../conf-state.js";
 import type { Entry } from "../entry.js";
 import type { HardState } from "../hard-state.js";
 import type { LogIndex, Term } from "../types.js";
 import type { GroupId } from "./group-id.js";
-import { VARINT_BYTES_MAX, varintBytes, writeVarint } from "./varint.js";
+import { VARINT_BYTES_MAX, varintBytes, writeVarint } from "../varint.js";
 import { WalLimitError } from "./wal-errors.js";
 import type { GroupCheckpoint } from "./wal-record.js";
 import { CHECKPOINT_MAGIC, CONF_STATE_BYTES_MAX, FORMAT_VERSION, NODE_ID_BYTES_MAX, RECORD_HEADER_BYTES, RECORD_TYPE } from "./wal-record.js";
@@ -130,29 +131,20 @@ export function encodeBootstrapRecord(group: GroupId, confState: ConfState): Uin
 
 /** Voter count, each voter (length, UTF-8), learner count, each learner. Throws `WalLimitError` above CONF_STATE_BYTES_MAX. */
 export function encodeConfState(confState: ConfState): Uint8Array {
-  const parts: Uint8Array[] = [];
-  let bytes = 0;
-  for (const list of [confState.voters, confState.learners]) {
-    parts.push(varintOf(list.length));
-    for (const id of list) {
-      const encoded = utf8.encode(id);
-      parts.push(varintOf(encoded.byteLength), encoded);
-    }
-  }
-  for (const part of parts) bytes += part.byteLength;
+  const bytes = membershipBytes(confState);
   if (bytes > CONF_STATE_BYTES_MAX) throw new WalLimitError(`membership takes ${bytes} B encoded, above ${CONF_STATE_BYTES_MAX} B`);
   const out = new Uint8Array(bytes);
   let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.byteLength;
+  for (const list of [confState.voters, confState.learners]) {
+    at = writeVarint(out, at, list.length);
+    for (const id of list) {
+      const encoded = utf8.encode(id);
+      at = writeVarint(out, at, encoded.byteLength);
+      out.set(encoded, at);
+      at += encoded.byteLength;
+    }
   }
   return out;
-}
-
-function varintOf(value: number): Uint8Array {
-  const buffer = new Uint8Array(VARINT_BYTES_MAX);
-  return buffer.subarray(0, writeVarint(buffer, 0, value));
 }
 
 export function encodeDropGroupRecord(group: GroupId): Uint8Array {

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ByteReader, RecordDecodeError } from "./byte-reader.js";
-import { VARINT_BYTES_MAX, varintBytes, writeVarint } from "./varint.js";
+import { VARINT_BYTES_MAX, varintBytes, writeVarint } from "../varint.js";
 
 function roundTrip(value: number): { bytes: number; decoded: number } {
   const buffer = new Uint8Array(VARINT_BYTES_MAX);

@@ -1,5 +1,6 @@
 /**
- * Unsigned LEB128 varints for the record payloads: 7 bits per byte, low bits
+ * Unsigned LEB128 varints, as the write-ahead log's records and the sizes of what they
+ * hold (a membership, MEMBERSHIP_BYTES_MAX) count them: 7 bits per byte, low bits
  * first, the high bit set on every byte but the last. Terms, indexes and
  * lengths are small most of the time, so most take one or two bytes; values go
  * up to Number.MAX_SAFE_INTEGER (2^53 - 1), which takes 8 bytes.
