@@ -74,6 +74,13 @@ const FAMILIES = [
  */
 
 /** @returns {Request} */
+/** The family of request `index` of a fuzz run, as generate draws it (for --families). */
+export function familyOf(ctx, index) {
+  const rng = Prng.derive(ctx.seed, "run", index);
+  rng.int(ctx.nodes.length);
+  return rng.weighted(FAMILIES);
+}
+
 export function generate(ctx, index, namespace = "run") {
   const rng = Prng.derive(ctx.seed, namespace, index);
   // A node that exited gets nothing more: its requests go to the next live node.

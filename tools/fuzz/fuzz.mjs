@@ -16,7 +16,7 @@ import http from "node:http";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Consistency } from "@distcache/proto";
-import { generate } from "./catalogue.mjs";
+import { familyOf, generate } from "./catalogue.mjs";
 import { attachCluster, rssBytes, startOwnCluster, waitForLeaders } from "./cluster.mjs";
 import { FORBIDDEN_CODES, loadAllowedCodes } from "./codes.mjs";
 import { makePools } from "./model.mjs";
@@ -34,6 +34,7 @@ const { values: opts } = parseArgs({
     "peer-secret-file": { type: "string" },
     pids: { type: "string" },
     only: { type: "string" },
+    families: { type: "string" },
     "stall-ms": { type: "string", default: "3000" },
     "stalls-max": { type: "string", default: "16" },
     "request-timeout-ms": { type: "string", default: "30000" },
@@ -51,7 +52,7 @@ const { values: opts } = parseArgs({
 if (opts.help) {
   console.log(`usage: npm run fuzz -- [--requests N] [--seed S] [--concurrency C] [--warmup N]
                      [--endpoints URL,URL,... --peer-secret-file FILE [--pids P,P,...]]
-                     [--only I,I,...] [--stall-ms MS] [--stalls-max N] [--request-timeout-ms MS]
+                     [--only I,I,...] [--families F,F,...] [--stall-ms MS] [--stalls-max N] [--request-timeout-ms MS]
                      [--rss-limit-mib MIB] [--errors-doc PATH] [--keep-data] [--node-args "FLAGS"]`);
   process.exit(0);
 }
@@ -337,7 +338,9 @@ async function run() {
   const storesBefore = await storeTotals(clients, nodes);
   const heapBefore = await liveMemory(nodes);
 
-  const indexes = only ?? Array.from({ length: requestCount }, (_, i) => i);
+  // --families keeps the requests of those families among the first --requests.
+  const keep = opts.families ? new Set(opts.families.split(",").map((f) => f.trim())) : undefined;
+  const indexes = (only ?? Array.from({ length: requestCount }, (_, i) => i)).filter((i) => !keep || keep.has(familyOf(ctx, i)));
   const runSeconds = await pool(indexes, "run", "fuzz");
   await Promise.all([...stalls.promises]);
   console.log(`fuzz: ${indexes.length} requests in ${runSeconds.toFixed(1)} s (${(indexes.length / runSeconds).toFixed(0)}/s)`);
