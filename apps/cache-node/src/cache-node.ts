@@ -179,6 +179,7 @@ function createClientPort(config: NodeConfig, services: ServiceEntry[], metrics:
       bodyTimeoutMs: config.bodyTimeoutMs,
       connectionsMax: config.connectionsMax,
       h2StreamsMax: config.h2StreamsMax,
+      idleTimeoutMs: config.idleTimeoutMs,
     },
     { onConnectionRefused: () => metrics.refused("connections_max") },
   );

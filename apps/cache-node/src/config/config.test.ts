@@ -73,17 +73,23 @@ describe("config", () => {
       bodyTimeoutMs: 30_000,
       connectionsMax: 10_000,
       h2StreamsMax: 256,
+      idleTimeoutMs: 65_000,
       inflightRequestsMax: 4096,
     });
   });
 
-  it.each(["--first-bytes-timeout-ms", "--headers-timeout-ms", "--body-timeout-ms", "--connections-max", "--h2-streams-max", "--inflight-requests-max"])(
-    "rejects a zero or malformed %s",
-    (flag) => {
-      expect(() => parseConfig([flag, "0"])).toThrow(new RegExp(`${flag} must be an integer`));
-      expect(() => parseConfig([flag, "1.5"])).toThrow(new RegExp(`${flag} must be an integer`));
-    },
-  );
+  it.each([
+    "--first-bytes-timeout-ms",
+    "--headers-timeout-ms",
+    "--body-timeout-ms",
+    "--connections-max",
+    "--h2-streams-max",
+    "--idle-timeout-ms",
+    "--inflight-requests-max",
+  ])("rejects a zero or malformed %s", (flag) => {
+    expect(() => parseConfig([flag, "0"])).toThrow(new RegExp(`${flag} must be an integer`));
+    expect(() => parseConfig([flag, "1.5"])).toThrow(new RegExp(`${flag} must be an integer`));
+  });
 
   it("rejects a zero bound, or a deadline too long for a timer, from the config file", () => {
     expect(() => resolveConfig({ inflightRequestsMax: 0 })).toThrow(/inflightRequestsMax must be an integer >= 1/);
@@ -109,6 +115,7 @@ describe("config", () => {
       "--body-timeout-ms",
       "--connections-max",
       "--h2-streams-max",
+      "--idle-timeout-ms",
       "--inflight-requests-max",
     ]) {
       expect(help).toContain(flag);

@@ -79,6 +79,8 @@ export interface NodeConfig {
   connectionsMax: number;
   /** Client port: concurrent HTTP/2 streams per connection (SETTINGS_MAX_CONCURRENT_STREAMS). */
   h2StreamsMax: number;
+  /** Client port: a connection with no request in flight is closed after this long without traffic. */
+  idleTimeoutMs: number;
   /** Requests served at once; more are answered resource_exhausted. */
   inflightRequestsMax: number;
   /** Test-only switches (fault hooks, clock offset, planted bugs); undefined unless --testing. */
@@ -129,6 +131,7 @@ export const DEFAULT_CONFIG: NodeConfig = {
   bodyTimeoutMs: 30_000,
   connectionsMax: 10_000,
   h2StreamsMax: 256,
+  idleTimeoutMs: 65_000,
   inflightRequestsMax: 4096,
   testing: undefined,
 };
@@ -163,6 +166,7 @@ const ENV: Record<string, string> = {
   bodyTimeoutMs: "DISTCACHE_BODY_TIMEOUT_MS",
   connectionsMax: "DISTCACHE_CONNECTIONS_MAX",
   h2StreamsMax: "DISTCACHE_H2_STREAMS_MAX",
+  idleTimeoutMs: "DISTCACHE_IDLE_TIMEOUT_MS",
   inflightRequestsMax: "DISTCACHE_INFLIGHT_REQUESTS_MAX",
   ttlMsMax: "DISTCACHE_TTL_MS_MAX",
   snapshotBytes: "DISTCACHE_SNAPSHOT_BYTES",
@@ -306,6 +310,12 @@ const OPTION_SPECS: OptionSpec[] = [
     positiveInt("--h2-streams-max", 1, 2 ** 31 - 1),
   ],
   [
+    "--idle-timeout-ms <ms>",
+    `close a client connection with no request in flight after ms without traffic (default ${d.idleTimeoutMs})`,
+    "idleTimeoutMs",
+    positiveInt("--idle-timeout-ms", 1, TIMER_MS_MAX),
+  ],
+  [
     "--inflight-requests-max <n>",
     `requests served at once; more are answered resource_exhausted (default ${d.inflightRequestsMax})`,
     "inflightRequestsMax",
@@ -422,6 +432,7 @@ export function resolveConfig(flat: Flat): NodeConfig {
     bodyTimeoutMs: timerMs("bodyTimeoutMs", integer("bodyTimeoutMs", d.bodyTimeoutMs)),
     connectionsMax: integer("connectionsMax", d.connectionsMax),
     h2StreamsMax: integer("h2StreamsMax", d.h2StreamsMax),
+    idleTimeoutMs: timerMs("idleTimeoutMs", integer("idleTimeoutMs", d.idleTimeoutMs)),
     inflightRequestsMax: integer("inflightRequestsMax", d.inflightRequestsMax),
     testing: resolveTestingSwitches(flat),
   };

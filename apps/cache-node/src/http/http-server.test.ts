@@ -4,7 +4,7 @@ import net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { createDualServer, endedWithoutBody, limitInflight, type DualServer, type RequestHandler, type ServerBounds } from "./http-server.js";
 
-const TINY: ServerBounds = { firstBytesTimeoutMs: 200, headersTimeoutMs: 200, bodyTimeoutMs: 200, connectionsMax: 100, h2StreamsMax: 7 };
+const TINY: ServerBounds = { firstBytesTimeoutMs: 200, headersTimeoutMs: 200, bodyTimeoutMs: 200, connectionsMax: 100, h2StreamsMax: 7, idleTimeoutMs: 5000 };
 const H2_PREFACE = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 /** Bodies the echo handler saw end before the client had sent them whole. */
@@ -238,6 +238,61 @@ describe("connection and stream bounds", { timeout: 5000 }, () => {
     const { session, settings } = await h2connect(port);
     expect((await settings).maxConcurrentStreams).toBe(7);
     session.close();
+  });
+});
+
+/** An HTTP/2 frame: 24-bit length, type, flags, 31-bit stream id, payload. */
+function h2Frame(type: number, flags: number, stream: number, payload: Buffer): Buffer {
+  const head = Buffer.alloc(9);
+  head.writeUIntBE(payload.length, 0, 3);
+  head[3] = type;
+  head[4] = flags;
+  head.writeUInt32BE(stream, 5);
+  return Buffer.concat([head, payload]);
+}
+
+async function until(condition: () => boolean, withinMs: number): Promise<boolean> {
+  const deadline = performance.now() + withinMs;
+  while (!condition() && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  return condition();
+}
+
+describe("idle connections", { timeout: 5000 }, () => {
+  async function startServer(handler: RequestHandler, bounds: Partial<ServerBounds>): Promise<{ server: DualServer; port: number }> {
+    const server = createDualServer(handler, { ...TINY, ...bounds });
+    servers.push(server);
+    return { server, port: await server.listen(0, "127.0.0.1") };
+  }
+
+  it("releases an HTTP/2 connection that failed with a connection error once its client has gone", async () => {
+    const { server, port } = await startServer(echo, { idleTimeoutMs: 300 });
+    // DATA on a stream that was never opened: a connection error; node answers GOAWAY and
+    // stops reading, so it never sees the client's FIN.
+    const frames = Buffer.concat([h2Frame(0x4, 0, 0, Buffer.alloc(0)), h2Frame(0x0, 0x1, 1, Buffer.from("{}"))]);
+    const conn = await raw(port, H2_PREFACE + frames.toString("latin1"));
+    await new Promise((r) => setTimeout(r, 100));
+    conn.socket.end();
+    const { afterMs } = await conn.closed;
+    expect(afterMs).toBeLessThan(2000);
+    expect(await until(() => server.connections() === 0, 500)).toBe(true);
+  });
+
+  it("sends GOAWAY to an idle HTTP/2 session and closes it", async () => {
+    const { server, port } = await startServer(echo, { idleTimeoutMs: 200 });
+    const { session } = await h2connect(port);
+    const goaway = new Promise<number>((r) => session.once("goaway", r));
+    expect((await h2request(session, {}, "hello")).body).toBe("hello");
+    expect(await goaway).toBe(http2.constants.NGHTTP2_NO_ERROR);
+    expect(await until(() => server.connections() === 0, 1500)).toBe(true);
+  });
+
+  it("ends an idle HTTP/1.1 keep-alive connection", async () => {
+    const { port } = await startServer(echo, { idleTimeoutMs: 200, headersTimeoutMs: 5000, bodyTimeoutMs: 5000 });
+    const conn = await raw(port, "POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\nhi");
+    const { data, afterMs } = await conn.closed;
+    expect(data).toContain("200 OK");
+    expect(afterMs).toBeGreaterThan(150);
+    expect(afterMs).toBeLessThan(2000);
   });
 });
 

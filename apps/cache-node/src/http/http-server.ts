@@ -86,6 +86,11 @@ export interface ServerBounds {
   connectionsMax: number;
   /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS: concurrent requests on one connection. */
   h2StreamsMax: number;
+  /**
+   * A connection with no request in flight that carries nothing for this long is closed:
+   * HTTP/1.1 keep-alive ends, an HTTP/2 session is sent GOAWAY and closed.
+   */
+  idleTimeoutMs: number;
 }
 
 export interface DualServerEvents {
@@ -193,7 +198,7 @@ class Connections {
 function createH1Server(onRequest: RequestHandler, bounds: ServerBounds, connections: Connections): http.Server {
   const h1 = http.createServer(
     {
-      keepAliveTimeout: 65_000,
+      keepAliveTimeout: bounds.idleTimeoutMs,
       headersTimeout: bounds.headersTimeoutMs,
       // The whole request; the body deadline answers first, this is the backstop for
       // bodies nobody reads (a probe answered before its body arrived).
@@ -224,8 +229,33 @@ function createH2Server(onRequest: RequestHandler, bounds: ServerBounds, connect
     { settings: { maxConcurrentStreams: bounds.h2StreamsMax }, maxSessionMemory: H2_SESSION_MEMORY_MB },
     onRequest as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
   );
-  h2.on("session", (session) => connections.sessionOpened(session));
+  h2.on("session", (session) => {
+    connections.sessionOpened(session);
+    closeWhenIdle(session, bounds.idleTimeoutMs);
+  });
   return h2;
+}
+
+/** How long a session closed for idleness has to end by itself before its socket is cut. */
+const IDLE_CLOSE_GRACE_MS = 1000;
+
+/**
+ * Closes an HTTP/2 session once it has no stream open and nothing crossed it for idleMs.
+ * This is also what ends a session that failed with a connection error: node sends GOAWAY
+ * and stops reading its socket, so it never sees the client close the connection, and the
+ * session would otherwise hold its socket (in CLOSE-WAIT) and its memory for good.
+ */
+function closeWhenIdle(session: http2.ServerHttp2Session, idleMs: number): void {
+  let streams = 0;
+  session.on("stream", (stream: http2.ServerHttp2Stream) => {
+    streams++;
+    stream.once("close", () => streams--);
+  });
+  session.setTimeout(idleMs, () => {
+    if (streams > 0 || session.destroyed) return;
+    session.close();
+    setTimeout(() => session.destroy(), IDLE_CLOSE_GRACE_MS).unref();
+  });
 }
 
 /**
