@@ -73,21 +73,30 @@ const FAMILIES = [
  * }} Request
  */
 
-/** @returns {Request} */
-/** The family of request `index` of a fuzz run, as generate draws it (for --families). */
-export function familyOf(ctx, index) {
-  const rng = Prng.derive(ctx.seed, "run", index);
-  rng.int(ctx.nodes.length);
-  return rng.weighted(FAMILIES);
+/**
+ * The first draws of request `index`: the node it goes to (before skipping exited ones)
+ * and its family. generate and familyOf share them, so --families picks the requests
+ * generate would make of those families.
+ */
+function drawHead(ctx, index, namespace) {
+  const rng = Prng.derive(ctx.seed, namespace, index);
+  const nodeIndex = rng.int(ctx.nodes.length);
+  const family = namespace === "warm" ? (index % 2 === 0 ? "ack-set" : "valid") : rng.weighted(FAMILIES);
+  return { rng, nodeIndex, family };
 }
 
+/** The family of request `index` of a fuzz run (for --families). */
+export function familyOf(ctx, index) {
+  return drawHead(ctx, index, "run").family;
+}
+
+/** @returns {Request} */
 export function generate(ctx, index, namespace = "run") {
-  const rng = Prng.derive(ctx.seed, namespace, index);
+  const { rng, family, nodeIndex: drawn } = drawHead(ctx, index, namespace);
   // A node that exited gets nothing more: its requests go to the next live node.
-  let nodeIndex = rng.int(ctx.nodes.length);
+  let nodeIndex = drawn;
   for (let i = 0; i < ctx.nodes.length && ctx.nodes[nodeIndex].alive === false; i++) nodeIndex = (nodeIndex + 1) % ctx.nodes.length;
   const node = ctx.nodes[nodeIndex];
-  const family = namespace === "warm" ? (index % 2 === 0 ? "ack-set" : "valid") : rng.weighted(FAMILIES);
   const c = { ...ctx, index, namespace };
   const desc = build(family, rng, c, node, nodeIndex);
   desc.nodeId = node.id;

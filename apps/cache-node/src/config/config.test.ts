@@ -5,6 +5,17 @@ import { afterEach, describe, expect, it } from "vitest";
 import { ConfigError, DEFAULT_CONFIG, helpText, parseConfig, resolveConfig } from "./config.js";
 
 const saved = { ...process.env };
+
+/** The client port's bounds, each a positive integer flag. */
+const CLIENT_PORT_FLAGS = [
+  "--first-bytes-timeout-ms",
+  "--headers-timeout-ms",
+  "--body-timeout-ms",
+  "--connections-max",
+  "--h2-streams-max",
+  "--idle-timeout-ms",
+  "--inflight-requests-max",
+];
 afterEach(() => {
   process.env = { ...saved };
 });
@@ -78,15 +89,7 @@ describe("config", () => {
     });
   });
 
-  it.each([
-    "--first-bytes-timeout-ms",
-    "--headers-timeout-ms",
-    "--body-timeout-ms",
-    "--connections-max",
-    "--h2-streams-max",
-    "--idle-timeout-ms",
-    "--inflight-requests-max",
-  ])("rejects a zero or malformed %s", (flag) => {
+  it.each(CLIENT_PORT_FLAGS)("rejects a zero or malformed %s", (flag) => {
     expect(() => parseConfig([flag, "0"])).toThrow(new RegExp(`${flag} must be an integer`));
     expect(() => parseConfig([flag, "1.5"])).toThrow(new RegExp(`${flag} must be an integer`));
   });
@@ -109,16 +112,6 @@ describe("config", () => {
   it("documents every option in --help", () => {
     const help = helpText();
     for (const flag of ["--node-id", "--port", "--data-dir", "--shards", "--eviction-policy", "--value-bytes-max", "--config"]) expect(help).toContain(flag);
-    for (const flag of [
-      "--first-bytes-timeout-ms",
-      "--headers-timeout-ms",
-      "--body-timeout-ms",
-      "--connections-max",
-      "--h2-streams-max",
-      "--idle-timeout-ms",
-      "--inflight-requests-max",
-    ]) {
-      expect(help).toContain(flag);
-    }
+    for (const flag of CLIENT_PORT_FLAGS) expect(help).toContain(flag);
   });
 });
