@@ -205,7 +205,18 @@ export class Nemesis {
         const victims = [...new Set([leader, ...p.order.map((i) => up[i % up.length])].filter(Boolean))].slice(0, count);
         if (victims.length < count) return skip("not enough nodes running");
         record.detail = `crash ${victims.join(",")} (lossy, a majority; ${leader ? `${leader} led shard ${p.shard}` : "no leader known"})`;
+        // With lagMs, the survivors hear nothing for that long first, so the writes acknowledged
+        // meanwhile are held by the victims alone when they lose power.
+        const lagged = p.lagMs ? ids.filter((id) => !victims.includes(id)) : [];
+        const layer = `lag-${++this.layerSerial}`;
+        const links = lagged.flatMap((s) => ids.filter((x) => x !== s).map((x) => this.cluster.link(x, s)));
+        links.forEach((l) => l.policy.add(layer, { cut: true }));
+        if (links.length > 0) {
+          record.detail += `, after cutting the links into ${lagged.join(",")} for ${p.lagMs} ms`;
+          await sleep(p.lagMs);
+        }
         await Promise.all(victims.map((id) => this.cluster.kill(id, { lossy: true })));
+        links.forEach((l) => l.policy.remove(layer));
         heal = async () => void (await Promise.all(victims.map((id) => this.restart(id, record))));
         break;
       }

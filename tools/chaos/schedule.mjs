@@ -258,12 +258,15 @@ export const TARGETED = {
   "majority-crash": {
     about:
       "a power loss on a majority of the nodes at once (the leader of a shard among them), restarted a few seconds later, " +
-      "under register and counter writes: catches an append acknowledged before it is fsynced",
+      "the other nodes cut off for a moment first, under register and counter writes: catches an append acknowledged before it is fsynced",
     mix: { register: 0.6, counter: 0.4, ttl: 0 },
     clients: { sdk: 3, raw: 2, session: 2 },
     build: (prng, ctx) =>
       repeat(prng, ctx, [2000, 3000], [2500, 4000], () => [
-        { kind: "crash-majority", params: { shard: prng.int(ctx.shardCount), order: Array.from({ length: 5 }, () => prng.int(ctx.ids.length)) } },
+        {
+          kind: "crash-majority",
+          params: { shard: prng.int(ctx.shardCount), order: Array.from({ length: 5 }, () => prng.int(ctx.ids.length)), lagMs: prng.range(300, 600) },
+        },
       ]),
   },
   "vote-loss": {
@@ -361,7 +364,7 @@ export function describeFault(f) {
     case "crash":
       return `crash ${who(p.target)} (lossy)`;
     case "crash-majority":
-      return `crash a majority (lossy), the leader of shard ${p.shard} among them`;
+      return `crash a majority (lossy), the leader of shard ${p.shard} among them${p.lagMs ? `, the others cut off for ${p.lagMs} ms first` : ""}`;
     case "vote-loss":
       return `vote-loss on shard ${p.shard}`;
     case "transfer-away":
