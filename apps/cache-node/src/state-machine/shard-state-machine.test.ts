@@ -1,5 +1,5 @@
 import { create, toBinary } from "@bufbuild/protobuf";
-import { CommandSchema, IncrOpSchema, SetOpSchema } from "@distcache/proto/raft";
+import { CommandSchema, IncrOpSchema, MSetOpSchema, SetOpSchema } from "@distcache/proto/raft";
 import { Store } from "@distcache/store";
 import { describe, expect, it } from "vitest";
 import { ShardStateMachine } from "./shard-state-machine.js";
@@ -13,6 +13,31 @@ const set = (key: string, text: string, stampMs: number, ttlMs = 0n) =>
       op: { case: "set", value: create(SetOpSchema, { key, value: new TextEncoder().encode(text), text: true, ttlMs }) },
     }),
   );
+
+describe("ShardStateMachine values", () => {
+  // An entry arrives inside a larger buffer (a peer frame with many entries, a block of the log read at start).
+  const inFrame = (command: Uint8Array, frameBytes: number) => {
+    const frame = new Uint8Array(frameBytes);
+    frame.set(command, 1000);
+    return frame.subarray(1000, 1000 + command.length);
+  };
+
+  it("stores a value in a buffer of its own, not in a view of the entry's frame", () => {
+    const m = new ShardStateMachine(0, new Store(options));
+    m.apply(1, inFrame(set("k", "small", 1000), 256 * 1024));
+    const stored = m.store.peek("k", 1000)!;
+    expect(new TextDecoder().decode(stored.value)).toBe("small");
+    expect(stored.value.buffer.byteLength).toBe(5);
+  });
+
+  it("stores each value of an MSet in a buffer of its own", () => {
+    const items = ["a", "b"].map((key) => create(SetOpSchema, { key, value: new TextEncoder().encode(`value of ${key}`), text: true }));
+    const command = toBinary(CommandSchema, create(CommandSchema, { stampMs: 1000n, op: { case: "mset", value: create(MSetOpSchema, { items }) } }));
+    const m = new ShardStateMachine(0, new Store(options));
+    m.apply(1, inFrame(command, 64 * 1024));
+    for (const key of ["a", "b"]) expect(m.store.peek(key, 1000)!.value.buffer.byteLength).toBe(`value of ${key}`.length);
+  });
+});
 
 describe("ShardStateMachine snapshots", () => {
   it("restores to the same digest and then evolves identically", () => {

@@ -91,6 +91,15 @@ const POLICIES: Partial<Record<WirePolicy, EvictionPolicy>> = {
 export type WriteOutcome<T> = T extends { evicted: string[] } ? Omit<T, "evicted"> : T;
 
 /**
+ * The bytes in a buffer of their own. A decoded value is a view into the buffer its entry
+ * arrived in (a peer frame of up to hundreds of KiB, or a block of the log read at start):
+ * stored as it is, one small value would keep that whole buffer alive.
+ */
+function ownBytes(value: Uint8Array): Uint8Array {
+  return value.byteOffset === 0 && value.byteLength === value.buffer.byteLength ? value : value.slice();
+}
+
+/**
  * A point-in-time snapshot of the replica: a header chunk (format version, applied
  * index, last stamp), the session table, then the store's chunks, encoded lazily.
  * No chunk is longer than SNAPSHOT_CHUNK_BYTES_MAX.
@@ -430,7 +439,7 @@ export class ShardStateMachine {
   private applySet(op: SetOp, nowMs: number): SetResult {
     return this.store.set(
       op.key,
-      op.value,
+      ownBytes(op.value),
       {
         text: op.text,
         expireAtMs: op.ttlMs > 0n ? nowMs + Number(op.ttlMs) : 0,
