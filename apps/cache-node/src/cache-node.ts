@@ -5,6 +5,9 @@ import { AccessHints } from "./background/access-hints.js";
 import { Background } from "./background/background.js";
 import { createCacheService } from "./api/cache-service.js";
 import { createClusterService } from "./api/cluster-service.js";
+import { MetaView } from "./placement/meta-view.js";
+import { fetchMetaSummary } from "./api/meta-fetch.js";
+import { initialMetaVoters } from "./placement/meta-group.js";
 import type { NodeConfig } from "./config/config.js";
 import { openConsensus, type OpenConsensus } from "./open-consensus.js";
 import type { ConsensusPort } from "./consensus/consensus-port.js";
@@ -61,7 +64,8 @@ export async function startCacheNode(
   // This node's own entry uses the address it actually bound (it differs with --port 0).
   const directory = { clientAddress: (id: string) => (id === config.nodeId && address ? address : members.find((m) => m.id === id)?.clientAddress) };
   let ready = false;
-  const services = createServices(config, consensus, { members, directory, metrics, hints, clock });
+  const meta = metaView(config, opened, directory);
+  const services = createServices(config, consensus, { members, directory, metrics, hints, clock, meta });
   const { server, bounded } = createClientPort(config, services, metrics, logger, () => ready);
   metrics.watchClientPort({ connections: () => server.connections(), inflight: bounded.inflight });
   // The committed log is applied before the client port opens (docs/decisions.md,
@@ -109,6 +113,13 @@ export async function startCacheNode(
   };
 }
 
+/** This node's view of the meta document: its own replica's, or else one asked of the nodes that hold the meta group. */
+function metaView(config: NodeConfig, opened: OpenConsensus, directory: MemberDirectory): MetaView {
+  const holders = initialMetaVoters(opened.members.map((m) => m.id)).filter((id) => id !== config.nodeId);
+  const addresses = () => holders.map((id) => config.clientDial.get(id) ?? directory.clientAddress(id) ?? "");
+  return new MetaView(opened.meta, () => fetchMetaSummary(addresses(), config.nodeId));
+}
+
 type Members = Awaited<ReturnType<typeof openConsensus>>["members"];
 type ServiceEntry = StockHandlerOptions["services"][number];
 
@@ -116,7 +127,7 @@ type ServiceEntry = StockHandlerOptions["services"][number];
 function createServices(
   config: NodeConfig,
   consensus: ConsensusPort,
-  parts: { members: Members; directory: MemberDirectory; metrics: NodeMetrics; hints: AccessHints; clock: Clock },
+  parts: { members: Members; directory: MemberDirectory; metrics: NodeMetrics; hints: AccessHints; clock: Clock; meta: MetaView },
 ): ServiceEntry[] {
   const { members, directory, metrics } = parts;
   const ring = new Ring(Array.from({ length: config.shards }, (_, i) => i));
@@ -128,7 +139,7 @@ function createServices(
     directory,
     forwardTimeoutMs: config.operationTimeoutMs,
     onForward: (method) => metrics.forwarded(method),
-    epoch: () => 1,
+    epoch: () => parts.meta.epoch(),
     awaitLeader: (shard, timeoutMs) => consensus.awaitLeader(shard, timeoutMs),
     leaderWaitMs,
   });
@@ -145,6 +156,7 @@ function createServices(
     limits: config.limits,
     operationTimeoutMs: config.operationTimeoutMs,
     leaderWaitMs,
+    meta: parts.meta,
   });
   return [
     { service: CacheService, impl: cacheImpl },

@@ -10,15 +10,24 @@ import type { CrashReport } from "@distcache/raft/testing";
 import { MultiRaft } from "./consensus/multi-raft.js";
 import { openWalGroupLog } from "./consensus/wal-group-log.js";
 import { openRemovedGroups, type RemovedGroups } from "./consensus/removed-groups.js";
-import { groupOfShard, type GroupLog, type HostedShard } from "./consensus/group-log.js";
+import { groupOfShard, isClusterGroup, metaGroupOf, type GroupLog, type HostedShard } from "./consensus/group-log.js";
 import { openDataDirIdentity } from "./config/data-dir-identity.js";
 import type { Clock } from "./consensus/clock.js";
 import { BOOTSTRAP_STORE_SETTINGS, flagSettings } from "./state-machine/store-settings.js";
+import { DEFAULT_POINTS_PER_SHARD } from "@distcache/ring";
+import { bootstrapCommand, initialMetaVoters } from "./placement/meta-group.js";
+import { MetaStore } from "./placement/meta-store.js";
+import { MetaDriver } from "./placement/meta-driver.js";
+
+/** How often the meta group's leader looks whether the cluster's document needs its work. */
+const META_ROUND_MS = 500;
 
 /** The consensus side of a node, with its lifecycle. */
 export interface OpenConsensus {
   consensus: ConsensusPort;
   members: ClusterMember[];
+  /** The meta document, through this node's replica of the meta group (if it holds one). */
+  meta: MetaStore;
   /** Starts peer traffic and elections. */
   start(): Promise<void>;
   /** Hands this node's leaderships to other replicas (before a planned stop). */
@@ -49,9 +58,7 @@ export async function openConsensus(
   peerFaults?: PeerFaultHook,
 ): Promise<OpenConsensus> {
   const members = clusterMembers(config, config.port);
-  const replicas = config.replicas || Math.min(3, members.length);
-  const placement = placeShards(members, config.shards, replicas);
-  const placedHere = placement.map((voters, shard) => ({ shard, voters })).filter((hosted) => hosted.voters.includes(config.nodeId));
+  const { replicas, placement, groups, placedHere } = initialGroups(config, members);
   // The data dir's identity first: with other members, shards or replicas, other groups would open.
   const identityInputs = { nodeId: config.nodeId, members: members.map((m) => m.id), shards: config.shards, replicas, replicasDefaulted: !config.replicas };
   const identity = await openDataDirIdentity(config.dataDir, { ...identityInputs, secret: config.peerSecret }, logger);
@@ -71,14 +78,56 @@ export async function openConsensus(
     removedGroups,
     clusterNodes: members.map((m) => m.id),
     shardCount: config.shards,
-    preferredLeaders: placement.map((voters) => voters[0]!),
+    preferredLeaders: groups.map((voters) => voters[0]!),
     groupLog,
     snapshotFiles: new SnapshotFiles(join(config.dataDir, "snap"), lossyFs),
-    snapshotEntries: config.snapshotEntries,
-    snapshotBytes: config.snapshotBytes,
     transport,
     clock,
     logger,
+    ...driverSettings(config),
+    onFatal,
+    onAccessSamples,
+    bugs: config.testing?.bugs,
+  });
+  const meta = new MetaStore(raft, metaGroupOf(config.shards));
+  const metaDriver = new MetaDriver({
+    nodeId: config.nodeId,
+    meta,
+    bootstrap: bootstrapCommand(members, placement, DEFAULT_POINTS_PER_SHARD),
+    intervalMs: META_ROUND_MS,
+    logger,
+  });
+  return {
+    consensus: raft,
+    members,
+    meta,
+    start: async () => {
+      if (members.length > 1) {
+        const port = await transport.listen(config.peerPort, config.peerHost);
+        logger.info({ peerAddress: `${config.peerHost}:${port}`, shards: hostedShards.map((hosted) => hosted.shard) }, "peer transport listening");
+      }
+      raft.start();
+      const started = performance.now();
+      await raft.recovered();
+      logger.info({ replayMs: Math.round(performance.now() - started) }, "committed log applied");
+      metaDriver.start();
+    },
+    handOff: (timeoutMs) => raft.handOffLeadership(timeoutMs),
+    driverStats: () => ({ ...raft.stats, ...prefixed("snapshots", raft.snapshots.stats) }),
+    crashStorage: lossyFs && ((torn) => lossyFs.crash({ torn, random: Math.random })),
+    close: async () => {
+      metaDriver.stop();
+      await raft.close();
+      await transport.close();
+    },
+  };
+}
+
+/** The multi-Raft driver's settings that come from the node's flags. */
+function driverSettings(config: NodeConfig) {
+  return {
+    snapshotEntries: config.snapshotEntries,
+    snapshotBytes: config.snapshotBytes,
     // Store settings are replicated state (invariant 10 of docs/design.md): every replica starts from
     // the same fixed settings and takes the group's from its snapshot and log. The flags
     // only seed a new group, through the log, when this node is its first leader.
@@ -90,31 +139,20 @@ export async function openConsensus(
     operationTimeoutMs: config.operationTimeoutMs,
     readStampLagMsMax: config.readStampLagMsMax,
     entryBytesMax: commandBytesMax(config),
-    onFatal,
-    onAccessSamples,
-    bugs: config.testing?.bugs,
-  });
-  return {
-    consensus: raft,
-    members,
-    start: async () => {
-      if (members.length > 1) {
-        const port = await transport.listen(config.peerPort, config.peerHost);
-        logger.info({ peerAddress: `${config.peerHost}:${port}`, shards: hostedShards.map((hosted) => hosted.shard) }, "peer transport listening");
-      }
-      raft.start();
-      const started = performance.now();
-      await raft.recovered();
-      logger.info({ replayMs: Math.round(performance.now() - started) }, "committed log applied");
-    },
-    handOff: (timeoutMs) => raft.handOffLeadership(timeoutMs),
-    driverStats: () => ({ ...raft.stats, ...prefixed("snapshots", raft.snapshots.stats) }),
-    crashStorage: lossyFs && ((torn) => lossyFs.crash({ torn, random: Math.random })),
-    close: async () => {
-      await raft.close();
-      await transport.close();
-    },
   };
+}
+
+/**
+ * The groups of a cluster that starts from --initial-cluster: each shard's, placed over
+ * the members in their order, and the meta group beside them, on the first members
+ * (placement/meta-group.ts); and those this node holds a replica of.
+ */
+function initialGroups(config: NodeConfig, members: readonly ClusterMember[]) {
+  const replicas = config.replicas || Math.min(3, members.length);
+  const placement = placeShards(members, config.shards, replicas);
+  const groups = [...placement, initialMetaVoters(members.map((m) => m.id))];
+  const placedHere: HostedShard[] = groups.map((voters, shard) => ({ shard, voters })).filter((hosted) => hosted.voters.includes(config.nodeId));
+  return { replicas, placement, groups, placedHere };
 }
 
 /** The peer transport, with the test-only fault hook under --testing-control. */
@@ -162,6 +200,6 @@ function laterGroups(groupLog: GroupLog, placed: readonly HostedShard[], shards:
   const known = new Set(placed.map((hosted) => groupOfShard(hosted.shard)));
   return groupLog
     .groups()
-    .filter(({ group, voters }) => !known.has(group) && !removed.has(group) && group < shards && voters.length > 0)
+    .filter(({ group, voters }) => !known.has(group) && !removed.has(group) && isClusterGroup(group, shards) && voters.length > 0)
     .map(({ group, voters }) => ({ shard: group, voters }));
 }

@@ -21,6 +21,7 @@ import { consensusFailure } from "../routing/consensus-errors.js";
 import { NotLeaderError, TransferError, WriteLostError } from "../consensus/port-errors.js";
 import { validateNodeId } from "./request-validation.js";
 import { apiPolicy, changeCommand, validateSettingsChange, type SettingsChange } from "../state-machine/store-settings.js";
+import type { MetaView } from "../placement/meta-view.js";
 
 export interface ClusterServiceDeps {
   nodeId: string;
@@ -35,10 +36,12 @@ export interface ClusterServiceDeps {
   operationTimeoutMs: number;
   /** Longest wait for a shard's leader to be known before answering "no leader known". */
   leaderWaitMs: number;
+  /** The meta document as this node knows it: the epoch and the nodes. */
+  meta: Pick<MetaView, "epoch" | "summary">;
 }
 
 /** Marks a call one node forwarded to another, so it is never forwarded again. */
-const FORWARDED_HEADER = "distcache-forwarded";
+export const FORWARDED_HEADER = "distcache-forwarded";
 
 const notYet = (what: string) => () => {
   throw new ConnectError(`${what} is not available yet: membership is static (set by --initial-cluster)`, Code.Unimplemented);
@@ -46,22 +49,46 @@ const notYet = (what: string) => () => {
 
 /** ClusterService: topology as this node knows it, and leadership moves; membership changes come with the placement driver. */
 export function createClusterService(deps: ClusterServiceDeps): Partial<ServiceImpl<typeof ClusterService>> {
-  const topology = () => ({
-    epoch: 1n,
-    ring: { shardCount: deps.consensus.shardCount, pointsPerShard: deps.ring.pointsPerShard },
-    nodes: deps.members().map((m) => ({ id: m.id, clientAddress: m.clientAddress, peerAddress: m.peerAddress })),
-    shards: Array.from({ length: deps.consensus.shardCount }, (_, id) => {
-      const status = deps.consensus.status(id);
-      return { id, replicas: deps.consensus.voters(id), learners: deps.consensus.learners(id), leaderId: status.leaderId, term: BigInt(status.term) };
-    }),
-  });
+  // The epoch and the nodes come from the meta document; each shard's group as this node's replica sees it.
+  const topology = async (forwarded: boolean) => {
+    const summary = await (forwarded ? localSummary(deps) : deps.meta.summary());
+    return {
+      epoch: BigInt(summary?.epoch ?? 0),
+      ring: { shardCount: deps.consensus.shardCount, pointsPerShard: deps.ring.pointsPerShard },
+      nodes: topologyNodes(deps, summary?.nodes),
+      shards: shardViews(deps),
+    };
+  };
   return {
-    getTopology: () => ({ topology: topology() }),
+    getTopology: async (_req, ctx) => ({ topology: await topology(ctx.requestHeader.get(FORWARDED_HEADER) !== null) }),
     addNode: notYet("AddNode"),
     removeNode: notYet("RemoveNode"),
     transferLeader: (req, ctx) => transferLeader(deps, req, ctx),
     configureStore: (req, ctx) => configureStore(deps, req, ctx),
   };
+}
+
+/** A call another node forwarded is answered from this node's own replica only (never forwarded on). */
+function localSummary(deps: ClusterServiceDeps): ReturnType<ClusterServiceDeps["meta"]["summary"]> {
+  return deps.meta.epoch() > 0 ? deps.meta.summary() : Promise.resolve(undefined);
+}
+
+/** The nodes of the meta document (this node's own entry with the address it bound), or --initial-cluster's before it is known. */
+function topologyNodes(deps: ClusterServiceDeps, nodes: readonly { id: string; clientAddress: string; peerAddress: string }[] | undefined) {
+  const members = deps.members();
+  const self = members.find((m) => m.id === deps.nodeId);
+  return (nodes ?? members).map((m) => ({
+    id: m.id,
+    clientAddress: m.id === deps.nodeId && self ? self.clientAddress : m.clientAddress,
+    peerAddress: m.peerAddress,
+  }));
+}
+
+function shardViews(deps: ClusterServiceDeps) {
+  return Array.from({ length: deps.consensus.shardCount }, (_, id) => {
+    const status = deps.consensus.status(id);
+    return { id, replicas: deps.consensus.voters(id), learners: deps.consensus.learners(id), leaderId: status.leaderId, term: BigInt(status.term) };
+  });
 }
 
 /**
@@ -154,7 +181,7 @@ async function configureHere(deps: ClusterServiceDeps, shard: number, change: Se
 /** A NotLeader answer: failed_precondition naming the leader, or unavailable when none is known. */
 function notLeaderAnswer(deps: ClusterServiceDeps, shard: number, err: NotLeaderError, leaderId: string | undefined): ConnectError {
   const leaderAddress = leaderId ? (deps.members().find((m) => m.id === leaderId)?.clientAddress ?? "") : "";
-  const detail = create(NotLeaderSchema, { shard, leaderId: leaderId ?? "", leaderAddress, epoch: 1n });
+  const detail = create(NotLeaderSchema, { shard, leaderId: leaderId ?? "", leaderAddress, epoch: BigInt(deps.meta.epoch()) });
   const code = leaderId ? Code.FailedPrecondition : Code.Unavailable;
   return new ConnectError(leaderId ? err.message : `${err.message}; no leader known, retry`, code, undefined, [{ desc: NotLeaderSchema, value: detail }]);
 }
@@ -191,7 +218,7 @@ async function transferLeader(deps: ClusterServiceDeps, req: TransferLeaderReque
     const leaderId = err.leaderId && err.leaderId !== deps.nodeId ? err.leaderId : "";
     const leaderAddress = deps.members().find((m) => m.id === leaderId)?.clientAddress ?? "";
     if (!leaderAddress || ctx.requestHeader.get(FORWARDED_HEADER)) {
-      const detail = create(NotLeaderSchema, { shard: req.shard, leaderId, leaderAddress, epoch: 1n });
+      const detail = create(NotLeaderSchema, { shard: req.shard, leaderId, leaderAddress, epoch: BigInt(deps.meta.epoch()) });
       const code = leaderId ? Code.FailedPrecondition : Code.Unavailable;
       throw new ConnectError(leaderId ? err.message : `${err.message}; no leader known, retry`, code, undefined, [{ desc: NotLeaderSchema, value: detail }]);
     }

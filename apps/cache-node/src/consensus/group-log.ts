@@ -9,6 +9,19 @@ export function groupOfShard(shard: number): number {
   return shard;
 }
 
+/**
+ * The meta group's id: one past the last shard's (placement/meta-group.ts). The driver
+ * runs it like a shard's group; the ring never maps a key to it.
+ */
+export function metaGroupOf(shardCount: number): number {
+  return shardCount;
+}
+
+/** Whether `group` is a group of a cluster of `shardCount` shards: a shard's, or the meta group. */
+export function isClusterGroup(group: number, shardCount: number): boolean {
+  return Number.isSafeInteger(group) && group >= 0 && group <= metaGroupOf(shardCount);
+}
+
 /** A shard this node holds a replica of, with the voters its placement gives the shard's group. */
 export interface HostedShard {
   shard: number;

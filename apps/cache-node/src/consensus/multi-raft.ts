@@ -19,7 +19,7 @@ import type { Logger } from "pino";
 import type { CommandOp, ConsensusPort, SessionHeader, ShardStatus } from "./consensus-port.js";
 import { ShardStateMachine, type CommandResult } from "../state-machine/shard-state-machine.js";
 import type { Clock } from "./clock.js";
-import { groupOfShard, type GroupLog, type GroupLogWrite, type HostedShard } from "./group-log.js";
+import { groupOfShard, isClusterGroup, type GroupLog, type GroupLogWrite, type HostedShard } from "./group-log.js";
 import { MembershipChangeError, NotLeaderError, TransferError } from "./port-errors.js";
 import { messageProblem, stateProblem } from "./inbound-check.js";
 import { PeerWireError, decodePeerBatch, encodePeerBatch, type GroupMessage } from "../peer/wire/peer-wire.js";
@@ -354,8 +354,7 @@ export class MultiRaft implements ConsensusPort {
    * already hosts is a no-op.
    */
   async addGroup(shard: number, bootstrapVoters: readonly string[]): Promise<void> {
-    if (!Number.isSafeInteger(shard) || shard < 0 || shard >= this.options.shardCount)
-      throw new RangeError(`no shard ${shard} (${this.options.shardCount} shards)`);
+    if (!isClusterGroup(shard, this.options.shardCount)) throw new RangeError(`no shard ${shard} (${this.options.shardCount} shards)`);
     const group = groupOfShard(shard);
     if (this.replicas.has(group)) return;
     if (this.closed) throw new NotLeaderError(shard, undefined, "node is shutting down");
@@ -599,8 +598,8 @@ export class MultiRaft implements ConsensusPort {
   private hostedReplica(group: number, from: NodeId): ShardReplica | undefined {
     const replica = this.replicas.get(group);
     if (replica) return replica;
-    if (!Number.isSafeInteger(group) || group < 0 || group >= this.options.shardCount) {
-      throw new PeerWireError(`${from} sent a frame for group ${group}, which is no shard of the cluster`);
+    if (!isClusterGroup(group, this.options.shardCount)) {
+      throw new PeerWireError(`${from} sent a frame for group ${group}, which is no group of the cluster`);
     }
     this.stats.peerMessagesForOtherShards++;
     return undefined;

@@ -9,6 +9,7 @@ import { systemClock, type Clock } from "../clock.js";
 import type { StoreSettings } from "../../state-machine/store-settings.js";
 import { isAccessSamplesFrame } from "../../peer/wire/access-samples-wire.js";
 import { MemoryGroupLog } from "./memory-group-log.js";
+import { metaGroupOf } from "../group-log.js";
 import { MultiRaft, type MultiRaftOptions } from "../multi-raft.js";
 import { decodePeerBatch, encodePeerBatch, type GroupMessage } from "../../peer/wire/peer-wire.js";
 import { isSnapshotFrame } from "../../peer/wire/snapshot-wire.js";
@@ -75,6 +76,8 @@ export interface TestClusterOptions {
   clocks?: Readonly<Record<string, Clock>>;
   /** How far a strong read's stamp may trail cluster time (the node's default otherwise). */
   readStampLagMsMax?: number;
+  /** Whether `ids` also hold the meta group (group `shards`, metaGroupOf); not by default. */
+  metaGroup?: boolean;
 }
 
 /** Nodes opened by openTestCluster and not yet closed by it. */
@@ -90,6 +93,15 @@ export async function closeTestClusters(): Promise<void> {
  * fatal error of any node is recorded in fatal, then thrown. closeTestClusters closes
  * the nodes.
  */
+/** The groups test node `id` holds at start: every shard's (none for a spare with sparesHost "none"), and the meta group if asked. */
+function hostedGroups(options: TestClusterOptions, id: string) {
+  const { ids, shards, spares = [] } = options;
+  return [
+    ...(spares.includes(id) && options.sparesHost === "none" ? [] : Array.from({ length: shards }, (_, shard) => ({ shard, voters: ids }))),
+    ...(options.metaGroup && ids.includes(id) ? [{ shard: metaGroupOf(shards), voters: ids }] : []),
+  ];
+}
+
 export async function openTestCluster(options: TestClusterOptions) {
   const { ids, shards, snapshotEntries = 1_000_000, filter, spares = [] } = options;
   const nodes = new Map<string, MultiRaft>();
@@ -102,7 +114,7 @@ export async function openTestCluster(options: TestClusterOptions) {
     const node = await MultiRaft.open(
       testNodeOptions({
         nodeId: id,
-        hostedShards: spares.includes(id) && options.sparesHost === "none" ? [] : Array.from({ length: shards }, (_, shard) => ({ shard, voters: ids })),
+        hostedShards: hostedGroups(options, id),
         clusterNodes: [...ids, ...spares],
         shardCount: shards,
         preferredLeaders: options.preferredLeaders,

@@ -1,0 +1,56 @@
+import type { Logger } from "pino";
+import type { MetaCommand } from "../state-machine/meta-state.js";
+import type { MetaStore } from "./meta-store.js";
+
+export interface MetaDriverOptions {
+  nodeId: string;
+  meta: MetaStore;
+  /** The document a new cluster starts from (its --initial-cluster and placement). */
+  bootstrap: MetaCommand;
+  /** How often the driver looks at the meta group. */
+  intervalMs: number;
+  logger: Logger;
+}
+
+/**
+ * Work that only the meta group's leader does, run on every node that holds a replica of
+ * the group and done only while it leads: writes the bootstrap document into a new
+ * cluster's empty meta group. A leader change needs no hand-over: each round reads the
+ * group's document again, and writes go by compare-and-set, so a deposed leader's round
+ * fails its condition or its proposal.
+ */
+export class MetaDriver {
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+
+  constructor(private readonly options: MetaDriverOptions) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.round(), this.options.intervalMs).unref();
+    void this.round();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** One round; a round still running when the next is due makes that one a no-op. */
+  async round(): Promise<void> {
+    const { meta, nodeId, logger } = this.options;
+    if (this.running || !meta.leads(nodeId)) return;
+    this.running = true;
+    try {
+      const current = await meta.read();
+      if (current) return;
+      const result = await meta.apply(this.options.bootstrap);
+      if (result.ok) logger.info({ epoch: result.epoch }, "meta document bootstrapped from --initial-cluster");
+      else logger.debug({ refusal: result.refusal }, "meta bootstrap refused");
+    } catch (err) {
+      // Not the leader any more, a lost or timed-out write: the next round reads again.
+      logger.debug({ err }, "meta round failed");
+    } finally {
+      this.running = false;
+    }
+  }
+}
