@@ -359,6 +359,24 @@ describe("garbage on the peer port", () => {
     expect(fatal).toEqual([]);
   });
 
+  it("a frame finished while the event loop was busy past the stall limit is read, not taken for a stall", async () => {
+    const conn = await authenticated();
+    let closed = false;
+    void conn.closed.then(() => (closed = true));
+    const errors = transports.get(TARGET)!.stats.protocolErrors;
+    const wire = encodeFrames([batch(FOLLOWED, { type: "heartbeatResp", term: termOf(FOLLOWED), readRound: 0 })]);
+    conn.socket.write(wire.subarray(0, 3));
+    await sleep(50);
+    conn.socket.write(wire.subarray(3));
+    const until = Date.now() + 600; // busy past frameStallMs (300): the stall timer is due before the rest is read
+    while (Date.now() < until);
+    await sleep(100);
+    expect(closed).toBe(false);
+    expect(transports.get(TARGET)!.stats.protocolErrors).toBe(errors);
+    conn.socket.destroy();
+    await targetServes();
+  });
+
   it("an authenticated connection that only idles between frames stays open", async () => {
     const conn = await authenticated();
     let closed = false;

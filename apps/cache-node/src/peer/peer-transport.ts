@@ -233,11 +233,19 @@ export class PeerTransport {
       socket.destroy();
     };
     // Idle between frames is normal (a quiet peer); stopping in the middle of one is not.
+    // The timer can fire late, after the event loop was busy, with the rest of the frame
+    // already waiting in the socket: decide only after that input is read (setImmediate
+    // runs after the poll phase), and only if no byte came since.
+    let chunks = 0;
     socket.setTimeout(this.options.frameStallMs, () => {
-      if (reader.partial) violation(`a frame stayed incomplete for ${this.options.frameStallMs} ms`);
+      const seen = chunks;
+      setImmediate(() => {
+        if (reader.partial && chunks === seen) violation(`a frame stayed incomplete for ${this.options.frameStallMs} ms`);
+      });
     });
     const onData = (chunk: Buffer): void => {
       if (socket.destroyed) return;
+      chunks++;
       let frames: Buffer[];
       try {
         frames = reader.push(chunk);
