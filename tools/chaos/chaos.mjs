@@ -1,11 +1,13 @@
 // The chaos harness: real cache-node processes on 127.0.0.1, every peer link (and,
 // optionally, every client port) behind a proxy the harness controls, a seeded schedule
-// of faults, a capped workload from three kinds of clients, and checks that give a
-// verdict: linearizability per key, acknowledged writes and replica digests after
-// healing, TTLs, and node liveness and memory. See tools/chaos/README.md.
+// of faults (nodes joining and leaving among them), a capped workload from three kinds of
+// clients, and checks that give a verdict: linearizability per key, acknowledged writes,
+// replica digests and membership after healing, TTLs, and node liveness and memory. See
+// tools/chaos/README.md.
 //
 //   npm run chaos -- --nodes 5 --duration 10m --seed 7
 //   npm run chaos -- --schedule leader-isolation --node-args "--testing --testing-bug ack-before-commit" --seed 1
+//   npm run chaos -- --schedule membership --seed 1
 //
 // Exit code: 0 the checks passed, 1 a check failed (the replay command is printed),
 // 2 the run could not be made (bad flags, no build, nodes that would not start).
@@ -15,6 +17,7 @@ import { join } from "node:path";
 import { Prng } from "../fuzz/prng.mjs";
 import { checkAcknowledged, compareReplicas, finalReads } from "./check-durability.mjs";
 import { checkHealth, cpuShares } from "./check-health.mjs";
+import { settleMembership } from "./check-membership.mjs";
 import { checkLinearizability } from "./check-linearizability.mjs";
 import { checkTtl } from "./check-ttl.mjs";
 import { RawClient, SdkClient, SessionClient } from "./clients.mjs";
@@ -70,8 +73,9 @@ const cluster = new ChaosCluster({
   argsFor: opts.argsFor,
   proxyClients,
   linkFaults: opts.linkFaults,
-  // A schedule that follows node logs (vote-loss waits for "leading the shard") names the least verbose level it needs.
-  logLevel: moreVerbose(opts.logLevel, targeted?.logLevelMin),
+  // A schedule that follows node logs (vote-loss waits for "leading the shard", kill-during-move for
+  // "replica move step") names the least verbose level it needs.
+  logLevel: moreVerbose(opts.logLevel, targeted ? targeted.logLevelMin : opts.nemeses.includes("kill-during-move") ? "info" : undefined),
   randomFor,
   now,
 });
@@ -145,6 +149,7 @@ async function run() {
     enabled: opts.nemeses,
     proxyClients,
     maxDelayMs: 150,
+    nodesMax: opts.nodesMax,
   };
   const schedule = opts.schedule ? targetedSchedule(opts.schedule, ctx) : randomSchedule(ctx);
   // ε: the read stamp lag (50 ms) plus an allowance for apply lag, which slow links add to.
@@ -166,26 +171,7 @@ async function run() {
     history,
     now,
   });
-  const clients = [];
-  const urls = cluster.ids.map((id) => cluster.clientUrl(id));
-  for (let i = 0; i < clientCounts.sdk; i++) {
-    const addressMap = cluster.addressMap();
-    clients.push(new SdkClient({ id: clients.length, name: `sdk-${i + 1}`, endpoints: urls, addressMap, timeoutMs: opts.opTimeoutMs + 1000, now }));
-  }
-  for (let i = 0; i < clientCounts.raw; i++) {
-    const prng = Prng.derive(opts.seed, "raw-nodes", i);
-    const random = () => prng.float();
-    const name = `raw-${i + 1}`;
-    clients.push(new RawClient({ id: clients.length, name, urls, ids: cluster.ids, timeoutMs: opts.opTimeoutMs, random, now }));
-  }
-  for (let i = 0; i < clientCounts.session; i++) {
-    const prng = Prng.derive(opts.seed, "session-nodes", i);
-    const random = () => prng.float();
-    const name = `ses-${i + 1}`;
-    const sessionTag = `chaos${opts.seed}`;
-    const timeoutMs = opts.opTimeoutMs;
-    clients.push(new SessionClient({ id: clients.length, name, urls, ids: cluster.ids, timeoutMs, random, now, retryForMs: 20_000, sessionTag }));
-  }
+  const clients = makeClients();
   if (clients.length === 0) {
     console.error("chaos: no clients (--clients)");
     return 2;
@@ -196,7 +182,7 @@ async function run() {
   t0 = performance.now();
   const cpuAtStart = process.cpuUsage();
   const sampler = setInterval(() => cluster.sample(), 1000);
-  const nemesis = new Nemesis({ cluster, schedule, now, log });
+  const nemesis = new Nemesis({ cluster, schedule, now, log, nodesMax: opts.nodesMax });
   const progress = setInterval(() => {
     let ops = 0;
     let answered = 0;
@@ -226,9 +212,14 @@ async function run() {
 
   const leadersBack = await cluster.waitForLeaders(30_000);
   const unread = await finalReads(cluster, history, now);
+  // Nodes asked to leave stop, joined ones are members; then every replica the final topology names is compared.
+  const membership = await settleMembership(cluster, 60_000);
   const replicas = await compareReplicas(cluster, opts.digestWaitMs);
   clearInterval(sampler);
   cluster.sample();
+  // Every RSS sample ([ms, pid, bytes] per node), kept with the data of a failing run.
+  const rssSeries = [...cluster.members.values()].map((m) => [m.id, m.rss.map((x) => [Math.round(x.t), x.pid, x.rss])]);
+  writeFileSync(join(dataRoot, "rss.json"), JSON.stringify(Object.fromEntries(rssSeries)));
   const harnessCpu = process.cpuUsage(cpuAtStart);
   const health = checkHealth(cluster, { secondHalfFromMs: opts.durationMs / 2, rssRatioMax: opts.rssRatioMax, samplesMin: 5 });
   const cpu = cpuShares(cluster, { harnessCpu, wallMs: performance.now() - t0, nowMs: now() });
@@ -259,6 +250,7 @@ async function run() {
   const report = {
     seed: opts.seed,
     nodes: opts.nodes,
+    nodesMax: opts.nodesMax,
     durationMs: opts.durationMs,
     schedule: opts.schedule,
     nemeses: opts.nemeses,
@@ -287,6 +279,7 @@ async function run() {
     acknowledged,
     unread,
     replicas,
+    membership,
     health,
     rssRatioMax: opts.rssRatioMax,
     cpu,
@@ -299,4 +292,38 @@ async function run() {
   const failures = printReport(report, log);
   if (opts.reportJson) writeFileSync(opts.reportJson, reportJson(report, failures));
   return failures.length ? 1 : 0;
+}
+
+/**
+ * The workload's clients. SDK clients start from the first nodes and find the others in
+ * the topology (their addressMap follows nodes that join); raw and session clients are
+ * given each node that joins once the cluster lists it, and stop sending to a node once
+ * it is asked to leave.
+ */
+function makeClients() {
+  const clients = [];
+  const urls = cluster.ids.map((id) => cluster.clientUrl(id));
+  const routable = (id) => cluster.routable(id);
+  for (let i = 0; i < clientCounts.sdk; i++) {
+    const addressMap = cluster.addressMap();
+    clients.push(new SdkClient({ id: clients.length, name: `sdk-${i + 1}`, endpoints: urls, addressMap, timeoutMs: opts.opTimeoutMs + 1000, now }));
+  }
+  for (let i = 0; i < clientCounts.raw; i++) {
+    const prng = Prng.derive(opts.seed, "raw-nodes", i);
+    const random = () => prng.float();
+    const name = `raw-${i + 1}`;
+    clients.push(new RawClient({ id: clients.length, name, urls, ids: cluster.ids, timeoutMs: opts.opTimeoutMs, random, now, routable }));
+  }
+  for (let i = 0; i < clientCounts.session; i++) {
+    const prng = Prng.derive(opts.seed, "session-nodes", i);
+    const random = () => prng.float();
+    const name = `ses-${i + 1}`;
+    const sessionTag = `chaos${opts.seed}`;
+    const timeoutMs = opts.opTimeoutMs;
+    clients.push(new SessionClient({ id: clients.length, name, urls, ids: cluster.ids, timeoutMs, random, now, retryForMs: 20_000, sessionTag, routable }));
+  }
+  cluster.memberWatchers.add((id) => {
+    for (const c of clients) if (c instanceof RawClient) c.addNode(id, cluster.clientUrl(id));
+  });
+  return clients;
 }

@@ -108,47 +108,74 @@ export function checkAcknowledged(history) {
 }
 
 /**
- * Every node's Stats, with digests: retried until every shard's replicas agree (applied
- * index and digest) or timeoutMs passes.
+ * Every member's Stats, with digests, against the topology (the newest the members
+ * report: each shard's voters and learners), retried until every member answers, every
+ * shard has `replicas` voters and no learner, each of them reports the shard, and their
+ * digests agree, or timeoutMs passes. A replica a node still holds that its group no
+ * longer counts (a stray, dropped in time) is listed, not compared.
  * @param {import("./nodes.mjs").ChaosCluster} cluster
  */
-export async function compareReplicas(cluster, timeoutMs) {
+export async function compareReplicas(cluster, timeoutMs, replicas = 3) {
   const deadline = performance.now() + timeoutMs;
-  let last = { agreed: false, shards: 0, differing: [], evictions: 0, expirations: 0, nodes: 0, missing: [] };
+  let last = { agreed: false, shards: 0, differing: [], evictions: 0, expirations: 0, nodes: 0, missing: [], silent: [], unsettled: [], strays: [] };
   for (let round = 0; performance.now() < deadline; round++) {
     const up = [...cluster.members.values()].filter((m) => m.state === "up");
-    const stats = await Promise.all(
-      up.map((m) =>
-        cluster.control
-          .get(m.id)
-          .cache.stats({ includeDigests: true }, { timeoutMs: 5000 })
-          .catch(() => undefined),
+    const [topology, stats] = await Promise.all([
+      cluster.leaders(2000),
+      Promise.all(
+        up.map((m) =>
+          cluster.control
+            .get(m.id)
+            .cache.stats({ includeDigests: true }, { timeoutMs: 5000 })
+            .catch(() => undefined),
+        ),
       ),
-    );
-    const byShard = new Map();
-    let expirations = 0;
-    const missing = [];
-    stats.forEach((s, i) => {
-      if (!s) return missing.push(up[i].id);
-      for (const sh of s.shards) {
-        const list = byShard.get(sh.shard) ?? [];
-        const store = { evictions: Number(sh.store?.evictions ?? 0n), keys: Number(sh.store?.keys ?? 0n) };
-        list.push({ node: s.nodeId, digest: sh.digest, applied: sh.appliedIndex, ...store });
-        byShard.set(sh.shard, list);
-      }
-      expirations += Number(s.total?.expirations ?? 0n);
-    });
-    const differing = [];
-    let evictions = 0;
-    for (const [shard, list] of byShard) {
-      if (new Set(list.map((r) => r.digest)).size > 1) differing.push({ shard, replicas: list });
-      // Replicas evict the same victims: a shard's count is its replicas' highest.
-      evictions += Math.max(0, ...list.map((r) => r.evictions));
-    }
-    const agreed = differing.length === 0 && missing.length === 0;
-    last = { agreed, shards: byShard.size, differing, evictions, expirations, nodes: up.length - missing.length, missing, rounds: round + 1 };
+    ]);
+    last = { ...judgeReplicas(topology, stats, up, replicas), rounds: round + 1 };
     if (last.agreed) return last;
     await sleep(500);
   }
   return last;
+}
+
+/** One round of compareReplicas: the Stats of `up` (undefined: no answer) against the topology. */
+export function judgeReplicas(topology, stats, up, replicas) {
+  const reported = new Map();
+  let expirations = 0;
+  const silent = [];
+  stats.forEach((s, i) => {
+    if (!s) return silent.push(up[i].id);
+    for (const sh of s.shards) {
+      const store = { evictions: Number(sh.store?.evictions ?? 0n), keys: Number(sh.store?.keys ?? 0n) };
+      reported.set(`${sh.shard}@${s.nodeId}`, { node: s.nodeId, digest: sh.digest, applied: sh.appliedIndex, ...store });
+    }
+    expirations += Number(s.total?.expirations ?? 0n);
+  });
+  const differing = [];
+  const missing = [];
+  const unsettled = [];
+  let evictions = 0;
+  for (let shard = 0; shard < topology.shardCount; shard++) {
+    const t = topology.shards.get(shard);
+    const expected = t ? [...t.replicas, ...t.learners] : [];
+    if (!t?.leaderId || t.learners.length > 0 || t.replicas.length !== replicas) {
+      unsettled.push({ shard, leader: t?.leaderId || undefined, voters: t?.replicas ?? [], learners: t?.learners ?? [] });
+    }
+    const list = [];
+    for (const node of expected) {
+      const r = reported.get(`${shard}@${node}`);
+      if (r) list.push(r);
+      else missing.push(`shard ${shard} on ${node}`);
+    }
+    if (new Set(list.map((r) => r.digest)).size > 1) differing.push({ shard, replicas: list });
+    // Replicas evict the same victims: a shard's count is its replicas' highest.
+    evictions += Math.max(0, ...list.map((r) => r.evictions));
+  }
+  const strays = [...reported.keys()].filter((k) => {
+    const [shard, node] = k.split("@");
+    const t = topology.shards.get(Number(shard));
+    return !t || (!t.replicas.includes(node) && !t.learners.includes(node));
+  });
+  const agreed = topology.shardCount > 0 && differing.length === 0 && missing.length === 0 && unsettled.length === 0 && silent.length === 0;
+  return { agreed, shards: topology.shardCount, differing, evictions, expirations, nodes: up.length - silent.length, missing, silent, unsettled, strays };
 }

@@ -19,6 +19,11 @@ function median(values) {
 export function checkHealth(cluster, options) {
   const rss = [];
   for (const m of cluster.members.values()) {
+    // A node removed from the cluster is judged no more: the checks look at the final members.
+    if (m.state === "removed") {
+      rss.push({ id: m.id, judged: false, samples: 0, note: `removed from the cluster at +${(m.removedAtMs / 1000).toFixed(1)} s` });
+      continue;
+    }
     const last = m.incarnations.at(-1);
     // Only the last incarnation's samples, from RSS_WARMUP_MS after it started: a restart
     // starts from a small heap again, which grows as the node warms up.

@@ -6,7 +6,8 @@ import { describe, expect, it } from "vitest";
 // The harness is plain ESM without declarations: loaded by URL, so its exports are untyped here.
 const load = (file: string) => import(new URL(file, import.meta.url).href);
 const { checkTtl } = await load("./check-ttl.mjs");
-const { checkAcknowledged } = await load("./check-durability.mjs");
+const { checkAcknowledged, judgeReplicas } = await load("./check-durability.mjs");
+const { judgeMembership } = await load("./check-membership.mjs");
 const { checkLinearizability } = await load("./check-linearizability.mjs");
 const { History } = await load("./workload.mjs");
 const { LinkPolicy } = await load("./link-policy.mjs");
@@ -179,5 +180,91 @@ describe("the memory check", () => {
     expect(check(warm).rss[0]).toMatchObject({ judged: true, ok: true });
     // Up at +52 s: too few samples after its warm-up, so not judged at all.
     expect(check(member("n3", 52_000, 5)).rss[0]).toMatchObject({ judged: false });
+  });
+});
+
+describe("the memory check with a changing node set", () => {
+  it("does not judge a node removed from the cluster", () => {
+    const removed = { id: "n4", state: "removed", removedAtMs: 20_000, incarnations: [{ pid: 4, startedMs: 0 }], rss: [] };
+    const health = checkHealth({ members: new Map([["n4", removed]]), exits: [], startFailures: [] }, { secondHalfFromMs: 0, rssRatioMax: 1.2, samplesMin: 5 });
+    expect(health.rss[0]).toMatchObject({ id: "n4", judged: false });
+    expect(health.rss[0].note).toContain("removed");
+  });
+});
+
+describe("the replica check against the final topology", () => {
+  /** A topology of one shard, led by the first of its voters. */
+  const topology = (voters: string[], learners: string[] = []) => ({
+    shardCount: 1,
+    shards: new Map([[0, { leaderId: voters[0], term: 3n, replicas: voters, learners }]]),
+  });
+  /** Stats of node `id` holding shard 0 with `digest`. */
+  const stats = (id: string, digest: string) => ({
+    nodeId: id,
+    shards: [{ shard: 0, digest, appliedIndex: 9n, store: { evictions: 0n, keys: 1n } }],
+    total: {},
+  });
+  const up = (...ids: string[]) => ids.map((id) => ({ id }));
+
+  it("compares every replica the topology names, a joined node's too, and flags one that differs", () => {
+    const t = topology(["n1", "n2", "n4"]);
+    const equal = judgeReplicas(t, [stats("n1", "9:a"), stats("n2", "9:a"), stats("n4", "9:a")], up("n1", "n2", "n4"), 3);
+    expect(equal).toMatchObject({ agreed: true, differing: [], missing: [] });
+    const lost = judgeReplicas(t, [stats("n1", "9:a"), stats("n2", "9:a"), stats("n4", "9:b")], up("n1", "n2", "n4"), 3);
+    expect(lost.agreed).toBe(false);
+    expect(lost.differing[0].shard).toBe(0);
+  });
+
+  it("leaves out a stray replica its group no longer counts, but not a replica that reports nothing", () => {
+    const t = topology(["n1", "n2", "n4"]);
+    const withStray = judgeReplicas(t, [stats("n1", "9:a"), stats("n2", "9:a"), stats("n3", "5:old"), stats("n4", "9:a")], up("n1", "n2", "n3", "n4"), 3);
+    expect(withStray).toMatchObject({ agreed: true, strays: ["0@n3"] });
+    const gone = judgeReplicas(t, [stats("n1", "9:a"), stats("n2", "9:a")], up("n1", "n2"), 3);
+    expect(gone).toMatchObject({ agreed: false, missing: ["shard 0 on n4"] });
+  });
+
+  it("waits for a shard that still has a learner or not its replica count", () => {
+    const learning = judgeReplicas(
+      topology(["n1", "n2", "n3"], ["n4"]),
+      ["n1", "n2", "n3", "n4"].map((id) => stats(id, "9:a")),
+      up("n1", "n2", "n3", "n4"),
+      3,
+    );
+    expect(learning.agreed).toBe(false);
+    expect(learning.unsettled[0]).toMatchObject({ shard: 0, learners: ["n4"] });
+    const four = judgeReplicas(
+      topology(["n1", "n2", "n3", "n4"]),
+      ["n1", "n2", "n3", "n4"].map((id) => stats(id, "9:a")),
+      up("n1", "n2", "n3", "n4"),
+      3,
+    );
+    expect(four.agreed).toBe(false);
+  });
+});
+
+describe("the membership check", () => {
+  const node = (id: string, fields: Record<string, unknown> = {}) => ({ id, joined: false, state: "up", ...fields });
+
+  it("passes a node that joined and one removed as asked", () => {
+    const members = [node("n1"), node("n2"), node("n3"), node("n4", { joined: true, memberAtMs: 5000 })];
+    members.push(node("n5", { joined: true, memberAtMs: 9000, removingSinceMs: 20_000, state: "removed", removedAtMs: 25_000 }));
+    const result = judgeMembership(members, ["n1", "n2", "n3", "n4"]);
+    expect(result.problems).toEqual([]);
+    expect(result.removed).toEqual([{ id: "n5", askedAtMs: 20_000, removedAtMs: 25_000 }]);
+  });
+
+  it("flags a node that never left, one removed but still listed, a joined node not listed, and one never started", () => {
+    const members = [node("n1"), node("n2"), node("n3", { removingSinceMs: 10_000 }), node("n4", { joined: true })];
+    members.push(node("n5", { joined: true, removingSinceMs: 1000, state: "removed", removedAtMs: 2000 }));
+    const result = judgeMembership(members, ["n1", "n2", "n3", "n5", "n9"]);
+    expect(result.problems).toHaveLength(4);
+    expect(result.problems.join("\n")).toMatch(/n3 was asked to leave/);
+    expect(result.problems.join("\n")).toMatch(/n5 stopped as removed/);
+    expect(result.problems.join("\n")).toMatch(/n4 joined, but the final topology does not list it/);
+    expect(result.problems.join("\n")).toMatch(/n9, a node the run never started/);
+  });
+
+  it("flags a member that is not running at the end", () => {
+    expect(judgeMembership([node("n1"), node("n2", { state: "down" })], ["n1", "n2"]).problems).toEqual(["n2 is a member, but down at the end"]);
   });
 });

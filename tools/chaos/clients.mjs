@@ -83,7 +83,9 @@ const isWrite = (op) => op.kind !== "get";
 
 export class SdkClient {
   /**
-   * @param {{ id: number, name: string, endpoints: string[], addressMap: Record<string, string>, timeoutMs: number, now: () => number }} options
+   * @param {{ id: number, name: string, endpoints: string[], addressMap: ((address: string) => string) | undefined, timeoutMs: number,
+   *           now: () => number }} options
+   *   addressMap follows nodes that join later too; the SDK finds them in the topology
    */
   constructor(options) {
     this.id = options.id;
@@ -95,7 +97,7 @@ export class SdkClient {
     this.retries = new Map();
     this.cache = createNodeCacheClient({
       endpoints: options.endpoints,
-      addressMap: Object.keys(options.addressMap).length > 0 ? options.addressMap : undefined,
+      addressMap: options.addressMap,
       timeoutMs: options.timeoutMs,
       onEvent: (e) => {
         if (e.type === "retry") this.retries.set(e.reason, (this.retries.get(e.reason) ?? 0) + 1);
@@ -164,7 +166,9 @@ export class SdkClient {
 
 export class RawClient {
   /**
-   * @param {{ id: number, name: string, urls: string[], ids: string[], timeoutMs: number, random: () => number, now: () => number }} options
+   * @param {{ id: number, name: string, urls: string[], ids: string[], timeoutMs: number, random: () => number, now: () => number,
+   *           routable?: (id: string) => boolean }} options
+   *   routable: whether a node may be sent calls (a node asked to leave, or gone, is not)
    */
   constructor(options) {
     this.id = options.id;
@@ -173,16 +177,36 @@ export class RawClient {
     this.now = options.now;
     this.random = options.random;
     this.timeoutMs = options.timeoutMs;
-    this.ids = options.ids;
+    this.ids = [...options.ids];
+    this.routable = options.routable ?? (() => true);
     this.agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
-    this.nodes = options.urls.map((url) =>
-      createClient(CacheService, createConnectTransport({ baseUrl: url, httpVersion: "1.1", useBinaryFormat: false, nodeOptions: { agent: this.agent } })),
-    );
+    this.nodes = [];
+    options.urls.forEach((url, i) => this.addNode(this.ids[i], url, false));
     this.retries = new Map();
   }
 
+  /** Sends calls to node `id` (at `url`) too, from now on: a node that joined. */
+  addNode(id, url, record = true) {
+    if (record) this.ids.push(id);
+    const transport = createConnectTransport({ baseUrl: url, httpVersion: "1.1", useBinaryFormat: false, nodeOptions: { agent: this.agent } });
+    this.nodes.push(createClient(CacheService, transport));
+  }
+
+  /** The nodes calls may go to now (every node, if none may). */
+  targets() {
+    const open = this.ids.flatMap((id, i) => (this.routable(id) ? [i] : []));
+    return open.length > 0 ? open : this.ids.map((_, i) => i);
+  }
+
   pickNode() {
-    return Math.floor(this.random() * this.nodes.length);
+    const open = this.targets();
+    return open[Math.floor(this.random() * open.length)];
+  }
+
+  /** Another node than i to resend to, drawn among those calls may go to. */
+  otherNode(i) {
+    const open = this.targets().filter((j) => j !== i);
+    return open.length > 0 ? open[Math.floor(this.random() * open.length)] : i;
   }
 
   /** One RPC to node i; resolves to the operation's output. */
@@ -311,7 +335,7 @@ export class SessionClient extends RawClient {
         this.retries.set(c.verdict, (this.retries.get(c.verdict) ?? 0) + 1);
         await sleep(backoff / 2 + this.random() * (backoff / 2));
         backoff = Math.min(backoff * 2, 500);
-        i = (i + 1 + Math.floor(this.random() * (this.nodes.length - 1))) % this.nodes.length;
+        i = this.otherNode(i);
       }
     }
   }

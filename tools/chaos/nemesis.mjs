@@ -3,12 +3,21 @@
 // report can count faults by kind and tell latency during faults from latency after.
 import { Ring } from "@distcache/ring";
 import { errorCode } from "./rpc-errors.mjs";
-import { describeFault } from "./schedule.mjs";
+import { describeFault, MEMBERS_MIN } from "./schedule.mjs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** How long vote-loss waits for its candidate to lead before it asks for the transfer again. */
 const TRANSFER_RETRY_MS = 1200;
+/** How long add-node waits for the cluster to list its node, and then (with settle) for the placement to settle. */
+const MEMBER_WAIT_MS = 40_000;
+const SETTLE_WAIT_MS = 40_000;
+/** How long remove-node's heal waits for its node to stop by itself. */
+const REMOVE_WAIT_MS = 30_000;
+/** How long kill-during-move waits for a replica move step it can act on (its add-node may take 40 s to become a member). */
+const MOVE_WAIT_MS = 60_000;
+/** Answers to RemoveNode that prove it changed nothing. */
+const REMOVE_REFUSALS = new Set(["failed_precondition", "invalid_argument", "not_found", "unauthenticated", "already_exists", "resource_exhausted"]);
 
 /**
  * @typedef {{ kind: string, startMs: number, endMs?: number, detail: string, applied: boolean, note?: string }} FaultRecord
@@ -17,10 +26,11 @@ const TRANSFER_RETRY_MS = 1200;
 export class Nemesis {
   /**
    * @param {{ cluster: import("./nodes.mjs").ChaosCluster, schedule: import("./schedule.mjs").Schedule,
-   *           now: () => number, log: (line: string) => void }} options
+   *           now: () => number, log: (line: string) => void, nodesMax?: number }} options
    */
   constructor(options) {
     this.cluster = options.cluster;
+    this.nodesMax = options.nodesMax ?? Infinity;
     this.schedule = options.schedule;
     this.now = options.now;
     this.log = options.log;
@@ -35,6 +45,10 @@ export class Nemesis {
     this.ownSerial = 0;
     /** Start of the window open now, if any. */
     this.openSince = undefined;
+    /** Membership changes still under way (they may outlast their window). @type {Promise<void>[]} */
+    this.pending = [];
+    /** Nodes a fault has chosen to take down and not yet has (they count as impaired). @type {Set<string>} */
+    this.claimed = new Set();
   }
 
   /** Runs every window in turn; resolves after the last one healed (or stop()). */
@@ -78,9 +92,9 @@ export class Nemesis {
     return followers[target.pick % followers.length];
   }
 
-  /** Down or paused nodes right now. */
+  /** Down or paused members right now (a node removed, or joining for the first time, is none). */
   impaired() {
-    return [...this.cluster.members.values()].filter((m) => m.state !== "up").length;
+    return this.cluster.memberIds().filter((id) => this.cluster.members.get(id).state !== "up" || this.claimed.has(id)).length;
   }
 
   cut(a, b, layer) {
@@ -115,7 +129,7 @@ export class Nemesis {
       record.note = note;
       return { record, heal };
     };
-    const ids = this.cluster.ids;
+    const ids = this.cluster.memberIds();
     const minority = Math.floor((ids.length - 1) / 2);
     const p = f.params;
     switch (f.kind) {
@@ -125,10 +139,13 @@ export class Nemesis {
         if (this.impaired() >= minority) return skip("a minority is already down or paused");
         const id = await this.resolve(p.target);
         if (!id) return skip("no leader known");
-        if (this.cluster.members.get(id).state !== "up") return skip(`${id} is not running`);
+        if (this.cluster.members.get(id).state !== "up" || this.claimed.has(id)) return skip(`${id} is not running`);
+        // Faults opened at once, or a kill during a move, check the same count: re-checked now that it is final.
+        if (this.impaired() >= minority) return skip("a minority is already down or paused");
         record.detail = `${f.kind} ${id}${p.target.leaderOf !== undefined ? ` (leader of shard ${p.target.leaderOf})` : ""}`;
         if (f.kind === "kill" || f.kind === "crash") {
-          await this.cluster.kill(id, { lossy: f.kind === "crash" });
+          this.claimed.add(id);
+          await this.cluster.kill(id, { lossy: f.kind === "crash" }).finally(() => this.claimed.delete(id));
           heal = () => this.restart(id, record);
         } else {
           this.cluster.pause(id);
@@ -136,44 +153,19 @@ export class Nemesis {
         }
         break;
       }
-      case "partition-leader": {
-        const id = await this.resolve({ leaderOf: p.shard });
-        if (!id) return skip("no leader known");
-        record.detail = `isolate ${id} (leader of shard ${p.shard})`;
-        const undo = this.partition(
-          [id],
-          ids.filter((x) => x !== id),
-        );
-        heal = async () => undo();
-        break;
-      }
-      case "partition-halves": {
-        const undo = this.partition(
-          p.minority,
-          ids.filter((x) => !p.minority.includes(x)),
-        );
-        heal = async () => undo();
-        break;
-      }
-      case "partition-bridge": {
-        const undo = this.partition(p.a, p.b);
-        heal = async () => undo();
-        break;
-      }
+      case "partition-leader":
+      case "partition-halves":
+      case "partition-bridge":
       case "partition-oneway": {
-        const id = await this.resolve(p.target);
-        if (!id) return skip("no leader known");
-        record.detail = `cut ${p.direction === "out" ? "outbound" : "inbound"} links of ${id}`;
-        const layer = `oneway-${++this.layerSerial}`;
-        const links = ids.filter((x) => x !== id).map((x) => (p.direction === "out" ? this.cluster.link(id, x) : this.cluster.link(x, id)));
-        links.forEach((l) => l.policy.add(layer, { cut: true }));
-        heal = async () => links.forEach((l) => l.policy.remove(layer));
+        const opened = await this.openPartition(f, record, ids);
+        if (typeof opened === "string") return skip(opened);
+        heal = opened;
         break;
       }
       case "slow":
       case "lossy": {
         const layer = `${f.kind}-${++this.layerSerial}`;
-        const links = p.links.map(([a, b]) => this.cluster.link(a, b));
+        const links = p.links.map(([a, b]) => this.cluster.link(a, b)).filter(Boolean);
         const spec = f.kind === "slow" ? { delayMs: p.delayMs, jitterMs: p.jitterMs } : { drop: p.drop, reset: p.reset };
         links.forEach((l) => l.policy.add(layer, spec));
         heal = async () => links.forEach((l) => l.policy.remove(layer));
@@ -235,6 +227,18 @@ export class Nemesis {
         heal = opened;
         break;
       }
+      case "add-node":
+      case "remove-node":
+      case "kill-during-move": {
+        const opened = await (f.kind === "add-node"
+          ? this.openAdd(p, record)
+          : f.kind === "remove-node"
+            ? this.openRemove(p, record)
+            : this.openMoveKill(p, record));
+        if (typeof opened === "string") return skip(opened);
+        heal = opened;
+        break;
+      }
       case "clock-step":
       case "clock-skew":
       case "clock-strobe": {
@@ -259,11 +263,50 @@ export class Nemesis {
     return { record, heal };
   }
 
+  /**
+   * One partition; returns its heal, or why it was skipped. Sides drawn over the nodes
+   * the run started with act on those still members (there is a link between every two
+   * members), and a minority stays one of the members there are now.
+   */
+  async openPartition(f, record, ids) {
+    const p = f.params;
+    const current = (list) => list.filter((id) => ids.includes(id));
+    let undo;
+    if (f.kind === "partition-leader") {
+      const id = await this.resolve({ leaderOf: p.shard });
+      if (!id) return "no leader known";
+      record.detail = `isolate ${id} (leader of shard ${p.shard})`;
+      undo = this.partition(
+        [id],
+        ids.filter((x) => x !== id),
+      );
+    } else if (f.kind === "partition-halves") {
+      const side = current(p.minority).slice(0, Math.floor((ids.length - 1) / 2));
+      if (side.length === 0) return "no node of its minority is a member";
+      record.detail = `partition ${side.join(",")} | rest`;
+      undo = this.partition(
+        side,
+        ids.filter((x) => !side.includes(x)),
+      );
+    } else if (f.kind === "partition-bridge") undo = this.partition(current(p.a), current(p.b));
+    else {
+      const id = await this.resolve(p.target);
+      if (!id) return "no leader known";
+      record.detail = `cut ${p.direction === "out" ? "outbound" : "inbound"} links of ${id}`;
+      const layer = `oneway-${++this.layerSerial}`;
+      const links = ids.filter((x) => x !== id).map((x) => (p.direction === "out" ? this.cluster.link(id, x) : this.cluster.link(x, id)));
+      links.forEach((l) => l.policy.add(layer, { cut: true }));
+      undo = () => links.forEach((l) => l.policy.remove(layer));
+    }
+    return async () => undo();
+  }
+
   async close(active) {
     try {
       await active.heal();
     } finally {
-      active.record.endMs = this.now();
+      // A membership change that outlasts its window sets its end again when it ends.
+      active.record.endMs ??= this.now();
     }
   }
 
@@ -367,6 +410,149 @@ export class Nemesis {
     return [...counts].map(([o, n]) => `${n} ${o}`).join(", ");
   }
 
+  /**
+   * Runs a membership change in the background, past its window if it takes longer, so
+   * the schedule keeps its times; healAll waits for it. It logs how it went when it ends.
+   * Returns the window's heal: nothing.
+   */
+  background(record, task) {
+    const done = task()
+      .catch((err) => {
+        record.applied = false;
+        record.note = `failed: ${String(err.message ?? err).slice(0, 200)}`;
+      })
+      .finally(() => {
+        record.endMs = this.now();
+        this.log(`  nemesis +${(this.now() / 1000).toFixed(1)} s: ${record.detail}${record.applied ? "" : ` (skipped: ${record.note})`}`);
+      });
+    this.pending.push(done);
+    return async () => {};
+  }
+
+  /**
+   * add-node: starts node p.id with --join through a running member, and waits until the
+   * cluster lists it (and, with p.settle, until the placement settled), in the background.
+   * Returns its heal (none: the node stays), or why it was skipped.
+   */
+  async openAdd(p, record) {
+    const cluster = this.cluster;
+    if (cluster.members.has(p.id)) return `${p.id} exists already`;
+    // A node still joining counts toward the budget.
+    if (cluster.ids.length >= this.nodesMax) return `the cluster has ${this.nodesMax} members, the most the run allows`;
+    const up = cluster.ids.filter((id) => cluster.members.get(id).state === "up" && cluster.routable(id)).sort();
+    if (up.length === 0) return "no member is running";
+    const via = up[p.via % up.length];
+    record.detail = `add ${p.id} (--join via ${via})`;
+    await cluster.prepareMember(p.id, cluster.members.get(via).url);
+    return this.background(record, async () => {
+      const started = this.now();
+      const start = cluster.startMember(p.id).then(
+        () => undefined,
+        (err) =>
+          (record.note = `its start failed: ${String(err.message ?? err)
+            .split("\n")[0]
+            .slice(0, 200)}`),
+      );
+      if (!(await cluster.waitForMember(p.id, MEMBER_WAIT_MS))) {
+        record.note ??= `not a member ${MEMBER_WAIT_MS / 1000} s after its start`;
+        return;
+      }
+      record.detail += `: a member after ${((this.now() - started) / 1000).toFixed(1)} s`;
+      await Promise.race([start, sleep(10_000)]);
+      if (!p.settle) return;
+      const settled = await cluster.waitForSettled(SETTLE_WAIT_MS);
+      if (settled) record.detail += `, settled after ${((this.now() - started) / 1000).toFixed(1)} s`;
+      else record.note = `the placement had not settled ${SETTLE_WAIT_MS / 1000} s after it became a member`;
+    });
+  }
+
+  /**
+   * remove-node: RemoveNode of p.node if it is a running member not leaving, else of the
+   * earliest node the run added, else of any (by p.pick), unless that would leave fewer
+   * than MEMBERS_MIN members or a member is down or paused. In the background, it waits
+   * (bounded) for the node to stop by itself.
+   */
+  async openRemove(p, record) {
+    const cluster = this.cluster;
+    const staying = cluster.memberIds().filter((id) => cluster.routable(id));
+    if (staying.length - 1 < MEMBERS_MIN) return `removing a node would leave fewer than ${MEMBERS_MIN} members`;
+    if (this.impaired() > 0) return "a node is down or paused";
+    const running = staying.filter((id) => cluster.members.get(id).state === "up");
+    const joined = running.filter((id) => cluster.members.get(id).joined);
+    const victim = running.includes(p.node) ? p.node : (joined[0] ?? running[p.pick % running.length]);
+    const others = running.filter((id) => id !== victim).sort();
+    const via = others[p.pick % others.length];
+    record.detail = `remove ${victim} (RemoveNode via ${via})`;
+    cluster.members.get(victim).removingSinceMs = this.now();
+    return this.background(record, async () => {
+      const answer = await this.askRemoval(victim, via, record);
+      if (!answer) return;
+      record.detail += `, epoch ${answer.epoch}`;
+      const asked = this.now();
+      const deadline = asked + REMOVE_WAIT_MS;
+      while (cluster.members.get(victim).state !== "removed" && this.now() < deadline) await sleep(200);
+      const m = cluster.members.get(victim);
+      if (m.state === "removed") record.detail += `; it left after ${((m.removedAtMs - asked) / 1000).toFixed(1)} s`;
+      else record.detail += `; still leaving ${((this.now() - asked) / 1000).toFixed(1)} s after it was asked`;
+    });
+  }
+
+  /** RemoveNode of `victim` through `via`, tried 3 times; its answer, or undefined (the record says why). */
+  async askRemoval(victim, via, record) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.cluster.removeMember(victim, via);
+      } catch (err) {
+        const code = errorCode(err);
+        if (REMOVE_REFUSALS.has(code) || attempt === 3) {
+          // A refusal changed nothing; a call that timed out may have, so the node stays leaving.
+          if (REMOVE_REFUSALS.has(code)) this.cluster.members.get(victim).removingSinceMs = undefined;
+          record.applied = false;
+          record.note = `RemoveNode of ${victim} failed: ${code}: ${String(err.rawMessage ?? err.message).slice(0, 160)}`;
+          return undefined;
+        }
+        await sleep(1000);
+      }
+    }
+  }
+
+  /**
+   * kill-during-move: waits for the placement driver's "replica move step" lines (logged
+   * by the meta leader) and, at the first one after p.skipSteps whose p.victim (the move's
+   * source, its destination, or the meta leader; the meta leader when the move has none)
+   * is running and may go down, kills it, and restarts it p.downMs later, in the background.
+   */
+  async openMoveKill(p, record) {
+    const cluster = this.cluster;
+    return this.background(record, async () => {
+      const deadline = this.now() + MOVE_WAIT_MS;
+      let seen = 0;
+      for (;;) {
+        const left = deadline - this.now();
+        if (left <= 0 || this.stopped) {
+          record.applied = false;
+          record.note = `no replica move step it could act on within ${MOVE_WAIT_MS / 1000} s`;
+          return;
+        }
+        const found = await cluster.waitForLogAny((e) => e.msg === "replica move step", left);
+        if (!found || seen++ < p.skipSteps) continue;
+        const { id: metaLeader, entry } = found;
+        const role = p.victim === "source" && entry.from ? "source" : p.victim === "destination" && entry.to ? "destination" : "meta leader";
+        const victim = role === "source" ? entry.from : role === "destination" ? entry.to : metaLeader;
+        const ids = cluster.memberIds();
+        if (cluster.members.get(victim)?.state !== "up" || this.claimed.has(victim) || this.impaired() >= Math.floor((ids.length - 1) / 2)) continue;
+        if (this.stopped) return void Object.assign(record, { applied: false, note: "the heal began first" });
+        this.claimed.add(victim);
+        const move = `shard ${entry.shard}'s move ${entry.from ?? "-"} → ${entry.to ?? "-"} at ${entry.phase}`;
+        record.detail = `kill ${victim} at +${(this.now() / 1000).toFixed(1)} s (the ${role} of ${move}; meta leader ${metaLeader})`;
+        await cluster.kill(victim).finally(() => this.claimed.delete(victim));
+        await sleep(p.downMs);
+        await this.restart(victim, record);
+        return;
+      }
+    });
+  }
+
   /** Restarts a killed node (twice if the first start fails; each failure is reported). */
   async restart(id, record) {
     for (let attempt = 1; attempt <= 2; attempt++) {
@@ -420,11 +606,14 @@ export class Nemesis {
     }
   }
 
-  /** Heals everything: links, client proxies, paused nodes, and restarts every node that is down. */
+  /** Heals everything: links, client proxies, paused nodes, membership changes under way, and restarts every node that is down. */
   async healAll() {
     this.cluster.clearFaults();
+    // Membership changes under way end first (each is bounded): a node killed during a move is restarted by its own.
+    await Promise.all(this.pending);
     for (const m of this.cluster.members.values()) {
-      if (m.state === "down") await this.restart(m.id, { note: "" });
+      // A node whose first join failed is reported as such; started again, it would ask to join under a used id.
+      if (m.state === "down" && !(m.joined && m.incarnations.length === 0)) await this.restart(m.id, { note: "" });
     }
   }
 }

@@ -11,6 +11,7 @@ export const BASE_NODE_ARGS = ["--entries-max", "1000000", "--bytes-max", "26843
 
 const SPEC = {
   nodes: { type: "string", default: "3" },
+  "nodes-max": { type: "string" },
   duration: { type: "string" },
   seed: { type: "string" },
   rate: { type: "string", default: "300" },
@@ -40,7 +41,7 @@ const SPEC = {
   help: { type: "boolean", default: false },
 };
 
-export const USAGE = `usage: npm run chaos -- [--nodes 3|5] [--duration 60s|10m] [--seed N] [--rate 300]
+export const USAGE = `usage: npm run chaos -- [--nodes 3|5] [--nodes-max N] [--duration 60s|10m] [--seed N] [--rate 300]
          [--nemesis all|none|a,b,c] [--schedule ${Object.keys(TARGETED).join("|")}]
          [--node-args "FLAGS"] [--node-args-for ID=FLAGS ...] [--proxy-clients on|off] [--link-faults proxy|node]
          [--clients sdk=3,raw=3,session=3] [--mix register=45,counter=30,ttl=25] [--ops-per-key 250] [--register-keys 6] [--counter-keys 3]
@@ -86,6 +87,14 @@ function joinDashValues(argv) {
   return out;
 }
 
+/** --nodes-max: the most members a run may have at once (by default 2 more than it starts with, at most 9). */
+function nodeBudget(text, nodes, schedule) {
+  const nodesMax = text === undefined ? nodes + 2 : positive(text, "--nodes-max", { min: nodes });
+  if (nodesMax > 9) throw new Error("--nodes-max must be at most 9");
+  if (schedule === "membership" && nodesMax <= nodes) throw new Error("--schedule membership adds a node: --nodes-max must be above --nodes");
+  return nodesMax;
+}
+
 /**
  * Parses the command line. Throws on a bad flag (the caller exits 2).
  * @param {string[]} argv
@@ -98,7 +107,7 @@ export function parseOptions(argv) {
   if (nodes !== 3 && nodes !== 5) throw new Error("--nodes must be 3 or 5");
   const schedule = values.schedule;
   if (schedule !== undefined && !TARGETED[schedule]) throw new Error(`--schedule must be one of ${Object.keys(TARGETED).join(", ")}`);
-  const durationMs = parseDuration(values.duration ?? (schedule ? "30s" : "60s"), "--duration");
+  const durationMs = parseDuration(values.duration ?? (schedule ? (TARGETED[schedule].durationDefault ?? "30s") : "60s"), "--duration");
   if (durationMs < 10_000) throw new Error("--duration must be at least 10s");
   const nemeses =
     values.nemesis === "all"
@@ -148,6 +157,7 @@ export function parseOptions(argv) {
     help: false,
     raw: values,
     nodes,
+    nodesMax: nodeBudget(values["nodes-max"], nodes, schedule),
     durationMs,
     seed: values.seed ?? String(randomInt(1, 2 ** 31)),
     seedGiven: values.seed !== undefined,

@@ -9,7 +9,19 @@
 // probability; a slow one holds units back, in order.
 import net from "node:net";
 import { CLEAR, DelayLine, LinkPolicy } from "./link-policy.mjs";
-import { PeerStreamSplitter } from "./peer-stream.mjs";
+import { parseAnswer, PeerStreamSplitter } from "./peer-stream.mjs";
+
+/** Listens on 127.0.0.1:port (0: a free one); resolves with the port. @param {net.Server} server @param {number} port */
+async function listenOn(server, port) {
+  await new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve(undefined);
+    });
+  });
+  return /** @type {net.AddressInfo} */ (server.address()).port;
+}
 
 /** A connection whose outgoing side holds more than this stops reading its source until it drains. */
 const BACKLOG_BYTES_MAX = 8 * 1024 * 1024;
@@ -42,14 +54,7 @@ export class PeerLinkProxy {
 
   /** Listens on 127.0.0.1 (a free port unless given); resolves with the port. */
   async listen(port = 0) {
-    await new Promise((resolve, reject) => {
-      this.server.once("error", reject);
-      this.server.listen(port, "127.0.0.1", () => {
-        this.server.off("error", reject);
-        resolve(undefined);
-      });
-    });
-    this.port = /** @type {net.AddressInfo} */ (this.server.address()).port;
+    this.port = await listenOn(this.server, port);
     return this.port;
   }
 
@@ -68,8 +73,16 @@ export class PeerLinkProxy {
 
   /** @param {net.Socket} down */
   accept(down) {
+    this.adopt(down, net.connect({ host: this.upstream.host, port: this.upstream.port, noDelay: true }), []);
+  }
+
+  /**
+   * Carries one connection of this link: `down` from the dialer, `up` to the listener;
+   * `head` holds the dialer's bytes a PeerDemux read before it knew the dialer.
+   * @param {net.Socket} down @param {net.Socket} up @param {Buffer[]} head
+   */
+  adopt(down, up, head) {
     this.stats.connections++;
-    const up = net.connect({ host: this.upstream.host, port: this.upstream.port, noDelay: true });
     const conn = { down, up };
     this.connections.add(conn);
     const splitter = new PeerStreamSplitter();
@@ -94,7 +107,7 @@ export class PeerLinkProxy {
       this.connections.delete(conn);
     };
     up.on("drain", () => down.resume());
-    down.on("data", (chunk) => {
+    const fromDialer = (chunk) => {
       for (const unit of splitter.push(chunk)) {
         const p = this.actsOnPolicy ? this.policy.effective : CLEAR;
         const isFrame = unit.kind === "frame";
@@ -118,7 +131,8 @@ export class PeerLinkProxy {
         this.stats.bytesForwarded += unit.bytes.length;
         toUp.push(unit.bytes, p.delayMs + (p.jitterMs > 0 ? this.random() * p.jitterMs : 0));
       }
-    });
+    };
+    down.on("data", fromDialer);
     // The listener's challenge and its ACCEPTED byte: passed on unless the link is cut.
     up.on("data", (chunk) => {
       const p = this.actsOnPolicy ? this.policy.effective : CLEAR;
@@ -129,5 +143,86 @@ export class PeerLinkProxy {
     up.on("error", closeBoth);
     down.on("close", closeBoth);
     up.on("close", closeBoth);
+    for (const chunk of head) if (this.connections.has(conn)) fromDialer(chunk);
+  }
+}
+
+/**
+ * The peer address a node that joins during the run advertises (--advertise-peer): every
+ * node dials it to reach the joined node, and none can be told at start to dial a proxy
+ * of its own for an id it does not know (--peer-dial names only --initial-cluster ids).
+ * It passes the listener's challenge on, reads the dialer's handshake answer to learn who
+ * dials (`from`), and hands the connection to the proxy of the link from → to, which acts
+ * on it from then on as on its own connections. A cut link so drops the answer (and the
+ * ACCEPTED byte), not the challenge: the handshake never finishes either way.
+ */
+export class PeerDemux {
+  /**
+   * @param {{ to: string, upstream: { host: string, port: number }, linkFrom: (from: string) => PeerLinkProxy | undefined }} options
+   */
+  constructor(options) {
+    this.to = options.to;
+    this.upstream = options.upstream;
+    this.linkFrom = options.linkFrom;
+    this.stats = { connections: 0, unknownDialers: 0 };
+    /** Connections not handed over yet. @type {Set<net.Socket>} */
+    this.pending = new Set();
+    this.server = net.createServer({ noDelay: true }, (down) => this.accept(down));
+    this.server.on("error", () => undefined);
+    this.port = 0;
+  }
+
+  /** Listens on 127.0.0.1 (a free port unless given); resolves with the port. */
+  async listen(port = 0) {
+    this.port = await listenOn(this.server, port);
+    return this.port;
+  }
+
+  async close() {
+    for (const s of this.pending) s.destroy();
+    await new Promise((resolve) => this.server.close(() => resolve(undefined)));
+  }
+
+  /** @param {net.Socket} down */
+  accept(down) {
+    this.stats.connections++;
+    const up = net.connect({ host: this.upstream.host, port: this.upstream.port, noDelay: true });
+    const head = [];
+    let bytes = 0;
+    const relay = (chunk) => down.write(chunk);
+    const drop = () => {
+      this.pending.delete(down);
+      down.destroy();
+      up.destroy();
+    };
+    const read = (chunk) => {
+      head.push(chunk);
+      bytes += chunk.length;
+      const parsed = parseAnswer(Buffer.concat(head, bytes));
+      if (parsed.state === "partial") return;
+      const link = parsed.from === undefined ? undefined : this.linkFrom(parsed.from);
+      if (!link) {
+        this.stats.unknownDialers++;
+        return drop();
+      }
+      down.off("data", read);
+      up.off("data", relay);
+      for (const [s, fn] of [
+        [down, drop],
+        [up, drop],
+      ]) {
+        s.off("error", fn);
+        s.off("close", fn);
+      }
+      this.pending.delete(down);
+      link.adopt(down, up, head);
+    };
+    this.pending.add(down);
+    up.on("data", relay);
+    down.on("data", read);
+    for (const s of [down, up]) {
+      s.on("error", drop);
+      s.on("close", drop);
+    }
   }
 }

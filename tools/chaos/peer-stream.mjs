@@ -12,6 +12,15 @@
 
 const handshake = await import(new URL("../../apps/cache-node/dist/peer/peer-handshake.js", import.meta.url).href);
 
+/**
+ * The dialer's handshake answer in the bytes so far: "partial" until it is whole, then
+ * (whatever its state) `from`, the dialer's id, when the answer names one.
+ * @param {Buffer} data @returns {{ state: string, from?: string }}
+ */
+export function parseAnswer(data) {
+  return handshake.parseAnswer(data);
+}
+
 /** The node's frame_bytes_max: a longer length prefix means the stream is not framed as expected. */
 const FRAME_BYTES_MAX = 64 * 1024 * 1024;
 

@@ -66,7 +66,8 @@ export function printReport(run, print) {
   const failures = [];
   print("");
   const faultsChosen = run.schedule ? `, schedule ${run.schedule}` : `, nemeses ${run.nemeses.join(",") || "none"}`;
-  print(`== run: seed ${run.seed}, ${run.nodes} nodes, ${(run.durationMs / 1000).toFixed(0)} s${faultsChosen}`);
+  const budget = run.nodesMax > run.nodes ? ` (up to ${run.nodesMax} members)` : "";
+  print(`== run: seed ${run.seed}, ${run.nodes} nodes${budget}, ${(run.durationMs / 1000).toFixed(0)} s${faultsChosen}`);
   const perSecond = (run.totalOps / (run.workloadMs / 1000)).toFixed(0);
   const traffic = run.proxyClients ? "through proxies (SDK via addressMap)" : "direct";
   print(`  ${run.totalOps} operations in ${(run.workloadMs / 1000).toFixed(1)} s (${perSecond}/s, cap ${run.rate}/s)`);
@@ -179,18 +180,12 @@ export function printReport(run, print) {
   for (const p of ack.problems.slice(0, 10)) print(`    ${p.key}: ${p.what}`);
   if (ack.problems.length) failures.push(`${ack.problems.length} key(s) lost an acknowledged write or applied one twice`);
   if (run.unread.length) failures.push(`${run.unread.length} key(s) could not be read back after healing`);
+  failures.push(...printReplicas(run.replicas, print));
   const rep = run.replicas;
-  const digests = rep.agreed ? `equal on all ${rep.shards} shards` : `${rep.differing.length} shard(s) differ`;
-  const silent = rep.missing.length ? `; no Stats from ${rep.missing.join(", ")}` : "";
-  print(`  replica digests: ${digests} (${rep.rounds} round(s) of Stats${silent})`);
-  for (const d of rep.differing.slice(0, 5)) {
-    print(`    shard ${d.shard}: ${d.replicas.map((r) => `${r.node} applied ${r.applied} keys ${r.keys} digest ${shortDigest(r.digest)}`).join("; ")}`);
-  }
-  if (!rep.agreed) {
-    failures.push(rep.differing.length ? `replica digests differ on ${rep.differing.length} shard(s)` : `no Stats from ${rep.missing.join(", ")}`);
-  }
   print(`  evictions: ${rep.evictions} (must be 0); expirations: ${rep.expirations} (summed over replicas)`);
   if (rep.evictions !== 0) failures.push(`${rep.evictions} eviction(s): the bounds were reached, so lost keys cannot be told from evicted ones`);
+
+  failures.push(...printMembership(run.membership, print));
 
   print("\n== processes");
   const h = run.health;
@@ -237,6 +232,42 @@ export function printReport(run, print) {
   return failures;
 }
 
+/** The replica comparison's lines; returns its failures. */
+function printReplicas(rep, print) {
+  const failures = [];
+  const digests = rep.agreed ? `equal on all ${rep.shards} shards` : `${rep.differing.length} shard(s) differ`;
+  const silent = rep.silent.length ? `; no Stats from ${rep.silent.join(", ")}` : "";
+  const strays = rep.strays.length ? `; ${rep.strays.length} stray replica(s) not compared (${rep.strays.slice(0, 4).join(", ")})` : "";
+  print(`  replica digests (every replica the final topology names): ${digests} (${rep.rounds} round(s) of Stats${silent}${strays})`);
+  for (const d of rep.differing.slice(0, 5)) {
+    print(`    shard ${d.shard}: ${d.replicas.map((r) => `${r.node} applied ${r.applied} keys ${r.keys} digest ${shortDigest(r.digest)}`).join("; ")}`);
+  }
+  if (rep.missing.length) print(`    replicas that reported nothing: ${rep.missing.slice(0, 8).join(", ")}${rep.missing.length > 8 ? ", ..." : ""}`);
+  for (const u of rep.unsettled.slice(0, 5)) {
+    print(`    shard ${u.shard} unsettled: leader ${u.leader ?? "none"}, voters ${u.voters.join(",") || "none"}, learners ${u.learners.join(",") || "none"}`);
+  }
+  if (rep.agreed) return failures;
+  if (rep.differing.length) failures.push(`replica digests differ on ${rep.differing.length} shard(s)`);
+  if (rep.missing.length) failures.push(`${rep.missing.length} replica(s) of the final topology reported nothing`);
+  if (rep.unsettled.length) failures.push(`${rep.unsettled.length} shard(s) did not settle (a leader, the replica count, no learner)`);
+  if (rep.silent.length) failures.push(`no Stats from ${rep.silent.join(", ")}`);
+  if (failures.length === 0) failures.push("the replicas could not be compared");
+  return failures;
+}
+
+/** The membership check's lines (when nodes joined or left); returns its failures. */
+function printMembership(membership, print) {
+  if (membership.joined.length === 0 && membership.removed.length === 0 && membership.problems.length === 0) return [];
+  print("\n== membership (after healing)");
+  const at = (ms) => (ms === undefined ? "never" : `${sec(ms)} s`);
+  for (const j of membership.joined)
+    print(`  ${j.id} joined: a member at ${at(j.memberAtMs)}${j.removedAtMs === undefined ? "" : `, removed at ${at(j.removedAtMs)}`}`);
+  for (const r of membership.removed) print(`  ${r.id} asked to leave at ${at(r.askedAtMs)}: stopped as removed at ${at(r.removedAtMs)}`);
+  print(`  final members: ${membership.members.join(", ") || "none reported"}`);
+  for (const p of membership.problems) print(`    ${p}`);
+  return membership.problems.length ? [`membership did not settle: ${membership.problems.slice(0, 3).join("; ")}`] : [];
+}
+
 /** The report as JSON-safe data (bigints as strings). */
 export function reportJson(run, failures) {
   const data = {
@@ -268,7 +299,10 @@ export function reportJson(run, failures) {
       shards: run.replicas.shards,
       differing: run.replicas.differing.map((d) => d.shard),
       evictions: run.replicas.evictions,
+      missing: run.replicas.missing,
+      unsettled: run.replicas.unsettled.map((u) => u.shard),
     },
+    membership: run.membership,
     exits: run.health.exits.map((e) => ({ id: e.id, pid: e.pid, code: e.code, signal: e.signal, atMs: e.atMs, log: e.log })),
     rss: run.health.rss,
     crashes: run.health.crashes,

@@ -28,15 +28,21 @@ export interface ScheduleContext {
   enabled: string[];
   proxyClients: boolean;
   maxDelayMs: number;
+  /** The most members the run may have at once (default: 2 more than ids). */
+  nodesMax?: number;
 }
 export declare const PROCESS_NEMESES: readonly string[];
 export declare const CRASH_NEMESIS: string;
 export declare const PARTITION_NEMESES: readonly string[];
 export declare const LINK_NEMESES: readonly string[];
 export declare const CLOCK_NEMESES: readonly string[];
+export declare const MEMBERSHIP_NEMESES: readonly string[];
+export declare const MEMBERS_MIN: number;
+export declare const MOVE_VICTIMS: readonly string[];
 export declare const NEMESES: readonly string[];
 export declare const CLOCK_SKEW_MAX: number;
-export declare const TARGETED: Record<string, { about: string; nodeArgs?: string[] }>;
+export declare const TARGETED: Record<string, { about: string; nodeArgs?: string[]; logLevelMin?: string; durationDefault?: string }>;
+export declare function nodesMaxOf(ctx: ScheduleContext): number;
 export declare function randomSchedule(ctx: ScheduleContext): Schedule;
 export declare function targetedSchedule(name: string, ctx: ScheduleContext): Schedule;
 export declare function describeFault(fault: Fault): string;

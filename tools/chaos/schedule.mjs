@@ -25,6 +25,13 @@
 //     clock-step         a node's wall clock (often a leader's) stepped by ±60 s
 //     clock-skew         a node's clocks run 5% fast or slow
 //     clock-strobe       a node's wall clock stepped back and forth by ±1-5 s every 50-200 ms
+//   membership (added to a window with no process fault, from their own stream of the seed,
+//   within the node budget, ctx.nodesMax, and never below MEMBERS_MIN members)
+//     add-node           a new node (a fresh id) joins with --join, waited for until the cluster lists it
+//     remove-node        ClusterService.RemoveNode of a node (one added in the run first): its replicas
+//                        move away, and it stops by itself
+//     kill-during-move   with an add-node or remove-node of its own: kill -9 the source, the destination
+//                        or the meta leader of one of the replica moves it starts, restarted 1-4 s later
 import { Prng } from "../fuzz/prng.mjs";
 
 export const PROCESS_NEMESES = ["kill", "pause"];
@@ -33,14 +40,21 @@ export const CRASH_NEMESIS = "crash";
 export const PARTITION_NEMESES = ["partition-leader", "partition-halves", "partition-bridge", "partition-oneway"];
 export const LINK_NEMESES = ["slow", "lossy", "transfer", "client-faults"];
 export const CLOCK_NEMESES = ["clock-step", "clock-skew", "clock-strobe"];
-export const NEMESES = [...PROCESS_NEMESES, CRASH_NEMESIS, ...PARTITION_NEMESES, ...LINK_NEMESES, ...CLOCK_NEMESES];
+export const MEMBERSHIP_NEMESES = ["add-node", "remove-node", "kill-during-move"];
+export const NEMESES = [...PROCESS_NEMESES, CRASH_NEMESIS, ...PARTITION_NEMESES, ...LINK_NEMESES, ...CLOCK_NEMESES, ...MEMBERSHIP_NEMESES];
+/** The fewest members a cluster is left with: no removal that would leave fewer is drawn (nor made). */
+export const MEMBERS_MIN = 3;
+/** The share of eligible windows that get a membership change. */
+const MEMBERSHIP_CHANCE = 0.15;
+/** Which node of a replica move kill-during-move kills. */
+export const MOVE_VICTIMS = ["source", "destination", "meta-leader"];
 /** The largest rate skew the clock nemesis applies: it stretches or shortens a TTL by up to this share. */
 export const CLOCK_SKEW_MAX = 0.05;
 
 /**
  * @typedef {{ kind: string, params: any }} Fault
  * @typedef {{ startMs: number, endMs: number, faults: Fault[] }} Window
- * @typedef {{ windows: Window[], healAtMs: number, maxLinkDelayMs: number, mix?: { register: number, counter: number, ttl: number },
+ * @typedef {{ windows: Window[], healAtMs: number, maxLinkDelayMs: number, clockSkewMax: number, mix?: { register: number, counter: number, ttl: number },
  *             clients?: { sdk: number, raw: number, session: number }, proxyClients?: boolean, about?: string }} Schedule
  */
 
@@ -159,14 +173,15 @@ export function randomSchedule(ctx) {
   let t = ctx.warmupMs;
   const clocks = ctx.enabled.filter((k) => CLOCK_NEMESES.includes(k));
   const clockOnly = primaries.length + secondaries.length === 0;
-  while (primaries.length + secondaries.length + clocks.length > 0) {
+  const membershipOnly = clockOnly && clocks.length === 0 && ctx.enabled.some((k) => MEMBERSHIP_NEMESES.includes(k));
+  while (primaries.length + secondaries.length + clocks.length > 0 || membershipOnly) {
     const lengthMs = prng.range(2000, 8000);
     const endMs = Math.min(t + lengthMs, healAtMs);
     if (endMs - t < 1500) break;
     const faults = [];
     if (primaries.length > 0 && (secondaries.length === 0 || prng.bool(0.85))) faults.push(drawFault(prng, prng.pick(primaries), ctx, endMs - t));
     for (const kind of secondaries) if (prng.bool(kind === "transfer" ? 0.4 : 0.3)) faults.push(drawFault(prng, kind, ctx, endMs - t));
-    if (faults.length === 0 && !clockOnly) {
+    if (faults.length === 0 && !clockOnly && !membershipOnly) {
       const kind = prng.pick(secondaries.length > 0 ? secondaries : primaries);
       faults.push(drawFault(prng, kind, ctx, endMs - t));
     }
@@ -181,7 +196,108 @@ export function randomSchedule(ctx) {
   const clockPrng = Prng.derive(ctx.seed, "schedule", "clock");
   for (const w of windows)
     if (clocks.length > 0 && (clockOnly || clockPrng.bool(0.35))) w.faults.push(drawFault(clockPrng, clockPrng.pick(clocks), ctx, w.endMs - w.startMs));
-  return { windows, healAtMs, maxLinkDelayMs: maxDelay(windows), clockSkewMax: maxSkew(windows) };
+  drawMembership(windows, ctx, healAtMs, membershipOnly ? 0.4 : MEMBERSHIP_CHANCE);
+  // With membership changes alone, the windows that got none are dropped.
+  const kept = windows.filter((w) => w.faults.length > 0);
+  return { windows: kept, healAtMs, maxLinkDelayMs: maxDelay(kept), clockSkewMax: maxSkew(kept) };
+}
+
+/** The most members the run may have at once: --nodes-max (by default 2 more than it starts with). */
+export function nodesMaxOf(ctx) {
+  return ctx.nodesMax ?? ctx.ids.length + 2;
+}
+
+/**
+ * The membership as a schedule plans it: its member count, the ids the run added (in
+ * order, those still members), and the next fresh id (n<k> after the highest id so far).
+ */
+class MembershipPlan {
+  constructor(ctx) {
+    this.initial = [...ctx.ids];
+    this.members = [...ctx.ids];
+    this.added = [];
+    this.max = nodesMaxOf(ctx);
+    this.next = 1 + Math.max(0, ...ctx.ids.map((id) => Number(/\d+$/.exec(id)?.[0] ?? 0)));
+  }
+
+  canAdd() {
+    return this.members.length < this.max;
+  }
+
+  canRemove() {
+    return this.members.length > MEMBERS_MIN;
+  }
+
+  /** An add-node fault, for a fresh id. */
+  add(prng) {
+    const id = `n${this.next++}`;
+    this.members.push(id);
+    this.added.push(id);
+    return { kind: "add-node", params: { id, via: prng.int(1 << 16) } };
+  }
+
+  /** A remove-node fault: the earliest node the run added still a member, else any. */
+  remove(prng) {
+    const pick = prng.int(1 << 16);
+    const node = this.added.shift() ?? this.members[pick % this.members.length];
+    this.members = this.members.filter((m) => m !== node);
+    return { kind: "remove-node", params: { node, pick } };
+  }
+}
+
+/**
+ * Membership changes, from a stream of their own (so a seed's other faults stay as they
+ * were): added to windows with no process fault that end 10 s or more before the heal,
+ * within the node budget (in 15% of them; 40% when they are the only nemeses).
+ * kill-during-move brings the add-node (or, with the budget full, the remove-node)
+ * whose replica moves it kills a node of.
+ */
+function drawMembership(windows, ctx, healAtMs, chanceOf) {
+  const kinds = ctx.enabled.filter((k) => MEMBERSHIP_NEMESES.includes(k));
+  if (kinds.length === 0) return;
+  const prng = Prng.derive(ctx.seed, "schedule", "membership");
+  const plan = new MembershipPlan(ctx);
+  const processKinds = [...PROCESS_NEMESES, CRASH_NEMESIS];
+  for (const w of windows) {
+    // Every window takes these two draws, whether it gets a change or not.
+    const chance = prng.bool(chanceOf);
+    const which = prng.float();
+    const eligible = kinds.filter((k) => (k === "add-node" ? plan.canAdd() : k === "remove-node" ? plan.canRemove() : plan.canAdd() || plan.canRemove()));
+    const open = !w.faults.some((f) => processKinds.includes(f.kind)) && w.endMs <= healAtMs - 10_000;
+    if (!chance || !open || eligible.length === 0) continue;
+    const kind = eligible[Math.floor(which * eligible.length)];
+    if (kind === "add-node") w.faults.push(plan.add(prng));
+    else if (kind === "remove-node") w.faults.push(plan.remove(prng));
+    else {
+      const adds = plan.canAdd() && (!plan.canRemove() || prng.bool(0.6));
+      w.faults.push(adds ? plan.add(prng) : plan.remove(prng), drawMoveKill(prng));
+    }
+  }
+}
+
+function drawMoveKill(prng) {
+  return { kind: "kill-during-move", params: { victim: prng.pick(MOVE_VICTIMS), skipSteps: prng.int(4), downMs: prng.range(1000, 4000) } };
+}
+
+/**
+ * The membership schedule: a node joins and settles; a second one joins (or, with room
+ * for one node only, the first leaves) while a node of one of its replica moves is killed;
+ * then the first node added leaves. Windows split the time between warm-up and heal.
+ */
+function membershipWindows(prng, ctx) {
+  const plan = new MembershipPlan(ctx);
+  if (!plan.canAdd()) throw new Error(`the membership schedule adds a node: --nodes-max must be above ${ctx.ids.length}`);
+  const healAtMs = ctx.durationMs - ctx.healMs;
+  const span = healAtMs - ctx.warmupMs;
+  const first = plan.add(prng);
+  first.params.settle = true;
+  const windows = [{ startMs: ctx.warmupMs, endMs: ctx.warmupMs + Math.round(span * 0.3), faults: [first] }];
+  const secondAt = windows[0].endMs + 1000;
+  const twoAdds = plan.canAdd();
+  const cause = twoAdds ? plan.add(prng) : plan.remove(prng);
+  windows.push({ startMs: secondAt, endMs: secondAt + Math.round(span * 0.3), faults: [cause, drawMoveKill(prng)] });
+  if (twoAdds && plan.canRemove()) windows.push({ startMs: windows[1].endMs + 1000, endMs: healAtMs, faults: [plan.remove(prng)] });
+  return windows;
 }
 
 /** The largest rate skew any window applies (0 without clock-skew faults). */
@@ -296,6 +412,17 @@ export const TARGETED = {
         ];
       }),
   },
+  membership: {
+    about:
+      "a node joins and settles; another joins while a node of one of its replica moves (source, destination or meta leader) " +
+      "is killed; then the first node added is removed: acknowledged writes, linearizability and digests must survive each change",
+    mix: { register: 0.45, counter: 0.3, ttl: 0.25 },
+    clients: { sdk: 3, raw: 3, session: 3 },
+    // kill-during-move follows the placement driver's "replica move step" lines (info).
+    logLevelMin: "info",
+    durationDefault: "60s",
+    build: membershipWindows,
+  },
   "ttl-clock": {
     about:
       "TTL keys only, leaderships moved between nodes every ~second: with a clock offset between nodes (a node-side hook), " +
@@ -391,6 +518,12 @@ export function describeFault(f) {
       return `run the clocks of ${who(p.target)} at ×${p.rate}`;
     case "clock-strobe":
       return `strobe the wall clock of ${who(p.target)} ±${p.amplitudeMs} ms every ${p.periodMs} ms`;
+    case "add-node":
+      return `add node ${p.id} (--join)${p.settle ? ", until its replicas settle" : ""}`;
+    case "remove-node":
+      return `remove ${p.node} (RemoveNode)`;
+    case "kill-during-move":
+      return `kill the ${p.victim} of a replica move (at step ${p.skipSteps + 1} seen), down ${p.downMs} ms`;
   }
   return f.kind;
 }

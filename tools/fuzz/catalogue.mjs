@@ -19,7 +19,18 @@ import {
   rawHttp2,
   rawTcp,
 } from "./senders.mjs";
-import { ANSWER_PREFIX_BYTES, VERSIONED, dial, frame, handshakeAnswer, otherVersionPreamble, peerBatch, raftMessage, withOtherNonce } from "./peer.mjs";
+import {
+  ANSWER_PREFIX_BYTES,
+  PEER_PROTOCOL_VERSION,
+  VERSIONED,
+  dial,
+  frame,
+  handshakeAnswer,
+  otherVersionPreamble,
+  peerBatch,
+  raftMessage,
+  withOtherNonce,
+} from "./peer.mjs";
 import { ProtoWriter, WIRE } from "./proto-writer.mjs";
 import { guardConfigureStore } from "./store-guard.mjs";
 
@@ -64,7 +75,7 @@ const FAMILIES = [
  * @typedef {{ id: string, host: string, port: number, url: string, peerHost: string, peerPort: number }} FuzzNode
  * @typedef {{
  *   seed: string, nodes: FuzzNode[], memberIds: string[], shardCount: number, pool: ReturnType<typeof import("./model.mjs").makePools>,
- *   secret: string | undefined, hangMs: number, stallMs: number, bigBuffers: { json: Buffer, garbage: Buffer }
+ *   secret: string | undefined, incarnations?: Record<string, string>, hangMs: number, stallMs: number, bigBuffers: { json: Buffer, garbage: Buffer }
  * }} Context
  * @typedef {{ code: string, via: string, status?: number, message?: string, response?: any }} Outcome
  * @typedef {{
@@ -898,7 +909,8 @@ async function handshake(ctx, node, from, { secret = ctx.secret, to = node.id, p
   const conn = dial({ host: node.peerHost, port: node.peerPort });
   const challenge = await conn.challenge(3000);
   if (!challenge) return { conn, verdict: "no_challenge" };
-  const answer = handshakeAnswer(secret, challenge, from, to);
+  // As the member it claims to be: the data dir incarnation nodes know it by, when known.
+  const answer = handshakeAnswer(secret, challenge, from, to, undefined, ctx.incarnations?.[from]);
   if (pieces <= 1) conn.write(answer);
   else for (let i = 0; i < answer.length; i++) conn.write(answer.subarray(i, i + 1));
   return { conn, verdict: await conn.verdict(3000), challenge };
@@ -994,7 +1006,10 @@ function peerPre(rng, ctx, node) {
           answer = handshakeAnswer(secret, challenge, from, node.id, Buffer.from(rng.bytes(16)));
           break;
         case "wrong-version":
-          answer = Buffer.concat([otherVersionPreamble(rng.pick([0, 1, 3, 0xffffffff])), valid.subarray(ANSWER_PREFIX_BYTES)]);
+          answer = Buffer.concat([
+            otherVersionPreamble(rng.pick([0, 1, PEER_PROTOCOL_VERSION - 1, PEER_PROTOCOL_VERSION + 1, 0xffffffff].filter((v) => v !== PEER_PROTOCOL_VERSION))),
+            valid.subarray(ANSWER_PREFIX_BYTES),
+          ]);
           break;
         default:
           answer = challenge; // echo the challenge back

@@ -197,3 +197,20 @@ export async function attachCluster({ endpoints, secretFile, pids }) {
  *   secret?: string, dataRoot?: string, exits: object[], stop(keepData?: boolean): Promise<void>, checkAlive(): Promise<void>
  * }} Cluster
  */
+
+/**
+ * The data dir incarnation of each node whose data dir is under `dataRoot` (a cluster this
+ * fuzzer started), so its peer-port cases can answer as a member; {} otherwise.
+ */
+export function memberIncarnations(dataRoot, nodes) {
+  if (!dataRoot) return {};
+  const out = {};
+  for (const { id } of nodes) {
+    try {
+      out[id] = JSON.parse(readFileSync(join(dataRoot, id, "identity.json"), "utf8")).incarnation;
+    } catch {
+      // not started here, or not bootstrapped yet
+    }
+  }
+  return out;
+}

@@ -17,7 +17,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Consistency } from "@distcache/proto";
 import { familyOf, generate } from "./catalogue.mjs";
-import { attachCluster, rssBytes, startOwnCluster, waitForLeaders } from "./cluster.mjs";
+import { attachCluster, memberIncarnations, rssBytes, startOwnCluster, waitForLeaders } from "./cluster.mjs";
 import { FORBIDDEN_CODES, loadAllowedCodes } from "./codes.mjs";
 import { makePools } from "./model.mjs";
 import { Prng } from "./prng.mjs";
@@ -158,6 +158,7 @@ async function run() {
     shardCount: topology.shards.length,
     pool: makePools(new Prng(`${seed}/pools`)),
     secret: cluster.secret,
+    incarnations: memberIncarnations(cluster.dataRoot, topology.nodes),
     hangMs,
     stallMs,
   };

@@ -110,7 +110,9 @@ export const REQUESTS = {
   GetTopology: { service: "cluster", local: "getTopology", path: "distcache.v1.ClusterService", fields: [] },
   WatchTopology: { service: "cluster", local: "watchTopology", path: "distcache.v1.ClusterService", streaming: true, fields: [] },
   AddNode: { service: "cluster", local: "addNode", path: "distcache.v1.ClusterService", fields: [{ name: "node", no: 1, t: "msg", m: NODE }] },
-  RemoveNode: { service: "cluster", local: "removeNode", path: "distcache.v1.ClusterService", fields: [{ name: "nodeId", no: 1, t: "nodeId" }] },
+  // Removing a real member is an administrator's act the cluster carries out (its replicas
+  // move away and it stops), not hostile input: the fuzzer names ids that are no member.
+  RemoveNode: { service: "cluster", local: "removeNode", path: "distcache.v1.ClusterService", fields: [{ name: "nodeId", no: 1, t: "strangerId" }] },
   TransferLeader: {
     service: "cluster",
     local: "transferLeader",
@@ -357,6 +359,9 @@ export class ValueMaker {
         return h ? this.hostileSession() : { k: "str", v: rng.bool(0.7) ? "" : `fz-session-${rng.int(50)}` };
       case "nodeId":
         if (!h) return { k: "str", v: rng.bool(0.3) ? "" : rng.pick(this.ctx.memberIds) };
+        return this.hostileString();
+      case "strangerId":
+        if (!h) return { k: "str", v: rng.pick(["", "n99", "fz-node", `${rng.pick(this.ctx.memberIds)}x`]) };
         return this.hostileString();
       case "string":
         return h ? this.hostileString() : { k: "str", v: rng.string(rng.range(1, 12)) };

@@ -15,6 +15,8 @@ const NONCE_BYTES = handshakeModule.NONCE_BYTES;
 export const ANSWER_PREFIX_BYTES = handshakeModule.PREAMBLE_BYTES ?? 0;
 /** Whether the handshake carries a protocol version and a cluster id. */
 export const VERSIONED = handshakeModule.PEER_PROTOCOL_VERSION !== undefined;
+/** The node's peer protocol version (0 before the handshake carried one). */
+export const PEER_PROTOCOL_VERSION = handshakeModule.PEER_PROTOCOL_VERSION ?? 0;
 
 /** u8 length, then the id's UTF-8 bytes (the handshake's id encoding). */
 export function idBytes(id) {
@@ -31,11 +33,13 @@ export function challengeClusterId(challenge) {
 
 /**
  * The dialer's answer to a listener's challenge, from `from` to `to`, claiming the
- * listener's own cluster (or `clusterId`).
+ * listener's own cluster (or `clusterId`), and the data dir incarnation `incarnation`
+ * (hex; the member's own, for a listener that knows it), where the protocol carries one.
  */
-export function handshakeAnswer(secret, challenge, from, to, clusterId = challengeClusterId(challenge)) {
+export function handshakeAnswer(secret, challenge, from, to, clusterId = challengeClusterId(challenge), incarnation = undefined) {
   if (!VERSIONED) return Buffer.from(handshakeModule.answer(secret, challenge, from, to));
-  return Buffer.from(handshakeModule.answer(secret, challenge, from, to, clusterId ?? Buffer.alloc(16)));
+  const carried = incarnation ? Buffer.from(incarnation, "hex") : undefined;
+  return Buffer.from(handshakeModule.answer(secret, challenge, from, to, clusterId ?? Buffer.alloc(16), carried));
 }
 
 /** A copy of a challenge with another nonce. */

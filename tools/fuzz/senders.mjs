@@ -59,8 +59,8 @@ export async function callRpc(client, service, method, request, { timeoutMs, han
   const target = service === "cluster" ? client.cluster : client.cache;
   try {
     if (STREAMING.has(method)) {
-      let n = 0;
-      for await (const message of target[method](request, { signal, timeoutMs })) if (message && ++n > 100) break;
+      // A live stream (WatchTopology) answers with its first message and is then closed.
+      for await (const message of target[method](request, { signal, timeoutMs })) if (message) break;
       return { code: "ok", via: "rpc" };
     }
     const response = await target[method](request, { signal, timeoutMs });
@@ -70,6 +70,18 @@ export async function callRpc(client, service, method, request, { timeoutMs, han
     if (signal.aborted && e.code === Code.Canceled) return { code: "timeout", via: "timeout", message: `no answer within ${hangMs} ms` };
     return { code: codeName(e.code), via: "rpc", message: e.rawMessage };
   }
+}
+
+/**
+ * Whether a streaming response (Connect, gRPC or gRPC-Web enveloped) already holds one
+ * whole data message: a live server stream (WatchTopology) answered, and is cut there
+ * instead of being waited on until it ends.
+ */
+function firstStreamMessage(headers, chunks) {
+  const type = String(headers?.["content-type"] ?? "");
+  if (!/^application\/(connect\+|grpc)/.test(type)) return false;
+  const body = Buffer.concat(chunks);
+  return body.length >= 5 && (body[0] & 0x82) === 0 && body.length >= 5 + body.readUInt32BE(1);
 }
 
 /**
@@ -106,7 +118,12 @@ export function rawHttp1({ host, port, method = "POST", path, headers = {}, body
     req.on("response", (res) => {
       if (history.length) history[history.length - 1] += ` → ${res.statusCode}`;
       const chunks = [];
-      res.on("data", (c) => chunks.push(c));
+      res.on("data", (c) => {
+        chunks.push(c);
+        if (res.statusCode !== 200 || !firstStreamMessage(res.headers, chunks)) return;
+        finish({ status: 200, headers: res.headers, body: Buffer.concat(chunks), streaming: true });
+        req.destroy();
+      });
       res.on("end", () => finish({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
       res.on("error", () => finish({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
       res.on("aborted", () => finish({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
@@ -156,7 +173,11 @@ export function rawHttp2({ host, port, method = "POST", path, headers = {}, body
       resHeaders = h;
     });
     stream.on("trailers", (t) => (trailers = t));
-    stream.on("data", (c) => chunks.push(c));
+    stream.on("data", (c) => {
+      chunks.push(c);
+      if (status !== 200 || !firstStreamMessage(resHeaders, chunks)) return;
+      finish({ status, headers: resHeaders, trailers, body: Buffer.concat(chunks), streaming: true }, true);
+    });
     stream.on("end", () =>
       finish(status !== 0 ? { status, headers: resHeaders, trailers, body: Buffer.concat(chunks) } : { error: "stream ended without a response" }),
     );
@@ -270,6 +291,7 @@ export function classifyConnectUnary(res) {
 /** A Connect streaming answer (Watch, WatchTopology): the end-stream message holds the code. */
 export function classifyConnectStream(res) {
   if ("error" in res) return failure(res);
+  if (res.streaming) return { code: "ok", via: "rpc", status: 200 };
   if (res.status !== 200) {
     const parsed = jsonCode(res.body);
     if (parsed) return { code: parsed.code, via: "rpc", status: res.status, message: parsed.message };
@@ -289,6 +311,7 @@ export function classifyConnectStream(res) {
 /** A gRPC answer: grpc-status in the headers (trailers-only) or the trailers. */
 export function classifyGrpc(res) {
   if ("error" in res) return failure(res);
+  if (res.streaming) return { code: "ok", via: "rpc", status: 200 };
   const status = header(res.headers, "grpc-status") ?? header(res.trailers, "grpc-status");
   const message = header(res.headers, "grpc-message") ?? header(res.trailers, "grpc-message");
   if (status !== undefined) return { code: codeName(Number(status)), via: "rpc", status: res.status, message: decodeGrpcMessage(message) };
@@ -299,6 +322,7 @@ export function classifyGrpc(res) {
 /** A gRPC-Web answer: grpc-status in the headers, or in the trailer frame of the body. */
 export function classifyGrpcWeb(res) {
   if ("error" in res) return failure(res);
+  if (res.streaming) return { code: "ok", via: "rpc", status: 200 };
   const inHeaders = header(res.headers, "grpc-status");
   if (inHeaders !== undefined)
     return { code: codeName(Number(inHeaders)), via: "rpc", status: res.status, message: decodeGrpcMessage(header(res.headers, "grpc-message")) };

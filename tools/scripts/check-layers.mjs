@@ -10,7 +10,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** The layers of apps/cache-node/src, top to bottom. "." is the composition root (files directly in src). */
-export const HOST_LAYERS = [".", "api", "background", "placement", "http", "routing", "consensus", "peer", "state-machine", "config"];
+export const HOST_LAYERS = [".", "api", "watch", "background", "placement", "http", "routing", "consensus", "peer", "state-machine", "config"];
 
 const IMPORT = /(?:^|[^\w$.])(?:import|export)\s*(?:type\s+)?(?:[\w$*{}\s,]+?\s+from\s+)?\(?\s*["'](\.{1,2}\/[^"']+)["']/g;
 

@@ -85,7 +85,7 @@ describe("the server host's layer check", () => {
   it("names a folder that belongs to no layer", () => {
     const dir = tree({ "misc/a.ts": "export const a = 1;\n" });
     expect(checkLayers(dir)).toEqual([
-      `misc/a.ts: folder misc/ is in no layer (layers: ., api, background, placement, http, routing, consensus, peer, state-machine, config)`,
+      `misc/a.ts: folder misc/ is in no layer (layers: ., api, watch, background, placement, http, routing, consensus, peer, state-machine, config)`,
     ]);
   });
 

@@ -25,10 +25,14 @@ export function nodeEnvironment(base) {
   return { ...MALLOC_DEFAULTS, ...base };
 }
 
+const WARNINGS_KEPT = 2000;
+
 /**
- * Spawns one node and resolves once it prints its listening line.
+ * Spawns one node and resolves once it prints its listening line. onSpawn, if given,
+ * hears of the process as soon as it exists (to track its PID before it listens).
  * @param {{
- *   nodeId: string, port?: number, dataDir: string, args?: string[], logLevel?: string, onLog?: (line: string) => void, startTimeoutMs?: number
+ *   nodeId: string, port?: number, dataDir: string, args?: string[], logLevel?: string, onLog?: (line: string) => void, startTimeoutMs?: number,
+ *   onSpawn?: (child: import("node:child_process").ChildProcess) => void
  * }} options
  */
 export function startNode(options) {
@@ -47,6 +51,7 @@ export function startNode(options) {
     ...(options.args ?? []),
   ];
   const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: nodeEnvironment(process.env) });
+  options.onSpawn?.(child);
   const stderr = [];
   child.stderr.on("data", (d) => stderr.push(String(d)));
   return new Promise((resolve, reject) => {
@@ -59,15 +64,18 @@ export function startNode(options) {
       reject(new Error(`node ${options.nodeId} exited during start (code ${code}, signal ${signal}): ${stderr.join("")}`));
     });
     const lines = createInterface({ input: child.stdout });
+    // Its warnings and errors, the latest WARNINGS_KEPT, for tests to read.
+    const warnings = [];
     lines.on("line", (line) => {
       options.onLog?.(line);
+      if (/"level":(40|50|60)/.test(line) && warnings.push(line) > WARNINGS_KEPT) warnings.shift();
       if (!line.includes('"listening"')) return;
       try {
         const parsed = JSON.parse(line);
         if (parsed.msg !== "listening") return;
         clearTimeout(timer);
         child.removeAllListeners("exit");
-        resolve({ nodeId: options.nodeId, pid: child.pid, address: parsed.address, url: `http://${parsed.address}`, child, stderr });
+        resolve({ nodeId: options.nodeId, pid: child.pid, address: parsed.address, url: `http://${parsed.address}`, child, stderr, warnings });
       } catch {
         // an ordinary log line
       }

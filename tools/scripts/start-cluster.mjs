@@ -42,6 +42,10 @@ Any node accepts any request. Try it:
   curl -s ${nodes.at(-1).url}/distcache.v1.CacheService/Get -H 'content-type: application/json' -d '{"key":"greeting"}'
   curl -s ${url}/distcache.v1.CacheService/Stats -H 'content-type: application/json' -d '{}'
 
+Add a node (README, "Growing and shrinking a running cluster"):
+  node apps/cache-node/dist/main.js --node-id n${count + 1} --port ${basePort + count} --peer-port ${basePort + 100 + count} \\
+    --data-dir ${join(dataRoot, `n${count + 1}`)} --join ${url} --peer-secret-file ${secretFile}
+
 Health: ${url}/healthz   Metrics: ${url}/metrics   Press Ctrl-C to stop.
 `);
 

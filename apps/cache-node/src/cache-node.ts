@@ -1,4 +1,8 @@
 import { CacheService, ClusterService } from "@distcache/proto";
+import { ReplicaControlService } from "@distcache/proto/raft";
+import { createReplicaControlService } from "./api/replica-control.js";
+import { join } from "./api/membership-calls.js";
+import { JOIN_AUDIENCE, adminToken, controlToken, nodeAudience } from "./peer/control-token.js";
 import { Ring } from "@distcache/ring";
 import pino, { type Logger } from "pino";
 import { AccessHints } from "./background/access-hints.js";
@@ -6,6 +10,22 @@ import { Background } from "./background/background.js";
 import { createCacheService } from "./api/cache-service.js";
 import { createClusterService } from "./api/cluster-service.js";
 import { MetaView } from "./placement/meta-view.js";
+import { ClusterView } from "./placement/cluster-view.js";
+import { StreamGate } from "./api/stream-gate.js";
+import { StreamPlaces } from "./api/stream-places.js";
+import { watchHandler } from "./api/watch-call.js";
+import { WatchHub } from "./watch/watch-hub.js";
+import { withConnectionScope } from "./http/connection-scope.js";
+import { MemberSync } from "./placement/member-sync.js";
+import type { NodeBook } from "./placement/node-book.js";
+import { enterCluster, recordRemoval } from "./join-cluster.js";
+
+/** How often a node looks in the meta document for nodes that joined. */
+const MEMBER_SYNC_MS = 1000;
+/** How often a node asks the others about the shards it holds no replica of, and looks at its own for changes. */
+const VIEW_REMOTE_MS = 1000;
+const VIEW_LOCAL_MS = 100;
+import type { MetaStore } from "./placement/meta-store.js";
 import { fetchMetaSummary } from "./api/meta-fetch.js";
 import { initialMetaVoters } from "./placement/meta-group.js";
 import type { NodeConfig } from "./config/config.js";
@@ -44,28 +64,27 @@ function exitOnFatal(logger: Logger): (err: unknown) => void {
 /** Wires the ports and adapters of one node and starts serving. */
 export async function startCacheNode(
   config: NodeConfig,
-  options: { logger?: Logger; clock?: Clock; onFatal?: (err: unknown) => void } = {},
+  options: { logger?: Logger; clock?: Clock; onFatal?: (err: unknown) => void; onRemoved?: () => void } = {},
 ): Promise<RunningNode> {
   const logger = options.logger ?? pino({ level: config.logLevel, base: { node: config.nodeId } });
   const testing = await startTestingHooks(config.testing, logger, options.clock ?? systemClock);
-  const clock = testing.clock;
-  const onFatal = options.onFatal ?? exitOnFatal(logger);
   // Read samples: this node's own, and those followers send for shards it leads.
   const hints = new AccessHints(config.accessHintKeysMax);
   const onSamples = (shard: number, keys: readonly string[]) => keys.forEach((key) => hints.record(shard, key));
-  const opened = await openConsensus(config, logger, clock, onFatal, onSamples, testing.peerFaults).catch((err: unknown) => {
-    testing.close();
-    throw err;
-  });
-  const { consensus, members } = opened;
-
-  const metrics = new NodeMetrics(consensus, opened.driverStats);
+  const opened = await openInCluster(config, logger, testing.clock, options.onFatal ?? exitOnFatal(logger), onSamples, testing);
+  const { consensus, members, book } = opened;
+  const metrics = new NodeMetrics(consensus, opened.driverStats, opened.placement);
   let address = "";
   // This node's own entry uses the address it actually bound (it differs with --port 0).
-  const directory = { clientAddress: (id: string) => (id === config.nodeId && address ? address : members.find((m) => m.id === id)?.clientAddress) };
+  const directory = { clientAddress: (id: string) => (id === config.nodeId && address ? address : book.clientAddress(id)) };
   let ready = false;
   const meta = metaView(config, opened, directory);
-  const services = createServices(config, consensus, { members, directory, metrics, hints, clock, meta });
+  const holders = metaHolders(config, opened, directory);
+  const view = clusterView(config, opened, meta);
+  const streams = streamGate(config, metrics);
+  const hub = watchHub(consensus);
+  const parts = { book, directory, metrics, hints, clock: testing.clock, meta, metaStore: opened.meta, metaHolders: holders, opened, view, streams, hub };
+  const services = createServices(config, consensus, parts);
   const { server, bounded } = createClientPort(config, services, metrics, logger, () => ready);
   metrics.watchClientPort({ connections: () => server.connections(), inflight: bounded.inflight });
   // The committed log is applied before the client port opens (docs/decisions.md,
@@ -81,61 +100,189 @@ export async function startCacheNode(
     throw err;
   }
   address = `${config.host}:${port}`;
-  const background = new Background(
-    config.nodeId,
-    consensus,
-    hints,
-    { idleEntryIntervalMs: config.idleEntryIntervalMs, accessHintIntervalMs: config.accessHintIntervalMs },
-    logger,
-  );
-  background.start();
+  const stopBackground = startBackground(config, opened, hints, meta, logger, (epoch) => void removed(epoch));
+  view.start();
   const stopSettingsCheck = warnAboutIgnoredFlags(config, consensus, logger);
   ready = true;
   logger.info({ address, shards: config.shards, members: members.length }, "serving");
 
   let stopping: Promise<void> | undefined;
+  // The cluster removed this node (its replicas moved away first): it records that, and stops.
+  const removed = async (epoch: number) => {
+    logger.warn({ epoch }, "this node was removed from the cluster: stopping; its data dir will not start again");
+    await recordRemoval(config.dataDir, config.nodeId, epoch).catch((err: unknown) => logger.error({ err }, "could not record the removal"));
+    await stop();
+    (options.onRemoved ?? (() => process.exit(0)))();
+  };
+  const stop = () =>
+    (stopping ??= (async () => {
+      ready = false;
+      stopSettingsCheck();
+      stopBackground();
+      view.stop();
+      streams.close();
+      await opened.handOff(Math.min(3000, config.shutdownGraceMs));
+      await server.close(config.shutdownGraceMs);
+      await opened.close();
+      testing.close();
+      logger.info("stopped");
+    })());
   return {
     port,
     address,
     consensus,
     crashStorage: opened.crashStorage,
-    stop: () =>
-      (stopping ??= (async () => {
-        ready = false;
-        stopSettingsCheck();
-        background.stop();
-        await opened.handOff(Math.min(3000, config.shutdownGraceMs));
-        await server.close(config.shutdownGraceMs);
-        await opened.close();
-        testing.close();
-        logger.info("stopped");
-      })()),
+    stop,
   };
 }
 
+/** Enters the cluster (joining it with --join) and opens the node's Raft groups. */
+async function openInCluster(
+  config: NodeConfig,
+  logger: Logger,
+  clock: Clock,
+  onFatal: (err: unknown) => void,
+  onSamples: (shard: number, keys: readonly string[]) => void,
+  testing: Awaited<ReturnType<typeof startTestingHooks>>,
+): Promise<OpenConsensus & { book: NodeBook }> {
+  try {
+    const entry = await enterCluster(config, logger);
+    return { ...(await openConsensus(config, entry, logger, clock, onFatal, onSamples, testing.peerFaults)), book: entry.book };
+  } catch (err) {
+    testing.close();
+    throw err;
+  }
+}
+
+/** The node's background work: idle entries, access hints, and peers that joined the cluster. */
+function startBackground(
+  config: NodeConfig,
+  opened: OpenConsensus & { book: NodeBook },
+  hints: AccessHints,
+  meta: MetaView,
+  logger: Logger,
+  onRemoved: (epoch: number) => void,
+): () => void {
+  const intervals = { idleEntryIntervalMs: config.idleEntryIntervalMs, accessHintIntervalMs: config.accessHintIntervalMs };
+  const background = new Background(config.nodeId, opened.consensus, hints, intervals, logger);
+  const sync = new MemberSync({
+    nodeId: config.nodeId,
+    summary: () => meta.freshest(),
+    book: opened.book,
+    addPeer: (id, peerAddress) => opened.addPeer(id, peerAddress),
+    removePeer: (id) => opened.removePeer(id),
+    onRemoved,
+    intervalMs: MEMBER_SYNC_MS,
+    logger,
+  });
+  background.start();
+  sync.start();
+  return () => {
+    sync.stop();
+    background.stop();
+  };
+}
+
+/** The limits of the node's server streams, from its flags, counted in its metrics. */
+function streamGate(config: NodeConfig, metrics: NodeMetrics): StreamGate {
+  const limits = {
+    perNodeMax: config.streamsMax,
+    perConnectionMax: config.connectionStreamsMax,
+    progressMs: config.streamProgressMs,
+    queueMax: config.streamQueueMax,
+  };
+  return new StreamGate(limits, (outcome) => metrics.stream(outcome));
+}
+
+/**
+ * Every shard's leader and replicas as this node knows them: its own replicas', and the
+ * other nodes' answers for the rest. Forwarding follows its leaders for the shards this
+ * node holds no replica of.
+ */
+function clusterView(config: NodeConfig, opened: OpenConsensus, meta: MetaView): ClusterView {
+  const view = new ClusterView({
+    nodeId: config.nodeId,
+    shardCount: config.shards,
+    local: (shard) => opened.groups.groupStatus(shard),
+    remote: (id, groups) => opened.nodeGroups?.statuses(id, groups) ?? Promise.resolve(undefined),
+    summary: () => meta.freshest(),
+    epochNow: () => meta.epoch(),
+    remoteIntervalMs: VIEW_REMOTE_MS,
+    localIntervalMs: VIEW_LOCAL_MS,
+  });
+  opened.useLeaderHints((shard) => view.leaderOf(shard));
+  return view;
+}
+
 /** This node's view of the meta document: its own replica's, or else one asked of the nodes that hold the meta group. */
-function metaView(config: NodeConfig, opened: OpenConsensus, directory: MemberDirectory): MetaView {
-  const holders = initialMetaVoters(opened.members.map((m) => m.id)).filter((id) => id !== config.nodeId);
-  const addresses = () => holders.map((id) => config.clientDial.get(id) ?? directory.clientAddress(id) ?? "");
+function metaView(config: NodeConfig, opened: OpenConsensus & { book: NodeBook }, directory: MemberDirectory): MetaView {
+  const addresses = metaHolders(config, opened, directory);
   return new MetaView(opened.meta, () => fetchMetaSummary(addresses(), config.nodeId));
 }
 
-type Members = Awaited<ReturnType<typeof openConsensus>>["members"];
+/**
+ * The client addresses of the other nodes that may hold the meta group: its voters as this
+ * node's replica last saw them, then the bootstrap voters, then every other node known
+ * (the meta group's voters move with the placement).
+ */
+function metaHolders(config: NodeConfig, opened: OpenConsensus & { book: NodeBook }, directory: MemberDirectory): () => string[] {
+  const bootstrap = initialMetaVoters(opened.members.map((m) => m.id));
+  return () => {
+    const voters = opened.groups.groupStatus(config.shards)?.voters ?? [];
+    const ids = [...new Set([...voters, ...bootstrap, ...opened.book.all().map((n) => n.id)])].filter((id) => id !== config.nodeId);
+    return ids.map((id) => config.clientDial.get(id) ?? directory.clientAddress(id) ?? "").filter(Boolean);
+  };
+}
+
+/** Watchers read the change events of a replica's applied entries outside the driver's cycle. */
+function watchHub(consensus: ConsensusPort): WatchHub {
+  const hub = new WatchHub();
+  consensus.onApplied((shard) => hub.changed(shard));
+  return hub;
+}
+
+/** The bounds on watchers, per node and per connection. */
+function watcherPlaces(config: NodeConfig): StreamPlaces {
+  return new StreamPlaces({
+    what: "watchers",
+    perNodeMax: config.watchersMax,
+    perConnectionMax: config.connectionWatchersMax,
+    nodeFlag: "--watchers-max",
+    connectionFlag: "--connection-watchers-max",
+  });
+}
+
 type ServiceEntry = StockHandlerOptions["services"][number];
 
 /** The CacheService and ClusterService handlers, routing through this node's forwarder. */
 function createServices(
   config: NodeConfig,
   consensus: ConsensusPort,
-  parts: { members: Members; directory: MemberDirectory; metrics: NodeMetrics; hints: AccessHints; clock: Clock; meta: MetaView },
+  parts: {
+    book: NodeBook;
+    directory: MemberDirectory;
+    metrics: NodeMetrics;
+    hints: AccessHints;
+    clock: Clock;
+    meta: MetaView;
+    metaStore: MetaStore;
+    metaHolders: () => string[];
+    opened: Pick<OpenConsensus, "groups" | "identity">;
+    view: ClusterView;
+    streams: StreamGate;
+    hub: WatchHub;
+  },
 ): ServiceEntry[] {
-  const { members, directory, metrics } = parts;
+  const { book, directory, metrics } = parts;
   const ring = new Ring(Array.from({ length: config.shards }, (_, i) => i));
   const leaderWaitMs = 2 * config.electionTicks * config.raftTickMs;
   const router = createRouter({
     nodeId: config.nodeId,
     // Forwarded calls go where --client-dial says (a proxy, in tests); answers to clients name the advertised addresses.
-    forwarder: members.length > 1 ? new Forwarder({ clientAddress: (id) => config.clientDial.get(id) ?? directory.clientAddress(id) }) : undefined,
+    forwarder:
+      book.all().length > 1 || config.peerSecret
+        ? new Forwarder({ clientAddress: (id) => config.clientDial.get(id) ?? directory.clientAddress(id) })
+        : undefined,
     directory,
     forwardTimeoutMs: config.operationTimeoutMs,
     onForward: (method) => metrics.forwarded(method),
@@ -145,22 +292,50 @@ function createServices(
   });
   const localExpiryClockMs = hasBug(config.testing, "local-clock-expiry") ? () => parts.clock.nowMs() : undefined;
   const serviceDeps = { nodeId: config.nodeId, ring, consensus, limits: config.limits, accessHints: parts.hints, router, localExpiryClockMs };
-  const cacheImpl = createCacheService(serviceDeps);
+  const { hub, streams } = parts;
+  const watch = watchHandler({ ...serviceDeps, hub, streams, watchers: watcherPlaces(config), operationTimeoutMs: config.operationTimeoutMs });
+  const cacheImpl = { ...createCacheService(serviceDeps), watch };
+  const membership = {
+    nodeId: config.nodeId,
+    metaStore: parts.metaStore,
+    metaHolders: parts.metaHolders,
+    // Forwarded calls go where --client-dial says (a proxy, in tests); then the meta document's address.
+    clientAddress: (id: string) =>
+      config.clientDial.get(id) ?? directory.clientAddress(id) ?? parts.metaStore.local()?.state.nodes.find((n) => n.id === id)?.clientAddress,
+    replicas: config.replicas || 3,
+    adminToken: config.peerSecret ? adminToken(config.peerSecret) : "",
+    operationTimeoutMs: config.operationTimeoutMs,
+    leaderWaitMs,
+    awaitLeader: (group: number, timeoutMs: number) => consensus.awaitLeader(group, timeoutMs),
+  };
+  const transferTimeoutMs = 4 * config.electionTicks * config.raftTickMs;
+  const controlImpl = createReplicaControlService({
+    tokens: config.peerSecret
+      ? { node: controlToken(config.peerSecret, nodeAudience(config.nodeId)), join: controlToken(config.peerSecret, JOIN_AUDIENCE) }
+      : { node: "", join: "" },
+    groups: parts.opened.groups,
+    transferTimeoutMs,
+    join: (req, ctx) => join({ ...membership, identity: parts.opened.identity, summary: () => parts.meta.summary() }, req, ctx),
+  });
   const clusterImpl = createClusterService({
     nodeId: config.nodeId,
-    members: () => members.map((m) => ({ ...m, clientAddress: directory.clientAddress(m.id) ?? m.clientAddress })),
+    members: () => book.all().map((m) => ({ ...m, clientAddress: directory.clientAddress(m.id) ?? m.clientAddress })),
     ring,
     consensus,
     // A transfer takes about one election round trip; allow a few election timeouts.
-    transferTimeoutMs: 4 * config.electionTicks * config.raftTickMs,
+    transferTimeoutMs,
     limits: config.limits,
     operationTimeoutMs: config.operationTimeoutMs,
     leaderWaitMs,
     meta: parts.meta,
+    membership,
+    view: parts.view,
+    streams: parts.streams,
   });
   return [
     { service: CacheService, impl: cacheImpl },
     { service: ClusterService, impl: clusterImpl },
+    { service: ReplicaControlService, impl: controlImpl },
   ];
 }
 
@@ -177,10 +352,10 @@ function createClientPort(config: NodeConfig, services: ServiceEntry[], metrics:
   });
   const fast = createUnaryFastPath(services, { requestBytesMax: config.limits.requestBytesMax, jsonOptions, observe: (m, c, s) => metrics.observe(m, c, s) });
   const serve: RequestHandler = config.fastPath ? (req, res) => void (fast(req, res) || stock(req, res)) : stock;
-  const connect: RequestHandler = (req, res) => {
+  const connect: RequestHandler = withConnectionScope((req, res) => {
     clampDeadlineHeaders(req.headers);
     serve(req, res);
-  };
+  });
   // Probes and /metrics stay outside the in-flight bound, so an overloaded node still answers them.
   const bounded = limitInflight(connect, config.inflightRequestsMax, () => metrics.refused("inflight_requests_max"));
   const server = createDualServer(

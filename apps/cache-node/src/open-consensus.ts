@@ -2,6 +2,9 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import { placeShards, type ClusterMember } from "./config/cluster-config.js";
 import type { NodeConfig } from "./config/config.js";
+import { ConfigError } from "./config/config-error.js";
+import type { ClusterEntry } from "./join-cluster.js";
+import type { NodeBook } from "./placement/node-book.js";
 import type { ConsensusPort } from "./consensus/consensus-port.js";
 import { PeerTransport, type PeerTransportOptions } from "./peer/peer-transport.js";
 import type { PeerFaultHook } from "./peer/peer-faults.js";
@@ -18,9 +21,19 @@ import { DEFAULT_POINTS_PER_SHARD } from "@distcache/ring";
 import { bootstrapCommand, initialMetaVoters } from "./placement/meta-group.js";
 import { MetaStore } from "./placement/meta-store.js";
 import { MetaDriver } from "./placement/meta-driver.js";
+import { PlacementDriver } from "./placement/placement-driver.js";
+import { routedNodeGroups } from "./placement/routed-node-groups.js";
+import type { LocalGroups, NodeGroups } from "./placement/node-groups.js";
+import { ControlClient } from "./api/control-client.js";
+import { controlToken, nodeAudience } from "./peer/control-token.js";
 
 /** How often the meta group's leader looks whether the cluster's document needs its work. */
 const META_ROUND_MS = 500;
+
+/** How replica moves are paced: a learner's catch-up may take a large snapshot; any other step is one commit or transfer. */
+const MOVE_OPTIONS = { catchUpTimeoutMs: 120_000, stepTimeoutMs: 30_000, pollMs: 100 };
+/** Most replica moves under way at once. */
+const MOVES_MAX = 2;
 
 /** The consensus side of a node, with its lifecycle. */
 export interface OpenConsensus {
@@ -28,21 +41,29 @@ export interface OpenConsensus {
   members: ClusterMember[];
   /** The meta document, through this node's replica of the meta group (if it holds one). */
   meta: MetaStore;
+  /** This node's Raft groups, as control calls act on them. */
+  groups: LocalGroups;
+  /** Every node's groups, this node's directly and the others' over ReplicaControlService; none without a peer secret. */
+  nodeGroups: NodeGroups | undefined;
+  /** The cluster this node belongs to, as it was bootstrapped (what a joining node derives its identity from). */
+  identity: { clusterId: string; members: readonly ClusterMember[]; shards: number; replicas: number };
+  /** Takes `id` (a node that joined the cluster) as a peer, dialled at `peerAddress` unless --peer-dial says otherwise. */
+  addPeer(id: string, peerAddress: string): void;
+  /** Stops taking `id`'s connections and messages (a node removed from the cluster). */
+  removePeer(id: string): void;
+  /** Where the leaders of shards this node holds no replica of are believed to be. */
+  useLeaderHints(hint: (shard: number) => string | undefined): void;
   /** Starts peer traffic and elections. */
   start(): Promise<void>;
   /** Hands this node's leaderships to other replicas (before a planned stop). */
   handOff(timeoutMs: number): Promise<void>;
   close(): Promise<void>;
+  /** The placement driver's moves under way and counts (it works while this node leads the meta group); none in a cluster of one. */
+  placement: Pick<PlacementDriver, "moves" | "counts"> | undefined;
   /** Counters of the multi-Raft driver, for metrics. */
   driverStats: () => Record<string, number>;
   /** Under --testing-storage lossy: cuts every log and snapshot file to what it synced (the node must exit right after). */
   crashStorage: ((torn: boolean) => CrashReport) | undefined;
-}
-
-/** Members of the cluster; a node without --initial-cluster is a cluster of one. */
-export function clusterMembers(config: NodeConfig, clientPort: number): ClusterMember[] {
-  if (config.initialCluster.length > 0) return config.initialCluster;
-  return [{ id: config.nodeId, clientAddress: `${config.host}:${clientPort}`, peerAddress: `${config.peerHost}:${config.peerPort}` }];
 }
 
 /**
@@ -51,17 +72,17 @@ export function clusterMembers(config: NodeConfig, clientPort: number): ClusterM
  */
 export async function openConsensus(
   config: NodeConfig,
+  entry: ClusterEntry,
   logger: Logger,
   clock: Clock,
   onFatal: (err: unknown) => void,
   onAccessSamples?: (shard: number, keys: readonly string[]) => void,
   peerFaults?: PeerFaultHook,
 ): Promise<OpenConsensus> {
-  const members = clusterMembers(config, config.port);
+  const { members, book } = entry;
   const { replicas, placement, groups, placedHere } = initialGroups(config, members);
   // The data dir's identity first: with other members, shards or replicas, other groups would open.
-  const identityInputs = { nodeId: config.nodeId, members: members.map((m) => m.id), shards: config.shards, replicas, replicasDefaulted: !config.replicas };
-  const identity = await openDataDirIdentity(config.dataDir, { ...identityInputs, secret: config.peerSecret }, logger);
+  const identity = await openIdentity(config, entry, replicas, logger);
   // Test-only: the lossy file system is loaded only when asked for, never in a production node.
   const lossyFs = config.testing?.storage === "lossy" ? new (await import("@distcache/raft/testing")).LossyNodeWalFs() : undefined;
   // The shards placement gives this node, less those whose replicas left it since (tombstones),
@@ -71,12 +92,13 @@ export async function openConsensus(
   const groupLog = await openWalGroupLog(join(config.dataDir, "wal"), logger, lossyFs && { fs: lossyFs }, placed);
   const hostedShards = [...placed, ...laterGroups(groupLog, placedHere, config.shards, removedGroups)];
   // Messages arrive only after start(), by which time raft is initialised.
-  const transport = openPeerTransport(config, members, identity.clusterId, logger, peerFaults, (from, payload) => raft.receive(from, payload));
+  const transport = openPeerTransport(config, book, identity, logger, peerFaults, (from, payload) => raft.receive(from, payload));
   const raft: MultiRaft = await MultiRaft.open({
     nodeId: config.nodeId,
     hostedShards,
     removedGroups,
-    clusterNodes: members.map((m) => m.id),
+    // The book holds --initial-cluster (its seed) and every node the document added since.
+    clusterNodes: book.all().map((m) => m.id),
     shardCount: config.shards,
     preferredLeaders: groups.map((voters) => voters[0]!),
     groupLog,
@@ -90,19 +112,19 @@ export async function openConsensus(
     bugs: config.testing?.bugs,
   });
   const meta = new MetaStore(raft, metaGroupOf(config.shards));
-  const metaDriver = new MetaDriver({
-    nodeId: config.nodeId,
-    meta,
-    bootstrap: bootstrapCommand(members, placement, DEFAULT_POINTS_PER_SHARD),
-    intervalMs: META_ROUND_MS,
-    logger,
-  });
+  const bootstrap = bootstrapCommand(members, placement, DEFAULT_POINTS_PER_SHARD);
+  const nodeGroups = clusterGroups(config, raft, meta, book);
+  const driver = nodeGroups && placementDriver(config, nodeGroups, meta, logger);
+  const metaDriver = new MetaDriver({ nodeId: config.nodeId, meta, bootstrap, intervalMs: META_ROUND_MS, placement: driver, logger });
   return {
     consensus: raft,
     members,
     meta,
+    groups: raft,
+    nodeGroups,
+    identity: { clusterId: identity.clusterId, members, shards: config.shards, replicas },
     start: async () => {
-      if (members.length > 1) {
+      if (book.all().length > 1) {
         const port = await transport.listen(config.peerPort, config.peerHost);
         logger.info({ peerAddress: `${config.peerHost}:${port}`, shards: hostedShards.map((hosted) => hosted.shard) }, "peer transport listening");
       }
@@ -112,8 +134,11 @@ export async function openConsensus(
       logger.info({ replayMs: Math.round(performance.now() - started) }, "committed log applied");
       metaDriver.start();
     },
+    ...peerChanges(config, transport, raft),
     handOff: (timeoutMs) => raft.handOffLeadership(timeoutMs),
-    driverStats: () => ({ ...raft.stats, ...prefixed("snapshots", raft.snapshots.stats) }),
+    placement: driver,
+    useLeaderHints: (hint) => raft.useLeaderHints(hint),
+    driverStats: () => ({ ...raft.stats, ...prefixed("snapshots", raft.snapshots.stats), ...prefixed("peer", { ...transport.stats }) }),
     crashStorage: lossyFs && ((torn) => lossyFs.crash({ torn, random: Math.random })),
     close: async () => {
       metaDriver.stop();
@@ -121,6 +146,57 @@ export async function openConsensus(
       await transport.close();
     },
   };
+}
+
+/** Takes a node that joined as a peer, or drops one that left, in the transport and in the Raft groups alike. */
+function peerChanges(config: NodeConfig, transport: PeerTransport, raft: MultiRaft): Pick<OpenConsensus, "addPeer" | "removePeer"> {
+  return {
+    addPeer: (id, peerAddress) => {
+      transport.setPeerAddress(id, config.peerDial.get(id) ?? peerAddress);
+      raft.addClusterNode(id);
+    },
+    removePeer: (id) => {
+      transport.removePeer(id);
+      raft.removeClusterNode(id);
+    },
+  };
+}
+
+/** The data dir's identity, checked against this start's flags, and against the cluster's id when the node joined one. */
+async function openIdentity(config: NodeConfig, entry: ClusterEntry, replicas: number, logger: Logger) {
+  const members = entry.members.map((m) => m.id);
+  const inputs = { nodeId: config.nodeId, members, shards: config.shards, replicas, replicasDefaulted: !config.replicas, secret: config.peerSecret };
+  const identity = await openDataDirIdentity(config.dataDir, inputs, logger);
+  if (entry.clusterId && entry.clusterId !== identity.clusterId) {
+    throw new ConfigError(`the cluster's id is ${entry.clusterId}, this node derives ${identity.clusterId}: its --peer-secret differs from the cluster's`);
+  }
+  return identity;
+}
+
+/** Every node's groups: this node's directly, the others' over ReplicaControlService; none without a peer secret (a cluster of one). */
+function clusterGroups(config: NodeConfig, raft: MultiRaft, meta: MetaStore, book: NodeBook): NodeGroups | undefined {
+  if (!config.peerSecret) return undefined;
+  const transferTimeoutMs = 4 * config.electionTicks * config.raftTickMs;
+  const address = (id: string) => config.clientDial.get(id) ?? meta.local()?.state.nodes.find((n) => n.id === id)?.clientAddress ?? book.clientAddress(id);
+  const token = (id: string) => controlToken(config.peerSecret, nodeAudience(id));
+  const remote = new ControlClient({ token, address, timeoutMs: MOVE_OPTIONS.stepTimeoutMs });
+  return routedNodeGroups(config.nodeId, raft, remote, transferTimeoutMs);
+}
+
+/** The placement driver of this node, working while it leads the meta group. */
+function placementDriver(config: NodeConfig, nodes: NodeGroups, meta: MetaStore, logger: Logger) {
+  return new PlacementDriver({
+    nodes,
+    leads: () => meta.leads(config.nodeId),
+    forget: async (id) => {
+      const result = await meta.apply({ kind: "forgetNode", id });
+      if (!result.ok) logger.warn({ node: id, refusal: result.refusal }, "removing a node for good was refused");
+    },
+    moveOptions: MOVE_OPTIONS,
+    movesMax: MOVES_MAX,
+    balanceLeaders: config.leaderBalance,
+    logger,
+  });
 }
 
 /** The multi-Raft driver's settings that come from the node's flags. */
@@ -139,6 +215,7 @@ function driverSettings(config: NodeConfig) {
     operationTimeoutMs: config.operationTimeoutMs,
     readStampLagMsMax: config.readStampLagMsMax,
     entryBytesMax: commandBytesMax(config),
+    watchHistory: { eventsMax: config.watchHistoryEvents, bytesMax: config.watchHistoryBytes },
   };
 }
 
@@ -158,8 +235,8 @@ function initialGroups(config: NodeConfig, members: readonly ClusterMember[]) {
 /** The peer transport, with the test-only fault hook under --testing-control. */
 function openPeerTransport(
   config: NodeConfig,
-  members: readonly ClusterMember[],
-  clusterId: string,
+  book: NodeBook,
+  identity: { clusterId: string; incarnation: string },
   logger: Logger,
   faults: PeerFaultHook | undefined,
   onMessage: PeerTransportOptions["onMessage"],
@@ -167,8 +244,16 @@ function openPeerTransport(
   return new PeerTransport({
     nodeId: config.nodeId,
     secret: config.peerSecret,
-    clusterId,
-    peers: new Map(members.filter((m) => m.id !== config.nodeId).map((m) => [m.id, config.peerDial.get(m.id) ?? m.peerAddress])),
+    clusterId: identity.clusterId,
+    incarnation: identity.incarnation,
+    incarnationProblem: (peer, incarnation) =>
+      book.incarnationProblem(peer, incarnation, (err) => logger.error({ err, peer }, "could not record a peer's incarnation")),
+    peers: new Map(
+      book
+        .all()
+        .filter((m) => m.id !== config.nodeId)
+        .map((m) => [m.id, config.peerDial.get(m.id) ?? m.peerAddress]),
+    ),
     onMessage,
     logger,
     faults,

@@ -68,8 +68,19 @@ export function formatStats(stats: ClusterStats, json: boolean): string {
   return lines.map((l) => `${l}\n`).join("");
 }
 
+/** The fields `topology --json` has always printed (`cluster status` shows peer addresses and learners). */
+function topologyJson(t: Topology): Record<string, unknown> {
+  return {
+    epoch: t.epoch,
+    shardCount: t.shardCount,
+    pointsPerShard: t.pointsPerShard,
+    nodes: t.nodes.map((n) => ({ id: n.id, address: n.address })),
+    shards: t.shards.map((s) => ({ id: s.id, leaderId: s.leaderId, replicas: s.replicas, term: s.term })),
+  };
+}
+
 export function formatTopology(topology: Topology, json: boolean): string {
-  if (json) return jsonLine(topology);
+  if (json) return jsonLine(topologyJson(topology));
   const lines = [`epoch ${topology.epoch}, ${topology.shardCount} shards, ${topology.pointsPerShard} points per shard`, "nodes:"];
   for (const n of topology.nodes) lines.push(`  ${n.id}\t${n.address}`);
   lines.push("shards:");

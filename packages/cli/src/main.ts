@@ -2,8 +2,9 @@
 import { createNodeCacheClient } from "@distcache/client/node";
 import { runCli } from "./run-cli.js";
 
+// One command per process: routing needs no topology stream.
 const code = await runCli(process.argv.slice(2), {
-  connect: ({ endpoints, timeoutMs }) => createNodeCacheClient({ endpoints, timeoutMs }),
+  connect: ({ endpoints, timeoutMs }) => createNodeCacheClient({ endpoints, timeoutMs, watchTopology: false }),
   env: process.env,
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),

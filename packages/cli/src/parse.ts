@@ -92,3 +92,30 @@ export function parseDelta(text: string): Parsed<bigint> {
   if (n === undefined || n < INT64_MIN || n > INT64_MAX) return fail(`expected a signed 64-bit integer, got "${text}"`);
   return ok(n);
 }
+
+/** Node ids as nodes accept them: 1 to 64 of A-Z, a-z, 0-9, "_", "." and "-". */
+const NODE_ID = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** A node id. */
+export function parseNodeId(text: string): Parsed<string> {
+  return NODE_ID.test(text) ? ok(text) : fail(`expected a node id (1 to 64 of A-Z, a-z, 0-9, "_", "." and "-"), got "${text}"`);
+}
+
+/** host:port as nodes accept it: a name, an IPv4 address or a bracketed IPv6 one; a port from 1 to 65535; at most 255 characters. */
+const HOST_PORT = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$/;
+
+/** A node address, host:port (no scheme). */
+export function parseHostPort(text: string): Parsed<string> {
+  const match = HOST_PORT.exec(text);
+  const port = match ? Number(match[2]) : 0;
+  if (text.length > 255 || port < 1 || port > 65_535)
+    return fail(`expected host:port with a port from 1 to 65535, such as 10.0.0.4:7301, got "${text.slice(0, 80)}"`);
+  return ok(text);
+}
+
+/** An admin token: 64 hex digits, returned in lowercase (the form nodes compare). The message never quotes it. */
+export function parseAdminToken(text: string): Parsed<string> {
+  const token = text.trim();
+  if (!/^[0-9A-Fa-f]{64}$/.test(token)) return fail(`expected 64 hex digits, got ${token.length} characters`);
+  return ok(token.toLowerCase());
+}

@@ -38,6 +38,8 @@ function recordingClient(calls: Recorded[], failWith?: Error): CacheClient {
     topology: record("topology", { epoch: 1n, shardCount: 1, pointsPerShard: 1, nodes: [], shards: [] }),
     transferLeader: record("transferLeader", "n2"),
     configureStore: record("configureStore", [{ shard: 0, policy: "fifo" as const, entriesMax: 10, bytesMax: 65536 }]),
+    addNode: record("addNode", 5n),
+    removeNode: record("removeNode", 6n),
     getOrLoad: record("getOrLoad", found),
     loadStats: { calls: 0, coalesced: 0 },
     close: async () => void calls.push({ method: "close", args: [] }),
@@ -63,6 +65,8 @@ async function run(argv: string[], options: { env?: Record<string, string>; fail
   return { code, calls: calls.filter((c) => c.method !== "close"), closed: calls.some((c) => c.method === "close"), connects, stdout, stderr };
 }
 
+const TOKEN = "ab".repeat(32);
+
 /** [argv, SDK method, its arguments, exit code] */
 const CALLS: [string[], string, unknown[], number][] = [
   [["get", "k"], "get", ["k", { consistency: "strong" }], 1],
@@ -84,6 +88,14 @@ const CALLS: [string[], string, unknown[], number][] = [
   [["topology"], "topology", [], 0],
   [["transfer-leader", "3", "n2"], "transferLeader", [3, "n2"], 0],
   [["transfer-leader", "3"], "transferLeader", [3, undefined], 0],
+  [["cluster", "transfer-leader", "3", "n2"], "transferLeader", [3, "n2"], 0],
+  [
+    ["cluster", "add-node", "n4", "10.0.0.4:7301", "10.0.0.4:7401", "--admin-token", TOKEN.toUpperCase()],
+    "addNode",
+    [{ id: "n4", clientAddress: "10.0.0.4:7301", peerAddress: "10.0.0.4:7401" }, { adminToken: TOKEN }],
+    0,
+  ],
+  [["cluster", "remove-node", "n4", "--admin-token", TOKEN], "removeNode", ["n4", { adminToken: TOKEN }], 0],
   [["configure", "--policy", "LFU"], "configureStore", [{ shards: undefined, policy: "lfu", entriesMax: undefined, bytesMax: undefined }], 0],
   [
     ["configure", "--shard", "1", "--shard", "4", "--entries-max", "500", "--bytes-max", "1048576"],
@@ -138,7 +150,7 @@ describe("argument parsing", () => {
   });
 
   it("--help for each command prints usage and exits 0", async () => {
-    for (const command of ["get", "set", "del", "incr", "mget", "stats", "topology", "configure"]) {
+    for (const command of ["get", "set", "del", "incr", "mget", "stats", "topology", "transfer-leader", "configure", "cluster"]) {
       const r = await run([command, "--help"]);
       expect(r.code).toBe(0);
       expect(r.stdout).toMatch(new RegExp(`^Usage: distcache ${command}`));
@@ -174,6 +186,8 @@ describe("outcomes", () => {
     expect((await run(["mget", "a", "b"])).stdout).toBe("a\tv\nb\t(not found)\n");
     expect((await run(["configure", "--policy", "fifo"])).stdout).toBe("shard 0\tpolicy=fifo\tentries_max=10\tbytes_max=65536\n");
     expect((await run(["configure", "--json"])).stdout).toBe('{"shards":[{"shard":0,"policy":"fifo","entriesMax":10,"bytesMax":65536}]}\n');
+    expect((await run(["cluster", "add-node", "n4", "h:1", "h:2", "--admin-token", TOKEN])).stdout).toBe("5\n");
+    expect((await run(["cluster", "remove-node", "n4", "--admin-token", TOKEN, "--json"])).stdout).toBe('{"nodeId":"n4","epoch":"6"}\n');
   });
 
   it.each([

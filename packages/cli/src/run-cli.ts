@@ -1,5 +1,7 @@
-import { Command, CommanderError, InvalidArgumentError as UsageError } from "commander";
+import { Command, CommanderError } from "commander";
 import type { CacheClient } from "@distcache/client";
+import { addClusterCommands, addTransferLeaderCommand } from "./cluster-commands.js";
+import { EXIT_NOT_FOUND, EXIT_OK, EXIT_SERVER_ERROR, EXIT_USAGE, LateUsageError, option, type CliDeps, type WithClient } from "./command-support.js";
 import { formatCounter, formatDeleted, formatError, formatGet, formatMget, formatStats, formatStoreSettings, formatTopology, formatVersion } from "./format.js";
 import {
   ENDPOINTS_ENV,
@@ -14,39 +16,15 @@ import {
   parseVersion,
   resolveEndpoints,
   type EvictionPolicyName,
-  type Parsed,
 } from "./parse.js";
 
-/** Exit codes: the contract scripts rely on. */
-export const EXIT_OK = 0;
-export const EXIT_NOT_FOUND = 1;
-export const EXIT_USAGE = 2;
-export const EXIT_SERVER_ERROR = 3;
-
-export interface CliDeps {
-  /** Makes the SDK client; main.ts passes createNodeCacheClient. */
-  connect: (options: { endpoints: string[]; timeoutMs: number }) => CacheClient;
-  env: Record<string, string | undefined>;
-  stdout: (text: string) => void;
-  stderr: (text: string) => void;
-}
+export { EXIT_NOT_FOUND, EXIT_OK, EXIT_SERVER_ERROR, EXIT_USAGE } from "./command-support.js";
+export type { CliDeps } from "./command-support.js";
 
 interface GlobalOptions {
   endpoints?: string[];
   timeoutMs: number;
 }
-
-/** Adapts a never-throwing parser to commander, which reports a thrown error as a usage error. */
-function option<T>(parse: (text: string) => Parsed<T>): (text: string) => T {
-  return (text) => {
-    const parsed = parse(text);
-    if (!parsed.ok) throw new UsageError(parsed.error);
-    return parsed.value;
-  };
-}
-
-/** A usage error found after parsing (for example a bad DISTCACHE_ENDPOINTS). */
-class LateUsageError extends Error {}
 
 /**
  * Runs the distcache command with argv (without "node" and the script) and resolves
@@ -93,10 +71,9 @@ function buildProgram(deps: CliDeps, setCode: (code: number) => void): Command {
   };
   addKeyCommands(program, deps, withClient);
   addBatchAndClusterCommands(program, deps, withClient);
+  addClusterCommands(program, deps, withClient);
   return program;
 }
-
-type WithClient = (command: Command, body: (client: CacheClient) => Promise<number>) => Promise<void>;
 
 function addBatchAndClusterCommands(program: Command, deps: CliDeps, withClient: WithClient): void {
   program
@@ -133,17 +110,7 @@ function addBatchAndClusterCommands(program: Command, deps: CliDeps, withClient:
         return EXIT_OK;
       }),
     );
-  program
-    .command("transfer-leader <shard> [node]")
-    .description("move a shard's leadership to a node (default: the most caught-up follower) and print the new leader")
-    .action((shard: string, node: string | undefined, _opts: object, command: Command) => {
-      const parsed = parseShard(shard);
-      if (!parsed.ok) throw new LateUsageError(`shard: ${parsed.error}`);
-      return withClient(command, async (client) => {
-        deps.stdout(`${await client.transferLeader(parsed.value, node)}\n`);
-        return EXIT_OK;
-      });
-    });
+  addTransferLeaderCommand(program, deps, withClient);
   program
     .command("configure")
     .description("change shards' eviction policy and bounds through their logs (every shard unless --shard) and print the settings in force")

@@ -4,14 +4,17 @@ import { groupByLeader, groupByShard, settleAll } from "./batch-plan.js";
 import { randomSessionId, resolveOptions, TIMEOUT_MS_MAX, type CacheClientOptions, type ResolvedOptions } from "./client-options.js";
 import { isWrite, toCacheError, type FailureContext, type Operation } from "./error-mapping.js";
 import { CanceledError, ClientClosedError, InvalidArgumentError, KeyExistsError, ResourceExhaustedError } from "./errors.js";
+import { sendMembershipChange, type ClusterNode, type MembershipOperation, type MembershipSend } from "./membership.js";
 import { NodeClients } from "./node-clients.js";
 import {
+  adminTokenOf,
   checkBatch,
   checkDistinct,
   checkKey,
   checkNodeId,
   checkShard,
   checkValue,
+  clusterNodeOf,
   consistencyOf,
   deltaOf,
   expectedVersionOf,
@@ -27,6 +30,7 @@ import { SingleFlight, type SingleFlightStats } from "./single-flight.js";
 import { configureStoreRequest, shardSettingsFromMessage, type ShardStoreSettings, type StoreSettingsChange } from "./store-settings.js";
 import { WriteSession } from "./write-session.js";
 import { WriteSlots } from "./write-slots.js";
+import { TopologyWatch } from "./topology-watch.js";
 
 /** Per-call options shared by every method. */
 export interface RequestOptions {
@@ -56,6 +60,15 @@ export type WriteOptions = Omit<SetOptions, "ifAbsent" | "ifVersion">;
 export interface StatsOptions extends RequestOptions {
   /** Also fetch each replica's digest. Nodes hash every key for it: about a second per million keys. */
   includeDigests?: boolean;
+}
+
+/** Options of the calls that change the cluster's membership. */
+export interface AdminOptions extends RequestOptions {
+  /**
+   * The admin token: HMAC-SHA256 of "distcache-cluster-admin-v1" keyed by the cluster's
+   * peer secret, as 64 hex digits; sent as the distcache-admin-token header.
+   */
+  adminToken: string;
 }
 
 export interface GetOrLoadOptions extends GetOptions {
@@ -121,6 +134,24 @@ export interface CacheClient {
    * out keep each shard's current value. Safe to retry.
    */
   configureStore(change: StoreSettingsChange, options?: RequestOptions): Promise<ShardStoreSettings[]>;
+  /**
+   * Adds a node to the cluster's placement and resolves with the placement epoch after
+   * it; the cluster then moves the node its share of replicas. Any node takes the call
+   * and forwards it to the meta group's leader. Adding a member again with the same
+   * addresses answers the current epoch, so it is safe to repeat; a member with other
+   * addresses is refused (ServerError, already_exists). A wrong admin token fails with
+   * UnauthenticatedError. Retried only after a node's `unavailable` answer.
+   */
+  addNode(node: ClusterNode, options: AdminOptions): Promise<bigint>;
+  /**
+   * Marks a node as leaving and resolves with the placement epoch after it: the cluster
+   * moves its replicas to the others (from the node, or from each group's surviving
+   * majority when it is gone), then forgets it, and a live one stops. Removing a node
+   * that is leaving already answers the current epoch, so it is safe to repeat; an
+   * unknown id is refused (ServerError, not_found). A wrong admin token fails with
+   * UnauthenticatedError. Retried only after a node's `unavailable` answer.
+   */
+  removeNode(nodeId: string, options: AdminOptions): Promise<bigint>;
   /** Releases connections; later calls fail with ClientClosedError. */
   close(): Promise<void>;
 }
@@ -143,6 +174,7 @@ class RoutedCacheClient implements CacheClient {
   private session: WriteSession;
   private readonly loads = new SingleFlight<GetResult>();
   private readonly writeSlots: WriteSlots;
+  private readonly watch: TopologyWatch | undefined;
   private closed = false;
 
   constructor(private readonly options: ResolvedOptions) {
@@ -151,6 +183,7 @@ class RoutedCacheClient implements CacheClient {
     this.router = new ShardRouter(options, this.table, this.clients);
     this.session = new WriteSession(options.sessionId, BigInt(Date.now()));
     this.writeSlots = new WriteSlots(options.writesInFlightMax);
+    this.watch = options.watchTopology ? new TopologyWatch(options, this.table, this.clients) : undefined;
   }
 
   async get(key: string, options?: GetOptions): Promise<GetResult | null> {
@@ -349,10 +382,33 @@ class RoutedCacheClient implements CacheClient {
     }
   }
 
+  async addNode(node: ClusterNode, options: AdminOptions): Promise<bigint> {
+    const member = clusterNodeOf(node);
+    const adminToken = adminTokenOf(options?.adminToken);
+    return (await this.changeMembership("addNode", adminToken, options, (c, o) => c.addNode({ node: member }, o))).epoch;
+  }
+
+  async removeNode(nodeId: string, options: AdminOptions): Promise<bigint> {
+    checkNodeId(nodeId, "nodeId");
+    const adminToken = adminTokenOf(options?.adminToken);
+    return (await this.changeMembership("removeNode", adminToken, options, (c, o) => c.removeNode({ nodeId }, o))).epoch;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.watch?.close();
     await this.options.onClose();
+  }
+
+  /** Sends a membership change to the node that has just answered GetTopology (so was up), which forwards it to the meta leader. */
+  private async changeMembership<R>(operation: MembershipOperation, adminToken: string, options: RequestOptions, send: MembershipSend<R>): Promise<R> {
+    const budget = this.budget(options);
+    const topology = await this.router.topology(budget);
+    const fallback = topology.nodes.find((n) => n.address !== "")?.address;
+    const baseUrl = this.router.lastTopologySource ?? (fallback === undefined ? undefined : this.clients.baseUrlForAddress(fallback));
+    if (baseUrl === undefined) throw new InvalidArgumentError("the cluster reported no nodes");
+    return sendMembershipChange(this.options, this.clients.forBaseUrl(baseUrl).cluster, operation, adminToken, budget, send);
   }
 
   private budget(options: RequestOptions | undefined): CallBudget {
@@ -368,6 +424,7 @@ class RoutedCacheClient implements CacheClient {
   private async begin(options: RequestOptions | undefined): Promise<CallBudget> {
     const budget = this.budget(options);
     await this.router.ensureTopology(budget);
+    this.watch?.start();
     return budget;
   }
 

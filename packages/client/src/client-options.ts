@@ -51,6 +51,13 @@ export interface CacheClientOptions {
    * map does not name is dialled as advertised.
    */
   addressMap?: Readonly<Record<string, string>> | ((address: string) => string);
+  /**
+   * Keep the routing table current through ClusterService.WatchTopology: one stream to
+   * one node, opened after the first call and closed by close(). On by default; with
+   * it off, the client refreshes the topology only when a node names another leader
+   * or a newer epoch. An open stream keeps a Node.js process running until close().
+   */
+  watchTopology?: boolean;
   clock?: Clock;
   sleep?: Sleep;
   /** Uniform in [0, 1); jitters the backoff. */
@@ -72,6 +79,7 @@ export interface ResolvedOptions {
   writesInFlightMax: number;
   /** The address to dial for an advertised one. */
   dialAddress: (address: string) => string;
+  watchTopology: boolean;
   clock: Clock;
   sleep: Sleep;
   random: () => number;
@@ -191,6 +199,7 @@ export function resolveOptions(options: CacheClientOptions): ResolvedOptions {
     sessionId: options.sessionId ?? randomSessionId(),
     writesInFlightMax: options.writesInFlightMax ?? WRITES_IN_FLIGHT_MAX_DEFAULT,
     dialAddress: resolveAddressMap(options.addressMap),
+    watchTopology: options.watchTopology ?? true,
     clock: options.clock ?? realClock,
     sleep: options.sleep ?? realSleep,
     random: options.random ?? Math.random,

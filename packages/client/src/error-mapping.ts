@@ -13,15 +13,19 @@ import {
   SessionExpiredError,
   TimeoutError,
   TooManyInFlightError,
+  UnauthenticatedError,
   UnavailableError,
   VersionMismatchError,
   WriteResultForgottenError,
 } from "./errors.js";
 
 /** The SDK operation a failure belongs to: some codes mean different things per method. */
-export type Operation = "get" | "mget" | "set" | "mset" | "delete" | "mdelete" | "incr" | "stats" | "topology" | "transferLeader" | "configureStore";
+export type Operation =
+  "get" | "mget" | "set" | "mset" | "delete" | "mdelete" | "incr" | "stats" | "topology" | "transferLeader" | "configureStore" | "addNode" | "removeNode";
 
-const WRITES: ReadonlySet<Operation> = new Set(["set", "mset", "delete", "mdelete", "incr"]);
+const WRITES: ReadonlySet<Operation> = new Set(["set", "mset", "delete", "mdelete", "incr", "addNode", "removeNode"]);
+/** Operations on the cluster's membership, whose already_exists names a node, not a key. */
+const MEMBERSHIP: ReadonlySet<Operation> = new Set(["addNode", "removeNode"]);
 
 /** Whether an operation changes state, which decides whether it may be retried blindly. */
 export function isWrite(operation: Operation): boolean {
@@ -95,6 +99,7 @@ export function toCacheError(reason: unknown, context: FailureContext, indetermi
     case Code.InvalidArgument:
       return invalidArgument(err);
     case Code.AlreadyExists:
+      if (MEMBERSHIP.has(operation)) return new ServerError(err.rawMessage, err.code, { cause: err });
       return new KeyExistsError(key ?? "", err.rawMessage, { cause: err });
     case Code.FailedPrecondition:
       return failedPrecondition(err, context);
@@ -110,6 +115,8 @@ export function toCacheError(reason: unknown, context: FailureContext, indetermi
       return new UnavailableError(err.rawMessage, { cause: err });
     case Code.Canceled:
       return new CanceledError(err.rawMessage, { cause: err });
+    case Code.Unauthenticated:
+      return new UnauthenticatedError(err.rawMessage, { cause: err });
     default:
       return new ServerError(err.rawMessage, err.code, { cause: err });
   }

@@ -200,6 +200,18 @@ export class WriteResultForgottenError extends CacheError {
   }
 }
 
+/**
+ * The node refused the call for lack of credentials (unauthenticated): AddNode and
+ * RemoveNode need the admin token of the cluster's peer secret. Never retried.
+ */
+export class UnauthenticatedError extends CacheError {
+  override name = "UnauthenticatedError";
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, Code.Unauthenticated, options);
+  }
+}
+
 /** The caller's signal aborted the call before it could complete (canceled). */
 export class CanceledError extends CacheError {
   override name = "CanceledError";

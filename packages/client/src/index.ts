@@ -1,4 +1,5 @@
 export type {
+  AdminOptions,
   CacheClient,
   GetOptions,
   GetOrLoadOptions,
@@ -34,6 +35,7 @@ export {
   SessionExpiredError,
   TimeoutError,
   TooManyInFlightError,
+  UnauthenticatedError,
   UnavailableError,
   VersionMismatchError,
   WriteResultForgottenError,
@@ -41,6 +43,7 @@ export {
 export type { CacheEvent, RetryReason } from "./events.js";
 export type { ClusterStats, NodeStats, ShardReplicaStats, StoreCounters } from "./stats.js";
 export type { Topology, TopologyNode, TopologyShard } from "./topology.js";
+export type { ClusterNode } from "./membership.js";
 export type { CacheValue, GetResult } from "./values.js";
 export type { EvictionPolicyName, ShardStoreSettings, StoreSettingsChange } from "./store-settings.js";
 export type { SingleFlightStats } from "./single-flight.js";

@@ -164,6 +164,57 @@ export function checkNodeId(id: unknown, field: string): asserts id is string {
   }
 }
 
+/**
+ * The node address rule the nodes apply (to flags, AddNode and Join alike): host:port, the
+ * host a name, an IPv4 address or a bracketed IPv6 one, the port 1 to 65535, at most 255
+ * characters.
+ */
+const HOST_PORT = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$/;
+const ADDRESS_CHARS_MAX = 255;
+
+/** Whether `address` is host:port as nodes accept it (see HOST_PORT). */
+export function isHostPort(address: string): boolean {
+  const match = HOST_PORT.exec(address);
+  const port = match ? Number(match[2]) : 0;
+  return address.length <= ADDRESS_CHARS_MAX && port >= 1 && port <= 65_535;
+}
+
+/** A node address: host:port as nodes accept it. */
+export function checkHostPort(address: unknown, field: string): asserts address is string {
+  if (typeof address !== "string" || !isHostPort(address)) {
+    const got = typeof address === "string" ? JSON.stringify(address.slice(0, 80)) : typeof address;
+    throw new InvalidArgumentError(
+      `${field} must be host:port (a name, an IPv4 address or a bracketed IPv6 one, a port from 1 to 65535, at most 255 characters), got ${got}`,
+    );
+  }
+}
+
+/** A node to add: its id and both addresses, checked and copied. */
+export function clusterNodeOf(node: unknown): { id: string; clientAddress: string; peerAddress: string } {
+  if (typeof node !== "object" || node === null) throw new InvalidArgumentError("node must be an object with id, clientAddress and peerAddress");
+  const { id, clientAddress, peerAddress } = node as Record<string, unknown>;
+  checkNodeId(id, "node.id");
+  checkHostPort(clientAddress, "node.clientAddress");
+  checkHostPort(peerAddress, "node.peerAddress");
+  return { id, clientAddress, peerAddress };
+}
+
+const ADMIN_TOKEN = /^[0-9A-Fa-f]{64}$/;
+
+/**
+ * An admin token: 64 hex digits (HMAC-SHA256 of a fixed label keyed by the peer secret),
+ * returned in lowercase, as nodes compare it. The message never quotes the token.
+ */
+export function adminTokenOf(token: unknown): string {
+  if (typeof token !== "string" || !ADMIN_TOKEN.test(token)) {
+    throw new InvalidArgumentError(
+      'adminToken must be 64 hex digits (HMAC-SHA256 of "distcache-cluster-admin-v1" keyed by the cluster\'s peer secret), ' +
+        `got ${typeof token === "string" ? `${token.length} characters` : typeof token}`,
+    );
+  }
+  return token.toLowerCase();
+}
+
 /** Why a session id is refused (empty, not well-formed, or above sessionIdBytesMax UTF-8 bytes), or undefined. */
 export function sessionIdRefusal(sessionId: unknown): string | undefined {
   if (typeof sessionId !== "string" || sessionId.length === 0) return "sessionId must be a non-empty string";

@@ -12,7 +12,14 @@ const notLeader = (code: Code, leaderId: string, message = "node does not lead s
 /** An error as a node answers it: with response headers. */
 const answered = (message: string, code: Code) => new ConnectError(message, code, { "content-type": "application/proto" });
 
-const redirect = (reason: string): Verdict => ({ type: "redirect", reason: reason as "notLeader", shard: 3, leaderId: "n2", leaderAddress: "n2:7301" });
+const redirect = (reason: string): Verdict => ({
+  type: "redirect",
+  reason: reason as "notLeader",
+  shard: 3,
+  leaderId: "n2",
+  leaderAddress: "n2:7301",
+  epoch: 1n,
+});
 
 /** [case, error, verdict for a read, verdict for a write] */
 const CASES: [string, ConnectError, Verdict, Verdict][] = [

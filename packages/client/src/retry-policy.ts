@@ -6,7 +6,7 @@ import type { RetryReason } from "./events.js";
 /** What to do after a failed attempt. */
 export type Verdict =
   /** Retry at the named leader: the node refused before proposing, so nothing took effect. */
-  | { type: "redirect"; reason: RetryReason; shard: number; leaderId: string; leaderAddress: string }
+  | { type: "redirect"; reason: RetryReason; shard: number; leaderId: string; leaderAddress: string; epoch: bigint }
   /** Retry once the leader is known again (refresh the topology first); nothing took effect. */
   | { type: "rediscover"; reason: RetryReason }
   /**
@@ -80,7 +80,7 @@ function notLeaderVerdict(err: ConnectError): Verdict | undefined {
   // Unavailable + NotLeader is a write superseded by a new leader, or no leader known.
   const reason: RetryReason = err.code === Code.Unavailable && detail.leaderId ? "writeLost" : detail.leaderId ? "notLeader" : "noLeader";
   if (!detail.leaderId) return { type: "rediscover", reason };
-  return { type: "redirect", reason, shard: detail.shard, leaderId: detail.leaderId, leaderAddress: detail.leaderAddress };
+  return { type: "redirect", reason, shard: detail.shard, leaderId: detail.leaderId, leaderAddress: detail.leaderAddress, epoch: detail.epoch };
 }
 
 /**

@@ -10,6 +10,8 @@ import { isDiallable, type Topology } from "./topology.js";
 export class RoutingTable {
   private ring: Ring | undefined;
   private ringParameters = "";
+  /** The highest placement epoch a topology answer reported. */
+  private knownEpoch = 0n;
   private readonly addresses = new Map<string, string>();
   private readonly leaders = new Map<number, string>();
   /** The leader last reported through leaderChanged, per shard; forgetting one is not reported. */
@@ -22,7 +24,13 @@ export class RoutingTable {
     return this.ring !== undefined;
   }
 
+  /** The highest placement epoch applied so far (0 before any). */
+  get epoch(): bigint {
+    return this.knownEpoch;
+  }
+
   apply(topology: Topology): void {
+    if (topology.epoch > this.knownEpoch) this.knownEpoch = topology.epoch;
     const parameters = `${topology.shardCount}/${topology.pointsPerShard}`;
     if (parameters !== this.ringParameters) {
       const shards = Array.from({ length: topology.shardCount }, (_, i) => i);

@@ -74,6 +74,7 @@ interface Target {
 export class ShardRouter {
   private refreshing: Promise<Topology> | undefined;
   private nextAnyNode = 0;
+  private answeredBy: string | undefined;
 
   constructor(
     private readonly options: ResolvedOptions,
@@ -123,6 +124,7 @@ export class ShardRouter {
         const response = await this.clients.forBaseUrl(baseUrl).cluster.getTopology({}, { timeoutMs, signal: budget.signal });
         const topology = withDiallableAddresses(topologyFromMessage(response.topology), new URL(baseUrl).host);
         this.table.apply(topology);
+        this.answeredBy = baseUrl;
         this.options.onEvent({ type: "topologyRefreshed", epoch: topology.epoch, source: baseUrl });
         return topology;
       } catch (err) {
@@ -130,6 +132,11 @@ export class ShardRouter {
       }
     }
     throw lastError;
+  }
+
+  /** The base URL of the node whose GetTopology answer was applied last: one that was up then. */
+  get lastTopologySource(): string | undefined {
+    return this.answeredBy;
   }
 
   /** Known nodes first (starting at a rotating one, to spread the load), then the seeds. */
@@ -311,6 +318,10 @@ export class ShardRouter {
     }
     const moved = verdict.leaderId !== target.leaderId && verdict.leaderAddress !== target.address;
     this.table.setLeader(verdict.shard, verdict.leaderId, verdict.leaderAddress || undefined);
+    // A node that knows a newer placement: the nodes and leaders may have moved, so the
+    // topology is fetched again (in the background; this call follows the named leader).
+    if (verdict.epoch > this.table.epoch)
+      void this.refresh({ deadlineMs: this.options.clock.nowMs() + TOPOLOGY_ATTEMPT_MS_MAX * 3, signal: undefined }).catch(() => undefined);
     return moved && verdict.shard === shard;
   }
 

@@ -5,7 +5,7 @@ const topology = (addresses: string[]): Topology => ({
   epoch: 1n,
   shardCount: 1,
   pointsPerShard: 16,
-  nodes: addresses.map((address, i) => ({ id: `n${i + 1}`, address })),
+  nodes: addresses.map((address, i) => ({ id: `n${i + 1}`, address, peerAddress: `10.0.1.${i + 1}:7401` })),
   shards: [],
 });
 
@@ -24,13 +24,15 @@ describe("reported addresses", () => {
   });
 
   it("a lone node that reports port 0 gets the address that answered", () => {
-    expect(withDiallableAddresses(topology(["127.0.0.1:0"]), "127.0.0.1:40123").nodes).toEqual([{ id: "n1", address: "127.0.0.1:40123" }]);
+    expect(withDiallableAddresses(topology(["127.0.0.1:0"]), "127.0.0.1:40123").nodes).toEqual([
+      { id: "n1", address: "127.0.0.1:40123", peerAddress: "10.0.1.1:7401" },
+    ]);
   });
 
   it("in a cluster, an address that cannot be dialled is dropped", () => {
     expect(withDiallableAddresses(topology(["0.0.0.0:7301", "10.0.0.2:7301"]), "10.0.0.2:7301").nodes).toEqual([
-      { id: "n1", address: "" },
-      { id: "n2", address: "10.0.0.2:7301" },
+      { id: "n1", address: "", peerAddress: "10.0.1.1:7401" },
+      { id: "n2", address: "10.0.0.2:7301", peerAddress: "10.0.1.2:7401" },
     ]);
   });
 });

@@ -5,6 +5,8 @@ export interface TopologyNode {
   id: string;
   /** The client address, host:port. */
   address: string;
+  /** The peer (Raft) address, host:port, as the node reported it; empty when not reported. */
+  peerAddress: string;
 }
 
 export interface TopologyShard {
@@ -13,6 +15,8 @@ export interface TopologyShard {
   leaderId: string | null;
   /** Node ids of the voting replicas, as far as the answering node knows them. */
   replicas: string[];
+  /** Node ids of the learners: replicas catching up before they are promoted to voters. */
+  learners: string[];
   term: bigint;
 }
 
@@ -32,8 +36,14 @@ export function topologyFromMessage(message: TopologyMessage | undefined): Topol
     epoch: message.epoch,
     shardCount: message.ring.shardCount,
     pointsPerShard: message.ring.pointsPerShard,
-    nodes: message.nodes.map((n) => ({ id: n.id, address: n.clientAddress })),
-    shards: message.shards.map((s) => ({ id: s.id, leaderId: s.leaderId === "" ? null : s.leaderId, replicas: [...s.replicas], term: s.term })),
+    nodes: message.nodes.map((n) => ({ id: n.id, address: n.clientAddress, peerAddress: n.peerAddress })),
+    shards: message.shards.map((s) => ({
+      id: s.id,
+      leaderId: s.leaderId === "" ? null : s.leaderId,
+      replicas: [...s.replicas],
+      learners: [...s.learners],
+      term: s.term,
+    })),
   };
 }
 
@@ -55,7 +65,7 @@ export function isDiallable(address: string): boolean {
 export function withDiallableAddresses(topology: Topology, answeredBy: string): Topology {
   const nodes = topology.nodes.map((node) => {
     if (isDiallable(node.address)) return node;
-    return { id: node.id, address: topology.nodes.length === 1 ? answeredBy : "" };
+    return { ...node, address: topology.nodes.length === 1 ? answeredBy : "" };
   });
   return { ...topology, nodes };
 }

@@ -25,6 +25,7 @@ export {
   type SetOptions,
   type SetResult,
   type SnapshotCapture,
+  type StoreChange,
   type StoreRestorer,
   type StoreStats,
 } from "./store.js";

@@ -37,6 +37,13 @@ export type SetResult = { ok: true; version: number; evicted: string[] } | { ok:
 
 export type IncrResult = { ok: true; value: bigint; version: number; evicted: string[] } | { ok: false; reason: "not_integer" | "overflow" };
 
+/**
+ * One change an apply-time call made, in the order it made them: a write ("put", with the
+ * entry written), a client's delete, an expiry removed by the sweep or met by a write, or
+ * an eviction to respect the bounds. Reads never produce one.
+ */
+export type StoreChange = { kind: "put"; key: string; entry: Entry } | { kind: "delete" | "expire" | "evict"; key: string };
+
 export interface StoreStats {
   /** get() calls that found a live entry (local to this replica: reads are not replicated). */
   hits: number;
@@ -90,6 +97,7 @@ export class Store {
   private misses = 0;
   private evictions = 0;
   private expirations = 0;
+  private changeSink: ((change: StoreChange) => void) | undefined;
 
   constructor(options?: Partial<StoreOptions>) {
     this.settings = resolveStoreOptions(options);
@@ -148,7 +156,7 @@ export class Store {
     if (refusal !== undefined) return refusal;
     const version = ++this.revisionCounter;
     if (expireAtMs !== 0 && expireAtMs <= nowMs) {
-      if (current !== undefined) this.removeEntry(key);
+      if (current !== undefined) this.removeEntry(key, "expire");
       this.expirations++;
       return { ok: true, version, evicted: [] };
     }
@@ -163,7 +171,7 @@ export class Store {
   delete(key: string, nowMs: number): boolean {
     this.sweep(nowMs);
     if (this.liveEntry(key, nowMs) === undefined) return false;
-    this.removeEntry(key);
+    this.removeEntry(key, "delete");
     this.revisionCounter++;
     return true;
   }
@@ -214,7 +222,7 @@ export class Store {
     while (expired < this.settings.sweepKeysMax) {
       const key = this.expiry.due(nowMs);
       if (key === undefined) break;
-      this.removeEntry(key);
+      this.removeEntry(key, "expire");
       expired++;
     }
     this.expirations += expired;
@@ -238,6 +246,14 @@ export class Store {
     if (policy !== this.order.policy) this.order = convertEvictionOrder(this.order, policy, this.orderDependencies());
     else if (this.order instanceof LfuOrder) this.order.retune(lfuHalvingIntervalOf(this.settings));
     return this.evictToBounds(undefined);
+  }
+
+  /**
+   * Hands every later change to `sink` as it is made (undefined stops it). The sink must
+   * not call back into the store; a store restored from a snapshot starts without one.
+   */
+  observe(sink: ((change: StoreChange) => void) | undefined): void {
+    this.changeSink = sink;
   }
 
   /** Reseeds the eviction generator (the host derives the seed from the log position). */
@@ -448,7 +464,7 @@ export class Store {
   private liveEntry(key: string, nowMs: number): Entry | undefined {
     const entry = this.entries.get(key);
     if (entry === undefined || !isExpired(entry, nowMs)) return entry;
-    this.removeEntry(key);
+    this.removeEntry(key, "expire");
     this.expirations++;
     return undefined;
   }
@@ -464,15 +480,17 @@ export class Store {
       this.order.access(key);
     }
     this.expiry.set(key, entry.expireAtMs);
+    this.changeSink?.({ kind: "put", key, entry });
   }
 
-  private removeEntry(key: string): void {
+  private removeEntry(key: string, kind: "delete" | "expire" | "evict"): void {
     const entry = this.entries.get(key);
     assert(entry !== undefined, "Store.removeEntry: key absent");
     this.entries.delete(key);
     this.bytesTotal -= entryBytes(key, entry.value);
     this.order.remove(key);
     this.expiry.delete(key);
+    this.changeSink?.({ kind, key });
   }
 
   /** Evicts per policy until both bounds hold, sparing `keptKey` (the key just written). */
@@ -481,7 +499,7 @@ export class Store {
     while (this.entries.size > this.settings.entriesMax || this.bytesTotal > this.settings.bytesMax) {
       const victim = this.order.victim(keptKey);
       assert(victim !== undefined, "Store: nothing left to evict but a bound is exceeded");
-      this.removeEntry(victim);
+      this.removeEntry(victim, "evict");
       this.evictions++;
       evicted.push(victim);
     }

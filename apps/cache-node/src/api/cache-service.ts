@@ -10,7 +10,7 @@ export type { CacheServiceDeps } from "./service-support.js";
 /**
  * The CacheService handlers: each validates its request, routes it to its shard (served
  * here, or forwarded one hop to the leader), and reads the local replica or proposes
- * through the consensus port. Watch is not served yet (unimplemented).
+ * through the consensus port. Watch is served by watch-call.ts.
  */
 export function createCacheService(deps: CacheServiceDeps): Partial<ServiceImpl<typeof CacheService>> {
   return {

@@ -22,6 +22,10 @@ import { NotLeaderError, TransferError, WriteLostError } from "../consensus/port
 import { validateNodeId } from "./request-validation.js";
 import { apiPolicy, changeCommand, validateSettingsChange, type SettingsChange } from "../state-machine/store-settings.js";
 import type { MetaView } from "../placement/meta-view.js";
+import { FORWARDED_HEADER } from "./forwarded-header.js";
+import { addNode, removeNode, type MembershipDeps } from "./membership-calls.js";
+import type { ClusterView, TopologyView } from "../placement/cluster-view.js";
+import type { StreamGate } from "./stream-gate.js";
 
 export interface ClusterServiceDeps {
   nodeId: string;
@@ -38,31 +42,37 @@ export interface ClusterServiceDeps {
   leaderWaitMs: number;
   /** The meta document as this node knows it: the epoch and the nodes. */
   meta: Pick<MetaView, "epoch" | "summary">;
+  /** What AddNode and RemoveNode need. */
+  membership: MembershipDeps;
+  /** Every shard's leader, term and replicas as this node knows them, and their changes. */
+  view: Pick<ClusterView, "current" | "subscribe">;
+  /** The limits WatchTopology streams share with every server stream. */
+  streams: StreamGate;
 }
 
-/** Marks a call one node forwarded to another, so it is never forwarded again. */
-export const FORWARDED_HEADER = "distcache-forwarded";
+export { FORWARDED_HEADER };
 
-const notYet = (what: string) => () => {
-  throw new ConnectError(`${what} is not available yet: membership is static (set by --initial-cluster)`, Code.Unimplemented);
-};
-
-/** ClusterService: topology as this node knows it, and leadership moves; membership changes come with the placement driver. */
+/** ClusterService: topology as this node knows it, membership changes (through the meta group), leadership moves and store settings. */
 export function createClusterService(deps: ClusterServiceDeps): Partial<ServiceImpl<typeof ClusterService>> {
-  // The epoch and the nodes come from the meta document; each shard's group as this node's replica sees it.
+  // The epoch and the nodes come from the meta document; each shard's group from the cluster view.
   const topology = async (forwarded: boolean) => {
     const summary = await (forwarded ? localSummary(deps) : deps.meta.summary());
-    return {
-      epoch: BigInt(summary?.epoch ?? 0),
-      ring: { shardCount: deps.consensus.shardCount, pointsPerShard: deps.ring.pointsPerShard },
-      nodes: topologyNodes(deps, summary?.nodes),
-      shards: shardViews(deps),
-    };
+    return topologyMessage(deps, { ...deps.view.current(), ...(summary ?? { epoch: 0, nodes: undefined }) });
   };
+  const streamed = (view: TopologyView, progress: boolean) => ({ topology: topologyMessage(deps, view), progress });
   return {
     getTopology: async (_req, ctx) => ({ topology: await topology(ctx.requestHeader.get(FORWARDED_HEADER) !== null) }),
-    addNode: notYet("AddNode"),
-    removeNode: notYet("RemoveNode"),
+    watchTopology: (_req, ctx) =>
+      deps.streams.serve(
+        {
+          first: () => [streamed(deps.view.current(), false)],
+          subscribe: (push) => deps.view.subscribe((view) => push(streamed(view, false))),
+          progress: () => streamed(deps.view.current(), true),
+        },
+        ctx.signal,
+      ),
+    addNode: (req, ctx) => addNode(deps.membership, req, ctx),
+    removeNode: (req, ctx) => removeNode(deps.membership, req, ctx),
     transferLeader: (req, ctx) => transferLeader(deps, req, ctx),
     configureStore: (req, ctx) => configureStore(deps, req, ctx),
   };
@@ -84,11 +94,14 @@ function topologyNodes(deps: ClusterServiceDeps, nodes: readonly { id: string; c
   }));
 }
 
-function shardViews(deps: ClusterServiceDeps) {
-  return Array.from({ length: deps.consensus.shardCount }, (_, id) => {
-    const status = deps.consensus.status(id);
-    return { id, replicas: deps.consensus.voters(id), learners: deps.consensus.learners(id), leaderId: status.leaderId, term: BigInt(status.term) };
-  });
+/** The Topology message of a view; nodes undefined (the meta document not known yet) are --initial-cluster's. */
+function topologyMessage(deps: ClusterServiceDeps, view: { epoch: number; nodes: TopologyView["nodes"] | undefined; shards: TopologyView["shards"] }) {
+  return {
+    epoch: BigInt(view.epoch),
+    ring: { shardCount: deps.consensus.shardCount, pointsPerShard: deps.ring.pointsPerShard },
+    nodes: topologyNodes(deps, view.nodes?.length ? view.nodes : undefined),
+    shards: view.shards.map((s) => ({ id: s.shard, replicas: s.voters, learners: s.learners, leaderId: s.leaderId ?? "", term: BigInt(s.term) })),
+  };
 }
 
 /**

@@ -9,11 +9,21 @@ export interface ClusterMember {
 }
 
 const ID = /^[A-Za-z0-9_.-]{1,64}$/;
-const ADDRESS = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$/;
+const ADDRESS = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$/;
+
+/**
+ * Whether `address` is a node address every part of a node takes alike (flags, AddNode,
+ * Join, nodes.json): host:port, the host a name, an IPv4 address or a bracketed IPv6 one,
+ * the port 1 to 65535, at most 255 characters.
+ */
+export function isHostPort(address: string): boolean {
+  const m = ADDRESS.exec(address);
+  const port = m ? Number(m[2]) : 0;
+  return address.length <= 255 && port >= 1 && port <= 65535;
+}
 
 function checkAddress(address: string, what: string): string {
-  const m = ADDRESS.exec(address);
-  if (!m || Number(m[2]) > 65535) throw new ConfigError(`${what} must be host:port, got "${address}"`);
+  if (!isHostPort(address)) throw new ConfigError(`${what} must be host:port, got "${address}"`);
   return address;
 }
 

@@ -15,6 +15,10 @@ const CLIENT_PORT_FLAGS = [
   "--h2-streams-max",
   "--idle-timeout-ms",
   "--inflight-requests-max",
+  "--streams-max",
+  "--connection-streams-max",
+  "--stream-progress-ms",
+  "--stream-queue-max",
 ];
 afterEach(() => {
   process.env = { ...saved };
@@ -77,6 +81,11 @@ describe("config", () => {
     }
   });
 
+  it("balances leaders unless --no-leader-balance", () => {
+    expect(parseConfig([]).leaderBalance).toBe(true);
+    expect(parseConfig(["--no-leader-balance"]).leaderBalance).toBe(false);
+  });
+
   it("defaults the client-port bounds", () => {
     expect(parseConfig([])).toMatchObject({
       firstBytesTimeoutMs: 10_000,
@@ -86,6 +95,10 @@ describe("config", () => {
       h2StreamsMax: 256,
       idleTimeoutMs: 65_000,
       inflightRequestsMax: 4096,
+      streamsMax: 1024,
+      connectionStreamsMax: 16,
+      streamProgressMs: 5000,
+      streamQueueMax: 256,
     });
   });
 

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { NODE_ID_PATTERN, PROTOCOL_LIMITS } from "@distcache/proto/limits";
 import { ENTRY_MEMORY_OVERHEAD_BYTES } from "@distcache/store";
 import { Command, InvalidArgumentError, Option } from "commander";
-import { parseInitialCluster, parsePeerDial, type ClusterMember } from "./cluster-config.js";
+import { isHostPort, parseInitialCluster, parsePeerDial, type ClusterMember } from "./cluster-config.js";
 import { ConfigError } from "./config-error.js";
 import { CLOCK_OFFSET_MS_MAX, PLANTED_BUGS, resolveTestingSwitches, type TestingSwitches } from "./testing-switches.js";
 
@@ -29,6 +29,11 @@ export interface NodeConfig {
   peerPort: number;
   /** Every member's addresses, this node's included; empty means a cluster of this node alone. */
   initialCluster: ClusterMember[];
+  /** A node's client URL to join a running cluster through (a node that starts with no --initial-cluster). */
+  join: string;
+  /** The client and peer addresses other nodes reach this one at (default: where it listens). */
+  advertiseClient: string;
+  advertisePeer: string;
   /** Shared secret peers prove they know (HMAC challenge); required with more than one member. */
   peerSecret: string;
   /** Per-peer dial address overrides (for proxies in tests). */
@@ -69,6 +74,8 @@ export interface NodeConfig {
   shutdownGraceMs: number;
   /** Serve unary Connect calls through the unary fast path (same behaviour, less overhead). */
   fastPath: boolean;
+  /** Whether this node, while it leads the meta group, moves shard leaderships to balance them. */
+  leaderBalance: boolean;
   /** Client port: a new connection must send enough to tell HTTP/1.1 from HTTP/2 within this time. */
   firstBytesTimeoutMs: number;
   /** Client port: HTTP/1.1 request headers must arrive within this time. */
@@ -83,6 +90,22 @@ export interface NodeConfig {
   idleTimeoutMs: number;
   /** Requests served at once; more are answered resource_exhausted. */
   inflightRequestsMax: number;
+  /** Server streams (WatchTopology) open at once on this node; more are answered resource_exhausted. */
+  streamsMax: number;
+  /** Server streams open at once on one client connection. */
+  connectionStreamsMax: number;
+  /** Every stream sends a progress message at this interval. */
+  streamProgressMs: number;
+  /** Messages a stream may hold for a consumer that reads too slowly before it is dropped. */
+  streamQueueMax: number;
+  /** Watch streams open at once on this node (each is also a server stream). */
+  watchersMax: number;
+  /** Watch streams open at once on one client connection. */
+  connectionWatchersMax: number;
+  /** Change events each replica retains for watches to resume from, by count... */
+  watchHistoryEvents: number;
+  /** ...and by bytes of keys and values. */
+  watchHistoryBytes: number;
   /** Test-only switches (fault hooks, clock offset, planted bugs); undefined unless --testing. */
   testing: TestingSwitches | undefined;
 }
@@ -98,6 +121,9 @@ export const DEFAULT_CONFIG: NodeConfig = {
   peerHost: "127.0.0.1",
   peerPort: 7401,
   initialCluster: [],
+  join: "",
+  advertiseClient: "",
+  advertisePeer: "",
   peerSecret: "",
   peerDial: new Map(),
   clientDial: new Map(),
@@ -126,6 +152,7 @@ export const DEFAULT_CONFIG: NodeConfig = {
   accessHintKeysMax: 1024,
   shutdownGraceMs: 5000,
   fastPath: true,
+  leaderBalance: true,
   firstBytesTimeoutMs: 10_000,
   headersTimeoutMs: 10_000,
   bodyTimeoutMs: 30_000,
@@ -133,6 +160,14 @@ export const DEFAULT_CONFIG: NodeConfig = {
   h2StreamsMax: 256,
   idleTimeoutMs: 65_000,
   inflightRequestsMax: 4096,
+  streamsMax: 1024,
+  connectionStreamsMax: 16,
+  streamProgressMs: 5000,
+  streamQueueMax: 256,
+  watchersMax: 512,
+  connectionWatchersMax: 8,
+  watchHistoryEvents: 10_000,
+  watchHistoryBytes: 8 * 1024 * 1024,
   testing: undefined,
 };
 
@@ -147,6 +182,9 @@ const ENV: Record<string, string> = {
   peerHost: "DISTCACHE_PEER_HOST",
   peerPort: "DISTCACHE_PEER_PORT",
   initialCluster: "DISTCACHE_INITIAL_CLUSTER",
+  join: "DISTCACHE_JOIN",
+  advertiseClient: "DISTCACHE_ADVERTISE_CLIENT",
+  advertisePeer: "DISTCACHE_ADVERTISE_PEER",
   peerSecret: "DISTCACHE_PEER_SECRET",
   peerDial: "DISTCACHE_PEER_DIAL",
   clientDial: "DISTCACHE_CLIENT_DIAL",
@@ -168,6 +206,14 @@ const ENV: Record<string, string> = {
   h2StreamsMax: "DISTCACHE_H2_STREAMS_MAX",
   idleTimeoutMs: "DISTCACHE_IDLE_TIMEOUT_MS",
   inflightRequestsMax: "DISTCACHE_INFLIGHT_REQUESTS_MAX",
+  streamsMax: "DISTCACHE_STREAMS_MAX",
+  connectionStreamsMax: "DISTCACHE_CONNECTION_STREAMS_MAX",
+  streamProgressMs: "DISTCACHE_STREAM_PROGRESS_MS",
+  streamQueueMax: "DISTCACHE_STREAM_QUEUE_MAX",
+  watchersMax: "DISTCACHE_WATCHERS_MAX",
+  connectionWatchersMax: "DISTCACHE_CONNECTION_WATCHERS_MAX",
+  watchHistoryEvents: "DISTCACHE_WATCH_HISTORY_EVENTS",
+  watchHistoryBytes: "DISTCACHE_WATCH_HISTORY_BYTES",
   ttlMsMax: "DISTCACHE_TTL_MS_MAX",
   snapshotBytes: "DISTCACHE_SNAPSHOT_BYTES",
 };
@@ -236,6 +282,9 @@ const OPTION_SPECS: OptionSpec[] = [
   ["--peer-host <host>", `peer (Raft) listen address (default ${d.peerHost})`, "peerHost"],
   ["--peer-port <port>", "peer port (default: client port + 100)", "peerPort", positiveInt("--peer-port", 0, 65535)],
   ["--initial-cluster <list>", "every member as id=clientHost:port/peerHost:port, comma-separated; this node listens on its own entry", "initialCluster"],
+  ["--join <url>", "join a running cluster through any node's client URL (instead of --initial-cluster)", "join"],
+  ["--advertise-client <host:port>", "client address other nodes and clients reach this node at (default: --host:--port)", "advertiseClient"],
+  ["--advertise-peer <host:port>", "peer address other nodes reach this node at (default: --peer-host:--peer-port)", "advertisePeer"],
   ["--peer-secret <secret>", "shared secret for peer authentication (required with several members)", "peerSecret"],
   ["--peer-secret-file <file>", "read the peer secret from a file", "peerSecretFile"],
   ["--peer-dial <list>", "dial address overrides as id=host:port, comma-separated", "peerDial"],
@@ -279,6 +328,7 @@ const OPTION_SPECS: OptionSpec[] = [
   ],
   ["--ttl-ms-max <ms>", `longest TTL a write may ask for (default ${d.limits.ttlMsMax})`, "ttlMsMax", positiveInt("--ttl-ms-max")],
   ["--no-fast-path", "serve every call through the stock Connect handler", "fastPath"],
+  ["--no-leader-balance", "never move shard leaderships to balance them (the meta group's leader decides: set it on every node)", "leaderBalance"],
   [
     "--first-bytes-timeout-ms <ms>",
     `close a client connection that has not sent enough to tell HTTP/1.1 from HTTP/2 within ms (default ${d.firstBytesTimeoutMs})`,
@@ -320,6 +370,54 @@ const OPTION_SPECS: OptionSpec[] = [
     `requests served at once; more are answered resource_exhausted (default ${d.inflightRequestsMax})`,
     "inflightRequestsMax",
     positiveInt("--inflight-requests-max"),
+  ],
+  [
+    "--streams-max <n>",
+    `server streams (WatchTopology) open at once; more are answered resource_exhausted (default ${d.streamsMax})`,
+    "streamsMax",
+    positiveInt("--streams-max"),
+  ],
+  [
+    "--connection-streams-max <n>",
+    `server streams open at once on one client connection (default ${d.connectionStreamsMax})`,
+    "connectionStreamsMax",
+    positiveInt("--connection-streams-max"),
+  ],
+  [
+    "--stream-progress-ms <ms>",
+    `every server stream sends a progress message at this interval (default ${d.streamProgressMs})`,
+    "streamProgressMs",
+    positiveInt("--stream-progress-ms", 1, TIMER_MS_MAX),
+  ],
+  [
+    "--stream-queue-max <n>",
+    `messages a stream holds for a slow consumer before dropping it with resource_exhausted (default ${d.streamQueueMax})`,
+    "streamQueueMax",
+    positiveInt("--stream-queue-max", 1, 1_000_000),
+  ],
+  [
+    "--watchers-max <n>",
+    `Watch streams open at once; more are answered resource_exhausted (default ${d.watchersMax})`,
+    "watchersMax",
+    positiveInt("--watchers-max"),
+  ],
+  [
+    "--connection-watchers-max <n>",
+    `Watch streams open at once on one client connection (default ${d.connectionWatchersMax})`,
+    "connectionWatchersMax",
+    positiveInt("--connection-watchers-max"),
+  ],
+  [
+    "--watch-history-events <n>",
+    `change events each replica keeps for watches to resume from (default ${d.watchHistoryEvents})`,
+    "watchHistoryEvents",
+    positiveInt("--watch-history-events", 1, 10_000_000),
+  ],
+  [
+    "--watch-history-bytes <n>",
+    `bytes of keys and values each replica keeps for watches to resume from (default ${d.watchHistoryBytes})`,
+    "watchHistoryBytes",
+    positiveInt("--watch-history-bytes", 1, 2 ** 40),
   ],
   ["--testing", "allow the test-only switches below (chaos testing only; never in production)", "testing"],
   ["--testing-control <file>", "test only: a JSON file of peer faults and clock changes, watched while the node runs", "testingControl"],
@@ -399,6 +497,9 @@ export function resolveConfig(flat: Flat): NodeConfig {
     peerHost: String(pick("peerHost", pick("host", d.peerHost))),
     peerPort: 0,
     initialCluster: parseInitialCluster(String(pick("initialCluster", ""))),
+    join: String(pick("join", "")),
+    advertiseClient: String(pick("advertiseClient", "")),
+    advertisePeer: String(pick("advertisePeer", "")),
     peerSecret: readSecret(flat),
     peerDial: parsePeerDial(String(pick("peerDial", ""))),
     clientDial: parsePeerDial(String(pick("clientDial", "")), "--client-dial"),
@@ -414,19 +515,13 @@ export function resolveConfig(flat: Flat): NodeConfig {
     evictionPolicy: pick("evictionPolicy", d.evictionPolicy),
     entriesMax: integer("entriesMax", d.entriesMax),
     bytesMax: integer("bytesMax", d.bytesMax),
-    limits: {
-      keyBytesMax: integer("keyBytesMax", d.limits.keyBytesMax),
-      valueBytesMax: integer("valueBytesMax", d.limits.valueBytesMax),
-      batchKeysMax: integer("batchKeysMax", d.limits.batchKeysMax),
-      requestBytesMax: integer("requestBytesMax", d.limits.requestBytesMax),
-      responseBytesMax: integer("responseBytesMax", d.limits.responseBytesMax),
-      ttlMsMax: integer("ttlMsMax", d.limits.ttlMsMax),
-    },
+    limits: resolveLimits(integer),
     idleEntryIntervalMs: integer("idleEntryIntervalMs", integer("tickIntervalMs", d.idleEntryIntervalMs)),
     accessHintIntervalMs: integer("accessHintIntervalMs", d.accessHintIntervalMs),
     accessHintKeysMax: integer("accessHintKeysMax", d.accessHintKeysMax),
     shutdownGraceMs: integer("shutdownGraceMs", d.shutdownGraceMs, 0),
     fastPath: pick("fastPath", d.fastPath) !== false,
+    leaderBalance: pick("leaderBalance", d.leaderBalance) !== false,
     firstBytesTimeoutMs: timerMs("firstBytesTimeoutMs", integer("firstBytesTimeoutMs", d.firstBytesTimeoutMs)),
     headersTimeoutMs: timerMs("headersTimeoutMs", integer("headersTimeoutMs", d.headersTimeoutMs)),
     bodyTimeoutMs: timerMs("bodyTimeoutMs", integer("bodyTimeoutMs", d.bodyTimeoutMs)),
@@ -434,12 +529,33 @@ export function resolveConfig(flat: Flat): NodeConfig {
     h2StreamsMax: integer("h2StreamsMax", d.h2StreamsMax),
     idleTimeoutMs: timerMs("idleTimeoutMs", integer("idleTimeoutMs", d.idleTimeoutMs)),
     inflightRequestsMax: integer("inflightRequestsMax", d.inflightRequestsMax),
+    streamsMax: integer("streamsMax", d.streamsMax),
+    connectionStreamsMax: integer("connectionStreamsMax", d.connectionStreamsMax),
+    streamProgressMs: timerMs("streamProgressMs", integer("streamProgressMs", d.streamProgressMs)),
+    streamQueueMax: integer("streamQueueMax", d.streamQueueMax),
+    watchersMax: integer("watchersMax", d.watchersMax),
+    connectionWatchersMax: integer("connectionWatchersMax", d.connectionWatchersMax),
+    watchHistoryEvents: integer("watchHistoryEvents", d.watchHistoryEvents),
+    watchHistoryBytes: integer("watchHistoryBytes", d.watchHistoryBytes),
     testing: resolveTestingSwitches(flat),
   };
   config.peerPort = flat["peerPort"] === undefined ? (config.port === 0 ? 0 : config.port + 100) : integer("peerPort", 0, 0);
   adoptOwnEntry(config, flat);
   validate(config);
   return config;
+}
+
+/** The request limits, from the merged options. */
+function resolveLimits(integer: (key: string, fallback: number) => number): NodeConfig["limits"] {
+  const d = DEFAULT_CONFIG.limits;
+  return {
+    keyBytesMax: integer("keyBytesMax", d.keyBytesMax),
+    valueBytesMax: integer("valueBytesMax", d.valueBytesMax),
+    batchKeysMax: integer("batchKeysMax", d.batchKeysMax),
+    requestBytesMax: integer("requestBytesMax", d.requestBytesMax),
+    responseBytesMax: integer("responseBytesMax", d.responseBytesMax),
+    ttlMsMax: integer("ttlMsMax", d.ttlMsMax),
+  };
 }
 
 /** A byte count from the merged options: a number (flags parse theirs), or a string such as "64MiB" from a config file. */
@@ -489,6 +605,31 @@ function splitHostPort(address: string): [string, number] {
   return [address.slice(0, i).replace(/^\[|\]$/g, ""), Number(address.slice(i + 1))];
 }
 
+/** --join, and the addresses a joining node advertises. */
+function validateJoin(config: NodeConfig): void {
+  for (const [flag, address] of [["--advertise-client", config.advertiseClient] as const, ["--advertise-peer", config.advertisePeer] as const]) {
+    if (address && !isHostPort(address)) {
+      throw new ConfigError(`${flag} must be host:port with a port in 1-65535, got "${address}"`);
+    }
+  }
+  if (!config.join) return;
+  let url: URL;
+  try {
+    url = new URL(config.join);
+  } catch {
+    throw new ConfigError(`--join must be a node's client URL such as http://127.0.0.1:7301, got "${config.join}"`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new ConfigError(`--join must be an http:// or https:// URL, got "${config.join}"`);
+  if (config.initialCluster.length > 0) {
+    throw new ConfigError("--join and --initial-cluster exclude each other: a joining node learns the cluster from the node it joins through");
+  }
+  if (config.peerSecret.length < 16) throw new ConfigError("--join needs the cluster's --peer-secret (or --peer-secret-file), of at least 16 characters");
+  if (config.port === 0 && !config.advertiseClient)
+    throw new ConfigError("--join with --port 0 needs --advertise-client: other nodes must know where to reach it");
+  if (config.peerPort === 0 && !config.advertisePeer)
+    throw new ConfigError("--join with --peer-port 0 needs --advertise-peer: other nodes must know where to reach it");
+}
+
 /** Each configured request limit may only lower the protocol's ceiling (what apply accepts on every replica). */
 function validateCeilings(limits: Limits): void {
   const ceilings: [keyof Limits, string, number][] = [
@@ -510,11 +651,12 @@ function validate(config: NodeConfig): void {
   if (!NODE_ID_PATTERN.test(config.nodeId)) throw new ConfigError(`node id must be 1-64 of [A-Za-z0-9_.-], got "${config.nodeId}"`);
   if (!POLICIES.includes(config.evictionPolicy)) throw new ConfigError(`eviction policy must be one of ${POLICIES.join(", ")}, got "${config.evictionPolicy}"`);
   if (config.port > 65535) throw new ConfigError(`port must be at most 65535, got ${config.port}`);
+  validateJoin(config);
   if (config.initialCluster.length > 1 && config.peerSecret.length < 16) {
     throw new ConfigError("a cluster of several nodes needs --peer-secret (or --peer-secret-file) of at least 16 characters");
   }
   const members = Math.max(1, config.initialCluster.length);
-  if (config.replicas > members) throw new ConfigError(`replicas (${config.replicas}) cannot exceed the number of members (${members})`);
+  if (!config.join && config.replicas > members) throw new ConfigError(`replicas (${config.replicas}) cannot exceed the number of members (${members})`);
   const shardBytesMax = Math.floor(config.bytesMax / config.shards);
   const largestEntry = config.limits.keyBytesMax + config.limits.valueBytesMax + ENTRY_MEMORY_OVERHEAD_BYTES;
   if (largestEntry > shardBytesMax) {

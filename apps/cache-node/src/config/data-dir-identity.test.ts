@@ -30,12 +30,24 @@ describe("the data dir's identity", () => {
   it("is written at bootstrap (atomically: no temporary file left) and read back unchanged at the next start", async () => {
     const dir = dataDir();
     const first = await openDataDirIdentity(dir, inputs, silent);
-    expect(first).toEqual({ format: 1, clusterId: deriveClusterId(inputs), nodeId: "n1", members: ["n1", "n2", "n3"], shards: 12, replicas: 3 });
+    const incarnation = expect.stringMatching(/^[0-9a-f]{32}$/) as unknown as string;
+    expect(first).toEqual({ format: 1, clusterId: deriveClusterId(inputs), nodeId: "n1", members: ["n1", "n2", "n3"], shards: 12, replicas: 3, incarnation });
     expect(first.clusterId).toMatch(/^[0-9a-f]{32}$/);
+    // Each data dir draws its own.
+    expect((await openDataDirIdentity(dataDir(), inputs, silent)).incarnation).not.toBe(first.incarnation);
     expect(readdirSync(dir)).toEqual([IDENTITY_FILE]);
     expect(JSON.parse(readFileSync(join(dir, IDENTITY_FILE), "utf8"))).toEqual(first);
     // The recorded id wins over a new derivation: a rotated secret keeps the data dir's cluster.
     expect(await openDataDirIdentity(dir, { ...inputs, secret: "another-secret-0123456789" }, silent)).toEqual(first);
+  });
+
+  it("draws an incarnation once for an identity recorded without one, and keeps it", async () => {
+    const dir = dataDir();
+    const { incarnation: _drawn, ...older } = await openDataDirIdentity(dir, inputs, silent);
+    writeFileSync(join(dir, IDENTITY_FILE), JSON.stringify(older));
+    const upgraded = await openDataDirIdentity(dir, inputs, silent);
+    expect(upgraded.incarnation).toMatch(/^[0-9a-f]{32}$/);
+    expect((await openDataDirIdentity(dir, inputs, silent)).incarnation).toBe(upgraded.incarnation);
   });
 
   it("derives one cluster id from the same bootstrap inputs on every node, and another from any other input", () => {

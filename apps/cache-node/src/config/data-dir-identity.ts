@@ -1,9 +1,9 @@
-import { createHmac } from "node:crypto";
-import { mkdir, readFile, readdir } from "node:fs/promises";
+import { createHmac, randomBytes } from "node:crypto";
+import { mkdir, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { ConfigError } from "./config-error.js";
-import { writeFileDurably } from "./durable-file.js";
+import { readJsonFile, writeFileDurably } from "./durable-file.js";
 
 /**
  * What a data dir was bootstrapped for, recorded once in `<data-dir>/identity.json`
@@ -21,6 +21,12 @@ export interface DataDirIdentity {
   readonly members: readonly string[];
   readonly shards: number;
   readonly replicas: number;
+  /**
+   * 16 random bytes, hex, drawn when the data dir is bootstrapped and presented at every
+   * peer handshake: a peer that knew this node under another incarnation refuses it (its
+   * data dir was wiped, so it forgot what it promised).
+   */
+  readonly incarnation: string;
 }
 
 /** What a start is configured with. */
@@ -85,6 +91,7 @@ export async function openDataDirIdentity(dataDir: string, inputs: IdentityInput
       members: [...inputs.members],
       shards: inputs.shards,
       replicas: inputs.replicas,
+      incarnation: newIncarnation(),
     };
     const earlier = await hasEntries(join(dataDir, "wal"));
     await mkdir(dataDir, { recursive: true });
@@ -104,24 +111,25 @@ export async function openDataDirIdentity(dataDir: string, inputs: IdentityInput
         "Start the node with the flags it was bootstrapped with, or with an empty --data-dir",
     );
   }
-  return recorded;
+  if (recorded.incarnation) return recorded;
+  // Recorded before identities carried an incarnation: drawn now, once.
+  const upgraded = { ...recorded, incarnation: newIncarnation() };
+  await writeIdentity(dataDir, upgraded);
+  return upgraded;
+}
+
+function newIncarnation(): string {
+  return randomBytes(16).toString("hex");
+}
+
+/** The identity recorded in `dataDir`, or undefined when it holds none (a fresh data dir). */
+export function readDataDirIdentity(dataDir: string): Promise<DataDirIdentity | undefined> {
+  return readIdentity(join(dataDir, IDENTITY_FILE));
 }
 
 async function readIdentity(path: string): Promise<DataDirIdentity | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw new ConfigError(`cannot read ${path}: ${(err as Error).message}`);
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (err) {
-    throw new ConfigError(`${path} is not valid JSON: ${(err as Error).message}`);
-  }
-  return checkIdentity(path, parsed);
+  const parsed = await readJsonFile(path);
+  return parsed === undefined ? undefined : checkIdentity(path, parsed);
 }
 
 /** Validates a parsed identity file; throws ConfigError naming the file and the problem. */
@@ -142,6 +150,9 @@ export function checkIdentity(path: string, parsed: unknown): DataDirIdentity {
   for (const key of ["shards", "replicas"] as const) {
     if (!Number.isSafeInteger(o[key]) || (o[key] as number) < 1) throw problem(`${key} must be a positive integer`);
   }
+  const incarnation = o["incarnation"] ?? "";
+  if (typeof incarnation !== "string" || (incarnation !== "" && !/^[0-9a-f]{32}$/.test(incarnation)))
+    throw problem("incarnation must be 32 lowercase hex digits");
   return {
     format: IDENTITY_FORMAT,
     clusterId: o["clusterId"],
@@ -149,6 +160,7 @@ export function checkIdentity(path: string, parsed: unknown): DataDirIdentity {
     members: members as string[],
     shards: o["shards"] as number,
     replicas: o["replicas"] as number,
+    incarnation,
   };
 }
 

@@ -1,4 +1,5 @@
-import { open, rename, rm } from "node:fs/promises";
+import { open, readFile, rename, rm } from "node:fs/promises";
+import { ConfigError } from "./config-error.js";
 import { dirname } from "node:path";
 
 let writes = 0;
@@ -25,5 +26,21 @@ export async function writeFileDurably(path: string, text: string): Promise<void
     await dir.sync();
   } finally {
     await dir.close();
+  }
+}
+
+/** The JSON in the file at `path`, or undefined when there is no such file; a ConfigError naming the file otherwise. */
+export async function readJsonFile(path: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw new ConfigError(`cannot read ${path}: ${(err as Error).message}`);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new ConfigError(`${path} is not valid JSON: ${(err as Error).message}`);
   }
 }

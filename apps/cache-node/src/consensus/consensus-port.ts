@@ -41,6 +41,8 @@ export interface ConsensusPort {
   /** The local replica of shard, for serving reads. */
   replica(shard: number): ShardStateMachine;
   status(shard: number): ShardStatus;
+  /** Calls `listener` after a local replica applies entries, installs a snapshot, or leaves this node; returns the function that stops it. */
+  onApplied(listener: (shard: number) => void): () => void;
   /** Whether this node holds a replica of shard. */
   hosts(shard: number): boolean;
   /** Resolves true once a leader of shard is known here, false after timeoutMs. */

@@ -65,7 +65,7 @@ function entriesProblem(m: AppendMessage): string | undefined {
   return undefined;
 }
 
-function snapshotProblem(m: SnapshotMessage, nodes: ReadonlySet<string>): string | undefined {
+function snapshotProblem(m: SnapshotMessage): string | undefined {
   const { index, term, confState } = m.snapshot;
   const counters = counterProblem({ "snapshot index": index, "snapshot term": term });
   if (counters) return counters;
@@ -76,8 +76,7 @@ function snapshotProblem(m: SnapshotMessage, nodes: ReadonlySet<string>): string
   if (conf.voters.length < 1 || conf.voters.length > VOTERS_MAX || conf.learners.length > LEARNERS_MAX) {
     return `a snapshot with ${named} (1 to ${VOTERS_MAX} voters and at most ${LEARNERS_MAX} learners)`;
   }
-  const stranger = [...conf.voters, ...conf.learners].find((id) => !nodes.has(id));
-  if (stranger !== undefined) return `a snapshot with ${named}: ${stranger} is not a node of the cluster`;
+  // Its membership is committed state: it may name a node the cluster has forgotten since.
   if (membershipBytes(conf) > MEMBERSHIP_BYTES_MAX) return `a snapshot with ${named}: a membership above ${MEMBERSHIP_BYTES_MAX} B encoded`;
   return undefined;
 }
@@ -117,7 +116,7 @@ export function messageProblem(message: InboundMessage, nodes: ReadonlySet<strin
     case "transferLeader":
       return nodes.has(m.transferee) ? undefined : `a transfer to ${m.transferee}, not a node of the cluster`;
     case "snapshot":
-      return snapshotProblem(m, nodes);
+      return snapshotProblem(m);
     case "voteResp":
     case "preVoteResp":
     case "timeoutNow":
@@ -166,7 +165,11 @@ function confChangesProblem(m: AppendMessage, node: RaftNode, nodes: ReadonlySet
     if (e.kind !== "config") continue;
     const change = decodeConfChange(e.data);
     if (typeof change === "string") return `entry ${e.index}: ${change}`;
-    if (!nodes.has(change.node)) return `entry ${e.index}: a membership change for ${change.node}, not a node of the cluster`;
+    // A committed change may name a node the cluster has forgotten since (one that left); a
+    // new one may only add a node of the cluster.
+    if (e.index > committed && change.kind !== "removeNode" && !nodes.has(change.node)) {
+      return `entry ${e.index}: a membership change for ${change.node}, not a node of the cluster`;
+    }
     const refused = validateConfChange(conf, change, VOTERS_MAX);
     if (refused) return `entry ${e.index}: a membership change no leader appends (${refused})`;
     if (e.index > committed && ++uncommitted > 1) return `entry ${e.index}: a second membership change above the commit index ${committed}`;

@@ -106,7 +106,7 @@ describe("membership changes", () => {
     expect(fatal).toEqual([]);
   });
 
-  it("a replica taken out of its group is removed, and never comes back", async () => {
+  it("a replica taken out of its group is removed; given the group again, it starts from the term and vote the old one left", async () => {
     const { nodes, groupLogs, fatal } = await openTestCluster({ ids, spares: ["n4"], shards: 1, readStampLagMsMax: 3_600_000 });
     for (let i = 0; i < 10; i++) await write(nodes, 0, `k${i}`, `v${i}`);
     await changeAtLeader(nodes, 0, change("addLearner", "n4"));
@@ -114,6 +114,7 @@ describe("membership changes", () => {
     const leaving = ids.find((id) => !nodes.get(id)!.ledShards().includes(0))!;
     await changeAtLeader(nodes, 0, change("removeNode", leaving));
     const gone = nodes.get(leaving)!;
+    const termAtRemoval = gone.groupStatus(0)!.term;
     // Writes go on while the replica is removed.
     const writing = (async () => {
       for (let i = 10; i < 30; i++) await write(nodes, 0, `k${i}`, `v${i}`);
@@ -123,18 +124,38 @@ describe("membership changes", () => {
     expect(gone.hosts(0)).toBe(false);
     expect(groupLogs.get(leaving)!.groups()).toEqual([]);
     await expect(gone.readBarrier(0)).rejects.toMatchObject({ name: "NotLeaderError" });
-    await expect(gone.addGroup(0, ids)).rejects.toMatchObject({
-      name: "MembershipChangeError",
-      invalid: true,
-      message: expect.stringContaining("never comes back"),
-    });
     await expect(nodes.get(await leaderOf(nodes, 0))!.changeMembership(0, change("addLearner", "mallory"))).rejects.toMatchObject({
       name: "MembershipChangeError",
       message: expect.stringContaining("mallory is not a node of the cluster"),
     });
+    // Back as a new, empty replica: not from term 0 (it could then vote a second time in a term it voted in).
+    await gone.addGroup(0, ids);
+    expect(gone.groupStatus(0)!.term).toBeGreaterThanOrEqual(termAtRemoval);
+    expect(groupLogs.get(leaving)!.storage(0, []).initialState().hardState.term).toBeGreaterThanOrEqual(termAtRemoval);
+    await changeAtLeader(nodes, 0, change("addLearner", leaving));
+    await until(() => read(gone, 0, "k29") === "v29", "the replica created again caught up");
+    await changeAtLeader(nodes, 0, change("promoteLearner", leaving));
+    await write(nodes, 0, "after", "1");
+    for (const node of nodes.values()) {
+      await node.readBarrier(0);
+      expect(read(node, 0, "after")).toBe("1");
+    }
+    expect(fatal).toEqual([]);
+  });
+
+  it("a replica created while its predecessor is still being removed waits for the removal, and keeps its own log", async () => {
+    const { nodes, fatal } = await openTestCluster({ ids, spares: ["n4"], shards: 1, readStampLagMsMax: 3_600_000 });
+    for (let i = 0; i < 10; i++) await write(nodes, 0, `k${i}`, `v${i}`);
+    await changeAtLeader(nodes, 0, change("addLearner", "n4"));
     const n4 = nodes.get("n4")!;
-    await n4.readBarrier(0);
-    expect(read(n4, 0, "k29")).toBe("v29");
+    await until(() => read(n4, 0, "k9") === "v9", "the learner caught up");
+    // A rolled-back learner, taken out of the group, whose move is retried while its old replica is still being removed.
+    await changeAtLeader(nodes, 0, change("removeNode", "n4"));
+    await Promise.all([n4.removeGroup(0), n4.addGroup(0, ids)]);
+    expect(n4.hosts(0)).toBe(true);
+    await changeAtLeader(nodes, 0, change("addLearner", "n4"));
+    await write(nodes, 0, "again", "1");
+    await until(() => read(n4, 0, "again") === "1" && read(n4, 0, "k0") === "v0", "the new replica caught up");
     expect(fatal).toEqual([]);
   });
 

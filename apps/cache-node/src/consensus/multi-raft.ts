@@ -4,6 +4,7 @@ import {
   RaftNode,
   SeededRandom,
   asLogIndex,
+  asTerm,
   asNodeId,
   entrySizeBytes,
   type ConfChange,
@@ -17,6 +18,7 @@ import type { SnapshotFiles } from "@distcache/raft/snapshot";
 import { Store, type StoreOptions } from "@distcache/store";
 import type { Logger } from "pino";
 import type { CommandOp, ConsensusPort, SessionHeader, ShardStatus } from "./consensus-port.js";
+import type { HistoryLimits } from "../state-machine/watch-history.js";
 import { ShardStateMachine, type CommandResult } from "../state-machine/shard-state-machine.js";
 import type { Clock } from "./clock.js";
 import { groupOfShard, isClusterGroup, type GroupLog, type GroupLogWrite, type HostedShard } from "./group-log.js";
@@ -27,7 +29,7 @@ import { ReadContexts } from "./read-context.js";
 import { ReplicaSnapshots, type PeerSender } from "./replica-snapshots.js";
 import { checkReady, type ReadyMode } from "./replica-drain.js";
 import { StateWaits } from "./state-waits.js";
-import { MemoryRemovedGroups, type RemovedGroups } from "./removed-groups.js";
+import { MemoryRemovedGroups, type RemovedGroups, type RemovedVote } from "./removed-groups.js";
 import { ShardReplica } from "./shard-replica.js";
 import type { StoreSettings } from "../state-machine/store-settings.js";
 import type { PlantedBug } from "../config/testing-switches.js";
@@ -87,6 +89,8 @@ export interface MultiRaftOptions {
   logger: Logger;
   /** What every replica's store starts from before its log is applied: the same on every node. */
   store: Partial<StoreOptions>;
+  /** How many change events each replica keeps for watches (default HISTORY_LIMITS_DEFAULT). */
+  watchHistory?: HistoryLimits;
   /**
    * Store settings this node proposes as a new group's first command when it is the
    * group's first leader (from its flags); replicated from then on. None: groups keep
@@ -149,11 +153,13 @@ export interface GroupStatus {
 export class MultiRaft implements ConsensusPort {
   /** Per group, this node's replica of its shard. */
   private readonly replicas = new Map<number, ShardReplica>();
+  private readonly appliedListeners = new Set<(shard: number) => void>();
   /** Per group, the commit index found in the log at start: applied before serving. */
   private readonly recoveredCommit = new Map<number, number>();
   private readonly self: NodeId;
   /** The nodes of the cluster: the only ones peer messages may come from or name (a group's own members are in its log). */
-  private clusterNodes: ReadonlySet<string>;
+  private clusterNodes: Set<string>;
+  private leaderHint: (shard: number) => string | undefined = () => undefined;
   private readonly removedGroups: RemovedGroups;
   private readonly incarnation: Uint8Array;
   private readonly waits: StateWaits;
@@ -196,7 +202,7 @@ export class MultiRaft implements ConsensusPort {
     for (const { shard, voters } of options.hostedShards) {
       const group = groupOfShard(shard);
       const storage = options.groupLog.storage(group, voters.map(asNodeId));
-      const machine = new ShardStateMachine(shard, new Store(options.store), options.bugs);
+      const machine = new ShardStateMachine(shard, new Store(options.store), options.bugs, options.watchHistory);
       await multi.snapshots.restore(group, machine, storage);
       if (machine.appliedIndex > 0) {
         restored++;
@@ -253,7 +259,8 @@ export class MultiRaft implements ConsensusPort {
     });
     const contexts = new ReadContexts(this.options.nodeId, this.incarnation, shard);
     const { clock, operationTimeoutMs, readsPendingMax = READS_PENDING_MAX, readStampLagMsMax = READ_STAMP_LAG_MS_MAX, seed } = this.options;
-    const replicaOptions = { clock, operationTimeoutMs, readsPendingMax, readStampLagMsMax, seed, bugs: this.bugs, schedule: () => this.schedule() };
+    const applied = (s: number) => this.appliedListeners.forEach((listener) => listener(s));
+    const replicaOptions = { clock, operationTimeoutMs, readsPendingMax, readStampLagMsMax, seed, bugs: this.bugs, schedule: () => this.schedule(), applied };
     this.replicas.set(group, new ShardReplica(shard, node, storage, machine, contexts, replicaOptions));
   }
 
@@ -313,9 +320,18 @@ export class MultiRaft implements ConsensusPort {
     return this.replicas.has(groupOfShard(shard));
   }
 
+  /**
+   * Where the leader of a shard this node holds no replica of is believed to be (the
+   * cluster view's answer), for the NotLeader answer that forwarding follows; without
+   * one, the shard's first bootstrap voter.
+   */
+  useLeaderHints(hint: (shard: number) => string | undefined): void {
+    this.leaderHint = hint;
+  }
+
   private replicaOf(shard: number): ShardReplica {
     const replica = this.replicas.get(groupOfShard(shard));
-    if (!replica) throw new NotLeaderError(shard, this.options.preferredLeaders?.[shard], "this node holds no replica of the shard");
+    if (!replica) throw new NotLeaderError(shard, this.leaderHint(shard) ?? this.options.preferredLeaders?.[shard], "this node holds no replica of the shard");
     return replica;
   }
 
@@ -346,6 +362,16 @@ export class MultiRaft implements ConsensusPort {
     return this.withReplica(shard, (replica) => replica.proposeConfChange(change, () => this.schedule()));
   }
 
+  /** Takes `id` as a node of the cluster from now on (one the meta document added): its messages are taken, and it may join groups. */
+  addClusterNode(id: string): void {
+    this.clusterNodes.add(id);
+  }
+
+  /** No longer takes `id`'s messages (a node removed from the cluster), nor lets it join a group. */
+  removeClusterNode(id: string): void {
+    if (id !== this.options.nodeId) this.clusterNodes.delete(id);
+  }
+
   /**
    * Creates this node's replica of shard's group, new to it, with the group's bootstrap
    * voters (its configuration at index 0, the same on every replica): the group's log is
@@ -353,22 +379,67 @@ export class MultiRaft implements ConsensusPort {
    * snapshot from its leader once a membership change adds this node. A shard this node
    * already hosts is a no-op.
    */
-  async addGroup(shard: number, bootstrapVoters: readonly string[]): Promise<void> {
-    if (!isClusterGroup(shard, this.options.shardCount)) throw new RangeError(`no shard ${shard} (${this.options.shardCount} shards)`);
+  addGroup(shard: number, bootstrapVoters: readonly string[]): Promise<void> {
+    if (!isClusterGroup(shard, this.options.shardCount)) return Promise.reject(new RangeError(`no shard ${shard} (${this.options.shardCount} shards)`));
+    return this.oneAtATime(groupOfShard(shard), () => this.createGroup(shard, bootstrapVoters));
+  }
+
+  /**
+   * Runs `change` once every earlier addGroup or removeGroup of `group` has finished, so a
+   * removal still dropping the old replica's files never drops those of a new one.
+   */
+  private oneAtATime(group: number, change: () => Promise<void>): Promise<void> {
+    const run = (this.groupChanges.get(group) ?? Promise.resolve()).then(change);
+    const settled = run.catch(() => undefined);
+    this.groupChanges.set(group, settled);
+    void settled.then(() => this.groupChanges.get(group) === settled && this.groupChanges.delete(group));
+    return run;
+  }
+
+  private readonly groupChanges = new Map<number, Promise<void>>();
+
+  private async createGroup(shard: number, bootstrapVoters: readonly string[]): Promise<void> {
     const group = groupOfShard(shard);
     if (this.replicas.has(group)) return;
     if (this.closed) throw new NotLeaderError(shard, undefined, "node is shutting down");
     const ids = bootstrapVoters.map(asNodeId);
-    // Raft knows a replica by its node's id: one that left its group and came back empty
-    // would have forgotten its votes and log under that id, so it never comes back.
-    if (this.removedGroups.has(group)) {
-      throw new MembershipChangeError(`shard ${shard}: this node's replica of the shard was removed, and a removed replica never comes back`, true);
-    }
-    await this.options.groupLog.bootstrap(group, ids);
+    if (this.removedGroups.has(group)) await this.reopenRemoved(shard, ids);
+    else await this.options.groupLog.bootstrap(group, ids);
     if (this.replicas.has(group) || this.closed) return;
-    const machine = new ShardStateMachine(shard, new Store(this.options.store), this.options.bugs);
+    const machine = new ShardStateMachine(shard, new Store(this.options.store), this.options.bugs, this.options.watchHistory);
     this.addReplica(shard, bootstrapVoters, machine);
     this.schedule();
+  }
+
+  /**
+   * A group whose replica left this node, given to it again. Raft knows a replica by its
+   * node's id, so the new one, empty, starts from the term and vote the old one left in
+   * its tombstone (or in its log, if the node stopped before dropping it): it never votes
+   * twice in one term. A tombstone without them (format 1) is refused for good.
+   */
+  private async reopenRemoved(shard: number, ids: readonly NodeId[]): Promise<void> {
+    const group = groupOfShard(shard);
+    const tombstone = this.removedGroups.vote(group);
+    if (!tombstone) {
+      throw new MembershipChangeError(
+        `shard ${shard}: this node's replica of the shard was removed before its vote was recorded, so it never comes back`,
+        true,
+      );
+    }
+    const log = this.options.groupLog;
+    const inLog = log.groups().some((g) => g.group === group) ? log.storage(group, ids).initialState().hardState : undefined;
+    // The later promise of the two; in one term, the one that holds a vote.
+    const logWins = inLog !== undefined && (inLog.term > tombstone.term || (inLog.term === tombstone.term && inLog.vote !== undefined));
+    const hardState = logWins ? inLog : { term: asTerm(tombstone.term), vote: tombstone.vote === undefined ? undefined : asNodeId(tombstone.vote) };
+    if (inLog) {
+      // Recorded in the tombstone before the log that holds it is dropped.
+      await this.removedGroups.add(group, { term: hardState.term, vote: hardState.vote });
+      await log.drop(group);
+    }
+    await log.bootstrap(group, ids);
+    await log.append([{ group, hardState: { term: hardState.term, vote: hardState.vote, commit: asLogIndex(0) }, entries: [] }], true);
+    await this.removedGroups.delete(group);
+    this.options.logger.info({ shard, term: hardState.term }, "a replica of the shard is created here again, from the term and vote of the one that left");
   }
 
   /**
@@ -378,11 +449,19 @@ export class MultiRaft implements ConsensusPort {
    * start never re-creates the replica from the placement; then the replica stops (what
    * waits on it fails) and its log and snapshots are dropped. No replica: a no-op.
    */
-  async removeGroup(shard: number): Promise<void> {
+  removeGroup(shard: number): Promise<void> {
+    return this.oneAtATime(groupOfShard(shard), () => this.dropGroup(shard));
+  }
+
+  private async dropGroup(shard: number): Promise<void> {
     const group = groupOfShard(shard);
     const replica = this.replicas.get(group);
     if (!replica) return;
-    await this.removedGroups.add(group);
+    const promised = (): RemovedVote => {
+      const { term, vote } = replica.node.status();
+      return { term, vote };
+    };
+    await this.removedGroups.add(group, promised());
     // The driver takes no more of its Readys; once the one it may hold is advanced, the
     // replica leaves the driver, and then what snapshot work it had finishes.
     replica.removing = true;
@@ -392,11 +471,14 @@ export class MultiRaft implements ConsensusPort {
       () => this.closed,
     );
     if (this.closed || this.replicas.get(group) !== replica) return;
+    // It sends nothing more: what it voted since the tombstone was written is recorded too.
+    await this.removedGroups.add(group, promised());
     this.replicas.delete(group);
     this.recoveredCommit.delete(group);
     const reason = `shard ${shard}: the replica left this node`;
     replica.drain.abandon(new Error(reason));
     replica.close(reason);
+    this.appliedListeners.forEach((listener) => listener(shard));
     await this.snapshots.settled();
     this.snapshots.forget(group);
     await this.options.groupLog.drop(group);
@@ -451,6 +533,12 @@ export class MultiRaft implements ConsensusPort {
 
   replica(shard: number): ShardStateMachine {
     return this.replicaOf(shard).machine;
+  }
+
+  /** Calls `listener` after a replica applies entries, installs a snapshot, or leaves this node; returns the function that stops it. */
+  onApplied(listener: (shard: number) => void): () => void {
+    this.appliedListeners.add(listener);
+    return () => this.appliedListeners.delete(listener);
   }
 
   /** Strong reads the shard's replica holds, waiting for a read index, for it to apply, or for a time entry. */

@@ -19,12 +19,21 @@ describe("removed groups (tombstones)", () => {
     const dir = dataDir();
     const first = await openRemovedGroups(dir);
     expect(first.has(3)).toBe(false);
-    await first.add(3);
-    await first.add(1);
-    await first.add(3);
-    expect(JSON.parse(readFileSync(join(dir, "removed-groups.json"), "utf8"))).toEqual({ format: 1, groups: [1, 3] });
+    await first.add(3, { term: 4, vote: "n2" });
+    await first.add(1, { term: 2, vote: undefined });
+    await first.add(3, { term: 5, vote: "n1" });
+    // An older promise never replaces a newer one.
+    await first.add(3, { term: 4, vote: "n3" });
+    expect(JSON.parse(readFileSync(join(dir, "removed-groups.json"), "utf8"))).toEqual({
+      format: 2,
+      groups: [
+        { group: 1, term: 2, vote: null },
+        { group: 3, term: 5, vote: "n1" },
+      ],
+    });
     const reopened = await openRemovedGroups(dir);
     expect([reopened.has(1), reopened.has(3), reopened.has(2)]).toEqual([true, true, false]);
+    expect([reopened.vote(1), reopened.vote(3), reopened.vote(2)]).toEqual([{ term: 2, vote: undefined }, { term: 5, vote: "n1" }, undefined]);
     await reopened.delete(3);
     const again = await openRemovedGroups(dir);
     expect([again.has(1), again.has(3)]).toEqual([true, false]);
@@ -33,7 +42,8 @@ describe("removed groups (tombstones)", () => {
   it("writes concurrent changes one at a time, and loses none", async () => {
     const dir = dataDir();
     const groups = await openRemovedGroups(dir);
-    await Promise.all([groups.add(1), groups.add(2), groups.add(3), groups.delete(2), groups.add(4)]);
+    const v = { term: 1, vote: "n1" };
+    await Promise.all([groups.add(1, v), groups.add(2, v), groups.add(3, v), groups.delete(2), groups.add(4, v)]);
     const reopened = await openRemovedGroups(dir);
     expect([1, 2, 3, 4].map((g) => reopened.has(g))).toEqual([true, false, true, true]);
   });
@@ -44,6 +54,15 @@ describe("removed groups (tombstones)", () => {
     writeFileSync(path, "{not json");
     await expect(openRemovedGroups(dir)).rejects.toThrow(`${path} is not valid JSON`);
     writeFileSync(path, JSON.stringify({ format: 1, groups: [1, -2] }));
-    await expect(openRemovedGroups(dir)).rejects.toThrow(/not a removed-groups file of format 1/);
+    await expect(openRemovedGroups(dir)).rejects.toThrow(/not a removed-groups file of format 1 or 2/);
+    writeFileSync(path, JSON.stringify({ format: 2, groups: [{ group: 1, term: -1, vote: null }] }));
+    await expect(openRemovedGroups(dir)).rejects.toThrow(/not a removed-groups file/);
+  });
+
+  it("reads a format-1 file: its tombstones hold no vote, so those groups never come back", async () => {
+    const dir = dataDir();
+    writeFileSync(join(dir, "removed-groups.json"), JSON.stringify({ format: 1, groups: [0, 2] }));
+    const groups = await openRemovedGroups(dir);
+    expect([groups.has(0), groups.vote(0), groups.has(2), groups.has(1)]).toEqual([true, undefined, true, false]);
   });
 });

@@ -97,7 +97,7 @@ export class ReplicaSnapshots {
    * so pruning keeps it.
    */
   private readonly durableFloor = new Map<number, number>();
-  readonly stats = { taken: 0, sent: 0, sendFailures: 0, received: 0, installed: 0, rejected: 0, staleCompactions: 0 };
+  readonly stats = { taken: 0, sent: 0, sendFailures: 0, received: 0, installed: 0, rejected: 0, staleCompactions: 0, bytesSent: 0 };
 
   constructor(private readonly options: ReplicaSnapshotsOptions) {}
 
@@ -394,6 +394,7 @@ export class ReplicaSnapshots {
         }
         const frame = encodeSnapshotChunk(group, message, seq, next.done === true, chunk);
         if (!transport.send(message.to, frame)) throw new Error(`peer ${message.to} dropped chunk ${seq}`);
+        this.stats.bytesSent += frame.length;
         seq++;
         await this.gate.turn();
       }

@@ -64,6 +64,8 @@ export interface ReplicaOptions {
   seed?: StoreSettings;
   /** Asks the driver for a cycle: a proposal made outside any request (a time entry) was queued. */
   schedule: () => void;
+  /** Told after the replica applied entries or installed a snapshot (watchers read its new change events). */
+  applied: (shard: number) => void;
   /** Planted bugs (test-only, config/testing-switches.ts); none on a production node. */
   bugs: ReadonlySet<PlantedBug>;
 }
@@ -336,6 +338,7 @@ export class ShardReplica {
     }
     this.time.applied(this.machine.lastStampMs, this.options.clock.monotonicMs(), commandIndex);
     this.releaseAppliedReads();
+    this.options.applied(this.shard);
   }
 
   /**
@@ -357,6 +360,7 @@ export class ShardReplica {
       );
     }
     this.releaseAppliedReads();
+    this.options.applied(this.shard);
   }
 
   private releaseAppliedReads(): void {

@@ -220,7 +220,8 @@ describe("connection and stream bounds", { timeout: 5000 }, () => {
     await new Promise((r) => setTimeout(r, 50));
     const c = await raw(port);
     const { afterMs } = await c.closed;
-    expect(afterMs).toBeLessThan(150);
+    // At accept, not at the first-bytes timeout (5 s), with room for a busy machine.
+    expect(afterMs).toBeLessThan(1000);
     expect(refused).toBe(1);
     expect(a.socket.destroyed || b.socket.destroyed).toBe(false);
     // A slot frees when a connection closes.

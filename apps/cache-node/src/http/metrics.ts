@@ -3,6 +3,12 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { ConsensusPort } from "../consensus/consensus-port.js";
 
+/** What the placement driver shows: its moves under way, each at a phase, and its counts since start. */
+export interface PlacementSource {
+  moves(): readonly { shard: number; from: string | undefined; to: string | undefined; phase: string }[];
+  readonly counts: Readonly<Record<string, number>>;
+}
+
 /** Prometheus metrics of one node: per-method counts and latency, and the stores' stats. */
 export class NodeMetrics {
   readonly registry = new Registry();
@@ -31,12 +37,25 @@ export class NodeMetrics {
     labelNames: ["bound"] as const,
     registers: [this.registry],
   });
+  private readonly streamsTotal = new Counter({
+    name: "distcache_streams_total",
+    help: "Server streams (WatchTopology) by outcome: opened, refused (a streams bound), dropped (a consumer too slow), ended.",
+    labelNames: ["outcome"] as const,
+    registers: [this.registry],
+  });
+  private readonly streamsOpen = new Gauge({
+    name: "distcache_streams_open",
+    help: "Server streams open now (counted against streams_max).",
+    registers: [this.registry],
+  });
   private clientPort: { connections: () => number; inflight: () => number } | undefined;
 
-  constructor(consensus: ConsensusPort, raftStats?: () => Record<string, number>) {
+  constructor(consensus: ConsensusPort, raftStats?: () => Record<string, number>, placement?: PlacementSource) {
     collectDefaultMetrics({ register: this.registry, prefix: "distcache_process_" });
     this.registerClientPortGauges();
     this.registerReplicaGauges(consensus);
+    if (placement) this.registerPlacementGauges(placement);
+    if (raftStats) this.registerTrafficGauges(raftStats);
     if (raftStats) {
       new Gauge({
         name: "distcache_raft_driver",
@@ -66,6 +85,53 @@ export class NodeMetrics {
       registers: [this.registry],
       collect() {
         this.set(clientPort()?.inflight() ?? 0);
+      },
+    });
+  }
+
+  /** What this node sent and received over its peer links, and the snapshot part of it (what replica moves copy). */
+  private registerTrafficGauges(raftStats: () => Record<string, number>): void {
+    const gauge = (name: string, help: string, key: string) =>
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.set(raftStats()[key] ?? 0);
+        },
+      });
+    gauge("distcache_snapshot_bytes_sent", "Snapshot bytes this node sent to followers and new replicas since it started.", "snapshotsBytesSent");
+    gauge("distcache_peer_bytes_sent", "Bytes this node wrote to its peer links since it started (log entries, snapshots, heartbeats).", "peerBytesSent");
+    gauge("distcache_peer_bytes_received", "Bytes this node read from authenticated peer links since it started.", "peerBytesReceived");
+  }
+
+  /** Replica moves the placement driver has under way (on the meta group's leader; 0 elsewhere), their phases, and its counts. */
+  private registerPlacementGauges(placement: PlacementSource): void {
+    new Gauge({
+      name: "distcache_replica_moves",
+      help: "Replica moves under way, driven by this node (the meta group's leader).",
+      registers: [this.registry],
+      collect() {
+        this.set(placement.moves().length);
+      },
+    });
+    new Gauge({
+      name: "distcache_replica_move_phase",
+      help: "1 for each replica move under way, labelled by shard, from, to and the phase it is at.",
+      labelNames: ["shard", "from", "to", "phase"],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const m of placement.moves()) this.set({ shard: String(m.shard), from: m.from ?? "", to: m.to ?? "", phase: m.phase }, 1);
+      },
+    });
+    new Gauge({
+      name: "distcache_placement_events",
+      help: "Placement driver events since start: movesStarted, moved, notMade, stopped, leaderTransfers, leaderTransferFailures.",
+      labelNames: ["event"],
+      registers: [this.registry],
+      collect() {
+        for (const [event, n] of Object.entries(placement.counts)) this.set({ event }, n);
       },
     });
   }
@@ -102,6 +168,13 @@ export class NodeMetrics {
   /** Counts a connection or a request refused because a bound was reached. */
   refused(bound: "connections_max" | "inflight_requests_max"): void {
     this.refusedTotal.inc({ bound });
+  }
+
+  /** Counts one server stream's step: opened, refused, dropped or ended. */
+  stream(outcome: "opened" | "refused" | "dropped" | "ended"): void {
+    this.streamsTotal.inc({ outcome });
+    if (outcome === "opened") this.streamsOpen.inc();
+    if (outcome === "ended") this.streamsOpen.dec();
   }
 
   forwarded(method: string): void {

@@ -4,8 +4,8 @@ import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
  * Peer authentication: an HMAC challenge, so the shared secret never crosses the wire.
  *
  *   listener → dialer: MAGIC | u32 version | cluster id (16 bytes) | nonce (32 bytes, fresh per connection)
- *   dialer → listener: MAGIC | u32 version | u8 len | from id | cluster id | u8 len | to id |
- *                      HMAC-SHA256(secret, LABEL | u32 version | cluster id | nonce | from | to)
+ *   dialer → listener: MAGIC | u32 version | u8 len | from id | cluster id | incarnation (16 bytes) |
+ *                      u8 len | to id | HMAC-SHA256(secret, LABEL | u32 version | cluster id | incarnation | nonce | from | to)
  *   listener → dialer: one byte, ACCEPTED
  *
  * Every version of the protocol starts both messages with MAGIC and the version (and
@@ -14,7 +14,8 @@ import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
  * that speaks another version, or belongs to another cluster, is refused on both sides
  * with a clear error. The version and the dialer's cluster id are inside what the HMAC
  * covers, so a relay cannot change them. A fresh nonce per connection means a recorded
- * handshake cannot be replayed. The connection carries messages one way only, dialer to
+ * handshake cannot be replayed. The incarnation is drawn once per data dir: a listener
+ * that knew the dialer's id under another one refuses it (its data dir was wiped). The connection carries messages one way only, dialer to
  * listener. Frames after the handshake are not encrypted or individually authenticated:
  * run peers on a private network (or behind TLS) when that matters.
  *
@@ -22,7 +23,7 @@ import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
  * carry (Raft messages, snapshot chunks, access samples, the replicated commands and
  * snapshot formats inside them). Change any of those and the version goes up.
  */
-export const PEER_PROTOCOL_VERSION = 2;
+export const PEER_PROTOCOL_VERSION = 3;
 export const MAGIC = Buffer.from("DCPV", "latin1");
 /** What version 1 (before the handshake carried a version) sent first: its challenge was this magic and a nonce. */
 const MAGIC_V1 = Buffer.from("DCP1", "latin1");
@@ -32,8 +33,11 @@ export const CLUSTER_ID_BYTES = 16;
 export const NONCE_BYTES = 32;
 export const CHALLENGE_BYTES = PREAMBLE_BYTES + CLUSTER_ID_BYTES + NONCE_BYTES;
 export const MAC_BYTES = 32;
+export const INCARNATION_BYTES = 16;
+/** The incarnation an answer carries when its caller names none (tests of the handshake itself). */
+const NO_INCARNATION = Buffer.alloc(INCARNATION_BYTES);
 export const ACCEPTED = 0x01;
-const LABEL = Buffer.from("distcache-peer-v2", "latin1");
+const LABEL = Buffer.from("distcache-peer-v3", "latin1");
 
 function preamble(version = PEER_PROTOCOL_VERSION): Buffer {
   const out = Buffer.alloc(PREAMBLE_BYTES);
@@ -79,10 +83,18 @@ export function parseChallenge(received: Buffer): ParsedChallenge {
   };
 }
 
-export function mac(secret: string, version: number, clusterId: Uint8Array, nonce: Uint8Array, from: string, to: string): Buffer {
+export function mac(
+  secret: string,
+  version: number,
+  ids: { clusterId: Uint8Array; incarnation: Uint8Array },
+  nonce: Uint8Array,
+  from: string,
+  to: string,
+): Buffer {
   const versionBytes = Buffer.alloc(4);
   versionBytes.writeUInt32LE(version);
-  return createHmac("sha256", secret).update(LABEL).update(versionBytes).update(clusterId).update(nonce).update(idBytes(from)).update(idBytes(to)).digest();
+  const hmac = createHmac("sha256", secret).update(LABEL).update(versionBytes).update(ids.clusterId).update(ids.incarnation);
+  return hmac.update(nonce).update(idBytes(from)).update(idBytes(to)).digest();
 }
 
 function idBytes(id: string): Buffer {
@@ -95,11 +107,20 @@ function idBytes(id: string): Buffer {
  * The dialer's answer to a challenge of this version, for its own cluster id (which the
  * listener compares with its own).
  */
-export function answer(secret: string, challenge: Uint8Array, from: string, to: string, clusterId: string | Uint8Array): Buffer {
+export function answer(
+  secret: string,
+  challenge: Uint8Array,
+  from: string,
+  to: string,
+  clusterId: string | Uint8Array,
+  incarnation: Uint8Array = NO_INCARNATION,
+): Buffer {
   const nonce = challenge.subarray(PREAMBLE_BYTES + CLUSTER_ID_BYTES, CHALLENGE_BYTES);
   if (nonce.length !== NONCE_BYTES) throw new RangeError("a challenge carries a 32-byte nonce");
+  if (incarnation.length !== INCARNATION_BYTES) throw new RangeError(`an incarnation is ${INCARNATION_BYTES} bytes`);
   const id = clusterIdBytes(clusterId);
-  return Buffer.concat([preamble(), idBytes(from), id, idBytes(to), mac(secret, PEER_PROTOCOL_VERSION, id, nonce, from, to)]);
+  const macBytes = mac(secret, PEER_PROTOCOL_VERSION, { clusterId: id, incarnation }, nonce, from, to);
+  return Buffer.concat([preamble(), idBytes(from), id, incarnation, idBytes(to), macBytes]);
 }
 
 /** What a dialer that speaks another version sends before it closes: the part of the answer every version shares. */
@@ -110,14 +131,14 @@ export function versionNotice(from: string): Buffer {
 /** Node ids are 1-64 bytes (see the node config), so a longer length prefix is garbage. */
 export const ID_BYTES_MAX = 64;
 /** The longest well-formed answer: the preamble, two length-prefixed ids of ID_BYTES_MAX, the cluster id and the MAC. */
-export const ANSWER_BYTES_MAX = PREAMBLE_BYTES + 2 * (1 + ID_BYTES_MAX) + CLUSTER_ID_BYTES + MAC_BYTES;
+export const ANSWER_BYTES_MAX = PREAMBLE_BYTES + 2 * (1 + ID_BYTES_MAX) + CLUSTER_ID_BYTES + INCARNATION_BYTES + MAC_BYTES;
 
 export type ParsedAnswer =
   | { state: "partial" }
   | { state: "invalid" }
   /** A dialer of another version; `from` is the id it claims, once it has arrived. */
   | { state: "version"; version: number; from: string | undefined }
-  | { state: "complete"; version: number; from: string; clusterId: Buffer; to: string; macBytes: Buffer; consumed: number };
+  | { state: "complete"; version: number; from: string; clusterId: Buffer; incarnation: Buffer; to: string; macBytes: Buffer; consumed: number };
 
 /** Parses an answer from the bytes received so far. */
 export function parseAnswer(received: Buffer): ParsedAnswer {
@@ -135,9 +156,11 @@ export function parseAnswer(received: Buffer): ParsedAnswer {
   const from = received.subarray(at + 1, at + 1 + fromLength).toString("utf8");
   if (version !== PEER_PROTOCOL_VERSION) return { state: "version", version, from };
   at += 1 + fromLength;
-  if (received.length < at + CLUSTER_ID_BYTES + 1) return { state: "partial" };
+  if (received.length < at + CLUSTER_ID_BYTES + INCARNATION_BYTES + 1) return { state: "partial" };
   const clusterId = received.subarray(at, at + CLUSTER_ID_BYTES);
   at += CLUSTER_ID_BYTES;
+  const incarnation = received.subarray(at, at + INCARNATION_BYTES);
+  at += INCARNATION_BYTES;
   const toLength = received[at]!;
   if (toLength === 0 || toLength > ID_BYTES_MAX) return { state: "invalid" };
   const end = at + 1 + toLength + MAC_BYTES;
@@ -147,6 +170,7 @@ export function parseAnswer(received: Buffer): ParsedAnswer {
     version,
     from,
     clusterId,
+    incarnation,
     to: received.subarray(at + 1, at + 1 + toLength).toString("utf8"),
     macBytes: received.subarray(end - MAC_BYTES, end),
     consumed: end,
@@ -156,7 +180,8 @@ export function parseAnswer(received: Buffer): ParsedAnswer {
 /** Checks the answer's HMAC against the challenge this listener sent (over the cluster id the answer names). */
 export function verify(secret: string, challenge: Uint8Array, parsed: Extract<ParsedAnswer, { state: "complete" }>): boolean {
   const nonce = challenge.subarray(PREAMBLE_BYTES + CLUSTER_ID_BYTES, CHALLENGE_BYTES);
-  return timingSafeEqual(mac(secret, parsed.version, parsed.clusterId, nonce, parsed.from, parsed.to), parsed.macBytes);
+  const ids = { clusterId: parsed.clusterId, incarnation: parsed.incarnation };
+  return timingSafeEqual(mac(secret, parsed.version, ids, nonce, parsed.from, parsed.to), parsed.macBytes);
 }
 
 /** The refusal both sides log for a peer of another protocol version. */

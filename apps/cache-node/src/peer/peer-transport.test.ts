@@ -105,6 +105,52 @@ describe("PeerTransport", () => {
     expect(inbox.get("b")).toEqual([]);
   });
 
+  it("stops taking a removed peer: its open connection is closed, and its handshakes are refused", async () => {
+    const { inbox, transports } = await cluster(["a", "b"]);
+    transports.get("a")!.send("b", Buffer.from("member"));
+    await eventually(() => inbox.get("b")!.length === 1);
+    transports.get("b")!.removePeer("a");
+    expect(transports.get("b")!.send("a", Buffer.from("to a stranger"))).toBe(false);
+    const refused = transports.get("b")!.stats.rejectedHandshakes;
+    // a redials and sends again: b refuses it at the handshake.
+    await eventually(() => (transports.get("a")!.send("b", Buffer.from("removed")), transports.get("b")!.stats.rejectedHandshakes > refused));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(inbox.get("b")!.map((m) => m.text)).toEqual(["member"]);
+  });
+
+  it("presents its incarnation, and a listener that refuses it takes none of its frames", async () => {
+    const seen: string[] = [];
+    const inbox: string[] = [];
+    const refused = new PeerTransport({
+      nodeId: "b",
+      secret: "s3cret",
+      clusterId: CLUSTER_ID,
+      peers: new Map([["a", "127.0.0.1:1"]]),
+      onMessage: (_from, payload) => inbox.push(payload.toString()),
+      logger: silent,
+      incarnationProblem: (peer, incarnation) => (seen.push(`${peer}:${incarnation}`), "a wiped data dir"),
+    });
+    open.push(refused);
+    const port = await refused.listen(0, "127.0.0.1");
+    const dialer = new PeerTransport({
+      nodeId: "a",
+      secret: "s3cret",
+      clusterId: CLUSTER_ID,
+      incarnation: "ab".repeat(16),
+      peers: new Map([["b", `127.0.0.1:${port}`]]),
+      onMessage: () => undefined,
+      logger: silent,
+      reconnectDelayMsMin: 10,
+      reconnectDelayMsMax: 50,
+    });
+    open.push(dialer);
+    dialer.send("b", Buffer.from("hi"));
+    await eventually(() => refused.stats.rejectedHandshakes > 0);
+    expect(seen[0]).toBe(`a:${"ab".repeat(16)}`);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(inbox).toEqual([]);
+  });
+
   it("blocks one direction only", async () => {
     const { inbox, transports } = await cluster(["a", "b"]);
     transports.get("a")!.block("b");

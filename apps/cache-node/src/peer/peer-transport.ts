@@ -25,6 +25,13 @@ export interface PeerTransportOptions {
   secret: string;
   /** The cluster this node belongs to (16 bytes, hex; from the data dir's identity): peers of another are refused. */
   clusterId: string;
+  /** This node's data dir incarnation (16 bytes, hex), presented at every handshake. */
+  incarnation?: string;
+  /**
+   * Why a peer presenting `incarnation` is refused (it knew the peer under another: its
+   * data dir was wiped); undefined to take it.
+   */
+  incarnationProblem?: (peer: string, incarnation: string) => string | undefined;
   /** Where to dial each peer ("host:port"); can be overridden later per peer. */
   peers: ReadonlyMap<string, string>;
   /**
@@ -62,6 +69,9 @@ export interface PeerStats {
   rejectedHandshakes: number;
   /** Authenticated inbound connections closed because a frame broke the protocol (or stalled). */
   protocolErrors: number;
+  /** Bytes written to peers, and read from authenticated peers, handshakes not counted. */
+  bytesSent: number;
+  bytesReceived: number;
 }
 
 /** A refusal for the same reason is logged at error at most this often (peers redial every few seconds). */
@@ -97,9 +107,11 @@ export class PeerTransport {
   private readonly refusals = new RefusalLog();
   private readonly dialers = new Map<string, Dialer>();
   private readonly inbound = new Set<net.Socket>();
+  /** The peer of each authenticated inbound connection. */
+  private readonly inboundPeer = new WeakMap<net.Socket, string>();
   private server: net.Server | undefined;
   private closed = false;
-  readonly stats: PeerStats = { sent: 0, dropped: 0, received: 0, rejectedHandshakes: 0, protocolErrors: 0 };
+  readonly stats: PeerStats = { sent: 0, dropped: 0, received: 0, rejectedHandshakes: 0, protocolErrors: 0, bytesSent: 0, bytesReceived: 0 };
 
   constructor(options: PeerTransportOptions) {
     this.options = { ...DEFAULTS, ...options };
@@ -144,6 +156,16 @@ export class PeerTransport {
     const existing = this.dialers.get(id);
     if (existing) existing.redirect(address);
     else if (id !== this.options.nodeId) this.dialers.set(id, this.newDialer(id, address));
+  }
+
+  /**
+   * Stops talking to `id` (a node removed from the cluster): its outbound connection is
+   * closed, its inbound ones too, and its handshakes are refused from now on.
+   */
+  removePeer(id: string): void {
+    this.dialers.get(id)?.close();
+    this.dialers.delete(id);
+    for (const socket of this.inbound) if (this.inboundPeer.get(socket) === id) socket.destroy();
   }
 
   private newDialer(id: string, address: string): Dialer {
@@ -200,8 +222,11 @@ export class PeerTransport {
       if (parsed.from === nodeId || !this.dialers.has(parsed.from)) {
         return this.reject(socket, timer, `peer handshake from ${parsed.from}, which is not another member of the cluster`);
       }
+      const stale = this.options.incarnationProblem?.(parsed.from, parsed.incarnation.toString("hex"));
+      if (stale) return this.reject(socket, timer, stale, true);
       clearTimeout(timer);
       socket.off("data", onHandshake);
+      this.inboundPeer.set(socket, parsed.from);
       socket.write(Buffer.from([ACCEPTED]));
       logger.debug({ peer: parsed.from }, "peer connected");
       this.receive(socket, parsed.from, buffered.subarray(parsed.consumed));
@@ -246,6 +271,7 @@ export class PeerTransport {
     const onData = (chunk: Buffer): void => {
       if (socket.destroyed) return;
       chunks++;
+      this.stats.bytesReceived += chunk.length;
       let frames: Buffer[];
       try {
         frames = reader.push(chunk);
@@ -280,6 +306,8 @@ class Dialer {
   private blocked = false;
   private closed = false;
   private retryTimer: NodeJS.Timeout | undefined;
+  /** This node's incarnation, presented in every answer (none: the handshake's zero one). */
+  private readonly incarnation: Buffer | undefined;
 
   constructor(
     readonly id: string,
@@ -290,6 +318,7 @@ class Dialer {
     private readonly refusals: RefusalLog,
   ) {
     this.delayMs = options.reconnectDelayMsMin;
+    this.incarnation = options.incarnation ? Buffer.from(options.incarnation, "hex") : undefined;
   }
 
   get backlogBytes(): number {
@@ -369,7 +398,7 @@ class Dialer {
           socket.end(versionNotice(this.options.nodeId));
           return;
         }
-        const reply = answer(this.options.secret, buffered, this.options.nodeId, this.id, this.clusterId);
+        const reply = answer(this.options.secret, buffered, this.options.nodeId, this.id, this.clusterId, this.incarnation);
         buffered = buffered.subarray(CHALLENGE_BYTES);
         if (!challenge.clusterId.equals(this.clusterId)) {
           // Answer anyway, so the listener logs the refusal too (its HMAC check passes; its cluster check does not).
@@ -428,7 +457,9 @@ class Dialer {
     this.queue = [];
     this.queueBytes = 0;
     this.stats.sent += batch.length;
-    socket.write(encodeFrames(batch));
+    const encoded = encodeFrames(batch);
+    this.stats.bytesSent += encoded.length;
+    socket.write(encoded);
   }
 }
 

@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { MetaCommand } from "../state-machine/meta-state.js";
 import type { MetaStore } from "./meta-store.js";
+import type { PlacementDriver } from "./placement-driver.js";
 
 export interface MetaDriverOptions {
   nodeId: string;
@@ -9,6 +10,8 @@ export interface MetaDriverOptions {
   bootstrap: MetaCommand;
   /** How often the driver looks at the meta group. */
   intervalMs: number;
+  /** Steers the groups toward the document's placement, once there is one. */
+  placement?: PlacementDriver;
   logger: Logger;
 }
 
@@ -17,7 +20,8 @@ export interface MetaDriverOptions {
  * the group and done only while it leads: writes the bootstrap document into a new
  * cluster's empty meta group. A leader change needs no hand-over: each round reads the
  * group's document again, and writes go by compare-and-set, so a deposed leader's round
- * fails its condition or its proposal.
+ * fails its condition or its proposal. Once there is a document, each round is a round
+ * of the placement driver.
  */
 export class MetaDriver {
   private timer: NodeJS.Timeout | undefined;
@@ -42,7 +46,10 @@ export class MetaDriver {
     this.running = true;
     try {
       const current = await meta.read();
-      if (current) return;
+      if (current) {
+        await this.options.placement?.round(current.state);
+        return;
+      }
       const result = await meta.apply(this.options.bootstrap);
       if (result.ok) logger.info({ epoch: result.epoch }, "meta document bootstrapped from --initial-cluster");
       else logger.debug({ refusal: result.refusal }, "meta bootstrap refused");

@@ -44,6 +44,17 @@ describe("the meta document's encoding", () => {
     );
   });
 
+  it("reads a document written before it recorded bootstrap voters: they are its placement, and the first members for the meta group", () => {
+    const nodes = ["n1", "n2", "n3", "n4"].map((id) => ({ id, clientAddress: "h:1", peerAddress: "h:2", leaving: false }));
+    const placement = [
+      ["n1", "n2", "n3"],
+      ["n2", "n3", "n4"],
+    ];
+    const { bootstrapVoters: _b, metaBootstrapVoters: _m, ...older } = { ...EMPTY_META_STATE, epoch: 1, shardCount: 2, nodes, placement };
+    const read = decodeMetaState(new TextEncoder().encode(JSON.stringify(older)));
+    expect(read).toMatchObject({ bootstrapVoters: placement, metaBootstrapVoters: initialMetaVoters(nodes.map((n) => n.id)) });
+  });
+
   it.each([
     ["bytes that are not UTF-8", new Uint8Array([0xff, 0xfe])],
     ["text that is not JSON", new TextEncoder().encode("{epoch:")],

@@ -34,6 +34,7 @@ export function bootstrapCommand(
     shardCount: placement.length,
     pointsPerShard,
     placement: placement.map((replicas) => [...replicas]),
+    metaVoters: initialMetaVoters(members.map((m) => m.id)),
   };
 }
 
@@ -53,7 +54,20 @@ export function decodeMetaState(bytes: Uint8Array): MetaState | undefined {
   } catch {
     return undefined;
   }
-  return isMetaState(value) ? value : undefined;
+  const state = withBootstrapVoters(value);
+  return isMetaState(state) ? state : undefined;
+}
+
+/**
+ * A document written before it recorded each group's bootstrap voters: no replica could
+ * move then, so they are its placement, and the meta group's are its first members'.
+ */
+function withBootstrapVoters(value: unknown): unknown {
+  if (typeof value !== "object" || value === null) return value;
+  const s = value as Record<string, unknown>;
+  if (s["bootstrapVoters"] !== undefined || s["metaBootstrapVoters"] !== undefined) return value;
+  const nodes = Array.isArray(s["nodes"]) ? (s["nodes"] as unknown[]).filter(isMetaNode).map((n) => n.id) : [];
+  return { ...s, bootstrapVoters: s["placement"], metaBootstrapVoters: initialMetaVoters(nodes) };
 }
 
 const isCount = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
@@ -68,9 +82,10 @@ function isMetaNode(v: unknown): v is MetaNode {
 function isMetaState(v: unknown): v is MetaState {
   if (typeof v !== "object" || v === null) return false;
   const s = v as Record<string, unknown>;
-  const { epoch, shardCount, pointsPerShard, nodes, removed, placement } = s;
+  const { epoch, shardCount, pointsPerShard, nodes, removed, placement, bootstrapVoters, metaBootstrapVoters } = s;
   if (!isCount(epoch) || !isCount(shardCount) || !isCount(pointsPerShard)) return false;
   if (!Array.isArray(nodes) || !nodes.every(isMetaNode)) return false;
   if (!Array.isArray(removed) || !removed.every(isId)) return false;
-  return Array.isArray(placement) && placement.length === shardCount && placement.every((r) => Array.isArray(r) && r.every(isId));
+  const isShards = (v: unknown) => Array.isArray(v) && v.length === shardCount && v.every((r) => Array.isArray(r) && r.every(isId));
+  return isShards(placement) && isShards(bootstrapVoters) && Array.isArray(metaBootstrapVoters) && metaBootstrapVoters.every(isId);
 }

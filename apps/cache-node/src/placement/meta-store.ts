@@ -41,6 +41,11 @@ export class MetaStore {
     return this.hosted() && this.consensus.status(this.group).leaderId === nodeId;
   }
 
+  /** The meta group's leader as this node's replica knows it (undefined when none, or no replica). */
+  leaderId(): string | undefined {
+    return this.hosted() ? this.consensus.status(this.group).leaderId : undefined;
+  }
+
   /** The document this node's replica applied, which may trail the group's; undefined when it holds none (or no replica). */
   local(): MetaRead | undefined {
     if (!this.hosted()) return undefined;
@@ -62,11 +67,15 @@ export class MetaStore {
    * leader (elsewhere the proposal fails with NotLeaderError). Resolves with the
    * command's result: a refusal changes nothing. A write whose outcome is unknown
    * (IndeterminateError) rejects; the caller reads the document again to learn it.
+   * `command` may be a function of the current document, called again on each attempt
+   * (a change whose placement is planned from the document it replaces).
    */
-  async apply(command: MetaCommand): Promise<MetaResult> {
+  async apply(command: MetaCommand | ((current: MetaState) => MetaCommand)): Promise<MetaResult> {
+    const kind = typeof command === "function" ? "change" : command.kind;
     for (let attempt = 0; attempt < CONFLICT_ATTEMPTS; attempt++) {
       const current = await this.read();
-      const { state, result } = applyMeta(current?.state ?? EMPTY_META_STATE, command);
+      const base = current?.state ?? EMPTY_META_STATE;
+      const { state, result } = applyMeta(base, typeof command === "function" ? command(base) : command);
       if (!result.ok) return result;
       const op = create(SetOpSchema, {
         key: META_KEY,
@@ -80,6 +89,6 @@ export class MetaStore {
       if (written.result.ok) return result;
       // Another writer changed the document since it was read: decide again on the new one.
     }
-    throw new MetaWriteError(`the meta document changed under ${CONFLICT_ATTEMPTS} attempts in a row to apply ${command.kind}`);
+    throw new MetaWriteError(`the meta document changed under ${CONFLICT_ATTEMPTS} attempts in a row to apply ${kind}`);
   }
 }

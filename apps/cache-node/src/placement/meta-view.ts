@@ -34,11 +34,27 @@ export class MetaView {
 
   /** The summary, fetched from another node when this one holds no replica of the meta group. */
   async summary(): Promise<MetaSummary | undefined> {
-    if (this.meta.hosted()) {
-      const local = this.meta.local();
-      return local && { epoch: local.state.epoch, nodes: local.state.nodes.map(({ id, clientAddress, peerAddress }) => ({ id, clientAddress, peerAddress })) };
-    }
-    if (this.nowMs() - this.fetchedAtMs < REMOTE_FRESH_MS) return this.remote;
+    if (this.meta.hosted()) return this.localSummary();
+    return this.remoteSummary();
+  }
+
+  /**
+   * The later of this node's own replica's summary and another node's: a replica that
+   * its group left while this node was down never learns anything after.
+   */
+  async freshest(): Promise<MetaSummary | undefined> {
+    const local = this.meta.hosted() ? this.localSummary() : undefined;
+    const remote = await this.remoteSummary();
+    return (remote?.epoch ?? 0) > (local?.epoch ?? 0) ? remote : local;
+  }
+
+  private localSummary(): MetaSummary | undefined {
+    const local = this.meta.local();
+    return local && { epoch: local.state.epoch, nodes: local.state.nodes.map(({ id, clientAddress, peerAddress }) => ({ id, clientAddress, peerAddress })) };
+  }
+
+  private remoteSummary(): Promise<MetaSummary | undefined> {
+    if (this.nowMs() - this.fetchedAtMs < REMOTE_FRESH_MS) return Promise.resolve(this.remote);
     this.fetching ??= this.fetchRemote()
       .catch(() => undefined)
       .then((fetched) => {

@@ -139,3 +139,30 @@ describe("moving a replica", () => {
     expect(fatal).toEqual([]);
   });
 });
+
+describe("taking a replica out", () => {
+  it("waits for a majority of the other voters to hold the commit index, and takes nothing out before", async () => {
+    const { nodes, fatal } = await openTestCluster({ ids, shards: 1, readStampLagMsMax: 3_600_000 });
+    for (let i = 0; i < 5; i++) await retried(async () => void (await nodes.get(await leaderOf(nodes, 0))!.propose(0, setOp(`k${i}`, "v"))));
+    const leader = await leaderOf(nodes, 0);
+    const [from, other] = ids.filter((id) => id !== leader) as [string, string];
+    const base = inProcess(nodes);
+    // The leader's view with `other` lagging: without `from`, only the leader would hold the commit index.
+    const lagging: MoveCluster = {
+      ...base,
+      groupStatus: async (shard) => {
+        const s = await base.groupStatus(shard);
+        return s && { ...s, match: new Map([...s.match].map(([id, m]) => [id, id === other ? 0 : m])) };
+      },
+    };
+    const stalled = await moveReplica(lagging, { shard: 0, from, to: undefined, bootstrapVoters: ids }, { ...options, stepTimeoutMs: 300 }).catch(
+      (e: unknown) => e,
+    );
+    expect(stalled).toMatchObject({ name: "MoveStalledError", message: expect.stringContaining("not a majority") });
+    expect(nodes.get(leader)!.voters(0)).toEqual(ids);
+    // Caught up, it goes.
+    expect(await moveReplica(base, { shard: 0, from, to: undefined, bootstrapVoters: ids }, options)).toEqual({ moved: true });
+    expect(nodes.get(leader)!.voters(0)).toEqual(ids.filter((id) => id !== from));
+    expect(fatal).toEqual([]);
+  });
+});

@@ -11,8 +11,8 @@ export interface MoveCluster {
   groupStatus(shard: number): Promise<GroupStatus | undefined>;
   /** One membership change at the shard's leader, resolved once committed (MultiRaft.changeMembership). */
   changeMembership(shard: number, change: ConfChange): Promise<void>;
-  /** Moves the shard's leadership to `to`, resolved once `to` leads. */
-  transferLeader(shard: number, to: string): Promise<void>;
+  /** Moves the shard's leadership to `to` (undefined: the voter the leader picks), resolved once it leads. */
+  transferLeader(shard: number, to: string | undefined): Promise<void>;
   /** `node` creates its empty replica of the shard, with the group's bootstrap voters (MultiRaft.addGroup). */
   addReplica(node: string, shard: number, bootstrapVoters: readonly string[]): Promise<void>;
   /** `node` drops its replica of the shard, which the group no longer counts (MultiRaft.removeGroup). */
@@ -23,10 +23,10 @@ export interface MoveCluster {
 
 export interface ReplicaMove {
   shard: number;
-  /** The replica that leaves (a voter of the group). */
-  from: string;
-  /** The node that gains a replica. */
-  to: string;
+  /** The replica that leaves (a voter or learner of the group); undefined when the group only gains one. */
+  from?: string;
+  /** The node that gains a replica; undefined when the group only loses one. */
+  to?: string;
   /** The group's bootstrap voters, which every replica of it is created with. */
   bootstrapVoters: readonly string[];
 }
@@ -53,7 +53,15 @@ export class MoveStalledError extends Error {
   override name = "MoveStalledError";
 }
 
-const RETRYABLE = new Set(["NotLeaderError", "WriteLostError", "IndeterminateError", "TransferError", "MembershipChangeError"]);
+const RETRYABLE = new Set([
+  "NotLeaderError",
+  "WriteLostError",
+  "IndeterminateError",
+  "TransferError",
+  "MembershipChangeError",
+  "UnreachableError",
+  "OverloadedError",
+]);
 
 /**
  * Moves shard's replica from `from` to `to`, keeping a quorum of caught-up voters at every
@@ -93,34 +101,49 @@ class Mover {
     if (from === to) return { moved: false, rolledBack: false, reason: `a replica cannot move from ${from} to itself` };
     // Judged on a committed configuration only: one in progress may still be undone.
     const s = await this.committedStatus();
-    if (!isMember(s, from) && isVoter(s, to)) return this.dropOld();
+    if (to === undefined) return this.takeOut(from!, s);
+    if (from === undefined) {
+      if (!isVoter(s, to)) {
+        const joined = await this.join(to);
+        if (joined) return joined;
+      }
+      await this.voterCaughtUp(to);
+      return { moved: true };
+    }
+    if (!isMember(s, from) && isVoter(s, to)) return this.dropOld(from);
     if (!isVoter(s, from) && !isVoter(s, to)) return { moved: false, rolledBack: false, reason: `${from} is not a voter of shard ${shard}` };
     if (!isVoter(s, to)) {
-      const joined = await this.join();
+      const joined = await this.join(to);
       if (joined) return joined;
     }
-    await this.voterCaughtUp();
-    if (isMember(await this.committedStatus(), from)) {
+    await this.voterCaughtUp(to);
+    return this.takeOut(from, await this.committedStatus());
+  }
+
+  /** `from` leaves the group (its leadership first, if it leads) and drops its replica. */
+  private async takeOut(from: string, s: GroupStatus): Promise<MoveOutcome> {
+    if (isMember(s, from)) {
+      await this.quorumWithout(from);
       await this.leadershipOff(from);
       this.step("remove-old");
       await this.change({ kind: "removeNode", node: asNodeId(from) }, (g) => !isMember(g, from));
     }
-    return this.dropOld();
+    return this.dropOld(from);
   }
 
   private step(name: MoveStep): void {
     this.options.onStep?.(name, this.move);
   }
 
-  private async dropOld(): Promise<MoveOutcome> {
+  private async dropOld(from: string): Promise<MoveOutcome> {
     this.step("drop-old");
-    await this.cluster.removeReplica(this.move.from, this.move.shard);
+    await this.cluster.removeReplica(from, this.move.shard);
     return { moved: true };
   }
 
   /** `to` gets a replica, joins as a learner, catches up and is promoted; or is rolled back (the outcome). */
-  private async join(): Promise<MoveOutcome | undefined> {
-    const { shard, to } = this.move;
+  private async join(to: string): Promise<MoveOutcome | undefined> {
+    const { shard } = this.move;
     this.step("add-replica");
     await this.cluster.addReplica(to, shard, this.move.bootstrapVoters);
     this.step("add-learner");
@@ -144,13 +167,33 @@ class Mover {
   }
 
   /** The new voter applies what was committed when it was promoted, before the old one goes. */
-  private async voterCaughtUp(): Promise<void> {
-    const { shard, to } = this.move;
+  private async voterCaughtUp(to: string): Promise<void> {
+    const { shard } = this.move;
     this.step("catch-up-voter");
     const promotedAt = (await this.status()).commit;
     const until = this.now() + this.options.stepTimeoutMs;
     while (((await this.cluster.appliedIndex(to, shard)) ?? 0) < promotedAt) {
       if (this.now() >= until) throw new MoveStalledError(`shard ${shard}: ${to} did not apply index ${promotedAt} within ${this.options.stepTimeoutMs} ms`);
+      await this.sleep(this.pollMs);
+    }
+  }
+
+  /**
+   * Waits until a majority of the voters other than `from` hold the leader's commit index,
+   * so the group keeps a quorum of caught-up voters once `from` is gone (a move resumed
+   * after its promotion, or a shrink, checks it here).
+   */
+  private async quorumWithout(from: string): Promise<void> {
+    const { shard } = this.move;
+    const until = this.now() + this.options.stepTimeoutMs;
+    for (;;) {
+      const s = await this.status();
+      const rest = s.voters.filter((id) => id !== from);
+      const caughtUp = rest.filter((id) => id === s.leaderId || (s.match.get(id) ?? 0) >= s.commit).length;
+      if (rest.length > 0 && caughtUp > rest.length / 2) return;
+      if (this.now() >= until) {
+        throw new MoveStalledError(`shard ${shard}: without ${from}, ${caughtUp} of ${rest.length} voters hold index ${s.commit}: not a majority`);
+      }
       await this.sleep(this.pollMs);
     }
   }

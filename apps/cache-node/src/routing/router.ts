@@ -112,6 +112,14 @@ function forwardingFailure(err: unknown, leaderId: string | undefined): ConnectE
   // copied into this node's answer (an HTTP/2 one, say) they are invalid there.
   if (e.metadata.has("content-type")) {
     for (const key of [...e.metadata.keys()]) e.metadata.delete(key);
+    // The leader this node followed refused before proposing and named yet another one
+    // (the leadership moved twice, or is moving): to a caller that lets nodes forward,
+    // that is "no usable leader right now", safe to retry, as a refusal here would be.
+    const notLeader = e.code === Code.FailedPrecondition ? e.findDetails(NotLeaderSchema)[0] : undefined;
+    if (notLeader)
+      return new ConnectError(`${e.rawMessage}; the shard's leadership is moving, retry`, Code.Unavailable, undefined, [
+        { desc: NotLeaderSchema, value: notLeader },
+      ]);
     return e;
   }
   const outcome = e.code === Code.Unavailable ? "retry" : "a write may or may not have taken effect";

@@ -16,6 +16,7 @@ function bootstrapped(): MetaState {
       ["n3", "n1", "n2"],
       ["n1", "n2", "n3"],
     ],
+    metaVoters: ["n1", "n2", "n3"],
   });
   expect(result).toEqual({ ok: true, epoch: 1 });
   return state;
@@ -56,14 +57,18 @@ describe("the meta state", () => {
     expect(state.nodes.map((n) => n.id)).toEqual(["n2", "n3", "n4"]);
     expect(state.removed).toEqual(["n1"]);
     expect(state.epoch).toBe(8);
+    // The voters each group was bootstrapped with stay as bootstrap gave them, in its order.
+    expect(state.bootstrapVoters).toEqual(bootstrapped().bootstrapVoters);
+    expect(state.bootstrapVoters[1]).toEqual(["n2", "n3", "n1"]);
+    expect(state.metaBootstrapVoters).toEqual(["n1", "n2", "n3"]);
   });
 
   it("refuses what must not happen, with a code and a message, changing nothing", () => {
     const state = bootstrapped();
     expect(refusal(EMPTY_META_STATE, { kind: "addNode", ...node("n4") })?.code).toBe("failed_precondition");
-    expect(refusal(state, { kind: "bootstrap", nodes: [node("n9")], shardCount: 1, pointsPerShard: 1, placement: [["n9"]] })?.message).toMatch(
-      /bootstrapped already/,
-    );
+    expect(
+      refusal(state, { kind: "bootstrap", nodes: [node("n9")], shardCount: 1, pointsPerShard: 1, placement: [["n9"]], metaVoters: ["n9"] })?.message,
+    ).toMatch(/bootstrapped already/);
     expect(refusal(state, { kind: "addNode", ...node("n2") })).toEqual({ code: "already_exists", message: "node n2 is a member already" });
     expect(refusal(state, { kind: "addNode", ...node("n4"), id: "bad id" })?.code).toBe("invalid_argument");
     expect(refusal(state, { kind: "addNode", ...node("n4"), peerAddress: "" })?.code).toBe("invalid_argument");
@@ -94,10 +99,31 @@ describe("the meta state", () => {
     expect(refusal(state, { kind: "addNode", ...node("x1") })?.code).toBe("resource_exhausted");
   });
 
+  it("adds or removes a node and replaces the placement in one step, checked against the nodes after the change", () => {
+    const four = [
+      ["n1", "n2", "n4"],
+      ["n2", "n3", "n1"],
+      ["n3", "n4", "n2"],
+      ["n1", "n4", "n3"],
+    ];
+    let state = run(bootstrapped(), { kind: "addNode", ...node("n4"), placement: four });
+    expect(state.epoch).toBe(2);
+    expect(state.placement[0]).toEqual(["n1", "n2", "n4"]);
+    const withoutN4 = four.map((r) => r.filter((id) => id !== "n4").concat(r.includes("n4") ? ["n3"] : []));
+    expect(refusal(state, { kind: "removeNode", id: "n1", placement: four })?.message).toBe("shard 0: n1 is leaving");
+    expect(refusal(state, { kind: "addNode", ...node("n5"), placement: [["n5"]] })?.message).toBe("a placement of 4 shards");
+    expect(refusal(state, { kind: "addNode", ...node("n5"), placement: four.map(() => ["n6"]) })?.message).toBe("shard 0: n6 is not a member");
+    state = run(state, { kind: "removeNode", id: "n4", placement: withoutN4.map((r) => [...new Set(r)]) });
+    expect(state.placement.some((r) => r.includes("n4"))).toBe(false);
+    state = run(state, { kind: "forgetNode", id: "n4" });
+    expect(state.removed).toEqual(["n4"]);
+  });
+
   const ids = fc.constantFrom("n1", "n2", "n3", "n4", "n5", "bad id", "");
   const command: fc.Arbitrary<MetaCommand> = fc.oneof(
     fc.record({ kind: fc.constant("addNode" as const), id: ids, clientAddress: fc.constantFrom("a:1", ""), peerAddress: fc.constantFrom("b:1", "") }),
     fc.record({ kind: fc.constant("removeNode" as const), id: ids }),
+    fc.record({ kind: fc.constant("removeNode" as const), id: ids, placement: fc.array(fc.array(ids, { maxLength: 3 }), { minLength: 3, maxLength: 5 }) }),
     fc.record({ kind: fc.constant("forgetNode" as const), id: ids }),
     fc.record({ kind: fc.constant("place" as const), shard: fc.integer({ min: -1, max: 4 }), replicas: fc.array(ids, { maxLength: 4 }) }),
   );

@@ -35,6 +35,14 @@ export interface MetaState {
   removed: string[];
   /** Per shard, the nodes that should hold its replicas. */
   placement: string[][];
+  /**
+   * Per shard, the voters its group was bootstrapped with (the first placement), never
+   * changed: a replica created later is created with them, so that it reads the group's
+   * log from its first entry under the same configuration as every other replica.
+   */
+  bootstrapVoters: string[][];
+  /** The voters the meta group itself was bootstrapped with, never changed. */
+  metaBootstrapVoters: string[];
 }
 
 export type MetaCommand =
@@ -44,9 +52,11 @@ export type MetaCommand =
       shardCount: number;
       pointsPerShard: number;
       placement: string[][];
+      /** The meta group's voters, as it is bootstrapped. */
+      metaVoters: string[];
     }
-  | { kind: "addNode"; id: string; clientAddress: string; peerAddress: string }
-  | { kind: "removeNode"; id: string }
+  | { kind: "addNode"; id: string; clientAddress: string; peerAddress: string; placement?: string[][] }
+  | { kind: "removeNode"; id: string; placement?: string[][] }
   | { kind: "forgetNode"; id: string }
   | { kind: "place"; shard: number; replicas: string[] };
 
@@ -55,7 +65,16 @@ export type MetaRefusal = { code: "invalid_argument" | "already_exists" | "not_f
 
 export type MetaResult = { ok: true; epoch: number } | { ok: false; refusal: MetaRefusal };
 
-export const EMPTY_META_STATE: MetaState = Object.freeze({ epoch: 0, shardCount: 0, pointsPerShard: 0, nodes: [], removed: [], placement: [] }) as MetaState;
+export const EMPTY_META_STATE: MetaState = Object.freeze({
+  epoch: 0,
+  shardCount: 0,
+  pointsPerShard: 0,
+  nodes: [],
+  removed: [],
+  placement: [],
+  bootstrapVoters: [],
+  metaBootstrapVoters: [],
+}) as MetaState;
 
 const refuse = (code: MetaRefusal["code"], message: string): { ok: false; refusal: MetaRefusal } => ({ ok: false, refusal: { code, message } });
 
@@ -73,9 +92,9 @@ function decide(state: MetaState, command: MetaCommand): { next: Omit<MetaState,
     case "bootstrap":
       return bootstrap(state, command);
     case "addNode":
-      return addNode(state, command);
+      return replaced(addNode(state, command), command.placement);
     case "removeNode":
-      return removeNode(state, command.id);
+      return replaced(removeNode(state, command.id), command.placement);
     case "forgetNode":
       return forgetNode(state, command.id);
     case "place":
@@ -102,11 +121,23 @@ function bootstrap(state: MetaState, c: Extract<MetaCommand, { kind: "bootstrap"
   }
   nodes.sort(byId);
   if (!Array.isArray(c.placement) || c.placement.length !== c.shardCount) return refuse("invalid_argument", `a placement of ${c.shardCount} shards`);
-  const draft = { shardCount: c.shardCount, pointsPerShard: c.pointsPerShard, nodes, removed: [], placement: [] as string[][] };
+  const draft = {
+    shardCount: c.shardCount,
+    pointsPerShard: c.pointsPerShard,
+    nodes,
+    removed: [],
+    placement: [] as string[][],
+    bootstrapVoters: [] as string[][],
+    metaBootstrapVoters: [] as string[],
+  };
+  const metaProblem = replicasProblem(draft, c.shardCount, c.metaVoters);
+  if (metaProblem) return refuse("invalid_argument", `the meta group's voters: ${metaProblem}`);
+  draft.metaBootstrapVoters = [...c.metaVoters];
   for (let shard = 0; shard < c.shardCount; shard++) {
     const problem = replicasProblem(draft, shard, c.placement[shard]);
     if (problem) return refuse("invalid_argument", problem);
     draft.placement.push([...c.placement[shard]!].sort());
+    draft.bootstrapVoters.push([...c.placement[shard]!]);
   }
   return { next: draft };
 }
@@ -128,6 +159,24 @@ function removeNode(state: MetaState, id: string) {
   if (node.leaving) return refuse("failed_precondition", `node ${id} is leaving already`);
   if (state.nodes.filter((m) => !m.leaving).length === 1) return refuse("failed_precondition", `node ${id} is the last member`);
   return { next: { ...state, nodes: state.nodes.map((m) => (m.id === id ? { ...m, leaving: true } : m)) } };
+}
+
+/**
+ * The outcome with its placement replaced by `placement` (the whole new placement, which
+ * addNode and removeNode may carry so that a node and the replicas it gains or loses
+ * change in one step), checked against the nodes after the change.
+ */
+function replaced(outcome: ReturnType<typeof addNode>, placement: unknown): ReturnType<typeof addNode> {
+  if ("refusal" in outcome || placement === undefined) return outcome;
+  const next = outcome.next;
+  if (!Array.isArray(placement) || placement.length !== next.shardCount) return refuse("invalid_argument", `a placement of ${next.shardCount} shards`);
+  const shards: string[][] = [];
+  for (let shard = 0; shard < next.shardCount; shard++) {
+    const problem = replicasProblem(next, shard, placement[shard]);
+    if (problem) return refuse("invalid_argument", problem);
+    shards.push([...(placement[shard] as string[])].sort());
+  }
+  return { next: { ...next, placement: shards } };
 }
 
 function forgetNode(state: MetaState, id: string) {

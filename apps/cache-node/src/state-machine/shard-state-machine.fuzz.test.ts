@@ -4,6 +4,7 @@ import { Store } from "@distcache/store";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ShardStateMachine } from "./shard-state-machine.js";
+import type { ChangeEvent } from "./watch-history.js";
 
 // Apply must be total and deterministic (invariant 8 of docs/design.md): whatever a log holds, every
 // replica applies it without throwing and reaches the same state, and so does a replica
@@ -158,6 +159,15 @@ function check(log: Entry[], cut: number): void {
     expect(b.digest(), `replica b after index ${index}: ${describeEntry(e)}`).toBe(a.digest());
     if (c) expect(c.digest(), `restored replica after index ${index}: ${describeEntry(e)}`).toBe(a.digest());
   });
+  // Watchers see the same change events from every replica; a restored one holds those after its snapshot.
+  expect(events(b)).toEqual(events(a));
+  if (c) expect(events(c)).toEqual(events(a).filter((event) => event.index > at));
+}
+
+function events(m: ShardStateMachine): ChangeEvent[] {
+  const held = m.history.after(m.history.floor, Number.MAX_SAFE_INTEGER);
+  if (held === "compacted") throw new Error("a history compacted below its own floor");
+  return held;
 }
 
 describe("ShardStateMachine under random logs", () => {

@@ -5,6 +5,7 @@ import { SESSION_START_AHEAD_MS_MAX, SessionTable } from "./session-table.js";
 import { PROTOCOL_LIMITS } from "@distcache/proto/limits";
 import { SNAPSHOT_CHUNK_BYTES_MAX as SNAPSHOT_FILE_CHUNK_BYTES_MAX } from "@distcache/raft/snapshot";
 import type { PlantedBug } from "../config/testing-switches.js";
+import { HISTORY_LIMITS_DEFAULT, WatchHistory, type HistoryLimits } from "./watch-history.js";
 import {
   snapshotChunkBytesMax,
   SNAPSHOT_CHUNK_BYTES_DEFAULT,
@@ -13,6 +14,7 @@ import {
   type IncrResult,
   type SetCondition,
   type SetResult,
+  type StoreChange,
 } from "@distcache/store";
 
 /**
@@ -153,13 +155,26 @@ export class ShardStateMachine {
   /** Commands refused as invalid: replicated state (in digests and snapshots), so replicas prove they refused the same ones. */
   private refusedCountValue = 0;
   private sessions = new SessionTable();
+  /** The replica's recent change events (what Watch streams), produced at apply. */
+  readonly history: WatchHistory;
+  /** The entry being applied, and how many events it produced so far. */
+  private applying = { index: 0, ordinal: 0 };
+  private readonly recordChange = (change: StoreChange): void => {
+    const { index, ordinal } = this.applying;
+    this.applying.ordinal++;
+    this.history.append(change.kind === "put" ? { index, ordinal, kind: "put", key: change.key, entry: change.entry } : { index, ordinal, ...change });
+  };
 
   constructor(
     readonly shard: number,
     private storeValue: Store,
     /** Planted bugs (test-only, config/testing-switches.ts); none on a production node. */
     private readonly bugs: ReadonlySet<PlantedBug> = new Set(),
-  ) {}
+    historyLimits: HistoryLimits = HISTORY_LIMITS_DEFAULT,
+  ) {
+    this.history = new WatchHistory(historyLimits);
+    storeValue.observe(this.recordChange);
+  }
 
   get store(): Store {
     return this.storeValue;
@@ -312,8 +327,11 @@ export class ShardStateMachine {
 
   /** Swaps in state a restorer prepared. */
   install(state: RestoredShard): void {
+    this.storeValue.observe(undefined);
     this.sessions = state.sessions;
     this.storeValue = state.store;
+    this.storeValue.observe(this.recordChange);
+    this.history.reset(state.index);
     this.appliedIndexValue = state.index;
     this.lastStampMsValue = state.lastStampMs;
     this.refusedCountValue = state.refusedCount;
@@ -348,6 +366,7 @@ export class ShardStateMachine {
       throw new Error(`shard ${this.shard}: apply index ${index} after ${this.appliedIndexValue} (gap or replay)`);
     }
     const command = decodeCommand(bytes);
+    this.applying = { index, ordinal: 0 };
     const result = command === undefined ? this.refuse("the entry is not a decodable command") : this.applyCommand(command, index, term);
     this.appliedIndexValue = index;
     return result;

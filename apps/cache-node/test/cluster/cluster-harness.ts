@@ -3,17 +3,19 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import { CacheService, Consistency } from "@distcache/proto";
 import { Ring } from "@distcache/ring";
 import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 // @ts-expect-error plain JS helper shared with `npm start`
-import { planCluster, startCluster, startMember, stopNode } from "../../../../tools/scripts/local-nodes.mjs";
+import { freePorts, planCluster, startCluster, startMember, startNode, stopNode } from "../../../../tools/scripts/local-nodes.mjs";
 
 export interface NodeProcess {
   nodeId: string;
   pid: number;
   url: string;
   child: ChildProcess;
+  /** The node's log lines at warn and above, the latest 2000. */
+  warnings: string[];
 }
 
 export const SHARDS = 12;
@@ -37,6 +39,8 @@ export class TestCluster {
   private args: string[] = [];
   /** Extra flags of single nodes, after the common ones. */
   private nodeArgs: Record<string, string[]> = {};
+  /** Nodes started with --join: their client port and flags. */
+  private joiners = new Map<string, { port: number; args: string[] }>();
 
   static async start(count = 3, args: string[] = [], nodeArgs: Record<string, string[]> = {}): Promise<TestCluster> {
     const cluster = new TestCluster();
@@ -94,6 +98,17 @@ export class TestCluster {
     return join(this.dataRoot, id);
   }
 
+  /** The peer secret every node was started with. */
+  secret(): string {
+    return (this.plan as unknown as { secret: string }).secret;
+  }
+
+  /** The data dir incarnation node `id` presents at peer handshakes (from its identity.json). */
+  incarnation(id: string): Buffer {
+    const identity = JSON.parse(readFileSync(join(this.dataDir(id), "identity.json"), "utf8")) as { incarnation: string };
+    return Buffer.from(identity.incarnation, "hex");
+  }
+
   peerPort(id: string): number {
     return this.plan!.members.find((m) => m.id === id)!.peerPort;
   }
@@ -119,7 +134,24 @@ export class TestCluster {
     process.kill(this.nodes.get(id)!.pid, "SIGCONT");
   }
 
+  /**
+   * Starts a new node `id` with --join through node `via` (its own free ports, the
+   * cluster's secret), resolving once it serves; restart(id) starts it again alike.
+   */
+  async join(id: string, via: string): Promise<NodeProcess> {
+    const [port, peerPort] = (await freePorts(2)) as number[];
+    const args = [...this.args, "--peer-port", String(peerPort), "--join", this.nodes.get(via)!.url, "--peer-secret", this.secret()];
+    this.joiners.set(id, { port: port!, args: [...args, ...(this.nodeArgs[id] ?? [])] });
+    return this.restart(id);
+  }
+
   async restart(id: string): Promise<NodeProcess> {
+    const joiner = this.joiners.get(id);
+    if (joiner) {
+      const node = (await startNode({ nodeId: id, dataDir: this.dataDir(id), port: joiner.port, args: joiner.args, startTimeoutMs: 60_000 })) as NodeProcess;
+      this.track(node);
+      return node;
+    }
     const node = (await startMember(this.plan, id, { dataRoot: this.dataRoot, args: [...this.args, ...(this.nodeArgs[id] ?? [])] })) as NodeProcess;
     this.track(node);
     return node;

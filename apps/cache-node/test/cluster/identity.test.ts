@@ -127,3 +127,30 @@ describe("a node of another cluster", () => {
     expect(response.status).toBe(200);
   }, 60_000);
 });
+
+describe("a member whose data dir was wiped", () => {
+  it("is refused at the handshake under its old id, with the reason logged at error", async () => {
+    const n3 = started.find((n) => n.nodeId === "n3" && n.child.exitCode === null);
+    if (n3) await stopNode(n3, "SIGKILL");
+    rmSync(join(dataRoot, "n3"), { recursive: true, force: true });
+    // It cannot tell by itself: its flags are those of a first start.
+    expect(await restartN3([])).toBe("started");
+    const refusal = "peer n3 presents data dir incarnation";
+    const deadline = Date.now() + 20_000;
+    while (!logOf("a/n1").some((l) => l.includes(refusal)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    const line = logOf("a/n1").find((l) => l.includes(refusal));
+    expect(line).toBeDefined();
+    expect(JSON.parse(line!) as { level: number; msg: string }).toMatchObject({
+      level: 50,
+      msg: expect.stringContaining("its data dir was wiped or replaced"),
+    });
+    // The others still serve.
+    const a = (id: string) => plan.members.find((m) => m.id === id)!;
+    const response = await fetch(`http://127.0.0.1:${a("n2").clientPort}/distcache.v1.CacheService/Set`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ key: "after-wipe", text: "ok" }),
+    });
+    expect(response.status).toBe(200);
+  }, 60_000);
+});

@@ -25,8 +25,17 @@ function rssBytes(pid: number): number {
   return Number(line!.split(/\s+/)[1]) * 1024;
 }
 
+/** The bytes under dir; a file renamed or removed while du walks it (a temporary file) is not an error. */
 function dirBytes(dir: string): number {
-  return Number(execFileSync("du", ["-sb", dir], { encoding: "utf8" }).split("\t")[0]);
+  let out: string;
+  try {
+    out = execFileSync("du", ["-sb", dir], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+  } catch (err) {
+    out = String((err as { stdout?: string }).stdout ?? "");
+  }
+  const bytes = Number(out.split("\t")[0]);
+  if (!Number.isFinite(bytes) || out === "") throw new Error(`du gave no size for ${dir}`);
+  return bytes;
 }
 
 describe("large values", () => {

@@ -39,9 +39,10 @@ async function sendAuthenticated(target: string, from: string, payload: Uint8Arr
       received = Buffer.concat([received, chunk]);
       if (!answered && received.length >= CHALLENGE_BYTES) {
         answered = true;
-        // A member's answer: it names the cluster the listener's challenge names.
+        // A member's answer: it names the cluster the listener's challenge names, and the member's incarnation.
         const challenge = received.subarray(0, CHALLENGE_BYTES);
-        socket.write(answer(SECRET, challenge, from, target, challenge.subarray(PREAMBLE_BYTES, PREAMBLE_BYTES + CLUSTER_ID_BYTES)));
+        const clusterId = challenge.subarray(PREAMBLE_BYTES, PREAMBLE_BYTES + CLUSTER_ID_BYTES);
+        socket.write(answer(SECRET, challenge, from, target, clusterId, cluster.incarnation(from)));
       }
       if (answered && received.length > CHALLENGE_BYTES) resolve();
     });

@@ -22,7 +22,10 @@ import type { Clock, Sleep } from "../client-options.js";
  * expire a client session on some shards: writes naming it there are then refused, not
  * applied, with FAILED_PRECONDITION and a SessionExpired detail, as a real node does.
  * Like a real shard, a fake applies a write's session sequence once and answers a
- * repeat with the first outcome.
+ * repeat with the first outcome. Membership changes (AddNode, RemoveNode) need the
+ * admin token in the distcache-admin-token header, as on a real node, and are idempotent
+ * in the same way; Stats reports each hosted replica's applied index (the shard's writes
+ * so far unless a test sets it), term and leader.
  */
 
 const WRITE_METHODS: ReadonlySet<string> = new Set(["set", "mSet", "delete", "mDelete", "incr"]);
@@ -40,6 +43,15 @@ export interface ReceivedCall {
   method: string;
   keys: string[];
   header: RequestHeader | undefined;
+  /** The distcache-admin-token header of a membership call (null when absent). */
+  adminToken?: string | null;
+}
+
+/** A node added with AddNode: its addresses, and whether RemoveNode marked it leaving. */
+export interface AddedMember {
+  clientAddress: string;
+  peerAddress: string;
+  leaving: boolean;
 }
 
 interface Fault {
@@ -102,6 +114,17 @@ export class FakeCluster {
   private readonly valueBytesMax: number;
   /** Per shard, the store settings ConfigureStore set (policy as the API enum's number). */
   readonly storeSettings = new Map<number, { policy: number; entriesMax: bigint; bytesMax: bigint }>();
+  /** The token AddNode and RemoveNode need; empty: the nodes run without a peer secret and refuse both. */
+  adminToken = "ab".repeat(32);
+  /** Nodes AddNode added (the fake's own nodes are not listed), in the order added. */
+  readonly added = new Map<string, AddedMember>();
+  /** Fake nodes RemoveNode marked leaving. */
+  readonly leaving = new Set<string>();
+  /** Per shard, its voters and learners when a test set them (else every fake node votes). */
+  private readonly placement = new Map<number, { voters: string[]; learners: string[] }>();
+  private readonly terms = new Map<number, bigint>();
+  /** Per "node/shard", the applied index a test set for that replica. */
+  private readonly appliedIndexes = new Map<string, bigint>();
 
   constructor(options: FakeClusterOptions = {}) {
     this.nodeIds = options.nodeIds ?? ["n1", "n2", "n3"];
@@ -120,6 +143,31 @@ export class FakeCluster {
     return `10.0.0.${this.nodeIds.indexOf(nodeId) + 1}:7301`;
   }
 
+  /** The peer (Raft) address a fake node reports. */
+  peerAddressOf(nodeId: string): string {
+    return `10.0.0.${this.nodeIds.indexOf(nodeId) + 1}:7401`;
+  }
+
+  /** Sets a shard's voters and learners, as every node reports them (topology and Stats). */
+  setPlacement(shard: number, voters: string[], learners: string[] = []): void {
+    this.placement.set(shard, { voters: [...voters], learners: [...learners] });
+  }
+
+  /** The shard's voters and learners. */
+  placementOf(shard: number): { voters: string[]; learners: string[] } {
+    return this.placement.get(shard) ?? { voters: [...this.nodeIds], learners: [] };
+  }
+
+  /** Sets the term every node reports for the shard (1 by default). */
+  setTerm(shard: number, term: bigint): void {
+    this.terms.set(shard, term);
+  }
+
+  /** Sets the applied index nodeId's replica of the shard reports in Stats. */
+  setAppliedIndex(nodeId: string, shard: number, index: bigint): void {
+    this.appliedIndexes.set(`${nodeId}/${shard}`, index);
+  }
+
   urlOf(nodeId: string): string {
     return `http://${this.addressOf(nodeId)}`;
   }
@@ -132,6 +180,39 @@ export class FakeCluster {
   setLeader(shard: number, nodeId: string | undefined): void {
     this.leaders.set(shard, nodeId);
     for (const view of this.staleViews.values()) view.delete(shard);
+    this.leaderChanges++;
+    for (const wake of this.watchers.splice(0)) wake();
+  }
+
+  /** GetTopology calls answered, by any node. */
+  topologyCalls = 0;
+
+  /** The placement epoch every node reports (in topologies and NotLeader details). */
+  epoch = 1n;
+
+  /** WatchTopology streams open now, by the node serving them. */
+  readonly watching = new Map<string, number>();
+  private readonly watchers: (() => void)[] = [];
+  private leaderChanges = 0;
+
+  /** As a node's WatchTopology: the topology at once, then after every leader change, until the caller goes away. */
+  private async *watchTopologyAt(nodeId: string, signal: AbortSignal) {
+    this.calls.push({ nodeId, method: "watchTopology", keys: [], header: undefined });
+    this.watching.set(nodeId, (this.watching.get(nodeId) ?? 0) + 1);
+    try {
+      while (!signal.aborted && !this.down.has(nodeId)) {
+        const sent = this.leaderChanges;
+        yield { topology: this.topologyAt(nodeId), progress: false };
+        if (sent !== this.leaderChanges) continue;
+        await new Promise<void>((resolve) => {
+          this.watchers.push(resolve);
+          signal.addEventListener("abort", () => resolve(), { once: true });
+        });
+      }
+      if (this.down.has(nodeId)) throw connectionReset();
+    } finally {
+      this.watching.set(nodeId, this.watching.get(nodeId)! - 1);
+    }
   }
 
   /** Makes nodeId believe (and report) that leaderId leads the shard. */
@@ -232,7 +313,13 @@ export class FakeCluster {
     return createRouterTransport((router) => {
       router.service(CacheService, this.cacheService(nodeId));
       router.service(ClusterService, {
-        getTopology: () => ({ topology: this.topologyAt(nodeId) }),
+        getTopology: () => {
+          this.topologyCalls++;
+          return { topology: this.topologyAt(nodeId) };
+        },
+        watchTopology: (_req, ctx) => this.watchTopologyAt(nodeId, ctx.signal),
+        addNode: (req, ctx) => ({ epoch: this.changeMembers(nodeId, "addNode", ctx.requestHeader, () => this.addMember(req.node)) }),
+        removeNode: (req, ctx) => ({ epoch: this.changeMembers(nodeId, "removeNode", ctx.requestHeader, () => this.removeMember(req.nodeId)) }),
         // Like a node: the leader moves it at once; anyone else forwards it.
         transferLeader: (req) => {
           this.calls.push({ nodeId, method: "transferLeader", keys: [], header: undefined });
@@ -273,19 +360,67 @@ export class FakeCluster {
   }
 
   private topologyAt(nodeId: string) {
+    const added = [...this.added].map(([id, m]) => ({ id, clientAddress: m.clientAddress, peerAddress: m.peerAddress }));
     return {
-      epoch: 1n,
+      epoch: this.epoch,
       ring: { shardCount: this.shardCount, pointsPerShard: this.pointsPerShard },
-      nodes: this.nodeIds.map((id) => ({ id, clientAddress: this.addressOf(id), peerAddress: "" })),
-      shards: Array.from({ length: this.shardCount }, (_, id) => ({ id, replicas: [...this.nodeIds], leaderId: this.viewOf(nodeId, id) ?? "", term: 1n })),
+      nodes: [...this.nodeIds.map((id) => ({ id, clientAddress: this.addressOf(id), peerAddress: this.peerAddressOf(id) })), ...added],
+      shards: Array.from({ length: this.shardCount }, (_, id) => {
+        const { voters, learners } = this.placementOf(id);
+        return { id, replicas: voters, learners, leaderId: this.viewOf(nodeId, id) ?? "", term: this.terms.get(id) ?? 1n };
+      }),
     };
+  }
+
+  /**
+   * A membership call at nodeId, as a real node answers it: injected faults first, then
+   * the admin token (failed_precondition without one configured, unauthenticated when
+   * it does not match), then the change; the epoch after it.
+   */
+  private changeMembers(nodeId: string, method: string, headers: Headers, change: () => bigint): bigint {
+    const adminToken = headers.get("distcache-admin-token");
+    this.calls.push({ nodeId, method, keys: [], header: undefined, adminToken });
+    const fault = this.takeFault(nodeId, method);
+    if (fault && !fault.afterApply) throw fault.error;
+    if (!this.adminToken) throw new ConnectError("this node runs without a peer secret, so its membership cannot change", Code.FailedPrecondition);
+    if (adminToken !== this.adminToken) throw new ConnectError("AddNode and RemoveNode need the distcache-admin-token header", Code.Unauthenticated);
+    const epoch = change();
+    if (fault) throw fault.error;
+    return epoch;
+  }
+
+  /** AddNode: a member again with the same addresses answers the epoch; with others, already_exists. */
+  private addMember(node: { id: string; clientAddress: string; peerAddress: string } | undefined): bigint {
+    if (!node) throw new ConnectError("node is required", Code.InvalidArgument);
+    const own = this.nodeIds.includes(node.id) ? { clientAddress: this.addressOf(node.id), peerAddress: this.peerAddressOf(node.id) } : undefined;
+    const current = own ?? this.added.get(node.id);
+    const leaving = this.leaving.has(node.id) || this.added.get(node.id)?.leaving === true;
+    if (current && !leaving && current.clientAddress === node.clientAddress && current.peerAddress === node.peerAddress) return this.epoch;
+    if (current) throw new ConnectError(`node ${node.id} is a member already, with other addresses or leaving`, Code.AlreadyExists);
+    this.added.set(node.id, { clientAddress: node.clientAddress, peerAddress: node.peerAddress, leaving: false });
+    return ++this.epoch;
+  }
+
+  /** RemoveNode: marks the member leaving; one that is leaving already answers the epoch. */
+  private removeMember(id: string): bigint {
+    const added = this.added.get(id);
+    if (!added && !this.nodeIds.includes(id)) throw new ConnectError(`node ${id} is not a member`, Code.NotFound);
+    if (added?.leaving || this.leaving.has(id)) return this.epoch;
+    if (added) added.leaving = true;
+    else this.leaving.add(id);
+    return ++this.epoch;
+  }
+
+  /** Takes the next injected fault for method at nodeId, if any. */
+  private takeFault(nodeId: string, method: string): Fault | undefined {
+    const at = this.faults.findIndex((f) => f.nodeId === nodeId && f.method === method);
+    return at >= 0 ? this.faults.splice(at, 1)[0] : undefined;
   }
 
   /** Runs a request at nodeId as the real node would: leadership check, faults, then apply. */
   private serve<R>(nodeId: string, method: string, keys: string[], header: RequestHeader | undefined, apply: () => R): R {
     this.calls.push({ nodeId, method, keys, header });
-    const at = this.faults.findIndex((f) => f.nodeId === nodeId && f.method === method);
-    const fault = at >= 0 ? this.faults.splice(at, 1)[0] : undefined;
+    const fault = this.takeFault(nodeId, method);
     if (fault && !fault.afterApply) throw fault.error;
     for (const key of keys) if (key === "") throw new ConnectError("key must not be empty", Code.InvalidArgument);
     for (const shard of new Set(keys.map((k) => this.ring.shardFor(k)))) {
@@ -320,7 +455,7 @@ export class FakeCluster {
   }
 
   private notLeader(shard: number, leaderId: string | undefined): ConnectError {
-    const detail = { shard, leaderId: leaderId ?? "", leaderAddress: leaderId ? this.addressOf(leaderId) : "", epoch: 1n };
+    const detail = { shard, leaderId: leaderId ?? "", leaderAddress: leaderId ? this.addressOf(leaderId) : "", epoch: this.epoch };
     const code = leaderId ? Code.FailedPrecondition : Code.Unavailable;
     return new ConnectError(`node does not lead shard ${shard}`, code, undefined, [{ desc: NotLeaderSchema, value: detail }]);
   }
@@ -367,6 +502,24 @@ export class FakeCluster {
     return { value, version: this.put(key, { case: "text", value: value.toString() }) };
   }
 
+  /** Stats of the replicas nodeId holds (as a voter or a learner). */
+  private replicaStats(nodeId: string) {
+    const zero = { hits: 0n, misses: 0n, evictions: 0n, expirations: 0n, keys: 0n, bytes: 0n };
+    return Array.from({ length: this.shardCount }, (_, shard) => shard)
+      .filter((shard) => [...this.placementOf(shard).voters, ...this.placementOf(shard).learners].includes(nodeId))
+      .map((shard) => ({
+        shard,
+        store: zero,
+        appliedIndex: this.appliedIndexes.get(`${nodeId}/${shard}`) ?? this.revisionOf(shard),
+        term: this.terms.get(shard) ?? 1n,
+        leaderId: this.viewOf(nodeId, shard) ?? "",
+        evictionPolicy: "lru",
+        entriesMax: 1000n,
+        bytesMax: 1n << 20n,
+        digest: "",
+      }));
+  }
+
   private cacheService(nodeId: string): Partial<ServiceImpl<typeof CacheService>> {
     return {
       get: (req) => this.serve(nodeId, "get", [req.key], req.header, () => this.getShape(req.key)),
@@ -391,7 +544,7 @@ export class FakeCluster {
       stats: () => {
         if (this.down.has(nodeId)) throw connectionRefused(this.addressOf(nodeId));
         const total = { hits: 0n, misses: 0n, evictions: 0n, expirations: 0n, keys: BigInt(this.entries.size), bytes: 0n };
-        return { nodeId, total, shards: [] };
+        return { nodeId, total, shards: this.replicaStats(nodeId) };
       },
     };
   }

@@ -14,7 +14,7 @@ export interface ClientSetup {
 /**
  * A client of cluster (a new three-node fake by default), seeded with n1, on fake time
  * (it only moves when the client sleeps), with backoff jitter fixed at 0.5 and write
- * session "s-test". Options override any of these.
+ * session "s-test", and no topology watch. Options override any of these.
  */
 export function setupClient(options: Partial<CacheClientOptions> = {}, cluster = new FakeCluster()): ClientSetup {
   const time = fakeTime();
@@ -27,6 +27,7 @@ export function setupClient(options: Partial<CacheClientOptions> = {}, cluster =
     random: () => 0.5,
     sessionId: "s-test",
     onEvent: (e) => events.push(e),
+    watchTopology: false,
     ...options,
   });
   return { cluster, client, time, events };

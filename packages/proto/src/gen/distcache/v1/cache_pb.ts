@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file distcache/v1/cache.proto.
  */
 export const file_distcache_v1_cache: GenFile = /*@__PURE__*/
-  fileDesc("ChhkaXN0Y2FjaGUvdjEvY2FjaGUucHJvdG8SDGRpc3RjYWNoZS52MSJ9Cg1SZXF1ZXN0SGVhZGVyEhIKCm5vX2ZvcndhcmQYASABKAgSEgoKc2Vzc2lvbl9pZBgCIAEoCRIQCghzZXF1ZW5jZRgDIAEoBBIWCg5hY2tlZF9zZXF1ZW5jZRgEIAEoBBIaChJzZXNzaW9uX3N0YXJ0ZWRfbXMYBSABKAQidgoKR2V0UmVxdWVzdBILCgNrZXkYASABKAkSLgoLY29uc2lzdGVuY3kYAiABKA4yGS5kaXN0Y2FjaGUudjEuQ29uc2lzdGVuY3kSKwoGaGVhZGVyGAMgASgLMhsuZGlzdGNhY2hlLnYxLlJlcXVlc3RIZWFkZXIicwoLR2V0UmVzcG9uc2USDQoFZm91bmQYASABKAgSDwoFdmFsdWUYAiABKAxIABIOCgR0ZXh0GAUgASgJSAASDwoHdmVyc2lvbhgDIAEoBBIYChB0dGxfcmVtYWluaW5nX21zGAQgASgDQgkKB3BheWxvYWQiywEKClNldFJlcXVlc3QSCwoDa2V5GAEgASgJEg8KBXZhbHVlGAIgASgMSAASDgoEdGV4dBgGIAEoCUgAEg4KBnR0bF9tcxgDIAEoAxItCgljb25kaXRpb24YBCABKA4yGi5kaXN0Y2FjaGUudjEuU2V0Q29uZGl0aW9uEhgKEGV4cGVjdGVkX3ZlcnNpb24YBSABKAQSKwoGaGVhZGVyGAcgASgLMhsuZGlzdGNhY2hlLnYxLlJlcXVlc3RIZWFkZXJCCQoHcGF5bG9hZCIeCgtTZXRSZXNwb25zZRIPCgd2ZXJzaW9uGAEgASgEIkkKDURlbGV0ZVJlcXVlc3QSCwoDa2V5GAEgASgJEisKBmhlYWRlchgCIAEoCzIbLmRpc3RjYWNoZS52MS5SZXF1ZXN0SGVhZGVyIiEKDkRlbGV0ZVJlc3BvbnNlEg8KB2RlbGV0ZWQYASABKAgieAoLTUdldFJlcXVlc3QSDAoEa2V5cxgBIAMoCRIuCgtjb25zaXN0ZW5jeRgCIAEoDjIZLmRpc3RjYWNoZS52MS5Db25zaXN0ZW5jeRIrCgZoZWFkZXIYAyABKAsyGy5kaXN0Y2FjaGUudjEuUmVxdWVzdEhlYWRlciI6CgxNR2V0UmVzcG9uc2USKgoHcmVzdWx0cxgBIAMoCzIZLmRpc3RjYWNoZS52MS5HZXRSZXNwb25zZSJSCgdTZXRJdGVtEgsKA2tleRgBIAEoCRIPCgV2YWx1ZRgCIAEoDEgAEg4KBHRleHQYBCABKAlIABIOCgZ0dGxfbXMYAyABKANCCQoHcGF5bG9hZCJgCgtNU2V0UmVxdWVzdBIkCgVpdGVtcxgBIAMoCzIVLmRpc3RjYWNoZS52MS5TZXRJdGVtEisKBmhlYWRlchgCIAEoCzIbLmRpc3RjYWNoZS52MS5SZXF1ZXN0SGVhZGVyIiAKDE1TZXRSZXNwb25zZRIQCgh2ZXJzaW9ucxgBIAMoBCJLCg5NRGVsZXRlUmVxdWVzdBIMCgRrZXlzGAEgAygJEisKBmhlYWRlchgCIAEoCzIbLmRpc3RjYWNoZS52MS5SZXF1ZXN0SGVhZGVyIiIKD01EZWxldGVSZXNwb25zZRIPCgdkZWxldGVkGAEgASgNIlYKC0luY3JSZXF1ZXN0EgsKA2tleRgBIAEoCRINCgVkZWx0YRgCIAEoAxIrCgZoZWFkZXIYAyABKAsyGy5kaXN0Y2FjaGUudjEuUmVxdWVzdEhlYWRlciIuCgxJbmNyUmVzcG9uc2USDQoFdmFsdWUYASABKAMSDwoHdmVyc2lvbhgCIAEoBCJDCgxXYXRjaFJlcXVlc3QSCwoDa2V5GAEgASgJEg4KBnByZWZpeBgCIAEoCBIWCg5hZnRlcl9yZXZpc2lvbhgDIAEoBCKPAQoKV2F0Y2hFdmVudBIlCgR0eXBlGAEgASgOMhcuZGlzdGNhY2hlLnYxLkV2ZW50VHlwZRILCgNrZXkYAiABKAkSDwoFdmFsdWUYAyABKAxIABIOCgR0ZXh0GAYgASgJSAASDwoHdmVyc2lvbhgEIAEoBBIQCghyZXZpc2lvbhgFIAEoBEIJCgdwYXlsb2FkIjkKDVdhdGNoUmVzcG9uc2USKAoGZXZlbnRzGAEgAygLMhguZGlzdGNhY2hlLnYxLldhdGNoRXZlbnQiJwoMU3RhdHNSZXF1ZXN0EhcKD2luY2x1ZGVfZGlnZXN0cxgBIAEoCCJvCgpTdG9yZVN0YXRzEgwKBGhpdHMYASABKAQSDgoGbWlzc2VzGAIgASgEEhEKCWV2aWN0aW9ucxgDIAEoBBITCgtleHBpcmF0aW9ucxgEIAEoBBIMCgRrZXlzGAUgASgEEg0KBWJ5dGVzGAYgASgEIs0BCgpTaGFyZFN0YXRzEg0KBXNoYXJkGAEgASgNEicKBXN0b3JlGAIgASgLMhguZGlzdGNhY2hlLnYxLlN0b3JlU3RhdHMSFQoNYXBwbGllZF9pbmRleBgDIAEoBBIMCgR0ZXJtGAQgASgEEhEKCWxlYWRlcl9pZBgFIAEoCRIXCg9ldmljdGlvbl9wb2xpY3kYBiABKAkSDgoGZGlnZXN0GAcgASgJEhMKC2VudHJpZXNfbWF4GAggASgEEhEKCWJ5dGVzX21heBgJIAEoBCJzCg1TdGF0c1Jlc3BvbnNlEg8KB25vZGVfaWQYASABKAkSJwoFdG90YWwYAiABKAsyGC5kaXN0Y2FjaGUudjEuU3RvcmVTdGF0cxIoCgZzaGFyZHMYAyADKAsyGC5kaXN0Y2FjaGUudjEuU2hhcmRTdGF0cypcCgtDb25zaXN0ZW5jeRIbChdDT05TSVNURU5DWV9VTlNQRUNJRklFRBAAEhYKEkNPTlNJU1RFTkNZX1NUUk9ORxABEhgKFENPTlNJU1RFTkNZX0VWRU5UVUFMEAIqaAoMU2V0Q29uZGl0aW9uEh0KGVNFVF9DT05ESVRJT05fVU5TUEVDSUZJRUQQABIbChdTRVRfQ09ORElUSU9OX0lGX0FCU0VOVBABEhwKGFNFVF9DT05ESVRJT05fSUZfVkVSU0lPThACKn8KCUV2ZW50VHlwZRIaChZFVkVOVF9UWVBFX1VOU1BFQ0lGSUVEEAASEgoORVZFTlRfVFlQRV9QVVQQARIVChFFVkVOVF9UWVBFX0RFTEVURRACEhUKEUVWRU5UX1RZUEVfRVhQSVJFEAMSFAoQRVZFTlRfVFlQRV9FVklDVBAEMuUECgxDYWNoZVNlcnZpY2USPwoDR2V0EhguZGlzdGNhY2hlLnYxLkdldFJlcXVlc3QaGS5kaXN0Y2FjaGUudjEuR2V0UmVzcG9uc2UiA5ACARI6CgNTZXQSGC5kaXN0Y2FjaGUudjEuU2V0UmVxdWVzdBoZLmRpc3RjYWNoZS52MS5TZXRSZXNwb25zZRJDCgZEZWxldGUSGy5kaXN0Y2FjaGUudjEuRGVsZXRlUmVxdWVzdBocLmRpc3RjYWNoZS52MS5EZWxldGVSZXNwb25zZRJCCgRNR2V0EhkuZGlzdGNhY2hlLnYxLk1HZXRSZXF1ZXN0GhouZGlzdGNhY2hlLnYxLk1HZXRSZXNwb25zZSIDkAIBEj0KBE1TZXQSGS5kaXN0Y2FjaGUudjEuTVNldFJlcXVlc3QaGi5kaXN0Y2FjaGUudjEuTVNldFJlc3BvbnNlEkYKB01EZWxldGUSHC5kaXN0Y2FjaGUudjEuTURlbGV0ZVJlcXVlc3QaHS5kaXN0Y2FjaGUudjEuTURlbGV0ZVJlc3BvbnNlEj0KBEluY3ISGS5kaXN0Y2FjaGUudjEuSW5jclJlcXVlc3QaGi5kaXN0Y2FjaGUudjEuSW5jclJlc3BvbnNlEkIKBVdhdGNoEhouZGlzdGNhY2hlLnYxLldhdGNoUmVxdWVzdBobLmRpc3RjYWNoZS52MS5XYXRjaFJlc3BvbnNlMAESRQoFU3RhdHMSGi5kaXN0Y2FjaGUudjEuU3RhdHNSZXF1ZXN0GhsuZGlzdGNhY2hlLnYxLlN0YXRzUmVzcG9uc2UiA5ACAWIGcHJvdG8z");
+  fileDesc("ChhkaXN0Y2FjaGUvdjEvY2FjaGUucHJvdG8SDGRpc3RjYWNoZS52MSJ9Cg1SZXF1ZXN0SGVhZGVyEhIKCm5vX2ZvcndhcmQYASABKAgSEgoKc2Vzc2lvbl9pZBgCIAEoCRIQCghzZXF1ZW5jZRgDIAEoBBIWCg5hY2tlZF9zZXF1ZW5jZRgEIAEoBBIaChJzZXNzaW9uX3N0YXJ0ZWRfbXMYBSABKAQidgoKR2V0UmVxdWVzdBILCgNrZXkYASABKAkSLgoLY29uc2lzdGVuY3kYAiABKA4yGS5kaXN0Y2FjaGUudjEuQ29uc2lzdGVuY3kSKwoGaGVhZGVyGAMgASgLMhsuZGlzdGNhY2hlLnYxLlJlcXVlc3RIZWFkZXIicwoLR2V0UmVzcG9uc2USDQoFZm91bmQYASABKAgSDwoFdmFsdWUYAiABKAxIABIOCgR0ZXh0GAUgASgJSAASDwoHdmVyc2lvbhgDIAEoBBIYChB0dGxfcmVtYWluaW5nX21zGAQgASgDQgkKB3BheWxvYWQiywEKClNldFJlcXVlc3QSCwoDa2V5GAEgASgJEg8KBXZhbHVlGAIgASgMSAASDgoEdGV4dBgGIAEoCUgAEg4KBnR0bF9tcxgDIAEoAxItCgljb25kaXRpb24YBCABKA4yGi5kaXN0Y2FjaGUudjEuU2V0Q29uZGl0aW9uEhgKEGV4cGVjdGVkX3ZlcnNpb24YBSABKAQSKwoGaGVhZGVyGAcgASgLMhsuZGlzdGNhY2hlLnYxLlJlcXVlc3RIZWFkZXJCCQoHcGF5bG9hZCIeCgtTZXRSZXNwb25zZRIPCgd2ZXJzaW9uGAEgASgEIkkKDURlbGV0ZVJlcXVlc3QSCwoDa2V5GAEgASgJEisKBmhlYWRlchgCIAEoCzIbLmRpc3RjYWNoZS52MS5SZXF1ZXN0SGVhZGVyIiEKDkRlbGV0ZVJlc3BvbnNlEg8KB2RlbGV0ZWQYASABKAgieAoLTUdldFJlcXVlc3QSDAoEa2V5cxgBIAMoCRIuCgtjb25zaXN0ZW5jeRgCIAEoDjIZLmRpc3RjYWNoZS52MS5Db25zaXN0ZW5jeRIrCgZoZWFkZXIYAyABKAsyGy5kaXN0Y2FjaGUudjEuUmVxdWVzdEhlYWRlciI6CgxNR2V0UmVzcG9uc2USKgoHcmVzdWx0cxgBIAMoCzIZLmRpc3RjYWNoZS52MS5HZXRSZXNwb25zZSJSCgdTZXRJdGVtEgsKA2tleRgBIAEoCRIPCgV2YWx1ZRgCIAEoDEgAEg4KBHRleHQYBCABKAlIABIOCgZ0dGxfbXMYAyABKANCCQoHcGF5bG9hZCJgCgtNU2V0UmVxdWVzdBIkCgVpdGVtcxgBIAMoCzIVLmRpc3RjYWNoZS52MS5TZXRJdGVtEisKBmhlYWRlchgCIAEoCzIbLmRpc3RjYWNoZS52MS5SZXF1ZXN0SGVhZGVyIiAKDE1TZXRSZXNwb25zZRIQCgh2ZXJzaW9ucxgBIAMoBCJLCg5NRGVsZXRlUmVxdWVzdBIMCgRrZXlzGAEgAygJEisKBmhlYWRlchgCIAEoCzIbLmRpc3RjYWNoZS52MS5SZXF1ZXN0SGVhZGVyIiIKD01EZWxldGVSZXNwb25zZRIPCgdkZWxldGVkGAEgASgNIlYKC0luY3JSZXF1ZXN0EgsKA2tleRgBIAEoCRINCgVkZWx0YRgCIAEoAxIrCgZoZWFkZXIYAyABKAsyGy5kaXN0Y2FjaGUudjEuUmVxdWVzdEhlYWRlciIuCgxJbmNyUmVzcG9uc2USDQoFdmFsdWUYASABKAMSDwoHdmVyc2lvbhgCIAEoBCKSAQoMV2F0Y2hSZXF1ZXN0EgsKA2tleRgBIAEoCRIOCgZwcmVmaXgYAiABKAgSEwoLd2l0aF92YWx1ZXMYBCABKAgSKgoFc3RhcnQYBSADKAsyGy5kaXN0Y2FjaGUudjEuU2hhcmRQb3NpdGlvbhIOCgZzaGFyZHMYBiADKA1KBAgDEARSDmFmdGVyX3JldmlzaW9uIj4KDVNoYXJkUG9zaXRpb24SDQoFc2hhcmQYASABKA0SDQoFaW5kZXgYAiABKAQSDwoHb3JkaW5hbBgDIAEoDSK8AQoKV2F0Y2hFdmVudBIlCgR0eXBlGAEgASgOMhcuZGlzdGNhY2hlLnYxLkV2ZW50VHlwZRILCgNrZXkYAiABKAkSDwoFdmFsdWUYAyABKAxIABIOCgR0ZXh0GAYgASgJSAASDwoHdmVyc2lvbhgEIAEoBBINCgVzaGFyZBgHIAEoDRINCgVpbmRleBgIIAEoBBIPCgdvcmRpbmFsGAkgASgNQgkKB3BheWxvYWRKBAgFEAZSCHJldmlzaW9uIngKDVdhdGNoUmVzcG9uc2USKAoGZXZlbnRzGAEgAygLMhguZGlzdGNhY2hlLnYxLldhdGNoRXZlbnQSKwoGcmVzdW1lGAIgAygLMhsuZGlzdGNhY2hlLnYxLlNoYXJkUG9zaXRpb24SEAoIcHJvZ3Jlc3MYAyABKAgiJwoMU3RhdHNSZXF1ZXN0EhcKD2luY2x1ZGVfZGlnZXN0cxgBIAEoCCJvCgpTdG9yZVN0YXRzEgwKBGhpdHMYASABKAQSDgoGbWlzc2VzGAIgASgEEhEKCWV2aWN0aW9ucxgDIAEoBBITCgtleHBpcmF0aW9ucxgEIAEoBBIMCgRrZXlzGAUgASgEEg0KBWJ5dGVzGAYgASgEIs0BCgpTaGFyZFN0YXRzEg0KBXNoYXJkGAEgASgNEicKBXN0b3JlGAIgASgLMhguZGlzdGNhY2hlLnYxLlN0b3JlU3RhdHMSFQoNYXBwbGllZF9pbmRleBgDIAEoBBIMCgR0ZXJtGAQgASgEEhEKCWxlYWRlcl9pZBgFIAEoCRIXCg9ldmljdGlvbl9wb2xpY3kYBiABKAkSDgoGZGlnZXN0GAcgASgJEhMKC2VudHJpZXNfbWF4GAggASgEEhEKCWJ5dGVzX21heBgJIAEoBCJzCg1TdGF0c1Jlc3BvbnNlEg8KB25vZGVfaWQYASABKAkSJwoFdG90YWwYAiABKAsyGC5kaXN0Y2FjaGUudjEuU3RvcmVTdGF0cxIoCgZzaGFyZHMYAyADKAsyGC5kaXN0Y2FjaGUudjEuU2hhcmRTdGF0cypcCgtDb25zaXN0ZW5jeRIbChdDT05TSVNURU5DWV9VTlNQRUNJRklFRBAAEhYKEkNPTlNJU1RFTkNZX1NUUk9ORxABEhgKFENPTlNJU1RFTkNZX0VWRU5UVUFMEAIqaAoMU2V0Q29uZGl0aW9uEh0KGVNFVF9DT05ESVRJT05fVU5TUEVDSUZJRUQQABIbChdTRVRfQ09ORElUSU9OX0lGX0FCU0VOVBABEhwKGFNFVF9DT05ESVRJT05fSUZfVkVSU0lPThACKn8KCUV2ZW50VHlwZRIaChZFVkVOVF9UWVBFX1VOU1BFQ0lGSUVEEAASEgoORVZFTlRfVFlQRV9QVVQQARIVChFFVkVOVF9UWVBFX0RFTEVURRACEhUKEUVWRU5UX1RZUEVfRVhQSVJFEAMSFAoQRVZFTlRfVFlQRV9FVklDVBAEMuUECgxDYWNoZVNlcnZpY2USPwoDR2V0EhguZGlzdGNhY2hlLnYxLkdldFJlcXVlc3QaGS5kaXN0Y2FjaGUudjEuR2V0UmVzcG9uc2UiA5ACARI6CgNTZXQSGC5kaXN0Y2FjaGUudjEuU2V0UmVxdWVzdBoZLmRpc3RjYWNoZS52MS5TZXRSZXNwb25zZRJDCgZEZWxldGUSGy5kaXN0Y2FjaGUudjEuRGVsZXRlUmVxdWVzdBocLmRpc3RjYWNoZS52MS5EZWxldGVSZXNwb25zZRJCCgRNR2V0EhkuZGlzdGNhY2hlLnYxLk1HZXRSZXF1ZXN0GhouZGlzdGNhY2hlLnYxLk1HZXRSZXNwb25zZSIDkAIBEj0KBE1TZXQSGS5kaXN0Y2FjaGUudjEuTVNldFJlcXVlc3QaGi5kaXN0Y2FjaGUudjEuTVNldFJlc3BvbnNlEkYKB01EZWxldGUSHC5kaXN0Y2FjaGUudjEuTURlbGV0ZVJlcXVlc3QaHS5kaXN0Y2FjaGUudjEuTURlbGV0ZVJlc3BvbnNlEj0KBEluY3ISGS5kaXN0Y2FjaGUudjEuSW5jclJlcXVlc3QaGi5kaXN0Y2FjaGUudjEuSW5jclJlc3BvbnNlEkIKBVdhdGNoEhouZGlzdGNhY2hlLnYxLldhdGNoUmVxdWVzdBobLmRpc3RjYWNoZS52MS5XYXRjaFJlc3BvbnNlMAESRQoFU3RhdHMSGi5kaXN0Y2FjaGUudjEuU3RhdHNSZXF1ZXN0GhsuZGlzdGNhY2hlLnYxLlN0YXRzUmVzcG9uc2UiA5ACAWIGcHJvdG8z");
 
 /**
  * RequestHeader carries routing and exactly-once metadata shared by all calls.
@@ -574,13 +574,13 @@ export const IncrResponseSchema: GenMessage<IncrResponse> = /*@__PURE__*/
   messageDesc(file_distcache_v1_cache, 15);
 
 /**
- * WatchRequest subscribes to changes.
+ * WatchRequest subscribes to the committed changes of one key, or of every key under a prefix.
  *
  * @generated from message distcache.v1.WatchRequest
  */
 export type WatchRequest = Message<"distcache.v1.WatchRequest"> & {
   /**
-   * The key to watch, or the prefix when prefix is true.
+   * The key to watch, or the prefix when prefix is true (an empty prefix watches every key).
    *
    * @generated from field: string key = 1;
    */
@@ -594,11 +594,28 @@ export type WatchRequest = Message<"distcache.v1.WatchRequest"> & {
   prefix: boolean;
 
   /**
-   * Resume after this revision; 0 starts with changes from now on.
+   * Also send the value of each PUT.
    *
-   * @generated from field: uint64 after_revision = 3;
+   * @generated from field: bool with_values = 4;
    */
-  afterRevision: bigint;
+  withValues: boolean;
+
+  /**
+   * Where to start, per shard: the positions already seen (the resume of the last
+   * response received, or the position a Get returned). The stream sends every event
+   * after them. A shard the watch covers but start does not name starts from now.
+   *
+   * @generated from field: repeated distcache.v1.ShardPosition start = 5;
+   */
+  start: ShardPosition[];
+
+  /**
+   * Serve only these shards of the ones the watch covers (empty: all of them). A node
+   * uses it to stream, from another node, the shards it holds no replica of.
+   *
+   * @generated from field: repeated uint32 shards = 6;
+   */
+  shards: number[];
 };
 
 /**
@@ -609,7 +626,45 @@ export const WatchRequestSchema: GenMessage<WatchRequest> = /*@__PURE__*/
   messageDesc(file_distcache_v1_cache, 16);
 
 /**
- * WatchEvent is one change.
+ * ShardPosition is a place in one shard's change stream: a log entry, and an event
+ * within it. Events are ordered by (index, ordinal) within a shard; there is no order
+ * across shards.
+ *
+ * @generated from message distcache.v1.ShardPosition
+ */
+export type ShardPosition = Message<"distcache.v1.ShardPosition"> & {
+  /**
+   * The shard.
+   *
+   * @generated from field: uint32 shard = 1;
+   */
+  shard: number;
+
+  /**
+   * The log index of the entry.
+   *
+   * @generated from field: uint64 index = 2;
+   */
+  index: bigint;
+
+  /**
+   * The event's ordinal within its entry, from 0; 4294967295 stands for every event of
+   * the entry (the position of a state that applied it).
+   *
+   * @generated from field: uint32 ordinal = 3;
+   */
+  ordinal: number;
+};
+
+/**
+ * Describes the message distcache.v1.ShardPosition.
+ * Use `create(ShardPositionSchema)` to create a new message.
+ */
+export const ShardPositionSchema: GenMessage<ShardPosition> = /*@__PURE__*/
+  messageDesc(file_distcache_v1_cache, 17);
+
+/**
+ * WatchEvent is one committed change, the same on every replica of its shard.
  *
  * @generated from message distcache.v1.WatchEvent
  */
@@ -629,7 +684,7 @@ export type WatchEvent = Message<"distcache.v1.WatchEvent"> & {
   key: string;
 
   /**
-   * The new value for PUT.
+   * The new value of a PUT, when the watch asked for values.
    *
    * @generated from oneof distcache.v1.WatchEvent.payload
    */
@@ -652,18 +707,32 @@ export type WatchEvent = Message<"distcache.v1.WatchEvent"> & {
   } | { case: undefined; value?: undefined };
 
   /**
-   * The key's version after the change.
+   * The key's version after a PUT; 0 for the other types.
    *
    * @generated from field: uint64 version = 4;
    */
   version: bigint;
 
   /**
-   * The shard-local revision (the Raft log index) of the change.
+   * The key's shard.
    *
-   * @generated from field: uint64 revision = 5;
+   * @generated from field: uint32 shard = 7;
    */
-  revision: bigint;
+  shard: number;
+
+  /**
+   * The log index of the entry that made the change.
+   *
+   * @generated from field: uint64 index = 8;
+   */
+  index: bigint;
+
+  /**
+   * The event's ordinal within its entry, from 0.
+   *
+   * @generated from field: uint32 ordinal = 9;
+   */
+  ordinal: number;
 };
 
 /**
@@ -671,20 +740,36 @@ export type WatchEvent = Message<"distcache.v1.WatchEvent"> & {
  * Use `create(WatchEventSchema)` to create a new message.
  */
 export const WatchEventSchema: GenMessage<WatchEvent> = /*@__PURE__*/
-  messageDesc(file_distcache_v1_cache, 17);
+  messageDesc(file_distcache_v1_cache, 18);
 
 /**
- * WatchResponse carries a batch of events.
+ * WatchResponse carries events, or reports progress.
  *
  * @generated from message distcache.v1.WatchResponse
  */
 export type WatchResponse = Message<"distcache.v1.WatchResponse"> & {
   /**
-   * Events in revision order.
+   * Events in position order within each shard.
    *
    * @generated from field: repeated distcache.v1.WatchEvent events = 1;
    */
   events: WatchEvent[];
+
+  /**
+   * The resume token: for every shard the watch covers, the position delivered once this
+   * response is taken. Send it back as WatchRequest.start to resume, on any node.
+   *
+   * @generated from field: repeated distcache.v1.ShardPosition resume = 2;
+   */
+  resume: ShardPosition[];
+
+  /**
+   * True for a progress message (sent every watch progress interval): no events, and
+   * resume carries each shard's current position.
+   *
+   * @generated from field: bool progress = 3;
+   */
+  progress: boolean;
 };
 
 /**
@@ -692,7 +777,7 @@ export type WatchResponse = Message<"distcache.v1.WatchResponse"> & {
  * Use `create(WatchResponseSchema)` to create a new message.
  */
 export const WatchResponseSchema: GenMessage<WatchResponse> = /*@__PURE__*/
-  messageDesc(file_distcache_v1_cache, 18);
+  messageDesc(file_distcache_v1_cache, 19);
 
 /**
  * StatsRequest asks for counters.
@@ -715,7 +800,7 @@ export type StatsRequest = Message<"distcache.v1.StatsRequest"> & {
  * Use `create(StatsRequestSchema)` to create a new message.
  */
 export const StatsRequestSchema: GenMessage<StatsRequest> = /*@__PURE__*/
-  messageDesc(file_distcache_v1_cache, 19);
+  messageDesc(file_distcache_v1_cache, 20);
 
 /**
  * StoreStats are the counters of one keyspace.
@@ -771,7 +856,7 @@ export type StoreStats = Message<"distcache.v1.StoreStats"> & {
  * Use `create(StoreStatsSchema)` to create a new message.
  */
 export const StoreStatsSchema: GenMessage<StoreStats> = /*@__PURE__*/
-  messageDesc(file_distcache_v1_cache, 20);
+  messageDesc(file_distcache_v1_cache, 21);
 
 /**
  * ShardStats describes one shard replica hosted by the node.
@@ -849,7 +934,7 @@ export type ShardStats = Message<"distcache.v1.ShardStats"> & {
  * Use `create(ShardStatsSchema)` to create a new message.
  */
 export const ShardStatsSchema: GenMessage<ShardStats> = /*@__PURE__*/
-  messageDesc(file_distcache_v1_cache, 21);
+  messageDesc(file_distcache_v1_cache, 22);
 
 /**
  * StatsResponse reports the node's counters.
@@ -884,7 +969,7 @@ export type StatsResponse = Message<"distcache.v1.StatsResponse"> & {
  * Use `create(StatsResponseSchema)` to create a new message.
  */
 export const StatsResponseSchema: GenMessage<StatsResponse> = /*@__PURE__*/
-  messageDesc(file_distcache_v1_cache, 22);
+  messageDesc(file_distcache_v1_cache, 23);
 
 /**
  * Consistency selects how a read is served.
@@ -983,7 +1068,7 @@ export enum EventType {
   DELETE = 2,
 
   /**
-   * The key expired.
+   * The key expired: the sweep or a write removed it after its TTL ran out.
    *
    * @generated from enum value: EVENT_TYPE_EXPIRE = 3;
    */

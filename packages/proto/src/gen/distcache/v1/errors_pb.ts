@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file distcache/v1/errors.proto.
  */
 export const file_distcache_v1_errors: GenFile = /*@__PURE__*/
-  fileDesc("ChlkaXN0Y2FjaGUvdjEvZXJyb3JzLnByb3RvEgxkaXN0Y2FjaGUudjEiVAoJTm90TGVhZGVyEg0KBXNoYXJkGAEgASgNEhEKCWxlYWRlcl9pZBgCIAEoCRIWCg5sZWFkZXJfYWRkcmVzcxgDIAEoCRINCgVlcG9jaBgEIAEoBCI7Cg1MaW1pdEV4Y2VlZGVkEg0KBWxpbWl0GAEgASgJEgsKA21heBgCIAEoBBIOCgZhY3R1YWwYAyABKAQiTQoOU2Vzc2lvbkV4cGlyZWQSDQoFc2hhcmQYASABKA0SEgoKc2Vzc2lvbl9pZBgCIAEoCRIYChBzdGFydGVkX2FmdGVyX21zGAMgASgEIk0KFlNlc3Npb25SZXN1bHRGb3Jnb3R0ZW4SDQoFc2hhcmQYASABKA0SEgoKc2Vzc2lvbl9pZBgCIAEoCRIQCghzZXF1ZW5jZRgDIAEoBGIGcHJvdG8z");
+  fileDesc("ChlkaXN0Y2FjaGUvdjEvZXJyb3JzLnByb3RvEgxkaXN0Y2FjaGUudjEiVAoJTm90TGVhZGVyEg0KBXNoYXJkGAEgASgNEhEKCWxlYWRlcl9pZBgCIAEoCRIWCg5sZWFkZXJfYWRkcmVzcxgDIAEoCRINCgVlcG9jaBgEIAEoBCI7Cg1MaW1pdEV4Y2VlZGVkEg0KBWxpbWl0GAEgASgJEgsKA21heBgCIAEoBBIOCgZhY3R1YWwYAyABKAQiTQoOU2Vzc2lvbkV4cGlyZWQSDQoFc2hhcmQYASABKA0SEgoKc2Vzc2lvbl9pZBgCIAEoCRIYChBzdGFydGVkX2FmdGVyX21zGAMgASgEIk0KFlNlc3Npb25SZXN1bHRGb3Jnb3R0ZW4SDQoFc2hhcmQYASABKA0SEgoKc2Vzc2lvbl9pZBgCIAEoCRIQCghzZXF1ZW5jZRgDIAEoBCJICglDb21wYWN0ZWQSDQoFc2hhcmQYASABKA0SFAoMb2xkZXN0X2luZGV4GAIgASgEEhYKDm9sZGVzdF9vcmRpbmFsGAMgASgNYgZwcm90bzM");
 
 /**
  * NotLeader is attached to a FAILED_PRECONDITION or UNAVAILABLE error when the node
@@ -168,4 +168,41 @@ export type SessionResultForgotten = Message<"distcache.v1.SessionResultForgotte
  */
 export const SessionResultForgottenSchema: GenMessage<SessionResultForgotten> = /*@__PURE__*/
   messageDesc(file_distcache_v1_errors, 3);
+
+/**
+ * Compacted is attached to an OUT_OF_RANGE error when a watch starts from a position
+ * older than the change history the serving replica retains. The client reads the keys
+ * again and watches from the position of that read.
+ *
+ * @generated from message distcache.v1.Compacted
+ */
+export type Compacted = Message<"distcache.v1.Compacted"> & {
+  /**
+   * The shard.
+   *
+   * @generated from field: uint32 shard = 1;
+   */
+  shard: number;
+
+  /**
+   * The oldest position of the shard a watch can start from on that replica.
+   *
+   * @generated from field: uint64 oldest_index = 2;
+   */
+  oldestIndex: bigint;
+
+  /**
+   * Its ordinal (4294967295: every event of the entry).
+   *
+   * @generated from field: uint32 oldest_ordinal = 3;
+   */
+  oldestOrdinal: number;
+};
+
+/**
+ * Describes the message distcache.v1.Compacted.
+ * Use `create(CompactedSchema)` to create a new message.
+ */
+export const CompactedSchema: GenMessage<Compacted> = /*@__PURE__*/
+  messageDesc(file_distcache_v1_errors, 4);
 

@@ -1,0 +1,167 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import { currentRequest, type RequestScope } from "../http/connection-scope.js";
+import { StreamPlaces } from "./stream-places.js";
+
+/** The limits every server stream of a node shares. */
+export interface StreamLimits {
+  /** Streams open at once on this node (--streams-max). */
+  perNodeMax: number;
+  /** Streams open at once on one client connection (--connection-streams-max). */
+  perConnectionMax: number;
+  /** A progress message goes out at this interval (--stream-progress-ms). */
+  progressMs: number;
+  /** Messages held for a consumer that reads too slowly before its stream is dropped (--stream-queue-max). */
+  queueMax: number;
+}
+
+/** How long a dropped stream's consumer has to read its error before the stream is cut. */
+const DROP_GRACE_MS = 1000;
+
+/** What one stream sends: its first messages, the later ones as they come, and its progress message. */
+export interface StreamSource<T> {
+  /** Sent at once. */
+  first(): T[];
+  /** Starts handing later messages to `push` (or ending the stream with `fail`); returns the function that stops it. */
+  subscribe(push: (message: T) => void, fail: (error: ConnectError) => void): () => void;
+  /** Sent at every progress interval. */
+  progress(): T;
+}
+
+export type StreamOutcome = "opened" | "refused" | "dropped" | "ended";
+
+/**
+ * Serves the node's server streams within shared limits: a bound per node and per
+ * client connection (over either, the call is answered resource_exhausted before it
+ * streams), a progress message at a fixed interval, and a bounded queue per stream: a
+ * consumer that falls queueMax messages behind is dropped with resource_exhausted, never
+ * waited for. When the node stops, every stream ends with unavailable, so clients
+ * reconnect elsewhere.
+ */
+export class StreamGate {
+  private readonly places: StreamPlaces;
+  private readonly closers = new Set<() => void>();
+  private closed = false;
+
+  constructor(
+    readonly limits: StreamLimits,
+    private readonly onOutcome: (outcome: StreamOutcome) => void = () => undefined,
+  ) {
+    this.places = new StreamPlaces({
+      what: "streams",
+      perNodeMax: limits.perNodeMax,
+      perConnectionMax: limits.perConnectionMax,
+      nodeFlag: "--streams-max",
+      connectionFlag: "--connection-streams-max",
+    });
+  }
+
+  /** Streams open now. */
+  get size(): number {
+    return this.places.size;
+  }
+
+  /**
+   * Serves `source` until the caller goes away (`signal`), the consumer falls behind, the
+   * source fails it, or the node stops. A refusal (a bound reached, of every stream or of
+   * `kind`, the places of one kind of stream) is the stream's first result, so a stream
+   * holds a place only while it runs. A source given as a function is prepared once the
+   * places are taken (it may wait, or refuse by throwing).
+   */
+  async *serve<T>(source: StreamSource<T> | (() => Promise<StreamSource<T>>), signal: AbortSignal, kind?: StreamPlaces): AsyncGenerator<T> {
+    const request = currentRequest();
+    const release = this.acquire(request?.connection, kind);
+    let ready: StreamSource<T>;
+    try {
+      ready = typeof source === "function" ? await source() : source;
+    } catch (err) {
+      release();
+      this.onOutcome("ended");
+      throw err;
+    }
+    yield* this.run(ready, signal, release, request);
+  }
+
+  /** Ends every stream with unavailable and refuses new ones. */
+  close(): void {
+    this.closed = true;
+    for (const close of [...this.closers]) close();
+  }
+
+  private acquire(connection: object | undefined, kind: StreamPlaces | undefined): () => void {
+    if (this.closed) throw new ConnectError("the node is shutting down; open the stream on another node", Code.Unavailable);
+    let releaseKind: (() => void) | undefined;
+    try {
+      releaseKind = kind?.acquire(connection);
+      const release = this.places.acquire(connection);
+      this.onOutcome("opened");
+      return () => {
+        release();
+        releaseKind?.();
+      };
+    } catch (err) {
+      releaseKind?.();
+      this.onOutcome("refused");
+      throw err;
+    }
+  }
+
+  private async *run<T>(source: StreamSource<T>, signal: AbortSignal, release: () => void, request: RequestScope | undefined): AsyncGenerator<T> {
+    const { queueMax, progressMs } = this.limits;
+    const queue: T[] = [...source.first()];
+    let failure: ConnectError | undefined;
+    let wake: (() => void) | undefined;
+    let cutTimer: NodeJS.Timeout | undefined;
+    const notify = () => {
+      const w = wake;
+      wake = undefined;
+      w?.();
+    };
+    const push = (message: T) => {
+      if (failure) return;
+      if (queue.length >= queueMax) {
+        failure = new ConnectError(
+          `the stream's consumer fell ${queueMax} messages behind (--stream-queue-max) and was dropped; reconnect`,
+          Code.ResourceExhausted,
+        );
+        queue.length = 0;
+        this.onOutcome("dropped");
+        // A consumer that stopped reading never takes the error: its stream is cut.
+        cutTimer = setTimeout(() => request?.cut(), DROP_GRACE_MS).unref();
+      } else {
+        queue.push(message);
+      }
+      notify();
+    };
+    const close = () => {
+      failure ??= new ConnectError("the node is shutting down; reopen the stream on another node", Code.Unavailable);
+      notify();
+    };
+    const fail = (error: ConnectError) => {
+      failure ??= error;
+      notify();
+    };
+    const unsubscribe = source.subscribe(push, fail);
+    const progress = setInterval(() => push(source.progress()), progressMs);
+    this.closers.add(close);
+    signal.addEventListener("abort", notify, { once: true });
+    try {
+      for (;;) {
+        if (signal.aborted) return;
+        if (failure) throw failure;
+        if (queue.length > 0) {
+          yield queue.shift()!;
+          continue;
+        }
+        await new Promise<void>((resolve) => (wake = resolve));
+      }
+    } finally {
+      clearInterval(progress);
+      clearTimeout(cutTimer);
+      unsubscribe();
+      this.closers.delete(close);
+      signal.removeEventListener("abort", notify);
+      release();
+      this.onOutcome("ended");
+    }
+  }
+}

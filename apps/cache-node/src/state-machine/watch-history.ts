@@ -1,0 +1,122 @@
+import { utf8Length, type Entry } from "@distcache/store";
+
+/**
+ * A place in a shard's change stream: the log index of an entry and the ordinal of one
+ * event within it (0, 1, ... in the order apply made them). A position names the events
+ * delivered so far: resuming from it yields every event after it. ORDINAL_WHOLE stands
+ * for "every event of the entry", the position of a state that applied the entry.
+ */
+export interface Position {
+  readonly index: number;
+  readonly ordinal: number;
+}
+
+/** The ordinal of a position that covers all of its entry's events. */
+export const ORDINAL_WHOLE = 0xffff_ffff;
+
+export type ChangeKind = "put" | "delete" | "expire" | "evict";
+
+/** One committed change to a key, as apply produced it: the same on every replica. */
+export interface ChangeEvent extends Position {
+  readonly kind: ChangeKind;
+  readonly key: string;
+  /** The entry written, for a put. */
+  readonly entry?: Entry;
+}
+
+/** How much change history a replica keeps in memory. */
+export interface HistoryLimits {
+  /** Events kept at most. */
+  eventsMax: number;
+  /** Bytes of keys and values kept at most (each event also counts EVENT_OVERHEAD_BYTES). */
+  bytesMax: number;
+}
+
+export const HISTORY_LIMITS_DEFAULT: HistoryLimits = { eventsMax: 4096, bytesMax: 4 * 1024 * 1024 };
+
+/** What one event costs beyond its key and value, for the byte bound. */
+export const EVENT_OVERHEAD_BYTES = 64;
+
+export function comparePositions(a: Position, b: Position): number {
+  return a.index !== b.index ? a.index - b.index : a.ordinal - b.ordinal;
+}
+
+function eventBytes(event: ChangeEvent): number {
+  return EVENT_OVERHEAD_BYTES + utf8Length(event.key) + (event.entry?.value.length ?? 0);
+}
+
+/**
+ * A replica's recent change events, oldest first, bounded by count and bytes: appending
+ * past a bound drops the oldest. `floor` is the position every held event comes after:
+ * a resume from it or later is served from here, one from before it is compacted.
+ * Pure (no clock, no I/O); rebuilt after a restart by re-applying the log.
+ */
+export class WatchHistory {
+  private events: ChangeEvent[] = [];
+  private head = 0;
+  private bytes = 0;
+  private floorValue: Position;
+
+  constructor(
+    readonly limits: HistoryLimits,
+    floor: Position = { index: 0, ordinal: ORDINAL_WHOLE },
+  ) {
+    this.floorValue = floor;
+  }
+
+  get floor(): Position {
+    return this.floorValue;
+  }
+
+  /** Events held now. */
+  get size(): number {
+    return this.events.length - this.head;
+  }
+
+  /** Bytes held now, as the bound counts them. */
+  get sizeBytes(): number {
+    return this.bytes;
+  }
+
+  append(event: ChangeEvent): void {
+    this.events.push(event);
+    this.bytes += eventBytes(event);
+    while (this.size > this.limits.eventsMax || (this.bytes > this.limits.bytesMax && this.size > 0)) this.dropOldest();
+  }
+
+  /** Forgets every event: the replica's state was replaced by a snapshot at `index`. */
+  reset(index: number): void {
+    this.events = [];
+    this.head = 0;
+    this.bytes = 0;
+    this.floorValue = { index, ordinal: ORDINAL_WHOLE };
+  }
+
+  /**
+   * Up to `limit` held events after `position`, oldest first, or "compacted" when events
+   * after it were dropped (it is older than the floor).
+   */
+  after(position: Position, limit: number): ChangeEvent[] | "compacted" {
+    if (comparePositions(position, this.floorValue) < 0) return "compacted";
+    let low = this.head;
+    let high = this.events.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (comparePositions(this.events[middle]!, position) <= 0) low = middle + 1;
+      else high = middle;
+    }
+    return this.events.slice(low, low + limit);
+  }
+
+  private dropOldest(): void {
+    const oldest = this.events[this.head]!;
+    this.head++;
+    this.bytes -= eventBytes(oldest);
+    this.floorValue = { index: oldest.index, ordinal: oldest.ordinal };
+    // Compacts the array once the dropped prefix is as long as what is held.
+    if (this.head >= 1024 && this.head * 2 >= this.events.length) {
+      this.events = this.events.slice(this.head);
+      this.head = 0;
+    }
+  }
+}

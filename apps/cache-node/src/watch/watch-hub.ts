@@ -1,0 +1,52 @@
+import type { Watcher } from "./watcher.js";
+
+/**
+ * Fans a node's change events out to its watchers, outside the driver's cycle: apply only
+ * marks its shard changed; the watchers of every changed shard read their new events in
+ * a later turn of the event loop (setImmediate), so producing events never slows apply
+ * and a slow watcher is dropped by its stream's bounded queue, never waited for.
+ */
+export class WatchHub {
+  private readonly byShard = new Map<number, Set<Watcher>>();
+  private readonly changedShards = new Set<number>();
+  private scheduled = false;
+
+  /** Watchers registered now. */
+  get size(): number {
+    const all = new Set<Watcher>();
+    for (const set of this.byShard.values()) for (const w of set) all.add(w);
+    return all.size;
+  }
+
+  /** Registers `watcher` on each of its shards; returns the function that removes it. */
+  add(watcher: Watcher): () => void {
+    for (const shard of watcher.shards) {
+      const set = this.byShard.get(shard) ?? new Set<Watcher>();
+      set.add(watcher);
+      this.byShard.set(shard, set);
+    }
+    return () => {
+      for (const shard of watcher.shards) {
+        const set = this.byShard.get(shard);
+        set?.delete(watcher);
+        if (set?.size === 0) this.byShard.delete(shard);
+      }
+    };
+  }
+
+  /** Called after shard applied entries (or installed a snapshot), or lost its replica. */
+  changed(shard: number): void {
+    if (!this.byShard.has(shard)) return;
+    this.changedShards.add(shard);
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const shards = [...this.changedShards];
+    this.changedShards.clear();
+    for (const shard of shards) for (const watcher of [...(this.byShard.get(shard) ?? [])]) watcher.pull(shard);
+  }
+}

@@ -1,0 +1,137 @@
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { CompactedSchema, EventType, type WatchResponseSchema } from "@distcache/proto";
+import { comparePositions, ORDINAL_WHOLE, type ChangeEvent, type Position, type WatchHistory } from "../state-machine/watch-history.js";
+
+export type WatchMessage = MessageInitShape<typeof WatchResponseSchema>;
+
+/** What a watcher reads of a local replica. */
+export interface WatchedReplica {
+  readonly history: WatchHistory;
+  readonly appliedIndex: number;
+}
+
+export interface WatchSpec {
+  key: string;
+  prefix: boolean;
+  withValues: boolean;
+}
+
+/** Events per message at most; a message also ends once its values pass MESSAGE_VALUE_BYTES. */
+const MESSAGE_EVENTS_MAX = 512;
+const MESSAGE_VALUE_BYTES = 1024 * 1024;
+
+const KINDS = { put: EventType.PUT, delete: EventType.DELETE, expire: EventType.EXPIRE, evict: EventType.EVICT } as const;
+
+/** The out_of_range error of a watch whose start (or cursor) is older than the shard's retained history. */
+export function compactedError(shard: number, floor: Position, why: string): ConnectError {
+  return new ConnectError(
+    `${why}: shard ${shard} retains changes after index ${floor.index} (ordinal ${floor.ordinal}) only; ` +
+      "read the keys again and watch from the position of that read",
+    Code.OutOfRange,
+    undefined,
+    [{ desc: CompactedSchema, value: create(CompactedSchema, { shard, oldestIndex: BigInt(floor.index), oldestOrdinal: floor.ordinal }) }],
+  );
+}
+
+/**
+ * One watch stream over local replicas: a cursor per shard (the position delivered), read
+ * forward through each replica's history. Every event after a cursor is looked at once;
+ * those that match the key or prefix go out in messages that carry the resume token (every
+ * cursor). A cursor older than the history (the history dropped events this watcher had
+ * not read yet, or a snapshot replaced the replica) fails the stream: it never skips.
+ */
+export class Watcher {
+  private failed = false;
+
+  constructor(
+    private readonly spec: WatchSpec,
+    /** The position delivered so far, for each shard the watch covers here. */
+    readonly cursors: Map<number, Position>,
+    private readonly replicaOf: (shard: number) => WatchedReplica | undefined,
+    private readonly push: (message: WatchMessage) => void,
+    private readonly fail: (error: ConnectError) => void,
+  ) {}
+
+  get shards(): number[] {
+    return [...this.cursors.keys()];
+  }
+
+  /** Reads shard's new events and pushes what matches. */
+  pull(shard: number): void {
+    if (this.failed) return;
+    const replica = this.replicaOf(shard);
+    if (replica === undefined) {
+      this.stop(new ConnectError(`this node no longer holds a replica of shard ${shard}; resume the watch on another node`, Code.Unavailable));
+      return;
+    }
+    let cursor = this.cursors.get(shard)!;
+    for (;;) {
+      const held = replica.history.after(cursor, MESSAGE_EVENTS_MAX);
+      if (held === "compacted") {
+        this.stop(compactedError(shard, replica.history.floor, "the watch fell behind the change history"));
+        return;
+      }
+      let taken = 0;
+      let bytes = 0;
+      const matched: ChangeEvent[] = [];
+      for (const event of held) {
+        taken++;
+        if (this.matches(event.key)) {
+          matched.push(event);
+          bytes += this.spec.withValues ? (event.entry?.value.length ?? 0) : 0;
+          if (bytes >= MESSAGE_VALUE_BYTES) break;
+        }
+      }
+      const last = held[taken - 1];
+      if (last !== undefined) cursor = { index: last.index, ordinal: last.ordinal };
+      const drained = taken === held.length && held.length < MESSAGE_EVENTS_MAX;
+      // Every entry applied so far produced all its events: the cursor covers them all.
+      if (drained && comparePositions(cursor, { index: replica.appliedIndex, ordinal: ORDINAL_WHOLE }) < 0) {
+        cursor = { index: replica.appliedIndex, ordinal: ORDINAL_WHOLE };
+      }
+      this.cursors.set(shard, cursor);
+      if (matched.length > 0) this.push({ events: matched.map((e) => this.wireEvent(shard, e)), resume: this.resume() });
+      if (drained) return;
+    }
+  }
+
+  /** The progress message: no events, and every cursor. */
+  progress(): WatchMessage {
+    return { progress: true, resume: this.resume() };
+  }
+
+  /** Ends the stream with `error` (once). */
+  stop(error: ConnectError): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.fail(error);
+  }
+
+  private resume() {
+    return [...this.cursors].map(([shard, p]) => ({ shard, index: BigInt(p.index), ordinal: p.ordinal }));
+  }
+
+  private matches(key: string): boolean {
+    return this.spec.prefix ? key.startsWith(this.spec.key) : key === this.spec.key;
+  }
+
+  private wireEvent(shard: number, event: ChangeEvent) {
+    const { entry } = event;
+    const payload =
+      this.spec.withValues && entry !== undefined
+        ? entry.text
+          ? { case: "text" as const, value: new TextDecoder().decode(entry.value) }
+          : { case: "value" as const, value: entry.value }
+        : undefined;
+    return {
+      type: KINDS[event.kind],
+      key: event.key,
+      version: BigInt(entry?.version ?? 0),
+      shard,
+      index: BigInt(event.index),
+      ordinal: event.ordinal,
+      ...(payload ? { payload } : {}),
+    };
+  }
+}
