@@ -13,6 +13,7 @@ import { MetaView } from "./placement/meta-view.js";
 import { ClusterView } from "./placement/cluster-view.js";
 import { StreamGate } from "./api/stream-gate.js";
 import { StreamPlaces } from "./api/stream-places.js";
+import { watchClients, type RelaySources } from "./api/watch-relay.js";
 import { watchHandler } from "./api/watch-call.js";
 import { WatchHub } from "./watch/watch-hub.js";
 import { withConnectionScope } from "./http/connection-scope.js";
@@ -190,6 +191,7 @@ function streamGate(config: NodeConfig, metrics: NodeMetrics): StreamGate {
     perConnectionMax: config.connectionStreamsMax,
     progressMs: config.streamProgressMs,
     queueMax: config.streamQueueMax,
+    queueBytesMax: config.streamQueueBytes,
   };
   return new StreamGate(limits, (outcome) => metrics.stream(outcome));
 }
@@ -252,6 +254,18 @@ function watcherPlaces(config: NodeConfig): StreamPlaces {
   });
 }
 
+/** Where a watch finds the shards this node holds no replica of: a voter of each, its leader first. */
+function watchRelays(config: NodeConfig, directory: MemberDirectory, view: ClusterView): RelaySources {
+  return {
+    selfId: config.nodeId,
+    holders: (shard) => {
+      const group = view.current().shards[shard];
+      return group ? [...new Set([...(group.leaderId ? [group.leaderId] : []), ...group.voters])] : [];
+    },
+    client: watchClients((id) => config.clientDial.get(id) ?? directory.clientAddress(id)),
+  };
+}
+
 type ServiceEntry = StockHandlerOptions["services"][number];
 
 /** The CacheService and ClusterService handlers, routing through this node's forwarder. */
@@ -293,7 +307,8 @@ function createServices(
   const localExpiryClockMs = hasBug(config.testing, "local-clock-expiry") ? () => parts.clock.nowMs() : undefined;
   const serviceDeps = { nodeId: config.nodeId, ring, consensus, limits: config.limits, accessHints: parts.hints, router, localExpiryClockMs };
   const { hub, streams } = parts;
-  const watch = watchHandler({ ...serviceDeps, hub, streams, watchers: watcherPlaces(config), operationTimeoutMs: config.operationTimeoutMs });
+  const relays = watchRelays(config, directory, parts.view);
+  const watch = watchHandler({ ...serviceDeps, hub, streams, relays, watchers: watcherPlaces(config), operationTimeoutMs: config.operationTimeoutMs });
   const cacheImpl = { ...createCacheService(serviceDeps), watch };
   const membership = {
     nodeId: config.nodeId,

@@ -51,6 +51,24 @@ describe("StreamGate", () => {
     expect(gate.size).toBe(0);
   });
 
+  it("frees the place and closes the source of a stream whose first messages fail", async () => {
+    const gate = new StreamGate({ ...LIMITS, perNodeMax: 1 });
+    let closed = 0;
+    const failing: StreamSource<string> = {
+      ...source(),
+      first: () => {
+        throw new ConnectError("compacted", Code.OutOfRange);
+      },
+      close: () => void closed++,
+    };
+    expect((await failureOf(gate.serve(failing, new AbortController().signal).next())).code).toBe(Code.OutOfRange);
+    expect(gate.size).toBe(0);
+    expect(closed).toBe(1);
+    const next = gate.serve(source(), new AbortController().signal);
+    expect((await next.next()).value).toBe("first");
+    await next.return(undefined);
+  });
+
   it("sends a progress message at every interval", async () => {
     const gate = new StreamGate({ ...LIMITS, progressMs: 20 });
     const stream = gate.serve(source(), new AbortController().signal);
@@ -88,6 +106,23 @@ describe("StreamGate", () => {
     expect(err.rawMessage).toMatch(/fell 3 messages behind/);
     expect(outcomes).toEqual(["opened", "dropped", "ended"]);
     expect(src.subscribers).toBe(0);
+  });
+
+  it("drops a consumer whose held messages pass queueBytesMax, as the source sizes them", async () => {
+    const gate = new StreamGate({ ...LIMITS, queueMax: 100, queueBytesMax: 10 });
+    const src = { ...source(), size: (m: string) => m.length };
+    const stream = gate.serve(src, new AbortController().signal);
+    expect((await stream.next()).value).toBe("first");
+    src.push("12345");
+    src.push("67890");
+    src.push("x");
+    const err = await failureOf(
+      (async () => {
+        for (;;) await stream.next();
+      })(),
+    );
+    expect(err.code).toBe(Code.ResourceExhausted);
+    expect(err.rawMessage).toMatch(/fell 10 bytes behind \(--stream-queue-bytes\)/);
   });
 
   it("keeps a consumer that stays within queueMax messages", async () => {

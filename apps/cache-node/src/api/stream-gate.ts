@@ -1,6 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { currentRequest, type RequestScope } from "../http/connection-scope.js";
 import { StreamPlaces } from "./stream-places.js";
+import { StreamQueue } from "./stream-queue.js";
 
 /** The limits every server stream of a node shares. */
 export interface StreamLimits {
@@ -12,6 +13,8 @@ export interface StreamLimits {
   progressMs: number;
   /** Messages held for a consumer that reads too slowly before its stream is dropped (--stream-queue-max). */
   queueMax: number;
+  /** Bytes of messages (as the source sizes them) held for a slow consumer before its stream is dropped (--stream-queue-bytes). */
+  queueBytesMax?: number;
 }
 
 /** How long a dropped stream's consumer has to read its error before the stream is cut. */
@@ -25,6 +28,10 @@ export interface StreamSource<T> {
   subscribe(push: (message: T) => void, fail: (error: ConnectError) => void): () => void;
   /** Sent at every progress interval. */
   progress(): T;
+  /** A message's size, for the queue's byte bound (none: only messages are counted). */
+  size?(message: T): number;
+  /** Called once the stream ends, however it ends. */
+  close?(): void;
 }
 
 export type StreamOutcome = "opened" | "refused" | "dropped" | "ended";
@@ -78,7 +85,11 @@ export class StreamGate {
       this.onOutcome("ended");
       throw err;
     }
-    yield* this.run(ready, signal, release, request);
+    try {
+      yield* this.run(ready, signal, release, request);
+    } finally {
+      ready.close?.();
+    }
   }
 
   /** Ends every stream with unavailable and refuses new ones. */
@@ -107,7 +118,15 @@ export class StreamGate {
 
   private async *run<T>(source: StreamSource<T>, signal: AbortSignal, release: () => void, request: RequestScope | undefined): AsyncGenerator<T> {
     const { queueMax, progressMs } = this.limits;
-    const queue: T[] = [...source.first()];
+    const queueBytesMax = this.limits.queueBytesMax ?? Number.MAX_SAFE_INTEGER;
+    const queue = new StreamQueue<T>(queueMax, queueBytesMax, source.size?.bind(source));
+    try {
+      for (const message of source.first()) queue.force(message);
+    } catch (err) {
+      release();
+      this.onOutcome("ended");
+      throw err;
+    }
     let failure: ConnectError | undefined;
     let wake: (() => void) | undefined;
     let cutTimer: NodeJS.Timeout | undefined;
@@ -118,17 +137,14 @@ export class StreamGate {
     };
     const push = (message: T) => {
       if (failure) return;
-      if (queue.length >= queueMax) {
-        failure = new ConnectError(
-          `the stream's consumer fell ${queueMax} messages behind (--stream-queue-max) and was dropped; reconnect`,
-          Code.ResourceExhausted,
-        );
-        queue.length = 0;
+      const passed = queue.offer(message);
+      if (passed) {
+        const behind = passed === "messages" ? `${queueMax} messages behind (--stream-queue-max)` : `${queueBytesMax} bytes behind (--stream-queue-bytes)`;
+        failure = new ConnectError(`the stream's consumer fell ${behind} and was dropped; reconnect`, Code.ResourceExhausted);
+        queue.clear();
         this.onOutcome("dropped");
         // A consumer that stopped reading never takes the error: its stream is cut.
         cutTimer = setTimeout(() => request?.cut(), DROP_GRACE_MS).unref();
-      } else {
-        queue.push(message);
       }
       notify();
     };
@@ -149,7 +165,7 @@ export class StreamGate {
         if (signal.aborted) return;
         if (failure) throw failure;
         if (queue.length > 0) {
-          yield queue.shift()!;
+          yield queue.take()!;
           continue;
         }
         await new Promise<void>((resolve) => (wake = resolve));

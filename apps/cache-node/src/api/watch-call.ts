@@ -5,10 +5,12 @@ import type { Limits } from "../config/config.js";
 import type { ConsensusPort } from "../consensus/consensus-port.js";
 import type { Position } from "../state-machine/watch-history.js";
 import type { WatchHub } from "../watch/watch-hub.js";
-import { compactedError, Watcher, type WatchedReplica, type WatchMessage } from "../watch/watcher.js";
+import { compactedError, messageBytes, Watcher, type WatchedReplica, type WatchMessage } from "../watch/watcher.js";
 import type { StreamGate, StreamSource } from "./stream-gate.js";
 import type { StreamPlaces } from "./stream-places.js";
 import { checkWatchRequest, positionNow, type CheckedWatch } from "./watch-request.js";
+import { FORWARDED_HEADER } from "./forwarded-header.js";
+import { openRelays, relayEnded, type Relay, type RelaySources } from "./watch-relay.js";
 
 export interface WatchDeps {
   ring: Ring;
@@ -19,6 +21,8 @@ export interface WatchDeps {
   streams: StreamGate;
   /** The bounds on watchers (--watchers-max, --connection-watchers-max). */
   watchers: StreamPlaces;
+  /** Where the shards this node holds no replica of are watched; undefined on a single node. */
+  relays?: RelaySources;
   /** How long a watch whose call has no deadline waits for this node's replicas to reach its start. */
   operationTimeoutMs: number;
 }
@@ -41,26 +45,19 @@ export function watchHandler(deps: WatchDeps) {
 
 async function prepare(deps: WatchDeps, checked: CheckedWatch, ctx: HandlerContext): Promise<StreamSource<WatchMessage>> {
   const replicaOf = (shard: number): WatchedReplica | undefined => (deps.consensus.hosts(shard) ? deps.consensus.replica(shard) : undefined);
-  for (const shard of checked.shards) {
-    if (replicaOf(shard) === undefined) {
-      throw new ConnectError(
-        `this node holds no replica of shard ${shard}; watch on a node that does (GetTopology lists each shard's replicas)`,
-        Code.Unavailable,
-      );
-    }
+  const local = checked.shards.filter((shard) => replicaOf(shard) !== undefined);
+  const remote = checked.shards.filter((shard) => replicaOf(shard) === undefined);
+  if (remote.length > 0 && (deps.relays === undefined || ctx.requestHeader.get(FORWARDED_HEADER) !== null)) {
+    throw new ConnectError(
+      `this node holds no replica of shard ${remote[0]}; watch on a node that does (GetTopology lists each shard's replicas)`,
+      Code.Unavailable,
+    );
   }
   const deadline = performance.now() + (ctx.timeoutMs() ?? deps.operationTimeoutMs);
-  for (const [shard, start] of checked.start) await reach(shard, start, replicaOf, deadline, ctx.signal);
-  const cursors = new Map<number, Position>();
-  for (const shard of checked.shards) {
-    const replica = replicaOf(shard)!;
-    const start = checked.start.get(shard);
-    if (start !== undefined && replica.history.after(start, 0) === "compacted") {
-      throw compactedError(shard, replica.history.floor, "the watch starts before the change history this replica retains");
-    }
-    cursors.set(shard, start ?? positionNow(replica.appliedIndex));
-  }
-  // Messages go to `first` until the stream subscribes, then to the stream.
+  const cursors = await localCursors(checked, local, replicaOf, deadline, ctx.signal);
+  const relays = remote.length > 0 ? await openRelays(deps.relays!, checked.spec, remote, checked.start, deadline) : [];
+  for (const relay of relays) for (const p of relay.first.resume) cursors.set(p.shard, { index: Number(p.index), ordinal: p.ordinal });
+  // Messages wait in `early` until the stream subscribes, then go to the stream.
   const early: WatchMessage[] = [];
   let failure: ConnectError | undefined;
   const sink: { push: (m: WatchMessage) => void; fail: (e: ConnectError) => void } = {
@@ -70,24 +67,65 @@ async function prepare(deps: WatchDeps, checked: CheckedWatch, ctx: HandlerConte
   const watcher = new Watcher(
     checked.spec,
     cursors,
+    local,
     replicaOf,
     (m) => sink.push(m),
     (e) => sink.fail(e),
   );
+  for (const relay of relays) void pump(relay, watcher);
   return {
     first: () => {
       const opening = watcher.progress();
-      for (const shard of checked.shards) watcher.pull(shard);
+      for (const shard of local) watcher.pull(shard);
       if (failure) throw failure;
       return [opening, ...early];
     },
     subscribe: (push, fail) => {
       sink.push = push;
       sink.fail = fail;
+      if (failure) fail(failure);
       return deps.hub.add(watcher);
     },
     progress: () => watcher.progress(),
+    size: messageBytes,
+    close: () => relays.forEach((relay) => relay.close()),
   };
+}
+
+/** Each local shard's start, once its replica applied up to it (a start older than its history is compacted); "now" without one. */
+async function localCursors(
+  checked: CheckedWatch,
+  local: readonly number[],
+  replicaOf: (shard: number) => WatchedReplica | undefined,
+  deadline: number,
+  signal: AbortSignal,
+): Promise<Map<number, Position>> {
+  const cursors = new Map<number, Position>();
+  for (const shard of local) {
+    const start = checked.start.get(shard);
+    if (start !== undefined) await reach(shard, start, replicaOf, deadline, signal);
+    const replica = replicaOf(shard);
+    if (replica === undefined) throw new ConnectError(`this node no longer holds a replica of shard ${shard}; watch on another node`, Code.Unavailable);
+    if (start !== undefined && replica.history.after(start, 0) === "compacted") {
+      throw compactedError(shard, replica.history.floor, "the watch starts before the change history this replica retains");
+    }
+    cursors.set(shard, start ?? positionNow(replica.appliedIndex));
+  }
+  return cursors;
+}
+
+/** Hands a relay's messages to the watcher until the relay ends; its end ends the watch. */
+async function pump(relay: Relay, watcher: Watcher): Promise<void> {
+  try {
+    for (;;) {
+      const next = await relay.rest.next();
+      if (next.done) break;
+      watcher.relayed(next.value);
+    }
+    watcher.stop(relayEnded(relay, undefined));
+  } catch (err) {
+    watcher.stop(relayEnded(relay, err));
+  }
 }
 
 /** Waits until shard's replica here applied up to `start`, within the deadline; it never answers early. */

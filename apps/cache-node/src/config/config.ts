@@ -98,6 +98,8 @@ export interface NodeConfig {
   streamProgressMs: number;
   /** Messages a stream may hold for a consumer that reads too slowly before it is dropped. */
   streamQueueMax: number;
+  /** Bytes of messages a stream holds for a slow consumer before it is dropped (--stream-queue-bytes). */
+  streamQueueBytes: number;
   /** Watch streams open at once on this node (each is also a server stream). */
   watchersMax: number;
   /** Watch streams open at once on one client connection. */
@@ -164,6 +166,7 @@ export const DEFAULT_CONFIG: NodeConfig = {
   connectionStreamsMax: 16,
   streamProgressMs: 5000,
   streamQueueMax: 256,
+  streamQueueBytes: 1024 * 1024,
   watchersMax: 512,
   connectionWatchersMax: 8,
   watchHistoryEvents: 10_000,
@@ -210,6 +213,7 @@ const ENV: Record<string, string> = {
   connectionStreamsMax: "DISTCACHE_CONNECTION_STREAMS_MAX",
   streamProgressMs: "DISTCACHE_STREAM_PROGRESS_MS",
   streamQueueMax: "DISTCACHE_STREAM_QUEUE_MAX",
+  streamQueueBytes: "DISTCACHE_STREAM_QUEUE_BYTES",
   watchersMax: "DISTCACHE_WATCHERS_MAX",
   connectionWatchersMax: "DISTCACHE_CONNECTION_WATCHERS_MAX",
   watchHistoryEvents: "DISTCACHE_WATCH_HISTORY_EVENTS",
@@ -396,6 +400,12 @@ const OPTION_SPECS: OptionSpec[] = [
     positiveInt("--stream-queue-max", 1, 1_000_000),
   ],
   [
+    "--stream-queue-bytes <n>",
+    `bytes of messages a stream holds for a slow consumer before dropping it with resource_exhausted (default ${d.streamQueueBytes})`,
+    "streamQueueBytes",
+    positiveInt("--stream-queue-bytes", 1, 2 ** 40),
+  ],
+  [
     "--watchers-max <n>",
     `Watch streams open at once; more are answered resource_exhausted (default ${d.watchersMax})`,
     "watchersMax",
@@ -533,6 +543,7 @@ export function resolveConfig(flat: Flat): NodeConfig {
     connectionStreamsMax: integer("connectionStreamsMax", d.connectionStreamsMax),
     streamProgressMs: timerMs("streamProgressMs", integer("streamProgressMs", d.streamProgressMs)),
     streamQueueMax: integer("streamQueueMax", d.streamQueueMax),
+    streamQueueBytes: integer("streamQueueBytes", d.streamQueueBytes),
     watchersMax: integer("watchersMax", d.watchersMax),
     connectionWatchersMax: integer("connectionWatchersMax", d.connectionWatchersMax),
     watchHistoryEvents: integer("watchHistoryEvents", d.watchHistoryEvents),

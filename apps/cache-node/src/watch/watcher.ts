@@ -1,6 +1,6 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { CompactedSchema, EventType, type WatchResponseSchema } from "@distcache/proto";
+import { CompactedSchema, EventType, type WatchResponse, type WatchResponseSchema } from "@distcache/proto";
 import { comparePositions, ORDINAL_WHOLE, type ChangeEvent, type Position, type WatchHistory } from "../state-machine/watch-history.js";
 
 export type WatchMessage = MessageInitShape<typeof WatchResponseSchema>;
@@ -35,26 +35,44 @@ export function compactedError(shard: number, floor: Position, why: string): Con
 }
 
 /**
- * One watch stream over local replicas: a cursor per shard (the position delivered), read
- * forward through each replica's history. Every event after a cursor is looked at once;
- * those that match the key or prefix go out in messages that carry the resume token (every
- * cursor). A cursor older than the history (the history dropped events this watcher had
- * not read yet, or a snapshot replaced the replica) fails the stream: it never skips.
+ * One watch stream: a cursor per shard it covers (the position delivered). The shards of
+ * `local` are read forward through this node's replicas' histories: every event after a
+ * cursor is looked at once, and those that match the key or prefix go out in messages
+ * that carry the resume token (every cursor). A cursor older than the history (the history
+ * dropped events this watcher had not read yet, or a snapshot replaced the replica) fails
+ * the stream: it never skips. The other shards' events come relayed from nodes that hold
+ * them (`relayed`), and move their cursors the same way.
  */
 export class Watcher {
   private failed = false;
 
   constructor(
     private readonly spec: WatchSpec,
-    /** The position delivered so far, for each shard the watch covers here. */
+    /** The position delivered so far, for each shard the watch covers. */
     readonly cursors: Map<number, Position>,
+    /** The shards read from this node's replicas. */
+    private readonly local: readonly number[],
     private readonly replicaOf: (shard: number) => WatchedReplica | undefined,
     private readonly push: (message: WatchMessage) => void,
     private readonly fail: (error: ConnectError) => void,
   ) {}
 
+  /** The shards this watcher reads from this node's replicas. */
   get shards(): number[] {
-    return [...this.cursors.keys()];
+    return [...this.local];
+  }
+
+  /**
+   * A message relayed from another node's watch of some of the shards: its resume token
+   * moves those shards' cursors, and its events go out with every cursor. Progress
+   * messages only move the cursors (this stream sends its own).
+   */
+  relayed(message: WatchResponse): void {
+    if (this.failed) return;
+    for (const p of message.resume) {
+      if (this.cursors.has(p.shard) && !this.local.includes(p.shard)) this.cursors.set(p.shard, { index: Number(p.index), ordinal: p.ordinal });
+    }
+    if (message.events.length > 0) this.push({ events: message.events, resume: this.resume() });
   }
 
   /** Reads shard's new events and pushes what matches. */
@@ -134,4 +152,14 @@ export class Watcher {
       ...(payload ? { payload } : {}),
     };
   }
+}
+
+/** About how many bytes a message holds: its keys and values, and a fixed cost per event and position. */
+export function messageBytes(message: WatchMessage): number {
+  let bytes = 16 * (message.resume?.length ?? 0);
+  for (const event of message.events ?? []) {
+    const value = event.payload?.value;
+    bytes += 48 + (event.key?.length ?? 0) + (typeof value === "string" ? value.length : (value?.length ?? 0));
+  }
+  return bytes;
 }
