@@ -49,9 +49,15 @@ describe("curl-style JSON", () => {
     expect(Number(set.json["version"])).toBeGreaterThan(0);
     const get = await post("Get", JSON.stringify({ key: "greeting" }));
     expect(get.json).toMatchObject({ found: true, text: "hello world", version: set.json["version"] });
+    // The position of the state read: the write's entry, every event of it.
+    expect(get.json["position"]).toEqual({ shard: expect.any(Number), index: expect.stringMatching(/^\d+$/), ordinal: 4294967295 });
     const del = await post("Delete", JSON.stringify({ key: "greeting" }));
     expect(del.json).toEqual({ deleted: true });
-    expect((await post("Get", JSON.stringify({ key: "greeting" }))).json).toEqual({});
+    const gone = await post("Get", JSON.stringify({ key: "greeting" }));
+    expect(Object.keys(gone.json)).toEqual(["position"]);
+    expect(BigInt(String((gone.json["position"] as { index: string }).index))).toBeGreaterThan(
+      BigInt(String((get.json["position"] as { index: string }).index)),
+    );
     expect((await post("Delete", JSON.stringify({ key: "greeting" }))).json).toEqual({});
   });
 

@@ -123,6 +123,24 @@ describe("CacheService.Watch on one node", () => {
     }
   });
 
+  it("starts from a Get's position: exactly the changes after the read (read, then watch)", async () => {
+    await cache.set({ key: "g1/k", payload: { case: "text", value: "before" } });
+    const read = await cache.get({ key: "g1/k" });
+    expect(read.position).toBeDefined();
+    await cache.set({ key: "g1/k", payload: { case: "text", value: "after" } });
+    const { results } = await cache.mGet({ keys: ["g1/k", "g1/other"] });
+    expect(results.map((r) => r.position?.index)).toEqual([results[0]!.position?.index, results[1]!.position?.index]);
+    const stream = open({ key: "g1/k", withValues: true, start: [read.position!] });
+    try {
+      await stream.next();
+      const { events: seen } = await events(stream, 1);
+      expect(seen.map((e) => (e.payload.case === "text" ? e.payload.value : ""))).toEqual(["after"]);
+      expect(seen[0]!.version).toBe((await cache.get({ key: "g1/k" })).version);
+    } finally {
+      stream.stop();
+    }
+  });
+
   it("carries the current positions in progress messages while nothing matches", async () => {
     const stream = open({ key: "idle/", prefix: true });
     try {

@@ -1,6 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { Consistency, LimitExceededSchema, type GetResponse } from "@distcache/proto";
+import { Consistency, LimitExceededSchema, type GetResponse, type ShardPosition } from "@distcache/proto";
+import { ORDINAL_WHOLE } from "../state-machine/watch-history.js";
 import type { Entry } from "@distcache/store";
 import { forwardHeader } from "../routing/router.js";
 import { validateBatch, validateConsistency, validateHeader, validateKey } from "./request-validation.js";
@@ -8,7 +9,8 @@ import { groupByShard, guard, type CacheHandler, type CacheServiceDeps } from ".
 
 const decoder = new TextDecoder();
 
-type GetShape = Pick<GetResponse, "found" | "payload" | "version" | "ttlRemainingMs">;
+type GetShape = Pick<GetResponse, "found" | "payload" | "version" | "ttlRemainingMs"> & { position?: ShardPositionShape };
+type ShardPositionShape = Pick<ShardPosition, "shard" | "index" | "ordinal">;
 
 /**
  * What one read answer may still carry (--response-bytes-max), counted in key and value
@@ -36,9 +38,10 @@ class AnswerBudget {
 
 const NOT_FOUND: GetShape = { found: false, payload: { case: undefined }, version: 0n, ttlRemainingMs: 0n };
 
-function toGetResponse(entry: Entry | undefined, nowMs: number): GetShape {
-  if (!entry) return NOT_FOUND;
+function toGetResponse(entry: Entry | undefined, nowMs: number, position: ShardPositionShape): GetShape {
+  if (!entry) return { ...NOT_FOUND, position };
   return {
+    position,
     found: true,
     payload: entry.text ? { case: "text", value: decoder.decode(entry.value) } : { case: "value", value: entry.value },
     version: BigInt(entry.version),
@@ -55,6 +58,8 @@ async function readShard(deps: CacheServiceDeps, shard: number, keys: readonly s
   const replica = consensus.replica(shard);
   const nowMs = consistency === Consistency.EVENTUAL ? consensus.clusterTimeMs(shard) : (deps.localExpiryClockMs?.() ?? replica.lastStampMs);
   const store = replica.store;
+  // Read in the same turn as the keys: the state at this applied index is what the answer shows.
+  const position = { shard, index: BigInt(replica.appliedIndex), ordinal: ORDINAL_WHOLE };
   return keys.map((key) => {
     const entry = store.get(key, nowMs);
     if (entry) {
@@ -62,7 +67,7 @@ async function readShard(deps: CacheServiceDeps, shard: number, keys: readonly s
       budget.charge(key.length + entry.value.length);
       deps.accessHints.record(shard, key);
     }
-    return toGetResponse(entry, nowMs);
+    return toGetResponse(entry, nowMs, position);
   });
 }
 
