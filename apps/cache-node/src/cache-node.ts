@@ -26,7 +26,6 @@ const MEMBER_SYNC_MS = 1000;
 /** How often a node asks the others about the shards it holds no replica of, and looks at its own for changes. */
 const VIEW_REMOTE_MS = 1000;
 const VIEW_LOCAL_MS = 100;
-import type { MetaStore } from "./placement/meta-store.js";
 import { fetchMetaSummary } from "./api/meta-fetch.js";
 import { initialMetaVoters } from "./placement/meta-group.js";
 import type { NodeConfig } from "./config/config.js";
@@ -83,8 +82,8 @@ export async function startCacheNode(
   const holders = metaHolders(config, opened, directory);
   const view = clusterView(config, opened, meta);
   const streams = streamGate(config, metrics);
-  const hub = watchHub(consensus);
-  const parts = { book, directory, metrics, hints, clock: testing.clock, meta, metaStore: opened.meta, metaHolders: holders, opened, view, streams, hub };
+  const watching = watchParts(config, consensus, metrics);
+  const parts = { book, directory, metrics, hints, meta, opened, view, streams, ...watching, clock: testing.clock, metaHolders: holders };
   const services = createServices(config, consensus, parts);
   const { server, bounded } = createClientPort(config, services, metrics, logger, () => ready);
   metrics.watchClientPort({ connections: () => server.connections(), inflight: bounded.inflight });
@@ -236,11 +235,13 @@ function metaHolders(config: NodeConfig, opened: OpenConsensus & { book: NodeBoo
   };
 }
 
-/** Watchers read the change events of a replica's applied entries outside the driver's cycle. */
-function watchHub(consensus: ConsensusPort): WatchHub {
+/** The hub that hands applied change events to watchers outside the driver's cycle, and the bounds on watchers; both in the metrics. */
+function watchParts(config: NodeConfig, consensus: ConsensusPort, metrics: NodeMetrics): { hub: WatchHub; watchers: StreamPlaces } {
   const hub = new WatchHub();
   consensus.onApplied((shard) => hub.changed(shard));
-  return hub;
+  const watchers = watcherPlaces(config);
+  metrics.watchWatches({ watchers: () => watchers.size, relays: () => hub.relaysOpen, eventsSent: () => hub.eventsSent });
+  return { hub, watchers };
 }
 
 /** The bounds on watchers, per node and per connection. */
@@ -279,12 +280,12 @@ function createServices(
     hints: AccessHints;
     clock: Clock;
     meta: MetaView;
-    metaStore: MetaStore;
     metaHolders: () => string[];
-    opened: Pick<OpenConsensus, "groups" | "identity">;
+    opened: Pick<OpenConsensus, "groups" | "identity" | "meta">;
     view: ClusterView;
     streams: StreamGate;
     hub: WatchHub;
+    watchers: StreamPlaces;
   },
 ): ServiceEntry[] {
   const { book, directory, metrics } = parts;
@@ -306,17 +307,17 @@ function createServices(
   });
   const localExpiryClockMs = hasBug(config.testing, "local-clock-expiry") ? () => parts.clock.nowMs() : undefined;
   const serviceDeps = { nodeId: config.nodeId, ring, consensus, limits: config.limits, accessHints: parts.hints, router, localExpiryClockMs };
-  const { hub, streams } = parts;
+  const { hub, streams, watchers } = parts;
   const relays = watchRelays(config, directory, parts.view);
-  const watch = watchHandler({ ...serviceDeps, hub, streams, relays, watchers: watcherPlaces(config), operationTimeoutMs: config.operationTimeoutMs });
+  const watch = watchHandler({ ...serviceDeps, hub, streams, relays, watchers, operationTimeoutMs: config.operationTimeoutMs });
   const cacheImpl = { ...createCacheService(serviceDeps), watch };
   const membership = {
     nodeId: config.nodeId,
-    metaStore: parts.metaStore,
+    metaStore: parts.opened.meta,
     metaHolders: parts.metaHolders,
     // Forwarded calls go where --client-dial says (a proxy, in tests); then the meta document's address.
     clientAddress: (id: string) =>
-      config.clientDial.get(id) ?? directory.clientAddress(id) ?? parts.metaStore.local()?.state.nodes.find((n) => n.id === id)?.clientAddress,
+      config.clientDial.get(id) ?? directory.clientAddress(id) ?? parts.opened.meta.local()?.state.nodes.find((n) => n.id === id)?.clientAddress,
     replicas: config.replicas || 3,
     adminToken: config.peerSecret ? adminToken(config.peerSecret) : "",
     operationTimeoutMs: config.operationTimeoutMs,

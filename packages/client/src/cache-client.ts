@@ -31,6 +31,7 @@ import { configureStoreRequest, shardSettingsFromMessage, type ShardStoreSetting
 import { WriteSession } from "./write-session.js";
 import { WriteSlots } from "./write-slots.js";
 import { TopologyWatch } from "./topology-watch.js";
+import { WatchStream, type CacheWatch, type WatchOptions } from "./cache-watch.js";
 
 /** Per-call options shared by every method. */
 export interface RequestOptions {
@@ -153,6 +154,13 @@ export interface CacheClient {
    */
   removeNode(nodeId: string, options: AdminOptions): Promise<bigint>;
   /** Releases connections; later calls fail with ClientClosedError. */
+  /**
+   * Watches one key, or every key with a prefix (`prefix: true`), for committed changes:
+   * puts, deletes, expirations and evictions. Iterate the result; it reconnects and
+   * resumes by itself, never losing or repeating an event. Start `from` a resume token or
+   * a get()'s position to continue exactly there.
+   */
+  watch(keyOrPrefix: string, options?: WatchOptions): CacheWatch;
   close(): Promise<void>;
 }
 
@@ -174,8 +182,9 @@ class RoutedCacheClient implements CacheClient {
   private session: WriteSession;
   private readonly loads = new SingleFlight<GetResult>();
   private readonly writeSlots: WriteSlots;
-  private readonly watch: TopologyWatch | undefined;
+  private readonly topologyWatch: TopologyWatch | undefined;
   private closed = false;
+  private readonly watches = new Set<WatchStream>();
 
   constructor(private readonly options: ResolvedOptions) {
     this.table = new RoutingTable(options.onEvent);
@@ -183,7 +192,7 @@ class RoutedCacheClient implements CacheClient {
     this.router = new ShardRouter(options, this.table, this.clients);
     this.session = new WriteSession(options.sessionId, BigInt(Date.now()));
     this.writeSlots = new WriteSlots(options.writesInFlightMax);
-    this.watch = options.watchTopology ? new TopologyWatch(options, this.table, this.clients) : undefined;
+    this.topologyWatch = options.watchTopology ? new TopologyWatch(options, this.table, this.clients) : undefined;
   }
 
   async get(key: string, options?: GetOptions): Promise<GetResult | null> {
@@ -394,10 +403,20 @@ class RoutedCacheClient implements CacheClient {
     return (await this.changeMembership("removeNode", adminToken, options, (c, o) => c.removeNode({ nodeId }, o))).epoch;
   }
 
+  watch(keyOrPrefix: string, options: WatchOptions = {}): CacheWatch {
+    if (this.closed) throw new ClientClosedError();
+    if (!(options.prefix && keyOrPrefix === "")) checkKey(keyOrPrefix);
+    const ensure = (signal: AbortSignal) => this.router.ensureTopology({ deadlineMs: this.options.clock.nowMs() + this.options.timeoutMs, signal });
+    const watch = new WatchStream(keyOrPrefix, options, this.options, this.table, this.clients, ensure);
+    this.watches.add(watch);
+    return watch;
+  }
+
   async close(): Promise<void> {
+    for (const watch of this.watches) watch.close();
     if (this.closed) return;
     this.closed = true;
-    this.watch?.close();
+    this.topologyWatch?.close();
     await this.options.onClose();
   }
 
@@ -424,7 +443,7 @@ class RoutedCacheClient implements CacheClient {
   private async begin(options: RequestOptions | undefined): Promise<CallBudget> {
     const budget = this.budget(options);
     await this.router.ensureTopology(budget);
-    this.watch?.start();
+    this.topologyWatch?.start();
     return budget;
   }
 

@@ -21,7 +21,20 @@ import {
 
 /** The SDK operation a failure belongs to: some codes mean different things per method. */
 export type Operation =
-  "get" | "mget" | "set" | "mset" | "delete" | "mdelete" | "incr" | "stats" | "topology" | "transferLeader" | "configureStore" | "addNode" | "removeNode";
+  | "get"
+  | "mget"
+  | "set"
+  | "mset"
+  | "delete"
+  | "mdelete"
+  | "incr"
+  | "stats"
+  | "topology"
+  | "transferLeader"
+  | "configureStore"
+  | "addNode"
+  | "removeNode"
+  | "watch";
 
 const WRITES: ReadonlySet<Operation> = new Set(["set", "mset", "delete", "mdelete", "incr", "addNode", "removeNode"]);
 /** Operations on the cluster's membership, whose already_exists names a node, not a key. */

@@ -238,3 +238,23 @@ export class ServerError extends CacheError {
     super(message, code, options);
   }
 }
+
+/**
+ * A watch's start (or the point it resumes from) is older than the change history the
+ * shard retains (out_of_range, Compacted detail). Events after it are gone: read the keys
+ * again and watch from the position of that read.
+ */
+export class WatchCompactedError extends CacheError {
+  override name = "WatchCompactedError";
+
+  constructor(
+    /** The shard whose history no longer reaches back to the start. */
+    readonly shard: number,
+    /** The oldest position that shard still holds: a watch may start at it or later. */
+    readonly oldest: { index: bigint; ordinal: number },
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, Code.OutOfRange, options);
+  }
+}

@@ -38,6 +38,7 @@ export {
   UnauthenticatedError,
   UnavailableError,
   VersionMismatchError,
+  WatchCompactedError,
   WriteResultForgottenError,
 } from "./errors.js";
 export type { CacheEvent, RetryReason } from "./events.js";
@@ -45,6 +46,7 @@ export type { ClusterStats, NodeStats, ShardReplicaStats, StoreCounters } from "
 export type { Topology, TopologyNode, TopologyShard } from "./topology.js";
 export type { ClusterNode } from "./membership.js";
 export type { CacheValue, GetResult } from "./values.js";
+export type { CacheWatch, WatchEvent, WatchEventType, WatchOptions, WatchPosition } from "./cache-watch.js";
 export type { EvictionPolicyName, ShardStoreSettings, StoreSettingsChange } from "./store-settings.js";
 export type { SingleFlightStats } from "./single-flight.js";
 export { SingleFlight } from "./single-flight.js";

@@ -13,6 +13,8 @@ export interface GetResult {
   version: bigint;
   /** Milliseconds left before the key expires; 0 when it has no TTL. */
   ttlRemainingMs: number;
+  /** The position of the shard state the read saw: watch({ from: position }) receives exactly the changes after this read. */
+  position?: { shard: number; index: bigint; ordinal: number };
 }
 
 export type Payload = { case: "value"; value: Uint8Array } | { case: "text"; value: string };
@@ -25,12 +27,18 @@ export function toPayload(value: CacheValue): Payload {
 }
 
 /** Converts a Get result; null when the key is absent or expired. */
-export function fromGetResponse(response: Pick<GetResponse, "found" | "payload" | "version" | "ttlRemainingMs">): GetResult | null {
+type GetShape = Pick<GetResponse, "found" | "payload" | "version" | "ttlRemainingMs"> & Partial<Pick<GetResponse, "position">>;
+
+export function fromGetResponse(response: GetShape): GetResult | null {
   if (!response.found) return null;
   const ttlRemainingMs = Number(response.ttlRemainingMs);
   const version = response.version;
-  if (response.payload.case === "text") return { value: encoder.encode(response.payload.value), text: response.payload.value, version, ttlRemainingMs };
-  return { value: response.payload.case === "value" ? response.payload.value : new Uint8Array(0), version, ttlRemainingMs };
+  const p = response.position;
+  const position = p ? { position: { shard: p.shard, index: p.index, ordinal: p.ordinal } } : {};
+  if (response.payload.case === "text") {
+    return { value: encoder.encode(response.payload.value), text: response.payload.value, version, ttlRemainingMs, ...position };
+  }
+  return { value: response.payload.case === "value" ? response.payload.value : new Uint8Array(0), version, ttlRemainingMs, ...position };
 }
 
 /** The value as a string: the text as written, or the bytes decoded as UTF-8. */

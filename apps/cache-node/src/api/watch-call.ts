@@ -57,6 +57,7 @@ async function prepare(deps: WatchDeps, checked: CheckedWatch, ctx: HandlerConte
   const cursors = await localCursors(checked, local, replicaOf, deadline, ctx.signal);
   const relays = remote.length > 0 ? await openRelays(deps.relays!, checked.spec, remote, checked.start, deadline) : [];
   for (const relay of relays) for (const p of relay.first.resume) cursors.set(p.shard, { index: Number(p.index), ordinal: p.ordinal });
+  deps.hub.relaysOpen += relays.length;
   // Messages wait in `early` until the stream subscribes, then go to the stream.
   const early: WatchMessage[] = [];
   let failure: ConnectError | undefined;
@@ -69,7 +70,10 @@ async function prepare(deps: WatchDeps, checked: CheckedWatch, ctx: HandlerConte
     cursors,
     local,
     replicaOf,
-    (m) => sink.push(m),
+    (m) => {
+      deps.hub.eventsSent += m.events?.length ?? 0;
+      sink.push(m);
+    },
     (e) => sink.fail(e),
   );
   for (const relay of relays) void pump(relay, watcher);
@@ -88,7 +92,10 @@ async function prepare(deps: WatchDeps, checked: CheckedWatch, ctx: HandlerConte
     },
     progress: () => watcher.progress(),
     size: messageBytes,
-    close: () => relays.forEach((relay) => relay.close()),
+    close: () => {
+      deps.hub.relaysOpen -= relays.length;
+      relays.forEach((relay) => relay.close());
+    },
   };
 }
 

@@ -9,6 +9,13 @@ export interface PlacementSource {
   readonly counts: Readonly<Record<string, number>>;
 }
 
+/** What the node's watches show: watchers open, relays to other nodes open, and events sent since start. */
+export interface WatchSource {
+  watchers(): number;
+  relays(): number;
+  eventsSent(): number;
+}
+
 /** Prometheus metrics of one node: per-method counts and latency, and the stores' stats. */
 export class NodeMetrics {
   readonly registry = new Registry();
@@ -49,10 +56,12 @@ export class NodeMetrics {
     registers: [this.registry],
   });
   private clientPort: { connections: () => number; inflight: () => number } | undefined;
+  private watches: WatchSource | undefined;
 
   constructor(consensus: ConsensusPort, raftStats?: () => Record<string, number>, placement?: PlacementSource) {
     collectDefaultMetrics({ register: this.registry, prefix: "distcache_process_" });
     this.registerClientPortGauges();
+    this.registerWatchGauges();
     this.registerReplicaGauges(consensus);
     if (placement) this.registerPlacementGauges(placement);
     if (raftStats) this.registerTrafficGauges(raftStats);
@@ -67,6 +76,23 @@ export class NodeMetrics {
         },
       });
     }
+  }
+
+  private registerWatchGauges(): void {
+    const watches = () => this.watches;
+    const gauge = (name: string, help: string, read: (w: WatchSource) => number) =>
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          const source = watches();
+          this.set(source ? read(source) : 0);
+        },
+      });
+    gauge("distcache_watchers_open", "Watch streams open on this node (counted against watchers_max).", (w) => w.watchers());
+    gauge("distcache_watch_relays_open", "Watch streams this node opened on other nodes, for shards it holds no replica of.", (w) => w.relays());
+    gauge("distcache_watch_events_sent", "Change events this node's watch streams sent since it started.", (w) => w.eventsSent());
   }
 
   private registerClientPortGauges(): void {
@@ -163,6 +189,11 @@ export class NodeMetrics {
   /** Where the client-port gauges read their values (the server exists after the metrics). */
   watchClientPort(source: { connections: () => number; inflight: () => number }): void {
     this.clientPort = source;
+  }
+
+  /** The node's watches, for the watch gauges. */
+  watchWatches(source: WatchSource): void {
+    this.watches = source;
   }
 
   /** Counts a connection or a request refused because a bound was reached. */

@@ -10,6 +10,10 @@ export class WatchHub {
   private readonly byShard = new Map<number, Set<Watcher>>();
   private readonly changedShards = new Set<number>();
   private scheduled = false;
+  /** Watch streams this node has open on other nodes (relays), for the metrics. */
+  relaysOpen = 0;
+  /** Events this node's watchers sent since start, for the metrics. */
+  eventsSent = 0;
 
   /** Watchers registered now. */
   get size(): number {
