@@ -42,6 +42,24 @@ function recordingClient(calls: Recorded[], failWith?: Error): CacheClient {
     removeNode: record("removeNode", 6n),
     getOrLoad: record("getOrLoad", found),
     loadStats: { calls: 0, coalesced: 0 },
+    watch: (...args: unknown[]) => {
+      calls.push({ method: "watch", args });
+      const event = {
+        type: "put" as const,
+        key: "k/1",
+        version: 3n,
+        position: { shard: 0, index: 9n, ordinal: 0 },
+        resume: [{ shard: 0, index: 9n, ordinal: 0 }],
+      };
+      return {
+        resumeToken: [],
+        close: () => undefined,
+        async *[Symbol.asyncIterator]() {
+          if (failWith) throw failWith;
+          for (;;) yield event;
+        },
+      };
+    },
     close: async () => void calls.push({ method: "close", args: [] }),
   };
 }
@@ -176,6 +194,25 @@ describe("outcomes", () => {
     expect([miss.code, miss.stdout, miss.stderr]).toEqual([1, "", "(not found: k)\n"]);
     const missJson = await run(["get", "k", "--json"]);
     expect([missJson.code, missJson.stdout]).toEqual([1, '{"key":"k","found":false}\n']);
+  });
+
+  it("watch prints --count events and passes --prefix, --values and --from to the SDK", async () => {
+    const r = await run(["watch", "k/", "--prefix", "--values", "--from", "0:4:1,2:8:4294967295", "--count", "2"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe("PUT\tk/1\tversion=3\nPUT\tk/1\tversion=3\n");
+    const watch = r.calls.find((c) => c.method === "watch")!;
+    expect(watch.args).toEqual([
+      "k/",
+      {
+        prefix: true,
+        withValues: true,
+        from: [
+          { shard: 0, index: 4n, ordinal: 1 },
+          { shard: 2, index: 8n, ordinal: 4294967295 },
+        ],
+      },
+    ]);
+    expect((await run(["watch", "k", "--count", "0"])).code).toBe(2);
   });
 
   it("prints results of writes", async () => {

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from "commander";
 import type { CacheClient } from "@distcache/client";
 import { addClusterCommands, addTransferLeaderCommand } from "./cluster-commands.js";
+import { addWatchCommand } from "./watch-command.js";
 import { EXIT_NOT_FOUND, EXIT_OK, EXIT_SERVER_ERROR, EXIT_USAGE, LateUsageError, option, type CliDeps, type WithClient } from "./command-support.js";
 import { formatCounter, formatDeleted, formatError, formatGet, formatMget, formatStats, formatStoreSettings, formatTopology, formatVersion } from "./format.js";
 import {
@@ -72,6 +73,7 @@ function buildProgram(deps: CliDeps, setCode: (code: number) => void): Command {
   addKeyCommands(program, deps, withClient);
   addBatchAndClusterCommands(program, deps, withClient);
   addClusterCommands(program, deps, withClient);
+  addWatchCommand(program, deps, withClient);
   return program;
 }
 

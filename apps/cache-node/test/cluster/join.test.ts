@@ -1,3 +1,5 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { WatchResponse } from "@distcache/proto";
 import { rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SHARDS, STRONG, TestCluster, keyForShard, sleep, text } from "./cluster-harness.js";
@@ -59,6 +61,74 @@ describe("--join", () => {
     const got = await cluster.client(to).get({ key, consistency: STRONG }, { timeoutMs: 5000 });
     expect(got.found).toBe(true);
   }, 60_000);
+
+  it("streams a prefix watch on n4 over every shard, relaying those it holds no replica of, and resumes exactly after its relay's node is killed", async () => {
+    const view = await groupsNow(cluster, ALL);
+    const remote = [...Array(SHARDS).keys()].filter((s) => !view.leaders.get(s)!.voters.includes("n4"));
+    expect(remote).toHaveLength(3);
+    const seen: string[] = [];
+    let token: WatchResponse["resume"] = [];
+    const watch = async (stop: AbortSignal, start: WatchResponse["resume"]) => {
+      try {
+        for await (const m of cluster.client("n4").watch({ key: "rw/", prefix: true, withValues: true, start }, { signal: stop })) {
+          seen.push(...m.events.map((e) => `${e.shard}:${e.key}=${e.payload.case === "text" ? e.payload.value : ""}`));
+          token = m.resume;
+        }
+      } catch {
+        // the relay's node went away, or the test stopped the watch
+      }
+    };
+    const expected: string[] = [];
+    let via = "n1";
+    const writeRound = async (round: number) => {
+      for (let shard = 0; shard < SHARDS; shard++) {
+        const key = keyForShard(shard, `rw/${round}-`);
+        // Unavailable means nothing was proposed (the leader was down, or not yet elected): send again.
+        for (let attempt = 0; ; attempt++) {
+          const sent = await cluster
+            .client(via)
+            .set({ key, payload: text(`r${round}`) }, { timeoutMs: 10_000 })
+            .then(
+              () => true,
+              (err: unknown) => {
+                if (ConnectError.from(err).code !== Code.Unavailable || attempt > 100) throw err;
+                return false;
+              },
+            );
+          if (sent) break;
+          await sleep(100);
+        }
+        expected.push(`${shard}:${key}=r${round}`);
+      }
+    };
+    const first = new AbortController();
+    const running = watch(first.signal, []);
+    await sleep(500);
+    const gauge = async (id: string, name: string) =>
+      Number(new RegExp(`^${name} (\\d+)`, "m").exec(await (await fetch(`${cluster.nodes.get(id)!.url}/metrics`)).text())?.[1]);
+    expect(await gauge("n4", "distcache_watch_relays_open")).toBe(1);
+    await writeRound(1);
+    for (let waited = 0; seen.length < expected.length && waited < 10_000; waited += 50) await sleep(50);
+    expect([...seen].sort()).toEqual([...expected].sort());
+    // Kill -9 the node the relay streams from: the watch ends, and resumes from its token.
+    const holders: string[] = [];
+    for (const id of ["n1", "n2", "n3"]) if ((await gauge(id, "distcache_watchers_open")) > 0) holders.push(id);
+    expect(holders).toHaveLength(1);
+    const holder = holders[0]!;
+    via = holder === "n1" ? "n2" : "n1";
+    await cluster.kill(holder);
+    await writeRound(2);
+    await running;
+    first.abort();
+    const second = new AbortController();
+    const resumed = watch(second.signal, token);
+    await cluster.restart(holder);
+    await writeRound(3);
+    for (let waited = 0; seen.length < expected.length && waited < 20_000; waited += 50) await sleep(50);
+    second.abort();
+    await resumed;
+    expect([...seen].sort()).toEqual([...expected].sort());
+  }, 90_000);
 
   it("restarts as itself from its data dir, without asking the cluster", async () => {
     const writes = writer(cluster, () => "n4");

@@ -113,4 +113,40 @@ describe.skipIf(!built)("distcache cluster against a real 3-node cluster", () =>
     expect([missing.code, missing.stderr]).toEqual([2, expect.stringMatching(/needs the cluster's admin token: pass --peer-secret-file/)]);
     expect((await settledStatus()).epoch).toBe(epoch);
   }, 60_000);
+  it("watch --prefix --json prints each change with the token after it, and --from resumes exactly after that token", async () => {
+    const watching = cli(["watch", "cw/", "--prefix", "--values", "--json", "--count", "3"]);
+    await sleep(1000);
+    for (const [key, value] of [
+      ["cw/a", "1"],
+      ["other", "x"],
+      ["cw/b", "2"],
+      ["cw/a", "3"],
+    ]) {
+      expect((await cli(["set", key!, value!])).code).toBe(0);
+    }
+    const done = await watching;
+    expect(done.code, done.stderr).toBe(0);
+    const events = done.stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as { type: string; key: string; text: string; resume: string });
+    expect(events.map((e) => `${e.type} ${e.key}=${e.text}`)).toEqual(["put cw/a=1", "put cw/b=2", "put cw/a=3"]);
+    // From the token after the first event: the two after it, nothing before.
+    const resumed = await cli(["watch", "cw/", "--prefix", "--values", "--from", events[0]!.resume, "--count", "2"]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(
+      resumed.stdout
+        .trim()
+        .split("\n")
+        .map((l) =>
+          l
+            .split("\t")
+            .filter((_, i) => i !== 2)
+            .join(" "),
+        ),
+    ).toEqual(["PUT cw/b 2", "PUT cw/a 3"]);
+    const bad = await cli(["watch", "cw/", "--from", "nonsense"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/shard:index:ordinal/);
+  }, 60_000);
 });
