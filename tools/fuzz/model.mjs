@@ -16,6 +16,11 @@ const SET_ITEM = [
   { name: "text", no: 4, t: "text", oneof: "payload" },
   { name: "ttlMs", no: 3, t: "int64" },
 ];
+const POSITION = [
+  { name: "shard", no: 1, t: "uint32" },
+  { name: "index", no: 2, t: "uint64" },
+  { name: "ordinal", no: 3, t: "uint32" },
+];
 const NODE = [
   { name: "id", no: 1, t: "string" },
   { name: "clientAddress", no: 2, t: "string" },
@@ -103,7 +108,9 @@ export const REQUESTS = {
     fields: [
       { name: "key", no: 1, t: "key" },
       { name: "prefix", no: 2, t: "bool" },
-      { name: "afterRevision", no: 3, t: "uint64" },
+      { name: "withValues", no: 4, t: "bool" },
+      { name: "start", no: 5, t: "items", m: POSITION },
+      { name: "shards", no: 6, t: "shards" },
     ],
   },
   Stats: { service: "cache", local: "stats", path: "distcache.v1.CacheService", fields: [{ name: "includeDigests", no: 1, t: "digests" }] },

@@ -101,6 +101,21 @@ describe("CacheService.Watch on one node", () => {
     }
   });
 
+  it("reports an expiry once the shard removes the key, within about a round of background work after its TTL", async () => {
+    const stream = open({ key: "e1/k" });
+    try {
+      await stream.next();
+      await cache.set({ key: "e1/k", payload: { case: "text", value: "short" }, ttlMs: 300n });
+      const expiresAt = performance.now() + 300;
+      const { events: seen } = await events(stream, 2);
+      expect(seen.map(summary)).toEqual(["PUT e1/k", "EXPIRE e1/k"]);
+      // The node proposes a sweeping no-op each second (config key idleEntryIntervalMs) on a shard holding expired keys.
+      expect(performance.now() - expiresAt).toBeLessThan(3000);
+    } finally {
+      stream.stop();
+    }
+  });
+
   it("resumes from a token with exactly the events after it: no gap, no repeat", async () => {
     const first = open({ key: "r1/", prefix: true });
     await first.next();

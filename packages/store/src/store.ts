@@ -212,6 +212,11 @@ export class Store {
     }
   }
 
+  /** Whether some stored key has expired at nowMs and waits for a sweep (or a write) to remove it. */
+  hasExpired(nowMs: number): boolean {
+    return this.expiry.due(nowMs) !== undefined;
+  }
+
   /**
    * One bounded active-expiry step: removes at most sweepKeysMax entries due at
    * nowMs, earliest (expireAtMs, then key) first. Returns how many it removed.

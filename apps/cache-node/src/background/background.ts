@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import type { AccessHints } from "./access-hints.js";
 import type { ConsensusPort } from "../consensus/consensus-port.js";
 import { usesAccessHints } from "../state-machine/store-settings.js";
+import { NOOP_SWEEP_ROUNDS_MAX } from "../state-machine/shard-state-machine.js";
 
 export interface BackgroundOptions {
   /** How often an idle shard's leader proposes an empty entry. */
@@ -42,7 +43,11 @@ export class Background {
 
   /**
    * Proposes a no-op on each non-empty shard that applied nothing since the previous
-   * round, so its expiry sweep runs; an empty shard has nothing to expire.
+   * round, so time moves on and its expiry sweep runs (an empty shard has nothing to
+   * expire), and on each shard holding keys whose TTL ran out: that no-op runs up to
+   * NOOP_SWEEP_ROUNDS_MAX sweep steps, so an expired key is removed, and its expire event
+   * produced, within about one round of its TTL while under 1,000 keys of a shard fall
+   * due per round.
    */
   private proposeIdleEntries(): void {
     for (let shard = 0; shard < this.consensus.shardCount; shard++) {
@@ -50,8 +55,10 @@ export class Background {
       const applied = this.consensus.status(shard).appliedIndex;
       const idle = applied === this.lastApplied[shard];
       this.lastApplied[shard] = applied;
-      if (idle && this.consensus.replica(shard).store.size > 0) {
-        this.propose(shard, { case: "noop", value: create(NoopSchema) });
+      const store = this.consensus.replica(shard).store;
+      const due = store.hasExpired(this.consensus.clusterTimeMs(shard));
+      if (due || (idle && store.size > 0)) {
+        this.propose(shard, { case: "noop", value: create(NoopSchema, { sweepRounds: due ? NOOP_SWEEP_ROUNDS_MAX : 1 }) });
         this.lastApplied[shard] = applied + 1;
       }
     }

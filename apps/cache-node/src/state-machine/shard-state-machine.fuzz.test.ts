@@ -60,6 +60,7 @@ const keyList = fc.array(key, { maxLength: 6 }).chain((keys) => (keys.length > 0
 const op = fc.oneof(
   fc.constant(undefined),
   fc.constant({ case: "noop" as const, value: {} }),
+  fc.nat(2 ** 32 - 1).map((sweepRounds) => ({ case: "noop" as const, value: { sweepRounds } })),
   setOp.map((value) => ({ case: "set" as const, value })),
   key.map((k) => ({ case: "delete" as const, value: { key: k } })),
   fc.record({ key, delta: int64 }).map((value) => ({ case: "incr" as const, value })),

@@ -2,7 +2,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { CommandSchema, IncrOpSchema, MSetOpSchema, SetOpSchema } from "@distcache/proto/raft";
 import { Store } from "@distcache/store";
 import { describe, expect, it } from "vitest";
-import { ShardStateMachine } from "./shard-state-machine.js";
+import { NOOP_SWEEP_ROUNDS_MAX, ShardStateMachine } from "./shard-state-machine.js";
 
 const options = { entriesMax: 100, bytesMax: 1 << 20 };
 const set = (key: string, text: string, stampMs: number, ttlMs = 0n) =>
@@ -36,6 +36,30 @@ describe("ShardStateMachine values", () => {
     const m = new ShardStateMachine(0, new Store(options));
     m.apply(1, inFrame(command, 64 * 1024));
     for (const key of ["a", "b"]) expect(m.store.peek(key, 1000)!.value.buffer.byteLength).toBe(`value of ${key}`.length);
+  });
+});
+
+describe("ShardStateMachine expiry sweeps", () => {
+  const noop = (stampMs: number, sweepRounds: number) =>
+    toBinary(CommandSchema, create(CommandSchema, { stampMs: BigInt(stampMs), op: { case: "noop", value: { sweepRounds } } }));
+  const expiredAfter = (sweepRounds: number) => {
+    const m = new ShardStateMachine(0, new Store({ entriesMax: 10_000, bytesMax: 1 << 24 }));
+    for (let i = 1; i <= 2000; i++) m.apply(i, set(`k${i}`, "v", 1000, 100n));
+    const expired: string[] = [];
+    m.store.observe((change) => void (change.kind === "expire" && expired.push(change.key)));
+    m.apply(2001, noop(5000, sweepRounds));
+    return expired.length;
+  };
+
+  it("runs one sweep step (20 keys) for any entry, and as many as a noop asks", () => {
+    expect(expiredAfter(0)).toBe(20);
+    expect(expiredAfter(1)).toBe(20);
+    expect(expiredAfter(3)).toBe(60);
+  });
+
+  it("bounds a noop's sweep at NOOP_SWEEP_ROUNDS_MAX steps, whatever the entry asks", () => {
+    expect(expiredAfter(NOOP_SWEEP_ROUNDS_MAX)).toBe(NOOP_SWEEP_ROUNDS_MAX * 20);
+    expect(expiredAfter(2 ** 32 - 1)).toBe(NOOP_SWEEP_ROUNDS_MAX * 20);
   });
 });
 

@@ -17,6 +17,8 @@ import {
   type StoreChange,
 } from "@distcache/store";
 
+/** The most sweep steps one noop runs: 50 steps of the default 20 keys are 1,000 expirations. */
+export const NOOP_SWEEP_ROUNDS_MAX = 50;
 /**
  * Version of the replica snapshot layout: a header chunk (format, applied index, last
  * stamp, refusal count, number of session chunks), the session table's chunks, then the
@@ -422,7 +424,10 @@ export class ShardStateMachine {
     const op = command.op;
     switch (op.case) {
       case undefined:
+        return { type: "none" };
       case "noop":
+        // advanceTime ran one sweep step already; a noop may ask for more (bounded here, so apply stays short).
+        for (let round = 1; round < Math.min(op.value.sweepRounds, NOOP_SWEEP_ROUNDS_MAX) && this.store.sweep(nowMs) > 0; round++);
         return { type: "none" };
       case "set":
         return { type: "set", result: withoutEvicted(this.applySet(op.value, nowMs)) };
