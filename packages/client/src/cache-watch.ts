@@ -63,13 +63,16 @@ const TYPES: Record<number, WatchEventType> = {
  * A watch over the cluster's nodes: one stream at a time. A stream that fails, ends, stays
  * silent or drops this consumer for reading too slowly is opened again on the next known
  * node with the positions delivered so far, so no event is lost or repeated. Errors that
- * every node would give (compacted, invalid argument, a bound on watchers reached at the
- * first connect) end the iteration.
+ * every node would give (invalid argument, a bound on watchers reached at the first
+ * connect) end the iteration, and so does a compacted start once every known node has
+ * answered it so (replicas' histories start at different points).
  */
 export class WatchStream implements CacheWatch {
   private readonly cursors = new Map<number, WatchPosition>();
   private readonly stop = new AbortController();
   private nextNode = 0;
+  /** Nodes that found the current token older than their history; each is asked once before the watch gives up. */
+  private readonly compactedAt = new Set<string>();
 
   constructor(
     private readonly key: string,
@@ -127,11 +130,17 @@ export class WatchStream implements CacheWatch {
         clearTimeout(silence);
         silence = setTimeout(cut, WATCH_SILENCE_MS_MAX);
         delivered = true;
+        this.compactedAt.clear();
         yield* this.deliver(message);
       }
     } catch (err) {
       if (this.stop.signal.aborted) return delivered ? "delivered" : "failed";
       const fatal = fatalError(err, everConnected || delivered);
+      // Replicas' histories start at different points (a restart, a snapshot): ask every node before giving up.
+      if (fatal instanceof WatchCompactedError) {
+        this.compactedAt.add(address);
+        if (nodes.some((n) => !this.compactedAt.has(n))) return delivered ? "delivered" : "failed";
+      }
       if (fatal) throw fatal;
     } finally {
       clearTimeout(silence);

@@ -46,9 +46,11 @@ export function watchClients(address: (node: string) => string | undefined): (no
 /**
  * Opens watches of `shards` on nodes that hold them, as few as can cover them, each
  * marked forwarded so it is never forwarded again, and waits (until `deadline`) for each
- * one's first message. A holder that fails is replaced by another; an error every holder
- * would give (a compacted start, a bad argument) is the answer. Throws unavailable when no
- * holder of some shard answered in time.
+ * one's first message. A holder that fails is replaced by another, and so is one whose
+ * history starts after the start (replicas' histories start where each one's snapshot or
+ * retention put it); a bad argument is the answer at once, and a compacted start once
+ * every holder found it so. Throws unavailable when no holder of some shard answered in
+ * time.
  */
 export async function openRelays(
   sources: RelaySources,
@@ -61,10 +63,13 @@ export async function openRelays(
   const failed = new Set<string>();
   let remaining = [...shards];
   let lastError: unknown;
+  let compacted: ConnectError | undefined;
   try {
     while (remaining.length > 0) {
       const node = bestHolder(remaining, sources, failed);
       if (node === undefined) {
+        // Every holder that answered found the start older than its history: that is the answer.
+        if (compacted) throw compacted;
         const why = lastError instanceof Error ? `the last one answered: ${lastError.message}` : "no holder of them is known yet";
         throw new ConnectError(`no node holding shards ${remaining.join(",")} could relay this watch (${why}); retry`, Code.Unavailable);
       }
@@ -73,9 +78,11 @@ export async function openRelays(
         relays.push(await openRelay(sources, node, spec, subset, start, deadline));
         remaining = remaining.filter((shard) => !subset.includes(shard));
       } catch (err) {
-        if (err instanceof ConnectError && PASSED_THROUGH.has(err.code)) throw err;
+        if (err instanceof ConnectError && err.code === Code.InvalidArgument) throw err;
+        // A replica's history may start later than another's (it restarted, or installed a snapshot): try the others.
+        if (err instanceof ConnectError && err.code === Code.OutOfRange) compacted = err;
+        else lastError = err;
         failed.add(node);
-        lastError = err;
       }
     }
     return relays;

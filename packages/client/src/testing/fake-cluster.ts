@@ -1,3 +1,4 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, createRouterTransport, type ServiceImpl, type Transport } from "@connectrpc/connect";
 import {
   CacheService,
@@ -8,6 +9,8 @@ import {
   SessionResultForgottenSchema,
   SetCondition,
   type RequestHeader,
+  type WatchRequest,
+  type WatchResponseSchema,
 } from "@distcache/proto";
 import { Ring } from "@distcache/ring";
 import type { Clock, Sleep } from "../client-options.js";
@@ -520,8 +523,22 @@ export class FakeCluster {
       }));
   }
 
+  /**
+   * What a node's Watch streams: a test sets it; without one, Watch is unimplemented.
+   * Each call is also recorded in `watchCalls`.
+   */
+  watchAt: ((nodeId: string, request: WatchRequest, signal: AbortSignal) => AsyncIterable<MessageInitShape<typeof WatchResponseSchema>>) | undefined;
+
+  /** The Watch calls nodes received, in order. */
+  readonly watchCalls: { nodeId: string; request: WatchRequest }[] = [];
+
   private cacheService(nodeId: string): Partial<ServiceImpl<typeof CacheService>> {
     return {
+      watch: (req, ctx) => {
+        this.watchCalls.push({ nodeId, request: req });
+        if (!this.watchAt) throw new ConnectError("Watch is not served here", Code.Unimplemented);
+        return this.watchAt(nodeId, req, ctx.signal);
+      },
       get: (req) => this.serve(nodeId, "get", [req.key], req.header, () => this.getShape(req.key)),
       mGet: (req) => this.serve(nodeId, "mGet", req.keys, req.header, () => ({ results: req.keys.map((k) => this.getShape(k)) })),
       set: (req) =>
