@@ -101,7 +101,11 @@ describe.each(["fast", "stock"])("on the %s path", (path) => {
     expect((await call(node, "Set", json({ key: "a", text: "1" }))).status).toBe(200);
     const got = await call(node, "MGet", json({ keys: ["a", "b", "a"] }));
     expect(got.json).toEqual({
-      results: [{ found: true, text: "1", version: expect.any(String) }, {}, { found: true, text: "1", version: expect.any(String) }],
+      results: [
+        { found: true, text: "1", version: expect.any(String), position: expect.any(Object) },
+        { position: expect.any(Object) },
+        { found: true, text: "1", version: expect.any(String), position: expect.any(Object) },
+      ],
     });
     // The largest valid expected version is accepted (and simply does not match).
     const match = await call(node, "Set", json({ key: "a", text: "2", condition: "SET_CONDITION_IF_VERSION", expectedVersion: "9007199254740991" }));

@@ -175,6 +175,43 @@ describe("CacheService.Watch on one node", () => {
     }
   });
 
+  it("delivers a burst larger than the history (one entry) to a caught-up watcher, none of it compacted", async () => {
+    const ring = new Ring([...Array(12).keys()]);
+    const keys = Array.from({ length: 6000 }, (_, i) => `b1/${i}`)
+      .filter((key) => ring.shardFor(key) === 5)
+      .slice(0, 300);
+    const stream = open({ key: "b1/", prefix: true });
+    try {
+      await stream.next();
+      // 300 events of one shard in one entry, 200 retained.
+      await cache.mSet({ items: keys.map((key) => ({ key, payload: { case: "text", value: "v" } })) });
+      const { events: seen } = await events(stream, 300);
+      expect(new Set(seen.map((e) => e.key)).size).toBe(300);
+    } finally {
+      stream.stop();
+    }
+  });
+
+  it("paces a resumed watch's backlog to its queue: a backlog far above --stream-queue-bytes is delivered whole", async () => {
+    const stream = open({ key: "q1/", prefix: true });
+    const opening = await stream.next();
+    stream.stop();
+    const value = "x".repeat(20_000);
+    for (let i = 0; i < 120; i += 20) {
+      await Promise.all(Array.from({ length: 20 }, (_, j) => cache.set({ key: `q1/${i + j}`, payload: { case: "text", value } })));
+    }
+    // 2.4 MB of values wait in the history; the queue holds 4 messages or 1 MiB.
+    const resumed = open({ key: "q1/", prefix: true, withValues: true, start: opening.resume });
+    try {
+      await resumed.next();
+      await cache.set({ key: "q1/live", payload: { case: "text", value: "y" } });
+      const { events: seen } = await events(resumed, 121);
+      expect(new Set(seen.map((e) => e.key)).size).toBe(121);
+    } finally {
+      resumed.stop();
+    }
+  });
+
   it("answers out_of_range with a Compacted detail for a start older than the retained history", async () => {
     const stream = open({ key: "c1/", prefix: true });
     const opening = await stream.next();

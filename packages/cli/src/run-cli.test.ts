@@ -26,6 +26,7 @@ function recordingClient(calls: Recorded[], failWith?: Error): CacheClient {
   return {
     get: record("get", null as GetResult | null),
     getText: record("getText", null),
+    getWithPosition: record("getWithPosition", { result: null, position: undefined }),
     set: record("set", 7n),
     create: record("create", 7n),
     update: record("update", 7n),

@@ -31,7 +31,7 @@ import { configureStoreRequest, shardSettingsFromMessage, type ShardStoreSetting
 import { WriteSession } from "./write-session.js";
 import { WriteSlots } from "./write-slots.js";
 import { TopologyWatch } from "./topology-watch.js";
-import { WatchStream, type CacheWatch, type WatchOptions } from "./cache-watch.js";
+import { WatchStream, type CacheWatch, type WatchOptions, type WatchPosition } from "./cache-watch.js";
 
 /** Per-call options shared by every method. */
 export interface RequestOptions {
@@ -100,6 +100,11 @@ export interface CacheClient {
   readonly loadStats: Readonly<SingleFlightStats>;
   /** The value as a string (text as written, or bytes decoded as UTF-8), or null. */
   getText(key: string, options?: GetOptions): Promise<string | null>;
+  /**
+   * get(), with the position of the shard state the read saw, present or absent key alike:
+   * watch(key, { from: position }) then receives exactly the changes after this read.
+   */
+  getWithPosition(key: string, options?: GetOptions): Promise<{ result: GetResult | null; position: WatchPosition | undefined }>;
   /** Writes the key and returns its new version. */
   set(key: string, value: CacheValue, options?: SetOptions): Promise<bigint>;
   /** Writes the key only if absent; KeyExistsError otherwise. */
@@ -200,6 +205,14 @@ class RoutedCacheClient implements CacheClient {
     const consistency = consistencyOf(options?.consistency);
     const response = await this.keyed(key, "get", (c, header, o) => c.get({ key, consistency, header }, o), options);
     return fromGetResponse(response);
+  }
+
+  async getWithPosition(key: string, options?: GetOptions): Promise<{ result: GetResult | null; position: WatchPosition | undefined }> {
+    checkKey(key);
+    const consistency = consistencyOf(options?.consistency);
+    const response = await this.keyed(key, "get", (c, header, o) => c.get({ key, consistency, header }, o), options);
+    const p = response.position;
+    return { result: fromGetResponse(response), position: p ? { shard: p.shard, index: p.index, ordinal: p.ordinal } : undefined };
   }
 
   async getOrLoad(key: string, load: (key: string) => Promise<CacheValue>, options?: GetOrLoadOptions): Promise<GetResult> {
@@ -407,8 +420,8 @@ class RoutedCacheClient implements CacheClient {
     if (this.closed) throw new ClientClosedError();
     if (!(options.prefix && keyOrPrefix === "")) checkKey(keyOrPrefix);
     const ensure = (signal: AbortSignal) => this.router.ensureTopology({ deadlineMs: this.options.clock.nowMs() + this.options.timeoutMs, signal });
-    const watch = new WatchStream(keyOrPrefix, options, this.options, this.table, this.clients, ensure);
-    this.watches.add(watch);
+    const watch: WatchStream = new WatchStream(keyOrPrefix, options, this.options, this.table, this.clients, ensure, () => this.watches.delete(watch));
+    if (!watch.closed) this.watches.add(watch);
     return watch;
   }
 

@@ -117,4 +117,35 @@ describe("CacheClient.watch", () => {
     expect(() => client.watch("")).toThrow(InvalidArgumentError);
     client.watch("", { prefix: true }).close();
   });
+
+  it("ends at once for a signal already aborted, and delivers nothing more after close() inside the loop", async () => {
+    const { client, cluster } = setupClient();
+    cluster.watchAt = async function* () {
+      yield { progress: true, resume: at(1) };
+      yield { events: [put("a", 2, "1"), put("b", 3, "2"), put("c", 4, "3")], resume: at(4) };
+    };
+    const aborted = new AbortController();
+    aborted.abort();
+    const none: WatchEvent[] = [];
+    for await (const event of client.watch("", { prefix: true, signal: aborted.signal })) none.push(event);
+    expect(none).toEqual([]);
+    const watch = client.watch("", { prefix: true });
+    const seen: string[] = [];
+    for await (const event of watch) {
+      seen.push(event.key);
+      watch.close();
+    }
+    expect(seen).toEqual(["a"]);
+  });
+
+  it("reports each reconnect as a watchReconnect event with the reason", async () => {
+    const { client, cluster, events } = setupClient();
+    cluster.watchAt = async function* () {
+      yield { progress: true, resume: at(1) };
+      if (cluster.watchCalls.length === 1) throw new ConnectError("node stopping", Code.Unavailable);
+      yield { events: [put("k", 2, "v")], resume: at(2) };
+    };
+    await take(client.watch("k"), 1);
+    expect(events).toContainEqual(expect.objectContaining({ type: "watchReconnect", key: "k", reason: expect.stringMatching(/node stopping/) }));
+  });
 });

@@ -52,6 +52,15 @@ export interface CacheWatch extends AsyncIterable<WatchEvent> {
   close(): void;
 }
 
+/** How a stream ended: whether it delivered anything, and why. */
+interface StreamEnd {
+  delivered: boolean;
+  reason: string;
+}
+
+/** The least wait between two streams of one watch. */
+const WATCH_BACKOFF_MS_MIN = 50;
+
 const TYPES: Record<number, WatchEventType> = {
   [EventType.PUT]: "put",
   [EventType.DELETE]: "delete",
@@ -82,10 +91,24 @@ export class WatchStream implements CacheWatch {
     private readonly clients: NodeClients,
     /** Fetches the topology when the table has none yet. */
     private readonly ensureTopology: (signal: AbortSignal) => Promise<void>,
+    /** Called once the watch ends (closed, aborted, or failed). */
+    onClose: () => void = () => undefined,
   ) {
     const from = options.from === undefined ? [] : Array.isArray(options.from) ? options.from : [options.from as WatchPosition];
     for (const p of from) this.cursors.set(p.shard, { shard: p.shard, index: BigInt(p.index), ordinal: p.ordinal });
-    options.signal?.addEventListener("abort", () => this.stop.abort(), { once: true });
+    const outer = options.signal;
+    const onAbort = () => this.stop.abort();
+    this.stop.signal.addEventListener("abort", () => {
+      outer?.removeEventListener("abort", onAbort);
+      onClose();
+    });
+    outer?.addEventListener("abort", onAbort, { once: true });
+    if (outer?.aborted) this.stop.abort();
+  }
+
+  /** Whether the watch has ended. */
+  get closed(): boolean {
+    return this.stop.signal.aborted;
   }
 
   get resumeToken(): WatchPosition[] {
@@ -99,30 +122,37 @@ export class WatchStream implements CacheWatch {
   async *[Symbol.asyncIterator](): AsyncGenerator<WatchEvent> {
     let failures = 0;
     let everConnected = false;
-    while (!this.stop.signal.aborted) {
-      const ready = await this.ensureTopology(this.stop.signal).then(
-        () => true,
-        () => false,
-      );
-      const outcome = ready ? yield* this.streamOnce(everConnected) : "failed";
-      if (outcome === "delivered") everConnected = true;
-      if (this.stop.signal.aborted) return;
-      failures = outcome === "delivered" ? 1 : failures + 1;
-      const delayMs = backoffDelayMs(failures, this.resolved.backoffMsMin, this.resolved.backoffMsMax, this.resolved.random);
-      await this.resolved.sleep(delayMs, this.stop.signal).catch(() => undefined);
+    try {
+      while (!this.stop.signal.aborted) {
+        const ready = await this.ensureTopology(this.stop.signal).then(
+          () => "",
+          (err: unknown) => `no topology: ${err instanceof Error ? err.message : String(err)}`,
+        );
+        const outcome = ready === "" ? yield* this.streamOnce(everConnected) : { delivered: false, reason: ready };
+        if (outcome.delivered) everConnected = true;
+        if (this.stop.signal.aborted) return;
+        failures = outcome.delivered ? 1 : failures + 1;
+        // At least WATCH_BACKOFF_MS_MIN between streams, whatever the options say: a node that fails at once is not hammered.
+        const delayMs = Math.max(WATCH_BACKOFF_MS_MIN, backoffDelayMs(failures, this.resolved.backoffMsMin, this.resolved.backoffMsMax, this.resolved.random));
+        this.resolved.onEvent({ type: "watchReconnect", key: this.key, reason: outcome.reason, delayMs });
+        await this.resolved.sleep(delayMs, this.stop.signal).catch(() => undefined);
+      }
+    } finally {
+      this.stop.abort();
     }
   }
 
-  /** One stream, until it fails, ends or stays silent: whether it delivered a message. Throws what ends the watch. */
-  private async *streamOnce(everConnected: boolean): AsyncGenerator<WatchEvent, "delivered" | "failed"> {
+  /** One stream, until it fails, ends or stays silent: whether it delivered a message, and why it ended. Throws what ends the watch. */
+  private async *streamOnce(everConnected: boolean): AsyncGenerator<WatchEvent, StreamEnd> {
     const nodes = this.table.nodeAddresses();
-    if (nodes.length === 0) return "failed";
+    if (nodes.length === 0) return { delivered: false, reason: "no node known" };
     const address = nodes[this.nextNode++ % nodes.length]!;
     const stream = new AbortController();
     const cut = () => stream.abort();
     this.stop.signal.addEventListener("abort", cut, { once: true });
     let silence = setTimeout(cut, WATCH_SILENCE_MS_MAX);
     let delivered = false;
+    let reason = "ended";
     try {
       const client = this.clients.forAddress(address);
       const request = { key: this.key, prefix: this.options.prefix ?? false, withValues: this.options.withValues ?? false, start: this.resumeToken };
@@ -134,23 +164,27 @@ export class WatchStream implements CacheWatch {
         yield* this.deliver(message);
       }
     } catch (err) {
-      if (this.stop.signal.aborted) return delivered ? "delivered" : "failed";
-      const fatal = fatalError(err, everConnected || delivered);
+      if (this.stop.signal.aborted) return { delivered, reason: "closed" };
+      reason = stream.signal.aborted ? `silent for ${WATCH_SILENCE_MS_MAX} ms` : ConnectError.from(err).message;
+      // The SDK's own cut of a silent stream is no answer of the node's: the next node may serve.
+      const fatal = stream.signal.aborted ? undefined : fatalError(err, everConnected || delivered);
       // Replicas' histories start at different points (a restart, a snapshot): ask every node before giving up.
       if (fatal instanceof WatchCompactedError) {
         this.compactedAt.add(address);
-        if (nodes.some((n) => !this.compactedAt.has(n))) return delivered ? "delivered" : "failed";
+        if (nodes.some((n) => !this.compactedAt.has(n))) return { delivered, reason };
       }
       if (fatal) throw fatal;
     } finally {
       clearTimeout(silence);
       this.stop.signal.removeEventListener("abort", cut);
     }
-    return delivered ? "delivered" : "failed";
+    return { delivered, reason };
   }
 
   private *deliver(message: WatchResponse): Generator<WatchEvent> {
     for (const wire of message.events) {
+      // close() while the caller handles an event: nothing more is delivered.
+      if (this.stop.signal.aborted) return;
       const position = { shard: wire.shard, index: wire.index, ordinal: wire.ordinal };
       this.cursors.set(wire.shard, position);
       yield toEvent(wire, position, this.resumeToken);

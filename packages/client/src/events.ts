@@ -46,6 +46,16 @@ export type CacheEvent =
       sessionId: string;
     }
   | {
+      /** A watch's stream ended, and it is opened again on the next node from the positions delivered. */
+      type: "watchReconnect";
+      /** The key or prefix watched. */
+      key: string;
+      /** What ended the stream: the error's message, or "ended" or "silent". */
+      reason: string;
+      /** How long the SDK waits before it opens the next stream. */
+      delayMs: number;
+    }
+  | {
       type: "retry";
       shard: number;
       /** The attempt about to be made: 2 for the first retry. */

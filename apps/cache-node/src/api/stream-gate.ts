@@ -24,8 +24,14 @@ const DROP_GRACE_MS = 1000;
 export interface StreamSource<T> {
   /** Sent at once. */
   first(): T[];
-  /** Starts handing later messages to `push` (or ending the stream with `fail`); returns the function that stops it. */
-  subscribe(push: (message: T) => void, fail: (error: ConnectError) => void): () => void;
+  /**
+   * Starts handing later messages to `push` (or ending the stream with `fail`); returns the
+   * function that stops it. A source that paces itself pushes while `room()` holds, and
+   * goes on when `resume` is called.
+   */
+  subscribe(push: (message: T) => void, fail: (error: ConnectError) => void, room: () => boolean): () => void;
+  /** Called when the queue has room again after the consumer read a message. */
+  resume?(): void;
   /** Sent at every progress interval. */
   progress(): T;
   /** A message's size, for the queue's byte bound (none: only messages are counted). */
@@ -117,9 +123,7 @@ export class StreamGate {
   }
 
   private async *run<T>(source: StreamSource<T>, signal: AbortSignal, release: () => void, request: RequestScope | undefined): AsyncGenerator<T> {
-    const { queueMax, progressMs } = this.limits;
-    const queueBytesMax = this.limits.queueBytesMax ?? Number.MAX_SAFE_INTEGER;
-    const queue = new StreamQueue<T>(queueMax, queueBytesMax, source.size?.bind(source));
+    const queue = new StreamQueue<T>(this.limits.queueMax, this.queueBytesMax, source.size?.bind(source));
     try {
       for (const message of source.first()) queue.force(message);
     } catch (err) {
@@ -127,57 +131,68 @@ export class StreamGate {
       this.onOutcome("ended");
       throw err;
     }
-    let failure: ConnectError | undefined;
-    let wake: (() => void) | undefined;
-    let cutTimer: NodeJS.Timeout | undefined;
+    const state: { failure?: ConnectError; wake?: () => void; cutTimer?: NodeJS.Timeout } = {};
     const notify = () => {
-      const w = wake;
-      wake = undefined;
-      w?.();
+      const wake = state.wake;
+      state.wake = undefined;
+      wake?.();
     };
-    const push = (message: T) => {
-      if (failure) return;
-      const passed = queue.offer(message);
-      if (passed) {
-        const behind = passed === "messages" ? `${queueMax} messages behind (--stream-queue-max)` : `${queueBytesMax} bytes behind (--stream-queue-bytes)`;
-        failure = new ConnectError(`the stream's consumer fell ${behind} and was dropped; reconnect`, Code.ResourceExhausted);
+    const end = (error: ConnectError, dropped: boolean) => {
+      if (state.failure) return;
+      state.failure = error;
+      if (dropped) {
         queue.clear();
         this.onOutcome("dropped");
-        // A consumer that stopped reading never takes the error: its stream is cut.
-        cutTimer = setTimeout(() => request?.cut(), DROP_GRACE_MS).unref();
       }
+      // A consumer that stopped reading never takes the error: its stream is cut.
+      state.cutTimer = setTimeout(() => request?.cut(), DROP_GRACE_MS).unref();
       notify();
     };
-    const close = () => {
-      failure ??= new ConnectError("the node is shutting down; reopen the stream on another node", Code.Unavailable);
-      notify();
+    const push = (message: T) => {
+      if (state.failure) return;
+      const passed = queue.offer(message);
+      if (passed) end(this.droppedError(passed), true);
+      else notify();
     };
-    const fail = (error: ConnectError) => {
-      failure ??= error;
-      notify();
-    };
-    const unsubscribe = source.subscribe(push, fail);
-    const progress = setInterval(() => push(source.progress()), progressMs);
+    const close = () => end(new ConnectError("the node is shutting down; reopen the stream on another node", Code.Unavailable), false);
+    const unsubscribe = source.subscribe(
+      push,
+      (error) => end(error, false),
+      () => queue.hasRoom(),
+    );
+    const progress = setInterval(() => push(source.progress()), this.limits.progressMs);
     this.closers.add(close);
     signal.addEventListener("abort", notify, { once: true });
     try {
       for (;;) {
         if (signal.aborted) return;
-        if (failure) throw failure;
-        if (queue.length > 0) {
-          yield queue.take()!;
+        if (state.failure) throw state.failure;
+        const next = queue.take();
+        if (next !== undefined) {
+          yield next;
+          if (source.resume && queue.hasRoom()) source.resume();
           continue;
         }
-        await new Promise<void>((resolve) => (wake = resolve));
+        await new Promise<void>((resolve) => (state.wake = resolve));
       }
     } finally {
       clearInterval(progress);
-      clearTimeout(cutTimer);
+      clearTimeout(state.cutTimer);
       unsubscribe();
       this.closers.delete(close);
       signal.removeEventListener("abort", notify);
       release();
       this.onOutcome("ended");
     }
+  }
+
+  private get queueBytesMax(): number {
+    return this.limits.queueBytesMax ?? Number.MAX_SAFE_INTEGER;
+  }
+
+  private droppedError(passed: "messages" | "bytes"): ConnectError {
+    const behind =
+      passed === "messages" ? `${this.limits.queueMax} messages behind (--stream-queue-max)` : `${this.queueBytesMax} bytes behind (--stream-queue-bytes)`;
+    return new ConnectError(`the stream's consumer fell ${behind} and was dropped; reconnect`, Code.ResourceExhausted);
   }
 }

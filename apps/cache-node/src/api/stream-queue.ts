@@ -21,6 +21,16 @@ export class StreamQueue<T> {
     return this.items.length - this.head;
   }
 
+  /** Bytes held now. */
+  get heldBytes(): number {
+    return this.bytes;
+  }
+
+  /** Whether less than half of each bound is used: a source that paces itself reads on while this holds. */
+  hasRoom(): boolean {
+    return this.length < this.messagesMax / 2 && this.bytes < this.bytesMax / 2;
+  }
+
   /** Holds `message`, unless that would pass a bound: then it names the bound and holds nothing more. */
   offer(message: T): QueueBound | undefined {
     const bytes = this.size(message);

@@ -14,7 +14,8 @@ import { openRelays, relayEnded, type Relay, type RelaySources } from "./watch-r
 
 export interface WatchDeps {
   ring: Ring;
-  consensus: Pick<ConsensusPort, "shardCount" | "hosts" | "replica">;
+  nodeId: string;
+  consensus: Pick<ConsensusPort, "shardCount" | "hosts" | "replica" | "voters">;
   limits: Limits;
   hub: WatchHub;
   /** The limits every server stream shares. */
@@ -45,11 +46,10 @@ export function watchHandler(deps: WatchDeps) {
 
 async function prepare(deps: WatchDeps, checked: CheckedWatch, ctx: HandlerContext): Promise<StreamSource<WatchMessage>> {
   const replicaOf = (shard: number): WatchedReplica | undefined => (deps.consensus.hosts(shard) ? deps.consensus.replica(shard) : undefined);
-  const local = checked.shards.filter((shard) => replicaOf(shard) !== undefined);
-  const remote = checked.shards.filter((shard) => replicaOf(shard) === undefined);
+  const { local, remote } = splitShards(deps, checked.shards);
   if (remote.length > 0 && (deps.relays === undefined || ctx.requestHeader.get(FORWARDED_HEADER) !== null)) {
     throw new ConnectError(
-      `this node holds no replica of shard ${remote[0]}; watch on a node that does (GetTopology lists each shard's replicas)`,
+      `this node holds no caught-up replica of shard ${remote[0]}; watch on a node that does (GetTopology lists each shard's replicas)`,
       Code.Unavailable,
     );
   }
@@ -60,10 +60,9 @@ async function prepare(deps: WatchDeps, checked: CheckedWatch, ctx: HandlerConte
   deps.hub.relaysOpen += relays.length;
   // Messages wait in `early` until the stream subscribes, then go to the stream.
   const early: WatchMessage[] = [];
-  let failure: ConnectError | undefined;
-  const sink: { push: (m: WatchMessage) => void; fail: (e: ConnectError) => void } = {
+  const sink: Sink = {
     push: (m) => void early.push(m),
-    fail: (e) => void (failure = e),
+    fail: (e) => void (sink.failure ??= e),
   };
   const watcher = new Watcher(
     checked.spec,
@@ -76,27 +75,70 @@ async function prepare(deps: WatchDeps, checked: CheckedWatch, ctx: HandlerConte
     },
     (e) => sink.fail(e),
   );
-  for (const relay of relays) void pump(relay, watcher);
+  // The opening names every start before any relayed message can move a cursor.
+  const opening = watcher.progress();
+  const pacer = new Pacer(() => watcher.room());
+  for (const relay of relays) void pump(relay, watcher, pacer);
   return {
-    first: () => {
-      const opening = watcher.progress();
-      for (const shard of local) watcher.pull(shard);
-      if (failure) throw failure;
-      return [opening, ...early];
-    },
-    subscribe: (push, fail) => {
+    first: () => [opening, ...early],
+    subscribe: (push, fail, room) => {
       sink.push = push;
       sink.fail = fail;
-      if (failure) fail(failure);
-      return deps.hub.add(watcher);
+      watcher.room = room;
+      if (sink.failure) fail(sink.failure);
+      const remove = deps.hub.add(watcher);
+      for (const shard of local) watcher.pull(shard);
+      return remove;
+    },
+    resume: () => {
+      watcher.resumeWaiting();
+      pacer.release();
     },
     progress: () => watcher.progress(),
     size: messageBytes,
     close: () => {
       deps.hub.relaysOpen -= relays.length;
       relays.forEach((relay) => relay.close());
+      pacer.release();
     },
   };
+}
+
+interface Sink {
+  push: (m: WatchMessage) => void;
+  fail: (e: ConnectError) => void;
+  failure?: ConnectError;
+}
+
+/**
+ * The shards this node streams from its own replicas, and those it relays from another
+ * node's: a replica that is not a voter here (a learner being added, which a snapshot may
+ * still replace) is relayed from one that is, where there is one to relay from.
+ */
+function splitShards(deps: WatchDeps, shards: readonly number[]): { local: number[]; remote: number[] } {
+  const local: number[] = [];
+  const remote: number[] = [];
+  for (const shard of shards) {
+    const hosted = deps.consensus.hosts(shard);
+    const caughtUp = hosted && deps.consensus.voters(shard).includes(deps.nodeId);
+    (hosted && (caughtUp || deps.relays === undefined) ? local : remote).push(shard);
+  }
+  return { local, remote };
+}
+
+/** Holds relayed messages back while the stream's queue has no room; release() lets them go on. */
+class Pacer {
+  private waiters: (() => void)[] = [];
+
+  constructor(private readonly room: () => boolean) {}
+
+  async wait(): Promise<void> {
+    while (!this.room()) await new Promise<void>((resolve) => this.waiters.push(resolve));
+  }
+
+  release(): void {
+    for (const wake of this.waiters.splice(0)) wake();
+  }
 }
 
 /** Each local shard's start, once its replica applied up to it (a start older than its history is compacted); "now" without one. */
@@ -121,10 +163,11 @@ async function localCursors(
   return cursors;
 }
 
-/** Hands a relay's messages to the watcher until the relay ends; its end ends the watch. */
-async function pump(relay: Relay, watcher: Watcher): Promise<void> {
+/** Hands a relay's messages to the watcher, as the stream's queue has room, until the relay ends; its end ends the watch. */
+async function pump(relay: Relay, watcher: Watcher, pacer: Pacer): Promise<void> {
   try {
     for (;;) {
+      await pacer.wait();
       const next = await relay.rest.next();
       if (next.done) break;
       watcher.relayed(next.value);

@@ -63,4 +63,30 @@ describe("WatchHistory", () => {
     expect((history as unknown as { events: unknown[] }).events.length).toBeLessThan(2200);
     expect(history.floor).toEqual({ index: 99_900, ordinal: 0 });
   });
+
+  it("calls beforeDrop once before dropping events not yet offered (a burst), and not for events offered already", () => {
+    const history = new WatchHistory({ eventsMax: 10, bytesMax: 1 << 20 });
+    const offered: number[] = [];
+    history.beforeDrop = () => {
+      // A watcher reads everything held, then the events are marked offered.
+      offered.push((history.after(history.floor, 100) as ChangeEvent[]).length);
+      history.markRead();
+    };
+    for (let i = 1; i <= 10; i++) history.append({ index: 1, ordinal: i, kind: "delete", key: "k" });
+    history.append({ index: 1, ordinal: 11, kind: "delete", key: "k" });
+    expect(offered).toEqual([11]);
+    history.markRead();
+    for (let i = 12; i <= 20; i++) history.append({ index: 1, ordinal: i, kind: "delete", key: "k" });
+    // Dropping offered events needs no call; the first unoffered one dropped calls again.
+    expect(offered).toEqual([11]);
+    history.append({ index: 1, ordinal: 21, kind: "delete", key: "k" });
+    history.append({ index: 1, ordinal: 22, kind: "delete", key: "k" });
+    expect(offered).toEqual([11, 11]);
+  });
+
+  it("reads a position at index 0, whatever its ordinal, as the start of the log", () => {
+    const history = new WatchHistory({ eventsMax: 10, bytesMax: 1 << 20 });
+    history.append({ index: 1, ordinal: 0, kind: "delete", key: "k" });
+    expect((history.after({ index: 0, ordinal: 0 }, 10) as ChangeEvent[]).map((e) => e.index)).toEqual([1]);
+  });
 });

@@ -56,6 +56,15 @@ export class WatchHistory {
   private head = 0;
   private bytes = 0;
   private floorValue: Position;
+  /** The first event appended since the last markRead(): events from it on were not yet offered to watchers. */
+  private unreadFrom: Position | undefined;
+  /**
+   * Called, during apply, before the bound drops an event not yet offered to watchers (a
+   * burst larger than the history within one turn of the event loop): the watchers read
+   * it now instead of finding it gone. Set by whoever fans events out; what it does must
+   * not throw and must not wait.
+   */
+  beforeDrop: (() => void) | undefined;
 
   constructor(
     readonly limits: HistoryLimits,
@@ -81,7 +90,19 @@ export class WatchHistory {
   append(event: ChangeEvent): void {
     this.events.push(event);
     this.bytes += eventBytes(event);
-    while (this.size > this.limits.eventsMax || (this.bytes > this.limits.bytesMax && this.size > 0)) this.dropOldest();
+    this.unreadFrom ??= { index: event.index, ordinal: event.ordinal };
+    while (this.size > this.limits.eventsMax || (this.bytes > this.limits.bytesMax && this.size > 0)) {
+      if (this.beforeDrop && this.unreadFrom && comparePositions(this.events[this.head]!, this.unreadFrom) >= 0) {
+        this.unreadFrom = undefined;
+        this.beforeDrop();
+      }
+      this.dropOldest();
+    }
+  }
+
+  /** Every event held was offered to the watchers. */
+  markRead(): void {
+    this.unreadFrom = undefined;
   }
 
   /** Forgets every event: the replica's state was replaced by a snapshot at `index`. */
@@ -90,6 +111,7 @@ export class WatchHistory {
     this.head = 0;
     this.bytes = 0;
     this.floorValue = { index, ordinal: ORDINAL_WHOLE };
+    this.unreadFrom = undefined;
   }
 
   /**
@@ -97,6 +119,8 @@ export class WatchHistory {
    * after it were dropped (it is older than the floor).
    */
   after(position: Position, limit: number): ChangeEvent[] | "compacted" {
+    // No entry has index 0: (0, anything) is the start of the log.
+    if (position.index === 0) position = { index: 0, ordinal: ORDINAL_WHOLE };
     if (comparePositions(position, this.floorValue) < 0) return "compacted";
     let low = this.head;
     let high = this.events.length;

@@ -1,3 +1,4 @@
+import { Code, ConnectError } from "@connectrpc/connect";
 import type { Watcher } from "./watcher.js";
 
 /**
@@ -10,6 +11,7 @@ export class WatchHub {
   private readonly byShard = new Map<number, Set<Watcher>>();
   private readonly changedShards = new Set<number>();
   private scheduled = false;
+  private readonly hooks = new Map<number, () => void>();
   /** Watch streams this node has open on other nodes (relays), for the metrics. */
   relaysOpen = 0;
   /** Events this node's watchers sent since start, for the metrics. */
@@ -28,12 +30,18 @@ export class WatchHub {
       const set = this.byShard.get(shard) ?? new Set<Watcher>();
       set.add(watcher);
       this.byShard.set(shard, set);
+      this.arm(shard, watcher);
     }
     return () => {
       for (const shard of watcher.shards) {
         const set = this.byShard.get(shard);
         set?.delete(watcher);
-        if (set?.size === 0) this.byShard.delete(shard);
+        if (set?.size === 0) {
+          this.byShard.delete(shard);
+          const history = watcher.historyOf(shard);
+          if (history && history.beforeDrop === this.hooks.get(shard)) history.beforeDrop = undefined;
+          this.hooks.delete(shard);
+        }
       }
     };
   }
@@ -51,6 +59,37 @@ export class WatchHub {
     this.scheduled = false;
     const shards = [...this.changedShards];
     this.changedShards.clear();
-    for (const shard of shards) for (const watcher of [...(this.byShard.get(shard) ?? [])]) watcher.pull(shard);
+    for (const shard of shards) this.pullNow(shard);
+  }
+
+  /** Offers shard's new events to its watchers now, and marks them offered. */
+  private pullNow(shard: number): void {
+    const watchers = [...(this.byShard.get(shard) ?? [])];
+    for (const watcher of watchers) {
+      try {
+        watcher.pull(shard);
+      } catch (err) {
+        watcher.stop(ConnectError.from(err, Code.Internal));
+      }
+    }
+    const first = watchers[0];
+    if (first) this.arm(shard, first);
+    first?.historyOf(shard)?.markRead();
+  }
+
+  /**
+   * Has the shard's history call back before it drops events its watchers were not yet
+   * offered (a burst within one turn of the event loop), so they read them first. A
+   * replica replaced since (a group dropped and added again) is armed at the next flush.
+   */
+  private arm(shard: number, watcher: Watcher): void {
+    const history = watcher.historyOf(shard);
+    if (!history) return;
+    let hook = this.hooks.get(shard);
+    if (!hook) {
+      hook = () => this.pullNow(shard);
+      this.hooks.set(shard, hook);
+    }
+    history.beforeDrop = hook;
   }
 }

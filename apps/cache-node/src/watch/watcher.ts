@@ -21,6 +21,8 @@ export interface WatchSpec {
 const MESSAGE_EVENTS_MAX = 512;
 const MESSAGE_VALUE_BYTES = 1024 * 1024;
 
+const decoder = new TextDecoder();
+
 const KINDS = { put: EventType.PUT, delete: EventType.DELETE, expire: EventType.EXPIRE, evict: EventType.EVICT } as const;
 
 /** The out_of_range error of a watch whose start (or cursor) is older than the shard's retained history. */
@@ -45,6 +47,10 @@ export function compactedError(shard: number, floor: Position, why: string): Con
  */
 export class Watcher {
   private failed = false;
+  /** Local shards whose reading stopped for want of room in the stream's queue. */
+  private readonly waiting = new Set<number>();
+  /** Whether the stream's queue has room for more; reading stops while it has none. */
+  room: () => boolean = () => true;
 
   constructor(
     private readonly spec: WatchSpec,
@@ -75,7 +81,24 @@ export class Watcher {
     if (message.events.length > 0) this.push({ events: message.events, resume: this.resume() });
   }
 
-  /** Reads shard's new events and pushes what matches. */
+  /** The history of a local shard's replica, while this node holds one. */
+  historyOf(shard: number): WatchHistory | undefined {
+    return this.replicaOf(shard)?.history;
+  }
+
+  /** Reads again the shards whose reading stopped for want of room (the stream's queue drained). */
+  resumeWaiting(): void {
+    for (const shard of [...this.waiting]) {
+      this.waiting.delete(shard);
+      this.pull(shard);
+    }
+  }
+
+  /**
+   * Reads shard's new events and pushes what matches, while the stream's queue has room;
+   * without room it stops, and resumeWaiting() reads on. A watcher that stays behind
+   * until the history drops its next events fails as compacted.
+   */
   pull(shard: number): void {
     if (this.failed) return;
     const replica = this.replicaOf(shard);
@@ -85,6 +108,10 @@ export class Watcher {
     }
     let cursor = this.cursors.get(shard)!;
     for (;;) {
+      if (!this.room()) {
+        this.waiting.add(shard);
+        return;
+      }
       const held = replica.history.after(cursor, MESSAGE_EVENTS_MAX);
       if (held === "compacted") {
         this.stop(compactedError(shard, replica.history.floor, "the watch fell behind the change history"));
@@ -139,7 +166,7 @@ export class Watcher {
     const payload =
       this.spec.withValues && entry !== undefined
         ? entry.text
-          ? { case: "text" as const, value: new TextDecoder().decode(entry.value) }
+          ? { case: "text" as const, value: decoder.decode(entry.value) }
           : { case: "value" as const, value: entry.value }
         : undefined;
     return {
