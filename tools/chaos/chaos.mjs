@@ -1,9 +1,9 @@
 // The chaos harness: real cache-node processes on 127.0.0.1, every peer link (and,
 // optionally, every client port) behind a proxy the harness controls, a seeded schedule
 // of faults (nodes joining and leaving among them), a capped workload from three kinds of
-// clients, and checks that give a verdict: linearizability per key, acknowledged writes,
-// replica digests and membership after healing, TTLs, and node liveness and memory. See
-// tools/chaos/README.md.
+// clients, watchers of every key, and checks that give a verdict: linearizability per key,
+// acknowledged writes, replica digests and membership after healing, TTLs, what the
+// watchers received, and node liveness and memory. See tools/chaos/README.md.
 //
 //   npm run chaos -- --nodes 5 --duration 10m --seed 7
 //   npm run chaos -- --schedule leader-isolation --node-args "--testing --testing-bug ack-before-commit" --seed 1
@@ -20,6 +20,7 @@ import { checkHealth, cpuShares } from "./check-health.mjs";
 import { settleMembership } from "./check-membership.mjs";
 import { checkLinearizability } from "./check-linearizability.mjs";
 import { checkTtl } from "./check-ttl.mjs";
+import { checkWatch, pendingKeys, watchExpectations } from "./check-watch.mjs";
 import { RawClient, SdkClient, SessionClient } from "./clients.mjs";
 import { FORBIDDEN_ANSWERS } from "./rpc-errors.mjs";
 import { Nemesis } from "./nemesis.mjs";
@@ -28,6 +29,7 @@ import { BASE_NODE_ARGS, parseOptions, replayCommand, USAGE } from "./options.mj
 import { latencyByPhase, printReport, reportJson } from "./report.mjs";
 import { describeSchedule, randomSchedule, TARGETED, targetedSchedule } from "./schedule.mjs";
 import { History, RateLimiter, runClient, Workload } from "./workload.mjs";
+import { RawWatcher, SdkWatcher, settleWatchers, startWatchers } from "./watchers.mjs";
 import { exitFlushed } from "../scripts/exit-flushed.mjs";
 
 const argv = process.argv.slice(2);
@@ -177,9 +179,20 @@ async function run() {
     return 2;
   }
 
+  const watchers = makeWatchers();
+  const notReady = await startWatchers(watchers, shardCount, 20_000);
+  if (notReady.length > 0) {
+    console.error(`chaos: watcher(s) ${notReady.map((w) => w.name).join(", ")} held no position for every shard within 20 s`);
+    await Promise.all(watchers.map((w) => w.close().catch(() => undefined)));
+    return 2;
+  }
+  if (watchers.length) log(`watchers: ${watchers.map((w) => `${w.name} (${w.kind})`).join(", ")}, of every key with values`);
+
   const limiter = new RateLimiter(opts.rate);
   const control = { stopped: false };
   t0 = performance.now();
+  // Every watcher holds a position for every shard: it covers every write from now on.
+  for (const w of watchers) w.readyAtMs = now();
   const cpuAtStart = process.cpuUsage();
   const sampler = setInterval(() => cluster.sample(), 1000);
   const nemesis = new Nemesis({ cluster, schedule, now, log, nodesMax: opts.nodesMax });
@@ -215,6 +228,7 @@ async function run() {
   // Nodes asked to leave stop, joined ones are members; then every replica the final topology names is compared.
   const membership = await settleMembership(cluster, 60_000);
   const replicas = await compareReplicas(cluster, opts.digestWaitMs);
+  const watchSettled = await settleAndCloseWatchers(watchers, history);
   clearInterval(sampler);
   cluster.sample();
   // Every RSS sample ([ms, pid, bytes] per node), kept with the data of a failing run.
@@ -231,6 +245,7 @@ async function run() {
   const linearizability = checkLinearizability(history, { budgetMs: opts.checkBudgetMs });
   const ttl = checkTtl(history, { epsilonMs: ttlEpsilonMs });
   const acknowledged = checkAcknowledged(history);
+  const watch = checkWatch(history, watchSettled.snapshots, watchSettled);
   const phaseOf = (t) => (t >= healedAt ? "after healing" : nemesis.faultAt(t) ? "during faults" : "calm (before and between faults)");
   const latency = latencyByPhase(history, phaseOf);
   // A node never answers internal or unknown (docs/api-errors.md): each such answer is a bug.
@@ -277,6 +292,7 @@ async function run() {
     ttl,
     ttlEpsilonMs,
     acknowledged,
+    watch,
     unread,
     replicas,
     membership,
@@ -292,6 +308,43 @@ async function run() {
   const failures = printReport(report, log);
   if (opts.reportJson) writeFileSync(opts.reportJson, reportJson(report, failures));
   return failures.length ? 1 : 0;
+}
+
+/**
+ * The watchers of every key: SDK ones through the client proxies (addressMap), raw ones
+ * on a node drawn from the seed at each connection, given each node that joins.
+ */
+function makeWatchers() {
+  const watchers = [];
+  const urls = cluster.ids.map((id) => cluster.clientUrl(id));
+  for (let i = 0; i < opts.watcherCounts.sdk; i++) {
+    watchers.push(new SdkWatcher({ name: `watch-sdk-${i + 1}`, endpoints: urls, addressMap: cluster.addressMap(), now }));
+  }
+  for (let i = 0; i < opts.watcherCounts.raw; i++) {
+    const prng = Prng.derive(opts.seed, "watcher-nodes", i);
+    const random = () => prng.float();
+    const urlOf = (id) => cluster.clientUrl(id);
+    watchers.push(new RawWatcher({ name: `watch-raw-${i + 1}`, ids: cluster.ids, urlOf, routable: (id) => cluster.routable(id), random, now }));
+  }
+  cluster.memberWatchers.add((id) => {
+    for (const w of watchers) if (w instanceof RawWatcher) w.addNode(id);
+  });
+  return watchers;
+}
+
+/**
+ * After healing: the last STRONG read of every key, once the watchers caught up with it
+ * (opts.watchWaitMs at most), then the watchers stopped and their records.
+ */
+async function settleAndCloseWatchers(watchers, history) {
+  const expected = watchExpectations(history);
+  const pending = (snapshot, finals) => pendingKeys(expected, snapshot, finals);
+  const settled = watchers.length
+    ? await settleWatchers(cluster, history, watchers, pending, opts.watchWaitMs)
+    : { finals: new Map(), unread: [], waitedMs: 0, caughtUp: true };
+  await Promise.all(watchers.map((w) => w.close().catch(() => undefined)));
+  if (watchers.length) log(`  watchers: ${settled.caughtUp ? "caught up" : "not caught up"} after ${(settled.waitedMs / 1000).toFixed(1)} s`);
+  return { ...settled, snapshots: watchers.map((w) => w.snapshot()) };
 }
 
 /**

@@ -4,10 +4,22 @@ import { parseArgs } from "node:util";
 import { NEMESES, TARGETED } from "./schedule.mjs";
 
 /**
- * Flags every node gets: bounds the workload never reaches (so nothing is evicted) and
- * small snapshot intervals (so logs stay bounded and snapshots run under faults).
+ * Flags every node gets: bounds the workload never reaches (so nothing is evicted), small
+ * snapshot intervals (so logs stay bounded and snapshots run under faults), and a watch
+ * history no run's writes fill (so a watcher that resumes is never compacted by the bound).
  */
-export const BASE_NODE_ARGS = ["--entries-max", "1000000", "--bytes-max", "268435456", "--snapshot-entries", "2000", "--snapshot-bytes", "8MiB"];
+export const BASE_NODE_ARGS = [
+  "--entries-max",
+  "1000000",
+  "--bytes-max",
+  "268435456",
+  "--snapshot-entries",
+  "2000",
+  "--snapshot-bytes",
+  "8MiB",
+  "--watch-history-events",
+  "1000000",
+];
 
 const SPEC = {
   nodes: { type: "string", default: "3" },
@@ -33,6 +45,8 @@ const SPEC = {
   "op-timeout-ms": { type: "string", default: "2000" },
   "check-budget-ms": { type: "string", default: "5000" },
   "digest-wait-ms": { type: "string", default: "30000" },
+  watchers: { type: "string", default: "sdk=1,raw=1" },
+  "watch-wait-ms": { type: "string", default: "20000" },
   "verdict-min": { type: "string", default: "0.99" },
   "rss-ratio-max": { type: "string", default: "1.2" },
   "keep-data": { type: "boolean", default: false },
@@ -47,6 +61,7 @@ export const USAGE = `usage: npm run chaos -- [--nodes 3|5] [--nodes-max N] [--d
          [--clients sdk=3,raw=3,session=3] [--mix register=45,counter=30,ttl=25] [--ops-per-key 250] [--register-keys 6] [--counter-keys 3]
          [--ttls 500,1000,2000,3000] [--ttl-epsilon-ms MS] [--warmup 3s] [--heal 12s]
          [--op-timeout-ms 2000] [--check-budget-ms 5000] [--digest-wait-ms 30000] [--verdict-min 0.99] [--rss-ratio-max 1.2]
+         [--watchers sdk=1,raw=1] [--watch-wait-ms 20000]
          [--keep-data] [--report-json FILE] [--log-level warn]
 nemeses: ${NEMESES.join(", ")}
 See tools/chaos/README.md.`;
@@ -93,6 +108,18 @@ function nodeBudget(text, nodes, schedule) {
   if (nodesMax > 9) throw new Error("--nodes-max must be at most 9");
   if (schedule === "membership" && nodesMax <= nodes) throw new Error("--schedule membership adds a node: --nodes-max must be above --nodes");
   return nodesMax;
+}
+
+/** --watchers: "sdk=1,raw=1" (a kind not named keeps its 1; either may be 0), or "none". */
+function parseWatchers(text) {
+  if (text === "none") return { sdk: 0, raw: 0 };
+  const counts = { sdk: 1, raw: 1 };
+  for (const part of text.split(",")) {
+    const [kind, count] = part.split("=");
+    if (!(kind in counts)) throw new Error(`--watchers: no such watcher kind ${JSON.stringify(kind)} (sdk, raw)`);
+    counts[kind] = positive(count, `--watchers ${kind}`, { min: 0 });
+  }
+  return counts;
 }
 
 /**
@@ -149,6 +176,7 @@ export function parseOptions(argv) {
   if (proxyClients !== undefined && proxyClients !== "on" && proxyClients !== "off") throw new Error("--proxy-clients must be on or off");
   const linkFaults = values["link-faults"];
   if (linkFaults !== "proxy" && linkFaults !== "node") throw new Error("--link-faults must be proxy or node");
+  const watcherCounts = parseWatchers(values.watchers);
   const ttlsMs = values.ttls.split(",").map((t) => positive(t, "--ttls"));
   const healMs = values.heal ? parseDuration(values.heal, "--heal") : Math.min(60_000, Math.max(schedule ? 6000 : 10_000, Math.round(durationMs * 0.2)));
   const warmupMs = parseDuration(values.warmup, "--warmup");
@@ -181,6 +209,8 @@ export function parseOptions(argv) {
     opTimeoutMs: positive(values["op-timeout-ms"], "--op-timeout-ms"),
     checkBudgetMs: positive(values["check-budget-ms"], "--check-budget-ms"),
     digestWaitMs: positive(values["digest-wait-ms"], "--digest-wait-ms"),
+    watcherCounts,
+    watchWaitMs: positive(values["watch-wait-ms"], "--watch-wait-ms"),
     verdictMin: positive(values["verdict-min"], "--verdict-min", { integer: false, min: 0 }),
     rssRatioMax: positive(values["rss-ratio-max"], "--rss-ratio-max", { integer: false, min: 1 }),
     keepData: values["keep-data"],

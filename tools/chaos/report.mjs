@@ -185,6 +185,7 @@ export function printReport(run, print) {
   print(`  evictions: ${rep.evictions} (must be 0); expirations: ${rep.expirations} (summed over replicas)`);
   if (rep.evictions !== 0) failures.push(`${rep.evictions} eviction(s): the bounds were reached, so lost keys cannot be told from evicted ones`);
 
+  failures.push(...printWatch(run.watch, print));
   failures.push(...printMembership(run.membership, print));
 
   print("\n== processes");
@@ -255,6 +256,45 @@ function printReplicas(rep, print) {
   return failures;
 }
 
+/** The watch check's lines (when the run had watchers); returns its failures. */
+function printWatch(watch, print) {
+  if (!watch || watch.watchers.length === 0) return [];
+  const waited = `${watch.caughtUp ? "caught up" : "not caught up"} after ${(watch.waitedMs / 1000).toFixed(1)} s`;
+  print(`\n== watch (${watch.watchers.length} watcher(s) of every key, with values; ${waited})`);
+  const w = watch.writes;
+  print(`  writes: ${w.acknowledged} acknowledged, ${w.indeterminate} of unknown outcome, ${w.notApplied} rejected or not applied`);
+  print(`  final reads: ${watch.keys} keys${watch.unread.length ? `, ${watch.unread.length} unreadable` : ""}`);
+  const heads = ["events", "put", "delete", "expire", "evict", "reconnects", "order", "missing", "duplicated", "unexpected", "final"];
+  print(`  ${"watcher".padEnd(14)}${heads.map((h) => h.padStart(11)).join("")}`);
+  for (const r of watch.watchers) {
+    const cells = [
+      r.events,
+      r.types.put,
+      r.types.delete,
+      r.types.expire,
+      r.types.evict,
+      r.reconnects,
+      ...["order", "missing", "duplicated", "unexpected", "final"].map((k) => r.counts[k]),
+    ];
+    print(`  ${r.name.padEnd(14)}${cells.map((c) => String(c).padStart(11)).join("")}`);
+  }
+  for (const r of watch.watchers) printWatcherNotes(r, print);
+  return watch.failures;
+}
+
+/** One watcher's errors, compacted answers, end and first problems. */
+function printWatcherNotes(r, print) {
+  const errors = Object.entries(r.errors).sort((a, b) => b[1] - a[1]);
+  if (errors.length) print(`  ${r.name} streams ended by: ${errors.map(([c, n]) => `${c} ×${n}`).join(", ")}`);
+  if (r.foreign) print(`  ${r.name}: ${r.foreign} event(s) of keys the workload does not write (not judged)`);
+  for (const c of r.compacted.slice(0, 5)) {
+    print(`  ${r.name}: compacted at ${sec(c.atMs)} s via ${c.node}: shard ${c.shard} holds changes after index ${c.oldestIndex} only`);
+  }
+  if (r.ended) print(`  ${r.name} ended at ${sec(r.ended.atMs)} s: ${r.ended.reason}: ${r.ended.detail} (missing and final not judged)`);
+  for (const p of r.problems.slice(0, 10)) print(`    ${r.name} ${p.kind} ${p.key}: ${p.what}`);
+  if (r.problems.length > 10) print(`    ${r.name}: ... ${r.problems.length - 10} more problem(s)`);
+}
+
 /** The membership check's lines (when nodes joined or left); returns its failures. */
 function printMembership(membership, print) {
   if (membership.joined.length === 0 && membership.removed.length === 0 && membership.problems.length === 0) return [];
@@ -294,6 +334,14 @@ export function reportJson(run, failures) {
     })),
     ttl: { judged: run.ttl.judged, violations: run.ttl.violations.length },
     acknowledged: run.acknowledged,
+    watch: run.watch && {
+      writes: run.watch.writes,
+      keys: run.watch.keys,
+      unread: run.watch.unread,
+      waitedMs: Math.round(run.watch.waitedMs),
+      caughtUp: run.watch.caughtUp,
+      watchers: run.watch.watchers.map((r) => ({ ...r, problems: r.problems.slice(0, 100), problemCount: r.problems.length })),
+    },
     replicas: {
       agreed: run.replicas.agreed,
       shards: run.replicas.shards,
