@@ -3,7 +3,8 @@
 // and 10 watchers on every key. The watchers live in a child process of their own, spread
 // over the nodes, and read as fast as events come. Configurations alternate within each
 // round; each ratio is the median over rounds of (configuration / no watcher) in the
-// same round.
+// same round. It also gives the nodes' CPU per Set (summed over the three, from /proc),
+// which the watchers' consumer process, sharing the machine, does not disturb as much.
 //
 //   npm run build && node tools/bench/watch-overhead.mjs [--seconds 8] [--rounds 3] [--concurrency 64]
 import { fork } from "node:child_process";
@@ -12,6 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { readProcStat } from "../chaos/proc-stats.mjs";
 import { planCluster, startCluster, stopNode } from "../scripts/local-nodes.mjs";
 import { runLoad } from "./load/run.mjs";
 
@@ -57,33 +59,35 @@ async function startWatchers(urls, prefixes) {
   };
 }
 
+/** Runs every configuration once per round, in an order that turns each round, so none always runs on the fuller logs. */
+async function measure(nodes, results) {
+  const urls = nodes.map((n) => n.url);
+  const nodeCpu = () => nodes.reduce((sum, n) => sum + (readProcStat(n.pid)?.cpuSeconds ?? 0), 0);
+  for (let round = 0; round < Number(values.rounds); round++) {
+    for (const config of CONFIGS.map((_, i) => CONFIGS[(i + round) % CONFIGS.length])) {
+      const watchers = await startWatchers(urls, config.prefixes);
+      const cpuBefore = nodeCpu();
+      const load = await runLoad(loadOptions(urls));
+      const cpuUsPerSet = ((nodeCpu() - cpuBefore) * 1e6) / (load.opsPerSecond * Number(values.seconds));
+      const seen = await watchers.stop();
+      results.get(config.name)[round] = { opsPerSecond: load.opsPerSecond, p99: load.latencyMs.p99, cpuUsPerSet, ...seen };
+      console.error(
+        `round ${round + 1}: ${config.name}: ${load.opsPerSecond} Set/s, p99 ${load.latencyMs.p99} ms, ` +
+          `nodes' CPU ${Math.round(cpuUsPerSet)} µs per Set, watch events ${seen.events} (consumer CPU ${(seen.cpuUs / 1e6).toFixed(1)} s)`,
+      );
+    }
+  }
+}
+
 async function main() {
   const dataRoot = mkdtempSync(join(tmpdir(), "distcache-watch-bench-"));
   const nodes = await startCluster(await planCluster({ count: 3 }), { dataRoot, logLevel: "warn" });
-  const urls = nodes.map((n) => n.url);
   const results = new Map(CONFIGS.map((c) => [c.name, []]));
   try {
     await new Promise((r) => setTimeout(r, 1500));
     // An unmeasured run first: the nodes' code is compiled and their logs allocated before the rounds.
-    await runLoad({ ...loadOptions(urls), seconds: 4 });
-    for (let round = 0; round < Number(values.rounds); round++) {
-      for (const config of CONFIGS) {
-        const watchers = await startWatchers(urls, config.prefixes);
-        const load = await runLoad({
-          targets: urls,
-          op: "set",
-          workers: 2,
-          concurrency: Number(values.concurrency),
-          seconds: Number(values.seconds),
-          warmupSeconds: 1,
-          keys: 10000,
-          valueBytes: 100,
-        });
-        const seen = await watchers.stop();
-        results.get(config.name).push({ opsPerSecond: load.opsPerSecond, p99: load.latencyMs.p99, ...seen });
-        console.error(`round ${round + 1}: ${config.name}: ${load.opsPerSecond} Set/s, p99 ${load.latencyMs.p99} ms, watch events ${seen.events}`);
-      }
-    }
+    await runLoad({ ...loadOptions(nodes.map((n) => n.url)), seconds: 4 });
+    await measure(nodes, results);
   } finally {
     await Promise.all(nodes.map((n) => stopNode(n, "SIGKILL")));
     rmSync(dataRoot, { recursive: true, force: true });
@@ -91,12 +95,14 @@ async function main() {
   const base = results.get("no watcher");
   for (const config of CONFIGS) {
     const runs = results.get(config.name);
-    const ratios = runs.map((r, i) => r.opsPerSecond / base[i].opsPerSecond);
     console.log(
       JSON.stringify({
         config: config.name,
         setPerSecond: median(runs.map((r) => r.opsPerSecond)),
-        ratioToNoWatcher: Number(median(ratios).toFixed(3)),
+        ratioToNoWatcher: Number(median(runs.map((r, i) => r.opsPerSecond / base[i].opsPerSecond)).toFixed(3)),
+        nodesCpuUsPerSet: Math.round(median(runs.map((r) => r.cpuUsPerSet))),
+        cpuRatioToNoWatcher: Number(median(runs.map((r, i) => r.cpuUsPerSet / base[i].cpuUsPerSet)).toFixed(3)),
+        consumerCpuSeconds: Number(median(runs.map((r) => r.cpuUs / 1e6)).toFixed(2)),
         p99Ms: median(runs.map((r) => r.p99)),
         eventsPerRound: runs.map((r) => r.events),
         watcherFailures: runs.reduce((n, r) => n + r.failures, 0),

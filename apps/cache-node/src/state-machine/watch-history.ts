@@ -119,6 +119,15 @@ export class WatchHistory {
    * after it were dropped (it is older than the floor).
    */
   after(position: Position, limit: number): ChangeEvent[] | "compacted" {
+    const from = this.firstAfter(position);
+    return from === "compacted" ? from : this.events.slice(from, Math.min(this.events.length, from + limit));
+  }
+
+  /**
+   * Where the held events after `position` begin, for at(): from there to `end` they are
+   * in order; "compacted" when events after it were dropped. Valid until the next append.
+   */
+  firstAfter(position: Position): number | "compacted" {
     // No entry has index 0: (0, anything) is the start of the log.
     if (position.index === 0) position = { index: 0, ordinal: ORDINAL_WHOLE };
     if (comparePositions(position, this.floorValue) < 0) return "compacted";
@@ -129,7 +138,17 @@ export class WatchHistory {
       if (comparePositions(this.events[middle]!, position) <= 0) low = middle + 1;
       else high = middle;
     }
-    return this.events.slice(low, low + limit);
+    return low;
+  }
+
+  /** The end of the held events, for at(). */
+  get end(): number {
+    return this.events.length;
+  }
+
+  /** The held event at a place firstAfter() gave (up to `end`). */
+  at(place: number): ChangeEvent | undefined {
+    return place >= this.head ? this.events[place] : undefined;
   }
 
   private dropOldest(): void {

@@ -1,7 +1,7 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { CompactedSchema, EventType, type WatchResponse, type WatchResponseSchema } from "@distcache/proto";
-import { comparePositions, ORDINAL_WHOLE, type ChangeEvent, type Position, type WatchHistory } from "../state-machine/watch-history.js";
+import { ORDINAL_WHOLE, type ChangeEvent, type Position, type WatchHistory } from "../state-machine/watch-history.js";
 
 export type WatchMessage = MessageInitShape<typeof WatchResponseSchema>;
 
@@ -106,37 +106,41 @@ export class Watcher {
       this.stop(new ConnectError(`this node no longer holds a replica of shard ${shard}; resume the watch on another node`, Code.Unavailable));
       return;
     }
+    const history = replica.history;
     let cursor = this.cursors.get(shard)!;
     for (;;) {
       if (!this.room()) {
         this.waiting.add(shard);
         return;
       }
-      const held = replica.history.after(cursor, MESSAGE_EVENTS_MAX);
-      if (held === "compacted") {
-        this.stop(compactedError(shard, replica.history.floor, "the watch fell behind the change history"));
+      const from = history.firstAfter(cursor);
+      if (from === "compacted") {
+        this.stop(compactedError(shard, history.floor, "the watch fell behind the change history"));
         return;
       }
-      let taken = 0;
+      // Scans on until the end, or until a message is full: MESSAGE_EVENTS_MAX events or MESSAGE_VALUE_BYTES of values.
+      let matched: ChangeEvent[] | undefined;
       let bytes = 0;
-      const matched: ChangeEvent[] = [];
-      for (const event of held) {
-        taken++;
-        if (this.matches(event.key)) {
-          matched.push(event);
-          bytes += this.spec.withValues ? (event.entry?.value.length ?? 0) : 0;
-          if (bytes >= MESSAGE_VALUE_BYTES) break;
+      let at = from;
+      for (; at < history.end; at++) {
+        const event = history.at(at)!;
+        if (!this.matches(event.key)) continue;
+        (matched ??= []).push(event);
+        bytes += this.spec.withValues ? (event.entry?.value.length ?? 0) : 0;
+        if (matched.length >= MESSAGE_EVENTS_MAX || bytes >= MESSAGE_VALUE_BYTES) {
+          at++;
+          break;
         }
       }
-      const last = held[taken - 1];
+      const last = at > from ? history.at(at - 1) : undefined;
       if (last !== undefined) cursor = { index: last.index, ordinal: last.ordinal };
-      const drained = taken === held.length && held.length < MESSAGE_EVENTS_MAX;
+      const drained = at >= history.end;
       // Every entry applied so far produced all its events: the cursor covers them all.
-      if (drained && comparePositions(cursor, { index: replica.appliedIndex, ordinal: ORDINAL_WHOLE }) < 0) {
+      if (drained && (cursor.index < replica.appliedIndex || (cursor.index === replica.appliedIndex && cursor.ordinal < ORDINAL_WHOLE))) {
         cursor = { index: replica.appliedIndex, ordinal: ORDINAL_WHOLE };
       }
       this.cursors.set(shard, cursor);
-      if (matched.length > 0) this.push({ events: matched.map((e) => this.wireEvent(shard, e)), resume: this.resume() });
+      if (matched) this.push({ events: matched.map((e) => this.wireEvent(shard, e)), resume: this.resume() });
       if (drained) return;
     }
   }
