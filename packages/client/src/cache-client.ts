@@ -420,7 +420,7 @@ class RoutedCacheClient implements CacheClient {
     if (this.closed) throw new ClientClosedError();
     if (!(options.prefix && keyOrPrefix === "")) checkKey(keyOrPrefix);
     const ensure = (signal: AbortSignal) => this.router.ensureTopology({ deadlineMs: this.options.clock.nowMs() + this.options.timeoutMs, signal });
-    const watch: WatchStream = new WatchStream(keyOrPrefix, options, this.options, this.table, this.clients, ensure, () => this.watches.delete(watch));
+    const watch = new WatchStream(keyOrPrefix, options, this.options, this.table, this.clients, ensure, (ended) => this.watches.delete(ended));
     if (!watch.closed) this.watches.add(watch);
     return watch;
   }

@@ -92,7 +92,7 @@ export class WatchStream implements CacheWatch {
     /** Fetches the topology when the table has none yet. */
     private readonly ensureTopology: (signal: AbortSignal) => Promise<void>,
     /** Called once the watch ends (closed, aborted, or failed). */
-    onClose: () => void = () => undefined,
+    onClose: (watch: WatchStream) => void = () => undefined,
   ) {
     const from = options.from === undefined ? [] : Array.isArray(options.from) ? options.from : [options.from as WatchPosition];
     for (const p of from) this.cursors.set(p.shard, { shard: p.shard, index: BigInt(p.index), ordinal: p.ordinal });
@@ -100,7 +100,7 @@ export class WatchStream implements CacheWatch {
     const onAbort = () => this.stop.abort();
     this.stop.signal.addEventListener("abort", () => {
       outer?.removeEventListener("abort", onAbort);
-      onClose();
+      onClose(this);
     });
     outer?.addEventListener("abort", onAbort, { once: true });
     if (outer?.aborted) this.stop.abort();
