@@ -101,6 +101,8 @@ const runArgs = (c: PlantedBugCase, seed: string, withBug: boolean) => [
   ...["--schedule", c.schedule, "--seed", seed, "--duration", c.duration ?? DURATION],
   // With the bug, a violation is found fast: shorter budgets only turn more keys "unknown", or end a digest wait diverged replicas never end.
   ...(withBug ? ["--check-budget-ms", "1500", "--digest-wait-ms", "5000"] : []),
+  // A bug's run is judged by the checker its bug breaks; watchers would only wait on replicas the bug let diverge.
+  ...(withBug ? ["--watchers", "none"] : []),
   ...["--node-args", withBug ? `--testing --testing-bug ${c.bug}` : "--testing"],
   ...(c.args ?? []),
 ];
