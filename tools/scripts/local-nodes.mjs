@@ -2,7 +2,7 @@
 // Every process is tracked by PID and stopped by PID.
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import net from "node:net";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -107,22 +107,47 @@ export function stopNode(node, signal = "SIGTERM", timeoutMs = 10000) {
   });
 }
 
-/** Finds `count` free TCP ports on 127.0.0.1 (bound once, then released). */
-export async function freePorts(count) {
-  const servers = [];
+/**
+ * The ports freePorts draws from: below the kernel's ephemeral range, so that a node's
+ * port, free while the node is down for a restart, cannot be taken meanwhile as the
+ * local port of some outbound connection (its restart would then fail with EADDRINUSE).
+ */
+function portPool() {
+  let low = 32768;
   try {
-    for (let i = 0; i < count; i++) {
-      const server = net.createServer();
-      await new Promise((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(0, "127.0.0.1", resolve);
-      });
-      servers.push(server);
-    }
-    return servers.map((s) => s.address().port);
-  } finally {
-    await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+    low = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]) || low;
+  } catch {
+    // Not Linux: keep the common default.
   }
+  const top = Math.min(low, 32768);
+  return { from: Math.max(1024, top - 12000), to: top };
+}
+
+/** Ports this process handed out already, so two plans never share one. */
+const handedOut = new Set();
+
+async function bindOnce(port) {
+  const server = net.createServer();
+  const ok = await new Promise((resolve) => {
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => resolve(true));
+  });
+  if (ok) await new Promise((r) => server.close(r));
+  return ok;
+}
+
+/** Finds `count` free TCP ports on 127.0.0.1 below the ephemeral range (each bound once, then released). */
+export async function freePorts(count) {
+  const { from, to } = portPool();
+  const ports = [];
+  for (let tries = 0; ports.length < count; tries++) {
+    if (tries > 20_000) throw new Error(`no free ports in ${from}-${to - 1}`);
+    const port = from + Math.floor(Math.random() * (to - from));
+    if (handedOut.has(port) || !(await bindOnce(port))) continue;
+    handedOut.add(port);
+    ports.push(port);
+  }
+  return ports;
 }
 
 /**
