@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { MetaSummary } from "./meta-view.js";
 import type { NodeBook } from "./node-book.js";
+import { PeriodicRound } from "./periodic-round.js";
 
 export interface MemberSyncOptions {
   nodeId: string;
@@ -28,38 +29,37 @@ export interface MemberSyncOptions {
  * cluster removed it (a restarted node learns that even if its marker is gone).
  */
 export class MemberSync {
-  private timer: NodeJS.Timeout | undefined;
-  private running = false;
+  private readonly rounds: PeriodicRound;
   /** The epoch of a document that held this node: from the start, the one that made it a member (1 for a bootstrap member). */
   private seenSelfAt: number;
   private removed = false;
 
   constructor(private readonly options: MemberSyncOptions) {
     this.seenSelfAt = Math.max(1, options.book.joinedAt);
+    this.rounds = new PeriodicRound(
+      options.intervalMs,
+      () => this.followOnce(),
+      (err) => options.logger.debug({ err }, "member sync round failed"),
+    );
   }
 
   start(): void {
-    this.timer = setInterval(() => void this.round(), this.options.intervalMs).unref();
-    void this.round();
+    this.rounds.start();
   }
 
   stop(): void {
-    clearInterval(this.timer);
-    this.timer = undefined;
+    this.rounds.stop();
   }
 
   /** One round: the book and the peers follow the document's nodes. */
-  async round(): Promise<void> {
-    if (this.running || this.removed) return;
-    this.running = true;
-    try {
-      const summary = await this.options.summary();
-      if (summary && summary.epoch > 0) await this.follow(summary);
-    } catch (err) {
-      this.options.logger.debug({ err }, "member sync round failed");
-    } finally {
-      this.running = false;
-    }
+  round(): Promise<void> {
+    return this.rounds.run();
+  }
+
+  private async followOnce(): Promise<void> {
+    if (this.removed) return;
+    const summary = await this.options.summary();
+    if (summary && summary.epoch > 0) await this.follow(summary);
   }
 
   private async follow(summary: MetaSummary): Promise<void> {

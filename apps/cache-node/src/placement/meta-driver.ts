@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { MetaCommand } from "../state-machine/meta-state.js";
 import type { MetaStore } from "./meta-store.js";
+import { PeriodicRound } from "./periodic-round.js";
 import type { PlacementDriver } from "./placement-driver.js";
 
 export interface MetaDriverOptions {
@@ -24,40 +25,40 @@ export interface MetaDriverOptions {
  * of the placement driver.
  */
 export class MetaDriver {
-  private timer: NodeJS.Timeout | undefined;
-  private running = false;
+  private readonly rounds: PeriodicRound;
 
-  constructor(private readonly options: MetaDriverOptions) {}
+  constructor(private readonly options: MetaDriverOptions) {
+    // Not the leader any more, a lost or timed-out write: the next round reads again.
+    this.rounds = new PeriodicRound(
+      options.intervalMs,
+      () => this.lead(),
+      (err) => options.logger.debug({ err }, "meta round failed"),
+    );
+  }
 
   start(): void {
-    this.timer = setInterval(() => void this.round(), this.options.intervalMs).unref();
-    void this.round();
+    this.rounds.start();
   }
 
   stop(): void {
-    clearInterval(this.timer);
-    this.timer = undefined;
+    this.rounds.stop();
   }
 
   /** One round; a round still running when the next is due makes that one a no-op. */
-  async round(): Promise<void> {
+  round(): Promise<void> {
+    return this.rounds.run();
+  }
+
+  private async lead(): Promise<void> {
     const { meta, nodeId, logger } = this.options;
-    if (this.running || !meta.leads(nodeId)) return;
-    this.running = true;
-    try {
-      const current = await meta.read();
-      if (current) {
-        await this.options.placement?.round(current.state);
-        return;
-      }
-      const result = await meta.apply(this.options.bootstrap);
-      if (result.ok) logger.info({ epoch: result.epoch }, "meta document bootstrapped from --initial-cluster");
-      else logger.debug({ refusal: result.refusal }, "meta bootstrap refused");
-    } catch (err) {
-      // Not the leader any more, a lost or timed-out write: the next round reads again.
-      logger.debug({ err }, "meta round failed");
-    } finally {
-      this.running = false;
+    if (!meta.leads(nodeId)) return;
+    const current = await meta.read();
+    if (current) {
+      await this.options.placement?.round(current.state);
+      return;
     }
+    const result = await meta.apply(this.options.bootstrap);
+    if (result.ok) logger.info({ epoch: result.epoch }, "meta document bootstrapped from --initial-cluster");
+    else logger.debug({ refusal: result.refusal }, "meta bootstrap refused");
   }
 }
