@@ -28,8 +28,8 @@ export interface WatchDeps {
   operationTimeoutMs: number;
 }
 
-/** How often a watch waiting for a replica to reach its start looks again. */
-const START_POLL_MS = 10;
+/** The longest a watch waiting for a replica to reach its start goes without looking at its call's signal again. */
+const START_RECHECK_MS = 250;
 
 /**
  * CacheService.Watch: checks the request, takes a stream place and a watcher place, waits
@@ -54,7 +54,7 @@ async function prepare(deps: WatchDeps, checked: CheckedWatch, ctx: HandlerConte
     );
   }
   const deadline = performance.now() + (ctx.timeoutMs() ?? deps.operationTimeoutMs);
-  const cursors = await localCursors(checked, local, replicaOf, deadline, ctx.signal);
+  const cursors = await localCursors(checked, local, replicaOf, { hub: deps.hub, deadline, signal: ctx.signal });
   const relays = remote.length > 0 ? await openRelays(deps.relays!, checked.spec, remote, checked.start, deadline) : [];
   for (const relay of relays) for (const p of relay.first.resume) cursors.set(p.shard, { index: Number(p.index), ordinal: p.ordinal });
   deps.hub.relaysOpen += relays.length;
@@ -146,13 +146,12 @@ async function localCursors(
   checked: CheckedWatch,
   local: readonly number[],
   replicaOf: (shard: number) => WatchedReplica | undefined,
-  deadline: number,
-  signal: AbortSignal,
+  wait: StartWait,
 ): Promise<Map<number, Position>> {
   const cursors = new Map<number, Position>();
   for (const shard of local) {
     const start = checked.start.get(shard);
-    if (start !== undefined) await reach(shard, start, replicaOf, deadline, signal);
+    if (start !== undefined) await reach(shard, start, replicaOf, wait);
     const replica = replicaOf(shard);
     if (replica === undefined) throw new ConnectError(`this node no longer holds a replica of shard ${shard}; watch on another node`, Code.Unavailable);
     if (start !== undefined && replica.history.after(start, 0) === "compacted") {
@@ -178,14 +177,15 @@ async function pump(relay: Relay, watcher: Watcher, pacer: Pacer): Promise<void>
   }
 }
 
-/** Waits until shard's replica here applied up to `start`, within the deadline; it never answers early. */
-async function reach(
-  shard: number,
-  start: Position,
-  replicaOf: (shard: number) => WatchedReplica | undefined,
-  deadline: number,
-  signal: AbortSignal,
-): Promise<void> {
+interface StartWait {
+  hub: WatchHub;
+  deadline: number;
+  signal: AbortSignal;
+}
+
+/** Waits until shard's replica here applied up to `start`, within the deadline, waking at each of its applies; it never answers early. */
+async function reach(shard: number, start: Position, replicaOf: (shard: number) => WatchedReplica | undefined, wait: StartWait): Promise<void> {
+  const { hub, deadline, signal } = wait;
   for (;;) {
     const replica = replicaOf(shard);
     if (replica === undefined) throw new ConnectError(`this node no longer holds a replica of shard ${shard}; watch on another node`, Code.Unavailable);
@@ -198,6 +198,6 @@ async function reach(
         Code.Unavailable,
       );
     }
-    await new Promise((resolve) => setTimeout(resolve, START_POLL_MS));
+    await hub.nextChange(shard, Math.min(START_RECHECK_MS, deadline - performance.now()));
   }
 }

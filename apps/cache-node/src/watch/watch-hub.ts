@@ -12,6 +12,8 @@ export class WatchHub {
   private readonly changedShards = new Set<number>();
   private scheduled = false;
   private readonly hooks = new Map<number, () => void>();
+  /** Those waiting for a shard's next change (a watch waiting for its replica to reach its start). */
+  private readonly waiting = new Map<number, Set<() => void>>();
   /** Watch streams this node has open on other nodes (relays), for the metrics. */
   relaysOpen = 0;
   /** Events this node's watchers sent since start, for the metrics. */
@@ -48,11 +50,32 @@ export class WatchHub {
 
   /** Called after shard applied entries (or installed a snapshot), or lost its replica. */
   changed(shard: number): void {
+    const waiting = this.waiting.get(shard);
+    if (waiting) {
+      this.waiting.delete(shard);
+      for (const wake of waiting) wake();
+    }
     if (!this.byShard.has(shard)) return;
     this.changedShards.add(shard);
     if (this.scheduled) return;
     this.scheduled = true;
     setImmediate(() => this.flush());
+  }
+
+  /** Resolves at shard's next change, or after `ms`, whichever comes first. */
+  nextChange(shard: number, ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const set = this.waiting.get(shard) ?? new Set<() => void>();
+      const wake = (): void => {
+        clearTimeout(timer);
+        set.delete(wake);
+        if (set.size === 0 && this.waiting.get(shard) === set) this.waiting.delete(shard);
+        resolve();
+      };
+      const timer = setTimeout(wake, Math.max(0, ms));
+      set.add(wake);
+      this.waiting.set(shard, set);
+    });
   }
 
   private flush(): void {
