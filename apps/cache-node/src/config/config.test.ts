@@ -113,6 +113,12 @@ describe("config", () => {
     expect(() => parseConfig(["--first-bytes-timeout-ms", String(2 ** 31)])).toThrow(/--first-bytes-timeout-ms must be an integer in \[1, 2147483647\]/);
   });
 
+  it("keeps stream progress within the 15 s after which clients take a silent stream for dead", () => {
+    expect(parseConfig(["--stream-progress-ms", "10000"]).streamProgressMs).toBe(10_000);
+    expect(() => parseConfig(["--stream-progress-ms", "10001"])).toThrow(/--stream-progress-ms must be an integer in \[1, 10000\]/);
+    expect(() => resolveConfig({ streamProgressMs: 20_000 })).toThrow(/streamProgressMs must be at most 10000, got 20000/);
+  });
+
   it("reads the idle entry interval from idleEntryIntervalMs, or from its earlier key tickIntervalMs", () => {
     expect(resolveConfig({}).idleEntryIntervalMs).toBe(1000);
     expect(resolveConfig({ idleEntryIntervalMs: 250 }).idleEntryIntervalMs).toBe(250);

@@ -267,6 +267,12 @@ function byteCountOption(name: string, min = 1, max = BYTE_COUNT_MAX) {
 
 /** The longest delay a node timer can wait (longer ones fire at once). */
 const TIMER_MS_MAX = 2 ** 31 - 1;
+/**
+ * The longest interval between a server stream's progress messages. Clients (the SDK)
+ * take 15 s without a message as a dead connection and reconnect, so progress must come
+ * well within that.
+ */
+export const STREAM_PROGRESS_MS_MAX = 10_000;
 
 function timerMs(key: string, value: number): number {
   if (value > TIMER_MS_MAX) throw new ConfigError(`${key} must be at most ${TIMER_MS_MAX}, got ${value}`);
@@ -389,9 +395,9 @@ const OPTION_SPECS: OptionSpec[] = [
   ],
   [
     "--stream-progress-ms <ms>",
-    `every server stream sends a progress message at this interval (default ${d.streamProgressMs})`,
+    `every server stream sends a progress message at this interval, at most ${STREAM_PROGRESS_MS_MAX} (default ${d.streamProgressMs})`,
     "streamProgressMs",
-    positiveInt("--stream-progress-ms", 1, TIMER_MS_MAX),
+    positiveInt("--stream-progress-ms", 1, STREAM_PROGRESS_MS_MAX),
   ],
   [
     "--stream-queue-max <n>",
@@ -541,7 +547,7 @@ export function resolveConfig(flat: Flat): NodeConfig {
     inflightRequestsMax: integer("inflightRequestsMax", d.inflightRequestsMax),
     streamsMax: integer("streamsMax", d.streamsMax),
     connectionStreamsMax: integer("connectionStreamsMax", d.connectionStreamsMax),
-    streamProgressMs: timerMs("streamProgressMs", integer("streamProgressMs", d.streamProgressMs)),
+    streamProgressMs: integer("streamProgressMs", d.streamProgressMs, 1, STREAM_PROGRESS_MS_MAX),
     streamQueueMax: integer("streamQueueMax", d.streamQueueMax),
     streamQueueBytes: integer("streamQueueBytes", d.streamQueueBytes),
     watchersMax: integer("watchersMax", d.watchersMax),
