@@ -237,7 +237,7 @@ function metaHolders(config: NodeConfig, opened: OpenConsensus & { book: NodeBoo
 
 /** The hub that hands applied change events to watchers outside the driver's cycle, and the bounds on watchers; both in the metrics. */
 function watchParts(config: NodeConfig, consensus: ConsensusPort, metrics: NodeMetrics): { hub: WatchHub; watchers: StreamPlaces } {
-  const hub = new WatchHub();
+  const hub = new WatchHub((shard) => (consensus.hosts(shard) ? consensus.replica(shard) : undefined));
   consensus.onApplied((shard) => hub.changed(shard));
   const watchers = watcherPlaces(config);
   metrics.watchWatches({ watchers: () => watchers.size, relays: () => hub.relaysOpen, eventsSent: () => hub.eventsSent });

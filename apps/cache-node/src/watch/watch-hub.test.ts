@@ -3,7 +3,7 @@ import { WatchHub } from "./watch-hub.js";
 
 describe("WatchHub.nextChange", () => {
   it("resolves at the shard's next change, not at another shard's", async () => {
-    const hub = new WatchHub();
+    const hub = new WatchHub(() => undefined);
     let woke = false;
     const waiting = hub.nextChange(3, 60_000).then(() => (woke = true));
     hub.changed(4);
@@ -15,7 +15,7 @@ describe("WatchHub.nextChange", () => {
   });
 
   it("resolves after its bound without a change, and a later change finds no waiter left", async () => {
-    const hub = new WatchHub();
+    const hub = new WatchHub(() => undefined);
     const started = performance.now();
     await hub.nextChange(1, 30);
     expect(performance.now() - started).toBeGreaterThanOrEqual(25);
@@ -24,7 +24,7 @@ describe("WatchHub.nextChange", () => {
   });
 
   it("wakes every waiter of the shard", async () => {
-    const hub = new WatchHub();
+    const hub = new WatchHub(() => undefined);
     const all = Promise.all([hub.nextChange(2, 60_000), hub.nextChange(2, 60_000)]);
     hub.changed(2);
     await expect(all).resolves.toHaveLength(2);

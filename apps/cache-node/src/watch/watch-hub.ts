@@ -1,17 +1,20 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { Watcher } from "./watcher.js";
+import type { WatchHistory } from "../state-machine/watch-history.js";
+import { ShardFan } from "./shard-fan.js";
+import type { Watcher, WatchedReplica } from "./watcher.js";
 
 /**
  * Fans a node's change events out to its watchers, outside the driver's cycle: apply only
- * marks its shard changed; the watchers of every changed shard read their new events in
- * a later turn of the event loop (setImmediate), so producing events never slows apply
- * and a slow watcher is dropped by its stream's bounded queue, never waited for.
+ * marks its shard changed; the watchers of every changed shard get their new events in a
+ * later turn of the event loop (setImmediate), through the shard's ShardFan (one shared
+ * scan for the caught-up ones), so producing events never slows apply and a slow watcher
+ * is dropped by its stream's bounded queue, never waited for.
  */
 export class WatchHub {
-  private readonly byShard = new Map<number, Set<Watcher>>();
+  private readonly fans = new Map<number, ShardFan>();
   private readonly changedShards = new Set<number>();
   private scheduled = false;
-  private readonly hooks = new Map<number, () => void>();
+  private readonly hooks = new Map<number, { history: WatchHistory; hook: () => void }>();
   /** Those waiting for a shard's next change (a watch waiting for its replica to reach its start). */
   private readonly waiting = new Map<number, Set<() => void>>();
   /** Watch streams this node has open on other nodes (relays), for the metrics. */
@@ -19,30 +22,27 @@ export class WatchHub {
   /** Events this node's watchers sent since start, for the metrics. */
   eventsSent = 0;
 
-  /** Watchers registered now. */
-  get size(): number {
-    const all = new Set<Watcher>();
-    for (const set of this.byShard.values()) for (const w of set) all.add(w);
-    return all.size;
-  }
+  /** `replicaOf` gives this node's replica of a shard, while it holds one. */
+  constructor(private readonly replicaOf: (shard: number) => WatchedReplica | undefined) {}
 
   /** Registers `watcher` on each of its shards; returns the function that removes it. */
   add(watcher: Watcher): () => void {
     for (const shard of watcher.shards) {
-      const set = this.byShard.get(shard) ?? new Set<Watcher>();
-      set.add(watcher);
-      this.byShard.set(shard, set);
-      this.arm(shard, watcher);
+      let fan = this.fans.get(shard);
+      if (!fan) {
+        fan = new ShardFan(shard);
+        this.fans.set(shard, fan);
+      }
+      fan.add(watcher);
+      this.arm(shard);
     }
     return () => {
       for (const shard of watcher.shards) {
-        const set = this.byShard.get(shard);
-        set?.delete(watcher);
-        if (set?.size === 0) {
-          this.byShard.delete(shard);
-          const history = watcher.historyOf(shard);
-          if (history && history.beforeDrop === this.hooks.get(shard)) history.beforeDrop = undefined;
-          this.hooks.delete(shard);
+        const fan = this.fans.get(shard);
+        fan?.remove(watcher);
+        if (fan?.size === 0) {
+          this.fans.delete(shard);
+          this.disarm(shard);
         }
       }
     };
@@ -55,7 +55,7 @@ export class WatchHub {
       this.waiting.delete(shard);
       for (const wake of waiting) wake();
     }
-    if (!this.byShard.has(shard)) return;
+    if (!this.fans.has(shard)) return;
     this.changedShards.add(shard);
     if (this.scheduled) return;
     this.scheduled = true;
@@ -87,17 +87,17 @@ export class WatchHub {
 
   /** Offers shard's new events to its watchers now, and marks them offered. */
   private pullNow(shard: number): void {
-    const watchers = [...(this.byShard.get(shard) ?? [])];
-    for (const watcher of watchers) {
-      try {
-        watcher.pull(shard);
-      } catch (err) {
-        watcher.stop(ConnectError.from(err, Code.Internal));
-      }
+    const fan = this.fans.get(shard);
+    if (!fan) return;
+    const replica = this.replicaOf(shard);
+    try {
+      fan.offer(replica);
+    } catch (err) {
+      // A fault of the fan's own: its watchers end with it (internal), the node goes on.
+      for (const watcher of fan.watchers()) watcher.stop(ConnectError.from(err, Code.Internal));
     }
-    const first = watchers[0];
-    if (first) this.arm(shard, first);
-    first?.historyOf(shard)?.markRead();
+    this.arm(shard);
+    replica?.history.markRead();
   }
 
   /**
@@ -105,14 +105,20 @@ export class WatchHub {
    * offered (a burst within one turn of the event loop), so they read them first. A
    * replica replaced since (a group dropped and added again) is armed at the next flush.
    */
-  private arm(shard: number, watcher: Watcher): void {
-    const history = watcher.historyOf(shard);
+  private arm(shard: number): void {
+    const history = this.replicaOf(shard)?.history;
     if (!history) return;
-    let hook = this.hooks.get(shard);
-    if (!hook) {
-      hook = () => this.pullNow(shard);
-      this.hooks.set(shard, hook);
-    }
+    const armed = this.hooks.get(shard);
+    if (armed?.history === history && history.beforeDrop === armed.hook) return;
+    if (armed && armed.history !== history && armed.history.beforeDrop === armed.hook) armed.history.beforeDrop = undefined;
+    const hook = armed?.hook ?? (() => this.pullNow(shard));
     history.beforeDrop = hook;
+    this.hooks.set(shard, { history, hook });
+  }
+
+  private disarm(shard: number): void {
+    const armed = this.hooks.get(shard);
+    if (armed && armed.history.beforeDrop === armed.hook) armed.history.beforeDrop = undefined;
+    this.hooks.delete(shard);
   }
 }

@@ -68,6 +68,44 @@ export class Watcher {
     return [...this.local];
   }
 
+  /** The key, or the prefix, this watcher matches. */
+  get key(): string {
+    return this.spec.key;
+  }
+
+  get isPrefix(): boolean {
+    return this.spec.prefix;
+  }
+
+  /** Whether the stream ended. */
+  get ended(): boolean {
+    return this.failed;
+  }
+
+  /** The position delivered so far on `shard`. */
+  cursorOf(shard: number): Position | undefined {
+    return this.cursors.get(shard);
+  }
+
+  /**
+   * Events of a local shard found for this watcher by a scan it did not run (a caught-up
+   * watcher's, shared by every caught-up watcher of the shard), all the shard's events up
+   * to `to`: pushes them and moves the cursor to `to`. Refused (false, the cursor left
+   * where it was) when the queue has no room or they would not fit one message; the
+   * watcher then reads them itself (pull).
+   */
+  deliver(shard: number, events: readonly ChangeEvent[], to: Position, wire: WireEvents): boolean {
+    if (this.failed) return true;
+    if (events.length > 0) {
+      if (!this.room() || events.length > MESSAGE_EVENTS_MAX || (this.spec.withValues && valueBytes(events) > MESSAGE_VALUE_BYTES)) return false;
+      this.cursors.set(shard, to);
+      this.push({ events: events.map((e) => wire.of(shard, e, this.spec.withValues)), resume: this.resume() });
+      return true;
+    }
+    this.cursors.set(shard, to);
+    return true;
+  }
+
   /**
    * A message relayed from another node's watch of some of the shards: its resume token
    * moves those shards' cursors, and its events go out with every cursor. Progress
@@ -97,26 +135,27 @@ export class Watcher {
   /**
    * Reads shard's new events and pushes what matches, while the stream's queue has room;
    * without room it stops, and resumeWaiting() reads on. A watcher that stays behind
-   * until the history drops its next events fails as compacted.
+   * until the history drops its next events fails as compacted. True once it read up to
+   * the end of what the shard applied.
    */
-  pull(shard: number): void {
-    if (this.failed) return;
+  pull(shard: number): boolean {
+    if (this.failed) return false;
     const replica = this.replicaOf(shard);
     if (replica === undefined) {
       this.stop(new ConnectError(`this node no longer holds a replica of shard ${shard}; resume the watch on another node`, Code.Unavailable));
-      return;
+      return false;
     }
     const history = replica.history;
     let cursor = this.cursors.get(shard)!;
     for (;;) {
       if (!this.room()) {
         this.waiting.add(shard);
-        return;
+        return false;
       }
       const from = history.firstAfter(cursor);
       if (from === "compacted") {
         this.stop(compactedError(shard, history.floor, "the watch fell behind the change history"));
-        return;
+        return false;
       }
       // Scans on until the end, or until a message is full: MESSAGE_EVENTS_MAX events or MESSAGE_VALUE_BYTES of values.
       let matched: ChangeEvent[] | undefined;
@@ -132,16 +171,11 @@ export class Watcher {
           break;
         }
       }
-      const last = at > from ? history.at(at - 1) : undefined;
-      if (last !== undefined) cursor = { index: last.index, ordinal: last.ordinal };
       const drained = at >= history.end;
-      // Every entry applied so far produced all its events: the cursor covers them all.
-      if (drained && (cursor.index < replica.appliedIndex || (cursor.index === replica.appliedIndex && cursor.ordinal < ORDINAL_WHOLE))) {
-        cursor = { index: replica.appliedIndex, ordinal: ORDINAL_WHOLE };
-      }
+      cursor = scannedTo(cursor, at > from ? history.at(at - 1) : undefined, drained ? replica.appliedIndex : undefined);
       this.cursors.set(shard, cursor);
-      if (matched) this.push({ events: matched.map((e) => this.wireEvent(shard, e)), resume: this.resume() });
-      if (drained) return;
+      if (matched) this.push({ events: matched.map((e) => ownWire.of(shard, e, this.spec.withValues)), resume: this.resume() });
+      if (drained) return true;
     }
   }
 
@@ -164,25 +198,70 @@ export class Watcher {
   private matches(key: string): boolean {
     return this.spec.prefix ? key.startsWith(this.spec.key) : key === this.spec.key;
   }
+}
 
-  private wireEvent(shard: number, event: ChangeEvent) {
-    const { entry } = event;
-    const payload =
-      this.spec.withValues && entry !== undefined
-        ? entry.text
-          ? { case: "text" as const, value: decoder.decode(entry.value) }
-          : { case: "value" as const, value: entry.value }
-        : undefined;
-    return {
-      type: KINDS[event.kind],
-      key: event.key,
-      version: BigInt(entry?.version ?? 0),
-      shard,
-      index: BigInt(event.index),
-      ordinal: event.ordinal,
-      ...(payload ? { payload } : {}),
-    };
+/**
+ * The position a scan of a shard's history reached: the last event it looked at, or,
+ * having read to the end (`appliedIndex` given), the whole of every entry applied so far,
+ * since each produced all its events.
+ */
+export function scannedTo(cursor: Position, last: ChangeEvent | undefined, appliedIndex: number | undefined): Position {
+  if (last !== undefined) cursor = { index: last.index, ordinal: last.ordinal };
+  if (appliedIndex !== undefined && (cursor.index < appliedIndex || (cursor.index === appliedIndex && cursor.ordinal < ORDINAL_WHOLE))) {
+    return { index: appliedIndex, ordinal: ORDINAL_WHOLE };
   }
+  return cursor;
+}
+
+function valueBytes(events: readonly ChangeEvent[]): number {
+  let bytes = 0;
+  for (const e of events) bytes += e.entry?.value.length ?? 0;
+  return bytes;
+}
+
+type WireEvent = NonNullable<WatchMessage["events"]>[number];
+
+/**
+ * Events in their message form. A shared instance (one per scan) builds each event's
+ * form once, with or without its value, for every watcher the scan serves.
+ */
+export class WireEvents {
+  private readonly forms: [Map<ChangeEvent, WireEvent>, Map<ChangeEvent, WireEvent>] | undefined;
+
+  constructor(shared: boolean) {
+    this.forms = shared ? [new Map(), new Map()] : undefined;
+  }
+
+  of(shard: number, event: ChangeEvent, withValues: boolean): WireEvent {
+    const forms = this.forms?.[withValues ? 1 : 0];
+    let form = forms?.get(event);
+    if (form === undefined) {
+      form = wireEvent(shard, event, withValues);
+      forms?.set(event, form);
+    }
+    return form;
+  }
+}
+
+const ownWire = new WireEvents(false);
+
+function wireEvent(shard: number, event: ChangeEvent, withValues: boolean): WireEvent {
+  const { entry } = event;
+  const payload =
+    withValues && entry !== undefined
+      ? entry.text
+        ? { case: "text" as const, value: decoder.decode(entry.value) }
+        : { case: "value" as const, value: entry.value }
+      : undefined;
+  return {
+    type: KINDS[event.kind],
+    key: event.key,
+    version: BigInt(entry?.version ?? 0),
+    shard,
+    index: BigInt(event.index),
+    ordinal: event.ordinal,
+    ...(payload ? { payload } : {}),
+  };
 }
 
 /** About how many bytes a message holds: its keys and values, and a fixed cost per event and position. */
