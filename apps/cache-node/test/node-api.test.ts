@@ -118,6 +118,8 @@ describe("curl-style JSON", () => {
     const metrics = await (await fetch(`${node.url}/metrics`)).text();
     expect(metrics).toMatch(/distcache_requests_total\{method="Set",code="ok"\} \d+/);
     expect(metrics).toMatch(/distcache_store_keys\{shard="0"\}/);
+    // A single node elected itself leader of every shard: each term is at least 1.
+    expect(metrics).toMatch(/distcache_shard_term\{shard="0"\} [1-9]\d*/);
   });
 });
 

@@ -184,6 +184,17 @@ export class NodeMetrics {
     stat("distcache_store_keys", "Live keys.", (r) => r.store.stats().keys);
     stat("distcache_store_bytes", "Accounted bytes (keys, values, per-entry overhead).", (r) => r.store.stats().bytes);
     stat("distcache_shard_applied_index", "Last log index applied.", (r) => r.appliedIndex);
+    new Gauge({
+      name: "distcache_shard_term",
+      help: "The shard group's current Raft term on this replica (each election raises it).",
+      labelNames: ["shard"],
+      registers: [registry],
+      collect() {
+        for (let shard = 0; shard < consensus.shardCount; shard++) {
+          if (consensus.hosts(shard)) this.set({ shard: String(shard) }, consensus.status(shard).term);
+        }
+      },
+    });
   }
 
   /** Where the client-port gauges read their values (the server exists after the metrics). */
