@@ -23,7 +23,7 @@ export default defineConfig({
         test: {
           name: "unit",
           include: ["packages/*/src/**/*.test.ts", "apps/*/src/**/*.test.ts", "apps/*/test/*.test.ts", "tools/**/*.test.ts"],
-          exclude: ["packages/*/src/e2e/**", "tools/chaos/test/**"],
+          exclude: ["packages/*/src/e2e/**", "tools/chaos/test/**", "tools/bench/suite/e2e/**"],
         },
       },
       {
@@ -32,7 +32,12 @@ export default defineConfig({
         extends: true,
         test: {
           name: "cluster",
-          include: ["apps/*/test/cluster/**/*.test.ts", "packages/*/src/e2e/**/*.test.ts", "tools/chaos/test/**/*.test.ts"],
+          include: [
+            "apps/*/test/cluster/**/*.test.ts",
+            "packages/*/src/e2e/**/*.test.ts",
+            "tools/chaos/test/**/*.test.ts",
+            "tools/bench/suite/e2e/**/*.test.ts",
+          ],
           testTimeout: 60_000,
         },
       },

@@ -1,0 +1,180 @@
+// npm run bench: distcache, etcd, Redis and the machine's ceilings side by side on
+// loopback, in one run. Every target is started once; each round runs every workload on
+// every target, in an order that turns each round; each figure is the median of the
+// rounds. Writes one JSON file, then the Markdown tables and SVG charts generated from it.
+//
+//   npm run bench [-- --quick | --smoke] [--targets distcache,etcd,...] [--out-dir docs/benchmarks]
+//                 [--rounds N] [--seconds S] [--workers W]
+import { mkdirSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { measure, preload } from "./measure.mjs";
+import { planFor, TIMING } from "./plan.mjs";
+import { writeReport } from "./report/report.mjs";
+import { ratios, summarize } from "./summary.mjs";
+import { ceilingConnect, ceilingHttp } from "./targets/ceilings.mjs";
+import { distcache } from "./targets/distcache.mjs";
+import { etcd } from "./targets/etcd.mjs";
+import { redis } from "./targets/redis.mjs";
+
+const ALL_TARGETS = [distcache, etcd, redis, ceilingHttp, ceilingConnect];
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    smoke: { type: "boolean", default: false },
+    targets: { type: "string" },
+    "out-dir": { type: "string", default: "docs/benchmarks" },
+    rounds: { type: "string" },
+    seconds: { type: "string" },
+    workers: { type: "string", default: "2" },
+  },
+});
+const mode = values.smoke ? "smoke" : values.quick ? "quick" : "full";
+const timing = { ...TIMING[mode], ...(values.rounds ? { rounds: Number(values.rounds) } : {}), ...(values.seconds ? { seconds: Number(values.seconds) } : {}) };
+const workers = Number(values.workers);
+const progress = (line) => process.stderr.write(`${line}\n`);
+
+/** The targets asked for; a missing one is skipped with its reason, or fails the run under CI=true. */
+function chooseTargets() {
+  const names = values.targets ? values.targets.split(",") : ALL_TARGETS.map((t) => t.name);
+  const unknown = names.filter((n) => !ALL_TARGETS.some((t) => t.name === n));
+  if (unknown.length) throw new Error(`unknown target ${unknown.join(", ")}; use ${ALL_TARGETS.map((t) => t.name).join(", ")}`);
+  const chosen = [];
+  const skipped = {};
+  for (const target of ALL_TARGETS.filter((t) => names.includes(t.name))) {
+    const reason = target.missing();
+    if (reason && process.env.CI === "true") throw new Error(`target ${target.name} is missing under CI=true: ${reason}`);
+    if (reason) {
+      progress(`skipping ${target.name}: ${reason}`);
+      skipped[target.name] = reason;
+    } else chosen.push(target);
+  }
+  return { chosen, skipped };
+}
+
+/** Whether a target takes part in a workload: batches need MGet/MSet, which etcd's KV and the ceilings lack. */
+const takesPart = (target, workload) => workload.batch === 1 || target.name === "distcache" || target.name === "redis";
+
+async function runRounds(handles, workloads) {
+  const results = {};
+  const total = timing.rounds * workloads.reduce((n, w) => n + handles.filter((h) => takesPart(h.target, w)).length, 0);
+  let done = 0;
+  for (let round = 0; round < timing.rounds; round++) {
+    const written = new Map();
+    for (const [wi, workload] of workloads.entries()) {
+      const order = handles.map((_, i) => handles[(i + round + wi) % handles.length]).filter((h) => takesPart(h.target, workload));
+      for (const { target, handle } of order) {
+        if (workload.readShare > 0 && written.get(target.name) !== workload.valueBytes) {
+          await preload(handle, workload, workers);
+          written.set(target.name, workload.valueBytes);
+        }
+        const closedLoop = workload.openLoopShare ? results[baseOf(workload)]?.[target.name]?.rounds[round] : undefined;
+        const rate = closedLoop ? Math.max(1, Math.round(closedLoop.opsPerSecond * workload.openLoopShare)) : undefined;
+        const m = await measure(handle, workload, { ...timing, workers, rate, seed: round + 1 });
+        ((results[workload.id] ??= {})[target.name] ??= { rounds: [] }).rounds[round] = { ...m, rate: rate ?? null };
+        if (workload.readShare < 1) written.set(target.name, workload.valueBytes);
+        done++;
+        progress(
+          `[${done}/${total}] round ${round + 1} ${workload.id} ${target.name}: ${m.opsPerSecond.toLocaleString("en-US")} ops/s, ` +
+            `p99 ${(m.latencyUs.p99 ?? NaN) / 1000} ms, ${m.cpuUsPerOp} µs CPU/op, fsyncs/write ${m.fsyncsPerWrite ?? "-"}, failed ${m.failed}`,
+        );
+      }
+    }
+  }
+  return results;
+}
+
+/** The closed-loop workload an open-loop one takes its rate from. */
+const baseOf = (workload) => workload.id.replace(/-open-loop-half-rate$/, "-uniform-100B-c64");
+
+function machine() {
+  return {
+    cpus: os.availableParallelism(),
+    model: os.cpus()[0]?.model ?? "unknown",
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    kernel: os.release(),
+    node: process.version,
+  };
+}
+
+async function main() {
+  const { chosen, skipped } = chooseTargets();
+  const workloads = planFor(mode);
+  const startedAt = new Date().toISOString();
+  const handles = [];
+  try {
+    for (const target of chosen) {
+      progress(`starting ${target.label}`);
+      handles.push({ target, handle: await target.start() });
+    }
+    const measured = await runRounds(handles, workloads);
+    const results = Object.fromEntries(
+      Object.entries(measured).map(([id, byTarget]) => [
+        id,
+        Object.fromEntries(Object.entries(byTarget).map(([name, entry]) => [name, { ...summarize(entry.rounds), rounds: entry.rounds }])),
+      ]),
+    );
+    const run = {
+      format: 1,
+      mode,
+      command: `npm run bench${mode === "full" ? "" : ` -- --${mode}`}`,
+      startedAt,
+      finishedAt: new Date().toISOString(),
+      machine: machine(),
+      timing: { ...timing, workers },
+      targets: Object.fromEntries([
+        ...handles.map(({ target, handle }) => [target.name, { label: target.label, version: handle.version, ceiling: Boolean(target.ceiling) }]),
+        ...Object.entries(skipped).map(([name, reason]) => [name, { skipped: reason }]),
+      ]),
+      workloads,
+      results,
+      ratios: ratios(results),
+      checks: checks(results),
+    };
+    mkdirSync(values["out-dir"], { recursive: true });
+    const file = join(values["out-dir"], "latest.json");
+    writeFileSync(file, `${JSON.stringify(run, null, 1)}\n`);
+    const written = writeReport(run, values["out-dir"]);
+    progress(`wrote ${file} and ${written.join(", ")}`);
+    for (const c of run.checks) progress(`${c.ok ? "check" : c.fatal ? "check failed" : "warning"}: ${c.what}`);
+    if (run.checks.some((c) => !c.ok && c.fatal)) process.exitCode = 1;
+  } finally {
+    for (const { handle } of handles) await handle.stop();
+  }
+}
+
+/** What a run must hold to count: distcache's writes synced, and a generator that is not the limit. */
+function checks(results) {
+  const out = [];
+  for (const [id, byTarget] of Object.entries(results)) {
+    const ours = byTarget["distcache"];
+    if (ours && !id.startsWith("read") && ours.fsyncsPerWrite !== null) {
+      out.push({ what: `${id}: distcache fsyncs per write ${ours.fsyncsPerWrite} (must be above 0)`, ok: ours.fsyncsPerWrite > 0, fatal: true });
+    }
+  }
+  // Redis is left out of "best": its client pipelines many commands per round trip, which
+  // no HTTP generator does, so the node:http ceiling does not bound what it can send there.
+  const ceiling = Math.max(0, ...Object.values(results).map((t) => t["ceiling-http"]?.opsPerSecond ?? 0));
+  const best = Math.max(
+    0,
+    ...Object.values(results).flatMap((t) =>
+      Object.entries(t)
+        .filter(([n]) => !n.startsWith("ceiling") && n !== "redis")
+        .map(([, e]) => e.opsPerSecond),
+    ),
+  );
+  if (ceiling > 0) {
+    const capacityRatio = Number((ceiling / Math.max(1, best)).toFixed(2));
+    out.push({
+      what: `generator capacity ${ceiling} ops/s against bare node:http: ${capacityRatio}× the best rate reported for distcache or etcd, ${best} (must be at least 2×)`,
+      ok: capacityRatio >= 2,
+      fatal: false,
+      capacityRatio,
+    });
+  }
+  return out;
+}
+
+await main();

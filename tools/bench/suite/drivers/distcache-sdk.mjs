@@ -1,0 +1,27 @@
+// distcache through its SDK: binary Connect over HTTP/2, each key routed by the client to
+// its shard's leader. With `batch` > 1 each operation is one MGet or MSet of `batch` keys
+// from the key given on.
+import { createNodeCacheClient } from "@distcache/client/node";
+import { keyName } from "../generator/keys.mjs";
+import { valueOf } from "./open.mjs";
+
+export async function openSdkDriver(config) {
+  const client = createNodeCacheClient({ endpoints: config.endpoints });
+  await client.topology();
+  const value = valueOf(config.valueBytes);
+  const consistency = config.consistency ?? "strong";
+  const batch = config.batch ?? 1;
+  const keysFrom = (key) => Array.from({ length: batch }, (_, i) => keyName(key + i));
+  return {
+    async run(op, key) {
+      if (batch > 1) {
+        if (op === "read") await client.mget(keysFrom(key), { consistency });
+        else await client.mset(keysFrom(key).map((k) => ({ key: k, value })));
+        return;
+      }
+      if (op === "read") await client.get(keyName(key), { consistency });
+      else await client.set(keyName(key), value);
+    },
+    close: async () => client.close(),
+  };
+}

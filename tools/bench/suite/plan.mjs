@@ -1,0 +1,52 @@
+// The workloads of a run. Each names its operation mix, keys, value size, concurrency and
+// whether it is closed-loop (throughput) or open-loop at a fixed rate (latency).
+
+const KEYS = 10_000;
+
+function workload(fields) {
+  const w = { keys: KEYS, distribution: "uniform", valueBytes: 100, concurrency: 64, batch: 1, consistency: "strong", ...fields };
+  w.id ??= [
+    w.mix,
+    w.consistency !== "strong" && w.mix !== "write" ? w.consistency : "",
+    w.distribution,
+    `${w.valueBytes}B`,
+    `c${w.concurrency}`,
+    w.batch > 1 ? `batch${w.batch}` : "",
+  ]
+    .filter(Boolean)
+    .join("-");
+  return w;
+}
+
+const MIXES = { write: 0, read: 1, "95/5": 0.95 };
+
+/** The workloads of a mode: "smoke" (npm test), "quick" (under 2 minutes) or "full". */
+export function planFor(mode) {
+  const base = (mix, extra = {}) => workload({ mix, readShare: MIXES[mix], ...extra });
+  if (mode === "smoke") return [base("write"), base("read")];
+  if (mode === "quick") return [base("write"), base("read"), base("read", { consistency: "eventual" })];
+  const sweep = [1, 4, 16, 64, 256].flatMap((c) => [base("write", { concurrency: c, sweep: true }), base("read", { concurrency: c, sweep: true })]);
+  return [
+    base("write"),
+    base("read"),
+    base("read", { consistency: "eventual" }),
+    base("95/5"),
+    base("write", { distribution: "zipf" }),
+    base("read", { distribution: "zipf" }),
+    base("write", { valueBytes: 1024 }),
+    base("read", { valueBytes: 1024 }),
+    ...sweep.filter((w) => w.concurrency !== 64),
+    base("write", { batch: 100, concurrency: 16 }),
+    base("read", { batch: 100, concurrency: 16 }),
+    // Open loop at half of each target's closed-loop rate for the same mix: corrected latencies.
+    base("write", { openLoopShare: 0.5, id: "write-open-loop-half-rate" }),
+    base("read", { openLoopShare: 0.5, id: "read-open-loop-half-rate" }),
+  ];
+}
+
+/** Seconds per measurement, warm-up seconds and rounds, by mode. */
+export const TIMING = {
+  smoke: { seconds: 1, warmupSeconds: 0.3, rounds: 1 },
+  quick: { seconds: 2, warmupSeconds: 0.5, rounds: 3 },
+  full: { seconds: 6, warmupSeconds: 1, rounds: 3 },
+};

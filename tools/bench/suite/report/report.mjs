@@ -1,0 +1,127 @@
+// The Markdown tables and SVG charts of a run, generated from its JSON alone.
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { barChart, lineChart } from "./svg.mjs";
+
+const ms = (us) => (us === null || us === undefined ? "-" : (us / 1000).toFixed(us < 10_000 ? 2 : 1));
+const num = (n) => (n === null || n === undefined ? "-" : Math.round(n).toLocaleString("en-US"));
+
+/** The targets of a run that ran, in the run's order. */
+const ranTargets = (run) => Object.entries(run.targets).filter(([, t]) => !t.skipped);
+
+/** The charts of a run, by file name. */
+export function charts(run) {
+  const targets = ranTargets(run).map(([name, t]) => ({ name, label: t.label }));
+  const main = run.workloads.filter((w) => !w.sweep && !w.openLoopShare).map((w) => w.id);
+  const series = (ids, pick) =>
+    targets.map((t) => ({ name: t.label, values: ids.map((id) => (run.results[id]?.[t.name] ? pick(run.results[id][t.name]) : null)) }));
+  const out = {
+    "throughput.svg": barChart({ title: "Throughput (median of rounds)", unit: "operations/s", categories: main, series: series(main, (e) => e.opsPerSecond) }),
+    "cpu-per-op.svg": barChart({
+      title: "Server CPU per acknowledged operation",
+      unit: "µs (all server processes)",
+      categories: main,
+      series: series(main, (e) => e.cpuUsPerOp),
+    }),
+  };
+  const latencyOf = run.workloads.filter((w) => w.openLoopShare).map((w) => w.id);
+  const latencyIds = latencyOf.length > 0 ? latencyOf : main.slice(0, 2);
+  const percentiles = ["p50", "p90", "p99", "p999"];
+  const latencyCategories = latencyIds.flatMap((id) => percentiles.map((p) => `${id} ${p}`));
+  out["latency.svg"] = barChart({
+    title: latencyOf.length > 0 ? "Latency, open loop at half the closed-loop rate (corrected)" : "Latency, closed loop",
+    unit: "ms",
+    categories: latencyCategories,
+    series: targets.map((t) => ({
+      name: t.label,
+      values: latencyIds.flatMap((id) => percentiles.map((p) => (run.results[id]?.[t.name] ? run.results[id][t.name].latencyUs[p] / 1000 : null))),
+    })),
+  });
+  const sweep = run.workloads.filter(
+    (w) =>
+      w.sweep ||
+      (w.concurrency === 64 && w.distribution === "uniform" && w.valueBytes === 100 && w.batch === 1 && !w.openLoopShare && w.consistency === "strong"),
+  );
+  const xs = [...new Set(sweep.map((w) => w.concurrency))].sort((a, b) => a - b);
+  const sweepSeries = [];
+  for (const mix of ["write", "read"]) {
+    for (const t of targets) {
+      const values = xs.map((c) => {
+        const w = sweep.find((x) => x.mix === mix && x.concurrency === c);
+        return w && run.results[w.id]?.[t.name] ? run.results[w.id][t.name].opsPerSecond : null;
+      });
+      if (values.some((v) => v !== null)) sweepSeries.push({ name: `${t.label} ${mix}`, values });
+    }
+  }
+  out["concurrency-sweep.svg"] = lineChart({
+    title: "Throughput against concurrency",
+    unit: "operations/s",
+    xLabel: "concurrent requests",
+    xs,
+    series: sweepSeries,
+  });
+  return out;
+}
+
+/** The Markdown report of a run. */
+export function markdown(run) {
+  const lines = [
+    `# Benchmark run, ${run.startedAt.slice(0, 10)}`,
+    "",
+    `Generated from \`latest.json\` by \`tools/bench/suite/report/report.mjs\`. Command: \`${run.command}\`.`,
+    "",
+    `Machine: ${run.machine.cpus} CPUs (${run.machine.model}), ${run.machine.memoryGiB} GiB, Linux ${run.machine.kernel}, Node ${run.machine.node}. ` +
+      `${run.timing.rounds} rounds of ${run.timing.seconds} s per measurement (after ${run.timing.warmupSeconds} s of warm-up), ${run.timing.workers} load processes; ` +
+      "every figure is the median of the rounds, and every ratio the median of the per-round ratios.",
+    "",
+    "| target | version | |",
+    "| --- | --- | --- |",
+    ...Object.entries(run.targets).map(
+      ([name, t]) => `| ${t.label ?? name} | ${t.version ?? "-"} | ${t.skipped ? `skipped: ${t.skipped}` : t.ceiling ? "ceiling" : ""} |`,
+    ),
+    "",
+    "![throughput](throughput.svg)",
+    "![latency](latency.svg)",
+    "![concurrency sweep](concurrency-sweep.svg)",
+    "![CPU per operation](cpu-per-op.svg)",
+    "",
+  ];
+  for (const w of run.workloads) {
+    const byTarget = run.results[w.id];
+    if (!byTarget) continue;
+    lines.push(
+      `## ${w.id}`,
+      "",
+      `${w.mix === "write" ? "Writes" : w.mix === "read" ? `${w.consistency} reads` : "95% strong reads, 5% writes"}, ${w.distribution} over ${w.keys.toLocaleString("en-US")} keys, ` +
+        `${w.valueBytes} B values, ${w.openLoopShare ? `open loop at ${w.openLoopShare} of the closed-loop rate (latency from when each operation was due), at most ` : ""}` +
+        `${w.concurrency} in flight${w.batch > 1 ? `, ${w.batch} keys per call (MGet/MSet)` : ""}.`,
+      "",
+      "| target | ops/s | keys/s | p50 ms | p90 ms | p99 ms | p99.9 ms | server CPU µs/op | fsyncs/write | elections | failed | generator CPU |",
+      "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    );
+    for (const [name, e] of Object.entries(byTarget)) {
+      const l = e.latencyUs;
+      lines.push(
+        `| ${run.targets[name]?.label ?? name} | ${num(e.opsPerSecond)} | ${num(e.keysPerSecond)} | ${ms(l.p50)} | ${ms(l.p90)} | ${ms(l.p99)} | ${ms(l.p999)} | ${num(e.cpuUsPerOp)} | ` +
+          `${e.fsyncsPerWrite ?? "-"} | ${e.elections ?? "-"} | ${e.failed} | ${e.generatorCpuShare === null ? "-" : `${Math.round(e.generatorCpuShare * 100)}%`} |`,
+      );
+    }
+    lines.push("");
+  }
+  lines.push("## Ratios (distcache ÷ target, throughput)", "", "| workload | versus | ratio | per round |", "| --- | --- | ---: | --- |");
+  for (const r of run.ratios) lines.push(`| ${r.workload} | ${run.targets[r.versus]?.label ?? r.versus} | ${r.ratio} | ${r.perRound.join(", ")} |`);
+  lines.push("", "## Checks", "", ...run.checks.map((c) => `- ${c.ok ? "ok" : c.fatal ? "FAILED" : "not met"}: ${c.what}`), "");
+  return lines.join("\n");
+}
+
+/** Writes latest.md and the charts next to the run's JSON; returns the files written. */
+export function writeReport(run, dir) {
+  const files = [];
+  for (const [name, svg] of Object.entries(charts(run))) {
+    writeFileSync(join(dir, name), svg);
+    files.push(name);
+  }
+  writeFileSync(join(dir, "latest.md"), markdown(run));
+  files.push("latest.md");
+  return files;
+}
