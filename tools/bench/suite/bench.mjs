@@ -9,7 +9,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { measure, preload } from "./measure.mjs";
+import { measure, measureWithWrk, preload } from "./measure.mjs";
 import { planFor, TIMING } from "./plan.mjs";
 import { writeReport } from "./report/report.mjs";
 import { ratios, summarize } from "./summary.mjs";
@@ -17,6 +17,7 @@ import { ceilingConnect, ceilingHttp } from "./targets/ceilings.mjs";
 import { distcache } from "./targets/distcache.mjs";
 import { etcd } from "./targets/etcd.mjs";
 import { redis } from "./targets/redis.mjs";
+import { wrkMissing } from "./wrk.mjs";
 
 const ALL_TARGETS = [distcache, etcd, redis, ceilingHttp, ceilingConnect];
 
@@ -54,8 +55,12 @@ function chooseTargets() {
   return { chosen, skipped };
 }
 
-/** Whether a target takes part in a workload: batches need MGet/MSet, which etcd's KV and the ceilings lack. */
-const takesPart = (target, workload) => workload.batch === 1 || target.name === "distcache" || target.name === "redis";
+/**
+ * Whether a target takes part in a workload: batches need MGet/MSet, which etcd's KV and
+ * the ceilings lack; wrk posts JSON to distcache and etcd only.
+ */
+const takesPart = (target, workload) =>
+  workload.tool === "wrk" ? ["distcache", "etcd"].includes(target.name) : workload.batch === 1 || target.name === "distcache" || target.name === "redis";
 
 async function runRounds(handles, workloads) {
   const results = {};
@@ -72,7 +77,10 @@ async function runRounds(handles, workloads) {
         }
         const closedLoop = workload.openLoopShare ? results[baseOf(workload)]?.[target.name]?.rounds[round] : undefined;
         const rate = closedLoop ? Math.max(1, Math.round(closedLoop.opsPerSecond * workload.openLoopShare)) : undefined;
-        const m = await measure(handle, workload, { ...timing, workers, rate, seed: round + 1 });
+        const m =
+          workload.tool === "wrk"
+            ? await measureWithWrk(handle, target, workload, timing)
+            : await measure(handle, workload, { ...timing, workers, rate, seed: round + 1 });
         ((results[workload.id] ??= {})[target.name] ??= { rounds: [] }).rounds[round] = { ...m, rate: rate ?? null };
         if (workload.readShare < 1) written.set(target.name, workload.valueBytes);
         done++;
@@ -101,7 +109,10 @@ function machine() {
 
 async function main() {
   const { chosen, skipped } = chooseTargets();
-  const workloads = planFor(mode);
+  const missingWrk = wrkMissing();
+  if (missingWrk && process.env.CI === "true") throw new Error(`wrk is missing under CI=true: ${missingWrk}`);
+  if (missingWrk) progress(`skipping the wrk workloads: ${missingWrk}`);
+  const workloads = planFor(mode).filter((w) => w.tool !== "wrk" || !missingWrk);
   const startedAt = new Date().toISOString();
   const handles = [];
   try {
@@ -168,7 +179,9 @@ function checks(results) {
   if (ceiling > 0) {
     const capacityRatio = Number((ceiling / Math.max(1, best)).toFixed(2));
     out.push({
-      what: `generator capacity ${ceiling} ops/s against bare node:http: ${capacityRatio}× the best rate reported for distcache or etcd, ${best} (must be at least 2×)`,
+      what:
+        `generator capacity ${ceiling} ops/s against bare node:http: ${capacityRatio}× ` +
+        `the best rate reported for distcache or etcd, ${best} (must be at least 2×)`,
       ok: capacityRatio >= 2,
       fatal: false,
       capacityRatio,

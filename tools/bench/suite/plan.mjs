@@ -6,6 +6,7 @@ const KEYS = 10_000;
 function workload(fields) {
   const w = { keys: KEYS, distribution: "uniform", valueBytes: 100, concurrency: 64, batch: 1, consistency: "strong", ...fields };
   w.id ??= [
+    w.tool === "wrk" ? "wrk" : "",
     w.mix,
     w.consistency !== "strong" && w.mix !== "write" ? w.consistency : "",
     w.distribution,
@@ -23,8 +24,9 @@ const MIXES = { write: 0, read: 1, "95/5": 0.95 };
 /** The workloads of a mode: "smoke" (npm test), "quick" (under 2 minutes) or "full". */
 export function planFor(mode) {
   const base = (mix, extra = {}) => workload({ mix, readShare: MIXES[mix], ...extra });
-  if (mode === "smoke") return [base("write"), base("read")];
-  if (mode === "quick") return [base("write"), base("read"), base("read", { consistency: "eventual" })];
+  const wrk = [base("write", { tool: "wrk" }), base("read", { tool: "wrk" })];
+  if (mode === "smoke") return [base("write"), base("read"), wrk[0]];
+  if (mode === "quick") return [base("write"), base("read"), base("read", { consistency: "eventual" }), ...wrk];
   const sweep = [1, 4, 16, 64, 256].flatMap((c) => [base("write", { concurrency: c, sweep: true }), base("read", { concurrency: c, sweep: true })]);
   return [
     base("write"),
@@ -41,6 +43,7 @@ export function planFor(mode) {
     // Open loop at half of each target's closed-loop rate for the same mix: corrected latencies.
     base("write", { openLoopShare: 0.5, id: "write-open-loop-half-rate" }),
     base("read", { openLoopShare: 0.5, id: "read-open-loop-half-rate" }),
+    ...wrk,
   ];
 }
 

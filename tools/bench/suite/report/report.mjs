@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { barChart, lineChart } from "./svg.mjs";
 
 const ms = (us) => (us === null || us === undefined ? "-" : (us / 1000).toFixed(us < 10_000 ? 2 : 1));
-const num = (n) => (n === null || n === undefined ? "-" : Math.round(n).toLocaleString("en-US"));
+const count = (n) => (n === null || n === undefined ? "-" : Math.round(n).toLocaleString("en-US"));
 
 /** The targets of a run that ran, in the run's order. */
 const ranTargets = (run) => Object.entries(run.targets).filter(([, t]) => !t.skipped);
@@ -63,6 +63,15 @@ export function charts(run) {
   return out;
 }
 
+/** One sentence on what a workload does. */
+function describe(w) {
+  const tool = w.tool === "wrk" ? "Through wrk (JSON: Connect to one distcache node, etcd's gateway on its leader): " : "";
+  const mix = w.mix === "write" ? "writes" : w.mix === "read" ? `${w.consistency} reads` : "95% strong reads and 5% writes";
+  const loop = w.openLoopShare ? `open loop at ${w.openLoopShare} of the closed-loop rate (latency from when each operation was due), at most ` : "";
+  const batch = w.batch > 1 ? `, ${w.batch} keys per call (MGet/MSet)` : "";
+  return `${tool}${mix}, ${w.distribution} over ${w.keys.toLocaleString("en-US")} keys, ${w.valueBytes} B values, ${loop}${w.concurrency} in flight${batch}.`;
+}
+
 /** The Markdown report of a run. */
 export function markdown(run) {
   const lines = [
@@ -71,7 +80,8 @@ export function markdown(run) {
     `Generated from \`latest.json\` by \`tools/bench/suite/report/report.mjs\`. Command: \`${run.command}\`.`,
     "",
     `Machine: ${run.machine.cpus} CPUs (${run.machine.model}), ${run.machine.memoryGiB} GiB, Linux ${run.machine.kernel}, Node ${run.machine.node}. ` +
-      `${run.timing.rounds} rounds of ${run.timing.seconds} s per measurement (after ${run.timing.warmupSeconds} s of warm-up), ${run.timing.workers} load processes; ` +
+      `${run.timing.rounds} rounds of ${run.timing.seconds} s per measurement (after ${run.timing.warmupSeconds} s of warm-up), ` +
+      `${run.timing.workers} load processes; ` +
       "every figure is the median of the rounds, and every ratio the median of the per-round ratios.",
     "",
     "| target | version | |",
@@ -92,9 +102,7 @@ export function markdown(run) {
     lines.push(
       `## ${w.id}`,
       "",
-      `${w.mix === "write" ? "Writes" : w.mix === "read" ? `${w.consistency} reads` : "95% strong reads, 5% writes"}, ${w.distribution} over ${w.keys.toLocaleString("en-US")} keys, ` +
-        `${w.valueBytes} B values, ${w.openLoopShare ? `open loop at ${w.openLoopShare} of the closed-loop rate (latency from when each operation was due), at most ` : ""}` +
-        `${w.concurrency} in flight${w.batch > 1 ? `, ${w.batch} keys per call (MGet/MSet)` : ""}.`,
+      describe(w),
       "",
       "| target | ops/s | keys/s | p50 ms | p90 ms | p99 ms | p99.9 ms | server CPU µs/op | fsyncs/write | elections | failed | generator CPU |",
       "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -102,8 +110,19 @@ export function markdown(run) {
     for (const [name, e] of Object.entries(byTarget)) {
       const l = e.latencyUs;
       lines.push(
-        `| ${run.targets[name]?.label ?? name} | ${num(e.opsPerSecond)} | ${num(e.keysPerSecond)} | ${ms(l.p50)} | ${ms(l.p90)} | ${ms(l.p99)} | ${ms(l.p999)} | ${num(e.cpuUsPerOp)} | ` +
-          `${e.fsyncsPerWrite ?? "-"} | ${e.elections ?? "-"} | ${e.failed} | ${e.generatorCpuShare === null ? "-" : `${Math.round(e.generatorCpuShare * 100)}%`} |`,
+        [
+          run.targets[name]?.label ?? name,
+          count(e.opsPerSecond),
+          count(e.keysPerSecond),
+          ...["p50", "p90", "p99", "p999"].map((p) => ms(l[p])),
+          count(e.cpuUsPerOp),
+          e.fsyncsPerWrite ?? "-",
+          e.elections ?? "-",
+          e.failed,
+          e.generatorCpuShare === null ? "-" : `${Math.round(e.generatorCpuShare * 100)}%`,
+        ]
+          .join(" | ")
+          .replace(/^/, "| ") + " |",
       );
     }
     lines.push("");

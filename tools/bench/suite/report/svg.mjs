@@ -23,12 +23,14 @@ function frame(width, height, title, body, legend) {
   const items = legend
     .map(
       (name, i) =>
-        `<rect x="${70 + i * 150}" y="${height - 22}" width="12" height="12" fill="${COLORS[i % COLORS.length]}"/><text x="${86 + i * 150}" y="${height - 12}">${escape(name)}</text>`,
+        `<rect x="${70 + i * 150}" y="${height - 22}" width="12" height="12" fill="${COLORS[i % COLORS.length]}"/>` +
+        `<text x="${86 + i * 150}" y="${height - 12}">${escape(name)}</text>`,
     )
     .join("");
   return (
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">` +
-    `<rect width="${width}" height="${height}" fill="white"/><text x="${width / 2}" y="20" text-anchor="middle" font-size="14" font-weight="bold">${escape(title)}</text>` +
+    `<rect width="${width}" height="${height}" fill="white"/>` +
+    `<text x="${width / 2}" y="20" text-anchor="middle" font-size="14" font-weight="bold">${escape(title)}</text>` +
     `${body}${items}</svg>\n`
   );
 }
@@ -38,7 +40,10 @@ function yAxis(x0, y0, plotHeight, plotWidth, top, unit) {
     ticks(top)
       .map((t) => {
         const y = y0 - (t / top) * plotHeight;
-        return `<line x1="${x0}" y1="${y}" x2="${x0 + plotWidth}" y2="${y}" stroke="#ddd"/><text x="${x0 - 6}" y="${y + 4}" text-anchor="end">${label(t)}</text>`;
+        return (
+          `<line x1="${x0}" y1="${y}" x2="${x0 + plotWidth}" y2="${y}" stroke="#ddd"/>` +
+          `<text x="${x0 - 6}" y="${y + 4}" text-anchor="end">${label(t)}</text>`
+        );
       })
       .join("") + `<text x="14" y="${y0 - plotHeight / 2}" transform="rotate(-90 14 ${y0 - plotHeight / 2})" text-anchor="middle">${escape(unit)}</text>`
   );
@@ -69,7 +74,8 @@ export function barChart({ title, unit, categories, series }) {
       const v = s.values[c];
       if (v === null || v === undefined) return;
       const h = (v / top) * plotHeight;
-      body += `<rect x="${(gx + i * bar).toFixed(1)}" y="${(y0 - h).toFixed(1)}" width="${(bar - 2).toFixed(1)}" height="${h.toFixed(1)}" fill="${COLORS[i % COLORS.length]}"><title>${escape(`${s.name}, ${category}: ${v}`)}</title></rect>`;
+      const box = `x="${(gx + i * bar).toFixed(1)}" y="${(y0 - h).toFixed(1)}" width="${(bar - 2).toFixed(1)}" height="${h.toFixed(1)}"`;
+      body += `<rect ${box} fill="${COLORS[i % COLORS.length]}"><title>${escape(`${s.name}, ${category}: ${v}`)}</title></rect>`;
     });
     const cx = x0 + c * group + group / 2;
     body += `<text x="${cx}" y="${y0 + 14}" text-anchor="end" transform="rotate(-30 ${cx} ${y0 + 14})">${escape(category)}</text>`;

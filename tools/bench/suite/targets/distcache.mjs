@@ -17,6 +17,8 @@ export const distcache = {
     return {
       version: "this tree",
       pids: () => nodes.map((n) => n.pid),
+      // Connect JSON for wrk: every request to one node, which forwards what it does not lead.
+      jsonUrl: async () => urls[0],
       driver: (workload) =>
         workload.batch > 1 || workload.routing !== "one-node"
           ? { kind: "distcache-sdk", endpoints: urls, batch: workload.batch }

@@ -54,6 +54,8 @@ export const etcd = {
       version: execFileSync(ETCD, ["--version"], { encoding: "utf8" }).split("\n")[0].replace("etcd Version: ", ""),
       pids: () => servers.map((s) => s.pid),
       driver: async () => ({ kind: "etcd-grpc", endpoints: [await leader()] }),
+      // The JSON gateway for wrk, on the leader.
+      jsonUrl: leader,
       async counters() {
         let fsyncs = 0;
         let elections = 0;
