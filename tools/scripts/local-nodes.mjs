@@ -191,6 +191,7 @@ export function startMember(plan, id, options) {
     logLevel: options.logLevel,
     onLog: options.onLog && ((line) => options.onLog(id, line)),
     port: plan.members.find((m) => m.id === id).clientPort,
+    startTimeoutMs: options.startTimeoutMs,
     args: ["--initial-cluster", plan.initialCluster, "--peer-secret", plan.secret, ...(options.args ?? [])],
   });
 }

@@ -9,6 +9,8 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { runHitRatioBenchmark } from "@distcache/store/hit-ratio";
+import { memoryPerKey, restartTime } from "./extras.mjs";
 import { measure, measureWithWrk, preload } from "./measure.mjs";
 import { planFor, TIMING } from "./plan.mjs";
 import { writeReport } from "./report/report.mjs";
@@ -20,6 +22,8 @@ import { redis } from "./targets/redis.mjs";
 import { wrkMissing } from "./wrk.mjs";
 
 const ALL_TARGETS = [distcache, etcd, redis, ceilingHttp, ceilingConnect];
+/** Cache sizes of the hit-ratio replay, in percent of the keys a trace uses. */
+const HIT_RATIO_CACHE_PERCENTS = [1, 2, 5, 10, 20];
 
 const { values } = parseArgs({
   options: {
@@ -30,10 +34,16 @@ const { values } = parseArgs({
     rounds: { type: "string" },
     seconds: { type: "string" },
     workers: { type: "string", default: "2" },
+    "memory-keys": { type: "string" },
   },
 });
 const mode = values.smoke ? "smoke" : values.quick ? "quick" : "full";
-const timing = { ...TIMING[mode], ...(values.rounds ? { rounds: Number(values.rounds) } : {}), ...(values.seconds ? { seconds: Number(values.seconds) } : {}) };
+const timing = {
+  ...TIMING[mode],
+  ...(values.rounds ? { rounds: Number(values.rounds) } : {}),
+  ...(values.seconds ? { seconds: Number(values.seconds) } : {}),
+  ...(values["memory-keys"] ? { memoryKeys: Number(values["memory-keys"]) } : {}),
+};
 const workers = Number(values.workers);
 const progress = (line) => process.stderr.write(`${line}\n`);
 
@@ -94,6 +104,22 @@ async function runRounds(handles, workloads) {
   return results;
 }
 
+/** Memory per key against Redis at timing.memoryKeys keys, then a distcache node's restart time holding them. */
+async function runMemory(handles) {
+  if (!timing.memoryKeys) return undefined;
+  const out = { keys: timing.memoryKeys, valueBytes: 100, targets: {} };
+  for (const { target, handle } of handles.filter((h) => h.target.name === "distcache" || h.target.name === "redis")) {
+    progress(`loading ${timing.memoryKeys.toLocaleString("en-US")} keys of 100 B into ${target.name} for its memory per key`);
+    out.targets[target.name] = await memoryPerKey(handle, { keys: timing.memoryKeys, valueBytes: 100, copies: target.name === "distcache" ? 3 : 1 });
+    progress(`${target.name}: ${JSON.stringify(out.targets[target.name])}`);
+    if (target.name === "distcache") {
+      out.restart = await restartTime(handle);
+      progress(`distcache node restart with ${timing.memoryKeys.toLocaleString("en-US")} keys: ${out.restart.seconds} s`);
+    }
+  }
+  return out;
+}
+
 /** The closed-loop workload an open-loop one takes its rate from. */
 const baseOf = (workload) => workload.id.replace(/-open-loop-half-rate$/, "-uniform-100B-c64");
 
@@ -121,6 +147,13 @@ async function main() {
       handles.push({ target, handle: await target.start() });
     }
     const measured = await runRounds(handles, workloads);
+    const memory = await runMemory(handles);
+    progress("replaying the hit-ratio traces through the store");
+    const hitRatio = {
+      ...timing.hitRatio,
+      seed: 1,
+      rows: runHitRatioBenchmark({ ...timing.hitRatio, seed: 1, cachePercents: HIT_RATIO_CACHE_PERCENTS }),
+    };
     const results = Object.fromEntries(
       Object.entries(measured).map(([id, byTarget]) => [
         id,
@@ -142,6 +175,8 @@ async function main() {
       workloads,
       results,
       ratios: ratios(results),
+      memory,
+      hitRatio,
       checks: checks(results),
     };
     mkdirSync(values["out-dir"], { recursive: true });

@@ -47,9 +47,9 @@ export function planFor(mode) {
   ];
 }
 
-/** Seconds per measurement, warm-up seconds and rounds, by mode. */
+/** Seconds per measurement, warm-up seconds and rounds, and the keys of the memory measurement (0: none), by mode. */
 export const TIMING = {
-  smoke: { seconds: 1, warmupSeconds: 0.3, rounds: 1 },
-  quick: { seconds: 2, warmupSeconds: 0.5, rounds: 3 },
-  full: { seconds: 6, warmupSeconds: 1, rounds: 3 },
+  smoke: { seconds: 1, warmupSeconds: 0.3, rounds: 1, memoryKeys: 20_000, hitRatio: { universe: 5_000, length: 50_000 } },
+  quick: { seconds: 2, warmupSeconds: 0.5, rounds: 3, memoryKeys: 0, hitRatio: { universe: 20_000, length: 200_000 } },
+  full: { seconds: 5, warmupSeconds: 1, rounds: 3, memoryKeys: 1_000_000, hitRatio: { universe: 100_000, length: 1_000_000 } },
 };

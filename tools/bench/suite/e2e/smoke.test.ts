@@ -17,6 +17,8 @@ interface Run {
   workloads: { id: string; tool?: string }[];
   results: Record<string, Record<string, { opsPerSecond: number; latencyUs: Record<string, number | null>; cpuUsPerOp: number | null; rounds: unknown[] }>>;
   checks: { ok: boolean; fatal?: boolean; what: string }[];
+  memory?: { targets: Record<string, { rssBytesPerKey: number }>; restart?: { seconds: number } };
+  hitRatio?: { rows: unknown[] };
 }
 
 function runBench(): Promise<{ code: number | null; stderr: string }> {
@@ -52,10 +54,14 @@ describe("npm run bench -- --smoke", () => {
     expect(run.checks.filter((c) => c.fatal && !c.ok)).toEqual([]);
     const files = readdirSync(outDir);
     const svgs = files.filter((f) => f.endsWith(".svg"));
-    expect(svgs.sort()).toEqual(["concurrency-sweep.svg", "cpu-per-op.svg", "latency.svg", "throughput.svg"]);
+    expect(svgs.sort()).toEqual(["concurrency-sweep.svg", "cpu-per-op.svg", "hit-ratio.svg", "latency.svg", "throughput.svg"]);
     for (const svg of svgs) expect((xmlProblems as (t: string) => { problems: string[] })(readFileSync(join(outDir, svg), "utf8")).problems, svg).toEqual([]);
     const md = readFileSync(join(outDir, "latest.md"), "utf8");
     expect(md).toContain("| target | ops/s |");
     expect(md).toContain("![throughput](throughput.svg)");
+    // The memory measurement and the restart ran, at the smoke run's few keys.
+    expect(run.memory?.targets["distcache"]?.rssBytesPerKey).toBeGreaterThan(0);
+    expect(run.memory?.restart?.seconds).toBeGreaterThan(0);
+    expect(run.hitRatio?.rows.length).toBeGreaterThan(0);
   }, 240_000);
 });

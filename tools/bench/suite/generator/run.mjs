@@ -6,6 +6,12 @@ import hdr from "hdr-histogram-js";
 
 const WORKER = fileURLToPath(new URL("./worker.mjs", import.meta.url));
 
+/** Worker w's share of keys [0, keys), in whole steps of `step` keys (a batch each). */
+function preloadRange(keys, step, w, workers) {
+  const steps = Math.ceil(keys / step);
+  return { from: Math.floor((steps * w) / workers) * step, to: Math.min(keys, Math.floor((steps * (w + 1)) / workers) * step), step };
+}
+
 /**
  * @param {{ driver: object, workers: number, concurrency: number, rate?: number, seconds: number, warmupSeconds: number,
  *           keys: number, distribution: "uniform" | "zipf", readShare: number, seed?: number }} load
@@ -27,7 +33,7 @@ export async function runGenerator(load) {
           distribution: load.distribution,
           readShare: load.readShare,
           seed: (load.seed ?? 1) * 101 + w,
-          preload: load.preload ? { from: Math.floor((load.keys * w) / workers), to: Math.floor((load.keys * (w + 1)) / workers) } : undefined,
+          preload: load.preload ? preloadRange(load.keys, load.step ?? 1, w, workers) : undefined,
         });
         child.once("message", resolve);
         child.once("error", reject);

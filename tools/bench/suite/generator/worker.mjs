@@ -89,7 +89,8 @@ async function preload() {
   let next = task.preload.from;
   const loop = async () => {
     while (next < task.preload.to) {
-      const key = next++;
+      const key = next;
+      next += task.preload.step ?? 1;
       await driver.run("write", key).then(
         () => (ok++, acknowledged.write++),
         () => failed++,

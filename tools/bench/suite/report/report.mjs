@@ -53,6 +53,20 @@ export function charts(run) {
       if (values.some((v) => v !== null)) sweepSeries.push({ name: `${t.label} ${mix}`, values });
     }
   }
+  const traces = [...new Set((run.hitRatio?.rows ?? []).map((r) => r.trace))];
+  if (traces.length > 0) {
+    const rows = run.hitRatio.rows.filter((r) => r.trace === traces[0]);
+    out["hit-ratio.svg"] = lineChart({
+      title: `Hit ratio against cache size (${traces[0]})`,
+      unit: "hit ratio, %",
+      xLabel: "cache size, % of the keys",
+      xs: rows.map((r) => r.cachePercent),
+      series: ["lru", "lfu", "fifo", "random", "opt"].map((p) => ({
+        name: p === "opt" ? "OPT (Belady)" : p.toUpperCase(),
+        values: rows.map((r) => Number((r.ratios[p] * 100).toFixed(1))),
+      })),
+    });
+  }
   out["concurrency-sweep.svg"] = lineChart({
     title: "Throughput against concurrency",
     unit: "operations/s",
@@ -61,6 +75,50 @@ export function charts(run) {
     series: sweepSeries,
   });
   return out;
+}
+
+function memoryLines(run) {
+  if (!run.memory) return [];
+  const m = run.memory;
+  const lines = [
+    "",
+    `## Memory per key, ${m.keys.toLocaleString("en-US")} keys of ${m.valueBytes} B`,
+    "",
+    "Growth of resident memory while the keys were loaded (MSet of 100), per copy of the data " +
+      "(each distcache node holds every key), and the target's own accounting.",
+    "",
+    "| target | RSS bytes per key | accounted bytes per key | load seconds |",
+    "| --- | ---: | ---: | ---: |",
+    ...Object.entries(m.targets).map(
+      ([name, t]) => `| ${run.targets[name]?.label ?? name} | ${t.rssBytesPerKey} | ${t.accountedBytesPerKey ?? "-"} | ${t.loadSeconds} |`,
+    ),
+  ];
+  const ours = m.targets["distcache"];
+  const theirs = m.targets["redis"];
+  if (ours && theirs) lines.push("", `distcache ÷ Redis, RSS per key: ${(ours.rssBytesPerKey / theirs.rssBytesPerKey).toFixed(2)}×.`);
+  if (m.restart)
+    lines.push("", `A distcache node killed with SIGKILL and restarted on its data dir holding them answered /readyz after ${m.restart.seconds} s.`);
+  return lines;
+}
+
+function hitRatioLines(run) {
+  if (!run.hitRatio) return [];
+  const { universe, length, rows } = run.hitRatio;
+  const percent = (x) => (x * 100).toFixed(1);
+  return [
+    "",
+    `## Hit ratio against cache size`,
+    "",
+    `The store replays ${length.toLocaleString("en-US")} requests over ${universe.toLocaleString("en-US")} keys per trace, against Belady's OPT.`,
+    "",
+    "",
+    "| trace | cache | LRU | LFU | FIFO | Random | OPT |",
+    "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ...rows.map(
+      (r) =>
+        `| ${r.trace} | ${r.cachePercent}% (${r.cacheEntries}) | ${["lru", "lfu", "fifo", "random", "opt"].map((p) => percent(r.ratios[p])).join(" | ")} |`,
+    ),
+  ];
 }
 
 /** One sentence on what a workload does. */
@@ -94,6 +152,7 @@ export function markdown(run) {
     "![latency](latency.svg)",
     "![concurrency sweep](concurrency-sweep.svg)",
     "![CPU per operation](cpu-per-op.svg)",
+    "![hit ratio](hit-ratio.svg)",
     "",
   ];
   for (const w of run.workloads) {
@@ -129,6 +188,7 @@ export function markdown(run) {
   }
   lines.push("## Ratios (distcache ÷ target, throughput)", "", "| workload | versus | ratio | per round |", "| --- | --- | ---: | --- |");
   for (const r of run.ratios) lines.push(`| ${r.workload} | ${run.targets[r.versus]?.label ?? r.versus} | ${r.ratio} | ${r.perRound.join(", ")} |`);
+  lines.push(...memoryLines(run), ...hitRatioLines(run));
   lines.push("", "## Checks", "", ...run.checks.map((c) => `- ${c.ok ? "ok" : c.fatal ? "FAILED" : "not met"}: ${c.what}`), "");
   return lines.join("\n");
 }

@@ -3,8 +3,8 @@
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { NODE_MAIN, planCluster, startCluster, stopNode } from "../../../scripts/local-nodes.mjs";
-import { samplesOf } from "./metrics-text.mjs";
+import { NODE_MAIN, planCluster, startCluster, startMember, stopNode } from "../../../scripts/local-nodes.mjs";
+import { samplesOf, sumOf } from "./metrics-text.mjs";
 
 export const distcache = {
   name: "distcache",
@@ -12,7 +12,8 @@ export const distcache = {
   missing: () => (existsSync(NODE_MAIN) ? undefined : `${NODE_MAIN} is not built: run npm run build`),
   async start() {
     const dataRoot = mkdtempSync(join(tmpdir(), "distcache-bench-"));
-    const nodes = await startCluster(await planCluster({ count: 3 }), { dataRoot, logLevel: "warn" });
+    const plan = await planCluster({ count: 3 });
+    const nodes = await startCluster(plan, { dataRoot, logLevel: "warn" });
     const urls = nodes.map((n) => n.url);
     return {
       version: "this tree",
@@ -25,13 +26,34 @@ export const distcache = {
           : { kind: "connect", endpoints: [urls[0]] },
       async counters() {
         let fsyncs = 0;
+        let accountedBytes = 0;
         const terms = new Map();
         for (const url of urls) {
           const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
           fsyncs += Number(/distcache_raft_driver\{counter="syncs"\} (\d+)/.exec(text)?.[1] ?? 0);
+          accountedBytes += sumOf(text, "distcache_store_bytes");
           for (const [labels, term] of samplesOf(text, "distcache_shard_term")) terms.set(labels, Math.max(terms.get(labels) ?? 0, term));
         }
-        return { fsyncs, elections: [...terms.values()].reduce((a, b) => a + b, 0) };
+        return { fsyncs, accountedBytes, elections: [...terms.values()].reduce((a, b) => a + b, 0) };
+      },
+      /** Kills the last node with SIGKILL and starts it again on its data dir; resolves once its /readyz answers 200. */
+      async restartOne() {
+        const index = nodes.length - 1;
+        const victim = nodes[index];
+        await stopNode(victim, "SIGKILL");
+        const started = performance.now();
+        const again = await startMember(plan, victim.nodeId, { dataRoot, logLevel: "warn", startTimeoutMs: 600_000 });
+        nodes[index] = again;
+        urls[index] = again.url;
+        for (;;) {
+          const ready = await fetch(`${again.url}/readyz`, { signal: AbortSignal.timeout(5000) }).then(
+            (r) => r.status === 200,
+            () => false,
+          );
+          if (ready) break;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        return { node: victim.nodeId, seconds: (performance.now() - started) / 1000 };
       },
       async stop() {
         await Promise.all(nodes.map((n) => stopNode(n, "SIGTERM")));

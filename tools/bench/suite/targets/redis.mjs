@@ -59,8 +59,9 @@ export const redis = {
       pids: () => [server.pid],
       driver: () => ({ kind: "redis", endpoints: [url] }),
       // Redis reports no count of its fsyncs: with appendfsync always it syncs once per
-      // event-loop turn that wrote, before replying, so null here means "not counted".
-      counters: async () => ({ fsyncs: null, elections: 0, usedMemory: Number(/used_memory:(\d+)/.exec(await info(url, "memory"))?.[1] ?? 0) }),
+      // event-loop turn that wrote, before replying, so null here means "not counted". Its
+      // accounting is used_memory.
+      counters: async () => ({ fsyncs: null, elections: 0, accountedBytes: Number(/used_memory:(\d+)/.exec(await info(url, "memory"))?.[1] ?? 0) }),
       stop,
     };
   },
