@@ -39,7 +39,10 @@ export class ShardFan {
 
   remove(watcher: Watcher): void {
     this.behind.delete(watcher);
-    if (this.caughtUp.delete(watcher)) this.unindex(watcher);
+    if (this.caughtUp.delete(watcher)) {
+      this.unindex(watcher);
+      watcher.unfollow(this.shard, this.cursor!);
+    }
   }
 
   /**
@@ -49,7 +52,7 @@ export class ShardFan {
    */
   offer(replica: WatchedReplica | undefined): void {
     if (replica?.history !== this.history) {
-      this.demoteAll();
+      if (this.cursor) this.demoteAll(this.cursor);
       this.history = replica?.history;
       this.cursor = replica ? scannedTo({ index: 0, ordinal: 0 }, undefined, replica.appliedIndex) : undefined;
     }
@@ -64,9 +67,11 @@ export class ShardFan {
 
   private scan(replica: WatchedReplica): void {
     const history = replica.history;
-    const from = history.firstAfter(this.cursor!);
+    const previous = this.cursor!;
+    const from = history.firstAfter(previous);
     if (from === "compacted") {
-      this.demoteAll();
+      // Events the scan had not reached were dropped: each watcher's own read fails it.
+      this.demoteAll(previous);
       this.cursor = scannedTo(history.floor, undefined, replica.appliedIndex);
       return;
     }
@@ -80,11 +85,12 @@ export class ShardFan {
         else found.set(w, [event]);
       });
     }
-    const to = scannedTo(this.cursor!, end > from ? history.at(end - 1) : undefined, replica.appliedIndex);
-    this.cursor = to;
+    // Every caught-up watcher's cursor moves with the fan's; only those with events are touched.
+    this.cursor = scannedTo(previous, end > from ? history.at(end - 1) : undefined, replica.appliedIndex);
+    if (found.size === 0) return;
     const wire = new WireEvents(true);
-    for (const watcher of [...this.caughtUp]) {
-      if (!guarded(watcher, () => watcher.deliver(this.shard, found.get(watcher) ?? [], to, wire))) this.demote(watcher);
+    for (const [watcher, events] of found) {
+      if (!guarded(watcher, () => watcher.deliver(this.shard, events, wire))) this.demote(watcher, previous);
     }
   }
 
@@ -102,6 +108,7 @@ export class ShardFan {
   private promote(watcher: Watcher): void {
     this.behind.delete(watcher);
     this.caughtUp.add(watcher);
+    watcher.follow(this.shard, () => this.cursor!);
     const index = watcher.isPrefix ? this.prefixes : this.exact;
     const set = index.get(watcher.key) ?? new Set<Watcher>();
     if (watcher.isPrefix && set.size === 0) this.prefixLengths.set(watcher.key.length, (this.prefixLengths.get(watcher.key.length) ?? 0) + 1);
@@ -109,13 +116,17 @@ export class ShardFan {
     index.set(watcher.key, set);
   }
 
-  private demote(watcher: Watcher): void {
-    if (this.caughtUp.delete(watcher)) this.unindex(watcher);
+  /** The fan stops serving `watcher`, which has everything up to `at`. */
+  private demote(watcher: Watcher, at: Position): void {
+    if (this.caughtUp.delete(watcher)) {
+      this.unindex(watcher);
+      watcher.unfollow(this.shard, at);
+    }
     this.behind.add(watcher);
   }
 
-  private demoteAll(): void {
-    for (const watcher of [...this.caughtUp]) this.demote(watcher);
+  private demoteAll(at: Position): void {
+    for (const watcher of [...this.caughtUp]) this.demote(watcher, at);
   }
 
   private unindex(watcher: Watcher): void {

@@ -51,11 +51,13 @@ export class Watcher {
   private readonly waiting = new Set<number>();
   /** Whether the stream's queue has room for more; reading stops while it has none. */
   room: () => boolean = () => true;
+  /** Local shards served by their fan's shared scan: the cursor is the fan's, read when needed. */
+  private readonly followed = new Map<number, () => Position>();
 
   constructor(
     private readonly spec: WatchSpec,
-    /** The position delivered so far, for each shard the watch covers. */
-    readonly cursors: Map<number, Position>,
+    /** The position delivered so far, for each shard the watch covers (a followed shard's is its fan's). */
+    private readonly cursors: Map<number, Position>,
     /** The shards read from this node's replicas. */
     private readonly local: readonly number[],
     private readonly replicaOf: (shard: number) => WatchedReplica | undefined,
@@ -84,25 +86,30 @@ export class Watcher {
 
   /** The position delivered so far on `shard`. */
   cursorOf(shard: number): Position | undefined {
-    return this.cursors.get(shard);
+    return this.followed.get(shard)?.() ?? this.cursors.get(shard);
+  }
+
+  /** From now on the shard's cursor is `fanCursor()`: its fan's shared scan serves this watcher. */
+  follow(shard: number, fanCursor: () => Position): void {
+    this.followed.set(shard, fanCursor);
+  }
+
+  /** The shard's fan stops serving this watcher, whose cursor is `at`: it reads by itself again. */
+  unfollow(shard: number, at: Position): void {
+    this.followed.delete(shard);
+    this.cursors.set(shard, at);
   }
 
   /**
-   * Events of a local shard found for this watcher by a scan it did not run (a caught-up
-   * watcher's, shared by every caught-up watcher of the shard), all the shard's events up
-   * to `to`: pushes them and moves the cursor to `to`. Refused (false, the cursor left
-   * where it was) when the queue has no room or they would not fit one message; the
-   * watcher then reads them itself (pull).
+   * Events of a followed shard that its fan's scan found for this watcher, all of them up
+   * to the fan's cursor: pushes them. Refused (false) when the queue has no room or they
+   * would not fit one message; the fan then stops serving this watcher, which reads them
+   * itself (pull).
    */
-  deliver(shard: number, events: readonly ChangeEvent[], to: Position, wire: WireEvents): boolean {
+  deliver(shard: number, events: readonly ChangeEvent[], wire: WireEvents): boolean {
     if (this.failed) return true;
-    if (events.length > 0) {
-      if (!this.room() || events.length > MESSAGE_EVENTS_MAX || (this.spec.withValues && valueBytes(events) > MESSAGE_VALUE_BYTES)) return false;
-      this.cursors.set(shard, to);
-      this.push({ events: events.map((e) => wire.of(shard, e, this.spec.withValues)), resume: this.resume() });
-      return true;
-    }
-    this.cursors.set(shard, to);
+    if (!this.room() || events.length > MESSAGE_EVENTS_MAX || (this.spec.withValues && valueBytes(events) > MESSAGE_VALUE_BYTES)) return false;
+    this.push({ events: events.map((e) => wire.of(shard, e, this.spec.withValues)), resume: this.resume() });
     return true;
   }
 
@@ -140,6 +147,8 @@ export class Watcher {
    */
   pull(shard: number): boolean {
     if (this.failed) return false;
+    // Its fan serves it: nothing of its own to read.
+    if (this.followed.has(shard)) return true;
     const replica = this.replicaOf(shard);
     if (replica === undefined) {
       this.stop(new ConnectError(`this node no longer holds a replica of shard ${shard}; resume the watch on another node`, Code.Unavailable));
@@ -192,7 +201,10 @@ export class Watcher {
   }
 
   private resume() {
-    return [...this.cursors].map(([shard, p]) => ({ shard, index: BigInt(p.index), ordinal: p.ordinal }));
+    return [...this.cursors.keys()].map((shard) => {
+      const p = this.cursorOf(shard)!;
+      return { shard, index: BigInt(p.index), ordinal: p.ordinal };
+    });
   }
 
   private matches(key: string): boolean {
