@@ -176,7 +176,7 @@ async function main() {
     const run = {
       format: 1,
       mode,
-      command: `npm run bench${mode === "full" ? "" : ` -- --${mode}`}`,
+      command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`,
       startedAt,
       finishedAt: new Date().toISOString(),
       machine: machine(),

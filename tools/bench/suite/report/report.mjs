@@ -1,6 +1,7 @@
 // The Markdown tables and SVG charts of a run, generated from its JSON alone.
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { barChart, lineChart } from "./svg.mjs";
 
 const ms = (us) => (us === null || us === undefined ? "-" : (us / 1000).toFixed(us < 10_000 ? 2 : 1));
@@ -203,4 +204,10 @@ export function writeReport(run, dir) {
   writeFileSync(join(dir, "latest.md"), markdown(run));
   files.push("latest.md");
   return files;
+}
+
+// Regenerates the tables and charts of a run's JSON:  node tools/bench/suite/report/report.mjs docs/benchmarks/latest.json
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const file = process.argv[2] ?? "docs/benchmarks/latest.json";
+  console.log(`wrote ${writeReport(JSON.parse(readFileSync(file, "utf8")), dirname(file)).join(", ")}`);
 }
