@@ -87,11 +87,19 @@ async function prepare(deps: WatchDeps, checked: CheckedWatch, ctx: HandlerConte
       watcher.room = room;
       if (sink.failure) fail(sink.failure);
       const remove = deps.hub.add(watcher);
-      for (const shard of local) watcher.pull(shard);
+      try {
+        for (const shard of local) watcher.pull(shard);
+      } catch (err) {
+        watcher.stop(ConnectError.from(err, Code.Internal));
+      }
       return remove;
     },
     resume: () => {
-      watcher.resumeWaiting();
+      try {
+        watcher.resumeWaiting();
+      } catch (err) {
+        watcher.stop(ConnectError.from(err, Code.Internal));
+      }
       pacer.release();
     },
     progress: () => watcher.progress(),
@@ -198,6 +206,6 @@ async function reach(shard: number, start: Position, replicaOf: (shard: number) 
         Code.Unavailable,
       );
     }
-    await hub.nextChange(shard, Math.min(START_RECHECK_MS, deadline - performance.now()));
+    await hub.nextChange(shard, Math.min(START_RECHECK_MS, deadline - performance.now()), signal);
   }
 }

@@ -23,6 +23,16 @@ describe("WatchHub.nextChange", () => {
     expect((hub as unknown as { waiting: Map<number, unknown> }).waiting.size).toBe(0);
   });
 
+  it("resolves when its signal aborts, before its bound", async () => {
+    const hub = new WatchHub(() => undefined);
+    const abort = new AbortController();
+    const started = performance.now();
+    const waiting = hub.nextChange(5, 60_000, abort.signal);
+    setTimeout(() => abort.abort(), 20);
+    await waiting;
+    expect(performance.now() - started).toBeLessThan(5_000);
+  });
+
   it("wakes every waiter of the shard", async () => {
     const hub = new WatchHub(() => undefined);
     const all = Promise.all([hub.nextChange(2, 60_000), hub.nextChange(2, 60_000)]);

@@ -62,17 +62,19 @@ export class WatchHub {
     setImmediate(() => this.flush());
   }
 
-  /** Resolves at shard's next change, or after `ms`, whichever comes first. */
-  nextChange(shard: number, ms: number): Promise<void> {
+  /** Resolves at shard's next change, after `ms`, or when `signal` aborts, whichever comes first. */
+  nextChange(shard: number, ms: number, signal?: AbortSignal): Promise<void> {
     return new Promise<void>((resolve) => {
       const set = this.waiting.get(shard) ?? new Set<() => void>();
       const wake = (): void => {
         clearTimeout(timer);
+        signal?.removeEventListener("abort", wake);
         set.delete(wake);
         if (set.size === 0 && this.waiting.get(shard) === set) this.waiting.delete(shard);
         resolve();
       };
-      const timer = setTimeout(wake, Math.max(0, ms));
+      const timer = setTimeout(wake, Math.max(0, ms)).unref();
+      signal?.addEventListener("abort", wake, { once: true });
       set.add(wake);
       this.waiting.set(shard, set);
     });
@@ -93,8 +95,10 @@ export class WatchHub {
     try {
       fan.offer(replica);
     } catch (err) {
-      // A fault of the fan's own: its watchers end with it (internal), the node goes on.
+      // A fault of the fan's own: its watchers end with it (internal), and a new fan, not
+      // one left half-updated, takes the shard's next watchers. The node goes on.
       for (const watcher of fan.watchers()) watcher.stop(ConnectError.from(err, Code.Internal));
+      this.fans.set(shard, new ShardFan(shard));
     }
     this.arm(shard);
     replica?.history.markRead();
@@ -107,7 +111,10 @@ export class WatchHub {
    */
   private arm(shard: number): void {
     const history = this.replicaOf(shard)?.history;
-    if (!history) return;
+    if (!history) {
+      this.disarm(shard);
+      return;
+    }
     const armed = this.hooks.get(shard);
     if (armed?.history === history && history.beforeDrop === armed.hook) return;
     if (armed && armed.history !== history && armed.history.beforeDrop === armed.hook) armed.history.beforeDrop = undefined;
