@@ -187,7 +187,7 @@ async function main() {
       ]),
       workloads,
       results,
-      ratios: ratios(results),
+      ratios: ratios(results, new Set(workloads.filter((w) => w.openLoopShare).map((w) => w.id))),
       memory,
       hitRatio,
       checks: checks(results),

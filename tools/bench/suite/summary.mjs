@@ -25,10 +25,15 @@ export function summarize(rounds) {
   };
 }
 
-/** distcache's throughput over each other target's, per workload: the median of the per-round ratios. */
-export function ratios(results) {
+/**
+ * distcache's throughput over each other target's, per closed-loop workload: the median of
+ * the per-round ratios. (An open-loop workload's rate is set from the closed-loop one, so
+ * its throughput ratio says nothing new; its figures are latencies.)
+ */
+export function ratios(results, openLoop = new Set()) {
   const out = [];
   for (const [workload, byTarget] of Object.entries(results)) {
+    if (openLoop.has(workload)) continue;
     const ours = byTarget["distcache"]?.rounds;
     if (!ours) continue;
     for (const [target, entry] of Object.entries(byTarget)) {

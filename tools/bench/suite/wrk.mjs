@@ -70,8 +70,12 @@ export async function runWrk({ url, path, bodies, seconds, connections }) {
   const dir = mkdtempSync(join(tmpdir(), "distcache-wrk-"));
   const file = join(dir, "post.lua");
   writeFileSync(file, script(path, bodies));
+  // wrk takes whole seconds.
+  const wholeSeconds = Math.max(1, Math.round(seconds));
   try {
-    const child = spawn(WRK, ["-t", "2", "-c", String(connections), "-d", `${seconds}s`, "--latency", "-s", file, url], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(WRK, ["-t", "2", "-c", String(connections), "-d", `${wholeSeconds}s`, "--latency", "-s", file, url], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let out = "";
     child.stdout.on("data", (chunk) => (out += chunk));
     child.stderr.on("data", (chunk) => (out += chunk));
@@ -80,7 +84,7 @@ export async function runWrk({ url, path, bodies, seconds, connections }) {
     const code = await new Promise((resolve) => child.on("exit", resolve));
     clearInterval(sampler);
     if (code !== 0) throw new Error(`wrk exited with ${code}: ${out.slice(-400)}`);
-    return { ...parseWrk(out, seconds), generatorCpuSeconds: cpu, output: out };
+    return { ...parseWrk(out, wholeSeconds), seconds: wholeSeconds, generatorCpuSeconds: cpu, output: out };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -17,12 +17,19 @@ export function charts(run) {
   const series = (ids, pick) =>
     targets.map((t) => ({ name: t.label, values: ids.map((id) => (run.results[id]?.[t.name] ? pick(run.results[id][t.name]) : null)) }));
   const out = {
-    "throughput.svg": barChart({ title: "Throughput (median of rounds)", unit: "operations/s", categories: main, series: series(main, (e) => e.opsPerSecond) }),
+    "throughput.svg": barChart({
+      title: "Throughput (median of rounds)",
+      unit: "operations/s",
+      categories: main,
+      series: series(main, (e) => e.opsPerSecond),
+      log: true,
+    }),
     "cpu-per-op.svg": barChart({
       title: "Server CPU per acknowledged operation",
       unit: "µs (all server processes)",
       categories: main,
       series: series(main, (e) => e.cpuUsPerOp),
+      log: true,
     }),
   };
   const latencyOf = run.workloads.filter((w) => w.openLoopShare).map((w) => w.id);

@@ -20,12 +20,16 @@ export function ticks(max) {
 const label = (v) => (v >= 1e6 ? `${v / 1e6}M` : v >= 1e4 ? `${v / 1e3}k` : String(v));
 
 function frame(width, height, title, body, legend) {
+  // Each legend entry as wide as its name (about 7 px a character at 12 px).
+  let x = 70;
   const items = legend
-    .map(
-      (name, i) =>
-        `<rect x="${70 + i * 150}" y="${height - 22}" width="12" height="12" fill="${COLORS[i % COLORS.length]}"/>` +
-        `<text x="${86 + i * 150}" y="${height - 12}">${escape(name)}</text>`,
-    )
+    .map((name, i) => {
+      const item =
+        `<rect x="${x}" y="${height - 22}" width="12" height="12" fill="${COLORS[i % COLORS.length]}"/>` +
+        `<text x="${x + 16}" y="${height - 12}">${escape(name)}</text>`;
+      x += 36 + 7 * String(name).length;
+      return item;
+    })
     .join("");
   return (
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">` +
@@ -49,6 +53,26 @@ function yAxis(x0, y0, plotHeight, plotWidth, top, unit) {
   );
 }
 
+/** A log10 y scale from 1 to the power of ten above the largest value. */
+function logScale(series, plotHeight) {
+  const max = Math.max(10, ...series.flatMap((s) => s.values.filter((v) => v !== null && v > 0)));
+  const top = 10 ** Math.ceil(Math.log10(max));
+  return { top, height: (v) => (Math.log10(Math.max(1, v)) / Math.log10(top)) * plotHeight };
+}
+
+function logAxis(x0, y0, plotHeight, plotWidth, top, unit) {
+  let out = "";
+  for (let t = 1; t <= top; t *= 10) {
+    const y = y0 - (Math.log10(t) / Math.log10(top)) * plotHeight;
+    out +=
+      `<line x1="${x0}" y1="${y}" x2="${x0 + plotWidth}" y2="${y}" stroke="#ddd"/>` + `<text x="${x0 - 6}" y="${y + 4}" text-anchor="end">${label(t)}</text>`;
+  }
+  return (
+    out +
+    `<text x="14" y="${y0 - plotHeight / 2}" transform="rotate(-90 14 ${y0 - plotHeight / 2})" text-anchor="middle">${escape(`${unit}, log scale`)}</text>`
+  );
+}
+
 /** Where a chart plots (a fixed left margin for the axis labels) and the top of its y axis. */
 function plotArea(width, height, margins, series) {
   const x0 = 70;
@@ -61,19 +85,25 @@ function plotArea(width, height, margins, series) {
  * Grouped bars: one group per category, one bar per series (null values are left out).
  * @param {{ title: string, unit: string, categories: string[], series: { name: string, values: (number | null)[] }[] }} chart
  */
-export function barChart({ title, unit, categories, series }) {
-  const width = Math.max(640, 90 + categories.length * (series.length * 18 + 30));
-  const height = 420;
-  const { x0, y0, plotHeight, plotWidth, top } = plotArea(width, height, { bottom: 110, right: 20 }, series);
+export function barChart({ title, unit, categories, series, log = false }) {
+  const legendWidth = 100 + series.reduce((n, s) => n + 36 + 7 * s.name.length, 0);
+  const width = Math.max(640, legendWidth, 90 + categories.length * (series.length * 18 + 30));
+  // Room below the plot for the slanted category names, then the legend.
+  const longest = Math.max(0, ...categories.map((c) => String(c).length));
+  const bottom = 50 + Math.round(longest * 3.6);
+  const height = 320 + bottom;
+  const area = plotArea(width, height, { bottom, right: 20 }, series);
+  const { x0, y0, plotHeight, plotWidth } = area;
+  const scale = log ? logScale(series, plotHeight) : { top: area.top, height: (v) => (v / area.top) * plotHeight };
   const group = plotWidth / Math.max(1, categories.length);
   const bar = Math.min(24, (group - 12) / Math.max(1, series.length));
-  let body = yAxis(x0, y0, plotHeight, plotWidth, top, unit);
+  let body = log ? logAxis(x0, y0, plotHeight, plotWidth, scale.top, unit) : yAxis(x0, y0, plotHeight, plotWidth, scale.top, unit);
   categories.forEach((category, c) => {
     const gx = x0 + c * group + (group - bar * series.length) / 2;
     series.forEach((s, i) => {
       const v = s.values[c];
-      if (v === null || v === undefined) return;
-      const h = (v / top) * plotHeight;
+      if (v === null || v === undefined || (log && v <= 0)) return;
+      const h = scale.height(v);
       const box = `x="${(gx + i * bar).toFixed(1)}" y="${(y0 - h).toFixed(1)}" width="${(bar - 2).toFixed(1)}" height="${h.toFixed(1)}"`;
       body += `<rect ${box} fill="${COLORS[i % COLORS.length]}"><title>${escape(`${s.name}, ${category}: ${v}`)}</title></rect>`;
     });
