@@ -4,13 +4,14 @@
 // rounds. Writes one JSON file, then the Markdown tables and SVG charts generated from it.
 //
 //   npm run bench [-- --quick | --smoke] [--targets distcache,etcd,...] [--out-dir docs/benchmarks]
-//                 [--rounds N] [--seconds S] [--workers W]
+//                 [--rounds N] [--seconds S] [--workers W] [--memory-keys N] [--kills N]
 import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { runHitRatioBenchmark } from "@distcache/store/hit-ratio";
 import { memoryPerKey, restartTime } from "./extras.mjs";
+import { distcacheFailover, etcdFailover } from "./failover.mjs";
 import { measure, measureWithWrk, preload } from "./measure.mjs";
 import { planFor, TIMING } from "./plan.mjs";
 import { writeReport } from "./report/report.mjs";
@@ -35,6 +36,7 @@ const { values } = parseArgs({
     seconds: { type: "string" },
     workers: { type: "string", default: "2" },
     "memory-keys": { type: "string" },
+    kills: { type: "string" },
   },
 });
 const mode = values.smoke ? "smoke" : values.quick ? "quick" : "full";
@@ -43,6 +45,7 @@ const timing = {
   ...(values.rounds ? { rounds: Number(values.rounds) } : {}),
   ...(values.seconds ? { seconds: Number(values.seconds) } : {}),
   ...(values["memory-keys"] ? { memoryKeys: Number(values["memory-keys"]) } : {}),
+  ...(values.kills ? { failoverKills: Number(values.kills) } : {}),
 };
 const workers = Number(values.workers);
 const progress = (line) => process.stderr.write(`${line}\n`);
@@ -116,6 +119,18 @@ async function prime(handles) {
   }
 }
 
+/** Failover against etcd: timing.failoverKills leader kills each, the time to the first write acknowledged after each. */
+async function runFailover(handles) {
+  if (!timing.failoverKills) return undefined;
+  const out = { kills: timing.failoverKills, targets: {} };
+  for (const { target, handle } of handles.filter((h) => h.target.name === "distcache" || h.target.name === "etcd")) {
+    progress(`killing ${target.name}'s leader ${timing.failoverKills} times under a writer`);
+    out.targets[target.name] = await (target.name === "distcache" ? distcacheFailover : etcdFailover)(handle, timing.failoverKills);
+    progress(`${target.name} failover: ${JSON.stringify(out.targets[target.name])}`);
+  }
+  return out;
+}
+
 /** Memory per key against Redis at timing.memoryKeys keys, then a distcache node's restart time holding them. */
 async function runMemory(handles) {
   if (!timing.memoryKeys) return undefined;
@@ -160,6 +175,7 @@ async function main() {
     }
     await prime(handles);
     const measured = await runRounds(handles, workloads);
+    const failover = await runFailover(handles);
     const memory = await runMemory(handles);
     progress("replaying the hit-ratio traces through the store");
     const hitRatio = {
@@ -188,6 +204,7 @@ async function main() {
       workloads,
       results,
       ratios: ratios(results, new Set(workloads.filter((w) => w.openLoopShare).map((w) => w.id))),
+      failover,
       memory,
       hitRatio,
       checks: checks(results),

@@ -50,10 +50,19 @@ export function planFor(mode) {
 /**
  * By mode: seconds per measurement and of the warm-up before each, of the unmeasured load
  * on each target before the first round (primeSeconds), rounds, the keys of the memory
- * measurement (0: none) and the size of the hit-ratio replay.
+ * measurement (0: none), the leader kills of the failover measurement and the size of
+ * the hit-ratio replay.
  */
 export const TIMING = {
-  smoke: { seconds: 1, warmupSeconds: 0.3, primeSeconds: 0.5, rounds: 1, memoryKeys: 20_000, hitRatio: { universe: 5_000, length: 50_000 } },
-  quick: { seconds: 1.5, warmupSeconds: 0.3, primeSeconds: 1, rounds: 3, memoryKeys: 0, hitRatio: { universe: 20_000, length: 200_000 } },
-  full: { seconds: 5, warmupSeconds: 1, primeSeconds: 4, rounds: 3, memoryKeys: 1_000_000, hitRatio: { universe: 100_000, length: 1_000_000 } },
+  smoke: { seconds: 1, warmupSeconds: 0.3, primeSeconds: 0.5, rounds: 1, memoryKeys: 20_000, failoverKills: 1, hitRatio: { universe: 5_000, length: 50_000 } },
+  quick: { seconds: 1.5, warmupSeconds: 0.3, primeSeconds: 1, rounds: 3, memoryKeys: 0, failoverKills: 0, hitRatio: { universe: 20_000, length: 200_000 } },
+  full: {
+    seconds: 5,
+    warmupSeconds: 1,
+    primeSeconds: 4,
+    rounds: 3,
+    memoryKeys: 1_000_000,
+    failoverKills: 10,
+    hitRatio: { universe: 100_000, length: 1_000_000 },
+  },
 };

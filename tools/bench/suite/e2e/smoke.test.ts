@@ -19,6 +19,7 @@ interface Run {
   checks: { ok: boolean; fatal?: boolean; what: string }[];
   memory?: { targets: Record<string, { rssBytesPerKey: number }>; restart?: { seconds: number } };
   hitRatio?: { rows: unknown[] };
+  failover?: { targets: Record<string, { kills: number; medianMs: number }> };
 }
 
 function runBench(): Promise<{ code: number | null; stderr: string }> {
@@ -63,5 +64,10 @@ describe("npm run bench -- --smoke", () => {
     expect(run.memory?.targets["distcache"]?.rssBytesPerKey).toBeGreaterThan(0);
     expect(run.memory?.restart?.seconds).toBeGreaterThan(0);
     expect(run.hitRatio?.rows.length).toBeGreaterThan(0);
+    // One leader kill each: a write was acknowledged after it.
+    for (const [name] of ran.filter(([n]) => n === "distcache" || n === "etcd")) {
+      expect(run.failover?.targets[name]?.kills, name).toBe(1);
+      expect(run.failover?.targets[name]?.medianMs, name).toBeGreaterThanOrEqual(0);
+    }
   }, 240_000);
 });

@@ -85,6 +85,21 @@ export function charts(run) {
   return out;
 }
 
+function failoverLines(run) {
+  if (!run.failover) return [];
+  return [
+    "",
+    `## Failover: ${run.failover.kills} leader kills each`,
+    "",
+    "The leader (for distcache, of the shard a probe key lives on) killed with SIGKILL under a writer of that key; " +
+      "time from the kill to the first write acknowledged after it. The member is started again before the next kill.",
+    "",
+    "| target | median ms | max ms | each kill, ms |",
+    "| --- | ---: | ---: | --- |",
+    ...Object.entries(run.failover.targets).map(([name, f]) => `| ${run.targets[name]?.label ?? name} | ${f.medianMs} | ${f.maxMs} | ${f.ms.join(", ")} |`),
+  ];
+}
+
 function memoryLines(run) {
   if (!run.memory) return [];
   const m = run.memory;
@@ -196,7 +211,7 @@ export function markdown(run) {
   }
   lines.push("## Ratios (distcache ÷ target, throughput)", "", "| workload | versus | ratio | per round |", "| --- | --- | ---: | --- |");
   for (const r of run.ratios) lines.push(`| ${r.workload} | ${run.targets[r.versus]?.label ?? r.versus} | ${r.ratio} | ${r.perRound.join(", ")} |`);
-  lines.push(...memoryLines(run), ...hitRatioLines(run));
+  lines.push(...failoverLines(run), ...memoryLines(run), ...hitRatioLines(run));
   lines.push("", "## Checks", "", ...run.checks.map((c) => `- ${c.ok ? "ok" : c.fatal ? "FAILED" : "not met"}: ${c.what}`), "");
   return lines.join("\n");
 }

@@ -36,13 +36,20 @@ export const distcache = {
         }
         return { fsyncs, accountedBytes, elections: [...terms.values()].reduce((a, b) => a + b, 0) };
       },
-      /** Kills the last node with SIGKILL and starts it again on its data dir; resolves once its /readyz answers 200. */
-      async restartOne() {
-        const index = nodes.length - 1;
-        const victim = nodes[index];
+      urls: () => [...urls],
+      /** Kills node `id` with SIGKILL; resolves, once it is gone, with the time the signal was sent. */
+      async kill(id) {
+        const victim = nodes.find((n) => n.nodeId === id);
+        if (!victim) throw new Error(`no node ${id} to kill (nodes: ${nodes.map((n) => n.nodeId).join(", ")})`);
+        const at = performance.now();
         await stopNode(victim, "SIGKILL");
-        const started = performance.now();
-        const again = await startMember(plan, victim.nodeId, { dataRoot, logLevel: "warn", startTimeoutMs: 600_000 });
+        return at;
+      },
+      /** Starts node `id` again on its data dir; resolves once its /readyz answers 200. */
+      async restart(id) {
+        const index = nodes.findIndex((n) => n.nodeId === id);
+        if (index < 0) throw new Error(`no node ${id} to restart`);
+        const again = await startMember(plan, nodes[index].nodeId, { dataRoot, logLevel: "warn", startTimeoutMs: 600_000 });
         nodes[index] = again;
         urls[index] = again.url;
         for (;;) {
@@ -50,10 +57,17 @@ export const distcache = {
             (r) => r.status === 200,
             () => false,
           );
-          if (ready) break;
+          if (ready) return;
           await new Promise((r) => setTimeout(r, 50));
         }
-        return { node: victim.nodeId, seconds: (performance.now() - started) / 1000 };
+      },
+      /** Kills the last node with SIGKILL and starts it again on its data dir; resolves once its /readyz answers 200. */
+      async restartOne() {
+        const id = nodes.at(-1).nodeId;
+        await this.kill(id);
+        const started = performance.now();
+        await this.restart(id);
+        return { node: id, seconds: (performance.now() - started) / 1000 };
       },
       async stop() {
         await Promise.all(nodes.map((n) => stopNode(n, "SIGTERM")));

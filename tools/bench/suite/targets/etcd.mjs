@@ -22,14 +22,13 @@ export const etcd = {
     const client = (i) => `http://127.0.0.1:${ports[i]}`;
     const peer = (i) => `http://127.0.0.1:${ports[3 + i]}`;
     const cluster = names.map((n, i) => `${n}=${peer(i)}`).join(",");
-    const servers = names.map((name, i) =>
-      spawnServer(ETCD, [
-        ...["--name", name, "--data-dir", join(dataRoot, name)],
-        ...["--listen-client-urls", client(i), "--advertise-client-urls", client(i)],
-        ...["--listen-peer-urls", peer(i), "--initial-advertise-peer-urls", peer(i)],
-        ...["--initial-cluster", cluster, "--initial-cluster-state", "new", "--log-level", "error"],
-      ]),
-    );
+    const argsOf = (name, i) => [
+      ...["--name", name, "--data-dir", join(dataRoot, name)],
+      ...["--listen-client-urls", client(i), "--advertise-client-urls", client(i)],
+      ...["--listen-peer-urls", peer(i), "--initial-advertise-peer-urls", peer(i)],
+      ...["--initial-cluster", cluster, "--initial-cluster-state", "new", "--log-level", "error"],
+    ];
+    const servers = names.map((name, i) => spawnServer(ETCD, argsOf(name, i)));
     const urls = names.map((_, i) => client(i));
     const stop = async () => {
       await Promise.all(servers.map(stopServer));
@@ -64,6 +63,24 @@ export const etcd = {
           elections = Math.max(elections, await metricSum(`${url}/metrics`, "etcd_server_leader_changes_seen_total"));
         }
         return { fsyncs, elections };
+      },
+      urls: () => [...urls],
+      leader,
+      /** Kills the member at `url` with SIGKILL; resolves, once it is gone, with the time the signal was sent. */
+      async kill(url) {
+        const i = urls.indexOf(url);
+        if (i < 0) throw new Error(`no etcd member at ${url}`);
+        const at = performance.now();
+        servers[i].child.kill("SIGKILL");
+        await stopServer(servers[i]);
+        return at;
+      },
+      /** Starts the member at `url` again on its data dir; resolves once its /health is true. */
+      async restart(url) {
+        const i = urls.indexOf(url);
+        if (i < 0) throw new Error(`no etcd member at ${url}`);
+        servers[i] = spawnServer(ETCD, argsOf(names[i], i));
+        await waitUntil(async () => (await fetch(`${url}/health`).then((r) => r.json())).health === "true", 30_000, `etcd member ${names[i]}`, [servers[i]]);
       },
       stop,
     };
