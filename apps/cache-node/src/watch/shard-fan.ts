@@ -77,7 +77,8 @@ export class ShardFan {
     }
     const found = new Map<Watcher, ChangeEvent[]>();
     const end = history.end;
-    for (let at = from; at < end; at++) {
+    // With no caught-up watcher there is nothing to match: the cursor only moves on.
+    for (let at = this.caughtUp.size > 0 ? from : end; at < end; at++) {
       const event = history.at(at)!;
       this.matching(event.key, (w) => {
         const list = found.get(w);

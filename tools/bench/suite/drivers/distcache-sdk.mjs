@@ -2,7 +2,7 @@
 // its shard's leader. With `batch` > 1 each operation is one MGet or MSet of `batch` keys
 // from the key given on.
 import { createNodeCacheClient } from "@distcache/client/node";
-import { keyName } from "../generator/keys.mjs";
+import { keyName, keyNames } from "../generator/keys.mjs";
 import { valueOf } from "./open.mjs";
 
 export async function openSdkDriver(config) {
@@ -11,7 +11,7 @@ export async function openSdkDriver(config) {
   const value = valueOf(config.valueBytes);
   const consistency = config.consistency ?? "strong";
   const batch = config.batch ?? 1;
-  const keysFrom = (key) => Array.from({ length: batch }, (_, i) => keyName(key + i));
+  const keysFrom = (key) => keyNames(key, batch);
   return {
     async run(op, key) {
       if (batch > 1) {

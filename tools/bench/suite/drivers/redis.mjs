@@ -1,7 +1,7 @@
 // Redis through node-redis (one connection per worker; commands pipeline on it): SET and
 // GET, or MSET and MGET of `batch` keys from the key given on.
 import { createClient } from "redis";
-import { keyName } from "../generator/keys.mjs";
+import { keyName, keyNames } from "../generator/keys.mjs";
 import { valueOf } from "./open.mjs";
 
 export async function openRedisDriver(config) {
@@ -10,7 +10,7 @@ export async function openRedisDriver(config) {
   await client.connect();
   const value = Buffer.from(valueOf(config.valueBytes));
   const batch = config.batch ?? 1;
-  const keysFrom = (key) => Array.from({ length: batch }, (_, i) => keyName(key + i));
+  const keysFrom = (key) => keyNames(key, batch);
   return {
     async run(op, key) {
       if (batch > 1) {

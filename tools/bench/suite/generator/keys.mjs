@@ -44,3 +44,6 @@ export function keyPicker({ count, distribution, seed }) {
 
 /** The name of key `i`, the same for every target. */
 export const keyName = (i) => `key:${i}`;
+
+/** The names of `count` consecutive keys from key `from`: one batch (MGet, MSet). */
+export const keyNames = (from, count) => Array.from({ length: count }, (_, i) => keyName(from + i));

@@ -53,6 +53,10 @@ function yAxis(x0, y0, plotHeight, plotWidth, top, unit) {
   );
 }
 
+function xAxisLine(x0, y0, plotWidth) {
+  return `<line x1="${x0}" y1="${y0}" x2="${x0 + plotWidth}" y2="${y0}" stroke="black"/>`;
+}
+
 /** A log10 y scale from 1 to the power of ten above the largest value. */
 function logScale(series, plotHeight) {
   const max = Math.max(10, ...series.flatMap((s) => s.values.filter((v) => v !== null && v > 0)));
@@ -110,12 +114,11 @@ export function barChart({ title, unit, categories, series, log = false }) {
     const cx = x0 + c * group + group / 2;
     body += `<text x="${cx}" y="${y0 + 14}" text-anchor="end" transform="rotate(-30 ${cx} ${y0 + 14})">${escape(category)}</text>`;
   });
-  body += `<line x1="${x0}" y1="${y0}" x2="${x0 + plotWidth}" y2="${y0}" stroke="black"/>`;
   return frame(
     width,
     height,
     title,
-    body,
+    body + xAxisLine(x0, y0, plotWidth),
     series.map((s) => s.name),
   );
 }
@@ -140,12 +143,11 @@ export function lineChart({ title, unit, xLabel, xs, series }) {
     body += `<polyline fill="none" stroke="${COLORS[i % COLORS.length]}" stroke-width="2" points="${points.join(" ")}"/>`;
     for (const p of points) body += `<circle cx="${p.split(",")[0]}" cy="${p.split(",")[1]}" r="3" fill="${COLORS[i % COLORS.length]}"/>`;
   });
-  body += `<line x1="${x0}" y1="${y0}" x2="${x0 + plotWidth}" y2="${y0}" stroke="black"/>`;
   return frame(
     width,
     height,
     title,
-    body,
+    body + xAxisLine(x0, y0, plotWidth),
     series.map((s) => s.name),
   );
 }

@@ -30,7 +30,7 @@ export const distcache = {
         const terms = new Map();
         for (const url of urls) {
           const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
-          fsyncs += Number(/distcache_raft_driver\{counter="syncs"\} (\d+)/.exec(text)?.[1] ?? 0);
+          fsyncs += sumOf(text, "distcache_raft_driver", 'counter="syncs"');
           accountedBytes += sumOf(text, "distcache_store_bytes");
           for (const [labels, term] of samplesOf(text, "distcache_shard_term")) terms.set(labels, Math.max(terms.get(labels) ?? 0, term));
         }
