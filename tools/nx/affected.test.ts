@@ -20,7 +20,7 @@ const ARCHITECTURE: Record<string, string[]> = {
   "@distcache/raft": ["@distcache/linearizability"],
   "@distcache/client": ["@distcache/proto", "@distcache/ring"],
   "@distcache/cli": ["@distcache/client"],
-  "@distcache/cache-node": ["@distcache/proto", "@distcache/raft", "@distcache/ring", "@distcache/store"],
+  "@distcache/cache-node": ["@distcache/client", "@distcache/proto", "@distcache/raft", "@distcache/ring", "@distcache/store"],
   [WORKSPACE]: [],
 };
 

@@ -1,3 +1,4 @@
+import type { Code } from "@connectrpc/connect";
 import { CacheService, ClusterService } from "@distcache/proto";
 import { ReplicaControlService } from "@distcache/proto/raft";
 import { createReplicaControlService } from "./api/replica-control.js";
@@ -306,7 +307,8 @@ function createServices(
     leaderWaitMs,
   });
   const localExpiryClockMs = hasBug(config.testing, "local-clock-expiry") ? () => parts.clock.nowMs() : undefined;
-  const serviceDeps = { nodeId: config.nodeId, ring, consensus, limits: config.limits, accessHints: parts.hints, router, localExpiryClockMs };
+  const onBatchCall = (method: string, code: Code | undefined) => metrics.batchCall(method, code);
+  const serviceDeps = { nodeId: config.nodeId, ring, consensus, limits: config.limits, accessHints: parts.hints, router, localExpiryClockMs, onBatchCall };
   const { hub, streams, watchers } = parts;
   const relays = watchRelays(config, directory, parts.view);
   const watch = watchHandler({ ...serviceDeps, hub, streams, relays, watchers, operationTimeoutMs: config.operationTimeoutMs });

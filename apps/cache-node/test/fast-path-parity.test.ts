@@ -1,5 +1,5 @@
 import { create, toBinary } from "@bufbuild/protobuf";
-import { GetRequestSchema, SetRequestSchema } from "@distcache/proto";
+import { BatchRequestSchema, GetRequestSchema, SetRequestSchema } from "@distcache/proto";
 import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -64,6 +64,17 @@ const requests: [string, string, string | Uint8Array, Record<string, string>?][]
   ],
   ["MDelete", json, JSON.stringify({ keys: ["c", "d", "nope"] })],
   ["Delete", json, JSON.stringify({ key: "a" })],
+  [
+    "Batch",
+    json,
+    JSON.stringify({ calls: [{ set: { key: "e", text: "1" } }, { get: { key: "e" } }, { incr: { key: "e", delta: "1" } }, { delete: { key: "" } }, {}] }),
+  ],
+  [
+    "Batch",
+    proto,
+    bin(BatchRequestSchema, { calls: [{ call: { case: "get", value: { key: "e" } } }, { call: { case: "set", value: { key: "e", ttlMs: -5n } } }] }),
+  ],
+  ["Batch", json, JSON.stringify({ calls: [] })],
   ["Set", json, "{}", { "connect-timeout-ms": "5000" }],
   ["Nope", json, "{}"],
 ];

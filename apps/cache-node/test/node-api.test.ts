@@ -1,7 +1,7 @@
-import { create } from "@bufbuild/protobuf";
+import { create, fromBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
-import { CacheService, GetRequestSchema, LimitExceededSchema, SetCondition } from "@distcache/proto";
+import { CacheService, GetRequestSchema, LimitExceededSchema, SetCondition, type CallError } from "@distcache/proto";
 import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -210,5 +210,48 @@ describe("typed API semantics", () => {
     });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { code: string }).code).toBe("invalid_argument");
+  });
+});
+
+describe("Batch", () => {
+  const client = () => createClient(CacheService, createConnectTransport({ baseUrl: node.url, httpVersion: "1.1" }));
+
+  it("answers each call on its own, in call order, as the call alone would", async () => {
+    const c = client();
+    const { results } = await c.batch({
+      calls: [
+        { call: { case: "set", value: { key: "b-1", payload: { case: "text", value: "one" } } } },
+        { call: { case: "set", value: { key: "b-2", payload: { case: "value", value: new Uint8Array(5000) } } } },
+        { call: { case: "incr", value: { key: "b-ctr", delta: 3n } } },
+        { call: { case: "get", value: { key: "" } } },
+        { call: { case: "delete", value: { key: "b-none" } } },
+        {},
+      ],
+    });
+    expect(results.map((r) => r.result.case)).toEqual(["set", "error", "incr", "error", "delete", "error"]);
+    expect(results[0]!.result.case === "set" && results[0]!.result.value.version).toBeGreaterThan(0n);
+    const tooBig = results[1]!.result.value as CallError;
+    expect(tooBig).toMatchObject({ code: "invalid_argument", message: expect.stringContaining("value_bytes_max") });
+    expect(tooBig.details.map((d) => d.type)).toEqual(["distcache.v1.LimitExceeded"]);
+    expect(fromBinary(LimitExceededSchema, tooBig.details[0]!.value)).toMatchObject({ limit: "value_bytes_max", max: 4096n, actual: 5000n });
+    expect(results[2]!.result.value).toMatchObject({ value: 3n });
+    expect(results[3]!.result.value).toMatchObject({ code: "invalid_argument" });
+    expect(results[4]!.result.value).toMatchObject({ deleted: false });
+    expect(results[5]!.result.value).toMatchObject({ code: "invalid_argument", message: "calls[5] sets no call (one of get, set, delete, incr)" });
+    // The write the batch did holds; the refused one changed nothing.
+    expect((await c.get({ key: "b-1" })).payload).toEqual({ case: "text", value: "one" });
+    expect((await c.get({ key: "b-2" })).found).toBe(false);
+  });
+
+  it("works over curl-style JSON, and refuses an empty or oversized batch as a whole", async () => {
+    const set = await post("Batch", JSON.stringify({ calls: [{ set: { key: "bj", text: "x" } }, { get: { key: "bj" } }] }));
+    expect(set.status).toBe(200);
+    expect(set.json["results"]).toEqual([{ set: { version: expect.any(String) } }, { get: expect.any(Object) }]);
+    const empty = await post("Batch", JSON.stringify({ calls: [] }));
+    expect(empty).toMatchObject({ status: 400, json: { code: "invalid_argument", message: "calls must not be empty" } });
+    const many = await post("Batch", JSON.stringify({ calls: Array.from({ length: 1001 }, () => ({ get: { key: "bj" } })) }));
+    expect(many).toMatchObject({ status: 400, json: { code: "invalid_argument", message: expect.stringContaining("batch_keys_max") } });
+    const unknown = await post("Batch", JSON.stringify({ calls: [{ mget: { keys: ["bj"] } }] }));
+    expect(unknown).toMatchObject({ status: 400, json: { code: "invalid_argument" } });
   });
 });

@@ -113,6 +113,17 @@ describe("routing", () => {
     expect(cluster.callsTo("set").map((c) => c.nodeId)).toEqual(["n2"]);
   });
 
+  it("reports what the nodes answered when its time runs out between topology passes", async () => {
+    const cluster = new FakeCluster();
+    for (const id of ["n1", "n2", "n3"]) cluster.down.add(id);
+    // Each wait overshoots the deadline: the next pass has no time left to ask any node.
+    let nowMs = 0;
+    const { client } = setupClient({ clock: { nowMs: () => nowMs }, sleep: async (ms) => void (nowMs += ms + 10_000), timeoutMs: 5000 }, cluster);
+    const err = await client.get("k").catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnavailableError);
+    expect((err as Error).message).toMatch(/no node answered GetTopology \(tried .*\): connect ECONNREFUSED/);
+  });
+
   it("learns the topology from a later seed when the first is down", async () => {
     const cluster = new FakeCluster();
     cluster.down.add("n1");

@@ -193,7 +193,7 @@ class RoutedCacheClient implements CacheClient {
 
   constructor(private readonly options: ResolvedOptions) {
     this.table = new RoutingTable(options.onEvent);
-    this.clients = new NodeClients(options.transport, options.seeds[0]!.protocol, options.dialAddress);
+    this.clients = new NodeClients(options.transport, options.seeds[0]!.protocol, options.dialAddress, options.autoBatch);
     this.router = new ShardRouter(options, this.table, this.clients);
     this.session = new WriteSession(options.sessionId, BigInt(Date.now()));
     this.writeSlots = new WriteSlots(options.writesInFlightMax);

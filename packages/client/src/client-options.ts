@@ -58,6 +58,12 @@ export interface CacheClientOptions {
    * or a newer epoch. An open stream keeps a Node.js process running until close().
    */
   watchTopology?: boolean;
+  /**
+   * Coalesce concurrent get, set, delete and incr calls to one node into one Batch
+   * request, sent on the event loop's next turn; each call keeps its own result, session
+   * sequence, deadline and retries. A lone call is sent as itself. On by default.
+   */
+  autoBatch?: boolean;
   clock?: Clock;
   sleep?: Sleep;
   /** Uniform in [0, 1); jitters the backoff. */
@@ -80,6 +86,7 @@ export interface ResolvedOptions {
   /** The address to dial for an advertised one. */
   dialAddress: (address: string) => string;
   watchTopology: boolean;
+  autoBatch: boolean;
   clock: Clock;
   sleep: Sleep;
   random: () => number;
@@ -200,6 +207,7 @@ export function resolveOptions(options: CacheClientOptions): ResolvedOptions {
     writesInFlightMax: options.writesInFlightMax ?? WRITES_IN_FLIGHT_MAX_DEFAULT,
     dialAddress: resolveAddressMap(options.addressMap),
     watchTopology: options.watchTopology ?? true,
+    autoBatch: options.autoBatch ?? true,
     clock: options.clock ?? realClock,
     sleep: options.sleep ?? realSleep,
     random: options.random ?? Math.random,

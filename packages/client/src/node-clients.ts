@@ -1,5 +1,6 @@
 import { createClient, type Client } from "@connectrpc/connect";
 import { CacheService, ClusterService } from "@distcache/proto";
+import { batchingClient } from "./call-batching.js";
 import type { TransportFactory } from "./client-options.js";
 
 interface NodeClient {
@@ -17,7 +18,7 @@ export function baseUrlOf(url: URL): string {
 
 /**
  * One pair of Connect clients per node base URL, made on first use through the injected
- * transport factory. Node addresses (host:port, as nodes advertise them) are dialled
+ * transport factory (the cache client coalescing single-key calls when autoBatch is on). Node addresses (host:port, as nodes advertise them) are dialled
  * through the address map, with the scheme of the seeds.
  */
 export class NodeClients {
@@ -27,6 +28,8 @@ export class NodeClients {
     private readonly factory: TransportFactory,
     private readonly scheme: string,
     private readonly dialAddress: (address: string) => string = (address) => address,
+    /** Whether concurrent single-key calls to one node coalesce into Batch requests (call-batching.ts). */
+    private readonly autoBatch = false,
   ) {}
 
   baseUrlForAddress(address: string): string {
@@ -43,7 +46,8 @@ export class NodeClients {
       // Forget the oldest rather than grow without bound; it is rebuilt if needed again.
       if (this.clients.size >= NODE_CLIENTS_MAX) this.clients.delete(this.clients.keys().next().value!);
       const transport = this.factory(baseUrl);
-      client = { cache: createClient(CacheService, transport), cluster: createClient(ClusterService, transport) };
+      const cache = createClient(CacheService, transport);
+      client = { cache: this.autoBatch ? batchingClient(cache) : cache, cluster: createClient(ClusterService, transport) };
       this.clients.set(baseUrl, client);
     }
     return client;

@@ -18,6 +18,9 @@ export interface CallBudget {
 /** Sends one attempt to one node. */
 export type Send<R> = (client: Client<typeof CacheService>, options: CallOptions) => Promise<R>;
 
+/** A topology pass that asked no node: none was known, or its time ran out first. */
+const NOTHING_ASKED = new Error("no node to ask");
+
 /** Redirects to a newly named leader followed without waiting, per call. */
 export const IMMEDIATE_REDIRECTS_MAX = 2;
 
@@ -89,11 +92,15 @@ export class ShardRouter {
 
   /** A fresh topology, retried with backoff until some node answers. */
   async topology(budget: CallBudget): Promise<Topology> {
+    // What the last node asked answered: a pass that ran out of time before asking any
+    // node reports that, not its own emptiness.
+    let lastAnswer: ConnectError | undefined;
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.refresh(budget);
       } catch (reason) {
-        const err = ConnectError.from(reason);
+        const err = reason === NOTHING_ASKED && lastAnswer ? lastAnswer : ConnectError.from(reason);
+        lastAnswer = err;
         if (budget.signal?.aborted) throw new CanceledError("topology request canceled", { cause: err });
         const delayMs = backoffDelayMs(attempt, this.options.backoffMsMin, this.options.backoffMsMax, this.options.random);
         if (attempt >= this.options.attemptsMax || this.options.clock.nowMs() + delayMs >= budget.deadlineMs) {
@@ -115,7 +122,7 @@ export class ShardRouter {
   }
 
   private async refreshOnce(budget: CallBudget): Promise<Topology> {
-    let lastError: unknown = new Error("no node to ask");
+    let lastError: unknown = NOTHING_ASKED;
     for (const baseUrl of this.candidates()) {
       const remainingMs = budget.deadlineMs - this.options.clock.nowMs();
       if (remainingMs <= 0 || budget.signal?.aborted) break;

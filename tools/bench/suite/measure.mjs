@@ -40,7 +40,13 @@ async function withServerFigures(handle, workload, load) {
  * @param {{ seconds: number, warmupSeconds: number, workers: number, rate?: number, seed: number }} run
  */
 export async function measure(handle, workload, run) {
-  const driver = { ...(await handle.driver(workload)), valueBytes: workload.valueBytes, consistency: workload.consistency, batch: workload.batch };
+  const driver = {
+    ...(await handle.driver(workload)),
+    valueBytes: workload.valueBytes,
+    consistency: workload.consistency,
+    batch: workload.batch,
+    autoBatch: workload.autoBatch,
+  };
   return withServerFigures(handle, workload, () =>
     runGenerator({
       driver,
@@ -59,7 +65,7 @@ export async function measure(handle, workload, run) {
 
 /** One measurement through wrk, at the target's HTTP JSON endpoint. */
 export async function measureWithWrk(handle, target, workload, run) {
-  const { path, bodies } = wrkRequests(target.name, workload.mix, workload.keys, workload.valueBytes);
+  const { path, bodies } = wrkRequests(target.name, workload.mix, workload.keys, workload.valueBytes, workload.consistency);
   return withServerFigures(handle, workload, async () => {
     const result = await runWrk({ url: await handle.jsonUrl(), path, bodies, seconds: run.seconds, connections: workload.concurrency });
     delete result.output;

@@ -13,6 +13,7 @@ function workload(fields) {
     `${w.valueBytes}B`,
     `c${w.concurrency}`,
     w.batch > 1 ? `batch${w.batch}` : "",
+    w.autoBatch === false ? "unbatched" : "",
   ]
     .filter(Boolean)
     .join("-");
@@ -24,7 +25,7 @@ const MIXES = { write: 0, read: 1, "95/5": 0.95 };
 /** The workloads of a mode: "smoke" (npm test), "quick" (under 2 minutes) or "full". */
 export function planFor(mode) {
   const base = (mix, extra = {}) => workload({ mix, readShare: MIXES[mix], ...extra });
-  const wrk = [base("write", { tool: "wrk" }), base("read", { tool: "wrk" })];
+  const wrk = [base("write", { tool: "wrk" }), base("read", { tool: "wrk" }), base("read", { tool: "wrk", consistency: "eventual" })];
   if (mode === "smoke") return [base("write"), base("read"), wrk[0]];
   if (mode === "quick") return [base("write"), base("read"), wrk[0]];
   const sweep = [1, 4, 16, 64, 256].flatMap((c) => [base("write", { concurrency: c, sweep: true }), base("read", { concurrency: c, sweep: true })]);
@@ -38,6 +39,11 @@ export function planFor(mode) {
     base("write", { valueBytes: 1024 }),
     base("read", { valueBytes: 1024 }),
     ...sweep.filter((w) => w.concurrency !== 64),
+    // distcache only: the SDK with its coalescing of concurrent calls into Batch requests off,
+    // and STRONG reads one at a time through one node (two thirds of the keys led elsewhere).
+    base("write", { autoBatch: false }),
+    base("read", { autoBatch: false }),
+    base("read", { concurrency: 1, routing: "one-node", id: "read-one-node-c1" }),
     base("write", { batch: 100, concurrency: 16 }),
     base("read", { batch: 100, concurrency: 16 }),
     // Open loop at half of each target's closed-loop rate for the same mix: corrected latencies.

@@ -13,21 +13,26 @@ export const wrkMissing = () => (existsSync(WRK) ? undefined : `${WRK} not found
 
 const b64 = (s) => Buffer.from(s).toString("base64");
 
-/** The path and JSON bodies of an operation for a target, one body per key. */
-export function wrkRequests(target, mix, keys, valueBytes) {
+/**
+ * The path and JSON bodies of an operation for a target, one body per key. Reads are
+ * linearizable unless `consistency` is "eventual" (distcache's EVENTUAL, etcd's
+ * serializable range). The node:http ceiling answers any POST: it gets distcache's bodies.
+ */
+export function wrkRequests(target, mix, keys, valueBytes, consistency = "strong") {
   const value = "x".repeat(valueBytes);
   const names = Array.from({ length: keys }, (_, i) => keyName(i));
-  if (target === "distcache") {
+  if (target === "distcache" || target === "ceiling-http") {
+    const level = consistency === "eventual" ? "CONSISTENCY_EVENTUAL" : "CONSISTENCY_STRONG";
     return mix === "write"
       ? { path: "/distcache.v1.CacheService/Set", bodies: names.map((key) => JSON.stringify({ key, text: value })) }
-      : { path: "/distcache.v1.CacheService/Get", bodies: names.map((key) => JSON.stringify({ key, consistency: "CONSISTENCY_STRONG" })) };
+      : { path: "/distcache.v1.CacheService/Get", bodies: names.map((key) => JSON.stringify({ key, consistency: level })) };
   }
   if (target === "etcd") {
     return mix === "write"
       ? { path: "/v3/kv/put", bodies: names.map((key) => JSON.stringify({ key: b64(key), value: b64(value) })) }
-      : { path: "/v3/kv/range", bodies: names.map((key) => JSON.stringify({ key: b64(key) })) };
+      : { path: "/v3/kv/range", bodies: names.map((key) => JSON.stringify({ key: b64(key), ...(consistency === "eventual" ? { serializable: true } : {}) })) };
   }
-  throw new Error(`wrk drives distcache and etcd only, not ${target}`);
+  throw new Error(`wrk drives distcache, etcd and the node:http ceiling only, not ${target}`);
 }
 
 /** A wrk script that posts the bodies in turn, each thread from its own place. */

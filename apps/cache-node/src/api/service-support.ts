@@ -1,4 +1,4 @@
-import type { ServiceImpl } from "@connectrpc/connect";
+import type { Code, ServiceImpl } from "@connectrpc/connect";
 import type { CacheService, RequestHeader } from "@distcache/proto";
 import type { Ring } from "@distcache/ring";
 import type { AccessHints } from "../background/access-hints.js";
@@ -14,6 +14,8 @@ export interface CacheServiceDeps {
   limits: Limits;
   accessHints: AccessHints;
   router: Router;
+  /** Hears of each finished call of a Batch: its method, and its code (undefined for success). */
+  onBatchCall?: (method: string, code: Code | undefined) => void;
   /**
    * Planted bug local-clock-expiry (test-only): the wall clock a STRONG read then judges
    * expiry by. Undefined on every production node.

@@ -352,9 +352,9 @@ describe("garbage on the peer port", () => {
     const conn = await authenticated();
     conn.socket.write(encodeFrames([payload()]));
     await expectClosed(conn.closed);
-    // The flood holds the event loop long enough, on a loaded machine, that a healthy peer link may also be cut
-    // (and reconnect); every other frame closes its own connection only.
-    const extra = name === "a flood of messages for one group" ? 1 : 0;
+    // The flood holds the event loop long enough, on a loaded machine, that the target's two healthy peer links
+    // may also be cut (and reconnect); every other frame closes its own connection only.
+    const extra = name === "a flood of messages for one group" ? 2 : 0;
     expect(transports.get(TARGET)!.stats.protocolErrors - errors).toBeGreaterThanOrEqual(1);
     expect(transports.get(TARGET)!.stats.protocolErrors - errors).toBeLessThanOrEqual(1 + extra);
     expect(rafts.get(TARGET)!.stats.peerFramesRejected).toBe(rejected + 1);

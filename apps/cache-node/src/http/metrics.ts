@@ -32,6 +32,12 @@ export class NodeMetrics {
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [this.registry],
   });
+  private readonly batchCalls = new Counter({
+    name: "distcache_batch_calls_total",
+    help: "Calls run inside Batch requests, by the call's method and Connect code (ok for success).",
+    labelNames: ["method", "code"] as const,
+    registers: [this.registry],
+  });
   private readonly forwardedTotal = new Counter({
     name: "distcache_forwarded_requests_total",
     help: "Requests this node forwarded to a shard leader, by method.",
@@ -227,6 +233,11 @@ export class NodeMetrics {
   observe(method: string, code: Code | undefined, seconds: number): void {
     this.requests.inc({ method, code: code === undefined ? "ok" : (Code[code] ?? "unknown") });
     this.latency.observe({ method }, seconds);
+  }
+
+  /** Records one call of a Batch; code undefined means success. */
+  batchCall(method: string, code: Code | undefined): void {
+    this.batchCalls.inc({ method, code: code === undefined ? "ok" : (Code[code] ?? "unknown") });
   }
 
   /** A Connect interceptor that counts and times every call on the stock handler. */

@@ -30,14 +30,20 @@ const read = (node: MultiRaft, shard: number, key: string) => {
   return entry ? new TextDecoder().decode(entry.value) : undefined;
 };
 
-/** Writers that keep setting new keys through whoever leads, recording what was acknowledged. */
+/**
+ * Keys the writers cycle through: below the harness store's 1,000 entries, so that no
+ * acknowledged key is evicted however long a move takes on a loaded machine.
+ */
+const WRITER_KEYS = 800;
+
+/** Writers that keep setting keys (each to its own name) through whoever leads, recording what was acknowledged. */
 function writers(nodes: ReadonlyMap<string, MultiRaft>, shard: number, count: number) {
   const acked: string[] = [];
   let stop = false;
   let serial = 0;
   const loops = Array.from({ length: count }, async () => {
     while (!stop) {
-      const key = `w${serial++}`;
+      const key = `w${serial++ % WRITER_KEYS}`;
       try {
         await nodes.get(await leaderOf(nodes, shard))!.propose(shard, setOp(key, key));
         acked.push(key);

@@ -1,6 +1,7 @@
 import { createClient, type Client } from "@connectrpc/connect";
-import { createLeanTransport } from "./lean-transport.js";
+import { batchingClient } from "@distcache/client/call-batching";
 import { CacheService } from "@distcache/proto";
+import { createLeanTransport } from "./lean-transport.js";
 
 /** Who is where: client addresses of the cluster's members. */
 export interface MemberDirectory {
@@ -9,7 +10,8 @@ export interface MemberDirectory {
 
 /**
  * Clients for forwarding requests to other nodes' client ports: binary Connect over a
- * keep-alive HTTP/1.1 pool per member, created on first use.
+ * keep-alive HTTP/1.1 pool per member, created on first use. Single-key calls forwarded
+ * to one member in the same turn of the event loop go out together as one Batch.
  */
 export class Forwarder {
   private readonly clients = new Map<string, Client<typeof CacheService>>();
@@ -21,7 +23,7 @@ export class Forwarder {
     if (!client) {
       const address = this.directory.clientAddress(nodeId);
       if (!address) return undefined;
-      client = createClient(CacheService, createLeanTransport(`http://${address}`));
+      client = batchingClient(createClient(CacheService, createLeanTransport(`http://${address}`)));
       this.clients.set(nodeId, client);
     }
     return client;

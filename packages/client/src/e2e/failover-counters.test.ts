@@ -12,7 +12,8 @@ import { NODE_MAIN, planCluster, startCluster, stopNode } from "../../../../tool
  * 3-node cluster while the node leading the most shards is killed with kill -9. Every
  * increment succeeds (writes whose outcome the kill left unknown are resent with their
  * session and sequence, and applied once), and every counter ends at the number of
- * increments acknowledged for it. Every process started here is killed by PID.
+ * increments acknowledged for it, with the SDK sending concurrent increments as Batch
+ * calls (auto-batching, its default). Every process started here is killed by PID.
  */
 
 interface NodeProcess {
@@ -59,8 +60,11 @@ describe.skipIf(!built)("16 SDK callers and a leader killed with kill -9", () =>
         }
       }
     };
+    let batched = 0;
     const kill = (async () => {
       await new Promise((r) => setTimeout(r, KILL_AT_MS));
+      // Before the kill, the SDK has been sending concurrent increments as Batch calls.
+      for (const node of nodes) batched += batchedIncrements(await (await fetch(`${node.url}/metrics`)).text());
       const topology = await client.topology();
       const led = (id: string) => topology.shards.filter((s) => s.leaderId === id).length;
       const victim = [...nodes].sort((a, b) => led(b.nodeId) - led(a.nodeId))[0]!;
@@ -72,5 +76,12 @@ describe.skipIf(!built)("16 SDK callers and a leader killed with kill -9", () =>
     const values = await Promise.all(Array.from({ length: COUNTERS }, (_, k) => client.getText(`counter:${k}`)));
     expect(values.map((v) => Number(v ?? 0))).toEqual(acked);
     expect(acked.reduce((a, b) => a + b, 0)).toBeGreaterThan(100);
+    expect(batched).toBeGreaterThan(0);
   }, 40_000);
 });
+
+/** The Incr calls a node ran inside Batch requests, from its metrics. */
+function batchedIncrements(metrics: string): number {
+  const line = metrics.split("\n").find((l) => l.startsWith('distcache_batch_calls_total{method="Incr",code="ok"}'));
+  return Number(line?.split(" ").at(-1) ?? 0);
+}

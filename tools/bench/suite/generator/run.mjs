@@ -22,7 +22,8 @@ export async function runGenerator(load) {
     Array.from({ length: workers }, (_, w) => {
       const share = (total) => Math.floor(total / workers) + (w < total % workers ? 1 : 0);
       return new Promise((resolve, reject) => {
-        const child = fork(WORKER, { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+        // execArgv: flags for the workers' Node (--cpu-prof, to profile the client side).
+        const child = fork(WORKER, { stdio: ["ignore", "inherit", "inherit", "ipc"], ...(load.execArgv ? { execArgv: load.execArgv } : {}) });
         child.send({
           driver: load.driver,
           concurrency: share(load.concurrency),

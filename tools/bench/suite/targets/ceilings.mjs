@@ -20,6 +20,8 @@ function ceiling(kind, label, driverKind) {
         version: process.version,
         pids: () => [server.pid],
         driver: () => ({ kind: driverKind, endpoints: [url] }),
+        // wrk posts to it too (the node:http one answers any POST): the same generator's ceiling.
+        jsonUrl: async () => url,
         counters: async () => ({ fsyncs: null, elections: 0 }),
         stop: () => stopServer(server),
       };

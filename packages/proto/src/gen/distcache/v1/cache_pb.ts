@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file distcache/v1/cache.proto.
  */
 export const file_distcache_v1_cache: GenFile = /*@__PURE__*/
-  fileDesc("ChhkaXN0Y2FjaGUvdjEvY2FjaGUucHJvdG8SDGRpc3RjYWNoZS52MSJ9Cg1SZXF1ZXN0SGVhZGVyEhIKCm5vX2ZvcndhcmQYASABKAgSEgoKc2Vzc2lvbl9pZBgCIAEoCRIQCghzZXF1ZW5jZRgDIAEoBBIWCg5hY2tlZF9zZXF1ZW5jZRgEIAEoBBIaChJzZXNzaW9uX3N0YXJ0ZWRfbXMYBSABKAQidgoKR2V0UmVxdWVzdBILCgNrZXkYASABKAkSLgoLY29uc2lzdGVuY3kYAiABKA4yGS5kaXN0Y2FjaGUudjEuQ29uc2lzdGVuY3kSKwoGaGVhZGVyGAMgASgLMhsuZGlzdGNhY2hlLnYxLlJlcXVlc3RIZWFkZXIiogEKC0dldFJlc3BvbnNlEg0KBWZvdW5kGAEgASgIEg8KBXZhbHVlGAIgASgMSAASDgoEdGV4dBgFIAEoCUgAEg8KB3ZlcnNpb24YAyABKAQSGAoQdHRsX3JlbWFpbmluZ19tcxgEIAEoAxItCghwb3NpdGlvbhgGIAEoCzIbLmRpc3RjYWNoZS52MS5TaGFyZFBvc2l0aW9uQgkKB3BheWxvYWQiywEKClNldFJlcXVlc3QSCwoDa2V5GAEgASgJEg8KBXZhbHVlGAIgASgMSAASDgoEdGV4dBgGIAEoCUgAEg4KBnR0bF9tcxgDIAEoAxItCgljb25kaXRpb24YBCABKA4yGi5kaXN0Y2FjaGUudjEuU2V0Q29uZGl0aW9uEhgKEGV4cGVjdGVkX3ZlcnNpb24YBSABKAQSKwoGaGVhZGVyGAcgASgLMhsuZGlzdGNhY2hlLnYxLlJlcXVlc3RIZWFkZXJCCQoHcGF5bG9hZCIeCgtTZXRSZXNwb25zZRIPCgd2ZXJzaW9uGAEgASgEIkkKDURlbGV0ZVJlcXVlc3QSCwoDa2V5GAEgASgJEisKBmhlYWRlchgCIAEoCzIbLmRpc3RjYWNoZS52MS5SZXF1ZXN0SGVhZGVyIiEKDkRlbGV0ZVJlc3BvbnNlEg8KB2RlbGV0ZWQYASABKAgieAoLTUdldFJlcXVlc3QSDAoEa2V5cxgBIAMoCRIuCgtjb25zaXN0ZW5jeRgCIAEoDjIZLmRpc3RjYWNoZS52MS5Db25zaXN0ZW5jeRIrCgZoZWFkZXIYAyABKAsyGy5kaXN0Y2FjaGUudjEuUmVxdWVzdEhlYWRlciI6CgxNR2V0UmVzcG9uc2USKgoHcmVzdWx0cxgBIAMoCzIZLmRpc3RjYWNoZS52MS5HZXRSZXNwb25zZSJSCgdTZXRJdGVtEgsKA2tleRgBIAEoCRIPCgV2YWx1ZRgCIAEoDEgAEg4KBHRleHQYBCABKAlIABIOCgZ0dGxfbXMYAyABKANCCQoHcGF5bG9hZCJgCgtNU2V0UmVxdWVzdBIkCgVpdGVtcxgBIAMoCzIVLmRpc3RjYWNoZS52MS5TZXRJdGVtEisKBmhlYWRlchgCIAEoCzIbLmRpc3RjYWNoZS52MS5SZXF1ZXN0SGVhZGVyIiAKDE1TZXRSZXNwb25zZRIQCgh2ZXJzaW9ucxgBIAMoBCJLCg5NRGVsZXRlUmVxdWVzdBIMCgRrZXlzGAEgAygJEisKBmhlYWRlchgCIAEoCzIbLmRpc3RjYWNoZS52MS5SZXF1ZXN0SGVhZGVyIiIKD01EZWxldGVSZXNwb25zZRIPCgdkZWxldGVkGAEgASgNIlYKC0luY3JSZXF1ZXN0EgsKA2tleRgBIAEoCRINCgVkZWx0YRgCIAEoAxIrCgZoZWFkZXIYAyABKAsyGy5kaXN0Y2FjaGUudjEuUmVxdWVzdEhlYWRlciIuCgxJbmNyUmVzcG9uc2USDQoFdmFsdWUYASABKAMSDwoHdmVyc2lvbhgCIAEoBCKSAQoMV2F0Y2hSZXF1ZXN0EgsKA2tleRgBIAEoCRIOCgZwcmVmaXgYAiABKAgSEwoLd2l0aF92YWx1ZXMYBCABKAgSKgoFc3RhcnQYBSADKAsyGy5kaXN0Y2FjaGUudjEuU2hhcmRQb3NpdGlvbhIOCgZzaGFyZHMYBiADKA1KBAgDEARSDmFmdGVyX3JldmlzaW9uIj4KDVNoYXJkUG9zaXRpb24SDQoFc2hhcmQYASABKA0SDQoFaW5kZXgYAiABKAQSDwoHb3JkaW5hbBgDIAEoDSK8AQoKV2F0Y2hFdmVudBIlCgR0eXBlGAEgASgOMhcuZGlzdGNhY2hlLnYxLkV2ZW50VHlwZRILCgNrZXkYAiABKAkSDwoFdmFsdWUYAyABKAxIABIOCgR0ZXh0GAYgASgJSAASDwoHdmVyc2lvbhgEIAEoBBINCgVzaGFyZBgHIAEoDRINCgVpbmRleBgIIAEoBBIPCgdvcmRpbmFsGAkgASgNQgkKB3BheWxvYWRKBAgFEAZSCHJldmlzaW9uIngKDVdhdGNoUmVzcG9uc2USKAoGZXZlbnRzGAEgAygLMhguZGlzdGNhY2hlLnYxLldhdGNoRXZlbnQSKwoGcmVzdW1lGAIgAygLMhsuZGlzdGNhY2hlLnYxLlNoYXJkUG9zaXRpb24SEAoIcHJvZ3Jlc3MYAyABKAgiJwoMU3RhdHNSZXF1ZXN0EhcKD2luY2x1ZGVfZGlnZXN0cxgBIAEoCCJvCgpTdG9yZVN0YXRzEgwKBGhpdHMYASABKAQSDgoGbWlzc2VzGAIgASgEEhEKCWV2aWN0aW9ucxgDIAEoBBITCgtleHBpcmF0aW9ucxgEIAEoBBIMCgRrZXlzGAUgASgEEg0KBWJ5dGVzGAYgASgEIs0BCgpTaGFyZFN0YXRzEg0KBXNoYXJkGAEgASgNEicKBXN0b3JlGAIgASgLMhguZGlzdGNhY2hlLnYxLlN0b3JlU3RhdHMSFQoNYXBwbGllZF9pbmRleBgDIAEoBBIMCgR0ZXJtGAQgASgEEhEKCWxlYWRlcl9pZBgFIAEoCRIXCg9ldmljdGlvbl9wb2xpY3kYBiABKAkSDgoGZGlnZXN0GAcgASgJEhMKC2VudHJpZXNfbWF4GAggASgEEhEKCWJ5dGVzX21heBgJIAEoBCJzCg1TdGF0c1Jlc3BvbnNlEg8KB25vZGVfaWQYASABKAkSJwoFdG90YWwYAiABKAsyGC5kaXN0Y2FjaGUudjEuU3RvcmVTdGF0cxIoCgZzaGFyZHMYAyADKAsyGC5kaXN0Y2FjaGUudjEuU2hhcmRTdGF0cypcCgtDb25zaXN0ZW5jeRIbChdDT05TSVNURU5DWV9VTlNQRUNJRklFRBAAEhYKEkNPTlNJU1RFTkNZX1NUUk9ORxABEhgKFENPTlNJU1RFTkNZX0VWRU5UVUFMEAIqaAoMU2V0Q29uZGl0aW9uEh0KGVNFVF9DT05ESVRJT05fVU5TUEVDSUZJRUQQABIbChdTRVRfQ09ORElUSU9OX0lGX0FCU0VOVBABEhwKGFNFVF9DT05ESVRJT05fSUZfVkVSU0lPThACKn8KCUV2ZW50VHlwZRIaChZFVkVOVF9UWVBFX1VOU1BFQ0lGSUVEEAASEgoORVZFTlRfVFlQRV9QVVQQARIVChFFVkVOVF9UWVBFX0RFTEVURRACEhUKEUVWRU5UX1RZUEVfRVhQSVJFEAMSFAoQRVZFTlRfVFlQRV9FVklDVBAEMuUECgxDYWNoZVNlcnZpY2USPwoDR2V0EhguZGlzdGNhY2hlLnYxLkdldFJlcXVlc3QaGS5kaXN0Y2FjaGUudjEuR2V0UmVzcG9uc2UiA5ACARI6CgNTZXQSGC5kaXN0Y2FjaGUudjEuU2V0UmVxdWVzdBoZLmRpc3RjYWNoZS52MS5TZXRSZXNwb25zZRJDCgZEZWxldGUSGy5kaXN0Y2FjaGUudjEuRGVsZXRlUmVxdWVzdBocLmRpc3RjYWNoZS52MS5EZWxldGVSZXNwb25zZRJCCgRNR2V0EhkuZGlzdGNhY2hlLnYxLk1HZXRSZXF1ZXN0GhouZGlzdGNhY2hlLnYxLk1HZXRSZXNwb25zZSIDkAIBEj0KBE1TZXQSGS5kaXN0Y2FjaGUudjEuTVNldFJlcXVlc3QaGi5kaXN0Y2FjaGUudjEuTVNldFJlc3BvbnNlEkYKB01EZWxldGUSHC5kaXN0Y2FjaGUudjEuTURlbGV0ZVJlcXVlc3QaHS5kaXN0Y2FjaGUudjEuTURlbGV0ZVJlc3BvbnNlEj0KBEluY3ISGS5kaXN0Y2FjaGUudjEuSW5jclJlcXVlc3QaGi5kaXN0Y2FjaGUudjEuSW5jclJlc3BvbnNlEkIKBVdhdGNoEhouZGlzdGNhY2hlLnYxLldhdGNoUmVxdWVzdBobLmRpc3RjYWNoZS52MS5XYXRjaFJlc3BvbnNlMAESRQoFU3RhdHMSGi5kaXN0Y2FjaGUudjEuU3RhdHNSZXF1ZXN0GhsuZGlzdGNhY2hlLnYxLlN0YXRzUmVzcG9uc2UiA5ACAWIGcHJvdG8z");
+  fileDesc("ChhkaXN0Y2FjaGUvdjEvY2FjaGUucHJvdG8SDGRpc3RjYWNoZS52MSJ9Cg1SZXF1ZXN0SGVhZGVyEhIKCm5vX2ZvcndhcmQYASABKAgSEgoKc2Vzc2lvbl9pZBgCIAEoCRIQCghzZXF1ZW5jZRgDIAEoBBIWCg5hY2tlZF9zZXF1ZW5jZRgEIAEoBBIaChJzZXNzaW9uX3N0YXJ0ZWRfbXMYBSABKAQidgoKR2V0UmVxdWVzdBILCgNrZXkYASABKAkSLgoLY29uc2lzdGVuY3kYAiABKA4yGS5kaXN0Y2FjaGUudjEuQ29uc2lzdGVuY3kSKwoGaGVhZGVyGAMgASgLMhsuZGlzdGNhY2hlLnYxLlJlcXVlc3RIZWFkZXIiogEKC0dldFJlc3BvbnNlEg0KBWZvdW5kGAEgASgIEg8KBXZhbHVlGAIgASgMSAASDgoEdGV4dBgFIAEoCUgAEg8KB3ZlcnNpb24YAyABKAQSGAoQdHRsX3JlbWFpbmluZ19tcxgEIAEoAxItCghwb3NpdGlvbhgGIAEoCzIbLmRpc3RjYWNoZS52MS5TaGFyZFBvc2l0aW9uQgkKB3BheWxvYWQiywEKClNldFJlcXVlc3QSCwoDa2V5GAEgASgJEg8KBXZhbHVlGAIgASgMSAASDgoEdGV4dBgGIAEoCUgAEg4KBnR0bF9tcxgDIAEoAxItCgljb25kaXRpb24YBCABKA4yGi5kaXN0Y2FjaGUudjEuU2V0Q29uZGl0aW9uEhgKEGV4cGVjdGVkX3ZlcnNpb24YBSABKAQSKwoGaGVhZGVyGAcgASgLMhsuZGlzdGNhY2hlLnYxLlJlcXVlc3RIZWFkZXJCCQoHcGF5bG9hZCIeCgtTZXRSZXNwb25zZRIPCgd2ZXJzaW9uGAEgASgEIkkKDURlbGV0ZVJlcXVlc3QSCwoDa2V5GAEgASgJEisKBmhlYWRlchgCIAEoCzIbLmRpc3RjYWNoZS52MS5SZXF1ZXN0SGVhZGVyIiEKDkRlbGV0ZVJlc3BvbnNlEg8KB2RlbGV0ZWQYASABKAgieAoLTUdldFJlcXVlc3QSDAoEa2V5cxgBIAMoCRIuCgtjb25zaXN0ZW5jeRgCIAEoDjIZLmRpc3RjYWNoZS52MS5Db25zaXN0ZW5jeRIrCgZoZWFkZXIYAyABKAsyGy5kaXN0Y2FjaGUudjEuUmVxdWVzdEhlYWRlciI6CgxNR2V0UmVzcG9uc2USKgoHcmVzdWx0cxgBIAMoCzIZLmRpc3RjYWNoZS52MS5HZXRSZXNwb25zZSJSCgdTZXRJdGVtEgsKA2tleRgBIAEoCRIPCgV2YWx1ZRgCIAEoDEgAEg4KBHRleHQYBCABKAlIABIOCgZ0dGxfbXMYAyABKANCCQoHcGF5bG9hZCJgCgtNU2V0UmVxdWVzdBIkCgVpdGVtcxgBIAMoCzIVLmRpc3RjYWNoZS52MS5TZXRJdGVtEisKBmhlYWRlchgCIAEoCzIbLmRpc3RjYWNoZS52MS5SZXF1ZXN0SGVhZGVyIiAKDE1TZXRSZXNwb25zZRIQCgh2ZXJzaW9ucxgBIAMoBCJLCg5NRGVsZXRlUmVxdWVzdBIMCgRrZXlzGAEgAygJEisKBmhlYWRlchgCIAEoCzIbLmRpc3RjYWNoZS52MS5SZXF1ZXN0SGVhZGVyIiIKD01EZWxldGVSZXNwb25zZRIPCgdkZWxldGVkGAEgASgNIlYKC0luY3JSZXF1ZXN0EgsKA2tleRgBIAEoCRINCgVkZWx0YRgCIAEoAxIrCgZoZWFkZXIYAyABKAsyGy5kaXN0Y2FjaGUudjEuUmVxdWVzdEhlYWRlciIuCgxJbmNyUmVzcG9uc2USDQoFdmFsdWUYASABKAMSDwoHdmVyc2lvbhgCIAEoBCLTAQoJQmF0Y2hDYWxsEicKA2dldBgBIAEoCzIYLmRpc3RjYWNoZS52MS5HZXRSZXF1ZXN0SAASJwoDc2V0GAIgASgLMhguZGlzdGNhY2hlLnYxLlNldFJlcXVlc3RIABItCgZkZWxldGUYAyABKAsyGy5kaXN0Y2FjaGUudjEuRGVsZXRlUmVxdWVzdEgAEikKBGluY3IYBCABKAsyGS5kaXN0Y2FjaGUudjEuSW5jclJlcXVlc3RIABISCgp0aW1lb3V0X21zGAUgASgNQgYKBGNhbGwiNgoMQmF0Y2hSZXF1ZXN0EiYKBWNhbGxzGAEgAygLMhcuZGlzdGNhY2hlLnYxLkJhdGNoQ2FsbCJWCglDYWxsRXJyb3ISDAoEY29kZRgBIAEoCRIPCgdtZXNzYWdlGAIgASgJEioKB2RldGFpbHMYAyADKAsyGS5kaXN0Y2FjaGUudjEuRXJyb3JEZXRhaWwiKgoLRXJyb3JEZXRhaWwSDAoEdHlwZRgBIAEoCRINCgV2YWx1ZRgCIAEoDCLxAQoLQmF0Y2hSZXN1bHQSKAoDZ2V0GAEgASgLMhkuZGlzdGNhY2hlLnYxLkdldFJlc3BvbnNlSAASKAoDc2V0GAIgASgLMhkuZGlzdGNhY2hlLnYxLlNldFJlc3BvbnNlSAASLgoGZGVsZXRlGAMgASgLMhwuZGlzdGNhY2hlLnYxLkRlbGV0ZVJlc3BvbnNlSAASKgoEaW5jchgEIAEoCzIaLmRpc3RjYWNoZS52MS5JbmNyUmVzcG9uc2VIABIoCgVlcnJvchgFIAEoCzIXLmRpc3RjYWNoZS52MS5DYWxsRXJyb3JIAEIICgZyZXN1bHQiOwoNQmF0Y2hSZXNwb25zZRIqCgdyZXN1bHRzGAEgAygLMhkuZGlzdGNhY2hlLnYxLkJhdGNoUmVzdWx0IpIBCgxXYXRjaFJlcXVlc3QSCwoDa2V5GAEgASgJEg4KBnByZWZpeBgCIAEoCBITCgt3aXRoX3ZhbHVlcxgEIAEoCBIqCgVzdGFydBgFIAMoCzIbLmRpc3RjYWNoZS52MS5TaGFyZFBvc2l0aW9uEg4KBnNoYXJkcxgGIAMoDUoECAMQBFIOYWZ0ZXJfcmV2aXNpb24iPgoNU2hhcmRQb3NpdGlvbhINCgVzaGFyZBgBIAEoDRINCgVpbmRleBgCIAEoBBIPCgdvcmRpbmFsGAMgASgNIrwBCgpXYXRjaEV2ZW50EiUKBHR5cGUYASABKA4yFy5kaXN0Y2FjaGUudjEuRXZlbnRUeXBlEgsKA2tleRgCIAEoCRIPCgV2YWx1ZRgDIAEoDEgAEg4KBHRleHQYBiABKAlIABIPCgd2ZXJzaW9uGAQgASgEEg0KBXNoYXJkGAcgASgNEg0KBWluZGV4GAggASgEEg8KB29yZGluYWwYCSABKA1CCQoHcGF5bG9hZEoECAUQBlIIcmV2aXNpb24ieAoNV2F0Y2hSZXNwb25zZRIoCgZldmVudHMYASADKAsyGC5kaXN0Y2FjaGUudjEuV2F0Y2hFdmVudBIrCgZyZXN1bWUYAiADKAsyGy5kaXN0Y2FjaGUudjEuU2hhcmRQb3NpdGlvbhIQCghwcm9ncmVzcxgDIAEoCCInCgxTdGF0c1JlcXVlc3QSFwoPaW5jbHVkZV9kaWdlc3RzGAEgASgIIm8KClN0b3JlU3RhdHMSDAoEaGl0cxgBIAEoBBIOCgZtaXNzZXMYAiABKAQSEQoJZXZpY3Rpb25zGAMgASgEEhMKC2V4cGlyYXRpb25zGAQgASgEEgwKBGtleXMYBSABKAQSDQoFYnl0ZXMYBiABKAQizQEKClNoYXJkU3RhdHMSDQoFc2hhcmQYASABKA0SJwoFc3RvcmUYAiABKAsyGC5kaXN0Y2FjaGUudjEuU3RvcmVTdGF0cxIVCg1hcHBsaWVkX2luZGV4GAMgASgEEgwKBHRlcm0YBCABKAQSEQoJbGVhZGVyX2lkGAUgASgJEhcKD2V2aWN0aW9uX3BvbGljeRgGIAEoCRIOCgZkaWdlc3QYByABKAkSEwoLZW50cmllc19tYXgYCCABKAQSEQoJYnl0ZXNfbWF4GAkgASgEInMKDVN0YXRzUmVzcG9uc2USDwoHbm9kZV9pZBgBIAEoCRInCgV0b3RhbBgCIAEoCzIYLmRpc3RjYWNoZS52MS5TdG9yZVN0YXRzEigKBnNoYXJkcxgDIAMoCzIYLmRpc3RjYWNoZS52MS5TaGFyZFN0YXRzKlwKC0NvbnNpc3RlbmN5EhsKF0NPTlNJU1RFTkNZX1VOU1BFQ0lGSUVEEAASFgoSQ09OU0lTVEVOQ1lfU1RST05HEAESGAoUQ09OU0lTVEVOQ1lfRVZFTlRVQUwQAipoCgxTZXRDb25kaXRpb24SHQoZU0VUX0NPTkRJVElPTl9VTlNQRUNJRklFRBAAEhsKF1NFVF9DT05ESVRJT05fSUZfQUJTRU5UEAESHAoYU0VUX0NPTkRJVElPTl9JRl9WRVJTSU9OEAIqfwoJRXZlbnRUeXBlEhoKFkVWRU5UX1RZUEVfVU5TUEVDSUZJRUQQABISCg5FVkVOVF9UWVBFX1BVVBABEhUKEUVWRU5UX1RZUEVfREVMRVRFEAISFQoRRVZFTlRfVFlQRV9FWFBJUkUQAxIUChBFVkVOVF9UWVBFX0VWSUNUEAQypwUKDENhY2hlU2VydmljZRI/CgNHZXQSGC5kaXN0Y2FjaGUudjEuR2V0UmVxdWVzdBoZLmRpc3RjYWNoZS52MS5HZXRSZXNwb25zZSIDkAIBEjoKA1NldBIYLmRpc3RjYWNoZS52MS5TZXRSZXF1ZXN0GhkuZGlzdGNhY2hlLnYxLlNldFJlc3BvbnNlEkMKBkRlbGV0ZRIbLmRpc3RjYWNoZS52MS5EZWxldGVSZXF1ZXN0GhwuZGlzdGNhY2hlLnYxLkRlbGV0ZVJlc3BvbnNlEkIKBE1HZXQSGS5kaXN0Y2FjaGUudjEuTUdldFJlcXVlc3QaGi5kaXN0Y2FjaGUudjEuTUdldFJlc3BvbnNlIgOQAgESPQoETVNldBIZLmRpc3RjYWNoZS52MS5NU2V0UmVxdWVzdBoaLmRpc3RjYWNoZS52MS5NU2V0UmVzcG9uc2USRgoHTURlbGV0ZRIcLmRpc3RjYWNoZS52MS5NRGVsZXRlUmVxdWVzdBodLmRpc3RjYWNoZS52MS5NRGVsZXRlUmVzcG9uc2USPQoESW5jchIZLmRpc3RjYWNoZS52MS5JbmNyUmVxdWVzdBoaLmRpc3RjYWNoZS52MS5JbmNyUmVzcG9uc2USQAoFQmF0Y2gSGi5kaXN0Y2FjaGUudjEuQmF0Y2hSZXF1ZXN0GhsuZGlzdGNhY2hlLnYxLkJhdGNoUmVzcG9uc2USQgoFV2F0Y2gSGi5kaXN0Y2FjaGUudjEuV2F0Y2hSZXF1ZXN0GhsuZGlzdGNhY2hlLnYxLldhdGNoUmVzcG9uc2UwARJFCgVTdGF0cxIaLmRpc3RjYWNoZS52MS5TdGF0c1JlcXVlc3QaGy5kaXN0Y2FjaGUudjEuU3RhdHNSZXNwb25zZSIDkAIBYgZwcm90bzM");
 
 /**
  * RequestHeader carries routing and exactly-once metadata shared by all calls.
@@ -582,6 +582,216 @@ export const IncrResponseSchema: GenMessage<IncrResponse> = /*@__PURE__*/
   messageDesc(file_distcache_v1_cache, 15);
 
 /**
+ * BatchCall is one call of a Batch.
+ *
+ * @generated from message distcache.v1.BatchCall
+ */
+export type BatchCall = Message<"distcache.v1.BatchCall"> & {
+  /**
+   * The call; exactly one must be set.
+   *
+   * @generated from oneof distcache.v1.BatchCall.call
+   */
+  call: {
+    /**
+     * @generated from field: distcache.v1.GetRequest get = 1;
+     */
+    value: GetRequest;
+    case: "get";
+  } | {
+    /**
+     * @generated from field: distcache.v1.SetRequest set = 2;
+     */
+    value: SetRequest;
+    case: "set";
+  } | {
+    /**
+     * @generated from field: distcache.v1.DeleteRequest delete = 3;
+     */
+    value: DeleteRequest;
+    case: "delete";
+  } | {
+    /**
+     * @generated from field: distcache.v1.IncrRequest incr = 4;
+     */
+    value: IncrRequest;
+    case: "incr";
+  } | { case: undefined; value?: undefined };
+
+  /**
+   * The most milliseconds this call may take, from when the node reads the batch; 0 means
+   * the batch's own deadline, which no call outlives.
+   *
+   * @generated from field: uint32 timeout_ms = 5;
+   */
+  timeoutMs: number;
+};
+
+/**
+ * Describes the message distcache.v1.BatchCall.
+ * Use `create(BatchCallSchema)` to create a new message.
+ */
+export const BatchCallSchema: GenMessage<BatchCall> = /*@__PURE__*/
+  messageDesc(file_distcache_v1_cache, 16);
+
+/**
+ * BatchRequest holds the calls of one Batch.
+ *
+ * @generated from message distcache.v1.BatchRequest
+ */
+export type BatchRequest = Message<"distcache.v1.BatchRequest"> & {
+  /**
+   * The calls; at most batch_keys_max of them.
+   *
+   * @generated from field: repeated distcache.v1.BatchCall calls = 1;
+   */
+  calls: BatchCall[];
+};
+
+/**
+ * Describes the message distcache.v1.BatchRequest.
+ * Use `create(BatchRequestSchema)` to create a new message.
+ */
+export const BatchRequestSchema: GenMessage<BatchRequest> = /*@__PURE__*/
+  messageDesc(file_distcache_v1_cache, 17);
+
+/**
+ * CallError is the error one call of a Batch ended with: what the call sent alone would
+ * have answered.
+ *
+ * @generated from message distcache.v1.CallError
+ */
+export type CallError = Message<"distcache.v1.CallError"> & {
+  /**
+   * The Connect error code, as in Connect's JSON errors ("unavailable", "already_exists", ...).
+   *
+   * @generated from field: string code = 1;
+   */
+  code: string;
+
+  /**
+   * The error's message.
+   *
+   * @generated from field: string message = 2;
+   */
+  message: string;
+
+  /**
+   * The error's details (NotLeader, SessionExpired, ...).
+   *
+   * @generated from field: repeated distcache.v1.ErrorDetail details = 3;
+   */
+  details: ErrorDetail[];
+};
+
+/**
+ * Describes the message distcache.v1.CallError.
+ * Use `create(CallErrorSchema)` to create a new message.
+ */
+export const CallErrorSchema: GenMessage<CallError> = /*@__PURE__*/
+  messageDesc(file_distcache_v1_cache, 18);
+
+/**
+ * ErrorDetail is one detail of a CallError.
+ *
+ * @generated from message distcache.v1.ErrorDetail
+ */
+export type ErrorDetail = Message<"distcache.v1.ErrorDetail"> & {
+  /**
+   * The detail's fully qualified message type, such as "distcache.v1.NotLeader".
+   *
+   * @generated from field: string type = 1;
+   */
+  type: string;
+
+  /**
+   * The detail message in protobuf binary (base64 in JSON).
+   *
+   * @generated from field: bytes value = 2;
+   */
+  value: Uint8Array;
+};
+
+/**
+ * Describes the message distcache.v1.ErrorDetail.
+ * Use `create(ErrorDetailSchema)` to create a new message.
+ */
+export const ErrorDetailSchema: GenMessage<ErrorDetail> = /*@__PURE__*/
+  messageDesc(file_distcache_v1_cache, 19);
+
+/**
+ * BatchResult is the outcome of one call of a Batch: its response, or its error.
+ *
+ * @generated from message distcache.v1.BatchResult
+ */
+export type BatchResult = Message<"distcache.v1.BatchResult"> & {
+  /**
+   * The call's response, of the call's own type, or its error.
+   *
+   * @generated from oneof distcache.v1.BatchResult.result
+   */
+  result: {
+    /**
+     * @generated from field: distcache.v1.GetResponse get = 1;
+     */
+    value: GetResponse;
+    case: "get";
+  } | {
+    /**
+     * @generated from field: distcache.v1.SetResponse set = 2;
+     */
+    value: SetResponse;
+    case: "set";
+  } | {
+    /**
+     * @generated from field: distcache.v1.DeleteResponse delete = 3;
+     */
+    value: DeleteResponse;
+    case: "delete";
+  } | {
+    /**
+     * @generated from field: distcache.v1.IncrResponse incr = 4;
+     */
+    value: IncrResponse;
+    case: "incr";
+  } | {
+    /**
+     * @generated from field: distcache.v1.CallError error = 5;
+     */
+    value: CallError;
+    case: "error";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message distcache.v1.BatchResult.
+ * Use `create(BatchResultSchema)` to create a new message.
+ */
+export const BatchResultSchema: GenMessage<BatchResult> = /*@__PURE__*/
+  messageDesc(file_distcache_v1_cache, 20);
+
+/**
+ * BatchResponse holds one result per call, in the order of the calls.
+ *
+ * @generated from message distcache.v1.BatchResponse
+ */
+export type BatchResponse = Message<"distcache.v1.BatchResponse"> & {
+  /**
+   * Results in call order.
+   *
+   * @generated from field: repeated distcache.v1.BatchResult results = 1;
+   */
+  results: BatchResult[];
+};
+
+/**
+ * Describes the message distcache.v1.BatchResponse.
+ * Use `create(BatchResponseSchema)` to create a new message.
+ */
+export const BatchResponseSchema: GenMessage<BatchResponse> = /*@__PURE__*/
+  messageDesc(file_distcache_v1_cache, 21);
+
+/**
  * WatchRequest subscribes to the committed changes of one key, or of every key under a prefix.
  *
  * @generated from message distcache.v1.WatchRequest
@@ -631,7 +841,7 @@ export type WatchRequest = Message<"distcache.v1.WatchRequest"> & {
  * Use `create(WatchRequestSchema)` to create a new message.
  */
 export const WatchRequestSchema: GenMessage<WatchRequest> = /*@__PURE__*/
-  messageDesc(file_distcache_v1_cache, 16);
+  messageDesc(file_distcache_v1_cache, 22);
 
 /**
  * ShardPosition is a place in one shard's change stream: a log entry, and an event
@@ -669,7 +879,7 @@ export type ShardPosition = Message<"distcache.v1.ShardPosition"> & {
  * Use `create(ShardPositionSchema)` to create a new message.
  */
 export const ShardPositionSchema: GenMessage<ShardPosition> = /*@__PURE__*/
-  messageDesc(file_distcache_v1_cache, 17);
+  messageDesc(file_distcache_v1_cache, 23);
 
 /**
  * WatchEvent is one committed change, the same on every replica of its shard.
@@ -748,7 +958,7 @@ export type WatchEvent = Message<"distcache.v1.WatchEvent"> & {
  * Use `create(WatchEventSchema)` to create a new message.
  */
 export const WatchEventSchema: GenMessage<WatchEvent> = /*@__PURE__*/
-  messageDesc(file_distcache_v1_cache, 18);
+  messageDesc(file_distcache_v1_cache, 24);
 
 /**
  * WatchResponse carries events, or reports progress.
@@ -785,7 +995,7 @@ export type WatchResponse = Message<"distcache.v1.WatchResponse"> & {
  * Use `create(WatchResponseSchema)` to create a new message.
  */
 export const WatchResponseSchema: GenMessage<WatchResponse> = /*@__PURE__*/
-  messageDesc(file_distcache_v1_cache, 19);
+  messageDesc(file_distcache_v1_cache, 25);
 
 /**
  * StatsRequest asks for counters.
@@ -808,7 +1018,7 @@ export type StatsRequest = Message<"distcache.v1.StatsRequest"> & {
  * Use `create(StatsRequestSchema)` to create a new message.
  */
 export const StatsRequestSchema: GenMessage<StatsRequest> = /*@__PURE__*/
-  messageDesc(file_distcache_v1_cache, 20);
+  messageDesc(file_distcache_v1_cache, 26);
 
 /**
  * StoreStats are the counters of one keyspace.
@@ -864,7 +1074,7 @@ export type StoreStats = Message<"distcache.v1.StoreStats"> & {
  * Use `create(StoreStatsSchema)` to create a new message.
  */
 export const StoreStatsSchema: GenMessage<StoreStats> = /*@__PURE__*/
-  messageDesc(file_distcache_v1_cache, 21);
+  messageDesc(file_distcache_v1_cache, 27);
 
 /**
  * ShardStats describes one shard replica hosted by the node.
@@ -942,7 +1152,7 @@ export type ShardStats = Message<"distcache.v1.ShardStats"> & {
  * Use `create(ShardStatsSchema)` to create a new message.
  */
 export const ShardStatsSchema: GenMessage<ShardStats> = /*@__PURE__*/
-  messageDesc(file_distcache_v1_cache, 22);
+  messageDesc(file_distcache_v1_cache, 28);
 
 /**
  * StatsResponse reports the node's counters.
@@ -977,7 +1187,7 @@ export type StatsResponse = Message<"distcache.v1.StatsResponse"> & {
  * Use `create(StatsResponseSchema)` to create a new message.
  */
 export const StatsResponseSchema: GenMessage<StatsResponse> = /*@__PURE__*/
-  messageDesc(file_distcache_v1_cache, 23);
+  messageDesc(file_distcache_v1_cache, 29);
 
 /**
  * Consistency selects how a read is served.
@@ -1174,6 +1384,19 @@ export const CacheService: GenService<{
     methodKind: "unary";
     input: typeof IncrRequestSchema;
     output: typeof IncrResponseSchema;
+  },
+  /**
+   * Batch runs several single-key calls in one request. Each runs exactly as if it had
+   * been sent alone, with its own header (session, sequence, no_forward) and deadline,
+   * and is answered on its own: one call's error fails no other. The calls run
+   * concurrently, in no set order. The SDK sends concurrent calls to one node this way.
+   *
+   * @generated from rpc distcache.v1.CacheService.Batch
+   */
+  batch: {
+    methodKind: "unary";
+    input: typeof BatchRequestSchema;
+    output: typeof BatchResponseSchema;
   },
   /**
    * Watch streams changes to a key or to every key under a prefix.

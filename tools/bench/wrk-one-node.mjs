@@ -1,0 +1,98 @@
+// wrk (64 connections, Connect JSON) against one node of a fresh local 3-node cluster,
+// which forwards the writes it does not lead: throughput, p50 and CPU per request summed
+// over the nodes, the median of alternating rounds. --node-main runs another build of the
+// node (a checkout's apps/cache-node/dist/main.js), to compare two builds on one machine.
+//
+//   npm run build && node tools/bench/wrk-one-node.mjs [--op write|read] [--consistency strong|eventual]
+//       [--seconds 5] [--rounds 3] [--node-main PATH[,PATH...]]
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { parseArgs } from "node:util";
+import { readProcStat } from "../chaos/proc-stats.mjs";
+import { NODE_MAIN, nodeEnvironment, planCluster, stopNode } from "../scripts/local-nodes.mjs";
+import { runWrk, wrkMissing, wrkRequests } from "./suite/wrk.mjs";
+
+const { values } = parseArgs({
+  options: {
+    op: { type: "string", default: "write" },
+    consistency: { type: "string", default: "strong" },
+    seconds: { type: "string", default: "5" },
+    rounds: { type: "string", default: "3" },
+    "node-main": { type: "string", default: NODE_MAIN },
+  },
+});
+const missing = wrkMissing();
+if (missing) throw new Error(missing);
+
+/** Starts a 3-node cluster of the build at `main`; every process is tracked by PID. */
+async function startBuild(main, dataRoot) {
+  const plan = await planCluster({ count: 3 });
+  const start = (member) =>
+    new Promise((resolve, reject) => {
+      mkdirSync(join(dataRoot, member.id), { recursive: true });
+      const args = [main, "--node-id", member.id, "--port", String(member.clientPort), "--data-dir", join(dataRoot, member.id), "--log-level", "warn"];
+      const child = spawn(process.execPath, [...args, "--initial-cluster", plan.initialCluster, "--peer-secret", plan.secret], {
+        stdio: ["ignore", "pipe", "inherit"],
+        env: nodeEnvironment(process.env),
+      });
+      createInterface({ input: child.stdout }).on("line", (line) => {
+        if (line.includes('"listening"')) resolve({ nodeId: member.id, pid: child.pid, child, url: `http://127.0.0.1:${member.clientPort}` });
+      });
+      child.once("exit", (code) => reject(new Error(`${member.id} exited with ${code} while starting`)));
+    });
+  const started = await Promise.allSettled(plan.members.map(start));
+  const nodes = started.filter((r) => r.status === "fulfilled").map((r) => r.value);
+  for (const node of nodes) node.child.removeAllListeners("exit");
+  if (nodes.length < started.length) {
+    await Promise.all(nodes.map((n) => stopNode(n, "SIGKILL")));
+    throw started.find((r) => r.status === "rejected").reason;
+  }
+  return nodes;
+}
+
+async function measure(main) {
+  const dataRoot = mkdtempSync(join(tmpdir(), "distcache-wrk-one-node-"));
+  const nodes = await startBuild(main, dataRoot);
+  try {
+    await new Promise((r) => setTimeout(r, 2000));
+    const url = nodes[0].url;
+    if (values.op === "read") await runWrk({ url, ...wrkRequests("distcache", "write", 10_000, 100), seconds: 3, connections: 64 });
+    const { path, bodies } = wrkRequests("distcache", values.op, 10_000, 100, values.consistency);
+    await runWrk({ url, path, bodies, seconds: 1, connections: 64 });
+    const cpu = () => nodes.reduce((sum, n) => sum + (readProcStat(n.pid)?.cpuSeconds ?? 0), 0);
+    const before = cpu();
+    const result = await runWrk({ url, path, bodies, seconds: Number(values.seconds), connections: 64 });
+    const requests = result.opsPerSecond * result.seconds;
+    return {
+      opsPerSecond: Math.round(result.opsPerSecond),
+      p50Us: result.latencyUs?.p50 ?? null,
+      failed: result.failed,
+      cpuUsPerOp: Math.round(((cpu() - before) * 1e6) / requests),
+    };
+  } finally {
+    await Promise.all(nodes.map((n) => stopNode(n)));
+    rmSync(dataRoot, { recursive: true, force: true });
+  }
+}
+
+const builds = values["node-main"].split(",");
+const rows = builds.map(() => []);
+for (let round = 0; round < Number(values.rounds); round++) {
+  for (const [i] of builds.entries()) {
+    const b = (i + round) % builds.length;
+    const row = await measure(builds[b]);
+    rows[b].push(row);
+    console.log(JSON.stringify({ build: builds[b], round: round + 1, ...row }));
+  }
+}
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+for (const [b, build] of builds.entries()) {
+  const r = rows[b];
+  console.log(
+    `${build}: wrk ${values.op}${values.op === "read" ? ` ${values.consistency}` : ""} through one node: median ${median(r.map((x) => x.opsPerSecond))}/s, ` +
+      `p50 ${median(r.map((x) => x.p50Us))} µs, ${median(r.map((x) => x.cpuUsPerOp))} µs CPU per request`,
+  );
+}
