@@ -89,6 +89,7 @@ for (const autoBatch of [false, true]) {
   const mine = rows.filter((r) => r.autoBatch === autoBatch);
   console.log(
     `${values.op} c${values.concurrency}, auto-batching ${autoBatch ? "on" : "off"}: median ${median(mine.map((r) => r.opsPerSecond))} ops/s, ` +
-      `p50 ${median(mine.map((r) => r.p50Us))} µs, ${median(mine.map((r) => r.cpuUsPerOp))} µs CPU/op, ${median(mine.map((r) => r.callsPerBatch))} calls per Batch`,
+      `p50 ${median(mine.map((r) => r.p50Us))} µs, ${median(mine.map((r) => r.cpuUsPerOp))} µs CPU/op, ` +
+      `${median(mine.map((r) => r.callsPerBatch))} calls per Batch`,
   );
 }

@@ -67,7 +67,8 @@ try {
     execArgv: ["--cpu-prof", `--cpu-prof-dir=${join(outDir, "client")}`],
   });
   console.log(
-    `${values.op} through ${values.driver}${values["no-auto-batch"] ? " (auto-batching off)" : ""}: ${result.opsPerSecond} ops/s, p50 ${result.latencyUs.p50} µs, failed ${result.failed}`,
+    `${values.op} through ${values.driver}${values["no-auto-batch"] ? " (auto-batching off)" : ""}: ` +
+      `${result.opsPerSecond} ops/s, p50 ${result.latencyUs.p50} µs, failed ${result.failed}`,
   );
 } finally {
   await Promise.all(nodes.map((n) => stopNode(n, "SIGTERM")));

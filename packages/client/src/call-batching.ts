@@ -44,59 +44,99 @@ const nextTurn: (work: () => void) => void =
  * every such call made before the event loop's next turn goes out with the others as one
  * Batch, and each caller gets its own call's answer, as if it had sent it alone (the node
  * runs each call with its own header and deadline). A call made while nothing else is in
- * flight or waiting leaves at once, as itself, so nothing is added at low concurrency. A node that does not serve Batch, or refuses a
- * batch as a whole, gets the calls one by one (a refused batch ran none of them).
+ * flight or waiting leaves at once, as itself, so nothing is added at low concurrency. A
+ * node that does not serve Batch, or refuses a batch as a whole, gets the calls one by
+ * one (a refused batch ran none of them).
  */
 export function batchingClient(inner: Client<typeof CacheService>, options: CallBatchingOptions = CALL_BATCHING_DEFAULTS): Client<typeof CacheService> {
-  let queue: Pending[] = [];
-  let queuedBytes = 0;
-  let scheduled = false;
-  let batchUnsupported = false;
-  let inFlight = 0;
+  const batcher = new CallBatcher(inner, options);
+  return {
+    ...inner,
+    get: (request, o) => batcher.enqueue("get", request, o),
+    set: (request, o) => batcher.enqueue("set", request, o),
+    delete: (request, o) => batcher.enqueue("delete", request, o),
+    incr: (request, o) => batcher.enqueue("incr", request, o),
+  };
+}
+
+/** The calls waiting for one node, and its requests in flight. */
+class CallBatcher {
+  private queue: Pending[] = [];
+  private queuedBytes = 0;
+  private scheduled = false;
+  private batchUnsupported = false;
+  private inFlight = 0;
+
+  constructor(
+    private readonly inner: Client<typeof CacheService>,
+    private readonly options: CallBatchingOptions,
+  ) {}
+
+  enqueue<M extends Single>(kind: M, request: Request<M>, callOptions: CallOptions | undefined): Promise<Response<M>> {
+    return new Promise<Response<M>>((resolve, reject) => {
+      const signal = callOptions?.signal ?? undefined;
+      if (signal?.aborted) return reject(new ConnectError("the call was canceled", Code.Canceled));
+      const pending = settleOnce(kind, request, callOptions?.timeoutMs, signal, resolve as (v: unknown) => void, reject);
+      const bytes = sizeOf(kind, request);
+      // Alone when nothing is in flight or waiting (no wait at low concurrency), when the
+      // node does not batch, or when the call is large.
+      const idle = this.inFlight === 0 && this.queue.length === 0;
+      if (idle || this.batchUnsupported || bytes > this.options.bytesMax / 4) return this.sendAlone(pending);
+      if (this.queuedBytes + bytes > this.options.bytesMax) this.flush();
+      this.queue.push(pending);
+      this.queuedBytes += bytes;
+      if (this.queue.length >= this.options.callsMax) this.flush();
+      else if (!this.scheduled) {
+        this.scheduled = true;
+        nextTurn(() => this.flush());
+      }
+    });
+  }
 
   /** A request was answered: the calls that waited for a free slot leave now. */
-  const slotFreed = (): void => {
-    inFlight--;
-    if (queue.length > 0 && !scheduled) flush();
+  private readonly slotFreed = (): void => {
+    this.inFlight--;
+    if (this.queue.length > 0 && !this.scheduled) this.flush();
   };
 
-  const sendAlone = (pending: Pending): void => {
+  private flush(): void {
+    this.scheduled = false;
+    const { inFlightMax, callsMax, bytesMax } = this.options;
+    // Every slot taken: the calls wait for an answer (slotFreed flushes them).
+    if (this.inFlight >= inFlightMax && this.queue.length < callsMax && this.queuedBytes < bytesMax) return;
+    const calls = this.queue.filter((p) => !p.done());
+    this.queue = [];
+    this.queuedBytes = 0;
+    if (calls.length === 1 || this.batchUnsupported) calls.forEach((p) => this.sendAlone(p));
+    else if (calls.length > 1) this.sendBatch(calls);
+  }
+
+  private sendAlone(pending: Pending): void {
     pending.sent = true;
-    const options: CallOptions = { timeoutMs: pending.remainingMs(), signal: pending.signal };
+    const callOptions: CallOptions = { timeoutMs: pending.remainingMs(), signal: pending.signal };
     const { case: kind, value } = pending.batched;
     const sent =
       kind === undefined
         ? Promise.reject(new ConnectError("empty call", Code.Internal))
-        : (inner[kind] as (r: unknown, o: CallOptions) => Promise<unknown>)(value, options);
-    inFlight++;
+        : (this.inner[kind] as (r: unknown, o: CallOptions) => Promise<unknown>)(value, callOptions);
+    this.inFlight++;
     sent
       .then(
         (result) => pending.settle({ value: result }),
         (err: unknown) => pending.settle({ error: ConnectError.from(err) }),
       )
-      .finally(slotFreed);
-  };
+      .finally(this.slotFreed);
+  }
 
-  const flush = (): void => {
-    scheduled = false;
-    // Every slot taken: the calls wait for an answer (slotFreed() flushes them).
-    if (inFlight >= options.inFlightMax && queue.length < options.callsMax && queuedBytes < options.bytesMax) return;
-    const calls = queue.filter((p) => !p.done());
-    queue = [];
-    queuedBytes = 0;
-    if (calls.length === 1 || batchUnsupported) calls.forEach(sendAlone);
-    else if (calls.length > 1) sendBatch(calls);
-  };
-
-  const sendBatch = (calls: Pending[]): void => {
+  private sendBatch(calls: Pending[]): void {
     const timeouts = calls.map((p) => {
       p.sent = true;
       return p.remainingMs();
     });
     const batchTimeoutMs = timeouts.includes(undefined) ? undefined : Math.max(...(timeouts as number[]));
     const request = { calls: calls.map((p, i) => ({ call: p.batched, timeoutMs: timeouts[i] ?? 0 })) };
-    inFlight++;
-    inner
+    this.inFlight++;
+    this.inner
       .batch(request, { timeoutMs: batchTimeoutMs })
       .then(
         (response) => settleAll(calls, response.results),
@@ -104,43 +144,15 @@ export function batchingClient(inner: Client<typeof CacheService>, options: Call
           const refusal = ConnectError.from(err);
           // Refused as a whole (or not served): nothing of it ran, so each call goes alone.
           if (refusedWhole(refusal)) {
-            if (refusal.code === Code.Unimplemented) batchUnsupported = true;
-            calls.forEach(sendAlone);
+            if (refusal.code === Code.Unimplemented) this.batchUnsupported = true;
+            calls.forEach((p) => this.sendAlone(p));
             return;
           }
           for (const p of calls) p.settle({ error: refusal });
         },
       )
-      .finally(slotFreed);
-  };
-
-  const enqueue = <M extends Single>(kind: M, request: Request<M>, callOptions: CallOptions | undefined): Promise<Response<M>> =>
-    new Promise<Response<M>>((resolve, reject) => {
-      const signal = callOptions?.signal ?? undefined;
-      if (signal?.aborted) return reject(new ConnectError("the call was canceled", Code.Canceled));
-      const pending = settleOnce(kind, request, callOptions?.timeoutMs, signal, resolve as (v: unknown) => void, reject);
-      const bytes = sizeOf(kind, request);
-      // Alone when nothing is in flight or waiting (no wait at low concurrency), when the
-      // node does not batch, or when the call is large.
-      const idle = inFlight === 0 && queue.length === 0;
-      if (idle || batchUnsupported || bytes > options.bytesMax / 4) return sendAlone(pending);
-      if (queuedBytes + bytes > options.bytesMax) flush();
-      queue.push(pending);
-      queuedBytes += bytes;
-      if (queue.length >= options.callsMax) flush();
-      else if (!scheduled) {
-        scheduled = true;
-        nextTurn(flush);
-      }
-    });
-
-  return {
-    ...inner,
-    get: (request, o) => enqueue("get", request, o),
-    set: (request, o) => enqueue("set", request, o),
-    delete: (request, o) => enqueue("delete", request, o),
-    incr: (request, o) => enqueue("incr", request, o),
-  };
+      .finally(this.slotFreed);
+  }
 }
 
 /**
