@@ -67,7 +67,7 @@ const requests: [string, string, string | Uint8Array, Record<string, string>?][]
   [
     "Batch",
     json,
-    JSON.stringify({ calls: [{ set: { key: "e", text: "1" } }, { get: { key: "e" } }, { incr: { key: "e", delta: "1" } }, { delete: { key: "" } }, {}] }),
+    JSON.stringify({ calls: [{ set: { key: "e", text: "1" } }, { get: { key: "b" } }, { incr: { key: "f", delta: "1" } }, { delete: { key: "" } }, {}] }),
   ],
   [
     "Batch",

@@ -1,6 +1,7 @@
 import { Code, ConnectError, type CallOptions, type Client } from "@connectrpc/connect";
 import { codeFromString } from "@connectrpc/connect/protocol-connect";
 import type { BatchCall, BatchResult, CacheService, CallError } from "@distcache/proto";
+import { isOverloaded } from "./retry-policy.js";
 
 /** The single-key calls a batching client coalesces. */
 type Single = "get" | "set" | "delete" | "incr";
@@ -13,15 +14,20 @@ export interface CallBatchingOptions {
   /** Most value and key bytes in one Batch; a larger call goes alone. */
   bytesMax: number;
   /**
-   * Requests (batches or lone calls) in flight to the node at once. Calls made while
-   * that many are out wait for the first to be answered, then leave together: under load
-   * the batches grow to what the node is answering, and an idle client adds no wait.
+   * Requests (batches or lone calls) in flight to the node at once before new calls
+   * wait: they leave together when one is answered, or after lingerMs, whichever is
+   * first. Under load the batches grow to what the node is answering; an idle client adds
+   * no wait, and a slow request holds the calls behind it back by lingerMs at most.
    */
   inFlightMax: number;
+  /** Longest a call waits for a free slot before it leaves anyway. */
+  lingerMs: number;
+  /** After a node answered that it does not serve Batch, how long before it is asked again. */
+  unsupportedRetryMs: number;
 }
 
 /** Defaults: well under a node's default request limits (1,000 calls, 4 MiB). */
-export const CALL_BATCHING_DEFAULTS: CallBatchingOptions = { callsMax: 256, bytesMax: 1024 * 1024, inFlightMax: 2 };
+export const CALL_BATCHING_DEFAULTS: CallBatchingOptions = { callsMax: 256, bytesMax: 1024 * 1024, inFlightMax: 2, lingerMs: 1, unsupportedRetryMs: 60_000 };
 
 interface Pending {
   batched: BatchCall["call"];
@@ -64,8 +70,10 @@ class CallBatcher {
   private queue: Pending[] = [];
   private queuedBytes = 0;
   private scheduled = false;
-  private batchUnsupported = false;
+  /** Until when (performance.now()) this node is taken not to serve Batch. */
+  private unsupportedUntilMs = Number.NEGATIVE_INFINITY;
   private inFlight = 0;
+  private lingerTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     private readonly inner: Client<typeof CacheService>,
@@ -81,7 +89,7 @@ class CallBatcher {
       // Alone when nothing is in flight or waiting (no wait at low concurrency), when the
       // node does not batch, or when the call is large.
       const idle = this.inFlight === 0 && this.queue.length === 0;
-      if (idle || this.batchUnsupported || bytes > this.options.bytesMax / 4) return this.sendAlone(pending);
+      if (idle || this.batchUnsupported() || bytes > this.options.bytesMax / 4) return this.sendAlone(pending);
       if (this.queuedBytes + bytes > this.options.bytesMax) this.flush();
       this.queue.push(pending);
       this.queuedBytes += bytes;
@@ -99,15 +107,27 @@ class CallBatcher {
     if (this.queue.length > 0 && !this.scheduled) this.flush();
   };
 
-  private flush(): void {
+  private batchUnsupported(): boolean {
+    return performance.now() < this.unsupportedUntilMs;
+  }
+
+  /** Sends what is queued, unless every slot is taken (then slotFreed, or the linger timer, sends it). */
+  private flush(force = false): void {
     this.scheduled = false;
     const { inFlightMax, callsMax, bytesMax } = this.options;
-    // Every slot taken: the calls wait for an answer (slotFreed flushes them).
-    if (this.inFlight >= inFlightMax && this.queue.length < callsMax && this.queuedBytes < bytesMax) return;
+    if (!force && this.inFlight >= inFlightMax && this.queue.length < callsMax && this.queuedBytes < bytesMax) {
+      this.lingerTimer ??= setTimeout(() => {
+        this.lingerTimer = undefined;
+        this.flush(true);
+      }, this.options.lingerMs);
+      return;
+    }
+    clearTimeout(this.lingerTimer);
+    this.lingerTimer = undefined;
     const calls = this.queue.filter((p) => !p.done());
     this.queue = [];
     this.queuedBytes = 0;
-    if (calls.length === 1 || this.batchUnsupported) calls.forEach((p) => this.sendAlone(p));
+    if (calls.length === 1 || this.batchUnsupported()) calls.forEach((p) => this.sendAlone(p));
     else if (calls.length > 1) this.sendBatch(calls);
   }
 
@@ -142,13 +162,15 @@ class CallBatcher {
         (response) => settleAll(calls, response.results),
         (err: unknown) => {
           const refusal = ConnectError.from(err);
-          // Refused as a whole (or not served): nothing of it ran, so each call goes alone.
+          // Refused as a whole (or not served): nothing of it ran, so each call still
+          // waiting goes alone.
           if (refusedWhole(refusal)) {
-            if (refusal.code === Code.Unimplemented) this.batchUnsupported = true;
-            calls.forEach((p) => this.sendAlone(p));
+            if (refusal.code === Code.Unimplemented) this.unsupportedUntilMs = performance.now() + this.options.unsupportedRetryMs;
+            calls.filter((p) => !p.done()).forEach((p) => this.sendAlone(p));
             return;
           }
-          for (const p of calls) p.settle({ error: refusal });
+          const failure = batchFailure(refusal);
+          for (const p of calls) p.settle({ error: failure });
         },
       )
       .finally(this.slotFreed);
@@ -203,8 +225,9 @@ function settleOnce(
 function settleAll(calls: Pending[], results: BatchResult[]): void {
   calls.forEach((pending, i) => {
     const result = results[i]?.result;
+    // Not the node's answer for this call: its fate is unknown, as after a broken connection.
     if (result === undefined || result.case === undefined)
-      pending.settle({ error: answered(new ConnectError(`the node answered ${results.length} results for ${calls.length} calls`, Code.Internal)) });
+      pending.settle({ error: new ConnectError(`the node answered ${results.length} results for ${calls.length} calls`, Code.Internal) });
     else if (result.case === "error") pending.settle({ error: errorOf(result.value) });
     else pending.settle({ value: result.value });
   });
@@ -213,11 +236,32 @@ function settleAll(calls: Pending[], results: BatchResult[]): void {
 /**
  * A batch the node refused before running any call: a path it does not serve (an HTTP
  * 404, unimplemented, with or without a Connect body), or a batch too large or malformed
- * as a whole.
+ * as a whole. A node at a bound ("retry later") is not asked again call by call: each
+ * call gets that refusal, and its router backs off.
  */
 function refusedWhole(err: ConnectError): boolean {
   if (err.code === Code.Unimplemented) return true;
-  return err.metadata.has("content-type") && (err.code === Code.ResourceExhausted || err.code === Code.InvalidArgument);
+  if (!err.metadata.has("content-type") || isOverloaded(err)) return false;
+  return err.code === Code.ResourceExhausted || err.code === Code.InvalidArgument;
+}
+
+/** Codes a failed request carries, each call's fate read from it as from a lone call's. */
+const PASSED_THROUGH: ReadonlySet<Code> = new Set([Code.Unavailable, Code.DeadlineExceeded, Code.Canceled, Code.Aborted, Code.Unknown, Code.Internal]);
+
+/**
+ * What each call of a failed batch gets: the node's own answer, or a transport failure,
+ * as is; any other failure that no node answered (an answer this client could not read,
+ * say) leaves every call's fate unknown.
+ */
+function batchFailure(err: ConnectError): ConnectError {
+  if (err.metadata.has("content-type") || PASSED_THROUGH.has(err.code)) return err;
+  return new ConnectError(
+    `the batch's answer was not read (${err.rawMessage}); a write in it may or may not have taken effect`,
+    Code.Unknown,
+    undefined,
+    undefined,
+    err,
+  );
 }
 
 /** The error a call would have got sent alone, marked as answered by the node. */

@@ -60,12 +60,13 @@ export function answeredByServer(err: ConnectError): boolean {
 
 /**
  * Whether the request provably never reached a node's handler: the connection was
- * refused, or the HTTP/2 stream was refused (RFC 9113 §8.7: not processed), and no node
- * answered. Such an attempt was not a send of the write at all.
+ * refused, the HTTP/2 stream was refused (RFC 9113 §8.7: not processed), or the SDK
+ * never sent it, and no node answered. Such an attempt was not a send of the write at all.
  */
 export function neverReachedNode(err: ConnectError): boolean {
   if (err.code !== Code.Unavailable || answeredByServer(err)) return false;
-  return neverConnected(err) || /REFUSED_STREAM/.test(err.rawMessage);
+  // "it was not sent": a call the SDK held back (call-batching.ts) until its deadline passed.
+  return neverConnected(err) || /REFUSED_STREAM|\bit was not sent\b/.test(err.rawMessage);
 }
 
 /** Codes a read may always be retried after: its failure says nothing final about the key. */

@@ -3,6 +3,7 @@ import { Code, ConnectError, createContextValues, type HandlerContext } from "@c
 import { BatchRequestSchema, CacheService, NotLeaderSchema, type CallError } from "@distcache/proto";
 import { describe, expect, it } from "vitest";
 import { batchHandler, type BatchableHandlers } from "./cache-batch.js";
+import { ANSWER_BUDGET, AnswerBudget } from "./cache-reads.js";
 import type { CacheServiceDeps } from "./service-support.js";
 
 const deps = { limits: { batchKeysMax: 4 } } as unknown as CacheServiceDeps;
@@ -90,7 +91,7 @@ describe("batchHandler", () => {
     expect(counted).toEqual([
       ["Incr", Code.Internal],
       ["Get", undefined],
-      ["none", Code.InvalidArgument],
+      ["unset", Code.InvalidArgument],
     ]);
     expect(results[0]!.result).toMatchObject({ case: "error", value: { code: "internal", message: "internal error: disk on fire" } });
     expect(results[1]!.result.case).toBe("get");
@@ -106,6 +107,26 @@ describe("batchHandler", () => {
     const request = create(BatchRequestSchema, { calls: [{ call: { case: "delete", value: { key: "k" } } }] });
     const { results } = (await batchHandler(deps, handlers)(request, parentContext(undefined))) as { results: { result: { value: CallError } }[] };
     expect(results[0]!.result.value).toMatchObject({ code: "unavailable", details: [{ type: "distcache.v1.NotLeader", value: new Uint8Array([8, 5]) }] });
+  });
+
+  it("gives every Get of a batch one answer budget, and clamps a call's timeout_ms to what a timer can hold", async () => {
+    const budgets: unknown[] = [];
+    const timeouts: (number | undefined)[] = [];
+    const handlers = recording().handlers;
+    handlers.get = (req, ctx) => {
+      budgets.push(ctx.values.get(ANSWER_BUDGET));
+      timeouts.push(ctx.timeoutMs());
+      return { found: false };
+    };
+    const request = create(BatchRequestSchema, {
+      calls: [{ call: { case: "get", value: { key: "a" } } }, { call: { case: "get", value: { key: "b" } }, timeoutMs: 4_000_000_000 }],
+    });
+    await batchHandler({ limits: { batchKeysMax: 4, responseBytesMax: 100 } } as unknown as CacheServiceDeps, handlers)(request, parentContext(undefined));
+    expect(budgets[0]).toBeInstanceOf(AnswerBudget);
+    expect(budgets[1]).toBe(budgets[0]);
+    expect(timeouts[0]).toBeUndefined();
+    expect(timeouts[1]).toBeGreaterThan(2 ** 31 - 1000);
+    expect(timeouts[1]).toBeLessThanOrEqual(2 ** 31 - 1);
   });
 
   it("refuses an empty batch, and one above batch_keys_max, as a whole", async () => {

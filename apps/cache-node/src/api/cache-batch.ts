@@ -2,6 +2,8 @@ import { create, toBinary, type DescMessage, type DescMethod } from "@bufbuild/p
 import { ConnectError, type Code, type HandlerContext } from "@connectrpc/connect";
 import { codeToString } from "@connectrpc/connect/protocol-connect";
 import { BatchResultSchema, CacheService, CallErrorSchema, type BatchCall, type BatchResult, type CallError } from "@distcache/proto";
+import { DEADLINE_MS_MAX } from "../http/deadline.js";
+import { ANSWER_BUDGET, AnswerBudget } from "./cache-reads.js";
 import { invalidArgument } from "./connect-errors.js";
 import { validateBatch } from "./request-validation.js";
 import { guard, type CacheHandler, type CacheServiceDeps } from "./service-support.js";
@@ -20,7 +22,7 @@ const METHODS = {
   delete: CacheService.method.delete,
   incr: CacheService.method.incr,
 } as const;
-const METHOD_NAMES = { get: "Get", set: "Set", delete: "Delete", incr: "Incr", none: "none" } as const;
+const METHOD_NAMES = { get: "Get", set: "Set", delete: "Delete", incr: "Incr", none: "unset" } as const;
 
 /**
  * Batch: every call runs through its own handler, concurrently, with a context of its own
@@ -31,6 +33,8 @@ const METHOD_NAMES = { get: "Get", set: "Set", delete: "Delete", incr: "Incr", n
 export function batchHandler(deps: CacheServiceDeps, handlers: BatchableHandlers): CacheHandler<"batch"> {
   return async (req, ctx) => {
     validateBatch(req.calls.length, deps.limits, "calls");
+    // One answer budget (--response-bytes-max) for every Get of the batch, as for an MGet.
+    ctx.values.set(ANSWER_BUDGET, new AnswerBudget(deps.limits.responseBytesMax));
     const startedMs = performance.now();
     const results = await Promise.all(req.calls.map((call, i) => runCall(handlers, call, i, callContext(ctx, call, startedMs))));
     results.forEach((r, i) => deps.onBatchCall?.(METHOD_NAMES[req.calls[i]!.call.case ?? "none"], r.code));
@@ -85,7 +89,8 @@ export function callError(err: ConnectError): CallError {
  */
 function callContext(parent: HandlerContext, call: BatchCall, startedMs: number): HandlerContext {
   const method: DescMethod = call.call.case ? METHODS[call.call.case] : parent.method;
-  const ownMs = call.timeoutMs > 0 ? call.timeoutMs : undefined;
+  // Clamped as deadline headers are: a longer Node timer would fire at once.
+  const ownMs = call.timeoutMs > 0 ? Math.min(call.timeoutMs, DEADLINE_MS_MAX) : undefined;
   const timeoutMs = (): number | undefined => {
     const batchMs = parent.timeoutMs();
     if (ownMs === undefined) return batchMs;

@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError, createContextKey } from "@connectrpc/connect";
 import { Consistency, LimitExceededSchema, type GetResponse, type ShardPosition } from "@distcache/proto";
 import { ORDINAL_WHOLE } from "../state-machine/watch-history.js";
 import type { Entry } from "@distcache/store";
@@ -18,7 +18,7 @@ type ShardPositionShape = Pick<ShardPosition, "shard" | "index" | "ordinal">;
  * resource_exhausted before its values are copied: an MGet of 1,000 keys naming one
  * 1 MiB value would otherwise build a 1 GB answer.
  */
-class AnswerBudget {
+export class AnswerBudget {
   private used = 0;
 
   constructor(private readonly max: number) {}
@@ -35,6 +35,9 @@ class AnswerBudget {
     }
   }
 }
+
+/** A budget shared by several Gets (the calls of one Batch); a Get alone has its own. */
+export const ANSWER_BUDGET = createContextKey<AnswerBudget | undefined>(undefined, { description: "answer budget" });
 
 const NOT_FOUND: GetShape = { found: false, payload: { case: undefined }, version: 0n, ttlRemainingMs: 0n };
 
@@ -78,14 +81,24 @@ export function getHandler(deps: CacheServiceDeps): CacheHandler<"get"> {
       validateHeader(req.header);
       validateConsistency(req.consistency);
       validateKey(req.key, limits);
+      let forwarded = false;
       const shard = ring.shardFor(req.key);
-      return router.run(
+      const shared = ctx.values.get(ANSWER_BUDGET);
+      const budget = shared ?? new AnswerBudget(limits.responseBytesMax);
+      const got = await router.run(
         shard,
         req.header,
         ctx,
-        async () => (await readShard(deps, shard, [req.key], req.consistency, new AnswerBudget(limits.responseBytesMax)))[0]!,
-        (client, options) => client.get({ ...req, header: forwardHeader(req.header) }, options),
+        async () => (await readShard(deps, shard, [req.key], req.consistency, budget))[0]!,
+        async (client, options) => {
+          const answer = await client.get({ ...req, header: forwardHeader(req.header) }, options);
+          forwarded = true;
+          return answer;
+        },
       );
+      // A forwarded answer counts against a shared budget too (a Get alone is bounded by the value limit).
+      if (forwarded && shared && got.payload.case !== undefined) shared.charge(req.key.length + got.payload.value.length);
+      return got;
     });
 }
 
