@@ -34,12 +34,10 @@ const nodeDirs = ["n1", "n2", "n3"].map((id) => join(outDir, id));
 for (const dir of nodeDirs) mkdirSync(dir, { recursive: true });
 
 const plan = await planCluster({ count: 3 });
-// Each node's profile goes to its own directory: the flags are read when the node is spawned.
-const starting = plan.members.map((member, i) => {
-  process.env.DISTCACHE_NODE_FLAGS = `--cpu-prof --cpu-prof-dir=${nodeDirs[i]}`;
-  return startMember(plan, member.id, { dataRoot, logLevel: "warn" });
-});
-delete process.env.DISTCACHE_NODE_FLAGS;
+// Each node's profile goes to its own directory.
+const starting = plan.members.map((member, i) =>
+  startMember(plan, member.id, { dataRoot, logLevel: "warn", nodeFlags: ["--cpu-prof", `--cpu-prof-dir=${nodeDirs[i]}`] }),
+);
 const started = await Promise.allSettled(starting);
 const nodes = started.filter((r) => r.status === "fulfilled").map((r) => r.value);
 if (nodes.length < started.length) {

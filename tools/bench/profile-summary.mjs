@@ -18,17 +18,20 @@ export function originOf(url, name) {
   return local ? local[1] : "other";
 }
 
+/** Microseconds of self time by profile node id. */
+function selfTimes(profile) {
+  const selfUs = new Map();
+  profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  return selfUs;
+}
+
 /**
  * @param {{ nodes: { id: number, callFrame: { functionName: string, url: string, lineNumber: number } }[],
  *           samples: number[], timeDeltas: number[] }} profile
  */
 export function summarizeProfile(profile, top = 25) {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-  const selfUs = new Map();
-  for (let i = 0; i < profile.samples.length; i++) {
-    const id = profile.samples[i];
-    selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
-  }
+  const selfUs = selfTimes(profile);
   const byFunction = new Map();
   const byOrigin = new Map();
   let totalUs = 0;
@@ -63,8 +66,7 @@ export function callersOf(profile, name, depth = 4, top = 8) {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parentOf = new Map();
   for (const n of profile.nodes) for (const child of n.children ?? []) parentOf.set(child, n.id);
-  const selfUs = new Map();
-  profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  const selfUs = selfTimes(profile);
   const paths = new Map();
   for (const [id, us] of selfUs) {
     if (byId.get(id).callFrame.functionName !== name) continue;

@@ -5,14 +5,12 @@
 //
 //   npm run build && node tools/bench/wrk-one-node.mjs [--op write|read] [--consistency strong|eventual]
 //       [--seconds 5] [--rounds 3] [--node-main PATH[,PATH...]]
-import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { readProcStat } from "../chaos/proc-stats.mjs";
-import { NODE_MAIN, nodeEnvironment, planCluster, stopNode } from "../scripts/local-nodes.mjs";
+import { NODE_MAIN, planCluster, startCluster, stopNode } from "../scripts/local-nodes.mjs";
 import { runWrk, wrkMissing, wrkRequests } from "./suite/wrk.mjs";
 
 const { values } = parseArgs({
@@ -27,35 +25,9 @@ const { values } = parseArgs({
 const missing = wrkMissing();
 if (missing) throw new Error(missing);
 
-/** Starts a 3-node cluster of the build at `main`; every process is tracked by PID. */
-async function startBuild(main, dataRoot) {
-  const plan = await planCluster({ count: 3 });
-  const start = (member) =>
-    new Promise((resolve, reject) => {
-      mkdirSync(join(dataRoot, member.id), { recursive: true });
-      const args = [main, "--node-id", member.id, "--port", String(member.clientPort), "--data-dir", join(dataRoot, member.id), "--log-level", "warn"];
-      const child = spawn(process.execPath, [...args, "--initial-cluster", plan.initialCluster, "--peer-secret", plan.secret], {
-        stdio: ["ignore", "pipe", "inherit"],
-        env: nodeEnvironment(process.env),
-      });
-      createInterface({ input: child.stdout }).on("line", (line) => {
-        if (line.includes('"listening"')) resolve({ nodeId: member.id, pid: child.pid, child, url: `http://127.0.0.1:${member.clientPort}` });
-      });
-      child.once("exit", (code) => reject(new Error(`${member.id} exited with ${code} while starting`)));
-    });
-  const started = await Promise.allSettled(plan.members.map(start));
-  const nodes = started.filter((r) => r.status === "fulfilled").map((r) => r.value);
-  for (const node of nodes) node.child.removeAllListeners("exit");
-  if (nodes.length < started.length) {
-    await Promise.all(nodes.map((n) => stopNode(n, "SIGKILL")));
-    throw started.find((r) => r.status === "rejected").reason;
-  }
-  return nodes;
-}
-
 async function measure(main) {
   const dataRoot = mkdtempSync(join(tmpdir(), "distcache-wrk-one-node-"));
-  const nodes = await startBuild(main, dataRoot);
+  const nodes = await startCluster(await planCluster({ count: 3 }), { dataRoot, logLevel: "warn", nodeMain: main });
   try {
     await new Promise((r) => setTimeout(r, 2000));
     const url = nodes[0].url;

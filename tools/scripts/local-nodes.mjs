@@ -30,16 +30,19 @@ const WARNINGS_KEPT = 2000;
 /**
  * Spawns one node and resolves once it prints its listening line. onSpawn, if given,
  * hears of the process as soon as it exists (to track its PID before it listens).
+ * nodeMain runs another build (default: this tree's); nodeFlags go to its Node (before
+ * the script, after any DISTCACHE_NODE_FLAGS).
  * @param {{
  *   nodeId: string, port?: number, dataDir: string, args?: string[], logLevel?: string, onLog?: (line: string) => void, startTimeoutMs?: number,
- *   onSpawn?: (child: import("node:child_process").ChildProcess) => void
+ *   onSpawn?: (child: import("node:child_process").ChildProcess) => void, nodeMain?: string, nodeFlags?: string[]
  * }} options
  */
 export function startNode(options) {
   mkdirSync(options.dataDir, { recursive: true });
   const args = [
     ...(process.env.DISTCACHE_NODE_FLAGS ? process.env.DISTCACHE_NODE_FLAGS.split(" ") : []),
-    NODE_MAIN,
+    ...(options.nodeFlags ?? []),
+    options.nodeMain ?? NODE_MAIN,
     "--node-id",
     options.nodeId,
     "--port",
@@ -170,7 +173,7 @@ export async function planCluster(options) {
 /**
  * Starts every node of a planned cluster (in parallel) with data under dataRoot/<id>.
  * @param {Awaited<ReturnType<typeof planCluster>>} plan
- * @param {{ dataRoot: string, args?: string[], logLevel?: string, onLog?: (id: string, line: string) => void }} options
+ * @param {{ dataRoot: string, args?: string[], logLevel?: string, onLog?: (id: string, line: string) => void, nodeMain?: string }} options
  */
 export async function startCluster(plan, options) {
   const started = await Promise.allSettled(plan.members.map((m) => startMember(plan, m.id, options)));
@@ -192,6 +195,8 @@ export function startMember(plan, id, options) {
     onLog: options.onLog && ((line) => options.onLog(id, line)),
     port: plan.members.find((m) => m.id === id).clientPort,
     startTimeoutMs: options.startTimeoutMs,
+    nodeMain: options.nodeMain,
+    nodeFlags: options.nodeFlags,
     args: ["--initial-cluster", plan.initialCluster, "--peer-secret", plan.secret, ...(options.args ?? [])],
   });
 }

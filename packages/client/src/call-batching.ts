@@ -1,7 +1,7 @@
 import { Code, ConnectError, type CallOptions, type Client } from "@connectrpc/connect";
 import { codeFromString } from "@connectrpc/connect/protocol-connect";
 import type { BatchCall, BatchResult, CacheService, CallError } from "@distcache/proto";
-import { isOverloaded } from "./retry-policy.js";
+import { answeredByServer, classifyFailure, isOverloaded } from "./retry-policy.js";
 
 /** The single-key calls a batching client coalesces. */
 type Single = "get" | "set" | "delete" | "incr";
@@ -30,7 +30,8 @@ export interface CallBatchingOptions {
 export const CALL_BATCHING_DEFAULTS: CallBatchingOptions = { callsMax: 256, bytesMax: 1024 * 1024, inFlightMax: 2, lingerMs: 1, unsupportedRetryMs: 60_000 };
 
 interface Pending {
-  batched: BatchCall["call"];
+  kind: Single;
+  request: unknown;
   signal: AbortSignal | undefined;
   /** Whether it has left (alone or in a batch); its deadline then fails it as the transport would. */
   sent: boolean;
@@ -134,11 +135,7 @@ class CallBatcher {
   private sendAlone(pending: Pending): void {
     pending.sent = true;
     const callOptions: CallOptions = { timeoutMs: pending.remainingMs(), signal: pending.signal };
-    const { case: kind, value } = pending.batched;
-    const sent =
-      kind === undefined
-        ? Promise.reject(new ConnectError("empty call", Code.Internal))
-        : (this.inner[kind] as (r: unknown, o: CallOptions) => Promise<unknown>)(value, callOptions);
+    const sent = (this.inner[pending.kind] as (r: unknown, o: CallOptions) => Promise<unknown>)(pending.request, callOptions);
     this.inFlight++;
     sent
       .then(
@@ -154,7 +151,7 @@ class CallBatcher {
       return p.remainingMs();
     });
     const batchTimeoutMs = timeouts.includes(undefined) ? undefined : Math.max(...(timeouts as number[]));
-    const request = { calls: calls.map((p, i) => ({ call: p.batched, timeoutMs: timeouts[i] ?? 0 })) };
+    const request = { calls: calls.map((p, i) => ({ call: { case: p.kind, value: p.request } as BatchCall["call"], timeoutMs: timeouts[i] ?? 0 })) };
     this.inFlight++;
     this.inner
       .batch(request, { timeoutMs: batchTimeoutMs })
@@ -211,7 +208,8 @@ function settleOnce(
   };
   signal?.addEventListener("abort", onAbort, { once: true });
   const pending: Pending = {
-    batched: { case: kind, value: request } as BatchCall["call"],
+    kind,
+    request,
     signal,
     sent: false,
     done: () => done,
@@ -241,20 +239,18 @@ function settleAll(calls: Pending[], results: BatchResult[]): void {
  */
 function refusedWhole(err: ConnectError): boolean {
   if (err.code === Code.Unimplemented) return true;
-  if (!err.metadata.has("content-type") || isOverloaded(err)) return false;
+  if (!answeredByServer(err) || isOverloaded(err)) return false;
   return err.code === Code.ResourceExhausted || err.code === Code.InvalidArgument;
 }
 
-/** Codes a failed request carries, each call's fate read from it as from a lone call's. */
-const PASSED_THROUGH: ReadonlySet<Code> = new Set([Code.Unavailable, Code.DeadlineExceeded, Code.Canceled, Code.Aborted, Code.Unknown, Code.Internal]);
-
 /**
- * What each call of a failed batch gets: the node's own answer, or a transport failure,
- * as is; any other failure that no node answered (an answer this client could not read,
- * say) leaves every call's fate unknown.
+ * What each call of a failed batch gets: the node's own answer, or a failure the retry
+ * rules already take as leaving a write's fate open (a transport failure), as is; any
+ * other failure that no node answered (an answer this client could not read, say) would
+ * read as final, so it becomes one that leaves every call's fate unknown.
  */
 function batchFailure(err: ConnectError): ConnectError {
-  if (err.metadata.has("content-type") || PASSED_THROUGH.has(err.code)) return err;
+  if (answeredByServer(err) || classifyFailure(err, true).type !== "fail") return err;
   return new ConnectError(
     `the batch's answer was not read (${err.rawMessage}); a write in it may or may not have taken effect`,
     Code.Unknown,

@@ -3,7 +3,7 @@ import { Code, ConnectError, createContextValues, type HandlerContext } from "@c
 import { BatchRequestSchema, CacheService, NotLeaderSchema, type CallError } from "@distcache/proto";
 import { describe, expect, it } from "vitest";
 import { batchHandler, type BatchableHandlers } from "./cache-batch.js";
-import { ANSWER_BUDGET, AnswerBudget } from "./cache-reads.js";
+import { ANSWER_BUDGET, AnswerBudget, type BudgetedContext } from "./cache-reads.js";
 import type { CacheServiceDeps } from "./service-support.js";
 
 const deps = { limits: { batchKeysMax: 4 } } as unknown as CacheServiceDeps;
@@ -114,7 +114,7 @@ describe("batchHandler", () => {
     const timeouts: (number | undefined)[] = [];
     const handlers = recording().handlers;
     handlers.get = (req, ctx) => {
-      budgets.push(ctx.values.get(ANSWER_BUDGET));
+      budgets.push((ctx as BudgetedContext)[ANSWER_BUDGET]);
       timeouts.push(ctx.timeoutMs());
       return { found: false };
     };

@@ -3,7 +3,8 @@ import { ConnectError, type Code, type HandlerContext } from "@connectrpc/connec
 import { codeToString } from "@connectrpc/connect/protocol-connect";
 import { BatchResultSchema, CacheService, CallErrorSchema, type BatchCall, type BatchResult, type CallError } from "@distcache/proto";
 import { DEADLINE_MS_MAX } from "../http/deadline.js";
-import { ANSWER_BUDGET, AnswerBudget } from "./cache-reads.js";
+import { answerableError } from "../http/rpc-error-response.js";
+import { ANSWER_BUDGET, AnswerBudget, type BudgetedContext } from "./cache-reads.js";
 import { invalidArgument } from "./connect-errors.js";
 import { validateBatch } from "./request-validation.js";
 import { guard, type CacheHandler, type CacheServiceDeps } from "./service-support.js";
@@ -22,58 +23,51 @@ const METHODS = {
   delete: CacheService.method.delete,
   incr: CacheService.method.incr,
 } as const;
-const METHOD_NAMES = { get: "Get", set: "Set", delete: "Delete", incr: "Incr", none: "unset" } as const;
 
 /**
  * Batch: every call runs through its own handler, concurrently, with a context of its own
  * (its method, its deadline), so it is validated, routed and answered exactly as if it
  * had been sent alone. A call's failure becomes its CallError; the batch itself fails only
- * when it is malformed as a whole (no calls, or more than batch_keys_max).
+ * when it is malformed as a whole (no calls, or more than batch_keys_max). The Gets of one
+ * batch share one answer budget (--response-bytes-max), as the keys of one MGet do.
  */
 export function batchHandler(deps: CacheServiceDeps, handlers: BatchableHandlers): CacheHandler<"batch"> {
   return async (req, ctx) => {
     validateBatch(req.calls.length, deps.limits, "calls");
-    // One answer budget (--response-bytes-max) for every Get of the batch, as for an MGet.
-    ctx.values.set(ANSWER_BUDGET, new AnswerBudget(deps.limits.responseBytesMax));
+    const budget = new AnswerBudget(deps.limits.responseBytesMax);
     const startedMs = performance.now();
-    const results = await Promise.all(req.calls.map((call, i) => runCall(handlers, call, i, callContext(ctx, call, startedMs))));
-    results.forEach((r, i) => deps.onBatchCall?.(METHOD_NAMES[req.calls[i]!.call.case ?? "none"], r.code));
-    return { results: results.map((r) => r.result) };
+    const outcomes = await Promise.all(req.calls.map((call, i) => runCall(handlers, call, i, callContext(ctx, call, startedMs, budget))));
+    // Counted in call order once all have ended.
+    req.calls.forEach((call, i) => deps.onBatchCall?.(call.call.case === undefined ? "unset" : METHODS[call.call.case].name, outcomes[i]!.code));
+    return { results: outcomes.map((o) => o.result) };
   };
 }
 
-/** A call's result, and its code (undefined for success) for the node's metrics. */
+/** Runs one call through its kind's handler: its result, and its code (undefined for success) for the node's metrics. */
 async function runCall(
   handlers: BatchableHandlers,
   call: BatchCall,
   index: number,
   ctx: HandlerContext,
 ): Promise<{ result: BatchResult; code: Code | undefined }> {
+  const kind = call.call.case;
   try {
-    // Each case hands the handler its own request type; the result keeps the call's case.
-    const result: BatchResult["result"] = await guard(async () => {
-      switch (call.call.case) {
-        case "get":
-          return { case: "get", value: create(METHODS.get.output, await handlers.get(call.call.value, ctx)) };
-        case "set":
-          return { case: "set", value: create(METHODS.set.output, await handlers.set(call.call.value, ctx)) };
-        case "delete":
-          return { case: "delete", value: create(METHODS.delete.output, await handlers.delete(call.call.value, ctx)) };
-        case "incr":
-          return { case: "incr", value: create(METHODS.incr.output, await handlers.incr(call.call.value, ctx)) };
-        default:
-          throw invalidArgument(`calls[${index}] sets no call (one of get, set, delete, incr)`);
-      }
+    const result = await guard(async () => {
+      if (kind === undefined) throw invalidArgument(`calls[${index}] sets no call (one of get, set, delete, incr)`);
+      // The union of the four handlers takes the union of their requests: each gets its own.
+      const handler = handlers[kind] as (req: unknown, ctx: HandlerContext) => unknown;
+      return { case: kind, value: create(METHODS[kind].output as DescMessage, (await handler(call.call.value, ctx)) as never) };
     });
-    return { result: create(BatchResultSchema, { result }), code: undefined };
+    return { result: create(BatchResultSchema, { result: result as BatchResult["result"] }), code: undefined };
   } catch (err) {
     const failure = ConnectError.from(err);
     return { result: create(BatchResultSchema, { result: { case: "error", value: callError(failure) } }), code: failure.code };
   }
 }
 
-/** The error as a CallError: its code and message, and every detail encoded in binary. */
-export function callError(err: ConnectError): CallError {
+/** The error as a CallError: its code and message (bounded as any answered error's), and every detail encoded in binary. */
+export function callError(refusal: ConnectError): CallError {
+  const err = answerableError(refusal);
   const details = err.details.map((detail) =>
     "desc" in detail
       ? { type: detail.desc.typeName, value: toBinary(detail.desc as DescMessage, create(detail.desc as DescMessage, detail.value as never)) }
@@ -84,10 +78,11 @@ export function callError(err: ConnectError): CallError {
 
 /**
  * A call's context: its own method, and a deadline that is the call's timeout_ms (from
- * when the batch was read) or the batch's, whichever comes first. The abort signal is
- * built only if the handler asks for it, as on the unary fast path.
+ * when the batch was read) or the batch's, whichever comes first, and the batch's answer
+ * budget. The abort signal is built only if the handler asks for it, as on the unary
+ * fast path.
  */
-function callContext(parent: HandlerContext, call: BatchCall, startedMs: number): HandlerContext {
+function callContext(parent: HandlerContext, call: BatchCall, startedMs: number, budget: AnswerBudget): BudgetedContext {
   const method: DescMethod = call.call.case ? METHODS[call.call.case] : parent.method;
   // Clamped as deadline headers are: a longer Node timer would fire at once.
   const ownMs = call.timeoutMs > 0 ? Math.min(call.timeoutMs, DEADLINE_MS_MAX) : undefined;
@@ -98,7 +93,8 @@ function callContext(parent: HandlerContext, call: BatchCall, startedMs: number)
     return batchMs === undefined ? left : Math.min(batchMs, left);
   };
   let signal: AbortSignal | undefined;
-  const ctx: HandlerContext = {
+  const ctx: BudgetedContext = {
+    [ANSWER_BUDGET]: budget,
     method,
     service: parent.service,
     requestMethod: parent.requestMethod,

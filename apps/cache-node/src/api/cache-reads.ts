@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import { Code, ConnectError, createContextKey } from "@connectrpc/connect";
+import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { Consistency, LimitExceededSchema, type GetResponse, type ShardPosition } from "@distcache/proto";
 import { ORDINAL_WHOLE } from "../state-machine/watch-history.js";
 import type { Entry } from "@distcache/store";
@@ -36,8 +36,13 @@ export class AnswerBudget {
   }
 }
 
-/** A budget shared by several Gets (the calls of one Batch); a Get alone has its own. */
-export const ANSWER_BUDGET = createContextKey<AnswerBudget | undefined>(undefined, { description: "answer budget" });
+/**
+ * Where a context carries a budget shared by several Gets (the calls of one Batch); a
+ * Get alone has its own. A plain property: reading it costs a Get nothing, where the
+ * context's values would be built for it.
+ */
+export const ANSWER_BUDGET = Symbol("answer budget");
+export type BudgetedContext = HandlerContext & { [ANSWER_BUDGET]?: AnswerBudget };
 
 const NOT_FOUND: GetShape = { found: false, payload: { case: undefined }, version: 0n, ttlRemainingMs: 0n };
 
@@ -83,7 +88,7 @@ export function getHandler(deps: CacheServiceDeps): CacheHandler<"get"> {
       validateKey(req.key, limits);
       let forwarded = false;
       const shard = ring.shardFor(req.key);
-      const shared = ctx.values.get(ANSWER_BUDGET);
+      const shared = (ctx as BudgetedContext)[ANSWER_BUDGET];
       const budget = shared ?? new AnswerBudget(limits.responseBytesMax);
       const got = await router.run(
         shard,
