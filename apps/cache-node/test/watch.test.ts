@@ -244,7 +244,9 @@ describe("CacheService.Watch on one node", () => {
         ).value,
       stop: () => stop.abort(),
     } as ReturnType<typeof open>);
-    expect([Code.Unavailable, Code.DeadlineExceeded]).toContain(err.code);
+    // The node's unavailable at its deadline, or the client's own deadline first; on a loaded machine the client's
+    // deadline can reset the stream before either answer is read, which it reports as canceled.
+    expect([Code.Unavailable, Code.DeadlineExceeded, Code.Canceled]).toContain(err.code);
     expect(performance.now() - started).toBeGreaterThanOrEqual(350);
   });
 
