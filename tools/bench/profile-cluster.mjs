@@ -3,16 +3,18 @@
 // node and generator worker, by function and by where the code lives (this tree's packages, connect-es,
 // protobuf-es, Node's own, garbage collection).
 //
-//   npm run build && node tools/bench/profile-cluster.mjs [--op write|read] [--driver sdk|connect]
+//   npm run build && node tools/bench/profile-cluster.mjs [--op write|read] [--driver sdk|connect|wrk]
 //       [--consistency strong|eventual] [--seconds 8] [--concurrency 64] [--top 25] [--out-dir DIR] [--no-auto-batch]
 //
-// --driver connect sends everything to n1 (which forwards what it does not lead), as wrk does.
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+// --driver connect sends everything to n1 (which forwards what it does not lead), as wrk does;
+// --driver wrk is wrk itself (Connect JSON, 64 connections to n1), with no generator profile.
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { planCluster, startMember, stopNode } from "../scripts/local-nodes.mjs";
 import { runGenerator } from "./suite/generator/run.mjs";
+import { runWrk, wrkRequests } from "./suite/wrk.mjs";
 import { printSummary, summarizeProfile } from "./profile-summary.mjs";
 
 const { values } = parseArgs({
@@ -52,6 +54,14 @@ const driver =
     : { kind: "distcache-sdk", endpoints: urls, valueBytes: 100, consistency: values.consistency, autoBatch: !values["no-auto-batch"] };
 try {
   await new Promise((r) => setTimeout(r, 1500));
+  if (values.driver === "wrk") await profileWrk(urls[0]);
+  else await profileGenerator();
+} finally {
+  await Promise.all(nodes.map((n) => stopNode(n, "SIGTERM")));
+  rmSync(dataRoot, { recursive: true, force: true });
+}
+
+async function profileGenerator() {
   const result = await runGenerator({
     driver,
     workers: 2,
@@ -68,13 +78,18 @@ try {
     `${values.op} through ${values.driver}${values["no-auto-batch"] ? " (auto-batching off)" : ""}: ` +
       `${result.opsPerSecond} ops/s, p50 ${result.latencyUs.p50} µs, failed ${result.failed}`,
   );
-} finally {
-  await Promise.all(nodes.map((n) => stopNode(n, "SIGTERM")));
-  rmSync(dataRoot, { recursive: true, force: true });
+}
+
+async function profileWrk(url) {
+  const connections = Number(values.concurrency);
+  if (values.op === "read") await runWrk({ url, ...wrkRequests("distcache", "write", 10_000, 100), seconds: 3, connections });
+  const { path, bodies } = wrkRequests("distcache", values.op, 10_000, 100, values.consistency);
+  const result = await runWrk({ url, path, bodies, seconds: Number(values.seconds), connections });
+  console.log(`${values.op} through wrk to n1: ${result.opsPerSecond} requests/s, p50 ${result.latencyUs?.p50 ?? "?"} µs`);
 }
 
 for (const [i, dir] of [...nodeDirs, join(outDir, "client")].entries()) {
-  const files = readdirSync(dir).filter((f) => f.endsWith(".cpuprofile"));
+  const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".cpuprofile")) : [];
   for (const file of files) printSummary(join(dir, file), summarizeProfile(JSON.parse(readFileSync(join(dir, file), "utf8")), Number(values.top)));
   if (files.length === 0) console.log(`${i < 3 ? `n${i + 1}` : "generator"}: no profile written`);
 }

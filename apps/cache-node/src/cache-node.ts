@@ -17,7 +17,6 @@ import { StreamPlaces } from "./api/stream-places.js";
 import { watchClients, type RelaySources } from "./api/watch-relay.js";
 import { watchHandler } from "./api/watch-call.js";
 import { WatchHub } from "./watch/watch-hub.js";
-import { withConnectionScope } from "./http/connection-scope.js";
 import { MemberSync } from "./placement/member-sync.js";
 import type { NodeBook } from "./placement/node-book.js";
 import { enterCluster, recordRemoval } from "./join-cluster.js";
@@ -370,10 +369,10 @@ function createClientPort(config: NodeConfig, services: ServiceEntry[], metrics:
   });
   const fast = createUnaryFastPath(services, { requestBytesMax: config.limits.requestBytesMax, jsonOptions, observe: (m, c, s) => metrics.observe(m, c, s) });
   const serve: RequestHandler = config.fastPath ? (req, res) => void (fast(req, res) || stock(req, res)) : stock;
-  const connect: RequestHandler = withConnectionScope((req, res) => {
+  const connect: RequestHandler = (req, res) => {
     clampDeadlineHeaders(req.headers);
     serve(req, res);
-  });
+  };
   // Probes and /metrics stay outside the in-flight bound, so an overloaded node still answers them.
   const bounded = limitInflight(connect, config.inflightRequestsMax, () => metrics.refused("inflight_requests_max"));
   const server = createDualServer(

@@ -1,3 +1,4 @@
+import { requestScope } from "../http/connection-scope.js";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
@@ -70,6 +71,8 @@ export function createClusterService(deps: ClusterServiceDeps): Partial<ServiceI
           progress: () => streamed(deps.view.current(), true),
         },
         ctx.signal,
+        undefined,
+        requestScope(ctx.values),
       ),
     addNode: (req, ctx) => addNode(deps.membership, req, ctx),
     removeNode: (req, ctx) => removeNode(deps.membership, req, ctx),

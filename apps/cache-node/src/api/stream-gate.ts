@@ -1,5 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { currentRequest, type RequestScope } from "../http/connection-scope.js";
+import type { RequestScope } from "../http/connection-scope.js";
 import { StreamPlaces } from "./stream-places.js";
 import { StreamQueue } from "./stream-queue.js";
 
@@ -78,10 +78,16 @@ export class StreamGate {
    * source fails it, or the node stops. A refusal (a bound reached, of every stream or of
    * `kind`, the places of one kind of stream) is the stream's first result, so a stream
    * holds a place only while it runs. A source given as a function is prepared once the
-   * places are taken (it may wait, or refuse by throwing).
+   * places are taken (it may wait, or refuse by throwing). `request` is the HTTP request
+   * the stream came on (requestScope of its context), which per-connection bounds and the
+   * cut of a stalled consumer need; a stream without one is counted for the node only.
    */
-  async *serve<T>(source: StreamSource<T> | (() => Promise<StreamSource<T>>), signal: AbortSignal, kind?: StreamPlaces): AsyncGenerator<T> {
-    const request = currentRequest();
+  async *serve<T>(
+    source: StreamSource<T> | (() => Promise<StreamSource<T>>),
+    signal: AbortSignal,
+    kind?: StreamPlaces,
+    request?: RequestScope,
+  ): AsyncGenerator<T> {
     const release = this.acquire(request?.connection, kind);
     let ready: StreamSource<T>;
     try {

@@ -34,7 +34,12 @@ export class NotLeaderError extends Error {
     readonly leaderId: string | undefined,
     readonly reason: string,
   ) {
+    // A refusal the router answers or forwards, never a fault to trace: no stack is
+    // captured, which cost more than the rest of a forwarded write's refusal.
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(`node does not lead shard ${shard} (${reason})${leaderId ? `; leader is ${leaderId}` : "; no leader known"}`);
+    Error.stackTraceLimit = stackTraceLimit;
   }
 }
 

@@ -149,6 +149,9 @@ export class ShardReplica {
 
   /** Stamps and proposes a command; resolves with its result once applied here. */
   propose(op: CommandOp, session: SessionHeader | undefined, onProposed: () => void): Promise<CommandResult> {
+    // Off the leader the core drops every proposal: refused before stamping and encoding
+    // it, which an entry node forwarding most writes would otherwise do for each.
+    if (this.node.role !== "leader") return Promise.reject(droppedError(this.shard, { reason: "not-leader", leaderHint: this.node.lead }));
     this.seedIfNew(onProposed);
     // Stamped with the cluster time estimate, which never goes backwards, even across
     // leaders: a new leader continues from the stamps it applied.

@@ -1,6 +1,7 @@
 import type { DescService, JsonReadOptions } from "@bufbuild/protobuf";
 import { Code, ConnectError, createConnectRouter, createContextKey, createContextValues, type Interceptor, type ServiceImpl } from "@connectrpc/connect";
 import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
+import { requestScopeKey, requestScopeOf } from "./connection-scope.js";
 import { encodeEnvelope, type UniversalHandler, type UniversalServerResponse } from "@connectrpc/connect/protocol";
 import { codeToHttpStatus } from "@connectrpc/connect/protocol-connect";
 import { trailerFlag, trailerParse, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
@@ -10,7 +11,7 @@ import type http2 from "node:http2";
 import { endedWithoutBody } from "./http-server.js";
 import { answerableError } from "./rpc-error-response.js";
 
-type AnyRequest = http.IncomingMessage | http2.Http2ServerRequest;
+export type AnyRequest = http.IncomingMessage | http2.Http2ServerRequest;
 type AnyResponse = http.ServerResponse | http2.Http2ServerResponse;
 
 export interface StockHandlerOptions {
@@ -54,7 +55,7 @@ export function createStockHandler(options: StockHandlerOptions): (req: AnyReque
       res.end();
       return;
     }
-    const contextValues = createContextValues();
+    const contextValues = createContextValues().set(requestScopeKey, requestScopeOf(req));
     let uReq;
     try {
       uReq = { ...universalRequestFromNodeRequest(req, res, undefined, contextValues), body: wholeBody(req) };
