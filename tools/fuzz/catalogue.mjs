@@ -42,6 +42,7 @@ const METHOD_WEIGHTS = [
   [8, "MSet"],
   [5, "MDelete"],
   [8, "Incr"],
+  [6, "Batch"],
   [2, "Watch"],
   [3, "Stats"],
   [3, "GetTopology"],
@@ -236,6 +237,8 @@ function responseShape(method, request, o) {
     return `MGet of ${request.keys.length} keys answered ${o.response.results.length} results`;
   if (method === "MSet" && o.response.versions.length !== request.items.length)
     return `MSet of ${request.items.length} items answered ${o.response.versions.length} versions`;
+  if (method === "Batch" && o.response.results.length !== request.calls.length)
+    return `Batch of ${request.calls.length} calls answered ${o.response.results.length} results`;
   if (method === "Set" && !(o.response.version > 0n)) return "Set answered ok without a version";
   return undefined;
 }

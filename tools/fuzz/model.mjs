@@ -143,6 +143,17 @@ export const REQUESTS = {
   },
 };
 
+// A Batch carries the single-key requests as its calls: each call one of them (a oneof),
+// with its own timeout.
+const BATCH_CALL = [
+  { name: "get", no: 1, t: "msg", m: REQUESTS.Get.fields, oneof: "call" },
+  { name: "set", no: 2, t: "msg", m: REQUESTS.Set.fields, oneof: "call" },
+  { name: "delete", no: 3, t: "msg", m: REQUESTS.Delete.fields, oneof: "call" },
+  { name: "incr", no: 4, t: "msg", m: REQUESTS.Incr.fields, oneof: "call" },
+  { name: "timeoutMs", no: 5, t: "uint32" },
+];
+REQUESTS.Batch = { service: "cache", local: "batch", path: "distcache.v1.CacheService", fields: [{ name: "calls", no: 1, t: "items", m: BATCH_CALL }] };
+
 /** Methods Connect clients may call with HTTP GET (idempotency NO_SIDE_EFFECTS). */
 export const GET_METHODS = ["Get", "MGet", "Stats", "GetTopology"];
 
@@ -328,7 +339,8 @@ export class ValueMaker {
         if (!h) return int(rng.pick([0, 0, 1, 2, 3, 100]));
         return this.intValue(UINT64_EXTREMES);
       case "uint32":
-        if (!h) return int(rng.int(this.ctx.shardCount));
+        // A Batch call's own timeout (none, short, long), or a shard.
+        if (!h) return int(f.name === "timeoutMs" ? rng.pick([0, 0, 50, 1000, 5000]) : rng.int(this.ctx.shardCount));
         return this.intValue(UINT32_EXTREMES);
       case "bound":
         if (!h) return int(rng.pick(BOUNDS_VALID));
