@@ -34,7 +34,7 @@ export function codeName(n) {
 
 /** Every RPC the fuzzer calls, by the method name the doc's table uses. */
 export const METHODS = {
-  "distcache.v1.CacheService": ["Get", "Set", "Delete", "MGet", "MSet", "MDelete", "Incr", "Watch", "Stats"],
+  "distcache.v1.CacheService": ["Get", "Set", "Delete", "MGet", "MSet", "MDelete", "Incr", "Batch", "Watch", "Stats"],
   "distcache.v1.ClusterService": ["GetTopology", "WatchTopology", "AddNode", "RemoveNode", "TransferLeader", "ConfigureStore"],
 };
 

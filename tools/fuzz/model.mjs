@@ -387,7 +387,7 @@ export class ValueMaker {
       case "msg":
         if (this.mode === "raw" && h && rng.bool(0.3))
           return rng.pick([raw('"header"'), raw("[]"), raw("null"), raw("42"), { k: "garbage", bytes: rng.bytes(rng.range(1, 40)) }]);
-        return { k: "msg", fields: this.message(f.m, depth + 1) };
+        return { k: "msg", fields: this.keyedMessage(f.m, depth + 1) };
       default:
         throw new Error(`no values for field type ${f.t}`);
     }
@@ -518,6 +518,12 @@ export class ValueMaker {
   }
 
   /** A message whose value drew a big size writes under a key of the big-value pool. */
+  /** A nested message; one with a key (a Batch call's request) keeps a big value on the big keys, as a request does. */
+  keyedMessage(fields, depth) {
+    const out = this.message(fields, depth);
+    return out.some(([f]) => f.name === "key") ? this.fixBig(out) : out;
+  }
+
   fixBig(fields) {
     if (!this.bigValue) return fields;
     this.bigValue = false;
