@@ -1,4 +1,3 @@
-import { requestScope } from "../http/connection-scope.js";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
@@ -70,9 +69,7 @@ export function createClusterService(deps: ClusterServiceDeps): Partial<ServiceI
           subscribe: (push) => deps.view.subscribe((view) => push(streamed(view, false))),
           progress: () => streamed(deps.view.current(), true),
         },
-        ctx.signal,
-        undefined,
-        requestScope(ctx.values),
+        ctx,
       ),
     addNode: (req, ctx) => addNode(deps.membership, req, ctx),
     removeNode: (req, ctx) => removeNode(deps.membership, req, ctx),

@@ -1,6 +1,9 @@
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
-import { StreamGate, type StreamLimits, type StreamOutcome, type StreamSource } from "./stream-gate.js";
+import { StreamGate, type StreamCall, type StreamLimits, type StreamOutcome, type StreamSource } from "./stream-gate.js";
+
+/** A stream's call made outside any HTTP request, as a handler called directly sees it. */
+const call = (signal = new AbortController().signal): StreamCall => ({ signal, values: createContextValues() });
 
 const LIMITS: StreamLimits = { perNodeMax: 2, perConnectionMax: 2, progressMs: 60_000, queueMax: 3 };
 
@@ -35,7 +38,7 @@ describe("StreamGate", () => {
     const gate = new StreamGate(LIMITS);
     const src = source();
     const abort = new AbortController();
-    const stream = gate.serve(src, abort.signal);
+    const stream = gate.serve(src, call(abort.signal));
     expect((await stream.next()).value).toBe("first");
     src.push("a");
     src.push("b");
@@ -61,17 +64,17 @@ describe("StreamGate", () => {
       },
       close: () => void closed++,
     };
-    expect((await failureOf(gate.serve(failing, new AbortController().signal).next())).code).toBe(Code.OutOfRange);
+    expect((await failureOf(gate.serve(failing, call()).next())).code).toBe(Code.OutOfRange);
     expect(gate.size).toBe(0);
     expect(closed).toBe(1);
-    const next = gate.serve(source(), new AbortController().signal);
+    const next = gate.serve(source(), call());
     expect((await next.next()).value).toBe("first");
     await next.return(undefined);
   });
 
   it("sends a progress message at every interval", async () => {
     const gate = new StreamGate({ ...LIMITS, progressMs: 20 });
-    const stream = gate.serve(source(), new AbortController().signal);
+    const stream = gate.serve(source(), call());
     await stream.next();
     expect((await stream.next()).value).toBe("progress");
     expect((await stream.next()).value).toBe("progress");
@@ -81,16 +84,16 @@ describe("StreamGate", () => {
   it("refuses a stream over the node's bound with resource_exhausted, and takes one again once a stream ends", async () => {
     const outcomes: StreamOutcome[] = [];
     const gate = new StreamGate(LIMITS, (o) => outcomes.push(o));
-    const first = gate.serve(source(), new AbortController().signal);
+    const first = gate.serve(source(), call());
     await first.next();
-    await gate.serve(source(), new AbortController().signal).next();
+    await gate.serve(source(), call()).next();
     // A stream never started holds no place.
-    gate.serve(source(), new AbortController().signal);
-    const refusal = await failureOf(gate.serve(source(), new AbortController().signal).next());
+    gate.serve(source(), call());
+    const refusal = await failureOf(gate.serve(source(), call()).next());
     expect(refusal.code).toBe(Code.ResourceExhausted);
     expect(refusal.rawMessage).toMatch(/--streams-max/);
     await first.return(undefined);
-    expect((await gate.serve(source(), new AbortController().signal).next()).value).toBe("first");
+    expect((await gate.serve(source(), call()).next()).value).toBe("first");
     expect(outcomes).toEqual(["opened", "opened", "refused", "ended", "opened"]);
   });
 
@@ -98,7 +101,7 @@ describe("StreamGate", () => {
     const outcomes: StreamOutcome[] = [];
     const gate = new StreamGate(LIMITS, (o) => outcomes.push(o));
     const src = source();
-    const stream = gate.serve(src, new AbortController().signal);
+    const stream = gate.serve(src, call());
     expect((await stream.next()).value).toBe("first");
     for (let i = 0; i < LIMITS.queueMax + 1; i++) src.push(`m${i}`);
     const err = await failureOf(stream.next());
@@ -111,7 +114,7 @@ describe("StreamGate", () => {
   it("drops a consumer whose held messages pass queueBytesMax, as the source sizes them", async () => {
     const gate = new StreamGate({ ...LIMITS, queueMax: 100, queueBytesMax: 10 });
     const src = { ...source(), size: (m: string) => m.length };
-    const stream = gate.serve(src, new AbortController().signal);
+    const stream = gate.serve(src, call());
     expect((await stream.next()).value).toBe("first");
     src.push("12345");
     src.push("67890");
@@ -128,7 +131,7 @@ describe("StreamGate", () => {
   it("keeps a consumer that stays within queueMax messages", async () => {
     const gate = new StreamGate(LIMITS);
     const src = source();
-    const stream = gate.serve(src, new AbortController().signal);
+    const stream = gate.serve(src, call());
     await stream.next();
     for (let round = 0; round < 5; round++) {
       for (let i = 0; i < LIMITS.queueMax; i++) src.push(`m${round}.${i}`);
@@ -139,12 +142,12 @@ describe("StreamGate", () => {
 
   it("ends every stream with unavailable when the node stops, and refuses new ones", async () => {
     const gate = new StreamGate(LIMITS);
-    const stream = gate.serve(source(), new AbortController().signal);
+    const stream = gate.serve(source(), call());
     await stream.next();
     const waiting = stream.next();
     gate.close();
     const err = await failureOf(waiting);
     expect(err.code).toBe(Code.Unavailable);
-    expect((await failureOf(gate.serve(source(), new AbortController().signal).next())).rawMessage).toMatch(/shutting down/);
+    expect((await failureOf(gate.serve(source(), call()).next())).rawMessage).toMatch(/shutting down/);
   });
 });

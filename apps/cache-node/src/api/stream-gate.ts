@@ -1,7 +1,10 @@
-import { Code, ConnectError } from "@connectrpc/connect";
-import type { RequestScope } from "../http/connection-scope.js";
+import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
+import { requestScope, type RequestScope } from "../http/connection-scope.js";
 import { StreamPlaces } from "./stream-places.js";
 import { StreamQueue } from "./stream-queue.js";
+
+/** What a stream needs of its call: the caller's signal, and the context values that carry its HTTP request. */
+export type StreamCall = Pick<HandlerContext, "signal" | "values">;
 
 /** The limits every server stream of a node shares. */
 export interface StreamLimits {
@@ -78,16 +81,13 @@ export class StreamGate {
    * source fails it, or the node stops. A refusal (a bound reached, of every stream or of
    * `kind`, the places of one kind of stream) is the stream's first result, so a stream
    * holds a place only while it runs. A source given as a function is prepared once the
-   * places are taken (it may wait, or refuse by throwing). `request` is the HTTP request
-   * the stream came on (requestScope of its context), which per-connection bounds and the
-   * cut of a stalled consumer need; a stream without one is counted for the node only.
+   * places are taken (it may wait, or refuse by throwing). The call's context gives the
+   * caller's signal and the HTTP request the stream came on, which per-connection bounds
+   * and the cut of a stalled consumer need; a call without one is counted for the node only.
    */
-  async *serve<T>(
-    source: StreamSource<T> | (() => Promise<StreamSource<T>>),
-    signal: AbortSignal,
-    kind?: StreamPlaces,
-    request?: RequestScope,
-  ): AsyncGenerator<T> {
+  async *serve<T>(source: StreamSource<T> | (() => Promise<StreamSource<T>>), call: StreamCall, kind?: StreamPlaces): AsyncGenerator<T> {
+    const { signal } = call;
+    const request = requestScope(call.values);
     const release = this.acquire(request?.connection, kind);
     let ready: StreamSource<T>;
     try {

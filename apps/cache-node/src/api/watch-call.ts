@@ -1,4 +1,3 @@
-import { requestScope } from "../http/connection-scope.js";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import type { WatchRequest } from "@distcache/proto";
 import type { Ring } from "@distcache/ring";
@@ -41,7 +40,7 @@ const START_RECHECK_MS = 250;
 export function watchHandler(deps: WatchDeps) {
   return async function* watch(req: WatchRequest, ctx: HandlerContext): AsyncGenerator<WatchMessage> {
     const checked = checkWatchRequest(req, deps.ring, deps.consensus.shardCount, deps.limits);
-    yield* deps.streams.serve(() => prepare(deps, checked, ctx), ctx.signal, deps.watchers, requestScope(ctx.values));
+    yield* deps.streams.serve(() => prepare(deps, checked, ctx), ctx, deps.watchers);
   };
 }
 

@@ -1,6 +1,6 @@
 import { createContextKey, type ContextValues } from "@connectrpc/connect";
 import http2 from "node:http2";
-import type { AnyRequest } from "./stock-handler.js";
+import type { AnyRequest } from "./node-http-types.js";
 
 /** The request being handled, as handlers that see only the RPC need it. */
 export interface RequestScope {

@@ -3,9 +3,8 @@ import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
 import { writeRpcError } from "./rpc-error-response.js";
+import type { AnyRequest, AnyResponse } from "./node-http-types.js";
 
-type AnyRequest = http.IncomingMessage | http2.Http2ServerRequest;
-type AnyResponse = http.ServerResponse | http2.Http2ServerResponse;
 export type RequestHandler = (req: AnyRequest, res: AnyResponse) => void;
 
 /** What one HTTP/2 connection may buffer, in megabytes (Node's unit for maxSessionMemory). */

@@ -3,11 +3,7 @@ import { encodeEnvelope } from "@connectrpc/connect/protocol";
 import { codeToHttpStatus, endStreamFlag, endStreamToJson, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { trailerFlag, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
-import type http from "node:http";
-import type http2 from "node:http2";
-
-type AnyRequest = http.IncomingMessage | http2.Http2ServerRequest;
-type AnyResponse = http.ServerResponse | http2.Http2ServerResponse;
+import type { AnyRequest, AnyResponse } from "./node-http-types.js";
 
 export type RpcProtocol = "grpc" | "grpc-web" | "connect-stream" | "connect";
 

@@ -1,18 +1,14 @@
 import type { DescService, JsonReadOptions } from "@bufbuild/protobuf";
 import { Code, ConnectError, createConnectRouter, createContextKey, createContextValues, type Interceptor, type ServiceImpl } from "@connectrpc/connect";
 import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
-import { requestScopeKey, requestScopeOf } from "./connection-scope.js";
 import { encodeEnvelope, type UniversalHandler, type UniversalServerResponse } from "@connectrpc/connect/protocol";
 import { codeToHttpStatus } from "@connectrpc/connect/protocol-connect";
 import { trailerFlag, trailerParse, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
 import { IncomingMessage } from "node:http";
-import type http from "node:http";
-import type http2 from "node:http2";
+import { requestScopeKey, requestScopeOf } from "./connection-scope.js";
 import { endedWithoutBody } from "./http-server.js";
 import { answerableError } from "./rpc-error-response.js";
-
-export type AnyRequest = http.IncomingMessage | http2.Http2ServerRequest;
-type AnyResponse = http.ServerResponse | http2.Http2ServerResponse;
+import type { AnyRequest, AnyResponse } from "./node-http-types.js";
 
 export interface StockHandlerOptions {
   services: { service: DescService; impl: Record<string, unknown> }[];

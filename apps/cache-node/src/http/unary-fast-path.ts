@@ -1,13 +1,10 @@
 import { create, fromBinary, fromJson, toBinary, toJson, type DescMessage, type DescMethod, type DescService, type JsonReadOptions } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextValues, type HandlerContext } from "@connectrpc/connect";
 import { codeToHttpStatus, errorToJsonBytes, parseTimeout } from "@connectrpc/connect/protocol-connect";
-import type http from "node:http";
-import type http2 from "node:http2";
 import { endedWithoutBody } from "./http-server.js";
 import { answerableError } from "./rpc-error-response.js";
+import type { AnyRequest, AnyResponse } from "./node-http-types.js";
 
-type AnyRequest = http.IncomingMessage | http2.Http2ServerRequest;
-type AnyResponse = http.ServerResponse | http2.Http2ServerResponse;
 type UnaryFn = (req: never, ctx: HandlerContext) => unknown;
 
 export interface UnaryFastPathOptions {
