@@ -1,7 +1,19 @@
 /**
- * This node cannot serve the shard: it is not the leader (or has no replica). Carries
- * what the node knows of the leader, so the caller can forward or tell the client.
+ * An outcome of a request that the node answers or forwards, not a fault to trace: it
+ * captures no stack, which on the request path cost more than the rest of the refusal.
  */
+export class RequestOutcome extends Error {
+  constructor(message: string) {
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      super(message);
+    } finally {
+      Error.stackTraceLimit = stackTraceLimit;
+    }
+  }
+}
+
 /** A leadership transfer that cannot start or did not finish in time. */
 export class TransferError extends Error {
   override name = "TransferError";
@@ -26,7 +38,11 @@ export class MembershipChangeError extends Error {
   }
 }
 
-export class NotLeaderError extends Error {
+/**
+ * This node cannot serve the shard: it is not the leader (or has no replica). Carries
+ * what the node knows of the leader, so the caller can forward or tell the client.
+ */
+export class NotLeaderError extends RequestOutcome {
   override name = "NotLeaderError";
 
   constructor(
@@ -34,22 +50,17 @@ export class NotLeaderError extends Error {
     readonly leaderId: string | undefined,
     readonly reason: string,
   ) {
-    // A refusal the router answers or forwards, never a fault to trace: no stack is
-    // captured, which cost more than the rest of a forwarded write's refusal.
-    const stackTraceLimit = Error.stackTraceLimit;
-    Error.stackTraceLimit = 0;
     super(`node does not lead shard ${shard} (${reason})${leaderId ? `; leader is ${leaderId}` : "; no leader known"}`);
-    Error.stackTraceLimit = stackTraceLimit;
   }
 }
 
 /** The outcome of a write is unknown: it may or may not have been applied. */
-export class IndeterminateError extends Error {
+export class IndeterminateError extends RequestOutcome {
   override name = "IndeterminateError";
 }
 
 /** The write was proposed but a new leader replaced it: it did not take effect, and may be retried. */
-export class WriteLostError extends Error {
+export class WriteLostError extends RequestOutcome {
   override name = "WriteLostError";
 
   constructor(
@@ -65,7 +76,7 @@ export class WriteLostError extends Error {
  * entries or pending reads as it may, or this replica as many strong reads): nothing
  * was done, and the client may retry after a pause.
  */
-export class OverloadedError extends Error {
+export class OverloadedError extends RequestOutcome {
   override name = "OverloadedError";
 }
 
