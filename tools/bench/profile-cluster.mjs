@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { planCluster, startMember, stopNode } from "../scripts/local-nodes.mjs";
 import { runGenerator } from "./suite/generator/run.mjs";
-import { runWrk, wrkRequests } from "./suite/wrk.mjs";
+import { distcacheWrkRequests, runWrk } from "./suite/wrk.mjs";
 import { printSummary, summarizeProfile } from "./profile-summary.mjs";
 
 const { values } = parseArgs({
@@ -48,10 +48,6 @@ if (nodes.length < started.length) {
 }
 
 const urls = nodes.map((n) => n.url);
-const driver =
-  values.driver === "connect"
-    ? { kind: "connect", endpoints: [urls[0]], valueBytes: 100, consistency: values.consistency }
-    : { kind: "distcache-sdk", endpoints: urls, valueBytes: 100, consistency: values.consistency, autoBatch: !values["no-auto-batch"] };
 try {
   await new Promise((r) => setTimeout(r, 1500));
   if (values.driver === "wrk") await profileWrk(urls[0]);
@@ -62,6 +58,10 @@ try {
 }
 
 async function profileGenerator() {
+  const driver =
+    values.driver === "connect"
+      ? { kind: "connect", endpoints: [urls[0]], valueBytes: 100, consistency: values.consistency }
+      : { kind: "distcache-sdk", endpoints: urls, valueBytes: 100, consistency: values.consistency, autoBatch: !values["no-auto-batch"] };
   const result = await runGenerator({
     driver,
     workers: 2,
@@ -82,8 +82,7 @@ async function profileGenerator() {
 
 async function profileWrk(url) {
   const connections = Number(values.concurrency);
-  if (values.op === "read") await runWrk({ url, ...wrkRequests("distcache", "write", 10_000, 100), seconds: 3, connections });
-  const { path, bodies } = wrkRequests("distcache", values.op, 10_000, 100, values.consistency);
+  const { path, bodies } = await distcacheWrkRequests({ url, op: values.op, consistency: values.consistency, connections });
   const result = await runWrk({ url, path, bodies, seconds: Number(values.seconds), connections });
   console.log(`${values.op} through wrk to n1: ${result.opsPerSecond} requests/s, p50 ${result.latencyUs?.p50 ?? "?"} µs`);
 }

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { readProcStat } from "../chaos/proc-stats.mjs";
 import { NODE_MAIN, planCluster, startCluster, stopNode } from "../scripts/local-nodes.mjs";
-import { runWrk, wrkMissing, wrkRequests } from "./suite/wrk.mjs";
+import { distcacheWrkRequests, runWrk, wrkMissing } from "./suite/wrk.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -31,8 +31,7 @@ async function measure(main) {
   try {
     await new Promise((r) => setTimeout(r, 2000));
     const url = nodes[0].url;
-    if (values.op === "read") await runWrk({ url, ...wrkRequests("distcache", "write", 10_000, 100), seconds: 3, connections: 64 });
-    const { path, bodies } = wrkRequests("distcache", values.op, 10_000, 100, values.consistency);
+    const { path, bodies } = await distcacheWrkRequests({ url, op: values.op, consistency: values.consistency, connections: 64 });
     await runWrk({ url, path, bodies, seconds: 1, connections: 64 });
     const cpu = () => nodes.reduce((sum, n) => sum + (readProcStat(n.pid)?.cpuSeconds ?? 0), 0);
     const before = cpu();

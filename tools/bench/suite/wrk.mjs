@@ -35,6 +35,15 @@ export function wrkRequests(target, mix, keys, valueBytes, consistency = "strong
   throw new Error(`wrk drives distcache, etcd and the node:http ceiling only, not ${target}`);
 }
 
+/**
+ * The requests of a wrk run against one distcache node (10,000 keys, 100 B values); a
+ * read run first writes every key, so reads find them.
+ */
+export async function distcacheWrkRequests({ url, op, consistency, connections }) {
+  if (op === "read") await runWrk({ url, ...wrkRequests("distcache", "write", 10_000, 100), seconds: 3, connections });
+  return wrkRequests("distcache", op, 10_000, 100, consistency);
+}
+
 /** A wrk script that posts the bodies in turn, each thread from its own place. */
 function script(path, bodies) {
   const quoted = bodies.map((b) => `[==[${b}]==]`).join(",\n");
