@@ -35,6 +35,7 @@ async function measure(main) {
     await runWrk({ url, path, bodies, seconds: 1, connections: 64 });
     const cpu = () => nodes.reduce((sum, n) => sum + (readProcStat(n.pid)?.cpuSeconds ?? 0), 0);
     const before = cpu();
+    const splitBefore = nodes.map((n) => readProcStat(n.pid));
     const result = await runWrk({ url, path, bodies, seconds: Number(values.seconds), connections: 64 });
     const requests = result.opsPerSecond * result.seconds;
     return {
@@ -42,6 +43,12 @@ async function measure(main) {
       p50Us: result.latencyUs?.p50 ?? null,
       failed: result.failed,
       cpuUsPerOp: Math.round(((cpu() - before) * 1e6) / requests),
+      // Per node, user and system CPU µs per request: where the time goes.
+      userSystemUsPerOp: nodes.map((n, i) => {
+        const now = readProcStat(n.pid);
+        const perOp = (field) => Math.round((((now?.[field] ?? 0) - (splitBefore[i]?.[field] ?? 0)) * 1e6) / requests);
+        return `${perOp("userSeconds")}+${perOp("systemSeconds")}`;
+      }),
     };
   } finally {
     await Promise.all(nodes.map((n) => stopNode(n)));

@@ -37,5 +37,11 @@ export function readProcStat(pid) {
   const utime = Number(rest[11]);
   const stime = Number(rest[12]);
   const rssPages = Number(rest[21]);
-  return { cpuSeconds: (utime + stime) / CLOCK_TICKS, rssBytes: rssPages * PAGE_BYTES, state: rest[0] };
+  return {
+    cpuSeconds: (utime + stime) / CLOCK_TICKS,
+    userSeconds: utime / CLOCK_TICKS,
+    systemSeconds: stime / CLOCK_TICKS,
+    rssBytes: rssPages * PAGE_BYTES,
+    state: rest[0],
+  };
 }

@@ -281,7 +281,7 @@ function createServices(
     clock: Clock;
     meta: MetaView;
     metaHolders: () => string[];
-    opened: Pick<OpenConsensus, "groups" | "identity" | "meta">;
+    opened: Pick<OpenConsensus, "groups" | "identity" | "meta" | "forwarding">;
     view: ClusterView;
     streams: StreamGate;
     hub: WatchHub;
@@ -296,7 +296,7 @@ function createServices(
     // Forwarded calls go where --client-dial says (a proxy, in tests); answers to clients name the advertised addresses.
     forwarder:
       book.all().length > 1 || config.peerSecret
-        ? new Forwarder({ clientAddress: (id) => config.clientDial.get(id) ?? directory.clientAddress(id) })
+        ? new Forwarder({ clientAddress: (id) => config.clientDial.get(id) ?? directory.clientAddress(id) }, parts.opened.forwarding.client)
         : undefined,
     directory,
     forwardTimeoutMs: config.operationTimeoutMs,
@@ -312,6 +312,7 @@ function createServices(
   const relays = watchRelays(config, directory, parts.view);
   const watch = watchHandler({ ...serviceDeps, hub, streams, relays, watchers, operationTimeoutMs: config.operationTimeoutMs });
   const cacheImpl = { ...createCacheService(serviceDeps), watch };
+  parts.opened.forwarding.server.serve(cacheImpl, (method, code, seconds) => metrics.observe(method, code, seconds));
   const membership = {
     nodeId: config.nodeId,
     metaStore: parts.opened.meta,

@@ -8,6 +8,7 @@ import type { NodeBook } from "./placement/node-book.js";
 import type { ConsensusPort } from "./consensus/consensus-port.js";
 import { PeerTransport, type PeerTransportOptions } from "./peer/peer-transport.js";
 import type { PeerFaultHook } from "./peer/peer-faults.js";
+import { PeerForwarding } from "./routing/peer-forwarding.js";
 import { SnapshotFiles } from "@distcache/raft/snapshot";
 import type { CrashReport } from "@distcache/raft/testing";
 import { MultiRaft } from "./consensus/multi-raft.js";
@@ -38,6 +39,8 @@ const MOVES_MAX = 2;
 /** The consensus side of a node, with its lifecycle. */
 export interface OpenConsensus {
   consensus: ConsensusPort;
+  /** Writes forwarded to and from peers on the peer links. */
+  forwarding: PeerForwarding;
   members: ClusterMember[];
   /** The meta document, through this node's replica of the meta group (if it holds one). */
   meta: MetaStore;
@@ -92,7 +95,7 @@ export async function openConsensus(
   const groupLog = await openWalGroupLog(join(config.dataDir, "wal"), logger, lossyFs && { fs: lossyFs }, placed);
   const hostedShards = [...placed, ...laterGroups(groupLog, placedHere, config.shards, removedGroups)];
   // Messages arrive only after start(), by which time raft is initialised.
-  const transport = openPeerTransport(config, book, identity, logger, peerFaults, (from, payload) => raft.receive(from, payload));
+  const { transport, forwarding } = openPeerLinks(config, book, identity, logger, peerFaults, (from, payload) => raft.receive(from, payload));
   const raft: MultiRaft = await MultiRaft.open({
     nodeId: config.nodeId,
     hostedShards,
@@ -118,6 +121,7 @@ export async function openConsensus(
   const metaDriver = new MetaDriver({ nodeId: config.nodeId, meta, bootstrap, intervalMs: META_ROUND_MS, placement: driver, logger });
   return {
     consensus: raft,
+    forwarding,
     members,
     meta,
     groups: raft,
@@ -138,7 +142,7 @@ export async function openConsensus(
     handOff: (timeoutMs) => raft.handOffLeadership(timeoutMs),
     placement: driver,
     useLeaderHints: (hint) => raft.useLeaderHints(hint),
-    driverStats: () => ({ ...raft.stats, ...prefixed("snapshots", raft.snapshots.stats), ...prefixed("peer", { ...transport.stats }) }),
+    driverStats: () => driverCounters(raft, transport, forwarding),
     crashStorage: lossyFs && ((torn) => lossyFs.crash({ torn, random: Math.random })),
     close: async () => {
       metaDriver.stop();
@@ -232,6 +236,23 @@ function initialGroups(config: NodeConfig, members: readonly ClusterMember[]) {
   return { replicas, placement, groups, placedHere };
 }
 
+/** The peer transport and the forwarding on it: forwarded calls and their answers go to the forwarding, every other frame to `onRaft`. */
+function openPeerLinks(
+  config: NodeConfig,
+  book: NodeBook,
+  identity: { clusterId: string; incarnation: string },
+  logger: Logger,
+  faults: PeerFaultHook | undefined,
+  onRaft: PeerTransportOptions["onMessage"],
+): { transport: PeerTransport; forwarding: PeerForwarding } {
+  const transport = openPeerTransport(config, book, identity, logger, faults, {
+    onMessage: (from, payload) => forwarding.accept(from, payload) || onRaft(from, payload),
+    onLinkDown: (peer) => forwarding.linkDown(peer),
+  });
+  const forwarding = new PeerForwarding(transport);
+  return { transport, forwarding };
+}
+
 /** The peer transport, with the test-only fault hook under --testing-control. */
 function openPeerTransport(
   config: NodeConfig,
@@ -239,7 +260,7 @@ function openPeerTransport(
   identity: { clusterId: string; incarnation: string },
   logger: Logger,
   faults: PeerFaultHook | undefined,
-  onMessage: PeerTransportOptions["onMessage"],
+  handlers: Pick<PeerTransportOptions, "onMessage" | "onLinkDown">,
 ): PeerTransport {
   return new PeerTransport({
     nodeId: config.nodeId,
@@ -254,10 +275,20 @@ function openPeerTransport(
         .filter((m) => m.id !== config.nodeId)
         .map((m) => [m.id, config.peerDial.get(m.id) ?? m.peerAddress]),
     ),
-    onMessage,
+    ...handlers,
     logger,
     faults,
   });
+}
+
+/** The multi-Raft driver's counters, with the peer transport's and the forwarding's. */
+function driverCounters(raft: MultiRaft, transport: PeerTransport, forwarding: PeerForwarding): Record<string, number> {
+  return {
+    ...raft.stats,
+    ...prefixed("snapshots", raft.snapshots.stats),
+    ...prefixed("peer", { ...transport.stats }),
+    ...prefixed("forwarded", { ...forwarding.client.stats, ...forwarding.server.stats }),
+  };
 }
 
 function prefixed(prefix: string, stats: Record<string, number>): Record<string, number> {

@@ -74,7 +74,9 @@ export class NodeMetrics {
     if (raftStats) {
       new Gauge({
         name: "distcache_raft_driver",
-        help: "Multi-Raft driver counters since start: cycles, log appends, fsyncs, peer batches and messages, snapshots taken, sent, received and installed.",
+        help:
+          "Multi-Raft driver counters since start: cycles, log appends, fsyncs, peer batches and messages, " +
+          "snapshots taken, sent, received and installed, writes forwarded on peer links.",
         labelNames: ["counter"],
         registers: [this.registry],
         collect() {

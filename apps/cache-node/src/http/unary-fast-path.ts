@@ -1,9 +1,10 @@
 import { create, fromBinary, fromJson, toBinary, toJson, type DescMessage, type DescMethod, type DescService, type JsonReadOptions } from "@bufbuild/protobuf";
-import { Code, ConnectError, createContextValues, type HandlerContext } from "@connectrpc/connect";
+import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { codeToHttpStatus, errorToJsonBytes, parseTimeout } from "@connectrpc/connect/protocol-connect";
 import { endedWithoutBody } from "./http-server.js";
 import { answerableError } from "./rpc-error-response.js";
 import type { AnyRequest, AnyResponse } from "./node-http-types.js";
+import { unaryCallContext } from "../routing/unary-call-context.js";
 
 type UnaryFn = (req: never, ctx: HandlerContext) => unknown;
 
@@ -85,7 +86,6 @@ async function call(
     const out = binary ? toBinary(route.method.output, output) : Buffer.from(JSON.stringify(toJson(route.method.output, output)));
     res.statusCode = 200;
     res.setHeader("content-type", binary ? "application/proto" : "application/json");
-    // Connect sends unary trailers as "trailer-" prefixed headers.
     for (const [k, v] of responseHeaders()) res.setHeader(k, v);
     res.end(out);
     options.observe(route.method.name, undefined, (performance.now() - started) / 1000);
@@ -180,63 +180,26 @@ function readBody(req: AnyRequest, requestBytesMax: number): Promise<Uint8Array>
   });
 }
 
-/**
- * A HandlerContext whose costly parts (abort signal, header objects) are built only if
- * the implementation touches them: most calls never do, and building them eagerly cost
- * about a tenth of the request path.
- */
-function lazyContext(
-  route: Route,
-  req: AnyRequest,
-  res: AnyResponse,
-  timeoutMs: number | undefined,
-  startedMs: number,
-): { ctx: HandlerContext; responseHeaders: () => [string, string][] } {
-  let controller: AbortController | undefined;
-  let requestHeader: Headers | undefined;
-  let responseHeader: Headers | undefined;
-  let responseTrailer: Headers | undefined;
-  let values: ReturnType<typeof createContextValues> | undefined;
-  const responseHeaders = (): [string, string][] => [
-    ...(responseHeader ? [...responseHeader] : []),
-    ...(responseTrailer ? [...responseTrailer].map(([k, v]): [string, string] => [`trailer-${k}`, v]) : []),
-  ];
-  const ctx: HandlerContext = {
+/** The context of a call on the fast path: its signal also fires when the client goes away. */
+function lazyContext(route: Route, req: AnyRequest, res: AnyResponse, timeoutMs: number | undefined, startedMs: number) {
+  return unaryCallContext({
     method: route.method,
     service: route.service,
-    requestMethod: "POST",
-    protocolName: "connect",
     url: req.url ?? "",
-    // Whole milliseconds: the value may travel on as a connect-timeout-ms header, which must be an integer.
-    timeoutMs: () => (timeoutMs === undefined ? undefined : Math.max(0, Math.floor(timeoutMs - (performance.now() - startedMs)))),
-    get signal() {
-      if (!controller) {
-        const c = new AbortController();
-        controller = c;
-        if (timeoutMs !== undefined) {
-          const timer = setTimeout(() => c.abort(new ConnectError("the operation timed out", Code.DeadlineExceeded)), timeoutMs);
-          res.once("close", () => clearTimeout(timer));
-        }
-        res.once("close", () => {
-          if (!res.writableFinished) c.abort(new ConnectError("the client went away", Code.Canceled));
-        });
+    protocolName: "connect",
+    timeoutMs,
+    startedMs,
+    armSignal: (c) => {
+      if (timeoutMs !== undefined) {
+        const timer = setTimeout(() => c.abort(new ConnectError("the operation timed out", Code.DeadlineExceeded)), timeoutMs);
+        res.once("close", () => clearTimeout(timer));
       }
-      return controller.signal;
+      res.once("close", () => {
+        if (!res.writableFinished) c.abort(new ConnectError("the client went away", Code.Canceled));
+      });
     },
-    get requestHeader() {
-      return (requestHeader ??= headersOf(req));
-    },
-    get responseHeader() {
-      return (responseHeader ??= new Headers());
-    },
-    get responseTrailer() {
-      return (responseTrailer ??= new Headers());
-    },
-    get values() {
-      return (values ??= createContextValues());
-    },
-  };
-  return { ctx, responseHeaders };
+    requestHeader: () => headersOf(req),
+  });
 }
 
 function isContentType(value: string | undefined, type: string): boolean {

@@ -23,7 +23,7 @@ import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
  * carry (Raft messages, snapshot chunks, access samples, the replicated commands and
  * snapshot formats inside them). Change any of those and the version goes up.
  */
-export const PEER_PROTOCOL_VERSION = 3;
+export const PEER_PROTOCOL_VERSION = 4;
 export const MAGIC = Buffer.from("DCPV", "latin1");
 /** What version 1 (before the handshake carried a version) sent first: its challenge was this magic and a nonce. */
 const MAGIC_V1 = Buffer.from("DCP1", "latin1");

@@ -26,6 +26,7 @@ async function cluster(
   secrets: Record<string, string> = {},
   clusterIds: Record<string, string> = {},
   loggers: Record<string, pino.Logger> = {},
+  linksDown: string[] = [],
 ) {
   const inbox = new Map<string, { from: string; text: string }[]>();
   const transports = new Map<string, PeerTransport>();
@@ -38,6 +39,7 @@ async function cluster(
       clusterId: clusterIds[id] ?? CLUSTER_ID,
       peers: new Map(),
       onMessage: (from, payload) => inbox.get(id)!.push({ from, text: payload.toString() }),
+      onLinkDown: (peer) => linksDown.push(`${id}: ${peer}`),
       logger: loggers[id] ?? silent,
       reconnectDelayMsMin: 10,
       reconnectDelayMsMax: 50,
@@ -161,6 +163,24 @@ describe("PeerTransport", () => {
     transports.get("a")!.send("b", Buffer.from("after heal"));
     await eventually(() => inbox.get("b")!.length === 1);
     expect(inbox.get("b")![0]!.text).toBe("after heal");
+  });
+
+  it("says whether a peer's connection is up, and reports each side of a closed connection as a link down", async () => {
+    const linksDown: string[] = [];
+    const { inbox, transports } = await cluster(["a", "b"], {}, {}, {}, linksDown);
+    const a = transports.get("a")!;
+    // Dialed lazily: nothing is up before the first frame.
+    expect(a.connected("b")).toBe(false);
+    expect(a.connected("nobody")).toBe(false);
+    a.send("b", Buffer.from("hello"));
+    await eventually(() => inbox.get("b")!.length === 1);
+    expect(a.connected("b")).toBe(true);
+    expect(linksDown).toEqual([]);
+    // Cutting a → b closes a's outbound connection (a sees it) and b's inbound one (b sees it).
+    a.block("b");
+    expect(a.connected("b")).toBe(false);
+    await eventually(() => linksDown.length === 2);
+    expect(linksDown.sort()).toEqual(["a: b", "b: a"]);
   });
 
   it("connects soon after a partition that swallowed its handshake heals", async () => {

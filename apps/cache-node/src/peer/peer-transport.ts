@@ -39,6 +39,11 @@ export interface PeerTransportOptions {
    * that peer's connection (the frame broke the protocol); the peer may reconnect.
    */
   onMessage: (from: string, payload: Buffer) => void;
+  /**
+   * Called when a connection to or from `peer` that had completed its handshake closes:
+   * frames on it may not have arrived (forwarded calls waiting for an answer fail then).
+   */
+  onLinkDown?: (peer: string) => void;
   logger: Logger;
   /** Messages queued for one peer beyond this many bytes are dropped (Raft retransmits). */
   queueBytesMax?: number;
@@ -144,6 +149,16 @@ export class PeerTransport {
     // A fault drops the frame as a lossy network would (the sender believes it left), or sends it later.
     if (!fault.drop) setTimeout(() => this.closed || this.options.faults?.isCut(to) || dialer.send(payload), fault.delayMs).unref();
     return true;
+  }
+
+  /** Whether the outbound connection to `to` is up (handshake done), so a frame queued now leaves at once. */
+  connected(to: string): boolean {
+    return !this.closed && this.dialers.get(to)?.ready === true;
+  }
+
+  /** Opens the outbound connection to `to` if none is up or being opened (connections open on first use). */
+  dial(to: string): void {
+    if (!this.closed) this.dialers.get(to)?.dial();
   }
 
   /** Bytes queued for peer `to` or buffered in its socket, not yet handed to the network. */
@@ -289,6 +304,7 @@ export class PeerTransport {
       }
     };
     socket.on("data", onData);
+    socket.on("close", () => this.options.onLinkDown?.(from));
     if (rest.length > 0) onData(rest);
   }
 }
@@ -321,6 +337,10 @@ class Dialer {
     this.incarnation = options.incarnation ? Buffer.from(options.incarnation, "hex") : undefined;
   }
 
+  get ready(): boolean {
+    return this.state === "ready" && !this.blocked && !this.closed;
+  }
+
   get backlogBytes(): number {
     return this.queueBytes + (this.socket?.writableLength ?? 0);
   }
@@ -335,6 +355,10 @@ class Dialer {
     if (this.state === "idle") this.connect();
     else if (this.state === "ready") this.scheduleFlush();
     return true;
+  }
+
+  dial(): void {
+    if (this.state === "idle") this.connect();
   }
 
   redirect(address: string): void {
@@ -377,6 +401,7 @@ class Dialer {
     this.socket = socket;
     let buffered = Buffer.alloc(0);
     let answered = false;
+    let wasReady = false;
     const timer = setTimeout(() => socket.destroy(), this.options.handshakeTimeoutMs);
     socket.on("data", (chunk: Buffer) => {
       // The listener sends only the challenge and one ACCEPTED byte: anything after them
@@ -412,6 +437,7 @@ class Dialer {
         clearTimeout(timer);
         if (buffered[0] !== ACCEPTED || buffered.length > 1) return socket.destroy();
         this.state = "ready";
+        wasReady = true;
         this.delayMs = this.options.reconnectDelayMsMin;
         this.scheduleFlush();
       }
@@ -420,6 +446,7 @@ class Dialer {
     socket.on("error", () => socket.destroy());
     socket.on("close", () => {
       clearTimeout(timer);
+      if (wasReady) this.options.onLinkDown?.(this.id);
       if (this.socket !== socket) return;
       this.socket = undefined;
       this.retryLater();

@@ -1,7 +1,8 @@
-import { create, fromBinary, toBinary, type DescMessage, type DescMethodUnary, type MessageInitShape } from "@bufbuild/protobuf";
+import { fromBinary, type DescMessage, type DescMethodUnary, type MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Transport, type UnaryResponse } from "@connectrpc/connect";
 import { codeFromHttpStatus, errorFromJsonBytes } from "@connectrpc/connect/protocol-connect";
 import http from "node:http";
+import { encodeUnaryInput } from "./unary-call-context.js";
 
 /**
  * The lean transport: a minimal Connect client transport for node-to-node forwarding,
@@ -34,7 +35,7 @@ export function createLeanTransport(
           new ConnectError(`${callsMax} calls to ${url.host} are in flight or queued, the limit; nothing was sent, retry`, Code.Unavailable),
         );
       }
-      const body = toBinary(method.input, isMessage(input, method.input) ? input : create(method.input, input));
+      const body = encodeUnaryInput(method, input);
       const headers: http.OutgoingHttpHeaders = {
         "content-type": "application/proto",
         "connect-protocol-version": "1",
@@ -78,10 +79,6 @@ export function createLeanTransport(
 
 /** Calls to one node a transport holds at once (sent or waiting for a socket) by default. */
 export const FORWARDED_CALLS_MAX = 1024;
-
-function isMessage<D extends DescMessage>(value: unknown, desc: D): value is never {
-  return typeof value === "object" && value !== null && (value as { $typeName?: string }).$typeName === desc.typeName;
-}
 
 /** A refused connection is unavailable (nothing was sent); a reset may have been after delivery. */
 function connectErrorOf(err: Error & { code?: string }): ConnectError {

@@ -31,6 +31,10 @@ describe("routing", () => {
     expect(got).toMatchObject({ found: true, text: "via follower" });
     const metrics = await (await fetch(`${a}/metrics`)).text();
     expect(metrics).toMatch(/distcache_forwarded_requests_total\{method="Set"\} [1-9]/);
+    // The write went on the peer link to the leader, which ran it.
+    expect(metrics).toMatch(/distcache_raft_driver\{counter="forwardedSent"\} [1-9]/);
+    const leaderMetrics = await (await fetch(`${cluster.nodes.get(leader)!.url}/metrics`)).text();
+    expect(leaderMetrics).toMatch(/distcache_raft_driver\{counter="forwardedServed"\} [1-9]/);
   });
 
   it("a client that asks not to be forwarded gets the NotLeader detail", async () => {

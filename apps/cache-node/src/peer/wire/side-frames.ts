@@ -3,11 +3,12 @@ import { PeerBatchSchema, type PeerBatch } from "@distcache/proto/raft";
 import { PeerWireError } from "./peer-wire.js";
 
 /**
- * Peer frames other than Raft message batches (snapshot chunks, access samples) are
+ * Peer frames other than Raft message batches (snapshot chunks, access samples, forwarded
+ * calls and their answers) are
  * PeerBatch frames that set a single field: the frame's first byte, that field's tag,
  * tells which. They are rare or small, so the generated codec serves them.
  */
-export type SideFrameField = 2 | 3;
+export type SideFrameField = 2 | 3 | 4 | 5;
 
 export function isSideFrame(payload: Uint8Array, field: SideFrameField): boolean {
   return payload.length > 0 && payload[0] === ((field << 3) | 2);

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file distcache/raft/v1/peer.proto.
  */
 export const file_distcache_raft_v1_peer: GenFile = /*@__PURE__*/
-  fileDesc("ChxkaXN0Y2FjaGUvcmFmdC92MS9wZWVyLnByb3RvEhFkaXN0Y2FjaGUucmFmdC52MSKyAQoJUGVlckJhdGNoEjAKCG1lc3NhZ2VzGAEgAygLMh4uZGlzdGNhY2hlLnJhZnQudjEuUmFmdE1lc3NhZ2USOQoPc25hcHNob3RfY2h1bmtzGAIgAygLMiAuZGlzdGNhY2hlLnJhZnQudjEuU25hcHNob3RDaHVuaxI4Cg5hY2Nlc3Nfc2FtcGxlcxgDIAMoCzIgLmRpc3RjYWNoZS5yYWZ0LnYxLkFjY2Vzc1NhbXBsZXMiLAoNQWNjZXNzU2FtcGxlcxINCgVncm91cBgBIAEoDRIMCgRrZXlzGAIgAygJIqkBCg1TbmFwc2hvdENodW5rEg0KBWdyb3VwGAEgASgNEgoKAnRvGAIgASgJEgwKBHRlcm0YAyABKAQSDQoFaW5kZXgYBCABKAQSFQoNc25hcHNob3RfdGVybRgFIAEoBBIOCgZ2b3RlcnMYBiADKAkSEAoIbGVhcm5lcnMYByADKAkSCwoDc2VxGAggASgNEgwKBGxhc3QYCSABKAgSDAoEZGF0YRgKIAEoDCJeCgVFbnRyeRIMCgR0ZXJtGAEgASgEEg0KBWluZGV4GAIgASgEEioKBGtpbmQYAyABKA4yHC5kaXN0Y2FjaGUucmFmdC52MS5FbnRyeUtpbmQSDAoEZGF0YRgEIAEoDCKSAwoLUmFmdE1lc3NhZ2USDQoFZ3JvdXAYASABKA0SLAoEdHlwZRgCIAEoDjIeLmRpc3RjYWNoZS5yYWZ0LnYxLk1lc3NhZ2VUeXBlEgoKAnRvGAMgASgJEgwKBHRlcm0YBCABKAQSDQoFaW5kZXgYBSABKAQSEAoIbG9nX3Rlcm0YBiABKAQSKQoHZW50cmllcxgHIAMoCzIYLmRpc3RjYWNoZS5yYWZ0LnYxLkVudHJ5Eg4KBmNvbW1pdBgIIAEoBBIOCgZyZWplY3QYCSABKAgSFQoNY29uZmxpY3RfdGVybRgKIAEoBBIWCg5jb25mbGljdF9pbmRleBgLIAEoBBIWCg5sYXN0X2xvZ19pbmRleBgMIAEoBBIVCg1sYXN0X2xvZ190ZXJtGA0gASgEEhAKCHRyYW5zZmVyGA4gASgIEhIKCnJlYWRfcm91bmQYDyABKAQSDwoHY29udGV4dBgQIAEoDBISCgp0cmFuc2ZlcmVlGBEgASgJEhcKD2NsdXN0ZXJfdGltZV9tcxgSIAEoBCqgAwoLTWVzc2FnZVR5cGUSHAoYTUVTU0FHRV9UWVBFX1VOU1BFQ0lGSUVEEAASFwoTTUVTU0FHRV9UWVBFX0FQUEVORBABEiAKHE1FU1NBR0VfVFlQRV9BUFBFTkRfUkVTUE9OU0UQAhIVChFNRVNTQUdFX1RZUEVfVk9URRADEh4KGk1FU1NBR0VfVFlQRV9WT1RFX1JFU1BPTlNFEAQSGQoVTUVTU0FHRV9UWVBFX1BSRV9WT1RFEAUSIgoeTUVTU0FHRV9UWVBFX1BSRV9WT1RFX1JFU1BPTlNFEAYSGgoWTUVTU0FHRV9UWVBFX0hFQVJUQkVBVBAHEiMKH01FU1NBR0VfVFlQRV9IRUFSVEJFQVRfUkVTUE9OU0UQCBIbChdNRVNTQUdFX1RZUEVfUkVBRF9JTkRFWBAJEiQKIE1FU1NBR0VfVFlQRV9SRUFEX0lOREVYX1JFU1BPTlNFEAoSIAocTUVTU0FHRV9UWVBFX1RSQU5TRkVSX0xFQURFUhALEhwKGE1FU1NBR0VfVFlQRV9USU1FT1VUX05PVxAMKmsKCUVudHJ5S2luZBIaChZFTlRSWV9LSU5EX1VOU1BFQ0lGSUVEEAASFgoSRU5UUllfS0lORF9DT01NQU5EEAESEwoPRU5UUllfS0lORF9OT09QEAISFQoRRU5UUllfS0lORF9DT05GSUcQA2IGcHJvdG8z");
+  fileDesc("ChxkaXN0Y2FjaGUvcmFmdC92MS9wZWVyLnByb3RvEhFkaXN0Y2FjaGUucmFmdC52MSKsAgoJUGVlckJhdGNoEjAKCG1lc3NhZ2VzGAEgAygLMh4uZGlzdGNhY2hlLnJhZnQudjEuUmFmdE1lc3NhZ2USOQoPc25hcHNob3RfY2h1bmtzGAIgAygLMiAuZGlzdGNhY2hlLnJhZnQudjEuU25hcHNob3RDaHVuaxI4Cg5hY2Nlc3Nfc2FtcGxlcxgDIAMoCzIgLmRpc3RjYWNoZS5yYWZ0LnYxLkFjY2Vzc1NhbXBsZXMSOQoPZm9yd2FyZGVkX2NhbGxzGAQgAygLMiAuZGlzdGNhY2hlLnJhZnQudjEuRm9yd2FyZGVkQ2FsbBI9ChFmb3J3YXJkZWRfYW5zd2VycxgFIAMoCzIiLmRpc3RjYWNoZS5yYWZ0LnYxLkZvcndhcmRlZEFuc3dlciJQCg1Gb3J3YXJkZWRDYWxsEgoKAmlkGAEgASgEEg4KBm1ldGhvZBgCIAEoCRISCgp0aW1lb3V0X21zGAMgASgNEg8KB3JlcXVlc3QYBCABKAwimgEKD0ZvcndhcmRlZEFuc3dlchIKCgJpZBgBIAEoBBIQCghyZXNwb25zZRgCIAEoDBISCgplcnJvcl9jb2RlGAMgASgJEhUKDWVycm9yX21lc3NhZ2UYBCABKAkSPgoNZXJyb3JfZGV0YWlscxgFIAMoCzInLmRpc3RjYWNoZS5yYWZ0LnYxLkZvcndhcmRlZEVycm9yRGV0YWlsIjMKFEZvcndhcmRlZEVycm9yRGV0YWlsEgwKBHR5cGUYASABKAkSDQoFdmFsdWUYAiABKAwiLAoNQWNjZXNzU2FtcGxlcxINCgVncm91cBgBIAEoDRIMCgRrZXlzGAIgAygJIqkBCg1TbmFwc2hvdENodW5rEg0KBWdyb3VwGAEgASgNEgoKAnRvGAIgASgJEgwKBHRlcm0YAyABKAQSDQoFaW5kZXgYBCABKAQSFQoNc25hcHNob3RfdGVybRgFIAEoBBIOCgZ2b3RlcnMYBiADKAkSEAoIbGVhcm5lcnMYByADKAkSCwoDc2VxGAggASgNEgwKBGxhc3QYCSABKAgSDAoEZGF0YRgKIAEoDCJeCgVFbnRyeRIMCgR0ZXJtGAEgASgEEg0KBWluZGV4GAIgASgEEioKBGtpbmQYAyABKA4yHC5kaXN0Y2FjaGUucmFmdC52MS5FbnRyeUtpbmQSDAoEZGF0YRgEIAEoDCKSAwoLUmFmdE1lc3NhZ2USDQoFZ3JvdXAYASABKA0SLAoEdHlwZRgCIAEoDjIeLmRpc3RjYWNoZS5yYWZ0LnYxLk1lc3NhZ2VUeXBlEgoKAnRvGAMgASgJEgwKBHRlcm0YBCABKAQSDQoFaW5kZXgYBSABKAQSEAoIbG9nX3Rlcm0YBiABKAQSKQoHZW50cmllcxgHIAMoCzIYLmRpc3RjYWNoZS5yYWZ0LnYxLkVudHJ5Eg4KBmNvbW1pdBgIIAEoBBIOCgZyZWplY3QYCSABKAgSFQoNY29uZmxpY3RfdGVybRgKIAEoBBIWCg5jb25mbGljdF9pbmRleBgLIAEoBBIWCg5sYXN0X2xvZ19pbmRleBgMIAEoBBIVCg1sYXN0X2xvZ190ZXJtGA0gASgEEhAKCHRyYW5zZmVyGA4gASgIEhIKCnJlYWRfcm91bmQYDyABKAQSDwoHY29udGV4dBgQIAEoDBISCgp0cmFuc2ZlcmVlGBEgASgJEhcKD2NsdXN0ZXJfdGltZV9tcxgSIAEoBCqgAwoLTWVzc2FnZVR5cGUSHAoYTUVTU0FHRV9UWVBFX1VOU1BFQ0lGSUVEEAASFwoTTUVTU0FHRV9UWVBFX0FQUEVORBABEiAKHE1FU1NBR0VfVFlQRV9BUFBFTkRfUkVTUE9OU0UQAhIVChFNRVNTQUdFX1RZUEVfVk9URRADEh4KGk1FU1NBR0VfVFlQRV9WT1RFX1JFU1BPTlNFEAQSGQoVTUVTU0FHRV9UWVBFX1BSRV9WT1RFEAUSIgoeTUVTU0FHRV9UWVBFX1BSRV9WT1RFX1JFU1BPTlNFEAYSGgoWTUVTU0FHRV9UWVBFX0hFQVJUQkVBVBAHEiMKH01FU1NBR0VfVFlQRV9IRUFSVEJFQVRfUkVTUE9OU0UQCBIbChdNRVNTQUdFX1RZUEVfUkVBRF9JTkRFWBAJEiQKIE1FU1NBR0VfVFlQRV9SRUFEX0lOREVYX1JFU1BPTlNFEAoSIAocTUVTU0FHRV9UWVBFX1RSQU5TRkVSX0xFQURFUhALEhwKGE1FU1NBR0VfVFlQRV9USU1FT1VUX05PVxAMKmsKCUVudHJ5S2luZBIaChZFTlRSWV9LSU5EX1VOU1BFQ0lGSUVEEAASFgoSRU5UUllfS0lORF9DT01NQU5EEAESEwoPRU5UUllfS0lORF9OT09QEAISFQoRRU5UUllfS0lORF9DT05GSUcQA2IGcHJvdG8z");
 
 /**
  * PeerBatch is one frame on a peer connection: Raft messages of any of the sender's
@@ -42,6 +42,23 @@ export type PeerBatch = Message<"distcache.raft.v1.PeerBatch"> & {
    * @generated from field: repeated distcache.raft.v1.AccessSamples access_samples = 3;
    */
   accessSamples: AccessSamples[];
+
+  /**
+   * Client writes (Set, Delete, Incr, or a Batch of them) the sender received for shards
+   * the receiver leads, for the receiver to run as if a client had sent them. A frame that
+   * carries calls carries nothing else.
+   *
+   * @generated from field: repeated distcache.raft.v1.ForwardedCall forwarded_calls = 4;
+   */
+  forwardedCalls: ForwardedCall[];
+
+  /**
+   * The receiver's answers to the sender's forwarded calls. A frame that carries answers
+   * carries nothing else.
+   *
+   * @generated from field: repeated distcache.raft.v1.ForwardedAnswer forwarded_answers = 5;
+   */
+  forwardedAnswers: ForwardedAnswer[];
 };
 
 /**
@@ -50,6 +67,119 @@ export type PeerBatch = Message<"distcache.raft.v1.PeerBatch"> & {
  */
 export const PeerBatchSchema: GenMessage<PeerBatch> = /*@__PURE__*/
   messageDesc(file_distcache_raft_v1_peer, 0);
+
+/**
+ * ForwardedCall is one unary CacheService call that a node forwards to the leader of the
+ * shard it writes, on the peer connection the log entries it becomes travel on.
+ *
+ * @generated from message distcache.raft.v1.ForwardedCall
+ */
+export type ForwardedCall = Message<"distcache.raft.v1.ForwardedCall"> & {
+  /**
+   * Chosen by the sender, unique among its calls to the receiver in flight; the answer
+   * carries it back.
+   *
+   * @generated from field: uint64 id = 1;
+   */
+  id: bigint;
+
+  /**
+   * The CacheService method's name: "Set", "Delete", "Incr" or "Batch".
+   *
+   * @generated from field: string method = 2;
+   */
+  method: string;
+
+  /**
+   * Milliseconds the call may take from its arrival; 0 for the receiver's default.
+   *
+   * @generated from field: uint32 timeout_ms = 3;
+   */
+  timeoutMs: number;
+
+  /**
+   * The method's request message, in binary protobuf.
+   *
+   * @generated from field: bytes request = 4;
+   */
+  request: Uint8Array;
+};
+
+/**
+ * Describes the message distcache.raft.v1.ForwardedCall.
+ * Use `create(ForwardedCallSchema)` to create a new message.
+ */
+export const ForwardedCallSchema: GenMessage<ForwardedCall> = /*@__PURE__*/
+  messageDesc(file_distcache_raft_v1_peer, 1);
+
+/**
+ * ForwardedAnswer is the outcome of one forwarded call: its response, or the error the
+ * receiver answered it with (as a Connect error: code, message and details).
+ *
+ * @generated from message distcache.raft.v1.ForwardedAnswer
+ */
+export type ForwardedAnswer = Message<"distcache.raft.v1.ForwardedAnswer"> & {
+  /**
+   * @generated from field: uint64 id = 1;
+   */
+  id: bigint;
+
+  /**
+   * The method's response message, in binary protobuf, when error_code is empty.
+   *
+   * @generated from field: bytes response = 2;
+   */
+  response: Uint8Array;
+
+  /**
+   * The Connect error code's name ("unavailable", "failed_precondition", ...).
+   *
+   * @generated from field: string error_code = 3;
+   */
+  errorCode: string;
+
+  /**
+   * @generated from field: string error_message = 4;
+   */
+  errorMessage: string;
+
+  /**
+   * @generated from field: repeated distcache.raft.v1.ForwardedErrorDetail error_details = 5;
+   */
+  errorDetails: ForwardedErrorDetail[];
+};
+
+/**
+ * Describes the message distcache.raft.v1.ForwardedAnswer.
+ * Use `create(ForwardedAnswerSchema)` to create a new message.
+ */
+export const ForwardedAnswerSchema: GenMessage<ForwardedAnswer> = /*@__PURE__*/
+  messageDesc(file_distcache_raft_v1_peer, 2);
+
+/**
+ * ForwardedErrorDetail is one detail of a forwarded call's error: a message's full type
+ * name and its binary encoding, as in a Connect error.
+ *
+ * @generated from message distcache.raft.v1.ForwardedErrorDetail
+ */
+export type ForwardedErrorDetail = Message<"distcache.raft.v1.ForwardedErrorDetail"> & {
+  /**
+   * @generated from field: string type = 1;
+   */
+  type: string;
+
+  /**
+   * @generated from field: bytes value = 2;
+   */
+  value: Uint8Array;
+};
+
+/**
+ * Describes the message distcache.raft.v1.ForwardedErrorDetail.
+ * Use `create(ForwardedErrorDetailSchema)` to create a new message.
+ */
+export const ForwardedErrorDetailSchema: GenMessage<ForwardedErrorDetail> = /*@__PURE__*/
+  messageDesc(file_distcache_raft_v1_peer, 3);
 
 /**
  * AccessSamples are keys that reads served by a follower's replica found. Recency and
@@ -79,7 +209,7 @@ export type AccessSamples = Message<"distcache.raft.v1.AccessSamples"> & {
  * Use `create(AccessSamplesSchema)` to create a new message.
  */
 export const AccessSamplesSchema: GenMessage<AccessSamples> = /*@__PURE__*/
-  messageDesc(file_distcache_raft_v1_peer, 1);
+  messageDesc(file_distcache_raft_v1_peer, 4);
 
 /**
  * SnapshotChunk is one piece of a state-machine snapshot that a group's leader streams
@@ -167,7 +297,7 @@ export type SnapshotChunk = Message<"distcache.raft.v1.SnapshotChunk"> & {
  * Use `create(SnapshotChunkSchema)` to create a new message.
  */
 export const SnapshotChunkSchema: GenMessage<SnapshotChunk> = /*@__PURE__*/
-  messageDesc(file_distcache_raft_v1_peer, 2);
+  messageDesc(file_distcache_raft_v1_peer, 5);
 
 /**
  * Entry is one Raft log entry.
@@ -209,7 +339,7 @@ export type Entry = Message<"distcache.raft.v1.Entry"> & {
  * Use `create(EntrySchema)` to create a new message.
  */
 export const EntrySchema: GenMessage<Entry> = /*@__PURE__*/
-  messageDesc(file_distcache_raft_v1_peer, 3);
+  messageDesc(file_distcache_raft_v1_peer, 6);
 
 /**
  * RaftMessage is one message between two replicas of a group. Fields unused by a
@@ -354,7 +484,7 @@ export type RaftMessage = Message<"distcache.raft.v1.RaftMessage"> & {
  * Use `create(RaftMessageSchema)` to create a new message.
  */
 export const RaftMessageSchema: GenMessage<RaftMessage> = /*@__PURE__*/
-  messageDesc(file_distcache_raft_v1_peer, 4);
+  messageDesc(file_distcache_raft_v1_peer, 7);
 
 /**
  * MessageType names a Raft message.
