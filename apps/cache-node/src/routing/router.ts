@@ -74,7 +74,10 @@ export function createRouter(deps: RoutingDeps) {
       const remainingMs = ctx.timeoutMs();
       if (remainingMs !== undefined && remainingMs < 1)
         throw new ConnectError("the deadline passed before the request could be forwarded", Code.DeadlineExceeded);
-      const options = { timeoutMs: Math.floor(remainingMs ?? deps.forwardTimeoutMs), signal: ctx.signal };
+      // The deadline bounds the forwarded call; the caller's abort signal is not passed on,
+      // since building it (a controller, a timer and listeners per call) cost more than a
+      // call that outlives a departed caller by at most its deadline.
+      const options = { timeoutMs: Math.floor(remainingMs ?? deps.forwardTimeoutMs) };
       try {
         return await remote(client, options);
       } catch (remoteErr) {
