@@ -1,5 +1,6 @@
-import { create, toBinary } from "@bufbuild/protobuf";
-import { CommandSchema, NoopSchema } from "@distcache/proto/raft";
+import { create } from "@bufbuild/protobuf";
+import { NoopSchema } from "@distcache/proto/raft";
+import { encodeCommand } from "../state-machine/command-codec.js";
 import {
   asLogIndex,
   type ConfChange,
@@ -157,15 +158,16 @@ export class ShardReplica {
     // leaders: a new leader continues from the stamps it applied.
     const { clock } = this.options;
     const stampMs = this.time.stamp(clock.monotonicMs(), clock.nowMs());
-    const command = create(CommandSchema, {
-      stampMs: BigInt(stampMs),
-      sessionId: session?.sessionId ?? "",
-      sequence: session?.sequence ?? 0n,
-      ackedSequence: session?.ackedSequence ?? 0n,
-      sessionStartedMs: session?.sessionStartedMs ?? 0n,
-      op,
-    });
-    const result = this.node.propose(toBinary(CommandSchema, command));
+    const result = this.node.propose(
+      encodeCommand({
+        stampMs: BigInt(stampMs),
+        sessionId: session?.sessionId ?? "",
+        sequence: session?.sequence ?? 0n,
+        ackedSequence: session?.ackedSequence ?? 0n,
+        sessionStartedMs: session?.sessionStartedMs ?? 0n,
+        op,
+      }),
+    );
     if (!result.accepted) return Promise.reject(droppedError(this.shard, result));
     this.lastProposed = { stampMs, term: result.term };
     onProposed();

@@ -26,6 +26,8 @@ type Remote<R> = (client: Client<typeof CacheService>, options: CallOptions) => 
  * the shard's leader when this node cannot serve it. A caller that set no_forward gets
  * the NotLeader detail instead. A write is forwarded only when it was refused before
  * being proposed here, so a forward is never a retry of a write that may have applied.
+ * A forwarded call carries the caller's deadline, not its abort signal: building the
+ * signal cost more per call than a call that outlives a departed caller until its deadline.
  */
 export function createRouter(deps: RoutingDeps) {
   const notLeader = (err: NotLeaderError | WriteLostError): ConnectError => {
@@ -74,9 +76,6 @@ export function createRouter(deps: RoutingDeps) {
       const remainingMs = ctx.timeoutMs();
       if (remainingMs !== undefined && remainingMs < 1)
         throw new ConnectError("the deadline passed before the request could be forwarded", Code.DeadlineExceeded);
-      // The deadline bounds the forwarded call; the caller's abort signal is not passed on,
-      // since building it (a controller, a timer and listeners per call) cost more than a
-      // call that outlives a departed caller by at most its deadline.
       const options = { timeoutMs: Math.floor(remainingMs ?? deps.forwardTimeoutMs) };
       try {
         return await remote(client, options);

@@ -1,5 +1,5 @@
-import { fromBinary } from "@bufbuild/protobuf";
-import { CommandSchema, SetCondition as WireCondition, EvictionPolicy as WirePolicy, type Command, type SetOp } from "@distcache/proto/raft";
+import { SetCondition as WireCondition, EvictionPolicy as WirePolicy, type Command, type SetOp } from "@distcache/proto/raft";
+import { decodeCommand } from "./command-codec.js";
 import { operationRefusal, sessionRefusal, STAMP_MS_MAX, stampRefusal } from "./command-validation.js";
 import { SESSION_START_AHEAD_MS_MAX, SessionTable } from "./session-table.js";
 import { PROTOCOL_LIMITS } from "@distcache/proto/limits";
@@ -556,15 +556,6 @@ function withoutEvicted<T extends SetResult | IncrResult>(result: T): WriteOutco
 /** A snapshot of a format this build does not read: the node stops rather than skip it. */
 export class SnapshotFormatError extends Error {
   override name = "SnapshotFormatError";
-}
-
-/** The command in an entry's bytes, or undefined when they are not one. */
-function decodeCommand(bytes: Uint8Array): Command | undefined {
-  try {
-    return fromBinary(CommandSchema, bytes);
-  } catch {
-    return undefined;
-  }
 }
 
 function versionOf(result: SetResult): number {
