@@ -4,7 +4,7 @@ import { codeToHttpStatus, errorToJsonBytes, parseTimeout } from "@connectrpc/co
 import { endedWithoutBody } from "./http-server.js";
 import { answerableError } from "./rpc-error-response.js";
 import type { AnyRequest, AnyResponse } from "./node-http-types.js";
-import { unaryCallContext } from "../routing/unary-call-context.js";
+import { UnaryCallContext } from "../routing/unary-call-context.js";
 
 type UnaryFn = (req: never, ctx: HandlerContext) => unknown;
 
@@ -81,12 +81,12 @@ async function call(
   const started = performance.now();
   try {
     const input = decode(route.method.input, body, binary, options.jsonOptions);
-    const { ctx, responseHeaders } = lazyContext(route, req, res, timeoutMs, started);
+    const ctx = lazyContext(route, req, res, timeoutMs, started);
     const output = createMessage(route.method.output, (await route.impl(input as never, ctx)) as Record<string, unknown>);
     const out = binary ? toBinary(route.method.output, output) : Buffer.from(JSON.stringify(toJson(route.method.output, output)));
     res.statusCode = 200;
     res.setHeader("content-type", binary ? "application/proto" : "application/json");
-    for (const [k, v] of responseHeaders()) res.setHeader(k, v);
+    for (const [k, v] of ctx.sentHeaders()) res.setHeader(k, v);
     res.end(out);
     options.observe(route.method.name, undefined, (performance.now() - started) / 1000);
   } catch (err) {
@@ -181,8 +181,8 @@ function readBody(req: AnyRequest, requestBytesMax: number): Promise<Uint8Array>
 }
 
 /** The context of a call on the fast path: its signal also fires when the client goes away. */
-function lazyContext(route: Route, req: AnyRequest, res: AnyResponse, timeoutMs: number | undefined, startedMs: number) {
-  return unaryCallContext({
+function lazyContext(route: Route, req: AnyRequest, res: AnyResponse, timeoutMs: number | undefined, startedMs: number): UnaryCallContext {
+  return new UnaryCallContext({
     method: route.method,
     service: route.service,
     url: req.url ?? "",

@@ -5,7 +5,7 @@ import { CacheService } from "@distcache/proto";
 import type { ForwardedCall } from "@distcache/proto/raft";
 import { encodeForwardedAnswer } from "../peer/wire/forwarded-calls-wire.js";
 import { PEER_FORWARDED_METHODS, TIMER_MS_MAX, type PeerLinks } from "./peer-calls.js";
-import { unaryCallContext } from "./unary-call-context.js";
+import { UnaryCallContext } from "./unary-call-context.js";
 
 type UnaryFn = (req: never, ctx: HandlerContext) => unknown;
 type Method = DescMethod & { input: DescMessage; output: DescMessage };
@@ -105,7 +105,7 @@ export class PeerCallServer {
  */
 function forwardedCallContext(method: Method, timeoutMs: number | undefined): { ctx: HandlerContext; done: () => void } {
   let timer: NodeJS.Timeout | undefined;
-  const { ctx } = unaryCallContext({
+  const ctx = new UnaryCallContext({
     method,
     service: CacheService,
     url: `/${CacheService.typeName}/${method.name}`,

@@ -1,6 +1,6 @@
 import type { DescMessage, DescMethod, DescMethodUnary, DescService, MessageInitShape } from "@bufbuild/protobuf";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { createContextValues, type HandlerContext } from "@connectrpc/connect";
+import { createContextValues, type ContextValues, type HandlerContext } from "@connectrpc/connect";
 
 export interface UnaryCallInit {
   method: DescMethod;
@@ -19,49 +19,72 @@ export interface UnaryCallInit {
  * The HandlerContext of a unary call, for the client port's fast path and for calls
  * forwarded on peer links. Its costly parts (the abort signal and its timers, header
  * objects) are built only if the implementation touches them: most calls never do, and
- * building them eagerly cost about a tenth of the request path.
+ * building them eagerly cost about a tenth of the request path. A class, so every call's
+ * context shares one shape and its accessors live on the prototype.
  */
-export function unaryCallContext(init: UnaryCallInit): { ctx: HandlerContext; responseHeaders: () => [string, string][] } {
-  let controller: AbortController | undefined;
-  let requestHeader: Headers | undefined;
-  let responseHeader: Headers | undefined;
-  let responseTrailer: Headers | undefined;
-  let values: ReturnType<typeof createContextValues> | undefined;
-  const { timeoutMs, startedMs } = init;
-  const ctx: HandlerContext = {
-    method: init.method,
-    service: init.service,
-    requestMethod: "POST",
-    protocolName: init.protocolName,
-    url: init.url,
-    // Whole milliseconds: the value may travel on as a connect-timeout-ms header, which must be an integer.
-    timeoutMs: () => (timeoutMs === undefined ? undefined : Math.max(0, Math.floor(timeoutMs - (performance.now() - startedMs)))),
-    get signal() {
-      if (!controller) {
-        controller = new AbortController();
-        init.armSignal(controller);
-      }
-      return controller.signal;
-    },
-    get requestHeader() {
-      return (requestHeader ??= init.requestHeader());
-    },
-    get responseHeader() {
-      return (responseHeader ??= new Headers());
-    },
-    get responseTrailer() {
-      return (responseTrailer ??= new Headers());
-    },
-    get values() {
-      return (values ??= createContextValues());
-    },
-  };
-  // Connect sends unary trailers as "trailer-" prefixed headers.
-  const responseHeaders = (): [string, string][] => [
-    ...(responseHeader ? [...responseHeader] : []),
-    ...(responseTrailer ? [...responseTrailer].map(([k, v]): [string, string] => [`trailer-${k}`, v]) : []),
-  ];
-  return { ctx, responseHeaders };
+export class UnaryCallContext implements HandlerContext {
+  readonly requestMethod = "POST";
+  private controller: AbortController | undefined;
+  private requestHeaders: Headers | undefined;
+  private responseHeaders: Headers | undefined;
+  private responseTrailers: Headers | undefined;
+  private contextValues: ContextValues | undefined;
+
+  constructor(private readonly init: UnaryCallInit) {}
+
+  get method(): DescMethod {
+    return this.init.method;
+  }
+
+  get service(): DescService {
+    return this.init.service;
+  }
+
+  get url(): string {
+    return this.init.url;
+  }
+
+  get protocolName(): string {
+    return this.init.protocolName;
+  }
+
+  /** Whole milliseconds: the value may travel on as a connect-timeout-ms header, which must be an integer. */
+  timeoutMs(): number | undefined {
+    const { timeoutMs, startedMs } = this.init;
+    return timeoutMs === undefined ? undefined : Math.max(0, Math.floor(timeoutMs - (performance.now() - startedMs)));
+  }
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      this.init.armSignal(this.controller);
+    }
+    return this.controller.signal;
+  }
+
+  get requestHeader(): Headers {
+    return (this.requestHeaders ??= this.init.requestHeader());
+  }
+
+  get responseHeader(): Headers {
+    return (this.responseHeaders ??= new Headers());
+  }
+
+  get responseTrailer(): Headers {
+    return (this.responseTrailers ??= new Headers());
+  }
+
+  get values(): ContextValues {
+    return (this.contextValues ??= createContextValues());
+  }
+
+  /** The response headers the implementation set, trailers as Connect sends them in a unary answer ("trailer-" prefixed). */
+  sentHeaders(): [string, string][] {
+    return [
+      ...(this.responseHeaders ? [...this.responseHeaders] : []),
+      ...(this.responseTrailers ? [...this.responseTrailers].map(([k, v]): [string, string] => [`trailer-${k}`, v]) : []),
+    ];
+  }
 }
 
 /** A unary call's request in binary protobuf, from a message or a plain init object. */
