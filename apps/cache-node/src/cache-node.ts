@@ -312,7 +312,7 @@ function createServices(
   const relays = watchRelays(config, directory, parts.view);
   const watch = watchHandler({ ...serviceDeps, hub, streams, relays, watchers, operationTimeoutMs: config.operationTimeoutMs });
   const cacheImpl = { ...createCacheService(serviceDeps), watch };
-  parts.opened.forwarding.server.serve(cacheImpl, (method, code, seconds) => metrics.observe(method, code, seconds));
+  parts.opened.forwarding.server.serve(cacheImpl, { observe: (m, c, s) => metrics.observe(m, c, s), requestBytesMax: config.limits.requestBytesMax });
   const membership = {
     nodeId: config.nodeId,
     metaStore: parts.opened.meta,

@@ -248,6 +248,7 @@ function openPeerLinks(
   const transport = openPeerTransport(config, book, identity, logger, faults, {
     onMessage: (from, payload) => forwarding.accept(from, payload) || onRaft(from, payload),
     onLinkDown: (peer) => forwarding.linkDown(peer),
+    dropOnClose: (payload) => PeerForwarding.carries(payload),
   });
   const forwarding = new PeerForwarding(transport);
   return { transport, forwarding };
@@ -260,7 +261,7 @@ function openPeerTransport(
   identity: { clusterId: string; incarnation: string },
   logger: Logger,
   faults: PeerFaultHook | undefined,
-  handlers: Pick<PeerTransportOptions, "onMessage" | "onLinkDown">,
+  handlers: Pick<PeerTransportOptions, "onMessage" | "onLinkDown" | "dropOnClose">,
 ): PeerTransport {
   return new PeerTransport({
     nodeId: config.nodeId,

@@ -20,6 +20,8 @@ async function eventually(check: () => boolean, timeoutMs = 3000): Promise<void>
 }
 
 const CLUSTER_ID = "0123456789abcdef0123456789abcdef";
+/** Frames that begin with this byte are dropped from a queue whose connection closes. */
+const DROPPED_ON_CLOSE = 0x21;
 
 async function cluster(
   ids: string[],
@@ -40,6 +42,7 @@ async function cluster(
       peers: new Map(),
       onMessage: (from, payload) => inbox.get(id)!.push({ from, text: payload.toString() }),
       onLinkDown: (peer) => linksDown.push(`${id}: ${peer}`),
+      dropOnClose: (payload) => payload[0] === DROPPED_ON_CLOSE,
       logger: loggers[id] ?? silent,
       reconnectDelayMsMin: 10,
       reconnectDelayMsMax: 50,
@@ -165,22 +168,42 @@ describe("PeerTransport", () => {
     expect(inbox.get("b")![0]!.text).toBe("after heal");
   });
 
-  it("says whether a peer's connection is up, and reports each side of a closed connection as a link down", async () => {
+  it("says whether a peer is linked both ways, and reports each side of a closed connection as a link down", async () => {
     const linksDown: string[] = [];
     const { inbox, transports } = await cluster(["a", "b"], {}, {}, {}, linksDown);
     const a = transports.get("a")!;
+    const b = transports.get("b")!;
     // Dialed lazily: nothing is up before the first frame.
     expect(a.connected("b")).toBe(false);
     expect(a.connected("nobody")).toBe(false);
     a.send("b", Buffer.from("hello"));
     await eventually(() => inbox.get("b")!.length === 1);
-    expect(a.connected("b")).toBe(true);
+    // a's connection to b is up, but b's to a is not: no answer could come back yet.
+    expect(a.connected("b")).toBe(false);
+    b.dial("a");
+    await eventually(() => a.connected("b") && b.connected("a"));
     expect(linksDown).toEqual([]);
     // Cutting a → b closes a's outbound connection (a sees it) and b's inbound one (b sees it).
     a.block("b");
     expect(a.connected("b")).toBe(false);
     await eventually(() => linksDown.length === 2);
     expect(linksDown.sort()).toEqual(["a: b", "b: a"]);
+    expect(b.connected("a")).toBe(false);
+  });
+
+  it("sends what was still queued when a connection closed on the next one, except the frames it must drop", async () => {
+    const { inbox, transports, ports } = await cluster(["a", "b"]);
+    const a = transports.get("a")!;
+    a.send("b", Buffer.from("first"));
+    await eventually(() => inbox.get("b")!.length === 1);
+    // Queued in this turn, then the connection is reset before they are written.
+    a.send("b", Buffer.from([DROPPED_ON_CLOSE, 0x61]));
+    a.send("b", Buffer.from("kept"));
+    a.setPeerAddress("b", `127.0.0.1:${ports.get("b")}`);
+    await new Promise((r) => setTimeout(r, 50));
+    a.send("b", Buffer.from("after"));
+    await eventually(() => inbox.get("b")!.length === 3);
+    expect(inbox.get("b")!.map((m) => m.text)).toEqual(["first", "kept", "after"]);
   });
 
   it("connects soon after a partition that swallowed its handshake heals", async () => {

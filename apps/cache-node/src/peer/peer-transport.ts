@@ -44,6 +44,12 @@ export interface PeerTransportOptions {
    * frames on it may not have arrived (forwarded calls waiting for an answer fail then).
    */
   onLinkDown?: (peer: string) => void;
+  /**
+   * Frames still queued for a peer when its connection closes are sent on the next one,
+   * except those this says to drop: ones that must not arrive late (forwarded calls,
+   * which the sender fails when the connection closes, and their answers).
+   */
+  dropOnClose?: (payload: Uint8Array) => boolean;
   logger: Logger;
   /** Messages queued for one peer beyond this many bytes are dropped (Raft retransmits). */
   queueBytesMax?: number;
@@ -114,6 +120,8 @@ export class PeerTransport {
   private readonly inbound = new Set<net.Socket>();
   /** The peer of each authenticated inbound connection. */
   private readonly inboundPeer = new WeakMap<net.Socket, string>();
+  /** Authenticated inbound connections open, by peer. */
+  private readonly inboundCounts = new Map<string, number>();
   private server: net.Server | undefined;
   private closed = false;
   readonly stats: PeerStats = { sent: 0, dropped: 0, received: 0, rejectedHandshakes: 0, protocolErrors: 0, bytesSent: 0, bytesReceived: 0 };
@@ -151,9 +159,12 @@ export class PeerTransport {
     return true;
   }
 
-  /** Whether the outbound connection to `to` is up (handshake done), so a frame queued now leaves at once. */
+  /**
+   * Whether `to` is linked both ways: this node's connection to it is up (handshake
+   * done), so a frame queued now leaves at once, and so is one from it, so it can answer.
+   */
   connected(to: string): boolean {
-    return !this.closed && this.dialers.get(to)?.ready === true;
+    return !this.closed && this.dialers.get(to)?.ready === true && (this.inboundCounts.get(to) ?? 0) > 0;
   }
 
   /** Opens the outbound connection to `to` if none is up or being opened (connections open on first use). */
@@ -304,7 +315,13 @@ export class PeerTransport {
       }
     };
     socket.on("data", onData);
-    socket.on("close", () => this.options.onLinkDown?.(from));
+    this.inboundCounts.set(from, (this.inboundCounts.get(from) ?? 0) + 1);
+    socket.on("close", () => {
+      const left = (this.inboundCounts.get(from) ?? 1) - 1;
+      if (left > 0) this.inboundCounts.set(from, left);
+      else this.inboundCounts.delete(from);
+      this.options.onLinkDown?.(from);
+    });
     if (rest.length > 0) onData(rest);
   }
 }
@@ -387,6 +404,13 @@ class Dialer {
     this.state = "idle";
   }
 
+  private dropQueued(drop: (payload: Uint8Array) => boolean): void {
+    const kept = this.queue.filter((payload) => !drop(payload));
+    this.stats.dropped += this.queue.length - kept.length;
+    this.queue = kept;
+    this.queueBytes = kept.reduce((sum, payload) => sum + payload.length, 0);
+  }
+
   private dropQueue(): void {
     this.stats.dropped += this.queue.length;
     this.queue = [];
@@ -446,7 +470,11 @@ class Dialer {
     socket.on("error", () => socket.destroy());
     socket.on("close", () => {
       clearTimeout(timer);
-      if (wasReady) this.options.onLinkDown?.(this.id);
+      if (wasReady) {
+        const drop = this.options.dropOnClose;
+        if (drop) this.dropQueued(drop);
+        this.options.onLinkDown?.(this.id);
+      }
       if (this.socket !== socket) return;
       this.socket = undefined;
       this.retryLater();

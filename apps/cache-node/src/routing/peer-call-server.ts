@@ -17,6 +17,8 @@ export interface PeerCallServerOptions {
   /** Called once per finished call, as for calls on the client port. */
   observe?: (method: string, code: Code | undefined, seconds: number) => void;
   servedMax?: number;
+  /** The largest request taken, as --request-bytes-max bounds a client's. */
+  requestBytesMax?: number;
 }
 
 /**
@@ -27,8 +29,8 @@ export interface PeerCallServerOptions {
  * sender never waits out its deadline for a call this node saw.
  */
 export class PeerCallServer {
-  /** Forwarded calls answered: run (whatever their outcome), or refused before running. */
-  readonly stats = { served: 0 };
+  /** Forwarded calls answered (run, whatever their outcome, or refused before running); answers the link to the caller did not take. */
+  readonly stats = { served: 0, answersDropped: 0 };
   private impl: Record<string, unknown> | undefined;
   private serving = 0;
   private readonly methods = new Map<string, Method>();
@@ -43,9 +45,9 @@ export class PeerCallServer {
   }
 
   /** Starts serving with the node's CacheService implementation; calls before that are refused, unavailable. */
-  serve(impl: Record<string, unknown>, observe?: PeerCallServerOptions["observe"]): void {
+  serve(impl: Record<string, unknown>, options: Pick<PeerCallServerOptions, "observe" | "requestBytesMax"> = {}): void {
     this.impl = impl;
-    if (observe) this.options.observe = observe;
+    Object.assign(this.options, options);
   }
 
   /** Calls running now. */
@@ -59,24 +61,29 @@ export class PeerCallServer {
     this.stats.served++;
     void this.outcome(method, call).then(
       (response) => {
-        this.links.send(from, encodeForwardedAnswer({ id: call.id, response }));
+        this.answer(from, encodeForwardedAnswer({ id: call.id, response }));
         this.options.observe?.(call.method, undefined, (performance.now() - started) / 1000);
       },
       (err: unknown) => {
         const e = ConnectError.from(err);
-        const errorDetails = e.details.map((d) =>
-          "desc" in d ? { type: d.desc.typeName, value: toBinary(d.desc, create(d.desc, d.value)) } : { type: d.type, value: d.value },
-        );
-        this.links.send(from, encodeForwardedAnswer({ id: call.id, errorCode: codeToString(e.code), errorMessage: e.rawMessage, errorDetails }));
+        this.answer(from, errorAnswer(call.id, e));
         if (method) this.options.observe?.(call.method, e.code, (performance.now() - started) / 1000);
       },
     );
+  }
+
+  private answer(to: string, frame: Uint8Array): void {
+    if (!this.links.send(to, frame)) this.stats.answersDropped++;
   }
 
   private async outcome(method: Method | undefined, call: ForwardedCall): Promise<Uint8Array> {
     if (!method) throw new ConnectError(`${JSON.stringify(call.method.slice(0, 64))} is not a method forwarded on peer links`, Code.Unimplemented);
     const fn = this.impl?.[method.localName];
     if (typeof fn !== "function") throw new ConnectError("the node is starting; retry", Code.Unavailable);
+    const bytesMax = this.options.requestBytesMax;
+    if (bytesMax !== undefined && call.request.length > bytesMax) {
+      throw new ConnectError(`message size ${call.request.length} is larger than configured readMaxBytes ${bytesMax}`, Code.ResourceExhausted);
+    }
     const servedMax = this.options.servedMax ?? PEER_CALLS_SERVED_MAX;
     if (this.serving >= servedMax) throw new ConnectError(`the node is running ${servedMax} forwarded calls, its limit; retry later`, Code.ResourceExhausted);
     let input: unknown;
@@ -95,6 +102,19 @@ export class PeerCallServer {
       this.serving--;
       ctx.done();
     }
+  }
+}
+
+/** The answer for a call that failed with `e`; an error whose details do not encode is answered without them. */
+function errorAnswer(id: bigint, e: ConnectError): Uint8Array {
+  const fields = { id, errorCode: codeToString(e.code), errorMessage: e.rawMessage };
+  try {
+    const errorDetails = e.details.map((d) =>
+      "desc" in d ? { type: d.desc.typeName, value: toBinary(d.desc, create(d.desc, d.value)) } : { type: d.type, value: d.value },
+    );
+    return encodeForwardedAnswer({ ...fields, errorDetails });
+  } catch {
+    return encodeForwardedAnswer(fields);
   }
 }
 

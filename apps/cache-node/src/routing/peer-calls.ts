@@ -2,6 +2,7 @@ import { fromBinary, type DescMessage, type DescMethodUnary, type MessageInitSha
 import { Code, ConnectError, type Transport, type UnaryResponse } from "@connectrpc/connect";
 import { codeFromString } from "@connectrpc/connect/protocol-connect";
 import type { ForwardedAnswer } from "@distcache/proto/raft";
+import { randomInt } from "node:crypto";
 import { encodeForwardedCall } from "../peer/wire/forwarded-calls-wire.js";
 import { encodeUnaryInput } from "./unary-call-context.js";
 
@@ -9,8 +10,10 @@ import { encodeUnaryInput } from "./unary-call-context.js";
 export interface PeerLinks {
   /** Queues a frame for the peer; false when it was dropped (queue full, unknown peer, closed). */
   send(to: string, payload: Uint8Array): boolean;
-  /** Whether the connection to the peer is up now, so a frame queued now leaves at once. */
+  /** Whether connections to and from the peer are up now, so a frame queued now leaves at once and an answer can come back. */
   connected(to: string): boolean;
+  /** Bytes queued for the peer or buffered in its socket. */
+  backlogBytes(to: string): number;
   /** Opens the connection to the peer if none is up or being opened. */
   dial(to: string): void;
 }
@@ -20,6 +23,9 @@ export const PEER_FORWARDED_METHODS: ReadonlySet<string> = new Set(["Set", "Dele
 
 /** The longest a Node timer holds (a longer one fires at once). */
 export const TIMER_MS_MAX = 2 ** 31 - 1;
+
+/** A call goes on a peer link only while less than this is waiting to leave on it (heartbeats and log entries queue there too). */
+export const FORWARD_BACKLOG_BYTES_MAX = 1024 * 1024;
 
 /** Calls to one peer in flight at once, by default. */
 export const PEER_CALLS_MAX = 1024;
@@ -38,7 +44,9 @@ interface Pending {
 export class PeerCallClient {
   /** Calls sent on peer links; sent on the client port because the link was down; failed because a link closed while they waited. */
   readonly stats = { sent: 0, viaClientPort: 0, lost: 0 };
-  private nextId = 1;
+  // Ids start at a random point, so an answer a peer kept for this node's previous process
+  // (one it restarted away from) matches no call of this one.
+  private nextId = randomInt(1, 2 ** 47);
   private readonly pending = new Map<string, Map<number, Pending>>();
 
   constructor(
@@ -52,9 +60,11 @@ export class PeerCallClient {
   }
 
   /**
-   * The transport for calls to `peer`. While the link to it is down (or not yet opened:
-   * links open on first use), calls go through `fallback`, the peer's client port, and the
-   * link is dialled for the calls after them.
+   * The transport for calls to `peer`. A call goes on the peer link while the link is up
+   * both ways (the call out on this node's connection, the answer back on the peer's) and
+   * its backlog is short, so forwarded writes never crowd out Raft traffic; otherwise, and
+   * whenever it is refused before its frame is queued, it goes through `fallback`, the
+   * peer's client port (and a link not yet opened is dialled for the calls after it).
    */
   transport(peer: string, fallback?: Transport): Transport {
     return {
@@ -62,15 +72,16 @@ export class PeerCallClient {
         method: DescMethodUnary<I, O>,
         signal: AbortSignal | undefined,
         timeoutMs: number | undefined,
-        _header: HeadersInit | undefined,
+        header: HeadersInit | undefined,
         input: MessageInitShape<I>,
       ): Promise<UnaryResponse<I, O>> => {
-        if (fallback && !this.links.connected(peer)) {
-          this.links.dial(peer);
+        const sent = this.send(peer, method, signal, timeoutMs, input);
+        if (sent instanceof ConnectError) {
+          if (!fallback || sent.code === Code.Canceled) return Promise.reject(sent);
           this.stats.viaClientPort++;
-          return fallback.unary(method, signal, timeoutMs, _header, input);
+          return fallback.unary(method, signal, timeoutMs, header, input);
         }
-        return this.call(peer, method, signal, timeoutMs, input).then((bytes) => {
+        return sent.then((bytes) => {
           let message;
           try {
             message = fromBinary(method.output, bytes);
@@ -84,25 +95,32 @@ export class PeerCallClient {
     };
   }
 
-  private call<I extends DescMessage, O extends DescMessage>(
+  /** The call's answer, or the refusal (nothing was sent, the caller may retry) when its frame could not be queued. */
+  private send<I extends DescMessage, O extends DescMessage>(
     peer: string,
     method: DescMethodUnary<I, O>,
     signal: AbortSignal | undefined,
     timeoutMs: number | undefined,
     input: MessageInitShape<I>,
-  ): Promise<Uint8Array> {
-    // Every refusal before the frame is queued leaves nothing sent: the caller may retry.
-    if (!PEER_FORWARDED_METHODS.has(method.name)) return refused(`${method.name} is not forwarded on peer links`, Code.Unimplemented);
+  ): Promise<Uint8Array> | ConnectError {
+    if (!PEER_FORWARDED_METHODS.has(method.name)) return new ConnectError(`${method.name} is not forwarded on peer links`, Code.Unimplemented);
+    if (signal?.aborted) return new ConnectError("the call was canceled", Code.Canceled);
+    if (!this.links.connected(peer)) {
+      this.links.dial(peer);
+      return new ConnectError(`no connection to ${peer} both ways right now; nothing was sent, retry`, Code.Unavailable);
+    }
+    if (this.links.backlogBytes(peer) > FORWARD_BACKLOG_BYTES_MAX) {
+      return new ConnectError(`the link to ${peer} is backed up; nothing was sent, retry`, Code.Unavailable);
+    }
     let calls = this.pending.get(peer);
     if (!calls) this.pending.set(peer, (calls = new Map()));
-    if (calls.size >= this.callsMax) return refused(`${this.callsMax} calls to ${peer} are in flight, the limit; nothing was sent, retry`);
-    if (signal?.aborted) return refused("the call was canceled", Code.Canceled);
-    if (!this.links.connected(peer)) return refused(`no connection to ${peer} right now; nothing was sent, retry`);
+    if (calls.size >= this.callsMax)
+      return new ConnectError(`${this.callsMax} calls to ${peer} are in flight, the limit; nothing was sent, retry`, Code.Unavailable);
     const request = encodeUnaryInput(method, input);
     const id = this.nextId++;
     const waitMs = Math.min(TIMER_MS_MAX, Math.max(1, Math.floor(timeoutMs ?? TIMER_MS_MAX)));
     if (!this.links.send(peer, encodeForwardedCall({ id: BigInt(id), method: method.name, timeoutMs: timeoutMs === undefined ? 0 : waitMs, request }))) {
-      return refused(`the link to ${peer} is full; nothing was sent, retry`);
+      return new ConnectError(`the link to ${peer} is full; nothing was sent, retry`, Code.Unavailable);
     }
     this.stats.sent++;
     const waiting = calls;
@@ -150,7 +168,3 @@ export class PeerCallClient {
  * from a failure to reach it.
  */
 const ANSWERED: HeadersInit = [["content-type", "application/proto"]];
-
-function refused(message: string, code = Code.Unavailable): Promise<never> {
-  return Promise.reject(new ConnectError(message, code));
-}

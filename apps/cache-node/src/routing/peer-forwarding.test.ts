@@ -10,12 +10,14 @@ import type { PeerLinks } from "./peer-calls.js";
 
 /** Two nodes, a and b, whose links deliver frames on a later turn of the event loop (or drop them, or are down). */
 function pair() {
-  const state = { up: true, drop: false, sent: 0, dialed: 0 };
+  const state = { up: true, drop: false, full: false, backlog: 0, sent: 0, dialed: 0 };
   const nodes = new Map<string, PeerForwarding>();
   const links = (self: string): PeerLinks => ({
     connected: () => state.up,
+    backlogBytes: () => state.backlog,
     dial: () => void state.dialed++,
     send: (to, payload) => {
+      if (state.full) return false;
       state.sent++;
       if (!state.drop) setImmediate(() => nodes.get(to)!.accept(self, payload));
       return true;
@@ -114,6 +116,17 @@ describe("forwarding on peer links", () => {
     state.up = true;
     expect((await fallback.set(setRequest("k"))).version).toBe(1n);
     expect(viaFallback).toEqual(["Set"]);
+    // A backed-up link (Raft traffic queues there too), or one that refuses the frame:
+    // nothing was sent on it, so the call goes to the client port.
+    state.backlog = 2 * 1024 * 1024;
+    expect((await failure(fallback.set(setRequest("k")))).rawMessage).toBe("from the fallback");
+    state.backlog = 0;
+    state.full = true;
+    expect((await failure(fallback.set(setRequest("k")))).rawMessage).toBe("from the fallback");
+    expect(viaFallback).toEqual(["Set", "Set", "Set"]);
+    // One call on the link, and its answer.
+    expect(state.sent).toBe(2);
+    expect(a.client.stats).toMatchObject({ sent: 1, viaClientPort: 3 });
   });
 
   it("fails a waiting call as of unknown outcome when a link to its receiver closes, and drops the answer that comes later", async () => {
@@ -128,8 +141,12 @@ describe("forwarding on peer links", () => {
     expect(err.code).toBe(Code.Aborted);
     expect(err.rawMessage).toMatch(/closed before its answer came/);
     expect(a.client.waiting("b")).toBe(0);
+    expect(a.client.stats.lost).toBe(1);
+    // The leader's answer, once it comes, settles nothing and is dropped.
     release();
     await new Promise((r) => setTimeout(r, 20));
+    expect(b.server.stats.served).toBe(1);
+    expect(a.client.waiting("b")).toBe(0);
   });
 
   it("fails a call at its deadline when no answer comes", async () => {
@@ -150,10 +167,11 @@ describe("forwarding on peer links", () => {
 
   it("answers every call it cannot run: unknown method, undecodable request, not started, too many at once", async () => {
     const answers: ForwardedAnswer[] = [];
-    // b's answers are captured instead of delivered; at most one call runs at once.
+    // b's answers are captured instead of delivered; at most one call runs at once, of at most 64 bytes.
     const served = new PeerForwarding(
       {
         connected: () => true,
+        backlogBytes: () => 0,
         dial: () => undefined,
         send: (_to, payload) => {
           answers.push(...decodeForwardedAnswers(payload));
@@ -168,12 +186,16 @@ describe("forwarding on peer links", () => {
     call(1, "Set", setBytes);
     await new Promise((r) => setTimeout(r, 10));
     let hold: () => void = () => undefined;
-    served.server.serve({ set: () => ({ version: 1n }), batch: () => new Promise((resolve) => (hold = () => resolve({ results: [] }))) });
+    served.server.serve(
+      { set: () => ({ version: 1n }), batch: () => new Promise((resolve) => (hold = () => resolve({ results: [] }))) },
+      { requestBytesMax: 64 },
+    );
     call(2, "Get", toBinary(SetRequestSchema, setRequest("k")));
     call(3, "Set", new Uint8Array([0x0a, 0xff]));
     const batch: BatchRequest = create(BatchRequestSchema, { calls: [] });
     call(4, "Batch", toBinary(BatchRequestSchema, batch));
     call(5, "Set", setBytes);
+    call(6, "Set", toBinary(SetRequestSchema, setRequest("k".repeat(100))));
     await new Promise((r) => setTimeout(r, 10));
     hold();
     await new Promise((r) => setTimeout(r, 10));
@@ -185,6 +207,8 @@ describe("forwarding on peer links", () => {
     expect(byId.get(5)).toMatchObject({ errorCode: "resource_exhausted" });
     expect(byId.get(5)!.errorMessage).toMatch(/retry later/);
     expect(byId.get(4)).toMatchObject({ errorCode: "" });
+    expect(byId.get(6)).toMatchObject({ errorCode: "resource_exhausted" });
+    expect(byId.get(6)!.errorMessage).toMatch(/larger than configured readMaxBytes 64/);
   });
 
   it("closes the connection on a forwarded-calls frame that does not decode", () => {

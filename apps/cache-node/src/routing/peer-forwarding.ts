@@ -17,6 +17,11 @@ export class PeerForwarding {
     this.server = new PeerCallServer(links, { servedMax: limits.servedMax });
   }
 
+  /** Whether a frame is a forwarded call or answer (they must not arrive late: see PeerTransportOptions.dropOnClose). */
+  static carries(payload: Uint8Array): boolean {
+    return isForwardedCallsFrame(payload) || isForwardedAnswersFrame(payload);
+  }
+
   /** Handles a forwarded-calls or answers frame from `from`; false for any other frame. */
   accept(from: string, payload: Uint8Array): boolean {
     if (isForwardedCallsFrame(payload)) {

@@ -93,6 +93,14 @@ describe("the command codec", () => {
         return out;
       }),
       fc.tuple(valid, valid).map(([a, b]) => Uint8Array.from([...a, ...b])),
+      // Overlong varints: a byte's continuation bit set and zero bytes inserted after it,
+      // so a tag, a length or a value takes more bytes than it needs.
+      fc.tuple(valid, fc.nat(), fc.integer({ min: 1, max: 6 })).map(([b, at, extra]) => {
+        if (b.length === 0) return b;
+        const i = at % b.length;
+        const padding = [...Array.from({ length: extra - 1 }, () => 0x80), 0x00];
+        return Uint8Array.from([...b.subarray(0, i), b[i]! | 0x80, ...padding, ...b.subarray(i + 1)]);
+      }),
       fc.uint8Array({ maxLength: 40 }),
     );
     fc.assert(
@@ -135,5 +143,7 @@ describe("the command codec", () => {
     const badKey = encodeCommand(create(CommandSchema, { op: { case: "delete", value: { key: "ab" } } }));
     badKey[badKey.length - 1] = 0xff;
     expect(decodeCommand(badKey)).toBeUndefined();
+    // A tag in six bytes, which the generated codec refuses ("varint overflows uint32").
+    expect(decodeCommand(Uint8Array.from([0x88, 0x80, 0x80, 0x80, 0x80, 0x00, 0x05]))).toBeUndefined();
   });
 });

@@ -248,10 +248,24 @@ class Reader {
     throw UNHANDLED;
   }
 
+  /**
+   * A tag, a length or a uint32 field: at most five bytes and 32 bits. The generated
+   * codec reads longer varints in some of these places and refuses them in others, so
+   * they are left to it.
+   */
   private uint32(): number {
-    const v = this.varint64();
-    if (v > 0xffffffffn) throw UNHANDLED;
-    return Number(v);
+    let n = 0;
+    let scale = 1;
+    for (let i = 0; i < 5; i++) {
+      const b = this.byte();
+      n += (b & 0x7f) * scale;
+      if (b < 0x80) {
+        if (n > 0xffffffff) throw UNHANDLED;
+        return n;
+      }
+      scale *= 128;
+    }
+    throw UNHANDLED;
   }
 
   private end(length: number): number {

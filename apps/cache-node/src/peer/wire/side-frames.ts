@@ -6,7 +6,9 @@ import { PeerWireError } from "./peer-wire.js";
  * Peer frames other than Raft message batches (snapshot chunks, access samples, forwarded
  * calls and their answers) are
  * PeerBatch frames that set a single field: the frame's first byte, that field's tag,
- * tells which. They are rare or small, so the generated codec serves them.
+ * tells which. The generated codec serves them: a frame is one snapshot chunk, one
+ * forwarded call or answer (its request or response already encoded inside it), or a
+ * few sampled keys, so little of a frame's cost is the frame's own encoding.
  */
 export type SideFrameField = 2 | 3 | 4 | 5;
 
