@@ -298,7 +298,12 @@ const OPTION_SPECS: OptionSpec[] = [
   ["--peer-secret <secret>", "shared secret for peer authentication (required with several members)", "peerSecret"],
   ["--peer-secret-file <file>", "read the peer secret from a file", "peerSecretFile"],
   ["--peer-dial <list>", "dial address overrides as id=host:port, comma-separated", "peerDial"],
-  ["--client-dial <list>", "where to forward calls for each node, as id=host:port, comma-separated (default: the address it advertises)", "clientDial"],
+  [
+    "--client-dial <list>",
+    "where to send calls forwarded to each node's client port (reads; writes while its peer link is down), as id=host:port, " +
+      "comma-separated (default: the address it advertises)",
+    "clientDial",
+  ],
   ["--replicas <n>", "replicas per shard (default: min(3, members))", "replicas", positiveInt("--replicas", 1, 9)],
   ["--raft-tick-ms <ms>", `Raft tick interval (default ${d.raftTickMs})`, "raftTickMs", positiveInt("--raft-tick-ms", 1, 10000)],
   [
