@@ -1,7 +1,10 @@
 // wrk (64 connections, Connect JSON) against one node of a fresh local 3-node cluster,
 // which forwards the writes it does not lead: throughput, p50 and CPU per request summed
-// over the nodes, the median of alternating rounds. --node-main runs another build of the
-// node (a checkout's apps/cache-node/dist/main.js), to compare two builds on one machine.
+// over the nodes, the median of alternating rounds, and each node's user and system CPU
+// per request. --node-main runs other builds of the node, to compare them on one machine.
+// Copy another build's apps/cache-node/dist into this tree's (apps/cache-node/dist/old/,
+// say) and pass apps/cache-node/dist/old/main.js: the same code run from another checkout
+// measured about a quarter slower on a 2-core machine, which would skew the comparison.
 //
 //   npm run build && node tools/bench/wrk-one-node.mjs [--op write|read] [--consistency strong|eventual]
 //       [--seconds 5] [--rounds 3] [--node-main PATH[,PATH...]]
